@@ -1,0 +1,72 @@
+"""The composition root: builds the Flask app from settings and wires the core to real adapters."""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from intake.db import make_engine, make_session_factory
+from intake.settings import Settings, load_settings
+
+from .extensions import csrf, limiter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    secret_key = settings.secret_key
+    if not secret_key:
+        log.warning("QINGLING_SECRET_KEY is not set: using a random key, sessions end when the process stops")
+        secret_key = secrets.token_hex(32)
+    app.config.update(
+        SECRET_KEY=secret_key,
+        MAX_CONTENT_LENGTH=settings.uploads.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.uploads.max_request_bytes,
+        WTF_CSRF_TIME_LIMIT=None,
+        RATELIMIT_STORAGE_URI=settings.ratelimit.storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    engine = make_engine(settings.database.url, echo=settings.database.echo)
+    app.extensions["qingling"] = Services(settings, engine, make_session_factory(engine))
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from . import errors, public
+
+    app.register_blueprint(public.bp)
+    errors.register(app)
+    app.teardown_appcontext(_close_session)
+    return app
+
+
+def services(app: Flask | None = None) -> Services:
+    from flask import current_app
+
+    return (app or current_app).extensions["qingling"]
+
+
+def db() -> Session:
+    """The request's session; the handler commits once, teardown closes (and so rolls back what was not)."""
+    if "db" not in g:
+        g.db = services().sessions()
+    return g.db
+
+
+def _close_session(_exc) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()

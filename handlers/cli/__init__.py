@@ -1,0 +1,18 @@
+"""The `qingling` command: Flask's own group (run, shell, routes) over the app factory, plus ours."""
+from __future__ import annotations
+
+import click
+from flask.cli import FlaskGroup
+
+from .. import create_app
+from .database import db_group, directory_group
+
+
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False,
+             help="Qingling: wage-arrears complaint intake.")
+def main() -> None:
+    pass
+
+
+main.add_command(db_group)
+main.add_command(directory_group)

@@ -1,0 +1,33 @@
+"""Error pages in plain Chinese; nothing a worker sees mentions HTTP or stack traces."""
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+
+MESSAGES = {
+    400: ("请求有误", "页面内容不完整，请返回重新填写。"),
+    403: ("无法访问", "您没有权限查看这个页面。"),
+    404: ("找不到这个页面", "二维码或链接可能已失效。请扫描工地告示牌上的二维码，或拨打 12345 反映。"),
+    405: ("请求有误", "请返回上一页重新操作。"),
+    413: ("上传的内容太大", "照片太大或太多，请少选几张或换小一点的照片再提交。"),
+    429: ("操作太频繁", "您提交得太频繁了，请稍后再试。急事请拨打 12345。"),
+    500: ("系统出错了", "系统暂时出了问题，请稍后再试，或拨打 12345 反映。"),
+}
+
+
+def register(app: Flask) -> None:
+    for code in MESSAGES:
+        app.register_error_handler(code, _page(code))
+    app.register_error_handler(CSRFError, _csrf_error)
+
+
+def _page(code: int):
+    def handler(_error):
+        title, text = MESSAGES[code]
+        return render_template("error.html", title=title, text=text), code
+
+    return handler
+
+
+def _csrf_error(_error):
+    return render_template("error.html", title="页面已过期", text="页面停留太久已过期，请返回刷新后重新提交。"), 400

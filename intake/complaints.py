@@ -1,0 +1,112 @@
+"""Complaint operations: every channel ends here. They change state and flush; the caller commits.
+
+A complaint is committed by the caller before the worker is told "received", so the ticket number a worker
+sees always exists.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .evidence import Photo
+from .models import Attachment, Complainant, Complaint, Event, Status, utcnow
+from .validation import mask_id_number
+
+TICKET_TZ = ZoneInfo("Asia/Shanghai")
+_TICKET_ATTEMPTS = 20
+
+
+@dataclass
+class NewComplaint:
+    channel: str
+    phone: str
+    name: str | None = None
+    id_number: str | None = None
+    anonymous: bool = False
+    site_id: int | None = None
+    jurisdiction_code: str | None = None
+    project_name: str | None = None
+    workers: int | None = None
+    amount: int | None = None
+    months: int | None = None
+    free_text: str = ""
+    claim: dict = field(default_factory=dict)
+    photos: list[Photo] = field(default_factory=list)
+    submission_key: str | None = None
+
+
+def new_ticket_no(now: datetime | None = None) -> str:
+    """Ten digits, date first: easy to read out on the phone and to type on a keypad, never a phone number."""
+    now = (now or utcnow()).astimezone(TICKET_TZ)
+    return now.strftime("%y%m%d") + f"{secrets.randbelow(10_000):04d}"
+
+
+def create_complaint(session: Session, new: NewComplaint, secret_key: str) -> tuple[Complaint, bool]:
+    """Store a complaint with its first event; returns (complaint, created).
+
+    A repeated submission (same submission_key: a double tap, a resent form) returns the first complaint
+    unchanged. The unique constraints decide, inside a savepoint, so two concurrent requests cannot both win.
+    """
+    for _ in range(_TICKET_ATTEMPTS):
+        try:
+            with session.begin_nested():
+                complaint = _insert(session, new, secret_key)
+            return complaint, True
+        except IntegrityError:
+            if new.submission_key:
+                existing = session.scalar(select(Complaint).where(Complaint.submission_key == new.submission_key))
+                if existing is not None:
+                    return existing, False
+    raise RuntimeError("could not allocate a unique ticket number")
+
+
+def _insert(session: Session, new: NewComplaint, secret_key: str) -> Complaint:
+    complainant = Complainant(name=new.name or None, phone=new.phone)
+    if new.id_number:
+        complainant.id_number_masked = mask_id_number(new.id_number)
+        complainant.id_number_hash = hmac.new(secret_key.encode(), new.id_number.encode(), hashlib.sha256).hexdigest()
+    complaint = Complaint(
+        ticket_no=new_ticket_no(),
+        submission_key=new.submission_key,
+        channel=new.channel,
+        site_id=new.site_id,
+        jurisdiction_code=new.jurisdiction_code,
+        project_name=new.project_name,
+        complainant=complainant,
+        anonymous=new.anonymous,
+        free_text=new.free_text,
+        claim=new.claim,
+        workers=new.workers,
+        amount=new.amount,
+        months=new.months,
+        status=Status.RECEIVED.value,
+        version=1,
+    )
+    session.add(complaint)
+    session.flush()
+    for photo in new.photos:
+        session.add(Attachment(complaint_id=complaint.id, filename=photo.filename, content_type=photo.content_type,
+                               size=len(photo.content), sha256=photo.sha256, content=photo.content))
+    session.add(Event(complaint_id=complaint.id, kind="received", to_status=Status.RECEIVED.value,
+                      actor=f"worker:{new.channel}", data={"photos": len(new.photos)}))
+    session.flush()
+    return complaint
+
+
+def find_for_worker(session: Session, ticket_no: str, phone_last4: str) -> Complaint | None:
+    """The case only when both the ticket number and the phone's last four digits match."""
+    ticket_no = (ticket_no or "").strip()
+    if not (ticket_no.isdigit() and len(phone_last4 or "") == 4 and phone_last4.isdigit()):
+        return None
+    complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket_no))
+    if complaint is None or not complaint.complainant.phone:
+        return None
+    return complaint if hmac.compare_digest(complaint.complainant.phone[-4:], phone_last4) else None

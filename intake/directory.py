@@ -1,0 +1,134 @@
+"""The handling directory: jurisdictions and their departments, loaded from a city's data file.
+
+Loading is an upsert keyed on (jurisdiction code) and (jurisdiction, department kind), so running it twice, or
+after editing the file, leaves exactly what the file says and never duplicates a row.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Department, Jurisdiction
+
+DEFAULT_FILE = "linyi.toml"
+DISPATCH_DESK = "dispatch_desk"
+LEADING_GROUP_OFFICE = "leading_group_office"
+HRSS = "hrss"
+
+
+class DirectoryError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    jurisdictions: int
+    departments: int
+    created: int
+
+
+def read_directory(path: str | Path | None = None) -> dict[str, Any]:
+    """Parse and check a directory file; the packaged Linyi file when no path is given."""
+    if path:
+        raw = Path(path).read_bytes()
+    else:
+        raw = resources.files("intake.data").joinpath(DEFAULT_FILE).read_bytes()
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise DirectoryError(f"directory file {path or DEFAULT_FILE}: {exc}") from exc
+    for key in ("city", "units", "department_kinds", "industries"):
+        if key not in data:
+            raise DirectoryError(f"directory file lacks [{key}]")
+    codes = [data["city"]["code"]] + [u["code"] for u in data["units"]]
+    if len(set(codes)) != len(codes):
+        raise DirectoryError("directory file repeats a jurisdiction code")
+    return data
+
+
+def industry_department_kinds(path: str | Path | None = None) -> dict[str, str]:
+    """Site industry -> the department kind that leads for it (e.g. 房屋建筑 -> housing)."""
+    return dict(read_directory(path)["industries"])
+
+
+def load_directory(session: Session, path: str | Path | None = None) -> LoadResult:
+    data = read_directory(path)
+    city = data["city"]
+    kinds = data["department_kinds"]
+    created = 0
+    jurisdictions = [(city, "city", None)] + [(u, u["kind"], city["code"]) for u in data["units"]]
+    departments = 0
+    for entry, kind, parent in jurisdictions:
+        created += _upsert_jurisdiction(session, entry, kind, parent)
+        if parent is None:
+            wanted = [(d["kind"], d["name"], d.get("phone")) for d in city.get("departments", [])]
+        else:
+            prefix = entry.get("department_prefix", entry["name"])
+            overrides = {d["kind"]: d for d in entry.get("departments", [])}
+            wanted = [
+                (k, overrides.get(k, {}).get("name", spec["name_pattern"].format(unit=prefix)),
+                 overrides.get(k, {}).get("phone"))
+                for k, spec in kinds.items()
+            ]
+        for dept_kind, name, phone in wanted:
+            created += _upsert_department(session, entry["code"], dept_kind, name, phone)
+            departments += 1
+    session.flush()
+    return LoadResult(jurisdictions=len(jurisdictions), departments=departments, created=created)
+
+
+def _upsert_jurisdiction(session: Session, entry: dict, kind: str, parent: str | None) -> int:
+    row = session.get(Jurisdiction, entry["code"])
+    is_new = row is None
+    if is_new:
+        row = Jurisdiction(code=entry["code"])
+        session.add(row)
+    row.name = entry["name"]
+    row.kind = kind
+    row.parent_code = parent
+    row.short_names = list(entry.get("short_names", []))
+    row.minimum_wage = entry.get("minimum_wage")
+    row.note = entry.get("note")
+    session.flush()
+    return int(is_new)
+
+
+def _upsert_department(session: Session, code: str, kind: str, name: str, phone: str | None) -> int:
+    row = session.scalar(select(Department).where(Department.jurisdiction_code == code, Department.kind == kind))
+    is_new = row is None
+    if is_new:
+        row = Department(jurisdiction_code=code, kind=kind, contacts={})
+        session.add(row)
+    row.name = name
+    row.phone = phone
+    return int(is_new)
+
+
+def find_jurisdiction(session: Session, text: str) -> Jurisdiction | None:
+    """A unit by its 6-digit code, full name or a short name (兰山, 高新区); None when unknown."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return session.get(Jurisdiction, text)
+    for row in session.scalars(select(Jurisdiction).where(Jurisdiction.parent_code.is_not(None))):
+        if text == row.name or text in (row.short_names or []):
+            return row
+    return None
+
+
+def counties(session: Session) -> list[Jurisdiction]:
+    """The handling units below the city, in code order (the county choice on the general form)."""
+    return list(session.scalars(select(Jurisdiction).where(Jurisdiction.parent_code.is_not(None))
+                                .order_by(Jurisdiction.code)))
+
+
+def department(session: Session, jurisdiction_code: str, kind: str) -> Department | None:
+    return session.scalar(select(Department).where(Department.jurisdiction_code == jurisdiction_code,
+                                                   Department.kind == kind))

@@ -1,0 +1,330 @@
+"""The data model of DESIGN.md, one class a table. Times are stored in UTC and come back timezone-aware."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC out, on SQLite (no time zones) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class StrEnum(str, enum.Enum):
+    """Stored as plain strings (no native enum type), so migrations stay simple."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    WECHAT = "wechat"
+    SMS = "sms"
+    PHONE = "phone"
+    WALK_IN = "walk_in"
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    ROUTED = "routed"
+    ACKNOWLEDGED = "acknowledged"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    IN_PROGRESS = "in_progress"
+    INVESTIGATING = "investigating"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    RETURNED = "returned"
+    REOPENED = "reopened"
+
+
+class Priority(StrEnum):
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+class Industry(StrEnum):
+    BUILDING = "房屋建筑"
+    MUNICIPAL = "市政"
+    TRANSPORT = "交通"
+    WATER = "水利"
+    OTHER = "其他"
+
+
+class Investment(StrEnum):
+    GOVERNMENT = "government"
+    SOE = "soe"
+    PRIVATE = "private"
+
+
+class Jurisdiction(Base):
+    __tablename__ = "jurisdictions"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+    short_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    minimum_wage: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    departments: Mapped[list[Department]] = relationship(back_populates="jurisdiction")
+
+
+class Department(Base):
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"))
+    kind: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    contacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    jurisdiction: Mapped[Jurisdiction] = relationship(back_populates="departments")
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
+    address: Mapped[str | None] = mapped_column(String(500))
+    industry: Mapped[str] = mapped_column(String(20), default=Industry.OTHER.value)
+    investment: Mapped[str] = mapped_column(String(20), default=Investment.PRIVATE.value)
+    owner: Mapped[str | None] = mapped_column(String(300))
+    general_contractor: Mapped[str | None] = mapped_column(String(300))
+    labour_manager: Mapped[str | None] = mapped_column(String(100))
+    labour_manager_phone: Mapped[str | None] = mapped_column(String(40))
+    minimum_wage: Mapped[int | None] = mapped_column(Integer)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    pay_day: Mapped[int | None] = mapped_column(Integer)
+    public_token: Mapped[str] = mapped_column(String(64), unique=True)
+    wechat_qr_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    jurisdiction: Mapped[Jurisdiction] = relationship()
+
+
+class Complainant(Base):
+    """A worker. The ID number is never stored whole: only its mask and a keyed hash for matching."""
+
+    __tablename__ = "complainants"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    id_number_masked: Mapped[str | None] = mapped_column(String(20))
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    home_province: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelIdentity(Base):
+    """Who a worker is on one channel (WeChat openid, SMS number), so a conversation finds its complainant."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(128))
+    complainant_id: Mapped[int] = mapped_column(ForeignKey("complainants.id"), index=True)
+
+
+class CollectiveCase(Base):
+    __tablename__ = "collective_cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    employer: Mapped[str | None] = mapped_column(String(300))
+    lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_status_department", "status", "department_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(20), unique=True)
+    entry_no: Mapped[str | None] = mapped_column(String(30), unique=True)
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
+    project_name: Mapped[str | None] = mapped_column(String(300))
+    complainant_id: Mapped[int] = mapped_column(ForeignKey("complainants.id"), index=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    free_text: Mapped[str] = mapped_column(Text, default="")
+    claim: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    workers: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    months: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(20), default=Priority.NORMAL.value)
+    supervised: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default=Status.RECEIVED.value)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    collective_id: Mapped[int | None] = mapped_column(ForeignKey("collective_cases.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    site: Mapped[Site | None] = relationship()
+    jurisdiction: Mapped[Jurisdiction | None] = relationship()
+    complainant: Mapped[Complainant] = relationship()
+    department: Mapped[Department | None] = relationship()
+    events: Mapped[list[Event]] = relationship(order_by="Event.id", back_populates="complaint")
+    attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", back_populates="complaint")
+    claim_lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.id", back_populates="complaint")
+
+
+class ClaimLine(Base):
+    __tablename__ = "claim_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    worker_name: Mapped[str | None] = mapped_column(String(100))
+    amount_claimed: Mapped[int | None] = mapped_column(BigInteger)
+    amount_paid: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="claim_lines")
+
+
+class Event(Base):
+    """Append-only timeline: every transition and action, who did it, when and why."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="events")
+
+
+class Attachment(Base):
+    """Evidence photos, kept in the database so every web process and worker sees the same files."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="attachments")
+
+
+class Timer(Base):
+    """A clock as a row; it fires only if the complaint is still at the version it was set for."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_state_due_at", "state", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    clock: Mapped[str] = mapped_column(String(30))
+    due_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fired_at: Mapped[datetime | None]
+
+
+class InboundMessage(Base):
+    """Webhook deliveries, unique on the provider's id so a retried delivery is recognised, not re-run."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("channel", "provider_message_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str | None] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reply: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Outbox(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next_try_at", "state", "next_try_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    destination: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,35 @@
+"""What a worker reads about their case, on every channel: plain Chinese, no office jargon."""
+from __future__ import annotations
+
+from .models import Event, Status
+
+STATUS_TEXT = {
+    Status.RECEIVED: "已收到，正在分派给负责的部门",
+    Status.ROUTED: "已派给负责部门，等待部门签收",
+    Status.ACKNOWLEDGED: "负责部门已签收，会尽快联系您",
+    Status.ACCEPTED: "已受理，正在处理",
+    Status.REJECTED: "不予受理（原因已告知您）",
+    Status.IN_PROGRESS: "正在处理",
+    Status.INVESTIGATING: "已立案调查",
+    Status.RESOLVED: "已办结，请确认工资是否到手",
+    Status.CLOSED: "已结案",
+    Status.RETURNED: "正在重新分派",
+    Status.REOPENED: "已重新处理",
+}
+
+EVENT_TEXT = {
+    "received": "收到您的反映",
+}
+
+
+def status_text(status: str) -> str:
+    return STATUS_TEXT.get(Status(status), "正在处理")
+
+
+def event_text(event: Event) -> str:
+    """Timeline line for the worker; staff-only detail (notes, names of officials) is never included."""
+    if event.kind in EVENT_TEXT:
+        return EVENT_TEXT[event.kind]
+    if event.to_status:
+        return status_text(event.to_status)
+    return "案件有新进展"

@@ -1,0 +1,45 @@
+"""Checks on what workers type: mainland mobile numbers and resident ID numbers (GB 11643 checksum)."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date
+
+_PHONE = re.compile(r"1[3-9]\d{9}")
+_ID = re.compile(r"\d{17}[\dX]")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def normalise_digits(text: str) -> str:
+    """Full-width digits and letters to ASCII; spaces and dashes that people type between groups removed."""
+    text = unicodedata.normalize("NFKC", text or "")
+    return re.sub(r"[\s\-]", "", text)
+
+
+def normalise_phone(text: str) -> str | None:
+    """A mainland mobile number as 11 digits, or None. Accepts +86 / 0086 prefixes and spaces."""
+    digits = normalise_digits(text)
+    digits = re.sub(r"^(\+?86|0086)(?=1\d{10}$)", "", digits)
+    return digits if _PHONE.fullmatch(digits) else None
+
+
+def normalise_id_number(text: str) -> str | None:
+    """An 18-character resident ID with a valid birth date and check digit, or None."""
+    value = normalise_digits(text).upper()
+    if not _ID.fullmatch(value):
+        return None
+    try:
+        date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return None
+    total = sum(int(d) * w for d, w in zip(value[:17], _ID_WEIGHTS))
+    return value if _ID_CHECK[total % 11] == value[17] else None
+
+
+def mask_phone(phone: str | None) -> str:
+    return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) >= 8 else ""
+
+
+def mask_id_number(value: str) -> str:
+    return f"{value[:6]}********{value[-4:]}"
