@@ -113,7 +113,7 @@ def _build(cls: type, data: Mapping[str, Any], environ: Mapping[str, str], secti
         name = f"{section}.{f.name}" if section else f.name
         env_name = ENV_PREFIX + (f"{section}_{f.name}" if section else f.name).upper()
         if env_name in environ:
-            values[f.name] = _coerce(name, kind, environ[env_name], from_env=True)
+            values[f.name] = _coerce(env_name, kind, environ[env_name], from_env=True)
         elif f.name in data:
             values[f.name] = _coerce(name, kind, data[f.name], from_env=False)
     return cls(**values)

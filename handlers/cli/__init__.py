@@ -6,6 +6,8 @@ from flask.cli import FlaskGroup
 
 from .. import create_app
 from .database import db_group, directory_group
+from .doctor import doctor
+from .sites import sites_group
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False,
@@ -16,3 +18,5 @@ def main() -> None:
 
 main.add_command(db_group)
 main.add_command(directory_group)
+main.add_command(doctor)
+main.add_command(sites_group)

@@ -1,0 +1,122 @@
+"""`qingling doctor`: checks a deployment and says plainly what is wrong and what to do."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Callable
+from urllib.parse import urlparse
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import func, select, text
+
+from intake.calendar import WorkingCalendar
+from intake.models import Jurisdiction
+from intake.settings import Settings
+from migrations import current_revision, head_revision
+from qr.fonts import find_cjk_font
+
+from .. import Services, services
+
+CALENDAR_LOOKAHEAD = timedelta(days=120)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_database(svc: Services) -> Check:
+    try:
+        with svc.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any driver error means the same thing to an operator
+        return Check("数据库", False, f"无法连接 {svc.engine.url.render_as_string()}：{exc.__class__.__name__}: {exc}")
+    return Check("数据库", True, f"已连接 {svc.engine.url.render_as_string()}")
+
+
+def check_migrations(svc: Services) -> Check:
+    try:
+        current, head = current_revision(svc.engine), head_revision()
+    except Exception as exc:
+        return Check("数据库结构", False, f"无法读取版本：{exc}")
+    if current != head:
+        return Check("数据库结构", False, f"当前版本 {current or '空'}，最新 {head}：请运行 qingling db upgrade")
+    return Check("数据库结构", True, f"已是最新（{head}）")
+
+
+def check_directory(svc: Services) -> Check:
+    try:
+        with svc.sessions() as session:
+            count = session.scalar(select(func.count()).select_from(Jurisdiction))
+    except Exception as exc:
+        return Check("部门目录", False, f"无法读取：{exc}")
+    if not count:
+        return Check("部门目录", False, "还没有导入区县和部门：请运行 qingling directory load")
+    return Check("部门目录", True, f"{count} 个区划")
+
+
+def check_public_base_url(settings: Settings) -> Check:
+    url = urlparse(settings.public_base_url)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        return Check("公网地址", False, "未设置 QINGLING_PUBLIC_BASE_URL（二维码和海报里的网址），例如 https://qingling.example.cn")
+    if url.scheme != "https" and not settings.demo:
+        return Check("公网地址", False, f"{settings.public_base_url} 不是 https：微信内打开和表单提交需要 https")
+    return Check("公网地址", True, settings.public_base_url)
+
+
+def check_secret_key(settings: Settings) -> Check:
+    if len(settings.secret_key) < 16:
+        return Check("密钥", False, "未设置 QINGLING_SECRET_KEY（至少 16 个字符），否则重启后会话失效、多进程互不认可")
+    return Check("密钥", True, "已设置")
+
+
+def check_font(settings: Settings) -> Check:
+    path = find_cjk_font(settings.poster.font_path or None)
+    if path is None:
+        return Check("中文字体", False, "找不到中文字体：安装 fonts-wqy-microhei，或在 [poster] font_path 指定字体文件")
+    return Check("中文字体", True, path)
+
+
+def check_calendar(settings: Settings, today: date | None = None) -> Check:
+    """Fails when a clock may soon run into a year whose holidays nobody has published or configured."""
+    today = today or date.today()
+    try:
+        WorkingCalendar.from_config(dataclasses.asdict(settings.calendar))
+    except ValueError as exc:
+        return Check("工作日历", False, f"[calendar] 配置有误：{exc}")
+    configured = {date.fromisoformat(d).year for d in settings.calendar.holidays}
+    unknown = [y for y in WorkingCalendar.horizon_years(today, today + CALENDAR_LOOKAHEAD) if y not in configured]
+    if unknown:
+        years = "、".join(str(y) for y in unknown)
+        return Check("工作日历", False, f"{years} 年的节假日和调休安排未知，期限按法定假日估算：请在 [calendar] holidays / workdays 中配置国务院公布的安排")
+    return Check("工作日历", True, "未来四个月的节假日安排已知")
+
+
+def run_checks(svc: Services) -> list[Check]:
+    settings = svc.settings
+    checks: list[Callable[[], Check]] = [
+        lambda: check_database(svc),
+        lambda: check_migrations(svc),
+        lambda: check_directory(svc),
+        lambda: check_public_base_url(settings),
+        lambda: check_secret_key(settings),
+        lambda: check_font(settings),
+        lambda: check_calendar(settings),
+    ]
+    return [c() for c in checks]
+
+
+@click.command("doctor", help="Check this deployment and say what is wrong.")
+@with_appcontext
+def doctor() -> None:
+    results = run_checks(services())
+    for check in results:
+        click.echo(f"{'✓' if check.ok else '✗'} {check.name}：{check.detail}")
+    failed = [c for c in results if not c.ok]
+    if failed:
+        raise click.ClickException(f"{len(failed)} 项检查未通过")
+    click.echo("全部检查通过。")
