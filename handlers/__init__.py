@@ -45,9 +45,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from . import errors, public
+    from . import errors, posters, public
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(posters.bp)
     errors.register(app)
     app.teardown_appcontext(_close_session)
     return app

@@ -5,7 +5,10 @@ after editing the file, leaves exactly what the file says and never duplicates a
 """
 from __future__ import annotations
 
+import functools
 import tomllib
+from collections.abc import Mapping
+from types import MappingProxyType
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -52,9 +55,10 @@ def read_directory(path: str | Path | None = None) -> dict[str, Any]:
     return data
 
 
-def industry_department_kinds(path: str | Path | None = None) -> dict[str, str]:
-    """Site industry -> the department kind that leads for it (e.g. 房屋建筑 -> housing)."""
-    return dict(read_directory(path)["industries"])
+@functools.lru_cache(maxsize=8)
+def industry_department_kinds(path: str | Path | None = None) -> Mapping[str, str]:
+    """Site industry -> the department kind that leads for it (e.g. 房屋建筑 -> housing); read once per file."""
+    return MappingProxyType(dict(read_directory(path)["industries"]))
 
 
 def load_directory(session: Session, path: str | Path | None = None) -> LoadResult:

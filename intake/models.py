@@ -110,6 +110,9 @@ class Investment(StrEnum):
     PRIVATE = "private"
 
 
+INVESTMENT_LABELS = {Investment.GOVERNMENT: "政府投资", Investment.SOE: "国有企业", Investment.PRIVATE: "社会投资"}
+
+
 class Jurisdiction(Base):
     __tablename__ = "jurisdictions"
     code: Mapped[str] = mapped_column(String(12), primary_key=True)
@@ -121,6 +124,7 @@ class Jurisdiction(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
     departments: Mapped[list[Department]] = relationship(back_populates="jurisdiction")
+    parent: Mapped[Jurisdiction | None] = relationship(remote_side=[code])
 
 
 class Department(Base):

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from .directory import find_jurisdiction
-from .models import Industry, Investment, Site
+from .models import INVESTMENT_LABELS, Industry, Investment, Site
 from .settings import Settings
 from .validation import normalise_phone
 
@@ -72,10 +72,9 @@ _INDUSTRIES = {i.value: i.value for i in Industry} | {i.name.lower(): i.value fo
     "房建": Industry.BUILDING.value, "房屋建筑工程": Industry.BUILDING.value, "市政工程": Industry.MUNICIPAL.value,
     "交通运输": Industry.TRANSPORT.value, "交通工程": Industry.TRANSPORT.value, "水利工程": Industry.WATER.value,
 }
-_INVESTMENTS = {i.value: i.value for i in Investment} | {
-    "政府投资": Investment.GOVERNMENT.value, "政府": Investment.GOVERNMENT.value,
-    "国有企业": Investment.SOE.value, "国有企业投资": Investment.SOE.value, "国企": Investment.SOE.value,
-    "社会投资": Investment.PRIVATE.value, "民营": Investment.PRIVATE.value, "私营": Investment.PRIVATE.value,
+_INVESTMENTS = {i.value: i.value for i in Investment} | {v: k.value for k, v in INVESTMENT_LABELS.items()} | {
+    "政府": Investment.GOVERNMENT.value, "国有企业投资": Investment.SOE.value, "国企": Investment.SOE.value,
+    "民营": Investment.PRIVATE.value, "私营": Investment.PRIVATE.value,
 }
 _DEFAULTS = {"industry": Industry.OTHER.value, "investment": Investment.PRIVATE.value}
 
@@ -191,9 +190,19 @@ def list_sites(session: Session, county_code: str | None = None) -> list[Site]:
     return list(session.scalars(query))
 
 
+def site_by_token(session: Session, token: str) -> Site | None:
+    """The site behind a QR code; anything that is not a well-formed token is not even looked up."""
+    if not _TOKEN.fullmatch(token or ""):
+        return None
+    return session.scalar(select(Site).where(Site.public_token == token))
+
+
 def complaint_url(settings: Settings, site: Site) -> str:
     """The address behind the site's QR code: the complaint form with the site already known."""
     return settings.public_url(f"/s/{site.public_token}")
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def new_token() -> str:

@@ -1,6 +1,9 @@
 """What a worker reads about their case, on every channel: plain Chinese, no office jargon."""
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from .models import Event, Status
 
 STATUS_TEXT = {
@@ -33,3 +36,9 @@ def event_text(event: Event) -> str:
     if event.to_status:
         return status_text(event.to_status)
     return "案件有新进展"
+
+
+def when_text(moment: datetime, timezone: str) -> str:
+    """A time as people write it, in the calendar's zone: 2026年11月27日 10:05."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"

@@ -6,7 +6,9 @@ from flask.cli import FlaskGroup
 
 from .. import create_app
 from .database import db_group, directory_group
+from .demo import demo
 from .doctor import doctor
+from .posters import posters
 from .sites import sites_group
 
 
@@ -19,4 +21,6 @@ def main() -> None:
 main.add_command(db_group)
 main.add_command(directory_group)
 main.add_command(doctor)
+main.add_command(posters)
+main.add_command(demo)
 main.add_command(sites_group)

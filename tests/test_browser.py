@@ -1,0 +1,102 @@
+"""A real headless Chromium, sized like a phone, fills a site's form through the real app served over HTTP."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from intake.models import Complaint, Site
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WECHAT_UA = ("Mozilla/5.0 (Linux; Android 13; V2227A Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+             "Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 MMWEBSDK/20231202 MicroMessenger/8.0.47")
+SCREENSHOTS = Path(tempfile.gettempdir())
+
+
+@pytest.fixture
+def server(app):
+    """The app on 127.0.0.1 at a free port, in a thread, as a phone would reach it."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def browser():
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    assert not missing, f"install Debian's chromium and chromium-driver (missing {', '.join(missing)})"
+    profile = tempfile.mkdtemp(prefix="qingling-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--no-first-run", f"--user-data-dir={profile}", "--window-size=390,844", "--lang=zh-CN"):
+        options.add_argument(argument)
+    options.add_experimental_option("mobileEmulation", {
+        "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}, "userAgent": WECHAT_UA})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def full_page_screenshot(driver, path: Path) -> None:
+    """The whole page as a phone would scroll it, for a person to judge the layout."""
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 390, "height": height, "deviceScaleFactor": 2, "mobile": True})
+    driver.save_screenshot(str(path))
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
+
+
+def test_worker_fills_the_site_form_on_a_phone(server, browser, session, tmp_path):
+    site = Site(code=secrets.token_hex(6), name="阳光城三期工地", jurisdiction_code="371302",
+                address="兰山区沂蒙路100号", public_token=secrets.token_urlsafe(16))
+    session.add(site)
+    session.commit()
+    photo = tmp_path / "欠条.png"
+    Image.new("RGB", (120, 80), (240, 240, 240)).save(photo)
+
+    browser.get(f"{server}/s/{site.public_token}")
+    assert "阳光城三期工地" in browser.find_element(By.TAG_NAME, "h1").text
+    browser.find_element(By.NAME, "name").send_keys("张三")
+    browser.find_element(By.NAME, "phone").send_keys("13800138000")
+    browser.find_element(By.NAME, "workers").clear()
+    browser.find_element(By.NAME, "workers").send_keys("8")
+    browser.find_element(By.NAME, "amount").send_keys("35000")
+    browser.find_element(By.NAME, "months").send_keys("3")
+    browser.find_element(By.NAME, "free_text").send_keys("干了三个月，老板一直不给钱。")
+    browser.find_element(By.NAME, "photos").send_keys(str(photo))
+    browser.find_element(By.NAME, "consent").click()
+    full_page_screenshot(browser, SCREENSHOTS / "qingling-form.png")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CLASS_NAME, "ticket")))
+    ticket = browser.find_element(By.CLASS_NAME, "ticket").text
+    assert re.fullmatch(r"\d{10}", ticket) and browser.current_url.endswith(f"/r/{ticket}")
+    full_page_screenshot(browser, SCREENSHOTS / "qingling-receipt.png")
+
+    session.rollback()
+    complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
+    assert complaint is not None and complaint.site_id == site.id and complaint.amount == 35000
+    assert len(complaint.attachments) == 1

@@ -1,0 +1,139 @@
+"""A site's QR code and poster over HTTP, the county batch on the command line, and the demo set-up."""
+from __future__ import annotations
+
+import io
+
+import pytest
+import zxingcpp
+from PIL import Image
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from handlers import create_app
+from handlers.cli import main
+from handlers.posters import poster_data
+from intake.complaints import NewComplaint, create_complaint
+from intake.models import Site
+from intake.sites import import_sites
+
+CSV = """项目编号,项目名称,所在区县,行业,投资类型,建设单位,劳资专管员,劳资专管员电话,工资发放日,最低工资标准
+P-1,阳光城三期,兰山区,房屋建筑,政府投资,临沂阳光置业,王建国,13905391234,15,2100
+P-2,<script>alert(1)</script>滨河大道,兰山区,市政,社会投资,,,,,
+P-3,沂河堤防,河东区,水利,国有企业,,,,,
+"""
+
+
+@pytest.fixture
+def sites(session):
+    report = import_sites(session, "sites.csv", CSV.encode())
+    assert report.created == 3
+    session.commit()
+    return {s.code: s for s in session.scalars(select(Site))}
+
+
+def decode(png: bytes) -> list[str]:
+    return [r.text for r in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)).convert("L"))]
+
+
+def test_qr_code_opens_the_sites_form(client, sites):
+    site = sites["P-1"]
+    response = client.get(f"/s/{site.public_token}/qr.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert decode(response.data) == [f"https://qingling.test/s/{site.public_token}"]
+    svg = client.get(f"/s/{site.public_token}/qr.svg")
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+
+
+def test_poster_png_and_pdf_carry_the_sites_qr_code(client, sites):
+    site = sites["P-1"]
+    png = client.get(f"/s/{site.public_token}/poster.png")
+    assert png.status_code == 200
+    assert Image.open(io.BytesIO(png.data)).size == (2480, 3508)
+    assert decode(png.data) == [f"https://qingling.test/s/{site.public_token}"]
+    pdf = client.get(f"/s/{site.public_token}/poster.pdf")
+    assert pdf.mimetype == "application/pdf"
+    assert len(PdfReader(io.BytesIO(pdf.data)).pages) == 1
+
+
+def test_poster_shows_the_notice_board_and_the_right_departments(app, session, sites, settings):
+    data = poster_data(session, settings, sites["P-1"])
+    assert data.county_name == "兰山区"
+    assert data.industry_department == "兰山区住房和城乡建设局"
+    assert data.labour_inspection == "兰山区人力资源和社会保障局"
+    assert data.investment == "政府投资"
+    assert (data.minimum_wage, data.pay_day) == ("2100元/月", "每月15日")
+    assert data.city_name == "临沂市"
+    assert "https://qingling.test/status" in data.check_hint
+    water = poster_data(session, settings, sites["P-3"])
+    assert water.industry_department == "河东区水利局" and water.investment == "国有企业"
+
+
+def test_poster_never_names_a_worker(app, session, sites, settings):
+    create_complaint(session, NewComplaint(channel="web", phone="13912345678", name="张秘密",
+                                           site_id=sites["P-1"].id, free_text="欠薪"), "k")
+    session.commit()
+    data = poster_data(session, settings, sites["P-1"])
+    assert not any("张秘密" in str(v) or "13912345678" in str(v) for v in vars(data).values())
+
+
+def test_script_in_a_project_name_is_just_text_on_the_poster(client, sites):
+    site = sites["P-2"]
+    response = client.get(f"/s/{site.public_token}/poster.png")
+    assert response.status_code == 200
+    assert decode(response.data) == [f"https://qingling.test/s/{site.public_token}"]
+
+
+@pytest.mark.parametrize("path", ["/s/AAAAAAAAAAAAAAAAAAAAAA/qr.png", "/s/short/poster.png",
+                                  "/s/%2e%2e%2fetc%2fpasswd/poster.pdf", "/s/" + "x" * 300 + "/qr.svg"])
+def test_unknown_or_forged_tokens_get_a_chinese_404(client, sites, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "找不到这个页面" in response.get_data(as_text=True)
+
+
+def test_wechat_target_when_configured(make_settings, session, sites):
+    from intake.settings import PosterSettings
+
+    site = sites["P-1"]
+    site.wechat_qr_url = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=abc"
+    session.commit()
+    app = create_app(make_settings(poster=PosterSettings(qr_target="wechat")))
+    assert decode(app.test_client().get(f"/s/{site.public_token}/qr.png").data) == [site.wechat_qr_url]
+    other = sites["P-3"]
+    assert decode(app.test_client().get(f"/s/{other.public_token}/qr.png").data) == \
+        [f"https://qingling.test/s/{other.public_token}"]
+
+
+def test_county_batch_writes_one_page_per_site(app, sites, tmp_path):
+    out = tmp_path / "lanshan.pdf"
+    result = app.test_cli_runner().invoke(main, ["posters", "--county", "兰山", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "已生成 2 张海报" in result.output
+    assert len(PdfReader(out).pages) == 2
+    one = tmp_path / "one.pdf"
+    assert app.test_cli_runner().invoke(main, ["posters", "--site", "P-3", "-o", str(one)]).exit_code == 0
+    assert len(PdfReader(one).pages) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--county", "火星区"], "未知的区县"),
+    (["--county", "371311"], "没有找到项目"),
+    ([], "--county 或 --site"),
+    (["--county", "兰山", "--site", "P-1"], "--county 或 --site"),
+])
+def test_county_batch_errors(app, sites, tmp_path, args, message):
+    out = tmp_path / "x.pdf"
+    result = app.test_cli_runner().invoke(main, ["posters", *args, "-o", str(out)])
+    assert result.exit_code != 0 and message in result.output
+    assert not out.exists()
+
+
+def test_demo_sets_up_sites_idempotently_and_prints_urls(make_settings, session):
+    app = create_app(make_settings(demo=True))
+    first = app.test_cli_runner().invoke(main, ["demo"])
+    assert first.exit_code == 0, first.output
+    assert "https://qingling.test/s/" in first.output and "https://qingling.test/report" in first.output
+    assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
+    assert session.scalar(select(func.count()).select_from(Site)) == 8
+    refused = create_app(make_settings(demo=False)).test_cli_runner().invoke(main, ["demo"])
+    assert refused.exit_code != 0 and "QINGLING_DEMO" in refused.output
