@@ -63,6 +63,14 @@ class CalendarSettings:
 
 
 @dataclass(frozen=True)
+class DialogueSettings:
+    idle_expiry_minutes: int = 30
+    draft_keep_days: int = 7
+    hotline: str = "12333"
+    max_text_chars: int = 2000
+
+
+@dataclass(frozen=True)
 class Settings:
     secret_key: str = ""
     public_base_url: str = ""
@@ -73,6 +81,7 @@ class Settings:
     uploads: UploadSettings = field(default_factory=UploadSettings)
     ratelimit: RateLimitSettings = field(default_factory=RateLimitSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    dialogue: DialogueSettings = field(default_factory=DialogueSettings)
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path

@@ -1,0 +1,43 @@
+"""Every line a worker reads in the chat: short plain Chinese, one SMS segment (70 characters) where possible."""
+from __future__ import annotations
+
+EXAMPLE = "例如：兰山区阳光城工地，老板欠我们8个人三万五"
+WELCOME = "您好，这里可以反映欠薪。请说一下在哪个工地、几个人、欠多少钱。" + EXAMPLE
+SITE_GREETING = "您好，这里是{site}的欠薪反映。"
+NOT_UNDERSTOOD = "没看明白。"
+
+QUESTIONS = {
+    "site": "工地在哪个区县、叫什么名字？例如：兰山区阳光城工地",
+    "amount": "一共欠了多少钱？例如：35000元，或者三万五",
+    "workers": "一共几个人被欠钱？只有您自己就回复1",
+    "name": "请问您叫什么名字？不想留名请回复“匿名”",
+    "phone": "请留一个手机号，方便部门联系您，例如13812345678",
+}
+
+SUMMARY = "请核对：{where}，{workers}人，欠{amount}元，姓名{name}，电话{phone}。回复“确认”提交，回复“修改”重填"
+SUMMARY_AGAIN = "请回复“确认”提交；要改就直接发正确的内容，例如：9个人"
+EDIT = "请直接发正确的内容，例如：9个人、欠4万、姓名李四、兰山区阳光城工地"
+SUBMITTED = "已提交，受理编号{ticket}。部门会尽快联系您。查进度请发送这个编号。"
+ALREADY_SUBMITTED = "您的反映已经提交过了，受理编号{ticket}。查进度请发送这个编号。"
+
+RESUME = "您上次还没说完，继续吗？回复1继续，2重新开始"
+RESUMED = "好的，接着来。"
+DRAFT_DROPPED = "上次没说完的内容已过期，请重新说一下。"
+RESTART = "好的，重新开始。"
+CANCELLED = "已取消，刚才的内容没有提交。需要时随时发消息给我们。"
+HUMAN = "已通知工作人员，会尽快联系您。也可以直接拨打{hotline}。"
+HELP = "直接说欠薪情况就能反映。发“查询”查进度，“重新开始”重填，“取消”作废，“人工”找工作人员。"
+HELP_SMS = "回复TD退订短信。"
+OPTED_OUT = "已退订，不再给您发短信通知。再发任何消息即可恢复。"
+SELF_HARM = "您的难处我们知道了，请一定保重，我们会尽快处理。"
+
+ASK_TICKET = "请发送10位受理编号，例如2501011234"
+ASK_LAST4 = "请发送登记时留的手机号后4位"
+STATUS = "编号{ticket}：{status}。"
+NOT_FOUND = "没有查到，请核对编号和手机号。"
+NO_CASES = "这个手机号还没有反映过欠薪。"
+
+TRUNCATED = "（消息太长，只保存了前面的部分）"
+PHOTOS_RECEIVED = "收到{count}张照片。"
+TOO_MANY_PHOTOS = "照片最多{limit}张，多的没有保存。"
+ANONYMOUS = "匿名"

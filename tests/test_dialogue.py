@@ -1,0 +1,333 @@
+"""The chat engine on a real database: each message is handled and committed the way a channel adapter does."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from handlers import services
+from intake import dialogue_replies as R
+from intake.dialogue import handle_message, is_opted_out
+from intake.evidence import Photo
+from intake.models import Attachment, Complaint, Conversation, Site
+from intake.transitions import transition
+
+T0 = datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)
+SMS_PHONE = "13911112222"
+
+
+@pytest.fixture
+def sites(session):
+    rows = [Site(code="yg", name="阳光城工地", jurisdiction_code="371302", address="兰山区北京路1号",
+                 public_token="tok-yangguang"),
+            Site(code="yh", name="沂河花园三期", jurisdiction_code="371312", address="河东区凤凰大街",
+                 public_token="tok-yihe")]
+    session.add_all(rows)
+    session.commit()
+    return {s.code: s for s in rows}
+
+
+class Chat:
+    """One worker on one channel; every message is its own committed transaction, one minute apart."""
+
+    def __init__(self, session, settings, channel="wechat", user="openid-1", phone=None):
+        self.session, self.settings = session, settings
+        self.channel, self.user, self.phone = channel, user, phone
+        self.now = T0
+
+    def say(self, text, *, after=timedelta(minutes=1), **kw):
+        self.now += after
+        reply = handle_message(self.session, self.settings, self.channel, self.user, text, now=self.now,
+                               has_phone=self.phone is not None, phone=self.phone, **kw)
+        self.session.commit()
+        return reply
+
+
+def sms(session, settings, phone=SMS_PHONE):
+    return Chat(session, settings, channel="sms", user=phone, phone=phone)
+
+
+def complaints(session):
+    return session.scalars(select(Complaint).order_by(Complaint.id)).all()
+
+
+def test_one_message_claim_is_read_back_and_filed(session, settings, sites):
+    chat = sms(session, settings)
+    assert chat.say("兰山区阳光城工地，老板欠我们8个人三万五，我叫张三").text.startswith(
+        "请核对：兰山区阳光城工地，8人，欠35000元，姓名张三，电话139****2222。")
+    reply = chat.say("确认")
+    assert reply.complaint_created and len(reply.ticket_no) == 10
+    assert reply.text == R.SUBMITTED.format(ticket=reply.ticket_no)
+    [complaint] = complaints(session)
+    assert (complaint.ticket_no, complaint.channel, complaint.site_id, complaint.jurisdiction_code) == \
+        (reply.ticket_no, "sms", sites["yg"].id, "371302")
+    assert (complaint.workers, complaint.amount, complaint.complainant.name, complaint.complainant.phone) == \
+        (8, 35000, "张三", SMS_PHONE)
+    assert complaint.free_text == "兰山区阳光城工地，老板欠我们8个人三万五，我叫张三"
+    assert complaint.claim["employer"] == "老板" and complaint.claim["source"] == "dialogue"
+    conversation = session.scalar(select(Conversation))
+    assert conversation.state == "idle" and conversation.draft == {"last_ticket": reply.ticket_no}
+
+
+def test_missing_fields_are_asked_one_at_a_time(session, settings, sites):
+    chat = Chat(session, settings)
+    assert chat.say("我要反映欠工资").text == R.WELCOME
+    assert chat.say("河东区沂河花园三期").text == R.QUESTIONS["amount"]
+    assert chat.say("三万五").text == R.QUESTIONS["workers"]
+    assert chat.say("8").text == R.QUESTIONS["name"]
+    assert chat.say("李四").text == R.QUESTIONS["phone"]
+    assert chat.say("138 0000 1234").text.startswith("请核对：河东区沂河花园三期，8人，欠35000元，姓名李四，电话138****1234")
+    assert chat.say("确认").complaint_created
+    [complaint] = complaints(session)
+    assert (complaint.site_id, complaint.amount, complaint.workers, complaint.complainant.phone) == \
+        (sites["yh"].id, 35000, 8, "13800001234")
+
+
+def test_unclear_answer_repeats_the_question_and_corrections_override(session, settings, sites):
+    chat = sms(session, settings)
+    chat.say("阳光城工地欠钱了")
+    assert chat.say("asdfgh").text == R.NOT_UNDERSTOOD + R.QUESTIONS["amount"]
+    chat.say("40000")
+    chat.say("3")
+    assert "3人，欠40000元，姓名匿名" in chat.say("匿名").text
+    assert chat.say("修改").text == R.EDIT
+    assert "5人，欠40000元" in chat.say("不对，是5个人").text
+    assert chat.say("确认").complaint_created
+    [complaint] = complaints(session)
+    assert complaint.anonymous and complaint.workers == 5 and complaint.complainant.name is None
+
+
+def test_qr_scene_sets_the_site(session, settings, sites):
+    chat = Chat(session, settings)
+    reply = chat.say(None, site_scene="tok-yihe")
+    assert reply.text == R.SITE_GREETING.format(site="沂河花园三期") + R.QUESTIONS["amount"]
+    assert chat.say("俺们5个人每人欠6000").text == R.QUESTIONS["name"]
+    chat.say("王五")
+    assert "沂河花园三期，5人，欠30000元" in chat.say("13800001234").text
+    chat.say("确认")
+    [complaint] = complaints(session)
+    assert complaint.site_id == sites["yh"].id and complaint.amount == 30000
+    assert complaint.claim["amount_per_person"] == 6000
+
+
+def test_unknown_scene_is_ignored(session, settings, sites):
+    assert Chat(session, settings).say(None, site_scene="no-such-token").text == R.WELCOME
+
+
+def test_global_words_in_the_middle_of_a_flow(session, settings, sites):
+    chat = sms(session, settings)
+    chat.say("兰山区阳光城工地欠我们三万")
+    human = chat.say("转人工")
+    assert human.human_requested and settings.dialogue.hotline in human.text
+    assert chat.say("帮助").text == R.HELP + R.HELP_SMS
+    assert chat.say("6个人").text.startswith(R.QUESTIONS["name"])  # the flow goes on where it was
+    assert chat.say("重新开始").text == R.RESTART + R.WELCOME
+    assert chat.say("欠了两万").text == R.QUESTIONS["site"]
+    assert chat.say("取消").text == R.CANCELLED
+    assert session.scalar(select(Conversation)).draft == {}
+    assert chat.say("确认").text == R.WELCOME
+    assert complaints(session) == []
+
+
+def test_pause_asks_to_resume_and_continue_keeps_the_draft(session, settings, sites):
+    chat = sms(session, settings)
+    chat.say("兰山区阳光城工地欠我们三万")
+    assert chat.say("8个人", after=timedelta(hours=3)).text == R.RESUME
+    assert chat.say("随便").text == R.RESUME
+    assert chat.say("1").text == R.RESUMED + R.QUESTIONS["name"]  # "8个人" from before the pause is kept
+    assert "8人，欠30000元" in chat.say("赵六").text
+
+
+def test_pause_then_start_over_reads_the_new_message(session, settings, sites):
+    chat = sms(session, settings)
+    chat.say("兰山区阳光城工地欠我们三万")
+    chat.say("河东区沂河花园三期，欠5个人两万", after=timedelta(hours=3))
+    assert chat.say("2").text == R.RESTART + R.QUESTIONS["name"]
+    assert "沂河花园三期，5人，欠20000元" in chat.say("孙七").text
+
+
+def test_a_draft_left_for_days_is_dropped(session, settings, sites):
+    chat = sms(session, settings)
+    chat.say("兰山区阳光城工地欠我们三万")
+    assert chat.say("你好", after=timedelta(days=settings.dialogue.draft_keep_days + 1)).text == \
+        R.DRAFT_DROPPED + R.WELCOME
+
+
+def _ready(chat):
+    chat.say("兰山区阳光城工地，老板欠我们8个人三万五")
+    chat.say("张三")
+    return chat.say("13800001234") if chat.phone is None else None
+
+
+def test_retried_confirm_files_one_complaint(session, settings, sites):
+    chat = Chat(session, settings)
+    _ready(chat)
+    first = chat.say("确认")
+    again = chat.say("确认")
+    assert not again.complaint_created and again.text == R.ALREADY_SUBMITTED.format(ticket=first.ticket_no)
+    assert len(complaints(session)) == 1
+
+
+def test_replayed_confirm_at_the_same_version_returns_the_same_complaint(session, settings, sites):
+    """Same conversation, same version: the submission key is the same, whatever the conversation says."""
+    chat = Chat(session, settings)
+    _ready(chat)
+    conversation = session.scalar(select(Conversation))
+    snapshot = (conversation.state, dict(conversation.draft), conversation.version, conversation.updated_at)
+    first = chat.say("确认")
+    conversation.state, conversation.draft, conversation.version, conversation.updated_at = snapshot
+    session.commit()
+    chat.now -= timedelta(minutes=1)
+    replay = chat.say("确认")
+    assert replay.ticket_no == first.ticket_no and not replay.complaint_created
+    assert len(complaints(session)) == 1
+
+
+def test_status_by_ticket_with_a_known_phone_only_matches_that_phone(session, settings, sites):
+    worker = sms(session, settings)
+    _ready(worker)
+    ticket = worker.say("确认").ticket_no
+    assert worker.say(ticket).text == R.STATUS.format(ticket=ticket, status="已收到，正在分派给负责的部门")
+    assert worker.say("查询").text == R.STATUS.format(ticket=ticket, status="已收到，正在分派给负责的部门")
+    stranger = sms(session, settings, phone="13700009999")
+    assert stranger.say(f"查询{ticket}").text == R.NOT_FOUND
+    assert stranger.say("查询").text == R.NO_CASES
+
+
+def test_status_without_a_phone_asks_for_the_last_four_digits(session, settings, sites):
+    worker = Chat(session, settings)
+    _ready(worker)
+    ticket = worker.say("确认").ticket_no
+    complaint = complaints(session)[0]
+    transition(session, complaint, "routed", actor="test")
+    session.commit()
+    other = Chat(session, settings, user="openid-2")
+    assert other.say("查询").text == R.ASK_TICKET
+    assert other.say(ticket).text == R.ASK_LAST4
+    assert other.say("0000").text == R.NOT_FOUND
+    other.say(ticket)
+    assert other.say("1234").text == R.STATUS.format(ticket=ticket, status="已派给负责部门，等待部门签收")
+
+
+def test_status_look_up_in_the_middle_returns_to_the_flow(session, settings, sites):
+    chat = Chat(session, settings)
+    chat.say("兰山区阳光城工地欠我们三万")
+    assert chat.say("2501011234").text == R.ASK_LAST4
+    assert chat.say("7个人").text == R.QUESTIONS["name"]  # not four digits: the look-up is dropped
+
+
+def test_two_workers_on_one_phone_start_fresh(session, settings, sites):
+    chat = sms(session, settings)
+    _ready(chat)
+    chat.say("确认")
+    assert chat.say("沂河花园三期欠我两万").text == R.QUESTIONS["name"]
+    chat.say("钱八")
+    chat.say("确认")
+    first, second = complaints(session)
+    assert (first.complainant.name, second.complainant.name) == ("张三", "钱八")
+    assert (second.workers, second.site_id, second.free_text) == (1, sites["yh"].id, "沂河花园三期欠我两万\n钱八")
+
+
+def test_sms_opt_out_is_confirmed_once_and_ends_when_the_worker_writes_again(session, settings, sites):
+    chat = sms(session, settings)
+    reply = chat.say("TD")
+    assert reply.opted_out and reply.text == R.OPTED_OUT
+    assert is_opted_out(session, "sms", SMS_PHONE)
+    assert chat.say("退订").text is None
+    assert chat.say("你好").text == R.WELCOME
+    assert not is_opted_out(session, "sms", SMS_PHONE)
+    assert Chat(session, settings).say("TD").text == R.WELCOME  # only SMS has 退订
+
+
+@pytest.mark.parametrize("text", [None, "", "   ", "😀😀😀", "👍", "asdfgh", "？？？。。"])
+def test_empty_emoji_and_nonsense_get_the_example(session, settings, text):
+    reply = Chat(session, settings).say(text)
+    assert reply.text in (R.WELCOME, R.HELP)
+    assert session.scalar(select(Conversation)).draft == {}
+
+
+def test_a_long_message_is_cut_with_a_note(session, settings, sites):
+    chat = sms(session, settings)
+    reply = chat.say("兰山区阳光城工地，老板欠我们8个人三万五。" + "情况是这样的" * 900)
+    assert reply.text.startswith(R.TRUNCATED)
+    chat.say("张三")
+    chat.say("确认")
+    [complaint] = complaints(session)
+    assert len(complaint.free_text) == settings.dialogue.max_text_chars
+    assert complaint.amount == 35000
+
+
+def test_risk_words_never_block_and_go_into_the_claim(session, settings, sites):
+    chat = sms(session, settings)
+    reply = chat.say("阳光城工地包工头欠我们10个人二十万，再不给就去跳楼，拉横幅")
+    assert set(reply.risk_flags) == {"self_harm", "mass_incident"}
+    assert reply.text.startswith(R.SELF_HARM)
+    chat.say("张三")
+    assert chat.say("确认").complaint_created
+    assert complaints(session)[0].claim["risk_flags"] == ["mass_incident", "self_harm"]
+
+
+def test_photos_go_with_the_complaint(session, settings, sites):
+    chat = sms(session, settings)
+    photo = Photo("iou.jpg", "image/jpeg", b"\xff\xd8 fake but stored as given")
+    assert chat.say(None, attachments=[photo]).text == R.PHOTOS_RECEIVED.format(count=1) + R.QUESTIONS["site"]
+    chat.say("兰山区阳光城工地，老板欠我们8个人三万五")
+    chat.say("张三")
+    chat.say("确认")
+    [stored] = session.scalars(select(Attachment)).all()
+    assert (stored.filename, stored.content) == ("iou.jpg", photo.content)
+
+
+def test_two_messages_at_once_lose_nothing(app, session, settings, sites):
+    """Each message on its own connection, all at once: every one is in the draft, none overwritten."""
+    first = Chat(session, settings, user="openid-busy")
+    first.say("兰山区阳光城工地")
+    count = 6
+    barrier = threading.Barrier(count)
+    errors = []
+
+    def send(i):
+        try:
+            with services(app).sessions() as own:
+                barrier.wait()
+                handle_message(own, settings, "wechat", "openid-busy", f"补充情况第{i}条", now=T0 + timedelta(minutes=2))
+                own.commit()
+        except Exception as exc:  # reported below, a thread cannot fail the test itself
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    session.expire_all()
+    conversation = session.scalar(select(Conversation).where(Conversation.user_id == "openid-busy"))
+    assert sorted(conversation.draft["texts"][1:]) == sorted(f"补充情况第{i}条" for i in range(count))
+    assert conversation.version == 1 + count  # created at 1, one bump a message
+
+
+def test_first_messages_at_once_make_one_conversation(app, session, settings, sites):
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def send(text):
+        try:
+            with services(app).sessions() as own:
+                barrier.wait()
+                handle_message(own, settings, "sms", SMS_PHONE, text, now=T0, has_phone=True, phone=SMS_PHONE)
+                own.commit()
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(t,)) for t in ("兰山区阳光城工地", "欠我们8个人三万五")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert session.scalar(select(func.count()).select_from(Conversation)) == 1
+    draft = session.scalar(select(Conversation)).draft
+    assert draft["county_code"] == "371302" and draft["amount"]["value"] == 35000 and draft["workers"]["value"] == 8
