@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from intake.complaints import create_complaint, find_for_worker
 from intake.directory import counties
-from intake.sites import site_by_token
 from intake.models import Complaint, Site
+from intake.sites import site_by_token
 from intake.texts import event_text, status_text, when_text
 
 from . import db, services
