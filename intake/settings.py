@@ -63,6 +63,21 @@ class CalendarSettings:
 
 
 @dataclass(frozen=True)
+class RoutingSettings:
+    collective_workers: int = 10
+    collective_window_days: int = 30
+    urgent_flags: tuple[str, ...] = ("self_harm", "mass_incident")
+    high_flags: tuple[str, ...] = ("petition_media",)
+    high_workers: int = 10
+    high_amount: int = 100_000
+    high_investments: tuple[str, ...] = ("government", "soe")
+    major_workers: int = 100
+    major_amount: int = 1_000_000
+    major_flags: tuple[str, ...] = ("self_harm", "mass_incident")
+    supervisor_kind: str = "hrss"
+
+
+@dataclass(frozen=True)
 class DialogueSettings:
     idle_expiry_minutes: int = 30
     draft_keep_days: int = 7
@@ -81,6 +96,7 @@ class Settings:
     uploads: UploadSettings = field(default_factory=UploadSettings)
     ratelimit: RateLimitSettings = field(default_factory=RateLimitSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
 
     def public_url(self, path: str) -> str:
