@@ -63,6 +63,34 @@ class CalendarSettings:
 
 
 @dataclass(frozen=True)
+class ClockSettings:
+    acknowledge: tuple[tuple[str, str], ...] = (("urgent", "30m"), ("high", "1wh"), ("normal", "2wh"))
+    contact: tuple[tuple[str, str], ...] = (("urgent", "2h"), ("high", "1wd"), ("normal", "1wd"))
+    accept: tuple[tuple[str, str], ...] = (("urgent", "5wd"), ("high", "5wd"), ("normal", "5wd"))
+    reply: tuple[tuple[str, str], ...] = (("urgent", "5wd"), ("high", "5wd"), ("normal", "5wd"))
+    investigate: tuple[tuple[str, str], ...] = (("urgent", "60wd"), ("high", "60wd"), ("normal", "60wd"))
+    reply_extension_max_days: int = 10
+    investigate_extension_max_days: int = 30
+    return_within_days: int = 2
+    warning_percent: int = 75
+    escalation: tuple[tuple[str, str], ...] = (("department", "0wd"), ("county", "1wd"), ("city", "2wd"))
+    county_supervisor_kind: str = "hrss"
+    city_supervisor_kind: str = "leading_group_office"
+    round_the_clock: tuple[str, ...] = ("urgent",)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    idle_seconds: int = 5
+    batch_size: int = 200
+    max_attempts: int = 8
+    backoff_base_seconds: int = 30
+    backoff_max_seconds: int = 3600
+    handler_modules: tuple[str, ...] = ("intake.clocks",)
+    item_delay_ms: int = 0
+
+
+@dataclass(frozen=True)
 class RoutingSettings:
     collective_workers: int = 10
     collective_window_days: int = 30
@@ -97,6 +125,8 @@ class Settings:
     ratelimit: RateLimitSettings = field(default_factory=RateLimitSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    clocks: ClockSettings = field(default_factory=ClockSettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
 
     def public_url(self, path: str) -> str:

@@ -10,6 +10,7 @@ from .demo import demo
 from .doctor import doctor
 from .posters import posters
 from .sites import sites_group
+from .worker import worker_command
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False,
@@ -24,3 +25,4 @@ main.add_command(doctor)
 main.add_command(posters)
 main.add_command(demo)
 main.add_command(sites_group)
+main.add_command(worker_command)

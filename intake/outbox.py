@@ -1,0 +1,173 @@
+"""Every outbound message is an outbox row, written in the same transaction as the change that causes it.
+
+Destinations are "<scheme>:<address>" (sms:13800000000, wechat:<openid>, wechat-template:<openid>,
+email:a@b.cn, webhook:https://..., department:<id> for a department's console inbox). They are resolved to
+concrete addresses when the row is written, so backoff and dead-lettering apply to the endpoint that fails,
+and the row records who was told. Delivery (after FixMyStreet's send loop) claims one row at a time with
+FOR UPDATE SKIP LOCKED on PostgreSQL; a failure backs off every pending row of that destination, so one dead
+phone does not hold up the rest. After `max_attempts`, or at once on a permanent error, the row is dead and
+the payload's `fallbacks` are tried in order; when none is left, the city dispatch desk is alerted.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from .directory import DISPATCH_DESK
+from .models import Department, Jurisdiction, Outbox
+
+log = logging.getLogger(__name__)
+
+PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
+DEAD_LETTER = "dead_letter"
+CONTACT_SCHEMES = ("sms", "wechat", "email", "webhook")
+_MOBILE = re.compile(r"1\d{10}")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    permanent: bool = False
+    error: str | None = None
+    provider_id: str | None = None
+
+
+class Sender(Protocol):
+    """A provider adapter for one destination scheme; it must not raise for provider-side failures."""
+
+    def send(self, destination: str, payload: dict[str, Any]) -> SendResult: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_seconds: int = 30
+    max_seconds: int = 3600
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
+        """Exponential backoff with "equal jitter": half the step fixed, half random, so retries spread."""
+        step = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        return timedelta(seconds=step / 2 + (rng or random).uniform(0, step / 2))
+
+
+def scheme(destination: str) -> str:
+    return destination.split(":", 1)[0]
+
+
+def enqueue(session: Session, destination: str, payload: dict[str, Any], complaint_id: int | None = None,
+            now: datetime | None = None) -> Outbox:
+    if ":" not in destination:
+        raise ValueError(f"destination must be '<scheme>:<address>', got {destination!r}")
+    row = Outbox(destination=destination, payload=payload, complaint_id=complaint_id, state=PENDING, attempts=0)
+    if now is not None:
+        row.next_try_at = row.created_at = now
+    session.add(row)
+    session.flush()
+    return row
+
+
+def department_destinations(department: Department) -> list[str]:
+    """Where a department is told: its contacts ({"sms": [...], "wechat": "...", ...}), else a mobile phone."""
+    found: list[str] = []
+    contacts = department.contacts or {}
+    for key in CONTACT_SCHEMES:
+        values = contacts.get(key) or []
+        found += [f"{key}:{v}" for v in ([values] if isinstance(values, str) else values) if v]
+    if not found and department.phone and _MOBILE.fullmatch(department.phone):
+        found.append(f"sms:{department.phone}")
+    return found
+
+
+def dispatch_desk(session: Session) -> Department | None:
+    return session.scalar(select(Department).join(Jurisdiction)
+                          .where(Department.kind == DISPATCH_DESK, Jurisdiction.kind == "city"))
+
+
+def dispatch_desk_destinations(session: Session) -> list[str]:
+    """The dispatch desk's contacts; with none configured, its console inbox, which always exists."""
+    desk = dispatch_desk(session)
+    if desk is None:
+        raise LookupError("the directory has no city dispatch desk (load it with `qingling directory load`)")
+    return department_destinations(desk) or [f"department:{desk.id}"]
+
+
+def notify_department(session: Session, department: Department | None, payload: dict[str, Any],
+                      complaint_id: int | None, now: datetime | None = None) -> list[Outbox]:
+    """Enqueue to every contact of the department; a department without one is covered by the dispatch desk."""
+    targets = department_destinations(department) if department is not None else []
+    if not targets:
+        payload = {**payload, "undeliverable_to": department.name if department is not None else None}
+        targets = dispatch_desk_destinations(session)
+    return [enqueue(session, t, payload, complaint_id, now) for t in targets]
+
+
+def claim_next(session: Session, now: datetime, schemes: Iterable[str], skip: Iterable[str] = ()) -> Outbox | None:
+    """The oldest deliverable row for a scheme we can send, skipping destinations that failed this pass."""
+    query = (select(Outbox).where(Outbox.state == PENDING, Outbox.next_try_at <= now,
+                                  or_(*(Outbox.destination.startswith(f"{s}:", autoescape=True) for s in schemes)))
+             .order_by(Outbox.next_try_at, Outbox.id).limit(1))
+    skip = list(skip)
+    if skip:
+        query = query.where(Outbox.destination.not_in(skip))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.scalar(query)
+
+
+def deliver(session: Session, row: Outbox, senders: Mapping[str, Sender], now: datetime, policy: RetryPolicy,
+            rng: random.Random | None = None) -> bool:
+    """Send one claimed row and record the outcome in the caller's transaction; True when it went out."""
+    sender = senders[scheme(row.destination)]
+    try:
+        result = sender.send(row.destination, row.payload)
+    except Exception as exc:  # an adapter bug or a network error the adapter did not catch: retry it
+        log.exception("sender for %s raised", row.destination)
+        result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+    row.attempts += 1
+    if result.ok:
+        row.state, row.sent_at, row.last_error = SENT, now, None
+        log.info("outbox %s sent to %s (provider id %s)", row.id, row.destination, result.provider_id)
+        session.flush()
+        return True
+    row.last_error = result.error or "unknown error"
+    if result.permanent or row.attempts >= policy.max_attempts:
+        _give_up(session, row, now)
+    else:
+        row.next_try_at = now + policy.delay(row.attempts, rng)
+        # The whole destination backs off: its other pending rows wait at least as long as this one.
+        session.execute(update(Outbox).where(Outbox.destination == row.destination, Outbox.state == PENDING,
+                                             Outbox.id != row.id, Outbox.next_try_at < row.next_try_at)
+                        .values(next_try_at=row.next_try_at))
+    session.flush()
+    return False
+
+
+def _give_up(session: Session, row: Outbox, now: datetime) -> None:
+    fallbacks = list(row.payload.get("fallbacks") or [])
+    if fallbacks:
+        row.state = FAILED
+        enqueue(session, fallbacks[0], {**row.payload, "fallbacks": fallbacks[1:]}, row.complaint_id, now)
+        log.warning("outbox %s to %s failed (%s): falling back to %s", row.id, row.destination, row.last_error,
+                    fallbacks[0])
+        return
+    row.state = DEAD
+    if row.payload.get("kind") == DEAD_LETTER:
+        # An alert about a dead message that itself cannot be delivered: alerting again would loop.
+        log.error("outbox %s: alert to %s is undeliverable: %s", row.id, row.destination, row.last_error)
+        return
+    log.error("outbox %s to %s is dead after %s attempts: %s", row.id, row.destination, row.attempts,
+              row.last_error)
+    alert = {"kind": DEAD_LETTER, "outbox_id": row.id, "destination": row.destination,
+             "error": row.last_error, "attempts": row.attempts,
+             "text": f"消息无法送达：{row.destination}（已尝试 {row.attempts} 次，{row.last_error}），请人工联系。"}
+    for target in dispatch_desk_destinations(session):
+        if target != row.destination:
+            enqueue(session, target, alert, row.complaint_id, now)

@@ -1,0 +1,96 @@
+"""The worker loop: fire due timers, then deliver due outbox messages. It owns its transactions.
+
+Timers are fired in batches, one transaction a batch, so a crash mid-batch rolls the whole batch back and the
+next pass repeats none of its effects. Messages are delivered one transaction each: a crash can at worst
+resend the one message in flight. On PostgreSQL any number of workers on any number of machines share the
+work (SKIP LOCKED); on SQLite run one.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import outbox, timers
+from .calendar import WorkingCalendar
+from .models import utcnow
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    fired: int = 0
+    stale: int = 0
+    sent: int = 0
+    failed: int = 0
+
+    @property
+    def idle(self) -> bool:
+        return not (self.fired or self.stale or self.sent or self.failed)
+
+
+def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
+             settings: Settings, now: datetime | None = None, rng: random.Random | None = None) -> PassReport:
+    """One pass: every timer due at `now` (default: the clock), then every message due at `now`."""
+    now = now or utcnow()
+    config = settings.worker
+    report = PassReport()
+    pause = _pause(config.item_delay_ms)
+    extra = {"settings": settings, "calendar": calendar}
+    while True:
+        with sessions.begin() as session:
+            result = timers.fire_due(session, now, config.batch_size, extra, between=pause)
+        report.fired += result.fired
+        report.stale += result.stale
+        if result.fired + result.stale + result.errors == 0:
+            break
+    if senders:
+        policy = outbox.RetryPolicy(config.max_attempts, config.backoff_base_seconds, config.backoff_max_seconds)
+        failed_destinations: list[str] = []
+        while True:
+            with sessions.begin() as session:
+                row = outbox.claim_next(session, now, senders, skip=failed_destinations)
+                if row is None:
+                    break
+                if outbox.deliver(session, row, senders, now, policy, rng):
+                    report.sent += 1
+                else:
+                    report.failed += 1
+                    failed_destinations.append(row.destination)
+            if pause:
+                pause()
+    return report
+
+
+def run_forever(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
+                settings: Settings, stop: threading.Event) -> None:
+    """Pass after pass until `stop` is set; sleeps idle_seconds after a pass that found nothing to do.
+
+    A pass that raises (the database went away) is logged and retried after the idle sleep, so a restart of
+    PostgreSQL does not need a restart of every worker.
+    """
+    log.info("worker started (handlers: %s; senders: %s)", ", ".join(timers.load_handlers(())),
+             ", ".join(sorted(senders)) or "none")
+    while not stop.is_set():
+        try:
+            report = run_once(sessions, senders, calendar, settings)
+        except Exception:
+            log.exception("worker pass failed")
+            report = PassReport()
+        if report.idle:
+            stop.wait(settings.worker.idle_seconds)
+        else:
+            log.info("worker pass: %s", report)
+    log.info("worker stopped")
+
+
+def _pause(milliseconds: int):
+    return (lambda: time.sleep(milliseconds / 1000)) if milliseconds > 0 else None

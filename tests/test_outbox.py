@@ -1,0 +1,130 @@
+"""The outbox: retries with backoff per destination, dead letters, permanent errors and fallbacks."""
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
+
+from intake import outbox
+from intake.models import Outbox
+from intake.settings import Settings, WorkerSettings
+from intake.worker import run_once
+from test_timers import CAL, at
+
+T0 = at(2024, 3, 4, 9, 0)
+
+
+class ProviderStandIn:
+    """Stands at the provider boundary: fails the first `failures` calls per destination, then accepts.
+
+    `permanent` maps a destination to the permanent error code the provider reports for it (e.g. 45015).
+    """
+
+    def __init__(self, failures=None, permanent=None):
+        self.failures = dict(failures or {})
+        self.permanent = dict(permanent or {})
+        self.delivered: list[tuple[str, str]] = []
+        self.calls = 0
+
+    def send(self, destination, payload):
+        self.calls += 1
+        if destination in self.permanent:
+            return outbox.SendResult(ok=False, permanent=True, error=self.permanent[destination])
+        if self.failures.get(destination, 0) > 0:
+            self.failures[destination] -= 1
+            return outbox.SendResult(ok=False, error="503 provider unavailable")
+        self.delivered.append((destination, payload["text"]))
+        return outbox.SendResult(ok=True, provider_id=f"msg-{self.calls}")
+
+
+def _sessions(session):
+    return sessionmaker(session.get_bind(), expire_on_commit=False)
+
+
+def _settings(**worker):
+    return replace(Settings(), worker=replace(WorkerSettings(), **worker))
+
+
+def rows(session):
+    session.expire_all()
+    return list(session.scalars(select(Outbox).order_by(Outbox.id)))
+
+
+def test_a_failing_provider_gets_every_message_through_later(session):
+    for i in range(3):
+        outbox.enqueue(session, "sms:13800000001", {"text": f"A{i}"}, now=T0)
+    outbox.enqueue(session, "sms:13800000002", {"text": "B"}, now=T0)
+    session.commit()
+    provider = ProviderStandIn(failures={"sms:13800000001": 3})
+    settings = _settings(max_attempts=8, backoff_base_seconds=60, backoff_max_seconds=600)
+    first = run_once(_sessions(session), {"sms": provider}, CAL, settings, now=T0, rng=random.Random(1))
+    # One failure backs the whole destination off; the other phone is not held up.
+    assert (first.sent, first.failed) == (1, 1) and provider.delivered == [("sms:13800000002", "B")]
+    waiting = [r for r in rows(session) if r.state == "pending"]
+    assert len({r.next_try_at for r in waiting}) == 1 and waiting[0].next_try_at > T0
+    assert run_once(_sessions(session), {"sms": provider}, CAL, settings, now=T0).sent == 0  # backing off
+    now = T0
+    for _ in range(6):
+        now += timedelta(seconds=600)
+        run_once(_sessions(session), {"sms": provider}, CAL, settings, now=now)
+    assert sorted(text for _, text in provider.delivered) == ["A0", "A1", "A2", "B"]  # each exactly once
+    assert {r.state for r in rows(session)} == {"sent"}
+
+
+def test_backoff_grows_exponentially_with_jitter_and_a_ceiling():
+    policy = outbox.RetryPolicy(max_attempts=8, base_seconds=30, max_seconds=3600)
+    rng = random.Random(7)
+    for attempts, step in ((1, 30), (2, 60), (3, 120), (8, 3600), (20, 3600)):
+        delays = {policy.delay(attempts, rng).total_seconds() for _ in range(20)}
+        assert all(step / 2 <= d <= step for d in delays) and len(delays) > 1
+
+
+def test_dead_after_max_attempts_alerts_the_dispatch_desk(session):
+    outbox.enqueue(session, "sms:13800000009", {"text": "你的投诉已受理"}, now=T0)
+    session.commit()
+    provider = ProviderStandIn(failures={"sms:13800000009": 99})
+    desk = ProviderStandIn()
+    settings = _settings(max_attempts=3, backoff_max_seconds=60)
+    now = T0
+    for _ in range(4):
+        run_once(_sessions(session), {"sms": provider, "department": desk}, CAL, settings, now=now)
+        now += timedelta(seconds=60)
+    dead, alert = rows(session)
+    assert (dead.state, dead.attempts, dead.last_error) == ("dead", 3, "503 provider unavailable")
+    assert alert.destination == f"department:{outbox.dispatch_desk(session).id}"
+    assert alert.payload["kind"] == "dead_letter" and alert.payload["outbox_id"] == dead.id
+    assert alert.state == "sent" and "消息无法送达" in desk.delivered[0][1]
+
+
+def test_wechat_45015_falls_back_to_a_template_then_sms(session):
+    outbox.enqueue(session, "wechat:oWORKER", {"text": "请确认工资是否到账",
+                                               "fallbacks": ["wechat-template:oWORKER", "sms:13900000000"]}, now=T0)
+    session.commit()
+    wechat = ProviderStandIn(permanent={"wechat:oWORKER": "45015", "wechat-template:oWORKER": "43004"})
+    sms = ProviderStandIn()
+    senders = {"wechat": wechat, "wechat-template": wechat, "sms": sms}
+    run_once(_sessions(session), senders, CAL, Settings(), now=T0)
+    states = [(r.destination, r.state, r.attempts) for r in rows(session)]
+    assert states == [("wechat:oWORKER", "failed", 1), ("wechat-template:oWORKER", "failed", 1),
+                      ("sms:13900000000", "sent", 1)]
+    assert sms.delivered == [("sms:13900000000", "请确认工资是否到账")]
+
+
+def test_a_scheme_without_a_sender_waits_in_the_outbox(session):
+    outbox.enqueue(session, "email:a@example.cn", {"text": "x"}, now=T0)
+    session.commit()
+    assert run_once(_sessions(session), {"sms": ProviderStandIn()}, CAL, Settings(), now=T0).idle
+    assert rows(session)[0].state == "pending"
+
+
+def test_destinations_come_from_contacts_else_the_dispatch_desk(session):
+    from intake.directory import department
+
+    dept = department(session, "371302", "housing")
+    assert outbox.department_destinations(dept) == []
+    made = outbox.notify_department(session, dept, {"text": "x"}, None, now=T0)
+    assert [m.destination for m in made] == [f"department:{outbox.dispatch_desk(session).id}"]
+    session.rollback()
