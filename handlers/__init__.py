@@ -49,6 +49,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.register_blueprint(public.bp)
     app.register_blueprint(posters.bp)
+    from .channels import twilio_sms, wechat
+
+    for webhooks in (wechat.bp, twilio_sms.bp):
+        csrf.exempt(webhooks)  # providers sign their requests instead
+        app.register_blueprint(webhooks)
     errors.register(app)
     app.teardown_appcontext(_close_session)
     return app

@@ -91,6 +91,35 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class DialogueSettings:
+    idle_expiry_minutes: int = 30
+    draft_keep_days: int = 7
+    hotline: str = "12333"
+    max_text_chars: int = 2000
+
+
+@dataclass(frozen=True)
+class WeChatSettings:
+    app_id: str = ""
+    app_secret: str = ""
+    token: str = ""
+    encoding_aes_key: str = ""
+    template_id: str = ""
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    provider: str = "twilio"
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    account_sid: str = ""
+    auth_token: str = ""
+    from_number: str = ""
+
+
+@dataclass(frozen=True)
 class RoutingSettings:
     collective_workers: int = 10
     collective_window_days: int = 30
@@ -103,14 +132,6 @@ class RoutingSettings:
     major_amount: int = 1_000_000
     major_flags: tuple[str, ...] = ("self_harm", "mass_incident")
     supervisor_kind: str = "hrss"
-
-
-@dataclass(frozen=True)
-class DialogueSettings:
-    idle_expiry_minutes: int = 30
-    draft_keep_days: int = 7
-    hotline: str = "12333"
-    max_text_chars: int = 2000
 
 
 @dataclass(frozen=True)
@@ -128,6 +149,9 @@ class Settings:
     clocks: ClockSettings = field(default_factory=ClockSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
+    wechat: WeChatSettings = field(default_factory=WeChatSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
+    twilio: TwilioSettings = field(default_factory=TwilioSettings)
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path

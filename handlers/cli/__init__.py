@@ -10,6 +10,7 @@ from .demo import demo
 from .doctor import doctor
 from .posters import posters
 from .sites import sites_group
+from .wechat import wechat_group
 from .worker import worker_command
 
 
@@ -25,4 +26,5 @@ main.add_command(doctor)
 main.add_command(posters)
 main.add_command(demo)
 main.add_command(sites_group)
+main.add_command(wechat_group)
 main.add_command(worker_command)

@@ -96,6 +96,37 @@ def check_calendar(settings: Settings, today: date | None = None) -> Check:
     return Check("工作日历", True, "未来四个月的节假日安排已知")
 
 
+def check_wechat(settings: Settings) -> Check:
+    """On or off, never half-on: a token without credentials answers messages but can send nothing."""
+    w = settings.wechat
+    needed = {"QINGLING_WECHAT_TOKEN": w.token, "QINGLING_WECHAT_APP_ID": w.app_id,
+              "QINGLING_WECHAT_APP_SECRET": w.app_secret}
+    if not any(needed.values()) and not w.encoding_aes_key:
+        return Check("微信公众号", True, "未启用")
+    missing = [name for name, value in needed.items() if not value]
+    if missing:
+        return Check("微信公众号", False, f"只配置了一部分：还需设置 {'、'.join(missing)}，或全部留空关闭")
+    if w.encoding_aes_key and len(w.encoding_aes_key) != 43:
+        return Check("微信公众号", False, "QINGLING_WECHAT_ENCODING_AES_KEY 应为 43 个字符（公众号后台的 EncodingAESKey）")
+    mode = "安全模式可用" if w.encoding_aes_key else "仅明文模式（未设置 EncodingAESKey）"
+    return Check("微信公众号", True, f"已启用，{mode}，服务器地址 {settings.public_url('/wechat')}")
+
+
+def check_sms(settings: Settings) -> Check:
+    """On or off, never half-on; the only gateway so far is Twilio (no two-way SMS with +86 numbers)."""
+    if settings.sms.provider != "twilio":
+        return Check("短信", False, f"[sms] provider 不认识：{settings.sms.provider!r}，可用的只有 \"twilio\"")
+    t = settings.twilio
+    needed = {"QINGLING_TWILIO_ACCOUNT_SID": t.account_sid, "QINGLING_TWILIO_AUTH_TOKEN": t.auth_token,
+              "QINGLING_TWILIO_FROM_NUMBER": t.from_number}
+    missing = [name for name, value in needed.items() if not value]
+    if len(missing) == len(needed):
+        return Check("短信", True, "未启用")
+    if missing:
+        return Check("短信", False, f"Twilio 只配置了一部分：还需设置 {'、'.join(missing)}，或全部留空关闭")
+    return Check("短信", True, f"Twilio 已启用（{t.from_number}），回调地址 {settings.public_url('/sms/twilio')}")
+
+
 def run_checks(svc: Services) -> list[Check]:
     settings = svc.settings
     checks: list[Callable[[], Check]] = [
@@ -106,6 +137,8 @@ def run_checks(svc: Services) -> list[Check]:
         lambda: check_secret_key(settings),
         lambda: check_font(settings),
         lambda: check_calendar(settings),
+        lambda: check_wechat(settings),
+        lambda: check_sms(settings),
     ]
     return [c() for c in checks]
 

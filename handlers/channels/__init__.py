@@ -1,0 +1,126 @@
+"""Chat channels (WeChat, SMS gateways): each adapter verifies and parses its provider's webhook into an
+`Inbound`, and `take` does the rest the same way for all of them.
+
+Webhooks answer from the database alone (WeChat waits 5 s at most): no provider API call on the request path.
+Anything sent later goes through the outbox, by the senders `build_senders` makes for the worker.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import Blueprint, abort, request
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from intake.dialogue import handle_message
+from intake.evidence import Photo
+from intake.models import InboundMessage, utcnow
+from intake.outbox import Sender, dispatch_desk, notify_department
+from intake.settings import Settings
+
+from .. import db, services
+from ..errors import MESSAGES
+
+# A chat message or status callback is a few kB; anything far bigger is not from the provider.
+WEBHOOK_MAX_BYTES = 64 * 1024
+_INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+CHANNEL_NAMES = {"wechat": "微信公众号", "sms": "短信"}
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One verified delivery. `reply` set means: answer this and do not run the dialogue (e.g. unheard voice)."""
+
+    channel: str
+    message_id: str
+    user_id: str
+    text: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    site_scene: str | None = None
+    phone: str | None = None
+    attachments: tuple[Photo, ...] = ()
+    reply: str | None = None
+
+
+def take(inbound: Inbound) -> str | None:
+    """Store the delivery, run the dialogue once, store its reply and commit; a repeat gets the stored reply.
+
+    The insert is the transaction's first statement and the unique constraint decides (ON CONFLICT DO NOTHING),
+    so SQLite takes its write lock at once and a PostgreSQL retry racing the first delivery waits for it and then
+    reads its reply. (A savepoint would not do on SQLite: pysqlite opens no transaction before SAVEPOINT, so its
+    RELEASE would commit the row before the dialogue ran.)
+    """
+    session = db()
+    row_id = first_delivery(session, inbound.channel, inbound.message_id, inbound.user_id, inbound.payload)
+    if row_id is None:
+        reply = session.scalar(select(InboundMessage.reply).where(
+            InboundMessage.channel == inbound.channel, InboundMessage.provider_message_id == inbound.message_id))
+        session.rollback()
+        return reply
+    settings = services().settings
+    text = inbound.reply
+    if text is None:
+        answer = handle_message(session, settings, inbound.channel, inbound.user_id, inbound.text, now=utcnow(),
+                                site_scene=inbound.site_scene, has_phone=inbound.phone is not None,
+                                phone=inbound.phone, attachments=inbound.attachments)
+        text = answer.text
+        if answer.human_requested:
+            _call_staff(session, inbound)
+    session.execute(update(InboundMessage).where(InboundMessage.id == row_id).values(reply=text))
+    session.commit()
+    return text
+
+
+def first_delivery(session: Session, channel: str, message_id: str, sender: str | None,
+                   payload: dict[str, Any]) -> int | None:
+    """Insert the delivery's row; its id, or None when this (channel, id) was stored before."""
+    values = dict(channel=channel, provider_message_id=message_id, sender=sender, payload=payload,
+                  received_at=utcnow())
+    statement = _INSERT[session.get_bind().dialect.name](InboundMessage).values(**values).on_conflict_do_nothing(
+        index_elements=["channel", "provider_message_id"]).returning(InboundMessage.id)
+    return session.execute(statement).scalar_one_or_none()
+
+
+def _call_staff(session: Session, inbound: Inbound) -> None:
+    """"人工": the dispatch desk is asked to call back (the worker was told so, and given the hotline)."""
+    who = inbound.phone or f"{inbound.channel} 用户 {inbound.user_id}"
+    notify_department(session, dispatch_desk(session), {
+        "kind": "human_requested", "channel": inbound.channel, "user_id": inbound.user_id,
+        "text": f"有工人在{CHANNEL_NAMES.get(inbound.channel, inbound.channel)}请求人工帮助：{who}，请尽快联系。"},
+        complaint_id=None)
+
+
+def webhook_blueprint(name: str, import_name: str, enabled: Callable[[Settings], bool]) -> Blueprint:
+    """A blueprint for provider callbacks: absent (404) while its channel is not configured, small bodies only,
+    and errors as plain text that a provider's webhook log shows."""
+    bp = Blueprint(name, import_name)
+
+    @bp.before_request
+    def _guard() -> None:
+        if not enabled(services().settings):
+            abort(404, description=f"the {name} channel is not configured")
+        request.max_content_length = WEBHOOK_MAX_BYTES
+
+    def _plain(error: HTTPException):
+        return f"{error.code} {error.name}: {error.description}\n", error.code, {"Content-Type": "text/plain"}
+
+    for code in MESSAGES:  # by code, as the app's Chinese pages are, so these win inside this blueprint
+        bp.register_error_handler(code, _plain)
+    return bp
+
+
+def build_senders(settings: Settings) -> dict[str, Sender]:
+    """The outbox's senders for every configured channel, keyed by destination scheme; the worker's wiring."""
+    from . import twilio_sms, wechat
+
+    senders: dict[str, Sender] = {}
+    if wechat.configured(settings):
+        sender = wechat.WeChatSender(wechat.make_client(settings), settings.wechat.template_id)
+        senders.update({wechat.TEXT_SCHEME: sender, wechat.TEMPLATE_SCHEME: sender})
+    if twilio_sms.configured(settings):
+        senders["sms"] = twilio_sms.make_sender(settings)
+    return senders

@@ -1,0 +1,113 @@
+"""Twilio, the first SMS gateway: `POST /sms/twilio` (inbound texts, answered with TwiML), `POST
+/sms/twilio/status` (delivery reports) and the outbound sender.
+
+Twilio signs the full public URL, so it is rebuilt from `public_base_url` (correct behind a proxy) rather than
+taken from the request.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from flask import Request, Response, abort, request
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http import HttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from intake.outbox import SendResult
+from intake.settings import Settings
+
+from .. import db, services
+from . import webhook_blueprint
+from .sms import InboundSms, receive, record_status
+
+NAME = "twilio"
+# Errors that no retry can cure; the outbox then tries the payload's fallbacks at once.
+PERMANENT_ERRORS = {
+    21211: "invalid 'To' number",
+    21408: "no permission to send to this region",
+    21610: "the recipient has opted out (replied STOP)",
+    21612: "this 'To' number cannot be reached from the 'From' number",
+    21614: "'To' is not a mobile number",
+}
+
+
+def configured(settings: Settings) -> bool:
+    t = settings.twilio
+    return settings.sms.provider == NAME and bool(t.account_sid and t.auth_token and t.from_number)
+
+
+bp = webhook_blueprint("twilio_sms", __name__, configured)
+
+
+class Gateway:
+    name = NAME
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.validator = RequestValidator(settings.twilio.auth_token)
+
+    def verified_form(self, req: Request):
+        """The POSTed parameters, once X-Twilio-Signature matches the public URL and those parameters."""
+        url = self.settings.public_url(req.path) + (f"?{req.query_string.decode()}" if req.query_string else "")
+        if not self.validator.validate(url, req.form, req.headers.get("X-Twilio-Signature", "")):
+            abort(403, description=f"X-Twilio-Signature does not match the request to {url}")
+        return req.form
+
+    def parse(self, req: Request) -> InboundSms:
+        form = self.verified_form(req)
+        if not form.get("MessageSid") or not form.get("From"):
+            abort(400, description="MessageSid and From are required")
+        return InboundSms(form["MessageSid"], form["From"], form.get("Body", ""))
+
+    def render(self, text: str | None) -> Response:
+        twiml = MessagingResponse()
+        if text:
+            twiml.message(text)
+        return Response(str(twiml), mimetype="application/xml")
+
+
+@bp.post("/sms/twilio")
+def inbound():
+    return receive(Gateway(services().settings))
+
+
+@bp.post("/sms/twilio/status")
+def status():
+    form = Gateway(services().settings).verified_form(request)
+    if not form.get("MessageSid") or not form.get("MessageStatus"):
+        abort(400, description="MessageSid and MessageStatus are required")
+    record_status(db(), NAME, form["MessageSid"], form["MessageStatus"], form.get("ErrorCode"))
+    db().commit()
+    return "", 204
+
+
+class TwilioSender:
+    """Sends "sms:<number>" through Twilio's Messages API; mainland numbers are written +86..."""
+
+    def __init__(self, client: Client, from_number: str, status_callback: str | None = None):
+        self.client = client
+        self.from_number = from_number
+        self.status_callback = status_callback
+
+    def send(self, destination: str, payload: dict[str, Any]) -> SendResult:
+        number = destination.split(":", 1)[1]
+        to = number if number.startswith("+") else f"+86{number}"
+        extra = {"status_callback": self.status_callback} if self.status_callback else {}
+        try:
+            message = self.client.messages.create(to=to, from_=self.from_number, body=payload["text"], **extra)
+        except TwilioRestException as exc:
+            reason = PERMANENT_ERRORS.get(exc.code) or exc.msg
+            return SendResult(ok=False, permanent=exc.code in PERMANENT_ERRORS, error=f"Twilio {exc.code}: {reason}")
+        except (TwilioException, requests.RequestException) as exc:
+            return SendResult(ok=False, error=f"Twilio unreachable: {type(exc).__name__}: {exc}")
+        return SendResult(ok=True, provider_id=message.sid)
+
+
+def make_sender(settings: Settings, http_client: HttpClient | None = None) -> TwilioSender:
+    """`http_client` replaces Twilio's servers in tests; delivery reports come back when the URL is public."""
+    t = settings.twilio
+    callback = settings.public_url("/sms/twilio/status") if settings.public_base_url else None
+    return TwilioSender(Client(t.account_sid, t.auth_token, http_client=http_client), t.from_number, callback)

@@ -1,0 +1,158 @@
+"""The WeChat official account: `GET /wechat` (server URL verification), `POST /wechat` (messages and events, in
+plaintext or safe mode) and the outbound sender (customer-service text, template message).
+
+Messages are deduplicated on MsgId, events (which have none) on FromUserName + CreateTime + Event: WeChat
+retries a delivery it got no answer for within 5 s. An image is recorded by its MediaId and PicUrl only;
+fetching the media is an API call, which is the worker's job, not the webhook's.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Response, abort, request
+from wechatpy import WeChatClient, parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.events import ClickEvent, ScanEvent, SubscribeEvent, SubscribeScanEvent
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException, WeChatClientException
+from wechatpy.messages import BaseMessage, ImageMessage, TextMessage, VoiceMessage
+from wechatpy.replies import create_reply
+from wechatpy.utils import check_signature
+from xml.parsers.expat import ExpatError
+
+from intake.evidence import Photo
+from intake.models import Channel
+from intake.outbox import SendResult
+from intake.settings import Settings
+
+from .. import services
+from . import Inbound, take, webhook_blueprint
+
+TEXT_SCHEME = "wechat"
+TEMPLATE_SCHEME = "wechat-template"
+# A media reference, not the image: the worker downloads it (WeChat keeps temporary media for 3 days).
+MEDIA_TYPE = "application/x-wechat-media-id"
+# Menu buttons (EventKey of a click) and what pressing one says to the dialogue.
+MENU = {"COMPLAIN": "我要投诉", "STATUS": "查询进度", "HUMAN": "人工"}
+VOICE_UNHEARD = "没听清语音，请打字说一下情况，或拨打{hotline}。"
+UNSUPPORTED = "请用文字说一下情况，也可以发照片，或拨打{hotline}。"
+# WeChat errors no retry can cure: 45015 outside the 48-hour window, 43004 not a follower, 40003 bad openid,
+# 43101 the user declined, 40037 bad template id. The outbox then tries the payload's fallbacks at once.
+PERMANENT_ERRORS = {45015, 43004, 40003, 43101, 40037}
+_DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def configured(settings: Settings) -> bool:
+    return bool(settings.wechat.token)
+
+
+bp = webhook_blueprint("wechat", __name__, configured)
+
+
+@bp.get("/wechat")
+def verify_url():
+    _check_signature()
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+@bp.post("/wechat")
+def receive():
+    _check_signature()
+    settings = services().settings.wechat
+    safe_mode = request.args.get("encrypt_type") == "aes"
+    xml = _no_dtd(request.get_data())
+    try:
+        if safe_mode:
+            if not settings.encoding_aes_key:
+                abort(400, description="encrypt_type=aes but [wechat] encoding_aes_key is not configured")
+            crypto = WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
+            xml = _no_dtd(crypto.decrypt_message(xml, request.args.get("msg_signature", ""),
+                                                 request.args["timestamp"], request.args["nonce"]))
+        message = parse_message(xml)
+    except (InvalidSignatureException, InvalidAppIdException):
+        abort(403, description="msg_signature or AppId of the encrypted message does not match")
+    except (ExpatError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        abort(400, description=f"not a WeChat message: {type(exc).__name__}: {exc}")
+    if message is None:
+        abort(400, description="empty body")
+    inbound = _inbound(message)
+    text = take(inbound) if inbound else None
+    if not text:
+        return Response("success", mimetype="text/plain")
+    reply = create_reply(text, message, render=True)
+    if safe_mode:
+        reply = crypto.encrypt_message(reply, request.args["nonce"], request.args["timestamp"])
+    return Response(reply, mimetype="application/xml")
+
+
+def _check_signature() -> None:
+    args = request.args
+    try:
+        check_signature(services().settings.wechat.token, args.get("signature", ""), args.get("timestamp", ""),
+                        args.get("nonce", ""))
+    except InvalidSignatureException:
+        abort(403, description="signature does not match token, timestamp and nonce")
+
+
+def _no_dtd(xml: bytes | str) -> bytes | str:
+    """WeChat never sends a DTD; refusing any keeps entity expansion (billion laughs, XXE) out of the parser."""
+    if _DTD.search(xml if isinstance(xml, bytes) else xml.encode()):
+        abort(400, description="XML with a DTD or entity declarations is not accepted")
+    return xml
+
+
+def _inbound(message: BaseMessage) -> Inbound | None:
+    """What a message or event says to the dialogue; None for events that need no answer (unsubscribe, ...)."""
+    data: dict[str, Any] = dict(message._data)
+    hotline = services().settings.dialogue.hotline
+    if message.type == "event":
+        key = f"{message.source}:{data.get('CreateTime')}:{data.get('Event')}"
+        base = dict(channel=Channel.WECHAT.value, message_id=key, user_id=message.source, payload=data)
+        if isinstance(message, (SubscribeScanEvent, ScanEvent)):
+            return Inbound(**base, site_scene=message.scene_id)
+        if isinstance(message, SubscribeEvent):
+            return Inbound(**base)
+        if isinstance(message, ClickEvent) and message.key in MENU:
+            return Inbound(**base, text=MENU[message.key])
+        return None
+    base = dict(channel=Channel.WECHAT.value, message_id=str(message.id), user_id=message.source, payload=data)
+    if isinstance(message, TextMessage):
+        return Inbound(**base, text=message.content)
+    if isinstance(message, VoiceMessage):
+        if message.recognition and message.recognition.strip():
+            return Inbound(**base, text=message.recognition)
+        return Inbound(**base, reply=VOICE_UNHEARD.format(hotline=hotline))
+    if isinstance(message, ImageMessage):
+        return Inbound(**base, attachments=(Photo(f"wechat-media:{message.media_id}", MEDIA_TYPE, b""),))
+    return Inbound(**base, reply=UNSUPPORTED.format(hotline=hotline))
+
+
+def make_client(settings: Settings) -> WeChatClient:
+    """The API client for the CLI and the worker. Its access token is kept per process (wechatpy's memory
+    storage); several worker processes would each fetch one, so give them a shared storage before scaling."""
+    return WeChatClient(settings.wechat.app_id, settings.wechat.app_secret)
+
+
+class WeChatSender:
+    """"wechat:<openid>" as a customer-service text (only within 48 h of the worker's last message), and
+    "wechat-template:<openid>" as a template message, the usual fallback after that."""
+
+    def __init__(self, client: WeChatClient, template_id: str):
+        self.client = client
+        self.template_id = template_id
+
+    def send(self, destination: str, payload: dict[str, Any]) -> SendResult:
+        kind, openid = destination.split(":", 1)
+        try:
+            if kind == TEMPLATE_SCHEME:
+                if not self.template_id:
+                    return SendResult(ok=False, permanent=True, error="[wechat] template_id is not configured")
+                data = payload.get("template_data") or {"content": {"value": payload["text"]}}
+                result = self.client.message.send_template(openid, self.template_id, data, url=payload.get("url"))
+            else:
+                result = self.client.message.send_text(openid, payload["text"])
+        except WeChatClientException as exc:
+            return SendResult(ok=False, permanent=exc.errcode in PERMANENT_ERRORS,
+                              error=f"WeChat {exc.errcode}: {exc.errmsg}")
+        msgid = result.get("msgid")
+        return SendResult(ok=True, provider_id=str(msgid) if msgid is not None else None)

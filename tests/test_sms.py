@@ -1,0 +1,225 @@
+"""SMS through Twilio, against the twilio library itself: requests signed with its RequestValidator, replies read
+as TwiML, and Twilio's servers replaced by a `twilio.http.HttpClient` that records requests."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from twilio.http import HttpClient
+from twilio.http.response import Response
+from twilio.request_validator import RequestValidator
+
+from handlers import create_app
+from handlers.channels.sms import STATUS_CHANNEL
+from handlers.channels.twilio_sms import make_sender
+from handlers.cli.doctor import check_sms
+from intake import dialogue_replies as R
+from intake.models import Complaint, Conversation, InboundMessage
+from intake.settings import SmsSettings, TwilioSettings
+
+AUTH_TOKEN = "twilio-test-auth-token"
+TWILIO = TwilioSettings(account_sid="AC" + "0" * 32, auth_token=AUTH_TOKEN, from_number="+15005550006")
+PUBLIC = "https://qingling.test"  # the conftest's public_base_url; the test client itself runs on http://localhost
+PHONE = "+8613812345678"
+
+
+@pytest.fixture
+def app(make_settings, app):
+    """The suite's app (its teardown empties the tables) with Twilio configured."""
+    sms_app = create_app(make_settings(twilio=TWILIO))
+    sms_app.config["TESTING"] = True
+    return sms_app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def signed_post(client, path: str, params: dict[str, str], url: str | None = None, token: str = AUTH_TOKEN):
+    """POST as Twilio does: the signature covers the public URL and the parameters."""
+    signature = RequestValidator(token).compute_signature(url or PUBLIC + path, params)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def text_in(client, body: str, sid: str, sender: str = PHONE):
+    return signed_post(client, "/sms/twilio", {"MessageSid": sid, "From": sender, "To": TWILIO.from_number,
+                                               "Body": body, "NumMedia": "0"})
+
+
+def reply(response) -> str | None:
+    assert response.status_code == 200, response.data
+    assert response.mimetype == "application/xml"
+    found = re.search(r"<Message>(.*)</Message>", response.get_data(as_text=True))
+    return found.group(1) if found else None
+
+
+def count(session, model, **where) -> int:
+    session.expire_all()
+    query = select(func.count()).select_from(model)
+    for key, value in where.items():
+        query = query.where(getattr(model, key) == value)
+    return session.scalar(query)
+
+
+# ---------------------------------------------------------------- inbound texts
+
+def test_a_signed_text_is_answered_with_twiml(client, session):
+    assert reply(text_in(client, "兰山区阳光城工地，老板欠我们8个人三万五", "SM1")) == R.QUESTIONS["name"]
+    stored = session.scalar(select(InboundMessage))
+    assert (stored.channel, stored.provider_message_id, stored.sender) == ("sms", "twilio:SM1", "13812345678")
+
+
+def test_forged_signature_is_refused_and_nothing_stored(client, session):
+    params = {"MessageSid": "SM2", "From": PHONE, "Body": "你好"}
+    forged = signed_post(client, "/sms/twilio", params, token="not-the-auth-token")
+    assert forged.status_code == 403
+    assert b"X-Twilio-Signature does not match" in forged.data
+    missing = client.post("/sms/twilio", data=params)
+    assert missing.status_code == 403
+    assert count(session, InboundMessage) == 0 and count(session, Conversation) == 0
+
+
+def test_the_signature_is_checked_against_the_public_url_not_the_proxys(client, session):
+    internal = signed_post(client, "/sms/twilio", {"MessageSid": "SM3", "From": PHONE, "Body": "你好"},
+                           url="http://localhost/sms/twilio")
+    assert internal.status_code == 403
+    assert count(session, InboundMessage) == 0
+
+
+def test_channel_off_means_no_such_route(make_settings, session):
+    client = create_app(make_settings()).test_client()
+    assert text_in(client, "你好", "SM4").status_code == 404
+    other = create_app(make_settings(twilio=TWILIO, sms=SmsSettings(provider="aliyun"))).test_client()
+    assert text_in(other, "你好", "SM4").status_code == 404
+    assert count(session, InboundMessage) == 0
+
+
+def test_a_retried_delivery_gets_the_same_reply_and_the_dialogue_runs_once(client, session):
+    first = text_in(client, "兰山区阳光城工地，老板欠我们8个人三万五", "SM5")
+    again = text_in(client, "兰山区阳光城工地，老板欠我们8个人三万五", "SM5")
+    assert again.data == first.data
+    assert count(session, InboundMessage) == 1
+    conversation = session.scalar(select(Conversation))
+    assert conversation.version == 1 and len(conversation.draft["texts"]) == 1
+
+
+@pytest.mark.parametrize("body", ["", "😀🙏"])
+def test_empty_and_emoji_only_texts_get_the_welcome(client, body):
+    assert reply(text_in(client, body, "SM6")) == R.WELCOME
+
+
+def test_three_texts_at_once_are_each_taken_once(app, session):
+    said = ["兰山区阳光城工地", "老板欠我们8个人", "一共三万五"]
+    codes: list[int] = []
+    threads = [threading.Thread(target=lambda i=i: codes.append(text_in(app.test_client(), said[i], f"SM7{i}")
+                                                                .status_code)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [200, 200, 200]
+    assert count(session, InboundMessage) == 3
+    assert sorted(session.scalar(select(Conversation)).draft["texts"]) == sorted(said)
+
+
+def test_two_workers_on_one_phone_file_two_complaints(client, session):
+    for sid, (said) in enumerate(["兰山区阳光城工地，老板欠我8000元，就我一个", "张三", "确认"]):
+        last = reply(text_in(client, said, f"SM8{sid}"))
+    assert R.SUBMITTED.split("{")[0] in last
+    for sid, said in enumerate(["河东区凤凰城工地欠我两万，就我一个", "李四", "确认"]):
+        last = reply(text_in(client, said, f"SM9{sid}"))
+    complaints = session.scalars(select(Complaint).order_by(Complaint.id)).all()
+    assert len(complaints) == 2
+    assert complaints[0].ticket_no != complaints[1].ticket_no
+    assert [c.complainant.name for c in complaints] == ["张三", "李四"]
+    assert {c.complainant.phone for c in complaints} == {"13812345678"}
+
+
+def test_a_one_megabyte_body_is_too_large(client, session):
+    assert text_in(client, "欠" * 350_000, "SM10").status_code == 413
+    assert count(session, InboundMessage) == 0
+
+
+# ---------------------------------------------------------------- delivery reports
+
+def report(client, sid: str, status: str):
+    return signed_post(client, "/sms/twilio/status", {"MessageSid": sid, "MessageStatus": status,
+                                                      "AccountSid": TWILIO.account_sid})
+
+
+def stored_status(session, sid: str) -> str:
+    session.expire_all()
+    return session.scalar(select(InboundMessage).where(InboundMessage.channel == STATUS_CHANNEL,
+                                                       InboundMessage.provider_message_id == f"twilio:{sid}")
+                          ).payload["status"]
+
+
+def test_delivery_reports_never_go_back(client, session):
+    for status in ["queued", "delivered", "sent", "delivered"]:
+        assert report(client, "SMout1", status).status_code == 204
+    assert stored_status(session, "SMout1") == "delivered"
+    report(client, "SMout2", "sent")
+    report(client, "SMout2", "undelivered")
+    assert stored_status(session, "SMout2") == "undelivered"
+    assert count(session, InboundMessage, channel=STATUS_CHANNEL) == 2
+
+
+def test_a_forged_delivery_report_is_refused(client, session):
+    forged = signed_post(client, "/sms/twilio/status", {"MessageSid": "SMx", "MessageStatus": "delivered"},
+                         token="wrong")
+    assert forged.status_code == 403
+    assert count(session, InboundMessage) == 0
+
+
+# ---------------------------------------------------------------- outbound, Twilio's servers faked
+
+class FakeTwilioServers(HttpClient):
+    """Replaces api.twilio.com: records each request and answers with the next canned (status, JSON) pair."""
+
+    def __init__(self, *answers: tuple[int, dict]):
+        super().__init__(logging.getLogger("fake-twilio"), is_async=False)
+        self.answers = list(answers)
+        self.requests: list[dict] = []
+
+    def request(self, method, uri, params=None, data=None, headers=None, auth=None, timeout=None,
+                allow_redirects=False):
+        self.requests.append({"method": method, "uri": uri, "data": dict(data or {})})
+        status, body = self.answers.pop(0)
+        return Response(status, json.dumps(body))
+
+
+def test_a_text_is_sent_through_twilio(make_settings):
+    servers = FakeTwilioServers((201, {"sid": "SMsent1", "status": "queued"}))
+    result = make_sender(make_settings(twilio=TWILIO), servers).send("sms:13812345678", {"text": "已受理"})
+    assert (result.ok, result.provider_id) == (True, "SMsent1")
+    sent = servers.requests[0]
+    assert sent["method"] == "POST" and sent["uri"].endswith(f"/Accounts/{TWILIO.account_sid}/Messages.json")
+    assert sent["data"]["To"] == "+8613812345678" and sent["data"]["Body"] == "已受理"
+    assert sent["data"]["StatusCallback"] == f"{PUBLIC}/sms/twilio/status"
+
+
+def test_an_opted_out_number_is_a_permanent_failure(make_settings):
+    servers = FakeTwilioServers((400, {"code": 21610, "message": "Attempt to send to unsubscribed recipient",
+                                       "status": 400}))
+    result = make_sender(make_settings(twilio=TWILIO), servers).send("sms:13812345678", {"text": "x"})
+    assert (result.ok, result.permanent) == (False, True)
+    assert "21610" in result.error and "opted out" in result.error
+
+
+def test_a_server_error_is_retried_later(make_settings):
+    servers = FakeTwilioServers((503, {"code": 20503, "message": "Service unavailable", "status": 503}))
+    result = make_sender(make_settings(twilio=TWILIO), servers).send("sms:+8613812345678", {"text": "x"})
+    assert (result.ok, result.permanent) == (False, False)
+
+
+def test_doctor_refuses_a_half_configured_gateway(make_settings):
+    assert check_sms(make_settings()).ok
+    half = check_sms(make_settings(twilio=TwilioSettings(auth_token="t")))
+    assert not half.ok and "QINGLING_TWILIO_ACCOUNT_SID" in half.detail
+    assert check_sms(make_settings(twilio=TWILIO)).ok
+    assert not check_sms(make_settings(sms=SmsSettings(provider="aliyun"))).ok

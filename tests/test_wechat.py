@@ -1,0 +1,360 @@
+"""The WeChat official account against wechatpy itself: requests signed and encrypted with its own crypto,
+replies decrypted with it, and WeChat's API servers replaced at the HTTP boundary of `requests`."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from urllib.parse import urlencode, urlparse
+
+import pytest
+import requests
+from flask.cli import ScriptInfo
+from sqlalchemy import func, select
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
+
+from handlers import create_app
+from handlers.channels.wechat import MEDIA_TYPE, WeChatSender, make_client
+from handlers.cli import main
+from handlers.cli.doctor import check_wechat
+from intake import dialogue_replies as R
+from intake.models import Complaint, Conversation, InboundMessage, Outbox, Site
+from intake.settings import WeChatSettings
+
+TOKEN = "wechat-test-token"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APP_ID = "wx0123456789abcdef"
+WECHAT = WeChatSettings(app_id=APP_ID, app_secret="app-secret", token=TOKEN, encoding_aes_key=AES_KEY,
+                        template_id="TEMPLATE-1")
+OPENID = "oWorker0000000000000000000A"
+
+
+@pytest.fixture
+def app(make_settings, app):
+    """The suite's app (its teardown empties the tables) with the WeChat channel configured."""
+    wechat_app = create_app(make_settings(wechat=WECHAT))
+    wechat_app.config["TESTING"] = True
+    return wechat_app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def signed_query(**extra) -> dict[str, str]:
+    timestamp, nonce = str(int(time.time())), "nonce123"
+    signer = WeChatSigner()
+    signer.add_data(TOKEN, timestamp, nonce)
+    return {"signature": signer.signature, "timestamp": timestamp, "nonce": nonce, **extra}
+
+
+def text_xml(content: str, msg_id: int, user: str = OPENID) -> str:
+    return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>")
+
+
+def event_xml(event: str, key: str = "", create_time: int = 1700000000, user: str = OPENID) -> str:
+    return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+            f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>")
+
+
+def post(client, xml: str | bytes, query: dict | None = None):
+    return client.post("/wechat?" + urlencode(query or signed_query()), data=xml, content_type="text/xml")
+
+
+def reply_text(response) -> str | None:
+    assert response.status_code == 200, response.data
+    if response.data == b"success":
+        return None
+    return parse_message(response.data).content
+
+
+def post_encrypted(client, xml: str):
+    """Safe mode as WeChat does it: the message encrypted and signed with the account's EncodingAESKey."""
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+    query = signed_query(encrypt_type="aes")
+    envelope = crypto.encrypt_message(xml, query["nonce"], query["timestamp"])
+    query["msg_signature"] = parse_envelope(envelope)["MsgSignature"]
+    response = client.post("/wechat?" + urlencode(query), data=envelope, content_type="text/xml")
+    assert response.status_code == 200, response.data
+    inner = crypto.decrypt_message(response.data, parse_envelope(response.data)["MsgSignature"],
+                                   parse_envelope(response.data)["TimeStamp"], parse_envelope(response.data)["Nonce"])
+    return parse_message(inner).content
+
+
+def parse_envelope(xml: str | bytes) -> dict:
+    import xmltodict
+
+    return xmltodict.parse(xml)["xml"]
+
+
+def count(session, model) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def conversation(session, user: str = OPENID) -> Conversation:
+    session.expire_all()
+    return session.scalar(select(Conversation).where(Conversation.user_id == user))
+
+
+@pytest.fixture
+def site(session) -> Site:
+    site = Site(code="LS-001", name="兰山区阳光城工地", jurisdiction_code="371302", public_token="sceneToken_123")
+    session.add(site)
+    session.commit()
+    return site
+
+
+# ---------------------------------------------------------------- URL verification and switches
+
+def test_url_verification_echoes_when_signed_and_refuses_a_forgery(client):
+    assert client.get("/wechat?" + urlencode(signed_query(echostr="e-123"))).data == b"e-123"
+    forged = {**signed_query(echostr="e-123"), "signature": "0" * 40}
+    response = client.get("/wechat?" + urlencode(forged))
+    assert response.status_code == 403
+    assert b"signature does not match" in response.data
+
+
+def test_channel_off_means_no_such_route(make_settings, session):
+    client = create_app(make_settings()).test_client()
+    assert client.get("/wechat?" + urlencode(signed_query(echostr="x"))).status_code == 404
+    assert post(client, text_xml("你好", 1)).status_code == 404
+    assert count(session, InboundMessage) == 0
+
+
+# ---------------------------------------------------------------- one turn, both modes
+
+def test_plaintext_message_is_answered_by_the_dialogue(client, session):
+    text = reply_text(post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 1001)))
+    assert text == R.QUESTIONS["name"]
+    stored = session.scalar(select(InboundMessage))
+    assert (stored.channel, stored.provider_message_id, stored.sender, stored.reply) == ("wechat", "1001", OPENID, text)
+
+
+def test_safe_mode_request_is_decrypted_and_the_reply_encrypted(client, session):
+    assert post_encrypted(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 2001)) == R.QUESTIONS["name"]
+    assert count(session, InboundMessage) == 1
+
+
+def test_a_whole_complaint_over_wechat_gets_a_ticket(client, session):
+    for msg_id, said in enumerate(["兰山区阳光城工地，老板欠我们8个人三万五", "张三", "13812345678"], start=1):
+        post(client, text_xml(said, msg_id))
+    done = reply_text(post(client, text_xml("确认", 9)))
+    complaint = session.scalar(select(Complaint))
+    assert complaint.channel == "wechat" and complaint.ticket_no in done
+
+
+# ---------------------------------------------------------------- idempotency and concurrency
+
+def test_a_retried_delivery_gets_the_same_reply_and_changes_nothing(client, session):
+    first = post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3001))
+    version = conversation(session).version
+    again = post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3001))
+    assert again.data == first.data
+    assert count(session, InboundMessage) == 1
+    assert conversation(session).version == version
+    assert conversation(session).draft["texts"] == ["兰山区阳光城工地，老板欠我们8个人三万五"]
+
+
+def test_three_messages_at_once_are_each_taken_once(app, session):
+    said = ["兰山区阳光城工地", "老板欠我们8个人", "一共三万五"]
+    results: list = []
+
+    def send(i: int) -> None:
+        results.append(post(app.test_client(), text_xml(said[i], 4000 + i)).status_code)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200, 200, 200]
+    assert count(session, InboundMessage) == 3
+    assert sorted(conversation(session).draft["texts"]) == sorted(said)
+
+
+def test_a_repeated_event_is_taken_once(client, session, site):
+    for _ in range(2):
+        assert site.name in reply_text(post(client, event_xml("subscribe", f"qrscene_{site.public_token}")))
+    assert count(session, InboundMessage) == 1
+
+
+# ---------------------------------------------------------------- message kinds
+
+def test_scanning_a_site_code_names_the_site(client, session, site):
+    greeting = R.SITE_GREETING.format(site=site.name)
+    assert reply_text(post(client, event_xml("subscribe", f"qrscene_{site.public_token}"))).startswith(greeting)
+    assert reply_text(post(client, event_xml("SCAN", site.public_token, create_time=1700000100))).startswith(greeting)
+    assert conversation(session).draft["site_id"] == site.id
+
+
+def test_plain_follow_is_welcomed_and_unfollow_is_not_answered(client, session):
+    assert reply_text(post(client, event_xml("subscribe"))) == R.WELCOME
+    assert post(client, event_xml("unsubscribe", create_time=1700000200)).data == b"success"
+
+
+@pytest.mark.parametrize("key, expected", [("COMPLAIN", R.WELCOME), ("STATUS", R.ASK_TICKET)])
+def test_menu_buttons(client, key, expected):
+    assert reply_text(post(client, event_xml("CLICK", key))) == expected
+
+
+def test_voice_uses_recognition_or_asks_to_type(client, session):
+    voice = ("<xml><ToUserName>gh</ToUserName><FromUserName>{u}</FromUserName><CreateTime>1</CreateTime>"
+             "<MsgType>voice</MsgType><MediaId>m1</MediaId><Format>amr</Format>{rec}<MsgId>{id}</MsgId></xml>")
+    heard = reply_text(post(client, voice.format(u=OPENID, id=5001,
+                                                 rec="<Recognition>兰山区阳光城工地，老板欠我们8个人三万五</Recognition>")))
+    assert heard == R.QUESTIONS["name"]
+    unheard = reply_text(post(client, voice.format(u="oOther", id=5002, rec="<Recognition></Recognition>")))
+    assert "打字" in unheard and "12333" in unheard
+    assert conversation(session, "oOther") is None
+
+
+def test_an_image_is_recorded_as_evidence_without_fetching_it(client, session):
+    image = (f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>"
+             "<MsgType>image</MsgType><PicUrl>http://mmbiz.qpic.cn/abc</PicUrl><MediaId>MEDIA-9</MediaId>"
+             "<MsgId>6001</MsgId></xml>")
+    assert "收到1张照片" in reply_text(post(client, image))
+    photo = conversation(session).draft["photos"][0]
+    assert (photo["filename"], photo["content_type"]) == ("wechat-media:MEDIA-9", MEDIA_TYPE)
+    assert session.scalar(select(InboundMessage)).payload["PicUrl"] == "http://mmbiz.qpic.cn/abc"
+
+
+@pytest.mark.parametrize("content", ["", "😀😀👍"])
+def test_empty_and_emoji_only_messages_get_the_welcome(client, content):
+    assert reply_text(post(client, text_xml(content, 7001))) == R.WELCOME
+
+
+def test_asking_for_a_human_alerts_the_dispatch_desk(client, session):
+    assert "12333" in reply_text(post(client, text_xml("人工", 7101)))
+    assert "请求人工帮助" in session.scalar(select(Outbox)).payload["text"]
+
+
+# ---------------------------------------------------------------- bad input
+
+def test_forged_signature_is_refused_and_nothing_stored(client, session):
+    response = post(client, text_xml("你好", 8001), {**signed_query(), "signature": "f" * 40})
+    assert response.status_code == 403
+    assert count(session, InboundMessage) == 0 and count(session, Conversation) == 0
+
+
+def test_forged_encrypted_message_is_refused(client, session):
+    query = signed_query(encrypt_type="aes", msg_signature="0" * 40)
+    envelope = WeChatCrypto(TOKEN, AES_KEY, APP_ID).encrypt_message(text_xml("你好", 8002), query["nonce"],
+                                                                     query["timestamp"])
+    assert post(client, envelope, query).status_code == 403
+    assert count(session, InboundMessage) == 0
+
+
+BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">'
+                  '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]><xml><ToUserName>gh</ToUserName>'
+                  f'<FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>'
+                  '<Content>&c;</Content><MsgId>8003</MsgId></xml>')
+EXTERNAL_ENTITY = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml>'
+                   f'<ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>'
+                   '<MsgType>text</MsgType><Content>&e;</Content><MsgId>8004</MsgId></xml>')
+
+
+@pytest.mark.parametrize("xml", [BILLION_LAUGHS, EXTERNAL_ENTITY, "<xml><MsgType>text", "not xml", ""])
+def test_dtds_entities_and_malformed_xml_are_refused(client, session, xml):
+    response = post(client, xml)
+    assert response.status_code == 400
+    assert count(session, InboundMessage) == 0 and count(session, Conversation) == 0
+
+
+def test_an_entity_inside_an_encrypted_message_is_refused(client, session):
+    query = signed_query(encrypt_type="aes")
+    envelope = WeChatCrypto(TOKEN, AES_KEY, APP_ID).encrypt_message(BILLION_LAUGHS, query["nonce"],
+                                                                     query["timestamp"])
+    query["msg_signature"] = parse_envelope(envelope)["MsgSignature"]
+    assert post(client, envelope, query).status_code == 400
+    assert count(session, InboundMessage) == 0
+
+
+def test_a_one_megabyte_body_is_too_large(client, session):
+    response = post(client, text_xml("欠" * 350_000, 8005))
+    assert response.status_code == 413
+    assert count(session, InboundMessage) == 0
+
+
+# ---------------------------------------------------------------- WeChat's API servers, faked at the HTTP boundary
+
+class FakeWeChatServers:
+    """Stands in for api.weixin.qq.com under `requests`: records calls, answers from a path -> JSON table."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+        self.answers: dict[str, dict] = {"/cgi-bin/token": {"access_token": "ACCESS", "expires_in": 7200}}
+
+    def send(self, request, **_kwargs):
+        path = urlparse(request.url).path
+        self.calls.append((path, json.loads(request.body) if request.body else {}))
+        response = requests.Response()
+        response.status_code = 200
+        response._content = json.dumps(self.answers.get(path, {"errcode": 0, "errmsg": "ok"})).encode()
+        response.headers["Content-Type"] = "application/json"
+        response.encoding, response.url, response.request = "utf-8", request.url, request
+        return response
+
+
+@pytest.fixture
+def wechat_servers(monkeypatch):
+    servers = FakeWeChatServers()
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", lambda _adapter, request, **kw: servers.send(request))
+    return servers
+
+
+def sender(make_settings) -> WeChatSender:
+    return WeChatSender(make_client(make_settings(wechat=WECHAT)), WECHAT.template_id)
+
+
+def test_customer_service_text_is_sent(make_settings, wechat_servers):
+    wechat_servers.answers["/cgi-bin/message/custom/send"] = {"errcode": 0, "errmsg": "ok"}
+    result = sender(make_settings).send(f"wechat:{OPENID}", {"text": "已受理"})
+    assert result.ok
+    assert wechat_servers.calls[-1] == ("/cgi-bin/message/custom/send",
+                                        {"touser": OPENID, "msgtype": "text", "text": {"content": "已受理"}})
+
+
+def test_outside_the_48_hour_window_is_permanent_and_the_template_goes_out(make_settings, wechat_servers):
+    wechat_servers.answers["/cgi-bin/message/custom/send"] = {"errcode": 45015, "errmsg": "response out of time limit"}
+    wechat_servers.answers["/cgi-bin/message/template/send"] = {"errcode": 0, "errmsg": "ok", "msgid": 42}
+    late = sender(make_settings).send(f"wechat:{OPENID}", {"text": "已受理"})
+    assert (late.ok, late.permanent) == (False, True) and "45015" in late.error
+    template = sender(make_settings).send(f"wechat-template:{OPENID}", {"text": "已受理"})
+    assert (template.ok, template.provider_id) == (True, "42")
+    assert wechat_servers.calls[-1][1]["template_id"] == "TEMPLATE-1"
+    assert wechat_servers.calls[-1][1]["data"] == {"content": {"value": "已受理"}}
+
+
+def test_a_busy_server_is_retried_later(make_settings, wechat_servers):
+    wechat_servers.answers["/cgi-bin/message/custom/send"] = {"errcode": -1, "errmsg": "system busy"}
+    result = sender(make_settings).send(f"wechat:{OPENID}", {"text": "x"})
+    assert (result.ok, result.permanent) == (False, False)
+
+
+def test_qrcodes_command_stores_each_sites_code(make_settings, session, site, wechat_servers):
+    wechat_servers.answers["/cgi-bin/qrcode/create"] = {"ticket": "T+1", "url": "http://weixin.qq.com/q/abc"}
+    app = create_app(make_settings(wechat=WECHAT))
+    run = lambda *args: app.test_cli_runner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
+    result = run("wechat", "qrcodes", "--county", "兰山区")
+    assert result.exit_code == 0, result.output
+    assert wechat_servers.calls[-1][1] == {"action_name": "QR_LIMIT_STR_SCENE",
+                                           "action_info": {"scene": {"scene_str": site.public_token}}}
+    session.expire_all()
+    assert session.get(Site, site.id).wechat_qr_url == "http://weixin.qq.com/q/abc"
+    calls = len(wechat_servers.calls)
+    assert "已有 1 个" in run("wechat", "qrcodes", "--county", "371302").output
+    assert len(wechat_servers.calls) == calls
+
+
+def test_doctor_refuses_a_half_configured_account(make_settings):
+    assert check_wechat(make_settings()).ok
+    half = check_wechat(make_settings(wechat=WeChatSettings(token="t")))
+    assert not half.ok and "QINGLING_WECHAT_APP_ID" in half.detail
+    assert check_wechat(make_settings(wechat=WECHAT)).ok
