@@ -273,10 +273,9 @@ def test_concurrent_routing_on_one_site_opens_one_collective(app, session, setti
 
     def work(complaint_id):
         try:
+            barrier.wait(timeout=10)
             with services(app).sessions() as s:
-                complaint = s.get(Complaint, complaint_id)
-                barrier.wait(timeout=10)
-                route_complaint(s, complaint, settings, now())
+                route_complaint(s, s.get(Complaint, complaint_id), settings, now())
                 s.commit()
         except Exception as exc:  # reported below, not swallowed
             errors.append(exc)
