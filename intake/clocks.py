@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from . import timers as tm
 from .calendar import WorkingCalendar
-from .models import Complaint, Department, Event, Jurisdiction, Status, Timer
-from .outbox import notify_department
+from .models import Complaint, Department, Event, Jurisdiction, Outbox, Status, Timer
+from .outbox import PENDING, department_destinations, dispatch_desk_destinations
 from .settings import ClockSettings, Settings
 from .transitions import record
 
@@ -152,24 +152,39 @@ def schedule(clock: str, priority: str, start: datetime, calendar: WorkingCalend
     return steps
 
 
-def _history(session: Session, complaint_id: int, clock: str, start: datetime):
-    """Approved extension days and completed pauses of a clock since it started, from the timeline."""
-    events = session.scalars(select(Event).where(Event.complaint_id == complaint_id,
-                                                 Event.kind.in_((PAUSED_KIND, RESUMED_KIND, EXTENDED_KIND)))
-                             .order_by(Event.id))
+def _history_events(session: Session, complaint_ids: Iterable[int]) -> dict[int, list[tuple[str, dict]]]:
+    """The pause, resume and extension events of the complaints, oldest first, as (kind, data) per complaint."""
+    found: dict[int, list[tuple[str, dict]]] = {i: [] for i in complaint_ids}
+    if found:
+        rows = session.execute(select(Event.complaint_id, Event.kind, Event.data)
+                               .where(Event.complaint_id.in_(found),
+                                      Event.kind.in_((PAUSED_KIND, RESUMED_KIND, EXTENDED_KIND)))
+                               .order_by(Event.id))
+        for complaint_id, kind, data in rows:
+            found[complaint_id].append((kind, data))
+    return found
+
+
+def _fold_history(events: Iterable[tuple[str, dict]], clock: str, start: datetime):
+    """Approved extension days and completed pauses of a clock since it started."""
     extension, pauses, paused_at = 0, [], None
-    for event in events:
-        at = datetime.fromisoformat(event.data["at"])
+    for kind, data in events:
+        at = datetime.fromisoformat(data["at"])
         if at < start:
             continue
-        if event.kind == EXTENDED_KIND and event.data.get("clock") == clock:
-            extension += int(event.data["days"])
-        elif event.kind == PAUSED_KIND and paused_at is None:
+        if kind == EXTENDED_KIND and data.get("clock") == clock:
+            extension += int(data["days"])
+        elif kind == PAUSED_KIND and paused_at is None:
             paused_at = at
-        elif event.kind == RESUMED_KIND and paused_at is not None:
+        elif kind == RESUMED_KIND and paused_at is not None:
             pauses.append((paused_at, at))
             paused_at = None
     return extension, pauses
+
+
+def _history(session: Session, complaint_id: int, clock: str, start: datetime):
+    """Approved extension days and completed pauses of a clock since it started, from the timeline."""
+    return _fold_history(_history_events(session, [complaint_id])[complaint_id], clock, start)
 
 
 def _schedule_of(session: Session, complaint: Complaint, clock: str, start: datetime, calendar: WorkingCalendar,
@@ -352,20 +367,57 @@ def _text(rung: Rung, complaint: Complaint, label: str, due: datetime, calendar:
     return f"【超期督办】投诉 {complaint.ticket_no}（{handler}承办）的{label}时限已于{when}超期，请督促办理。"
 
 
+def _prepare_batch(session: Session, context: tm.FireContext) -> dict[int, list[tuple[str, dict]]]:
+    """On a batch's first clock timer: the pause/extension history of all its complaints, and their
+    departments and jurisdictions in the identity map, in three queries instead of several per timer."""
+    complaints = [c for t, c in context.batch if c is not None and tm.clock_name(t.clock) in CLOCKS]
+    department_ids = {c.department_id for c in complaints if c.department_id is not None}
+    if department_ids:
+        departments = list(session.scalars(select(Department).where(Department.id.in_(department_ids))))
+        codes = {d.jurisdiction_code for d in departments}
+    else:
+        codes = set()
+    codes |= {c.jurisdiction_code for c in complaints if c.department_id is None and c.jurisdiction_code}
+    if codes:
+        list(session.scalars(select(Jurisdiction).where(Jurisdiction.code.in_(codes))))
+    return _history_events(session, {c.id for c in complaints})
+
+
+def _notify(session: Session, department: Department | None, payload: dict[str, Any], complaint: Complaint,
+            context: tm.FireContext) -> None:
+    """outbox.notify_department, with the dispatch desk looked up once a batch and the rows added unflushed
+    (fire_due inserts the batch's rows together)."""
+    targets = department_destinations(department) if department is not None else []
+    if not targets:
+        payload = {**payload, "undeliverable_to": department.name if department is not None else None}
+        targets = context.cached("clocks.dispatch_desk", lambda: dispatch_desk_destinations(session))
+    for target in targets:
+        session.add(Outbox(destination=target, payload=payload, complaint_id=complaint.id, state=PENDING,
+                           attempts=0, next_try_at=context.now, created_at=context.now))
+
+
 def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: tm.FireContext) -> None:
     """Record the yellow card, red card or escalation on the timeline and tell the rung's department."""
     settings: Settings = context.extra["settings"]
     calendar: WorkingCalendar = context.extra["calendar"]
     name, step = timer.clock.split(":", 1)
     rung = _rung(step, settings.clocks)
-    due = _schedule_of(session, complaint, name, timer.created_at, calendar, settings.clocks)["due"]
+    history = context.cached("clocks.history", lambda: _prepare_batch(session, context))
+    if complaint.id not in history:  # a complaint outside the batch (a handler fired by hand)
+        history.update(_history_events(session, [complaint.id]))
+    extension, pauses = _fold_history(history[complaint.id], name, timer.created_at)
+    key = ("clocks.schedule", name, complaint.priority, timer.created_at, extension, tuple(pauses))
+    due = context.cached(key, lambda: schedule(name, complaint.priority, timer.created_at, calendar,
+                                               settings.clocks, extension, pauses))["due"]
     data: dict[str, Any] = {"clock": name, "level": rung.level, "card": rung.card, "due_at": due.isoformat(),
                             "timer_id": timer.id}
-    record(session, complaint, rung.event_kind, actor=ACTOR, data=data)
-    target = _level_department(session, complaint, rung.level, settings.clocks)
+    # transitions.record without its flush: the batch's events are inserted together.
+    session.add(Event(complaint_id=complaint.id, kind=rung.event_kind, actor=ACTOR, data=data))
+    target = context.cached(("clocks.level", rung.level, complaint.department_id, complaint.jurisdiction_code),
+                            lambda: _level_department(session, complaint, rung.level, settings.clocks))
     payload = {"kind": rung.event_kind, **data, "ticket_no": complaint.ticket_no,
                "text": _text(rung, complaint, LABELS[name], due, calendar)}
-    notify_department(session, target, payload, complaint.id, context.now)
+    _notify(session, target, payload, complaint, context)
 
 
 for _clock in sorted(CLOCKS):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,10 +27,23 @@ PENDING, FIRED, STALE, CANCELLED, PAUSED, ERROR = "pending", "fired", "stale", "
 
 @dataclass(frozen=True)
 class FireContext:
-    """What a handler may need beyond the timer and its complaint; `extra` carries settings and calendar."""
+    """What a handler may need beyond the timer and its complaint; `extra` carries settings and calendar.
+
+    `batch` is every (timer, complaint) fired with this context, so a handler can load what the whole batch
+    needs in one query on its first call and keep it in `cache` (a fresh dict per batch) for the others.
+    Handlers should add their rows without flushing: `fire_due` flushes the batch once.
+    """
 
     now: datetime
     extra: dict[str, Any]
+    batch: Sequence[tuple[Timer, Complaint | None]] = ()
+    cache: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """cache[key], computed on first use."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
 
 
 Handler = Callable[[Session, Timer, Complaint, FireContext], None]
@@ -111,6 +124,11 @@ class FireResult:
     stale: int = 0
     errors: int = 0
 
+    def count(self, state: str) -> None:
+        self.fired += state == FIRED
+        self.stale += state == STALE
+        self.errors += state == ERROR
+
 
 def fire(session: Session, timer: Timer, context: FireContext) -> str:
     """Fire one claimed timer inside the caller's transaction; returns the state it ends in.
@@ -118,54 +136,90 @@ def fire(session: Session, timer: Timer, context: FireContext) -> str:
     The caller holds the complaint's row lock (see `fire_due`), so the version read here is the latest.
     """
     complaint = session.get(Complaint, timer.complaint_id, populate_existing=True)
+    state = _fire_loaded(session, timer, complaint, context)
+    session.flush()
+    return state
+
+
+def _fire_loaded(session: Session, timer: Timer, complaint: Complaint | None, context: FireContext) -> str:
+    """`fire` for a complaint already loaded (and locked) by the caller; does not flush."""
     timer.fired_at = context.now
     if complaint is None or complaint.version != timer.version:
         timer.state = STALE
-        session.flush()
         return STALE
     handler = _HANDLERS.get(clock_name(timer.clock))
     if handler is None:
         log.error("timer %s: no handler registered for clock %r (is its module in worker.handler_modules?)",
                   timer.id, timer.clock)
         timer.state = ERROR
-        session.flush()
         return ERROR
     handler(session, timer, complaint, context)
     timer.state = FIRED
-    session.flush()
     return FIRED
+
+
+def _load_complaints(session: Session, ids: list[int]) -> dict[int, Complaint]:
+    """The batch's complaints in one query, fresh from the database (on PostgreSQL also locked).
+
+    The lock makes a concurrent transition either commit before us (the timer is stale) or wait for us.
+    SKIP LOCKED: a complaint in the middle of a transition is left for the next pass (its timers stay pending),
+    and a worker never waits while holding timer locks, so workers and transitions cannot deadlock.
+    """
+    query = (select(Complaint).where(Complaint.id.in_(ids)).order_by(Complaint.id)
+             .execution_options(populate_existing=True))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return {c.id: c for c in session.scalars(query)}
 
 
 def fire_due(session: Session, now: datetime, limit: int, extra: dict[str, Any],
              between: Callable[[], None] | None = None) -> FireResult:
     """Claim and fire up to `limit` due timers in the caller's transaction.
 
-    Each timer runs in a savepoint: a handler that raises rolls back only its own effects and leaves the
-    timer in state "error" (logged) instead of blocking every later pass. `between` runs after each timer.
+    The batch runs in one savepoint with one flush at the end: the complaints are loaded (and locked) in one
+    query, handlers share a per-batch cache (`FireContext.cache`, e.g. the timeline history of every complaint
+    of the batch, loaded at once) and their rows are inserted together. If anything in it raises, the
+    savepoint rolls the whole batch back and it is run again one timer at a time, each in its own savepoint:
+    a handler that raises then rolls back only its own effects and leaves its timer in state "error" (logged)
+    instead of blocking every later pass. `between` runs after each timer.
     """
     result = FireResult()
-    context = FireContext(now=now, extra=extra)
     claimed = claim_due(session, now, limit)
-    if claimed and session.get_bind().dialect.name == "postgresql":
-        # Lock the complaints too, so a concurrent transition either committed before (the timer is stale)
-        # or waits for us. SKIP LOCKED: a complaint in the middle of a transition is left for the next pass,
-        # and a worker never waits while holding timer locks, so workers and transitions cannot deadlock.
-        ids = sorted({t.complaint_id for t in claimed})
-        locked = set(session.scalars(select(Complaint.id).where(Complaint.id.in_(ids)).order_by(Complaint.id)
-                                     .with_for_update(skip_locked=True)))
-        claimed = [t for t in claimed if t.complaint_id in locked]
-    for timer in claimed:
-        try:
-            with session.begin_nested():
-                state = fire(session, timer, context)
-        except Exception:
-            log.exception("timer %s (%s) failed", timer.id, timer.clock)
-            timer.state, timer.fired_at = ERROR, now
+    if not claimed:
+        return result
+    complaints = _load_complaints(session, sorted({t.complaint_id for t in claimed}))
+    if session.get_bind().dialect.name == "postgresql":
+        claimed = [t for t in claimed if t.complaint_id in complaints]  # the others are left for the next pass
+    batch = [(t, complaints.get(t.complaint_id)) for t in claimed]
+    try:
+        with session.begin_nested():
+            states = []
+            context = FireContext(now=now, extra=extra, batch=batch)
+            for timer, complaint in batch:
+                states.append(_fire_loaded(session, timer, complaint, context))
+                if between is not None:
+                    between()
             session.flush()
-            state = ERROR
-        result.fired += state == FIRED
-        result.stale += state == STALE
-        result.errors += state == ERROR
-        if between is not None:
-            between()
+    except Exception:
+        log.warning("a batch of %s timers failed; firing them one at a time", len(batch), exc_info=True)
+        states = [_fire_alone(session, timer, complaint, now, extra, between) for timer, complaint in batch]
+    for state in states:
+        result.count(state)
     return result
+
+
+def _fire_alone(session: Session, timer: Timer, complaint: Complaint | None, now: datetime,
+                extra: dict[str, Any], between: Callable[[], None] | None) -> str:
+    try:
+        with session.begin_nested():
+            state = _fire_loaded(session, timer, complaint, FireContext(now=now, extra=extra,
+                                                                        batch=[(timer, complaint)]))
+            session.flush()
+    except Exception:
+        log.exception("timer %s (%s) failed", timer.id, timer.clock)
+        timer.state, timer.fired_at = ERROR, now
+        session.flush()
+        state = ERROR
+    if between is not None:
+        between()
+    return state

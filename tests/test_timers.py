@@ -265,3 +265,41 @@ def test_registry_plugs_in_other_clocks_and_refuses_a_second_owner(session):
         ("test-route", "nobody-owns-this")))).all())
     assert states == {"test-route": "fired", "nobody-owns-this": "error"}
     assert timers.cancel_timers(session, c, ["reply"]) == 4
+
+
+# --- batches --------------------------------------------------------------------------------------------
+
+
+def test_a_failing_handler_in_a_batch_leaves_the_others_fired_once(session):
+    @timers.register("test-boom")
+    def boom(session_, timer, complaint, context):
+        raise RuntimeError("handler bug")
+
+    start = at(2024, 3, 4, 9, 0)
+    c = routed_complaint(session, start)
+    timers.set_timer(session, c, "test-boom", at(2024, 3, 4, 10, 40))  # between the yellow and the red card
+    session.commit()
+    report = run_once(_sessions(session), {}, CAL, Settings(), now=at(2024, 3, 4, 11, 0))
+    session.expire_all()
+    assert report.fired == 2  # the acknowledge clock's yellow and red cards, in the same batch as the failure
+    states = dict(session.execute(select(Timer.clock, Timer.state).where(Timer.complaint_id == c.id,
+                                                                         Timer.state.in_(("fired", "error")))).all())
+    assert states == {"acknowledge:warning": "fired", "acknowledge:overdue": "fired", "test-boom": "error"}
+    events = clock_events(session, c.id)
+    assert sorted(e.kind for e in events) == ["clock_overdue", "clock_warning"]
+    messages = session.scalars(select(Outbox).where(Outbox.complaint_id == c.id))
+    assert sorted(m.payload["timer_id"] for m in messages) == sorted(e.data["timer_id"] for e in events)
+
+
+def test_a_transition_made_by_a_handler_makes_the_rest_of_the_batch_stale(session):
+    @timers.register("test-acknowledge")
+    def acknowledge(session_, timer, complaint, context):
+        transition(session_, complaint, "acknowledged", actor="test")
+
+    c = routed_complaint(session, at(2024, 3, 4, 9, 0))
+    timers.set_timer(session, c, "test-acknowledge", at(2024, 3, 4, 9, 1))
+    session.commit()
+    report = run_once(_sessions(session), {}, CAL, Settings(), now=at(2024, 3, 4, 11, 0))
+    assert report.fired == 1 and report.stale == 2  # the acknowledge clock's cards, set for the old version
+    assert clock_events(session, c.id) == []
+    assert session.scalar(select(func.count()).select_from(Outbox)) == 0
