@@ -120,6 +120,24 @@ class TwilioSettings:
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    host: str = ""
+    port: int = 587
+    username: str = ""
+    password: str = ""
+    from_address: str = ""
+    starttls: bool = True
+    ssl: bool = False
+    timeout_seconds: int = 10
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    secret: str = ""
+    timeout_seconds: int = 10
+
+
+@dataclass(frozen=True)
 class RoutingSettings:
     collective_workers: int = 10
     collective_window_days: int = 30
@@ -152,6 +170,8 @@ class Settings:
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
+    webhook: WebhookSettings = field(default_factory=WebhookSettings)
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path

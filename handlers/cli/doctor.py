@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date, timedelta
+from email.utils import parseaddr
 from typing import Callable
 from urllib.parse import urlparse
 
@@ -18,6 +19,8 @@ from migrations import current_revision, head_revision
 from qr.fonts import find_cjk_font
 
 from .. import Services, services
+from ..channels.email import valid_address
+from ..channels.webhook import LOCAL_HOSTS
 
 CALENDAR_LOOKAHEAD = timedelta(days=120)
 
@@ -127,6 +130,39 @@ def check_sms(settings: Settings) -> Check:
     return Check("短信", True, f"Twilio 已启用（{t.from_number}），回调地址 {settings.public_url('/sms/twilio')}")
 
 
+def check_email(settings: Settings) -> Check:
+    """On or off, never half-on: without a sender address, or with half a login, no e-mail goes out."""
+    e = settings.email
+    if not (e.host or e.from_address or e.username or e.password):
+        return Check("邮件通知", True, "未启用")
+    needed = {"QINGLING_EMAIL_HOST": e.host, "QINGLING_EMAIL_FROM_ADDRESS": e.from_address}
+    if e.username or e.password:
+        needed |= {"QINGLING_EMAIL_USERNAME": e.username, "QINGLING_EMAIL_PASSWORD": e.password}
+    missing = [name for name, value in needed.items() if not value]
+    if missing:
+        return Check("邮件通知", False, f"只配置了一部分：还需设置 {'、'.join(missing)}，或全部留空关闭")
+    if not valid_address(parseaddr(e.from_address)[1]):
+        return Check("邮件通知", False, f"发件地址 {e.from_address!r} 无效，应为 noreply@example.cn 或 名称 <noreply@example.cn>")
+    if e.timeout_seconds <= 0:
+        return Check("邮件通知", False, "[email] timeout_seconds 必须大于 0")
+    if e.username and not (e.ssl or e.starttls) and e.host not in LOCAL_HOSTS:
+        return Check("邮件通知", False, "密码会明文发往邮件服务器：请开启 [email] starttls 或 ssl")
+    security = "SSL" if e.ssl else "STARTTLS" if e.starttls else "不加密"
+    return Check("邮件通知", True, f"已启用，{e.host}:{e.port}（{security}），发件人 {e.from_address}")
+
+
+def check_webhook(settings: Settings) -> Check:
+    """A short shared secret would let anyone forge case notices to departments' systems."""
+    w = settings.webhook
+    if not w.secret:
+        return Check("Webhook 通知", True, "未启用")
+    if len(w.secret) < 16:
+        return Check("Webhook 通知", False, "QINGLING_WEBHOOK_SECRET 太短（至少 16 个字符），签名容易被伪造")
+    if w.timeout_seconds <= 0:
+        return Check("Webhook 通知", False, "[webhook] timeout_seconds 必须大于 0")
+    return Check("Webhook 通知", True, "已启用，请求体以 HMAC-SHA256 签名（X-Qingling-Signature）")
+
+
 def run_checks(svc: Services) -> list[Check]:
     settings = svc.settings
     checks: list[Callable[[], Check]] = [
@@ -139,6 +175,8 @@ def run_checks(svc: Services) -> list[Check]:
         lambda: check_calendar(settings),
         lambda: check_wechat(settings),
         lambda: check_sms(settings),
+        lambda: check_email(settings),
+        lambda: check_webhook(settings),
     ]
     return [c() for c in checks]
 
