@@ -12,7 +12,6 @@ The bench creates its own database (qingling_bench) or file and drops it at the 
 from __future__ import annotations
 
 import argparse
-import io
 import multiprocessing
 import statistics
 import sys

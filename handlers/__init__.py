@@ -1,6 +1,7 @@
 """The composition root: builds the Flask app from settings and wires the core to real adapters."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from dataclasses import dataclass
@@ -9,7 +10,11 @@ from flask import Flask, g
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake.calendar import WorkingCalendar
+from intake.cases import CaseContext
+from intake.clocks import validate as validate_clocks
 from intake.db import make_engine, make_session_factory
+from intake.models import utcnow
 from intake.settings import Settings, load_settings
 
 from .extensions import csrf, limiter
@@ -22,6 +27,7 @@ class Services:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    calendar: WorkingCalendar
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -39,8 +45,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.ratelimit.storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
     )
+    validate_clocks(settings.clocks)
+    calendar = WorkingCalendar.from_config(dataclasses.asdict(settings.calendar))
     engine = make_engine(settings.database.url, echo=settings.database.echo)
-    app.extensions["qingling"] = Services(settings, engine, make_session_factory(engine))
+    app.extensions["qingling"] = Services(settings, engine, make_session_factory(engine), calendar)
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -70,6 +78,12 @@ def db() -> Session:
     if "db" not in g:
         g.db = services().sessions()
     return g.db
+
+
+def case_context() -> CaseContext:
+    """What a case operation needs to move clocks, at this request's moment."""
+    svc = services()
+    return CaseContext(svc.settings, svc.calendar, utcnow())
 
 
 def _close_session(_exc) -> None:

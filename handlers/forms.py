@@ -161,3 +161,12 @@ class StatusForm(FlaskForm):
                             render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 20})
     phone_last4 = StringField("手机号后四位", filters=[normalise_digits], validators=[Required("请填写手机号后四位")],
                               render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 4})
+
+
+class ConfirmForm(StatusForm):
+    """The worker's answer to 工资到手了吗 on a resolved case; the lookup fields prove it is their case."""
+
+    paid = HiddenField()
+
+    def answer(self) -> bool | None:
+        return {"yes": True, "no": False}.get(self.paid.data)

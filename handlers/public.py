@@ -9,18 +9,21 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
+from intake import cases
 from intake.complaints import create_complaint, find_for_worker
 from intake.directory import counties
 from intake.models import Complaint, Site
 from intake.sites import site_by_token
 from intake.texts import event_text, status_text, when_text
 
-from . import db, services
+from . import case_context, db, services
 from .extensions import limiter, submitted_phone
-from .forms import NOT_FOUND, ComplaintForm, GeneralComplaintForm, StatusForm
+from .forms import NOT_FOUND, ComplaintForm, ConfirmForm, GeneralComplaintForm, StatusForm
 
 bp = Blueprint("public", __name__)
 RECEIPTS_KEPT = 10
+CONFIRMED_PAID = "谢谢您的确认，案件已结案。以后再遇到欠薪，随时扫码反映。"
+CONFIRMED_UNPAID = "已收到，案件已重新交给负责部门处理，他们会再联系您。"
 
 
 def _stored(response) -> bool:
@@ -82,10 +85,34 @@ def status():
     if complaint is None:
         not_found = NOT_FOUND if form.is_submitted() and not form.errors else None
         return _private(render_template("status.html", form=form, not_found=not_found))
+    return _status_page(form, complaint)
+
+
+@bp.post("/status/confirm")
+@limiter.limit(lambda: services().settings.ratelimit.status_per_address)
+def confirm():
+    """回访: the worker says whether the money arrived; yes closes the case, no reopens it."""
+    form = ConfirmForm()
+    complaint = find_for_worker(db(), form.ticket_no.data, form.phone_last4.data) \
+        if form.validate_on_submit() and form.answer() is not None else None
+    if complaint is None:
+        return _private(render_template("status.html", form=StatusForm(formdata=None), not_found=NOT_FOUND))
+    try:
+        cases.confirm_payment(db(), complaint, case_context(), paid=form.answer(), actor="worker:web")
+    except cases.CaseError as exc:
+        return _status_page(form, complaint, notice=str(exc))
+    db().commit()
+    notice = CONFIRMED_PAID if form.answer() else CONFIRMED_UNPAID
+    return _status_page(form, complaint, notice=notice)
+
+
+def _status_page(form: StatusForm, complaint: Complaint, notice: str | None = None):
     timezone = services().settings.calendar.timezone
     timeline = [(when_text(e.created_at, timezone), event_text(e)) for e in reversed(complaint.events)]
-    return _private(render_template("status.html", form=form, complaint=complaint,
-                                    status=status_text(complaint.status), timeline=timeline))
+    return _private(render_template("status.html", form=form, complaint=complaint, notice=notice,
+                                    status=status_text(complaint.status), timeline=timeline,
+                                    confirm=ConfirmForm(formdata=None, ticket_no=complaint.ticket_no,
+                                                        phone_last4=form.phone_last4.data)))
 
 
 def _private(html: str):

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from . import timers as tm
 from .calendar import WorkingCalendar
-from .models import Complaint, Department, Event, Jurisdiction, Outbox, Status, Timer
-from .outbox import PENDING, department_destinations, dispatch_desk_destinations
+from .models import Complaint, Department, Event, Jurisdiction, Status, Timer
+from .outbox import dispatch_desk, notify_department
 from .settings import ClockSettings, Settings
 from .transitions import record
 
@@ -204,20 +204,23 @@ def _set_clock(session: Session, complaint: Complaint, clock: str, start: dateti
 
 def start_clocks_for(session: Session, complaint: Complaint, transition_to: Status | str, now: datetime,
                      calendar: WorkingCalendar, settings: ClockSettings) -> list[str]:
-    """Bring the complaint's clocks in line with the status it just entered; returns the clocks started."""
+    """Bring the complaint's clocks in line with the status it just entered; returns the clocks started.
+
+    A clock starts once per complaint (again only where RESTART says so): one that ran out, or that was met
+    early (first contact recorded), is not started afresh by a later transition.
+    """
     status = Status(transition_to)
     running, restart = RUNNING.get(status, frozenset()), RESTART.get(status, frozenset())
-    carried = set()
     for timer in tm.open_timers(session, complaint.id):
         name = tm.clock_name(timer.clock)
         if name not in CLOCKS:
             continue  # another module's clock (e.g. routing's): not ours to manage
         if name in running and name not in restart:
             timer.version = complaint.version
-            carried.add(name)
         else:
             timer.state = tm.CANCELLED
-    started = sorted(c for c in running if c in restart or c not in carried)
+    ever = {tm.clock_name(c) for c in session.scalars(select(Timer.clock).where(Timer.complaint_id == complaint.id))}
+    started = sorted(c for c in running if c in restart or c not in ever)
     for clock in started:
         _set_clock(session, complaint, clock, now, schedule(clock, complaint.priority, now, calendar, settings))
     session.flush()
@@ -383,19 +386,6 @@ def _prepare_batch(session: Session, context: tm.FireContext) -> dict[int, list[
     return _history_events(session, {c.id for c in complaints})
 
 
-def _notify(session: Session, department: Department | None, payload: dict[str, Any], complaint: Complaint,
-            context: tm.FireContext) -> None:
-    """outbox.notify_department, with the dispatch desk looked up once a batch and the rows added unflushed
-    (fire_due inserts the batch's rows together)."""
-    targets = department_destinations(department) if department is not None else []
-    if not targets:
-        payload = {**payload, "undeliverable_to": department.name if department is not None else None}
-        targets = context.cached("clocks.dispatch_desk", lambda: dispatch_desk_destinations(session))
-    for target in targets:
-        session.add(Outbox(destination=target, payload=payload, complaint_id=complaint.id, state=PENDING,
-                           attempts=0, next_try_at=context.now, created_at=context.now))
-
-
 def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: tm.FireContext) -> None:
     """Record the yellow card, red card or escalation on the timeline and tell the rung's department."""
     settings: Settings = context.extra["settings"]
@@ -417,7 +407,9 @@ def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: tm
                             lambda: _level_department(session, complaint, rung.level, settings.clocks))
     payload = {"kind": rung.event_kind, **data, "ticket_no": complaint.ticket_no,
                "text": _text(rung, complaint, LABELS[name], due, calendar)}
-    _notify(session, target, payload, complaint, context)
+    if target is None:
+        target = context.cached("clocks.dispatch_desk", lambda: dispatch_desk(session))
+    notify_department(session, target, payload, complaint.id, context.now, flush=False)
 
 
 for _clock in sorted(CLOCKS):

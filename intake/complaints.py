@@ -1,7 +1,8 @@
 """Complaint operations: every channel ends here. They change state and flush; the caller commits.
 
 A complaint is committed by the caller before the worker is told "received", so the ticket number a worker
-sees always exists.
+sees always exists. Routing happens in the worker, from a "route" timer due at once, so the request that
+stored the complaint stays fast and a crash between the two loses nothing.
 """
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .evidence import Photo
+from .extract import extract_claim
 from .models import Attachment, Complainant, Complaint, Event, Status, utcnow
+from .timers import set_timer
 from .validation import mask_id_number
 
 TICKET_TZ = ZoneInfo("Asia/Shanghai")
+ROUTE_CLOCK = "route"
 _TICKET_ATTEMPTS = 20
 
 
@@ -28,6 +32,7 @@ _TICKET_ATTEMPTS = 20
 class NewComplaint:
     channel: str
     phone: str
+    channel_user_id: str | None = None
     name: str | None = None
     id_number: str | None = None
     anonymous: bool = False
@@ -77,13 +82,14 @@ def _insert(session: Session, new: NewComplaint, secret_key: str) -> Complaint:
         ticket_no=new_ticket_no(),
         submission_key=new.submission_key,
         channel=new.channel,
+        channel_user_id=new.channel_user_id,
         site_id=new.site_id,
         jurisdiction_code=new.jurisdiction_code,
         project_name=new.project_name,
         complainant=complainant,
         anonymous=new.anonymous,
         free_text=new.free_text,
-        claim=new.claim,
+        claim=_with_text_findings(new),
         workers=new.workers,
         amount=new.amount,
         months=new.months,
@@ -97,8 +103,19 @@ def _insert(session: Session, new: NewComplaint, secret_key: str) -> Complaint:
                                size=len(photo.content), sha256=photo.sha256, content=photo.content))
     session.add(Event(complaint_id=complaint.id, kind="received", to_status=Status.RECEIVED.value,
                       actor=f"worker:{new.channel}", data={"photos": len(new.photos)}))
-    session.flush()
+    set_timer(session, complaint, ROUTE_CLOCK, complaint.created_at)
     return complaint
+
+
+def _with_text_findings(new: NewComplaint) -> dict:
+    """Risk words and the employer named in the free text, for every channel (the web form has no fields for
+    them); what a channel already extracted is kept."""
+    claim = dict(new.claim)
+    if "risk_flags" not in claim or "employer" not in claim:
+        draft = extract_claim(new.free_text, sites=(), counties=())
+        claim.setdefault("risk_flags", list(draft.risk_flags))
+        claim.setdefault("employer", draft.employer)
+    return claim
 
 
 def find_for_worker(session: Session, ticket_no: str, phone_last4: str) -> Complaint | None:

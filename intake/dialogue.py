@@ -487,7 +487,8 @@ class _Turn:
         photos = [Photo(p["filename"], p["content_type"], base64.b64decode(p["content"]))
                   for p in d.get("photos", [])]
         complaint, created = create_complaint(self.session, NewComplaint(
-            channel=self.conv.channel, phone=self.channel_phone or d["phone"], name=d.get("name"),
+            channel=self.conv.channel, channel_user_id=self.conv.user_id, phone=self.channel_phone or d["phone"],
+            name=d.get("name"),
             anonymous=bool(d.get("anonymous")), site_id=d.get("site_id"), jurisdiction_code=d.get("county_code"),
             workers=d["workers"]["value"], amount=amount["value"], months=(d.get("months") or {}).get("value"),
             free_text="\n".join(d.get("texts", [])), claim=claim, photos=photos,

@@ -177,17 +177,6 @@ class Complainant(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ChannelIdentity(Base):
-    """Who a worker is on one channel (WeChat openid, SMS number), so a conversation finds its complainant."""
-
-    __tablename__ = "channel_identities"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20))
-    external_id: Mapped[str] = mapped_column(String(128))
-    complainant_id: Mapped[int] = mapped_column(ForeignKey("complainants.id"), index=True)
-
-
 class CollectiveCase(Base):
     __tablename__ = "collective_cases"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -209,12 +198,16 @@ class Complaint(Base):
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
     project_name: Mapped[str | None] = mapped_column(String(300))
     complainant_id: Mapped[int] = mapped_column(ForeignKey("complainants.id"), index=True)
+    channel_user_id: Mapped[str | None] = mapped_column(String(128))
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     free_text: Mapped[str] = mapped_column(Text, default="")
     claim: Mapped[dict[str, Any]] = mapped_column(default=dict)
     workers: Mapped[int | None] = mapped_column(Integer)
     amount: Mapped[int | None] = mapped_column(BigInteger)
     months: Mapped[int | None] = mapped_column(Integer)
+    amount_recovered: Mapped[int] = mapped_column(BigInteger, default=0)
+    workers_paid: Mapped[int | None] = mapped_column(Integer)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
     priority: Mapped[str] = mapped_column(String(20), default=Priority.NORMAL.value)
     supervised: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default=Status.RECEIVED.value)
@@ -317,6 +310,7 @@ class Outbox(Base):
     next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
     state: Mapped[str] = mapped_column(String(20), default="pending")
     last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
 
@@ -332,6 +326,7 @@ class StaffUser(Base):
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
 
 class Conversation(Base):
     """Where one worker's chat on one channel stands, so a dialogue survives restarts and several processes.

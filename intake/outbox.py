@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 DEAD_LETTER = "dead_letter"
 CONTACT_SCHEMES = ("sms", "wechat", "email", "webhook")
+INBOX = "department"
 _MOBILE = re.compile(r"1\d{10}")
 
 
@@ -44,6 +45,13 @@ class Sender(Protocol):
     """A provider adapter for one destination scheme; it must not raise for provider-side failures."""
 
     def send(self, destination: str, payload: dict[str, Any]) -> SendResult: ...
+
+
+class InboxSender:
+    """The `department:<id>` scheme: the row itself is the department's console inbox, so storing it delivers."""
+
+    def send(self, destination: str, payload: dict[str, Any]) -> SendResult:
+        return SendResult(ok=True)
 
 
 @dataclass(frozen=True)
@@ -63,19 +71,22 @@ def scheme(destination: str) -> str:
 
 
 def enqueue(session: Session, destination: str, payload: dict[str, Any], complaint_id: int | None = None,
-            now: datetime | None = None) -> Outbox:
+            now: datetime | None = None, flush: bool = True) -> Outbox:
+    """One message; flush=False lets a batch (the timer worker) insert its rows together."""
     if ":" not in destination:
         raise ValueError(f"destination must be '<scheme>:<address>', got {destination!r}")
     row = Outbox(destination=destination, payload=payload, complaint_id=complaint_id, state=PENDING, attempts=0)
     if now is not None:
         row.next_try_at = row.created_at = now
     session.add(row)
-    session.flush()
+    if flush:
+        session.flush()
     return row
 
 
 def department_destinations(department: Department) -> list[str]:
-    """Where a department is told: its contacts ({"sms": [...], "wechat": "...", ...}), else a mobile phone."""
+    """Where a department is told: its console inbox always, then its contacts ({"sms": [...], "wechat": "...",
+    "email": ..., "webhook": ...}) or, without any, its phone when that is a mobile number."""
     found: list[str] = []
     contacts = department.contacts or {}
     for key in CONTACT_SCHEMES:
@@ -83,30 +94,22 @@ def department_destinations(department: Department) -> list[str]:
         found += [f"{key}:{v}" for v in ([values] if isinstance(values, str) else values) if v]
     if not found and department.phone and _MOBILE.fullmatch(department.phone):
         found.append(f"sms:{department.phone}")
-    return found
+    return [f"{INBOX}:{department.id}", *found]
 
 
-def dispatch_desk(session: Session) -> Department | None:
-    return session.scalar(select(Department).join(Jurisdiction)
+def dispatch_desk(session: Session) -> Department:
+    desk = session.scalar(select(Department).join(Jurisdiction)
                           .where(Department.kind == DISPATCH_DESK, Jurisdiction.kind == "city"))
-
-
-def dispatch_desk_destinations(session: Session) -> list[str]:
-    """The dispatch desk's contacts; with none configured, its console inbox, which always exists."""
-    desk = dispatch_desk(session)
     if desk is None:
         raise LookupError("the directory has no city dispatch desk (load it with `qingling directory load`)")
-    return department_destinations(desk) or [f"department:{desk.id}"]
+    return desk
 
 
 def notify_department(session: Session, department: Department | None, payload: dict[str, Any],
-                      complaint_id: int | None, now: datetime | None = None) -> list[Outbox]:
-    """Enqueue to every contact of the department; a department without one is covered by the dispatch desk."""
-    targets = department_destinations(department) if department is not None else []
-    if not targets:
-        payload = {**payload, "undeliverable_to": department.name if department is not None else None}
-        targets = dispatch_desk_destinations(session)
-    return [enqueue(session, t, payload, complaint_id, now) for t in targets]
+                      complaint_id: int | None, now: datetime | None = None, flush: bool = True) -> list[Outbox]:
+    """Enqueue to every destination of the department; no department (none could be found) means the desk."""
+    department = department if department is not None else dispatch_desk(session)
+    return [enqueue(session, t, payload, complaint_id, now, flush) for t in department_destinations(department)]
 
 
 def claim_next(session: Session, now: datetime, schemes: Iterable[str], skip: Iterable[str] = ()) -> Outbox | None:
@@ -133,7 +136,7 @@ def deliver(session: Session, row: Outbox, senders: Mapping[str, Sender], now: d
         result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
     row.attempts += 1
     if result.ok:
-        row.state, row.sent_at, row.last_error = SENT, now, None
+        row.state, row.sent_at, row.last_error, row.provider_id = SENT, now, None, result.provider_id
         log.info("outbox %s sent to %s (provider id %s)", row.id, row.destination, result.provider_id)
         session.flush()
         return True
@@ -168,6 +171,6 @@ def _give_up(session: Session, row: Outbox, now: datetime) -> None:
     alert = {"kind": DEAD_LETTER, "outbox_id": row.id, "destination": row.destination,
              "error": row.last_error, "attempts": row.attempts,
              "text": f"消息无法送达：{row.destination}（已尝试 {row.attempts} 次，{row.last_error}），请人工联系。"}
-    for target in dispatch_desk_destinations(session):
+    for target in department_destinations(dispatch_desk(session)):
         if target != row.destination:
             enqueue(session, target, alert, row.complaint_id, now)

@@ -86,7 +86,7 @@ class WorkerSettings:
     max_attempts: int = 8
     backoff_base_seconds: int = 30
     backoff_max_seconds: int = 3600
-    handler_modules: tuple[str, ...] = ("intake.clocks",)
+    handler_modules: tuple[str, ...] = ("intake.clocks", "intake.cases")
     item_delay_ms: int = 0
 
 

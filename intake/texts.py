@@ -42,3 +42,12 @@ def when_text(moment: datetime, timezone: str) -> str:
     """A time as people write it, in the calendar's zone: 2026年11月27日 10:05."""
     local = moment.astimezone(ZoneInfo(timezone))
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def amount_text(yuan: int | None) -> str:
+    """35000 -> "3.5万元", 8000 -> "8000元": how people say money, for SMS-length notices."""
+    if not yuan:
+        return "金额不明"
+    if yuan >= 10_000:
+        return f"{yuan / 10_000:.2f}".rstrip("0").rstrip(".") + "万元"
+    return f"{yuan}元"

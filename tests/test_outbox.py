@@ -120,11 +120,15 @@ def test_a_scheme_without_a_sender_waits_in_the_outbox(session):
     assert rows(session)[0].state == "pending"
 
 
-def test_destinations_come_from_contacts_else_the_dispatch_desk(session):
+def test_a_department_is_told_in_its_console_inbox_and_on_every_contact(session):
     from intake.directory import department
 
     dept = department(session, "371302", "housing")
-    assert outbox.department_destinations(dept) == []
+    inbox = f"department:{dept.id}"
+    assert outbox.department_destinations(dept) == [inbox]
+    dept.contacts = {"sms": ["13800000001"], "email": "zj@example.cn"}
     made = outbox.notify_department(session, dept, {"text": "x"}, None, now=T0)
-    assert [m.destination for m in made] == [f"department:{outbox.dispatch_desk(session).id}"]
+    assert [m.destination for m in made] == [inbox, "sms:13800000001", "email:zj@example.cn"]
+    desk = outbox.notify_department(session, None, {"text": "x"}, None, now=T0)
+    assert [m.destination for m in desk] == [f"department:{outbox.dispatch_desk(session).id}"]
     session.rollback()

@@ -11,7 +11,7 @@ from .doctor import doctor
 from .posters import posters
 from .sites import sites_group
 from .wechat import wechat_group
-from .worker import worker_command
+from .worker import run_with_worker, worker_command
 
 
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False,
@@ -28,3 +28,4 @@ main.add_command(demo)
 main.add_command(sites_group)
 main.add_command(wechat_group)
 main.add_command(worker_command)
+main.add_command(run_with_worker)

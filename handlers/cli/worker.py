@@ -5,21 +5,23 @@ from `senders_for`, the working calendar from settings. The core loop in intake.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import signal
 import threading
 
 import click
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import ScriptInfo, run_command, with_appcontext
+from flask.helpers import get_debug_flag
+from werkzeug.serving import is_running_from_reloader
 
-from intake import clocks, outbox, timers
-from intake.calendar import WorkingCalendar
+from intake import outbox, timers
 from intake.settings import Settings
 from intake.worker import run_forever, run_once
 
 from .. import services
+from ..channels import build_senders
+from ..channels.contacts import build_contact_senders
 
 log = logging.getLogger(__name__)
 
@@ -32,36 +34,32 @@ class LogSender:
         return outbox.SendResult(ok=True, provider_id="demo")
 
 
-def senders_for(app: Flask) -> dict[str, outbox.Sender]:
-    """Senders by destination scheme: app.extensions["qingling_senders"] (filled by the channel adapters),
-    or in demo mode a logging sender for every scheme. A scheme without a sender is left in the outbox."""
-    senders = dict(app.extensions.get("qingling_senders", {}))
-    if services(app).settings.demo:
+def senders_for(settings: Settings) -> dict[str, outbox.Sender]:
+    """Senders by destination scheme for every configured channel, the console inbox always, and in demo mode
+    a logging sender for the rest. A scheme without a sender is left in the outbox for a worker that has one."""
+    senders: dict[str, outbox.Sender] = {"department": outbox.InboxSender(), **build_senders(settings),
+                                         **build_contact_senders(settings)}
+    if settings.demo:
         demo = LogSender()
-        for scheme in (*outbox.CONTACT_SCHEMES, "wechat-template", "department"):
+        for scheme in (*outbox.CONTACT_SCHEMES, "wechat-template"):
             senders.setdefault(scheme, demo)
     return senders
 
 
-def prepare(settings: Settings) -> WorkingCalendar:
-    """Load the timer handlers and check the clock limits, so a bad setting fails at start, not at a timer."""
+def prepare(settings: Settings) -> None:
+    """Load the timer handlers, so a missing module fails at start, not at the first timer."""
     timers.load_handlers(settings.worker.handler_modules)
-    clocks.validate(settings.clocks)
-    return WorkingCalendar.from_config(dataclasses.asdict(settings.calendar))
 
 
 @click.command("worker", help="Fire due timers and deliver the outbox (loops until SIGTERM / Ctrl-C).")
 @click.option("--once", is_flag=True, help="Do one pass and exit (for cron).")
 @with_appcontext
 def worker_command(once: bool) -> None:
-    from flask import current_app
-
-    app = current_app._get_current_object()
-    svc = services(app)
-    calendar = prepare(svc.settings)
-    senders = senders_for(app)
+    svc = services()
+    prepare(svc.settings)
+    senders = senders_for(svc.settings)
     if once:
-        report = run_once(svc.sessions, senders, calendar, svc.settings)
+        report = run_once(svc.sessions, senders, svc.calendar, svc.settings)
         click.echo(f"本轮完成：触发 {report.fired} 个计时器，过期 {report.stale} 个，"
                    f"发送 {report.sent} 条消息，失败 {report.failed} 条。")
         return
@@ -74,7 +72,7 @@ def worker_command(once: bool) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     click.echo("工作进程已启动（Ctrl-C 或 SIGTERM 停止）。")
-    run_forever(svc.sessions, senders, calendar, svc.settings, stop)
+    run_forever(svc.sessions, senders, svc.calendar, svc.settings, stop)
     click.echo("工作进程已停止。")
 
 
@@ -84,9 +82,22 @@ def start_background_worker(app: Flask) -> tuple[threading.Thread, threading.Eve
     Returns the thread and the event that stops it after its current pass.
     """
     svc = services(app)
-    calendar = prepare(svc.settings)
+    prepare(svc.settings)
     stop = threading.Event()
     thread = threading.Thread(target=run_forever, name="qingling-worker", daemon=True,
-                              args=(svc.sessions, senders_for(app), calendar, svc.settings, stop))
+                              args=(svc.sessions, senders_for(svc.settings), svc.calendar, svc.settings, stop))
     thread.start()
     return thread, stop
+
+
+@click.command("run", params=run_command.params, help="Development server; in demo mode the worker runs beside it.")
+@click.pass_context
+def run_with_worker(ctx: click.Context, **options) -> None:
+    """Flask's own `run`; with demo on, one command gives live clocks: the worker runs in a thread of the
+    serving process (not in the reloader's watcher process)."""
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    reloading = options["reload"] if options["reload"] is not None else get_debug_flag()
+    if services(app).settings.demo and (not reloading or is_running_from_reloader()):
+        start_background_worker(app)
+        click.echo("演示模式：后台工作进程已启动，计时器和消息会自动处理。")
+    ctx.invoke(run_command, **options)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 04:04:13.258010
+Create Date: 2026-11-27 04:30:58.149139
 """
 from alembic import op
 import sqlalchemy as sa
@@ -31,6 +31,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_complainants_id_number_hash'), ['id_number_hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_complainants_phone'), ['phone'], unique=False)
 
+    op.create_table('conversations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('user_id', sa.String(length=128), nullable=False),
+    sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('draft', sa.JSON(), nullable=False),
+    sa.Column('opted_out_at', intake.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_conversations')),
+    sa.UniqueConstraint('channel', 'user_id', name=op.f('uq_conversations_channel'))
+    )
     op.create_table('inbound_messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
@@ -53,18 +66,6 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['parent_code'], ['jurisdictions.code'], name=op.f('fk_jurisdictions_parent_code_jurisdictions')),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_jurisdictions'))
     )
-    op.create_table('channel_identities',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('channel', sa.String(length=20), nullable=False),
-    sa.Column('external_id', sa.String(length=128), nullable=False),
-    sa.Column('complainant_id', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['complainant_id'], ['complainants.id'], name=op.f('fk_channel_identities_complainant_id_complainants')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_channel_identities')),
-    sa.UniqueConstraint('channel', 'external_id', name=op.f('uq_channel_identities_channel'))
-    )
-    with op.batch_alter_table('channel_identities', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_channel_identities_complainant_id'), ['complainant_id'], unique=False)
-
     op.create_table('departments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('jurisdiction_code', sa.String(length=12), nullable=False),
@@ -141,12 +142,16 @@ def upgrade() -> None:
     sa.Column('jurisdiction_code', sa.String(length=12), nullable=True),
     sa.Column('project_name', sa.String(length=300), nullable=True),
     sa.Column('complainant_id', sa.Integer(), nullable=False),
+    sa.Column('channel_user_id', sa.String(length=128), nullable=True),
     sa.Column('anonymous', sa.Boolean(), nullable=False),
     sa.Column('free_text', sa.Text(), nullable=False),
     sa.Column('claim', sa.JSON(), nullable=False),
     sa.Column('workers', sa.Integer(), nullable=True),
     sa.Column('amount', sa.BigInteger(), nullable=True),
     sa.Column('months', sa.Integer(), nullable=True),
+    sa.Column('amount_recovered', sa.BigInteger(), nullable=False),
+    sa.Column('workers_paid', sa.Integer(), nullable=True),
+    sa.Column('satisfied', sa.Boolean(), nullable=True),
     sa.Column('priority', sa.String(length=20), nullable=False),
     sa.Column('supervised', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
@@ -224,6 +229,7 @@ def upgrade() -> None:
     sa.Column('next_try_at', intake.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('provider_id', sa.String(length=64), nullable=True),
     sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', intake.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_outbox_complaint_id_complaints')),
@@ -231,6 +237,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outbox_complaint_id'), ['complaint_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_provider_id'), ['provider_id'], unique=False)
         batch_op.create_index('ix_outbox_state_next_try_at', ['state', 'next_try_at'], unique=False)
 
     op.create_table('timers',
@@ -261,6 +268,7 @@ def downgrade() -> None:
     op.drop_table('timers')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_state_next_try_at')
+        batch_op.drop_index(batch_op.f('ix_outbox_provider_id'))
         batch_op.drop_index(batch_op.f('ix_outbox_complaint_id'))
 
     op.drop_table('outbox')
@@ -294,12 +302,9 @@ def downgrade() -> None:
 
     op.drop_table('sites')
     op.drop_table('departments')
-    with op.batch_alter_table('channel_identities', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_channel_identities_complainant_id'))
-
-    op.drop_table('channel_identities')
     op.drop_table('jurisdictions')
     op.drop_table('inbound_messages')
+    op.drop_table('conversations')
     with op.batch_alter_table('complainants', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_complainants_phone'))
         batch_op.drop_index(batch_op.f('ix_complainants_id_number_hash'))

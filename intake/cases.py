@@ -1,0 +1,165 @@
+"""The life of a case: each operation moves a complaint one step, brings its clocks in line and tells whoever
+must know. They change state and flush; the caller (the worker, a console request) commits once.
+
+Routing runs here too, as the handler of the "route" timer that every new or returned complaint gets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from .calendar import WorkingCalendar
+from .clocks import may_return, start_clocks_for
+from .complaints import ROUTE_CLOCK
+from .models import Channel, Complaint, Event, Status, Timer
+from .notify import tell_departments_of_routing, tell_worker
+from .routing import RoutingDecision, route_complaint
+from .settings import Settings
+from .timers import FireContext, cancel_timers, register, set_timer
+from .transitions import record, transition
+
+ROUTER = "system:router"
+MEASURES = {
+    "ordered_to_pay": "责令限期支付",
+    "deposit_used": "动用工资保证金",
+    "emergency_fund": "启用应急周转金",
+    "police": "移送公安机关",
+    "blacklist": "列入失信名单",
+}
+SELF_SERVICE_CHANNELS = frozenset({Channel.WECHAT.value, Channel.SMS.value})
+
+
+class CaseError(ValueError):
+    """An action the rules do not allow right now; the message is for staff, in Chinese."""
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    settings: Settings
+    calendar: WorkingCalendar
+    now: datetime
+
+
+def _move(session: Session, complaint: Complaint, to: Status, ctx: CaseContext, *, actor: str,
+          kind: str | None = None, note: str | None = None, data: dict | None = None) -> Event:
+    event = transition(session, complaint, to, actor=actor, kind=kind, note=note, data=data)
+    start_clocks_for(session, complaint, to, ctx.now, ctx.calendar, ctx.settings.clocks)
+    return event
+
+
+def _required(text: str | None, what: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise CaseError(f"请填写{what}")
+    return text
+
+
+@register(ROUTE_CLOCK)
+def _fire_route(session: Session, _timer: Timer, complaint: Complaint, fire: FireContext) -> None:
+    route(session, complaint, CaseContext(fire.extra["settings"], fire.extra["calendar"], fire.now))
+
+
+def route(session: Session, complaint: Complaint, ctx: CaseContext) -> RoutingDecision:
+    """Route a received or returned case, start its acknowledge clock, tell the departments; a worker who used
+    the web form (or was entered by staff) gets the receipt by SMS too, chat users already have it."""
+    first = complaint.status == Status.RECEIVED.value
+    decision = route_complaint(session, complaint, ctx.settings, ctx.now)
+    start_clocks_for(session, complaint, Status.ROUTED, ctx.now, ctx.calendar, ctx.settings.clocks)
+    tell_departments_of_routing(session, complaint, decision, ctx.now)
+    if first and complaint.channel not in SELF_SERVICE_CHANNELS:
+        tell_worker(session, ctx.settings, complaint, "received", ctx.now)
+    return decision
+
+
+def acknowledge(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str) -> Event:
+    event = _move(session, complaint, Status.ACKNOWLEDGED, ctx, actor=actor)
+    tell_worker(session, ctx.settings, complaint, "acknowledged", ctx.now)
+    return event
+
+
+def return_case(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, reason: str) -> Event:
+    """Send a misrouted case back (退回) within the allowed working days; the dispatch desk re-routes it."""
+    reason = _required(reason, "退回理由")
+    if not may_return(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks):
+        raise CaseError(f"派单已超过 {ctx.settings.clocks.return_within_days} 个工作日，不能退回，请申请转办")
+    event = _move(session, complaint, Status.RETURNED, ctx, actor=actor, kind="returned", note=reason)
+    set_timer(session, complaint, ROUTE_CLOCK, ctx.now)
+    return event
+
+
+def record_contact(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, note: str) -> Event:
+    """First contact with the worker made: the contact clock stops."""
+    event = record(session, complaint, "contacted", actor=actor, note=_required(note, "联系情况"))
+    cancel_timers(session, complaint, ["contact"])
+    return event
+
+
+def accept(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str) -> Event:
+    event = _move(session, complaint, Status.ACCEPTED, ctx, actor=actor)
+    tell_worker(session, ctx.settings, complaint, "accepted", ctx.now)
+    return event
+
+
+def reject(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, reason: str) -> Event:
+    reason = _required(reason, "不予受理的理由")
+    event = _move(session, complaint, Status.REJECTED, ctx, actor=actor, note=reason)
+    tell_worker(session, ctx.settings, complaint, "rejected", ctx.now, reason=reason)
+    return event
+
+
+def record_measures(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str,
+                    measures: list[str], note: str | None = None) -> Event:
+    """Measures taken (责令支付, 保证金, 应急周转金, 移送公安 ...); the first ones start the handling (in_progress)."""
+    unknown = [m for m in measures if m not in MEASURES]
+    if not measures or unknown:
+        raise CaseError(f"请选择处理措施：{'、'.join(MEASURES.values())}")
+    data = {"measures": measures}
+    if complaint.status in (Status.ACCEPTED.value, Status.REOPENED.value):
+        return _move(session, complaint, Status.IN_PROGRESS, ctx, actor=actor, kind="measures", note=note, data=data)
+    if complaint.status not in (Status.IN_PROGRESS.value, Status.INVESTIGATING.value):
+        raise CaseError("案件受理后才能记录处理措施")
+    return record(session, complaint, "measures", actor=actor, note=note, data=data)
+
+
+def open_investigation(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str,
+                       note: str | None = None) -> Event:
+    """立案: the 60-working-day investigation clock replaces the work order's reply clock."""
+    return _move(session, complaint, Status.INVESTIGATING, ctx, actor=actor, kind="investigation_opened", note=note)
+
+
+def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, outcome: str,
+            amount_recovered: int, workers_paid: int | None) -> Event:
+    """办结: the outcome and the money recovered; the worker is asked to confirm the money arrived."""
+    outcome = _required(outcome, "办理结果")
+    if amount_recovered < 0 or (workers_paid is not None and workers_paid < 0):
+        raise CaseError("追回金额和人数不能为负数")
+    complaint.amount_recovered = amount_recovered
+    complaint.workers_paid = workers_paid
+    event = _move(session, complaint, Status.RESOLVED, ctx, actor=actor, note=outcome,
+                  data={"amount_recovered": amount_recovered, "workers_paid": workers_paid})
+    tell_worker(session, ctx.settings, complaint, "resolved", ctx.now, outcome=outcome)
+    return event
+
+
+def confirm_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, paid: bool, actor: str) -> Event:
+    """回访: the worker says whether the money arrived. Only a yes closes (销号); a no reopens the case."""
+    if complaint.status != Status.RESOLVED.value:
+        raise CaseError("案件还没有办结，无需确认")
+    complaint.satisfied = paid
+    if paid:
+        event = _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind="closed", note="工人确认工资已到手")
+        tell_worker(session, ctx.settings, complaint, "closed", ctx.now)
+    else:
+        event = _move(session, complaint, Status.REOPENED, ctx, actor=actor, kind="reopened", note="工人反映工资未到手")
+        tell_worker(session, ctx.settings, complaint, "reopened", ctx.now)
+    return event
+
+
+def reopen(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, reason: str) -> Event:
+    """A wrong closure or rejection found by staff or a supervisor."""
+    event = _move(session, complaint, Status.REOPENED, ctx, actor=actor, kind="reopened",
+                  note=_required(reason, "重新处理的理由"))
+    tell_worker(session, ctx.settings, complaint, "reopened", ctx.now)
+    return event

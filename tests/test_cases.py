@@ -1,0 +1,248 @@
+"""A case's whole life: routed by the worker, handled step by step, confirmed by the worker, with the clocks
+and the notices each step must leave behind."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from handlers import services
+from handlers.cli.worker import start_background_worker
+from intake import cases
+from intake.calendar import WorkingCalendar
+from intake.complaints import NewComplaint, create_complaint
+from intake.models import Complaint, Conversation, Outbox, Site, Status, Timer, utcnow
+from intake.timers import PENDING
+from intake.worker import run_once
+from tests.conftest import csrf_token
+
+CAL = WorkingCalendar.from_config({})
+
+
+@pytest.fixture
+def site(session):
+    row = Site(code="S-1", name="阳光城三期", jurisdiction_code="371302", industry="房屋建筑",
+               investment="private", public_token="tok_" + "a" * 20)
+    session.add(row)
+    session.commit()
+    return row
+
+
+def new_case(session, settings, site=None, channel="web", user=None, phone="13912345678") -> Complaint:
+    complaint, _ = create_complaint(session, NewComplaint(
+        channel=channel, channel_user_id=user, phone=phone, name="张三", site_id=site.id if site else None,
+        workers=3, amount=12000, free_text="老板欠我们三个人一万二"), settings.secret_key)
+    session.commit()
+    return complaint
+
+
+def worker_pass(app, now: datetime | None = None):
+    """One pass with no senders, so every notice stays in the outbox to be looked at."""
+    return run_once(services(app).sessions, {}, CAL, services(app).settings, now=now or utcnow())
+
+
+def outbox(session, complaint, kind=None) -> list[Outbox]:
+    session.expire_all()
+    rows = session.scalars(select(Outbox).where(Outbox.complaint_id == complaint.id).order_by(Outbox.id)).all()
+    return [r for r in rows if kind is None or r.payload.get("kind") == kind]
+
+
+def open_clocks(session, complaint) -> set[str]:
+    session.expire_all()
+    clocks = session.scalars(select(Timer.clock).where(Timer.complaint_id == complaint.id, Timer.state == PENDING))
+    return {c.split(":")[0] for c in clocks}
+
+
+def ctx(app, later: timedelta = timedelta(0)) -> cases.CaseContext:
+    return cases.CaseContext(services(app).settings, CAL, utcnow() + later)
+
+
+def routed(app, session, settings, site, **kwargs) -> Complaint:
+    complaint = new_case(session, settings, site, **kwargs)
+    worker_pass(app)
+    session.expire_all()
+    return session.get(Complaint, complaint.id)
+
+
+def test_the_worker_routes_a_new_case_and_tells_department_and_worker(app, session, settings, site):
+    complaint = new_case(session, settings, site)
+    assert open_clocks(session, complaint) == {"route"}
+    report = worker_pass(app)
+    assert report.fired == 1
+    session.expire_all()
+    complaint = session.get(Complaint, complaint.id)
+    assert complaint.status == Status.ROUTED.value
+    assert complaint.department.name == "兰山区住房和城乡建设局"
+    assert open_clocks(session, complaint) == {"acknowledge", "contact", "accept", "reply"}
+    (new,) = outbox(session, complaint, "new_case")
+    assert new.destination == f"department:{complaint.department_id}"
+    assert "阳光城三期" in new.payload["text"] and "3人" in new.payload["text"] and "1.2万元" in new.payload["text"]
+    (receipt,) = outbox(session, complaint, "worker_received")
+    assert receipt.destination == "sms:13912345678"
+    assert complaint.ticket_no in receipt.payload["text"] and "https://qingling.test/status" in receipt.payload["text"]
+    assert worker_pass(app).fired == 0
+
+
+def test_chat_workers_are_not_sent_a_second_receipt_and_hear_back_on_wechat(app, session, settings, site):
+    complaint = routed(app, session, settings, site, channel="wechat", user="openid-1")
+    assert outbox(session, complaint, "worker_received") == []
+    cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
+    session.commit()
+    (told,) = outbox(session, complaint, "worker_acknowledged")
+    assert told.destination == "wechat:openid-1"
+    assert told.payload["fallbacks"] == ["wechat-template:openid-1", "sms:13912345678"]
+    assert "兰山区住房和城乡建设局" in told.payload["text"]
+
+
+def test_an_sms_opt_out_is_respected_for_notices(app, session, settings, site):
+    session.add(Conversation(channel="sms", user_id="13912345678", state="idle", draft={},
+                             opted_out_at=utcnow(), version=1))
+    session.commit()
+    complaint = routed(app, session, settings, site)
+    assert outbox(session, complaint, "worker_received") == []
+    assert outbox(session, complaint, "new_case") != []
+
+
+def test_acknowledging_stops_its_clock_and_keeps_the_others(app, session, settings, site):
+    complaint = routed(app, session, settings, site)
+    cases.acknowledge(session, complaint, ctx(app, timedelta(minutes=30)), actor="staff:1")
+    session.commit()
+    assert complaint.status == Status.ACKNOWLEDGED.value
+    assert open_clocks(session, complaint) == {"contact", "accept", "reply"}
+
+
+def test_a_recorded_contact_is_not_restarted_by_a_later_step(app, session, settings, site):
+    complaint = routed(app, session, settings, site)
+    cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
+    cases.record_contact(session, complaint, ctx(app), actor="staff:1", note="电话联系了张三")
+    assert "contact" not in open_clocks(session, complaint)
+    cases.accept(session, complaint, ctx(app), actor="staff:1")
+    session.commit()
+    assert open_clocks(session, complaint) == {"reply"}
+    with pytest.raises(cases.CaseError, match="联系情况"):
+        cases.record_contact(session, complaint, ctx(app), actor="staff:1", note="  ")
+
+
+def test_a_misrouted_case_goes_back_to_the_dispatch_desk_within_two_working_days(app, session, settings, site):
+    complaint = routed(app, session, settings, site)
+    cases.return_case(session, complaint, ctx(app, timedelta(hours=3)), actor="staff:1",
+                      reason="不是住建领域，应由人社处理")
+    session.commit()
+    worker_pass(app, utcnow() + timedelta(hours=3))
+    session.expire_all()
+    complaint = session.get(Complaint, complaint.id)
+    assert complaint.status == Status.ROUTED.value
+    assert complaint.department.kind == "dispatch_desk"
+    assert "不是住建领域" in complaint.events[-1].note
+    late = routed(app, session, settings, site, phone="13912345679")
+    with pytest.raises(cases.CaseError, match="不能退回"):
+        cases.return_case(session, late, ctx(app, timedelta(days=7)), actor="staff:1", reason="不归我们")
+    session.rollback()
+    assert session.get(Complaint, late.id).status == Status.ROUTED.value
+
+
+def test_rejection_needs_a_reason_that_the_worker_is_told(app, session, settings, site):
+    complaint = routed(app, session, settings, site)
+    cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
+    with pytest.raises(cases.CaseError, match="不予受理的理由"):
+        cases.reject(session, complaint, ctx(app), actor="staff:1", reason="")
+    cases.reject(session, complaint, ctx(app), actor="staff:1", reason="已超过仲裁时效，请走诉讼")
+    session.commit()
+    (told,) = outbox(session, complaint, "worker_rejected")
+    assert "已超过仲裁时效" in told.payload["text"]
+    assert open_clocks(session, complaint) == set()
+
+
+def test_handling_resolving_and_the_workers_confirmation_close_the_case(app, session, settings, site):
+    complaint = routed(app, session, settings, site)
+    cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
+    with pytest.raises(cases.CaseError, match="受理后"):
+        cases.record_measures(session, complaint, ctx(app), actor="staff:1", measures=["ordered_to_pay"])
+    cases.accept(session, complaint, ctx(app), actor="staff:1")
+    with pytest.raises(cases.CaseError, match="处理措施"):
+        cases.record_measures(session, complaint, ctx(app), actor="staff:1", measures=["magic"])
+    cases.record_measures(session, complaint, ctx(app), actor="staff:1", measures=["ordered_to_pay"])
+    assert complaint.status == Status.IN_PROGRESS.value
+    with pytest.raises(cases.CaseError, match="负数"):
+        cases.resolve(session, complaint, ctx(app), actor="staff:1", outcome="已支付", amount_recovered=-1,
+                      workers_paid=3)
+    cases.resolve(session, complaint, ctx(app), actor="staff:1", outcome="已责令支付全部工资",
+                  amount_recovered=12000, workers_paid=3)
+    session.commit()
+    (asked,) = outbox(session, complaint, "worker_resolved")
+    assert "工资到手了吗" in asked.payload["text"] and "已责令支付全部工资" in asked.payload["text"]
+    cases.confirm_payment(session, complaint, ctx(app), paid=True, actor="worker:web")
+    session.commit()
+    assert complaint.status == Status.CLOSED.value and complaint.satisfied is True
+    assert complaint.amount_recovered == 12000
+    assert outbox(session, complaint, "worker_closed") != []
+    with pytest.raises(cases.CaseError, match="还没有办结"):
+        cases.confirm_payment(session, complaint, ctx(app), paid=True, actor="worker:web")
+
+
+def resolved_case(app, session, settings, site) -> Complaint:
+    complaint = routed(app, session, settings, site)
+    for step in (cases.acknowledge, cases.accept):
+        step(session, complaint, ctx(app), actor="staff:1")
+    cases.resolve(session, complaint, ctx(app), actor="staff:1", outcome="老板已付清", amount_recovered=12000,
+                  workers_paid=3)
+    session.commit()
+    return complaint
+
+
+def test_money_not_arrived_reopens_with_a_fresh_reply_clock(app, session, settings, site):
+    complaint = resolved_case(app, session, settings, site)
+    cases.confirm_payment(session, complaint, ctx(app), paid=False, actor="worker:web")
+    session.commit()
+    assert complaint.status == Status.REOPENED.value and complaint.satisfied is False
+    assert open_clocks(session, complaint) == {"reply"}
+    assert outbox(session, complaint, "worker_reopened") != []
+
+
+def status_page(client, complaint, last4="5678"):
+    token = csrf_token(client.get("/status").get_data(as_text=True))
+    return client.post("/status", data={"csrf_token": token, "ticket_no": complaint.ticket_no, "phone_last4": last4})
+
+
+def test_the_worker_confirms_on_the_status_page(app, client, session, settings, site):
+    complaint = resolved_case(app, session, settings, site)
+    page = status_page(client, complaint).get_data(as_text=True)
+    assert "工资到手了吗" in page
+    response = client.post("/status/confirm", data={"csrf_token": csrf_token(page), "ticket_no": complaint.ticket_no,
+                                                    "phone_last4": "5678", "paid": "yes"})
+    assert "案件已结案" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Complaint, complaint.id).status == Status.CLOSED.value
+
+
+def test_a_confirmation_for_someone_elses_case_changes_nothing(app, client, session, settings, site):
+    complaint = resolved_case(app, session, settings, site)
+    page = status_page(client, complaint).get_data(as_text=True)
+    for last4, paid in (("0000", "yes"), ("5678", "maybe")):
+        response = client.post("/status/confirm", data={"csrf_token": csrf_token(page), "paid": paid,
+                                                        "ticket_no": complaint.ticket_no, "phone_last4": last4})
+        assert "没有找到这个编号" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Complaint, complaint.id).status == Status.RESOLVED.value
+
+
+def test_the_demo_worker_thread_routes_cases_while_the_app_serves(make_settings, session, site):
+    from handlers import create_app
+
+    app = create_app(make_settings(demo=True))
+    complaint = new_case(session, services(app).settings, site)
+    thread, stop = start_background_worker(app)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            session.expire_all()
+            if session.get(Complaint, complaint.id).status == Status.ROUTED.value:
+                break
+            time.sleep(0.1)
+        assert session.get(Complaint, complaint.id).status == Status.ROUTED.value
+    finally:
+        stop.set()
+        thread.join(15)
+    assert not thread.is_alive()
