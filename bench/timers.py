@@ -20,13 +20,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from intake.calendar import WorkingCalendar  # noqa: E402
-from intake.db import make_engine, make_session_factory  # noqa: E402
+from intake.db import make_engine, make_session_factory, recreate_postgres_database  # noqa: E402
 from intake.directory import load_directory  # noqa: E402
 from intake.settings import Settings  # noqa: E402
 from intake.timers import load_handlers  # noqa: E402
@@ -37,24 +36,6 @@ NOW = datetime(2024, 6, 3, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Shangha
 START = NOW - timedelta(days=120)
 FAR = NOW + timedelta(days=365)
 CAL = WorkingCalendar.from_config({})
-
-
-def create_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        if parsed.database != "postgres":
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-
-
-def drop_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _rows(complaints: int, due: int, department_id: int):
@@ -210,7 +191,7 @@ def main() -> None:
         url = f"sqlite:///{tmp.name}/bench.db"
     else:
         url = args.url
-        create_database(url)
+        recreate_postgres_database(url)
     try:
         load(url, complaints, args.due)
         idle = idle_pass_ms(url)
@@ -238,7 +219,7 @@ def main() -> None:
         if tmp is not None:
             tmp.cleanup()
         else:
-            drop_database(url)
+            recreate_postgres_database(url, create=False)
 
 
 if __name__ == "__main__":

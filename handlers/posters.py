@@ -82,27 +82,20 @@ def _bytes(content: bytes, mimetype: str, filename: str | None = None) -> Respon
     return response
 
 
-@bp.get("/s/<token>/qr.png")
-def qr_code_png(token: str):
-    return _bytes(qr_png(qr_target(services().settings, _site(token))), "image/png")
+QR_FORMATS = {"png": (qr_png, "image/png"), "svg": (qr_svg, "image/svg+xml")}
+POSTER_FORMATS = {"png": (poster_png, "image/png"), "pdf": (poster_pdf, "application/pdf")}
 
 
-@bp.get("/s/<token>/qr.svg")
-def qr_code_svg(token: str):
-    return _bytes(qr_svg(qr_target(services().settings, _site(token))), "image/svg+xml")
+@bp.get("/s/<token>/qr.<any(png, svg):fmt>")
+def qr_code(token: str, fmt: str):
+    encode, mimetype = QR_FORMATS[fmt]
+    return _bytes(encode(qr_target(services().settings, _site(token))), mimetype)
 
 
-@bp.get("/s/<token>/poster.png")
-def poster_as_png(token: str):
+@bp.get("/s/<token>/poster.<any(png, pdf):fmt>")
+def poster(token: str, fmt: str):
     settings = services().settings
     site = _site(token)
-    return _bytes(poster_png(poster_data(db(), settings, site), poster_font(settings)), "image/png",
-                  f"poster-{site.code}.png")
-
-
-@bp.get("/s/<token>/poster.pdf")
-def poster_as_pdf(token: str):
-    settings = services().settings
-    site = _site(token)
-    return _bytes(poster_pdf(poster_data(db(), settings, site), poster_font(settings)), "application/pdf",
-                  f"poster-{site.code}.pdf")
+    render, mimetype = POSTER_FORMATS[fmt]
+    return _bytes(render(poster_data(db(), settings, site), poster_font(settings)), mimetype,
+                  f"poster-{site.code}.{fmt}")

@@ -11,11 +11,10 @@ import re
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
 from handlers import create_app, services
-from intake.db import make_engine, make_session_factory
+from intake.db import make_engine, make_session_factory, recreate_postgres_database
 from intake.directory import load_directory
 from migrations import upgrade
 from intake.models import Base
@@ -24,21 +23,12 @@ from intake.settings import DatabaseSettings, Settings
 KEEP_TABLES = {"jurisdictions", "departments", "alembic_version"}
 
 
-def _fresh_postgres(url: str) -> str:
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
-    return url
-
-
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("QINGLING_TEST_DATABASE_URL")
     if url:
-        return _fresh_postgres(url)
+        recreate_postgres_database(url)
+        return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'qingling.db'}"
 
 
