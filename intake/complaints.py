@@ -100,7 +100,8 @@ def _insert(session: Session, new: NewComplaint, secret_key: str) -> Complaint:
     session.flush()
     for photo in new.photos:
         session.add(Attachment(complaint_id=complaint.id, filename=photo.filename, content_type=photo.content_type,
-                               size=len(photo.content), sha256=photo.sha256, content=photo.content))
+                               size=len(photo.content), sha256=photo.sha256, content=photo.content,
+                               source=photo.source, fetch_next_at=complaint.created_at if photo.source else None))
     session.add(Event(complaint_id=complaint.id, kind="received", to_status=Status.RECEIVED.value,
                       actor=f"worker:{new.channel}", data={"photos": len(new.photos)}))
     set_timer(session, complaint, ROUTE_CLOCK, complaint.created_at)

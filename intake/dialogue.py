@@ -426,7 +426,7 @@ class _Turn:
         kept = self.draft.setdefault("photos", [])
         limit = self.settings.uploads.max_photos
         room = max(limit - len(kept), 0)
-        kept += [{"filename": p.filename, "content_type": p.content_type,
+        kept += [{"filename": p.filename, "content_type": p.content_type, "source": p.source,
                   "content": base64.b64encode(p.content).decode("ascii")} for p in photos[:room]]
         self.notes.append(R.PHOTOS_RECEIVED.format(count=min(len(photos), room)))
         if len(photos) > room:
@@ -484,7 +484,7 @@ class _Turn:
             "risk_terms": d.get("risk_terms", {}),
             "site_match_score": d.get("site_score"),
         }
-        photos = [Photo(p["filename"], p["content_type"], base64.b64decode(p["content"]))
+        photos = [Photo(p["filename"], p["content_type"], base64.b64decode(p["content"]), p.get("source"))
                   for p in d.get("photos", [])]
         complaint, created = create_complaint(self.session, NewComplaint(
             channel=self.conv.channel, channel_user_id=self.conv.user_id, phone=self.channel_phone or d["phone"],

@@ -17,9 +17,13 @@ class EvidenceError(ValueError):
 
 @dataclass(frozen=True)
 class Photo:
+    """`source` names a photo a provider still holds ("wechat-media:<MediaId>"): the webhook may not download
+    it, so `content` stays empty until the worker fetches it (intake.media)."""
+
     filename: str
     content_type: str
     content: bytes
+    source: str | None = None
 
     @property
     def sha256(self) -> str:

@@ -265,6 +265,12 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    # A photo a provider holds ("wechat-media:<MediaId>"): the content is empty until the worker fetches it.
+    # fetch_next_at is set only while a fetch is pending, so "fetches due" is a short range scan of its index.
+    source: Mapped[str | None] = mapped_column(String(200))
+    fetch_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    fetch_next_at: Mapped[datetime | None] = mapped_column(index=True)
+    fetch_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     complaint: Mapped[Complaint] = relationship(back_populates="attachments")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from .directory import DISPATCH_DESK
@@ -65,9 +65,30 @@ class RetryPolicy:
         step = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
         return timedelta(seconds=step / 2 + (rng or random).uniform(0, step / 2))
 
+    def next_try(self, attempts: int, permanent: bool, now: datetime,
+                 rng: random.Random | None = None) -> datetime | None:
+        """When to try again after the `attempts`-th failure; None when it is time to give up."""
+        if permanent or attempts >= self.max_attempts:
+            return None
+        return now + self.delay(attempts, rng)
+
 
 def scheme(destination: str) -> str:
     return destination.split(":", 1)[0]
+
+
+def in_schemes(column: ColumnElement[str], schemes: Iterable[str]) -> ColumnElement[bool]:
+    """`column` holds "<scheme>:..." for one of `schemes`."""
+    return or_(*(column.startswith(f"{s}:", autoescape=True) for s in schemes))
+
+
+def claim_first(session: Session, query: Select) -> Any:
+    """The first row of `query`, locked for this transaction. On PostgreSQL, rows another worker holds are
+    skipped (SKIP LOCKED), so workers share the work without waiting; SQLite has no row locks and runs one."""
+    query = query.limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return session.scalar(query)
 
 
 def enqueue(session: Session, destination: str, payload: dict[str, Any], complaint_id: int | None = None,
@@ -115,14 +136,12 @@ def notify_department(session: Session, department: Department | None, payload: 
 def claim_next(session: Session, now: datetime, schemes: Iterable[str], skip: Iterable[str] = ()) -> Outbox | None:
     """The oldest deliverable row for a scheme we can send, skipping destinations that failed this pass."""
     query = (select(Outbox).where(Outbox.state == PENDING, Outbox.next_try_at <= now,
-                                  or_(*(Outbox.destination.startswith(f"{s}:", autoescape=True) for s in schemes)))
-             .order_by(Outbox.next_try_at, Outbox.id).limit(1))
+                                  in_schemes(Outbox.destination, schemes))
+             .order_by(Outbox.next_try_at, Outbox.id))
     skip = list(skip)
     if skip:
         query = query.where(Outbox.destination.not_in(skip))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return session.scalar(query)
+    return claim_first(session, query)
 
 
 def deliver(session: Session, row: Outbox, senders: Mapping[str, Sender], now: datetime, policy: RetryPolicy,
@@ -141,10 +160,11 @@ def deliver(session: Session, row: Outbox, senders: Mapping[str, Sender], now: d
         session.flush()
         return True
     row.last_error = result.error or "unknown error"
-    if result.permanent or row.attempts >= policy.max_attempts:
+    retry_at = policy.next_try(row.attempts, result.permanent, now, rng)
+    if retry_at is None:
         _give_up(session, row, now)
     else:
-        row.next_try_at = now + policy.delay(row.attempts, rng)
+        row.next_try_at = retry_at
         # The whole destination backs off: its other pending rows wait at least as long as this one.
         session.execute(update(Outbox).where(Outbox.destination == row.destination, Outbox.state == PENDING,
                                              Outbox.id != row.id, Outbox.next_try_at < row.next_try_at)

@@ -1,9 +1,10 @@
-"""The worker loop: fire due timers, then deliver due outbox messages. It owns its transactions.
+"""The worker loop: fire due timers, deliver due outbox messages, then fetch evidence photos that providers
+hold. It owns its transactions.
 
 Timers are fired in batches, one transaction a batch, so a crash mid-batch rolls the whole batch back and the
-next pass repeats none of its effects. Messages are delivered one transaction each: a crash can at worst
-resend the one message in flight. On PostgreSQL any number of workers on any number of machines share the
-work (SKIP LOCKED); on SQLite run one.
+next pass repeats none of its effects. Messages are delivered, and photos fetched, one transaction each: a
+crash can at worst resend the one message, or refetch the one photo, in flight. On PostgreSQL any number of
+workers on any number of machines share the work (SKIP LOCKED); on SQLite run one.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import outbox, timers
+from . import media, outbox, timers
 from .calendar import WorkingCalendar
 from .models import utcnow
 from .settings import Settings
@@ -31,20 +32,26 @@ class PassReport:
     stale: int = 0
     sent: int = 0
     failed: int = 0
+    fetched: int = 0
 
     @property
     def idle(self) -> bool:
-        return not (self.fired or self.stale or self.sent or self.failed)
+        return not (self.fired or self.stale or self.sent or self.failed or self.fetched)
 
 
 def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
-             settings: Settings, now: datetime | None = None, rng: random.Random | None = None) -> PassReport:
-    """One pass: every timer due at `now` (default: the clock), then every message due at `now`."""
+             settings: Settings, now: datetime | None = None, rng: random.Random | None = None,
+             fetchers: Mapping[str, media.Fetcher] | None = None) -> PassReport:
+    """One pass: every timer due at `now` (default: the clock), then every message and photo fetch due at `now`.
+
+    A scheme without a sender or fetcher here is left for a worker that has one.
+    """
     now = now or utcnow()
     config = settings.worker
     report = PassReport()
     pause = _pause(config.item_delay_ms)
     extra = {"settings": settings, "calendar": calendar}
+    policy = outbox.RetryPolicy(config.max_attempts, config.backoff_base_seconds, config.backoff_max_seconds)
     while True:
         with sessions.begin() as session:
             result = timers.fire_due(session, now, config.batch_size, extra, between=pause)
@@ -53,7 +60,6 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
         if result.fired + result.stale + result.errors == 0:
             break
     if senders:
-        policy = outbox.RetryPolicy(config.max_attempts, config.backoff_base_seconds, config.backoff_max_seconds)
         failed_destinations: list[str] = []
         while True:
             with sessions.begin() as session:
@@ -67,21 +73,32 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
                     failed_destinations.append(row.destination)
             if pause:
                 pause()
+    if fetchers:
+        while True:
+            with sessions.begin() as session:
+                attachment = media.claim_next(session, now, fetchers)
+                if attachment is None:
+                    break
+                if media.fetch(session, attachment, fetchers, now, policy, settings.uploads.max_photo_bytes, rng):
+                    report.fetched += 1
+            if pause:
+                pause()
     return report
 
 
 def run_forever(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
-                settings: Settings, stop: threading.Event) -> None:
+                settings: Settings, stop: threading.Event,
+                fetchers: Mapping[str, media.Fetcher] | None = None) -> None:
     """Pass after pass until `stop` is set; sleeps idle_seconds after a pass that found nothing to do.
 
     A pass that raises (the database went away) is logged and retried after the idle sleep, so a restart of
     PostgreSQL does not need a restart of every worker.
     """
-    log.info("worker started (handlers: %s; senders: %s)", ", ".join(timers.load_handlers(())),
-             ", ".join(sorted(senders)) or "none")
+    log.info("worker started (handlers: %s; senders: %s; fetchers: %s)", ", ".join(timers.load_handlers(())),
+             ", ".join(sorted(senders)) or "none", ", ".join(sorted(fetchers or ())) or "none")
     while not stop.is_set():
         try:
-            report = run_once(sessions, senders, calendar, settings)
+            report = run_once(sessions, senders, calendar, settings, fetchers=fetchers)
         except Exception:
             log.exception("worker pass failed")
             report = PassReport()

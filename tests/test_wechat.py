@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from urllib.parse import urlencode, urlparse
+from dataclasses import replace
+from datetime import timedelta
+from hashlib import sha256
+from urllib.parse import parse_qsl, urlencode, urlparse
 
 import pytest
 import requests
@@ -15,13 +18,18 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from handlers import create_app
+from handlers import create_app, services
+from handlers.channels import build_fetchers
 from handlers.channels.wechat import MEDIA_TYPE, WeChatSender, make_client
 from handlers.cli import main
 from handlers.cli.doctor import check_wechat
 from intake import dialogue_replies as R
-from intake.models import Complaint, Conversation, InboundMessage, Outbox, Site
-from intake.settings import WeChatSettings
+from intake.media import EVIDENCE_LOST
+from intake.models import Attachment, Complaint, Conversation, Event, InboundMessage, Outbox, Site, utcnow
+from intake.settings import WeChatSettings, WorkerSettings
+from intake.worker import run_once
+from test_timers import CAL
+from test_web_form import jpeg
 
 TOKEN = "wechat-test-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -215,13 +223,17 @@ def test_voice_uses_recognition_or_asks_to_type(client, session):
     assert conversation(session, "oOther") is None
 
 
+def image_xml(media_id: str, msg_id: int) -> str:
+    return (f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>"
+            f"<MsgType>image</MsgType><PicUrl>http://mmbiz.qpic.cn/abc</PicUrl><MediaId>{media_id}</MediaId>"
+            f"<MsgId>{msg_id}</MsgId></xml>")
+
+
 def test_an_image_is_recorded_as_evidence_without_fetching_it(client, session):
-    image = (f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>"
-             "<MsgType>image</MsgType><PicUrl>http://mmbiz.qpic.cn/abc</PicUrl><MediaId>MEDIA-9</MediaId>"
-             "<MsgId>6001</MsgId></xml>")
-    assert "收到1张照片" in reply_text(post(client, image))
+    assert "收到1张照片" in reply_text(post(client, image_xml("MEDIA-9", 6001)))
     photo = conversation(session).draft["photos"][0]
-    assert (photo["filename"], photo["content_type"]) == ("wechat-media:MEDIA-9", MEDIA_TYPE)
+    assert (photo["filename"], photo["content_type"], photo["source"], photo["content"]) == \
+        ("微信图片", MEDIA_TYPE, "wechat-media:MEDIA-9", "")
     assert session.scalar(select(InboundMessage)).payload["PicUrl"] == "http://mmbiz.qpic.cn/abc"
 
 
@@ -285,19 +297,27 @@ def test_a_one_megabyte_body_is_too_large(client, session):
 # ---------------------------------------------------------------- WeChat's API servers, faked at the HTTP boundary
 
 class FakeWeChatServers:
-    """Stands in for api.weixin.qq.com under `requests`: records calls, answers from a path -> JSON table."""
+    """Stands in for api.weixin.qq.com under `requests`: records calls (the JSON body, or a GET's query) and
+    answers from a path -> answer table. An answer is JSON (a dict), a file ((content type, bytes)) or an
+    exception to raise; a list of answers is given out in turn, its last one for every later call."""
 
     def __init__(self):
         self.calls: list[tuple[str, dict]] = []
-        self.answers: dict[str, dict] = {"/cgi-bin/token": {"access_token": "ACCESS", "expires_in": 7200}}
+        self.answers: dict[str, object] = {"/cgi-bin/token": {"access_token": "ACCESS", "expires_in": 7200}}
 
     def send(self, request, **_kwargs):
-        path = urlparse(request.url).path
-        self.calls.append((path, json.loads(request.body) if request.body else {}))
+        url = urlparse(request.url)
+        self.calls.append((url.path, json.loads(request.body) if request.body else dict(parse_qsl(url.query))))
+        answer = self.answers.get(url.path, {"errcode": 0, "errmsg": "ok"})
+        if isinstance(answer, list):
+            answer = answer.pop(0) if len(answer) > 1 else answer[0]
+        if isinstance(answer, Exception):
+            raise answer
+        content_type, body = answer if isinstance(answer, tuple) else ("application/json", json.dumps(answer).encode())
         response = requests.Response()
         response.status_code = 200
-        response._content = json.dumps(self.answers.get(path, {"errcode": 0, "errmsg": "ok"})).encode()
-        response.headers["Content-Type"] = "application/json"
+        response._content = body
+        response.headers["Content-Type"] = content_type
         response.encoding, response.url, response.request = "utf-8", request.url, request
         return response
 
@@ -358,3 +378,104 @@ def test_doctor_refuses_a_half_configured_account(make_settings):
     half = check_wechat(make_settings(wechat=WeChatSettings(token="t")))
     assert not half.ok and "QINGLING_WECHAT_APP_ID" in half.detail
     assert check_wechat(make_settings(wechat=WECHAT)).ok
+
+
+# ---------------------------------------------------------------- photos fetched by the worker
+
+IOU = jpeg()
+
+
+def complaint_with_photo(client, session, media_id: str = "MEDIA-9") -> Attachment:
+    """A WeChat conversation with one photo, confirmed: the complaint's attachment, not yet fetched."""
+    post(client, image_xml(media_id, 6001))
+    for msg_id, said in enumerate(["兰山区阳光城工地，老板欠我们8个人三万五", "张三", "13812345678", "确认"],
+                                  start=6002):
+        post(client, text_xml(said, msg_id))
+    session.expire_all()
+    return session.scalar(select(Attachment))
+
+
+def worker_pass(app, now=None, **worker):
+    settings = services(app).settings
+    if worker:
+        settings = replace(settings, worker=replace(WorkerSettings(), **worker))
+    return run_once(services(app).sessions, {}, CAL, settings, now=now, fetchers=build_fetchers(settings))
+
+
+def media_calls(servers) -> list[str]:
+    return [query["media_id"] for path, query in servers.calls if path == "/cgi-bin/media/get"]
+
+
+def reloaded(session, row):
+    session.expire_all()
+    return session.get(type(row), row.id)
+
+
+def lost_events(session) -> list[Event]:
+    return list(session.scalars(select(Event).where(Event.kind == EVIDENCE_LOST)))
+
+
+def test_a_photo_sent_in_the_chat_is_fetched_by_the_worker_once(app, client, session, wechat_servers):
+    pending = complaint_with_photo(client, session)
+    assert (pending.content, pending.size, pending.source) == (b"", 0, "wechat-media:MEDIA-9")
+    assert pending.fetch_next_at is not None and media_calls(wechat_servers) == []
+    wechat_servers.answers["/cgi-bin/media/get"] = ("image/jpeg", IOU)
+    assert worker_pass(app).fetched == 1
+    photo = reloaded(session, pending)
+    assert (photo.content, photo.size, photo.sha256, photo.content_type) == \
+        (IOU, len(IOU), sha256(IOU).hexdigest(), "image/jpeg")
+    assert (photo.fetch_next_at, photo.fetch_error, photo.fetch_attempts) == (None, None, 1)
+    assert worker_pass(app, now=utcnow() + timedelta(days=1)).fetched == 0
+    assert media_calls(wechat_servers) == ["MEDIA-9"]
+
+
+def test_a_failing_download_is_retried_until_the_photo_comes(app, client, session, wechat_servers):
+    pending = complaint_with_photo(client, session)
+    wechat_servers.answers["/cgi-bin/media/get"] = [{"errcode": -1, "errmsg": "system busy"},
+                                                    requests.exceptions.ReadTimeout("read timed out"),
+                                                    ("image/jpeg", IOU)]
+    now = utcnow()
+    assert worker_pass(app, now).fetched == 0
+    busy = reloaded(session, pending)
+    assert busy.fetch_attempts == 1 and "-1" in busy.fetch_error and busy.fetch_next_at > now
+    assert worker_pass(app, now).fetched == 0 and len(media_calls(wechat_servers)) == 1  # backing off
+    assert worker_pass(app, now + timedelta(hours=2)).fetched == 0
+    assert "ReadTimeout" in reloaded(session, pending).fetch_error
+    assert worker_pass(app, now + timedelta(hours=4)).fetched == 1
+    photo = reloaded(session, pending)
+    assert (photo.content, photo.fetch_attempts, photo.fetch_error) == (IOU, 3, None)
+    assert lost_events(session) == []
+
+
+def test_an_expired_media_id_is_lost_at_once_and_staff_are_told(app, client, session, wechat_servers):
+    pending = complaint_with_photo(client, session, media_id="EXPIRED")
+    wechat_servers.answers["/cgi-bin/media/get"] = {"errcode": 40007, "errmsg": "invalid media_id"}
+    assert worker_pass(app).fetched == 0
+    lost = reloaded(session, pending)
+    assert (lost.content, lost.fetch_next_at, lost.fetch_attempts) == (b"", None, 1) and "40007" in lost.fetch_error
+    [event] = lost_events(session)
+    assert event.complaint_id == lost.complaint_id and "重新发送" in event.note
+    assert event.data["attachment_id"] == lost.id
+    worker_pass(app, now=utcnow() + timedelta(days=1))
+    assert media_calls(wechat_servers) == ["EXPIRED"]
+
+
+def test_an_error_page_instead_of_a_photo_is_refused(app, client, session, wechat_servers):
+    pending = complaint_with_photo(client, session)
+    wechat_servers.answers["/cgi-bin/media/get"] = ("text/html", b"<html><body>502 Bad Gateway</body></html>")
+    assert worker_pass(app).fetched == 0
+    refused = reloaded(session, pending)
+    assert (refused.content, refused.fetch_next_at) == (b"", None) and "不是照片" in refused.fetch_error
+    assert len(lost_events(session)) == 1
+
+
+def test_a_photo_that_never_comes_is_lost_after_the_last_attempt(app, client, session, wechat_servers):
+    pending = complaint_with_photo(client, session)
+    wechat_servers.answers["/cgi-bin/media/get"] = {"errcode": 45009, "errmsg": "api freq out of limit"}
+    now = utcnow()
+    worker_pass(app, now, max_attempts=2)
+    assert lost_events(session) == []
+    worker_pass(app, now + timedelta(hours=2), max_attempts=2)
+    lost = reloaded(session, pending)
+    assert (lost.fetch_attempts, lost.fetch_next_at) == (2, None) and "45009" in lost.fetch_error
+    assert len(lost_events(session)) == 1

@@ -2,7 +2,8 @@
 `Inbound`, and `take` does the rest the same way for all of them.
 
 Webhooks answer from the database alone (WeChat waits 5 s at most): no provider API call on the request path.
-Anything sent later goes through the outbox, by the senders `build_senders` makes for the worker.
+Anything sent later goes through the outbox, by the senders `build_senders` makes for the worker; photos that
+a provider holds are downloaded by the worker too, with the fetchers `build_fetchers` makes.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from intake.dialogue import handle_message
 from intake.evidence import Photo
+from intake.media import Fetcher
 from intake.models import InboundMessage, utcnow
 from intake.outbox import Sender, dispatch_desk, notify_department
 from intake.settings import Settings
@@ -124,3 +126,12 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
     if twilio_sms.configured(settings):
         senders["sms"] = twilio_sms.make_sender(settings)
     return senders
+
+
+def build_fetchers(settings: Settings) -> dict[str, Fetcher]:
+    """The media fetchers for every configured channel, keyed by source scheme; the worker's wiring."""
+    from . import wechat
+
+    if wechat.configured(settings):
+        return {wechat.MEDIA_SCHEME: wechat.WeChatMediaFetcher(wechat.make_client(settings))}
+    return {}

@@ -1,14 +1,18 @@
 """The WeChat official account: `GET /wechat` (server URL verification), `POST /wechat` (messages and events, in
-plaintext or safe mode) and the outbound sender (customer-service text, template message).
+plaintext or safe mode), the outbound sender (customer-service text, template message) and the media fetcher.
 
 Messages are deduplicated on MsgId, events (which have none) on FromUserName + CreateTime + Event: WeChat
-retries a delivery it got no answer for within 5 s. An image is recorded by its MediaId and PicUrl only;
-fetching the media is an API call, which is the worker's job, not the webhook's.
+retries a delivery it got no answer for within 5 s. An image is recorded by its MediaId (and PicUrl, in the
+stored payload) only; downloading it is an API call, which is the worker's job (`WeChatMediaFetcher`), not the
+webhook's.
 """
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Any
+
+import requests
 
 from flask import Response, abort, request
 from wechatpy import WeChatClient, parse_message
@@ -21,6 +25,7 @@ from wechatpy.utils import check_signature
 from xml.parsers.expat import ExpatError
 
 from intake.evidence import Photo
+from intake.media import FetchResult
 from intake.models import Channel
 from intake.outbox import SendResult
 from intake.settings import Settings
@@ -30,7 +35,10 @@ from . import Inbound, take, webhook_blueprint
 
 TEXT_SCHEME = "wechat"
 TEMPLATE_SCHEME = "wechat-template"
-# A media reference, not the image: the worker downloads it (WeChat keeps temporary media for 3 days).
+# An image's source is "wechat-media:<MediaId>"; the worker downloads it (WeChat keeps temporary media 3 days).
+MEDIA_SCHEME = "wechat-media"
+PHOTO_NAME = "微信图片"
+# The attachment's content type until the download replaces it with the decoded image's.
 MEDIA_TYPE = "application/x-wechat-media-id"
 # Menu buttons (EventKey of a click) and what pressing one says to the dialogue.
 MENU = {"COMPLAIN": "我要投诉", "STATUS": "查询进度", "HUMAN": "人工"}
@@ -39,6 +47,10 @@ UNSUPPORTED = "请用文字说一下情况，也可以发照片，或拨打{hotl
 # WeChat errors no retry can cure: 45015 outside the 48-hour window, 43004 not a follower, 40003 bad openid,
 # 43101 the user declined, 40037 bad template id. The outbox then tries the payload's fallbacks at once.
 PERMANENT_ERRORS = {45015, 43004, 40003, 43101, 40037}
+# 40007: the MediaId is invalid or expired (after 3 days), so no retry can fetch it.
+PERMANENT_MEDIA_ERRORS = {40007}
+# Seconds to connect and between bytes read; without it a stalled API call would hold the worker for good.
+API_TIMEOUT = 30
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
@@ -123,14 +135,21 @@ def _inbound(message: BaseMessage) -> Inbound | None:
             return Inbound(**base, text=message.recognition)
         return Inbound(**base, reply=VOICE_UNHEARD.format(hotline=hotline))
     if isinstance(message, ImageMessage):
-        return Inbound(**base, attachments=(Photo(f"wechat-media:{message.media_id}", MEDIA_TYPE, b""),))
+        return Inbound(**base, attachments=(Photo(filename=PHOTO_NAME, content_type=MEDIA_TYPE, content=b"",
+                                                  source=f"{MEDIA_SCHEME}:{message.media_id}"),))
     return Inbound(**base, reply=UNSUPPORTED.format(hotline=hotline))
 
 
 def make_client(settings: Settings) -> WeChatClient:
-    """The API client for the CLI and the worker. Its access token is kept per process (wechatpy's memory
-    storage); several worker processes would each fetch one, so give them a shared storage before scaling."""
-    return WeChatClient(settings.wechat.app_id, settings.wechat.app_secret)
+    """The API client for the CLI and the worker, one per account and process: a new access token ends the old
+    one within 5 minutes, so the sender and the fetcher must share theirs. It is kept in wechatpy's memory
+    storage; several worker processes would each fetch one, so give them a shared storage before scaling."""
+    return _client(settings.wechat.app_id, settings.wechat.app_secret)
+
+
+@cache
+def _client(app_id: str, app_secret: str) -> WeChatClient:
+    return WeChatClient(app_id, app_secret, timeout=API_TIMEOUT)
 
 
 class WeChatSender:
@@ -156,3 +175,25 @@ class WeChatSender:
                               error=f"WeChat {exc.errcode}: {exc.errmsg}")
         msgid = result.get("msgid")
         return SendResult(ok=True, provider_id=str(msgid) if msgid is not None else None)
+
+
+class WeChatMediaFetcher:
+    """"wechat-media:<MediaId>": a photo a worker sent the official account, from WeChat's temporary media."""
+
+    def __init__(self, client: WeChatClient):
+        self.client = client
+
+    def fetch(self, source: str) -> FetchResult:
+        media_id = source.split(":", 1)[1]
+        try:
+            response = self.client.media.download(media_id)
+        except WeChatClientException as exc:  # an errcode answer (45009, -1, ...) or an HTTP error status
+            if exc.errcode is None and exc.response is not None:
+                return FetchResult(ok=False, error=f"WeChat HTTP {exc.response.status_code}")
+            return FetchResult(ok=False, permanent=exc.errcode in PERMANENT_MEDIA_ERRORS,
+                               error=f"WeChat {exc.errcode}: {exc.errmsg}")
+        except requests.RequestException as exc:  # timeouts, refused connections
+            return FetchResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        if not isinstance(response, requests.Response):  # JSON without an error: a video's URL, not a file
+            return FetchResult(ok=False, permanent=True, error=f"WeChat answered {response}, not a file")
+        return FetchResult(ok=True, content=response.content, content_type=response.headers.get("Content-Type"))

@@ -1,7 +1,8 @@
 """`qingling worker [--once]`, and the background worker thread for the single-command demo.
 
 This is where the worker is composed: timer handler modules from settings, senders per destination scheme
-from `senders_for`, the working calendar from settings. The core loop in intake.worker knows none of them.
+from `senders_for`, media fetchers per source scheme from `build_fetchers`, the working calendar from settings.
+The core loop in intake.worker knows none of them.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from intake.settings import Settings
 from intake.worker import run_forever, run_once
 
 from .. import services
-from ..channels import build_senders
+from ..channels import build_fetchers, build_senders
 from ..channels.contacts import build_contact_senders
 
 log = logging.getLogger(__name__)
@@ -51,17 +52,17 @@ def prepare(settings: Settings) -> None:
     timers.load_handlers(settings.worker.handler_modules)
 
 
-@click.command("worker", help="Fire due timers and deliver the outbox (loops until SIGTERM / Ctrl-C).")
+@click.command("worker", help="Fire timers, deliver the outbox, fetch chat photos (loops until SIGTERM / Ctrl-C).")
 @click.option("--once", is_flag=True, help="Do one pass and exit (for cron).")
 @with_appcontext
 def worker_command(once: bool) -> None:
     svc = services()
     prepare(svc.settings)
-    senders = senders_for(svc.settings)
+    senders, fetchers = senders_for(svc.settings), build_fetchers(svc.settings)
     if once:
-        report = run_once(svc.sessions, senders, svc.calendar, svc.settings)
+        report = run_once(svc.sessions, senders, svc.calendar, svc.settings, fetchers=fetchers)
         click.echo(f"本轮完成：触发 {report.fired} 个计时器，过期 {report.stale} 个，"
-                   f"发送 {report.sent} 条消息，失败 {report.failed} 条。")
+                   f"发送 {report.sent} 条消息，失败 {report.failed} 条，取回 {report.fetched} 张照片。")
         return
     stop = threading.Event()
 
@@ -72,7 +73,7 @@ def worker_command(once: bool) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     click.echo("工作进程已启动（Ctrl-C 或 SIGTERM 停止）。")
-    run_forever(svc.sessions, senders, svc.calendar, svc.settings, stop)
+    run_forever(svc.sessions, senders, svc.calendar, svc.settings, stop, fetchers)
     click.echo("工作进程已停止。")
 
 
@@ -85,7 +86,8 @@ def start_background_worker(app: Flask) -> tuple[threading.Thread, threading.Eve
     prepare(svc.settings)
     stop = threading.Event()
     thread = threading.Thread(target=run_forever, name="qingling-worker", daemon=True,
-                              args=(svc.sessions, senders_for(svc.settings), svc.calendar, svc.settings, stop))
+                              args=(svc.sessions, senders_for(svc.settings), svc.calendar, svc.settings, stop,
+                                    build_fetchers(svc.settings)))
     thread.start()
     return thread, stop
 

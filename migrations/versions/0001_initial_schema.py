@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 04:30:58.149139
+Create Date: 2026-11-27 04:36:41.668212
 """
 from alembic import op
 import sqlalchemy as sa
@@ -185,12 +185,17 @@ def upgrade() -> None:
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('content', sa.LargeBinary(), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=True),
+    sa.Column('fetch_attempts', sa.Integer(), nullable=False),
+    sa.Column('fetch_next_at', intake.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('fetch_error', sa.Text(), nullable=True),
     sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_attachments_complaint_id_complaints')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_attachments'))
     )
     with op.batch_alter_table('attachments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_attachments_complaint_id'), ['complaint_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attachments_fetch_next_at'), ['fetch_next_at'], unique=False)
 
     op.create_table('claim_lines',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -281,6 +286,7 @@ def downgrade() -> None:
 
     op.drop_table('claim_lines')
     with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attachments_fetch_next_at'))
         batch_op.drop_index(batch_op.f('ix_attachments_complaint_id'))
 
     op.drop_table('attachments')
