@@ -53,10 +53,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from . import errors, posters, public
+    from . import errors, posters, public, simulator
 
     app.register_blueprint(public.bp)
     app.register_blueprint(posters.bp)
+    if settings.demo:
+        app.register_blueprint(simulator.bp)  # otherwise /demo/chat is not found
     from .channels import twilio_sms, wechat
 
     for webhooks in (wechat.bp, twilio_sms.bp):

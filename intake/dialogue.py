@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import dialogue_replies as R
 from .complaints import NewComplaint, create_complaint, find_for_worker
-from .directory import counties
+from .directory import county_refs
 from .evidence import Photo
-from .extract import ClaimDraft, CountyRef, SiteRef, Value, extract_claim
+from .extract import ClaimDraft, SiteRef, Value, extract_claim
 from .models import Channel, Complainant, Complaint, Conversation, Jurisdiction, Site
 from .settings import Settings
 from .texts import status_text
@@ -95,6 +95,12 @@ def is_opted_out(session: Session, channel: str, user_id: str) -> bool:
         Conversation.channel == channel, Conversation.user_id == user_id)) or False
 
 
+# One statement bumps and reads the row (built once: composing a statement costs more than running it here).
+_BUMP = (update(Conversation)
+         .where(Conversation.channel == bindparam("b_channel"), Conversation.user_id == bindparam("b_user_id"))
+         .values(version=Conversation.version + 1).returning(Conversation))
+
+
 def _lock_conversation(session: Session, channel: str, user_id: str, now: datetime) -> Conversation:
     """The user's conversation, version bumped before it is read.
 
@@ -102,11 +108,9 @@ def _lock_conversation(session: Session, channel: str, user_id: str, now: dateti
     second message for the same user waits and then reads what the first one wrote. A first message races
     only on the insert, which the unique constraint decides.
     """
-    where = (Conversation.channel == channel, Conversation.user_id == user_id)
     for _ in range(3):
-        session.execute(update(Conversation).where(*where).values(version=Conversation.version + 1)
-                        .execution_options(synchronize_session=False))
-        found = session.scalar(select(Conversation).where(*where).execution_options(populate_existing=True))
+        found = session.scalar(_BUMP, {"b_channel": channel, "b_user_id": user_id},
+                               execution_options={"synchronize_session": False, "populate_existing": True})
         if found is not None:
             return found
         try:
@@ -366,13 +370,11 @@ class _Turn:
             self.draft["phone"] = number
 
     def _extract(self, text: str) -> ClaimDraft:
-        county_rows = counties(self.session)
-        county_refs = tuple(CountyRef(c.code, c.name, tuple(c.short_names or ())) for c in county_rows)
         query = select(Site.id, Site.name, Site.address, Site.jurisdiction_code)
         if self.draft.get("county_code"):
             query = query.where(Site.jurisdiction_code == self.draft["county_code"])
         sites = [SiteRef(str(i), n, a or "", c) for i, n, a, c in self.session.execute(query)]
-        return extract_claim(text, sites=sites, counties=county_refs)
+        return extract_claim(text, sites=sites, counties=county_refs(self.session))
 
     def _merge(self, claim: ClaimDraft, text: str, *, override: bool, asked: str | None) -> None:
         d = self.draft
@@ -451,13 +453,16 @@ class _Turn:
 
     def _where(self) -> str:
         d = self.draft
-        county = self.session.get(Jurisdiction, d["county_code"]) if d.get("county_code") else None
+        county = next((c.name for c in county_refs(self.session) if c.code == d.get("county_code")), None)
+        if county is None and d.get("county_code"):
+            found = self.session.get(Jurisdiction, d["county_code"])
+            county = found.name if found else None
         site = self.session.get(Site, d["site_id"]) if d.get("site_id") else None
         if site is None:
-            return county.name if county else ""
-        if county is None or site.name.startswith(county.name):
+            return county or ""
+        if county is None or site.name.startswith(county):
             return site.name
-        return county.name + site.name
+        return county + site.name
 
     def _summary(self) -> str:
         d = self.draft

@@ -1,6 +1,7 @@
 """A real headless Chromium, sized like a phone, fills a site's form through the real app served over HTTP."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -19,7 +20,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from intake.models import Complaint, Site
+from handlers import create_app
+from intake import dialogue_replies as R
+from intake.models import Complaint, InboundMessage, Site
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -28,8 +31,8 @@ WECHAT_UA = ("Mozilla/5.0 (Linux; Android 13; V2227A Build/TP1A.220624.014; wv) 
 SCREENSHOTS = Path(tempfile.gettempdir())
 
 
-@pytest.fixture
-def server(app):
+@contextlib.contextmanager
+def serving(app):
     """The app on 127.0.0.1 at a free port, in a thread, as a phone would reach it."""
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -37,6 +40,19 @@ def server(app):
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
     thread.join()
+
+
+@pytest.fixture
+def server(app):
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture
+def demo_server(make_settings, app):
+    """The same, in demo mode (the suite's `app` still empties the tables afterwards)."""
+    with serving(create_app(make_settings(demo=True))) as url:
+        yield url
 
 
 @pytest.fixture
@@ -100,3 +116,19 @@ def test_worker_fills_the_site_form_on_a_phone(server, browser, session, tmp_pat
     complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
     assert complaint is not None and complaint.site_id == site.id and complaint.amount == 35000
     assert len(complaint.attachments) == 1
+
+
+def test_chat_simulator_on_a_phone(demo_server, browser, session):
+    browser.get(f"{demo_server}/demo/chat")
+    box = browser.find_element(By.NAME, "text")
+    box.send_keys("兰山区阳光城工地，老板欠我们8个人三万五")
+    browser.find_element(By.CLASS_NAME, "chat-send").click()
+
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".msg.them")))
+    assert browser.find_element(By.CSS_SELECTOR, ".msg.me .bubble").text == "兰山区阳光城工地，老板欠我们8个人三万五"
+    assert browser.find_element(By.CSS_SELECTOR, ".msg.them .bubble").text == R.QUESTIONS["name"]
+    assert browser.current_url.endswith("/demo/chat") and box.get_attribute("value") == ""
+    full_page_screenshot(browser, SCREENSHOTS / "qingling-chat.png")
+    session.rollback()
+    stored = session.scalar(select(InboundMessage))
+    assert stored.channel == "wechat" and stored.provider_message_id.startswith("demo:")

@@ -40,4 +40,5 @@ Qingling demo is ready. Open:
   its QR code                     {form}/qr.png
   general complaint form          {base}/report
   check a case                    {base}/status
+  chat simulator (WeChat / SMS)   {base}/demo/chat
 """)

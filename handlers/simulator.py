@@ -1,0 +1,106 @@
+"""`/demo/chat`: a local chat simulator, registered only in demo mode, for trying the conversation without a WeChat
+account or an SMS gateway.
+
+Every message goes through `take(Inbound(...))` exactly as the WeChat and SMS adapters call it, so what a
+newcomer sees here is the real dialogue with the real idempotency: a message id is minted when the page (or the
+previous answer) is rendered, so a double click or a retried post repeats the stored reply and changes nothing.
+The history shown is read back from the stored inbound rows, so the page also works without JavaScript.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+
+from flask import (
+    Blueprint,
+    abort,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+
+from intake import dialogue_replies
+from intake.models import Channel, InboundMessage, Site
+from intake.sites import site_by_token
+from intake.validation import normalise_phone
+
+from . import db
+from .channels import Inbound, take
+
+bp = Blueprint("simulator", __name__, url_prefix="/demo")
+MODES = {Channel.WECHAT.value: "微信", Channel.SMS.value: "短信"}
+HISTORY = 60
+MAX_TEXT = 500
+_MESSAGE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@bp.get("/chat")
+def chat():
+    return _page()
+
+
+@bp.post("/chat/identity")
+def identity():
+    """Choose WeChat or SMS (with the sender's phone); "新用户" starts over as a WeChat user never seen before."""
+    mode = request.form.get("mode", Channel.WECHAT.value)
+    if mode not in MODES:
+        abort(400)
+    if request.form.get("new"):
+        session["demo_wechat_user"] = _new_wechat_user()
+    if mode == Channel.SMS.value:
+        phone = normalise_phone(request.form.get("phone", ""))
+        if not phone:
+            return _page(mode=mode, phone_error="请填写11位手机号，例如13812345678")
+        session["demo_phone"] = phone
+    session["demo_mode"] = mode
+    return redirect(url_for(".chat"), 303)
+
+
+@bp.post("/chat")
+def send():
+    """One message (or a QR scan in WeChat mode) through the shared channel step; JSON for the page's script."""
+    message_id = request.form.get("message_id", "")
+    text = request.form.get("text", "").strip()[:MAX_TEXT]
+    channel, user_id, phone = _who()
+    site = site_by_token(db(), request.form.get("site", "")) if channel == Channel.WECHAT.value else None
+    if not _MESSAGE_ID.fullmatch(message_id) or not (text or site):
+        abort(400)
+    said = text if site is None else f"（扫描了{site.name}的二维码）"
+    reply = take(Inbound(channel=channel, message_id=f"demo:{message_id}", user_id=user_id, text=text or None,
+                         site_scene=site.public_token if site else None, phone=phone,
+                         payload={"simulator": True, "text": said}))
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(said=said, reply=reply, message_id=uuid.uuid4().hex)
+    return redirect(url_for(".chat", _anchor="end"), 303)
+
+
+def _page(mode: str | None = None, phone_error: str | None = None):
+    channel, user_id, _phone = _who()
+    rows = db().scalars(select(InboundMessage).where(InboundMessage.channel == channel,
+                                                     InboundMessage.sender == user_id)
+                        .order_by(InboundMessage.id.desc()).limit(HISTORY)).all()
+    history = [(row.payload.get("text", ""), row.reply) for row in reversed(rows)]
+    sites = db().execute(select(Site.public_token, Site.name).order_by(Site.code).limit(100)).all()
+    return render_template("chat.html", mode=mode or channel, channel=channel, modes=MODES,
+                           phone=session.get("demo_phone", ""), phone_error=phone_error, history=history,
+                           sites=sites, message_id=uuid.uuid4().hex, max_text=MAX_TEXT,
+                           example=dialogue_replies.EXAMPLE), 400 if phone_error else 200
+
+
+def _who() -> tuple[str, str, str | None]:
+    """This browser's channel, user id and (SMS) phone; a WeChat user id is made on first sight and kept in the
+    signed session cookie, so each browser is its own follower."""
+    if session.get("demo_mode") == Channel.SMS.value and session.get("demo_phone"):
+        return Channel.SMS.value, session["demo_phone"], session["demo_phone"]
+    if "demo_wechat_user" not in session:
+        session["demo_wechat_user"] = _new_wechat_user()
+    return Channel.WECHAT.value, session["demo_wechat_user"], None
+
+
+def _new_wechat_user() -> str:
+    return f"demo-{secrets.token_hex(8)}"
