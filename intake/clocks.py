@@ -11,6 +11,10 @@ that keep running (same due times, new version), cancels those that stopped and 
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,14 +22,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import timers as tm
 from .calendar import WorkingCalendar
-from .models import Complaint, Department, Event, Jurisdiction, Status, Timer
+from .models import AppState, Complaint, Department, Event, Jurisdiction, Status, Timer
 from .outbox import dispatch_desk, notify_department
 from .settings import ClockSettings, Settings
 from .transitions import record
+
+log = logging.getLogger(__name__)
 
 ACTOR = "system:clock"
 LABELS = {"acknowledge": "签收", "contact": "首次联系", "accept": "受理决定", "reply": "办理答复",
@@ -46,6 +53,7 @@ RESTART: dict[Status, frozenset[str]] = {
     S.INVESTIGATING: frozenset({"investigate"}),
     S.REOPENED: frozenset({"reply"}),
 }
+CONFIG_KEY = "clock_configuration"
 EXTENSIBLE = {"reply": "reply_extension_max_days", "investigate": "investigate_extension_max_days"}
 PAUSED_KIND, RESUMED_KIND, EXTENDED_KIND = "clocks_paused", "clocks_resumed", "clock_extended"
 _DURATION = re.compile(r"\s*(\d+)\s*(m|h|wm|wh|wd)\s*")
@@ -305,6 +313,27 @@ def recompute_due(session: Session, calendar: WorkingCalendar, settings: ClockSe
         for complaint_id, timers in by_complaint.items():
             changed += _reschedule(session, session.get(Complaint, complaint_id), timers, calendar, settings)
         session.flush()
+
+
+def recompute_if_changed(session: Session, calendar: WorkingCalendar, settings: Settings) -> int | None:
+    """Recompute open clocks when [calendar] or [clocks] differ from what they were computed with (say the
+    year's holidays were added), so a deadline always follows the configuration in force; None when unchanged.
+
+    Workers call it as they start; the row lock on PostgreSQL (SQLite's write lock) keeps two from doing it twice.
+    """
+    config = json.dumps({"calendar": dataclasses.asdict(settings.calendar),
+                         "clocks": dataclasses.asdict(settings.clocks)}, sort_keys=True, ensure_ascii=False)
+    fingerprint = hashlib.sha256(config.encode()).hexdigest()
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(AppState).values(key=CONFIG_KEY, value="").on_conflict_do_nothing())
+    state = session.get(AppState, CONFIG_KEY, with_for_update=True, populate_existing=True)
+    if state.value == fingerprint:
+        return None
+    changed = recompute_due(session, calendar, settings.clocks)
+    state.value = fingerprint
+    session.flush()
+    log.info("clock configuration changed: %s open timers recomputed", changed)
+    return changed
 
 
 def _reschedule(session: Session, complaint: Complaint, timers: list[Timer], calendar: WorkingCalendar,

@@ -214,6 +214,23 @@ def test_recompute_after_a_calendar_change(session):
     assert due(session, c, "acknowledge:overdue") == at(2024, 3, 4, 11, 0)  # unaffected
 
 
+def test_a_worker_starting_with_new_holidays_moves_open_deadlines(app, session, make_settings):
+    from handlers import create_app, services
+    from handlers.cli.worker import prepare
+    from intake.settings import CalendarSettings
+
+    c = routed_complaint(session, at(2024, 3, 4, 9, 0))
+    session.commit()
+    prepare(services(app))
+    assert due(session, c, "accept:overdue") == at(2024, 3, 11, 17, 30)
+    flooded = services(create_app(make_settings(calendar=CalendarSettings(holidays=("2024-03-06",)))))
+    prepare(flooded)
+    session.expire_all()
+    assert due(session, c, "accept:overdue") == at(2024, 3, 12, 17, 30)
+    with flooded.sessions.begin() as s:
+        assert clocks.recompute_if_changed(s, flooded.calendar, flooded.settings) is None
+
+
 def test_reply_extension_within_the_approved_maximum(session):
     start = at(2024, 3, 4, 9, 0)
     c = routed_complaint(session, start)

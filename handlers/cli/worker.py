@@ -17,10 +17,11 @@ from flask.helpers import get_debug_flag
 from werkzeug.serving import is_running_from_reloader
 
 from intake import outbox, timers
+from intake.clocks import recompute_if_changed
 from intake.settings import Settings
 from intake.worker import run_forever, run_once
 
-from .. import services
+from .. import Services, services
 from ..channels import build_fetchers, build_senders
 from ..channels.contacts import build_contact_senders
 
@@ -47,9 +48,12 @@ def senders_for(settings: Settings) -> dict[str, outbox.Sender]:
     return senders
 
 
-def prepare(settings: Settings) -> None:
-    """Load the timer handlers, so a missing module fails at start, not at the first timer."""
-    timers.load_handlers(settings.worker.handler_modules)
+def prepare(svc: Services) -> None:
+    """Load the timer handlers, so a missing module fails at start, not at the first timer, and bring open
+    clocks in line with the calendar and limits in force."""
+    timers.load_handlers(svc.settings.worker.handler_modules)
+    with svc.sessions.begin() as session:
+        recompute_if_changed(session, svc.calendar, svc.settings)
 
 
 @click.command("worker", help="Fire timers, deliver the outbox, fetch chat photos (loops until SIGTERM / Ctrl-C).")
@@ -57,7 +61,7 @@ def prepare(settings: Settings) -> None:
 @with_appcontext
 def worker_command(once: bool) -> None:
     svc = services()
-    prepare(svc.settings)
+    prepare(svc)
     senders, fetchers = senders_for(svc.settings), build_fetchers(svc.settings)
     if once:
         report = run_once(svc.sessions, senders, svc.calendar, svc.settings, fetchers=fetchers)
@@ -83,7 +87,7 @@ def start_background_worker(app: Flask) -> tuple[threading.Thread, threading.Eve
     Returns the thread and the event that stops it after its current pass.
     """
     svc = services(app)
-    prepare(svc.settings)
+    prepare(svc)
     stop = threading.Event()
     thread = threading.Thread(target=run_forever, name="qingling-worker", daemon=True,
                               args=(svc.sessions, senders_for(svc.settings), svc.calendar, svc.settings, stop,
