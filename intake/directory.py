@@ -77,17 +77,14 @@ def load_directory(session: Session, path: str | Path | None = None) -> LoadResu
     for entry, kind, parent in jurisdictions:
         created += _upsert_jurisdiction(session, entry, kind, parent)
         if parent is None:
-            wanted = [(d["kind"], d["name"], d.get("phone")) for d in city.get("departments", [])]
+            wanted = [(d["kind"], d) for d in city.get("departments", [])]
         else:
             prefix = entry.get("department_prefix", entry["name"])
             overrides = {d["kind"]: d for d in entry.get("departments", [])}
-            wanted = [
-                (k, overrides.get(k, {}).get("name", spec["name_pattern"].format(unit=prefix)),
-                 overrides.get(k, {}).get("phone"))
-                for k, spec in kinds.items()
-            ]
-        for dept_kind, name, phone in wanted:
-            created += _upsert_department(session, entry["code"], dept_kind, name, phone)
+            wanted = [(k, {"name": spec["name_pattern"].format(unit=prefix), **overrides.get(k, {})})
+                      for k, spec in kinds.items()]
+        for dept_kind, spec in wanted:
+            created += _upsert_department(session, entry["code"], dept_kind, spec)
             departments += 1
     session.flush()
     _county_cache.clear()
@@ -110,14 +107,16 @@ def _upsert_jurisdiction(session: Session, entry: dict, kind: str, parent: str |
     return int(is_new)
 
 
-def _upsert_department(session: Session, code: str, kind: str, name: str, phone: str | None) -> int:
+def _upsert_department(session: Session, code: str, kind: str, spec: dict) -> int:
+    """spec: name, and optionally phone and contacts ({sms = [...], wechat = "...", email = ..., webhook = ...})."""
     row = session.scalar(select(Department).where(Department.jurisdiction_code == code, Department.kind == kind))
     is_new = row is None
     if is_new:
-        row = Department(jurisdiction_code=code, kind=kind, contacts={})
+        row = Department(jurisdiction_code=code, kind=kind)
         session.add(row)
-    row.name = name
-    row.phone = phone
+    row.name = spec["name"]
+    row.phone = spec.get("phone")
+    row.contacts = dict(spec.get("contacts", {}))
     return int(is_new)
 
 

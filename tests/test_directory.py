@@ -30,6 +30,7 @@ short_names = ["甲"]
 kind = "hrss"
 name = "甲区劳动保障监察大队"
 phone = "0000-1234567"
+contacts = {sms = ["13800000001"], email = "jc@example.cn"}
 """
 
 
@@ -73,6 +74,7 @@ def test_another_city_loads_its_own_file(app, session, tmp_path):
     assert "新增" in result.output
     hrss = department(session, "379901", "hrss")
     assert (hrss.name, hrss.phone) == ("甲区劳动保障监察大队", "0000-1234567")
+    assert hrss.contacts == {"sms": ["13800000001"], "email": "jc@example.cn"}
     assert department(session, "379901", "housing").name == "甲区住建局"
     assert find_jurisdiction(session, "甲").parent.name == "示例市"
     again = app.test_cli_runner().invoke(main, ["directory", "load", str(path)])
