@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from .calendar import WorkingCalendar
-from .clocks import may_return, start_clocks_for
+from .clocks import may_return, pause_clocks, resume_clocks, start_clocks_for
 from .complaints import ROUTE_CLOCK
 from .models import Channel, Complaint, Event, Status, Timer
 from .notify import tell_departments_of_routing, tell_worker
@@ -94,6 +94,24 @@ def record_contact(session: Session, complaint: Complaint, ctx: CaseContext, *, 
     event = record(session, complaint, "contacted", actor=actor, note=_required(note, "联系情况"))
     cancel_timers(session, complaint, ["contact"])
     return event
+
+
+def wait_for_worker(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, needed: str) -> int:
+    """Waiting for the worker's material (欠条, 考勤 ...): the clocks pause and the worker is told what to send."""
+    needed = _required(needed, "需要工人补充的材料")
+    paused = pause_clocks(session, complaint, ctx.now, actor=actor, reason=needed)
+    if not paused:
+        raise CaseError("案件没有正在计时的期限，无需暂停")
+    tell_worker(session, ctx.settings, complaint, "waiting", ctx.now, needed=needed)
+    return paused
+
+
+def material_received(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str) -> int:
+    """The material arrived: the clocks run again, later by the working time they stood still."""
+    resumed = resume_clocks(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks, actor=actor)
+    if not resumed:
+        raise CaseError("案件的期限没有暂停")
+    return resumed
 
 
 def accept(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str) -> Event:

@@ -20,6 +20,7 @@ from .texts import amount_text
 WORKER_TEXT = {
     "received": "【清零】已收到您反映的欠薪问题，受理编号{ticket}，请保存。查进度：{status_url}",
     "acknowledged": "【清零】编号{ticket}已由{department}签收{phone_part}，会尽快联系您。",
+    "waiting": "【清零】编号{ticket}：{department}需要您补充{needed}，请尽快提供。",
     "accepted": "【清零】编号{ticket}已受理，{department}正在处理。",
     "rejected": "【清零】编号{ticket}不予受理，原因：{reason}。有疑问请拨打{hotline}。",
     "resolved": "【清零】编号{ticket}已办结：{outcome}。工资到手了吗？请打开{status_url}确认。",
@@ -55,7 +56,7 @@ def tell_worker(session: Session, settings: Settings, complaint: Complaint, kind
         ticket=complaint.ticket_no, status_url=settings.public_url("/status"),
         department=department.name if department else "负责部门",
         phone_part=f"（电话{phone}）" if phone else "", hotline=settings.dialogue.hotline,
-        **{"reason": "", "outcome": "", **facts})
+        **{"reason": "", "outcome": "", "needed": "", **facts})
     payload = {"kind": f"worker_{kind}", "text": text, "ticket_no": complaint.ticket_no,
                "fallbacks": destinations[1:]}
     return enqueue(session, destinations[0], payload, complaint.id, now)

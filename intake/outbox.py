@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 DEAD_LETTER = "dead_letter"
 CONTACT_SCHEMES = ("sms", "wechat", "email", "webhook")
+# Staff have rarely written to the official account in the last 48 hours, so their WeChat contact gets
+# template messages, which WeChat allows at any time.
+CONTACT_SCHEME_FOR = {"wechat": "wechat-template"}
 INBOX = "department"
 _MOBILE = re.compile(r"1\d{10}")
 
@@ -112,7 +115,8 @@ def department_destinations(department: Department) -> list[str]:
     contacts = department.contacts or {}
     for key in CONTACT_SCHEMES:
         values = contacts.get(key) or []
-        found += [f"{key}:{v}" for v in ([values] if isinstance(values, str) else values) if v]
+        scheme = CONTACT_SCHEME_FOR.get(key, key)
+        found += [f"{scheme}:{v}" for v in ([values] if isinstance(values, str) else values) if v]
     if not found and department.phone and _MOBILE.fullmatch(department.phone):
         found.append(f"sms:{department.phone}")
     return [f"{INBOX}:{department.id}", *found]

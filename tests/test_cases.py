@@ -125,6 +125,28 @@ def test_a_recorded_contact_is_not_restarted_by_a_later_step(app, session, setti
         cases.record_contact(session, complaint, ctx(app), actor="staff:1", note="  ")
 
 
+def test_waiting_for_the_workers_material_pauses_the_clocks(app, session, settings, site):
+    complaint = routed(app, session, settings, site)
+    cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
+    session.commit()
+    before = session.scalar(select(Timer.due_at).where(Timer.complaint_id == complaint.id,
+                                                       Timer.clock == "accept:overdue", Timer.state == PENDING))
+    assert cases.wait_for_worker(session, complaint, ctx(app), actor="staff:1", needed="欠条照片") > 0
+    session.commit()
+    assert open_clocks(session, complaint) == set()
+    (told,) = outbox(session, complaint, "worker_waiting")
+    assert "欠条照片" in told.payload["text"]
+    with pytest.raises(cases.CaseError, match="无需暂停"):
+        cases.wait_for_worker(session, complaint, ctx(app), actor="staff:1", needed="考勤")
+    cases.material_received(session, complaint, ctx(app, timedelta(days=14)), actor="staff:1")
+    session.commit()
+    after = session.scalar(select(Timer.due_at).where(Timer.complaint_id == complaint.id,
+                                                      Timer.clock == "accept:overdue", Timer.state == PENDING))
+    assert after > before
+    with pytest.raises(cases.CaseError, match="没有暂停"):
+        cases.material_received(session, complaint, ctx(app), actor="staff:1")
+
+
 def test_a_misrouted_case_goes_back_to_the_dispatch_desk_within_two_working_days(app, session, settings, site):
     complaint = routed(app, session, settings, site)
     cases.return_case(session, complaint, ctx(app, timedelta(hours=3)), actor="staff:1",
