@@ -11,10 +11,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from .calendar import WorkingCalendar
-from .clocks import may_return, pause_clocks, resume_clocks, start_clocks_for
+from . import routing
+from .clocks import may_return, pause_clocks, reschedule_open, resume_clocks, start_clocks_for
 from .complaints import ROUTE_CLOCK
-from .models import Channel, Complaint, Event, Status, Timer
-from .notify import tell_departments_of_routing, tell_worker
+from .directory import DISPATCH_DESK
+from .models import Channel, Complaint, Department, Event, Status, Timer
+from .notify import tell_department_of_transfer, tell_departments_of_routing, tell_worker
 from .routing import RoutingDecision, route_complaint
 from .settings import Settings
 from .timers import FireContext, cancel_timers, register, set_timer
@@ -29,6 +31,8 @@ MEASURES = {
     "blacklist": "列入失信名单",
 }
 SELF_SERVICE_CHANNELS = frozenset({Channel.WECHAT.value, Channel.SMS.value})
+CONTACTABLE = frozenset(s.value for s in (Status.ROUTED, Status.ACKNOWLEDGED, Status.ACCEPTED, Status.IN_PROGRESS,
+                                          Status.INVESTIGATING, Status.REOPENED))
 
 
 class CaseError(ValueError):
@@ -67,10 +71,22 @@ def route(session: Session, complaint: Complaint, ctx: CaseContext) -> RoutingDe
     first = complaint.status == Status.RECEIVED.value
     decision = route_complaint(session, complaint, ctx.settings, ctx.now)
     start_clocks_for(session, complaint, Status.ROUTED, ctx.now, ctx.calendar, ctx.settings.clocks)
+    for raised_id in decision.raised:  # linked into a collective case: their limits are now the shorter ones
+        reschedule_open(session, session.get(Complaint, raised_id), ctx.calendar, ctx.settings.clocks)
     tell_departments_of_routing(session, complaint, decision, ctx.now)
     if first and complaint.channel not in SELF_SERVICE_CHANNELS:
         tell_worker(session, ctx.settings, complaint, "received", ctx.now)
     return decision
+
+
+def transfer(session: Session, complaint: Complaint, ctx: CaseContext, *, department: Department, actor: str,
+             reason: str) -> Event:
+    """转办: a supervisor or the dispatch desk gives the case to another department, which must acknowledge it
+    anew; the legal clocks carry on from receipt."""
+    event = routing.transfer(session, complaint, department, actor, reason)
+    start_clocks_for(session, complaint, Status.ROUTED, ctx.now, ctx.calendar, ctx.settings.clocks)
+    tell_department_of_transfer(session, complaint, reason, ctx.now)
+    return event
 
 
 def acknowledge(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str) -> Event:
@@ -82,6 +98,8 @@ def acknowledge(session: Session, complaint: Complaint, ctx: CaseContext, *, act
 def return_case(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, reason: str) -> Event:
     """Send a misrouted case back (退回) within the allowed working days; the dispatch desk re-routes it."""
     reason = _required(reason, "退回理由")
+    if complaint.department is not None and complaint.department.kind == DISPATCH_DESK:
+        raise CaseError("派单中心不能退回案件，请转办给负责部门")
     if not may_return(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks):
         raise CaseError(f"派单已超过 {ctx.settings.clocks.return_within_days} 个工作日，不能退回，请申请转办")
     event = _move(session, complaint, Status.RETURNED, ctx, actor=actor, kind="returned", note=reason)
@@ -91,6 +109,8 @@ def return_case(session: Session, complaint: Complaint, ctx: CaseContext, *, act
 
 def record_contact(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, note: str) -> Event:
     """First contact with the worker made: the contact clock stops."""
+    if complaint.status not in CONTACTABLE:
+        raise CaseError("案件当前状态不能记录联系情况")
     event = record(session, complaint, "contacted", actor=actor, note=_required(note, "联系情况"))
     cancel_timers(session, complaint, ["contact"])
     return event

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 ACTOR = "system:clock"
 LABELS = {"acknowledge": "签收", "contact": "首次联系", "accept": "受理决定", "reply": "办理答复",
-          "investigate": "立案调查"}
+          "investigate": "立案调查", "follow_up": "回访确认"}
 CLOCKS = frozenset(LABELS)
 S = Status
 # The clocks that run in each status, and those that start afresh on entering it (the others carry on).
@@ -47,9 +47,13 @@ RUNNING: dict[Status, frozenset[str]] = {
     S.IN_PROGRESS: frozenset({"reply"}),
     S.INVESTIGATING: frozenset({"investigate"}),
     S.REOPENED: frozenset({"reply"}),
+    S.RESOLVED: frozenset({"follow_up"}),
+    # A returned case keeps its legal clocks (counted from receipt) while the dispatch desk re-routes it.
+    S.RETURNED: frozenset({"contact", "accept", "reply"}),
 }
 RESTART: dict[Status, frozenset[str]] = {
     S.ROUTED: frozenset({"acknowledge"}),
+    S.RESOLVED: frozenset({"follow_up"}),
     S.INVESTIGATING: frozenset({"investigate"}),
     S.REOPENED: frozenset({"reply"}),
 }
@@ -97,6 +101,12 @@ class Duration:
         day_minutes = sum((datetime.combine(moment.date(), e) - datetime.combine(moment.date(), s)).seconds // 60
                           for s, e in calendar.periods)
         return calendar.add_working_time(moment, self.amount * day_minutes)
+
+    def round_the_clock(self) -> Duration:
+        """The same length in plain time (a working day as 24 hours), for priorities that never wait."""
+        plain = {"wm": (1, "m"), "wh": (1, "h"), "wd": (24, "h")}
+        factor, unit = plain.get(self.unit, (1, self.unit))
+        return Duration(self.amount * factor, unit)
 
 
 def limit_for(settings: ClockSettings, clock: str, priority: str) -> Duration:
@@ -147,15 +157,18 @@ def schedule(clock: str, priority: str, start: datetime, calendar: WorkingCalend
     else:
         warning = start + (due - start) * settings.warning_percent / 100
     steps = {"warning": warning, "due": due}
+    urgent = priority in settings.round_the_clock
     for i, (_level, offset) in enumerate(settings.escalation):
-        steps["overdue" if i == 0 else f"escalate:{i}"] = Duration.parse(offset).later(calendar, due)
+        step = Duration.parse(offset)
+        step = step.round_the_clock() if urgent else step
+        steps["overdue" if i == 0 else f"escalate:{i}"] = step.later(calendar, due)
     for paused, resumed in pauses:
         if limit.working:
             minutes = calendar.working_minutes_between(paused, resumed)
             steps = {k: calendar.add_working_time(v, minutes) for k, v in steps.items()}
         else:
             steps = {k: v + (resumed - paused) for k, v in steps.items()}
-    if priority not in settings.round_the_clock:
+    if not urgent:
         steps = {k: v if k == "due" else next_working_instant(calendar, v) for k, v in steps.items()}
     return steps
 
@@ -333,6 +346,15 @@ def recompute_if_changed(session: Session, calendar: WorkingCalendar, settings: 
     state.value = fingerprint
     session.flush()
     log.info("clock configuration changed: %s open timers recomputed", changed)
+    return changed
+
+
+def reschedule_open(session: Session, complaint: Complaint, calendar: WorkingCalendar,
+                    settings: ClockSettings) -> int:
+    """Recompute the complaint's open clocks from their start, e.g. after its priority rose."""
+    timers = [t for t in tm.open_timers(session, complaint.id) if tm.clock_name(t.clock) in CLOCKS]
+    changed = _reschedule(session, complaint, timers, calendar, settings)
+    session.flush()
     return changed
 
 

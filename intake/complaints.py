@@ -61,25 +61,28 @@ def create_complaint(session: Session, new: NewComplaint, secret_key: str) -> tu
     unchanged. The unique constraints decide, inside a savepoint, so two concurrent requests cannot both win.
     """
     for _ in range(_TICKET_ATTEMPTS):
+        ticket_no = new_ticket_no()
         try:
             with session.begin_nested():
-                complaint = _insert(session, new, secret_key)
+                complaint = _insert(session, new, secret_key, ticket_no)
             return complaint, True
         except IntegrityError:
             if new.submission_key:
                 existing = session.scalar(select(Complaint).where(Complaint.submission_key == new.submission_key))
                 if existing is not None:
                     return existing, False
+            if session.scalar(select(Complaint.id).where(Complaint.ticket_no == ticket_no)) is None:
+                raise  # not a ticket collision: a real error, not something another number would fix
     raise RuntimeError("could not allocate a unique ticket number")
 
 
-def _insert(session: Session, new: NewComplaint, secret_key: str) -> Complaint:
+def _insert(session: Session, new: NewComplaint, secret_key: str, ticket_no: str) -> Complaint:
     complainant = Complainant(name=new.name or None, phone=new.phone)
     if new.id_number:
         complainant.id_number_masked = mask_id_number(new.id_number)
         complainant.id_number_hash = hmac.new(secret_key.encode(), new.id_number.encode(), hashlib.sha256).hexdigest()
     complaint = Complaint(
-        ticket_no=new_ticket_no(),
+        ticket_no=ticket_no,
         submission_key=new.submission_key,
         channel=new.channel,
         channel_user_id=new.channel_user_id,

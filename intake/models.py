@@ -216,6 +216,9 @@ class Complaint(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Every UPDATE checks the version it read: of two people acting on one case at once, the second fails
+    # (StaleDataError) instead of overwriting the first. transitions.transition() bumps it.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
 
     site: Mapped[Site | None] = relationship()
     jurisdiction: Mapped[Jurisdiction | None] = relationship()
@@ -287,6 +290,7 @@ class Timer(Base):
     due_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     fired_at: Mapped[datetime | None]
 

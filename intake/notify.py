@@ -28,6 +28,7 @@ WORKER_TEXT = {
     "reopened": "【清零】编号{ticket}已重新处理，{department}会再联系您。",
 }
 NEW_CASE_TEXT = "【清零】新案件{ticket}（{priority}）：{where}，{workers}人，{amount}。请及时签收。"
+TRANSFER_TEXT = "【清零】转办案件{ticket}（{priority}）：{where}。原因：{reason}。请及时签收。"
 CO_HANDLER_TEXT = "【清零】请知悉：案件{ticket}（{where}）由{department}办理，贵单位因{roles}需配合。"
 PRIORITY_WORD = {"urgent": "紧急", "high": "高", "normal": "一般"}
 
@@ -80,6 +81,14 @@ def tell_departments_of_routing(session: Session, complaint: Complaint, decision
             "text": CO_HANDLER_TEXT.format(ticket=complaint.ticket_no, where=where, department=handler.name,
                                            roles=roles),
         }, complaint.id, now)
+
+
+def tell_department_of_transfer(session: Session, complaint: Complaint, reason: str, now: datetime) -> None:
+    notify_department(session, complaint.department, {
+        "kind": "transferred", "ticket_no": complaint.ticket_no,
+        "text": TRANSFER_TEXT.format(ticket=complaint.ticket_no, priority=PRIORITY_WORD[complaint.priority],
+                                     where=_where(complaint), reason=reason),
+    }, complaint.id, now)
 
 
 def _where(complaint: Complaint) -> str:

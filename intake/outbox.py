@@ -148,6 +148,22 @@ def claim_next(session: Session, now: datetime, schemes: Iterable[str], skip: It
     return claim_first(session, query)
 
 
+def claim_unsendable(session: Session, now: datetime, schemes: Iterable[str]) -> Outbox | None:
+    """The oldest due row for a channel this deployment has not configured (say SMS in a city without a gateway)."""
+    query = (select(Outbox).where(Outbox.state == PENDING, Outbox.next_try_at <= now,
+                                  ~in_schemes(Outbox.destination, schemes))
+             .order_by(Outbox.next_try_at, Outbox.id))
+    return claim_first(session, query)
+
+
+def give_up_unsendable(session: Session, row: Outbox, now: datetime) -> None:
+    """Waiting would never deliver it: its fallbacks are tried now, and with none left the desk is alerted, so a
+    person calls the worker instead."""
+    row.last_error = f"{scheme(row.destination)} 渠道未配置"
+    _give_up(session, row, now)
+    session.flush()
+
+
 def deliver(session: Session, row: Outbox, senders: Mapping[str, Sender], now: datetime, policy: RetryPolicy,
             rng: random.Random | None = None) -> bool:
     """Send one claimed row and record the outcome in the caller's transaction; True when it went out."""

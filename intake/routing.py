@@ -20,7 +20,8 @@ from .transitions import TransitionError, record, transition
 
 ACTOR = "system:router"
 ROUTABLE = frozenset({Status.RECEIVED, Status.RETURNED})
-TRANSFERABLE = frozenset({Status.ROUTED, Status.ACKNOWLEDGED, Status.RETURNED})
+TRANSFERABLE = frozenset({Status.ROUTED, Status.ACKNOWLEDGED, Status.ACCEPTED, Status.IN_PROGRESS,
+                          Status.RETURNED})
 RANK = {Priority.NORMAL.value: 0, Priority.HIGH.value: 1, Priority.URGENT.value: 2}
 PRIORITY_TEXT = {Priority.URGENT.value: "紧急", Priority.HIGH.value: "高", Priority.NORMAL.value: "一般"}
 RISK_TEXT = {"self_harm": "扬言自伤或极端行为", "mass_incident": "聚集或群体性事件风险",

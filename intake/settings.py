@@ -69,6 +69,7 @@ class ClockSettings:
     accept: tuple[tuple[str, str], ...] = (("urgent", "5wd"), ("high", "5wd"), ("normal", "5wd"))
     reply: tuple[tuple[str, str], ...] = (("urgent", "5wd"), ("high", "5wd"), ("normal", "5wd"))
     investigate: tuple[tuple[str, str], ...] = (("urgent", "60wd"), ("high", "60wd"), ("normal", "60wd"))
+    follow_up: tuple[tuple[str, str], ...] = (("urgent", "1wd"), ("high", "3wd"), ("normal", "3wd"))
     reply_extension_max_days: int = 10
     investigate_extension_max_days: int = 30
     return_within_days: int = 2

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .models import Complaint, Timer
+from .outbox import notify_department
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,24 @@ def _fire_loaded(session: Session, timer: Timer, complaint: Complaint | None, co
     return FIRED
 
 
+def _retry_later(session: Session, timer: Timer, complaint: Complaint | None, now: datetime,
+                 extra: dict[str, Any], exc: Exception) -> None:
+    """A failing handler (the database blinked, a directory row is missing) is retried with backoff; after the
+    last attempt the timer stays in error and the dispatch desk is told, so no case silently stops moving."""
+    timer.attempts += 1
+    retry_at = extra["retry"].next_try(timer.attempts, False, now) if "retry" in extra else None
+    if retry_at is not None:
+        timer.due_at = retry_at
+    else:
+        timer.state, timer.fired_at = ERROR, now
+        ticket = complaint.ticket_no if complaint is not None else timer.complaint_id
+        notify_department(session, None, {
+            "kind": "timer_failed", "timer_id": timer.id, "ticket_no": ticket,
+            "text": f"案件{ticket}的自动处理（{timer.clock}）多次失败：{type(exc).__name__}，请人工处理。",
+        }, timer.complaint_id, now)
+    session.flush()
+
+
 def _load_complaints(session: Session, ids: list[int]) -> dict[int, Complaint]:
     """The batch's complaints in one query, fresh from the database (on PostgreSQL also locked).
 
@@ -215,10 +234,9 @@ def _fire_alone(session: Session, timer: Timer, complaint: Complaint | None, now
             state = _fire_loaded(session, timer, complaint, FireContext(now=now, extra=extra,
                                                                         batch=[(timer, complaint)]))
             session.flush()
-    except Exception:
+    except Exception as exc:
         log.exception("timer %s (%s) failed", timer.id, timer.clock)
-        timer.state, timer.fired_at = ERROR, now
-        session.flush()
+        _retry_later(session, timer, complaint, now, extra, exc)
         state = ERROR
     if between is not None:
         between()

@@ -30,13 +30,14 @@ log = logging.getLogger(__name__)
 class PassReport:
     fired: int = 0
     stale: int = 0
+    errors: int = 0
     sent: int = 0
     failed: int = 0
     fetched: int = 0
 
     @property
     def idle(self) -> bool:
-        return not (self.fired or self.stale or self.sent or self.failed or self.fetched)
+        return not (self.fired or self.stale or self.errors or self.sent or self.failed or self.fetched)
 
 
 def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
@@ -44,22 +45,32 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
              fetchers: Mapping[str, media.Fetcher] | None = None) -> PassReport:
     """One pass: every timer due at `now` (default: the clock), then every message and photo fetch due at `now`.
 
-    A scheme without a sender or fetcher here is left for a worker that has one.
+    A message for a channel without a sender fails over to its fallbacks at once (every worker of a deployment
+    has the same channels); with no senders at all, delivery is not this worker's job and is skipped. A photo
+    whose source has no fetcher here waits.
     """
     now = now or utcnow()
     config = settings.worker
     report = PassReport()
     pause = _pause(config.item_delay_ms)
-    extra = {"settings": settings, "calendar": calendar}
     policy = outbox.RetryPolicy(config.max_attempts, config.backoff_base_seconds, config.backoff_max_seconds)
+    extra = {"settings": settings, "calendar": calendar, "retry": policy}
     while True:
         with sessions.begin() as session:
             result = timers.fire_due(session, now, config.batch_size, extra, between=pause)
         report.fired += result.fired
         report.stale += result.stale
+        report.errors += result.errors
         if result.fired + result.stale + result.errors == 0:
             break
     if senders:
+        while True:
+            with sessions.begin() as session:
+                row = outbox.claim_unsendable(session, now, senders)
+                if row is None:
+                    break
+                outbox.give_up_unsendable(session, row, now)
+                report.failed += 1
         failed_destinations: list[str] = []
         while True:
             with sessions.begin() as session:

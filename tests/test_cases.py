@@ -268,3 +268,74 @@ def test_the_demo_worker_thread_routes_cases_while_the_app_serves(make_settings,
         stop.set()
         thread.join(15)
     assert not thread.is_alive()
+
+
+def test_a_transfer_rearms_the_clocks_and_tells_the_new_department(app, session, settings, site):
+    from intake.directory import department
+
+    complaint = routed(app, session, settings, site)
+    cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
+    hrss = department(session, "371302", "hrss")
+    cases.transfer(session, complaint, ctx(app), department=hrss, actor="supervisor:1", reason="属于劳动保障监察")
+    session.commit()
+    assert complaint.department_id == hrss.id and complaint.status == Status.ROUTED.value
+    assert open_clocks(session, complaint) == {"acknowledge", "contact", "accept", "reply"}
+    session.expire_all()
+    versions = set(session.scalars(select(Timer.version).where(Timer.complaint_id == complaint.id,
+                                                               Timer.state == PENDING)))
+    assert versions == {session.get(Complaint, complaint.id).version}
+    (told,) = outbox(session, complaint, "transferred")
+    assert told.destination == f"department:{hrss.id}" and "属于劳动保障监察" in told.payload["text"]
+
+
+def test_a_returned_case_keeps_its_legal_clocks_through_re_routing(app, session, settings, site):
+    complaint = routed(app, session, settings, site)
+    accept_due = session.scalar(select(Timer.due_at).where(Timer.complaint_id == complaint.id,
+                                                           Timer.clock == "accept:overdue", Timer.state == PENDING))
+    cases.return_case(session, complaint, ctx(app), actor="staff:1", reason="不归住建管")
+    session.commit()
+    worker_pass(app)
+    assert open_clocks(session, complaint) == {"acknowledge", "contact", "accept", "reply"}
+    assert session.scalar(select(Timer.due_at).where(Timer.complaint_id == complaint.id,
+                                                     Timer.clock == "accept:overdue", Timer.state == PENDING)) \
+        == accept_due
+    session.expire_all()
+    desk_case = session.get(Complaint, complaint.id)
+    with pytest.raises(cases.CaseError, match="派单中心不能退回"):
+        cases.return_case(session, desk_case, ctx(app), actor="desk:1", reason="也不归我")
+
+
+def test_a_resolved_case_reminds_the_department_to_follow_up(app, session, settings, site):
+    complaint = resolved_case(app, session, settings, site)
+    assert open_clocks(session, complaint) == {"follow_up"}
+    worker_pass(app, utcnow() + timedelta(days=30))
+    reminders = [r for r in outbox(session, complaint) if r.payload.get("clock") == "follow_up"]
+    assert reminders and "回访确认" in reminders[0].payload["text"]
+
+
+def test_two_people_answering_one_case_at_once_cannot_both_win(app, session, settings, site):
+    from sqlalchemy.orm.exc import StaleDataError
+
+    complaint = resolved_case(app, session, settings, site)
+    first, second = services(app).sessions(), services(app).sessions()
+    try:
+        mine = first.get(Complaint, complaint.id)
+        if settings.database.url.startswith("postgresql"):
+            theirs = second.get(Complaint, complaint.id)  # both read "resolved"
+            cases.confirm_payment(first, mine, ctx(app), paid=True, actor="worker:web")
+            first.commit()
+            with pytest.raises(StaleDataError):
+                cases.confirm_payment(second, theirs, ctx(app), paid=False, actor="staff:1")
+                second.flush()
+        else:  # SQLite: the second transaction cannot even read until the first has committed
+            cases.confirm_payment(first, mine, ctx(app), paid=True, actor="worker:web")
+            first.commit()
+            with pytest.raises(cases.CaseError, match="还没有办结"):
+                cases.confirm_payment(second, second.get(Complaint, complaint.id), ctx(app), paid=False,
+                                      actor="staff:1")
+    finally:
+        first.close()
+        second.close()
+    session.expire_all()
+    assert session.get(Complaint, complaint.id).status == Status.CLOSED.value
+    assert outbox(session, complaint, "worker_reopened") == []

@@ -113,11 +113,17 @@ def test_wechat_45015_falls_back_to_a_template_then_sms(session):
     assert sms.delivered == [("sms:13900000000", "请确认工资是否到账")]
 
 
-def test_a_scheme_without_a_sender_waits_in_the_outbox(session):
-    outbox.enqueue(session, "email:a@example.cn", {"text": "x"}, now=T0)
+def test_a_channel_this_deployment_lacks_fails_over_at_once_then_alerts_the_desk(session):
+    outbox.enqueue(session, "email:a@example.cn", {"text": "x", "fallbacks": ["webhook:https://x.example/h"]},
+                   now=T0)
     session.commit()
-    assert run_once(_sessions(session), {"sms": ProviderStandIn()}, CAL, Settings(), now=T0).idle
-    assert rows(session)[0].state == "pending"
+    desk = ProviderStandIn()
+    report = run_once(_sessions(session), {"sms": ProviderStandIn(), "department": desk}, CAL, Settings(), now=T0)
+    assert report.failed == 2
+    states = [(r.destination, r.state, r.last_error) for r in rows(session)][:2]
+    assert states == [("email:a@example.cn", "failed", "email 渠道未配置"),
+                      ("webhook:https://x.example/h", "dead", "webhook 渠道未配置")]
+    assert "消息无法送达" in desk.delivered[0][1]
 
 
 def test_a_department_is_told_in_its_console_inbox_and_on_every_contact(session):

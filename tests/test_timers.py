@@ -12,6 +12,7 @@ from intake.calendar import WorkingCalendar
 from intake.complaints import ROUTE_CLOCK, NewComplaint, create_complaint
 from intake.directory import department
 from intake.models import Event, Outbox, Timer
+from intake.outbox import dispatch_desk
 from intake.settings import ClockSettings, Settings
 from intake.transitions import transition
 from intake.worker import run_once
@@ -301,14 +302,38 @@ def test_a_failing_handler_in_a_batch_leaves_the_others_fired_once(session):
     session.commit()
     report = run_once(_sessions(session), {}, CAL, Settings(), now=at(2024, 3, 4, 11, 0))
     session.expire_all()
-    assert report.fired == 2  # the acknowledge clock's yellow and red cards, in the same batch as the failure
+    assert (report.fired, report.errors) == (2, 1)  # the acknowledge clock's yellow and red cards, and the failure
     states = dict(session.execute(select(Timer.clock, Timer.state).where(Timer.complaint_id == c.id,
                                                                          Timer.state.in_(("fired", "error")))).all())
-    assert states == {"acknowledge:warning": "fired", "acknowledge:overdue": "fired", "test-boom": "error"}
+    assert states == {"acknowledge:warning": "fired", "acknowledge:overdue": "fired"}
     events = clock_events(session, c.id)
     assert sorted(e.kind for e in events) == ["clock_overdue", "clock_warning"]
     messages = session.scalars(select(Outbox).where(Outbox.complaint_id == c.id))
     assert sorted(m.payload["timer_id"] for m in messages) == sorted(e.data["timer_id"] for e in events)
+    boomed = session.scalar(select(Timer).where(Timer.clock == "test-boom"))
+    assert (boomed.state, boomed.attempts) == ("pending", 1) and boomed.due_at > at(2024, 3, 4, 11, 0)
+
+
+def test_a_handler_that_keeps_failing_is_retried_then_the_desk_is_told(session):
+    @timers.register("test-always-fails")
+    def always_fails(session_, timer, complaint, context):
+        raise RuntimeError("directory row missing")
+
+    c = routed_complaint(session, at(2024, 3, 4, 9, 0))
+    timers.cancel_timers(session, c)
+    timers.set_timer(session, c, "test-always-fails", at(2024, 3, 4, 9, 1))
+    session.commit()
+    settings = replace(Settings(), worker=replace(Settings().worker, max_attempts=3, backoff_max_seconds=60))
+    now = at(2024, 3, 4, 9, 5)
+    for _ in range(4):
+        run_once(_sessions(session), {}, CAL, settings, now=now)
+        now += timedelta(minutes=5)
+    session.expire_all()
+    timer = session.scalar(select(Timer).where(Timer.clock == "test-always-fails"))
+    assert (timer.state, timer.attempts) == ("error", 3)
+    (alert,) = session.scalars(select(Outbox).where(Outbox.complaint_id == c.id)).all()
+    assert alert.destination == f"department:{dispatch_desk(session).id}"
+    assert alert.payload["kind"] == "timer_failed" and c.ticket_no in alert.payload["text"]
 
 
 def test_a_transition_made_by_a_handler_makes_the_rest_of_the_batch_stale(session):

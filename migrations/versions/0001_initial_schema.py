@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 04:44:02.499675
+Create Date: 2026-11-27 04:52:00.095506
 """
 from alembic import op
 import sqlalchemy as sa
@@ -258,6 +258,7 @@ def upgrade() -> None:
     sa.Column('due_at', intake.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('fired_at', intake.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_timers_complaint_id_complaints')),
