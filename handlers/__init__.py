@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import Flask, g
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +21,8 @@ from intake.settings import Settings, load_settings
 from .extensions import csrf, limiter
 
 log = logging.getLogger(__name__)
+# One text field of a form (and the parser's read buffer); files are limited by [uploads] instead.
+FORM_FIELD_MAX_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -40,11 +43,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=secret_key,
         MAX_CONTENT_LENGTH=settings.uploads.max_request_bytes,
-        MAX_FORM_MEMORY_SIZE=settings.uploads.max_request_bytes,
+        MAX_FORM_MEMORY_SIZE=FORM_FIELD_MAX_BYTES,
         WTF_CSRF_TIME_LIMIT=None,
         RATELIMIT_STORAGE_URI=settings.ratelimit.storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
     )
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
+                                x_host=settings.proxy_hops)
     validate_clocks(settings.clocks)
     calendar = WorkingCalendar.from_config(dataclasses.asdict(settings.calendar))
     engine = make_engine(settings.database.url, echo=settings.database.echo)
@@ -63,10 +71,19 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     for webhooks in (wechat.bp, twilio_sms.bp):
         csrf.exempt(webhooks)  # providers sign their requests instead
+        limiter.exempt(webhooks)  # and send from a few addresses of their own: no per-address limit applies
         app.register_blueprint(webhooks)
     errors.register(app)
+    app.after_request(_no_framing)
     app.teardown_appcontext(_close_session)
     return app
+
+
+def _no_framing(response):
+    """Nobody may show our pages inside theirs (a framed 工资已到手 button is a click away from a false close)."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
 
 
 def services(app: Flask | None = None) -> Services:

@@ -1,11 +1,23 @@
 """Flask extensions, created unbound so blueprints can decorate with them before the app exists."""
+import ipaddress
+
 from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf import CSRFProtect
 
+def client_network() -> str:
+    """Rate-limit key: the client's address, or its /64 for IPv6, which one phone or home gets whole."""
+    address = get_remote_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else address
+
+
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
+limiter = Limiter(key_func=client_network)
 
 
 def submitted_phone() -> str:

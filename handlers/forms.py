@@ -17,7 +17,7 @@ from intake.complaints import NewComplaint
 from intake.evidence import EvidenceError, Photo, check_photo
 from intake.models import Channel, Jurisdiction
 from intake.settings import UploadSettings
-from intake.validation import normalise_digits, normalise_id_number, normalise_phone
+from intake.validation import clean_text, normalise_digits, normalise_id_number, normalise_phone
 
 FREE_TEXT_MAX = 2000
 NOT_FOUND = "没有找到这个编号，请检查受理编号和手机号后四位"
@@ -69,7 +69,8 @@ def whole_number(low: int, high: int) -> Callable[[str], int | None]:
 class ComplaintForm(FlaskForm):
     """The one-page complaint form of a site's QR code; the site itself comes from the link."""
 
-    name = StringField("您的姓名", validators=[Length(max=100, message="姓名太长了")])
+    name = StringField("您的姓名", filters=[clean_text], validators=[Length(max=100, message="姓名太长了")],
+                       render_kw={"maxlength": 100})
     phone = ParsedField("手机号", normalise_phone, "手机号不对，请填 11 位手机号",
                         validators=[Required("请填写手机号，部门要用它联系您")],
                         render_kw={"inputmode": "tel", "autocomplete": "tel", "maxlength": 20})
@@ -81,7 +82,7 @@ class ComplaintForm(FlaskForm):
                          "钱数请只填数字，比如 35000", render_kw={"inputmode": "decimal", "placeholder": "比如 35000"})
     months = ParsedField("欠了几个月", whole_number(1, 600), "月数请填一个数字，比如 3",
                          render_kw={"inputmode": "numeric", "placeholder": "比如 3"})
-    free_text = TextAreaField("发生了什么事", validators=[
+    free_text = TextAreaField("发生了什么事", filters=[clean_text], validators=[
         Required("请写一下发生了什么事"),
         Length(max=FREE_TEXT_MAX, message=f"最多写 {FREE_TEXT_MAX} 个字，请删减一些")],
         render_kw={"rows": 6, "placeholder": "比如：在哪干活、干了多久、谁欠的钱、怎么说的"})
@@ -137,7 +138,7 @@ class GeneralComplaintForm(ComplaintForm):
     """The form of the general link: no site in the link, so the worker names the county and the project."""
 
     county = SelectField("工地在哪个区县", validate_choice=False, validators=[Required("请选择工地所在的区县")])
-    project_name = StringField("工地或项目名称", validators=[
+    project_name = StringField("工地或项目名称", filters=[clean_text], validators=[
         Required("请填写工地或项目名称"), Length(max=300, message="名称太长了，请写短一些")],
         render_kw={"placeholder": "比如：阳光城三期工地"})
 
@@ -163,8 +164,8 @@ class StatusForm(FlaskForm):
                               render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 4})
 
 
-class ConfirmForm(StatusForm):
-    """The worker's answer to 工资到手了吗 on a resolved case; the lookup fields prove it is their case."""
+class ConfirmForm(FlaskForm):
+    """The worker's answer to 工资到手了吗 on a resolved case, from the signed link only they received."""
 
     paid = HiddenField()
 

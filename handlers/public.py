@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from intake import cases
 from intake.complaints import create_complaint, find_for_worker
+from intake.links import confirmed_complaint_id
 from intake.directory import counties
 from intake.models import Complaint, Site
 from intake.sites import site_by_token
@@ -24,6 +26,7 @@ bp = Blueprint("public", __name__)
 RECEIPTS_KEPT = 10
 CONFIRMED_PAID = "谢谢您的确认，案件已结案。以后再遇到欠薪，随时扫码反映。"
 CONFIRMED_UNPAID = "已收到，案件已重新交给负责部门处理，他们会再联系您。"
+CHANGED_MEANWHILE = "案件刚刚有了新进展，请看下面最新的办理情况。"
 
 
 def _stored(response) -> bool:
@@ -33,7 +36,8 @@ def _stored(response) -> bool:
 
 def _submit_limits(view):
     """Every post counts per address (junk posts cost photo decoding); per phone only stored complaints count, so
-    mistyped numbers do not share one bucket and nobody can lock a worker out by typing their number."""
+    a mistyped number costs the worker nothing. (Someone who knows a worker's number can still use up its day's
+    quota by filing complaints under it; staff see those complaints, and the worker can call the hotline.)"""
     view = limiter.limit(lambda: services().settings.ratelimit.submit_per_phone, key_func=submitted_phone,
                          methods=["POST"], deduct_when=_stored)(view)
     return limiter.limit(lambda: services().settings.ratelimit.submit_per_address, methods=["POST"])(view)
@@ -70,9 +74,11 @@ def _take(form: ComplaintForm, site: Site | None = None):
 
 @bp.get("/r/<ticket_no>")
 def receipt(ticket_no: str):
-    if ticket_no not in session.get("receipts", []):
+    complaint = None
+    if ticket_no in session.get("receipts", []):
+        complaint = db().scalar(select(Complaint).where(Complaint.ticket_no == ticket_no))
+    if complaint is None:
         abort(404)
-    complaint = db().execute(select(Complaint).where(Complaint.ticket_no == ticket_no)).scalar_one()
     return _private(render_template("receipt.html", complaint=complaint))
 
 
@@ -82,37 +88,44 @@ def status():
     form = StatusForm(ticket_no=request.args.get("ticket", ""))
     complaint = find_for_worker(db(), form.ticket_no.data, form.phone_last4.data) \
         if form.validate_on_submit() else None
+    db().commit()  # a failed look-up counts towards the ticket's lock
     if complaint is None:
         not_found = NOT_FOUND if form.is_submitted() and not form.errors else None
         return _private(render_template("status.html", form=form, not_found=not_found))
-    return _status_page(form, complaint)
+    return _status_page(complaint, form=form)
 
 
-@bp.post("/status/confirm")
-@limiter.limit(lambda: services().settings.ratelimit.status_per_address)
-def confirm():
-    """回访: the worker says whether the money arrived; yes closes the case, no reopens it."""
-    form = ConfirmForm()
-    complaint = find_for_worker(db(), form.ticket_no.data, form.phone_last4.data) \
-        if form.validate_on_submit() and form.answer() is not None else None
+@bp.route("/c/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: services().settings.ratelimit.status_per_address, methods=["POST"])
+def confirm(token: str):
+    """回访 from the signed link in the worker's 办结 notice: yes closes the case (销号), no reopens it."""
+    complaint_id = confirmed_complaint_id(services().settings, token)
+    complaint = db().get(Complaint, complaint_id) if complaint_id is not None else None
     if complaint is None:
-        return _private(render_template("status.html", form=StatusForm(formdata=None), not_found=NOT_FOUND))
+        abort(404)
+    form = ConfirmForm()
+    if not form.validate_on_submit() or form.answer() is None:
+        return _status_page(complaint, confirm=form)
     try:
         cases.confirm_payment(db(), complaint, case_context(), paid=form.answer(), actor="worker:web")
+        db().commit()
     except cases.CaseError as exc:
-        return _status_page(form, complaint, notice=str(exc))
-    db().commit()
-    notice = CONFIRMED_PAID if form.answer() else CONFIRMED_UNPAID
-    return _status_page(form, complaint, notice=notice)
+        db().rollback()
+        return _status_page(complaint, notice=str(exc))
+    except StaleDataError:
+        db().rollback()
+        return _status_page(db().get(Complaint, complaint_id), notice=CHANGED_MEANWHILE)
+    return _status_page(complaint, notice=CONFIRMED_PAID if form.answer() else CONFIRMED_UNPAID)
 
 
-def _status_page(form: StatusForm, complaint: Complaint, notice: str | None = None):
+def _status_page(complaint: Complaint, *, form: StatusForm | None = None, confirm: ConfirmForm | None = None,
+                 notice: str | None = None):
+    """The case as its worker sees it; the 工资到手了吗 buttons only on the signed link's page."""
     timezone = services().settings.calendar.timezone
     timeline = [(when_text(e.created_at, timezone), event_text(e)) for e in reversed(complaint.events)]
-    return _private(render_template("status.html", form=form, complaint=complaint, notice=notice,
-                                    status=status_text(complaint.status), timeline=timeline,
-                                    confirm=ConfirmForm(formdata=None, ticket_no=complaint.ticket_no,
-                                                        phone_last4=form.phone_last4.data)))
+    return _private(render_template("status.html", form=form or StatusForm(formdata=None), complaint=complaint,
+                                    notice=notice, status=status_text(complaint.status), timeline=timeline,
+                                    confirm=confirm if complaint.status == "resolved" else None))
 
 
 def _private(html: str):

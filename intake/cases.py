@@ -15,6 +15,7 @@ from . import routing
 from .clocks import may_return, pause_clocks, reschedule_open, resume_clocks, start_clocks_for
 from .complaints import ROUTE_CLOCK
 from .directory import DISPATCH_DESK
+from .links import confirm_url
 from .models import Channel, Complaint, Department, Event, Status, Timer
 from .notify import tell_department_of_transfer, tell_departments_of_routing, tell_worker
 from .routing import RoutingDecision, route_complaint
@@ -177,7 +178,8 @@ def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: 
     complaint.workers_paid = workers_paid
     event = _move(session, complaint, Status.RESOLVED, ctx, actor=actor, note=outcome,
                   data={"amount_recovered": amount_recovered, "workers_paid": workers_paid})
-    tell_worker(session, ctx.settings, complaint, "resolved", ctx.now, outcome=outcome)
+    tell_worker(session, ctx.settings, complaint, "resolved", ctx.now, outcome=outcome,
+                confirm_url=confirm_url(ctx.settings, complaint.id))
     return event
 
 

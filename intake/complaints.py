@@ -6,11 +6,12 @@ stored the complaint stays fast and a crash between the two loses nothing.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -25,7 +26,11 @@ from .validation import mask_id_number
 
 TICKET_TZ = ZoneInfo("Asia/Shanghai")
 ROUTE_CLOCK = "route"
+LOOKUP_TRIES = 5
+LOOKUP_LOCK = timedelta(hours=1)
 _TICKET_ATTEMPTS = 20
+TICKET_RANDOM_DIGITS = 6
+TICKET_DIGITS = 6 + TICKET_RANDOM_DIGITS
 
 
 @dataclass
@@ -49,9 +54,10 @@ class NewComplaint:
 
 
 def new_ticket_no(now: datetime | None = None) -> str:
-    """Ten digits, date first: easy to read out on the phone and to type on a keypad, never a phone number."""
+    """Twelve digits, date first: easy to read out and to type on a keypad, never a phone number (11 digits),
+    and a million numbers a day, so guessing another worker's is hopeless."""
     now = (now or utcnow()).astimezone(TICKET_TZ)
-    return now.strftime("%y%m%d") + f"{secrets.randbelow(10_000):04d}"
+    return now.strftime("%y%m%d") + f"{secrets.randbelow(10 ** TICKET_RANDOM_DIGITS):0{TICKET_RANDOM_DIGITS}d}"
 
 
 def create_complaint(session: Session, new: NewComplaint, secret_key: str) -> tuple[Complaint, bool]:
@@ -69,8 +75,11 @@ def create_complaint(session: Session, new: NewComplaint, secret_key: str) -> tu
         except IntegrityError:
             if new.submission_key:
                 existing = session.scalar(select(Complaint).where(Complaint.submission_key == new.submission_key))
-                if existing is not None:
+                if existing is not None and existing.complainant.phone == new.phone:
                     return existing, False
+                if existing is not None:  # someone else's key (a shared phone's old page): never their receipt
+                    new = dataclasses.replace(new, submission_key=None)
+                    continue
             if session.scalar(select(Complaint.id).where(Complaint.ticket_no == ticket_no)) is None:
                 raise  # not a ticket collision: a real error, not something another number would fix
     raise RuntimeError("could not allocate a unique ticket number")
@@ -122,12 +131,27 @@ def _with_text_findings(new: NewComplaint) -> dict:
     return claim
 
 
-def find_for_worker(session: Session, ticket_no: str, phone_last4: str) -> Complaint | None:
-    """The case only when both the ticket number and the phone's last four digits match."""
+def find_for_worker(session: Session, ticket_no: str, phone_last4: str, now: datetime | None = None) -> Complaint | None:
+    """The case only when both the ticket number and the phone's last four digits match.
+
+    Four digits are a weak secret (an employer knows the phone number), so a ticket that has been tried with
+    wrong digits LOOKUP_TRIES times is locked for LOOKUP_LOCK; every answer is the same "not found". The
+    caller commits, so the count survives a failed look-up.
+    """
+    now = now or utcnow()
     ticket_no = (ticket_no or "").strip()
     if not (ticket_no.isdigit() and len(phone_last4 or "") == 4 and phone_last4.isdigit()):
         return None
     complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket_no))
     if complaint is None or not complaint.complainant.phone:
         return None
-    return complaint if hmac.compare_digest(complaint.complainant.phone[-4:], phone_last4) else None
+    if complaint.lookup_locked_until is not None and complaint.lookup_locked_until > now:
+        return None
+    if hmac.compare_digest(complaint.complainant.phone[-4:], phone_last4):
+        complaint.lookup_failures = 0
+        return complaint
+    complaint.lookup_failures += 1
+    if complaint.lookup_failures >= LOOKUP_TRIES:
+        complaint.lookup_failures, complaint.lookup_locked_until = 0, now + LOOKUP_LOCK
+    session.flush()
+    return None

@@ -11,7 +11,7 @@ web form.
 from __future__ import annotations
 
 import base64
-import copy
+import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -23,14 +23,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import dialogue_replies as R
-from .complaints import NewComplaint, create_complaint, find_for_worker
+from .complaints import TICKET_DIGITS, NewComplaint, create_complaint, find_for_worker
 from .directory import county_refs
 from .evidence import Photo
 from .extract import ClaimDraft, SiteRef, Value, extract_claim
 from .models import Channel, Complainant, Complaint, Conversation, Jurisdiction, Site
 from .settings import Settings
 from .texts import status_text
-from .validation import mask_phone, normalise_digits, normalise_phone
+from .validation import clean_text, mask_phone, normalise_digits, normalise_phone
 
 IDLE = "idle"            # nothing in progress (a finished complaint leaves its ticket number in the draft)
 COLLECTING = "collecting"  # asking for the field in draft["asking"]
@@ -50,7 +50,7 @@ OPT_OUT_WORDS = {"退订", "td", "t", "stop", "unsubscribe"}
 ANONYMOUS_WORDS = {"匿名", "不留名", "不想留名", "不留"}
 
 _PUNCT = re.compile(r"[\s\W_]+")
-_TICKET = re.compile(r"(?<!\d)\d{10}(?!\d)")
+_TICKET = re.compile(rf"(?<!\d)\d{{{TICKET_DIGITS}}}(?!\d)")
 _MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _BARE_NUMBER = re.compile(r"[\d.,零一二两三四五六七八九十百千万几]+")
 _NAME_PREFIX = re.compile(r"^(?:我叫|我是|我姓|姓名|名字|叫)[:：是叫]?")
@@ -80,6 +80,7 @@ def handle_message(session: Session, settings: Settings, channel: str, user_id: 
     `site_scene` is a site's public token from a QR scan. `has_phone` means the channel knows the sender's
     number (SMS), which is then never asked for.
     """
+    text = clean_text(text) if text is not None else None
     conversation = _lock_conversation(session, channel, user_id, now)
     turn = _Turn(session, settings, conversation, normalise_phone(phone or "") if has_phone else None, now)
     reply = turn.run(text, site_scene, list(attachments))
@@ -99,6 +100,13 @@ def is_opted_out(session: Session, channel: str, user_id: str) -> bool:
 _BUMP = (update(Conversation)
          .where(Conversation.channel == bindparam("b_channel"), Conversation.user_id == bindparam("b_user_id"))
          .values(version=Conversation.version + 1).returning(Conversation))
+
+
+# The sites the extractor matches against, every turn: built once, and on the table so the session runs them
+# as plain SQL (the ORM's select machinery costs several times the query here).
+_SITE_TABLE = Site.__table__
+_SITES = select(_SITE_TABLE.c.id, _SITE_TABLE.c.name, _SITE_TABLE.c.address, _SITE_TABLE.c.jurisdiction_code)
+_SITES_IN_COUNTY = _SITES.where(_SITE_TABLE.c.jurisdiction_code == bindparam("b_county"))
 
 
 def _lock_conversation(session: Session, channel: str, user_id: str, now: datetime) -> Conversation:
@@ -144,7 +152,9 @@ class _Turn:
         self.conv = conversation
         self.channel_phone = phone
         self.now = now
-        self.draft: dict[str, Any] = copy.deepcopy(conversation.draft or {})  # a new value, so the row is updated
+        # A new value, so the row is updated; the draft is JSON, and a JSON round trip copies it several times
+        # faster than deepcopy (it grows to hundreds of items: every text the worker sent).
+        self.draft: dict[str, Any] = json.loads(json.dumps(conversation.draft or {}))
         self.notes: list[str] = []
         self.risk_seen: set[str] = set()
 
@@ -370,10 +380,10 @@ class _Turn:
             self.draft["phone"] = number
 
     def _extract(self, text: str) -> ClaimDraft:
-        query = select(Site.id, Site.name, Site.address, Site.jurisdiction_code)
-        if self.draft.get("county_code"):
-            query = query.where(Site.jurisdiction_code == self.draft["county_code"])
-        sites = [SiteRef(str(i), n, a or "", c) for i, n, a, c in self.session.execute(query)]
+        county = self.draft.get("county_code")
+        rows = self.session.execute(_SITES_IN_COUNTY, {"b_county": county}) if county else \
+            self.session.execute(_SITES)
+        sites = [SiteRef(str(i), n, a or "", c) for i, n, a, c in rows]
         return extract_claim(text, sites=sites, counties=county_refs(self.session))
 
     def _merge(self, claim: ClaimDraft, text: str, *, override: bool, asked: str | None) -> None:

@@ -208,6 +208,8 @@ class Complaint(Base):
     amount_recovered: Mapped[int] = mapped_column(BigInteger, default=0)
     workers_paid: Mapped[int | None] = mapped_column(Integer)
     satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    lookup_failures: Mapped[int] = mapped_column(Integer, default=0)
+    lookup_locked_until: Mapped[datetime | None]
     priority: Mapped[str] = mapped_column(String(20), default=Priority.NORMAL.value)
     supervised: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default=Status.RECEIVED.value)

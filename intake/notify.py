@@ -23,7 +23,7 @@ WORKER_TEXT = {
     "waiting": "【清零】编号{ticket}：{department}需要您补充{needed}，请尽快提供。",
     "accepted": "【清零】编号{ticket}已受理，{department}正在处理。",
     "rejected": "【清零】编号{ticket}不予受理，原因：{reason}。有疑问请拨打{hotline}。",
-    "resolved": "【清零】编号{ticket}已办结：{outcome}。工资到手了吗？请打开{status_url}确认。",
+    "resolved": "【清零】编号{ticket}已办结：{outcome}。工资到手了吗？请打开{confirm_url}确认。",
     "closed": "【清零】编号{ticket}已结案，感谢您的反映。",
     "reopened": "【清零】编号{ticket}已重新处理，{department}会再联系您。",
 }

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from .directory import DISPATCH_DESK
 from .models import Department, Jurisdiction, Outbox
+from .validation import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,16 @@ class RetryPolicy:
 
 def scheme(destination: str) -> str:
     return destination.split(":", 1)[0]
+
+
+def shown(destination: str) -> str:
+    """A destination as logs may show it: a worker's phone or WeChat id is personal data."""
+    kind, _, address = destination.partition(":")
+    if kind == "sms":
+        return f"sms:{mask_phone(address)}"
+    if kind in ("wechat", "wechat-template", "email"):
+        return f"{kind}:{address[:3]}***"
+    return destination
 
 
 def in_schemes(column: ColumnElement[str], schemes: Iterable[str]) -> ColumnElement[bool]:
@@ -171,12 +182,12 @@ def deliver(session: Session, row: Outbox, senders: Mapping[str, Sender], now: d
     try:
         result = sender.send(row.destination, row.payload)
     except Exception as exc:  # an adapter bug or a network error the adapter did not catch: retry it
-        log.exception("sender for %s raised", row.destination)
+        log.exception("sender for %s raised", shown(row.destination))
         result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
     row.attempts += 1
     if result.ok:
         row.state, row.sent_at, row.last_error, row.provider_id = SENT, now, None, result.provider_id
-        log.info("outbox %s sent to %s (provider id %s)", row.id, row.destination, result.provider_id)
+        log.info("outbox %s sent to %s (provider id %s)", row.id, shown(row.destination), result.provider_id)
         session.flush()
         return True
     row.last_error = result.error or "unknown error"
@@ -198,15 +209,15 @@ def _give_up(session: Session, row: Outbox, now: datetime) -> None:
     if fallbacks:
         row.state = FAILED
         enqueue(session, fallbacks[0], {**row.payload, "fallbacks": fallbacks[1:]}, row.complaint_id, now)
-        log.warning("outbox %s to %s failed (%s): falling back to %s", row.id, row.destination, row.last_error,
-                    fallbacks[0])
+        log.warning("outbox %s to %s failed (%s): falling back to %s", row.id, shown(row.destination),
+                    row.last_error, shown(fallbacks[0]))
         return
     row.state = DEAD
     if row.payload.get("kind") == DEAD_LETTER:
         # An alert about a dead message that itself cannot be delivered: alerting again would loop.
-        log.error("outbox %s: alert to %s is undeliverable: %s", row.id, row.destination, row.last_error)
+        log.error("outbox %s: alert to %s is undeliverable: %s", row.id, shown(row.destination), row.last_error)
         return
-    log.error("outbox %s to %s is dead after %s attempts: %s", row.id, row.destination, row.attempts,
+    log.error("outbox %s to %s is dead after %s attempts: %s", row.id, shown(row.destination), row.attempts,
               row.last_error)
     alert = {"kind": DEAD_LETTER, "outbox_id": row.id, "destination": row.destination,
              "error": row.last_error, "attempts": row.attempts,

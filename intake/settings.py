@@ -157,6 +157,7 @@ class RoutingSettings:
 class Settings:
     secret_key: str = ""
     public_base_url: str = ""
+    proxy_hops: int = 0
     demo: bool = False
     directory_file: str = ""
     database: DatabaseSettings = field(default_factory=DatabaseSettings)

@@ -43,3 +43,12 @@ def mask_phone(phone: str | None) -> str:
 
 def mask_id_number(value: str) -> str:
     return f"{value[:6]}********{value[-4:]}"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """What people typed, minus control characters (a NUL cannot even be stored by PostgreSQL); line breaks
+    and tabs stay."""
+    return _CONTROL.sub("", text or "")

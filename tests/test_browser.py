@@ -109,7 +109,7 @@ def test_worker_fills_the_site_form_on_a_phone(server, browser, session, tmp_pat
 
     WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CLASS_NAME, "ticket")))
     ticket = browser.find_element(By.CLASS_NAME, "ticket").text
-    assert re.fullmatch(r"\d{10}", ticket) and browser.current_url.endswith(f"/r/{ticket}")
+    assert re.fullmatch(r"\d{12}", ticket) and browser.current_url.endswith(f"/r/{ticket}")
     full_page_screenshot(browser, SCREENSHOTS / "qingling-receipt.png")
 
     session.rollback()

@@ -2,6 +2,7 @@
 and the notices each step must leave behind."""
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta
 
@@ -228,26 +229,53 @@ def status_page(client, complaint, last4="5678"):
     return client.post("/status", data={"csrf_token": token, "ticket_no": complaint.ticket_no, "phone_last4": last4})
 
 
-def test_the_worker_confirms_on_the_status_page(app, client, session, settings, site):
+def confirm_link(session, complaint) -> str:
+    (asked,) = outbox(session, complaint, "worker_resolved")
+    link = re.search(r"https://qingling\.test(/c/\S+?)确认", asked.payload["text"]).group(1)
+    return link
+
+
+def test_the_worker_confirms_from_the_link_in_the_resolved_notice(app, client, session, settings, site):
     complaint = resolved_case(app, session, settings, site)
-    page = status_page(client, complaint).get_data(as_text=True)
-    assert "工资到手了吗" in page
-    response = client.post("/status/confirm", data={"csrf_token": csrf_token(page), "ticket_no": complaint.ticket_no,
-                                                    "phone_last4": "5678", "paid": "yes"})
+    link = confirm_link(session, complaint)
+    page = client.get(link).get_data(as_text=True)
+    assert "工资到手了吗" in page and complaint.ticket_no in page
+    response = client.post(link, data={"csrf_token": csrf_token(page), "paid": "yes"})
     assert "案件已结案" in response.get_data(as_text=True)
     session.expire_all()
     assert session.get(Complaint, complaint.id).status == Status.CLOSED.value
+    assert "工资到手了吗" not in client.get(link).get_data(as_text=True)
 
 
-def test_a_confirmation_for_someone_elses_case_changes_nothing(app, client, session, settings, site):
+def test_ticket_and_phone_digits_show_the_case_but_cannot_close_it(app, client, session, settings, site):
     complaint = resolved_case(app, session, settings, site)
     page = status_page(client, complaint).get_data(as_text=True)
-    for last4, paid in (("0000", "yes"), ("5678", "maybe")):
-        response = client.post("/status/confirm", data={"csrf_token": csrf_token(page), "paid": paid,
-                                                        "ticket_no": complaint.ticket_no, "phone_last4": last4})
-        assert "没有找到这个编号" in response.get_data(as_text=True)
+    assert "请打开短信或微信里的确认链接" in page and 'name="paid"' not in page
+
+
+def test_forged_or_altered_links_and_odd_answers_change_nothing(app, client, session, settings, site):
+    complaint = resolved_case(app, session, settings, site)
+    link = confirm_link(session, complaint)
+    for forged in ("/c/" + "A" * 40, link[:-3] + "xyz", "/c/1"):
+        assert client.get(forged).status_code == 404
+    page = client.get(link).get_data(as_text=True)
+    response = client.post(link, data={"csrf_token": csrf_token(page), "paid": "maybe"})
+    assert response.status_code == 200 and "工资到手了吗" in response.get_data(as_text=True)
+    assert client.post(link, data={"paid": "yes"}).status_code == 400  # no CSRF token
     session.expire_all()
     assert session.get(Complaint, complaint.id).status == Status.RESOLVED.value
+
+
+def test_wrong_phone_digits_lock_the_ticket_for_a_while(app, client, session, settings, site):
+    complaint = routed(app, session, settings, site)
+    for _ in range(5):
+        assert "没有找到这个编号" in status_page(client, complaint, last4="0000").get_data(as_text=True)
+    assert "没有找到这个编号" in status_page(client, complaint, last4="5678").get_data(as_text=True)
+    session.expire_all()
+    locked = session.get(Complaint, complaint.id)
+    locked.lookup_locked_until = utcnow() - timedelta(seconds=1)
+    session.commit()
+    assert "办理进度" in status_page(client, complaint, last4="5678").get_data(as_text=True)
 
 
 def test_the_demo_worker_thread_routes_cases_while_the_app_serves(make_settings, session, site):

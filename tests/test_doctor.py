@@ -53,3 +53,13 @@ def test_calendar_check_fails_near_an_unpublished_year_until_configured(settings
     assert check_calendar(configured, today=date(2026, 11, 27)).ok
     broken = replace(settings, calendar=CalendarSettings(working_hours=("18:00-08:00",)))
     assert not check_calendar(broken, today=date(2026, 3, 1)).ok
+
+
+def test_demo_mode_is_refused_where_it_looks_like_production(settings):
+    from handlers.cli.doctor import check_demo
+
+    assert check_demo(replace(settings, demo=False)).ok
+    assert check_demo(replace(settings, demo=True, public_base_url="http://127.0.0.1:5000")).ok
+    assert not check_demo(replace(settings, demo=True, public_base_url="https://qingling.example.cn")).ok
+    assert not check_demo(replace(settings, demo=True, public_base_url="http://127.0.0.1:5000",
+                                  database=DatabaseSettings(url="postgresql+psycopg://db/qingling"))).ok

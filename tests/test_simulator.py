@@ -59,7 +59,7 @@ def test_a_wechat_conversation_ends_in_a_complaint(client, session):
     assert say(client, "张三")["reply"] == R.QUESTIONS["phone"]
     assert say(client, "13812345678")["reply"].startswith("请核对：兰山区，8人，欠35000元，姓名张三")
     done = say(client, "确认")
-    ticket = re.search(r"受理编号(\d{10})", done["reply"]).group(1)
+    ticket = re.search(r"受理编号(\d{12})", done["reply"]).group(1)
     assert done["said"] == "确认" and re.fullmatch(r"[0-9a-f]{32}", done["message_id"])
 
     complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
@@ -79,7 +79,7 @@ def test_sms_mode_uses_the_phone_and_never_asks_for_it(client, session):
     assert say(client, FIRST)["reply"] == R.QUESTIONS["name"]
     summary = say(client, "张三")["reply"]
     assert summary.startswith("请核对：") and "138****5678" in summary
-    ticket = re.search(r"受理编号(\d{10})", say(client, "确认")["reply"]).group(1)
+    ticket = re.search(r"受理编号(\d{12})", say(client, "确认")["reply"]).group(1)
 
     complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
     assert complaint.channel == "sms" and complaint.complainant.phone == "13812345678"

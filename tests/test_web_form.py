@@ -9,10 +9,11 @@ from datetime import datetime, timezone
 
 import pytest
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from handlers import create_app, services
 from intake.models import Attachment, Complaint, Event, Site, Status
+from intake.settings import RateLimitSettings
 from tests.conftest import csrf_token
 
 NOT_FOUND = "没有找到这个编号，请检查受理编号和手机号后四位"
@@ -80,7 +81,7 @@ def stored(session) -> list[Complaint]:
 
 def ticket_of(response) -> str:
     assert response.status_code == 303, response.text
-    return re.fullmatch(r"/r/(\d{10})", response.headers["Location"]).group(1)
+    return re.fullmatch(r"/r/(\d{12})", response.headers["Location"]).group(1)
 
 
 def test_site_form_shows_the_site_and_a_phone_friendly_form(client, session):
@@ -303,3 +304,46 @@ def test_status_lookups_are_limited_per_address(app_with):
     with app_with(ratelimit={"status_per_address": "2 per minute"}).test_client() as other:
         answers = [_lookup(other, "2611270000", "8000").status_code for _ in range(3)]
     assert answers == [200, 200, 429]
+
+
+def test_pages_cannot_be_framed_by_another_site(client):
+    response = client.get("/report")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_huge_text_field_is_refused_and_nothing_stored(client, session):
+    site = make_site(session)
+    page = client.get(f"/s/{site.public_token}").get_data(as_text=True)
+    response = client.post(f"/s/{site.public_token}", data={
+        "csrf_token": csrf_token(page), "phone": "13800138000", "free_text": "欠" * (2 * 1024 * 1024),
+        "consent": "y"}, content_type="multipart/form-data")
+    assert response.status_code == 413 and "太大" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Complaint)) == 0
+
+
+def test_control_characters_are_dropped_from_what_is_stored(client, session):
+    site = make_site(session)
+    response = submit(client, f"/s/{site.public_token}", free_text="老板\x00欠钱\x07不给", name="张\x00三")
+    ticket = ticket_of(response)
+    complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
+    assert complaint.free_text == "老板欠钱不给" and complaint.complainant.name == "张三"
+
+
+def test_rate_limits_count_an_ipv6_64_as_one_client_and_trust_proxies_only_when_told(make_settings):
+    tight = RateLimitSettings(status_per_address="2 per minute")
+
+    def statuses(app, **environ):
+        client = app.test_client()
+        codes = []
+        for i, env in enumerate(environ["clients"]):
+            page = client.get("/status").get_data(as_text=True)
+            codes.append(client.post("/status", data={"csrf_token": csrf_token(page), "ticket_no": "1",
+                                                      "phone_last4": "0000"}, environ_base=env).status_code)
+        return codes
+
+    neighbours = [{"REMOTE_ADDR": f"2001:db8:1:2::{i}"} for i in range(1, 4)]
+    assert statuses(create_app(make_settings(ratelimit=tight)), clients=neighbours) == [200, 200, 429]
+    behind_proxy = [{"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": f"203.0.113.{i}"} for i in range(1, 4)]
+    assert statuses(create_app(make_settings(ratelimit=tight)), clients=behind_proxy) == [200, 200, 429]
+    assert statuses(create_app(make_settings(ratelimit=tight, proxy_hops=1)), clients=behind_proxy) == [200] * 3

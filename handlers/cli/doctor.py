@@ -71,6 +71,16 @@ def check_public_base_url(settings: Settings) -> Check:
     return Check("公网地址", True, settings.public_base_url)
 
 
+def check_demo(settings: Settings) -> Check:
+    """Demo mode shows a chat page where anyone can speak as any phone number: never where real workers are."""
+    if not settings.demo:
+        return Check("演示模式", True, "关闭")
+    host = urlparse(settings.public_base_url).hostname or ""
+    if host not in ("127.0.0.1", "localhost", "::1") or settings.database.url.startswith("postgresql"):
+        return Check("演示模式", False, "演示模式已开启，但地址或数据库像是正式环境：请设置 QINGLING_DEMO=false")
+    return Check("演示模式", True, "开启（仅限本机演示）")
+
+
 def check_secret_key(settings: Settings) -> Check:
     if len(settings.secret_key) < 16:
         return Check("密钥", False, "未设置 QINGLING_SECRET_KEY（至少 16 个字符），否则重启后会话失效、多进程互不认可")
@@ -170,6 +180,7 @@ def run_checks(svc: Services) -> list[Check]:
         lambda: check_migrations(svc),
         lambda: check_directory(svc),
         lambda: check_public_base_url(settings),
+        lambda: check_demo(settings),
         lambda: check_secret_key(settings),
         lambda: check_font(settings),
         lambda: check_calendar(settings),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 04:52:00.095506
+Create Date: 2026-11-27 04:55:51.664408
 """
 from alembic import op
 import sqlalchemy as sa
@@ -158,6 +158,8 @@ def upgrade() -> None:
     sa.Column('amount_recovered', sa.BigInteger(), nullable=False),
     sa.Column('workers_paid', sa.Integer(), nullable=True),
     sa.Column('satisfied', sa.Boolean(), nullable=True),
+    sa.Column('lookup_failures', sa.Integer(), nullable=False),
+    sa.Column('lookup_locked_until', intake.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('priority', sa.String(length=20), nullable=False),
     sa.Column('supervised', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
