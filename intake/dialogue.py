@@ -57,6 +57,7 @@ _NAME_PREFIX = re.compile(r"^(?:我叫|我是|我姓|姓名|名字|叫)[:：是�
 _NAME_IN_TEXT = re.compile(r"(?:我叫|姓名[:：]?|名字[是叫:：]?)([\u4e00-\u9fff]{2,4})")
 _NAME = re.compile(r"[\u4e00-\u9fff·A-Za-z ]{1,20}")
 _MEANINGFUL = re.compile(r"[\w\u4e00-\u9fff]")
+_UNKNOWN = re.compile(r"不知道|不清楚|记不清|不记得|说不清|不确定|没算过|算不清")
 _COUNT_SAID = re.compile(r"[\d一二两三四五六七八九十百几]+ *(?:个|名|位|口)|就我|只有我|我自己|我一个")
 
 
@@ -283,6 +284,9 @@ class _Turn:
     def _collecting(self, text: str, word: str, photos: list[Photo]) -> Reply:
         asking = self.draft.get("asking")
         if not self._absorb(text, photos, asking=asking) and not photos:
+            if asking == "amount" and _UNKNOWN.search(text):  # the department works the sum out with them
+                self.draft["amount_unknown"] = True
+                return self._next()
             return self._say(R.NOT_UNDERSTOOD + R.QUESTIONS.get(asking, R.WELCOME))
         return self._next()
 
@@ -297,6 +301,13 @@ class _Turn:
 
     def _resuming(self, text: str, word: str, photos: list[Photo]) -> Reply:
         saved = self.draft.pop("resume", {})
+        if word not in CONTINUE_WORDS and word != "2" and (_MEANINGFUL.search(text) or photos):
+            # They simply went on: that is a 继续, and what they sent counts.
+            self.conv.state = saved.get("state", COLLECTING)
+            self._absorb(saved.get("pending", ""), [], asking=self.draft.get("asking"))
+            missing = self._missing()
+            self._absorb(text, photos, asking=missing[0] if missing else None)
+            return self._next()
         if word in CONTINUE_WORDS:
             self.conv.state = saved.get("state", COLLECTING)
             self.notes.append(R.RESUMED)
@@ -328,7 +339,7 @@ class _Turn:
         out = []
         if not d.get("site_id") and not d.get("county_code"):
             out.append("site")
-        if not d.get("amount") and not d.get("amount_per_person"):
+        if not d.get("amount") and not d.get("amount_per_person") and not d.get("amount_unknown"):
             out.append("amount")
         if not d.get("workers"):
             out.append("workers")
@@ -480,7 +491,8 @@ class _Turn:
         return R.SUMMARY.format(
             where=self._where(),
             workers=("约" if workers["approximate"] else "") + str(workers["value"]),
-            amount=("约" if amount["approximate"] else "") + str(amount["value"]),
+            amount=R.OWED.format(amount=("约" if amount["approximate"] else "") + str(amount["value"]))
+            if amount else R.AMOUNT_UNKNOWN,
             name=R.ANONYMOUS if d.get("anonymous") else d.get("name"),
             phone=mask_phone(self.channel_phone or d.get("phone")))
 
@@ -490,7 +502,7 @@ class _Turn:
         amount = self._amount()
         claim = {
             "source": "dialogue",
-            "amount_approximate": amount["approximate"],
+            "amount_approximate": amount["approximate"] if amount else None,
             "workers_approximate": d["workers"]["approximate"],
             "amount_per_person": (d.get("amount_per_person") or {}).get("value"),
             "period": d.get("period"),
@@ -505,7 +517,7 @@ class _Turn:
             channel=self.conv.channel, channel_user_id=self.conv.user_id, phone=self.channel_phone or d["phone"],
             name=d.get("name"),
             anonymous=bool(d.get("anonymous")), site_id=d.get("site_id"), jurisdiction_code=d.get("county_code"),
-            workers=d["workers"]["value"], amount=amount["value"], months=(d.get("months") or {}).get("value"),
+            workers=d["workers"]["value"], amount=amount["value"] if amount else None, months=(d.get("months") or {}).get("value"),
             free_text="\n".join(d.get("texts", [])), claim=claim, photos=photos,
             submission_key=f"dialogue:{self.conv.id}:{self.conv.version}"), self.settings.secret_key)
         self._reset(keep_ticket=complaint.ticket_no)

@@ -14,7 +14,9 @@ QUESTIONS = {
     "phone": "请留一个手机号，方便部门联系您，例如13812345678",
 }
 
-SUMMARY = "请核对：{where}，{workers}人，欠{amount}元，姓名{name}，电话{phone}。回复“确认”提交，回复“修改”重填"
+SUMMARY = "请核对：{where}，{workers}人，{amount}，姓名{name}，电话{phone}。回复“确认”提交，回复“修改”重填"
+OWED = "欠{amount}元"
+AMOUNT_UNKNOWN = "欠款金额待核实"
 SUMMARY_AGAIN = "请回复“确认”提交；要改就直接发正确的内容，例如：9个人"
 EDIT = "请直接发正确的内容，例如：9个人、欠4万、姓名李四、兰山区阳光城工地"
 SUBMITTED = "已提交，受理编号{ticket}。部门会尽快联系您。查进度请发送这个编号。"

@@ -135,9 +135,28 @@ def test_pause_asks_to_resume_and_continue_keeps_the_draft(session, settings, si
     chat = sms(session, settings)
     chat.say("兰山区阳光城工地欠我们三万")
     assert chat.say("8个人", after=timedelta(hours=3)).text == R.RESUME
-    assert chat.say("随便").text == R.RESUME
+    assert chat.say("👍").text == R.RESUME
     assert chat.say("1").text == R.RESUMED + R.QUESTIONS["name"]  # "8个人" from before the pause is kept
     assert "8人，欠30000元" in chat.say("赵六").text
+
+
+def test_going_on_after_a_pause_counts_as_continue_and_nothing_is_lost(session, settings, sites):
+    chat = sms(session, settings)
+    chat.say("兰山区阳光城工地欠我们三万")
+    assert chat.say("8个人", after=timedelta(hours=3)).text == R.RESUME
+    summary = chat.say("我叫赵六").text
+    assert "8人，欠30000元" in summary and "赵六" in summary
+
+
+def test_a_worker_who_does_not_know_the_sum_can_still_file(session, settings, sites):
+    chat = sms(session, settings)
+    assert chat.say("兰山区阳光城工地老板不给钱").text == R.QUESTIONS["amount"]
+    assert chat.say("不知道具体多少").text == R.QUESTIONS["workers"]
+    chat.say("3个人")
+    assert R.AMOUNT_UNKNOWN in chat.say("钱七").text
+    reply = chat.say("确认")
+    assert reply.complaint_created
+    assert complaints(session)[0].amount is None
 
 
 def test_pause_then_start_over_reads_the_new_message(session, settings, sites):
