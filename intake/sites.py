@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 import re
 import secrets
@@ -32,6 +33,8 @@ from .validation import normalise_phone
 log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 16
+MAX_ROWS = 100_000
+MAX_COLUMNS = 100
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls, and encrypted .xlsx
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -136,7 +139,9 @@ def parse_sites(filename: str, content: bytes) -> ParseResult:
     warnings: list[str] = []
     rows: list[ParsedRow] = []
     for number, record in enumerate(_records(filename, content), start=1):
-        cells = [_cell(value) for value in record]
+        if number > MAX_ROWS:  # a city's project list is thousands of rows; millions means a broken or hostile file
+            raise SiteFileError(f"文件超过 {MAX_ROWS} 行，请拆分成几个文件再导入")
+        cells = [_cell(value) for value in itertools.islice(record, MAX_COLUMNS)]
         if all(cell == "" for cell in cells):
             continue
         if keys is None:

@@ -338,3 +338,11 @@ def test_sites_list_when_empty(app):
     result = cli(app, "sites", "list")
 
     assert result.exit_code == 0 and result.output.strip() == "没有项目。"
+
+
+def test_a_file_with_absurdly_many_rows_is_refused(session):
+    from intake.sites import MAX_ROWS
+
+    content = ("项目编号,项目名称,所在区县\n" + "\n" * (MAX_ROWS + 5)).encode()
+    report = import_sites(session, "huge.csv", content)
+    assert report.failed and "拆分" in report.file_error
