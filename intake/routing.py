@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from .directory import DISPATCH_DESK, HRSS, LEADING_GROUP_OFFICE, department, industry_department_kinds
 from .models import (ClaimLine, CollectiveCase, Complaint, Department, Event, Investment, Jurisdiction, Priority,
@@ -184,6 +184,7 @@ def _link_collective(session: Session, complaint: Complaint, rules: RoutingSetti
     else:
         return []
     candidates = session.scalars(query.order_by(Complaint.created_at, Complaint.id)
+                                 .options(selectinload(Complaint.complainant))
                                  .execution_options(populate_existing=True)).all()
     if complaint.site_id is None:
         candidates = [c for c in candidates if _employer(c) == employer]
@@ -199,11 +200,12 @@ def _link_collective(session: Session, complaint: Complaint, rules: RoutingSetti
         session.flush()
     lead = session.get(Department, case.lead_department_id) if case.lead_department_id else None
     where = "同一工地" if complaint.site_id is not None else f"同一用工单位（{employer}）"
-    for c in [*candidates, complaint]:
-        if c.collective_id is not None:
-            continue
+    joining = [c for c in [*candidates, complaint] if c.collective_id is None]
+    with_lines = set(session.scalars(select(ClaimLine.complaint_id)
+                                     .where(ClaimLine.complaint_id.in_([c.id for c in joining]))))
+    for c in joining:
         c.collective_id = case.id
-        if not c.claim_lines:
+        if c.id not in with_lines:
             session.add(ClaimLine(complaint_id=c.id, worker_name=c.complainant.name, amount_claimed=c.amount))
         record(session, c, "collective_linked", actor=ACTOR,
                note=f"与{where}的其他投诉合并为集体欠薪案件（编号{case.id}），牵头部门：{lead.name if lead else '待定'}",
@@ -258,8 +260,10 @@ def _flag_collective(session: Session, group: list[Complaint], complaint: Compla
                      rules: RoutingSettings) -> tuple[int, ...]:
     """Mark every linked complaint as part of a collective case once, raising it to at least high."""
     raised = []
+    flagged = set(session.scalars(select(Event.complaint_id).where(
+        Event.complaint_id.in_([c.id for c in group]), Event.kind == "collective_flagged")))
     for c in group:
-        if session.scalar(select(exists().where(Event.complaint_id == c.id, Event.kind == "collective_flagged"))):
+        if c.id in flagged:
             continue
         data = {"collective_id": c.collective_id, "workers": headcount}
         if RANK[c.priority] < RANK[Priority.HIGH.value]:
