@@ -59,7 +59,9 @@ def test_demo_mode_is_refused_where_it_looks_like_production(settings):
     from handlers.cli.doctor import check_demo
 
     assert check_demo(replace(settings, demo=False)).ok
-    assert check_demo(replace(settings, demo=True, public_base_url="http://127.0.0.1:5000")).ok
+    local = replace(settings, demo=True, public_base_url="http://127.0.0.1:5000",
+                    database=DatabaseSettings(url="sqlite:///demo.db"))
+    assert check_demo(local).ok
     assert not check_demo(replace(settings, demo=True, public_base_url="https://qingling.example.cn")).ok
     assert not check_demo(replace(settings, demo=True, public_base_url="http://127.0.0.1:5000",
                                   database=DatabaseSettings(url="postgresql+psycopg://db/qingling"))).ok

@@ -140,6 +140,32 @@ def test_two_workers_on_one_phone_file_two_complaints(client, session):
     assert {c.complainant.phone for c in complaints} == {"13812345678"}
 
 
+def test_a_message_sid_from_another_number_is_refused_and_gets_nothing(client, session):
+    answer = reply(text_in(client, "兰山区阳光城工地，老板欠我们8个人三万五", "SM11"))
+    stolen = text_in(client, "你好", "SM11", sender="+8613900000000")
+    assert stolen.status_code == 400 and answer not in stolen.get_data(as_text=True)
+    assert count(session, InboundMessage) == 1 and count(session, Conversation) == 1
+
+
+def test_control_characters_are_taken_out_before_anything_is_stored(client, session):
+    """A NUL cannot be stored by PostgreSQL: kept in the draft, it would fail every later turn."""
+    for sid, said in enumerate(["兰山区阳光城工地\x00，老板欠我8000元，\x1b就我一个", "张\x00三\x07", "确认"]):
+        last = reply(text_in(client, said, f"SM12{sid}"))
+    assert R.SUBMITTED.split("{")[0] in last
+    assert session.scalar(select(Complaint)).complainant.name == "张三"
+    stored = [m.payload["text"] for m in session.scalars(select(InboundMessage).order_by(InboundMessage.id))]
+    assert stored == ["兰山区阳光城工地，老板欠我8000元，就我一个", "张三", "确认"]
+
+
+def test_a_query_string_that_is_not_utf8_fails_the_signature_check(client, session):
+    params = {"MessageSid": "SM13", "From": PHONE, "Body": "你好"}
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + "/sms/twilio", params)
+    response = client.post("/sms/twilio", data=params, headers={"X-Twilio-Signature": signature},
+                           environ_overrides={"QUERY_STRING": "x=\xff"})  # WSGI's latin-1: the raw byte 0xff
+    assert response.status_code == 403
+    assert count(session, InboundMessage) == 0
+
+
 def test_a_one_megabyte_body_is_too_large(client, session):
     assert text_in(client, "欠" * 350_000, "SM10").status_code == 413
     assert count(session, InboundMessage) == 0

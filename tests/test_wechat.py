@@ -36,6 +36,8 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx0123456789abcdef"
 WECHAT = WeChatSettings(app_id=APP_ID, app_secret="app-secret", token=TOKEN, encoding_aes_key=AES_KEY,
                         template_id="TEMPLATE-1")
+PLAIN = replace(WECHAT, encoding_aes_key="")
+CRYPTO = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
 OPENID = "oWorker0000000000000000000A"
 
 
@@ -49,11 +51,23 @@ def app(make_settings, app):
 
 @pytest.fixture
 def client(app):
+    """The account in safe mode (an EncodingAESKey configured), as recommended."""
     return app.test_client()
 
 
-def signed_query(**extra) -> dict[str, str]:
-    timestamp, nonce = str(int(time.time())), "nonce123"
+@pytest.fixture
+def plain_client(make_settings, app):
+    """The account in plaintext mode (no EncodingAESKey), for accounts that chose it."""
+    return create_app(make_settings(wechat=PLAIN)).test_client()
+
+
+@pytest.fixture(params=["safe", "plaintext"])
+def any_client(request, client, plain_client):
+    return client if request.param == "safe" else plain_client
+
+
+def signed_query(timestamp: int | None = None, **extra) -> dict[str, str]:
+    timestamp, nonce = str(int(time.time()) if timestamp is None else timestamp), "nonce123"
     signer = WeChatSigner()
     signer.add_data(TOKEN, timestamp, nonce)
     return {"signature": signer.signature, "timestamp": timestamp, "nonce": nonce, **extra}
@@ -71,28 +85,25 @@ def event_xml(event: str, key: str = "", create_time: int = 1700000000, user: st
             f"<Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>")
 
 
-def post(client, xml: str | bytes, query: dict | None = None):
-    return client.post("/wechat?" + urlencode(query or signed_query()), data=xml, content_type="text/xml")
+def post(client, xml: str, query: dict | None = None):
+    """POST as WeChat does: in safe mode (unless the query says otherwise) the message encrypted and signed with
+    the account's EncodingAESKey."""
+    query = dict(query or signed_query())
+    if services(client.application).settings.wechat.encoding_aes_key and "encrypt_type" not in query:
+        xml = CRYPTO.encrypt_message(xml, query["nonce"], query["timestamp"])
+        query.update(encrypt_type="aes", msg_signature=parse_envelope(xml)["MsgSignature"])
+    return client.post("/wechat?" + urlencode(query), data=xml, content_type="text/xml")
 
 
 def reply_text(response) -> str | None:
+    """The reply's text, decrypted when it came encrypted."""
     assert response.status_code == 200, response.data
     if response.data == b"success":
         return None
-    return parse_message(response.data).content
-
-
-def post_encrypted(client, xml: str):
-    """Safe mode as WeChat does it: the message encrypted and signed with the account's EncodingAESKey."""
-    crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
-    query = signed_query(encrypt_type="aes")
-    envelope = crypto.encrypt_message(xml, query["nonce"], query["timestamp"])
-    query["msg_signature"] = parse_envelope(envelope)["MsgSignature"]
-    response = client.post("/wechat?" + urlencode(query), data=envelope, content_type="text/xml")
-    assert response.status_code == 200, response.data
-    inner = crypto.decrypt_message(response.data, parse_envelope(response.data)["MsgSignature"],
-                                   parse_envelope(response.data)["TimeStamp"], parse_envelope(response.data)["Nonce"])
-    return parse_message(inner).content
+    xml, envelope = response.data, parse_envelope(response.data)
+    if "Encrypt" in envelope:
+        xml = CRYPTO.decrypt_message(xml, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"])
+    return parse_message(xml).content
 
 
 def parse_envelope(xml: str | bytes) -> dict:
@@ -138,15 +149,17 @@ def test_channel_off_means_no_such_route(make_settings, session):
 
 # ---------------------------------------------------------------- one turn, both modes
 
-def test_plaintext_message_is_answered_by_the_dialogue(client, session):
-    text = reply_text(post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 1001)))
+def test_plaintext_message_is_answered_by_the_dialogue(plain_client, session):
+    text = reply_text(post(plain_client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 1001)))
     assert text == R.QUESTIONS["name"]
     stored = session.scalar(select(InboundMessage))
     assert (stored.channel, stored.provider_message_id, stored.sender, stored.reply) == ("wechat", "1001", OPENID, text)
 
 
 def test_safe_mode_request_is_decrypted_and_the_reply_encrypted(client, session):
-    assert post_encrypted(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 2001)) == R.QUESTIONS["name"]
+    response = post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 2001))
+    assert "Content" not in parse_envelope(response.data)
+    assert reply_text(response) == R.QUESTIONS["name"]
     assert count(session, InboundMessage) == 1
 
 
@@ -164,10 +177,19 @@ def test_a_retried_delivery_gets_the_same_reply_and_changes_nothing(client, sess
     first = post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3001))
     version = conversation(session).version
     again = post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3001))
-    assert again.data == first.data
+    assert reply_text(again) == reply_text(first)
     assert count(session, InboundMessage) == 1
     assert conversation(session).version == version
     assert conversation(session).draft["texts"] == ["兰山区阳光城工地，老板欠我们8个人三万五"]
+
+
+def test_another_sender_reusing_a_msgid_is_refused_and_gets_nothing(any_client, session):
+    said = "兰山区阳光城工地，老板欠我们8个人三万五"
+    answer = reply_text(post(any_client, text_xml(said, 3101)))
+    stolen = post(any_client, text_xml(said, 3101, user="oAttacker"))
+    assert stolen.status_code == 400 and answer.encode() not in stolen.data
+    assert count(session, InboundMessage) == 1 and conversation(session, "oAttacker") is None
+    assert reply_text(post(any_client, text_xml(said, 3101))) == answer
 
 
 def test_three_messages_at_once_are_each_taken_once(app, session):
@@ -191,6 +213,33 @@ def test_a_repeated_event_is_taken_once(client, session, site):
     for _ in range(2):
         assert site.name in reply_text(post(client, event_xml("subscribe", f"qrscene_{site.public_token}")))
     assert count(session, InboundMessage) == 1
+
+
+# ---------------------------------------------------------------- replays of logged requests
+
+@pytest.mark.parametrize("offset", [-301, 301, -86400])
+def test_a_stale_or_future_timestamp_is_refused(any_client, session, offset):
+    query = signed_query(timestamp=int(time.time()) + offset)
+    assert post(any_client, text_xml("你好", 3201), query).status_code == 403
+    assert any_client.get("/wechat?" + urlencode({**query, "echostr": "e"})).status_code == 403
+    assert count(session, InboundMessage) == 0
+
+
+def test_a_logged_query_cannot_carry_another_body_in_safe_mode(client, session):
+    """Proxy logs keep signature, timestamp, nonce and msg_signature; only the exact request can be replayed."""
+    query = signed_query()
+    envelope = CRYPTO.encrypt_message(text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3301), query["nonce"],
+                                      query["timestamp"])
+    logged = {**query, "encrypt_type": "aes", "msg_signature": parse_envelope(envelope)["MsgSignature"]}
+    answer = reply_text(post(client, envelope, logged))
+    forged = text_xml("确认", 3302, user="oAttacker")
+    reencrypted = CRYPTO.encrypt_message(forged, query["nonce"], query["timestamp"])
+    assert post(client, reencrypted, logged).status_code == 403
+    assert post(client, forged, {**logged, "encrypt_type": "raw"}).status_code == 403
+    plain = client.post("/wechat?" + urlencode(query), data=forged, content_type="text/xml")
+    assert plain.status_code == 403 and b"encrypt_type=aes" in plain.data
+    assert reply_text(post(client, envelope, logged)) == answer
+    assert count(session, InboundMessage) == 1 and conversation(session, "oAttacker") is None
 
 
 # ---------------------------------------------------------------- message kinds
@@ -249,8 +298,8 @@ def test_asking_for_a_human_alerts_the_dispatch_desk(client, session):
 
 # ---------------------------------------------------------------- bad input
 
-def test_forged_signature_is_refused_and_nothing_stored(client, session):
-    response = post(client, text_xml("你好", 8001), {**signed_query(), "signature": "f" * 40})
+def test_forged_signature_is_refused_and_nothing_stored(any_client, session):
+    response = post(any_client, text_xml("你好", 8001), {**signed_query(), "signature": "f" * 40})
     assert response.status_code == 403
     assert count(session, InboundMessage) == 0 and count(session, Conversation) == 0
 
@@ -273,19 +322,48 @@ EXTERNAL_ENTITY = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY e SYSTEM "file:
 
 
 @pytest.mark.parametrize("xml", [BILLION_LAUGHS, EXTERNAL_ENTITY, "<xml><MsgType>text", "not xml", ""])
-def test_dtds_entities_and_malformed_xml_are_refused(client, session, xml):
-    response = post(client, xml)
+def test_dtds_entities_and_malformed_xml_are_refused(any_client, session, xml):
+    response = post(any_client, xml)
     assert response.status_code == 400
     assert count(session, InboundMessage) == 0 and count(session, Conversation) == 0
 
 
-def test_an_entity_inside_an_encrypted_message_is_refused(client, session):
-    query = signed_query(encrypt_type="aes")
-    envelope = WeChatCrypto(TOKEN, AES_KEY, APP_ID).encrypt_message(BILLION_LAUGHS, query["nonce"],
-                                                                     query["timestamp"])
-    query["msg_signature"] = parse_envelope(envelope)["MsgSignature"]
-    assert post(client, envelope, query).status_code == 400
-    assert count(session, InboundMessage) == 0
+def message_xml(**elements: str | list[str] | None) -> str:
+    """A signed-looking text message with some elements changed: a value is the element's content (raw XML,
+    so it may nest), a list repeats the element, None leaves it out."""
+    fields = {"ToUserName": "gh_account", "FromUserName": OPENID, "CreateTime": str(int(time.time())),
+              "MsgType": "text", "Content": "兰山区阳光城工地", "MsgId": "9201", **elements}
+    return "<xml>" + "".join(f"<{name}>{value}</{name}>" for name, values in fields.items() if values is not None
+                             for value in (values if isinstance(values, list) else [values])) + "</xml>"
+
+
+CLICK = {"MsgType": "event", "Event": "CLICK", "Content": None, "MsgId": None}
+
+
+@pytest.mark.parametrize("xml", [
+    pytest.param(message_xml(FromUserName=None), id="no sender"),
+    pytest.param(message_xml(FromUserName="<a>oX</a>"), id="nested sender"),
+    pytest.param(message_xml(FromUserName=[OPENID, "oOther"]), id="two senders"),
+    pytest.param(message_xml(FromUserName="o" * 200), id="long sender"),
+    pytest.param(message_xml(ToUserName="<a/>"), id="nested recipient"),
+    pytest.param(message_xml(Content="<b>欠薪</b>"), id="nested text"),
+    pytest.param(message_xml(Content=["欠薪", "三万五"]), id="two texts"),
+    pytest.param(message_xml(Content="欠" * 5000), id="long text"),
+    pytest.param(message_xml(MsgId=None), id="no MsgId"),
+    pytest.param(message_xml(MsgId="1" * 200), id="long MsgId"),
+    pytest.param(message_xml(MsgId="12ab"), id="MsgId not a number"),
+    pytest.param(message_xml(MsgId=["1", "2"]), id="two MsgIds"),
+    pytest.param(message_xml(MsgType="voice", Content=None, MediaId="m1", Recognition="<r>欠薪</r>"),
+                 id="nested recognition"),
+    pytest.param(message_xml(MsgType="image", Content=None, MediaId="m" * 200), id="long MediaId"),
+    pytest.param(message_xml(**CLICK, EventKey="<k>COMPLAIN</k>"), id="nested EventKey"),
+    pytest.param(message_xml(**CLICK, EventKey="COMPLAIN", CreateTime=None), id="event without CreateTime"),
+    pytest.param(message_xml(**CLICK, EventKey="COMPLAIN", CreateTime="1" * 200), id="long CreateTime"),
+])
+def test_a_signed_but_malformed_message_is_refused_and_nothing_stored(any_client, session, xml):
+    response = post(any_client, xml)
+    assert response.status_code == 400, response.data
+    assert count(session, InboundMessage) == 0 and count(session, Conversation) == 0
 
 
 def test_a_one_megabyte_body_is_too_large(client, session):

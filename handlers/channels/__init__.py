@@ -7,7 +7,7 @@ a provider holds are downloaded by the worker too, with the fetchers `build_fetc
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from flask import Blueprint, abort, request
@@ -23,18 +23,21 @@ from intake.media import Fetcher
 from intake.models import InboundMessage, utcnow
 from intake.outbox import Sender, dispatch_desk, notify_department
 from intake.settings import Settings
+from intake.validation import clean_text
 
 from .. import db, services
 from ..errors import MESSAGES
 
 # A chat message or status callback is a few kB; anything far bigger is not from the provider.
 WEBHOOK_MAX_BYTES = 64 * 1024
-# Statements built once per process: composing one costs more than running it on this request path.
-_FIRST_DELIVERY = {dialect: insert(InboundMessage).on_conflict_do_nothing(
-    index_elements=["channel", "provider_message_id"]).returning(InboundMessage.id)
+# Statements built once per process: composing one costs more than running it on this request path. They are on
+# the table, not the mapped class, so the session runs them as plain SQL: the ORM's bulk-insert and
+# update-synchronisation steps cost more than the statements, and no object of this request holds these rows.
+_INBOUND = InboundMessage.__table__
+_FIRST_DELIVERY = {dialect: insert(_INBOUND).on_conflict_do_nothing(
+    index_elements=["channel", "provider_message_id"]).returning(_INBOUND.c.id)
     for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
-_STORE_REPLY = update(InboundMessage).where(InboundMessage.id == bindparam("b_id")).values(
-    reply=bindparam("b_reply"))
+_STORE_REPLY = update(_INBOUND).where(_INBOUND.c.id == bindparam("b_id")).values(reply=bindparam("b_reply"))
 CHANNEL_NAMES = {"wechat": "微信公众号", "sms": "短信"}
 
 
@@ -60,13 +63,22 @@ def take(inbound: Inbound) -> str | None:
     so SQLite takes its write lock at once and a PostgreSQL retry racing the first delivery waits for it and then
     reads its reply. (A savepoint would not do on SQLite: pysqlite opens no transaction before SAVEPOINT, so its
     RELEASE would commit the row before the dialogue ran.)
+
+    A repeat from another sender is refused (400): a provider never gives two senders one message id, and the
+    stored reply (which may sum up the first sender's complaint) is theirs alone. Control characters are taken out
+    of the text and the payload first: PostgreSQL cannot store a NUL, and one in a draft would fail every later
+    turn of that conversation.
     """
+    inbound = replace(inbound, text=None if inbound.text is None else clean_text(inbound.text),
+                      payload=_cleaned(inbound.payload))
     session = db()
     row_id = first_delivery(session, inbound.channel, inbound.message_id, inbound.user_id, inbound.payload)
     if row_id is None:
-        reply = session.scalar(select(InboundMessage.reply).where(
-            InboundMessage.channel == inbound.channel, InboundMessage.provider_message_id == inbound.message_id))
+        sender, reply = session.execute(select(_INBOUND.c.sender, _INBOUND.c.reply).where(
+            _INBOUND.c.channel == inbound.channel, _INBOUND.c.provider_message_id == inbound.message_id)).one()
         session.rollback()
+        if sender != inbound.user_id:
+            abort(400, description="this message id was delivered before, from another sender")
         return reply
     settings = services().settings
     text = inbound.reply
@@ -80,6 +92,17 @@ def take(inbound: Inbound) -> str | None:
     session.execute(_STORE_REPLY, {"b_id": row_id, "b_reply": text})
     session.commit()
     return text
+
+
+def _cleaned(value: Any) -> Any:
+    """The payload with `clean_text` applied to every string in it: it holds what the sender wrote, too."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {key: _cleaned(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(item) for item in value]
+    return value
 
 
 def first_delivery(session: Session, channel: str, message_id: str, sender: str | None,

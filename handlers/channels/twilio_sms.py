@@ -51,7 +51,9 @@ class Gateway:
 
     def verified_form(self, req: Request):
         """The POSTed parameters, once X-Twilio-Signature matches the public URL and those parameters."""
-        url = self.settings.public_url(req.path) + (f"?{req.query_string.decode()}" if req.query_string else "")
+        # Twilio's URLs are ASCII; any other byte must not fail here (500) but the signature check (403).
+        query = req.query_string.decode("ascii", "replace")
+        url = self.settings.public_url(req.path) + (f"?{query}" if query else "")
         if not self.validator.validate(url, req.form, req.headers.get("X-Twilio-Signature", "")):
             abort(403, description=f"X-Twilio-Signature does not match the request to {url}")
         return req.form

@@ -5,10 +5,22 @@ Messages are deduplicated on MsgId, events (which have none) on FromUserName + C
 retries a delivery it got no answer for within 5 s. An image is recorded by its MediaId (and PicUrl, in the
 stored payload) only; downloading it is an API call, which is the worker's job (`WeChatMediaFetcher`), not the
 webhook's.
+
+Replays: a request whose timestamp is more than 5 minutes from now is refused in either mode. With
+`encoding_aes_key` configured (safe mode) only encrypted messages are taken, and their msg_signature covers the
+body, so a signed URL seen in a proxy's or server's log cannot carry another body; an exact replay within the 5
+minutes is a repeat of its MsgId and gets the stored reply. Without the key (plaintext mode, for accounts that
+chose it) the signature covers only token, timestamp and nonce: whoever sees a signed URL can, for 5 minutes,
+post any message as any follower. Such a forgery reaches only that follower's conversation, but it can file a
+complaint in their name; accounts that cannot accept this must use safe mode.
+
+A MsgId already taken from another follower gets a 400, not a silent "success": WeChat never sends one, so it
+is a forgery (after someone else's stored reply), and an error status shows it in the webhook's logs.
 """
 from __future__ import annotations
 
 import re
+import time
 from functools import cache
 from typing import Any
 
@@ -52,6 +64,16 @@ PERMANENT_MEDIA_ERRORS = {40007}
 # Seconds to connect and between bytes read; without it a stalled API call would hold the worker for good.
 API_TIMEOUT = 30
 _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+# How far a request's signed timestamp may be from now, either way, before it counts as a replay.
+MAX_CLOCK_SKEW = 300
+# Bounds on what the webhook stores, so that ids and the event key built from them fit the String(128) columns:
+# an openid is 28 characters, a MsgId a 64-bit number, a CreateTime Unix seconds, a MediaId 64 characters (the
+# attachment's source, String(200), takes 128). A text is far longer than anyone types into a chat.
+ID_MAX = 64
+MEDIA_ID_MAX = 128
+EVENT_MAX = 32
+TEXT_MAX = 4096
+_NUMBER = re.compile(r"[0-9]{1,20}")
 
 
 def configured(settings: Settings) -> bool:
@@ -71,12 +93,15 @@ def verify_url():
 def receive():
     _check_signature()
     settings = services().settings.wechat
-    safe_mode = request.args.get("encrypt_type") == "aes"
+    encrypted = request.args.get("encrypt_type") == "aes"
+    if settings.encoding_aes_key and not encrypted:
+        abort(403, description="[wechat] encoding_aes_key is configured: only safe-mode (encrypt_type=aes) "
+                               "messages are accepted")
+    if encrypted and not settings.encoding_aes_key:
+        abort(400, description="encrypt_type=aes but [wechat] encoding_aes_key is not configured")
     xml = _no_dtd(request.get_data())
     try:
-        if safe_mode:
-            if not settings.encoding_aes_key:
-                abort(400, description="encrypt_type=aes but [wechat] encoding_aes_key is not configured")
+        if encrypted:
             crypto = WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
             xml = _no_dtd(crypto.decrypt_message(xml, request.args.get("msg_signature", ""),
                                                  request.args["timestamp"], request.args["nonce"]))
@@ -92,18 +117,25 @@ def receive():
     if not text:
         return Response("success", mimetype="text/plain")
     reply = create_reply(text, message, render=True)
-    if safe_mode:
+    if encrypted:
         reply = crypto.encrypt_message(reply, request.args["nonce"], request.args["timestamp"])
     return Response(reply, mimetype="application/xml")
 
 
 def _check_signature() -> None:
+    """The query's signature, and its timestamp within MAX_CLOCK_SKEW of now: old signed URLs stay in logs."""
     args = request.args
     try:
         check_signature(services().settings.wechat.token, args.get("signature", ""), args.get("timestamp", ""),
                         args.get("nonce", ""))
     except InvalidSignatureException:
         abort(403, description="signature does not match token, timestamp and nonce")
+    try:
+        skew = abs(time.time() - int(args["timestamp"]))
+    except (KeyError, ValueError):
+        skew = float("inf")
+    if skew > MAX_CLOCK_SKEW:
+        abort(403, description="timestamp is more than 5 minutes from now")
 
 
 def _no_dtd(xml: bytes | str) -> bytes | str:
@@ -113,30 +145,46 @@ def _no_dtd(xml: bytes | str) -> bytes | str:
     return xml
 
 
+def _plain(data: dict[str, Any], name: str, max_length: int = ID_MAX, *, optional: bool = False,
+           pattern: re.Pattern[str] | None = None) -> str | None:
+    """One element's text, else 400: xmltodict gives a dict for a nested element, a list for a repeated one and
+    None for a missing or empty one, and none of those may reach the database or the dialogue."""
+    value = data.get(name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or len(value) > max_length or (pattern and not pattern.fullmatch(value)):
+        abort(400, description=f"{name} must be one element of plain text, at most {max_length} characters")
+    return value
+
+
 def _inbound(message: BaseMessage) -> Inbound | None:
     """What a message or event says to the dialogue; None for events that need no answer (unsubscribe, ...)."""
     data: dict[str, Any] = dict(message._data)
     hotline = services().settings.dialogue.hotline
+    user = _plain(data, "FromUserName")
+    _plain(data, "ToUserName")  # the reply's sender
     if message.type == "event":
-        key = f"{message.source}:{data.get('CreateTime')}:{data.get('Event')}"
-        base = dict(channel=Channel.WECHAT.value, message_id=key, user_id=message.source, payload=data)
+        key = f"{user}:{_plain(data, 'CreateTime', pattern=_NUMBER)}:{_plain(data, 'Event', EVENT_MAX)}"
+        base = dict(channel=Channel.WECHAT.value, message_id=key, user_id=user, payload=data)
         if isinstance(message, (SubscribeScanEvent, ScanEvent)):
-            return Inbound(**base, site_scene=message.scene_id)
+            return Inbound(**base, site_scene=_plain(data, "EventKey", optional=True))
         if isinstance(message, SubscribeEvent):
             return Inbound(**base)
-        if isinstance(message, ClickEvent) and message.key in MENU:
-            return Inbound(**base, text=MENU[message.key])
-        return None
-    base = dict(channel=Channel.WECHAT.value, message_id=str(message.id), user_id=message.source, payload=data)
+        said = MENU.get(_plain(data, "EventKey", optional=True)) if isinstance(message, ClickEvent) else None
+        return Inbound(**base, text=said) if said else None
+    base = dict(channel=Channel.WECHAT.value, message_id=_plain(data, "MsgId", pattern=_NUMBER), user_id=user,
+                payload=data)
     if isinstance(message, TextMessage):
-        return Inbound(**base, text=message.content)
+        return Inbound(**base, text=_plain(data, "Content", TEXT_MAX, optional=True))
     if isinstance(message, VoiceMessage):
-        if message.recognition and message.recognition.strip():
-            return Inbound(**base, text=message.recognition)
+        recognition = _plain(data, "Recognition", TEXT_MAX, optional=True)
+        if recognition and recognition.strip():
+            return Inbound(**base, text=recognition)
         return Inbound(**base, reply=VOICE_UNHEARD.format(hotline=hotline))
     if isinstance(message, ImageMessage):
+        source = f"{MEDIA_SCHEME}:{_plain(data, 'MediaId', MEDIA_ID_MAX)}"
         return Inbound(**base, attachments=(Photo(filename=PHOTO_NAME, content_type=MEDIA_TYPE, content=b"",
-                                                  source=f"{MEDIA_SCHEME}:{message.media_id}"),))
+                                                  source=source),))
     return Inbound(**base, reply=UNSUPPORTED.format(hotline=hotline))
 
 
