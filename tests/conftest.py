@@ -67,6 +67,23 @@ def client(app):
 
 
 @pytest.fixture
+def configured_app(app, make_settings):
+    """Another app on the suite's database with some settings changed, e.g. configured_app(demo=True); the
+    suite's `app` teardown still empties the tables, and each one made is disposed of."""
+    made = []
+
+    def build(**changes):
+        other = create_app(make_settings(**changes))
+        other.config["TESTING"] = True
+        made.append(other)
+        return other
+
+    yield build
+    for other in made:
+        services(other).engine.dispose()
+
+
+@pytest.fixture
 def session(app, settings):
     """A session on the app's database for arranging and checking; tests commit what the app must see.
 

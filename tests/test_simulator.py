@@ -16,11 +16,9 @@ FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"
 
 
 @pytest.fixture
-def app(make_settings, app):
-    """The suite's app (its teardown empties the tables) in demo mode."""
-    demo_app = create_app(make_settings(demo=True))
-    demo_app.config["TESTING"] = True
-    return demo_app
+def app(configured_app):
+    """The suite's app in demo mode."""
+    return configured_app(demo=True)
 
 
 @pytest.fixture

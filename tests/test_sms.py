@@ -28,11 +28,9 @@ PHONE = "+8613812345678"
 
 
 @pytest.fixture
-def app(make_settings, app):
-    """The suite's app (its teardown empties the tables) with Twilio configured."""
-    sms_app = create_app(make_settings(twilio=TWILIO))
-    sms_app.config["TESTING"] = True
-    return sms_app
+def app(configured_app):
+    """The suite's app with Twilio configured."""
+    return configured_app(twilio=TWILIO)
 
 
 @pytest.fixture

@@ -42,11 +42,9 @@ OPENID = "oWorker0000000000000000000A"
 
 
 @pytest.fixture
-def app(make_settings, app):
-    """The suite's app (its teardown empties the tables) with the WeChat channel configured."""
-    wechat_app = create_app(make_settings(wechat=WECHAT))
-    wechat_app.config["TESTING"] = True
-    return wechat_app
+def app(configured_app):
+    """The suite's app with the WeChat channel configured."""
+    return configured_app(wechat=WECHAT)
 
 
 @pytest.fixture
