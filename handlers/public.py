@@ -122,7 +122,8 @@ def _status_page(complaint: Complaint, *, form: StatusForm | None = None, confir
                  notice: str | None = None):
     """The case as its worker sees it; the 工资到手了吗 buttons only on the signed link's page."""
     timezone = services().settings.calendar.timezone
-    timeline = [(when_text(e.created_at, timezone), event_text(e)) for e in reversed(complaint.events)]
+    timeline = [(when_text(e.created_at, timezone), text) for e in reversed(complaint.events)
+                if (text := event_text(e)) is not None]
     return _private(render_template("status.html", form=form or StatusForm(formdata=None), complaint=complaint,
                                     notice=notice, status=status_text(complaint.status), timeline=timeline,
                                     confirm=confirm if complaint.status == "resolved" else None))

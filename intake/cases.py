@@ -23,7 +23,6 @@ from .settings import Settings
 from .timers import FireContext, cancel_timers, register, set_timer
 from .transitions import record, transition
 
-ROUTER = "system:router"
 MEASURES = {
     "ordered_to_pay": "责令限期支付",
     "deposit_used": "动用工资保证金",

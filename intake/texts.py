@@ -20,8 +20,15 @@ STATUS_TEXT = {
     Status.REOPENED: "已重新处理",
 }
 
+# Steps that change no status but that the worker should see; every other event without a status change
+# (reminders, escalations, co-handler notices, priority) is the offices' business and not shown.
 EVENT_TEXT = {
     "received": "收到您的反映",
+    "contacted": "负责部门已与您联系",
+    "measures": "负责部门已采取措施催讨工资",
+    "clocks_paused": "等待您补充材料",
+    "clocks_resumed": "材料已收到，继续处理",
+    "transferred": "已转给更合适的部门办理",
 }
 
 
@@ -29,13 +36,14 @@ def status_text(status: str) -> str:
     return STATUS_TEXT.get(Status(status), "正在处理")
 
 
-def event_text(event: Event) -> str:
-    """Timeline line for the worker; staff-only detail (notes, names of officials) is never included."""
+def event_text(event: Event) -> str | None:
+    """Timeline line for the worker, or None for an event that is not theirs to see; staff-only detail (notes,
+    names of officials) is never included."""
     if event.kind in EVENT_TEXT:
         return EVENT_TEXT[event.kind]
     if event.to_status:
         return status_text(event.to_status)
-    return "案件有新进展"
+    return None
 
 
 def when_text(moment: datetime, timezone: str) -> str:

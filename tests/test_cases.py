@@ -367,3 +367,14 @@ def test_two_people_answering_one_case_at_once_cannot_both_win(app, session, set
     session.expire_all()
     assert session.get(Complaint, complaint.id).status == Status.CLOSED.value
     assert outbox(session, complaint, "worker_reopened") == []
+
+
+def test_the_workers_timeline_shows_their_steps_and_not_the_offices_business(app, client, session, settings, site):
+    complaint = routed(app, session, settings, site)
+    cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
+    cases.record_contact(session, complaint, ctx(app), actor="staff:1", note="打电话问了情况，张三说老板姓王")
+    session.commit()
+    worker_pass(app, utcnow() + timedelta(days=30))  # cards and escalations fire
+    page = status_page(client, complaint).get_data(as_text=True)
+    assert "负责部门已签收" in page and "负责部门已与您联系" in page
+    assert "老板姓王" not in page and "超期" not in page and "督办" not in page
