@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import dialogue_replies as R
 from .complaints import TICKET_DIGITS, NewComplaint, create_complaint, find_for_worker
@@ -85,8 +86,10 @@ def handle_message(session: Session, settings: Settings, channel: str, user_id: 
     conversation = _lock_conversation(session, channel, user_id, now)
     turn = _Turn(session, settings, conversation, normalise_phone(phone or "") if has_phone else None, now)
     reply = turn.run(text, site_scene, list(attachments))
-    conversation.draft = turn.draft
-    conversation.updated_at = now
+    values = {"draft": turn.draft, "updated_at": now, "state": turn.state, "opted_out_at": turn.opted_out_at}
+    session.execute(_SAVE, {"b_id": conversation.id, **values})
+    for key, value in values.items():  # the object matches the row again, and stays clean: nothing to flush
+        set_committed_value(conversation, key, value)
     session.flush()
     return reply
 
@@ -102,6 +105,12 @@ _BUMP = (update(Conversation)
          .where(Conversation.channel == bindparam("b_channel"), Conversation.user_id == bindparam("b_user_id"))
          .values(version=Conversation.version + 1).returning(Conversation))
 
+# The turn's outcome, written as plain SQL on the table: the ORM's flush (change tracking, autoflush before each
+# query of the turn, the unit of work) costs more than the statement. Built once, like _BUMP.
+_CONVERSATION = Conversation.__table__
+_SAVE = (update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("b_id"))
+         .values(draft=bindparam("draft"), updated_at=bindparam("updated_at"), state=bindparam("state"),
+                 opted_out_at=bindparam("opted_out_at")))
 
 # The sites the extractor matches against, every turn: built once, and on the table so the session runs them
 # as plain SQL (the ORM's select machinery costs several times the query here).
@@ -144,7 +153,8 @@ def _value(v: Value | None) -> dict | None:
 
 
 class _Turn:
-    """One message against one conversation; `draft` is a copy written back at the end."""
+    """One message against one conversation; `draft`, `state` and `opted_out_at` are copies written back at the
+    end, so the mapped object is never dirty and no query of the turn autoflushes it."""
 
     def __init__(self, session: Session, settings: Settings, conversation: Conversation, phone: str | None,
                  now: datetime):
@@ -153,9 +163,11 @@ class _Turn:
         self.conv = conversation
         self.channel_phone = phone
         self.now = now
-        # A new value, so the row is updated; the draft is JSON, and a JSON round trip copies it several times
-        # faster than deepcopy (it grows to hundreds of items: every text the worker sent).
+        # A copy, edited in place while the object keeps what the row holds; the draft is JSON, and a JSON round
+        # trip copies it several times faster than deepcopy (it grows to hundreds of items: every text the worker sent).
         self.draft: dict[str, Any] = json.loads(json.dumps(conversation.draft or {}))
+        self.state = conversation.state
+        self.opted_out_at = conversation.opted_out_at
         self.notes: list[str] = []
         self.risk_seen: set[str] = set()
 
@@ -166,17 +178,17 @@ class _Turn:
         word = _word(text)
         is_sms = self.conv.channel == Channel.SMS.value
         if is_sms and word in OPT_OUT_WORDS:
-            if self.conv.opted_out_at is not None:
+            if self.opted_out_at is not None:
                 return Reply(None)
-            self.conv.opted_out_at = self.now
+            self.opted_out_at = self.now
             return Reply(R.OPTED_OUT, opted_out=True)
-        self.conv.opted_out_at = None
+        self.opted_out_at = None
 
         paused = self.now - self.conv.updated_at
         stale = paused > timedelta(minutes=self.settings.dialogue.idle_expiry_minutes)
-        if stale and self.conv.state == LAST4:
-            self.conv.state = self.draft.pop("lookup", {}).get("back", IDLE)
-        if self.conv.state != IDLE and paused > timedelta(days=self.settings.dialogue.draft_keep_days):
+        if stale and self.state == LAST4:
+            self.state = self.draft.pop("lookup", {}).get("back", IDLE)
+        if self.state != IDLE and paused > timedelta(days=self.settings.dialogue.draft_keep_days):
             self._reset()
             self.notes.append(R.DRAFT_DROPPED)
 
@@ -185,17 +197,17 @@ class _Turn:
             return answer
         site = self._scene_site(site_scene)
         if site is not None:
-            return self._scanned(site, text, photos, fresh=stale or self.conv.state in (IDLE, RESUME, LAST4))
-        if stale and self.conv.state in (COLLECTING, CONFIRM):
-            self.draft["resume"] = {"state": self.conv.state, "pending": text}
+            return self._scanned(site, text, photos, fresh=stale or self.state in (IDLE, RESUME, LAST4))
+        if stale and self.state in (COLLECTING, CONFIRM):
+            self.draft["resume"] = {"state": self.state, "pending": text}
             self._add_photos(photos)
-            self.conv.state = RESUME
+            self.state = RESUME
             return self._say(R.RESUME)
         return self._in_state(text, word, photos)
 
     def _in_state(self, text: str, word: str, photos: list[Photo]) -> Reply:
         handler = {IDLE: self._idle, COLLECTING: self._collecting, CONFIRM: self._confirming,
-                   RESUME: self._resuming, LAST4: self._last4}[self.conv.state]
+                   RESUME: self._resuming, LAST4: self._last4}[self.state]
         return handler(text, word, photos)
 
     def _say(self, text: str, **flags) -> Reply:
@@ -203,7 +215,7 @@ class _Turn:
 
     def _reset(self, keep_ticket: str | None = None) -> None:
         self.draft = {"last_ticket": keep_ticket} if keep_ticket else {}
-        self.conv.state = IDLE
+        self.state = IDLE
 
     # ------------------------------------------------------------------ global words
 
@@ -230,11 +242,11 @@ class _Turn:
     def _lookup(self, ticket: str) -> Reply:
         """A case's status only to the phone it was filed with: the channel's own number, or its last 4 digits."""
         if self.channel_phone is None:
-            if self.conv.state != LAST4:
-                self.draft["lookup"] = {"ticket": ticket, "back": self.conv.state}
+            if self.state != LAST4:
+                self.draft["lookup"] = {"ticket": ticket, "back": self.state}
             else:
                 self.draft["lookup"]["ticket"] = ticket
-            self.conv.state = LAST4
+            self.state = LAST4
             return self._say(R.ASK_LAST4)
         complaint = self.session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
         if complaint is None or complaint.complainant.phone != self.channel_phone:
@@ -251,7 +263,7 @@ class _Turn:
 
     def _last4(self, text: str, word: str, photos: list[Photo]) -> Reply:
         lookup = self.draft.pop("lookup", {})
-        self.conv.state = lookup.get("back", IDLE)
+        self.state = lookup.get("back", IDLE)
         digits = normalise_digits(text)
         if not (len(digits) == 4 and digits.isdigit()):
             return self._in_state(text, word, photos)
@@ -303,13 +315,13 @@ class _Turn:
         saved = self.draft.pop("resume", {})
         if word not in CONTINUE_WORDS and word != "2" and (_MEANINGFUL.search(text) or photos):
             # They simply went on: that is a 继续, and what they sent counts.
-            self.conv.state = saved.get("state", COLLECTING)
+            self.state = saved.get("state", COLLECTING)
             self._absorb(saved.get("pending", ""), [], asking=self.draft.get("asking"))
             missing = self._missing()
             self._absorb(text, photos, asking=missing[0] if missing else None)
             return self._next()
         if word in CONTINUE_WORDS:
-            self.conv.state = saved.get("state", COLLECTING)
+            self.state = saved.get("state", COLLECTING)
             self.notes.append(R.RESUMED)
             self._absorb(saved.get("pending", ""), photos, asking=self.draft.get("asking"))
             return self._next()
@@ -327,10 +339,10 @@ class _Turn:
         """The next question, or the summary when nothing is missing."""
         missing = self._missing()
         if missing:
-            self.conv.state = COLLECTING
+            self.state = COLLECTING
             self.draft["asking"] = missing[0]
             return self._say(R.QUESTIONS[missing[0]])
-        self.conv.state = CONFIRM
+        self.state = CONFIRM
         self.draft.pop("asking", None)
         return self._say(self._summary())
 

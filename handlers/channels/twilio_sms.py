@@ -6,6 +6,7 @@ taken from the request.
 """
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import requests
@@ -42,12 +43,18 @@ def configured(settings: Settings) -> bool:
 bp = webhook_blueprint("twilio_sms", __name__, configured)
 
 
+@cache
+def _validator(auth_token: str) -> RequestValidator:
+    """One per auth token and process, not one per request: it holds only the token."""
+    return RequestValidator(auth_token)
+
+
 class Gateway:
     name = NAME
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.validator = RequestValidator(settings.twilio.auth_token)
+        self.validator = _validator(settings.twilio.auth_token)
 
     def verified_form(self, req: Request):
         """The POSTed parameters, once X-Twilio-Signature matches the public URL and those parameters."""

@@ -102,7 +102,7 @@ def receive():
     xml = _no_dtd(request.get_data())
     try:
         if encrypted:
-            crypto = WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
+            crypto = _crypto(settings.token, settings.encoding_aes_key, settings.app_id)
             xml = _no_dtd(crypto.decrypt_message(xml, request.args.get("msg_signature", ""),
                                                  request.args["timestamp"], request.args["nonce"]))
         message = parse_message(xml)
@@ -120,6 +120,12 @@ def receive():
     if encrypted:
         reply = crypto.encrypt_message(reply, request.args["nonce"], request.args["timestamp"])
     return Response(reply, mimetype="application/xml")
+
+
+@cache
+def _crypto(token: str, encoding_aes_key: str, app_id: str) -> WeChatCrypto:
+    """One per account and process, not one per message: it holds only the token, AppId and decoded key."""
+    return WeChatCrypto(token, encoding_aes_key, app_id)
 
 
 def _check_signature() -> None:
