@@ -205,10 +205,10 @@ class Complaint(Base):
     workers: Mapped[int | None] = mapped_column(Integer)
     amount: Mapped[int | None] = mapped_column(BigInteger)
     months: Mapped[int | None] = mapped_column(Integer)
-    amount_recovered: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_recovered: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     workers_paid: Mapped[int | None] = mapped_column(Integer)
     satisfied: Mapped[bool | None] = mapped_column(Boolean)
-    lookup_failures: Mapped[int] = mapped_column(Integer, default=0)
+    lookup_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lookup_locked_until: Mapped[datetime | None]
     priority: Mapped[str] = mapped_column(String(20), default=Priority.NORMAL.value)
     supervised: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -273,7 +273,7 @@ class Attachment(Base):
     # A photo a provider holds ("wechat-media:<MediaId>"): the content is empty until the worker fetches it.
     # fetch_next_at is set only while a fetch is pending, so "fetches due" is a short range scan of its index.
     source: Mapped[str | None] = mapped_column(String(200))
-    fetch_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    fetch_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     fetch_next_at: Mapped[datetime | None] = mapped_column(index=True)
     fetch_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -292,7 +292,7 @@ class Timer(Base):
     due_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     fired_at: Mapped[datetime | None]
 
@@ -318,7 +318,7 @@ class Outbox(Base):
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     destination: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
     state: Mapped[str] = mapped_column(String(20), default="pending")
     last_error: Mapped[str | None] = mapped_column(Text)

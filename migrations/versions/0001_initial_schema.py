@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 04:55:51.664408
+Create Date: 2026-11-27 05:16:32.410685
 """
 from alembic import op
 import sqlalchemy as sa
@@ -155,10 +155,10 @@ def upgrade() -> None:
     sa.Column('workers', sa.Integer(), nullable=True),
     sa.Column('amount', sa.BigInteger(), nullable=True),
     sa.Column('months', sa.Integer(), nullable=True),
-    sa.Column('amount_recovered', sa.BigInteger(), nullable=False),
+    sa.Column('amount_recovered', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('workers_paid', sa.Integer(), nullable=True),
     sa.Column('satisfied', sa.Boolean(), nullable=True),
-    sa.Column('lookup_failures', sa.Integer(), nullable=False),
+    sa.Column('lookup_failures', sa.Integer(), server_default='0', nullable=False),
     sa.Column('lookup_locked_until', intake.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('priority', sa.String(length=20), nullable=False),
     sa.Column('supervised', sa.Boolean(), nullable=False),
@@ -194,7 +194,7 @@ def upgrade() -> None:
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('content', sa.LargeBinary(), nullable=False),
     sa.Column('source', sa.String(length=200), nullable=True),
-    sa.Column('fetch_attempts', sa.Integer(), nullable=False),
+    sa.Column('fetch_attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('fetch_next_at', intake.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('fetch_error', sa.Text(), nullable=True),
     sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
@@ -238,7 +238,7 @@ def upgrade() -> None:
     sa.Column('complaint_id', sa.Integer(), nullable=True),
     sa.Column('destination', sa.String(length=200), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('next_try_at', intake.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
@@ -260,7 +260,7 @@ def upgrade() -> None:
     sa.Column('due_at', intake.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('fired_at', intake.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_timers_complaint_id_complaints')),
