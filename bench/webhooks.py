@@ -74,7 +74,10 @@ def free_port() -> int:
 
 def serve(app_spec: str, port: int, env: dict[str, str]) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                                "--chdir", str(ROOT / "bench"), "--log-level", "warning", app_spec],
+                                "--chdir", str(ROOT / "bench"), "--log-level", "warning",
+                                # each server its own control socket: two at once would fight over the default
+                                "--control-socket", str(Path(tempfile.gettempdir()) / f"qingling-bench-{port}.ctl"),
+                                app_spec],
                                env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

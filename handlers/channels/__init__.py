@@ -60,17 +60,13 @@ def take(inbound: Inbound) -> str | None:
     """Store the delivery, run the dialogue once, store its reply and commit; a repeat gets the stored reply.
 
     The insert is the transaction's first statement and the unique constraint decides (ON CONFLICT DO NOTHING),
-    so SQLite takes its write lock at once and a PostgreSQL retry racing the first delivery waits for it and then
-    reads its reply. (A savepoint would not do on SQLite: pysqlite opens no transaction before SAVEPOINT, so its
-    RELEASE would commit the row before the dialogue ran.)
+    so a PostgreSQL retry racing the first delivery waits for it and then reads its reply.
 
     A repeat from another sender is refused (400): a provider never gives two senders one message id, and the
     stored reply (which may sum up the first sender's complaint) is theirs alone. Control characters are taken out
-    of the text and the payload first: PostgreSQL cannot store a NUL, and one in a draft would fail every later
-    turn of that conversation.
+    of the stored payload (the dialogue cleans the text it reads): PostgreSQL cannot store a NUL.
     """
-    inbound = replace(inbound, text=None if inbound.text is None else clean_text(inbound.text),
-                      payload=_cleaned(inbound.payload))
+    inbound = replace(inbound, payload=_cleaned(inbound.payload))
     session = db()
     row_id = first_delivery(session, inbound.channel, inbound.message_id, inbound.user_id, inbound.payload)
     if row_id is None:
