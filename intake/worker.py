@@ -12,9 +12,10 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -64,37 +65,42 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
         if result.fired + result.stale + result.errors == 0:
             break
     if senders:
-        while True:
-            with sessions.begin() as session:
-                row = outbox.claim_unsendable(session, now, senders)
-                if row is None:
-                    break
-                outbox.give_up_unsendable(session, row, now)
-                report.failed += 1
+        def give_up(session: Session, row) -> None:
+            outbox.give_up_unsendable(session, row, now)
+            report.failed += 1
+
         failed_destinations: list[str] = []
-        while True:
-            with sessions.begin() as session:
-                row = outbox.claim_next(session, now, senders, skip=failed_destinations)
-                if row is None:
-                    break
-                if outbox.deliver(session, row, senders, now, policy, rng):
-                    report.sent += 1
-                else:
-                    report.failed += 1
-                    failed_destinations.append(row.destination)
-            if pause:
-                pause()
+
+        def send(session: Session, row) -> None:
+            if outbox.deliver(session, row, senders, now, policy, rng):
+                report.sent += 1
+            else:
+                report.failed += 1
+                failed_destinations.append(row.destination)
+
+        _one_at_a_time(sessions, lambda s: outbox.claim_unsendable(s, now, senders), give_up, None)
+        _one_at_a_time(sessions, lambda s: outbox.claim_next(s, now, senders, skip=failed_destinations), send, pause)
     if fetchers:
-        while True:
-            with sessions.begin() as session:
-                attachment = media.claim_next(session, now, fetchers)
-                if attachment is None:
-                    break
-                if media.fetch(session, attachment, fetchers, now, policy, settings.uploads.max_photo_bytes, rng):
-                    report.fetched += 1
-            if pause:
-                pause()
+        def fetch(session: Session, attachment) -> None:
+            if media.fetch(session, attachment, fetchers, now, policy, settings.uploads.max_photo_bytes, rng):
+                report.fetched += 1
+
+        _one_at_a_time(sessions, lambda s: media.claim_next(s, now, fetchers), fetch, pause)
     return report
+
+
+def _one_at_a_time(sessions: sessionmaker[Session], claim: Callable[[Session], Any],
+                   handle: Callable[[Session, Any], None],
+                   pause: Callable[[], None] | None) -> None:
+    """Claim and handle one row per transaction until none is left, so a crash repeats at most the row in hand."""
+    while True:
+        with sessions.begin() as session:
+            row = claim(session)
+            if row is None:
+                return
+            handle(session, row)
+        if pause:
+            pause()
 
 
 def run_forever(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
