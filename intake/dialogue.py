@@ -27,9 +27,10 @@ from . import dialogue_replies as R
 from .complaints import TICKET_DIGITS, NewComplaint, create_complaint, find_for_worker
 from .directory import county_refs
 from .evidence import Photo
-from .extract import ClaimDraft, SiteRef, Value, extract_claim
+from .extract import ClaimDraft, Value, extract_claim
 from .models import Channel, Complainant, Complaint, Conversation, Jurisdiction, Site
 from .settings import Settings
+from .sites import site_refs
 from .texts import status_text
 from .validation import clean_text, mask_phone, normalise_digits, normalise_phone
 
@@ -112,11 +113,6 @@ _SAVE = (update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("b_id"))
          .values(draft=bindparam("draft"), updated_at=bindparam("updated_at"), state=bindparam("state"),
                  opted_out_at=bindparam("opted_out_at")))
 
-# The sites the extractor matches against, every turn: built once, and on the table so the session runs them
-# as plain SQL (the ORM's select machinery costs several times the query here).
-_SITE_TABLE = Site.__table__
-_SITES = select(_SITE_TABLE.c.id, _SITE_TABLE.c.name, _SITE_TABLE.c.address, _SITE_TABLE.c.jurisdiction_code)
-_SITES_IN_COUNTY = _SITES.where(_SITE_TABLE.c.jurisdiction_code == bindparam("b_county"))
 
 
 def _lock_conversation(session: Session, channel: str, user_id: str, now: datetime) -> Conversation:
@@ -403,11 +399,8 @@ class _Turn:
             self.draft["phone"] = number
 
     def _extract(self, text: str) -> ClaimDraft:
-        county = self.draft.get("county_code")
-        rows = self.session.execute(_SITES_IN_COUNTY, {"b_county": county}) if county else \
-            self.session.execute(_SITES)
-        sites = [SiteRef(str(i), n, a or "", c) for i, n, a, c in rows]
-        return extract_claim(text, sites=sites, counties=county_refs(self.session))
+        return extract_claim(text, sites=site_refs(self.session, self.draft.get("county_code")),
+                             counties=county_refs(self.session))
 
     def _merge(self, claim: ClaimDraft, text: str, *, override: bool, asked: str | None) -> None:
         d = self.draft

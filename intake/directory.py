@@ -6,29 +6,27 @@ after editing the file, leaves exactly what the file says and never duplicates a
 from __future__ import annotations
 
 import functools
-import time
 import tomllib
-import weakref
 from collections.abc import Mapping
-from types import MappingProxyType
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .extract import CountyRef
 from .models import Department, Jurisdiction
+from .refcache import RefCache
 
 DEFAULT_FILE = "linyi.toml"
 DISPATCH_DESK = "dispatch_desk"
 LEADING_GROUP_OFFICE = "leading_group_office"
 HRSS = "hrss"
 # How long a process keeps the county list it read (county_refs); a load in this process clears it at once.
-COUNTY_CACHE_SECONDS = 60.0
-_county_cache: weakref.WeakKeyDictionary[Engine, tuple[float, tuple[CountyRef, ...]]] = weakref.WeakKeyDictionary()
+_county_cache = RefCache(seconds=60.0)
 
 
 class DirectoryError(ValueError):
@@ -140,17 +138,9 @@ def counties(session: Session) -> list[Jurisdiction]:
 
 
 def county_refs(session: Session) -> tuple[CountyRef, ...]:
-    """The counties as the extractor reads them, kept per process and database for a minute: every chat turn
-    needs them, while the directory changes a few times a year (a load by another process shows within the
-    minute)."""
-    engine = session.get_bind().engine
-    now = time.monotonic()
-    cached = _county_cache.get(engine)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    refs = tuple(CountyRef(c.code, c.name, tuple(c.short_names or ())) for c in counties(session))
-    _county_cache[engine] = (now + COUNTY_CACHE_SECONDS, refs)
-    return refs
+    """The counties as the extractor reads them (cached: every chat turn needs them)."""
+    return _county_cache.get(session, "counties", lambda: tuple(
+        CountyRef(c.code, c.name, tuple(c.short_names or ())) for c in counties(session)))
 
 
 def department(session: Session, jurisdiction_code: str, kind: str) -> Department | None:

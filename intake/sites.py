@@ -26,13 +26,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from .directory import find_jurisdiction
+from .extract import SiteRef
 from .models import INVESTMENT_LABELS, Industry, Investment, Site
+from .refcache import RefCache
 from .settings import Settings
 from .validation import normalise_phone
 
 log = logging.getLogger(__name__)
 
 TOKEN_BYTES = 16
+_site_cache = RefCache(seconds=60.0)
 MAX_ROWS = 100_000
 MAX_COLUMNS = 100
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -183,6 +186,7 @@ def import_sites(session: Session, filename: str, content: bytes, partial: bool 
                 setattr(site, attr, value)
             report.updated += 1
     session.flush()
+    _site_cache.clear()
     log.info("site import %s: %d created, %d updated, %d unchanged, %d skipped", filename, report.created,
              report.updated, report.unchanged, report.skipped)
     return report
@@ -193,6 +197,18 @@ def list_sites(session: Session, county_code: str | None = None) -> list[Site]:
     if county_code:
         query = query.where(Site.jurisdiction_code == county_code)
     return list(session.scalars(query))
+
+
+def site_refs(session: Session, county_code: str | None) -> tuple[SiteRef, ...]:
+    """The sites the chat matches a worker's words against (a county's, or the city's): cached, since every chat
+    turn needs them and the registry changes with an import now and then."""
+    def load() -> tuple[SiteRef, ...]:
+        query = select(Site.id, Site.name, Site.address, Site.jurisdiction_code)
+        if county_code:
+            query = query.where(Site.jurisdiction_code == county_code)
+        return tuple(SiteRef(str(i), n, a or "", c) for i, n, a, c in session.execute(query))
+
+    return _site_cache.get(session, county_code, load)
 
 
 def site_by_token(session: Session, token: str) -> Site | None:

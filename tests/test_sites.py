@@ -346,3 +346,14 @@ def test_a_file_with_absurdly_many_rows_is_refused(session):
     content = ("项目编号,项目名称,所在区县\n" + "\n" * (MAX_ROWS + 5)).encode()
     report = import_sites(session, "huge.csv", content)
     assert report.failed and "拆分" in report.file_error
+
+
+def test_the_chat_sees_an_import_at_once(session):
+    from intake.sites import site_refs
+
+    assert site_refs(session, "371302") == ()
+    content = "项目编号,项目名称,所在区县\nC-1,阳光城三期,兰山区\n".encode()
+    assert import_sites(session, "sites.csv", content).created == 1
+    assert [s.name for s in site_refs(session, "371302")] == ["阳光城三期"]
+    assert [s.name for s in site_refs(session, None)] == ["阳光城三期"]
+    session.rollback()
