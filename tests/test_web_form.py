@@ -347,3 +347,20 @@ def test_rate_limits_count_an_ipv6_64_as_one_client_and_trust_proxies_only_when_
     behind_proxy = [{"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": f"203.0.113.{i}"} for i in range(1, 4)]
     assert statuses(create_app(make_settings(ratelimit=tight)), clients=behind_proxy) == [200, 200, 429]
     assert statuses(create_app(make_settings(ratelimit=tight, proxy_hops=1)), clients=behind_proxy) == [200] * 3
+
+
+def test_several_processes_share_rate_limits_through_redis(make_settings):
+    """QINGLING_RATELIMIT_STORAGE_URI=redis://...: two apps (two web processes) count into one bucket."""
+    import redis
+
+    namespace = "redis://127.0.0.1:6379/15"
+    redis.Redis.from_url(namespace).flushdb()
+    shared = RateLimitSettings(storage_uri=namespace, status_per_address="2 per minute")
+    first, second = (create_app(make_settings(ratelimit=shared)).test_client() for _ in range(2))
+    codes = []
+    for client in (first, second, first):
+        page = client.get("/status").get_data(as_text=True)
+        codes.append(client.post("/status", data={"csrf_token": csrf_token(page), "ticket_no": "1",
+                                                  "phone_last4": "0000"}).status_code)
+    assert codes == [200, 200, 429]
+    redis.Redis.from_url(namespace).flushdb()
