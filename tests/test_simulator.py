@@ -21,10 +21,6 @@ def app(configured_app):
     return configured_app(demo=True)
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
 
 def page(client) -> tuple[str, str, str]:
     """The chat page's HTML, its CSRF token and the message id it minted for the next message."""

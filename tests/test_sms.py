@@ -33,10 +33,6 @@ def app(configured_app):
     return configured_app(twilio=TWILIO)
 
 
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
 
 def signed_post(client, path: str, params: dict[str, str], url: str | None = None, token: str = AUTH_TOKEN):
     """POST as Twilio does: the signature covers the public URL and the parameters."""

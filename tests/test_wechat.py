@@ -43,14 +43,9 @@ OPENID = "oWorker0000000000000000000A"
 
 @pytest.fixture
 def app(configured_app):
-    """The suite's app with the WeChat channel configured."""
+    """The suite's app with the WeChat channel configured, in safe mode (an EncodingAESKey), as recommended."""
     return configured_app(wechat=WECHAT)
 
-
-@pytest.fixture
-def client(app):
-    """The account in safe mode (an EncodingAESKey configured), as recommended."""
-    return app.test_client()
 
 
 @pytest.fixture
