@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from . import timers as tm
 from .calendar import WorkingCalendar
+from .directory import department
 from .models import AppState, Complaint, Department, Event, Jurisdiction, Status, Timer
 from .outbox import dispatch_desk, notify_department
 from .settings import ClockSettings, Settings
@@ -408,7 +409,7 @@ def _level_department(session: Session, complaint: Complaint, level: str, settin
         raise ValueError(f"clocks.escalation: unknown level {level!r} (department, county or city)")
     if code is None:
         return None
-    return session.scalar(select(Department).where(Department.jurisdiction_code == code, Department.kind == kind))
+    return department(session, code, kind)
 
 
 def _text(rung: Rung, complaint: Complaint, label: str, due: datetime, calendar: WorkingCalendar) -> str:

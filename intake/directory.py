@@ -143,6 +143,15 @@ def county_refs(session: Session) -> tuple[CountyRef, ...]:
         CountyRef(c.code, c.name, tuple(c.short_names or ())) for c in counties(session)))
 
 
+def city_department(session: Session, kind: str) -> Department:
+    """The city-level department of a kind (dispatch desk, leading-group office); the directory must have it."""
+    found = session.scalar(select(Department).join(Jurisdiction)
+                           .where(Jurisdiction.parent_code.is_(None), Department.kind == kind))
+    if found is None:
+        raise DirectoryError(f"the directory has no city-level {kind} (load it with `qingling directory load`)")
+    return found
+
+
 def department(session: Session, jurisdiction_code: str, kind: str) -> Department | None:
     return session.scalar(select(Department).where(Department.jurisdiction_code == jurisdiction_code,
                                                    Department.kind == kind))

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session
 
-from .directory import DISPATCH_DESK
-from .models import Department, Jurisdiction, Outbox
+from .directory import DISPATCH_DESK, city_department
+from .models import Department, Outbox
 from .validation import mask_phone
 
 log = logging.getLogger(__name__)
@@ -134,11 +134,7 @@ def department_destinations(department: Department) -> list[str]:
 
 
 def dispatch_desk(session: Session) -> Department:
-    desk = session.scalar(select(Department).join(Jurisdiction)
-                          .where(Department.kind == DISPATCH_DESK, Jurisdiction.kind == "city"))
-    if desk is None:
-        raise LookupError("the directory has no city dispatch desk (load it with `qingling directory load`)")
-    return desk
+    return city_department(session, DISPATCH_DESK)
 
 
 def notify_department(session: Session, department: Department | None, payload: dict[str, Any],

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from .directory import DISPATCH_DESK, HRSS, LEADING_GROUP_OFFICE, department, industry_department_kinds
+from .directory import (DISPATCH_DESK, HRSS, LEADING_GROUP_OFFICE, city_department, department,
+                        industry_department_kinds)
 from .models import (ClaimLine, CollectiveCase, Complaint, Department, Event, Investment, Jurisdiction, Priority,
                      Site, Status)
 from .settings import RoutingSettings, Settings
@@ -32,7 +33,7 @@ ROLE_TEXT = {"ndrc": "政府投资项目", "finance": "政府投资项目", "sas
 
 
 class RoutingError(ValueError):
-    """A routing request that cannot be carried out (directory incomplete, transfer without a reason)."""
+    """A transfer that cannot be carried out (no reason given, already with that department)."""
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def transfer(session: Session, complaint: Complaint, department: Department, act
 
 
 def _reroute_returned(session: Session, complaint: Complaint) -> RoutingDecision:
-    desk = _city_department(session, DISPATCH_DESK)
+    desk = city_department(session, DISPATCH_DESK)
     returned = session.scalar(select(Event).where(Event.complaint_id == complaint.id,
                                                   Event.to_status == Status.RETURNED.value)
                               .order_by(Event.id.desc()).limit(1))
@@ -151,16 +152,8 @@ def _choose(session: Session, complaint: Complaint, settings: Settings) -> tuple
         dept = department(session, code, HRSS)
         if dept is not None:
             return dept, "county", f"工地不明，所在区县为{dept.jurisdiction.name} → {dept.name}（劳动保障监察）"
-    desk = _city_department(session, DISPATCH_DESK)
+    desk = city_department(session, DISPATCH_DESK)
     return desk, "dispatch_desk", f"工地和区县均不明 → {desk.name}人工分派"
-
-
-def _city_department(session: Session, kind: str) -> Department:
-    dept = session.scalar(select(Department).join(Jurisdiction)
-                          .where(Jurisdiction.parent_code.is_(None), Department.kind == kind))
-    if dept is None:
-        raise RoutingError(f"the directory has no city-level department of kind {kind!r}")
-    return dept
 
 
 def _link_collective(session: Session, complaint: Complaint, rules: RoutingSettings,
@@ -290,7 +283,7 @@ def _notify_co_handlers(session: Session, complaint: Complaint, handler: Departm
     if alert:
         if county:
             wanted.append((department(session, county, rules.supervisor_kind), "supervisor"))
-        wanted.append((_city_department(session, LEADING_GROUP_OFFICE), "leading_group_office"))
+        wanted.append((city_department(session, LEADING_GROUP_OFFICE), "leading_group_office"))
     roles: dict[int, list[str]] = {}
     depts: dict[int, Department] = {}
     for dept, role in wanted:
