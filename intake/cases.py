@@ -8,16 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .calendar import WorkingCalendar
 from . import routing
-from .clocks import may_return, pause_clocks, reschedule_open, resume_clocks, start_clocks_for
+from .clocks import (EXTENSIBLE, ClockError, deadline_entry, extend_clock, level_department, may_return,
+                     pause_clocks, reschedule_open, resume_clocks, start_clocks_for, stop_clock, store_deadlines)
 from .complaints import ROUTE_CLOCK
 from .directory import DISPATCH_DESK
 from .links import confirm_url
-from .models import Channel, Complaint, Department, Event, Status, Timer
+from .models import Channel, ClaimLine, Complaint, Department, Event, Status, Timer
 from .notify import tell_department_of_transfer, tell_departments_of_routing, tell_worker
+from .outbox import notify_department
 from .routing import RoutingDecision, route_complaint
 from .settings import Settings
 from .timers import FireContext, cancel_timers, register, set_timer
@@ -112,7 +115,7 @@ def record_contact(session: Session, complaint: Complaint, ctx: CaseContext, *, 
     if complaint.status not in CONTACTABLE:
         raise CaseError("案件当前状态不能记录联系情况")
     event = record(session, complaint, "contacted", actor=actor, note=_required(note, "联系情况"))
-    cancel_timers(session, complaint, ["contact"])
+    stop_clock(session, complaint, "contact")
     return event
 
 
@@ -202,3 +205,148 @@ def reopen(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: s
                   note=_required(reason, "重新处理的理由"))
     tell_worker(session, ctx.settings, complaint, "reopened", ctx.now)
     return event
+
+
+# --- approvals, supervision and messages: the console's steps beyond the state machine -----------------
+
+APPROVALS = {"extension": "延期", "return": "退回"}
+APPROVAL_REQUESTED, APPROVAL_DECIDED = "approval_requested", "approval_decided"
+SUPERVISE_CLOCK = "supervise"
+MESSAGE_MAX = 300
+
+
+def request_approval(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, kind: str,
+                     reason: str, clock: str | None = None, days: int | None = None) -> Event:
+    """Staff ask their head for an extension (clock and working days) or a return; one open request a kind."""
+    if kind not in APPROVALS:
+        raise CaseError("未知的申请类型")
+    reason = _required(reason, f"{APPROVALS[kind]}理由")
+    if pending_approval(session, complaint, kind) is not None:
+        raise CaseError(f"已有待审批的{APPROVALS[kind]}申请")
+    data: dict = {"kind": kind, "reason": reason}
+    if kind == "extension":
+        if clock not in EXTENSIBLE or not days or days <= 0:
+            raise CaseError("请选择延期的时限和天数")
+        data.update(clock=clock, days=days)
+    elif kind == "return" and not may_return(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks):
+        raise CaseError(f"派单已超过 {ctx.settings.clocks.return_within_days} 个工作日，不能退回，请申请转办")
+    return record(session, complaint, APPROVAL_REQUESTED, actor=actor, note=reason, data=data)
+
+
+def pending_approval(session: Session, complaint: Complaint, kind: str) -> Event | None:
+    """The newest request of a kind that no decision has answered yet."""
+    requests = session.scalars(select(Event).where(Event.complaint_id == complaint.id,
+                                                   Event.kind.in_((APPROVAL_REQUESTED, APPROVAL_DECIDED)))
+                               .order_by(Event.id)).all()
+    open_: Event | None = None
+    for event in requests:
+        if event.data.get("kind") != kind:
+            continue
+        open_ = event if event.kind == APPROVAL_REQUESTED else None
+    return open_
+
+
+def decide_approval(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, kind: str,
+                    approve: bool, note: str | None = None) -> Event:
+    """The head approves (the extension or return is carried out now) or declines, with a note for staff."""
+    request = pending_approval(session, complaint, kind)
+    if request is None:
+        raise CaseError(f"没有待审批的{APPROVALS.get(kind, '')}申请")
+    if not approve:
+        note = _required(note, "不同意的理由")
+    decided = record(session, complaint, APPROVAL_DECIDED, actor=actor, note=note,
+                     data={"kind": kind, "approved": approve, "request_id": request.id})
+    if approve and kind == "extension":
+        try:
+            extend_clock(session, complaint, request.data["clock"], int(request.data["days"]), ctx.now,
+                         ctx.calendar, ctx.settings.clocks, actor=request.actor, approved_by=actor)
+        except ClockError as exc:
+            raise CaseError(str(exc)) from None
+    elif approve:
+        return_case(session, complaint, ctx, actor=request.actor, reason=request.data["reason"])
+    return decided
+
+
+def close_by_override(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str,
+                      reason: str) -> Event:
+    """A supervisor closes (销号) without the worker's confirmation, e.g. a worker who cannot be reached after
+    the money was paid, or a rejection that stands; the reason is on the record."""
+    reason = _required(reason, "不经工人确认结案的理由")
+    if complaint.status not in (Status.RESOLVED.value, Status.REJECTED.value):
+        raise CaseError("只有已办结或不予受理的案件才能结案")
+    event = _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind="closed", note=reason,
+                  data={"override": True})
+    tell_worker(session, ctx.settings, complaint, "closed", ctx.now)
+    return event
+
+
+def supervise(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, due: datetime,
+              reason: str) -> Event:
+    """挂牌督办 by hand: the case carries a supervisor's deadline of its own until it is closed."""
+    reason = _required(reason, "挂牌督办的理由")
+    if complaint.status == Status.CLOSED.value:
+        raise CaseError("案件已结案，不能挂牌督办")
+    if due <= ctx.now:
+        raise CaseError("督办期限必须晚于现在")
+    cancel_timers(session, complaint, [SUPERVISE_CLOCK])
+    set_timer(session, complaint, f"{SUPERVISE_CLOCK}:due", due)
+    store_deadlines(complaint, {**(complaint.deadlines or {}),
+                                SUPERVISE_CLOCK: deadline_entry(ctx.now, due, due, working=False)})
+    complaint.supervised = True
+    return record(session, complaint, "supervised", actor=actor, note=f"挂牌督办：{reason}",
+                  data={"reasons": [reason], "due_at": due.isoformat(), "by_hand": True})
+
+
+@register(SUPERVISE_CLOCK, sticky=True)
+def _fire_supervision(session: Session, timer: Timer, complaint: Complaint, fire: FireContext) -> None:
+    """The supervisor's deadline passed with the case still open: the department and the supervisors hear."""
+    settings: Settings = fire.extra["settings"]
+    record(session, complaint, "supervision_overdue", actor="system:clock", data={"timer_id": timer.id})
+    text = f"【督办超期】挂牌督办案件 {complaint.ticket_no} 已到督办期限仍未办结，请立即办理并报告。"
+    payload = {"kind": "supervision_overdue", "ticket_no": complaint.ticket_no, "text": text}
+    targets = [complaint.department, level_department(session, complaint, "county", settings.clocks)]
+    for target in dict.fromkeys(t for t in targets if t is not None):
+        notify_department(session, target, payload, complaint.id, fire.now)
+
+
+def message_worker(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, text: str) -> Event:
+    """Staff write to the worker on the channel the worker used, through the outbox like every notice."""
+    text = _required(text, "要发给工人的内容")
+    if len(text) > MESSAGE_MAX:
+        raise CaseError(f"消息最多 {MESSAGE_MAX} 个字")
+    if tell_worker(session, ctx.settings, complaint, "message", ctx.now, message=text) is None:
+        raise CaseError("工人没有可用的联系方式（可能已退订短信），请电话联系")
+    return record(session, complaint, "worker_messaged", actor=actor, note=text)
+
+
+def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker_name: str,
+                   amount_claimed: int | None) -> ClaimLine:
+    """One worker of the case and what they are owed (a group's complaint lists each of them)."""
+    worker_name = _required(worker_name, "工人姓名")
+    if amount_claimed is not None and amount_claimed < 0:
+        raise CaseError("金额不能为负数")
+    line = ClaimLine(complaint_id=complaint.id, worker_name=worker_name, amount_claimed=amount_claimed,
+                     amount_paid=0)
+    session.add(line)
+    session.flush()
+    record(session, complaint, "claim_line_added", actor=actor, data={"line_id": line.id})
+    complaint.version += 1  # a change of the case: a second person's form on the old version must not win
+    return line
+
+
+def record_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, line_id: int,
+                   amount_paid: int) -> Event:
+    """Money paid to one worker; the case's recovered total and paid headcount follow its lines."""
+    line = session.get(ClaimLine, line_id)
+    if line is None or line.complaint_id != complaint.id:
+        raise CaseError("找不到这名工人")
+    if amount_paid < 0:
+        raise CaseError("金额不能为负数")
+    before, line.amount_paid = line.amount_paid, amount_paid
+    lines = session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)).all()
+    complaint.amount_recovered = sum(ln.amount_paid for ln in lines)
+    complaint.workers_paid = sum(1 for ln in lines if ln.amount_paid and ln.amount_paid >= (ln.amount_claimed or 0))
+    complaint.version += 1
+    return record(session, complaint, "payment_recorded", actor=actor,
+                  note=f"{line.worker_name}：已付 {amount_paid} 元",
+                  data={"line_id": line.id, "before": before, "amount_paid": amount_paid})

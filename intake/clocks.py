@@ -221,6 +221,36 @@ def _set_clock(session: Session, complaint: Complaint, clock: str, start: dateti
             for step, at in steps.items() if step != "due" and (after is None or at > after)]
 
 
+# --- deadlines on the complaint row ---------------------------------------------------------------------
+
+
+def deadline_entry(start: datetime, warn: datetime, due: datetime, working: bool) -> dict[str, Any]:
+    """One clock as the console shows it: started, yellow from `warn`, red from `due`."""
+    return {"start": start.isoformat(), "warn": warn.isoformat(), "due": due.isoformat(), "working": working,
+            "paused": False}
+
+
+def store_deadlines(complaint: Complaint, deadlines: dict[str, dict[str, Any]]) -> None:
+    """Replace the complaint's deadlines (a new dict, so the JSON column sees the change) and its queue key."""
+    complaint.deadlines = deadlines
+    dues = [datetime.fromisoformat(d["due"]) for d in deadlines.values() if not d.get("paused")]
+    complaint.next_due_at = min(dues) if dues else None
+
+
+def _with_schedule(complaint: Complaint, clock: str, start: datetime, steps: dict[str, datetime],
+                   settings: ClockSettings, **extra) -> None:
+    entry = deadline_entry(start, steps["warning"], steps["due"],
+                           limit_for(settings, clock, complaint.priority).working)
+    store_deadlines(complaint, {**(complaint.deadlines or {}), clock: {**entry, **extra}})
+
+
+def stop_clock(session: Session, complaint: Complaint, clock: str) -> int:
+    """A clock met early (first contact made): its timers are cancelled and its deadline leaves the queue."""
+    cancelled = tm.cancel_timers(session, complaint, [clock])
+    store_deadlines(complaint, {c: d for c, d in (complaint.deadlines or {}).items() if c != clock})
+    return cancelled
+
+
 # --- operations -----------------------------------------------------------------------------------------
 
 
@@ -235,16 +265,25 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
     running, restart = RUNNING.get(status, frozenset()), RESTART.get(status, frozenset())
     for timer in tm.open_timers(session, complaint.id):
         name = tm.clock_name(timer.clock)
-        if name not in CLOCKS:
+        if tm.is_sticky(name):  # a deadline set by hand (挂牌督办): it runs until the case is closed
+            if status is S.CLOSED:
+                timer.state = tm.CANCELLED
+            else:
+                timer.version = complaint.version
+        elif name not in CLOCKS:
             continue  # another module's clock (e.g. routing's): not ours to manage
-        if name in running and name not in restart:
+        elif name in running and name not in restart:
             timer.version = complaint.version
         else:
             timer.state = tm.CANCELLED
+    store_deadlines(complaint, {c: d for c, d in (complaint.deadlines or {}).items()
+                                if (c in running and c not in restart) or (tm.is_sticky(c) and status is not S.CLOSED)})
     ever = {tm.clock_name(c) for c in session.scalars(select(Timer.clock).where(Timer.complaint_id == complaint.id))}
     started = sorted(c for c in running if c in restart or c not in ever)
     for clock in started:
-        _set_clock(session, complaint, clock, now, schedule(clock, complaint.priority, now, calendar, settings))
+        steps = schedule(clock, complaint.priority, now, calendar, settings)
+        _set_clock(session, complaint, clock, now, steps)
+        _with_schedule(complaint, clock, now, steps, settings)
     session.flush()
     return started
 
@@ -258,6 +297,9 @@ def pause_clocks(session: Session, complaint: Complaint, now: datetime, *, actor
         return 0
     for timer in pending:
         timer.state = tm.PAUSED
+    paused = {tm.clock_name(t.clock) for t in pending}
+    store_deadlines(complaint, {c: {**d, "paused": d.get("paused") or c in paused}
+                                for c, d in (complaint.deadlines or {}).items()})
     record(session, complaint, PAUSED_KIND, actor=actor, note=reason, data={"at": now.isoformat()})
     return len(pending)
 
@@ -272,6 +314,7 @@ def resume_clocks(session: Session, complaint: Complaint, now: datetime, calenda
     _reschedule(session, complaint, paused, calendar, settings)
     for timer in paused:
         timer.state, timer.version = tm.PENDING, complaint.version
+    store_deadlines(complaint, {c: {**d, "paused": False} for c, d in (complaint.deadlines or {}).items()})
     session.flush()
     return len(paused)
 
@@ -297,6 +340,8 @@ def extend_clock(session: Session, complaint: Complaint, clock: str, days: int, 
     steps = _schedule_of(session, complaint, clock, start, calendar, settings)
     for timer in _set_clock(session, complaint, clock, start, steps, after=now):
         timer.state = state
+    if clock in (complaint.deadlines or {}):
+        _with_schedule(complaint, clock, start, steps, settings, paused=complaint.deadlines[clock].get("paused"))
     session.flush()
     return event
 
@@ -367,6 +412,9 @@ def _reschedule(session: Session, complaint: Complaint, timers: list[Timer], cal
         key = (name, timer.created_at)
         if key not in cache:
             cache[key] = _schedule_of(session, complaint, name, timer.created_at, calendar, settings)
+            shown = (complaint.deadlines or {}).get(name)
+            if shown is not None and datetime.fromisoformat(shown["start"]) == timer.created_at:
+                _with_schedule(complaint, name, timer.created_at, cache[key], settings, paused=shown.get("paused"))
         new = cache[key].get(step)
         if new is not None and new != timer.due_at:
             timer.due_at = new
@@ -393,7 +441,7 @@ def _rung(step: str, settings: ClockSettings) -> Rung:
     return Rung("escalated", settings.escalation[index][0], "red")
 
 
-def _level_department(session: Session, complaint: Complaint, level: str, settings: ClockSettings):
+def level_department(session: Session, complaint: Complaint, level: str, settings: ClockSettings):
     if level == "department":
         return complaint.department
     county = complaint.department.jurisdiction if complaint.department else complaint.jurisdiction
@@ -456,7 +504,7 @@ def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: tm
     # transitions.record without its flush: the batch's events are inserted together.
     session.add(Event(complaint_id=complaint.id, kind=rung.event_kind, actor=ACTOR, data=data))
     target = context.cached(("clocks.level", rung.level, complaint.department_id, complaint.jurisdiction_code),
-                            lambda: _level_department(session, complaint, rung.level, settings.clocks))
+                            lambda: level_department(session, complaint, rung.level, settings.clocks))
     payload = {"kind": rung.event_kind, **data, "ticket_no": complaint.ticket_no,
                "text": _text(rung, complaint, LABELS[name], due, calendar)}
     if target is None:

@@ -188,7 +188,12 @@ class CollectiveCase(Base):
 
 class Complaint(Base):
     __tablename__ = "complaints"
-    __table_args__ = (Index("ix_complaints_status_department", "status", "department_id"),)
+    __table_args__ = (
+        Index("ix_complaints_status_department", "status", "department_id"),
+        # The console's queues: a department's cases (or everyone's) by the most urgent deadline, keyset-paged.
+        Index("ix_complaints_department_due", "department_id", "next_due_at", "id"),
+        Index("ix_complaints_due", "next_due_at", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_no: Mapped[str] = mapped_column(String(20), unique=True)
     entry_no: Mapped[str | None] = mapped_column(String(30), unique=True)
@@ -215,6 +220,10 @@ class Complaint(Base):
     status: Mapped[str] = mapped_column(String(20), default=Status.RECEIVED.value)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     collective_id: Mapped[int | None] = mapped_column(ForeignKey("collective_cases.id"), index=True)
+    # The running clocks' deadlines, kept by intake.clocks: {clock: {start, warn, due, working, paused}}, and
+    # the earliest unpaused due of them, so a queue orders by urgency from one indexed column.
+    deadlines: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    next_due_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -337,7 +346,27 @@ class StaffUser(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The newest inbox row (outbox id) this user has seen: what is above it counts as unread.
+    inbox_seen_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department | None] = relationship()
+    jurisdiction: Mapped[Jurisdiction | None] = relationship()
+
+
+class AuditEntry(Base):
+    """Who looked at or did what: every action, export and view of a worker's full phone number."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    username: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    ticket_no: Mapped[str | None] = mapped_column(String(20), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    address: Mapped[str | None] = mapped_column(String(64))
 
 
 class Conversation(Base):

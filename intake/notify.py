@@ -26,6 +26,7 @@ WORKER_TEXT = {
     "resolved": "【清零】编号{ticket}已办结：{outcome}。工资到手了吗？请打开{confirm_url}确认。",
     "closed": "【清零】编号{ticket}已结案，感谢您的反映。",
     "reopened": "【清零】编号{ticket}已重新处理，{department}会再联系您。",
+    "message": "【清零】编号{ticket}，{department}：{message}",
 }
 NEW_CASE_TEXT = "【清零】新案件{ticket}（{priority}）：{where}，{workers}人，{amount}。请及时签收。"
 TRANSFER_TEXT = "【清零】转办案件{ticket}（{priority}）：{where}。原因：{reason}。请及时签收。"
@@ -57,7 +58,7 @@ def tell_worker(session: Session, settings: Settings, complaint: Complaint, kind
         ticket=complaint.ticket_no, status_url=settings.public_url("/status"),
         department=department.name if department else "负责部门",
         phone_part=f"（电话{phone}）" if phone else "", hotline=settings.dialogue.hotline,
-        **{"reason": "", "outcome": "", "needed": "", **facts})
+        **{"reason": "", "outcome": "", "needed": "", "message": "", **facts})
     payload = {"kind": f"worker_{kind}", "text": text, "ticket_no": complaint.ticket_no,
                "fallbacks": destinations[1:]}
     return enqueue(session, destinations[0], payload, complaint.id, now)

@@ -49,6 +49,7 @@ class FireContext:
 
 Handler = Callable[[Session, Timer, Complaint, FireContext], None]
 _HANDLERS: dict[str, Handler] = {}
+_STICKY: set[str] = set()
 
 
 def clock_name(timer_clock: str) -> str:
@@ -56,17 +57,27 @@ def clock_name(timer_clock: str) -> str:
     return timer_clock.split(":", 1)[0]
 
 
-def register(clock: str) -> Callable[[Handler], Handler]:
-    """Decorator: `@register("route")` makes fn the handler of every timer whose clock name is "route"."""
+def register(clock: str, *, sticky: bool = False) -> Callable[[Handler], Handler]:
+    """Decorator: `@register("route")` makes fn the handler of every timer whose clock name is "route".
+
+    A sticky clock is a deadline set by hand that no status change makes obsolete: intake.clocks carries its
+    timers over to each new version until the case is closed.
+    """
 
     def decorate(fn: Handler) -> Handler:
         existing = _HANDLERS.get(clock)
         if existing is not None and existing is not fn:
             raise ValueError(f"clock {clock!r} already has a handler: {existing.__module__}.{existing.__name__}")
         _HANDLERS[clock] = fn
+        if sticky:
+            _STICKY.add(clock)
         return fn
 
     return decorate
+
+
+def is_sticky(clock: str) -> bool:
+    return clock in _STICKY
 
 
 def load_handlers(modules: Iterable[str]) -> list[str]:
