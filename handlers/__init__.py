@@ -18,7 +18,7 @@ from intake.db import make_engine, make_session_factory
 from intake.models import utcnow
 from intake.settings import Settings, load_settings
 
-from .extensions import csrf, limiter
+from .extensions import csrf, limiter, login_manager
 
 log = logging.getLogger(__name__)
 # One text field of a form (and the parser's read buffer); files are limited by [uploads] instead.
@@ -60,11 +60,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
 
-    from . import errors, posters, public, simulator
+    from . import console, errors, posters, public, simulator
 
     app.register_blueprint(public.bp)
     app.register_blueprint(posters.bp)
+    app.register_blueprint(console.bp)
     if settings.demo:
         app.register_blueprint(simulator.bp)  # otherwise /demo/chat is not found
     from .channels import twilio_sms, wechat

@@ -4,7 +4,9 @@ import ipaddress
 from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_wtf import CSRFProtect
+
 
 def client_network() -> str:
     """Rate-limit key: the client's address, or its /64 for IPv6, which one phone or home gets whole."""
@@ -18,6 +20,10 @@ def client_network() -> str:
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=client_network)
+login_manager = LoginManager()
+login_manager.session_protection = "strong"  # a session cookie used from another address or browser is dropped
+login_manager.login_view = "console.login"
+login_manager.login_message = "请先登录"
 
 
 def submitted_phone() -> str:

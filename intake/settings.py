@@ -52,6 +52,8 @@ class RateLimitSettings:
     submit_per_address: str = "20 per hour"
     submit_per_phone: str = "5 per day"
     status_per_address: str = "30 per minute"
+    login_per_address: str = "10 per minute"
+    login_per_username: str = "5 per minute"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from .demo import demo
 from .doctor import doctor
 from .posters import posters
 from .sites import sites_group
+from .users import users_group
 from .wechat import wechat_group
 from .worker import run_with_worker, worker_command
 
@@ -26,6 +27,7 @@ main.add_command(doctor)
 main.add_command(posters)
 main.add_command(demo)
 main.add_command(sites_group)
+main.add_command(users_group)
 main.add_command(wechat_group)
 main.add_command(worker_command)
 main.add_command(run_with_worker)

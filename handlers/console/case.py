@@ -1,0 +1,109 @@
+"""The case page and its actions. Each action is one POST that carries the version the page showed: if the
+case changed in between (someone else acted), nothing is done and the user is told to look again."""
+from __future__ import annotations
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from sqlalchemy.orm.exc import StaleDataError
+
+from intake import cases
+from intake.access import attachment_for, case_for, departments_in_reach
+from intake.clocks import ClockError
+from intake.models import utcnow
+from intake.queue import clock_views
+from intake.routing import PRIORITY_TEXT, RoutingError
+from intake.texts import amount_text, when_text
+from intake.transcript import transcript
+from intake.transitions import TransitionError
+from intake.validation import mask_phone
+
+from . import bp, record, scope, staff_view
+from .. import case_context, db, services
+from .actions import ACTIONS, offered, read_values
+from .labels import CHANNEL_LABELS, EVENT_LABELS, INVESTMENT_TEXT, STATUS_LABELS
+
+CONFLICT = "案件刚刚被其他人更新过，您的操作没有执行。请查看最新情况后再操作。"
+REFUSED = (cases.CaseError, ClockError, RoutingError)
+
+
+def _case(ticket_no: str):
+    complaint = case_for(db(), scope(), ticket_no)
+    if complaint is None:
+        abort(404)
+    return complaint
+
+
+def _page(complaint, *, full_phone: bool = False):
+    now = utcnow()
+    timezone = services().settings.calendar.timezone
+    return render_template(
+        "console/case.html", c=complaint, clocks=clock_views(complaint, now, services().calendar),
+        actions=offered(db(), complaint, scope()), transcript=transcript(db(), complaint),
+        departments=departments_in_reach(db(), scope()) if scope().may("transfer") else [],
+        phone=complaint.complainant.phone if full_phone else mask_phone(complaint.complainant.phone),
+        full_phone=full_phone, when=lambda t: when_text(t, timezone), amount_text=amount_text,
+        statuses=STATUS_LABELS, channels=CHANNEL_LABELS, events=EVENT_LABELS, investments=INVESTMENT_TEXT,
+        priorities=PRIORITY_TEXT, may=scope().may)
+
+
+@bp.get("/cases/<ticket_no>")
+@staff_view()
+def case(ticket_no: str):
+    return _page(_case(ticket_no))
+
+
+@bp.post("/cases/<ticket_no>/reveal")
+@staff_view("reveal_phone")
+def reveal(ticket_no: str):
+    """The worker's full phone number, shown once and written to the audit log."""
+    complaint = _case(ticket_no)
+    record("reveal_phone", complaint.ticket_no)
+    db().commit()
+    return _page(complaint, full_phone=True)
+
+
+@bp.get("/cases/<ticket_no>/photos/<int:attachment_id>")
+@staff_view()
+def photo(ticket_no: str, attachment_id: int):
+    found = attachment_for(db(), scope(), ticket_no, attachment_id)
+    if found is None or not found.content:
+        abort(404)
+    response = make_response(found.content)
+    response.headers["Content-Type"] = found.content_type if found.content_type in ("image/jpeg", "image/png") \
+        else "application/octet-stream"
+    response.headers["Content-Disposition"] = f'inline; filename="evidence-{found.id}"'
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.post("/cases/<ticket_no>/actions/<name>")
+@staff_view()
+def act(ticket_no: str, name: str):
+    complaint = _case(ticket_no)
+    action = ACTIONS.get(name)
+    if action is None:
+        abort(404)
+    if not scope().may(name):
+        abort(403)
+    back = redirect(url_for("console.case", ticket_no=complaint.ticket_no) + "#actions", 303)
+    if request.form.get("version") != str(complaint.version):
+        flash(CONFLICT, "error")
+        return back
+    try:
+        if complaint.status not in action.statuses:
+            raise cases.CaseError(f"案件当前状态为“{STATUS_LABELS[complaint.status]}”，不能{action.label}")
+        values = read_values(action, request.form)
+        action.run(db(), complaint, case_context(), scope(), values)
+        record("case_action", complaint.ticket_no, step=name, **values)
+        db().commit()
+    except REFUSED as exc:
+        db().rollback()
+        flash(str(exc), "error")
+    except TransitionError:
+        db().rollback()
+        flash(f"案件当前状态为“{STATUS_LABELS[complaint.status]}”，不能{action.label}", "error")
+    except StaleDataError:
+        db().rollback()
+        flash(CONFLICT, "error")
+    else:
+        flash(f"已{action.label}", "ok")
+    return back
