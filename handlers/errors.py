@@ -1,7 +1,8 @@
-"""Error pages in plain Chinese; nothing a worker sees mentions HTTP or stack traces."""
+"""Error pages in plain Chinese; nothing a worker sees mentions HTTP or stack traces. Staff in the console get
+the console's own page, worded for their work."""
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
 
 MESSAGES = {
@@ -13,6 +14,16 @@ MESSAGES = {
     429: ("操作太频繁", "您提交得太频繁了，请稍后再试。急事请拨打 12345。"),
     500: ("系统出错了", "系统暂时出了问题，请稍后再试，或拨打 12345 反映。"),
 }
+CONSOLE_MESSAGES = {
+    400: ("请求有误", "页面已过期或内容不完整，请刷新后重试。"),
+    403: ("没有权限", "您的账号没有这项权限。如需办理，请联系部门负责人或督导。"),
+    404: ("找不到", "案件或页面不存在，或不在您的管辖范围内。"),
+    405: ("请求有误", "请返回上一页重新操作。"),
+    413: ("文件太大", "上传的文件太大。"),
+    429: ("尝试过于频繁", "尝试过于频繁，请一分钟后再试。"),
+    500: ("系统出错了", "系统暂时出了问题，请稍后再试；问题持续请联系系统管理员。"),
+}
+CSRF_EXPIRED = ("页面已过期", "页面停留太久已过期，请返回刷新后重新提交。")
 
 
 def register(app: Flask) -> None:
@@ -21,13 +32,18 @@ def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
 
 
+def _render(title: str, text: str, code: int):
+    template = "console/error.html" if request.blueprint == "console" else "error.html"
+    return render_template(template, title=title, text=text), code
+
+
 def _page(code: int):
     def handler(_error):
-        title, text = MESSAGES[code]
-        return render_template("error.html", title=title, text=text), code
+        messages = CONSOLE_MESSAGES if request.blueprint == "console" else MESSAGES
+        return _render(*messages[code], code)
 
     return handler
 
 
 def _csrf_error(_error):
-    return render_template("error.html", title="页面已过期", text="页面停留太久已过期，请返回刷新后重新提交。"), 400
+    return _render(*CSRF_EXPIRED, 400)

@@ -322,7 +322,11 @@ class InboundMessage(Base):
 
 class Outbox(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_next_try_at", "state", "next_try_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_next_try_at", "state", "next_try_at"),
+        # A department's console inbox (newest first, unread above the last seen id).
+        Index("ix_outbox_destination_id", "destination", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     destination: Mapped[str] = mapped_column(String(200))

@@ -67,6 +67,15 @@ def client(app):
 
 
 @pytest.fixture
+def server(app):
+    """The app over real HTTP on 127.0.0.1, for the browser tests."""
+    from tests.browsers import serving
+
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture
 def configured_app(app, make_settings):
     """Another app on the suite's database with some settings changed, e.g. configured_app(demo=True); the
     suite's `app` teardown still empties the tables, and each one made is disposed of."""

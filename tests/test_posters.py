@@ -11,10 +11,12 @@ from sqlalchemy import func, select
 
 from handlers import create_app
 from handlers.cli import main
+from handlers.cli.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from handlers.posters import poster_data
 from intake.complaints import NewComplaint, create_complaint
 from intake.models import Site
 from intake.sites import import_sites
+from tests.console_helpers import login
 
 CSV = """项目编号,项目名称,所在区县,行业,投资类型,建设单位,劳资专管员,劳资专管员电话,工资发放日,最低工资标准
 P-1,阳光城三期,兰山区,房屋建筑,政府投资,临沂阳光置业,王建国,13905391234,15,2100
@@ -135,5 +137,8 @@ def test_demo_sets_up_sites_idempotently_and_prints_urls(make_settings, session)
     assert "https://qingling.test/s/" in first.output and "https://qingling.test/report" in first.output
     assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
     assert session.scalar(select(func.count()).select_from(Site)) == 8
+    assert "https://qingling.test/console/" in first.output and DEMO_PASSWORD in first.output
+    for username, *_ in DEMO_ACCOUNTS:
+        assert login(app.test_client(), username, DEMO_PASSWORD).status_code == 303, username
     refused = create_app(make_settings(demo=False)).test_cli_runner().invoke(main, ["demo"])
     assert refused.exit_code != 0 and "QINGLING_DEMO" in refused.output

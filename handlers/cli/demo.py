@@ -7,14 +7,34 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from intake.directory import load_directory
-from intake.models import Site
+from intake.directory import department, load_directory
+from intake.models import Site, StaffUser
 from intake.sites import complaint_url, import_sites
+from intake.staff import NewUser, create_user
 from migrations import upgrade
 
 from .. import services
 
 DEMO_SITES = "demo_sites.csv"
+DEMO_PASSWORD = "qingling-demo-1"
+# username, name, role, (county, department kind) or county: one account of each role around 兰山区.
+DEMO_ACCOUNTS = (
+    ("lanshan-zj", "兰山住建·王科员", "staff", ("371302", "housing")),
+    ("lanshan-rs", "兰山人社·李科员", "staff", ("371302", "hrss")),
+    ("lanshan-zj-head", "兰山住建·赵科长", "head", ("371302", "housing")),
+    ("lanshan-dd", "兰山区督导", "county_supervisor", "371302"),
+    ("city-admin", "市治欠办管理员", "admin", None),
+)
+
+
+def _demo_accounts(session) -> None:
+    """One account of each role (idempotent); the password is printed, so only ever in demo mode."""
+    for username, name, role, where in DEMO_ACCOUNTS:
+        if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+            continue
+        dept = department(session, *where) if isinstance(where, tuple) else None
+        create_user(session, NewUser(username, name, DEMO_PASSWORD, role, dept.id if dept else None,
+                                     where if isinstance(where, str) else None))
 
 
 @click.command("demo", help="Migrate, load the directory and the demo sites (idempotent); print the URLs to open.")
@@ -30,6 +50,7 @@ def demo() -> None:
         report = import_sites(session, DEMO_SITES, content)
         if report.failed:
             raise click.ClickException(f"演示项目导入失败：{report.file_error or report.errors[0]}")
+        _demo_accounts(session)
         site = session.scalar(select(Site).order_by(Site.code))
         form = complaint_url(svc.settings, site)
     base = svc.settings.public_base_url.rstrip("/")
@@ -41,4 +62,6 @@ Qingling demo is ready. Open:
   general complaint form          {base}/report
   check a case                    {base}/status
   chat simulator (WeChat / SMS)   {base}/demo/chat
+  staff console                   {base}/console/
+    accounts (password {DEMO_PASSWORD}): {", ".join(a[0] for a in DEMO_ACCOUNTS)}
 """)

@@ -84,7 +84,7 @@ def act(ticket_no: str, name: str):
         abort(404)
     if not scope().may(name):
         abort(403)
-    back = redirect(url_for("console.case", ticket_no=complaint.ticket_no) + "#actions", 303)
+    back = redirect(url_for("console.case", ticket_no=complaint.ticket_no), 303)
     if request.form.get("version") != str(complaint.version):
         flash(CONFLICT, "error")
         return back

@@ -21,8 +21,7 @@ from ..forms import FREE_TEXT_MAX, ParsedField, Required, whole_number
 
 
 class StaffIntakeForm(FlaskForm):
-    channel = RadioField("来源", choices=[(Channel.PHONE.value, "电话"), (Channel.WALK_IN.value, "来访")],
-                         default=Channel.PHONE.value, validators=[Required("请选择来源")])
+    channel = RadioField("来源", default=Channel.PHONE.value, validators=[Required("请选择来源")])
     name = StringField("工人姓名", filters=[clean_text], validators=[Length(max=100, message="姓名太长")])
     anonymous = BooleanField("匿名反映（不向用人单位透露身份）")
     phone = ParsedField("手机号（有则发短信回执）", normalise_phone, "手机号不对，请填 11 位手机号")
@@ -40,6 +39,7 @@ class StaffIntakeForm(FlaskForm):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        self.channel.choices = [(Channel.PHONE.value, "电话"), (Channel.WALK_IN.value, "来访")]
         self.county.choices = [("", "请选择")] + [(c.code, c.name) for c in counties(db())]
         if not self.is_submitted():
             self.submission_key.data = uuid.uuid4().hex

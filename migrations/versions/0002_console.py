@@ -40,6 +40,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_complaints_department_due', ['department_id', 'next_due_at', 'id'], unique=False)
         batch_op.create_index('ix_complaints_due', ['next_due_at', 'id'], unique=False)
 
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_destination_id', ['destination', 'id'], unique=False)
+
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('inbox_seen_id', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('last_login_at', intake.models.UTCDateTime(timezone=True), nullable=True))
@@ -52,6 +55,9 @@ def downgrade() -> None:
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.drop_column('last_login_at')
         batch_op.drop_column('inbox_seen_id')
+
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_destination_id')
 
     with op.batch_alter_table('complaints', schema=None) as batch_op:
         batch_op.drop_index('ix_complaints_due')
