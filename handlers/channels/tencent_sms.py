@@ -78,6 +78,7 @@ class Gateway:
         return {"result": 0, "errmsg": "OK"} if ok else {"result": 1, "errmsg": "处理失败，请重新推送"}
 
 
+@bp.post("/sms/tencent", defaults={"secret": ""})  # a push without the secret is refused (403), not lost (404)
 @bp.post("/sms/tencent/<secret>")
 def uplink(secret: str):
     return receive_uplinks(Gateway(), secret)
