@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from handlers import services
 from handlers.channels.sms import STATUS_CHANNEL
+from handlers.cli.doctor import check_sms
 from handlers.cli.worker import senders_for
 from intake import dialogue_replies as R
 from intake.models import Complaint, InboundMessage, Outbox, utcnow
@@ -323,3 +324,20 @@ def test_the_callbacks_are_absent_while_another_provider_is_chosen(configured_ap
 def mainland_sms(**changes) -> SmsSettings:
     """The [sms] section the shared tests run with, for `Provider.settings`."""
     return SmsSettings(**{"templates": TEMPLATES, "callback_secret": SECRET, **changes})
+
+
+# ---------------------------------------------------------------- qingling doctor
+
+def test_doctor_names_what_a_half_configured_gateway_lacks(make_settings, provider, api):
+    sections = provider.settings(api.url)
+    assert check_sms(make_settings(**sections)).ok
+    assert SECRET not in check_sms(make_settings(**sections)).detail  # the secret stays out of terminal logs
+    bare = check_sms(make_settings(sms=sections["sms"]))
+    assert not bare.ok and f"QINGLING_{provider.name.upper()}_" in bare.detail
+    short = check_sms(make_settings(**{**sections, "sms": replace(sections["sms"], callback_secret="short")}))
+    assert not short.ok and "QINGLING_SMS_CALLBACK_SECRET" in short.detail
+    only_replies = replace(sections["sms"], templates=(("reply", REPLY_TEMPLATE), ("worker_received", "1")))
+    uncovered = check_sms(make_settings(**{**sections, "sms": only_replies}))
+    assert not uncovered.ok and "worker_resolved" in uncovered.detail and "worker_received" not in uncovered.detail
+    bad_ips = replace(sections["sms"], callback_allowed_ips=("300.1.1.1",))
+    assert not check_sms(make_settings(**{**sections, "sms": bad_ips})).ok
