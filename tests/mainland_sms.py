@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from handlers import services
 from handlers.channels.sms import STATUS_CHANNEL
@@ -25,6 +25,7 @@ from intake.models import Complaint, InboundMessage, Outbox, utcnow
 from intake.notify import WORKER_TEXT, tell_worker
 from intake.settings import Settings, SmsSettings
 from intake.worker import run_once
+from test_sms import count
 from test_timers import CAL
 
 SECRET = "callback-secret-0123456789"
@@ -60,6 +61,8 @@ class Provider:
     refused: Callable[[str], tuple[int, dict]]  # provider error code -> the API's answer
     unreachable_number_code: str  # an error code for a number that no retry can reach
     read_sent: Callable[[dict], Sent]  # a recorded API request -> what was sent
+    make_sender: Callable[[Settings], Any]  # the module's outbox sender
+    signature: str  # how the SDK's Authorization header starts: it signed with the configured key
 
 
 class FakeApi:
@@ -140,14 +143,6 @@ def sent_to(api: FakeApi, provider: Provider, phone: str = PHONE) -> list[Sent]:
     return [s for s in map(provider.read_sent, api.requests) if s.phone == phone]
 
 
-def count(session, model, **where) -> int:
-    session.expire_all()
-    query = select(func.count()).select_from(model)
-    for key, value in where.items():
-        query = query.where(getattr(model, key) == value)
-    return session.scalar(query)
-
-
 CONVERSATION = ("兰山区阳光城工地，老板欠我们8个人三万五", "张三", "确认")
 
 
@@ -209,6 +204,14 @@ def test_a_number_no_retry_can_reach_is_dead_lettered_to_the_dispatch_desk(sms_c
     assert row.state == "dead" and provider.unreachable_number_code in row.last_error
     alerts = session.scalars(select(Outbox).where(Outbox.destination.startswith("department:"))).all()
     assert any(a.payload["kind"] == "dead_letter" for a in alerts)
+
+
+def test_the_sdk_sends_the_template_signed_with_the_accounts_key(api, provider, make_settings):
+    sender = provider.make_sender(make_settings(**provider.settings(api.url)))
+    result = sender.send("sms:+8613812345678", {"kind": "reply", "text": "【清零】请问您叫什么名字？"})
+    assert (result.ok, result.provider_id) == (True, f"{provider.name}-msg-1")
+    assert provider.read_sent(api.requests[0]) == Sent(PHONE, REPLY_TEMPLATE, ["请问您叫什么名字？", "", ""], "清零")
+    assert api.requests[0]["headers"]["authorization"].startswith(provider.signature)
 
 
 # ---------------------------------------------------------------- notices through templates

@@ -20,8 +20,7 @@ from intake.outbox import SendResult
 from intake.settings import Settings
 from intake.sms_templates import Templates
 
-from . import webhook_blueprint
-from .sms import DeliveryReport, InboundSms, TemplateSender, checked_sms, receive_reports, receive_uplinks
+from .sms import InboundSms, TemplateSender, callback_blueprint, checked_sms
 
 NAME = "aliyun"
 # Milliseconds to connect and to read an answer; without them a stalled call would hold the worker.
@@ -46,37 +45,26 @@ def configured(settings: Settings) -> bool:
                                                   and settings.sms.callback_secret)
 
 
-bp = webhook_blueprint("aliyun_sms", __name__, configured)
-
-
 class Gateway:
     name = NAME
+    report_id = "biz_id"
 
     def uplink(self, item: Any) -> InboundSms:
         if not isinstance(item, dict):
             raise ValueError("an uplink item must be a JSON object")
         return checked_sms(item.get("sequence_id"), item.get("phone_number"), item.get("content", ""))
 
-    def report(self, item: Any) -> DeliveryReport:
-        if not isinstance(item, dict) or not isinstance(item.get("biz_id"), str) or not item["biz_id"]:
-            raise ValueError("a report item must be a JSON object with biz_id")
-        if item.get("success") is True:
-            return DeliveryReport(item["biz_id"], "delivered")
-        return DeliveryReport(item["biz_id"], "undelivered", f"{item.get('err_code')}: {item.get('err_msg')}")
+    def delivered(self, report: dict[str, Any]) -> bool:
+        return report.get("success") is True
+
+    def failure(self, report: dict[str, Any]) -> str:
+        return f"{report.get('err_code')}: {report.get('err_msg')}"
 
     def answer(self, ok: bool) -> dict[str, Any]:
         return {"code": 0, "msg": "成功"} if ok else {"code": 1, "msg": "处理失败，请重新推送"}
 
 
-@bp.post("/sms/aliyun", defaults={"secret": ""})  # a push without the secret is refused (403), not lost (404)
-@bp.post("/sms/aliyun/<secret>")
-def uplink(secret: str):
-    return receive_uplinks(Gateway(), secret)
-
-
-@bp.post("/sms/aliyun/<secret>/report")
-def report(secret: str):
-    return receive_reports(Gateway(), secret)
+bp = callback_blueprint(NAME, __name__, configured, Gateway())
 
 
 class AliyunTemplates:

@@ -23,18 +23,19 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from flask import Request, Response, abort, jsonify, request
+from flask import Blueprint, Request, Response, abort, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from intake.models import Channel, InboundMessage
 from intake.outbox import SendResult
+from intake.settings import Settings
 from intake.sms_templates import Templates
 from intake.validation import mask_phone, normalise_phone
 
 from .. import db, services
-from . import Inbound, first_delivery, take
+from . import Inbound, first_delivery, take, webhook_blueprint
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +104,36 @@ class DeliveryReport:
 
 class CallbackGateway(Protocol):
     name: str
+    report_id: str  # the key of a delivery report (回执) that holds the id SendSms returned
 
     def uplink(self, item: Any) -> InboundSms:
         """One pushed reply of a worker; ValueError when the item is not one."""
 
-    def report(self, item: Any) -> DeliveryReport:
-        """One pushed delivery report (回执); ValueError when the item is not one."""
+    def delivered(self, report: dict[str, Any]) -> bool:
+        """Whether a delivery report says the phone received the text."""
+
+    def failure(self, report: dict[str, Any]) -> str:
+        """A failed report's reason, as the provider's codes say it."""
 
     def answer(self, ok: bool) -> dict[str, Any]:
         """The acknowledgement the provider expects; not ok makes it push the batch again."""
+
+
+def callback_blueprint(name: str, import_name: str, configured: Callable[[Settings], bool],
+                       gateway: CallbackGateway) -> Blueprint:
+    """The gateway's two callbacks, `POST /sms/<name>/<secret>` (replies) and `.../<secret>/report`."""
+    bp = webhook_blueprint(f"{name}_sms", import_name, configured)
+
+    @bp.post(f"/sms/{name}", defaults={"secret": ""})  # a push without the secret is refused (403), not lost
+    @bp.post(f"/sms/{name}/<secret>")
+    def uplink(secret: str):
+        return receive_uplinks(gateway, secret)
+
+    @bp.post(f"/sms/{name}/<secret>/report")
+    def report(secret: str):
+        return receive_reports(gateway, secret)
+
+    return bp
 
 
 def checked_sms(message_id: Any, from_number: Any, text: Any) -> InboundSms:
@@ -139,11 +161,18 @@ def receive_uplinks(gateway: CallbackGateway, secret: str) -> Response:
 
 def receive_reports(gateway: CallbackGateway, secret: str) -> Response:
     """Delivery reports, item by item, kept as Twilio's are (`record_status`)."""
+    def read(item: Any) -> DeliveryReport:
+        if not isinstance(item, dict) or not isinstance(item.get(gateway.report_id), str) or not item[gateway.report_id]:
+            raise ValueError(f"a delivery report must be a JSON object with {gateway.report_id}")
+        if gateway.delivered(item):
+            return DeliveryReport(item[gateway.report_id], "delivered")
+        return DeliveryReport(item[gateway.report_id], "undelivered", gateway.failure(item))
+
     def store(report: DeliveryReport) -> None:
         record_status(db(), gateway.name, report.provider_message_id, report.status, report.error)
         db().commit()
 
-    return _each_item(gateway, secret, gateway.report, store)
+    return _each_item(gateway, secret, read, store)
 
 
 def _each_item(gateway: CallbackGateway, secret: str, read: Callable[[Any], Any],

@@ -23,8 +23,7 @@ from intake.outbox import SendResult
 from intake.settings import Settings
 from intake.sms_templates import Templates
 
-from . import webhook_blueprint
-from .sms import DeliveryReport, InboundSms, TemplateSender, checked_sms, receive_reports, receive_uplinks
+from .sms import InboundSms, TemplateSender, callback_blueprint, checked_sms
 
 NAME = "tencent"
 # Seconds for one API call; without it a stalled call would hold the worker.
@@ -50,11 +49,9 @@ def configured(settings: Settings) -> bool:
                                                   and settings.sms.callback_secret)
 
 
-bp = webhook_blueprint("tencent_sms", __name__, configured)
-
-
 class Gateway:
     name = NAME
+    report_id = "sid"
 
     def uplink(self, item: Any) -> InboundSms:
         if not isinstance(item, dict):
@@ -67,26 +64,17 @@ class Gateway:
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         return checked_sms(f"{nation}{mobile}:{sent}:{digest}", f"+{nation}{mobile}", text)
 
-    def report(self, item: Any) -> DeliveryReport:
-        if not isinstance(item, dict) or not isinstance(item.get("sid"), str) or not item["sid"]:
-            raise ValueError("a status report must be a JSON object with sid")
-        if item.get("report_status") == "SUCCESS":
-            return DeliveryReport(item["sid"], "delivered")
-        return DeliveryReport(item["sid"], "undelivered", f"{item.get('errmsg')}: {item.get('description')}")
+    def delivered(self, report: dict[str, Any]) -> bool:
+        return report.get("report_status") == "SUCCESS"
+
+    def failure(self, report: dict[str, Any]) -> str:
+        return f"{report.get('errmsg')}: {report.get('description')}"
 
     def answer(self, ok: bool) -> dict[str, Any]:
         return {"result": 0, "errmsg": "OK"} if ok else {"result": 1, "errmsg": "处理失败，请重新推送"}
 
 
-@bp.post("/sms/tencent", defaults={"secret": ""})  # a push without the secret is refused (403), not lost (404)
-@bp.post("/sms/tencent/<secret>")
-def uplink(secret: str):
-    return receive_uplinks(Gateway(), secret)
-
-
-@bp.post("/sms/tencent/<secret>/report")
-def report(secret: str):
-    return receive_reports(Gateway(), secret)
+bp = callback_blueprint(NAME, __name__, configured, Gateway())
 
 
 class TencentTemplates:
