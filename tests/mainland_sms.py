@@ -278,8 +278,9 @@ def test_delivery_reports_are_kept_item_by_item_and_never_go_back(sms_client, sm
 
     def status(pid):
         session.expire_all()
+        key = f"{provider.name}:{pid}"
         return session.scalar(select(InboundMessage).where(InboundMessage.channel == STATUS_CHANNEL,
-                                                           InboundMessage.provider_message_id == f"{provider.name}:{pid}"))
+                                                           InboundMessage.provider_message_id == key))
 
     assert status(sent_id).payload["status"] == "delivered"
     assert status("other-id").payload["status"] == "undelivered" and status("other-id").payload["error"]

@@ -69,5 +69,6 @@ def test_aliyun_errors_are_retried_or_final(api: FakeApi, make_settings, answer,
 def test_aliyun_being_unreachable_is_retried(make_settings):
     closed = FakeApi(lambda n: (200, {}))
     closed.close()
-    result = make_sender(make_settings(**_settings(closed.url))).send("sms:13812345678", {"kind": "notice", "text": "x"})
+    sender = make_sender(make_settings(**_settings(closed.url)))
+    result = sender.send("sms:13812345678", {"kind": "notice", "text": "x"})
     assert (result.ok, result.permanent) == (False, False) and "unreachable" in result.error

@@ -82,7 +82,8 @@ class AliyunTemplates:
         except UnretryableException as exc:
             return SendResult(ok=False, error=f"Aliyun unreachable: {exc}")
         except TeaException as exc:  # an HTTP error status: credentials, throttling, Aliyun's own trouble
-            return SendResult(ok=False, permanent=exc.code in PERMANENT_ERRORS, error=f"Aliyun {exc.code}: {exc.message}")
+            return SendResult(ok=False, permanent=exc.code in PERMANENT_ERRORS,
+                              error=f"Aliyun {exc.code}: {exc.message}")
         if body.code != "OK":
             reason = PERMANENT_ERRORS.get(body.code) or body.message
             return SendResult(ok=False, permanent=body.code in PERMANENT_ERRORS, error=f"Aliyun {body.code}: {reason}")

@@ -161,12 +161,14 @@ def receive_uplinks(gateway: CallbackGateway, secret: str) -> Response:
 
 def receive_reports(gateway: CallbackGateway, secret: str) -> Response:
     """Delivery reports, item by item, kept as Twilio's are (`record_status`)."""
+    key = gateway.report_id
+
     def read(item: Any) -> DeliveryReport:
-        if not isinstance(item, dict) or not isinstance(item.get(gateway.report_id), str) or not item[gateway.report_id]:
-            raise ValueError(f"a delivery report must be a JSON object with {gateway.report_id}")
+        if not isinstance(item, dict) or not isinstance(item.get(key), str) or not item[key]:
+            raise ValueError(f"a delivery report must be a JSON object with {key}")
         if gateway.delivered(item):
-            return DeliveryReport(item[gateway.report_id], "delivered")
-        return DeliveryReport(item[gateway.report_id], "undelivered", gateway.failure(item))
+            return DeliveryReport(item[key], "delivered")
+        return DeliveryReport(item[key], "undelivered", gateway.failure(item))
 
     def store(report: DeliveryReport) -> None:
         record_status(db(), gateway.name, report.provider_message_id, report.status, report.error)
@@ -206,7 +208,10 @@ def _authenticate(secret: str) -> None:
     if not sms.callback_secret or not hmac.compare_digest(secret.encode(), sms.callback_secret.encode()):
         abort(403, description="the callback secret in the URL does not match [sms] callback_secret")
     if sms.callback_allowed_ips:
-        address = ipaddress.ip_address(request.remote_addr or "0.0.0.0")
+        try:
+            address = ipaddress.ip_address(request.remote_addr or "")
+        except ValueError:  # a forwarded-for header that is no address
+            abort(403, description=f"{request.remote_addr!r} is not an address in [sms] callback_allowed_ips")
         if not any(address in ipaddress.ip_network(net, strict=False) for net in sms.callback_allowed_ips):
             abort(403, description=f"{address} is not in [sms] callback_allowed_ips")
 
