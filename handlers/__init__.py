@@ -69,9 +69,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(console.bp)
     if settings.demo:
         app.register_blueprint(simulator.bp)  # otherwise /demo/chat is not found
-    from .channels import twilio_sms, wechat
+    from .channels import aliyun_sms, tencent_sms, twilio_sms, wechat
 
-    for webhooks in (wechat.bp, twilio_sms.bp):
+    for webhooks in (wechat.bp, twilio_sms.bp, aliyun_sms.bp, tencent_sms.bp):
         csrf.exempt(webhooks)  # providers sign their requests instead
         limiter.exempt(webhooks)  # and send from a few addresses of their own: no per-address limit applies
         app.register_blueprint(webhooks)

@@ -29,7 +29,7 @@ from intake.models import Channel, InboundMessage, Site
 from intake.sites import site_by_token
 from intake.validation import normalise_phone
 
-from . import db
+from . import db, services
 from .channels import Inbound, take
 
 bp = Blueprint("simulator", __name__, url_prefix="/demo")
@@ -80,16 +80,20 @@ def send():
 
 
 def _page(mode: str | None = None, phone_error: str | None = None):
+    """The chat; in SMS mode also the steps that connect a real gateway (README: "Channels")."""
     channel, user_id, _phone = _who()
+    settings = services().settings
     rows = db().scalars(select(InboundMessage).where(InboundMessage.channel == channel,
                                                      InboundMessage.sender == user_id)
                         .order_by(InboundMessage.id.desc()).limit(HISTORY)).all()
     history = [(row.payload.get("text", ""), row.reply) for row in reversed(rows)]
     sites = db().execute(select(Site.public_token, Site.name).order_by(Site.code).limit(100)).all()
-    return render_template("chat.html", mode=mode or channel, channel=channel, modes=MODES,
+    page = render_template("chat.html", mode=mode or channel, channel=channel, modes=MODES,
                            phone=session.get("demo_phone", ""), phone_error=phone_error, history=history,
                            sites=sites, message_id=uuid.uuid4().hex, max_text=MAX_TEXT,
-                           example=dialogue_replies.EXAMPLE), 400 if phone_error else 200
+                           example=dialogue_replies.EXAMPLE, sms_provider=settings.sms.provider,
+                           public_url=settings.public_url("") or request.host_url.rstrip("/"))
+    return page, 400 if phone_error else 200
 
 
 def _who() -> tuple[str, str, str | None]:

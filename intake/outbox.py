@@ -51,6 +51,13 @@ class Sender(Protocol):
     def send(self, destination: str, payload: dict[str, Any]) -> SendResult: ...
 
 
+class PiecewiseSender(Sender, Protocol):
+    """A sender whose channel carries only so much per message (mainland SMS templates)."""
+
+    def pieces(self, payload: dict[str, Any]) -> list[dict[str, Any]]:
+        """The payloads of the messages that together carry this one; [payload] when it fits."""
+
+
 class InboxSender:
     """The `department:<id>` scheme: the row itself is the department's console inbox, so storing it delivers."""
 
@@ -176,6 +183,7 @@ def deliver(session: Session, row: Outbox, senders: Mapping[str, Sender], now: d
     """Send one claimed row and record the outcome in the caller's transaction; True when it went out."""
     sender = senders[scheme(row.destination)]
     try:
+        _split(session, row, sender, now)
         result = sender.send(row.destination, row.payload)
     except Exception as exc:  # an adapter bug or a network error the adapter did not catch: retry it
         log.exception("sender for %s raised", shown(row.destination))
@@ -198,6 +206,19 @@ def deliver(session: Session, row: Outbox, senders: Mapping[str, Sender], now: d
                         .values(next_try_at=row.next_try_at))
     session.flush()
     return False
+
+
+def _split(session: Session, row: Outbox, sender: Sender, now: datetime) -> None:
+    """A message the channel cannot carry whole becomes one row per piece: this row keeps the first piece and
+    the others queue behind it (same destination, later ids), so a failure retries one piece and repeats none
+    that went out. It happens in the delivery's transaction: a crash before the commit leaves the row whole."""
+    if not hasattr(sender, "pieces"):
+        return
+    first, *rest = sender.pieces(row.payload)
+    if rest:
+        row.payload = first
+        for piece in rest:
+            enqueue(session, row.destination, piece, row.complaint_id, now)
 
 
 def _give_up(session: Session, row: Outbox, now: datetime) -> None:

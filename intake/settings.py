@@ -113,6 +113,12 @@ class WeChatSettings:
 @dataclass(frozen=True)
 class SmsSettings:
     provider: str = "twilio"
+    # Mainland gateways (aliyun, tencent) send approved templates only, and push uplinks to callbacks.
+    templates: tuple[tuple[str, str], ...] = ()
+    template_variables: tuple[str, ...] = ("content",)
+    variable_max_chars: int = 35
+    callback_secret: str = ""
+    callback_allowed_ips: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,24 @@ class TwilioSettings:
     account_sid: str = ""
     auth_token: str = ""
     from_number: str = ""
+
+
+@dataclass(frozen=True)
+class AliyunSettings:
+    access_key_id: str = ""
+    access_key_secret: str = ""
+    sign_name: str = ""
+    endpoint: str = "https://dysmsapi.aliyuncs.com"
+
+
+@dataclass(frozen=True)
+class TencentSettings:
+    secret_id: str = ""
+    secret_key: str = ""
+    sdk_app_id: str = ""
+    sign_name: str = ""
+    region: str = "ap-guangzhou"
+    endpoint: str = "https://sms.tencentcloudapi.com"
 
 
 @dataclass(frozen=True)
@@ -174,6 +198,8 @@ class Settings:
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
+    aliyun: AliyunSettings = field(default_factory=AliyunSettings)
+    tencent: TencentSettings = field(default_factory=TencentSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
 

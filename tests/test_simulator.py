@@ -80,6 +80,15 @@ def test_sms_mode_uses_the_phone_and_never_asks_for_it(client, session):
     assert session.scalar(select(Conversation.user_id)) == "13812345678"
 
 
+def test_sms_mode_explains_how_to_connect_a_mainland_gateway(client):
+    _html, token, _id = page(client)
+    assert "接入真实短信" not in _html  # WeChat mode
+    client.post("/demo/chat/identity", data={"mode": "sms", "phone": "13812345678", "csrf_token": token})
+    html = page(client)[0]
+    for step in ("签名", "模板", "回调地址", "https://qingling.test/sms/&lt;服务商&gt;/&lt;回调密钥&gt;/report"):
+        assert step in html
+
+
 def test_sms_mode_needs_a_phone(client):
     _html, token, _id = page(client)
     refused = client.post("/demo/chat/identity", data={"mode": "sms", "phone": "12345", "csrf_token": token})

@@ -21,8 +21,9 @@ from intake.dialogue import handle_message
 from intake.evidence import Photo
 from intake.media import Fetcher
 from intake.models import InboundMessage, utcnow
-from intake.outbox import Sender, dispatch_desk, notify_department
+from intake.outbox import Sender, dispatch_desk, enqueue, notify_department
 from intake.settings import Settings
+from intake.sms_templates import REPLY
 from intake.validation import clean_text
 
 from .. import db, services
@@ -56,8 +57,12 @@ class Inbound:
     reply: str | None = None
 
 
-def take(inbound: Inbound) -> str | None:
+def take(inbound: Inbound, reply_to: str | None = None) -> str | None:
     """Store the delivery, run the dialogue once, store its reply and commit; a repeat gets the stored reply.
+
+    `reply_to` ("sms:<number>") is for gateways that cannot answer in the HTTP response (mainland SMS): the
+    reply is written to the outbox in the same transaction, so it goes out once per message id, or never
+    without the delivery being stored.
 
     The insert is the transaction's first statement and the unique constraint decides (ON CONFLICT DO NOTHING),
     so a PostgreSQL retry racing the first delivery waits for it and then reads its reply.
@@ -85,6 +90,8 @@ def take(inbound: Inbound) -> str | None:
         text = answer.text
         if answer.human_requested:
             _call_staff(session, inbound)
+    if reply_to and text:
+        enqueue(session, reply_to, {"kind": REPLY, "text": text}, flush=False)
     session.execute(_STORE_REPLY, {"b_id": row_id, "b_reply": text})
     session.commit()
     return text
@@ -139,7 +146,7 @@ def webhook_blueprint(name: str, import_name: str, enabled: Callable[[Settings],
 
 def build_senders(settings: Settings) -> dict[str, Sender]:
     """The outbox's senders for every configured channel, keyed by destination scheme; the worker's wiring."""
-    from . import twilio_sms, wechat
+    from . import aliyun_sms, tencent_sms, twilio_sms, wechat
 
     senders: dict[str, Sender] = {}
     if wechat.configured(settings):
@@ -147,6 +154,9 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
         senders.update({wechat.TEXT_SCHEME: sender, wechat.TEMPLATE_SCHEME: sender})
     if twilio_sms.configured(settings):
         senders["sms"] = twilio_sms.make_sender(settings)
+    for gateway in (aliyun_sms, tencent_sms):
+        if gateway.configured(settings):
+            senders["sms"] = gateway.make_sender(settings)
     return senders
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.utils import parseaddr
@@ -15,6 +16,7 @@ from sqlalchemy import func, select, text
 from intake.calendar import WorkingCalendar
 from intake.models import Jurisdiction
 from intake.settings import Settings
+from intake.sms_templates import Templates
 from migrations import current_revision, head_revision
 from qr.fonts import find_cjk_font
 
@@ -126,9 +128,12 @@ def check_wechat(settings: Settings) -> Check:
 
 
 def check_sms(settings: Settings) -> Check:
-    """On or off, never half-on; the only gateway so far is Twilio (no two-way SMS with +86 numbers)."""
+    """On or off, never half-on. Twilio has no two-way SMS with +86 numbers; the mainland gateways do."""
+    if settings.sms.provider in MAINLAND_SMS:
+        return check_mainland_sms(settings)
     if settings.sms.provider != "twilio":
-        return Check("短信", False, f"[sms] provider 不认识：{settings.sms.provider!r}，可用的只有 \"twilio\"")
+        known = "、".join(f'"{name}"' for name in ("twilio", *MAINLAND_SMS))
+        return Check("短信", False, f"[sms] provider 不认识：{settings.sms.provider!r}，可用的有 {known}")
     t = settings.twilio
     needed = {"QINGLING_TWILIO_ACCOUNT_SID": t.account_sid, "QINGLING_TWILIO_AUTH_TOKEN": t.auth_token,
               "QINGLING_TWILIO_FROM_NUMBER": t.from_number}
@@ -138,6 +143,45 @@ def check_sms(settings: Settings) -> Check:
     if missing:
         return Check("短信", False, f"Twilio 只配置了一部分：还需设置 {'、'.join(missing)}，或全部留空关闭")
     return Check("短信", True, f"Twilio 已启用（{t.from_number}），回调地址 {settings.public_url('/sms/twilio')}")
+
+
+# A mainland gateway's name as the console calls it, and the settings it needs, by environment variable.
+MAINLAND_SMS: dict[str, tuple[str, Callable[[Settings], dict[str, str]]]] = {
+    "aliyun": ("阿里云短信", lambda s: {
+        "QINGLING_ALIYUN_ACCESS_KEY_ID": s.aliyun.access_key_id,
+        "QINGLING_ALIYUN_ACCESS_KEY_SECRET": s.aliyun.access_key_secret,
+        "QINGLING_ALIYUN_SIGN_NAME": s.aliyun.sign_name}),
+    "tencent": ("腾讯云短信", lambda s: {
+        "QINGLING_TENCENT_SECRET_ID": s.tencent.secret_id, "QINGLING_TENCENT_SECRET_KEY": s.tencent.secret_key,
+        "QINGLING_TENCENT_SDK_APP_ID": s.tencent.sdk_app_id, "QINGLING_TENCENT_SIGN_NAME": s.tencent.sign_name}),
+}
+# The smallest template worth splitting a text over: a (1/9) marker and a few words.
+MIN_TEMPLATE_CHARS = 10
+
+
+def check_mainland_sms(settings: Settings) -> Check:
+    """Credentials, a callback secret nobody guesses, and a template for the chat's replies and every notice,
+    since a text without one is dead-lettered instead of sent."""
+    sms = settings.sms
+    label, needed_of = MAINLAND_SMS[sms.provider]
+    needed = {**needed_of(settings), "QINGLING_SMS_CALLBACK_SECRET": sms.callback_secret}
+    missing = [name for name, value in needed.items() if not value]
+    if missing:
+        return Check("短信", False, f"{label}还需设置 {'、'.join(missing)}")
+    if len(sms.callback_secret) < 16:
+        return Check("短信", False, "QINGLING_SMS_CALLBACK_SECRET 太短（至少 16 个字符），回调地址容易被猜到")
+    try:
+        [ipaddress.ip_network(net, strict=False) for net in sms.callback_allowed_ips]
+    except ValueError as exc:
+        return Check("短信", False, f"[sms] callback_allowed_ips 有误：{exc}")
+    templates = Templates.from_settings(sms)
+    if templates.capacity < MIN_TEMPLATE_CHARS:
+        return Check("短信", False, f"模板太小：[sms] template_variables 与 variable_max_chars 至少容纳 {MIN_TEMPLATE_CHARS} 个字")
+    uncovered = templates.missing()
+    if uncovered:
+        return Check("短信", False, f"[sms] templates 缺少模板：{'、'.join(uncovered)}（配置 \"reply\" 和 \"notice\" 即可覆盖全部）")
+    base = settings.public_url(f"/sms/{sms.provider}/<QINGLING_SMS_CALLBACK_SECRET>")
+    return Check("短信", True, f"{label}已启用，上行回调地址 {base}，回执地址 {base}/report")
 
 
 def check_email(settings: Settings) -> Check:
