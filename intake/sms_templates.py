@@ -18,7 +18,8 @@ NOTICE = "notice"  # the template of every notice kind that has none of its own
 # Every payload kind the service sends to a phone: the worker's notices, and the staff notices that a
 # department's SMS contacts receive (new cases, co-handling, transfers, clocks, failures, calls for help).
 NOTICE_KINDS = (*(f"worker_{kind}" for kind in WORKER_TEXT), "new_case", "co_handler", "transferred",
-                "clock_warning", "clock_overdue", "escalated", "timer_failed", "dead_letter", "human_requested")
+                "clock_warning", "clock_overdue", "escalated", "supervision_overdue", "timer_failed", "dead_letter",
+                "human_requested")
 # The gateway prints the approved signature itself; a text's own 【清零】 would show twice.
 _SIGNATURE = re.compile(r"^【[^】]{1,20}】")
 # Where a long text is best split: after a sentence, then after a clause.

@@ -31,6 +31,7 @@ def click_action(driver, label: str, **fields):
     else:
         button = driver.find_element(By.XPATH, f"//form[@class='one-click']/button[text()='{label}']")
     button.click()
+    WebDriverWait(driver, 15).until(until.staleness_of(button))  # the new page, not the last one's flash
     WebDriverWait(driver, 15).until(until.presence_of_element_located((By.CSS_SELECTOR, ".flash")))
     return driver.find_element(By.CSS_SELECTOR, ".flash").text
 
