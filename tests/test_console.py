@@ -9,7 +9,7 @@ from io import BytesIO
 import pytest
 from sqlalchemy import select
 
-from intake.models import Attachment, AuditEntry, Complaint, Status, utcnow
+from intake.models import Attachment, AuditEntry, Complaint, InboundMessage, Status, utcnow
 from intake.directory import department
 from intake.staff import set_active
 from tests.conftest import csrf_token
@@ -398,3 +398,51 @@ def test_a_walk_in_without_a_phone_is_stored_and_nobody_is_texted(app, client, s
     worker_pass(app)
     assert outbox(session, complaint, "worker_received") == []
     assert outbox(session, complaint, "new_case") != []  # the department still hears of it
+
+
+def test_an_extension_asked_by_staff_moves_the_deadline_when_the_head_approves(app, session, users, case):
+    staff, head = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(head, users["head"])
+    for action in ("acknowledge", "accept"):
+        act(staff, case.ticket_no, action)
+    before = reload(session, case).deadlines["reply"]["due"]
+    too_long = act(staff, case.ticket_no, "request_extension", clock="reply", days="x", reason="调取记录")
+    assert "延期天数请填整数" in flashed(staff, too_long)
+    act(staff, case.ticket_no, "request_extension", clock="reply", days="5", reason="需调取工程款拨付记录")
+    declined = act(head, case.ticket_no, "decide_extension", approve="no")
+    assert "请填写不同意的理由" in flashed(head, declined)
+    act(head, case.ticket_no, "decide_extension", approve="yes")
+    complaint = reload(session, case)
+    assert complaint.deadlines["reply"]["due"] > before
+    assert [e.data.get("approved_by") for e in complaint.events if e.kind == "clock_extended"] == ["staff:ls_head"]
+
+
+def test_the_chat_that_led_to_a_wechat_case_is_shown_to_staff(app, client, session, users, settings, site):
+    complaint = routed(app, session, settings, site, channel="wechat", user="openid-7")
+    session.add_all([
+        InboundMessage(channel="wechat", provider_message_id="m1", sender="openid-7",
+                       payload={"Content": "老板欠我们三个人一万二"}, reply="请问您叫什么名字？",
+                       received_at=complaint.created_at - timedelta(minutes=5)),
+        InboundMessage(channel="wechat", provider_message_id="m2", sender="openid-8",
+                       payload={"Content": "别人的消息"}, reply="", received_at=complaint.created_at)])
+    session.commit()
+    login(client, users["staff"])
+    page = case_page(client, complaint.ticket_no).get_data(as_text=True)
+    assert "对话记录" in page and "请问您叫什么名字？" in page and "别人的消息" not in page
+
+
+def test_a_closed_case_is_reopened_by_a_supervisor_and_the_worker_is_told(app, session, users, case):
+    staff, county = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(county, users["county"])
+    for action, fields in (("acknowledge", {}), ("accept", {}),
+                           ("resolve", {"outcome": "已支付", "amount_recovered": "12000"})):
+        act(staff, case.ticket_no, action, **fields)
+    act(county, case.ticket_no, "close_override", reason="工人电话确认已收到")
+    assert reload(session, case).status == Status.CLOSED.value
+    assert "重新办理" not in case_page(staff, case.ticket_no).get_data(as_text=True)
+    act(county, case.ticket_no, "reopen", reason="工人反映只收到一半")
+    complaint = reload(session, case)
+    assert complaint.status == Status.REOPENED.value and "reply" in complaint.deadlines
+    assert outbox(session, complaint, "worker_reopened") != []
