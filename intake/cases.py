@@ -325,12 +325,14 @@ def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker
     worker_name = _required(worker_name, "工人姓名")
     if amount_claimed is not None and amount_claimed < 0:
         raise CaseError("金额不能为负数")
+    if session.scalar(select(ClaimLine.id).where(ClaimLine.complaint_id == complaint.id,
+                                                 ClaimLine.worker_name == worker_name)) is not None:
+        raise CaseError(f"{worker_name}已在工人明细中")
     line = ClaimLine(complaint_id=complaint.id, worker_name=worker_name, amount_claimed=amount_claimed,
                      amount_paid=0)
     session.add(line)
     session.flush()
-    record(session, complaint, "claim_line_added", actor=actor, data={"line_id": line.id})
-    complaint.version += 1  # a change of the case: a second person's form on the old version must not win
+    record(session, complaint, "claim_line_added", actor=actor, note=worker_name, data={"line_id": line.id})
     return line
 
 
@@ -346,7 +348,6 @@ def record_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, 
     lines = session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)).all()
     complaint.amount_recovered = sum(ln.amount_paid for ln in lines)
     complaint.workers_paid = sum(1 for ln in lines if ln.amount_paid and ln.amount_paid >= (ln.amount_claimed or 0))
-    complaint.version += 1
     return record(session, complaint, "payment_recorded", actor=actor,
                   note=f"{line.worker_name}：已付 {amount_paid} 元",
                   data={"line_id": line.id, "before": before, "amount_paid": amount_paid})

@@ -137,3 +137,19 @@ def test_a_supervisors_deadline_survives_status_changes_and_fires_while_the_case
     complaint = session.get(Complaint, complaint.id)
     assert any(e.kind == "supervision_overdue" for e in complaint.events)
     assert outbox(session, complaint, "supervision_overdue") != []
+
+
+def test_worker_lines_and_payments_keep_the_clocks_running(app, session, settings, site):
+    from intake.models import Timer
+    from intake.timers import PENDING
+
+    complaint = routed(app, session, settings, site)
+    line = cases.add_claim_line(session, complaint, actor="staff:x", worker_name="张三", amount_claimed=4000)
+    with pytest.raises(cases.CaseError, match="已在工人明细中"):
+        cases.add_claim_line(session, complaint, actor="staff:x", worker_name="张三", amount_claimed=4000)
+    cases.record_payment(session, complaint, ctx(app), actor="staff:x", line_id=line.id, amount_paid=4000)
+    session.commit()
+    assert complaint.amount_recovered == 4000 and complaint.workers_paid == 1
+    versions = set(session.scalars(select(Timer.version).where(Timer.complaint_id == complaint.id,
+                                                               Timer.state == PENDING)))
+    assert versions == {complaint.version}  # not made stale: they still fire
