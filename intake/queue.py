@@ -32,6 +32,8 @@ class Filters:
     overdue: bool = False
     collective: bool = False
     supervised: bool = False
+    received_from: datetime | None = None  # received at or after
+    received_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ def _conditions(scope: Scope, filters: Filters, now: datetime) -> list:
         found.append(Complaint.collective_id.is_not(None))
     if filters.supervised:
         found.append(Complaint.supervised.is_(True))
+    if filters.received_from:
+        found.append(Complaint.created_at >= filters.received_from)
+    if filters.received_before:
+        found.append(Complaint.created_at < filters.received_before)
     return found
 
 
