@@ -77,16 +77,22 @@ def _conditions(scope: Scope, filters: Filters, now: datetime) -> list:
     return found
 
 
-def _after(cursor: str | None) -> list:
-    """Rows after the cursor "<due iso or ->|<id>" in (next_due_at NULLS LAST, id) order."""
-    if not cursor:
-        return []
+def parse_cursor(cursor: str) -> tuple[datetime | None, int] | None:
+    """A cursor "<due iso or ->|<id>" as (due, id); None when it is not one."""
     due_text, _, id_text = cursor.partition("|")
     try:
-        last_id = int(id_text)
-        due = None if due_text == "-" else datetime.fromisoformat(due_text)
+        due, last_id = (None if due_text == "-" else datetime.fromisoformat(due_text)), int(id_text)
     except ValueError:
+        return None
+    return None if due is not None and due.tzinfo is None else (due, last_id)
+
+
+def _after(cursor: str | None) -> list:
+    """Rows after the cursor in (next_due_at NULLS LAST, id) order."""
+    parsed = parse_cursor(cursor) if cursor else None
+    if parsed is None:
         return []
+    due, last_id = parsed
     if due is None:
         return [Complaint.next_due_at.is_(None), Complaint.id > last_id]
     return [or_(Complaint.next_due_at > due, and_(Complaint.next_due_at == due, Complaint.id > last_id),
