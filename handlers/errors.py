@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 MESSAGES = {
     400: ("请求有误", "页面内容不完整，请返回重新填写。"),
@@ -22,9 +23,10 @@ def register(app: Flask) -> None:
 
 
 def _page(code: int):
-    def handler(_error):
+    def handler(error):
         title, text = MESSAGES[code]
-        return render_template("error.html", title=title, text=text), code
+        allow = [(k, v) for k, v in error.get_headers() if k == "Allow"] if isinstance(error, HTTPException) else []
+        return render_template("error.html", title=title, text=text), code, allow  # 405 says what is allowed
 
     return handler
 
