@@ -61,7 +61,9 @@ def _note_events(session: Session, _flush_context) -> None:
 
 
 def _publish(session: Session) -> None:
-    if not session.info.get(_PENDING):
+    """At the commit of the whole transaction (before_commit also runs as each savepoint is released, when the
+    transaction's later rows, such as a clue's external id, are not written yet)."""
+    if not session.info.get(_PENDING) or session.in_nested_transaction():
         return
     session.flush()  # events still pending join the ones noted
     ids = sorted(session.info.pop(_PENDING, ()))
