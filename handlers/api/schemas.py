@@ -27,22 +27,17 @@ def _clean(value: Any) -> Any:
     return clean_text(value) if isinstance(value, str) else value
 
 
-def _phone(value: Any) -> str:
-    if not isinstance(value, str):
-        raise PydanticCustomError("string_type", "Input should be a valid string")
-    phone = normalise_phone(value)
-    if phone is None:
-        raise PydanticCustomError("phone_invalid", "不是有效的中国大陆手机号码")
-    return phone
+def _normalised(normalise, code: str, message: str):
+    """A validator that keeps the normalised form of what people type (full-width digits, +86 ...)."""
+    def validate(value: Any) -> str:
+        if not isinstance(value, str):
+            raise PydanticCustomError("string_type", "Input should be a valid string")
+        found = normalise(value)
+        if found is None:
+            raise PydanticCustomError(code, message)
+        return found
 
-
-def _id_number(value: Any) -> str:
-    if not isinstance(value, str):
-        raise PydanticCustomError("string_type", "Input should be a valid string")
-    number = normalise_id_number(value)
-    if number is None:
-        raise PydanticCustomError("id_number_invalid", "不是有效的18位居民身份证号码")
-    return number
+    return validate
 
 
 def _query_bool(value: Any) -> bool:
@@ -63,9 +58,11 @@ def _query_time(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_clean)]
-Phone = Annotated[str, PlainValidator(_phone), WithJsonSchema({"type": "string", "examples": ["13912345678"]})]
-IdNumber = Annotated[str, PlainValidator(_id_number), WithJsonSchema({"type": "string", "minLength": 18,
-                                                                      "maxLength": 18})]
+Phone = Annotated[str, PlainValidator(_normalised(normalise_phone, "phone_invalid", "不是有效的中国大陆手机号码")),
+                  WithJsonSchema({"type": "string", "description": "Mainland mobile number", "examples": ["13912345678"]})]
+IdNumber = Annotated[str, PlainValidator(_normalised(normalise_id_number, "id_number_invalid",
+                                                    "不是有效的18位居民身份证号码")),
+                     WithJsonSchema({"type": "string", "description": "18-character resident ID (GB 11643)"})]
 QueryBool = Annotated[bool, PlainValidator(_query_bool), WithJsonSchema({"type": "boolean"})]
 QueryTime = Annotated[AwareDatetime, BeforeValidator(_query_time)]
 County = Annotated[str, Field(pattern=r"^\d{6}$", description="6-digit 行政区划代码, e.g. 371302 (兰山区)")]
