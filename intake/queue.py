@@ -84,7 +84,9 @@ def parse_cursor(cursor: str) -> tuple[datetime | None, int] | None:
         due, last_id = (None if due_text == "-" else datetime.fromisoformat(due_text)), int(id_text)
     except ValueError:
         return None
-    return None if due is not None and due.tzinfo is None else (due, last_id)
+    if (due is not None and due.tzinfo is None) or not 0 < last_id < 2 ** 31:  # ids are 32-bit integers
+        return None
+    return due, last_id
 
 
 def _after(cursor: str | None) -> list:

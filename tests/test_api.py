@@ -154,8 +154,10 @@ def test_lists_filter_and_page_by_keyset(app, client, session, settings, site):
     assert {c["ticket_no"] for c in first["items"] + rest["items"]} == tickets and rest["next_cursor"] is None
     assert client.get("/api/v1/complaints?status=closed", headers=auth(token)).get_json()["items"] == []
     assert len(client.get("/api/v1/complaints?county=371302", headers=auth(token)).get_json()["items"]) == 3
-    bad = client.get("/api/v1/complaints?cursor=nonsense", headers=auth(token)).get_json()
-    assert bad["errors"][0]["field"] == "cursor"
+    for cursor in ("nonsense", "-|3000000000", "2026-01-01T00:00:00|1"):  # too big an id; no time zone
+        bad = client.get("/api/v1/complaints", query_string={"cursor": cursor}, headers=auth(token)).get_json()
+        assert bad["errors"][0]["field"] == "cursor", cursor
+    assert client.get("/api/v1/sites?cursor=3000000000", headers=auth(token)).status_code == 422
     assert client.get("/api/v1/complaints?overdue=yes", headers=auth(token)).status_code == 422
     assert client.get("/api/v1/complaints?colour=red", headers=auth(token)).get_json()["errors"][0]["code"] == \
         "extra_forbidden"

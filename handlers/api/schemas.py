@@ -213,7 +213,7 @@ class ComplaintQuery(Query):
 
 class SiteQuery(Query):
     county: County | None = None
-    cursor: Annotated[str, Field(pattern=r"^\d{1,18}$")] | None = None
+    cursor: Annotated[str, Field(pattern=r"^\d{1,9}$", description="next_cursor of the previous page")] | None = None
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
 
 
