@@ -75,6 +75,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         csrf.exempt(webhooks)  # providers sign their requests instead
         limiter.exempt(webhooks)  # and send from a few addresses of their own: no per-address limit applies
         app.register_blueprint(webhooks)
+    from .api import open311, v1
+
+    for api in (v1.bp, v1.docs_bp, open311.bp):
+        csrf.exempt(api)  # client systems send tokens, not cookies
+        app.register_blueprint(api)
     errors.register(app)
     app.after_request(_no_framing)
     app.teardown_appcontext(_close_session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 MESSAGES = {
     400: ("请求有误", "页面内容不完整，请返回重新填写。"),
@@ -38,9 +39,10 @@ def _render(title: str, text: str, code: int):
 
 
 def _page(code: int):
-    def handler(_error):
+    def handler(error):
         messages = CONSOLE_MESSAGES if request.blueprint == "console" else MESSAGES
-        return _render(*messages[code], code)
+        allow = [(k, v) for k, v in error.get_headers() if k == "Allow"] if isinstance(error, HTTPException) else []
+        return (*_render(*messages[code], code), allow)  # a 405 says what is allowed
 
     return handler
 

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from .directory import DISPATCH_DESK
-from .models import Attachment, Complaint, Department, Site, StaffUser
+from .models import ApiClient, Attachment, Complaint, Department, Site, StaffUser
 from .staff import Role
 
 # What each role may do to a case in its scope. Department staff work the case; the head also approves and
@@ -45,19 +45,23 @@ class Scope:
     jurisdiction_code: str | None
     department_kind: str | None = None
     city_level: bool = False  # a city-level department (dispatch desk, 治欠办): the whole city's sites
+    principal: str = "staff"  # "api" for a client system
 
     @classmethod
-    def of(cls, user: StaffUser) -> Scope:
+    def of(cls, user: StaffUser | ApiClient) -> Scope:
+        """A staff account's scope; a client system gets exactly the scope of the staff role it was given."""
         dept = user.department
-        return cls(user.id, user.username, Role(user.role), user.department_id,
+        client = isinstance(user, ApiClient)
+        return cls(user.id, user.name if client else user.username, Role(user.role), user.department_id,
                    dept.jurisdiction_code if dept is not None else user.jurisdiction_code,
                    dept.kind if dept is not None else None,
-                   dept is not None and dept.jurisdiction.parent_code is None)
+                   dept is not None and dept.jurisdiction.parent_code is None,
+                   principal="api" if client else "staff")
 
     @property
     def actor(self) -> str:
-        """How the case timeline names this user."""
-        return f"staff:{self.username}"
+        """How the case timeline names this user ("staff:zhang.san", "api:12345-hotline")."""
+        return f"{self.principal}:{self.username}"
 
     @property
     def is_city(self) -> bool:

@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from .publish import install
+
 
 LOCK_WAIT_SECONDS = 30
 
@@ -112,7 +114,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that publish every case event they write to the subscribed client systems (intake.publish)."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    install(factory)
+    return factory
 
 
 def recreate_postgres_database(url: str, create: bool = True) -> None:

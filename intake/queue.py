@@ -32,6 +32,8 @@ class Filters:
     overdue: bool = False
     collective: bool = False
     supervised: bool = False
+    received_from: datetime | None = None  # received at or after
+    received_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,19 +70,31 @@ def _conditions(scope: Scope, filters: Filters, now: datetime) -> list:
         found.append(Complaint.collective_id.is_not(None))
     if filters.supervised:
         found.append(Complaint.supervised.is_(True))
+    if filters.received_from:
+        found.append(Complaint.created_at >= filters.received_from)
+    if filters.received_before:
+        found.append(Complaint.created_at < filters.received_before)
     return found
 
 
-def _after(cursor: str | None) -> list:
-    """Rows after the cursor "<due iso or ->|<id>" in (next_due_at NULLS LAST, id) order."""
-    if not cursor:
-        return []
+def parse_cursor(cursor: str) -> tuple[datetime | None, int] | None:
+    """A cursor "<due iso or ->|<id>" as (due, id); None when it is not one."""
     due_text, _, id_text = cursor.partition("|")
     try:
-        last_id = int(id_text)
-        due = None if due_text == "-" else datetime.fromisoformat(due_text)
+        due, last_id = (None if due_text == "-" else datetime.fromisoformat(due_text)), int(id_text)
     except ValueError:
+        return None
+    if (due is not None and due.tzinfo is None) or not 0 < last_id < 2 ** 31:  # ids are 32-bit integers
+        return None
+    return due, last_id
+
+
+def _after(cursor: str | None) -> list:
+    """Rows after the cursor in (next_due_at NULLS LAST, id) order."""
+    parsed = parse_cursor(cursor) if cursor else None
+    if parsed is None:
         return []
+    due, last_id = parsed
     if due is None:
         return [Complaint.next_due_at.is_(None), Complaint.id > last_id]
     return [or_(Complaint.next_due_at > due, and_(Complaint.next_due_at == due, Complaint.id > last_id),

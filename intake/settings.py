@@ -165,6 +165,13 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class ApiSettings:
+    rate_limit: str = "120 per minute"
+    max_body_bytes: int = 64 * 1024
+    max_page_size: int = 200
+
+
+@dataclass(frozen=True)
 class RoutingSettings:
     collective_workers: int = 10
     collective_window_days: int = 30
@@ -202,6 +209,7 @@ class Settings:
     tencent: TencentSettings = field(default_factory=TencentSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path

@@ -60,18 +60,7 @@ def create_user(session: Session, new: NewUser) -> StaffUser:
         raise AccountError("用户名只能包含字母、数字和 . _ -")
     if session.scalar(select(StaffUser.id).where(func.lower(StaffUser.username) == username)) is not None:
         raise AccountError(f"用户名 {username} 已存在")
-    role = _role(new.role)
-    department_id, code = new.department_id, new.jurisdiction_code
-    if role in (Role.STAFF, Role.HEAD):
-        if department_id is None or session.get(Department, department_id) is None:
-            raise AccountError("部门工作人员和负责人须指定所属部门")
-        code = None
-    elif role is Role.COUNTY:
-        if not code or session.get(Jurisdiction, code) is None:
-            raise AccountError("区县督导须指定所属区县")
-        department_id = None
-    else:
-        department_id = code = None
+    role, department_id, code = role_unit(session, new.role, new.department_id, new.jurisdiction_code)
     check_password_strength(new.password)
     user = StaffUser(username=username, display_name=(new.display_name or username).strip()[:100],
                      password_hash=_hasher.hash(new.password), role=role.value, department_id=department_id,
@@ -79,6 +68,22 @@ def create_user(session: Session, new: NewUser) -> StaffUser:
     session.add(user)
     session.flush()
     return user
+
+
+def role_unit(session: Session, role_name: str, department_id: int | None,
+              code: str | None) -> tuple[Role, int | None, str | None]:
+    """The role and the one unit it is bound to (department, county or none), checked against the directory;
+    for staff accounts and for client systems alike."""
+    role = _role(role_name)
+    if role in (Role.STAFF, Role.HEAD):
+        if department_id is None or session.get(Department, department_id) is None:
+            raise AccountError("部门工作人员和负责人须指定所属部门")
+        return role, department_id, None
+    if role is Role.COUNTY:
+        if not code or session.get(Jurisdiction, code) is None:
+            raise AccountError("区县督导须指定所属区县")
+        return role, None, code
+    return role, None, None
 
 
 def _role(value: str) -> Role:

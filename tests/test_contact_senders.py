@@ -18,7 +18,7 @@ from sqlalchemy import select
 from handlers import create_app
 from handlers.channels.contacts import build_contact_senders
 from handlers.channels.email import EmailSender
-from handlers.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSender, verify_signature
+from handlers.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSender, sign, verify_signature
 from handlers.cli import main
 from handlers.cli.doctor import check_email, check_webhook
 from intake.models import Outbox
@@ -225,10 +225,13 @@ def test_webhook_body_is_signed_and_carries_payload_time_and_id(hook):
     result = WebhookSender(SECRET).send(url(hook, "/ok"), PAYLOAD)
     assert result.ok, result.error
     [(path, headers, body)] = hook.requests
-    assert verify_signature(SECRET, body, headers[SIGNATURE_HEADER])
-    assert headers[SIGNATURE_HEADER].startswith("sha256=")
-    assert not verify_signature("another-secret-entirely", body, headers[SIGNATURE_HEADER])
-    assert not verify_signature(SECRET, body.replace("黄牌".encode(), "红牌".encode()), headers[SIGNATURE_HEADER])
+    signature, timestamp = headers[SIGNATURE_HEADER], headers[TIMESTAMP_HEADER]
+    assert verify_signature(SECRET, body, signature, timestamp)
+    assert signature.startswith("sha256=")
+    assert not verify_signature("another-secret-entirely", body, signature, timestamp)
+    assert not verify_signature(SECRET, body.replace("黄牌".encode(), "红牌".encode()), signature, timestamp)
+    assert not verify_signature(SECRET, body, signature, str(int(timestamp) + 1))  # the time is signed too
+    assert not verify_signature(SECRET, body, signature, timestamp, now=int(timestamp) + 301)  # a late replay
     data = json.loads(body)
     assert {k: data[k] for k in PAYLOAD} == PAYLOAD
     assert data["id"] == result.provider_id
@@ -241,10 +244,14 @@ def test_webhook_body_is_signed_and_carries_payload_time_and_id(hook):
 
 def test_verify_signature_refuses_empty_and_malformed_input():
     body = b'{"a":1}'
-    assert not verify_signature("", body, "sha256=")
-    assert not verify_signature(SECRET, body, "")
-    assert not verify_signature(SECRET, body, "sha1=0000")
-    assert not verify_signature(SECRET, body, "sha256=签名")
+    now = str(int(time.time()))
+    assert not verify_signature("", body, "sha256=", now)
+    assert not verify_signature(SECRET, body, "", now)
+    assert not verify_signature(SECRET, body, "sha1=0000", now)
+    assert not verify_signature(SECRET, body, "sha256=签名", now)
+    assert not verify_signature(SECRET, body, sign(SECRET, now, body), "")
+    assert not verify_signature(SECRET, body, sign(SECRET, now, body), "１２３")
+    assert verify_signature(SECRET, body, sign(SECRET, now, body), now)
 
 
 @pytest.mark.parametrize("path, permanent", [

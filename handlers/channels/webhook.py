@@ -1,8 +1,10 @@
-"""Signed HTTP webhooks to departments' own systems ("webhook:https://...").
+"""Signed HTTP webhooks to departments' and client systems' own systems ("webhook:https://...").
 
-The body is the payload as JSON plus "sent_at" and a fresh "id"; `X-Qingling-Signature` is the HMAC-SHA256 of
-the raw body under the shared secret, so a receiver checks it with `verify_signature` before parsing. sent_at is
-inside the signed body (the timestamp header repeats it for convenience), so receivers can refuse old replays.
+The body is the payload as JSON plus "sent_at" and a fresh "id": a department contact's notices, and every case
+event in a client system's scope (intake.publish). `X-Qingling-Timestamp` is the sending time in Unix seconds
+and `X-Qingling-Signature` is "sha256=" and the hex HMAC-SHA256, under the shared secret, of
+f"{timestamp}.{raw body}", so a receiver checks both with `verify_signature` before parsing and refuses a replay
+of an old delivery (the timestamp cannot be changed without breaking the signature).
 Redirects are not followed: they would re-send a signed case elsewhere, perhaps in the clear.
 """
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hmac
 import http.client
 import json
 import re
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -35,15 +38,23 @@ def configured(settings: Settings) -> bool:
     return bool(settings.webhook.secret)
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+MAX_AGE_SECONDS = 300
 
 
-def verify_signature(secret: str, body: bytes, header: str) -> bool:
-    """True when `header` is the signature of exactly these body bytes; an empty secret verifies nothing."""
-    if not secret or not header:
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    signed = timestamp.encode("ascii") + b"." + body
+    return "sha256=" + hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, body: bytes, header: str, timestamp: str, *,
+                     max_age_seconds: int = MAX_AGE_SECONDS, now: float | None = None) -> bool:
+    """True when `header` signs exactly this timestamp and these body bytes, and the timestamp is at most
+    max_age_seconds from now; an empty secret verifies nothing."""
+    if not secret or not header or not timestamp.isascii() or not timestamp.isdigit():
         return False
-    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode("utf-8", "replace"))
+    if abs((time.time() if now is None else now) - int(timestamp)) > max_age_seconds:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body).encode(), header.strip().encode("utf-8", "replace"))
 
 
 def url_problem(url: str) -> str | None:
@@ -87,9 +98,10 @@ class WebhookSender:
         delivery_id = uuid.uuid4().hex
         body = json.dumps({**payload, "sent_at": now.isoformat(), "id": delivery_id},
                           ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        timestamp = str(int(now.timestamp()))
         request = urllib.request.Request(url, data=body, method="POST", headers={
             "Content-Type": "application/json; charset=utf-8", "User-Agent": "Qingling-Webhook/1",
-            SIGNATURE_HEADER: sign(self.secret, body), TIMESTAMP_HEADER: str(int(now.timestamp()))})
+            SIGNATURE_HEADER: sign(self.secret, timestamp, body), TIMESTAMP_HEADER: timestamp})
         try:
             with self.opener.open(request, timeout=self.timeout):
                 pass

@@ -5,6 +5,7 @@ import click
 from flask.cli import FlaskGroup
 
 from .. import create_app
+from .clients import clients_group
 from .database import db_group, directory_group
 from .demo import demo
 from .doctor import doctor
@@ -21,6 +22,7 @@ def main() -> None:
     pass
 
 
+main.add_command(clients_group)
 main.add_command(db_group)
 main.add_command(directory_group)
 main.add_command(doctor)

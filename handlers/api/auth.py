@@ -1,0 +1,51 @@
+"""Which client system is calling: its bearer token (or Open311's api_key) looked up once per request, the
+scope intake.access gives it, and the rate-limit key, which is the client, not its address."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, g, request
+
+from intake.access import Scope
+from intake.clients import authenticate
+from intake.models import ApiClient
+
+from .. import db, services
+from ..extensions import client_network, limiter
+
+
+def bearer_token() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def client(token: Callable[[], str]) -> ApiClient | None:
+    """The calling client, looked up once; bodies are bounded before the token is read (Open311's may be in a
+    form body)."""
+    if "api_client" not in g:
+        request.max_content_length = services().settings.api.max_body_bytes
+        g.api_client = authenticate(db(), token())
+    return g.api_client
+
+
+def scope() -> Scope:
+    return g.api_scope
+
+
+def protect(bp: Blueprint, token: Callable[[], str], refuse: Callable[[], object]) -> None:
+    """Every request of the blueprint: bodies bounded, the client authenticated (`refuse` answers otherwise)
+    and counted against its own rate limit; unauthenticated calls count against their address."""
+
+    def rate_key() -> str:
+        found = client(token)
+        return f"api-client:{found.id}" if found is not None else f"api-anonymous:{client_network()}"
+
+    @bp.before_request
+    def _authenticate():
+        found = client(token)
+        if found is None:
+            return refuse()
+        g.api_scope = Scope.of(found)
+        return None
+
+    limiter.limit(lambda: services().settings.api.rate_limit, key_func=rate_key)(bp)

@@ -1,0 +1,334 @@
+"""The API's request and response bodies as pydantic v2 models: requests are validated with them and the OpenAPI
+document is generated from them (handlers.api.spec), so the two cannot drift.
+
+Requests are strict (no "5" for 5) and refuse unknown fields, so a client's typo is an error, not a silently
+dropped value. Text fields lose control characters (PostgreSQL cannot store a NUL) and outer spaces first.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, RootModel,
+                      WithJsonSchema)
+from pydantic_core import PydanticCustomError
+
+from intake.cases import MEASURES, MESSAGE_MAX
+from intake.models import Industry, Priority, Status
+from intake.validation import clean_text, normalise_id_number, normalise_phone
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+TEXT_MAX = 2000
+NOTE_MAX = 1000
+
+
+def _clean(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+def _normalised(normalise, code: str, message: str):
+    """A validator that keeps the normalised form of what people type (full-width digits, +86 ...)."""
+    def validate(value: Any) -> str:
+        if not isinstance(value, str):
+            raise PydanticCustomError("string_type", "Input should be a valid string")
+        found = normalise(value)
+        if found is None:
+            raise PydanticCustomError(code, message)
+        return found
+
+    return validate
+
+
+def _query_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise PydanticCustomError("bool_parsing", "Input should be true or false")
+
+
+def _query_time(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("datetime_parsing", "Input should be an ISO 8601 date-time") from None
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_clean)]
+Phone = Annotated[str, PlainValidator(_normalised(normalise_phone, "phone_invalid", "不是有效的中国大陆手机号码")),
+                  WithJsonSchema({"type": "string", "description": "Mainland mobile number", "examples": ["13912345678"]})]
+IdNumber = Annotated[str, PlainValidator(_normalised(normalise_id_number, "id_number_invalid",
+                                                    "不是有效的18位居民身份证号码")),
+                     WithJsonSchema({"type": "string", "description": "18-character resident ID (GB 11643)"})]
+QueryBool = Annotated[bool, PlainValidator(_query_bool), WithJsonSchema({"type": "boolean"})]
+QueryTime = Annotated[AwareDatetime, BeforeValidator(_query_time)]
+County = Annotated[str, Field(pattern=r"^\d{6}$", description="6-digit 行政区划代码, e.g. 371302 (兰山区)")]
+TicketNo = Annotated[str, Field(pattern=r"^\d{12}$", description="12-digit ticket number (受理编号)")]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+
+class Query(BaseModel):
+    """Query strings are text: numbers are parsed from it, unknown parameters refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests ---------------------------------------------------------------------------------------------
+
+class ClueSource(Request):
+    system: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,31}$", examples=["12345", "national_platform"],
+                                 description="The system the clue comes from: 12345 hotline, national platform ...")]
+    external_id: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[\x21-\x7e]+$",
+                                      description="The work order or clue id in that system")]
+
+
+class ComplaintIn(Request):
+    """A worker's complaint, typed in by another system. The same (source.system, source.external_id) again is
+    the same complaint."""
+
+    phone: Phone
+    description: Annotated[Text, Field(min_length=1, max_length=TEXT_MAX, description="What the worker said")]
+    name: Annotated[Text, Field(min_length=1, max_length=100)] | None = None
+    id_number: IdNumber | None = None
+    anonymous: bool = False
+    site_code: Annotated[Text, Field(min_length=1, max_length=64, description="项目编号 of a known site")] | None = None
+    county: County | None = None
+    project_name: Annotated[Text, Field(min_length=1, max_length=300)] | None = None
+    workers: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    amount: Annotated[int, Field(ge=0, le=100_000_000_000, description="Yuan owed")] | None = None
+    months: Annotated[int, Field(ge=1, le=600)] | None = None
+    source: ClueSource | None = None
+
+
+Reason = Annotated[Text, Field(min_length=1, max_length=NOTE_MAX)]
+
+
+class Acknowledge(Request):
+    action: Literal["acknowledge"]
+
+
+class Contact(Request):
+    action: Literal["contact"]
+    note: Reason
+
+
+class Wait(Request):
+    action: Literal["wait"]
+    needed: Reason
+
+
+class Material(Request):
+    action: Literal["material"]
+
+
+class Accept(Request):
+    action: Literal["accept"]
+
+
+class Reject(Request):
+    action: Literal["reject"]
+    reason: Reason
+
+
+class Measures(Request):
+    action: Literal["measures"]
+    measures: Annotated[list[Literal[tuple(MEASURES)]], Field(min_length=1, max_length=len(MEASURES))]
+    note: Reason | None = None
+
+
+class Investigate(Request):
+    action: Literal["investigate"]
+    note: Reason | None = None
+
+
+class Resolve(Request):
+    action: Literal["resolve"]
+    outcome: Reason
+    amount_recovered: Annotated[int, Field(ge=0, le=100_000_000_000)]
+    workers_paid: Annotated[int, Field(ge=0, le=100_000)] | None = None
+
+
+class Reopen(Request):
+    action: Literal["reopen"]
+    reason: Reason
+
+
+class Return(Request):
+    action: Literal["return"]
+    reason: Reason
+
+
+class RequestReturn(Request):
+    action: Literal["request_return"]
+    reason: Reason
+
+
+class Transfer(Request):
+    action: Literal["transfer"]
+    department_id: Annotated[int, Field(ge=1)]
+    reason: Reason
+
+
+class Close(Request):
+    action: Literal["close"]
+    reason: Reason
+
+
+class Message(Request):
+    action: Literal["message"]
+    text: Annotated[Text, Field(min_length=1, max_length=MESSAGE_MAX)]
+
+
+class Action(RootModel[Annotated[Union[Acknowledge, Contact, Wait, Material, Accept, Reject, Measures, Investigate,
+                                       Resolve, Reopen, Return, RequestReturn, Transfer, Close, Message],
+                                 Field(discriminator="action")]]):
+    """One step on a case, by the client's role; the case's rules (intake.cases) decide whether it may be taken
+    now."""
+
+
+class TicketPath(Query):
+    ticket_no: TicketNo
+
+
+class ComplaintQuery(Query):
+    status: Literal[("open", "all", *(s.value for s in Status))] = "open"
+    priority: Priority | None = None
+    county: County | None = None
+    industry: Industry | None = None
+    overdue: QueryBool = False
+    collective: QueryBool = False
+    supervised: QueryBool = False
+    received_from: QueryTime | None = None
+    received_before: QueryTime | None = None
+    cursor: Annotated[str, Field(min_length=1, max_length=80, description="next_cursor of the previous page")] \
+        | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
+
+
+class SiteQuery(Query):
+    county: County | None = None
+    cursor: Annotated[str, Field(pattern=r"^\d{1,9}$", description="next_cursor of the previous page")] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
+
+
+class DepartmentQuery(Query):
+    county: County | None = None
+
+
+# --- responses --------------------------------------------------------------------------------------------
+
+class DepartmentOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    county: str
+
+
+class SiteRef(BaseModel):
+    code: str
+    name: str
+
+
+class DeadlineOut(BaseModel):
+    clock: str
+    label: str
+    state: Literal["green", "yellow", "red", "paused"]
+    due: datetime
+    left: str
+
+
+class EventOut(BaseModel):
+    id: int
+    kind: str
+    from_status: Status | None
+    to_status: Status | None
+    actor: str
+    note: str | None
+    at: datetime
+
+
+class SourceOut(BaseModel):
+    system: str
+    external_id: str
+
+
+class ComplaintOut(BaseModel):
+    ticket_no: str
+    status: Status
+    status_text: str
+    priority: Priority
+    channel: str
+    received_at: datetime
+    updated_at: datetime
+    county: str | None
+    site: SiteRef | None
+    project_name: str | None
+    department: DepartmentOut | None
+    complainant_name: str | None = Field(description="None when the worker complained anonymously")
+    phone_masked: str
+    workers: int | None
+    amount: int | None
+    months: int | None
+    amount_recovered: int
+    workers_paid: int | None
+    supervised: bool
+    collective: bool
+    next_due_at: datetime | None
+    deadlines: list[DeadlineOut]
+    source: SourceOut | None
+
+
+class ComplaintDetail(ComplaintOut):
+    events: list[EventOut]
+
+
+class ComplaintPage(BaseModel):
+    items: list[ComplaintOut]
+    next_cursor: str | None
+
+
+class SiteOut(BaseModel):
+    code: str
+    name: str
+    county: str
+    county_name: str
+    address: str | None
+    industry: str
+    investment: str
+    owner: str | None
+    general_contractor: str | None
+    complaint_url: str
+
+
+class SitePage(BaseModel):
+    items: list[SiteOut]
+    next_cursor: str | None
+
+
+class DepartmentList(BaseModel):
+    items: list[DepartmentOut]
+
+
+class FieldError(BaseModel):
+    location: Literal["body", "query", "path", "header"]
+    field: str = Field(description="Dotted path of the field, e.g. source.external_id")
+    pointer: str = Field(description="JSON Pointer (RFC 6901) into the request body; empty for other locations")
+    code: str = Field(description="Machine-readable reason, e.g. missing, int_type, phone_invalid")
+    detail: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, served as application/problem+json."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] = []

@@ -1,0 +1,215 @@
+"""The JSON API for other systems, version 1, under /api/v1: complaints in (the same create_complaint as every
+channel), read and listed in the client's scope, case actions by the client's role, sites and departments.
+
+Views stay thin: the registry (spec.py) has validated the input, intake does the work, one commit per request.
+The OpenAPI document and the reference page come from the same registry, and need no token.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from intake import cases
+from intake.access import AccessDenied, case_for
+from intake.audit import audit
+from intake.clues import Clue, IdempotencyMismatch, external_refs, submit
+from intake.complaints import NewComplaint
+from intake.models import Channel, Complaint, Department, ExternalRef, Jurisdiction, Site, utcnow
+from intake.queue import Filters, clock_views, parse_cursor, queue_page
+from intake.routing import RoutingError
+from intake.sites import complaint_url
+from intake.texts import status_text
+from intake.transitions import TransitionError
+from intake.validation import mask_phone
+
+from .. import case_context, db, services
+from . import actions, problems
+from . import schemas as s
+from .auth import bearer_token, protect, scope
+from .spec import Api, Header
+
+bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+docs_bp = Blueprint("api_v1_docs", __name__, url_prefix="/api/v1")
+api = Api(bp, "Qingling API", "1.0.0", "欠薪投诉的接入接口：线索推送、进度查询、案件办理。所有时间为 UTC（ISO 8601）。")
+IDEMPOTENCY_KEY = Header("Idempotency-Key", "重试同一请求时带上同一个值（1-200 个可见 ASCII 字符），不会重复建案",
+                         200, r"[\x21-\x7e]+")
+problems.register(bp)
+protect(bp, bearer_token, lambda: problems.problem_response(
+    "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="qingling"'}))
+
+
+def _field_problem(field: str, code: str, detail: str) -> problems.ApiProblem:
+    return problems.ApiProblem("validation", errors=[s.FieldError(location="body", field=field, pointer=f"/{field}",
+                                                                 code=code, detail=detail)])
+
+
+@api.operation("POST", "/complaints", summary="Submit a complaint or clue (12345 work order, national platform)",
+               tag="complaints", ok={201: s.ComplaintOut, 200: s.ComplaintOut}, body=s.ComplaintIn,
+               headers=(IDEMPOTENCY_KEY,), problems=("forbidden", "idempotency-mismatch"), location_header=True)
+def create_complaint(body: s.ComplaintIn, idempotency_key: str | None) -> Response:
+    """201 with the new complaint; 200 with the first one for a retried request or a clue seen before."""
+    complaint, created = store(body, idempotency_key)
+    response = jsonify(_complaint(complaint, s.ComplaintOut).model_dump(mode="json"))
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = f"{bp.url_prefix}/complaints/{complaint.ticket_no}"
+    return response
+
+
+def store(body: s.ComplaintIn, idempotency_key: str | None) -> tuple[Complaint, bool]:
+    """Check the client may file complaints and that the site or county exists, store and commit; for the
+    Open311 facade too."""
+    who = scope()
+    try:
+        who.require("intake")
+    except AccessDenied:
+        raise problems.ApiProblem("forbidden", "接入系统的角色不能录入投诉") from None
+    session = db()
+    site, county = None, body.county
+    if body.site_code is not None:
+        site = session.scalar(select(Site).where(Site.code == body.site_code, who.sites()))
+        if site is None:
+            raise _field_problem("site_code", "site_unknown", "没有这个项目编号（或不在权限范围内）")
+        county = site.jurisdiction_code
+    elif county is not None and session.scalar(select(Jurisdiction.code).where(
+            Jurisdiction.code == county, Jurisdiction.parent_code.is_not(None))) is None:
+        raise _field_problem("county", "county_unknown", "没有这个区县代码")
+    new = NewComplaint(channel=Channel.API.value, phone=body.phone, name=body.name, id_number=body.id_number,
+                       anonymous=body.anonymous, site_id=site.id if site else None, jurisdiction_code=county,
+                       project_name=body.project_name, workers=body.workers, amount=body.amount,
+                       months=body.months, free_text=body.description)
+    clue = Clue(body.source.system, body.source.external_id) if body.source else None
+    try:
+        complaint, created = submit(session, who.user_id, new, current_app.secret_key, idempotency_key=idempotency_key,
+                                    request_hash=hashlib.sha256(body.model_dump_json().encode()).hexdigest(),
+                                    clue=clue)
+    except IdempotencyMismatch:
+        raise problems.ApiProblem("idempotency-mismatch") from None
+    if created:
+        audit(session, user_id=None, username=who.actor, action="intake", ticket_no=complaint.ticket_no,
+              address=request.remote_addr)
+    session.commit()
+    return complaint, created
+
+
+@api.operation("GET", "/complaints", summary="Complaints in the client's scope, most urgent deadline first",
+               tag="complaints", ok={200: s.ComplaintPage}, query=s.ComplaintQuery)
+def list_complaints(query: s.ComplaintQuery) -> Response:
+    if query.cursor is not None and parse_cursor(query.cursor) is None:
+        raise problems.ApiProblem("validation", errors=[s.FieldError(
+            location="query", field="cursor", pointer="", code="cursor_invalid", detail="不是上一页给出的 next_cursor")])
+    filters = Filters(status=query.status, priority=query.priority or "", county=query.county or "",
+                      industry=query.industry or "", overdue=query.overdue, collective=query.collective,
+                      supervised=query.supervised, received_from=query.received_from,
+                      received_before=query.received_before)
+    page = queue_page(db(), scope(), filters, utcnow(), query.cursor, query.limit)
+    refs = external_refs(db(), [c.id for c in page.complaints])
+    items = [_complaint(c, s.ComplaintOut, refs.get(c.id)) for c in page.complaints]
+    return _json(s.ComplaintPage(items=items, next_cursor=page.next_cursor))
+
+
+@api.operation("GET", "/complaints/<ticket_no>", summary="One complaint with its deadlines and timeline",
+               tag="complaints", ok={200: s.ComplaintDetail}, path=s.TicketPath)
+def get_complaint(path: s.TicketPath) -> Response:
+    return _json(_complaint(_case(path.ticket_no), s.ComplaintDetail))
+
+
+@api.operation("POST", "/complaints/<ticket_no>/actions", summary="Take a step on a case (签收, 联系, 受理 ...)",
+               tag="complaints", ok={200: s.ComplaintDetail}, path=s.TicketPath, body=s.Action,
+               problems=("forbidden", "case-rule", "conflict"))
+def act(path: s.TicketPath, body: s.Action) -> Response:
+    session, who = db(), scope()
+    complaint = _case(path.ticket_no)
+    try:
+        actions.take(session, complaint, case_context(), who, body.root)
+        audit(session, user_id=None, username=who.actor, action="case_action", ticket_no=complaint.ticket_no,
+              detail={"action": body.root.action}, address=request.remote_addr)
+        session.commit()
+        session.expire(complaint)  # its timeline has the new event
+    except AccessDenied:
+        session.rollback()
+        raise problems.ApiProblem("forbidden", f"角色 {who.role.value} 不能执行 {body.root.action}") from None
+    except (cases.CaseError, TransitionError, RoutingError) as exc:
+        session.rollback()
+        raise problems.ApiProblem("case-rule", str(exc)) from None
+    except StaleDataError:
+        session.rollback()
+        raise problems.ApiProblem("conflict") from None
+    return _json(_complaint(complaint, s.ComplaintDetail))
+
+
+@api.operation("GET", "/sites", summary="Construction sites in the client's scope, with their complaint links",
+               tag="directory", ok={200: s.SitePage}, query=s.SiteQuery)
+def list_sites(query: s.SiteQuery) -> Response:
+    found = select(Site).where(scope().sites()).options(selectinload(Site.jurisdiction)).order_by(Site.id)
+    if query.county:
+        found = found.where(Site.jurisdiction_code == query.county)
+    if query.cursor:
+        found = found.where(Site.id > int(query.cursor))
+    rows = list(db().scalars(found.limit(query.limit + 1)))
+    more, rows = len(rows) > query.limit, rows[:query.limit]
+    settings = services().settings
+    items = [s.SiteOut(code=r.code, name=r.name, county=r.jurisdiction_code, county_name=r.jurisdiction.name,
+                       address=r.address, industry=r.industry, investment=r.investment, owner=r.owner,
+                       general_contractor=r.general_contractor,
+                       complaint_url=complaint_url(settings, r)) for r in rows]
+    return _json(s.SitePage(items=items, next_cursor=str(rows[-1].id) if more else None))
+
+
+@api.operation("GET", "/departments", summary="Handling departments (the ids a transfer names)", tag="directory",
+               ok={200: s.DepartmentList}, query=s.DepartmentQuery)
+def list_departments(query: s.DepartmentQuery) -> Response:
+    found = select(Department).order_by(Department.jurisdiction_code, Department.kind)
+    if query.county:
+        found = found.where(Department.jurisdiction_code == query.county)
+    return _json(s.DepartmentList(items=[_department(d) for d in db().scalars(found)]))
+
+
+@docs_bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(api.document())
+
+
+@docs_bp.get("/docs")
+def reference():
+    """The reference page, rendered here from the document (no script, nothing from elsewhere)."""
+    return render_template("api_docs.html", doc=api.document(), problems=problems.KINDS)
+
+
+def _case(ticket_no: str) -> Complaint:
+    complaint = case_for(db(), scope(), ticket_no)
+    if complaint is None:
+        raise problems.ApiProblem("not-found", "没有这个案件，或不在接入系统的权限范围内")
+    return complaint
+
+
+def _json(model: s.BaseModel) -> Response:
+    return jsonify(model.model_dump(mode="json"))
+
+
+def _department(d: Department) -> s.DepartmentOut:
+    return s.DepartmentOut(id=d.id, name=d.name, kind=d.kind, county=d.jurisdiction_code)
+
+
+def _complaint(c: Complaint, model: type[s.ComplaintOut], ref: ExternalRef | None = None) -> s.ComplaintOut:
+    if ref is None:
+        ref = external_refs(db(), [c.id]).get(c.id)
+    fields = dict(
+        ticket_no=c.ticket_no, status=c.status, status_text=status_text(c.status), priority=c.priority,
+        channel=c.channel, received_at=c.created_at, updated_at=c.updated_at, county=c.jurisdiction_code,
+        site=s.SiteRef(code=c.site.code, name=c.site.name) if c.site else None, project_name=c.project_name,
+        department=_department(c.department) if c.department else None,
+        complainant_name=None if c.anonymous else c.complainant.name, phone_masked=mask_phone(c.complainant.phone),
+        workers=c.workers, amount=c.amount, months=c.months, amount_recovered=c.amount_recovered,
+        workers_paid=c.workers_paid, supervised=c.supervised, collective=c.collective_id is not None,
+        next_due_at=c.next_due_at,
+        deadlines=[s.DeadlineOut(clock=v.clock, label=v.label, state=v.state, due=v.due, left=v.left)
+                   for v in clock_views(c, utcnow(), services().calendar)],
+        source=s.SourceOut(system=ref.source, external_id=ref.external_id) if ref else None)
+    if model is s.ComplaintDetail:
+        fields["events"] = [s.EventOut(id=e.id, kind=e.kind, from_status=e.from_status, to_status=e.to_status,
+                                       actor=e.actor, note=e.note, at=e.created_at) for e in c.events]
+    return model(**fields)
