@@ -168,7 +168,6 @@ class WebhookSettings:
 class ApiSettings:
     rate_limit: str = "120 per minute"
     max_body_bytes: int = 64 * 1024
-    max_page_size: int = 200
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ The OpenAPI document and the reference page come from the same registry, and nee
 from __future__ import annotations
 
 import hashlib
+import json
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlalchemy import select
@@ -177,6 +178,12 @@ def openapi() -> Response:
 def reference():
     """The reference page, rendered here from the document (no script, nothing from elsewhere)."""
     return render_template("api_docs.html", doc=api.document(), problems=problems.KINDS)
+
+
+@bp.app_template_filter("readable_json")
+def _readable_json(value, indent: int | None = None) -> str:
+    """JSON with its Chinese left readable; autoescaping makes it safe in the page like any other text."""
+    return json.dumps(value, ensure_ascii=False, indent=indent)
 
 
 def _case(ticket_no: str) -> Complaint:
