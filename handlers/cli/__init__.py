@@ -8,6 +8,7 @@ from .. import create_app
 from .database import db_group, directory_group
 from .demo import demo
 from .doctor import doctor
+from .keys import keys_group
 from .posters import posters
 from .sites import sites_group
 from .users import users_group
@@ -24,6 +25,7 @@ def main() -> None:
 main.add_command(db_group)
 main.add_command(directory_group)
 main.add_command(doctor)
+main.add_command(keys_group)
 main.add_command(posters)
 main.add_command(demo)
 main.add_command(sites_group)
