@@ -10,6 +10,7 @@ from .demo import demo
 from .doctor import doctor
 from .keys import keys_group
 from .posters import posters
+from .retention import retention
 from .sites import sites_group
 from .users import users_group
 from .wechat import wechat_group
@@ -27,6 +28,7 @@ main.add_command(directory_group)
 main.add_command(doctor)
 main.add_command(keys_group)
 main.add_command(posters)
+main.add_command(retention)
 main.add_command(demo)
 main.add_command(sites_group)
 main.add_command(users_group)
