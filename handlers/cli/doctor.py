@@ -110,7 +110,7 @@ def check_data_key(svc: Services) -> Check:
             return Check("数据密钥", False, "已存的手机号无法用当前配置的密钥解密：QINGLING_PRIVACY_DATA_KEY 不对，"
                                             "或轮换时旧密钥没有放进 QINGLING_PRIVACY_PREVIOUS_DATA_KEYS")
     if not privacy.data_key:
-        return Check("数据密钥", True, "演示：由 secret_key 派生")
+        return Check("数据密钥", True, "演示：由 secret_key 派生" if svc.settings.secret_key else "演示：由开发用常量派生，任何人都能解密")
     if privacy.previous_data_keys:
         return Check("数据密钥", True, f"已设置，另有 {len(privacy.previous_data_keys)} 个旧密钥：运行 qingling keys "
                                        "rotate 完成后从 QINGLING_PRIVACY_PREVIOUS_DATA_KEYS 移除")
