@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from intake import encryption  # noqa: E402
 from intake.calendar import WorkingCalendar  # noqa: E402
 from intake.db import make_engine, make_session_factory, recreate_postgres_database  # noqa: E402
 from intake.directory import load_directory  # noqa: E402
@@ -36,6 +37,9 @@ NOW = datetime(2024, 6, 3, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Shangha
 START = NOW - timedelta(days=120)
 FAR = NOW + timedelta(days=365)
 CAL = WorkingCalendar.from_config({})
+PHONE = "13900000000"
+# The bench is its own composition root (no app factory): the workers it starts read the complainant's phone.
+encryption.configure([encryption.derived_data_key(Settings().secret_key)])
 
 
 def _rows(complaints: int, due: int, department_id: int):
@@ -62,8 +66,9 @@ def load(url: str, complaints: int, due: int) -> None:
     with make_session_factory(engine).begin() as session:
         load_directory(session)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO complainants (id, phone, created_at) VALUES (1, '13900000000', :t)"),
-                     {"t": START if engine.dialect.name == "postgresql" else START.replace(tzinfo=None)})
+        conn.execute(text("INSERT INTO complainants (id, phone, phone_hash, created_at) VALUES (1, :p, :h, :t)"),
+                     {"p": encryption.encrypt(PHONE), "h": encryption.lookup_hash(PHONE),
+                      "t": START if engine.dialect.name == "postgresql" else START.replace(tzinfo=None)})
         department_id = conn.scalar(text("SELECT id FROM departments WHERE jurisdiction_code='371302' "
                                          "AND kind='hrss'"))
     started = time.perf_counter()

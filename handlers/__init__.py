@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from intake import encryption
 from intake.calendar import WorkingCalendar
 from intake.cases import CaseContext
 from intake.clocks import validate as validate_clocks
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
                                 x_host=settings.proxy_hops)
     validate_clocks(settings.clocks)
+    _configure_data_keys(settings)
     calendar = WorkingCalendar.from_config(dataclasses.asdict(settings.calendar))
     engine = make_engine(settings.database.url, echo=settings.database.echo)
     app.extensions["qingling"] = Services(settings, engine, make_session_factory(engine), calendar)
@@ -84,6 +86,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.after_request(_no_framing)
     app.teardown_appcontext(_close_session)
     return app
+
+
+def _configure_data_keys(settings: Settings) -> None:
+    """Phone and ID numbers are readable only under these keys; a malformed one stops the process here."""
+    privacy = settings.privacy
+    if privacy.data_key:
+        encryption.configure([privacy.data_key, *privacy.previous_data_keys])
+        return
+    log.warning("QINGLING_PRIVACY_DATA_KEY is not set: workers' phone and ID numbers are encrypted under a key "
+                "derived from %s. Fine for a demo; never for real workers' data (`qingling doctor` refuses it)",
+                "QINGLING_SECRET_KEY" if settings.secret_key else "a development constant anyone can read")
+    encryption.configure([encryption.derived_data_key(settings.secret_key), *privacy.previous_data_keys])
 
 
 def _no_framing(response):

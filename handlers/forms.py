@@ -89,6 +89,7 @@ class ComplaintForm(FlaskForm):
     anonymous = BooleanField("匿名反映：不向用人单位透露您的身份")
     photos = MultipleFileField("证据照片（欠条、考勤、聊天截图，可以不传）",
                                render_kw={"accept": "image/jpeg,image/png"})
+    keep_location = BooleanField("保留照片里的位置信息（可以帮助核实工地位置）")
     consent = BooleanField("我确认以上内容属实，同意相关部门依法使用这些信息处理我的问题",
                            validators=[Required("请勾选确认后再提交")])
     submission_key = HiddenField(validators=[Regexp(r"^[0-9a-f]{32}$", message="页面已过期，请再点一次提交")])
@@ -117,7 +118,7 @@ class ComplaintForm(FlaskForm):
             raise ValidationError(f"最多传 {self.uploads.max_photos} 张照片")
         try:
             self.checked_photos = [check_photo(f.filename, f.read(self.uploads.max_photo_bytes + 1),
-                                               self.uploads.max_photo_bytes) for f in chosen]
+                                               self.uploads.max_photo_bytes, self.keep_location.data) for f in chosen]
         except EvidenceError as exc:
             raise ValidationError(str(exc)) from None
 

@@ -6,7 +6,7 @@ shared link (WeChat's "share" menu) opens nothing either.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -65,7 +65,7 @@ def _take(form: ComplaintForm, site: Site | None = None):
         return render_template("form.html", form=form, site=site,
                                photos_dropped=bool(form.errors and form.chosen_photos()))
     where = {"site_id": site.id} if site else {}
-    complaint, _created = create_complaint(db(), form.new_complaint(**where), current_app.secret_key)
+    complaint, _created = create_complaint(db(), form.new_complaint(**where))
     db().commit()
     kept = [t for t in session.get("receipts", []) if t != complaint.ticket_no]
     session["receipts"] = [complaint.ticket_no, *kept][:RECEIPTS_KEPT]

@@ -1,4 +1,4 @@
-"""The audit log: who did what to which case, who saw a worker's full phone number, who exported what.
+"""The audit log: who did what to which case, who saw a worker's full phone or ID number, who exported what.
 
 Written in the same transaction as the action it records, so an action is never without its entry.
 """
@@ -13,9 +13,10 @@ from .models import AuditEntry
 
 ACTION_LABELS = {
     "login": "登录", "login_failed": "登录失败", "logout": "退出", "password_changed": "修改密码",
-    "case_action": "案件操作", "reveal_phone": "查看完整手机号",
+    "case_action": "案件操作", "reveal_phone": "查看完整手机号和身份证号",
     "export": "导出", "intake": "代录投诉", "sites_import": "导入项目", "user_created": "创建账号",
     "user_disabled": "停用账号", "user_enabled": "启用账号",
+    "keys_rotated": "数据密钥轮换", "retention": "到期个人信息清除",
 }
 
 

@@ -30,11 +30,11 @@ class Clue:
     external_id: str
 
 
-def submit(session: Session, client_id: int, new: NewComplaint, secret_key: str, *, request_hash: str,
+def submit(session: Session, client_id: int, new: NewComplaint, *, request_hash: str,
            idempotency_key: str | None = None, clue: Clue | None = None) -> tuple[Complaint, bool]:
     """(complaint, created); created is False for a retried request or a clue seen before."""
     if not idempotency_key:
-        return _create(session, client_id, new, secret_key, clue)
+        return _create(session, client_id, new, clue)
     key_row = IdempotencyKey(client_id=client_id, key=idempotency_key, request_hash=request_hash)
     try:
         with session.begin_nested():
@@ -46,19 +46,18 @@ def submit(session: Session, client_id: int, new: NewComplaint, secret_key: str,
         if first.request_hash != request_hash:
             raise IdempotencyMismatch(idempotency_key) from None
         return session.get(Complaint, first.complaint_id), False
-    complaint, created = _create(session, client_id, new, secret_key, clue)
+    complaint, created = _create(session, client_id, new, clue)
     key_row.complaint_id = complaint.id
     session.flush()
     return complaint, created
 
 
-def _create(session: Session, client_id: int, new: NewComplaint, secret_key: str,
-            clue: Clue | None) -> tuple[Complaint, bool]:
+def _create(session: Session, client_id: int, new: NewComplaint, clue: Clue | None) -> tuple[Complaint, bool]:
     if clue is None:
-        return create_complaint(session, new, secret_key)
+        return create_complaint(session, new)
     try:
         with session.begin_nested():
-            complaint, _ = create_complaint(session, new, secret_key)
+            complaint, _ = create_complaint(session, new)
             session.add(ExternalRef(complaint_id=complaint.id, source=clue.source, external_id=clue.external_id,
                                     client_id=client_id))
             session.flush()

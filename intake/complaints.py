@@ -7,7 +7,6 @@ stored the complaint stays fast and a crash between the two loses nothing.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -60,7 +59,7 @@ def new_ticket_no(now: datetime | None = None) -> str:
     return now.strftime("%y%m%d") + f"{secrets.randbelow(10 ** TICKET_RANDOM_DIGITS):0{TICKET_RANDOM_DIGITS}d}"
 
 
-def create_complaint(session: Session, new: NewComplaint, secret_key: str) -> tuple[Complaint, bool]:
+def create_complaint(session: Session, new: NewComplaint) -> tuple[Complaint, bool]:
     """Store a complaint with its first event; returns (complaint, created).
 
     A repeated submission (same submission_key: a double tap, a resent form) returns the first complaint
@@ -70,7 +69,7 @@ def create_complaint(session: Session, new: NewComplaint, secret_key: str) -> tu
         ticket_no = new_ticket_no()
         try:
             with session.begin_nested():
-                complaint = _insert(session, new, secret_key, ticket_no)
+                complaint = _insert(session, new, ticket_no)
             return complaint, True
         except IntegrityError:
             if new.submission_key:
@@ -85,11 +84,11 @@ def create_complaint(session: Session, new: NewComplaint, secret_key: str) -> tu
     raise RuntimeError("could not allocate a unique ticket number")
 
 
-def _insert(session: Session, new: NewComplaint, secret_key: str, ticket_no: str) -> Complaint:
+def _insert(session: Session, new: NewComplaint, ticket_no: str) -> Complaint:
     complainant = Complainant(name=new.name or None, phone=new.phone)
     if new.id_number:
+        complainant.id_number = new.id_number
         complainant.id_number_masked = mask_id_number(new.id_number)
-        complainant.id_number_hash = hmac.new(secret_key.encode(), new.id_number.encode(), hashlib.sha256).hexdigest()
     complaint = Complaint(
         ticket_no=ticket_no,
         submission_key=new.submission_key,

@@ -26,6 +26,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from . import dialogue_replies as R
 from .complaints import TICKET_DIGITS, NewComplaint, create_complaint, find_for_worker
 from .directory import county_refs
+from .encryption import lookup_hashes
 from .evidence import Photo
 from .extract import ClaimDraft, Value, extract_claim
 from .models import Channel, Complainant, Complaint, Conversation, Jurisdiction, Site
@@ -251,7 +252,7 @@ class _Turn:
 
     def _my_cases(self) -> Reply:
         cases = self.session.scalars(
-            select(Complaint).join(Complainant).where(Complainant.phone == self.channel_phone)
+            select(Complaint).join(Complainant).where(Complainant.phone_hash.in_(lookup_hashes(self.channel_phone)))
             .order_by(Complaint.created_at.desc(), Complaint.id.desc()).limit(3)).all()
         if not cases:
             return self._say(R.NO_CASES)
@@ -524,7 +525,7 @@ class _Turn:
             anonymous=bool(d.get("anonymous")), site_id=d.get("site_id"), jurisdiction_code=d.get("county_code"),
             workers=d["workers"]["value"], amount=amount["value"] if amount else None, months=(d.get("months") or {}).get("value"),
             free_text="\n".join(d.get("texts", [])), claim=claim, photos=photos,
-            submission_key=f"dialogue:{self.conv.id}:{self.conv.version}"), self.settings.secret_key)
+            submission_key=f"dialogue:{self.conv.id}:{self.conv.version}"))
         self._reset(keep_ticket=complaint.ticket_no)
         return self._say(R.SUBMITTED.format(ticket=complaint.ticket_no), complaint_created=created,
                          ticket_no=complaint.ticket_no)

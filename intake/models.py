@@ -21,7 +21,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from .encryption import EncryptedText, lookup_hash
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -166,16 +168,24 @@ class Site(Base):
 
 
 class Complainant(Base):
-    """A worker. The ID number is never stored whole: only its mask and a keyed hash for matching."""
+    """A worker. Phone and ID number are encrypted at rest (intake.encryption); queries match their keyed
+    hashes, which follow the values on every assignment; lists show the ID's mask."""
 
     __tablename__ = "complainants"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str | None] = mapped_column(String(100))
-    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    phone: Mapped[str | None] = mapped_column(EncryptedText)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    id_number: Mapped[str | None] = mapped_column(EncryptedText)
     id_number_masked: Mapped[str | None] = mapped_column(String(20))
     id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     home_province: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @validates("phone", "id_number")
+    def _hash(self, key: str, value: str | None) -> str | None:
+        setattr(self, f"{key}_hash", None if value is None else lookup_hash(value))
+        return value
 
 
 class CollectiveCase(Base):
@@ -228,6 +238,8 @@ class Complaint(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When `qingling retention` removed the worker's personal data from this closed case (intake.retention).
+    anonymised_at: Mapped[datetime | None]
     # Every UPDATE checks the version it read: of two people acting on one case at once, the second fails
     # (StaleDataError) instead of overwriting the first. transitions.transition() bumps it.
     __mapper_args__ = {"version_id_col": version, "version_id_generator": False}

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 ENV_PREFIX = "QINGLING_"
+# Settings a file may not set to anything but their empty default: they are read from the environment only.
+ENV_ONLY = {("privacy", "data_key"), ("privacy", "previous_data_keys")}
 
 
 class SettingsError(ValueError):
@@ -186,6 +188,14 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    data_key: str = ""
+    previous_data_keys: tuple[str, ...] = ()
+    retention_years: int = 3
+    batch_size: int = 500
+
+
+@dataclass(frozen=True)
 class Settings:
     secret_key: str = ""
     public_base_url: str = ""
@@ -209,6 +219,7 @@ class Settings:
     email: EmailSettings = field(default_factory=EmailSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path
@@ -252,6 +263,8 @@ def _build(cls: type, data: Mapping[str, Any], environ: Mapping[str, str], secti
             values[f.name] = _coerce(env_name, kind, environ[env_name], from_env=True)
         elif f.name in data:
             values[f.name] = _coerce(name, kind, data[f.name], from_env=False)
+            if (section, f.name) in ENV_ONLY and values[f.name]:
+                raise SettingsError(f"{name} may only be set in the environment ({env_name}), not in a file")
     return cls(**values)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from .models import Channel, Complaint, InboundMessage
@@ -33,12 +33,20 @@ def _said(payload: dict) -> str:
     return "［消息］"
 
 
-def transcript(session: Session, complaint: Complaint) -> list[Turn]:
-    """The worker's messages on the complaint's channel from a day before it was filed until just after."""
+def chat_messages(complaint: Complaint) -> Select | None:
+    """The worker's messages on the complaint's channel from a day before it was filed until just after; None
+    for a complaint that came by no chat."""
     if complaint.channel not in CHAT_CHANNELS or not complaint.channel_user_id:
-        return []
-    rows = session.scalars(select(InboundMessage).where(
+        return None
+    return select(InboundMessage).where(
         InboundMessage.channel == complaint.channel, InboundMessage.sender == complaint.channel_user_id,
         InboundMessage.received_at >= complaint.created_at - BEFORE,
-        InboundMessage.received_at <= complaint.created_at + AFTER).order_by(InboundMessage.id).limit(LIMIT))
+        InboundMessage.received_at <= complaint.created_at + AFTER)
+
+
+def transcript(session: Session, complaint: Complaint) -> list[Turn]:
+    query = chat_messages(complaint)
+    if query is None:
+        return []
+    rows = session.scalars(query.order_by(InboundMessage.id).limit(LIMIT))
     return [Turn(r.received_at, _said(r.payload or {}), r.reply) for r in rows]

@@ -34,7 +34,7 @@ def site(session):
 def new_case(session, settings, site=None, channel="web", user=None, phone="13912345678") -> Complaint:
     complaint, _ = create_complaint(session, NewComplaint(
         channel=channel, channel_user_id=user, phone=phone, name="张三", site_id=site.id if site else None,
-        workers=3, amount=12000, free_text="老板欠我们三个人一万二"), settings.secret_key)
+        workers=3, amount=12000, free_text="老板欠我们三个人一万二"))
     session.commit()
     return complaint
 

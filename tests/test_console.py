@@ -288,14 +288,18 @@ def test_staff_write_to_the_worker_through_the_outbox(app, client, session, user
     assert sent.destination == "sms:13912345678" and "请明天上午带欠条" in sent.payload["text"]
 
 
-def test_revealing_the_full_phone_number_is_audited(client, session, users, case):
+def test_revealing_the_full_phone_and_id_numbers_is_audited(client, session, users, case):
+    case.complainant.id_number, case.complainant.id_number_masked = "11010519491231002X", "110105********002X"
+    session.commit()
     login(client, users["staff"])
-    page = client.post(f"/console/cases/{case.ticket_no}/reveal",
-                       data={"csrf_token": csrf_token(case_page(client, case.ticket_no).get_data(as_text=True))})
-    assert "13912345678" in page.get_data(as_text=True)
+    before = case_page(client, case.ticket_no).get_data(as_text=True)
+    assert "110105********002X" in before and "11010519491231002X" not in before and "13912345678" not in before
+    page = client.post(f"/console/cases/{case.ticket_no}/reveal", data={"csrf_token": csrf_token(before)})
+    assert "13912345678" in page.get_data(as_text=True) and "11010519491231002X" in page.get_data(as_text=True)
     assert "13912345678" not in client.get("/console/").get_data(as_text=True)
     (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "reveal_phone")).all()
     assert entry.ticket_no == case.ticket_no and entry.username == users["staff"]
+    assert entry.detail == {"fields": ["phone", "id_number"]}
 
 
 # --- conflicts -------------------------------------------------------------------------------------------

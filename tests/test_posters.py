@@ -72,7 +72,7 @@ def test_poster_shows_the_notice_board_and_the_right_departments(app, session, s
 
 def test_poster_never_names_a_worker(app, session, sites, settings):
     create_complaint(session, NewComplaint(channel="web", phone="13912345678", name="张秘密",
-                                           site_id=sites["P-1"].id, free_text="欠薪"), "k")
+                                           site_id=sites["P-1"].id, free_text="欠薪"))
     session.commit()
     data = poster_data(session, settings, sites["P-1"])
     assert not any("张秘密" in str(v) or "13912345678" in str(v) for v in vars(data).values())

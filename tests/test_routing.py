@@ -34,7 +34,7 @@ def make_complaint(session, settings, site=None, county=None, workers=None, amou
                    name="张三") -> Complaint:
     new = NewComplaint(channel="web", phone="13800138000", name=name, site_id=site.id if site else None,
                        jurisdiction_code=county, workers=workers, amount=amount, claim=claim or {})
-    complaint, _ = create_complaint(session, new, settings.secret_key)
+    complaint, _ = create_complaint(session, new)
     return complaint
 
 

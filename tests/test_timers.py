@@ -29,7 +29,7 @@ def at(y, mo, d, h=0, mi=0):
 def routed_complaint(session, now, priority="normal", county="371302", kind="hrss", settings=CLOCKS):
     """A complaint routed by hand to a county department, with its clocks started as routing does; the route
     timer every new complaint gets is cancelled, so only the clocks under test fire."""
-    complaint, _ = create_complaint(session, NewComplaint(channel="web", phone="13900000000"), "secret")
+    complaint, _ = create_complaint(session, NewComplaint(channel="web", phone="13900000000"))
     timers.cancel_timers(session, complaint, [ROUTE_CLOCK])
     complaint.priority = priority
     complaint.jurisdiction_code = county

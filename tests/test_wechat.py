@@ -2,6 +2,7 @@
 replies decrypted with it, and WeChat's API servers replaced at the HTTP boundary of `requests`."""
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -12,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 
 import pytest
 import requests
+from PIL import Image
 from flask.cli import ScriptInfo
 from sqlalchemy import func, select
 from wechatpy import parse_message
@@ -29,6 +31,7 @@ from intake.models import Attachment, Complaint, Conversation, Event, InboundMes
 from intake.settings import WeChatSettings, WorkerSettings
 from intake.worker import run_once
 from test_timers import CAL
+from test_evidence import phone_photo
 from test_web_form import jpeg
 
 TOKEN = "wechat-test-token"
@@ -498,6 +501,15 @@ def test_a_photo_sent_in_the_chat_is_fetched_by_the_worker_once(app, client, ses
     assert (photo.fetch_next_at, photo.fetch_error, photo.fetch_attempts) == (None, None, 1)
     assert worker_pass(app, now=utcnow() + timedelta(days=1)).fetched == 0
     assert media_calls(wechat_servers) == ["MEDIA-9"]
+
+
+def test_a_fetched_photo_loses_its_location_and_camera_data(app, client, session, wechat_servers):
+    pending = complaint_with_photo(client, session)
+    wechat_servers.answers["/cgi-bin/media/get"] = ("image/jpeg", phone_photo())
+    assert worker_pass(app).fetched == 1
+    photo = reloaded(session, pending)
+    assert not Image.open(io.BytesIO(photo.content)).getexif() and b"HUAWEI" not in photo.content
+    assert photo.sha256 == sha256(photo.content).hexdigest() and photo.size == len(photo.content)
 
 
 def test_a_failing_download_is_retried_until_the_photo_comes(app, client, session, wechat_servers):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -84,7 +84,7 @@ def store(body: s.ComplaintIn, idempotency_key: str | None) -> tuple[Complaint, 
                        months=body.months, free_text=body.description)
     clue = Clue(body.source.system, body.source.external_id) if body.source else None
     try:
-        complaint, created = submit(session, who.user_id, new, current_app.secret_key, idempotency_key=idempotency_key,
+        complaint, created = submit(session, who.user_id, new, idempotency_key=idempotency_key,
                                     request_hash=hashlib.sha256(body.model_dump_json().encode()).hexdigest(),
                                     clue=clue)
     except IdempotencyMismatch:

@@ -9,7 +9,9 @@ from .clients import clients_group
 from .database import db_group, directory_group
 from .demo import demo
 from .doctor import doctor
+from .keys import keys_group
 from .posters import posters
+from .retention import retention
 from .sites import sites_group
 from .users import users_group
 from .wechat import wechat_group
@@ -26,7 +28,9 @@ main.add_command(clients_group)
 main.add_command(db_group)
 main.add_command(directory_group)
 main.add_command(doctor)
+main.add_command(keys_group)
 main.add_command(posters)
+main.add_command(retention)
 main.add_command(demo)
 main.add_command(sites_group)
 main.add_command(users_group)

@@ -11,10 +11,11 @@ from urllib.parse import urlparse
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import func, select, text
+from sqlalchemy import Text, func, select, text, type_coerce
 
 from intake.calendar import WorkingCalendar
-from intake.models import Jurisdiction
+from intake.encryption import DataKeyError, decrypt
+from intake.models import Complainant, Jurisdiction
 from intake.settings import Settings
 from intake.sms_templates import Templates
 from migrations import current_revision, head_revision
@@ -87,6 +88,33 @@ def check_secret_key(settings: Settings) -> Check:
     if len(settings.secret_key) < 16:
         return Check("密钥", False, "未设置 QINGLING_SECRET_KEY（至少 16 个字符），否则重启后会话失效、多进程互不认可")
     return Check("密钥", True, "已设置")
+
+
+def check_data_key(svc: Services) -> Check:
+    """Without its own key the workers' numbers are only as secret as secret_key (or this source code); and a
+    key that does not open what is stored must be found here, not at the first case page."""
+    privacy = svc.settings.privacy
+    if not privacy.data_key and not svc.settings.demo:
+        return Check("数据密钥", False, "未设置 QINGLING_PRIVACY_DATA_KEY：手机号和身份证号用派生的临时密钥加密。"
+                                        "请用 qingling keys generate 生成并妥善备份（丢失后这些号码无法恢复）")
+    try:
+        with svc.engine.connect() as conn:
+            sample = conn.scalar(select(type_coerce(Complainant.phone, Text)).where(Complainant.phone.is_not(None))
+                                 .order_by(Complainant.id.desc()).limit(1))
+    except Exception as exc:
+        return Check("数据密钥", False, f"无法读取：{exc}")
+    if sample is not None:
+        try:
+            decrypt(sample)
+        except DataKeyError:
+            return Check("数据密钥", False, "已存的手机号无法用当前配置的密钥解密：QINGLING_PRIVACY_DATA_KEY 不对，"
+                                            "或轮换时旧密钥没有放进 QINGLING_PRIVACY_PREVIOUS_DATA_KEYS")
+    if not privacy.data_key:
+        return Check("数据密钥", True, "演示：由 secret_key 派生" if svc.settings.secret_key else "演示：由开发用常量派生，任何人都能解密")
+    if privacy.previous_data_keys:
+        return Check("数据密钥", True, f"已设置，另有 {len(privacy.previous_data_keys)} 个旧密钥：运行 qingling keys "
+                                       "rotate 完成后从 QINGLING_PRIVACY_PREVIOUS_DATA_KEYS 移除")
+    return Check("数据密钥", True, "已设置")
 
 
 def check_font(settings: Settings) -> Check:
@@ -226,6 +254,7 @@ def run_checks(svc: Services) -> list[Check]:
         lambda: check_public_base_url(settings),
         lambda: check_demo(settings),
         lambda: check_secret_key(settings),
+        lambda: check_data_key(svc),
         lambda: check_font(settings),
         lambda: check_calendar(settings),
         lambda: check_wechat(settings),

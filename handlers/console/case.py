@@ -32,15 +32,16 @@ def _case(ticket_no: str):
     return complaint
 
 
-def _page(complaint, *, full_phone: bool = False):
+def _page(complaint, *, revealed: bool = False):
     now = utcnow()
     timezone = services().settings.calendar.timezone
     return render_template(
         "console/case.html", c=complaint, clocks=clock_views(complaint, now, services().calendar),
         actions=offered(db(), complaint, scope()), transcript=transcript(db(), complaint),
         departments=departments_in_reach(db(), scope()) if scope().may("transfer") else [],
-        phone=complaint.complainant.phone if full_phone else mask_phone(complaint.complainant.phone),
-        full_phone=full_phone, when=lambda t: when_text(t, timezone), amount_text=amount_text,
+        phone=complaint.complainant.phone if revealed else mask_phone(complaint.complainant.phone),
+        id_number=complaint.complainant.id_number if revealed else complaint.complainant.id_number_masked,
+        revealed=revealed, when=lambda t: when_text(t, timezone), amount_text=amount_text,
         statuses=STATUS_LABELS, channels=CHANNEL_LABELS, events=EVENT_LABELS, investments=INVESTMENT_TEXT,
         priorities=PRIORITY_TEXT, may=scope().may)
 
@@ -54,11 +55,12 @@ def case(ticket_no: str):
 @bp.post("/cases/<ticket_no>/reveal")
 @staff_view("reveal_phone")
 def reveal(ticket_no: str):
-    """The worker's full phone number, shown once and written to the audit log."""
+    """The worker's full phone and ID numbers, shown once and written to the audit log."""
     complaint = _case(ticket_no)
-    record("reveal_phone", complaint.ticket_no)
+    shown = [name for name in ("phone", "id_number") if getattr(complaint.complainant, name)]
+    record("reveal_phone", complaint.ticket_no, fields=shown)
     db().commit()
-    return _page(complaint, full_phone=True)
+    return _page(complaint, revealed=True)
 
 
 @bp.get("/cases/<ticket_no>/photos/<int:attachment_id>")

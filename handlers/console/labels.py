@@ -21,5 +21,5 @@ EVENT_LABELS = {
     "supervised": "挂牌督办", "supervision_overdue": "督办超期", "approval_requested": "提交申请",
     "approval_decided": "审批", "worker_messaged": "发消息给工人", "claim_line_added": "添加工人",
     "payment_recorded": "记录发放", "collective_linked": "关联集体案件", "co_handler_notified": "通知协办",
-    "evidence_lost": "证据照片丢失", "in_progress": "办理中",
+    "evidence_lost": "证据照片丢失", "in_progress": "办理中", "anonymised": "个人信息已清除",
 }

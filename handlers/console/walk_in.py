@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
@@ -73,7 +73,7 @@ def intake():
                 site_id=site.id if site else None, jurisdiction_code=form.county.data,
                 project_name=form.project_name.data.strip(), submission_key=form.submission_key.data,
                 claim={"entered_by": scope().username})
-            complaint, created = create_complaint(db(), new, current_app.secret_key)
+            complaint, created = create_complaint(db(), new)
             if created:
                 record("intake", complaint.ticket_no, channel=new.channel)
             db().commit()
