@@ -112,7 +112,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep the supervisors' per-case facts in step with every event they write."""
+    from .case_facts import keep_case_facts
+
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "after_flush", keep_case_facts)
+    return factory
 
 
 def recreate_postgres_database(url: str, create: bool = True) -> None:

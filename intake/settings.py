@@ -156,6 +156,12 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True)
+class TargetSettings:
+    gov_soe_clear_by: str = "2027-01-31"
+    all_clear_by: str = "2027-02-05"
+
+
+@dataclass(frozen=True)
 class Settings:
     secret_key: str = ""
     public_base_url: str = ""
@@ -176,6 +182,7 @@ class Settings:
     twilio: TwilioSettings = field(default_factory=TwilioSettings)
     email: EmailSettings = field(default_factory=EmailSettings)
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
+    targets: TargetSettings = field(default_factory=TargetSettings)
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path
