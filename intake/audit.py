@@ -16,6 +16,7 @@ ACTION_LABELS = {
     "case_action": "案件操作", "reveal_phone": "查看完整手机号",
     "export": "导出", "intake": "代录投诉", "sites_import": "导入项目", "user_created": "创建账号",
     "user_disabled": "停用账号", "user_enabled": "启用账号",
+    "employer_listed": "列入失信名单", "employer_unlisted": "移出失信名单", "employer_code": "登记信用代码",
 }
 
 

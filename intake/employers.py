@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .access import Scope
-from .models import CaseFacts, Complaint, Employer, EmployerListing, Site, Status
+from .models import CaseFacts, Complaint, Employer, EmployerListing, Status
 
 NAME_MAX = 300
 DEFAULT_TERM_YEARS = 3
@@ -62,7 +62,7 @@ def check_credit_code(code: str) -> str:
     return code
 
 
-def register(session: Session, scope: Scope, query: str = "", limit: int = 200) -> list[EmployerSummary]:
+def register(session: Session, scope: Scope, today: date, query: str = "", limit: int = 200) -> list[EmployerSummary]:
     """Employers of the complaints in scope, most complained-about first."""
     open_ = func.count().filter(Complaint.status != Status.CLOSED.value)
     rows = session.execute(
@@ -74,7 +74,6 @@ def register(session: Session, scope: Scope, query: str = "", limit: int = 200) 
         .group_by(CaseFacts.employer).order_by(func.count().desc(), CaseFacts.employer).limit(limit)).all()
     known = {e.name: e for e in session.scalars(select(Employer).where(Employer.name.in_([r[0] for r in rows]))
                                                 .options(selectinload(Employer.listings)))}
-    today = date.today()
     return [EmployerSummary(name, n, o, s, amount, last, known[name].credit_code if name in known else None,
                             name in known and any(in_force(li, today) for li in known[name].listings))
             for name, n, o, s, amount, last in rows]
@@ -128,7 +127,7 @@ def add_years(day: date, years: int) -> date:
 
 
 def list_employer(session: Session, name: str, *, kind: str, basis: str, listed_on: date,
-                  term_years: int = DEFAULT_TERM_YEARS, actor: str) -> EmployerListing:
+                  term_years: int = DEFAULT_TERM_YEARS, actor: str, authority: str) -> EmployerListing:
     """Record a listing; one in force per kind."""
     if kind not in LISTING_KINDS:
         raise RegisterError("请选择名单类别")
@@ -141,7 +140,8 @@ def list_employer(session: Session, name: str, *, kind: str, basis: str, listed_
     if any(li.kind == kind and in_force(li, listed_on) for li in found.listings):
         raise RegisterError(f"该单位已在{LISTING_KINDS[kind]}中")
     listing = EmployerListing(employer_id=found.id, kind=kind, basis=basis[:2000], listed_on=listed_on,
-                              term_years=term_years, ends_on=add_years(listed_on, term_years), listed_by=actor)
+                              term_years=term_years, ends_on=add_years(listed_on, term_years), listed_by=actor,
+                              authority=authority)
     session.add(listing)
     session.flush()
     session.refresh(found, ["listings"])
@@ -161,11 +161,11 @@ def remove_listing(session: Session, listing_id: int, *, reason: str, removed_on
     return listing
 
 
-def credit_rows(session: Session, today: date, authority: str):
+def credit_rows(session: Session, today: date):
     """The listings in force, one row each, for 信用中国."""
     rows = session.execute(select(EmployerListing, Employer).join(Employer)
                            .where(EmployerListing.removed_on.is_(None), EmployerListing.ends_on >= today)
                            .order_by(EmployerListing.listed_on, EmployerListing.id))
     for listing, found in rows:
         yield (found.name, found.credit_code or "", LISTING_KINDS[listing.kind], listing.basis,
-               listing.listed_on.isoformat(), listing.term_years, listing.ends_on.isoformat(), authority)
+               listing.listed_on.isoformat(), listing.term_years, listing.ends_on.isoformat(), listing.authority)

@@ -454,6 +454,7 @@ class EmployerListing(Base):
     term_years: Mapped[int] = mapped_column(Integer)
     ends_on: Mapped[date] = mapped_column(Date)
     listed_by: Mapped[str] = mapped_column(String(100))
+    authority: Mapped[str] = mapped_column(String(200))  # the unit that decided it, as 信用中国 shows it
     removed_on: Mapped[date | None] = mapped_column(Date)
     removed_reason: Mapped[str | None] = mapped_column(Text)
     removed_by: Mapped[str | None] = mapped_column(String(100))

@@ -9,6 +9,7 @@ from .database import db_group, directory_group
 from .demo import demo
 from .doctor import doctor
 from .posters import posters
+from .report import report
 from .sites import sites_group
 from .users import users_group
 from .wechat import wechat_group
@@ -25,6 +26,7 @@ main.add_command(db_group)
 main.add_command(directory_group)
 main.add_command(doctor)
 main.add_command(posters)
+main.add_command(report)
 main.add_command(demo)
 main.add_command(sites_group)
 main.add_command(users_group)

@@ -36,6 +36,7 @@ def upgrade() -> None:
     sa.Column('term_years', sa.Integer(), nullable=False),
     sa.Column('ends_on', sa.Date(), nullable=False),
     sa.Column('listed_by', sa.String(length=100), nullable=False),
+    sa.Column('authority', sa.String(length=200), nullable=False),
     sa.Column('removed_on', sa.Date(), nullable=True),
     sa.Column('removed_reason', sa.Text(), nullable=True),
     sa.Column('removed_by', sa.String(length=100), nullable=True),
