@@ -1,78 +1,22 @@
 """A real headless Chromium, sized like a phone, fills a site's form through the real app served over HTTP."""
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import secrets
-import shutil
 import tempfile
-import threading
 from pathlib import Path
 
-import pytest
 from PIL import Image
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from handlers import create_app
 from intake import dialogue_replies as R
 from intake.models import Complaint, InboundMessage, Site
+from tests.browser_fixtures import browser, demo_server, server  # noqa: F401  (fixtures)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-WECHAT_UA = ("Mozilla/5.0 (Linux; Android 13; V2227A Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
-             "Version/4.0 Chrome/116.0.0.0 Mobile Safari/537.36 XWEB/1160065 MMWEBSDK/20231202 MicroMessenger/8.0.47")
 SCREENSHOTS = Path(tempfile.gettempdir())
-
-
-@contextlib.contextmanager
-def serving(app):
-    """The app on 127.0.0.1 at a free port, in a thread, as a phone would reach it."""
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join()
-
-
-@pytest.fixture
-def server(app):
-    with serving(app) as url:
-        yield url
-
-
-@pytest.fixture
-def demo_server(make_settings, app):
-    """The same, in demo mode (the suite's `app` still empties the tables afterwards)."""
-    with serving(create_app(make_settings(demo=True))) as url:
-        yield url
-
-
-@pytest.fixture
-def browser():
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
-    assert not missing, f"install Debian's chromium and chromium-driver (missing {', '.join(missing)})"
-    profile = tempfile.mkdtemp(prefix="qingling-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--no-first-run", f"--user-data-dir={profile}", "--window-size=390,844", "--lang=zh-CN"):
-        options.add_argument(argument)
-    options.add_experimental_option("mobileEmulation", {
-        "deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2}, "userAgent": WECHAT_UA})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 def full_page_screenshot(driver, path: Path) -> None:

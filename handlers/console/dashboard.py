@@ -56,10 +56,14 @@ def filter_args(filters: fg.Filters) -> dict[str, str]:
 
 
 def filter_choices() -> dict:
+    """The counties and departments a user can narrow to: those of their scope."""
     departments = select(Department).order_by(Department.jurisdiction_code, Department.kind)
-    if scope().jurisdiction_code and not scope().is_city:
-        departments = departments.where(Department.jurisdiction_code == scope().jurisdiction_code)
-    return {"counties": counties(db()), "departments": db().scalars(departments).all(),
+    ids = scope().department_ids(db())
+    if ids is not None:
+        departments = departments.where(Department.id.in_(ids))
+    shown = db().scalars(departments).all()
+    codes = {d.jurisdiction_code for d in shown}
+    return {"counties": [c for c in counties(db()) if ids is None or c.code in codes], "departments": shown,
             "industries": [i.value for i in Industry], "investments": INVESTMENT_TEXT}
 
 
