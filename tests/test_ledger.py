@@ -23,7 +23,7 @@ HOSTILE = {
     "project_name": "+cmd|' /C calc'!A0",
     "employer": "@SUM(1+1)*cmd|' /C calc'!A0",
     "reason": "-2+3\x07\r\n=1+1",
-    "worker": "\t=1+2\x00",
+    "worker": "\t=1+2\x1b",  # PostgreSQL cannot even store a NUL
 }
 
 
