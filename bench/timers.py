@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bulk import copy_rows  # noqa: E402
 from intake import encryption  # noqa: E402
 from intake.calendar import WorkingCalendar  # noqa: E402
 from intake.db import make_engine, make_session_factory, recreate_postgres_database  # noqa: E402
@@ -73,22 +74,9 @@ def load(url: str, complaints: int, due: int) -> None:
                                          "AND kind='hrss'"))
     started = time.perf_counter()
     if engine.dialect.name == "postgresql":
-        raw = engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            with cur.copy(f"COPY complaints ({', '.join(COMPLAINT_COLS)}) FROM STDIN") as copy:
-                for complaint, _ in _rows(complaints, due, department_id):
-                    copy.write_row(complaint)
-            with cur.copy(f"COPY timers ({', '.join(TIMER_COLS)}) FROM STDIN") as copy:
-                for _, timers in _rows(complaints, due, department_id):
-                    for timer in timers:
-                        copy.write_row(timer)
-            cur.execute("SELECT setval('complaints_id_seq', %s)", (complaints,))
-            raw.commit()
-            cur.execute("ANALYZE")
-            raw.commit()
-        finally:
-            raw.close()
+        copy_rows(engine, [("complaints", COMPLAINT_COLS, (c for c, _ in _rows(complaints, due, department_id))),
+                           ("timers", TIMER_COLS, (t for _, ts in _rows(complaints, due, department_id) for t in ts))],
+                  sequences={"complaints_id_seq": complaints})
     else:
         def naive(rows):  # the SQLite column stores naive UTC text
             return [tuple(v.replace("+00:00", "").replace("T", " ") if isinstance(v, str) and "+00:00" in v else v

@@ -22,7 +22,7 @@ WORK = frozenset({"acknowledge", "request_return", "contact", "wait", "material"
                   "request_extension", "measures", "claim_line", "payment", "investigate", "resolve", "message",
                   "reveal_phone", "intake"})
 HEAD = WORK | {"return", "decide_extension", "decide_return", "reopen"}
-SUPERVISE = HEAD | {"transfer", "supervise", "close_override", "export"}
+SUPERVISE = HEAD | {"transfer", "supervise", "close_override", "export", "blacklist"}
 ACTIONS: dict[Role, frozenset[str]] = {
     Role.STAFF: WORK,
     Role.HEAD: HEAD | {"export"},

@@ -17,6 +17,7 @@ from .clocks import (EXTENSIBLE, ClockError, deadline_entry, extend_clock, level
                      pause_clocks, reschedule_open, resume_clocks, start_clocks_for, stop_clock, store_deadlines)
 from .complaints import ROUTE_CLOCK
 from .directory import DISPATCH_DESK
+from .entries import assign_entry_no
 from .links import confirm_url
 from .models import Channel, ClaimLine, Complaint, Department, Event, Status, Timer
 from .notify import tell_department_of_transfer, tell_departments_of_routing, tell_worker
@@ -139,6 +140,7 @@ def material_received(session: Session, complaint: Complaint, ctx: CaseContext, 
 
 def accept(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str) -> Event:
     event = _move(session, complaint, Status.ACCEPTED, ctx, actor=actor)
+    assign_entry_no(session, complaint, ctx.now.astimezone(ctx.calendar.timezone))
     tell_worker(session, ctx.settings, complaint, "accepted", ctx.now)
     return event
 

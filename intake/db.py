@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from .case_facts import keep_case_facts
 from .publish import install
 
 
@@ -114,8 +115,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that publish every case event they write to the subscribed client systems (intake.publish)."""
+    """Sessions that keep the supervisors' per-case facts in step with every event they write
+    (intake.case_facts) and publish those events to the subscribed client systems (intake.publish)."""
     factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "after_flush", keep_case_facts)
     install(factory)
     return factory
 

@@ -460,3 +460,72 @@ class ExternalRef(Base):
     external_id: Mapped[str] = mapped_column(String(128))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+# --- supervision: per-case facts for figures and the ledger, entry numbers, the employer register ---------
+
+
+class CaseFacts(Base):
+    """What supervisors count for one complaint (clocks met or missed, the ledger's dates, the employer),
+    kept in step with the timeline as events are written (intake.case_facts), so figures over a million
+    cases read one narrow row each instead of every event."""
+
+    __tablename__ = "case_facts"
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), primary_key=True)
+    employer: Mapped[str | None] = mapped_column(String(300), index=True)
+    # None: the clock has not stopped and is not overdue; True: stopped in time; False: overdue at some point.
+    acknowledged_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    contact_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    accept_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    reply_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    accepted_at: Mapped[datetime | None]
+    rejected_at: Mapped[datetime | None]
+    investigated_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class EntryCounter(Base):
+    """The last entry number (入账号) given in a county and year; numbers only ever go up, never reused."""
+
+    __tablename__ = "entry_counters"
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Employer(Base):
+    """An employer of the register, by its name as complaints give it and its 统一社会信用代码 when known."""
+
+    __tablename__ = "employers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    listings: Mapped[list[EmployerListing]] = relationship(order_by="EmployerListing.id", back_populates="employer")
+
+
+class EmployerListing(Base):
+    """A 黑名单 / 失信 listing of an employer: legal basis, date and term; removal keeps the row."""
+
+    __tablename__ = "employer_listings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    basis: Mapped[str] = mapped_column(Text)
+    listed_on: Mapped[date] = mapped_column(Date)
+    term_years: Mapped[int] = mapped_column(Integer)
+    ends_on: Mapped[date] = mapped_column(Date)
+    listed_by: Mapped[str] = mapped_column(String(100))
+    authority: Mapped[str] = mapped_column(String(200))  # the unit that decided it, as 信用中国 shows it
+    removed_on: Mapped[date | None] = mapped_column(Date)
+    removed_reason: Mapped[str | None] = mapped_column(Text)
+    removed_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    employer: Mapped[Employer] = relationship(back_populates="listings")
+
+
+# The supervisors' figures and ledger select complaints by the date they were received.
+Index("ix_complaints_created_at", Complaint.created_at)

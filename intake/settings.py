@@ -196,6 +196,12 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class TargetSettings:
+    gov_soe_clear_by: str = "2027-01-31"
+    all_clear_by: str = "2027-02-05"
+
+
+@dataclass(frozen=True)
 class Settings:
     secret_key: str = ""
     public_base_url: str = ""
@@ -220,6 +226,7 @@ class Settings:
     webhook: WebhookSettings = field(default_factory=WebhookSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    targets: TargetSettings = field(default_factory=TargetSettings)
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path

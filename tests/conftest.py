@@ -76,6 +76,24 @@ def server(app):
 
 
 @pytest.fixture
+def browser():
+    """Headless Chromium sized like a phone, with WeChat's in-app browser's user agent."""
+    from tests.browsers import chromium
+
+    with chromium(390, 844, phone=True) as driver:
+        yield driver
+
+
+@pytest.fixture
+def desktop_browser():
+    """Headless Chromium on an office computer's 1366x768 screen."""
+    from tests.browsers import chromium
+
+    with chromium(1366, 768, phone=False) as driver:
+        yield driver
+
+
+@pytest.fixture
 def configured_app(app, make_settings):
     """Another app on the suite's database with some settings changed, e.g. configured_app(demo=True); the
     suite's `app` teardown still empties the tables, and each one made is disposed of."""

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from handlers import create_app
 from intake import dialogue_replies as R
 from intake.models import Complaint, InboundMessage, Site
-from tests.browsers import SCREENSHOTS, chromium, serving
+from tests.browsers import SCREENSHOTS, serving
 
 
 @pytest.fixture
@@ -23,12 +23,6 @@ def demo_server(make_settings, app):
     """The same, in demo mode (the suite's `app` still empties the tables afterwards)."""
     with serving(create_app(make_settings(demo=True))) as url:
         yield url
-
-
-@pytest.fixture
-def browser():
-    with chromium(390, 844, phone=True) as driver:
-        yield driver
 
 
 def full_page_screenshot(driver, path: Path) -> None:

@@ -2,21 +2,14 @@
 acknowledge it, work it and resolve it with the buttons a department officer clicks."""
 from __future__ import annotations
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.models import Status
-from tests.browsers import SCREENSHOTS, chromium
+from tests.browsers import SCREENSHOTS
 from tests.console_helpers import PASSWORD, make_accounts, reload
 from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
-
-
-@pytest.fixture
-def desktop():
-    with chromium(1366, 768, phone=False) as driver:
-        yield driver
 
 
 def click_action(driver, label: str, **fields):
@@ -36,7 +29,9 @@ def click_action(driver, label: str, **fields):
     return driver.find_element(By.CSS_SELECTOR, ".flash").text
 
 
-def test_an_officer_logs_in_acknowledges_and_resolves_a_case(app, server, desktop, session, settings, site):
+def test_an_officer_logs_in_acknowledges_and_resolves_a_case(app, server, desktop_browser, session, settings,
+                                                              site):
+    desktop = desktop_browser
     users = make_accounts(session)
     case = routed(app, session, settings, site)
     desktop.get(f"{server}/console/")

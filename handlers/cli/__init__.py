@@ -12,6 +12,7 @@ from .doctor import doctor
 from .keys import keys_group
 from .posters import posters
 from .retention import retention
+from .report import report
 from .sites import sites_group
 from .users import users_group
 from .wechat import wechat_group
@@ -31,6 +32,7 @@ main.add_command(doctor)
 main.add_command(keys_group)
 main.add_command(posters)
 main.add_command(retention)
+main.add_command(report)
 main.add_command(demo)
 main.add_command(sites_group)
 main.add_command(users_group)

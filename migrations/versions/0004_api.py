@@ -1,7 +1,7 @@
 """api: client systems with hashed tokens, idempotency keys, external clue ids (12345, national platform)
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02 12:55:55.671937
 """
 from alembic import op
@@ -10,7 +10,7 @@ import intake.models
 
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

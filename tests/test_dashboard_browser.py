@@ -1,0 +1,55 @@
+"""The supervision dashboard in a real headless Chromium: the page logs in through the form, the bundled
+Chart.js draws both charts from the page's data (no inline script), and the figures are on screen."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from intake.models import utcnow
+from tests.browsers import SCREENSHOTS
+from tests.console_helpers import PASSWORD, make_accounts
+from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
+
+DRAWN = """
+const canvas = document.getElementById(arguments[0]);
+const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+let drawn = 0;
+for (let i = 3; i < pixels.length; i += 4) { if (pixels[i] > 0) { drawn++; } }
+return [canvas.width, canvas.height, drawn];
+"""
+
+
+def test_the_dashboard_draws_its_charts(app, server, desktop_browser, session, settings, site, tmp_path):
+    late = routed(app, session, settings, site)
+    routed(app, session, settings, site, phone="13900000077")
+    late.next_due_at = utcnow() - timedelta(hours=1)  # a deadline already past: one overdue case
+    session.add(late)
+    session.commit()
+    accounts = make_accounts(session)
+
+    desktop_browser.get(f"{server}/console/login")
+    desktop_browser.find_element(By.NAME, "username").send_keys(accounts["county"])
+    desktop_browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    desktop_browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(desktop_browser, 15).until(expected_conditions.presence_of_element_located((By.CLASS_NAME, "nav")))
+    desktop_browser.find_element(By.LINK_TEXT, "督导看板").click()
+    WebDriverWait(desktop_browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "chart-daily")))
+
+    data = json.loads(desktop_browser.find_element(By.ID, "dashboard-data").get_attribute("textContent"))
+    assert sum(data["daily"]["received"]) == 2 and data["overdue"]["values"] == [1]
+    for chart in ("chart-daily", "chart-overdue"):
+        WebDriverWait(desktop_browser, 15).until(lambda d, c=chart: d.execute_script(DRAWN, c)[2] > 0)
+        width, height, drawn = desktop_browser.execute_script(DRAWN, chart)
+        assert width > 300 and height > 100 and drawn > 1000, (chart, width, height, drawn)
+    assert desktop_browser.execute_script("return typeof Chart") == "function"
+    assert [e for e in desktop_browser.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]] == []
+    stats = desktop_browser.find_element(By.CLASS_NAME, "stats").text
+    assert "2\n收到投诉" in stats and "1\n当前超期" in stats
+    desktop_browser.set_window_size(1366, desktop_browser.execute_script("return document.body.scrollHeight") + 100)
+    desktop_browser.save_screenshot(str(tmp_path / "dashboard.png"))
+    desktop_browser.save_screenshot(str(SCREENSHOTS / "qingling-dashboard.png"))
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
