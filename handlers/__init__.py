@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from . import console, errors, posters, public, simulator
+    from . import console, errors, posters, public, security, simulator
 
     app.register_blueprint(public.bp)
     app.register_blueprint(posters.bp)
@@ -76,16 +76,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         limiter.exempt(webhooks)  # and send from a few addresses of their own: no per-address limit applies
         app.register_blueprint(webhooks)
     errors.register(app)
-    app.after_request(_no_framing)
+    security.register(app)
     app.teardown_appcontext(_close_session)
     return app
-
-
-def _no_framing(response):
-    """Nobody may show our pages inside theirs (a framed 工资已到手 button is a click away from a false close)."""
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    return response
 
 
 def services(app: Flask | None = None) -> Services:
