@@ -21,10 +21,10 @@ MAX_PIXELS = 50_000_000
 # large picture is a small file that claims a huge one (a decompression bomb).
 BOMB_PIXELS = 4_000_000
 BOMB_PIXELS_PER_BYTE = 400
-# Markup a browser or a PHP server would act on. Each pattern is six bytes or more, so the compressed data of a
-# genuine photo matches by chance about once in a hundred thousand files.
-_MARKUP = re.compile(rb"<(?:\?php[\s=]|script|html[\s>]|body[\s>]|svg[\s>/]|iframe|object|embed[\s>/]|!doctype)"
-                     rb"|javascript:", re.IGNORECASE)
+# Markup a browser or a PHP server would act on, matched on the lower-cased bytes (after a literal "<" the search
+# is several times faster than IGNORECASE). Each pattern is six bytes or more, so the compressed data of a genuine
+# photo matches by chance about once in a hundred thousand files.
+_MARKUP = re.compile(rb"<(?:\?php[\s=]|script|html[\s>]|body[\s>]|svg[\s>/]|iframe|object|embed[\s>/]|!doctype)")
 
 
 class EvidenceError(ValueError):
@@ -69,7 +69,8 @@ def check_photo(filename: str, content: bytes, max_bytes: int) -> Photo:
     pixels = width * height
     if pixels > MAX_PIXELS or (pixels > BOMB_PIXELS and pixels > BOMB_PIXELS_PER_BYTE * len(content)):
         raise too_large
-    if _MARKUP.search(content):  # a picture that is also a page (a polyglot)
+    lowered = content.lower()
+    if _MARKUP.search(lowered) or b"javascript:" in lowered:  # a picture that is also a page (a polyglot)
         raise EvidenceError(f"{label} 里夹带了网页或程序代码，不能上传，请重新拍一张")
     try:
         _decode(content, kind)
