@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
 
-    from . import console, errors, posters, public, simulator
+    from . import console, errors, posters, public, security, simulator
 
     app.register_blueprint(public.bp)
     app.register_blueprint(posters.bp)
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         csrf.exempt(api)  # client systems send tokens, not cookies
         app.register_blueprint(api)
     errors.register(app)
-    app.after_request(_no_framing)
+    security.register(app)
     app.teardown_appcontext(_close_session)
     return app
 
@@ -98,13 +98,6 @@ def _configure_data_keys(settings: Settings) -> None:
                 "derived from %s. Fine for a demo; never for real workers' data (`qingling doctor` refuses it)",
                 "QINGLING_SECRET_KEY" if settings.secret_key else "a development constant anyone can read")
     encryption.configure([encryption.derived_data_key(settings.secret_key), *privacy.previous_data_keys])
-
-
-def _no_framing(response):
-    """Nobody may show our pages inside theirs (a framed 工资已到手 button is a click away from a false close)."""
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    return response
 
 
 def services(app: Flask | None = None) -> Services:

@@ -371,6 +371,9 @@ class _Turn:
         if not _MEANINGFUL.search(text):
             return False
         self._keep_text(text)
+        # No more of one message is read than a whole complaint keeps: the summary never rests on text staff cannot
+        # see, and a flood of text costs the webhook no more than a full complaint does.
+        text = text[:self.settings.dialogue.max_text_chars]
         before = {k: v for k, v in self.draft.items() if k not in ("texts", "asking", "truncated")}
         word = _word(text)
         self._read_name(text, word, whole=asking == "name")

@@ -22,6 +22,8 @@ from typing import Generic, Iterable, TypeVar
 import cn2an
 from rapidfuzz import fuzz
 
+from .validation import drop_invisible
+
 __all__ = [
     "ClaimDraft",
     "CountyRef",
@@ -134,8 +136,9 @@ _DIALECT = str.maketrans({"俩": "两个", "仨": "三个", "廿": "二十", "�
 
 
 def _normalise(text: str) -> str:
-    """Full-width to half-width (NFKC), lower case, dialect numerals (俩 = 两个), one space for any blank run."""
-    text = unicodedata.normalize("NFKC", text).lower().translate(_DIALECT)
+    """No invisible characters, full-width to half-width (NFKC), lower case, dialect numerals (俩 = 两个), one
+    space for any blank run."""
+    text = unicodedata.normalize("NFKC", drop_invisible(text)).lower().translate(_DIALECT)
     return _SPACES.sub(" ", text).strip()
 
 

@@ -5,15 +5,26 @@ import re
 import unicodedata
 from datetime import date
 
+# Unicode format characters (Cf): zero-width spaces and joiners, bidi marks and overrides, the BOM, soft hyphens.
+# Invisible, so nobody means them, yet "三万\u200b五" would read as 30000. None lie in planes 2 to 13.
+_INVISIBLE = dict.fromkeys(c for c in (*range(0x20000), *range(0xE0000, 0xE1000))
+                           if unicodedata.category(chr(c)) == "Cf")
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # \d is any script's decimal digit
 _PHONE = re.compile(r"1[3-9]\d{9}")
 _ID = re.compile(r"\d{17}[\dX]")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
 
+def drop_invisible(text: str) -> str:
+    return text.translate(_INVISIBLE)
+
+
 def normalise_digits(text: str) -> str:
-    """Full-width digits and letters to ASCII; spaces and dashes that people type between groups removed."""
-    text = unicodedata.normalize("NFKC", text or "")
+    """Full-width digits and letters to ASCII, and any script's digits (Arabic-Indic, Devanagari ...) to ASCII
+    ones, which is all a gateway or a database index takes; spaces, dashes and invisible characters removed."""
+    text = unicodedata.normalize("NFKC", drop_invisible(text or ""))
+    text = _OTHER_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group(0))), text)
     return re.sub(r"[\s\-]", "", text)
 
 
@@ -45,10 +56,10 @@ def mask_id_number(value: str) -> str:
     return f"{value[:6]}********{value[-4:]}"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
-    """What people typed, minus control characters (a NUL cannot even be stored by PostgreSQL); line breaks
-    and tabs stay."""
+    """What people typed, minus control characters (a NUL cannot even be stored by PostgreSQL) and lone
+    surrogates (a JSON push may carry "\\ud800", which no database encodes); line breaks and tabs stay."""
     return _CONTROL.sub("", text or "")

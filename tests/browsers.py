@@ -44,6 +44,7 @@ def chromium(width: int, height: int, phone: bool):
                      "--no-first-run", f"--user-data-dir={profile}", f"--window-size={width},{height}",
                      "--lang=zh-CN"):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # driver.get_log("browser"): CSP reports
     if phone:
         options.add_experimental_option("mobileEmulation", {
             "deviceMetrics": {"width": width, "height": height, "pixelRatio": 2}, "userAgent": WECHAT_UA})

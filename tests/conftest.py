@@ -11,6 +11,7 @@ import re
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, settings as hypothesis_settings
 from sqlalchemy import create_engine
 
 from handlers import create_app, services
@@ -21,6 +22,16 @@ from intake.models import Base
 from intake.settings import DatabaseSettings, Settings
 
 KEEP_TABLES = {"jurisdictions", "departments", "alembic_version"}
+
+# Property-based tests run the same examples on every machine (derandomize) and keep no example database, so CI
+# is deterministic; `HYPOTHESIS_PROFILE=explore` searches further and at random, to hunt for new bugs locally.
+# Tests share the suite's database fixtures across examples and keep examples apart themselves.
+_SHARED_FIXTURES = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+hypothesis_settings.register_profile("qingling", derandomize=True, database=None, deadline=None, max_examples=100,
+                                     suppress_health_check=_SHARED_FIXTURES)
+hypothesis_settings.register_profile("explore", max_examples=2000, deadline=None,
+                                     suppress_health_check=_SHARED_FIXTURES)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "qingling"))
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Log-in, log-out and password change. Attempts are rate-limited per address and per username."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
@@ -36,10 +36,14 @@ def _username_key() -> str:
     return "login:" + (request.form.get("username") or "").strip().lower()[:80]
 
 
+# A console path in plain URL characters. Browsers drop tabs and line breaks inside a URL and read "\\" as "/", so
+# "/console\t//evil" could leave the site; a line break would also end the Location header.
+_CONSOLE_PATH = re.compile(r"/console(?:[/?][A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*)?")
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path inside the console: never another site (no open redirect after log-in)."""
-    parts = urlsplit(target or "")
-    if target and not parts.scheme and not parts.netloc and target.startswith("/console") and "\\" not in target:
+    if target and _CONSOLE_PATH.fullmatch(target) and "//" not in target:
         return target
     return url_for("console.index")
 

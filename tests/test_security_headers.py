@@ -1,0 +1,126 @@
+"""Every response carries the security headers: each GET route of the app (found in its URL map, so a new route is
+crawled without anyone remembering to add it), logged in and not, and the webhooks' answers, good and bad."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from handlers.security import CONTENT_SECURITY_POLICY
+from intake.links import confirm_url
+from intake.models import Attachment
+from tests.console_helpers import login, make_accounts
+from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
+from tests.test_console import PNG
+from tests.test_sms import TWILIO, text_in
+from tests.test_sms_aliyun import _settings as aliyun_settings, _uplink
+from tests.mainland_sms import SECRET
+from tests.test_wechat import WECHAT
+
+STATIC = Path(__file__).resolve().parents[1] / "handlers" / "static"
+DIRECTIVES = {"script-src 'self'", "style-src 'self'", "img-src 'self' data:", "frame-ancestors 'none'",
+              "base-uri 'none'", "form-action 'self'", "object-src 'none'"}
+
+
+def assert_secure(response, what: str) -> None:
+    headers = response.headers
+    policy = headers.get("Content-Security-Policy", "")
+    directives = {d.strip() for d in policy.split(";")}
+    # An evidence photo has its own stricter policy: nothing at all may load, in a sandbox.
+    stricter = "default-src 'none'" in directives and not any("-src" in d for d in directives - {"default-src 'none'"})
+    assert stricter or DIRECTIVES <= directives, (what, policy)
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, what
+    assert headers.get("X-Content-Type-Options") == "nosniff", what
+    assert headers.get("X-Frame-Options") == "DENY", what
+    assert headers.get("Referrer-Policy") in ("same-origin", "no-referrer"), what
+
+
+@pytest.fixture
+def demo_app(configured_app):
+    """Demo mode (the chat simulator) with WeChat and Twilio on, so every route of those blueprints exists."""
+    return configured_app(demo=True, wechat=WECHAT, twilio=TWILIO)
+
+
+def get_urls(app, values: dict[str, list]) -> dict[str, list[str]]:
+    """Every GET rule built with each combination of candidate arguments that fits it; a rule with an argument
+    nobody supplied has no URL, and the test says which."""
+    urls: dict[str, list[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods:
+            continue
+        names = sorted(rule.arguments)
+        built = []
+        for combo in itertools.product(*(values.get(n, []) for n in names)):
+            try:
+                built.append(rule.build(dict(zip(names, combo)), append_unknown=False)[1])
+            except ValueError:  # e.g. "pdf" for the QR code's <any(png, svg)>
+                continue
+        urls[rule.rule] = sorted(set(built))
+    return urls
+
+
+def test_every_get_route_sends_the_security_headers(demo_app, session, settings, site):  # noqa: F811
+    complaint = routed(demo_app, session, settings, site)
+    photo = Attachment(complaint_id=complaint.id, filename="iou.png", content_type="image/png", size=len(PNG),
+                       sha256="0" * 64, content=PNG)
+    session.add(photo)
+    session.commit()
+    users = make_accounts(session)
+    values = {
+        "filename": sorted(p.name for p in STATIC.iterdir()),
+        "token": [site.public_token, confirm_url(settings, complaint.id).rsplit("/", 1)[1], "no-such-token"],
+        "ticket_no": [complaint.ticket_no, "000000000000"],
+        "fmt": ["png", "svg", "pdf", "json", "xml"],
+        "attachment_id": [photo.id],
+    }
+    urls = get_urls(demo_app, values)
+    assert all(urls.values()), [rule for rule, built in urls.items() if not built]
+    assert "/s/<token>/poster.<any(png, pdf):fmt>" in urls and "/demo/chat" in urls and "/wechat" in urls
+
+    statuses = {}
+    for logged_in in (False, True):
+        client = demo_app.test_client()
+        if logged_in:
+            login(client, users["admin"])
+            with client.session_transaction() as cookie:
+                cookie["receipts"] = [complaint.ticket_no]
+        for url in itertools.chain.from_iterable(urls.values()):
+            response = client.get(url)
+            assert response.status_code < 500, (url, response.status_code)
+            assert_secure(response, url)
+            statuses[(logged_in, url)] = response.status_code
+    # The crawl saw the real pages, not only log-in redirects and 404s.
+    for url in ("/console/", f"/console/cases/{complaint.ticket_no}", "/console/audit", "/console/sites",
+                f"/s/{site.public_token}/poster.pdf", f"/r/{complaint.ticket_no}", "/demo/chat", "/status"):
+        assert statuses[(True, url)] == 200, url
+    assert statuses[(False, "/console/")] == 302 and statuses[(False, "/s/no-such-token")] == 404
+
+
+def test_error_pages_and_posts_send_them_too(client):
+    for response in (client.get("/no/such/page"), client.post("/status", data={}), client.put("/report")):
+        assert_secure(response, response.request.path)
+
+
+def test_the_policy_is_the_one_documented():
+    assert CONTENT_SECURITY_POLICY == ("default-src 'self'; script-src 'self'; style-src 'self'; "
+                                       "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+                                       "form-action 'self'; object-src 'none'")
+
+
+def test_webhook_answers_send_them(demo_app):
+    client = demo_app.test_client()
+    assert_secure(client.post("/wechat", data=b"<xml/>"), "wechat unsigned")
+    assert_secure(client.get("/wechat"), "wechat verify unsigned")
+    good = text_in(client, "兰山区阳光城工地欠我们三万", "SM" + "1" * 32)
+    assert good.status_code == 200
+    assert_secure(good, "twilio signed")
+    assert_secure(client.post("/sms/twilio", data={"Body": "x"}), "twilio unsigned")
+
+
+def test_mainland_callbacks_send_them(configured_app):
+    client = configured_app(**aliyun_settings("http://127.0.0.1:9")).test_client()
+    good = client.post(f"/sms/aliyun/{SECRET}", json=[_uplink("13812345678", "欠钱了", 1)])
+    assert good.status_code == 200
+    assert_secure(good, "aliyun uplink")
+    assert_secure(client.post("/sms/aliyun/wrong-secret-0123456789", json=[]), "aliyun wrong secret")
