@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,12 +19,18 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
+from conftest import csrf_token
+from handlers import create_app, services
+from intake import dialogue_replies as R
 from intake.db import make_engine, make_session_factory
 from intake.directory import load_directory
-from intake.models import Department, Event, Outbox, Timer, utcnow
+from intake.models import Complaint, Department, Event, InboundMessage, Outbox, Timer, utcnow
+from intake.settings import DatabaseSettings, Settings
 from migrations import upgrade
 from private_postgres import PrivateCluster
+from test_sms import PUBLIC, TWILIO, reply as sms_reply, text_in
 from test_timers import routed_complaint
+from test_wechat import WECHAT, post, reply_text, text_xml
 
 WAIT = 60
 WEBHOOK_SECRET = "fault-test-webhook-secret"
@@ -139,3 +146,42 @@ def test_a_killed_worker_and_a_crashed_database_lose_and_repeat_nothing(cluster,
     assert all(delivered[timer] >= count for timer, count in expected.items())  # every notice arrived
     # Only a message in flight at a crash (sent, its commit lost) can arrive twice: one per fault at most.
     assert sum(delivered.values()) - sum(expected.values()) <= 2
+
+
+def test_intake_while_the_database_is_down_apologises_and_the_retry_is_stored(cluster, database):
+    url = database.url.render_as_string(hide_password=False)
+    app = create_app(Settings(secret_key="test-secret", public_base_url=PUBLIC, database=DatabaseSettings(url=url),
+                              twilio=TWILIO, wechat=WECHAT))
+    app.config["TESTING"] = True
+    client = app.test_client()
+    page = client.get("/report").get_data(as_text=True)  # opened before the outage
+    form = {"csrf_token": csrf_token(page), "submission_key": re.search(r'name="submission_key" type="hidden" '
+                                                                          r'value="([0-9a-f]{32})"', page).group(1),
+            "county": "371302", "project_name": "阳光城三期工地", "name": "李四", "phone": "13712345678",
+            "workers": "3", "amount": "20000", "free_text": "老板拖欠三个月工资不给", "consent": "y"}
+    chat_sms = lambda: text_in(client, "兰山区阳光城工地，老板欠我们8个人三万五", "SM-outage")  # noqa: E731
+    chat_wechat = lambda: post(client, text_xml("我在兰山区阳光城工地干活，老板欠钱", 7001))  # noqa: E731
+
+    cluster.stop()
+    try:
+        answer = client.post("/report", data=form)
+        sms, wechat = chat_sms(), chat_wechat()
+    finally:
+        cluster.start()
+    shown = answer.get_data(as_text=True)
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    assert "还没有提交" in shown and "12345" in shown  # an apology and the hotline, in plain Chinese
+    assert "老板拖欠三个月工资不给" in shown and 'value="13712345678"' in shown and form["submission_key"] in shown
+    assert re.search(r'<option selected value="371302">兰山区</option>', shown)  # what was typed is kept
+    for provider in (sms, wechat):  # not a success, so the provider retries; not a 500 either
+        assert provider.status_code == 503 and b"nothing was stored" in provider.data
+    assert _count(database, select(func.count()).select_from(InboundMessage)) == 0
+
+    stored = client.post("/report", data=form)
+    assert stored.status_code == 303 and client.post("/report", data=form).headers["Location"] == \
+        stored.headers["Location"]
+    assert sms_reply(chat_sms()) == R.QUESTIONS["name"]  # the retried texts are taken: the chat goes on
+    assert reply_text(chat_wechat()) == R.QUESTIONS["amount"]
+    assert _count(database, select(func.count()).select_from(Complaint)) == 1
+    assert _count(database, select(func.count()).select_from(InboundMessage)) == 2
+    services(app).engine.dispose()
