@@ -25,6 +25,8 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import figures  # noqa: E402
+
 from handlers import create_app, services  # noqa: E402
 from intake.db import make_engine, make_session_factory, recreate_postgres_database  # noqa: E402
 from intake.directory import load_directory  # noqa: E402
@@ -190,6 +192,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/qingling_console_bench")
     parser.add_argument("--complaints", type=int, default=1_000_000)
+    figures.add_option(parser)
     args = parser.parse_args()
     recreate_postgres_database(args.url)
     try:
@@ -199,6 +202,8 @@ def main() -> None:
         for name, p50, p95, base in rows:
             verdict = "pass" if p95 < 100 else "FAIL"
             print(f"{name:40} {p50:8.1f} {p95:8.1f} {base:9.2f} {p95 / base:7.1f}  p95 < 100 ms: {verdict}")
+        figures.write(args.json, [figures.Figure("console", f"{name} p95", p95, "ms", "<", 100)
+                                  for name, _p50, p95, _base in rows])
     finally:
         recreate_postgres_database(args.url, create=False)
 
