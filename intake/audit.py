@@ -15,7 +15,7 @@ ACTION_LABELS = {
     "login": "登录", "login_failed": "登录失败", "logout": "退出", "password_changed": "修改密码",
     "case_action": "案件操作", "reveal_phone": "查看完整手机号",
     "export": "导出", "intake": "代录投诉", "sites_import": "导入项目", "user_created": "创建账号",
-    "user_disabled": "停用账号", "user_enabled": "启用账号",
+    "user_disabled": "停用账号", "user_enabled": "启用账号", "dead_letter_retry": "重发无法送达的消息",
 }
 
 
