@@ -9,12 +9,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
+
+from test_contact_senders import free_port
 
 START_WAIT = 30
 
@@ -31,17 +32,11 @@ def bin_dir() -> Path:
     return Path(candidates[-1]).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PrivateCluster:
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="qingling-pg-"))  # not under pytest's root-only directory
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.bin = bin_dir()
         self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self.as_postgres:

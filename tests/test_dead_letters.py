@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -45,14 +46,23 @@ class Flaky(BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def receiving(handler: type[BaseHTTPRequestHandler]):
+    """A real HTTP server on 127.0.0.1 for webhook deliveries, served from a thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def receiver():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
-    server.plan, server.accepted = {}, []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with receiving(Flaky) as server:
+        server.plan, server.accepted = {}, []
+        yield server
 
 
 def deliver_for_a_while(session, senders, settings, passes=6, start=T0):

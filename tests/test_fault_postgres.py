@@ -9,11 +9,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import func, select
@@ -28,6 +27,7 @@ from intake.models import Complaint, Department, Event, InboundMessage, Outbox, 
 from intake.settings import DatabaseSettings, Settings
 from migrations import upgrade
 from private_postgres import PrivateCluster
+from test_dead_letters import receiving
 from test_sms import PUBLIC, TWILIO, reply as sms_reply, text_in
 from test_timers import routed_complaint
 from test_wechat import WECHAT, post, reply_text, text_xml
@@ -73,13 +73,9 @@ class Receiver(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    server.received = Counter()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with receiving(Receiver) as server:
+        server.received = Counter()
+        yield server
 
 
 def _count(engine, query) -> int | None:
