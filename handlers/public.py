@@ -1,9 +1,9 @@
 """Worker-facing pages: the complaint form (a site's QR link or the general link), the receipt and the status lookup.
 
 A complaint is committed before the receipt is shown; while the database cannot store it, the form comes back
-(503) with what the worker typed, an apology and the hotline, and nothing is stored until a later tap. The receipt is readable only in the browser that sent the
-complaint: its ticket number is kept in the signed session cookie, so trying ticket numbers shows nothing, and a
-shared link (WeChat's "share" menu) opens nothing either.
+(503) with what the worker typed, an apology and the hotline, and nothing is stored until a later tap. The
+receipt is readable only in the browser that sent the complaint: its ticket number is kept in the signed session
+cookie, so trying ticket numbers shows nothing, and a shared link (WeChat's "share" menu) opens nothing either.
 """
 from __future__ import annotations
 
