@@ -45,7 +45,7 @@ def register(app: Flask) -> None:
     for code in MESSAGES:
         app.register_error_handler(code, _page(code))
     app.register_error_handler(CSRFError, _csrf_error)
-    app.register_error_handler(DBAPIError, when_unavailable(lambda: _render(*_messages()[503], 503)[0]))
+    app.register_error_handler(DBAPIError, when_unavailable(lambda: _page(503)(None)[0]))
 
 
 def unavailable(exc: DBAPIError) -> bool:
@@ -66,10 +66,6 @@ def when_unavailable(answer: Callable[[], object]):
     return handler
 
 
-def _messages() -> dict[int, tuple[str, str]]:
-    return CONSOLE_MESSAGES if request.blueprint == "console" else MESSAGES
-
-
 def _render(title: str, text: str, code: int):
     template = "console/error.html" if request.blueprint == "console" else "error.html"
     return render_template(template, title=title, text=text), code
@@ -77,7 +73,8 @@ def _render(title: str, text: str, code: int):
 
 def _page(code: int):
     def handler(_error):
-        return _render(*_messages()[code], code)
+        messages = CONSOLE_MESSAGES if request.blueprint == "console" else MESSAGES
+        return _render(*messages[code], code)
 
     return handler
 
