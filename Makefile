@@ -28,6 +28,8 @@ test: $(STAMP)
 	scripts/system-packages --test
 	$(BIN)/python -m pytest
 
+# Every benchmark and one table of figures, targets and pass/fail, kept in bench/RESULTS.md
+# (BENCH_ARGS=--quick for smaller sizes).
 bench: $(STAMP)
 	scripts/system-packages
-	$(BIN)/python bench/posters.py
+	$(BIN)/python bench/run_all.py --markdown bench/RESULTS.md $(BENCH_ARGS)

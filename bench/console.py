@@ -32,6 +32,7 @@ from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import figures  # noqa: E402
 from bench.bulk import copy_rows  # noqa: E402
 from handlers import create_app  # noqa: E402
 from intake import encryption  # noqa: E402
@@ -284,25 +285,25 @@ def ledger_start(url: str, rows: int) -> datetime:
     return datetime(local.year, local.month, local.day, tzinfo=local.tzinfo) + timedelta(days=1)
 
 
-def supervision(url: str, ledger_rows: int) -> list[tuple[str, str, str]]:
-    """(measure, result, target) rows for the dashboard and the ledger exports."""
-    table = []
+def supervision(url: str, ledger_rows: int) -> list[figures.Figure]:
+    """The dashboard and the ledger exports, as figures with their targets."""
+    found = []
     year = {"start": (NOW - timedelta(days=YEAR)).date().isoformat(), "end": NOW.date().isoformat()}
     for label, role, query in (("dashboard, city, last 30 days", "admin", {}),
                                ("dashboard, city, whole year", "admin", year),
                                ("dashboard, county, whole year", "county", year)):
-        table.append((label, f"{dashboard_ms(url, role, **query):.0f} ms", "< 500 ms"))
+        found.append(figures.Figure("console", label, dashboard_ms(url, role, **query), "ms", "<", 500))
     start = ledger_start(url, ledger_rows)
     filters = {"start": start.date().isoformat()}
     bare, rows = bare_copy_s(url, start)
-    table.append((f"bare COPY TO STDOUT, {rows:,} rows", f"{bare:.2f} s", "baseline"))
+    found.append(figures.Figure("console", f"bare COPY TO STDOUT, {rows:,} rows", bare, "s"))
     for fmt in ("xlsx", "csv"):
         seconds, size, rss = export(url, f"/console/ledger.{fmt}", filters)
-        table.append((f"ledger.{fmt}, {rows:,} rows ({size / 1e6:.0f} MB)", f"{seconds:.1f} s",
-                      "< 30 s" if fmt == "xlsx" else ""))
-        table.append((f"ledger.{fmt} peak RSS of the exporting process", f"{rss:.0f} MB", "< 300 MB"))
-        table.append((f"ledger.{fmt} ratio to bare COPY", f"{seconds / bare:.1f}x", ""))
-    return table
+        found += [figures.Figure("console", f"ledger.{fmt}, {rows:,} rows ({size / 1e6:.0f} MB)", seconds, "s",
+                                 *(("<", 30) if fmt == "xlsx" else ())),
+                  figures.Figure("console", f"ledger.{fmt} peak RSS of the exporting process", rss, "MB", "<", 300),
+                  figures.Figure("console", f"ledger.{fmt} ratio to bare COPY", seconds / bare, "x")]
+    return found
 
 
 def main() -> None:
@@ -312,6 +313,7 @@ def main() -> None:
     parser.add_argument("--ledger-rows", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="keep the loaded database for another run")
     parser.add_argument("--reuse", action="store_true", help="use the database a --keep run left")
+    figures.add_option(parser)
     args = parser.parse_args()
     url = args.url
     if not args.reuse:
@@ -324,10 +326,13 @@ def main() -> None:
             print(f"{name:40} {p50:8.1f} {p95:8.1f} {base:9.2f} {p95 / base:7.1f}  p95 < 100 ms: "
                   f"{'pass' if p95 < 100 else 'FAIL'}")
         table = supervision(url, args.ledger_rows)
-        width = max(len(r[0]) for r in table)
-        print(f"\n{'measure':<{width}}  {'result':>10}  target")
-        for label, result, target in table:
-            print(f"{label:<{width}}  {result:>10}  {target}")
+        width = max(len(f.name) for f in table)
+        print(f"\n{'measure':<{width}}  {'result':>12}  target")
+        for f in table:
+            target = f"{f.check} {f.target:g} {f.unit}" if f.check else ""
+            print(f"{f.name:<{width}}  {f.value:>9.1f} {f.unit:<2}  {target}")
+        figures.write(args.json, [figures.Figure("console", f"{name} p95", p95, "ms", "<", 100)
+                                  for name, _p50, p95, _base in rows] + table)
     finally:
         if not args.keep:
             recreate_postgres_database(url, create=False)

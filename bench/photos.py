@@ -17,6 +17,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import figures  # noqa: E402
 from intake.evidence import check_photo  # noqa: E402
 
 LIMIT = 8 * 1024 * 1024
@@ -54,13 +55,18 @@ def median_seconds(action, content: bytes, rounds: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    figures.add_option(parser)
     args = parser.parse_args()
     print(f"{'file':26} {'size':>9} {'full check':>11} {'header only':>12} {'ratio':>7}")
+    found = []
     for name, content in samples().items():
         full = median_seconds(lambda c: check_photo("photo.jpg", c, LIMIT), content, args.rounds)
         header = median_seconds(header_only, content, args.rounds)
         print(f"{name:26} {len(content) / 1024:7.0f} KB {full * 1000:8.1f} ms {header * 1000:9.2f} ms "
               f"{full / header:6.0f}x")
+        found += [figures.Figure("photos", f"{name}: full check", full * 1000, "ms"),
+                  figures.Figure("photos", f"{name}: ratio to header only", full / header, "x")]
+    figures.write(args.json, found)
 
 
 if __name__ == "__main__":

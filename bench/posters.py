@@ -15,6 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import figures  # noqa: E402
+
 from qr import PosterData, find_cjk_font, qr_png, write_posters_pdf  # noqa: E402
 
 TARGET_COUNT, TARGET_SECONDS = 1000, 60.0
@@ -59,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--workers", type=int, default=None, help="render processes (default: one per CPU)")
+    figures.add_option(parser)
     args = parser.parse_args()
     font = find_cjk_font()
     if font is None:
@@ -86,6 +89,10 @@ def main() -> None:
     projected = pdf_seconds / pages * TARGET_COUNT
     verdict = "OK" if projected < TARGET_SECONDS else "TOO SLOW"
     print(f"projected {TARGET_COUNT} posters: {projected:.1f} s (target < {TARGET_SECONDS:.0f} s): {verdict}")
+    figures.write(args.json, [
+        figures.Figure("posters", f"{TARGET_COUNT} posters as one PDF (projected from {pages})", projected, "s", "<",
+                       TARGET_SECONDS),
+        figures.Figure("posters", "poster PDF time / QR codes alone", pdf_seconds / qr_seconds, "x")])
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import figures  # noqa: E402
 from bench.bulk import copy_rows  # noqa: E402
 from intake import encryption  # noqa: E402
 from intake.calendar import WorkingCalendar  # noqa: E402
@@ -175,6 +176,7 @@ def main() -> None:
     parser.add_argument("--complaints", type=int, default=None, help="open complaints (1,000,000; SQLite 100,000)")
     parser.add_argument("--due", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=None, help="worker processes (2; SQLite 1)")
+    figures.add_option(parser)
     args = parser.parse_args()
     complaints = args.complaints or (100_000 if args.sqlite else 1_000_000)
     workers = args.workers or (1 if args.sqlite else 2)
@@ -208,6 +210,12 @@ def main() -> None:
         print(f"qingling worker, {workers} workers: {fired:,} fired in {ours:.2f} s = {rate:,.0f} timers/s "
               f"(target >= 1,000/s); {effects:,} events, {messages:,} outbox rows, {duplicates} duplicates; "
               f"ratio to baseline {rate / (fired / bare):.2f}")
+        label = f"{'SQLite' if args.sqlite else 'PostgreSQL'}, {complaints:,} open complaints"
+        figures.write(args.json, [
+            figures.Figure("timers", f"{label}: idle pass", idle, "ms", "<", 20),
+            figures.Figure("timers", f"{label}: {workers} workers firing", rate, "timers/s", ">=", 1000),
+            figures.Figure("timers", f"{label}: firing rate / bare SKIP LOCKED", rate / (fired / bare), "x"),
+            figures.Figure("timers", f"{label}: duplicate effects", duplicates, "", "==", 0)])
     finally:
         if tmp is not None:
             tmp.cleanup()

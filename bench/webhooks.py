@@ -16,32 +16,24 @@ import argparse
 import http.client
 import os
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import figures  # noqa: E402
+from bench.harness import Requests, app_env, free_port, prepare_database, serve  # noqa: E402
 
 from flask import Flask, request  # noqa: E402
-from twilio.request_validator import RequestValidator  # noqa: E402
-from wechatpy.crypto import WeChatCrypto  # noqa: E402
-from wechatpy.utils import WeChatSigner  # noqa: E402
 
 from intake.db import make_engine, make_session_factory  # noqa: E402
-from intake.directory import load_directory  # noqa: E402
 from intake.models import InboundMessage, utcnow  # noqa: E402
-from migrations import upgrade  # noqa: E402
 
-TOKEN, AES_KEY, APP_ID = "bench-token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wxbench"
-AUTH_TOKEN, FROM = "bench-auth-token", "+15005550006"
 FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"
 # Answers that bring each conversation to its summary; the timed turn is then a correction ("9个人"), which
 # re-reads the message, extracts and shows the summary again: a full turn that leaves the state where it was.
@@ -66,30 +58,6 @@ def bare_app() -> Flask:
     return app
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(app_spec: str, port: int, env: dict[str, str]) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                                "--chdir", str(ROOT / "bench"), "--log-level", "warning",
-                                # each server its own control socket: two at once would fight over the default
-                                "--control-socket", str(Path(tempfile.gettempdir()) / f"qingling-bench-{port}.ctl"),
-                                app_spec],
-                               env={**os.environ, **env, "PYTHONPATH": str(ROOT)})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"gunicorn for {app_spec} did not start on port {port}")
-
-
 def post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -98,39 +66,6 @@ def post(port: int, path: str, body: bytes, headers: dict[str, str]) -> tuple[in
         return response.status, response.read()
     finally:
         conn.close()
-
-
-class Requests:
-    """Builds signed requests exactly as the providers do; each call is one new message (a new id)."""
-
-    def __init__(self, base: str):
-        self.base = base
-        self.crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
-        self.validator = RequestValidator(AUTH_TOKEN)
-        self.seq = 0
-
-    def next_id(self) -> int:
-        self.seq += 1
-        return self.seq
-
-    def sms(self, user: int, text: str) -> tuple[str, bytes, dict]:
-        params = {"MessageSid": f"SM{uuid.uuid4().hex}", "From": f"+86138{user:08d}", "To": FROM, "Body": text}
-        signature = self.validator.compute_signature(self.base + "/sms/twilio", params)
-        return "/sms/twilio", urlencode(params).encode(), {
-            "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
-
-    def wechat(self, user: int, text: str) -> tuple[str, bytes, dict]:
-        timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
-        xml = (f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[oBench{user:08d}]]>"
-               f"</FromUserName><CreateTime>{timestamp}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-               f"<Content><![CDATA[{text}]]></Content><MsgId>{self.next_id()}{user:06d}</MsgId></xml>")
-        envelope = self.crypto.encrypt_message(xml, nonce, timestamp)
-        msg_signature = envelope.split("<MsgSignature><![CDATA[")[1].split("]]>")[0]
-        signer = WeChatSigner()
-        signer.add_data(TOKEN, timestamp, nonce)
-        query = urlencode({"signature": signer.signature, "timestamp": timestamp, "nonce": nonce,
-                           "encrypt_type": "aes", "msg_signature": msg_signature})
-        return f"/wechat?{query}", envelope.encode(), {"Content-Type": "text/xml"}
 
 
 def drive(port: int, work: list[list[tuple[str, bytes, dict]]], seconds: float) -> dict:
@@ -175,33 +110,13 @@ def median_round(results: list[dict]) -> dict:
             "count": sum(r["count"] for r in results), "errors": [e for r in results for e in r["errors"]]}
 
 
-def prepare_database(url: str) -> None:
-    if url.startswith("postgresql"):
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(url)
-        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-        admin.dispose()
-    engine = make_engine(url)
-    upgrade(engine)
-    with make_session_factory(engine).begin() as session:
-        load_directory(session)
-    engine.dispose()
-
-
-def bench(url: str, label: str, connections: int, total: int, seconds: float, rounds: int) -> None:
+def bench(url: str, label: str, connections: int, total: int, seconds: float, rounds: int) -> list[figures.Figure]:
     prepare_database(url)
     app_port, bare_port = free_port(), free_port()
     base = f"http://127.0.0.1:{app_port}"
-    env = {"QINGLING_DATABASE_URL": url, "QINGLING_PUBLIC_BASE_URL": base, "QINGLING_SECRET_KEY": "b" * 32,
-           "QINGLING_WECHAT_TOKEN": TOKEN, "QINGLING_WECHAT_APP_ID": APP_ID, "QINGLING_WECHAT_APP_SECRET": "s",
-           "QINGLING_WECHAT_ENCODING_AES_KEY": AES_KEY, "QINGLING_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-           "QINGLING_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "QINGLING_TWILIO_FROM_NUMBER": FROM}
+    env = app_env(url, base)
     servers = [serve("handlers:create_app()", app_port, env), serve("webhooks:bare_app()", bare_port, env)]
+    found = []
     try:
         make = Requests(base)
         per_connection = max(1, total // connections)
@@ -224,10 +139,16 @@ def bench(url: str, label: str, connections: int, total: int, seconds: float, ro
                 print(f"{label:10} {name:16} {result['count']:6d} req {result['rps']:8.1f} req/s  "
                       f"p50 {result['p50']:6.1f} ms  p99 {result['p99']:6.1f} ms  x{ratio:4.2f} of bare{errors}",
                       flush=True)
+            real = median_round(reals)
+            found += [figures.Figure("webhooks", f"{label} {turn} turn, throughput / bare", real["rps"] / bare["rps"],
+                                     "x", ">=", 0.5),
+                      figures.Figure("webhooks", f"{label} {turn} turn p99", real["p99"], "ms", "<", 50),
+                      figures.Figure("webhooks", f"{label} {turn} turn errors", len(real["errors"]), "", "==", 0)]
     finally:
         for process in servers:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
+    return found
 
 
 def main() -> None:
@@ -237,14 +158,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=3, help="timed runs per app and turn; the median is shown")
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/qingling_bench_webhooks")
+    figures.add_option(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        bench(f"sqlite:///{tmp}/bench.db", "SQLite", args.connections, args.requests, args.seconds,
-              args.rounds)
+        found = bench(f"sqlite:///{tmp}/bench.db", "SQLite", args.connections, args.requests, args.seconds,
+                      args.rounds)
     if args.postgres:
-        bench(args.postgres, "PostgreSQL", args.connections, args.requests, args.seconds,
-              args.rounds)
+        found += bench(args.postgres, "PostgreSQL", args.connections, args.requests, args.seconds,
+                       args.rounds)
     print("Target: each turn at least x0.50 of bare, p99 under 50 ms.")
+    figures.write(args.json, found)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Worker-facing pages: the complaint form (a site's QR link or the general link), the receipt and the status lookup.
 
-A complaint is committed before the receipt is shown. The receipt is readable only in the browser that sent the
-complaint: its ticket number is kept in the signed session cookie, so trying ticket numbers shows nothing, and a
-shared link (WeChat's "share" menu) opens nothing either.
+A complaint is committed before the receipt is shown; while the database cannot store it, the form comes back
+(503) with what the worker typed, an apology and the hotline, and nothing is stored until a later tap. The
+receipt is readable only in the browser that sent the complaint: its ticket number is kept in the signed session
+cookie, so trying ticket numbers shows nothing, and a shared link (WeChat's "share" menu) opens nothing either.
 """
 from __future__ import annotations
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from intake import cases
@@ -19,6 +21,7 @@ from intake.sites import site_by_token
 from intake.texts import event_text, status_text, when_text
 
 from . import case_context, db, services
+from .errors import MESSAGES, when_unavailable
 from .extensions import limiter, submitted_phone
 from .forms import NOT_FOUND, ComplaintForm, ConfirmForm, GeneralComplaintForm, StatusForm
 
@@ -27,6 +30,9 @@ RECEIPTS_KEPT = 10
 CONFIRMED_PAID = "谢谢您的确认，案件已结案。以后再遇到欠薪，随时扫码反映。"
 CONFIRMED_UNPAID = "已收到，案件已重新交给负责部门处理，他们会再联系您。"
 CHANGED_MEANWHILE = "案件刚刚有了新进展，请看下面最新的办理情况。"
+FORMS = ("public.site_form", "public.general_form")
+# County names as last read, so the form can come back with the worker's choice while the database is down.
+_county_names: dict[str, str] = {}
 
 
 def _stored(response) -> bool:
@@ -56,7 +62,29 @@ def site_form(token: str):
 @bp.route("/report", methods=["GET", "POST"])
 @_submit_limits
 def general_form():
-    return _take(GeneralComplaintForm(services().settings.uploads, counties(db())))
+    known = counties(db())
+    _county_names.update((c.code, c.name) for c in known)
+    return _take(GeneralComplaintForm(services().settings.uploads, known))
+
+
+def _unsaved():
+    """The database is unavailable: a posted form comes back as typed (photos must be chosen again: a browser
+    cannot put files back), with its submission key, so the later tap that stores it is deduplicated as usual."""
+    if request.method != "POST" or request.endpoint not in FORMS:
+        title, text = MESSAGES[503]
+        return render_template("error.html", title=title, text=text)
+    uploads = services().settings.uploads
+    if request.endpoint == "public.general_form":
+        form = GeneralComplaintForm(uploads, [])
+        typed = request.form.get("county", "")
+        form.county.choices += [(typed, _county_names.get(typed, typed))] if typed else []
+    else:
+        form = ComplaintForm(uploads)
+    return render_template("form.html", form=form, site=None, unsaved=True,
+                           photos_dropped=bool(form.chosen_photos()))
+
+
+bp.register_error_handler(DBAPIError, when_unavailable(_unsaved))
 
 
 def _take(form: ComplaintForm, site: Site | None = None):

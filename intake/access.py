@@ -27,9 +27,10 @@ ACTIONS: dict[Role, frozenset[str]] = {
     Role.STAFF: WORK,
     Role.HEAD: HEAD | {"export"},
     Role.COUNTY: SUPERVISE,
-    Role.ADMIN: SUPERVISE | {"audit", "users", "sites_import"},
+    Role.ADMIN: SUPERVISE | {"audit", "users", "sites_import", "dead_letters"},
 }
-DESK_EXTRA = frozenset({"transfer"})  # the dispatch desk re-routes returned cases by hand
+# The dispatch desk re-routes returned cases by hand, and calls the workers whose messages could not be delivered.
+DESK_EXTRA = frozenset({"transfer", "dead_letters"})
 
 
 class AccessDenied(PermissionError):

@@ -17,7 +17,7 @@ ACTION_LABELS = {
     "export": "导出", "intake": "代录投诉", "sites_import": "导入项目", "user_created": "创建账号",
     "user_disabled": "停用账号", "user_enabled": "启用账号",
     "keys_rotated": "数据密钥轮换", "retention": "到期个人信息清除",
-    "employer_listed": "列入失信名单", "employer_unlisted": "移出失信名单", "employer_code": "登记信用代码",
+    "employer_listed": "列入失信名单", "employer_unlisted": "移出失信名单", "employer_code": "登记信用代码", "dead_letter_retry": "重发无法送达的消息",
 }
 
 

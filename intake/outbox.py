@@ -242,3 +242,19 @@ def _give_up(session: Session, row: Outbox, now: datetime) -> None:
     for target in department_destinations(dispatch_desk(session)):
         if target != row.destination:
             enqueue(session, target, alert, row.complaint_id, now)
+
+
+def dead_letters(session: Session, limit: int) -> list[Outbox]:
+    """The messages that could not be delivered, newest first: the dispatch desk's list to call or resend."""
+    return list(session.scalars(select(Outbox).where(Outbox.state == DEAD).order_by(Outbox.id.desc()).limit(limit)))
+
+
+def retry_dead(session: Session, outbox_id: int, now: datetime) -> Outbox | None:
+    """Queue a dead message again from scratch (say the provider's outage is over, or the number was fixed);
+    None when there is no such dead message (already retried by someone else)."""
+    row = session.scalar(select(Outbox).where(Outbox.id == outbox_id, Outbox.state == DEAD).with_for_update())
+    if row is None:
+        return None
+    row.state, row.attempts, row.next_try_at = PENDING, 0, now
+    session.flush()
+    return row

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from flask import Blueprint, abort, request
+from flask import Blueprint, Response, abort, request
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ from intake.sms_templates import REPLY
 from intake.validation import clean_text
 
 from .. import db, services
-from ..errors import MESSAGES
+from ..errors import MESSAGES, when_unavailable
 
 # A chat message or status callback is a few kB; anything far bigger is not from the provider.
 WEBHOOK_MAX_BYTES = 64 * 1024
@@ -125,9 +126,17 @@ def _call_staff(session: Session, inbound: Inbound) -> None:
         complaint_id=None)
 
 
+# What a provider gets while the database cannot store its delivery. Nothing was stored, so the answer must not
+# look like success: WeChat retries a delivery that got no good answer (3 attempts in all) and then shows the
+# follower "该公众号暂时无法提供服务，请稍后再试" itself, so the worker knows to write again; a passive reply with
+# our apology would count as delivered and the message would be lost. Twilio retries on a 5xx when the webhook
+# URL asks for it (connection overrides, e.g. "#rc=5&rp=5xx,ct,rt") and otherwise calls the fallback URL.
+UNAVAILABLE = "503 Service Unavailable: the database is unavailable; nothing was stored, send it again later\n"
+
+
 def webhook_blueprint(name: str, import_name: str, enabled: Callable[[Settings], bool]) -> Blueprint:
     """A blueprint for provider callbacks: absent (404) while its channel is not configured, small bodies only,
-    and errors as plain text that a provider's webhook log shows."""
+    errors as plain text that a provider's webhook log shows, and a 503 while the database is unavailable."""
     bp = Blueprint(name, import_name)
 
     @bp.before_request
@@ -141,6 +150,7 @@ def webhook_blueprint(name: str, import_name: str, enabled: Callable[[Settings],
 
     for code in MESSAGES:  # by code, as the app's Chinese pages are, so these win inside this blueprint
         bp.register_error_handler(code, _plain)
+    bp.register_error_handler(DBAPIError, when_unavailable(lambda: Response(UNAVAILABLE, mimetype="text/plain")))
     return bp
 
 

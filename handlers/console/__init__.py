@@ -100,4 +100,4 @@ def _private(response):
     return response
 
 
-from . import audit_log, auth, case, dashboard, employers, ledger, queue, sites, walk_in  # noqa: E402,F401  (routes register on bp)
+from . import audit_log, auth, case, dashboard, dead_letters, employers, ledger, queue, sites, walk_in  # noqa: E402,F401,E501
