@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import figures  # noqa: E402
 from bench.bulk import copy_rows  # noqa: E402
 from handlers import create_app  # noqa: E402
-from intake import encryption  # noqa: E402
+from intake import encryption, tallies  # noqa: E402
 from intake.db import make_engine, make_session_factory, recreate_postgres_database  # noqa: E402
 from intake.directory import department, load_directory  # noqa: E402
 from intake.models import Department, Jurisdiction  # noqa: E402
@@ -133,6 +133,10 @@ def load(url: str, complaints: int) -> None:
     ], sequences={"complaints_id_seq": complaints, "sites_id_seq": len(sites)})
     print(f"loaded {complaints:,} complaints with their facts, timelines and inbox notices in "
           f"{time.perf_counter() - started:.0f} s")
+    started = time.perf_counter()
+    with engine.begin() as conn:  # what the migration does for the cases already there
+        tallies.rebuild(conn)
+    print(f"counted their daily tallies in {time.perf_counter() - started:.0f} s")
     engine.dispose()
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake import encryption
+from intake import tallies
 from intake.calendar import WorkingCalendar
 from intake.cases import CaseContext
 from intake.clocks import validate as validate_clocks
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     validate_clocks(settings.clocks)
     _configure_data_keys(settings)
     calendar = WorkingCalendar.from_config(dataclasses.asdict(settings.calendar))
+    tallies.configure(settings.calendar.timezone)  # the supervisors' days are the calendar's
     engine = make_engine(settings.database.url, echo=settings.database.echo)
     app.extensions["qingling"] = Services(settings, engine, make_session_factory(engine), calendar)
 

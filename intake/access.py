@@ -89,6 +89,17 @@ class Scope:
             return false()
         return Complaint.department_id == self.department_id
 
+    def units(self, department_id: ColumnElement[int], county: ColumnElement[str]) -> ColumnElement[bool]:
+        """The same rule as `complaints`, on rows that carry a case's unit instead (the daily tallies): its
+        handling department, and its county (that department's, or the one it was filed for)."""
+        if self.role is Role.ADMIN:
+            return true()
+        if self.role is Role.COUNTY:
+            return county == self.jurisdiction_code
+        if self.department_id is None:
+            return false()
+        return department_id == self.department_id
+
     def sites(self) -> ColumnElement[bool]:
         """Sites of the user's county (all of them for the city, and for city-level departments)."""
         if self.role is Role.ADMIN or self.city_level:

@@ -22,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import groupby
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, inspect, select, update
 from sqlalchemy.orm import Session
 
+from . import tallies
 from .employers import normalise_name
 from .models import CaseFacts, Complaint, Event, Site, Status, UTCDateTime
 
@@ -52,15 +53,23 @@ _REOPENED = update(F).where(F.complaint_id == _ID).values(closed_at=None)
 
 
 def keep_case_facts(session: Session, _flush_context) -> None:
-    """after_flush: the events this flush wrote update their complaints' facts (new complaints get a row)."""
+    """after_flush: the events this flush wrote update their complaints' facts (new complaints get a row), and
+    the daily tallies follow every case whose facts or counted attributes changed."""
     events = sorted((o for o in session.new if isinstance(o, Event)), key=lambda e: e.id)
-    if not events:
+    changed = {c.id for c in session.dirty if isinstance(c, Complaint) and _counted_change(c)}
+    if not events and not changed:
         return
     connection = session.connection()
     new = [e.complaint_id for e in events if e.kind == "received"]
     if new:
         _insert_rows(connection, new)
     _apply(connection, events)
+    tallies.refresh(connection, changed | {e.complaint_id for e in events})
+
+
+def _counted_change(complaint: Complaint) -> bool:
+    state = inspect(complaint)
+    return any(state.attrs[name].history.has_changes() for name in tallies.TALLIED_ATTRIBUTES)
 
 
 def rebuild(connection: Connection) -> None:
@@ -74,6 +83,7 @@ def rebuild(connection: Connection) -> None:
         _apply(connection, connection.execute(
             select(Event.complaint_id, Event.kind, Event.to_status, Event.data, Event.created_at)
             .where(Event.complaint_id.in_(chunk)).order_by(Event.id)))
+        tallies.refresh(connection, chunk)
 
 
 def _insert_rows(connection: Connection, complaint_ids: list[int]) -> None:

@@ -24,7 +24,9 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    # JIT compiling pays off for long analytic queries, not for pages of a few milliseconds: it added ~40 ms
+    # to each of the dashboard's queries.
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
 
 
 def _sqlite_begin(connection) -> None:

@@ -1,6 +1,9 @@
 """The supervisors' figures: per county and department, over the cases a user's scope shows and the filters
 choose; the ledger (intake.ledger) lists exactly the same cases, so a figure can always be checked row by row.
 
+The counts are sums of the daily tallies (intake.tallies), which the cases keep up to date as they change, so a
+year over a million cases reads a few thousand rows; only "overdue now" is counted on the cases themselves.
+
 Definitions (the on-time facts themselves are defined in intake.case_facts):
 - The cases counted are those *received* (complaints.created_at, local date) within the date range, in scope
   (`Scope.complaints()`), in the county (the handling department's, or the one filed for while unrouted),
@@ -21,18 +24,21 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Date, and_, func, literal_column, or_, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.orm import Session, load_only, selectinload
 
 from .access import Scope
-from .models import CaseFacts, Complaint, Department, Investment, Jurisdiction, Priority, Site, Status
+from .models import CaseFacts, Complaint, DailyTally, Department, Investment, Jurisdiction, Priority, Site, Status
 from .settings import TargetSettings
+from .tallies import CLOSED, COUNTERS, RECEIVED
 
-F, C = CaseFacts, Complaint
+F, C, T = CaseFacts, Complaint, DailyTally
 LIST_MAX = 100
 REPEATED_MIN = 2
+REPEAT_WINDOW_DAYS = 90
+# What the watch lists show of a case (a list of a hundred reads no claim, text or timeline).
+LISTED = (C.ticket_no, C.collective_id, C.priority, C.site_id, C.project_name, C.department_id, C.workers, C.amount,
+          C.status, C.deadlines, C.next_due_at, C.supervised)
 GOV_SOE = (Investment.GOVERNMENT.value, Investment.SOE.value)
 
 
@@ -122,31 +128,6 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-class _local_date(FunctionElement):
-    type = Date()
-    inherit_cache = True
-
-
-@compiles(_local_date, "postgresql")
-def _local_date_pg(element, compiler, **kw):
-    column, zone, _offset = list(element.clauses)
-    return f"CAST(({compiler.process(column, **kw)} AT TIME ZONE {compiler.process(zone, **kw)}) AS DATE)"
-
-
-@compiles(_local_date, "sqlite")
-def _local_date_sqlite(element, compiler, **kw):
-    column, _zone, offset = list(element.clauses)
-    return f"date({compiler.process(column, **kw)}, {compiler.process(offset, **kw)})"
-
-
-def local_date(column, timezone: str) -> ColumnElement[date]:
-    """The local calendar date of a UTC timestamp column. SQLite stores naive UTC text and knows no zones, so
-    it adds the zone's offset (Asia/Shanghai keeps one all year)."""
-    zone = ZoneInfo(timezone)
-    hours = zone.utcoffset(datetime(2000, 1, 1)).total_seconds() / 3600
-    return _local_date(column, literal_column(f"'{zone.key}'"), literal_column(f"'{hours:+g} hours'"))
-
-
 def day_bounds(day: date, timezone: str) -> datetime:
     """Local midnight of a day, as an aware instant."""
     return datetime.combine(day, time(0), ZoneInfo(timezone))
@@ -181,31 +162,54 @@ def _count(condition) -> ColumnElement[int]:
     return func.count().filter(condition)
 
 
+def _tally_conditions(scope: Scope, filters: Filters, kind: str, start: date | None, end: date | None) -> list:
+    """WHERE conditions on the daily tallies: the same scope and filters as `conditions`, by day."""
+    found = [T.kind == kind, scope.units(T.department_id, T.county)]
+    if start:
+        found.append(T.day >= start)
+    if end:
+        found.append(T.day <= end)
+    if filters.county:
+        found.append(T.county == filters.county)
+    if filters.department_id is not None:
+        found.append(T.department_id == filters.department_id)
+    if filters.industry:
+        found.append(T.industry == filters.industry)
+    if filters.investment:
+        found.append(T.investment == filters.investment)
+    return found
+
+
 def figures(session: Session, scope: Scope, filters: Filters, now: datetime, timezone: str) -> Figures:
-    """Every figure per department, summed per county and in total, from one grouped query."""
-    open_ = C.status != Status.CLOSED.value
-    query = (select(C.department_id, county_of(), func.count(),
-                    _count(F.acknowledged_on_time.is_(True)), _count(F.acknowledged_on_time.is_(False)),
-                    _count(F.accept_on_time.is_(True)), _count(F.accept_on_time.is_(False)),
-                    _count(F.reply_on_time.is_(True)), _count(F.reply_on_time.is_(False)),
-                    _count(C.status == Status.CLOSED.value), _count(C.satisfied.is_(True)),
-                    _count(C.satisfied.is_not(None)), _count(open_), _count(and_(open_, C.next_due_at < now)),
-                    func.coalesce(func.sum(C.amount), 0), func.coalesce(func.sum(C.amount_recovered), 0))
-             .select_from(C).outerjoin(F, F.complaint_id == C.id).outerjoin(Department, Department.id == C.department_id)
-             .where(*conditions(scope, filters, timezone)).group_by(C.department_id, county_of()))
-    rows = session.execute(query).all()
+    """Every figure per department, summed per county and in total: the counts from the daily tallies, the
+    cases overdue now from the complaints' deadlines."""
+    sums = [func.coalesce(func.sum(getattr(T, name)), 0) for name in COUNTERS]
+    counted = session.execute(
+        select(T.department_id, T.county, *sums)
+        .where(*_tally_conditions(scope, filters, RECEIVED, filters.start, filters.end))
+        .group_by(T.department_id, T.county).having(func.sum(T.received) > 0)).all()  # buckets cases left
+    overdue = dict(((d or 0, county or ""), n) for d, county, n in session.execute(
+        select(C.department_id, county_of(), func.count()).select_from(C)
+        .outerjoin(Department, Department.id == C.department_id)
+        .where(*conditions(scope, filters, timezone), C.status != Status.CLOSED.value, C.next_due_at < now)
+        .group_by(C.department_id, county_of())).all())
+    units = {(d, county): list(numbers) for d, county, *numbers in counted}
+    for key in overdue:
+        units.setdefault(key, [0] * len(COUNTERS))
     departments = {d.id: d for d in session.scalars(select(Department).where(
-        Department.id.in_({r[0] for r in rows if r[0] is not None})))}
+        Department.id.in_({d for d, _ in units if d})))}
     names = dict(session.execute(select(Jurisdiction.code, Jurisdiction.name)).all())
     by_department: dict[tuple, Unit] = {}
     by_county: dict[str | None, Unit] = {}
     total = Tally()
-    for department_id, county, *numbers in rows:
-        tally = Tally(*numbers)
+    for (department_id, county), numbers in units.items():
+        counts = dict(zip(COUNTERS, numbers))
+        tally = Tally(**counts, open=counts["received"] - counts["closed"],
+                      overdue=overdue.get((department_id, county), 0))
+        county = county or None
         department = departments.get(department_id)
-        key = (county, department_id)
-        unit = by_department.setdefault(key, Unit(county, department.name if department else "待分派",
-                                                  department_id))
+        unit = by_department.setdefault((county, department_id), Unit(
+            county, department.name if department else "待分派", department_id or None))
         unit.tally.add(tally)
         by_county.setdefault(county, Unit(county, names.get(county, "区县不明"))).tally.add(tally)
         total.add(tally)
@@ -218,19 +222,14 @@ def daily(session: Session, scope: Scope, filters: Filters, timezone: str, today
     """(day, received, closed) for every day of the range (the last `days` days when it is open-ended)."""
     start = filters.start or (filters.end or today) - timedelta(days=days - 1)
     end = filters.end or today
-    ranged = Filters(start, end, filters.county, filters.department_id, filters.industry, filters.investment)
-    received_day = local_date(C.created_at, timezone)
-    received = session.execute(
-        select(received_day, func.count()).where(*conditions(scope, ranged, timezone)).group_by(received_day)).all()
-    closed_day = local_date(F.closed_at, timezone)
-    closed = session.execute(
-        select(closed_day, func.count()).select_from(C).join(F, F.complaint_id == C.id)
-        .where(*conditions(scope, ranged, timezone, dated=False), F.closed_at >= day_bounds(start, timezone),
-               F.closed_at < day_bounds(end + timedelta(days=1), timezone)).group_by(closed_day)).all()
-    received = {_as_date(k): v for k, v in received}
-    closed = {_as_date(k): v for k, v in closed}
+    per_day = {}
+    for kind, counter in ((RECEIVED, T.received), (CLOSED, T.closed)):
+        per_day[kind] = {_as_date(day): n for day, n in session.execute(
+            select(T.day, func.sum(counter)).where(*_tally_conditions(scope, filters, kind, start, end))
+            .group_by(T.day)).all()}
     span = (end - start).days + 1
-    return [(d, received.get(d, 0), closed.get(d, 0)) for d in (start + timedelta(days=i) for i in range(span))]
+    return [(d, per_day[RECEIVED].get(d, 0), per_day[CLOSED].get(d, 0))
+            for d in (start + timedelta(days=i) for i in range(span))]
 
 
 def _as_date(value) -> date:
@@ -240,19 +239,17 @@ def _as_date(value) -> date:
 def clear_targets(session: Session, scope: Scope, filters: Filters, targets: TargetSettings, today: date,
                   timezone: str) -> list[ClearTarget]:
     """两个清零: the open cases on gov/SOE projects and all the others, per county, against their dates."""
-    gov_soe = func.coalesce(Site.investment.in_(GOV_SOE), False)
+    gov_soe = T.investment.in_(GOV_SOE)
     rows = session.execute(
-        select(gov_soe, county_of(), func.count()).select_from(C)
-        .outerjoin(Site, Site.id == C.site_id).outerjoin(Department, Department.id == C.department_id)
-        .where(*conditions(scope, filters, timezone, dated=False), C.status != Status.CLOSED.value)
-        .group_by(gov_soe, county_of())).all()
+        select(gov_soe, T.county, func.sum(T.received - T.closed))
+        .where(*_tally_conditions(scope, filters, RECEIVED, None, None)).group_by(gov_soe, T.county)).all()
     names = dict(session.execute(select(Jurisdiction.code, Jurisdiction.name)).all())
     found = []
     for label, due_text, wanted in (("政府投资和国有企业项目", targets.gov_soe_clear_by, True),
                                     ("其他项目（春节前动态清零）", targets.all_clear_by, False)):
         due = date.fromisoformat(due_text)
-        counts = sorted(((names.get(county, "区县不明"), n) for is_gov, county, n in rows if bool(is_gov) == wanted),
-                        key=lambda x: -x[1])
+        counts = sorted(((names.get(county, "区县不明"), int(n)) for is_gov, county, n in rows
+                         if bool(is_gov) == wanted and n), key=lambda x: -x[1])
         found.append(ClearTarget(label, due, (due - today).days, sum(n for _, n in counts), counts))
     return found
 
@@ -261,7 +258,8 @@ def _listed(session: Session, scope: Scope, filters: Filters, timezone: str, *ex
     return list(session.scalars(
         select(C).where(*conditions(scope, filters, timezone, dated=False), C.status != Status.CLOSED.value, *extra)
         .order_by(C.next_due_at.asc().nulls_last(), C.id).limit(LIST_MAX)
-        .options(selectinload(C.site), selectinload(C.department))))
+        .options(load_only(*LISTED), selectinload(C.site).load_only(Site.name),
+                 selectinload(C.department).load_only(Department.name))))
 
 
 def supervised(session: Session, scope: Scope, filters: Filters, timezone: str) -> list[Complaint]:
@@ -274,24 +272,41 @@ def collective_and_urgent(session: Session, scope: Scope, filters: Filters, time
                    or_(C.collective_id.is_not(None), C.priority == Priority.URGENT.value))
 
 
-def repeated_sites(session: Session, scope: Scope, filters: Filters, timezone: str) -> list[tuple[Site, int, int]]:
-    """Sites with two or more complaints in the range: (site, complaints, open)."""
-    rows = session.execute(
-        select(C.site_id, func.count(), _count(C.status != Status.CLOSED.value))
-        .where(*conditions(scope, filters, timezone), C.site_id.is_not(None)).group_by(C.site_id)
-        .having(func.count() >= REPEATED_MIN).order_by(func.count().desc(), C.site_id).limit(20)).all()
+def repeat_window(filters: Filters, today: date) -> tuple[date, date]:
+    """The days the repeated-complaint lists look at: the last REPEAT_WINDOW_DAYS of the chosen range. A site or
+    employer complained about again and again lately is the warning; a whole year's totals per employer are in
+    the employer register."""
+    end = filters.end or today
+    start = end - timedelta(days=REPEAT_WINDOW_DAYS - 1)
+    return (max(start, filters.start) if filters.start else start), end
+
+
+def _repeated(session: Session, scope: Scope, filters: Filters, key, today: date) -> list[tuple]:
+    """(key, complaints, open) for the keys with two or more complaints received in the window, most first; read
+    from case_facts alone, which carries each case's unit (intake.tallies)."""
+    start, end = repeat_window(filters, today)
+    found = [scope.units(F.department_id, F.county), key.is_not(None), F.received_day >= start,
+             F.received_day <= end]
+    for column, value in ((F.county, filters.county), (F.department_id, filters.department_id),
+                          (F.industry, filters.industry), (F.investment, filters.investment)):
+        if value:
+            found.append(column == value)
+    return [tuple(r) for r in session.execute(
+        select(key, func.count(), _count(F.is_open.is_(True))).where(*found).group_by(key)
+        .having(func.count() >= REPEATED_MIN).order_by(func.count().desc(), key).limit(20)).all()]
+
+
+def repeated_sites(session: Session, scope: Scope, filters: Filters, today: date) -> list[tuple[Site, int, int]]:
+    """Sites with two or more complaints in the window: (site, complaints, open)."""
+    rows = _repeated(session, scope, filters, F.site_id, today)
     sites = {s.id: s for s in session.scalars(select(Site).where(Site.id.in_([r[0] for r in rows]))
                                               .options(selectinload(Site.jurisdiction)))}
-    return [(sites[site_id], n, o) for site_id, n, o in rows]
+    return [(sites[site_id], n, o) for site_id, n, o in rows if site_id in sites]
 
 
-def repeated_employers(session: Session, scope: Scope, filters: Filters, timezone: str) -> list[tuple[str, int, int]]:
-    """Employers with two or more complaints in the range: (name, complaints, open)."""
-    return [tuple(r) for r in session.execute(
-        select(F.employer, func.count(), _count(C.status != Status.CLOSED.value))
-        .select_from(C).join(F, F.complaint_id == C.id)
-        .where(*conditions(scope, filters, timezone), F.employer.is_not(None)).group_by(F.employer)
-        .having(func.count() >= REPEATED_MIN).order_by(func.count().desc(), F.employer).limit(20)).all()]
+def repeated_employers(session: Session, scope: Scope, filters: Filters, today: date) -> list[tuple[str, int, int]]:
+    """Employers with two or more complaints in the window: (name, complaints, open)."""
+    return _repeated(session, scope, filters, F.employer, today)
 
 
 def report_period(kind: str, today: date) -> tuple[date, date]:

@@ -20,6 +20,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
@@ -197,6 +199,11 @@ class CollectiveCase(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# The predicates of the watch-list indexes, as intake.figures' queries say them (so the planner sees they apply).
+SUPERVISED_OPEN = "status <> 'closed' AND supervised IS TRUE"
+WATCHED_OPEN = "status <> 'closed' AND (collective_id IS NOT NULL OR priority = 'urgent')"
+
+
 class Complaint(Base):
     __tablename__ = "complaints"
     __table_args__ = (
@@ -204,6 +211,16 @@ class Complaint(Base):
         # The console's queues: a department's cases (or everyone's) by the most urgent deadline, keyset-paged.
         Index("ix_complaints_department_due", "department_id", "next_due_at", "id"),
         Index("ix_complaints_due", "next_due_at", "id"),
+        # Open cases by deadline, carrying what the overdue counts and the watch lists filter on (index-only scans).
+        Index("ix_complaints_open_due", "next_due_at", "id", sqlite_where=text("status <> 'closed'"),
+              postgresql_where=text("status <> 'closed'"),
+              postgresql_include=["created_at", "department_id", "jurisdiction_code", "site_id", "supervised",
+                                  "collective_id", "priority"]),
+        # The supervisors' watch lists: few rows each, found without scanning every open case of a county.
+        Index("ix_complaints_supervised_due", "next_due_at", "id",
+              sqlite_where=text(SUPERVISED_OPEN), postgresql_where=text(SUPERVISED_OPEN)),
+        Index("ix_complaints_watch_due", "next_due_at", "id", sqlite_where=text(WATCHED_OPEN),
+              postgresql_where=text(WATCHED_OPEN)),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_no: Mapped[str] = mapped_column(String(20), unique=True)
@@ -482,6 +499,16 @@ class CaseFacts(Base):
     investigated_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    # What this case last added to daily_tallies (intake.tallies), so a change subtracts exactly that; and its
+    # unit as of then, so the lists of repeated sites and employers read this table alone.
+    tallied: Mapped[list | None] = mapped_column(JSON)
+    received_day: Mapped[date | None] = mapped_column(Date, index=True)
+    department_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    county: Mapped[str] = mapped_column(String(12), default="", server_default="")
+    industry: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    investment: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    site_id: Mapped[int | None] = mapped_column(Integer)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class EntryCounter(Base):
@@ -529,3 +556,33 @@ class EmployerListing(Base):
 
 # The supervisors' figures and ledger select complaints by the date they were received.
 Index("ix_complaints_created_at", Complaint.created_at)
+
+
+class DailyTally(Base):
+    """The supervisors' counts per local day and unit, kept by intake.tallies as cases change, so a year of
+    figures over a million cases sums a few thousand rows. kind "received" counts the cases received that day
+    (and what became of them); kind "closed" the cases closed (销号) that day. Absent units are 0 or "", so
+    every bucket is one row under the unique key."""
+
+    __tablename__ = "daily_tallies"
+    __table_args__ = (UniqueConstraint("kind", "day", "department_id", "county", "industry", "investment",
+                                       name="uq_daily_tallies_bucket"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    day: Mapped[date] = mapped_column(Date)
+    department_id: Mapped[int] = mapped_column(Integer)
+    county: Mapped[str] = mapped_column(String(12))
+    industry: Mapped[str] = mapped_column(String(20))
+    investment: Mapped[str] = mapped_column(String(20))
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    ack_met: Mapped[int] = mapped_column(Integer, default=0)
+    ack_missed: Mapped[int] = mapped_column(Integer, default=0)
+    accept_met: Mapped[int] = mapped_column(Integer, default=0)
+    accept_missed: Mapped[int] = mapped_column(Integer, default=0)
+    reply_met: Mapped[int] = mapped_column(Integer, default=0)
+    reply_missed: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    claimed: Mapped[int] = mapped_column(BigInteger, default=0)
+    recovered: Mapped[int] = mapped_column(BigInteger, default=0)

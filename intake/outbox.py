@@ -238,7 +238,8 @@ def _give_up(session: Session, row: Outbox, now: datetime) -> None:
               row.last_error)
     alert = {"kind": DEAD_LETTER, "outbox_id": row.id, "destination": row.destination,
              "error": row.last_error, "attempts": row.attempts,
-             "text": f"消息无法送达：{row.destination}（已尝试 {row.attempts} 次，{row.last_error}），请人工联系。"}
+             "ticket_no": row.payload.get("ticket_no"),
+             "text": f"消息无法送达：{shown(row.destination)}（已尝试 {row.attempts} 次，{row.last_error}），请人工联系。"}
     for target in department_destinations(dispatch_desk(session)):
         if target != row.destination:
             enqueue(session, target, alert, row.complaint_id, now)

@@ -11,7 +11,7 @@ from handlers import services
 from intake import cases
 from intake.access import Scope
 from intake.case_facts import rebuild
-from intake.figures import Filters, clear_targets, daily, figures, report_period
+from intake.figures import Filters, clear_targets, daily, figures, repeated_sites, report_period
 from intake.models import CaseFacts, Complaint, Site, Timer, utcnow
 from intake.settings import TargetSettings
 from intake.staff import Role
@@ -177,3 +177,37 @@ def test_two_accepts_at_once_get_consecutive_numbers(app, session, settings, sit
     session.expire_all()
     numbers = sorted(session.get(Complaint, i).entry_no[-6:] for i in ids)
     assert numbers == ["000001", "000002"]
+
+
+def test_the_daily_tallies_always_equal_a_recount_of_the_cases(app, session, settings, site):
+    from intake import tallies
+    from intake.directory import department
+    from intake.models import DailyTally
+
+    def counted():
+        session.expire_all()
+        return sorted((t.kind, t.day, t.department_id, t.county, t.industry, t.investment, t.received, t.ack_met,
+                       t.ack_missed, t.closed, t.satisfied, t.answered, t.claimed, t.recovered)
+                      for t in session.scalars(select(DailyTally)) if t.received or t.closed)
+
+    paid, unpaid, moved = three_cases(app, session, settings, site)
+    for complaint, answer in ((paid, True), (unpaid, False)):
+        cases.accept(session, complaint, ctx(app), actor="staff:a")
+        cases.resolve(session, complaint, ctx(app), actor="staff:a", outcome="已支付", amount_recovered=5000,
+                      workers_paid=1)
+        cases.confirm_payment(session, complaint, ctx(app), paid=answer, actor="worker")
+    cases.transfer(session, moved, ctx(app), department=department(session, "371311", "hrss"), actor="staff:c",
+                   reason="属地不对")
+    cases.reopen(session, paid, ctx(app), actor="staff:c", reason="只发了一半")
+    session.commit()
+    live = counted()
+    assert sum(row[6] for row in live if row[0] == "received") == 3
+    assert {row[3] for row in live} == {"371302", "371311"}  # the transferred case moved county
+    tallies.rebuild(session.connection())
+    session.commit()
+    assert counted() == live
+    found = figures(session, CITY, Filters(), utcnow(), TZ)
+    assert (found.total.received, found.total.closed, found.total.open) == (3, 0, 3)
+    assert [(s.code, n, o) for s, n, o in repeated_sites(session, CITY, Filters(), utcnow().astimezone(CAL.timezone).date())] == [("S-1", 3, 3)]
+    lanshan = Scope(user_id=0, username="c", role=Role.COUNTY, department_id=None, jurisdiction_code="371302")
+    assert [(s.code, n) for s, n, _ in repeated_sites(session, lanshan, Filters(), utcnow().astimezone(CAL.timezone).date())] == [("S-1", 2)]

@@ -97,6 +97,7 @@ def test_dead_after_max_attempts_alerts_the_dispatch_desk(session):
     assert alert.destination == f"department:{outbox.dispatch_desk(session).id}"
     assert alert.payload["kind"] == "dead_letter" and alert.payload["outbox_id"] == dead.id
     assert alert.state == "sent" and "消息无法送达" in desk.delivered[0][1]
+    assert "138****0009" in alert.payload["text"] and "13800000009" not in alert.payload["text"]  # inboxes mask
 
 
 def test_wechat_45015_falls_back_to_a_template_then_sms(session):

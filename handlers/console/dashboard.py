@@ -92,5 +92,6 @@ def dashboard():
         targets=fg.clear_targets(db(), scope(), filters, settings.targets, day, tz),
         supervised=fg.supervised(db(), scope(), filters, tz),
         collective=fg.collective_and_urgent(db(), scope(), filters, tz),
-        sites=fg.repeated_sites(db(), scope(), filters, tz), employers=fg.repeated_employers(db(), scope(), filters, tz),
+        sites=fg.repeated_sites(db(), scope(), filters, day), employers=fg.repeated_employers(db(), scope(), filters, day),
+        repeat_window=fg.repeat_window(filters, day),
         rate=fg.rate_text, statuses=STATUS_LABELS, now=now, when=lambda t: when_text(t, tz), due_of=_due, may_export=scope().may("export"), **filter_choices())
