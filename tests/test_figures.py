@@ -52,6 +52,15 @@ def three_cases(app, session, settings, site):
     return on_time, late, paused
 
 
+def resolve_and_answer(app, session, paid, unpaid):
+    """Both accepted and resolved with 9000 recovered; one worker says the money arrived, the other not."""
+    for complaint, answer in ((paid, True), (unpaid, False)):
+        cases.accept(session, complaint, ctx(app), actor="staff:a")
+        cases.resolve(session, complaint, ctx(app), actor="staff:a", outcome="已责令支付", amount_recovered=9000,
+                      workers_paid=3)
+        cases.confirm_payment(session, complaint, ctx(app), paid=answer, actor="worker")
+
+
 def test_a_late_acknowledgement_counts_as_late_and_a_pause_does_not_count(app, session, settings, site):
     on_time, late, paused = three_cases(app, session, settings, site)
     facts = {f.complaint_id: f for f in session.scalars(select(CaseFacts))}
@@ -66,11 +75,7 @@ def test_a_late_acknowledgement_counts_as_late_and_a_pause_does_not_count(app, s
 
 def test_closure_satisfaction_and_money_follow_the_workers_answer(app, session, settings, site):
     paid, unpaid, _open = three_cases(app, session, settings, site)
-    for complaint, answer in ((paid, True), (unpaid, False)):
-        cases.accept(session, complaint, ctx(app), actor="staff:a")
-        cases.resolve(session, complaint, ctx(app), actor="staff:a", outcome="已责令支付", amount_recovered=9000,
-                      workers_paid=3)
-        cases.confirm_payment(session, complaint, ctx(app), paid=answer, actor="worker")
+    resolve_and_answer(app, session, paid, unpaid)
     session.commit()
     found = figures(session, CITY, Filters(), utcnow(), TZ)
     total = found.total
@@ -191,11 +196,7 @@ def test_the_daily_tallies_always_equal_a_recount_of_the_cases(app, session, set
                       for t in session.scalars(select(DailyTally)) if t.received or t.closed)
 
     paid, unpaid, moved = three_cases(app, session, settings, site)
-    for complaint, answer in ((paid, True), (unpaid, False)):
-        cases.accept(session, complaint, ctx(app), actor="staff:a")
-        cases.resolve(session, complaint, ctx(app), actor="staff:a", outcome="已支付", amount_recovered=5000,
-                      workers_paid=1)
-        cases.confirm_payment(session, complaint, ctx(app), paid=answer, actor="worker")
+    resolve_and_answer(app, session, paid, unpaid)
     cases.transfer(session, moved, ctx(app), department=department(session, "371311", "hrss"), actor="staff:c",
                    reason="属地不对")
     cases.reopen(session, paid, ctx(app), actor="staff:c", reason="只发了一半")
