@@ -34,9 +34,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+SECRET_KEY = "b" * 32  # the servers' data key is derived from it (no QINGLING_PRIVACY_DATA_KEY in a bench)
+
+
 def app_env(url: str, base: str) -> dict[str, str]:
     """The app's settings for a bench: the database, the public URL both providers sign, both channels on."""
-    return {"QINGLING_DATABASE_URL": url, "QINGLING_PUBLIC_BASE_URL": base, "QINGLING_SECRET_KEY": "b" * 32,
+    return {"QINGLING_DATABASE_URL": url, "QINGLING_PUBLIC_BASE_URL": base, "QINGLING_SECRET_KEY": SECRET_KEY,
             "QINGLING_WECHAT_TOKEN": TOKEN, "QINGLING_WECHAT_APP_ID": APP_ID, "QINGLING_WECHAT_APP_SECRET": "s",
             "QINGLING_WECHAT_ENCODING_AES_KEY": AES_KEY, "QINGLING_TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
             "QINGLING_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "QINGLING_TWILIO_FROM_NUMBER": FROM}

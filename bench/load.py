@@ -43,11 +43,12 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import figures  # noqa: E402
-from bench.harness import (ROOT, Requests, app_env, free_port, prepare_database, serve, sms_user,  # noqa: E402
-                           wechat_user)
+from bench.harness import (ROOT, SECRET_KEY, Requests, app_env, free_port, prepare_database, serve,  # noqa: E402
+                           sms_user, wechat_user)
 
 from sqlalchemy import func, select  # noqa: E402
 
+from intake import encryption  # noqa: E402
 from intake.db import make_engine, make_session_factory  # noqa: E402
 from intake.directory import department  # noqa: E402
 from intake.models import Complainant, Complaint, Status  # noqa: E402
@@ -261,6 +262,7 @@ async def wave(base: str, make: Requests, workers: int, staff: list[str], second
 
 def check_database(url: str, tally: Tally) -> dict[str, int]:
     """Every confirmed conversation has exactly one complaint with the ticket it was told; nothing else stored."""
+    encryption.configure([encryption.derived_data_key(SECRET_KEY)])  # the phones are the servers' ciphertexts
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
         stored: dict[tuple[str, str], list[str]] = defaultdict(list)

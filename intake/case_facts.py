@@ -53,8 +53,9 @@ _REOPENED = update(F).where(F.complaint_id == _ID).values(closed_at=None)
 
 
 def keep_case_facts(session: Session, _flush_context) -> None:
-    """after_flush: the events this flush wrote update their complaints' facts (new complaints get a row), and
-    the daily tallies follow every case whose facts or counted attributes changed."""
+    """after_flush: the events this flush wrote update their complaints' facts (new complaints get a row); the
+    cases whose facts or counted attributes changed are noted for the daily tallies, brought up to date at
+    commit (intake.tallies)."""
     events = sorted((o for o in session.new if isinstance(o, Event)), key=lambda e: e.id)
     changed = {c.id for c in session.dirty if isinstance(c, Complaint) and _counted_change(c)}
     if not events and not changed:
@@ -64,7 +65,7 @@ def keep_case_facts(session: Session, _flush_context) -> None:
     if new:
         _insert_rows(connection, new)
     _apply(connection, events)
-    tallies.refresh(connection, changed | {e.complaint_id for e in events})
+    tallies.touch(session, changed | {e.complaint_id for e in events})
 
 
 def _counted_change(complaint: Complaint) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import tallies
 from .case_facts import keep_case_facts
 from .publish import install
 
@@ -118,9 +119,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep the supervisors' per-case facts in step with every event they write
-    (intake.case_facts) and publish those events to the subscribed client systems (intake.publish)."""
+    (intake.case_facts) and their daily tallies as they commit (intake.tallies), and publish those events to the
+    subscribed client systems (intake.publish)."""
     factory = sessionmaker(engine, expire_on_commit=False)
     event.listen(factory, "after_flush", keep_case_facts)
+    event.listen(factory, "before_commit", tallies.at_commit)
+    event.listen(factory, "after_rollback", tallies.forget)
     install(factory)
     return factory
 

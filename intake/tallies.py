@@ -3,8 +3,9 @@
 Each case adds one "received" row vector to the bucket of the day it was received (its unit: handling
 department, county, site industry and investment type) and, once closed, one "closed" vector to the bucket of
 the day it was closed. What it added is kept on its fact row (case_facts.tallied); when the case changes, the
-flush hook recomputes its contribution and moves only the difference, so the tallies always equal a count over
-the cases themselves (`rebuild` recounts them from scratch, e.g. after a site's industry was corrected).
+transaction recomputes its contribution as it commits and moves only the difference, so the tallies always
+equal a count over the cases themselves (`rebuild` recounts them from scratch, e.g. after a site's industry was
+corrected).
 
 Days are local days of one reporting time zone (the calendar's), set by the composition root.
 """
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from .models import CaseFacts, Complaint, DailyTally, Department, Site, Status
 
@@ -32,10 +34,34 @@ TALLIED_ATTRIBUTES = ("status", "satisfied", "amount", "amount_recovered", "depa
 # A case's unit as case_facts keeps it too, for the lists that count by site or employer (intake.figures).
 UNIT = ("received_day", "department_id", "county", "industry", "investment", "site_id", "is_open")
 BATCH = 5000
+_TOUCHED = "tallies.touched"
 _zone = ZoneInfo("Asia/Shanghai")
 T, F, C = DailyTally.__table__, CaseFacts, Complaint
 _STORE = update(F.__table__).where(F.__table__.c.complaint_id == bindparam("b_id")).values(
     tallied=bindparam("b_tallied"), **{name: bindparam(f"b_{name}") for name in UNIT})
+
+
+def touch(session: Session, complaint_ids: Iterable[int]) -> None:
+    """Note cases whose tallies may have changed; `at_commit` recounts them once, as the transaction ends."""
+    session.info.setdefault(_TOUCHED, set()).update(complaint_ids)
+
+
+def at_commit(session: Session) -> None:
+    """before_commit: move the touched cases' tallies, all buckets in one statement in key order.
+
+    Done once at the end rather than at every flush, so a transaction of many flushes (a worker's batch) locks
+    its buckets in one sorted sweep, and two transactions cannot take the same buckets in opposite orders
+    (the load test deadlocked before). The recount compares each case with what it last added, so work a
+    savepoint rolled back simply shows no change."""
+    session.flush()
+    touched = session.info.pop(_TOUCHED, None)
+    if touched:
+        refresh(session.connection(), touched)
+
+
+def forget(session: Session, *_args) -> None:
+    """after_rollback: what was touched is undone."""
+    session.info.pop(_TOUCHED, None)
 
 
 def configure(timezone: str) -> None:
