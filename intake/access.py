@@ -81,10 +81,7 @@ class Scope:
         if self.role is Role.ADMIN:
             return true()
         if self.role is Role.COUNTY:
-            county_departments = select(Department.id).where(Department.jurisdiction_code == self.jurisdiction_code)
-            # held by one of the county's departments, or (at the dispatch desk, not yet routed) filed for the county
-            return or_(Complaint.department_id.in_(county_departments),
-                       and_(Complaint.department_id.is_(None), Complaint.jurisdiction_code == self.jurisdiction_code))
+            return in_county(self.jurisdiction_code)
         if self.department_id is None:
             return false()
         return Complaint.department_id == self.department_id
@@ -114,6 +111,14 @@ class Scope:
             return list(session.scalars(select(Department.id).where(
                 Department.jurisdiction_code == self.jurisdiction_code)))
         return [self.department_id] if self.department_id is not None else []
+
+
+def in_county(code: str) -> ColumnElement[bool]:
+    """A case of the county: held by one of its departments, or (not yet routed) filed for it. The county
+    supervisor's scope and every county filter use this one rule."""
+    county_departments = select(Department.id).where(Department.jurisdiction_code == code)
+    return or_(Complaint.department_id.in_(county_departments),
+               and_(Complaint.department_id.is_(None), Complaint.jurisdiction_code == code))
 
 
 def scoped_complaints(scope: Scope) -> Select:

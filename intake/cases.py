@@ -235,17 +235,22 @@ def request_approval(session: Session, complaint: Complaint, ctx: CaseContext, *
     return record(session, complaint, APPROVAL_REQUESTED, actor=actor, note=reason, data=data)
 
 
+def pending_approvals(session: Session, complaint: Complaint) -> dict[str, Event]:
+    """Kind -> the newest request of that kind that no decision has answered yet, from one query."""
+    pending: dict[str, Event] = {}
+    for event in session.scalars(select(Event).where(Event.complaint_id == complaint.id,
+                                                     Event.kind.in_((APPROVAL_REQUESTED, APPROVAL_DECIDED)))
+                                 .order_by(Event.id)):
+        kind = event.data.get("kind")
+        if event.kind == APPROVAL_REQUESTED:
+            pending[kind] = event
+        else:
+            pending.pop(kind, None)
+    return pending
+
+
 def pending_approval(session: Session, complaint: Complaint, kind: str) -> Event | None:
-    """The newest request of a kind that no decision has answered yet."""
-    requests = session.scalars(select(Event).where(Event.complaint_id == complaint.id,
-                                                   Event.kind.in_((APPROVAL_REQUESTED, APPROVAL_DECIDED)))
-                               .order_by(Event.id)).all()
-    open_: Event | None = None
-    for event in requests:
-        if event.data.get("kind") != kind:
-            continue
-        open_ = event if event.kind == APPROVAL_REQUESTED else None
-    return open_
+    return pending_approvals(session, complaint).get(kind)
 
 
 def decide_approval(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, kind: str,

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, load_only, selectinload
 
-from .access import Scope
+from .access import Scope, in_county
 from .models import CaseFacts, Complaint, DailyTally, Department, Investment, Jurisdiction, Priority, Site, Status
 from .settings import TargetSettings
 from .tallies import CLOSED, COUNTERS, RECEIVED
@@ -146,8 +146,7 @@ def conditions(scope: Scope, filters: Filters, timezone: str, *, dated: bool = T
     if dated and filters.end:
         found.append(C.created_at < day_bounds(filters.end + timedelta(days=1), timezone))
     if filters.county:
-        found.append(or_(C.department_id.in_(select(Department.id).where(Department.jurisdiction_code == filters.county)),
-                         and_(C.department_id.is_(None), C.jurisdiction_code == filters.county)))
+        found.append(in_county(filters.county))
     if filters.department_id is not None:
         found.append(C.department_id == filters.department_id)
     site_conditions = [c for c in (Site.industry == filters.industry if filters.industry else None,

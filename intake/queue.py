@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from .access import Scope
+from .access import Scope, in_county
 from .calendar import WorkingCalendar
 from .clocks import LABELS
 from .directory import DISPATCH_DESK, LEADING_GROUP_OFFICE, department
@@ -60,8 +60,7 @@ def _conditions(scope: Scope, filters: Filters, now: datetime) -> list:
     if filters.priority:
         found.append(Complaint.priority == filters.priority)
     if filters.county:
-        found.append(Complaint.department_id.in_(select(Department.id)
-                                                 .where(Department.jurisdiction_code == filters.county)))
+        found.append(in_county(filters.county))
     if filters.industry:
         found.append(Complaint.site_id.in_(select(Site.id).where(Site.industry == filters.industry)))
     if filters.overdue:

@@ -39,7 +39,8 @@ class Action:
     run: Callable[[Session, Complaint, CaseContext, Scope, dict[str, Any]], Any]
     fields: tuple[Field, ...] = ()
     danger: bool = False
-    when: Callable[[Session, Complaint], bool] = field(default=lambda _s, _c: True)
+    # Offered only when this holds of the case and the kinds of approval it has waiting (see `offered`).
+    when: Callable[[Complaint, frozenset[str]], bool] = field(default=lambda _c, _p: True)
 
 
 def _statuses(*states: Status) -> frozenset[str]:
@@ -82,10 +83,14 @@ def _decide(kind: str):
 
 
 def _pending(kind: str):
-    return lambda session, complaint: cases.pending_approval(session, complaint, kind) is not None
+    return lambda _complaint, pending: kind in pending
 
 
-def _paused(_session, complaint) -> bool:
+def _not_pending(kind: str):
+    return lambda _complaint, pending: kind not in pending
+
+
+def _paused(complaint, _pending_kinds=frozenset()) -> bool:
     return any(d.get("paused") for d in (complaint.deadlines or {}).values())
 
 
@@ -99,7 +104,7 @@ ACTIONS: Mapping[str, Action] = {
                                              S.REOPENED),
                       lambda s, c, ctx, sc, v: cases.record_contact(s, c, ctx, actor=sc.actor, note=v["note"]),
                       (Field("note", "联系情况", "textarea"),),
-                      when=lambda _s, c: "contact" in (c.deadlines or {})),
+                      when=lambda c, _p: "contact" in (c.deadlines or {})),
     "accept": Action("受理", _statuses(S.ACKNOWLEDGED),
                      lambda s, c, ctx, sc, v: cases.accept(s, c, ctx, actor=sc.actor)),
     "reject": Action("不予受理", _statuses(S.ACKNOWLEDGED),
@@ -108,7 +113,7 @@ ACTIONS: Mapping[str, Action] = {
     "wait": Action("等待工人补充材料", OPEN_STATES,
                    lambda s, c, ctx, sc, v: cases.wait_for_worker(s, c, ctx, actor=sc.actor, needed=v["needed"]),
                    (Field("needed", "需要工人补充的材料（会告知工人）"),),
-                   when=lambda s, c: bool(c.next_due_at) and not _paused(s, c)),
+                   when=lambda c, _p: bool(c.next_due_at) and not _paused(c)),
     "material": Action("材料已收到，恢复计时", OPEN_STATES,
                        lambda s, c, ctx, sc, v: cases.material_received(s, c, ctx, actor=sc.actor), when=_paused),
     "measures": Action("记录处理措施", WORKING,
@@ -130,7 +135,7 @@ ACTIONS: Mapping[str, Action] = {
                           s, c, ctx, actor=sc.actor, line_id=int(v["line_id"]) if v["line_id"].isdigit() else 0,
                           amount_paid=_amount(v["amount_paid"], "已发放金额")),
                       (Field("line_id", "工人", "select"), Field("amount_paid", "已发放金额（元）", "number")),
-                      when=lambda _s, c: bool(c.claim_lines)),
+                      when=lambda c, _p: bool(c.claim_lines)),
     "resolve": Action("办结", WORKING,
                       lambda s, c, ctx, sc, v: cases.resolve(
                           s, c, ctx, actor=sc.actor, outcome=v["outcome"],
@@ -145,13 +150,13 @@ ACTIONS: Mapping[str, Action] = {
                                     clock=v["clock"], days=int(_amount(v["days"], "延期天数"))),
                                 (Field("clock", "时限", "select", choices=tuple((k, LABELS[k]) for k in EXTENSIBLE)),
                                  Field("days", "延期工作日数", "number"), Field("reason", "延期理由", "textarea")),
-                                when=lambda s, c: not _pending("extension")(s, c)),
+                                when=_not_pending("extension")),
     "decide_extension": Action("审批延期申请", OPEN_STATES, _decide("extension"), APPROVE,
                                when=_pending("extension")),
     "request_return": Action("申请退回（派错部门）", _statuses(S.ROUTED, S.ACKNOWLEDGED),
                              lambda s, c, ctx, sc, v: cases.request_approval(s, c, ctx, actor=sc.actor, kind="return",
                                                                              reason=v["reason"]),
-                             (Field("reason", "退回理由", "textarea"),), when=lambda s, c: not _pending("return")(s, c)),
+                             (Field("reason", "退回理由", "textarea"),), when=_not_pending("return")),
     "decide_return": Action("审批退回申请", _statuses(S.ROUTED, S.ACKNOWLEDGED), _decide("return"), APPROVE,
                             when=_pending("return")),
     "return": Action("退回派单中心", _statuses(S.ROUTED, S.ACKNOWLEDGED),
@@ -179,8 +184,9 @@ ACTIONS: Mapping[str, Action] = {
 def offered(session: Session, complaint: Complaint, scope: Scope) -> list[tuple[str, Action]]:
     """The actions this user may take on this case now, in table order. A head who may return directly is not
     also offered to ask for it."""
+    pending = frozenset(cases.pending_approvals(session, complaint))
     found = [(name, a) for name, a in ACTIONS.items()
-             if complaint.status in a.statuses and scope.may(name) and a.when(session, complaint)]
+             if complaint.status in a.statuses and scope.may(name) and a.when(complaint, pending)]
     names = {n for n, _ in found}
     return [(n, a) for n, a in found if not (n == "request_return" and "return" in names)]
 

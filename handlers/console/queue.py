@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from intake.directory import counties
-from intake.models import Industry, Outbox, Priority, Status, utcnow
+from intake.models import Industry, Outbox, Status, utcnow
 from intake.queue import OPEN, Filters, clock_views, inbox_destinations, queue_page
 from intake.routing import PRIORITY_TEXT
 from intake.validation import mask_phone
