@@ -23,12 +23,12 @@ class CaseAction:
     run: Run
 
 
-def _transfer(session: Session, complaint: Complaint, ctx: cases.CaseContext, actor: str, scope: Scope,
+def _transfer(session: Session, complaint: Complaint, ctx: cases.CaseContext, scope: Scope,
               body: s.Transfer) -> object:
     department = next((d for d in departments_in_reach(session, scope) if d.id == body.department_id), None)
     if department is None:
         raise cases.CaseError("不能转办给这个部门（不存在或不在权限范围内）")
-    return cases.transfer(session, complaint, ctx, department=department, actor=actor, reason=body.reason)
+    return cases.transfer(session, complaint, ctx, department=department, actor=scope.actor, reason=body.reason)
 
 
 ACTIONS: dict[type, CaseAction] = {
@@ -58,7 +58,7 @@ def take(session: Session, complaint: Complaint, ctx: cases.CaseContext, scope: 
     """Refuse what the role may not do (AccessDenied), then carry it out (CaseError, TransitionError, ...)."""
     if isinstance(body, s.Transfer):
         scope.require("transfer")
-        _transfer(session, complaint, ctx, scope.actor, scope, body)
+        _transfer(session, complaint, ctx, scope, body)
         return
     action = ACTIONS[type(body)]
     scope.require(action.needs)

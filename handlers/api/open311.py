@@ -15,15 +15,15 @@ from xml.etree import ElementTree
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
+from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
-from intake.access import case_for
+from intake.access import case_for, scoped_complaints
 from intake.models import Complaint, Status, utcnow
 from intake.queue import Filters, queue_page
 from intake.texts import status_text
 
 from .. import db
-from ..errors import MESSAGES
 from . import problems
 from . import schemas as s
 from .auth import protect, scope
@@ -56,6 +56,10 @@ def _answer(root: str, item: str, rows: list[dict[str, Any]], status: int = 200)
         child = ElementTree.SubElement(top, item)
         for key, value in row.items():
             _xml_value(ElementTree.SubElement(child, key), value)
+    return _xml(top, status)
+
+
+def _xml(top: ElementTree.Element, status: int = 200) -> Response:
     body = b'<?xml version="1.0" encoding="utf-8"?>' + ElementTree.tostring(top, encoding="utf-8",
                                                                              xml_declaration=False)
     return Response(body, status, mimetype="text/xml")
@@ -85,13 +89,10 @@ def _http_error(error: HTTPException) -> Response:
     return _error(error.code or 500, problems.KINDS[problems.BY_STATUS.get(error.code or 500, "server-error")][2])
 
 
-for _code in MESSAGES:
-    bp.register_error_handler(_code, _http_error)
-bp.register_error_handler(HTTPException, _http_error)
-bp.register_error_handler(Open311Error, lambda e: _error(e.status, e.description))
-bp.register_error_handler(problems.ApiProblem, lambda p: _error(
+problems.handle_errors(bp, _http_error, lambda p: _error(
     problems.KINDS[p.kind][0], "; ".join(f"{e.field}: {e.detail}" for e in p.errors) or p.detail
     or problems.KINDS[p.kind][2]))
+bp.register_error_handler(Open311Error, lambda e: _error(e.status, e.description))
 protect(bp, _api_key, lambda: _error(401, "api_key 缺少或无效"))
 
 
@@ -110,8 +111,7 @@ def service_definition(fmt: str) -> Response:
     top = ElementTree.Element("service_definition")
     ElementTree.SubElement(top, "service_code").text = SERVICE_CODE
     _xml_value(ElementTree.SubElement(top, "attributes"), attributes)
-    return Response(b'<?xml version="1.0" encoding="utf-8"?>' + ElementTree.tostring(top, encoding="utf-8"),
-                    mimetype="text/xml")
+    return _xml(top)
 
 
 @bp.post("/requests.<any(json, xml):fmt>")
@@ -143,8 +143,10 @@ def list_requests(fmt: str) -> Response:
     args = request.args
     if args.get("service_request_id"):
         tickets = [t.strip() for t in args["service_request_id"].split(",") if t.strip()][:MAX_REQUESTS]
-        found = [c for t in tickets if (c := case_for(db(), scope(), t)) is not None]
-        return _answer("service_requests", "request", [_request(c) for c in found])
+        found = {c.ticket_no: c for c in db().scalars(
+            scoped_complaints(scope()).where(Complaint.ticket_no.in_(tickets))
+            .options(selectinload(Complaint.site), selectinload(Complaint.department)))}
+        return _answer("service_requests", "request", [_request(found[t]) for t in tickets if t in found])
     if args.get("service_code", SERVICE_CODE) != SERVICE_CODE:
         return _answer("service_requests", "request", [])
     status = args.get("status", "")

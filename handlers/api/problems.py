@@ -2,6 +2,8 @@
 anchor on the reference page), a Chinese `detail`, and for bad input every offending field in `errors`."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, Response, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -59,13 +61,17 @@ def field_errors(exc: ValidationError, location: str, tagged: bool = False) -> l
     return found
 
 
-def register(bp: Blueprint) -> None:
-    """Every error inside the blueprint as a problem; by status code too, since the app's Chinese pages are
-    registered by code and would win otherwise."""
-    def http_problem(error: HTTPException):
-        return problem_response(BY_STATUS.get(error.code or 500, "server-error"))
-
+def handle_errors(bp: Blueprint, http: Callable[[HTTPException], Response],
+                  problem: Callable[[ApiProblem], Response]) -> None:
+    """The blueprint's own answers to HTTP errors and ApiProblem; by status code too, since the app's Chinese
+    pages are registered by code and would win otherwise."""
     for code in MESSAGES:
-        bp.register_error_handler(code, http_problem)
-    bp.register_error_handler(HTTPException, http_problem)
-    bp.register_error_handler(ApiProblem, lambda p: problem_response(p.kind, p.detail, p.errors, p.headers))
+        bp.register_error_handler(code, http)
+    bp.register_error_handler(HTTPException, http)
+    bp.register_error_handler(ApiProblem, problem)
+
+
+def register(bp: Blueprint) -> None:
+    """Every error inside the blueprint as a problem."""
+    handle_errors(bp, lambda error: problem_response(BY_STATUS.get(error.code or 500, "server-error")),
+                  lambda p: problem_response(p.kind, p.detail, p.errors, p.headers))

@@ -43,9 +43,9 @@ protect(bp, bearer_token, lambda: problems.problem_response(
     "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="qingling"'}))
 
 
-def _field_problem(field: str, code: str, detail: str) -> problems.ApiProblem:
-    return problems.ApiProblem("validation", errors=[s.FieldError(location="body", field=field, pointer=f"/{field}",
-                                                                 code=code, detail=detail)])
+def _field_problem(field: str, code: str, detail: str, location: str = "body") -> problems.ApiProblem:
+    return problems.ApiProblem("validation", errors=[s.FieldError(
+        location=location, field=field, pointer=f"/{field}" if location == "body" else "", code=code, detail=detail)])
 
 
 @api.operation("POST", "/complaints", summary="Submit a complaint or clue (12345 work order, national platform)",
@@ -100,15 +100,14 @@ def store(body: s.ComplaintIn, idempotency_key: str | None) -> tuple[Complaint, 
                tag="complaints", ok={200: s.ComplaintPage}, query=s.ComplaintQuery)
 def list_complaints(query: s.ComplaintQuery) -> Response:
     if query.cursor is not None and parse_cursor(query.cursor) is None:
-        raise problems.ApiProblem("validation", errors=[s.FieldError(
-            location="query", field="cursor", pointer="", code="cursor_invalid", detail="不是上一页给出的 next_cursor")])
+        raise _field_problem("cursor", "cursor_invalid", "不是上一页给出的 next_cursor", location="query")
     filters = Filters(status=query.status, priority=query.priority or "", county=query.county or "",
                       industry=query.industry or "", overdue=query.overdue, collective=query.collective,
                       supervised=query.supervised, received_from=query.received_from,
                       received_before=query.received_before)
     page = queue_page(db(), scope(), filters, utcnow(), query.cursor, query.limit)
     refs = external_refs(db(), [c.id for c in page.complaints])
-    items = [_complaint(c, s.ComplaintOut, refs.get(c.id)) for c in page.complaints]
+    items = [_complaint(c, s.ComplaintOut, refs) for c in page.complaints]
     return _json(s.ComplaintPage(items=items, next_cursor=page.next_cursor))
 
 
@@ -201,9 +200,10 @@ def _department(d: Department) -> s.DepartmentOut:
     return s.DepartmentOut(id=d.id, name=d.name, kind=d.kind, county=d.jurisdiction_code)
 
 
-def _complaint(c: Complaint, model: type[s.ComplaintOut], ref: ExternalRef | None = None) -> s.ComplaintOut:
-    if ref is None:
-        ref = external_refs(db(), [c.id]).get(c.id)
+def _complaint(c: Complaint, model: type[s.ComplaintOut],
+               refs: dict[int, ExternalRef] | None = None) -> s.ComplaintOut:
+    """`refs`: the clue origins of a whole page, looked up once (external_refs); without, this one's."""
+    ref = (external_refs(db(), [c.id]) if refs is None else refs).get(c.id)
     fields = dict(
         ticket_no=c.ticket_no, status=c.status, status_text=status_text(c.status), priority=c.priority,
         channel=c.channel, received_at=c.created_at, updated_at=c.updated_at, county=c.jurisdiction_code,
