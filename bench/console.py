@@ -36,6 +36,7 @@ from bench import figures  # noqa: E402
 from bench.bulk import copy_rows  # noqa: E402
 from handlers import create_app  # noqa: E402
 from intake import encryption, tallies  # noqa: E402
+from intake.clocks import deadline_entry  # noqa: E402
 from intake.db import make_engine, make_session_factory, recreate_postgres_database  # noqa: E402
 from intake.directory import department, load_directory  # noqa: E402
 from intake.models import Department, Jurisdiction  # noqa: E402
@@ -63,12 +64,6 @@ EVENT_COLS = ("complaint_id", "kind", "from_status", "to_status", "actor", "data
 OUTBOX_COLS = ("complaint_id", "destination", "payload", "state", "next_try_at", "created_at")
 
 
-def _deadlines(clock: str, start: datetime, due: datetime) -> str:
-    warn = start + (due - start) * 0.75
-    return json.dumps({clock: {"start": start.isoformat(), "warn": warn.isoformat(), "due": due.isoformat(),
-                               "working": True, "paused": False}})
-
-
 def _data(complaints: int, sites: list[tuple[int, str, str, str]], departments: dict[tuple[str, str], int]):
     """(complaint, facts, events, inbox notice) rows: a year of complaints, most closed, some open and overdue."""
     rng = random.Random(8)
@@ -80,7 +75,9 @@ def _data(complaints: int, sites: list[tuple[int, str, str, str]], departments: 
         status = "closed" if closed else rng.choice(OPEN_STATUSES)
         due = None if closed else NOW + timedelta(hours=rng.randrange(-72, 240))
         supervised = rng.random() < 0.005
-        deadlines = "{}" if due is None else _deadlines("supervise" if supervised else "reply", created, due)
+        deadlines = "{}" if due is None else json.dumps(
+            {"supervise" if supervised else "reply": deadline_entry(created, created + (due - created) * 0.75, due,
+                                                                     working=True)})
         amount = rng.randrange(2, 200) * 1000
         ticket = f"B{i:011d}"
         complaint = (i, ticket, "web", 1, False, "老板拖欠工资三个月", "{}",
