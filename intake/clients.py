@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from . import publish
 from .models import ApiClient, Department
-from .staff import AccountError, role_unit
+from .staff import AccountError, plain_name, role_unit
 
 PREFIX = "ql"
 NAME_MAX = 80
@@ -40,7 +40,7 @@ def _digest(token: str) -> str:
 def create_client(session: Session, new: NewClient) -> tuple[ApiClient, str]:
     """The new client and its token (the only time the token exists outside the caller's hands)."""
     name = (new.name or "").strip()
-    if not name or len(name) > NAME_MAX or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+    if not plain_name(name, NAME_MAX):
         raise AccountError("名称只能包含字母、数字和 . _ -")
     if session.scalar(select(ApiClient.id).where(ApiClient.name == name)) is not None:
         raise AccountError(f"接入系统 {name} 已存在")

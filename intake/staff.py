@@ -53,10 +53,14 @@ def check_password_strength(password: str) -> None:
         raise AccountError("密码须同时包含字母和数字（或符号）")
 
 
+def plain_name(name: str, max_length: int) -> bool:
+    """A name that accounts and client systems may have: letters, digits and . _ - only."""
+    return bool(name) and len(name) <= max_length and name.replace("_", "").replace(".", "").replace("-", "").isalnum()
+
+
 def create_user(session: Session, new: NewUser) -> StaffUser:
     username = (new.username or "").strip().lower()
-    if not username or len(username) > USERNAME_MAX or not username.replace("_", "").replace(".", "").replace(
-            "-", "").isalnum():
+    if not plain_name(username, USERNAME_MAX):
         raise AccountError("用户名只能包含字母、数字和 . _ -")
     if session.scalar(select(StaffUser.id).where(func.lower(StaffUser.username) == username)) is not None:
         raise AccountError(f"用户名 {username} 已存在")
