@@ -38,10 +38,7 @@ class DataKeyError(RuntimeError):
 class DataKeys:
     fernets: tuple[Fernet, ...]  # the current key first, then older ones still read
     hash_keys: tuple[bytes, ...]
-
-    @property
-    def reader(self) -> MultiFernet:
-        return MultiFernet(list(self.fernets))
+    reader: MultiFernet  # all of `fernets`, built once: every decrypted column value goes through it
 
 
 _keys: DataKeys | None = None
@@ -69,7 +66,7 @@ def configure(keys: Sequence[str]) -> None:
             raise DataKeyError(f"data key {number} is not 32 bytes of urlsafe base64 (make one with "
                                "Fernet.generate_key())") from None
         hash_keys.append(_derive(base64.urlsafe_b64decode(key), b"lookup hash"))
-    _keys = DataKeys(tuple(fernets), tuple(hash_keys))
+    _keys = DataKeys(tuple(fernets), tuple(hash_keys), MultiFernet(fernets))
 
 
 def current() -> DataKeys:

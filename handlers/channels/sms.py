@@ -250,8 +250,8 @@ class TemplateSender:
         code = self.templates.code_for(kind)
         if code is None:
             return SendResult(ok=False, permanent=True, error=f"no SMS template for {kind!r} in [sms] templates")
-        number = normalise_phone(destination.split(":", 1)[1])
+        address = destination.split(":", 1)[1]
+        number = normalise_phone(address)
         if number is None:
-            return SendResult(ok=False, permanent=True,
-                              error=f"{mask_phone(destination.split(':', 1)[1])} is not a mainland mobile number")
+            return SendResult(ok=False, permanent=True, error=f"{mask_phone(address)} is not a mainland mobile number")
         return self.send_template(number, code, self.templates.values(payload["text"]))
