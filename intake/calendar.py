@@ -241,3 +241,11 @@ class WorkingCalendar:
 
 def _fmt(start: time, end: time) -> str:
     return f"{start:%H:%M}-{end:%H:%M}"
+
+
+def add_years(moment: date, years: int) -> date:
+    """The same day `years` later (earlier when negative), 28 February for a 29th; a datetime stays one."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)

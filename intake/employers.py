@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from .access import Scope
+from .calendar import add_years
 from .models import CaseFacts, Complaint, Employer, EmployerListing, Status
 
 NAME_MAX = 300
@@ -117,13 +118,6 @@ def set_credit_code(session: Session, name: str, code: str) -> Employer:
 
 def in_force(listing: EmployerListing, today: date) -> bool:
     return listing.removed_on is None and listing.ends_on >= today
-
-
-def add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
 
 
 def list_employer(session: Session, name: str, *, kind: str, basis: str, listed_on: date,

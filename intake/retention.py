@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .audit import audit
+from .calendar import add_years
 from .models import Attachment, ClaimLine, Complaint, Conversation, Event, InboundMessage, Outbox, Status
 from .transcript import chat_messages
 from .transitions import record
@@ -36,10 +37,7 @@ class RetentionReport:
 
 def cutoff(now: datetime, years: int) -> datetime:
     """The same day `years` ago (28 February for a 29th)."""
-    try:
-        return now.replace(year=now.year - years)
-    except ValueError:
-        return now.replace(year=now.year - years, day=28)
+    return add_years(now, -years)
 
 
 def _due(before: datetime, after_id: int, limit: int):
