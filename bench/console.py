@@ -35,13 +35,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import figures  # noqa: E402
 from bench.bulk import copy_rows  # noqa: E402
 from handlers import create_app  # noqa: E402
-from intake import encryption, tallies  # noqa: E402
-from intake.clocks import deadline_entry  # noqa: E402
-from intake.db import make_engine, make_session_factory, recreate_postgres_database  # noqa: E402
-from intake.directory import department, load_directory  # noqa: E402
-from intake.models import Department, Jurisdiction  # noqa: E402
-from intake.settings import DatabaseSettings, Settings  # noqa: E402
-from intake.staff import NewUser, create_user  # noqa: E402
+from intake import tallies  # noqa: E402
+from intake.case.clocks import deadline_entry  # noqa: E402
+from intake.foundation import encryption
+from intake.foundation.db import make_engine, recreate_postgres_database  # noqa: E402
+from intake.foundation.models import Department, Jurisdiction  # noqa: E402
+from intake.foundation.settings import DatabaseSettings, Settings  # noqa: E402
+from intake.people.staff import NewUser, create_user  # noqa: E402
+from intake.registry.directory import department, load_directory  # noqa: E402
+from intake.runtime.sessions import make_session_factory  # noqa: E402
 from migrations import upgrade  # noqa: E402
 from tests.console_helpers import login  # noqa: E402
 

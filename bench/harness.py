@@ -20,8 +20,9 @@ from twilio.request_validator import RequestValidator  # noqa: E402
 from wechatpy.crypto import WeChatCrypto  # noqa: E402
 from wechatpy.utils import WeChatSigner  # noqa: E402
 
-from intake.db import make_engine, make_session_factory, recreate_postgres_database  # noqa: E402
-from intake.directory import load_directory  # noqa: E402
+from intake.foundation.db import make_engine, recreate_postgres_database  # noqa: E402
+from intake.registry.directory import load_directory  # noqa: E402
+from intake.runtime.sessions import make_session_factory  # noqa: E402
 from migrations import upgrade  # noqa: E402
 
 TOKEN, AES_KEY, APP_ID = "bench-token", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wxbench"

@@ -32,27 +32,36 @@ import signal
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import figures  # noqa: E402
-from bench.harness import (ROOT, SECRET_KEY, Requests, app_env, free_port, prepare_database, serve,  # noqa: E402
-                           sms_user, wechat_user)
-
 from sqlalchemy import func, select  # noqa: E402
 
+from bench import figures  # noqa: E402
+from bench.harness import (  # noqa: E402
+    ROOT,
+    SECRET_KEY,
+    Requests,
+    app_env,
+    free_port,
+    prepare_database,
+    serve,
+    sms_user,
+    wechat_user,
+)
 from intake import encryption  # noqa: E402
-from intake.db import make_engine, make_session_factory  # noqa: E402
-from intake.directory import department  # noqa: E402
-from intake.models import Complainant, Complaint, Status  # noqa: E402
-from intake.staff import NewUser, create_user  # noqa: E402
+from intake.foundation.db import make_engine  # noqa: E402
+from intake.foundation.models import Complainant, Complaint, Status  # noqa: E402
+from intake.people.staff import NewUser, create_user  # noqa: E402
+from intake.registry.directory import department  # noqa: E402
+from intake.runtime.sessions import make_session_factory  # noqa: E402
 
 FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"
 TICKET = re.compile(r"受理编号(\d{12})")

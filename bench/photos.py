@@ -18,7 +18,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import figures  # noqa: E402
-from intake.evidence import check_photo  # noqa: E402
+from intake.reading.photos import check_photo  # noqa: E402
 
 LIMIT = 8 * 1024 * 1024
 

@@ -16,7 +16,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import figures  # noqa: E402
-
 from qr import PosterData, find_cjk_font, qr_png, write_posters_pdf  # noqa: E402
 
 TARGET_COUNT, TARGET_SECONDS = 1000, 60.0

@@ -27,12 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import figures  # noqa: E402
 from bench.bulk import copy_rows  # noqa: E402
 from intake import encryption  # noqa: E402
-from intake.calendar import WorkingCalendar  # noqa: E402
-from intake.db import make_engine, make_session_factory, recreate_postgres_database  # noqa: E402
-from intake.directory import load_directory  # noqa: E402
-from intake.settings import Settings  # noqa: E402
-from intake.timers import load_handlers  # noqa: E402
-from intake.worker import run_once  # noqa: E402
+from intake.case.timers import load_handlers  # noqa: E402
+from intake.foundation.calendar import WorkingCalendar  # noqa: E402
+from intake.foundation.db import make_engine, recreate_postgres_database  # noqa: E402
+from intake.foundation.settings import Settings  # noqa: E402
+from intake.registry.directory import load_directory  # noqa: E402
+from intake.runtime.sessions import make_session_factory  # noqa: E402
+from intake.runtime.worker import run_once  # noqa: E402
 from migrations import upgrade  # noqa: E402
 
 NOW = datetime(2024, 6, 3, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Shanghai
@@ -111,7 +112,7 @@ def idle_pass_ms(url: str, repeats: int = 30) -> float:
     """Median time of a whole pass (timers, then outbox) when nothing is due."""
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    load_handlers(["intake.clocks"])
+    load_handlers(["intake.case.clocks"])
     settings = Settings()
     timings = []
     for _ in range(repeats):
@@ -125,7 +126,7 @@ def idle_pass_ms(url: str, repeats: int = 30) -> float:
 
 def _our_worker(url: str, barrier) -> int:
     engine = make_engine(url)
-    load_handlers(["intake.clocks"])
+    load_handlers(["intake.case.clocks"])
     sessions = make_session_factory(engine)
     barrier.wait()
     fired = run_once(sessions, {}, CAL, Settings(), now=NOW).fired

@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import figures  # noqa: E402
-from bench.harness import Requests, app_env, free_port, prepare_database, serve  # noqa: E402
-
 from flask import Flask, request  # noqa: E402
 
-from intake.db import make_engine, make_session_factory  # noqa: E402
-from intake.models import InboundMessage, utcnow  # noqa: E402
+from bench import figures  # noqa: E402
+from bench.harness import Requests, app_env, free_port, prepare_database, serve  # noqa: E402
+from intake.foundation.db import make_engine  # noqa: E402
+from intake.foundation.models import InboundMessage, utcnow  # noqa: E402
+from intake.runtime.sessions import make_session_factory  # noqa: E402
 
 FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"
 # Answers that bring each conversation to its summary; the timed turn is then a correction ("9个人"), which

@@ -7,18 +7,19 @@ import secrets
 from dataclasses import dataclass
 
 from flask import Flask, g
-from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from intake import encryption
-from intake import tallies
-from intake.calendar import WorkingCalendar
-from intake.cases import CaseContext
-from intake.clocks import validate as validate_clocks
-from intake.db import make_engine, make_session_factory
-from intake.models import utcnow
-from intake.settings import Settings, load_settings
+from intake.case.cases import CaseContext
+from intake.case.clocks import validate as validate_clocks
+from intake.foundation import encryption
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.db import make_engine
+from intake.foundation.models import utcnow
+from intake.foundation.settings import Settings, load_settings
+from intake.runtime.sessions import make_session_factory
+from intake.supervision import tallies
 
 from .extensions import csrf, limiter, login_manager
 

@@ -12,8 +12,8 @@ from typing import Callable
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
 from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 READ_ONLY_SQLSTATE = "25006"  # PostgreSQL: read_only_sql_transaction (a standby, or default_transaction_read_only)

@@ -28,6 +28,6 @@ login_manager.login_message = "请先登录"
 
 def submitted_phone() -> str:
     """Rate-limit key for form posts: the phone number typed, so one number cannot flood from many addresses."""
-    from intake.validation import normalise_phone
+    from intake.foundation.validation import normalise_phone
 
     return "phone:" + (normalise_phone(request.form.get("phone", "")) or "none")

@@ -10,14 +10,32 @@ from decimal import Decimal
 from typing import Callable
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Regexp, StopValidation, ValidationError
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    MultipleFileField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    Regexp,
+    StopValidation,
+    ValidationError,
+)
 
-from intake.complaints import NewComplaint
-from intake.evidence import EvidenceError, Photo, check_photo
-from intake.models import Channel, Jurisdiction
-from intake.settings import UploadSettings
-from intake.validation import clean_text, normalise_digits, normalise_id_number, normalise_phone
+from intake.case.complaints import NewComplaint
+from intake.foundation.models import Channel, Jurisdiction
+from intake.foundation.settings import UploadSettings
+from intake.foundation.validation import (
+    clean_text,
+    normalise_digits,
+    normalise_id_number,
+    normalise_phone,
+)
+from intake.reading.photos import EvidenceError, Photo, check_photo
 
 FREE_TEXT_MAX = 2000
 NOT_FOUND = "没有找到这个编号，请检查受理编号和手机号后四位"
@@ -127,7 +145,7 @@ class ComplaintForm(FlaskForm):
         return [f for f in self.photos.data or [] if f and f.filename]
 
     def new_complaint(self, **where) -> NewComplaint:
-        """The checked values for intake.complaints.create_complaint; `where` names the site or county."""
+        """The checked values for intake.case.complaints.create_complaint; `where` names the site or county."""
         return NewComplaint(
             channel=Channel.WEB.value, phone=self.phone.data, name=(self.name.data or "").strip() or None,
             id_number=self.id_number.data, anonymous=self.anonymous.data, workers=self.workers.data or 1,

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort
-from werkzeug.utils import secure_filename
 from sqlalchemy.orm import Session
+from werkzeug.utils import secure_filename
 
-from intake.directory import HRSS, department, industry_department_kinds
-from intake.models import INVESTMENT_LABELS, Investment, Site
-from intake.settings import Settings
-from intake.sites import complaint_url, site_by_token
+from intake.foundation.models import INVESTMENT_LABELS, Investment, Site
+from intake.foundation.settings import Settings
+from intake.registry.directory import HRSS, department, industry_department_kinds
+from intake.registry.sites import complaint_url, site_by_token
 from qr import PosterData, find_cjk_font, poster_pdf, poster_png, qr_png, qr_svg
 
 from . import db, services

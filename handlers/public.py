@@ -7,23 +7,38 @@ cookie, so trying ticket numbers shows nothing, and a shared link (WeChat's "sha
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
-from intake import cases
-from intake.complaints import create_complaint, find_for_worker
-from intake.links import confirmed_complaint_id
-from intake.directory import counties
-from intake.models import Complaint, Site
-from intake.sites import site_by_token
-from intake.texts import event_text, status_text, when_text
+from intake.case import cases
+from intake.case.complaints import create_complaint, find_for_worker
+from intake.case.links import confirmed_complaint_id
+from intake.foundation.models import Complaint, Site
+from intake.foundation.texts import event_text, status_text, when_text
+from intake.registry.directory import counties
+from intake.registry.sites import site_by_token
 
 from . import case_context, db, services
 from .errors import MESSAGES, when_unavailable
 from .extensions import limiter, submitted_phone
-from .forms import NOT_FOUND, ComplaintForm, ConfirmForm, GeneralComplaintForm, StatusForm
+from .forms import (
+    NOT_FOUND,
+    ComplaintForm,
+    ConfirmForm,
+    GeneralComplaintForm,
+    StatusForm,
+)
 
 bp = Blueprint("public", __name__)
 RECEIPTS_KEPT = 10

@@ -24,10 +24,10 @@ from flask import (
 )
 from sqlalchemy import select
 
-from intake import dialogue_replies
-from intake.models import Channel, InboundMessage, Site
-from intake.sites import site_by_token
-from intake.validation import normalise_phone
+from intake.conversation import replies
+from intake.foundation.models import Channel, InboundMessage, Site
+from intake.foundation.validation import normalise_phone
+from intake.registry.sites import site_by_token
 
 from . import db, services
 from .channels import Inbound, take
@@ -91,7 +91,7 @@ def _page(mode: str | None = None, phone_error: str | None = None):
     page = render_template("chat.html", mode=mode or channel, channel=channel, modes=MODES,
                            phone=session.get("demo_phone", ""), phone_error=phone_error, history=history,
                            sites=sites, message_id=uuid.uuid4().hex, max_text=MAX_TEXT,
-                           example=dialogue_replies.EXAMPLE, sms_provider=settings.sms.provider,
+                           example=replies.EXAMPLE, sms_provider=settings.sms.provider,
                            public_url=settings.public_url("") or request.host_url.rstrip("/"))
     return page, 400 if phone_error else 200
 

@@ -2,7 +2,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from intake.models import Base
+from intake.foundation.models import Base
 
 config = context.config
 target_metadata = Base.metadata

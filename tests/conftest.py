@@ -11,15 +11,17 @@ import re
 from dataclasses import replace
 
 import pytest
-from hypothesis import HealthCheck, settings as hypothesis_settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine
 
 from handlers import create_app, services
-from intake.db import make_engine, make_session_factory, recreate_postgres_database
-from intake.directory import load_directory
+from intake.foundation.db import make_engine, recreate_postgres_database
+from intake.foundation.models import Base
+from intake.foundation.settings import DatabaseSettings, Settings
+from intake.registry.directory import load_directory
+from intake.runtime.sessions import make_session_factory
 from migrations import upgrade
-from intake.models import Base
-from intake.settings import DatabaseSettings, Settings
 
 KEEP_TABLES = {"jurisdictions", "departments", "alembic_version"}
 

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import re
 
+from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from argon2 import PasswordHasher
-
-from intake.directory import department
-from intake.models import Complaint, StaffUser
+from intake.foundation.models import Complaint, StaffUser
+from intake.registry.directory import department
 from tests.conftest import csrf_token
 
 PASSWORD = "console-pass-1"
-# Hashed once for the whole suite (argon2id takes ~0.1 s by design); intake.staff.create_user is tested itself.
+# Hashed once for the whole suite (argon2id takes ~0.1 s by design); intake.people.staff.create_user is tested itself.
 PASSWORD_HASH = PasswordHasher().hash(PASSWORD)
 
 

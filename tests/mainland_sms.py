@@ -15,18 +15,19 @@ from typing import Any, Callable
 
 import pytest
 from sqlalchemy import select
+from test_sms import count
+from test_timers import CAL
 
 from handlers import services
 from handlers.channels.sms import STATUS_CHANNEL
 from handlers.cli.doctor import check_sms
 from handlers.cli.worker import senders_for
-from intake import dialogue_replies as R
-from intake.models import Complaint, InboundMessage, Outbox, utcnow
-from intake.notify import WORKER_TEXT, tell_worker
-from intake.settings import Settings, SmsSettings
-from intake.worker import run_once
-from test_sms import count
-from test_timers import CAL
+from intake.case.notices import tell_worker
+from intake.conversation import replies as R
+from intake.foundation.models import Complaint, InboundMessage, Outbox, utcnow
+from intake.foundation.settings import Settings, SmsSettings
+from intake.foundation.texts import WORKER_TEXT
+from intake.runtime.worker import run_once
 
 SECRET = "callback-secret-0123456789"
 PHONE = "13812345678"

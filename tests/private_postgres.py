@@ -14,7 +14,6 @@ import tempfile
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-
 from test_contact_senders import free_port
 
 START_WAIT = 30

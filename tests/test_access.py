@@ -6,12 +6,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from intake import cases
-from intake.access import AccessDenied, Scope, case_for, scoped_complaints
-from intake.directory import department
-from intake.models import Complaint, Department, StaffUser, utcnow
-from intake.queue import Filters, clock_views, queue_page
-from intake.staff import AccountError, NewUser, authenticate, change_password, create_user, set_active
+from intake.case import cases
+from intake.case.queue import Filters, clock_views, queue_page
+from intake.foundation.models import Complaint, Department, StaffUser, utcnow
+from intake.people.access import AccessDenied, Scope, case_for, scoped_complaints
+from intake.people.staff import (
+    AccountError,
+    NewUser,
+    authenticate,
+    change_password,
+    create_user,
+    set_active,
+)
+from intake.registry.directory import department
 from tests.test_cases import CAL, ctx, routed, site  # noqa: F401  (site is a fixture)
 
 
@@ -140,8 +147,8 @@ def test_a_supervisors_deadline_survives_status_changes_and_fires_while_the_case
 
 
 def test_worker_lines_and_payments_keep_the_clocks_running(app, session, settings, site):
-    from intake.models import Timer
-    from intake.timers import PENDING
+    from intake.case.timers import PENDING
+    from intake.foundation.models import Timer
 
     complaint = routed(app, session, settings, site)
     line = cases.add_claim_line(session, complaint, actor="staff:x", worker_name="张三", amount_claimed=4000)

@@ -10,10 +10,10 @@ from flask.cli import ScriptInfo
 from sqlalchemy import func, select
 
 from handlers.cli import main
-from intake.clients import NewClient, create_client
-from intake.directory import department
-from intake.models import AuditEntry, Complaint, ExternalRef, Status
-from intake.settings import ApiSettings
+from intake.foundation.models import AuditEntry, Complaint, ExternalRef, Status
+from intake.foundation.settings import ApiSettings
+from intake.people.clients import NewClient, create_client
+from intake.registry.directory import department
 from tests.test_cases import routed, site, worker_pass  # noqa: F401  (site is a fixture)
 
 BODY = {"phone": "13912345678", "description": "阳光城工地老板欠我们八个人三万五", "county": "371302",

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from handlers.api.v1 import api
-from intake.settings import ApiSettings
+from intake.foundation.settings import ApiSettings
 from tests.test_api import make_client
 from tests.test_cases import site  # noqa: F401  (a fixture: a real site for generated complaints to meet)
 

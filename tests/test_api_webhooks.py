@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from handlers import services
 from handlers.cli.worker import senders_for
-from intake.directory import department
-from intake.models import Outbox
-from intake.publish import KIND
-from intake.settings import WebhookSettings
-from intake.worker import run_once
+from intake.foundation.models import Outbox
+from intake.foundation.settings import WebhookSettings
+from intake.people.publish import KIND
+from intake.registry.directory import department
+from intake.runtime.worker import run_once
 from tests.test_api import BODY, auth, make_client
 from tests.test_cases import CAL, site  # noqa: F401  (site is a fixture)
 from tests.test_contact_senders import hook, http_server  # noqa: F401  (a real HTTP receiver on 127.0.0.1)

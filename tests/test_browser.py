@@ -13,8 +13,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
 from handlers import create_app
-from intake import dialogue_replies as R
-from intake.models import Complaint, InboundMessage, Site
+from intake.conversation import replies as R
+from intake.foundation.models import Complaint, InboundMessage, Site
 from tests.browsers import SCREENSHOTS, serving
 
 

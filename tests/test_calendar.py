@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import chinese_calendar
 import pytest
 
-from intake.calendar import WorkingCalendar, statutory_holidays
+from intake.foundation.calendar import WorkingCalendar, statutory_holidays
 
 CAL = WorkingCalendar.from_config({})
 CST = CAL.timezone
@@ -233,7 +233,7 @@ def test_any_year_works(year):
 
 
 def test_fallback_warns_once_per_year(caplog):
-    with caplog.at_level(logging.WARNING, logger="intake.calendar"):
+    with caplog.at_level(logging.WARNING, logger="intake.foundation.calendar"):
         CAL.is_working_day(date(2345, 3, 1))
         CAL.add_working_days(date(2345, 3, 1), 30)
     warnings = [r for r in caplog.records if "2345" in r.getMessage()]

@@ -11,12 +11,20 @@ from sqlalchemy import select
 
 from handlers import services
 from handlers.cli.worker import start_background_worker
-from intake import cases
-from intake.calendar import WorkingCalendar
-from intake.complaints import NewComplaint, create_complaint
-from intake.models import Complaint, Conversation, Outbox, Site, Status, Timer, utcnow
-from intake.timers import PENDING
-from intake.worker import run_once
+from intake.case import cases
+from intake.case.complaints import NewComplaint, create_complaint
+from intake.case.timers import PENDING
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.models import (
+    Complaint,
+    Conversation,
+    Outbox,
+    Site,
+    Status,
+    Timer,
+    utcnow,
+)
+from intake.runtime.worker import run_once
 from tests.conftest import csrf_token
 
 CAL = WorkingCalendar.from_config({})
@@ -299,7 +307,7 @@ def test_the_demo_worker_thread_routes_cases_while_the_app_serves(make_settings,
 
 
 def test_a_transfer_rearms_the_clocks_and_tells_the_new_department(app, session, settings, site):
-    from intake.directory import department
+    from intake.registry.directory import department
 
     complaint = routed(app, session, settings, site)
     cases.acknowledge(session, complaint, ctx(app), actor="staff:1")

@@ -9,11 +9,26 @@ from io import BytesIO
 import pytest
 from sqlalchemy import select
 
-from intake.models import Attachment, AuditEntry, Complaint, InboundMessage, Status, utcnow
-from intake.directory import department
-from intake.staff import set_active
+from intake.foundation.models import (
+    Attachment,
+    AuditEntry,
+    Complaint,
+    InboundMessage,
+    Status,
+    utcnow,
+)
+from intake.people.staff import set_active
+from intake.registry.directory import department
 from tests.conftest import csrf_token
-from tests.console_helpers import PASSWORD, act, case_page, flashed, login, make_accounts, reload
+from tests.console_helpers import (
+    PASSWORD,
+    act,
+    case_page,
+    flashed,
+    login,
+    make_accounts,
+    reload,
+)
 from tests.test_cases import outbox, routed, site, worker_pass  # noqa: F401  (site is a fixture)
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"

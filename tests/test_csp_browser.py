@@ -6,7 +6,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from intake import dialogue_replies as R
+from intake.conversation import replies as R
 from tests.browsers import chromium, serving
 from tests.console_helpers import PASSWORD, make_accounts
 from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)

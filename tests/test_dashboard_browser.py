@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from intake.models import utcnow
+from intake.foundation.models import utcnow
 from tests.browsers import SCREENSHOTS
 from tests.console_helpers import PASSWORD, make_accounts
 from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)

@@ -12,15 +12,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
-
-from handlers.channels.webhook import WebhookSender
-from intake.models import AuditEntry, Outbox, StaffUser, utcnow
-from intake.outbox import InboxSender, dispatch_desk, enqueue
-from intake.worker import run_once
-from tests.console_helpers import PASSWORD_HASH, login, make_accounts
-from tests.conftest import csrf_token
 from test_outbox import T0, _settings, rows
 from test_timers import CAL
+
+from handlers.channels.webhook import WebhookSender
+from intake.delivery.outbox import InboxSender, dispatch_desk, enqueue
+from intake.foundation.models import AuditEntry, Outbox, StaffUser, utcnow
+from intake.runtime.worker import run_once
+from tests.conftest import csrf_token
+from tests.console_helpers import PASSWORD_HASH, login, make_accounts
 
 SLOW = 1.0  # a receiver this slow times the sender out
 TIMEOUT = 0.3

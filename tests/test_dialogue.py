@@ -8,11 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from handlers import services
-from intake import dialogue_replies as R
-from intake.dialogue import handle_message, is_opted_out
-from intake.evidence import Photo
-from intake.models import Attachment, Complaint, Conversation, Site
-from intake.transitions import transition
+from intake.conversation import replies as R
+from intake.conversation.dialogue import handle_message
+from intake.delivery.outbox import is_opted_out
+from intake.foundation.models import Attachment, Complaint, Conversation, Site
+from intake.foundation.transitions import transition
+from intake.reading.photos import Photo
 
 T0 = datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)
 SMS_PHONE = "13911112222"

@@ -5,8 +5,14 @@ import pytest
 from sqlalchemy import func, select
 
 from handlers.cli import main
-from intake.directory import DirectoryError, department, find_jurisdiction, load_directory, read_directory
-from intake.models import Department, Jurisdiction
+from intake.foundation.models import Department, Jurisdiction
+from intake.registry.directory import (
+    DirectoryError,
+    department,
+    find_jurisdiction,
+    load_directory,
+    read_directory,
+)
 
 OTHER_CITY = """
 [city]

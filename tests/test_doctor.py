@@ -9,7 +9,7 @@ from flask.cli import ScriptInfo
 from handlers import create_app
 from handlers.cli import main
 from handlers.cli.doctor import check_calendar, check_public_base_url, check_secret_key
-from intake.settings import CalendarSettings, DatabaseSettings
+from intake.foundation.settings import CalendarSettings, DatabaseSettings
 
 
 def invoke(app, *args):

@@ -8,9 +8,9 @@ from datetime import date
 
 from sqlalchemy import select
 
-from intake.complaints import NewComplaint, create_complaint
-from intake.employers import CREDIT_HEADER, RegisterError, check_credit_code
-from intake.models import AuditEntry, EmployerListing
+from intake.case.complaints import NewComplaint, create_complaint
+from intake.foundation.models import AuditEntry, EmployerListing
+from intake.supervision.employers import CREDIT_HEADER, RegisterError, check_credit_code
 from tests.conftest import csrf_token
 from tests.console_helpers import login, make_accounts
 from tests.test_cases import site, worker_pass  # noqa: F401  (site is a fixture)

@@ -8,11 +8,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
 from handlers import create_app, services
-from intake import dialogue_replies as R
-from intake.encryption import DataKeyError, lookup_hash
-from intake.key_rotation import rotate_keys
-from intake.models import Complainant
-from intake.settings import PrivacySettings, SettingsError, load_settings
+from intake.conversation import replies as R
+from intake.foundation.encryption import DataKeyError, lookup_hash
+from intake.foundation.models import Complainant
+from intake.foundation.settings import PrivacySettings, SettingsError, load_settings
+from intake.privacy.key_rotation import rotate_keys
 from migrations import upgrade
 from tests.conftest import csrf_token
 from tests.test_dialogue import sms

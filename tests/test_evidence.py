@@ -6,8 +6,8 @@ import io
 from PIL import ExifTags, Image
 from sqlalchemy import select
 
-from intake.evidence import check_photo
-from intake.models import Attachment
+from intake.foundation.models import Attachment
+from intake.reading.photos import check_photo
 from tests.test_web_form import make_site, submit, ticket_of
 
 GPS = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (35.0, 3.0, 30.5),

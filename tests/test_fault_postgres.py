@@ -15,22 +15,32 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+from conftest import csrf_token
+from private_postgres import PrivateCluster
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
-
-from conftest import csrf_token
-from handlers import create_app, services
-from intake import dialogue_replies as R
-from intake.db import make_engine, make_session_factory
-from intake.directory import load_directory
-from intake.models import Complaint, Department, Event, InboundMessage, Outbox, Timer, utcnow
-from intake.settings import DatabaseSettings, Settings
-from migrations import upgrade
-from private_postgres import PrivateCluster
 from test_dead_letters import receiving
-from test_sms import PUBLIC, TWILIO, reply as sms_reply, text_in
+from test_sms import PUBLIC, TWILIO, text_in
+from test_sms import reply as sms_reply
 from test_timers import routed_complaint
 from test_wechat import WECHAT, post, reply_text, text_xml
+
+from handlers import create_app, services
+from intake.conversation import replies as R
+from intake.foundation.db import make_engine
+from intake.foundation.models import (
+    Complaint,
+    Department,
+    Event,
+    InboundMessage,
+    Outbox,
+    Timer,
+    utcnow,
+)
+from intake.foundation.settings import DatabaseSettings, Settings
+from intake.registry.directory import load_directory
+from intake.runtime.sessions import make_session_factory
+from migrations import upgrade
 
 WAIT = 60
 WEBHOOK_SECRET = "fault-test-webhook-secret"

@@ -21,12 +21,20 @@ from urllib.parse import urlencode
 import pytest
 import requests
 from sqlalchemy import create_engine, select, text
-from twilio.request_validator import RequestValidator
-
-from intake.models import Complaint, InboundMessage
 from test_contact_senders import free_port
 from test_sms import AUTH_TOKEN, TWILIO
-from test_wechat import AES_KEY, APP_ID, CRYPTO, TOKEN, parse_envelope, signed_query, text_xml
+from test_wechat import (
+    AES_KEY,
+    APP_ID,
+    CRYPTO,
+    TOKEN,
+    parse_envelope,
+    signed_query,
+    text_xml,
+)
+from twilio.request_validator import RequestValidator
+
+from intake.foundation.models import Complaint, InboundMessage
 
 FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"
 WAIT = 15

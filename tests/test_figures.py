@@ -8,14 +8,21 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from handlers import services
-from intake import cases
-from intake.access import Scope
-from intake.case_facts import rebuild
-from intake.figures import Filters, clear_targets, daily, figures, repeated_sites, report_period
-from intake.models import CaseFacts, Complaint, Site, Timer, utcnow
-from intake.settings import TargetSettings
-from intake.staff import Role
-from intake.timers import PENDING
+from intake.case import cases
+from intake.case.timers import PENDING
+from intake.foundation.models import CaseFacts, Complaint, Site, Timer, utcnow
+from intake.foundation.settings import TargetSettings
+from intake.people.access import Scope
+from intake.people.staff import Role
+from intake.supervision.case_facts import rebuild
+from intake.supervision.figures import (
+    Filters,
+    clear_targets,
+    daily,
+    figures,
+    repeated_sites,
+    report_period,
+)
 from tests.test_cases import CAL, ctx, routed, site, worker_pass  # noqa: F401  (site is a fixture)
 
 TZ = "Asia/Shanghai"
@@ -185,9 +192,9 @@ def test_two_accepts_at_once_get_consecutive_numbers(app, session, settings, sit
 
 
 def test_the_daily_tallies_always_equal_a_recount_of_the_cases(app, session, settings, site):
-    from intake import tallies
-    from intake.directory import department
-    from intake.models import DailyTally
+    from intake.foundation.models import DailyTally
+    from intake.registry.directory import department
+    from intake.supervision import tallies
 
     def counted():
         session.expire_all()

@@ -12,17 +12,20 @@ import json
 import unicodedata
 from datetime import timedelta
 
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from intake import dialogue_replies as R
-from intake.dialogue import CONFIRM, CONFIRM_WORDS, _word
-from intake.extract import ClaimDraft, SiteRef, Value, extract_claim
-from intake.models import Complaint, Conversation, InboundMessage
-from intake.validation import clean_text, normalise_digits, normalise_phone
+from intake.conversation import replies as R
+from intake.conversation.dialogue import CONFIRM, CONFIRM_WORDS, _word
+from intake.foundation.models import Complaint, Conversation, InboundMessage
+from intake.foundation.validation import clean_text, normalise_digits, normalise_phone
+from intake.reading.extract import ClaimDraft, SiteRef, Value, extract_claim
 from tests.mainland_sms import SECRET
 from tests.test_dialogue import Chat, sites  # noqa: F401  (sites is a fixture)
-from tests.test_sms_aliyun import _settings as aliyun_settings, _uplink
+from tests.test_sms_aliyun import _settings as aliyun_settings
+from tests.test_sms_aliyun import _uplink
 
 HOSTILE_PIECES = (
     "\u202e", "\u202d", "\u200f", "\u061c", "\u200b", "\u2028", "\ufeff", "\x00", "\x1b[31m", "\x7f", "\x85", "\r\n",

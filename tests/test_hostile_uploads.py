@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from intake.evidence import EvidenceError, check_photo
-from intake.models import Attachment
+from intake.foundation.models import Attachment
+from intake.reading.photos import EvidenceError, check_photo
 from tests.test_web_form import app_with, make_site, stored, submit  # noqa: F401  (app_with is a fixture)
 
 NOT_A_PHOTO = "不是照片，只能上传 JPG 或 PNG 图片"

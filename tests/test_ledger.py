@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from handlers.cli import main
-from intake import cases
-from intake.complaints import NewComplaint, create_complaint
-from intake.ledger import HEADER, LINES_HEADER
-from intake.models import AuditEntry, CaseFacts, ClaimLine, Complaint, Site
+from intake.case import cases
+from intake.case.complaints import NewComplaint, create_complaint
+from intake.foundation.models import AuditEntry, CaseFacts, ClaimLine, Complaint, Site
+from intake.supervision.ledger import HEADER, LINES_HEADER
 from tests.console_helpers import login, make_accounts
 from tests.test_cases import ctx, routed, site, worker_pass  # noqa: F401  (site is a fixture)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from xml.etree import ElementTree
 
-from intake import cases
-from intake.models import Complaint
+from intake.case import cases
+from intake.foundation.models import Complaint
 from tests.test_api import complaints, make_client
 from tests.test_cases import ctx, site, worker_pass  # noqa: F401  (site is a fixture)
 

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
-
-from intake import outbox
-from intake.models import Outbox
-from intake.settings import Settings, WorkerSettings
-from intake.worker import run_once
 from test_timers import CAL, at
+
+from intake.delivery import outbox
+from intake.foundation.models import Outbox
+from intake.foundation.settings import Settings, WorkerSettings
+from intake.runtime.worker import run_once
 
 T0 = at(2024, 3, 4, 9, 0)
 
@@ -128,7 +128,7 @@ def test_a_channel_this_deployment_lacks_fails_over_at_once_then_alerts_the_desk
 
 
 def test_a_department_is_told_in_its_console_inbox_and_on_every_contact(session):
-    from intake.directory import department
+    from intake.registry.directory import department
 
     dept = department(session, "371302", "housing")
     inbox = f"department:{dept.id}"

@@ -13,9 +13,9 @@ from handlers import create_app
 from handlers.cli import main
 from handlers.cli.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from handlers.posters import poster_data
-from intake.complaints import NewComplaint, create_complaint
-from intake.models import Site
-from intake.sites import import_sites
+from intake.case.complaints import NewComplaint, create_complaint
+from intake.foundation.models import Site
+from intake.registry.sites import import_sites
 from tests.console_helpers import login
 
 CSV = """项目编号,项目名称,所在区县,行业,投资类型,建设单位,劳资专管员,劳资专管员电话,工资发放日,最低工资标准
@@ -94,7 +94,7 @@ def test_unknown_or_forged_tokens_get_a_chinese_404(client, sites, path):
 
 
 def test_wechat_target_when_configured(make_settings, session, sites):
-    from intake.settings import PosterSettings
+    from intake.foundation.settings import PosterSettings
 
     site = sites["P-1"]
     site.wechat_qr_url = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=abc"

@@ -6,9 +6,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from intake.models import (Attachment, AuditEntry, ClaimLine, Complaint, Conversation, Event, InboundMessage, Outbox,
-                           Status, utcnow)
-from intake.retention import REMOVED_TEXT, cutoff
+from intake.foundation.models import (
+    Attachment,
+    AuditEntry,
+    ClaimLine,
+    Complaint,
+    Conversation,
+    Event,
+    InboundMessage,
+    Outbox,
+    Status,
+    utcnow,
+)
+from intake.privacy.retention import REMOVED_TEXT, cutoff
 from tests.test_cases import new_case
 from tests.test_doctor import invoke
 

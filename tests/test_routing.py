@@ -10,12 +10,19 @@ import pytest
 from sqlalchemy import func, select
 
 from handlers import services
-from intake.complaints import NewComplaint, create_complaint
-from intake.directory import department
-from intake.models import ClaimLine, CollectiveCase, Complaint, Department, Event, Site
-from intake.routing import RoutingError, route_complaint, transfer
-from intake.settings import RoutingSettings
-from intake.transitions import TransitionError, transition
+from intake.case.complaints import NewComplaint, create_complaint
+from intake.case.routing import RoutingError, route_complaint, transfer
+from intake.foundation.models import (
+    ClaimLine,
+    CollectiveCase,
+    Complaint,
+    Department,
+    Event,
+    Site,
+)
+from intake.foundation.settings import RoutingSettings
+from intake.foundation.transitions import TransitionError, transition
+from intake.registry.directory import department
 
 _codes = itertools.count(1)
 LANSHAN, LINSHU, GAOXIN = "371302", "371329", "371371"

@@ -5,8 +5,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from intake.db import make_engine
-from intake.models import Base
+from intake.foundation.db import make_engine
+from intake.foundation.models import Base
 from migrations import alembic_config, current_revision, head_revision, upgrade
 
 

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from handlers.security import CONTENT_SECURITY_POLICY
-from intake.links import confirm_url
-from intake.models import Attachment
+from intake.case.links import confirm_url
+from intake.foundation.models import Attachment
 from tests.console_helpers import login, make_accounts
+from tests.mainland_sms import SECRET
 from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
 from tests.test_console import PNG
 from tests.test_sms import TWILIO, text_in
-from tests.test_sms_aliyun import _settings as aliyun_settings, _uplink
-from tests.mainland_sms import SECRET
+from tests.test_sms_aliyun import _settings as aliyun_settings
+from tests.test_sms_aliyun import _uplink
 from tests.test_wechat import WECHAT
 
 STATIC = Path(__file__).resolve().parents[1] / "handlers" / "static"

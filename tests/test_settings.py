@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.settings import Settings, SettingsError, env_names, load_settings
+from intake.foundation.settings import Settings, SettingsError, env_names, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.toml"
 

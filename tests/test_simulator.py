@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from handlers import create_app
-from intake import dialogue_replies as R
-from intake.models import Complaint, Conversation, InboundMessage, Site
+from intake.conversation import replies as R
+from intake.foundation.models import Complaint, Conversation, InboundMessage, Site
 from tests.conftest import csrf_token
 
 FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"

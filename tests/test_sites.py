@@ -15,8 +15,14 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from handlers.cli import main
-from intake.models import Site
-from intake.sites import RowError, complaint_url, import_sites, list_sites, parse_sites
+from intake.foundation.models import Site
+from intake.registry.sites import (
+    RowError,
+    complaint_url,
+    import_sites,
+    list_sites,
+    parse_sites,
+)
 
 DATA = Path(__file__).parent / "data"
 GOOD_CSV = (DATA / "sites_good.csv").read_text(encoding="utf-8")
@@ -341,7 +347,7 @@ def test_sites_list_when_empty(app):
 
 
 def test_a_file_with_absurdly_many_rows_is_refused(session):
-    from intake.sites import MAX_ROWS
+    from intake.registry.sites import MAX_ROWS
 
     content = ("项目编号,项目名称,所在区县\n" + "\n" * (MAX_ROWS + 5)).encode()
     report = import_sites(session, "huge.csv", content)
@@ -349,7 +355,7 @@ def test_a_file_with_absurdly_many_rows_is_refused(session):
 
 
 def test_the_chat_sees_an_import_at_once(session):
-    from intake.sites import site_refs
+    from intake.registry.sites import site_refs
 
     assert site_refs(session, "371302") == ()
     content = "项目编号,项目名称,所在区县\nC-1,阳光城三期,兰山区\n".encode()

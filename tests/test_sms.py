@@ -17,9 +17,9 @@ from handlers import create_app
 from handlers.channels.sms import STATUS_CHANNEL
 from handlers.channels.twilio_sms import make_sender
 from handlers.cli.doctor import check_sms
-from intake import dialogue_replies as R
-from intake.models import Complaint, Conversation, InboundMessage
-from intake.settings import SmsSettings, TwilioSettings
+from intake.conversation import replies as R
+from intake.foundation.models import Complaint, Conversation, InboundMessage
+from intake.foundation.settings import SmsSettings, TwilioSettings
 
 AUTH_TOKEN = "twilio-test-auth-token"
 TWILIO = TwilioSettings(account_sid="AC" + "0" * 32, auth_token=AUTH_TOKEN, from_number="+15005550006")

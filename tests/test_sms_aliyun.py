@@ -6,12 +6,11 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
-from handlers.channels.aliyun_sms import make_sender
-from intake.settings import AliyunSettings
-
 from mainland_sms import *  # noqa: F401,F403  (the shared scenarios run against this provider)
 from mainland_sms import PHONE, FakeApi, Provider, Sent, mainland_sms
+
+from handlers.channels.aliyun_sms import make_sender
+from intake.foundation.settings import AliyunSettings
 
 VARIABLES = ("c1", "c2", "c3")
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from intake.settings import SmsSettings
-from intake.sms_templates import NOTICE_KINDS, REPLY, Templates
+from intake.delivery.sms_templates import NOTICE_KINDS, REPLY, Templates
+from intake.foundation.settings import SmsSettings
 
 THREE = Templates({"reply": "R", "notice": "N"}, ("a", "b", "c"), 10)
 

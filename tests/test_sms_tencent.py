@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from mainland_sms import *  # noqa: F401,F403  (the shared scenarios run against this provider)
+from mainland_sms import PHONE, FakeApi, Provider, Sent, count, mainland_sms, push
 from sqlalchemy import select
 
 from handlers.channels.tencent_sms import make_sender
-from intake.models import InboundMessage
-from intake.settings import TencentSettings
-
-from mainland_sms import *  # noqa: F401,F403  (the shared scenarios run against this provider)
-from mainland_sms import PHONE, FakeApi, Provider, Sent, count, mainland_sms, push
+from intake.foundation.models import InboundMessage
+from intake.foundation.settings import TencentSettings
 
 SENT_AT = 1_764_560_000
 

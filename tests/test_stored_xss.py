@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from handlers import services
 from handlers.posters import poster_data, poster_font
-from intake.models import Complaint, Site
+from intake.foundation.models import Complaint, Site
 from qr import layout_poster
 from tests.conftest import csrf_token
 from tests.console_helpers import act, login, make_accounts

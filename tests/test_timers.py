@@ -7,15 +7,15 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from intake import clocks, timers
-from intake.calendar import WorkingCalendar
-from intake.complaints import ROUTE_CLOCK, NewComplaint, create_complaint
-from intake.directory import department
-from intake.models import Event, Outbox, Timer
-from intake.outbox import dispatch_desk
-from intake.settings import ClockSettings, Settings
-from intake.transitions import transition
-from intake.worker import run_once
+from intake.case import clocks, timers
+from intake.case.complaints import ROUTE_CLOCK, NewComplaint, create_complaint
+from intake.delivery.outbox import dispatch_desk
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.models import Event, Outbox, Timer
+from intake.foundation.settings import ClockSettings, Settings
+from intake.foundation.transitions import transition
+from intake.registry.directory import department
+from intake.runtime.worker import run_once
 
 CAL = WorkingCalendar.from_config({})
 CST = CAL.timezone
@@ -218,7 +218,7 @@ def test_recompute_after_a_calendar_change(session):
 def test_a_worker_starting_with_new_holidays_moves_open_deadlines(app, session, make_settings):
     from handlers import create_app, services
     from handlers.cli.worker import prepare
-    from intake.settings import CalendarSettings
+    from intake.foundation.settings import CalendarSettings
 
     c = routed_complaint(session, at(2024, 3, 4, 9, 0))
     session.commit()

@@ -12,8 +12,8 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from handlers import create_app, services
-from intake.models import Attachment, Complaint, Event, Site, Status
-from intake.settings import RateLimitSettings
+from intake.foundation.models import Attachment, Complaint, Event, Site, Status
+from intake.foundation.settings import RateLimitSettings
 from tests.conftest import csrf_token
 
 NOT_FOUND = "没有找到这个编号，请检查受理编号和手机号后四位"

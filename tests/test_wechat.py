@@ -13,9 +13,12 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 
 import pytest
 import requests
-from PIL import Image
 from flask.cli import ScriptInfo
+from PIL import Image
 from sqlalchemy import func, select
+from test_evidence import phone_photo
+from test_timers import CAL
+from test_web_form import jpeg
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
@@ -25,14 +28,20 @@ from handlers.channels import build_fetchers
 from handlers.channels.wechat import MEDIA_TYPE, WeChatSender, make_client
 from handlers.cli import main
 from handlers.cli.doctor import check_wechat
-from intake import dialogue_replies as R
-from intake.media import EVIDENCE_LOST
-from intake.models import Attachment, Complaint, Conversation, Event, InboundMessage, Outbox, Site, utcnow
-from intake.settings import WeChatSettings, WorkerSettings
-from intake.worker import run_once
-from test_timers import CAL
-from test_evidence import phone_photo
-from test_web_form import jpeg
+from intake.conversation import replies as R
+from intake.delivery.media import EVIDENCE_LOST
+from intake.foundation.models import (
+    Attachment,
+    Complaint,
+    Conversation,
+    Event,
+    InboundMessage,
+    Outbox,
+    Site,
+    utcnow,
+)
+from intake.foundation.settings import WeChatSettings, WorkerSettings
+from intake.runtime.worker import run_once
 
 TOKEN = "wechat-test-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"

@@ -1,5 +1,5 @@
-"""Each API action: the scope action a client's role needs for it (intake.access) and the intake.cases operation
-that carries it out. The case's rules stay in intake.cases; this is only the table between the two."""
+"""Each API action: the scope action a client's role needs for it (intake.people.access) and the intake.case.cases operation
+that carries it out. The case's rules stay in intake.case.cases; this is only the table between the two."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from intake import cases
-from intake.access import Scope, departments_in_reach
-from intake.models import Complaint
+from intake.case import cases
+from intake.foundation.models import Complaint
+from intake.people.access import Scope, departments_in_reach
 
 from . import schemas as s
 

@@ -1,14 +1,14 @@
 """Which client system is calling: its bearer token (or Open311's api_key) looked up once per request, the
-scope intake.access gives it, and the rate-limit key, which is the client, not its address."""
+scope intake.people.access gives it, and the rate-limit key, which is the client, not its address."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from flask import Blueprint, g, request
 
-from intake.access import Scope
-from intake.clients import authenticate
-from intake.models import ApiClient
+from intake.foundation.models import ApiClient
+from intake.people.access import Scope
+from intake.people.clients import authenticate
 
 from .. import db, services
 from ..extensions import client_network, limiter

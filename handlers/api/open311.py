@@ -18,10 +18,10 @@ from pydantic import ValidationError
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
-from intake.access import case_for, scoped_complaints
-from intake.models import Complaint, Status, utcnow
-from intake.queue import Filters, queue_page
-from intake.texts import status_text
+from intake.case.queue import Filters, queue_page
+from intake.foundation.models import Complaint, Status, utcnow
+from intake.foundation.texts import status_text
+from intake.people.access import case_for, scoped_complaints
 
 from .. import db
 from . import problems

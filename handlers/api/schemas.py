@@ -9,13 +9,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, RootModel,
-                      WithJsonSchema)
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    RootModel,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
-from intake.cases import MEASURES, MESSAGE_MAX
-from intake.models import Industry, Priority, Status
-from intake.validation import clean_text, normalise_id_number, normalise_phone
+from intake.case.cases import MEASURES, MESSAGE_MAX
+from intake.foundation.models import Industry, Priority, Status
+from intake.foundation.validation import (
+    clean_text,
+    normalise_id_number,
+    normalise_phone,
+)
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -188,7 +200,7 @@ class Message(Request):
 class Action(RootModel[Annotated[Union[Acknowledge, Contact, Wait, Material, Accept, Reject, Measures, Investigate,
                                        Resolve, Reopen, Return, RequestReturn, Transfer, Close, Message],
                                  Field(discriminator="action")]]):
-    """One step on a case, by the client's role; the case's rules (intake.cases) decide whether it may be taken
+    """One step on a case, by the client's role; the case's rules (intake.case.cases) decide whether it may be taken
     now."""
 
 

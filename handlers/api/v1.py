@@ -14,18 +14,26 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from intake import cases
-from intake.access import AccessDenied, case_for
-from intake.audit import audit
-from intake.clues import Clue, IdempotencyMismatch, external_refs, submit
-from intake.complaints import NewComplaint
-from intake.models import Channel, Complaint, Department, ExternalRef, Jurisdiction, Site, utcnow
-from intake.queue import Filters, clock_views, parse_cursor, queue_page
-from intake.routing import RoutingError
-from intake.sites import complaint_url
-from intake.texts import status_text
-from intake.transitions import TransitionError
-from intake.validation import mask_phone
+from intake.case import cases
+from intake.case.clues import Clue, IdempotencyMismatch, external_refs, submit
+from intake.case.complaints import NewComplaint
+from intake.case.queue import Filters, clock_views, parse_cursor, queue_page
+from intake.case.routing import RoutingError
+from intake.foundation.models import (
+    Channel,
+    Complaint,
+    Department,
+    ExternalRef,
+    Jurisdiction,
+    Site,
+    utcnow,
+)
+from intake.foundation.texts import status_text
+from intake.foundation.transitions import TransitionError
+from intake.foundation.validation import mask_phone
+from intake.people.access import AccessDenied, case_for
+from intake.people.audit import audit
+from intake.registry.sites import complaint_url
 
 from .. import case_context, db, services
 from . import actions, problems

@@ -12,20 +12,20 @@ from typing import Any, Callable
 
 from flask import Blueprint, Response, abort, request
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from intake.dialogue import handle_message
-from intake.evidence import Photo
-from intake.media import Fetcher
-from intake.models import InboundMessage, utcnow
-from intake.outbox import Sender, dispatch_desk, enqueue, notify_department
-from intake.settings import Settings
-from intake.sms_templates import REPLY
-from intake.validation import clean_text
+from intake.conversation.dialogue import handle_message
+from intake.delivery.media import Fetcher
+from intake.delivery.outbox import Sender, dispatch_desk, enqueue, notify_department
+from intake.delivery.sms_templates import REPLY
+from intake.foundation.models import InboundMessage, utcnow
+from intake.foundation.settings import Settings
+from intake.foundation.validation import clean_text
+from intake.reading.photos import Photo
 
 from .. import db, services
 from ..errors import MESSAGES, when_unavailable

@@ -16,9 +16,9 @@ from alibabacloud_dysmsapi20170525.models import SendSmsRequest
 from alibabacloud_tea_openapi.utils_models import Config
 from Tea.exceptions import TeaException, UnretryableException
 
-from intake.outbox import SendResult
-from intake.settings import Settings
-from intake.sms_templates import Templates
+from intake.delivery.outbox import SendResult
+from intake.delivery.sms_templates import Templates
+from intake.foundation.settings import Settings
 
 from .sms import InboundSms, TemplateSender, callback_blueprint, checked_sms
 

@@ -5,8 +5,8 @@ both into the outbox's registry.
 """
 from __future__ import annotations
 
-from intake.outbox import Sender
-from intake.settings import Settings
+from intake.delivery.outbox import Sender
+from intake.foundation.settings import Settings
 
 from . import email, webhook
 

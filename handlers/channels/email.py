@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
-from intake.outbox import SendResult
-from intake.settings import EmailSettings, Settings
+from intake.delivery.outbox import SendResult
+from intake.foundation.settings import EmailSettings, Settings
 
 SCHEME = "email"
 DEFAULT_SUBJECT = "【清零】案件通知"

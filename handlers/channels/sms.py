@@ -28,11 +28,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
-from intake.models import Channel, InboundMessage
-from intake.outbox import SendResult
-from intake.settings import Settings
-from intake.sms_templates import Templates
-from intake.validation import mask_phone, normalise_phone
+from intake.delivery.outbox import SendResult
+from intake.delivery.sms_templates import Templates
+from intake.foundation.models import Channel, InboundMessage
+from intake.foundation.settings import Settings
+from intake.foundation.validation import mask_phone, normalise_phone
 
 from .. import db, services
 from . import Inbound, first_delivery, take, webhook_blueprint

@@ -13,15 +13,17 @@ from typing import Any
 from urllib.parse import urlparse
 
 from tencentcloud.common.credential import Credential
-from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
+    TencentCloudSDKException,
+)
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111.models import SendSmsRequest
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
-from intake.outbox import SendResult
-from intake.settings import Settings
-from intake.sms_templates import Templates
+from intake.delivery.outbox import SendResult
+from intake.delivery.sms_templates import Templates
+from intake.foundation.settings import Settings
 
 from .sms import InboundSms, TemplateSender, callback_blueprint, checked_sms
 

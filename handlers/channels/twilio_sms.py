@@ -17,8 +17,8 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
-from intake.outbox import SendResult
-from intake.settings import Settings
+from intake.delivery.outbox import SendResult
+from intake.foundation.settings import Settings
 
 from .. import db, services
 from . import webhook_blueprint

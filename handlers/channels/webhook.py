@@ -1,7 +1,7 @@
 """Signed HTTP webhooks to departments' and client systems' own systems ("webhook:https://...").
 
 The body is the payload as JSON plus "sent_at" and a fresh "id": a department contact's notices, and every case
-event in a client system's scope (intake.publish). `X-Qingling-Timestamp` is the sending time in Unix seconds
+event in a client system's scope (intake.people.publish). `X-Qingling-Timestamp` is the sending time in Unix seconds
 and `X-Qingling-Signature` is "sha256=" and the hex HMAC-SHA256, under the shared secret, of
 f"{timestamp}.{raw body}", so a receiver checks both with `verify_signature` before parsing and refuses a replay
 of an old delivery (the timestamp cannot be changed without breaking the signature).
@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
-from intake.outbox import SendResult
-from intake.settings import Settings
+from intake.delivery.outbox import SendResult
+from intake.foundation.settings import Settings
 
 SCHEME = "webhook"
 SIGNATURE_HEADER = "X-Qingling-Signature"

@@ -23,24 +23,27 @@ import re
 import time
 from functools import cache
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 import requests
-
 from flask import Response, abort, request
 from wechatpy import WeChatClient, parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import ClickEvent, ScanEvent, SubscribeEvent, SubscribeScanEvent
-from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException, WeChatClientException
+from wechatpy.exceptions import (
+    InvalidAppIdException,
+    InvalidSignatureException,
+    WeChatClientException,
+)
 from wechatpy.messages import BaseMessage, ImageMessage, TextMessage, VoiceMessage
 from wechatpy.replies import create_reply
 from wechatpy.utils import check_signature
-from xml.parsers.expat import ExpatError
 
-from intake.evidence import Photo
-from intake.media import FetchResult
-from intake.models import Channel
-from intake.outbox import SendResult
-from intake.settings import Settings
+from intake.delivery.media import FetchResult
+from intake.delivery.outbox import SendResult
+from intake.foundation.models import Channel
+from intake.foundation.settings import Settings
+from intake.reading.photos import Photo
 
 from .. import services
 from . import Inbound, take, webhook_blueprint

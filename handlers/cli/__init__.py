@@ -11,8 +11,8 @@ from .demo import demo
 from .doctor import doctor
 from .keys import keys_group
 from .posters import posters
-from .retention import retention
 from .report import report
+from .retention import retention
 from .sites import sites_group
 from .users import users_group
 from .wechat import wechat_group

@@ -4,12 +4,13 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from intake.clients import NewClient, create_client, list_clients, set_active
-from intake.directory import find_jurisdiction
-from intake.staff import AccountError, Role
+from intake.people.clients import NewClient, create_client, list_clients, set_active
+from intake.people.staff import AccountError, Role
+from intake.registry.directory import find_jurisdiction
 
 from .. import services
-from ..channels.webhook import configured as webhook_configured, url_problem
+from ..channels.webhook import configured as webhook_configured
+from ..channels.webhook import url_problem
 
 
 @click.group("clients", help="Client systems of the API (12345, the national clue platform, department tools).")

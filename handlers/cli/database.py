@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from intake.directory import DirectoryError, load_directory
+from intake.registry.directory import DirectoryError, load_directory
 from migrations import upgrade
 
 from .. import services

@@ -7,10 +7,10 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from intake.directory import department, load_directory
-from intake.models import Site, StaffUser
-from intake.sites import complaint_url, import_sites
-from intake.staff import NewUser, create_user
+from intake.foundation.models import Site, StaffUser
+from intake.people.staff import NewUser, create_user
+from intake.registry.directory import department, load_directory
+from intake.registry.sites import complaint_url, import_sites
 from migrations import upgrade
 
 from .. import services

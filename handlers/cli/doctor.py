@@ -13,11 +13,11 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import Text, func, select, text, type_coerce
 
-from intake.calendar import WorkingCalendar
-from intake.encryption import DataKeyError, decrypt
-from intake.models import Complainant, Jurisdiction
-from intake.settings import Settings
-from intake.sms_templates import Templates
+from intake.delivery.sms_templates import Templates
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.encryption import DataKeyError, decrypt
+from intake.foundation.models import Complainant, Jurisdiction
+from intake.foundation.settings import Settings
 from migrations import current_revision, head_revision
 from qr.fonts import find_cjk_font
 

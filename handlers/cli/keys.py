@@ -5,9 +5,9 @@ import click
 from cryptography.fernet import Fernet
 from flask.cli import with_appcontext
 
-from intake.audit import audit
-from intake.encryption import DataKeyError
-from intake.key_rotation import RotationReport, rotate_keys
+from intake.foundation.encryption import DataKeyError
+from intake.people.audit import audit
+from intake.privacy.key_rotation import RotationReport, rotate_keys
 
 from .. import services
 from .users import CLI_ACTOR

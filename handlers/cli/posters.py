@@ -6,9 +6,9 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from tqdm import tqdm
 
-from intake.directory import find_jurisdiction
-from intake.models import Site
-from intake.sites import list_sites
+from intake.foundation.models import Site
+from intake.registry.directory import find_jurisdiction
+from intake.registry.sites import list_sites
 from qr import write_posters_pdf
 
 from .. import services

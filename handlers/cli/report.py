@@ -7,11 +7,11 @@ from datetime import date
 import click
 from flask.cli import with_appcontext
 
-from intake.access import Scope
-from intake.directory import find_jurisdiction
-from intake.models import utcnow
-from intake.report import PERIODS, period_filters, write_report
-from intake.staff import Role
+from intake.foundation.models import utcnow
+from intake.people.access import Scope
+from intake.people.staff import Role
+from intake.registry.directory import find_jurisdiction
+from intake.supervision.report import PERIODS, period_filters, write_report
 
 from .. import services
 

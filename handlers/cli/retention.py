@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from intake.models import utcnow
-from intake.retention import anonymise_due
+from intake.foundation.models import utcnow
+from intake.privacy.retention import anonymise_due
 
 from .. import services
 

@@ -1,4 +1,4 @@
-"""`qingling sites import` and `qingling sites list`: thin formatting over intake.sites."""
+"""`qingling sites import` and `qingling sites list`: thin formatting over intake.registry.sites."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from intake.directory import find_jurisdiction
-from intake.sites import ImportReport, complaint_url, import_sites, list_sites
+from intake.registry.directory import find_jurisdiction
+from intake.registry.sites import ImportReport, complaint_url, import_sites, list_sites
 
 from .. import services
 

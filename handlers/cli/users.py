@@ -7,10 +7,18 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from intake.audit import audit
-from intake.directory import find_jurisdiction
-from intake.models import Department
-from intake.staff import ROLE_LABELS, AccountError, NewUser, Role, create_user, list_users, set_active
+from intake.foundation.models import Department
+from intake.people.audit import audit
+from intake.people.staff import (
+    ROLE_LABELS,
+    AccountError,
+    NewUser,
+    Role,
+    create_user,
+    list_users,
+    set_active,
+)
+from intake.registry.directory import find_jurisdiction
 
 from .. import services
 

@@ -9,8 +9,8 @@ import click
 from flask.cli import with_appcontext
 from wechatpy.exceptions import WeChatClientException
 
-from intake.directory import find_jurisdiction
-from intake.sites import list_sites
+from intake.registry.directory import find_jurisdiction
+from intake.registry.sites import list_sites
 
 from .. import services
 from ..channels import wechat

@@ -2,7 +2,7 @@
 
 This is where the worker is composed: timer handler modules from settings, senders per destination scheme
 from `senders_for`, media fetchers per source scheme from `build_fetchers`, the working calendar from settings.
-The core loop in intake.worker knows none of them.
+The core loop in intake.runtime.worker knows none of them.
 """
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from flask.cli import ScriptInfo, run_command, with_appcontext
 from flask.helpers import get_debug_flag
 from werkzeug.serving import is_running_from_reloader
 
-from intake import outbox, timers
-from intake.clocks import recompute_if_changed
-from intake.settings import Settings
-from intake.worker import run_forever, run_once
+from intake.case import timers
+from intake.case.clocks import recompute_if_changed
+from intake.delivery import outbox
+from intake.foundation.settings import Settings
+from intake.runtime.worker import run_forever, run_once
 
 from .. import Services, services
 from ..channels import build_fetchers, build_senders

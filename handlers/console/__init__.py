@@ -1,7 +1,7 @@
 """The staff console: department staff work their queue, supervisors watch clocks, administrators audit.
 
 Every view goes through `staff_view`, which requires a logged-in active account and hands the view the
-account's `intake.access.Scope`; every case, photo and list is read through that scope, so nothing outside it
+account's `intake.people.access.Scope`; every case, photo and list is read through that scope, so nothing outside it
 is ever loaded. A case outside the scope is 404, an action the role lacks is 403.
 """
 from __future__ import annotations
@@ -14,10 +14,10 @@ from flask_login import UserMixin, current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from intake.access import AccessDenied, Scope
-from intake.audit import audit
-from intake.models import Department, StaffUser
-from intake.staff import ROLE_LABELS
+from intake.foundation.models import Department, StaffUser
+from intake.people.access import AccessDenied, Scope
+from intake.people.audit import audit
+from intake.people.staff import ROLE_LABELS
 
 from .. import db
 from ..extensions import login_manager
@@ -100,4 +100,15 @@ def _private(response):
     return response
 
 
-from . import audit_log, auth, case, dashboard, dead_letters, employers, ledger, queue, sites, walk_in  # noqa: E402,F401,E501
+from . import (  # noqa: E402,F401,E501
+    audit_log,
+    auth,
+    case,
+    dashboard,
+    dead_letters,
+    employers,
+    ledger,
+    queue,
+    sites,
+    walk_in,
+)

@@ -1,5 +1,5 @@
 """Every case action of the console: its label, the fields it asks for, the statuses it is offered in and the
-`intake.cases` operation it calls. The case page renders this table; one POST route runs it.
+`intake.case.cases` operation it calls. The case page renders this table; one POST route runs it.
 
 Fields are read by small parsers that raise CaseError with the message staff see, so a bad value changes
 nothing and says exactly what is wrong.
@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from intake import cases
-from intake.access import Scope, departments_in_reach
-from intake.cases import MEASURES, CaseContext, CaseError
-from intake.clocks import EXTENSIBLE, LABELS
-from intake.models import Complaint, Status
+from intake.case import cases
+from intake.case.cases import MEASURES, CaseContext, CaseError
+from intake.case.clocks import EXTENSIBLE, LABELS
+from intake.foundation.models import Complaint, Status
+from intake.people.access import Scope, departments_in_reach
 
 S = Status
 OPEN_STATES = frozenset(s.value for s in Status) - {S.CLOSED.value}

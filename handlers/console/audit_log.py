@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from intake.audit import ACTION_LABELS, entries
-from intake.texts import when_text
+from intake.foundation.texts import when_text
+from intake.people.audit import ACTION_LABELS, entries
 
-from . import bp, staff_view
 from .. import db, services
+from . import bp, staff_view
 
 PAGE_SIZE = 100
 

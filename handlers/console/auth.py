@@ -9,12 +9,12 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from intake.audit import audit
-from intake.staff import AccountError, authenticate, change_password
+from intake.people.audit import audit
+from intake.people.staff import AccountError, authenticate, change_password
 
-from . import ConsoleUser, bp, record, staff_view
 from .. import db, services
 from ..extensions import limiter
+from . import ConsoleUser, bp, record, staff_view
 
 
 class LoginForm(FlaskForm):

@@ -2,22 +2,30 @@
 case changed in between (someone else acted), nothing is done and the user is told to look again."""
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy.orm.exc import StaleDataError
 
-from intake import cases
-from intake.access import attachment_for, case_for, departments_in_reach
-from intake.clocks import ClockError
-from intake.models import utcnow
-from intake.queue import clock_views
-from intake.routing import PRIORITY_TEXT, RoutingError
-from intake.texts import amount_text, when_text
-from intake.transcript import transcript
-from intake.transitions import TransitionError
-from intake.validation import mask_phone
+from intake.case import cases
+from intake.case.clocks import ClockError
+from intake.case.queue import clock_views
+from intake.case.routing import PRIORITY_TEXT, RoutingError
+from intake.conversation.transcript import transcript
+from intake.foundation.models import utcnow
+from intake.foundation.texts import amount_text, when_text
+from intake.foundation.transitions import TransitionError
+from intake.foundation.validation import mask_phone
+from intake.people.access import attachment_for, case_for, departments_in_reach
 
-from . import bp, record, scope, staff_view
 from .. import case_context, db, services
+from . import bp, record, scope, staff_view
 from .actions import ACTIONS, offered, read_values
 from .labels import CHANNEL_LABELS, EVENT_LABELS, INVESTMENT_TEXT, STATUS_LABELS
 

@@ -7,13 +7,13 @@ from datetime import date, datetime, timedelta
 from flask import render_template, request
 from sqlalchemy import select
 
-from intake import figures as fg
-from intake.directory import counties
-from intake.models import Department, Industry, utcnow
-from intake.texts import when_text
+from intake.foundation.models import Department, Industry, utcnow
+from intake.foundation.texts import when_text
+from intake.registry.directory import counties
+from intake.supervision import figures as fg
 
-from . import bp, scope, staff_view
 from .. import db, services
+from . import bp, scope, staff_view
 from .labels import INVESTMENT_TEXT, STATUS_LABELS
 
 DEFAULT_DAYS = 30

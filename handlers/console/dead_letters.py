@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
 
-from intake.models import utcnow
-from intake.outbox import dead_letters as dead_rows, retry_dead, shown
-from intake.texts import when_text
+from intake.delivery.outbox import dead_letters as dead_rows
+from intake.delivery.outbox import retry_dead, shown
+from intake.foundation.models import utcnow
+from intake.foundation.texts import when_text
 
-from . import bp, record, staff_view
 from .. import db, services
+from . import bp, record, staff_view
 
 SHOWN = 200
 

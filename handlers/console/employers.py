@@ -8,11 +8,11 @@ from datetime import datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from intake import employers as reg
-from intake.spreadsheet import write_csv
+from intake.supervision import employers as reg
+from intake.supervision.spreadsheet import write_csv
 
-from . import bp, record, scope, staff_view
 from .. import db
+from . import bp, record, scope, staff_view
 from .dashboard import today
 from .labels import STATUS_LABELS
 from .ledger import send_export

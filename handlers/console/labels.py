@@ -1,7 +1,7 @@
-"""How the console names things for staff (the worker-facing wording is in intake.texts)."""
+"""How the console names things for staff (the worker-facing wording is in intake.foundation.texts)."""
 from __future__ import annotations
 
-from intake.models import INVESTMENT_LABELS, Channel, Status
+from intake.foundation.models import INVESTMENT_LABELS, Channel, Status
 
 STATUS_LABELS = {
     Status.RECEIVED.value: "待分派", Status.ROUTED.value: "待签收", Status.ACKNOWLEDGED.value: "已签收",

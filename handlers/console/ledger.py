@@ -9,13 +9,13 @@ import tempfile
 
 from flask import render_template, request, send_file
 
-from intake import ledger, report
-from intake.figures import figures
-from intake.models import utcnow
-from intake.spreadsheet import write_csv, write_xlsx
+from intake.foundation.models import utcnow
+from intake.supervision import ledger, report
+from intake.supervision.figures import figures
+from intake.supervision.spreadsheet import write_csv, write_xlsx
 
-from . import bp, record, scope, staff_view
 from .. import db, services
+from . import bp, record, scope, staff_view
 from .dashboard import filter_args, filter_choices, read_filters, today
 from .labels import CHANNEL_LABELS, STATUS_LABELS
 

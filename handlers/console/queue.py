@@ -5,14 +5,14 @@ from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from intake.directory import counties
-from intake.models import Industry, Outbox, Status, utcnow
-from intake.queue import OPEN, Filters, clock_views, inbox_destinations, queue_page
-from intake.routing import PRIORITY_TEXT
-from intake.validation import mask_phone
+from intake.case.queue import OPEN, Filters, clock_views, inbox_destinations, queue_page
+from intake.case.routing import PRIORITY_TEXT
+from intake.foundation.models import Industry, Outbox, Status, utcnow
+from intake.foundation.validation import mask_phone
+from intake.registry.directory import counties
 
-from . import bp, scope, staff_view
 from .. import db, services
+from . import bp, scope, staff_view
 from .labels import STATUS_LABELS
 
 INBOX_SHOWN = 20

@@ -5,11 +5,11 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from intake.models import Site
-from intake.sites import complaint_url, import_sites
+from intake.foundation.models import Site
+from intake.registry.sites import complaint_url, import_sites
 
-from . import bp, record, scope, staff_view
 from .. import db, services
+from . import bp, record, scope, staff_view
 from .labels import INVESTMENT_TEXT
 
 PAGE_SIZE = 100

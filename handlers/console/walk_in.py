@@ -7,17 +7,28 @@ import uuid
 from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
-from intake.complaints import NewComplaint, create_complaint
-from intake.directory import counties
-from intake.models import Channel, Site
-from intake.validation import clean_text, normalise_id_number, normalise_phone
+from intake.case.complaints import NewComplaint, create_complaint
+from intake.foundation.models import Channel, Site
+from intake.foundation.validation import (
+    clean_text,
+    normalise_id_number,
+    normalise_phone,
+)
+from intake.registry.directory import counties
 
-from . import bp, record, scope, staff_view
 from .. import db
 from ..forms import FREE_TEXT_MAX, ParsedField, Required, whole_number
+from . import bp, record, scope, staff_view
 
 
 class StaffIntakeForm(FlaskForm):

@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-27 05:16:32.410685
 """
-from alembic import op
 import sqlalchemy as sa
-import intake.models
+from alembic import op
 
+import intake.foundation.models
 
 revision = '0001'
 down_revision = None
@@ -20,7 +20,7 @@ def upgrade() -> None:
     op.create_table('app_state',
     sa.Column('key', sa.String(length=50), nullable=False),
     sa.Column('value', sa.Text(), nullable=False),
-    sa.Column('updated_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_app_state'))
     )
     op.create_table('complainants',
@@ -30,7 +30,7 @@ def upgrade() -> None:
     sa.Column('id_number_masked', sa.String(length=20), nullable=True),
     sa.Column('id_number_hash', sa.String(length=64), nullable=True),
     sa.Column('home_province', sa.String(length=40), nullable=True),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_complainants'))
     )
     with op.batch_alter_table('complainants', schema=None) as batch_op:
@@ -43,10 +43,10 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=128), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('draft', sa.JSON(), nullable=False),
-    sa.Column('opted_out_at', intake.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('opted_out_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_conversations')),
     sa.UniqueConstraint('channel', 'user_id', name=op.f('uq_conversations_channel'))
     )
@@ -57,7 +57,7 @@ def upgrade() -> None:
     sa.Column('sender', sa.String(length=128), nullable=True),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('reply', sa.Text(), nullable=True),
-    sa.Column('received_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_messages')),
     sa.UniqueConstraint('channel', 'provider_message_id', name=op.f('uq_inbound_messages_channel'))
     )
@@ -100,8 +100,8 @@ def upgrade() -> None:
     sa.Column('pay_day', sa.Integer(), nullable=True),
     sa.Column('public_token', sa.String(length=64), nullable=False),
     sa.Column('wechat_qr_url', sa.String(length=500), nullable=True),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['jurisdiction_code'], ['jurisdictions.code'], name=op.f('fk_sites_jurisdiction_code_jurisdictions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sites')),
     sa.UniqueConstraint('code', name=op.f('uq_sites_code')),
@@ -115,7 +115,7 @@ def upgrade() -> None:
     sa.Column('site_id', sa.Integer(), nullable=True),
     sa.Column('employer', sa.String(length=300), nullable=True),
     sa.Column('lead_department_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['lead_department_id'], ['departments.id'], name=op.f('fk_collective_cases_lead_department_id_departments')),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_collective_cases_site_id_sites')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_collective_cases'))
@@ -132,7 +132,7 @@ def upgrade() -> None:
     sa.Column('department_id', sa.Integer(), nullable=True),
     sa.Column('jurisdiction_code', sa.String(length=12), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_staff_users_department_id_departments')),
     sa.ForeignKeyConstraint(['jurisdiction_code'], ['jurisdictions.code'], name=op.f('fk_staff_users_jurisdiction_code_jurisdictions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_users')),
@@ -159,15 +159,15 @@ def upgrade() -> None:
     sa.Column('workers_paid', sa.Integer(), nullable=True),
     sa.Column('satisfied', sa.Boolean(), nullable=True),
     sa.Column('lookup_failures', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('lookup_locked_until', intake.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lookup_locked_until', intake.foundation.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('priority', sa.String(length=20), nullable=False),
     sa.Column('supervised', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('department_id', sa.Integer(), nullable=True),
     sa.Column('collective_id', sa.Integer(), nullable=True),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['collective_id'], ['collective_cases.id'], name=op.f('fk_complaints_collective_id_collective_cases')),
     sa.ForeignKeyConstraint(['complainant_id'], ['complainants.id'], name=op.f('fk_complaints_complainant_id_complainants')),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_complaints_department_id_departments')),
@@ -195,9 +195,9 @@ def upgrade() -> None:
     sa.Column('content', sa.LargeBinary(), nullable=False),
     sa.Column('source', sa.String(length=200), nullable=True),
     sa.Column('fetch_attempts', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('fetch_next_at', intake.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('fetch_next_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('fetch_error', sa.Text(), nullable=True),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_attachments_complaint_id_complaints')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_attachments'))
     )
@@ -226,7 +226,7 @@ def upgrade() -> None:
     sa.Column('actor', sa.String(length=100), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_events_complaint_id_complaints')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_events'))
     )
@@ -239,12 +239,12 @@ def upgrade() -> None:
     sa.Column('destination', sa.String(length=200), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('next_try_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_try_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('provider_id', sa.String(length=64), nullable=True),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', intake.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_outbox_complaint_id_complaints')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox'))
     )
@@ -257,12 +257,12 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('complaint_id', sa.Integer(), nullable=False),
     sa.Column('clock', sa.String(length=30), nullable=False),
-    sa.Column('due_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('state', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('fired_at', intake.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('fired_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_timers_complaint_id_complaints')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_timers'))
     )

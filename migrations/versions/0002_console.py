@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-02 12:50:10.413151
 """
-from alembic import op
 import sqlalchemy as sa
-import intake.models
+from alembic import op
 
+import intake.foundation.models
 
 revision = '0002'
 down_revision = '0001'
@@ -19,7 +19,7 @@ def upgrade() -> None:
     
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
     sa.Column('username', sa.String(length=80), nullable=False),
     sa.Column('action', sa.String(length=40), nullable=False),
@@ -36,7 +36,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('complaints', schema=None) as batch_op:
         batch_op.add_column(sa.Column('deadlines', sa.JSON(), server_default='{}', nullable=False))
-        batch_op.add_column(sa.Column('next_due_at', intake.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('next_due_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_complaints_department_due', ['department_id', 'next_due_at', 'id'], unique=False)
         batch_op.create_index('ix_complaints_due', ['next_due_at', 'id'], unique=False)
 
@@ -45,7 +45,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('inbox_seen_id', sa.Integer(), server_default='0', nullable=False))
-        batch_op.add_column(sa.Column('last_login_at', intake.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('last_login_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True))
 
 
 

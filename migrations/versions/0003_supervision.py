@@ -4,11 +4,11 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-02 13:03:04.408584
 """
-from alembic import op
 import sqlalchemy as sa
-import intake.models
-from intake.case_facts import rebuild
+from alembic import op
 
+import intake.foundation.models
+from intake.supervision.case_facts import rebuild
 
 revision = '0003'
 down_revision = '0002'
@@ -21,8 +21,8 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
     sa.Column('credit_code', sa.String(length=18), nullable=True),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_employers')),
     sa.UniqueConstraint('credit_code', name=op.f('uq_employers_credit_code')),
     sa.UniqueConstraint('name', name=op.f('uq_employers_name'))
@@ -40,7 +40,7 @@ def upgrade() -> None:
     sa.Column('removed_on', sa.Date(), nullable=True),
     sa.Column('removed_reason', sa.Text(), nullable=True),
     sa.Column('removed_by', sa.String(length=100), nullable=True),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['employer_id'], ['employers.id'], name=op.f('fk_employer_listings_employer_id_employers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_employer_listings'))
     )
@@ -61,11 +61,11 @@ def upgrade() -> None:
     sa.Column('contact_on_time', sa.Boolean(), nullable=True),
     sa.Column('accept_on_time', sa.Boolean(), nullable=True),
     sa.Column('reply_on_time', sa.Boolean(), nullable=True),
-    sa.Column('accepted_at', intake.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('rejected_at', intake.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('investigated_at', intake.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('resolved_at', intake.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('closed_at', intake.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('accepted_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('rejected_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('investigated_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_case_facts_complaint_id_complaints')),
     sa.PrimaryKeyConstraint('complaint_id', name=op.f('pk_case_facts'))
     )

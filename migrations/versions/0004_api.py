@@ -4,10 +4,10 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-02 12:55:55.671937
 """
-from alembic import op
 import sqlalchemy as sa
-import intake.models
+from alembic import op
 
+import intake.foundation.models
 
 revision = '0004'
 down_revision = '0003'
@@ -26,7 +26,7 @@ def upgrade() -> None:
     sa.Column('jurisdiction_code', sa.String(length=12), nullable=True),
     sa.Column('webhook_url', sa.String(length=500), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_api_clients_department_id_departments')),
     sa.ForeignKeyConstraint(['jurisdiction_code'], ['jurisdictions.code'], name=op.f('fk_api_clients_jurisdiction_code_jurisdictions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_clients')),
@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=32), nullable=False),
     sa.Column('external_id', sa.String(length=128), nullable=False),
     sa.Column('client_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['api_clients.id'], name=op.f('fk_external_refs_client_id_api_clients')),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_external_refs_complaint_id_complaints')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_external_refs')),
@@ -52,7 +52,7 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('complaint_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', intake.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['api_clients.id'], name=op.f('fk_idempotency_keys_client_id_api_clients')),
     sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_idempotency_keys_complaint_id_complaints')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),

@@ -8,11 +8,11 @@ Revision ID: 0006
 Revises: 0004
 Create Date: 2026-12-02 13:15:27.660071
 """
-from alembic import op
 import sqlalchemy as sa
-import intake.models
-from intake import encryption
+from alembic import op
 
+import intake.foundation.models
+from intake.foundation import encryption
 
 revision = '0006'
 down_revision = '0004'
@@ -40,7 +40,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_complainants_phone_hash'), ['phone_hash'], unique=False)
 
     with op.batch_alter_table('complaints', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('anonymised_at', intake.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('anonymised_at', intake.foundation.models.UTCDateTime(timezone=True), nullable=True))
 
     _rewrite_phones(lambda phone: {"phone": encryption.encrypt(phone), "phone_hash": encryption.lookup_hash(phone)})
     op.execute(_complainants.update().values(id_number_hash=None))

@@ -5,11 +5,11 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-02 14:02:08.689371
 """
-from alembic import op
 import sqlalchemy as sa
-import intake.models
-from intake.tallies import rebuild
+from alembic import op
 
+import intake.foundation.models
+from intake.supervision.tallies import rebuild
 
 revision = '0007'
 down_revision = '0006'
@@ -56,8 +56,8 @@ def upgrade() -> None:
                               sqlite_where=sa.text("status <> 'closed'"), postgresql_where=sa.text("status <> 'closed'"),
                               postgresql_include=['created_at', 'department_id', 'jurisdiction_code', 'site_id',
                                                   'supervised', 'collective_id', 'priority'])
-        for name, where in (('ix_complaints_supervised_due', intake.models.SUPERVISED_OPEN),
-                            ('ix_complaints_watch_due', intake.models.WATCHED_OPEN)):
+        for name, where in (('ix_complaints_supervised_due', intake.foundation.models.SUPERVISED_OPEN),
+                            ('ix_complaints_watch_due', intake.foundation.models.WATCHED_OPEN)):
             batch_op.create_index(name, ['next_due_at', 'id'], unique=False, sqlite_where=sa.text(where),
                                   postgresql_where=sa.text(where))
     rebuild(op.get_bind())

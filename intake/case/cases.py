@@ -1,0 +1,385 @@
+"""The life of a case: each operation moves a complaint one step, brings its clocks in line and tells whoever
+must know. They change state and flush; the caller (the worker, a console request) commits once.
+
+Routing runs here too, as the handler of the "route" timer that every new or returned complaint gets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.delivery.outbox import notify_department
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.models import (
+    Channel,
+    ClaimLine,
+    Complaint,
+    Department,
+    Event,
+    Status,
+    Timer,
+)
+from intake.foundation.settings import Settings
+from intake.foundation.transitions import record, transition
+from intake.registry.directory import DISPATCH_DESK
+
+from . import routing
+from .clocks import (
+    EXTENSIBLE,
+    ClockError,
+    deadline_entry,
+    extend_clock,
+    level_department,
+    may_return,
+    pause_clocks,
+    reschedule_open,
+    resume_clocks,
+    start_clocks_for,
+    stop_clock,
+    store_deadlines,
+)
+from .complaints import ROUTE_CLOCK
+from .entries import assign_entry_no
+from .links import confirm_url
+from .notices import (
+    tell_department_of_transfer,
+    tell_departments_of_routing,
+    tell_worker,
+)
+from .routing import RoutingDecision, route_complaint
+from .timers import FireContext, cancel_timers, register, set_timer
+
+MEASURES = {
+    "ordered_to_pay": "责令限期支付",
+    "deposit_used": "动用工资保证金",
+    "emergency_fund": "启用应急周转金",
+    "police": "移送公安机关",
+    "blacklist": "列入失信名单",
+}
+SELF_SERVICE_CHANNELS = frozenset({Channel.WECHAT.value, Channel.SMS.value})
+CONTACTABLE = frozenset(s.value for s in (Status.ROUTED, Status.ACKNOWLEDGED, Status.ACCEPTED, Status.IN_PROGRESS,
+                                          Status.INVESTIGATING, Status.REOPENED))
+
+
+class CaseError(ValueError):
+    """An action the rules do not allow right now; the message is for staff, in Chinese."""
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    settings: Settings
+    calendar: WorkingCalendar
+    now: datetime
+
+
+def _move(session: Session, complaint: Complaint, to: Status, ctx: CaseContext, *, actor: str,
+          kind: str | None = None, note: str | None = None, data: dict | None = None) -> Event:
+    event = transition(session, complaint, to, actor=actor, kind=kind, note=note, data=data)
+    start_clocks_for(session, complaint, to, ctx.now, ctx.calendar, ctx.settings.clocks)
+    return event
+
+
+def _required(text: str | None, what: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise CaseError(f"请填写{what}")
+    return text
+
+
+@register(ROUTE_CLOCK)
+def _fire_route(session: Session, _timer: Timer, complaint: Complaint, fire: FireContext) -> None:
+    route(session, complaint, CaseContext(fire.extra["settings"], fire.extra["calendar"], fire.now))
+
+
+def route(session: Session, complaint: Complaint, ctx: CaseContext) -> RoutingDecision:
+    """Route a received or returned case, start its acknowledge clock, tell the departments; a worker who used
+    the web form (or was entered by staff) gets the receipt by SMS too, chat users already have it."""
+    first = complaint.status == Status.RECEIVED.value
+    decision = route_complaint(session, complaint, ctx.settings, ctx.now)
+    start_clocks_for(session, complaint, Status.ROUTED, ctx.now, ctx.calendar, ctx.settings.clocks)
+    for raised_id in decision.raised:  # linked into a collective case: their limits are now the shorter ones
+        reschedule_open(session, session.get(Complaint, raised_id), ctx.calendar, ctx.settings.clocks)
+    tell_departments_of_routing(session, complaint, decision, ctx.now)
+    if first and complaint.channel not in SELF_SERVICE_CHANNELS:
+        tell_worker(session, ctx.settings, complaint, "received", ctx.now)
+    return decision
+
+
+def transfer(session: Session, complaint: Complaint, ctx: CaseContext, *, department: Department, actor: str,
+             reason: str) -> Event:
+    """转办: a supervisor or the dispatch desk gives the case to another department, which must acknowledge it
+    anew; the legal clocks carry on from receipt."""
+    event = routing.transfer(session, complaint, department, actor, reason)
+    start_clocks_for(session, complaint, Status.ROUTED, ctx.now, ctx.calendar, ctx.settings.clocks)
+    tell_department_of_transfer(session, complaint, reason, ctx.now)
+    return event
+
+
+def acknowledge(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str) -> Event:
+    event = _move(session, complaint, Status.ACKNOWLEDGED, ctx, actor=actor)
+    tell_worker(session, ctx.settings, complaint, "acknowledged", ctx.now)
+    return event
+
+
+def return_case(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, reason: str) -> Event:
+    """Send a misrouted case back (退回) within the allowed working days; the dispatch desk re-routes it."""
+    reason = _required(reason, "退回理由")
+    if complaint.department is not None and complaint.department.kind == DISPATCH_DESK:
+        raise CaseError("派单中心不能退回案件，请转办给负责部门")
+    if not may_return(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks):
+        raise CaseError(f"派单已超过 {ctx.settings.clocks.return_within_days} 个工作日，不能退回，请申请转办")
+    event = _move(session, complaint, Status.RETURNED, ctx, actor=actor, kind="returned", note=reason)
+    set_timer(session, complaint, ROUTE_CLOCK, ctx.now)
+    return event
+
+
+def record_contact(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, note: str) -> Event:
+    """First contact with the worker made: the contact clock stops."""
+    if complaint.status not in CONTACTABLE:
+        raise CaseError("案件当前状态不能记录联系情况")
+    event = record(session, complaint, "contacted", actor=actor, note=_required(note, "联系情况"))
+    stop_clock(session, complaint, "contact")
+    return event
+
+
+def wait_for_worker(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, needed: str) -> int:
+    """Waiting for the worker's material (欠条, 考勤 ...): the clocks pause and the worker is told what to send."""
+    needed = _required(needed, "需要工人补充的材料")
+    paused = pause_clocks(session, complaint, ctx.now, actor=actor, reason=needed)
+    if not paused:
+        raise CaseError("案件没有正在计时的期限，无需暂停")
+    tell_worker(session, ctx.settings, complaint, "waiting", ctx.now, needed=needed)
+    return paused
+
+
+def material_received(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str) -> int:
+    """The material arrived: the clocks run again, later by the working time they stood still."""
+    resumed = resume_clocks(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks, actor=actor)
+    if not resumed:
+        raise CaseError("案件的期限没有暂停")
+    return resumed
+
+
+def accept(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str) -> Event:
+    event = _move(session, complaint, Status.ACCEPTED, ctx, actor=actor)
+    assign_entry_no(session, complaint, ctx.now.astimezone(ctx.calendar.timezone))
+    tell_worker(session, ctx.settings, complaint, "accepted", ctx.now)
+    return event
+
+
+def reject(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, reason: str) -> Event:
+    reason = _required(reason, "不予受理的理由")
+    event = _move(session, complaint, Status.REJECTED, ctx, actor=actor, note=reason)
+    tell_worker(session, ctx.settings, complaint, "rejected", ctx.now, reason=reason)
+    return event
+
+
+def record_measures(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str,
+                    measures: list[str], note: str | None = None) -> Event:
+    """Measures taken (责令支付, 保证金, 应急周转金, 移送公安 ...); the first ones start the handling (in_progress)."""
+    unknown = [m for m in measures if m not in MEASURES]
+    if not measures or unknown:
+        raise CaseError(f"请选择处理措施：{'、'.join(MEASURES.values())}")
+    data = {"measures": measures}
+    if complaint.status in (Status.ACCEPTED.value, Status.REOPENED.value):
+        return _move(session, complaint, Status.IN_PROGRESS, ctx, actor=actor, kind="measures", note=note, data=data)
+    if complaint.status not in (Status.IN_PROGRESS.value, Status.INVESTIGATING.value):
+        raise CaseError("案件受理后才能记录处理措施")
+    return record(session, complaint, "measures", actor=actor, note=note, data=data)
+
+
+def open_investigation(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str,
+                       note: str | None = None) -> Event:
+    """立案: the 60-working-day investigation clock replaces the work order's reply clock."""
+    return _move(session, complaint, Status.INVESTIGATING, ctx, actor=actor, kind="investigation_opened", note=note)
+
+
+def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, outcome: str,
+            amount_recovered: int, workers_paid: int | None) -> Event:
+    """办结: the outcome and the money recovered; the worker is asked to confirm the money arrived."""
+    outcome = _required(outcome, "办理结果")
+    if amount_recovered < 0 or (workers_paid is not None and workers_paid < 0):
+        raise CaseError("追回金额和人数不能为负数")
+    complaint.amount_recovered = amount_recovered
+    complaint.workers_paid = workers_paid
+    event = _move(session, complaint, Status.RESOLVED, ctx, actor=actor, note=outcome,
+                  data={"amount_recovered": amount_recovered, "workers_paid": workers_paid})
+    tell_worker(session, ctx.settings, complaint, "resolved", ctx.now, outcome=outcome,
+                confirm_url=confirm_url(ctx.settings, complaint.id))
+    return event
+
+
+def confirm_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, paid: bool, actor: str) -> Event:
+    """回访: the worker says whether the money arrived. Only a yes closes (销号); a no reopens the case."""
+    if complaint.status != Status.RESOLVED.value:
+        raise CaseError("案件还没有办结，无需确认")
+    complaint.satisfied = paid
+    if paid:
+        event = _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind="closed", note="工人确认工资已到手")
+        tell_worker(session, ctx.settings, complaint, "closed", ctx.now)
+    else:
+        event = _move(session, complaint, Status.REOPENED, ctx, actor=actor, kind="reopened", note="工人反映工资未到手")
+        tell_worker(session, ctx.settings, complaint, "reopened", ctx.now)
+    return event
+
+
+def reopen(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, reason: str) -> Event:
+    """A wrong closure or rejection found by staff or a supervisor."""
+    event = _move(session, complaint, Status.REOPENED, ctx, actor=actor, kind="reopened",
+                  note=_required(reason, "重新处理的理由"))
+    tell_worker(session, ctx.settings, complaint, "reopened", ctx.now)
+    return event
+
+
+# --- approvals, supervision and messages: the console's steps beyond the state machine -----------------
+
+APPROVALS = {"extension": "延期", "return": "退回"}
+APPROVAL_REQUESTED, APPROVAL_DECIDED = "approval_requested", "approval_decided"
+SUPERVISE_CLOCK = "supervise"
+MESSAGE_MAX = 300
+
+
+def request_approval(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, kind: str,
+                     reason: str, clock: str | None = None, days: int | None = None) -> Event:
+    """Staff ask their head for an extension (clock and working days) or a return; one open request a kind."""
+    if kind not in APPROVALS:
+        raise CaseError("未知的申请类型")
+    reason = _required(reason, f"{APPROVALS[kind]}理由")
+    if pending_approval(session, complaint, kind) is not None:
+        raise CaseError(f"已有待审批的{APPROVALS[kind]}申请")
+    data: dict = {"kind": kind, "reason": reason}
+    if kind == "extension":
+        if clock not in EXTENSIBLE or not days or days <= 0:
+            raise CaseError("请选择延期的时限和天数")
+        data.update(clock=clock, days=days)
+    elif kind == "return" and not may_return(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks):
+        raise CaseError(f"派单已超过 {ctx.settings.clocks.return_within_days} 个工作日，不能退回，请申请转办")
+    return record(session, complaint, APPROVAL_REQUESTED, actor=actor, note=reason, data=data)
+
+
+def pending_approvals(session: Session, complaint: Complaint) -> dict[str, Event]:
+    """Kind -> the newest request of that kind that no decision has answered yet, from one query."""
+    pending: dict[str, Event] = {}
+    for event in session.scalars(select(Event).where(Event.complaint_id == complaint.id,
+                                                     Event.kind.in_((APPROVAL_REQUESTED, APPROVAL_DECIDED)))
+                                 .order_by(Event.id)):
+        kind = event.data.get("kind")
+        if event.kind == APPROVAL_REQUESTED:
+            pending[kind] = event
+        else:
+            pending.pop(kind, None)
+    return pending
+
+
+def pending_approval(session: Session, complaint: Complaint, kind: str) -> Event | None:
+    return pending_approvals(session, complaint).get(kind)
+
+
+def decide_approval(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, kind: str,
+                    approve: bool, note: str | None = None) -> Event:
+    """The head approves (the extension or return is carried out now) or declines, with a note for staff."""
+    request = pending_approval(session, complaint, kind)
+    if request is None:
+        raise CaseError(f"没有待审批的{APPROVALS.get(kind, '')}申请")
+    if not approve:
+        note = _required(note, "不同意的理由")
+    decided = record(session, complaint, APPROVAL_DECIDED, actor=actor, note=note,
+                     data={"kind": kind, "approved": approve, "request_id": request.id})
+    if approve and kind == "extension":
+        try:
+            extend_clock(session, complaint, request.data["clock"], int(request.data["days"]), ctx.now,
+                         ctx.calendar, ctx.settings.clocks, actor=request.actor, approved_by=actor)
+        except ClockError as exc:
+            raise CaseError(str(exc)) from None
+    elif approve:
+        return_case(session, complaint, ctx, actor=request.actor, reason=request.data["reason"])
+    return decided
+
+
+def close_by_override(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str,
+                      reason: str) -> Event:
+    """A supervisor closes (销号) without the worker's confirmation, e.g. a worker who cannot be reached after
+    the money was paid, or a rejection that stands; the reason is on the record."""
+    reason = _required(reason, "不经工人确认结案的理由")
+    if complaint.status not in (Status.RESOLVED.value, Status.REJECTED.value):
+        raise CaseError("只有已办结或不予受理的案件才能结案")
+    event = _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind="closed", note=reason,
+                  data={"override": True})
+    tell_worker(session, ctx.settings, complaint, "closed", ctx.now)
+    return event
+
+
+def supervise(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, due: datetime,
+              reason: str) -> Event:
+    """挂牌督办 by hand: the case carries a supervisor's deadline of its own until it is closed."""
+    reason = _required(reason, "挂牌督办的理由")
+    if complaint.status == Status.CLOSED.value:
+        raise CaseError("案件已结案，不能挂牌督办")
+    if due <= ctx.now:
+        raise CaseError("督办期限必须晚于现在")
+    cancel_timers(session, complaint, [SUPERVISE_CLOCK])
+    set_timer(session, complaint, f"{SUPERVISE_CLOCK}:due", due)
+    store_deadlines(complaint, {**(complaint.deadlines or {}),
+                                SUPERVISE_CLOCK: deadline_entry(ctx.now, due, due, working=False)})
+    complaint.supervised = True
+    return record(session, complaint, "supervised", actor=actor, note=f"挂牌督办：{reason}",
+                  data={"reasons": [reason], "due_at": due.isoformat(), "by_hand": True})
+
+
+@register(SUPERVISE_CLOCK, sticky=True)
+def _fire_supervision(session: Session, timer: Timer, complaint: Complaint, fire: FireContext) -> None:
+    """The supervisor's deadline passed with the case still open: the department and the supervisors hear."""
+    settings: Settings = fire.extra["settings"]
+    record(session, complaint, "supervision_overdue", actor="system:clock", data={"timer_id": timer.id})
+    text = f"【督办超期】挂牌督办案件 {complaint.ticket_no} 已到督办期限仍未办结，请立即办理并报告。"
+    payload = {"kind": "supervision_overdue", "ticket_no": complaint.ticket_no, "text": text}
+    targets = [complaint.department, level_department(session, complaint, "county", settings.clocks)]
+    for target in dict.fromkeys(t for t in targets if t is not None):
+        notify_department(session, target, payload, complaint.id, fire.now)
+
+
+def message_worker(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, text: str) -> Event:
+    """Staff write to the worker on the channel the worker used, through the outbox like every notice."""
+    text = _required(text, "要发给工人的内容")
+    if len(text) > MESSAGE_MAX:
+        raise CaseError(f"消息最多 {MESSAGE_MAX} 个字")
+    if tell_worker(session, ctx.settings, complaint, "message", ctx.now, message=text) is None:
+        raise CaseError("工人没有可用的联系方式（可能已退订短信），请电话联系")
+    return record(session, complaint, "worker_messaged", actor=actor, note=text)
+
+
+def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker_name: str,
+                   amount_claimed: int | None) -> ClaimLine:
+    """One worker of the case and what they are owed (a group's complaint lists each of them)."""
+    worker_name = _required(worker_name, "工人姓名")
+    if amount_claimed is not None and amount_claimed < 0:
+        raise CaseError("金额不能为负数")
+    if session.scalar(select(ClaimLine.id).where(ClaimLine.complaint_id == complaint.id,
+                                                 ClaimLine.worker_name == worker_name)) is not None:
+        raise CaseError(f"{worker_name}已在工人明细中")
+    line = ClaimLine(complaint_id=complaint.id, worker_name=worker_name, amount_claimed=amount_claimed,
+                     amount_paid=0)
+    session.add(line)
+    session.flush()
+    record(session, complaint, "claim_line_added", actor=actor, note=worker_name, data={"line_id": line.id})
+    return line
+
+
+def record_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, line_id: int,
+                   amount_paid: int) -> Event:
+    """Money paid to one worker; the case's recovered total and paid headcount follow its lines."""
+    line = session.get(ClaimLine, line_id)
+    if line is None or line.complaint_id != complaint.id:
+        raise CaseError("找不到这名工人")
+    if amount_paid < 0:
+        raise CaseError("金额不能为负数")
+    before, line.amount_paid = line.amount_paid, amount_paid
+    lines = session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)).all()
+    complaint.amount_recovered = sum(ln.amount_paid for ln in lines)
+    complaint.workers_paid = sum(1 for ln in lines if ln.amount_paid and ln.amount_paid >= (ln.amount_claimed or 0))
+    return record(session, complaint, "payment_recorded", actor=actor,
+                  note=f"{line.worker_name}：已付 {amount_paid} 元",
+                  data={"line_id": line.id, "before": before, "amount_paid": amount_paid})

@@ -1,0 +1,164 @@
+"""Complaint operations: every channel ends here. They change state and flush; the caller commits.
+
+A complaint is committed by the caller before the worker is told "received", so the ticket number a worker
+sees always exists. Routing happens in the worker, from a "route" timer due at once, so the request that
+stored the complaint stays fast and a crash between the two loses nothing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from intake.foundation.models import (
+    Attachment,
+    Complainant,
+    Complaint,
+    Event,
+    Status,
+    utcnow,
+)
+from intake.foundation.validation import mask_id_number
+from intake.reading.extract import extract_claim
+from intake.reading.photos import Photo
+
+from .timers import set_timer
+
+TICKET_TZ = ZoneInfo("Asia/Shanghai")
+ROUTE_CLOCK = "route"
+LOOKUP_TRIES = 5
+LOOKUP_LOCK = timedelta(hours=1)
+_TICKET_ATTEMPTS = 20
+TICKET_RANDOM_DIGITS = 6
+TICKET_DIGITS = 6 + TICKET_RANDOM_DIGITS
+
+
+@dataclass
+class NewComplaint:
+    channel: str
+    phone: str
+    channel_user_id: str | None = None
+    name: str | None = None
+    id_number: str | None = None
+    anonymous: bool = False
+    site_id: int | None = None
+    jurisdiction_code: str | None = None
+    project_name: str | None = None
+    workers: int | None = None
+    amount: int | None = None
+    months: int | None = None
+    free_text: str = ""
+    claim: dict = field(default_factory=dict)
+    photos: list[Photo] = field(default_factory=list)
+    submission_key: str | None = None
+
+
+def new_ticket_no(now: datetime | None = None) -> str:
+    """Twelve digits, date first: easy to read out and to type on a keypad, never a phone number (11 digits),
+    and a million numbers a day, so guessing another worker's is hopeless."""
+    now = (now or utcnow()).astimezone(TICKET_TZ)
+    return now.strftime("%y%m%d") + f"{secrets.randbelow(10 ** TICKET_RANDOM_DIGITS):0{TICKET_RANDOM_DIGITS}d}"
+
+
+def create_complaint(session: Session, new: NewComplaint) -> tuple[Complaint, bool]:
+    """Store a complaint with its first event; returns (complaint, created).
+
+    A repeated submission (same submission_key: a double tap, a resent form) returns the first complaint
+    unchanged. The unique constraints decide, inside a savepoint, so two concurrent requests cannot both win.
+    """
+    for _ in range(_TICKET_ATTEMPTS):
+        ticket_no = new_ticket_no()
+        try:
+            with session.begin_nested():
+                complaint = _insert(session, new, ticket_no)
+            return complaint, True
+        except IntegrityError:
+            if new.submission_key:
+                existing = session.scalar(select(Complaint).where(Complaint.submission_key == new.submission_key))
+                if existing is not None and existing.complainant.phone == new.phone:
+                    return existing, False
+                if existing is not None:  # someone else's key (a shared phone's old page): never their receipt
+                    new = dataclasses.replace(new, submission_key=None)
+                    continue
+            if session.scalar(select(Complaint.id).where(Complaint.ticket_no == ticket_no)) is None:
+                raise  # not a ticket collision: a real error, not something another number would fix
+    raise RuntimeError("could not allocate a unique ticket number")
+
+
+def _insert(session: Session, new: NewComplaint, ticket_no: str) -> Complaint:
+    complainant = Complainant(name=new.name or None, phone=new.phone)
+    if new.id_number:
+        complainant.id_number = new.id_number
+        complainant.id_number_masked = mask_id_number(new.id_number)
+    complaint = Complaint(
+        ticket_no=ticket_no,
+        submission_key=new.submission_key,
+        channel=new.channel,
+        channel_user_id=new.channel_user_id,
+        site_id=new.site_id,
+        jurisdiction_code=new.jurisdiction_code,
+        project_name=new.project_name,
+        complainant=complainant,
+        anonymous=new.anonymous,
+        free_text=new.free_text,
+        claim=_with_text_findings(new),
+        workers=new.workers,
+        amount=new.amount,
+        months=new.months,
+        status=Status.RECEIVED.value,
+        version=1,
+    )
+    session.add(complaint)
+    session.flush()
+    for photo in new.photos:
+        session.add(Attachment(complaint_id=complaint.id, filename=photo.filename, content_type=photo.content_type,
+                               size=len(photo.content), sha256=photo.sha256, content=photo.content,
+                               source=photo.source, fetch_next_at=complaint.created_at if photo.source else None))
+    session.add(Event(complaint_id=complaint.id, kind="received", to_status=Status.RECEIVED.value,
+                      actor=f"worker:{new.channel}", data={"photos": len(new.photos)}))
+    set_timer(session, complaint, ROUTE_CLOCK, complaint.created_at)
+    return complaint
+
+
+def _with_text_findings(new: NewComplaint) -> dict:
+    """Risk words and the employer named in the free text, for every channel (the web form has no fields for
+    them); what a channel already extracted is kept."""
+    claim = dict(new.claim)
+    if "risk_flags" not in claim or "employer" not in claim:
+        draft = extract_claim(new.free_text, sites=(), counties=())
+        claim.setdefault("risk_flags", list(draft.risk_flags))
+        claim.setdefault("employer", draft.employer)
+    return claim
+
+
+def find_for_worker(session: Session, ticket_no: str, phone_last4: str, now: datetime | None = None) -> Complaint | None:
+    """The case only when both the ticket number and the phone's last four digits match.
+
+    Four digits are a weak secret (an employer knows the phone number), so a ticket that has been tried with
+    wrong digits LOOKUP_TRIES times is locked for LOOKUP_LOCK; every answer is the same "not found". The
+    caller commits, so the count survives a failed look-up.
+    """
+    now = now or utcnow()
+    ticket_no = (ticket_no or "").strip()
+    if not (ticket_no.isdigit() and len(phone_last4 or "") == 4 and phone_last4.isdigit()):
+        return None
+    complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket_no))
+    if complaint is None or not complaint.complainant.phone:
+        return None
+    if complaint.lookup_locked_until is not None and complaint.lookup_locked_until > now:
+        return None
+    if hmac.compare_digest(complaint.complainant.phone[-4:], phone_last4):
+        complaint.lookup_failures = 0
+        return complaint
+    complaint.lookup_failures += 1
+    if complaint.lookup_failures >= LOOKUP_TRIES:
+        complaint.lookup_failures, complaint.lookup_locked_until = 0, now + LOOKUP_LOCK
+    session.flush()
+    return None

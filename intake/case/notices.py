@@ -1,0 +1,88 @@
+"""What workers and departments are told, as outbox rows written in the transaction of the change itself.
+
+A worker hears on the channel they used: WeChat customer-service messages (falling back to a template message,
+then SMS, since WeChat refuses them 48 hours after the worker's last message), SMS, or, for the web form and
+staff-entered cases, SMS to the phone they gave. An SMS 退订 is respected for every notice.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from intake.delivery.outbox import enqueue, is_opted_out, notify_department
+from intake.foundation.models import Channel, Complaint, Department, Outbox
+from intake.foundation.settings import Settings
+from intake.foundation.texts import WORKER_TEXT, amount_text
+
+from .routing import ROLE_TEXT, RoutingDecision
+
+NEW_CASE_TEXT = "【清零】新案件{ticket}（{priority}）：{where}，{workers}人，{amount}。请及时签收。"
+TRANSFER_TEXT = "【清零】转办案件{ticket}（{priority}）：{where}。原因：{reason}。请及时签收。"
+CO_HANDLER_TEXT = "【清零】请知悉：案件{ticket}（{where}）由{department}办理，贵单位因{roles}需配合。"
+PRIORITY_WORD = {"urgent": "紧急", "high": "高", "normal": "一般"}
+
+
+def worker_destinations(session: Session, complaint: Complaint) -> list[str]:
+    """Where to reach the worker, best first; SMS numbers that sent 退订 are left out."""
+    phone = complaint.complainant.phone
+    found = []
+    if complaint.channel == Channel.WECHAT.value and complaint.channel_user_id:
+        found += [f"wechat:{complaint.channel_user_id}", f"wechat-template:{complaint.channel_user_id}"]
+    sms_user = complaint.channel_user_id if complaint.channel == Channel.SMS.value else phone
+    if sms_user and not is_opted_out(session, Channel.SMS.value, sms_user):
+        found.append(f"sms:{sms_user}")
+    return found
+
+
+def tell_worker(session: Session, settings: Settings, complaint: Complaint, kind: str, now: datetime,
+                **facts: str) -> Outbox | None:
+    """Enqueue one notice; the later destinations ride along as fallbacks for the outbox."""
+    destinations = worker_destinations(session, complaint)
+    if not destinations:
+        return None
+    department = complaint.department
+    phone = (department.phone if department else None) or ""
+    text = WORKER_TEXT[kind].format(
+        ticket=complaint.ticket_no, status_url=settings.public_url("/status"),
+        department=department.name if department else "负责部门",
+        phone_part=f"（电话{phone}）" if phone else "", hotline=settings.dialogue.hotline,
+        **{"reason": "", "outcome": "", "needed": "", "message": "", **facts})
+    payload = {"kind": f"worker_{kind}", "text": text, "ticket_no": complaint.ticket_no,
+               "fallbacks": destinations[1:]}
+    return enqueue(session, destinations[0], payload, complaint.id, now)
+
+
+def tell_departments_of_routing(session: Session, complaint: Complaint, decision: RoutingDecision,
+                                now: datetime) -> None:
+    """The handling department gets the new case; co-handlers and supervisors are told why they should know."""
+    where = _where(complaint)
+    handler = complaint.department
+    notify_department(session, handler, {
+        "kind": "new_case", "ticket_no": complaint.ticket_no,
+        "text": NEW_CASE_TEXT.format(ticket=complaint.ticket_no, priority=PRIORITY_WORD[complaint.priority],
+                                     where=where, workers=complaint.workers or 1,
+                                     amount=amount_text(complaint.amount)),
+    }, complaint.id, now)
+    for co in decision.co_handlers:
+        roles = "、".join(dict.fromkeys(ROLE_TEXT.get(r, r) for r in co.roles))
+        notify_department(session, session.get(Department, co.department_id), {
+            "kind": "co_handler", "ticket_no": complaint.ticket_no,
+            "text": CO_HANDLER_TEXT.format(ticket=complaint.ticket_no, where=where, department=handler.name,
+                                           roles=roles),
+        }, complaint.id, now)
+
+
+def tell_department_of_transfer(session: Session, complaint: Complaint, reason: str, now: datetime) -> None:
+    notify_department(session, complaint.department, {
+        "kind": "transferred", "ticket_no": complaint.ticket_no,
+        "text": TRANSFER_TEXT.format(ticket=complaint.ticket_no, priority=PRIORITY_WORD[complaint.priority],
+                                     where=_where(complaint), reason=reason),
+    }, complaint.id, now)
+
+
+def _where(complaint: Complaint) -> str:
+    if complaint.site is not None:
+        return f"{complaint.site.jurisdiction.name}{complaint.site.name}"
+    county = complaint.jurisdiction.name if complaint.jurisdiction else ""
+    return f"{county}{complaint.project_name or '工地不明'}"

@@ -1,0 +1,165 @@
+"""A user's queue: the cases in scope, most urgent deadline first, filtered and keyset-paged; and each clock as
+staff read it (green, yellow, red, paused, with the working time left).
+
+The order comes from one indexed column (complaints.next_due_at, kept by intake.case.clocks), so a page costs the
+same on the first and the ten-thousandth case.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.models import Complaint, Department, Jurisdiction, Site, Status
+from intake.people.access import Scope, in_county
+from intake.registry.directory import DISPATCH_DESK, LEADING_GROUP_OFFICE, department
+
+from .clocks import LABELS
+
+PAGE_SIZE = 50
+CLOCK_LABELS = {**LABELS, "supervise": "督办期限"}
+OPEN = "open"
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str = OPEN  # a status, "open" (not closed) or "all"
+    priority: str = ""
+    county: str = ""
+    industry: str = ""
+    overdue: bool = False
+    collective: bool = False
+    supervised: bool = False
+    received_from: datetime | None = None  # received at or after
+    received_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    complaints: list[Complaint]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ClockView:
+    clock: str
+    label: str
+    state: str  # green | yellow | red | paused
+    due: datetime
+    left: str
+
+
+def _conditions(scope: Scope, filters: Filters, now: datetime) -> list:
+    found = [scope.complaints()]
+    if filters.status == OPEN:
+        found.append(Complaint.status != Status.CLOSED.value)
+    elif filters.status != "all":
+        found.append(Complaint.status == filters.status)
+    if filters.priority:
+        found.append(Complaint.priority == filters.priority)
+    if filters.county:
+        found.append(in_county(filters.county))
+    if filters.industry:
+        found.append(Complaint.site_id.in_(select(Site.id).where(Site.industry == filters.industry)))
+    if filters.overdue:
+        found.append(Complaint.next_due_at < now)
+    if filters.collective:
+        found.append(Complaint.collective_id.is_not(None))
+    if filters.supervised:
+        found.append(Complaint.supervised.is_(True))
+    if filters.received_from:
+        found.append(Complaint.created_at >= filters.received_from)
+    if filters.received_before:
+        found.append(Complaint.created_at < filters.received_before)
+    return found
+
+
+def parse_cursor(cursor: str) -> tuple[datetime | None, int] | None:
+    """A cursor "<due iso or ->|<id>" as (due, id); None when it is not one."""
+    due_text, _, id_text = cursor.partition("|")
+    try:
+        due, last_id = (None if due_text == "-" else datetime.fromisoformat(due_text)), int(id_text)
+    except ValueError:
+        return None
+    if (due is not None and due.tzinfo is None) or not 0 < last_id < 2 ** 31:  # ids are 32-bit integers
+        return None
+    return due, last_id
+
+
+def _after(cursor: str | None) -> list:
+    """Rows after the cursor in (next_due_at NULLS LAST, id) order."""
+    parsed = parse_cursor(cursor) if cursor else None
+    if parsed is None:
+        return []
+    due, last_id = parsed
+    if due is None:
+        return [Complaint.next_due_at.is_(None), Complaint.id > last_id]
+    return [or_(Complaint.next_due_at > due, and_(Complaint.next_due_at == due, Complaint.id > last_id),
+                Complaint.next_due_at.is_(None))]
+
+
+def queue_page(session: Session, scope: Scope, filters: Filters, now: datetime, cursor: str | None = None,
+               size: int = PAGE_SIZE) -> Page:
+    query = (select(Complaint).where(*_conditions(scope, filters, now), *_after(cursor))
+             .order_by(Complaint.next_due_at.asc().nulls_last(), Complaint.id).limit(size + 1)
+             .options(selectinload(Complaint.site), selectinload(Complaint.department),
+                      selectinload(Complaint.complainant)))
+    rows = list(session.scalars(query))
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = f"{last.next_due_at.isoformat() if last.next_due_at else '-'}|{last.id}"
+    return Page(rows, next_cursor)
+
+
+def clock_views(complaint: Complaint, now: datetime, calendar: WorkingCalendar) -> list[ClockView]:
+    """The case's running clocks, most urgent first."""
+    views = []
+    for clock, entry in (complaint.deadlines or {}).items():
+        due, warn = datetime.fromisoformat(entry["due"]), datetime.fromisoformat(entry["warn"])
+        if entry.get("paused"):
+            state = "paused"
+        else:
+            state = "red" if now >= due else "yellow" if now >= warn else "green"
+        views.append(ClockView(clock, CLOCK_LABELS.get(clock, clock), state, due,
+                               "已暂停（等待工人补充材料）" if state == "paused"
+                               else time_left(now, due, calendar, bool(entry.get("working")))))
+    return sorted(views, key=lambda v: (v.state == "paused", v.due))
+
+
+def time_left(now: datetime, due: datetime, calendar: WorkingCalendar, working: bool) -> str:
+    """"剩余 2个工作日3小时" or "超期 40分钟": working time for working-day limits, plain time otherwise."""
+    if working:
+        minutes = calendar.working_minutes_between(now, due)
+        day = sum((e.hour * 60 + e.minute) - (s.hour * 60 + s.minute) for s, e in calendar.periods)
+        unit = "个工作日"
+    else:
+        minutes = int((due - now).total_seconds() // 60)
+        day, unit = 24 * 60, "天"
+    word = "剩余" if minutes >= 0 else "超期"
+    minutes = abs(minutes)
+    if minutes >= day:
+        days, rest = divmod(minutes, day)
+        return f"{word} {days}{unit}" + (f"{rest // 60}小时" if rest >= 60 else "")
+    if minutes >= 60:
+        return f"{word} {minutes // 60}小时" + (f"{minutes % 60}分" if minutes % 60 else "")
+    return f"{word} {minutes}分钟"
+
+
+def inbox_destinations(session: Session, scope: Scope, supervisor_kind: str) -> list[str]:
+    """The console inboxes a user reads: their department's; a county supervisor's, the county's supervising
+    department; the city administrator's, the city's dispatch desk and leading-group office."""
+    if scope.department_id is not None:
+        ids = [scope.department_id]
+    elif scope.jurisdiction_code is not None:
+        found = department(session, scope.jurisdiction_code, supervisor_kind)
+        ids = [found.id] if found is not None else []
+    else:
+        ids = list(session.scalars(select(Department.id).join(Jurisdiction).where(
+            Jurisdiction.parent_code.is_(None), Department.kind.in_((DISPATCH_DESK, LEADING_GROUP_OFFICE)))))
+    return [f"department:{i}" for i in ids]

@@ -1,0 +1,254 @@
+"""Timers as rows (after RapidPro mailroom): each carries the complaint version it was set for.
+
+A timer fires only if its complaint is still at that version; otherwise it is marked stale and does nothing,
+so a transition never has to chase the timers it made obsolete. The timer's state change and its handler's
+effects (events, outbox rows) share one transaction, so an effect happens once however often a pass runs or
+crashes. Handlers are looked up in a registry by clock name: modules register themselves and the composition
+root imports them (`load_handlers`), so the worker never names them.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.delivery.outbox import notify_department
+from intake.foundation.models import Complaint, Timer
+
+log = logging.getLogger(__name__)
+
+PENDING, FIRED, STALE, CANCELLED, PAUSED, ERROR = "pending", "fired", "stale", "cancelled", "paused", "error"
+
+
+@dataclass(frozen=True)
+class FireContext:
+    """What a handler may need beyond the timer and its complaint; `extra` carries settings and calendar.
+
+    `batch` is every (timer, complaint) fired with this context, so a handler can load what the whole batch
+    needs in one query on its first call and keep it in `cache` (a fresh dict per batch) for the others.
+    Handlers should add their rows without flushing: `fire_due` flushes the batch once.
+    """
+
+    now: datetime
+    extra: dict[str, Any]
+    batch: Sequence[tuple[Timer, Complaint | None]] = ()
+    cache: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """cache[key], computed on first use."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
+
+Handler = Callable[[Session, Timer, Complaint, FireContext], None]
+_HANDLERS: dict[str, Handler] = {}
+_STICKY: set[str] = set()
+
+
+def clock_name(timer_clock: str) -> str:
+    """The registry key of a timer: the part before the first ':' ("acknowledge:warning" -> "acknowledge")."""
+    return timer_clock.split(":", 1)[0]
+
+
+def register(clock: str, *, sticky: bool = False) -> Callable[[Handler], Handler]:
+    """Decorator: `@register("route")` makes fn the handler of every timer whose clock name is "route".
+
+    A sticky clock is a deadline set by hand that no status change makes obsolete: intake.case.clocks carries its
+    timers over to each new version until the case is closed.
+    """
+
+    def decorate(fn: Handler) -> Handler:
+        existing = _HANDLERS.get(clock)
+        if existing is not None and existing is not fn:
+            raise ValueError(f"clock {clock!r} already has a handler: {existing.__module__}.{existing.__name__}")
+        _HANDLERS[clock] = fn
+        if sticky:
+            _STICKY.add(clock)
+        return fn
+
+    return decorate
+
+
+def is_sticky(clock: str) -> bool:
+    return clock in _STICKY
+
+
+def load_handlers(modules: Iterable[str]) -> list[str]:
+    """Import the modules whose import registers handlers; returns the registered clock names."""
+    for name in modules:
+        importlib.import_module(name)
+    return sorted(_HANDLERS)
+
+
+def set_timer(session: Session, complaint: Complaint, clock: str, due_at: datetime, *,
+              started_at: datetime | None = None) -> Timer:
+    """A pending timer for the complaint's current version; started_at (default now) is when its clock began."""
+    timer = Timer(complaint_id=complaint.id, clock=clock, due_at=due_at, version=complaint.version,
+                  state=PENDING)
+    if started_at is not None:
+        timer.created_at = started_at
+    session.add(timer)
+    session.flush()
+    return timer
+
+
+def cancel_timers(session: Session, complaint: Complaint, clocks: Iterable[str] | None = None) -> int:
+    """Cancel the complaint's pending and paused timers, all or only those of the given clock names."""
+    wanted = None if clocks is None else set(clocks)
+    count = 0
+    for timer in open_timers(session, complaint.id):
+        if wanted is None or clock_name(timer.clock) in wanted:
+            timer.state = CANCELLED
+            count += 1
+    session.flush()
+    return count
+
+
+def open_timers(session: Session, complaint_id: int) -> list[Timer]:
+    return list(session.scalars(select(Timer).where(Timer.complaint_id == complaint_id,
+                                                    Timer.state.in_((PENDING, PAUSED))).order_by(Timer.id)))
+
+
+def claim_due(session: Session, now: datetime, limit: int) -> list[Timer]:
+    """Due pending timers, oldest first, locked for this transaction.
+
+    On PostgreSQL, FOR UPDATE SKIP LOCKED lets several workers share the work without waiting on or repeating
+    each other. SQLite has no row locks: the rows are read inside the write transaction, which is safe for
+    the one worker a SQLite deployment runs.
+    """
+    query = (select(Timer).where(Timer.state == PENDING, Timer.due_at <= now)
+             .order_by(Timer.due_at, Timer.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+@dataclass
+class FireResult:
+    fired: int = 0
+    stale: int = 0
+    errors: int = 0
+
+    def count(self, state: str) -> None:
+        self.fired += state == FIRED
+        self.stale += state == STALE
+        self.errors += state == ERROR
+
+
+def fire(session: Session, timer: Timer, context: FireContext) -> str:
+    """Fire one claimed timer inside the caller's transaction; returns the state it ends in.
+
+    The caller holds the complaint's row lock (see `fire_due`), so the version read here is the latest.
+    """
+    complaint = session.get(Complaint, timer.complaint_id, populate_existing=True)
+    state = _fire_loaded(session, timer, complaint, context)
+    session.flush()
+    return state
+
+
+def _fire_loaded(session: Session, timer: Timer, complaint: Complaint | None, context: FireContext) -> str:
+    """`fire` for a complaint already loaded (and locked) by the caller; does not flush."""
+    timer.fired_at = context.now
+    if complaint is None or complaint.version != timer.version:
+        timer.state = STALE
+        return STALE
+    handler = _HANDLERS.get(clock_name(timer.clock))
+    if handler is None:
+        log.error("timer %s: no handler registered for clock %r (is its module in worker.handler_modules?)",
+                  timer.id, timer.clock)
+        timer.state = ERROR
+        return ERROR
+    handler(session, timer, complaint, context)
+    timer.state = FIRED
+    return FIRED
+
+
+def _retry_later(session: Session, timer: Timer, complaint: Complaint | None, now: datetime,
+                 extra: dict[str, Any], exc: Exception) -> None:
+    """A failing handler (the database blinked, a directory row is missing) is retried with backoff; after the
+    last attempt the timer stays in error and the dispatch desk is told, so no case silently stops moving."""
+    timer.attempts += 1
+    retry_at = extra["retry"].next_try(timer.attempts, False, now) if "retry" in extra else None
+    if retry_at is not None:
+        timer.due_at = retry_at
+    else:
+        timer.state, timer.fired_at = ERROR, now
+        ticket = complaint.ticket_no if complaint is not None else timer.complaint_id
+        notify_department(session, None, {
+            "kind": "timer_failed", "timer_id": timer.id, "ticket_no": ticket,
+            "text": f"案件{ticket}的自动处理（{timer.clock}）多次失败：{type(exc).__name__}，请人工处理。",
+        }, timer.complaint_id, now)
+    session.flush()
+
+
+def _load_complaints(session: Session, ids: list[int]) -> dict[int, Complaint]:
+    """The batch's complaints in one query, fresh from the database (on PostgreSQL also locked).
+
+    The lock makes a concurrent transition either commit before us (the timer is stale) or wait for us.
+    SKIP LOCKED: a complaint in the middle of a transition is left for the next pass (its timers stay pending),
+    and a worker never waits while holding timer locks, so workers and transitions cannot deadlock.
+    """
+    query = (select(Complaint).where(Complaint.id.in_(ids)).order_by(Complaint.id)
+             .execution_options(populate_existing=True))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return {c.id: c for c in session.scalars(query)}
+
+
+def fire_due(session: Session, now: datetime, limit: int, extra: dict[str, Any],
+             between: Callable[[], None] | None = None) -> FireResult:
+    """Claim and fire up to `limit` due timers in the caller's transaction.
+
+    The batch runs in one savepoint with one flush at the end: the complaints are loaded (and locked) in one
+    query, handlers share a per-batch cache (`FireContext.cache`, e.g. the timeline history of every complaint
+    of the batch, loaded at once) and their rows are inserted together. If anything in it raises, the
+    savepoint rolls the whole batch back and it is run again one timer at a time, each in its own savepoint:
+    a handler that raises then rolls back only its own effects and leaves its timer in state "error" (logged)
+    instead of blocking every later pass. `between` runs after each timer.
+    """
+    result = FireResult()
+    claimed = claim_due(session, now, limit)
+    if not claimed:
+        return result
+    complaints = _load_complaints(session, sorted({t.complaint_id for t in claimed}))
+    if session.get_bind().dialect.name == "postgresql":
+        claimed = [t for t in claimed if t.complaint_id in complaints]  # the others are left for the next pass
+    batch = [(t, complaints.get(t.complaint_id)) for t in claimed]
+    try:
+        with session.begin_nested():
+            states = []
+            context = FireContext(now=now, extra=extra, batch=batch)
+            for timer, complaint in batch:
+                states.append(_fire_loaded(session, timer, complaint, context))
+                if between is not None:
+                    between()
+            session.flush()
+    except Exception:
+        log.warning("a batch of %s timers failed; firing them one at a time", len(batch), exc_info=True)
+        states = [_fire_alone(session, timer, complaint, now, extra, between) for timer, complaint in batch]
+    for state in states:
+        result.count(state)
+    return result
+
+
+def _fire_alone(session: Session, timer: Timer, complaint: Complaint | None, now: datetime,
+                extra: dict[str, Any], between: Callable[[], None] | None) -> str:
+    try:
+        with session.begin_nested():
+            state = _fire_loaded(session, timer, complaint, FireContext(now=now, extra=extra,
+                                                                        batch=[(timer, complaint)]))
+            session.flush()
+    except Exception as exc:
+        log.exception("timer %s (%s) failed", timer.id, timer.clock)
+        _retry_later(session, timer, complaint, now, extra, exc)
+        state = ERROR
+    if between is not None:
+        between()
+    return state

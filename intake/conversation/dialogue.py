@@ -1,0 +1,557 @@
+"""The chat that turns a worker's messages into a complaint, the same on every channel (WeChat, SMS, demo).
+
+A channel adapter calls `handle_message` once per inbound message inside its transaction, commits, and only
+then sends `Reply.text`: the ticket number a worker reads therefore always exists. Where the dialogue stands is
+a `Conversation` row per (channel, user), so it survives restarts and works across processes.
+
+The first message is read in one go (extract_claim); only what is still missing is asked, one question at a
+time, and everything is read back for "确认" before the complaint is stored through create_complaint, like the
+web form.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from intake.case.complaints import (
+    TICKET_DIGITS,
+    NewComplaint,
+    create_complaint,
+    find_for_worker,
+)
+from intake.foundation.encryption import lookup_hashes
+from intake.foundation.models import (
+    Channel,
+    Complainant,
+    Complaint,
+    Conversation,
+    Jurisdiction,
+    Site,
+)
+from intake.foundation.settings import Settings
+from intake.foundation.texts import status_text
+from intake.foundation.validation import (
+    clean_text,
+    mask_phone,
+    normalise_digits,
+    normalise_phone,
+)
+from intake.reading.extract import ClaimDraft, Value, extract_claim
+from intake.reading.photos import Photo
+from intake.registry.directory import county_refs
+from intake.registry.sites import site_refs
+
+from . import replies as R
+
+IDLE = "idle"            # nothing in progress (a finished complaint leaves its ticket number in the draft)
+COLLECTING = "collecting"  # asking for the field in draft["asking"]
+CONFIRM = "confirm"      # the summary was shown; waiting for 确认 or a correction
+RESUME = "resume"        # the worker came back after a pause; asked whether to continue
+LAST4 = "last4"          # a status look-up waits for the phone's last four digits
+
+CONFIRM_WORDS = {"确认", "确认提交", "确定", "提交", "对", "是", "是的", "对的", "没错", "好", "好的", "可以", "ok", "1"}
+EDIT_WORDS = {"修改", "改", "重填", "不对", "错了", "2"}
+CONTINUE_WORDS = {"1", "继续", "是", "好", "好的"}
+RESTART_WORDS = {"重新开始", "重来", "重新"}
+CANCEL_WORDS = {"取消", "算了", "不投诉了"}
+HUMAN_WORDS = {"人工", "转人工", "人工服务", "客服", "找人工"}
+HELP_WORDS = {"帮助", "help", "?", "？", "怎么用"}
+STATUS_WORDS = {"查询", "查", "查进度", "进度", "查询进度"}
+OPT_OUT_WORDS = {"退订", "td", "t", "stop", "unsubscribe"}
+ANONYMOUS_WORDS = {"匿名", "不留名", "不想留名", "不留"}
+
+_PUNCT = re.compile(r"[\s\W_]+")
+_TICKET = re.compile(rf"(?<!\d)\d{{{TICKET_DIGITS}}}(?!\d)")
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_BARE_NUMBER = re.compile(r"[\d.,零一二两三四五六七八九十百千万几]+")
+_NAME_PREFIX = re.compile(r"^(?:我叫|我是|我姓|姓名|名字|叫)[:：是叫]?")
+_NAME_IN_TEXT = re.compile(r"(?:我叫|姓名[:：]?|名字[是叫:：]?)([\u4e00-\u9fff]{2,4})")
+_NAME = re.compile(r"[\u4e00-\u9fff·A-Za-z ]{1,20}")
+_MEANINGFUL = re.compile(r"[\w\u4e00-\u9fff]")
+_UNKNOWN = re.compile(r"不知道|不清楚|记不清|不记得|说不清|不确定|没算过|算不清")
+_COUNT_SAID = re.compile(r"[\d一二两三四五六七八九十百几]+ *(?:个|名|位|口)|就我|只有我|我自己|我一个")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the channel sends back once the transaction is committed; `text` None means send nothing."""
+
+    text: str | None
+    complaint_created: bool = False
+    ticket_no: str | None = None
+    human_requested: bool = False
+    opted_out: bool = False
+    risk_flags: tuple[str, ...] = ()  # risk categories in this very message, for an immediate alert
+
+
+def handle_message(session: Session, settings: Settings, channel: str, user_id: str, text: str | None, *,
+                   now: datetime, site_scene: str | None = None, has_phone: bool = False,
+                   phone: str | None = None, attachments: Iterable[Photo] = ()) -> Reply:
+    """Handle one inbound message (or QR-scan event) and say what to answer; flushes, the caller commits.
+
+    `site_scene` is a site's public token from a QR scan. `has_phone` means the channel knows the sender's
+    number (SMS), which is then never asked for.
+    """
+    text = clean_text(text) if text is not None else None
+    conversation = _lock_conversation(session, channel, user_id, now)
+    turn = _Turn(session, settings, conversation, normalise_phone(phone or "") if has_phone else None, now)
+    reply = turn.run(text, site_scene, list(attachments))
+    values = {"draft": turn.draft, "updated_at": now, "state": turn.state, "opted_out_at": turn.opted_out_at}
+    session.execute(_SAVE, {"b_id": conversation.id, **values})
+    for key, value in values.items():  # the object matches the row again, and stays clean: nothing to flush
+        set_committed_value(conversation, key, value)
+    session.flush()
+    return reply
+
+
+# One statement bumps and reads the row (built once: composing a statement costs more than running it here).
+_BUMP = (update(Conversation)
+         .where(Conversation.channel == bindparam("b_channel"), Conversation.user_id == bindparam("b_user_id"))
+         .values(version=Conversation.version + 1).returning(Conversation))
+
+# The turn's outcome, written as plain SQL on the table: the ORM's flush (change tracking, autoflush before each
+# query of the turn, the unit of work) costs more than the statement. Built once, like _BUMP.
+_CONVERSATION = Conversation.__table__
+_SAVE = (update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("b_id"))
+         .values(draft=bindparam("draft"), updated_at=bindparam("updated_at"), state=bindparam("state"),
+                 opted_out_at=bindparam("opted_out_at")))
+
+
+
+def _lock_conversation(session: Session, channel: str, user_id: str, now: datetime) -> Conversation:
+    """The user's conversation, version bumped before it is read.
+
+    The bump is the lock: a row lock on PostgreSQL, the write lock on SQLite, held to the caller's commit, so a
+    second message for the same user waits and then reads what the first one wrote. A first message races
+    only on the insert, which the unique constraint decides.
+    """
+    for _ in range(3):
+        found = session.scalar(_BUMP, {"b_channel": channel, "b_user_id": user_id},
+                               execution_options={"synchronize_session": False, "populate_existing": True})
+        if found is not None:
+            return found
+        try:
+            with session.begin_nested():
+                created = Conversation(channel=channel, user_id=user_id, state=IDLE, draft={}, version=1,
+                                       created_at=now, updated_at=now)
+                session.add(created)
+            return created
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not open the conversation of {channel}:{user_id}")
+
+
+def _word(text: str) -> str:
+    """A message as a command word: half-width, no spaces or punctuation, lower case ("确认！", " ＴＤ")."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    return _PUNCT.sub("", text).lower() or text
+
+
+def _value(v: Value | None) -> dict | None:
+    return None if v is None else {"value": int(v.value), "approximate": bool(v.approximate)}
+
+
+class _Turn:
+    """One message against one conversation; `draft`, `state` and `opted_out_at` are copies written back at the
+    end, so the mapped object is never dirty and no query of the turn autoflushes it."""
+
+    def __init__(self, session: Session, settings: Settings, conversation: Conversation, phone: str | None,
+                 now: datetime):
+        self.session = session
+        self.settings = settings
+        self.conv = conversation
+        self.channel_phone = phone
+        self.now = now
+        # A copy, edited in place while the object keeps what the row holds; the draft is JSON, and a JSON round
+        # trip copies it several times faster than deepcopy (it grows to hundreds of items: every text the worker sent).
+        self.draft: dict[str, Any] = json.loads(json.dumps(conversation.draft or {}))
+        self.state = conversation.state
+        self.opted_out_at = conversation.opted_out_at
+        self.notes: list[str] = []
+        self.risk_seen: set[str] = set()
+
+    # ------------------------------------------------------------------ entry
+
+    def run(self, text: str | None, site_scene: str | None, photos: list[Photo]) -> Reply:
+        text = (text or "").strip()
+        word = _word(text)
+        is_sms = self.conv.channel == Channel.SMS.value
+        if is_sms and word in OPT_OUT_WORDS:
+            if self.opted_out_at is not None:
+                return Reply(None)
+            self.opted_out_at = self.now
+            return Reply(R.OPTED_OUT, opted_out=True)
+        self.opted_out_at = None
+
+        paused = self.now - self.conv.updated_at
+        stale = paused > timedelta(minutes=self.settings.dialogue.idle_expiry_minutes)
+        if stale and self.state == LAST4:
+            self.state = self.draft.pop("lookup", {}).get("back", IDLE)
+        if self.state != IDLE and paused > timedelta(days=self.settings.dialogue.draft_keep_days):
+            self._reset()
+            self.notes.append(R.DRAFT_DROPPED)
+
+        answer = self._global(word, text)
+        if answer is not None:
+            return answer
+        site = self._scene_site(site_scene)
+        if site is not None:
+            return self._scanned(site, text, photos, fresh=stale or self.state in (IDLE, RESUME, LAST4))
+        if stale and self.state in (COLLECTING, CONFIRM):
+            self.draft["resume"] = {"state": self.state, "pending": text}
+            self._add_photos(photos)
+            self.state = RESUME
+            return self._say(R.RESUME)
+        return self._in_state(text, word, photos)
+
+    def _in_state(self, text: str, word: str, photos: list[Photo]) -> Reply:
+        handler = {IDLE: self._idle, COLLECTING: self._collecting, CONFIRM: self._confirming,
+                   RESUME: self._resuming, LAST4: self._last4}[self.state]
+        return handler(text, word, photos)
+
+    def _say(self, text: str, **flags) -> Reply:
+        return Reply("".join(self.notes) + text, risk_flags=tuple(sorted(self.risk_seen)), **flags)
+
+    def _reset(self, keep_ticket: str | None = None) -> None:
+        self.draft = {"last_ticket": keep_ticket} if keep_ticket else {}
+        self.state = IDLE
+
+    # ------------------------------------------------------------------ global words
+
+    def _global(self, word: str, text: str) -> Reply | None:
+        """Words that work in any state; None when the message is not one of them."""
+        if word in HELP_WORDS:
+            extra = R.HELP_SMS if self.conv.channel == Channel.SMS.value else ""
+            return self._say(R.HELP + extra)
+        if word in HUMAN_WORDS:
+            return self._say(R.HUMAN.format(hotline=self.settings.dialogue.hotline), human_requested=True)
+        if word in CANCEL_WORDS:
+            self._reset()
+            return self._say(R.CANCELLED)
+        if word in RESTART_WORDS:
+            self._reset()
+            return self._say(R.RESTART + R.WELCOME)
+        ticket = _TICKET.search(normalise_digits(text)) if len(word) <= 14 else None
+        if ticket and (word == ticket.group(0) or word.removeprefix("查询").removeprefix("查") == ticket.group(0)):
+            return self._lookup(ticket.group(0))
+        if word in STATUS_WORDS:
+            return self._my_cases() if self.channel_phone else self._say(R.ASK_TICKET)
+        return None
+
+    def _lookup(self, ticket: str) -> Reply:
+        """A case's status only to the phone it was filed with: the channel's own number, or its last 4 digits."""
+        if self.channel_phone is None:
+            if self.state != LAST4:
+                self.draft["lookup"] = {"ticket": ticket, "back": self.state}
+            else:
+                self.draft["lookup"]["ticket"] = ticket
+            self.state = LAST4
+            return self._say(R.ASK_LAST4)
+        complaint = self.session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
+        if complaint is None or complaint.complainant.phone != self.channel_phone:
+            return self._say(R.NOT_FOUND)
+        return self._say(R.STATUS.format(ticket=ticket, status=status_text(complaint.status)))
+
+    def _my_cases(self) -> Reply:
+        cases = self.session.scalars(
+            select(Complaint).join(Complainant).where(Complainant.phone_hash.in_(lookup_hashes(self.channel_phone)))
+            .order_by(Complaint.created_at.desc(), Complaint.id.desc()).limit(3)).all()
+        if not cases:
+            return self._say(R.NO_CASES)
+        return self._say("".join(R.STATUS.format(ticket=c.ticket_no, status=status_text(c.status)) for c in cases))
+
+    def _last4(self, text: str, word: str, photos: list[Photo]) -> Reply:
+        lookup = self.draft.pop("lookup", {})
+        self.state = lookup.get("back", IDLE)
+        digits = normalise_digits(text)
+        if not (len(digits) == 4 and digits.isdigit()):
+            return self._in_state(text, word, photos)
+        complaint = find_for_worker(self.session, lookup.get("ticket", ""), digits)
+        if complaint is None:
+            return self._say(R.NOT_FOUND)
+        return self._say(R.STATUS.format(ticket=complaint.ticket_no, status=status_text(complaint.status)))
+
+    # ------------------------------------------------------------------ states
+
+    def _scanned(self, site: Site, text: str, photos: list[Photo], fresh: bool) -> Reply:
+        """A QR scan names the site for sure; it joins a live conversation or starts a new one."""
+        if fresh:
+            self._reset()
+        self.draft.update(site_id=site.id, county_code=site.jurisdiction_code, site_score=None)
+        self.notes.append(R.SITE_GREETING.format(site=site.name))
+        self._absorb(text, photos)
+        return self._next()
+
+    def _idle(self, text: str, word: str, photos: list[Photo]) -> Reply:
+        last_ticket = self.draft.get("last_ticket")
+        if last_ticket and word in CONFIRM_WORDS:
+            return self._say(R.ALREADY_SUBMITTED.format(ticket=last_ticket))
+        self._reset()
+        if not self._absorb(text, photos) and not photos:
+            self._reset(keep_ticket=last_ticket)
+            return self._say(R.WELCOME)
+        return self._next()
+
+    def _collecting(self, text: str, word: str, photos: list[Photo]) -> Reply:
+        asking = self.draft.get("asking")
+        if not self._absorb(text, photos, asking=asking) and not photos:
+            if asking == "amount" and _UNKNOWN.search(text):  # the department works the sum out with them
+                self.draft["amount_unknown"] = True
+                return self._next()
+            return self._say(R.NOT_UNDERSTOOD + R.QUESTIONS.get(asking, R.WELCOME))
+        return self._next()
+
+    def _confirming(self, text: str, word: str, photos: list[Photo]) -> Reply:
+        if word in CONFIRM_WORDS and not photos:
+            return self._submit()
+        if word in EDIT_WORDS:
+            return self._say(R.EDIT)
+        if self._absorb(text, photos, correcting=True) or photos:
+            return self._next()
+        return self._say(R.SUMMARY_AGAIN)
+
+    def _resuming(self, text: str, word: str, photos: list[Photo]) -> Reply:
+        saved = self.draft.pop("resume", {})
+        if word not in CONTINUE_WORDS and word != "2" and (_MEANINGFUL.search(text) or photos):
+            # They simply went on: that is a 继续, and what they sent counts.
+            self.state = saved.get("state", COLLECTING)
+            self._absorb(saved.get("pending", ""), [], asking=self.draft.get("asking"))
+            missing = self._missing()
+            self._absorb(text, photos, asking=missing[0] if missing else None)
+            return self._next()
+        if word in CONTINUE_WORDS:
+            self.state = saved.get("state", COLLECTING)
+            self.notes.append(R.RESUMED)
+            self._absorb(saved.get("pending", ""), photos, asking=self.draft.get("asking"))
+            return self._next()
+        if word == "2":
+            pending = saved.get("pending", "")
+            self._reset()
+            self.notes.append(R.RESTART)
+            if self._absorb(pending, photos):
+                return self._next()
+            return self._say(R.WELCOME)
+        self.draft["resume"] = saved
+        return self._say(R.RESUME)
+
+    def _next(self) -> Reply:
+        """The next question, or the summary when nothing is missing."""
+        missing = self._missing()
+        if missing:
+            self.state = COLLECTING
+            self.draft["asking"] = missing[0]
+            return self._say(R.QUESTIONS[missing[0]])
+        self.state = CONFIRM
+        self.draft.pop("asking", None)
+        return self._say(self._summary())
+
+    def _missing(self) -> list[str]:
+        d = self.draft
+        out = []
+        if not d.get("site_id") and not d.get("county_code"):
+            out.append("site")
+        if not d.get("amount") and not d.get("amount_per_person") and not d.get("amount_unknown"):
+            out.append("amount")
+        if not d.get("workers"):
+            out.append("workers")
+        if not d.get("name") and not d.get("anonymous"):
+            out.append("name")
+        if not (self.channel_phone or d.get("phone")):
+            out.append("phone")
+        return out
+
+    # ------------------------------------------------------------------ reading what the worker says
+
+    def _absorb(self, text: str, photos: list[Photo], *, asking: str | None = None,
+                correcting: bool = False) -> bool:
+        """Take what one message says into the draft; whether it told us anything (photos aside).
+
+        Answers fill what is missing and never overwrite with a guess; the answer to the question asked, and
+        any correction after the summary, overwrite.
+        """
+        self._add_photos(photos)
+        if not _MEANINGFUL.search(text):
+            return False
+        self._keep_text(text)
+        # No more of one message is read than a whole complaint keeps: the summary never rests on text staff cannot
+        # see, and a flood of text costs the webhook no more than a full complaint does.
+        text = text[:self.settings.dialogue.max_text_chars]
+        before = {k: v for k, v in self.draft.items() if k not in ("texts", "asking", "truncated")}
+        word = _word(text)
+        self._read_name(text, word, whole=asking == "name")
+        if not self.channel_phone:
+            self._read_phone(text, whole=asking == "phone")
+        if asking != "name":
+            self._merge(self._extract(_in_context(text, asking)), text, override=correcting, asked=asking)
+        after = {k: v for k, v in self.draft.items() if k not in ("texts", "asking", "truncated")}
+        return after != before
+
+    def _read_name(self, text: str, word: str, whole: bool) -> None:
+        if word in ANONYMOUS_WORDS:
+            self.draft.update(anonymous=True, name=None)
+            return
+        found = _NAME_IN_TEXT.search(text)
+        if found:
+            self.draft.update(name=found.group(1), anonymous=False)
+        elif whole:
+            name = _NAME_PREFIX.sub("", text).strip(" ，,。.")
+            if _NAME.fullmatch(name):
+                self.draft.update(name=name, anonymous=False)
+
+    def _read_phone(self, text: str, whole: bool) -> None:
+        found = _MOBILE.search(normalise_digits(text))
+        number = found.group(0) if found else (normalise_phone(text) if whole else None)
+        if number:
+            self.draft["phone"] = number
+
+    def _extract(self, text: str) -> ClaimDraft:
+        return extract_claim(text, sites=site_refs(self.session, self.draft.get("county_code")),
+                             counties=county_refs(self.session))
+
+    def _merge(self, claim: ClaimDraft, text: str, *, override: bool, asked: str | None) -> None:
+        d = self.draft
+
+        def put(key: str, value: Any, field: str) -> None:
+            if value is not None and (override or asked == field or not d.get(key)):
+                d[key] = value
+
+        if claim.site is not None:
+            put("site_id", int(claim.site.site_id), "site")
+            if d.get("site_id") == int(claim.site.site_id):
+                d.update(county_code=claim.county_code, site_score=claim.site.score)
+        elif claim.county_code and (override or asked == "site" or not d.get("county_code")):
+            if d.get("county_code") != claim.county_code:
+                d["site_id"] = None
+            d["county_code"] = claim.county_code
+        put("amount", _value(claim.amount), "amount")
+        put("amount_per_person", _value(claim.amount_per_person), "amount")
+        # "我" alone makes the extractor guess one worker: believed only beside an amount or a stated count.
+        said = asked == "workers" or _COUNT_SAID.search(text) or (
+            not override and (claim.amount or claim.amount_per_person))
+        if claim.workers is not None and said:
+            put("workers", _value(claim.workers), "workers")
+        put("months", _value(claim.months), "")
+        put("period", claim.period, "")
+        put("employer", claim.employer, "")
+        if claim.risk_flags:
+            self.risk_seen |= set(claim.risk_flags)
+            d["risk_flags"] = sorted(set(d.get("risk_flags", [])) | set(claim.risk_flags))
+            terms = d.setdefault("risk_terms", {})
+            for category, words in claim.risk_terms.items():
+                terms[category] = sorted(set(terms.get(category, [])) | set(words))
+            if "self_harm" in claim.risk_flags and R.SELF_HARM not in self.notes:
+                self.notes.append(R.SELF_HARM)
+
+    def _keep_text(self, text: str) -> None:
+        """Everything the worker wrote goes with the complaint, up to the configured length."""
+        texts = self.draft.setdefault("texts", [])
+        room = self.settings.dialogue.max_text_chars - sum(len(t) for t in texts)
+        if len(text) > room:
+            text = text[:max(room, 0)]
+            if not self.draft.get("truncated"):
+                self.draft["truncated"] = True
+                self.notes.append(R.TRUNCATED)
+        if text:
+            texts.append(text)
+
+    def _add_photos(self, photos: list[Photo]) -> None:
+        if not photos:
+            return
+        kept = self.draft.setdefault("photos", [])
+        limit = self.settings.uploads.max_photos
+        room = max(limit - len(kept), 0)
+        kept += [{"filename": p.filename, "content_type": p.content_type, "source": p.source,
+                  "content": base64.b64encode(p.content).decode("ascii")} for p in photos[:room]]
+        self.notes.append(R.PHOTOS_RECEIVED.format(count=min(len(photos), room)))
+        if len(photos) > room:
+            self.notes.append(R.TOO_MANY_PHOTOS.format(limit=limit))
+
+    def _scene_site(self, scene: str | None) -> Site | None:
+        if not scene:
+            return None
+        return self.session.scalar(select(Site).where(Site.public_token == scene.strip()))
+
+    # ------------------------------------------------------------------ summary and submission
+
+    def _amount(self) -> dict | None:
+        d = self.draft
+        if d.get("amount"):
+            return d["amount"]
+        per, workers = d.get("amount_per_person"), d.get("workers")
+        if per and workers:
+            return {"value": per["value"] * workers["value"],
+                    "approximate": per["approximate"] or workers["approximate"]}
+        return None
+
+    def _where(self) -> str:
+        d = self.draft
+        county = next((c.name for c in county_refs(self.session) if c.code == d.get("county_code")), None)
+        if county is None and d.get("county_code"):
+            found = self.session.get(Jurisdiction, d["county_code"])
+            county = found.name if found else None
+        site = self.session.get(Site, d["site_id"]) if d.get("site_id") else None
+        if site is None:
+            return county or ""
+        if county is None or site.name.startswith(county):
+            return site.name
+        return county + site.name
+
+    def _summary(self) -> str:
+        d = self.draft
+        amount, workers = self._amount(), d["workers"]
+        return R.SUMMARY.format(
+            where=self._where(),
+            workers=("约" if workers["approximate"] else "") + str(workers["value"]),
+            amount=R.OWED.format(amount=("约" if amount["approximate"] else "") + str(amount["value"]))
+            if amount else R.AMOUNT_UNKNOWN,
+            name=R.ANONYMOUS if d.get("anonymous") else d.get("name"),
+            phone=mask_phone(self.channel_phone or d.get("phone")))
+
+    def _submit(self) -> Reply:
+        """Store the complaint; the key is this conversation at this version, so a replayed 确认 is the same."""
+        d = self.draft
+        amount = self._amount()
+        claim = {
+            "source": "dialogue",
+            "amount_approximate": amount["approximate"] if amount else None,
+            "workers_approximate": d["workers"]["approximate"],
+            "amount_per_person": (d.get("amount_per_person") or {}).get("value"),
+            "period": d.get("period"),
+            "employer": d.get("employer"),
+            "risk_flags": d.get("risk_flags", []),
+            "risk_terms": d.get("risk_terms", {}),
+            "site_match_score": d.get("site_score"),
+        }
+        photos = [Photo(p["filename"], p["content_type"], base64.b64decode(p["content"]), p.get("source"))
+                  for p in d.get("photos", [])]
+        complaint, created = create_complaint(self.session, NewComplaint(
+            channel=self.conv.channel, channel_user_id=self.conv.user_id, phone=self.channel_phone or d["phone"],
+            name=d.get("name"),
+            anonymous=bool(d.get("anonymous")), site_id=d.get("site_id"), jurisdiction_code=d.get("county_code"),
+            workers=d["workers"]["value"], amount=amount["value"] if amount else None, months=(d.get("months") or {}).get("value"),
+            free_text="\n".join(d.get("texts", [])), claim=claim, photos=photos,
+            submission_key=f"dialogue:{self.conv.id}:{self.conv.version}"))
+        self._reset(keep_ticket=complaint.ticket_no)
+        return self._say(R.SUBMITTED.format(ticket=complaint.ticket_no), complaint_created=created,
+                         ticket_no=complaint.ticket_no)
+
+
+def _in_context(text: str, asking: str | None) -> str:
+    """A bare number means what was asked: "8" after 几个人 is 8 people, "35000" after 多少钱 is yuan."""
+    if not _BARE_NUMBER.fullmatch(text.replace(" ", "")):
+        return text
+    if asking == "workers":
+        return text + "个人"
+    if asking == "amount":
+        return "欠" + text + "元"
+    return text

@@ -1,0 +1,122 @@
+"""Engine and session factory: the one place that knows how to talk to SQLite or PostgreSQL."""
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import time
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+LOCK_WAIT_SECONDS = 30
+
+
+def make_engine(url: str, echo: bool = False) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, connect_args={"timeout": LOCK_WAIT_SECONDS,
+                                                                    "factory": _QueuedConnection})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    # JIT compiling pays off for long analytic queries, not for pages of a few milliseconds: it added ~40 ms
+    # to each of the dashboard's queries.
+    return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
+
+
+def _sqlite_begin(connection) -> None:
+    """Begin every transaction ourselves, taking the write lock at once.
+
+    pysqlite's own handling begins only before the first write, so a SAVEPOINT issued first is a transaction
+    of its own whose RELEASE commits: an idempotency insert would then survive a rollback. IMMEDIATE waits
+    (busy_timeout) for the lock instead of failing when another process wrote after our first read.
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    dbapi_connection.queue()
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        dbapi_connection.leave()
+        raise
+
+
+class _QueuedConnection(sqlite3.Connection):
+    """Writers wait their turn on a lock file (flock) before BEGIN IMMEDIATE, and leave it at commit or rollback.
+
+    SQLite's own wait (busy_timeout) polls with sleeps growing to 100 ms, so under steady load a process that
+    found the lock taken sleeps while others take it again and again: seconds of waiting at worst, and a p99 of
+    ~100 ms at 16 connections. Polling the lock file every 0.5-5 ms takes it almost as soon as it is free. The SQLite lock and
+    busy_timeout stay as they were, for every other connection to the file. An in-memory database has no file.
+    """
+
+    def __init__(self, database, *args, **kwargs):
+        super().__init__(database, *args, **kwargs)
+        path = os.fspath(database)
+        self._lock_fd = None if path in ("", ":memory:") or path.startswith("file:") else \
+            os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        self._queued = False
+
+    def queue(self) -> None:
+        """Take the writers' lock, polling every few milliseconds; after LOCK_WAIT_SECONDS fail as SQLite would,
+        so a stuck transaction elsewhere is an error here, never a hang."""
+        if self._lock_fd is None or self._queued:
+            return
+        deadline, pause = time.monotonic() + LOCK_WAIT_SECONDS, 0.0005
+        while True:
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise sqlite3.OperationalError("database is locked") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.005)
+        self._queued = True
+
+    def leave(self) -> None:
+        if self._queued:
+            self._queued = False
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.leave()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.leave()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.leave()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets the web and the worker share one file; foreign keys are off in SQLite unless asked for.
+    Autocommit at the driver level hands transaction control to _sqlite_begin."""
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={LOCK_WAIT_SECONDS * 1000}")
+    cursor.close()
+
+
+def recreate_postgres_database(url: str, create: bool = True) -> None:
+    """Drop the database named in a PostgreSQL URL (and create it empty again): tests and benches start clean."""
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        if create:
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()

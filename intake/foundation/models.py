@@ -1,0 +1,594 @@
+"""The data model of DESIGN.md, one class a table. Times are stored in UTC and come back timezone-aware."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+    true,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    mapped_column,
+    relationship,
+    validates,
+)
+
+from .encryption import EncryptedText, lookup_hash
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC out, on SQLite (no time zones) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class StrEnum(str, enum.Enum):
+    """Stored as plain strings (no native enum type), so migrations stay simple."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Channel(StrEnum):
+    WEB = "web"
+    WECHAT = "wechat"
+    SMS = "sms"
+    PHONE = "phone"
+    WALK_IN = "walk_in"
+    API = "api"
+
+
+class Status(StrEnum):
+    RECEIVED = "received"
+    ROUTED = "routed"
+    ACKNOWLEDGED = "acknowledged"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    IN_PROGRESS = "in_progress"
+    INVESTIGATING = "investigating"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    RETURNED = "returned"
+    REOPENED = "reopened"
+
+
+class Priority(StrEnum):
+    URGENT = "urgent"
+    HIGH = "high"
+    NORMAL = "normal"
+
+
+class Industry(StrEnum):
+    BUILDING = "房屋建筑"
+    MUNICIPAL = "市政"
+    TRANSPORT = "交通"
+    WATER = "水利"
+    OTHER = "其他"
+
+
+class Investment(StrEnum):
+    GOVERNMENT = "government"
+    SOE = "soe"
+    PRIVATE = "private"
+
+
+INVESTMENT_LABELS = {Investment.GOVERNMENT: "政府投资", Investment.SOE: "国有企业", Investment.PRIVATE: "社会投资"}
+
+
+class Jurisdiction(Base):
+    __tablename__ = "jurisdictions"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+    short_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    minimum_wage: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    departments: Mapped[list[Department]] = relationship(back_populates="jurisdiction")
+    parent: Mapped[Jurisdiction | None] = relationship(remote_side=[code])
+
+
+class Department(Base):
+    __tablename__ = "departments"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"))
+    kind: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    contacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    jurisdiction: Mapped[Jurisdiction] = relationship(back_populates="departments")
+
+
+class Site(Base):
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
+    address: Mapped[str | None] = mapped_column(String(500))
+    industry: Mapped[str] = mapped_column(String(20), default=Industry.OTHER.value)
+    investment: Mapped[str] = mapped_column(String(20), default=Investment.PRIVATE.value)
+    owner: Mapped[str | None] = mapped_column(String(300))
+    general_contractor: Mapped[str | None] = mapped_column(String(300))
+    labour_manager: Mapped[str | None] = mapped_column(String(100))
+    labour_manager_phone: Mapped[str | None] = mapped_column(String(40))
+    minimum_wage: Mapped[int | None] = mapped_column(Integer)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    pay_day: Mapped[int | None] = mapped_column(Integer)
+    public_token: Mapped[str] = mapped_column(String(64), unique=True)
+    wechat_qr_url: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    jurisdiction: Mapped[Jurisdiction] = relationship()
+
+
+class Complainant(Base):
+    """A worker. Phone and ID number are encrypted at rest (intake.foundation.encryption); queries match their keyed
+    hashes, which follow the values on every assignment; lists show the ID's mask."""
+
+    __tablename__ = "complainants"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(EncryptedText)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    id_number: Mapped[str | None] = mapped_column(EncryptedText)
+    id_number_masked: Mapped[str | None] = mapped_column(String(20))
+    id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    home_province: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @validates("phone", "id_number")
+    def _hash(self, key: str, value: str | None) -> str | None:
+        setattr(self, f"{key}_hash", None if value is None else lookup_hash(value))
+        return value
+
+
+class CollectiveCase(Base):
+    __tablename__ = "collective_cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    employer: Mapped[str | None] = mapped_column(String(300))
+    lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The predicates of the watch-list indexes, as intake.supervision.figures' queries say them (so the planner sees they apply).
+SUPERVISED_OPEN = "status <> 'closed' AND supervised IS TRUE"
+WATCHED_OPEN = "status <> 'closed' AND (collective_id IS NOT NULL OR priority = 'urgent')"
+
+
+class Complaint(Base):
+    __tablename__ = "complaints"
+    __table_args__ = (
+        Index("ix_complaints_status_department", "status", "department_id"),
+        # The console's queues: a department's cases (or everyone's) by the most urgent deadline, keyset-paged.
+        Index("ix_complaints_department_due", "department_id", "next_due_at", "id"),
+        Index("ix_complaints_due", "next_due_at", "id"),
+        # Open cases by deadline, carrying what the overdue counts and the watch lists filter on (index-only scans).
+        Index("ix_complaints_open_due", "next_due_at", "id", sqlite_where=text("status <> 'closed'"),
+              postgresql_where=text("status <> 'closed'"),
+              postgresql_include=["created_at", "department_id", "jurisdiction_code", "site_id", "supervised",
+                                  "collective_id", "priority"]),
+        # The supervisors' watch lists: few rows each, found without scanning every open case of a county.
+        Index("ix_complaints_supervised_due", "next_due_at", "id",
+              sqlite_where=text(SUPERVISED_OPEN), postgresql_where=text(SUPERVISED_OPEN)),
+        Index("ix_complaints_watch_due", "next_due_at", "id", sqlite_where=text(WATCHED_OPEN),
+              postgresql_where=text(WATCHED_OPEN)),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(20), unique=True)
+    entry_no: Mapped[str | None] = mapped_column(String(30), unique=True)
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
+    project_name: Mapped[str | None] = mapped_column(String(300))
+    complainant_id: Mapped[int] = mapped_column(ForeignKey("complainants.id"), index=True)
+    channel_user_id: Mapped[str | None] = mapped_column(String(128))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    free_text: Mapped[str] = mapped_column(Text, default="")
+    claim: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    workers: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    months: Mapped[int | None] = mapped_column(Integer)
+    amount_recovered: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    workers_paid: Mapped[int | None] = mapped_column(Integer)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    lookup_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lookup_locked_until: Mapped[datetime | None]
+    priority: Mapped[str] = mapped_column(String(20), default=Priority.NORMAL.value)
+    supervised: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default=Status.RECEIVED.value)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    collective_id: Mapped[int | None] = mapped_column(ForeignKey("collective_cases.id"), index=True)
+    # The running clocks' deadlines, kept by intake.case.clocks: {clock: {start, warn, due, working, paused}}, and
+    # the earliest unpaused due of them, so a queue orders by urgency from one indexed column.
+    deadlines: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    next_due_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When `qingling retention` removed the worker's personal data from this closed case (intake.privacy.retention).
+    anonymised_at: Mapped[datetime | None]
+    # Every UPDATE checks the version it read: of two people acting on one case at once, the second fails
+    # (StaleDataError) instead of overwriting the first. transitions.transition() bumps it.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+    site: Mapped[Site | None] = relationship()
+    jurisdiction: Mapped[Jurisdiction | None] = relationship()
+    complainant: Mapped[Complainant] = relationship()
+    department: Mapped[Department | None] = relationship()
+    events: Mapped[list[Event]] = relationship(order_by="Event.id", back_populates="complaint")
+    attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", back_populates="complaint")
+    claim_lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.id", back_populates="complaint")
+
+
+class ClaimLine(Base):
+    __tablename__ = "claim_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    worker_name: Mapped[str | None] = mapped_column(String(100))
+    amount_claimed: Mapped[int | None] = mapped_column(BigInteger)
+    amount_paid: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="claim_lines")
+
+
+class Event(Base):
+    """Append-only timeline: every transition and action, who did it, when and why."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="events")
+
+
+class Attachment(Base):
+    """Evidence photos, kept in the database so every web process and worker sees the same files."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # A photo a provider holds ("wechat-media:<MediaId>"): the content is empty until the worker fetches it.
+    # fetch_next_at is set only while a fetch is pending, so "fetches due" is a short range scan of its index.
+    source: Mapped[str | None] = mapped_column(String(200))
+    fetch_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fetch_next_at: Mapped[datetime | None] = mapped_column(index=True)
+    fetch_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="attachments")
+
+
+class Timer(Base):
+    """A clock as a row; it fires only if the complaint is still at the version it was set for."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_state_due_at", "state", "due_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    clock: Mapped[str] = mapped_column(String(30))
+    due_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    fired_at: Mapped[datetime | None]
+
+
+class InboundMessage(Base):
+    """Webhook deliveries, unique on the provider's id so a retried delivery is recognised, not re-run."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("channel", "provider_message_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str | None] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reply: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Outbox(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_state_next_try_at", "state", "next_try_at"),
+        # A department's console inbox (newest first, unread above the last seen id).
+        Index("ix_outbox_destination_id", "destination", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    destination: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The newest inbox row (outbox id) this user has seen: what is above it counts as unread.
+    inbox_seen_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department | None] = relationship()
+    jurisdiction: Mapped[Jurisdiction | None] = relationship()
+
+
+class AuditEntry(Base):
+    """Who looked at or did what: every action, export and view of a worker's full phone number."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    username: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    ticket_no: Mapped[str | None] = mapped_column(String(20), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    address: Mapped[str | None] = mapped_column(String(64))
+
+
+class Conversation(Base):
+    """Where one worker's chat on one channel stands, so a dialogue survives restarts and several processes.
+
+    Every handled message bumps the version; the bump is also the lock that serialises two messages at once.
+    """
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(20), default="idle")
+    draft: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    opted_out_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppState(Base):
+    """Small facts the processes share, e.g. which clock configuration the open timers were computed with."""
+
+    __tablename__ = "app_state"
+    key: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ApiClient(Base):
+    """Another system (12345, the national clue platform, a department's own tool) that calls the API.
+
+    It acts with a staff role's scope (department, county or city). Only the SHA-256 of its token is kept,
+    found by the token's short public key id; an optional webhook receives every case event in its scope.
+    """
+
+    __tablename__ = "api_clients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+    webhook_url: Mapped[str | None] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    department: Mapped[Department | None] = relationship()
+
+
+class IdempotencyKey(Base):
+    """A client's Idempotency-Key on a create: unique per client, so a retry finds the first complaint."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("client_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("api_clients.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExternalRef(Base):
+    """Where a clue came from: a 12345 work order or a national-platform clue, unique per source system."""
+
+    __tablename__ = "external_refs"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), unique=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(128))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+# --- supervision: per-case facts for figures and the ledger, entry numbers, the employer register ---------
+
+
+class CaseFacts(Base):
+    """What supervisors count for one complaint (clocks met or missed, the ledger's dates, the employer),
+    kept in step with the timeline as events are written (intake.supervision.case_facts), so figures over a million
+    cases read one narrow row each instead of every event."""
+
+    __tablename__ = "case_facts"
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), primary_key=True)
+    employer: Mapped[str | None] = mapped_column(String(300), index=True)
+    # None: the clock has not stopped and is not overdue; True: stopped in time; False: overdue at some point.
+    acknowledged_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    contact_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    accept_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    reply_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    accepted_at: Mapped[datetime | None]
+    rejected_at: Mapped[datetime | None]
+    investigated_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None] = mapped_column(index=True)
+    # What this case last added to daily_tallies (intake.supervision.tallies), so a change subtracts exactly that; and its
+    # unit as of then, so the lists of repeated sites and employers read this table alone.
+    tallied: Mapped[list | None] = mapped_column(JSON)
+    received_day: Mapped[date | None] = mapped_column(Date, index=True)
+    department_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    county: Mapped[str] = mapped_column(String(12), default="", server_default="")
+    industry: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    investment: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    site_id: Mapped[int | None] = mapped_column(Integer)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+
+class EntryCounter(Base):
+    """The last entry number (入账号) given in a county and year; numbers only ever go up, never reused."""
+
+    __tablename__ = "entry_counters"
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Employer(Base):
+    """An employer of the register, by its name as complaints give it and its 统一社会信用代码 when known."""
+
+    __tablename__ = "employers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    listings: Mapped[list[EmployerListing]] = relationship(order_by="EmployerListing.id", back_populates="employer")
+
+
+class EmployerListing(Base):
+    """A 黑名单 / 失信 listing of an employer: legal basis, date and term; removal keeps the row."""
+
+    __tablename__ = "employer_listings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    basis: Mapped[str] = mapped_column(Text)
+    listed_on: Mapped[date] = mapped_column(Date)
+    term_years: Mapped[int] = mapped_column(Integer)
+    ends_on: Mapped[date] = mapped_column(Date)
+    listed_by: Mapped[str] = mapped_column(String(100))
+    authority: Mapped[str] = mapped_column(String(200))  # the unit that decided it, as 信用中国 shows it
+    removed_on: Mapped[date | None] = mapped_column(Date)
+    removed_reason: Mapped[str | None] = mapped_column(Text)
+    removed_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    employer: Mapped[Employer] = relationship(back_populates="listings")
+
+
+# The supervisors' figures and ledger select complaints by the date they were received.
+Index("ix_complaints_created_at", Complaint.created_at)
+
+
+class DailyTally(Base):
+    """The supervisors' counts per local day and unit, kept by intake.supervision.tallies as cases change, so a year of
+    figures over a million cases sums a few thousand rows. kind "received" counts the cases received that day
+    (and what became of them); kind "closed" the cases closed (销号) that day. Absent units are 0 or "", so
+    every bucket is one row under the unique key."""
+
+    __tablename__ = "daily_tallies"
+    __table_args__ = (UniqueConstraint("kind", "day", "department_id", "county", "industry", "investment",
+                                       name="uq_daily_tallies_bucket"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    day: Mapped[date] = mapped_column(Date)
+    department_id: Mapped[int] = mapped_column(Integer)
+    county: Mapped[str] = mapped_column(String(12))
+    industry: Mapped[str] = mapped_column(String(20))
+    investment: Mapped[str] = mapped_column(String(20))
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    ack_met: Mapped[int] = mapped_column(Integer, default=0)
+    ack_missed: Mapped[int] = mapped_column(Integer, default=0)
+    accept_met: Mapped[int] = mapped_column(Integer, default=0)
+    accept_missed: Mapped[int] = mapped_column(Integer, default=0)
+    reply_met: Mapped[int] = mapped_column(Integer, default=0)
+    reply_missed: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    claimed: Mapped[int] = mapped_column(BigInteger, default=0)
+    recovered: Mapped[int] = mapped_column(BigInteger, default=0)

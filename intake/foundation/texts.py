@@ -1,0 +1,74 @@
+"""What a worker reads about their case, on every channel: plain Chinese, no office jargon."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from .models import Event, Status
+
+# What a worker is told at each step of their case (the keys are the notice kinds: worker_<key>).
+WORKER_TEXT = {
+    "received": "【清零】已收到您反映的欠薪问题，受理编号{ticket}，请保存。查进度：{status_url}",
+    "acknowledged": "【清零】编号{ticket}已由{department}签收{phone_part}，会尽快联系您。",
+    "waiting": "【清零】编号{ticket}：{department}需要您补充{needed}，请尽快提供。",
+    "accepted": "【清零】编号{ticket}已受理，{department}正在处理。",
+    "rejected": "【清零】编号{ticket}不予受理，原因：{reason}。有疑问请拨打{hotline}。",
+    "resolved": "【清零】编号{ticket}已办结：{outcome}。工资到手了吗？请打开{confirm_url}确认。",
+    "closed": "【清零】编号{ticket}已结案，感谢您的反映。",
+    "reopened": "【清零】编号{ticket}已重新处理，{department}会再联系您。",
+    "message": "【清零】编号{ticket}，{department}：{message}",
+}
+
+STATUS_TEXT = {
+    Status.RECEIVED: "已收到，正在分派给负责的部门",
+    Status.ROUTED: "已派给负责部门，等待部门签收",
+    Status.ACKNOWLEDGED: "负责部门已签收，会尽快联系您",
+    Status.ACCEPTED: "已受理，正在处理",
+    Status.REJECTED: "不予受理（原因已告知您）",
+    Status.IN_PROGRESS: "正在处理",
+    Status.INVESTIGATING: "已立案调查",
+    Status.RESOLVED: "已办结，请确认工资是否到手",
+    Status.CLOSED: "已结案",
+    Status.RETURNED: "正在重新分派",
+    Status.REOPENED: "已重新处理",
+}
+
+# Steps that change no status but that the worker should see; every other event without a status change
+# (reminders, escalations, co-handler notices, priority) is the offices' business and not shown.
+EVENT_TEXT = {
+    "received": "收到您的反映",
+    "contacted": "负责部门已与您联系",
+    "measures": "负责部门已采取措施催讨工资",
+    "clocks_paused": "等待您补充材料",
+    "clocks_resumed": "材料已收到，继续处理",
+    "transferred": "已转给更合适的部门办理",
+}
+
+
+def status_text(status: str) -> str:
+    return STATUS_TEXT.get(Status(status), "正在处理")
+
+
+def event_text(event: Event) -> str | None:
+    """Timeline line for the worker, or None for an event that is not theirs to see; staff-only detail (notes,
+    names of officials) is never included."""
+    if event.kind in EVENT_TEXT:
+        return EVENT_TEXT[event.kind]
+    if event.to_status:
+        return status_text(event.to_status)
+    return None
+
+
+def when_text(moment: datetime, timezone: str) -> str:
+    """A time as people write it, in the calendar's zone: 2026年11月27日 10:05."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+def amount_text(yuan: int | None) -> str:
+    """35000 -> "3.5万元", 8000 -> "8000元": how people say money, for SMS-length notices."""
+    if not yuan:
+        return "金额不明"
+    if yuan >= 10_000:
+        return f"{yuan / 10_000:.2f}".rstrip("0").rstrip(".") + "万元"
+    return f"{yuan}元"

@@ -1,0 +1,131 @@
+"""The worker loop: fire due timers, deliver due outbox messages, then fetch evidence photos that providers
+hold. It owns its transactions.
+
+Timers are fired in batches, one transaction a batch, so a crash mid-batch rolls the whole batch back and the
+next pass repeats none of its effects. Messages are delivered, and photos fetched, one transaction each: a
+crash can at worst resend the one message, or refetch the one photo, in flight. On PostgreSQL any number of
+workers on any number of machines share the work (SKIP LOCKED); on SQLite run one.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from intake.case import timers
+from intake.delivery import media, outbox
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.models import utcnow
+from intake.foundation.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassReport:
+    fired: int = 0
+    stale: int = 0
+    errors: int = 0
+    sent: int = 0
+    failed: int = 0
+    fetched: int = 0
+
+    @property
+    def idle(self) -> bool:
+        return not (self.fired or self.stale or self.errors or self.sent or self.failed or self.fetched)
+
+
+def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
+             settings: Settings, now: datetime | None = None, rng: random.Random | None = None,
+             fetchers: Mapping[str, media.Fetcher] | None = None) -> PassReport:
+    """One pass: every timer due at `now` (default: the clock), then every message and photo fetch due at `now`.
+
+    A message for a channel without a sender fails over to its fallbacks at once (every worker of a deployment
+    has the same channels); with no senders at all, delivery is not this worker's job and is skipped. A photo
+    whose source has no fetcher here waits.
+    """
+    now = now or utcnow()
+    config = settings.worker
+    report = PassReport()
+    pause = _pause(config.item_delay_ms)
+    policy = outbox.RetryPolicy(config.max_attempts, config.backoff_base_seconds, config.backoff_max_seconds)
+    extra = {"settings": settings, "calendar": calendar, "retry": policy}
+    while True:
+        with sessions.begin() as session:
+            result = timers.fire_due(session, now, config.batch_size, extra, between=pause)
+        report.fired += result.fired
+        report.stale += result.stale
+        report.errors += result.errors
+        if result.fired + result.stale + result.errors == 0:
+            break
+    if senders:
+        def give_up(session: Session, row) -> None:
+            outbox.give_up_unsendable(session, row, now)
+            report.failed += 1
+
+        failed_destinations: list[str] = []
+
+        def send(session: Session, row) -> None:
+            if outbox.deliver(session, row, senders, now, policy, rng):
+                report.sent += 1
+            else:
+                report.failed += 1
+                failed_destinations.append(row.destination)
+
+        _one_at_a_time(sessions, lambda s: outbox.claim_unsendable(s, now, senders), give_up, None)
+        _one_at_a_time(sessions, lambda s: outbox.claim_next(s, now, senders, skip=failed_destinations), send, pause)
+    if fetchers:
+        def fetch(session: Session, attachment) -> None:
+            if media.fetch(session, attachment, fetchers, now, policy, settings.uploads.max_photo_bytes, rng):
+                report.fetched += 1
+
+        _one_at_a_time(sessions, lambda s: media.claim_next(s, now, fetchers), fetch, pause)
+    return report
+
+
+def _one_at_a_time(sessions: sessionmaker[Session], claim: Callable[[Session], Any],
+                   handle: Callable[[Session, Any], None],
+                   pause: Callable[[], None] | None) -> None:
+    """Claim and handle one row per transaction until none is left, so a crash repeats at most the row in hand."""
+    while True:
+        with sessions.begin() as session:
+            row = claim(session)
+            if row is None:
+                return
+            handle(session, row)
+        if pause:
+            pause()
+
+
+def run_forever(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
+                settings: Settings, stop: threading.Event,
+                fetchers: Mapping[str, media.Fetcher] | None = None) -> None:
+    """Pass after pass until `stop` is set; sleeps idle_seconds after a pass that found nothing to do.
+
+    A pass that raises (the database went away) is logged and retried after the idle sleep, so a restart of
+    PostgreSQL does not need a restart of every worker.
+    """
+    log.info("worker started (handlers: %s; senders: %s; fetchers: %s)", ", ".join(timers.load_handlers(())),
+             ", ".join(sorted(senders)) or "none", ", ".join(sorted(fetchers or ())) or "none")
+    while not stop.is_set():
+        try:
+            report = run_once(sessions, senders, calendar, settings, fetchers=fetchers)
+        except Exception:
+            log.exception("worker pass failed")
+            report = PassReport()
+        if report.idle:
+            stop.wait(settings.worker.idle_seconds)
+        else:
+            log.info("worker pass: %s", report)
+    log.info("worker stopped")
+
+
+def _pause(milliseconds: int):
+    return (lambda: time.sleep(milliseconds / 1000)) if milliseconds > 0 else None
