@@ -4,36 +4,24 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
-from dataclasses import dataclass
 
-from flask import Flask, g
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from intake.case.cases import CaseContext
 from intake.case.clocks import validate as validate_clocks
 from intake.foundation import encryption
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.db import make_engine
-from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings, load_settings
 from intake.runtime.sessions import make_session_factory
 from intake.supervision import tallies
 
 from .extensions import csrf, limiter, login_manager
+from .services import Services, close_session
 
 log = logging.getLogger(__name__)
 # One text field of a form (and the parser's read buffer); files are limited by [uploads] instead.
 FORM_FIELD_MAX_BYTES = 1024 * 1024
-
-
-@dataclass
-class Services:
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    calendar: WorkingCalendar
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -87,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(api)
     errors.register(app)
     security.register(app)
-    app.teardown_appcontext(_close_session)
+    app.teardown_appcontext(close_session)
     return app
 
 
@@ -101,28 +89,3 @@ def _configure_data_keys(settings: Settings) -> None:
                 "derived from %s. Fine for a demo; never for real workers' data (`qingling doctor` refuses it)",
                 "QINGLING_SECRET_KEY" if settings.secret_key else "a development constant anyone can read")
     encryption.configure([encryption.derived_data_key(settings.secret_key), *privacy.previous_data_keys])
-
-
-def services(app: Flask | None = None) -> Services:
-    from flask import current_app
-
-    return (app or current_app).extensions["qingling"]
-
-
-def db() -> Session:
-    """The request's session; the handler commits once, teardown closes (and so rolls back what was not)."""
-    if "db" not in g:
-        g.db = services().sessions()
-    return g.db
-
-
-def case_context() -> CaseContext:
-    """What a case operation needs to move clocks, at this request's moment."""
-    svc = services()
-    return CaseContext(svc.settings, svc.calendar, utcnow())
-
-
-def _close_session(_exc) -> None:
-    session = g.pop("db", None)
-    if session is not None:
-        session.close()

@@ -29,7 +29,6 @@ from intake.foundation.texts import event_text, status_text, when_text
 from intake.registry.directory import counties
 from intake.registry.sites import site_by_token
 
-from . import case_context, db, services
 from .errors import MESSAGES, when_unavailable
 from .extensions import limiter, submitted_phone
 from .forms import (
@@ -39,6 +38,7 @@ from .forms import (
     GeneralComplaintForm,
     StatusForm,
 )
+from .services import case_context, db, services
 
 bp = Blueprint("public", __name__)
 RECEIPTS_KEPT = 10

@@ -29,8 +29,8 @@ from intake.foundation.models import Channel, InboundMessage, Site
 from intake.foundation.validation import normalise_phone
 from intake.registry.sites import site_by_token
 
-from . import db, services
 from .channels import Inbound, take
+from .services import db, services
 
 bp = Blueprint("simulator", __name__, url_prefix="/demo")
 MODES = {Channel.WECHAT.value: "微信", Channel.SMS.value: "短信"}

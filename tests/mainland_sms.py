@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
@@ -19,11 +19,11 @@ from test_sms import count
 from test_timers import CAL
 
 from handlers import services
-from handlers.channels.sms import STATUS_CHANNEL
 from handlers.cli.doctor import check_sms
 from handlers.cli.worker import senders_for
 from intake.case.notices import tell_worker
 from intake.conversation import replies as R
+from intake.conversation.inbound import STATUS_CHANNEL
 from intake.foundation.models import Complaint, InboundMessage, Outbox, utcnow
 from intake.foundation.settings import Settings, SmsSettings
 from intake.foundation.texts import WORKER_TEXT

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from intake.case import cases
 from intake.case.queue import Filters, clock_views, queue_page
-from intake.foundation.models import Complaint, Department, StaffUser, utcnow
+from intake.foundation.models import Complaint, Department, utcnow
 from intake.people.access import AccessDenied, Scope, case_for, scoped_complaints
 from intake.people.staff import (
     AccountError,

@@ -14,10 +14,10 @@ from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 
 from handlers import create_app
-from handlers.channels.sms import STATUS_CHANNEL
 from handlers.channels.twilio_sms import make_sender
 from handlers.cli.doctor import check_sms
 from intake.conversation import replies as R
+from intake.conversation.inbound import STATUS_CHANNEL
 from intake.foundation.models import Complaint, Conversation, InboundMessage
 from intake.foundation.settings import SmsSettings, TwilioSettings
 

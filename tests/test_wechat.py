@@ -24,8 +24,8 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
 from handlers import create_app, services
-from handlers.channels import build_fetchers
 from handlers.channels.wechat import MEDIA_TYPE, WeChatSender, make_client
+from handlers.channels.wiring import build_fetchers
 from handlers.cli import main
 from handlers.cli.doctor import check_wechat
 from intake.conversation import replies as R

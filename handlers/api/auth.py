@@ -10,8 +10,8 @@ from intake.foundation.models import ApiClient
 from intake.people.access import Scope
 from intake.people.clients import authenticate
 
-from .. import db, services
 from ..extensions import client_network, limiter
+from ..services import db, services
 
 
 def bearer_token() -> str:

@@ -24,27 +24,19 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from flask import Blueprint, Request, Response, abort, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from intake.conversation.inbound import Inbound, record_status
 from intake.delivery.outbox import SendResult
 from intake.delivery.sms_templates import Templates
-from intake.foundation.models import Channel, InboundMessage
+from intake.foundation.models import Channel, utcnow
 from intake.foundation.settings import Settings
 from intake.foundation.validation import mask_phone, normalise_phone
 
-from .. import db, services
-from . import Inbound, first_delivery, take, webhook_blueprint
+from ..services import db, services
+from .receive import take, webhook_blueprint
 
 log = logging.getLogger(__name__)
-
-STATUS_CHANNEL = "sms-status"
-# Delivery states in the order they happen; a report never moves a message back to an earlier one, so a late
-# "sent" does not overwrite "delivered". Unknown states rank lowest.
-STATUS_RANK = {"accepted": 1, "scheduled": 1, "queued": 1, "sending": 2, "sent": 3,
-               "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5}
-
 
 @dataclass(frozen=True)
 class InboundSms:
@@ -72,19 +64,6 @@ def _inbound(gateway: str, sms: InboundSms) -> Inbound:
     phone = normalise_phone(sms.from_number) or sms.from_number
     return Inbound(channel=Channel.SMS.value, message_id=f"{gateway}:{sms.provider_message_id}", user_id=phone,
                    text=sms.text, phone=phone, payload={"from": sms.from_number, "text": sms.text})
-
-
-def record_status(session: Session, gateway: str, provider_message_id: str, status: str,
-                  error: str | None = None) -> None:
-    """Keep the latest delivery state of an outbound text; reports may come twice and out of order."""
-    key = f"{gateway}:{provider_message_id}"
-    payload = {"status": status, "error": error}
-    if first_delivery(session, STATUS_CHANNEL, key, None, payload) is not None:
-        return
-    row = session.scalar(select(InboundMessage).where(InboundMessage.channel == STATUS_CHANNEL,
-                                                      InboundMessage.provider_message_id == key).with_for_update())
-    if STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.payload.get("status"), 0):
-        row.payload = payload
 
 
 # ---------------------------------------------------------------- mainland gateways
@@ -171,7 +150,7 @@ def receive_reports(gateway: CallbackGateway, secret: str) -> Response:
         return DeliveryReport(item[key], "undelivered", gateway.failure(item))
 
     def store(report: DeliveryReport) -> None:
-        record_status(db(), gateway.name, report.provider_message_id, report.status, report.error)
+        record_status(db(), gateway.name, report.provider_message_id, report.status, utcnow(), report.error)
         db().commit()
 
     return _each_item(gateway, secret, read, store)

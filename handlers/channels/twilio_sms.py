@@ -18,10 +18,11 @@ from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 from intake.delivery.outbox import SendResult
+from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
 
-from .. import db, services
-from . import webhook_blueprint
+from ..services import db, services
+from .receive import webhook_blueprint
 from .sms import InboundSms, receive, record_status
 
 NAME = "twilio"
@@ -88,7 +89,7 @@ def status():
     form = Gateway(services().settings).verified_form(request)
     if not form.get("MessageSid") or not form.get("MessageStatus"):
         abort(400, description="MessageSid and MessageStatus are required")
-    record_status(db(), NAME, form["MessageSid"], form["MessageStatus"], form.get("ErrorCode"))
+    record_status(db(), NAME, form["MessageSid"], form["MessageStatus"], utcnow(), form.get("ErrorCode"))
     db().commit()
     return "", 204
 

@@ -39,14 +39,15 @@ from wechatpy.messages import BaseMessage, ImageMessage, TextMessage, VoiceMessa
 from wechatpy.replies import create_reply
 from wechatpy.utils import check_signature
 
+from intake.conversation.inbound import Inbound
 from intake.delivery.media import FetchResult
 from intake.delivery.outbox import SendResult
 from intake.foundation.models import Channel
 from intake.foundation.settings import Settings
 from intake.reading.photos import Photo
 
-from .. import services
-from . import Inbound, take, webhook_blueprint
+from ..services import services
+from .receive import take, webhook_blueprint
 
 TEXT_SCHEME = "wechat"
 TEMPLATE_SCHEME = "wechat-template"

@@ -8,9 +8,9 @@ from intake.people.clients import NewClient, create_client, list_clients, set_ac
 from intake.people.staff import AccountError, Role
 from intake.registry.directory import find_jurisdiction
 
-from .. import services
 from ..channels.webhook import configured as webhook_configured
 from ..channels.webhook import url_problem
+from ..services import services
 
 
 @click.group("clients", help="Client systems of the API (12345, the national clue platform, department tools).")

@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 from intake.registry.directory import DirectoryError, load_directory
 from migrations import upgrade
 
-from .. import services
+from ..services import services
 
 
 @click.group("db", help="Database schema.")

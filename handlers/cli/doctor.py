@@ -21,9 +21,9 @@ from intake.foundation.settings import Settings
 from migrations import current_revision, head_revision
 from qr.fonts import find_cjk_font
 
-from .. import Services, services
 from ..channels.email import valid_address
 from ..channels.webhook import LOCAL_HOSTS
+from ..services import Services, services
 
 CALENDAR_LOOKAHEAD = timedelta(days=120)
 

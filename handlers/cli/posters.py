@@ -11,8 +11,8 @@ from intake.registry.directory import find_jurisdiction
 from intake.registry.sites import list_sites
 from qr import write_posters_pdf
 
-from .. import services
 from ..posters import FontMissing, poster_data, poster_font
+from ..services import services
 
 
 @click.command("posters", help="Write A4 posters (rights notice board + QR code) of a county's sites to one PDF.")

@@ -20,7 +20,7 @@ from intake.people.staff import (
 )
 from intake.registry.directory import find_jurisdiction
 
-from .. import services
+from ..services import services
 
 CLI_ACTOR = "cli"
 

@@ -12,8 +12,8 @@ from wechatpy.exceptions import WeChatClientException
 from intake.registry.directory import find_jurisdiction
 from intake.registry.sites import list_sites
 
-from .. import services
 from ..channels import wechat
+from ..services import services
 
 
 @click.group("wechat", help="The WeChat official account.")

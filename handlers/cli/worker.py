@@ -22,9 +22,9 @@ from intake.delivery import outbox
 from intake.foundation.settings import Settings
 from intake.runtime.worker import run_forever, run_once
 
-from .. import Services, services
-from ..channels import build_fetchers, build_senders
 from ..channels.contacts import build_contact_senders
+from ..channels.wiring import build_fetchers, build_senders
+from ..services import Services, services
 
 log = logging.getLogger(__name__)
 

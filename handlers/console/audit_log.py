@@ -6,8 +6,8 @@ from flask import render_template, request
 from intake.foundation.texts import when_text
 from intake.people.audit import ACTION_LABELS, entries
 
-from .. import db, services
-from . import bp, staff_view
+from ..services import db, services
+from .blueprint import bp, staff_view
 
 PAGE_SIZE = 100
 

@@ -12,9 +12,9 @@ from wtforms.validators import InputRequired, Length
 from intake.people.audit import audit
 from intake.people.staff import AccountError, authenticate, change_password
 
-from .. import db, services
 from ..extensions import limiter
-from . import ConsoleUser, bp, record, staff_view
+from ..services import db, services
+from .blueprint import ConsoleUser, bp, record, staff_view
 
 
 class LoginForm(FlaskForm):

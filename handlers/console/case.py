@@ -24,9 +24,9 @@ from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
 
-from .. import case_context, db, services
-from . import bp, record, scope, staff_view
+from ..services import case_context, db, services
 from .actions import ACTIONS, offered, read_values
+from .blueprint import bp, record, scope, staff_view
 from .labels import CHANNEL_LABELS, EVENT_LABELS, INVESTMENT_TEXT, STATUS_LABELS
 
 CONFLICT = "案件刚刚被其他人更新过，您的操作没有执行。请查看最新情况后再操作。"

@@ -12,8 +12,8 @@ from intake.foundation.texts import when_text
 from intake.registry.directory import counties
 from intake.supervision import figures as fg
 
-from .. import db, services
-from . import bp, scope, staff_view
+from ..services import db, services
+from .blueprint import bp, scope, staff_view
 from .labels import INVESTMENT_TEXT, STATUS_LABELS
 
 DEFAULT_DAYS = 30

@@ -9,8 +9,8 @@ from intake.delivery.outbox import retry_dead, shown
 from intake.foundation.models import utcnow
 from intake.foundation.texts import when_text
 
-from .. import db, services
-from . import bp, record, staff_view
+from ..services import db, services
+from .blueprint import bp, record, staff_view
 
 SHOWN = 200
 

@@ -11,8 +11,8 @@ from flask_login import current_user
 from intake.supervision import employers as reg
 from intake.supervision.spreadsheet import write_csv
 
-from .. import db
-from . import bp, record, scope, staff_view
+from ..services import db
+from .blueprint import bp, record, scope, staff_view
 from .dashboard import today
 from .labels import STATUS_LABELS
 from .ledger import send_export

@@ -11,8 +11,8 @@ from intake.foundation.models import Industry, Outbox, Status, utcnow
 from intake.foundation.validation import mask_phone
 from intake.registry.directory import counties
 
-from .. import db, services
-from . import bp, scope, staff_view
+from ..services import db, services
+from .blueprint import bp, scope, staff_view
 from .labels import STATUS_LABELS
 
 INBOX_SHOWN = 20

@@ -8,8 +8,8 @@ from sqlalchemy.orm import selectinload
 from intake.foundation.models import Site
 from intake.registry.sites import complaint_url, import_sites
 
-from .. import db, services
-from . import bp, record, scope, staff_view
+from ..services import db, services
+from .blueprint import bp, record, scope, staff_view
 from .labels import INVESTMENT_TEXT
 
 PAGE_SIZE = 100

@@ -26,9 +26,9 @@ from intake.foundation.validation import (
 )
 from intake.registry.directory import counties
 
-from .. import db
 from ..forms import FREE_TEXT_MAX, ParsedField, Required, whole_number
-from . import bp, record, scope, staff_view
+from ..services import db
+from .blueprint import bp, record, scope, staff_view
 
 
 class StaffIntakeForm(FlaskForm):

@@ -1,0 +1,137 @@
+"""Every chat delivery, on every channel: stored once under the provider's message id, answered once.
+
+The rule "every inbound webhook is idempotent on the provider's message id" lives here: the insert is the
+transaction's first statement and the unique constraint on (channel, provider_message_id) decides (ON CONFLICT DO
+NOTHING), so a retry racing the first delivery waits for it and then reads its reply. Functions flush, never
+commit: the webhook handler commits once and answers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from intake.delivery.outbox import dispatch_desk, enqueue, notify_department
+from intake.delivery.sms_templates import REPLY
+from intake.foundation.models import InboundMessage
+from intake.foundation.settings import Settings
+from intake.foundation.validation import clean_text
+from intake.reading.photos import Photo
+
+from .dialogue import handle_message
+
+CHANNEL_NAMES = {"wechat": "微信公众号", "sms": "短信"}
+# Delivery reports of outbound texts are kept as rows of this pseudo-channel, one per provider message id.
+STATUS_CHANNEL = "sms-status"
+# Delivery states in the order they happen; a report never moves a message back to an earlier one, so a late
+# "sent" does not overwrite "delivered". Unknown states rank lowest.
+STATUS_RANK = {"accepted": 1, "scheduled": 1, "queued": 1, "sending": 2, "sent": 3,
+               "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5}
+
+# Statements built once per process: composing one costs more than running it on this request path. They are on
+# the table, not the mapped class, so the session runs them as plain SQL: the ORM's bulk-insert and
+# update-synchronisation steps cost more than the statements, and no object of this request holds these rows.
+_INBOUND = InboundMessage.__table__
+_FIRST_DELIVERY = {dialect: insert(_INBOUND).on_conflict_do_nothing(
+    index_elements=["channel", "provider_message_id"]).returning(_INBOUND.c.id)
+    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_STORE_REPLY = update(_INBOUND).where(_INBOUND.c.id == bindparam("b_id")).values(reply=bindparam("b_reply"))
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One verified delivery. `reply` set means: answer this and do not run the dialogue (e.g. unheard voice)."""
+
+    channel: str
+    message_id: str
+    user_id: str
+    text: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    site_scene: str | None = None
+    phone: str | None = None
+    attachments: tuple[Photo, ...] = ()
+    reply: str | None = None
+
+
+class ForeignRepeat(ValueError):
+    """A message id delivered before from another sender: a provider never does this, so it is refused."""
+
+
+def receive(session: Session, settings: Settings, inbound: Inbound, *, now: datetime,
+            reply_to: str | None = None) -> str | None:
+    """Store the delivery, run the dialogue once and store its reply; a repeat gets the stored reply.
+
+    `reply_to` ("sms:<number>") is for gateways that cannot answer in the HTTP response (mainland SMS): the
+    reply is written to the outbox in the same transaction, so it goes out once per message id, or never
+    without the delivery being stored.
+
+    A repeat from another sender raises ForeignRepeat: the stored reply (which may sum up the first sender's
+    complaint) is theirs alone. Control characters are taken out of the stored payload (the dialogue cleans the
+    text it reads): PostgreSQL cannot store a NUL.
+    """
+    inbound = replace(inbound, payload=_cleaned(inbound.payload))
+    row_id = first_delivery(session, inbound.channel, inbound.message_id, inbound.user_id, inbound.payload, now)
+    if row_id is None:
+        sender, reply = session.execute(select(_INBOUND.c.sender, _INBOUND.c.reply).where(
+            _INBOUND.c.channel == inbound.channel, _INBOUND.c.provider_message_id == inbound.message_id)).one()
+        if sender != inbound.user_id:
+            raise ForeignRepeat("this message id was delivered before, from another sender")
+        return reply
+    text = inbound.reply
+    if text is None:
+        answer = handle_message(session, settings, inbound.channel, inbound.user_id, inbound.text, now=now,
+                                site_scene=inbound.site_scene, has_phone=inbound.phone is not None,
+                                phone=inbound.phone, attachments=inbound.attachments)
+        text = answer.text
+        if answer.human_requested:
+            _call_staff(session, inbound)
+    if reply_to and text:
+        enqueue(session, reply_to, {"kind": REPLY, "text": text}, flush=False)
+    session.execute(_STORE_REPLY, {"b_id": row_id, "b_reply": text})
+    return text
+
+
+def first_delivery(session: Session, channel: str, message_id: str, sender: str | None,
+                   payload: dict[str, Any], now: datetime) -> int | None:
+    """Insert the delivery's row; its id, or None when this (channel, id) was stored before."""
+    values = dict(channel=channel, provider_message_id=message_id, sender=sender, payload=payload,
+                  received_at=now)
+    return session.execute(_FIRST_DELIVERY[session.get_bind().dialect.name], values).scalar_one_or_none()
+
+
+def record_status(session: Session, gateway: str, provider_message_id: str, status: str, now: datetime,
+                  error: str | None = None) -> None:
+    """Keep the latest delivery state of an outbound text; reports may come twice and out of order."""
+    key = f"{gateway}:{provider_message_id}"
+    payload = {"status": status, "error": error}
+    if first_delivery(session, STATUS_CHANNEL, key, None, payload, now) is not None:
+        return
+    row = session.scalar(select(InboundMessage).where(InboundMessage.channel == STATUS_CHANNEL,
+                                                      InboundMessage.provider_message_id == key).with_for_update())
+    if STATUS_RANK.get(status, 0) > STATUS_RANK.get(row.payload.get("status"), 0):
+        row.payload = payload
+
+
+def _cleaned(value: Any) -> Any:
+    """The payload with `clean_text` applied to every string in it: it holds what the sender wrote, too."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {key: _cleaned(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(item) for item in value]
+    return value
+
+
+def _call_staff(session: Session, inbound: Inbound) -> None:
+    """"人工": the dispatch desk is asked to call back (the worker was told so, and given the hotline)."""
+    who = inbound.phone or f"{inbound.channel} 用户 {inbound.user_id}"
+    notify_department(session, dispatch_desk(session), {
+        "kind": "human_requested", "channel": inbound.channel, "user_id": inbound.user_id,
+        "text": f"有工人在{CHANNEL_NAMES.get(inbound.channel, inbound.channel)}请求人工帮助：{who}，请尽快联系。"},
+        complaint_id=None)
