@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import figures  # noqa: E402
 from bench.bulk import copy_rows  # noqa: E402
 from intake import encryption  # noqa: E402
-from intake.case.timers import load_handlers  # noqa: E402
 from intake.foundation.calendar import WorkingCalendar  # noqa: E402
 from intake.foundation.db import make_engine, recreate_postgres_database  # noqa: E402
 from intake.foundation.settings import Settings  # noqa: E402
@@ -112,7 +111,6 @@ def idle_pass_ms(url: str, repeats: int = 30) -> float:
     """Median time of a whole pass (timers, then outbox) when nothing is due."""
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    load_handlers(["intake.case.clocks"])
     settings = Settings()
     timings = []
     for _ in range(repeats):
@@ -126,7 +124,6 @@ def idle_pass_ms(url: str, repeats: int = 30) -> float:
 
 def _our_worker(url: str, barrier) -> int:
     engine = make_engine(url)
-    load_handlers(["intake.case.clocks"])
     sessions = make_session_factory(engine)
     barrier.wait()
     fired = run_once(sessions, {}, CAL, Settings(), now=NOW).fired

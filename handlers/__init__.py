@@ -17,7 +17,7 @@ from intake.runtime.sessions import make_session_factory
 from intake.supervision import tallies
 
 from .extensions import csrf, limiter, login_manager
-from .services import Services, close_session
+from .runtime import Services, close_session
 
 log = logging.getLogger(__name__)
 # One text field of a form (and the parser's read buffer); files are limited by [uploads] instead.

@@ -11,7 +11,7 @@ from intake.registry.directory import HRSS, department, industry_department_kind
 from intake.registry.sites import complaint_url, site_by_token
 from qr import PosterData, find_cjk_font, poster_pdf, poster_png, qr_png, qr_svg
 
-from .services import db, services
+from .runtime import db, services
 
 bp = Blueprint("posters", __name__)
 CACHE_SECONDS = 300

@@ -38,7 +38,7 @@ from .forms import (
     GeneralComplaintForm,
     StatusForm,
 )
-from .services import case_context, db, services
+from .runtime import case_context, db, services
 
 bp = Blueprint("public", __name__)
 RECEIPTS_KEPT = 10

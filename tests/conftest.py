@@ -15,7 +15,8 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine
 
-from handlers import create_app, services
+from handlers import create_app
+from handlers.runtime import services
 from intake.foundation.db import make_engine, recreate_postgres_database
 from intake.foundation.models import Base
 from intake.foundation.settings import DatabaseSettings, Settings

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from test_sms import count
 from test_timers import CAL
 
-from handlers import services
 from handlers.cli.doctor import check_sms
 from handlers.cli.worker import senders_for
+from handlers.runtime import services
 from intake.case.notices import tell_worker
 from intake.conversation import replies as R
 from intake.conversation.inbound import STATUS_CHANNEL

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from handlers import services
 from handlers.cli.worker import senders_for
+from handlers.runtime import services
 from intake.foundation.models import Outbox
 from intake.foundation.settings import WebhookSettings
 from intake.people.publish import KIND

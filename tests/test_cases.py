@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from handlers import services
 from handlers.cli.worker import start_background_worker
+from handlers.runtime import services
 from intake.case import cases
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.case.timers import PENDING

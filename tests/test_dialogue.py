@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from handlers import services
+from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.conversation.dialogue import handle_message
 from intake.delivery.outbox import is_opted_out

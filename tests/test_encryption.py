@@ -7,7 +7,8 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
-from handlers import create_app, services
+from handlers import create_app
+from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.foundation.encryption import DataKeyError, lookup_hash
 from intake.foundation.models import Complainant

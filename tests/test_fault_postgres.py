@@ -25,7 +25,8 @@ from test_sms import reply as sms_reply
 from test_timers import routed_complaint
 from test_wechat import WECHAT, post, reply_text, text_xml
 
-from handlers import create_app, services
+from handlers import create_app
+from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.foundation.db import make_engine
 from intake.foundation.models import (

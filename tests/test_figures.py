@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from handlers import services
+from handlers.runtime import services
 from intake.case import cases
 from intake.case.timers import PENDING
 from intake.foundation.models import CaseFacts, Complaint, Site, Timer, utcnow

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from handlers import services
+from handlers.runtime import services
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.case.routing import RoutingError, route_complaint, transfer
 from intake.foundation.models import (

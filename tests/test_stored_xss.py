@@ -18,8 +18,8 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import select
 
-from handlers import services
 from handlers.posters import poster_data, poster_font
+from handlers.runtime import services
 from intake.foundation.models import Complaint, Site
 from qr import layout_poster
 from tests.conftest import csrf_token

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from intake.case import clocks, timers
+from intake.case.cases import SUPERVISE_CLOCK, fire_route, fire_supervision
 from intake.case.complaints import ROUTE_CLOCK, NewComplaint, create_complaint
 from intake.delivery.outbox import dispatch_desk
 from intake.foundation.calendar import WorkingCalendar
@@ -15,7 +16,7 @@ from intake.foundation.models import Event, Outbox, Timer
 from intake.foundation.settings import ClockSettings, Settings
 from intake.foundation.transitions import transition
 from intake.registry.directory import department
-from intake.runtime.worker import run_once
+from intake.runtime.worker import TIMER_HANDLERS, run_once
 
 CAL = WorkingCalendar.from_config({})
 CST = CAL.timezone
@@ -216,8 +217,9 @@ def test_recompute_after_a_calendar_change(session):
 
 
 def test_a_worker_starting_with_new_holidays_moves_open_deadlines(app, session, make_settings):
-    from handlers import create_app, services
+    from handlers import create_app
     from handlers.cli.worker import prepare
+    from handlers.runtime import services
     from intake.foundation.settings import CalendarSettings
 
     c = routed_complaint(session, at(2024, 3, 4, 9, 0))
@@ -267,21 +269,24 @@ def test_return_only_within_two_working_days(session):
 # --- the registry ---------------------------------------------------------------------------------------
 
 
-def test_registry_plugs_in_other_clocks_and_refuses_a_second_owner(session):
+def test_the_worker_table_has_a_handler_for_every_clock_the_core_sets():
+    assert set(TIMER_HANDLERS) == {*clocks.CLOCKS, ROUTE_CLOCK, SUPERVISE_CLOCK}
+    assert TIMER_HANDLERS[ROUTE_CLOCK] is fire_route and TIMER_HANDLERS[SUPERVISE_CLOCK] is fire_supervision
+
+
+def test_the_table_plugs_in_other_clocks_and_an_unknown_clock_is_an_error(session):
     seen = []
 
-    @timers.register("test-route")
     def route_again(session_, timer, complaint, context):
-        seen.append((timer.clock, complaint.id, context.now))
+        seen.append((timer.clock, complaint.id, context.now, context.settings.clocks is not None))
 
-    with pytest.raises(ValueError, match="already has a handler"):
-        timers.register("test-route")(lambda *a: None)
     c = routed_complaint(session, at(2024, 3, 4, 9, 0))
     timers.set_timer(session, c, "test-route", at(2024, 3, 4, 9, 1))
     timers.set_timer(session, c, "nobody-owns-this", at(2024, 3, 4, 9, 1))
     session.commit()
-    report = run_once(_sessions(session), {}, CAL, Settings(), now=at(2024, 3, 4, 9, 2))
-    assert report.fired == 1 and seen == [("test-route", c.id, at(2024, 3, 4, 9, 2))]
+    report = run_once(_sessions(session), {}, CAL, Settings(), now=at(2024, 3, 4, 9, 2),
+                      handlers={**TIMER_HANDLERS, "test-route": route_again})
+    assert report.fired == 1 and seen == [("test-route", c.id, at(2024, 3, 4, 9, 2), True)]
     states = dict(session.execute(select(Timer.clock, Timer.state).where(Timer.clock.in_(
         ("test-route", "nobody-owns-this")))).all())
     assert states == {"test-route": "fired", "nobody-owns-this": "error"}
@@ -292,7 +297,6 @@ def test_registry_plugs_in_other_clocks_and_refuses_a_second_owner(session):
 
 
 def test_a_failing_handler_in_a_batch_leaves_the_others_fired_once(session):
-    @timers.register("test-boom")
     def boom(session_, timer, complaint, context):
         raise RuntimeError("handler bug")
 
@@ -300,7 +304,8 @@ def test_a_failing_handler_in_a_batch_leaves_the_others_fired_once(session):
     c = routed_complaint(session, start)
     timers.set_timer(session, c, "test-boom", at(2024, 3, 4, 10, 40))  # between the yellow and the red card
     session.commit()
-    report = run_once(_sessions(session), {}, CAL, Settings(), now=at(2024, 3, 4, 11, 0))
+    report = run_once(_sessions(session), {}, CAL, Settings(), now=at(2024, 3, 4, 11, 0),
+                      handlers={**TIMER_HANDLERS, "test-boom": boom})
     session.expire_all()
     assert (report.fired, report.errors) == (2, 1)  # the acknowledge clock's yellow and red cards, and the failure
     states = dict(session.execute(select(Timer.clock, Timer.state).where(Timer.complaint_id == c.id,
@@ -315,7 +320,6 @@ def test_a_failing_handler_in_a_batch_leaves_the_others_fired_once(session):
 
 
 def test_a_handler_that_keeps_failing_is_retried_then_the_desk_is_told(session):
-    @timers.register("test-always-fails")
     def always_fails(session_, timer, complaint, context):
         raise RuntimeError("directory row missing")
 
@@ -326,7 +330,7 @@ def test_a_handler_that_keeps_failing_is_retried_then_the_desk_is_told(session):
     settings = replace(Settings(), worker=replace(Settings().worker, max_attempts=3, backoff_max_seconds=60))
     now = at(2024, 3, 4, 9, 5)
     for _ in range(4):
-        run_once(_sessions(session), {}, CAL, settings, now=now)
+        run_once(_sessions(session), {}, CAL, settings, now=now, handlers={"test-always-fails": always_fails})
         now += timedelta(minutes=5)
     session.expire_all()
     timer = session.scalar(select(Timer).where(Timer.clock == "test-always-fails"))
@@ -337,14 +341,14 @@ def test_a_handler_that_keeps_failing_is_retried_then_the_desk_is_told(session):
 
 
 def test_a_transition_made_by_a_handler_makes_the_rest_of_the_batch_stale(session):
-    @timers.register("test-acknowledge")
     def acknowledge(session_, timer, complaint, context):
         transition(session_, complaint, "acknowledged", actor="test")
 
     c = routed_complaint(session, at(2024, 3, 4, 9, 0))
     timers.set_timer(session, c, "test-acknowledge", at(2024, 3, 4, 9, 1))
     session.commit()
-    report = run_once(_sessions(session), {}, CAL, Settings(), now=at(2024, 3, 4, 11, 0))
+    report = run_once(_sessions(session), {}, CAL, Settings(), now=at(2024, 3, 4, 11, 0),
+                      handlers={**TIMER_HANDLERS, "test-acknowledge": acknowledge})
     assert report.fired == 1 and report.stale == 2  # the acknowledge clock's cards, set for the old version
     assert clock_events(session, c.id) == []
     assert session.scalar(select(func.count()).select_from(Outbox)) == 0

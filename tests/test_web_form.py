@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from handlers import create_app, services
+from handlers import create_app
+from handlers.runtime import services
 from intake.foundation.models import Attachment, Complaint, Event, Site, Status
 from intake.foundation.settings import RateLimitSettings
 from tests.conftest import csrf_token

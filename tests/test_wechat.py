@@ -23,11 +23,12 @@ from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from handlers import create_app, services
+from handlers import create_app
 from handlers.channels.wechat import MEDIA_TYPE, WeChatSender, make_client
 from handlers.channels.wiring import build_fetchers
 from handlers.cli import main
 from handlers.cli.doctor import check_wechat
+from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.delivery.media import EVIDENCE_LOST
 from intake.foundation.models import (

@@ -1,65 +1,51 @@
-"""Each API action: the scope action a client's role needs for it (intake.people.access) and the intake.case.cases operation
-that carries it out. The case's rules stay in intake.case.cases; this is only the table between the two."""
+"""The API's face of the case actions: each request schema names its `CaseAction` and the operation's
+parameters from its body. The rules (who may, in which status, what it does) are the core's one table,
+intake.case.actions."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from intake.case import cases
+from intake.case.actions import take as take_action
+from intake.case.cases import CaseContext
+from intake.foundation.actions import CaseAction
 from intake.foundation.models import Complaint
-from intake.people.access import Scope, departments_in_reach
+from intake.people.access import Scope
 
-from . import schemas as s
+from . import schemas
 
-Run = Callable[[Session, Complaint, cases.CaseContext, str, Any], object]
-
-
-@dataclass(frozen=True)
-class CaseAction:
-    needs: str
-    run: Run
+A = CaseAction
 
 
-def _transfer(session: Session, complaint: Complaint, ctx: cases.CaseContext, scope: Scope,
-              body: s.Transfer) -> object:
-    department = next((d for d in departments_in_reach(session, scope) if d.id == body.department_id), None)
-    if department is None:
-        raise cases.CaseError("不能转办给这个部门（不存在或不在权限范围内）")
-    return cases.transfer(session, complaint, ctx, department=department, actor=scope.actor, reason=body.reason)
+def _fields(*names: str) -> Callable[[Any], dict[str, Any]]:
+    return lambda body: {name: getattr(body, name) for name in names}
 
 
-ACTIONS: dict[type, CaseAction] = {
-    s.Acknowledge: CaseAction("acknowledge", lambda ss, c, x, a, b: cases.acknowledge(ss, c, x, actor=a)),
-    s.Contact: CaseAction("contact", lambda ss, c, x, a, b: cases.record_contact(ss, c, x, actor=a, note=b.note)),
-    s.Wait: CaseAction("wait", lambda ss, c, x, a, b: cases.wait_for_worker(ss, c, x, actor=a, needed=b.needed)),
-    s.Material: CaseAction("material", lambda ss, c, x, a, b: cases.material_received(ss, c, x, actor=a)),
-    s.Accept: CaseAction("accept", lambda ss, c, x, a, b: cases.accept(ss, c, x, actor=a)),
-    s.Reject: CaseAction("reject", lambda ss, c, x, a, b: cases.reject(ss, c, x, actor=a, reason=b.reason)),
-    s.Measures: CaseAction("measures", lambda ss, c, x, a, b: cases.record_measures(
-        ss, c, x, actor=a, measures=list(dict.fromkeys(b.measures)), note=b.note)),
-    s.Investigate: CaseAction("investigate", lambda ss, c, x, a, b: cases.open_investigation(
-        ss, c, x, actor=a, note=b.note)),
-    s.Resolve: CaseAction("resolve", lambda ss, c, x, a, b: cases.resolve(
-        ss, c, x, actor=a, outcome=b.outcome, amount_recovered=b.amount_recovered, workers_paid=b.workers_paid)),
-    s.Reopen: CaseAction("reopen", lambda ss, c, x, a, b: cases.reopen(ss, c, x, actor=a, reason=b.reason)),
-    s.Return: CaseAction("return", lambda ss, c, x, a, b: cases.return_case(ss, c, x, actor=a, reason=b.reason)),
-    s.RequestReturn: CaseAction("request_return", lambda ss, c, x, a, b: cases.request_approval(
-        ss, c, x, actor=a, kind="return", reason=b.reason)),
-    s.Close: CaseAction("close_override", lambda ss, c, x, a, b: cases.close_by_override(
-        ss, c, x, actor=a, reason=b.reason)),
-    s.Message: CaseAction("message", lambda ss, c, x, a, b: cases.message_worker(ss, c, x, actor=a, text=b.text)),
+# Request schema -> (the action, its parameters from the body). "close" is the API's public name of 销号 by a
+# supervisor's override.
+ACTIONS: Mapping[type[BaseModel], tuple[CaseAction, Callable[[Any], dict[str, Any]]]] = {
+    schemas.Acknowledge: (A.ACKNOWLEDGE, _fields()),
+    schemas.Contact: (A.CONTACT, _fields("note")),
+    schemas.Wait: (A.WAIT, _fields("needed")),
+    schemas.Material: (A.MATERIAL, _fields()),
+    schemas.Accept: (A.ACCEPT, _fields()),
+    schemas.Reject: (A.REJECT, _fields("reason")),
+    schemas.Measures: (A.MEASURES, lambda b: {"measures": list(dict.fromkeys(b.measures)), "note": b.note}),
+    schemas.Investigate: (A.INVESTIGATE, _fields("note")),
+    schemas.Resolve: (A.RESOLVE, _fields("outcome", "amount_recovered", "workers_paid")),
+    schemas.Reopen: (A.REOPEN, _fields("reason")),
+    schemas.Return: (A.RETURN, _fields("reason")),
+    schemas.RequestReturn: (A.REQUEST_RETURN, _fields("reason")),
+    schemas.Close: (A.CLOSE_OVERRIDE, _fields("reason")),
+    schemas.Message: (A.MESSAGE, _fields("text")),
+    schemas.Transfer: (A.TRANSFER, _fields("department_id", "reason")),
 }
 
 
-def take(session: Session, complaint: Complaint, ctx: cases.CaseContext, scope: Scope, body: Any) -> None:
+def take(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope, body: BaseModel) -> None:
     """Refuse what the role may not do (AccessDenied), then carry it out (CaseError, TransitionError, ...)."""
-    if isinstance(body, s.Transfer):
-        scope.require("transfer")
-        _transfer(session, complaint, ctx, scope, body)
-        return
-    action = ACTIONS[type(body)]
-    scope.require(action.needs)
-    action.run(session, complaint, ctx, scope.actor, body)
+    action, params = ACTIONS[type(body)]
+    take_action(session, complaint, ctx, scope, action, **params(body))

@@ -11,7 +11,7 @@ from intake.people.access import Scope
 from intake.people.clients import authenticate
 
 from ..extensions import client_network, limiter
-from ..services import db, services
+from ..runtime import db, services
 
 
 def bearer_token() -> str:

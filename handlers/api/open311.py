@@ -23,7 +23,7 @@ from intake.foundation.models import Complaint, Status, utcnow
 from intake.foundation.texts import status_text
 from intake.people.access import case_for, scoped_complaints
 
-from ..services import db
+from ..runtime import db
 from . import problems
 from . import schemas as s
 from .auth import protect, scope

@@ -35,7 +35,7 @@ from intake.people.access import AccessDenied, case_for
 from intake.people.audit import audit
 from intake.registry.sites import complaint_url
 
-from ..services import case_context, db, services
+from ..runtime import case_context, db, services
 from . import actions, problems
 from . import schemas as s
 from .auth import bearer_token, protect, scope

@@ -16,7 +16,7 @@ from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
 
 from ..errors import MESSAGES, when_unavailable
-from ..services import db, services
+from ..runtime import db, services
 
 # A chat message or status callback is a few kB; anything far bigger is not from the provider.
 WEBHOOK_MAX_BYTES = 64 * 1024

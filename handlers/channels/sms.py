@@ -33,7 +33,7 @@ from intake.foundation.models import Channel, utcnow
 from intake.foundation.settings import Settings
 from intake.foundation.validation import mask_phone, normalise_phone
 
-from ..services import db, services
+from ..runtime import db, services
 from .receive import take, webhook_blueprint
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from intake.delivery.outbox import SendResult
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
 
-from ..services import db, services
+from ..runtime import db, services
 from .receive import webhook_blueprint
 from .sms import InboundSms, receive, record_status
 

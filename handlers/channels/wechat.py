@@ -46,7 +46,7 @@ from intake.foundation.models import Channel
 from intake.foundation.settings import Settings
 from intake.reading.photos import Photo
 
-from ..services import services
+from ..runtime import services
 from .receive import take, webhook_blueprint
 
 TEXT_SCHEME = "wechat"

@@ -10,7 +10,7 @@ from intake.registry.directory import find_jurisdiction
 
 from ..channels.webhook import configured as webhook_configured
 from ..channels.webhook import url_problem
-from ..services import services
+from ..runtime import services
 
 
 @click.group("clients", help="Client systems of the API (12345, the national clue platform, department tools).")

@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 from intake.registry.directory import DirectoryError, load_directory
 from migrations import upgrade
 
-from ..services import services
+from ..runtime import services
 
 
 @click.group("db", help="Database schema.")

@@ -13,7 +13,7 @@ from intake.registry.directory import department, load_directory
 from intake.registry.sites import complaint_url, import_sites
 from migrations import upgrade
 
-from ..services import services
+from ..runtime import services
 
 DEMO_SITES = "demo_sites.csv"
 DEMO_PASSWORD = "qingling-demo-1"

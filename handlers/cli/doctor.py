@@ -23,7 +23,7 @@ from qr.fonts import find_cjk_font
 
 from ..channels.email import valid_address
 from ..channels.webhook import LOCAL_HOSTS
-from ..services import Services, services
+from ..runtime import Services, services
 
 CALENDAR_LOOKAHEAD = timedelta(days=120)
 

@@ -9,7 +9,7 @@ from intake.foundation.encryption import DataKeyError
 from intake.people.audit import audit
 from intake.privacy.key_rotation import RotationReport, rotate_keys
 
-from ..services import services
+from ..runtime import services
 from .users import CLI_ACTOR
 
 

@@ -12,7 +12,7 @@ from intake.registry.sites import list_sites
 from qr import write_posters_pdf
 
 from ..posters import FontMissing, poster_data, poster_font
-from ..services import services
+from ..runtime import services
 
 
 @click.command("posters", help="Write A4 posters (rights notice board + QR code) of a county's sites to one PDF.")

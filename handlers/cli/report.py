@@ -13,7 +13,7 @@ from intake.people.staff import Role
 from intake.registry.directory import find_jurisdiction
 from intake.supervision.report import PERIODS, period_filters, write_report
 
-from ..services import services
+from ..runtime import services
 
 CLI_SCOPE = Scope(user_id=0, username="cli", role=Role.ADMIN, department_id=None, jurisdiction_code=None)
 

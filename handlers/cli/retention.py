@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 from intake.foundation.models import utcnow
 from intake.privacy.retention import anonymise_due
 
-from ..services import services
+from ..runtime import services
 
 
 @click.command("retention", help="Remove the worker's personal data from cases closed more than [privacy] "

@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from intake.registry.directory import find_jurisdiction
 from intake.registry.sites import ImportReport, complaint_url, import_sites, list_sites
 
-from ..services import services
+from ..runtime import services
 
 
 @click.group("sites", help="Construction sites (项目) and their complaint links.")

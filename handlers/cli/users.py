@@ -20,7 +20,7 @@ from intake.people.staff import (
 )
 from intake.registry.directory import find_jurisdiction
 
-from ..services import services
+from ..runtime import services
 
 CLI_ACTOR = "cli"
 

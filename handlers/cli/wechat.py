@@ -13,7 +13,7 @@ from intake.registry.directory import find_jurisdiction
 from intake.registry.sites import list_sites
 
 from ..channels import wechat
-from ..services import services
+from ..runtime import services
 
 
 @click.group("wechat", help="The WeChat official account.")

@@ -16,7 +16,6 @@ from flask.cli import ScriptInfo, run_command, with_appcontext
 from flask.helpers import get_debug_flag
 from werkzeug.serving import is_running_from_reloader
 
-from intake.case import timers
 from intake.case.clocks import recompute_if_changed
 from intake.delivery import outbox
 from intake.foundation.settings import Settings
@@ -24,7 +23,7 @@ from intake.runtime.worker import run_forever, run_once
 
 from ..channels.contacts import build_contact_senders
 from ..channels.wiring import build_fetchers, build_senders
-from ..services import Services, services
+from ..runtime import Services, services
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +49,7 @@ def senders_for(settings: Settings) -> dict[str, outbox.Sender]:
 
 
 def prepare(svc: Services) -> None:
-    """Load the timer handlers, so a missing module fails at start, not at the first timer, and bring open
-    clocks in line with the calendar and limits in force."""
-    timers.load_handlers(svc.settings.worker.handler_modules)
+    """Bring open clocks in line with the calendar and limits in force."""
     with svc.sessions.begin() as session:
         recompute_if_changed(session, svc.calendar, svc.settings)
 

@@ -6,7 +6,7 @@ from flask import render_template, request
 from intake.foundation.texts import when_text
 from intake.people.audit import ACTION_LABELS, entries
 
-from ..services import db, services
+from ..runtime import db, services
 from .blueprint import bp, staff_view
 
 PAGE_SIZE = 100

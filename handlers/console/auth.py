@@ -13,7 +13,7 @@ from intake.people.audit import audit
 from intake.people.staff import AccountError, authenticate, change_password
 
 from ..extensions import limiter
-from ..services import db, services
+from ..runtime import db, services
 from .blueprint import ConsoleUser, bp, record, staff_view
 
 

@@ -15,7 +15,7 @@ from intake.people.audit import audit
 from intake.people.staff import ROLE_LABELS
 
 from ..extensions import login_manager
-from ..services import db
+from ..runtime import db
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 

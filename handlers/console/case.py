@@ -14,18 +14,20 @@ from flask import (
 from sqlalchemy.orm.exc import StaleDataError
 
 from intake.case import cases
+from intake.case.actions import NotOffered, offered, take
 from intake.case.clocks import ClockError
 from intake.case.queue import clock_views
 from intake.case.routing import PRIORITY_TEXT, RoutingError
 from intake.conversation.transcript import transcript
+from intake.foundation.actions import CaseAction
 from intake.foundation.models import utcnow
 from intake.foundation.texts import amount_text, when_text
 from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
 
-from ..services import case_context, db, services
-from .actions import ACTIONS, offered, read_values
+from ..runtime import case_context, db, services
+from .actions import FORMS, read_values
 from .blueprint import bp, record, scope, staff_view
 from .labels import CHANNEL_LABELS, EVENT_LABELS, INVESTMENT_TEXT, STATUS_LABELS
 
@@ -45,7 +47,8 @@ def _page(complaint, *, revealed: bool = False):
     timezone = services().settings.calendar.timezone
     return render_template(
         "console/case.html", c=complaint, clocks=clock_views(complaint, now, services().calendar),
-        actions=offered(db(), complaint, scope()), transcript=transcript(db(), complaint),
+        actions=[(action, FORMS[action]) for action in offered(db(), complaint, scope())],
+        transcript=transcript(db(), complaint),
         departments=departments_in_reach(db(), scope()) if scope().may("transfer") else [],
         phone=complaint.complainant.phone if revealed else mask_phone(complaint.complainant.phone),
         id_number=complaint.complainant.id_number if revealed else complaint.complainant.id_number_masked,
@@ -89,31 +92,32 @@ def photo(ticket_no: str, attachment_id: int):
 @staff_view()
 def act(ticket_no: str, name: str):
     complaint = _case(ticket_no)
-    action = ACTIONS.get(name)
-    if action is None:
+    try:
+        action = CaseAction(name)
+    except ValueError:
         abort(404)
-    if not scope().may(name):
+    form = FORMS[action]
+    if not scope().may(action):
         abort(403)
     back = redirect(url_for("console.case", ticket_no=complaint.ticket_no), 303)
     if request.form.get("version") != str(complaint.version):
         flash(CONFLICT, "error")
         return back
     try:
-        if complaint.status not in action.statuses:
-            raise cases.CaseError(f"案件当前状态为“{STATUS_LABELS[complaint.status]}”，不能{action.label}")
-        values = read_values(action, request.form)
-        action.run(db(), complaint, case_context(), scope(), values)
-        record("case_action", complaint.ticket_no, step=name, **values)
+        values = read_values(form, request.form)
+        ctx = case_context()
+        take(db(), complaint, ctx, scope(), action, **form.params(values, ctx))
+        record("case_action", complaint.ticket_no, step=action.value, **values)
         db().commit()
+    except (NotOffered, TransitionError):
+        db().rollback()
+        flash(f"案件当前状态为“{STATUS_LABELS[complaint.status]}”，不能{form.label}", "error")
     except REFUSED as exc:
         db().rollback()
         flash(str(exc), "error")
-    except TransitionError:
-        db().rollback()
-        flash(f"案件当前状态为“{STATUS_LABELS[complaint.status]}”，不能{action.label}", "error")
     except StaleDataError:
         db().rollback()
         flash(CONFLICT, "error")
     else:
-        flash(f"已{action.label}", "ok")
+        flash(f"已{form.label}", "ok")
     return back

@@ -12,7 +12,7 @@ from intake.foundation.texts import when_text
 from intake.registry.directory import counties
 from intake.supervision import figures as fg
 
-from ..services import db, services
+from ..runtime import db, services
 from .blueprint import bp, scope, staff_view
 from .labels import INVESTMENT_TEXT, STATUS_LABELS
 

@@ -9,7 +9,7 @@ from intake.delivery.outbox import retry_dead, shown
 from intake.foundation.models import utcnow
 from intake.foundation.texts import when_text
 
-from ..services import db, services
+from ..runtime import db, services
 from .blueprint import bp, record, staff_view
 
 SHOWN = 200

@@ -11,7 +11,7 @@ from flask_login import current_user
 from intake.supervision import employers as reg
 from intake.supervision.spreadsheet import write_csv
 
-from ..services import db
+from ..runtime import db
 from .blueprint import bp, record, scope, staff_view
 from .dashboard import today
 from .labels import STATUS_LABELS

@@ -14,7 +14,7 @@ from intake.supervision import ledger, report
 from intake.supervision.figures import figures
 from intake.supervision.spreadsheet import write_csv, write_xlsx
 
-from ..services import db, services
+from ..runtime import db, services
 from .blueprint import bp, record, scope, staff_view
 from .dashboard import filter_args, filter_choices, read_filters, today
 from .labels import CHANNEL_LABELS, STATUS_LABELS

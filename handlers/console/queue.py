@@ -11,7 +11,7 @@ from intake.foundation.models import Industry, Outbox, Status, utcnow
 from intake.foundation.validation import mask_phone
 from intake.registry.directory import counties
 
-from ..services import db, services
+from ..runtime import db, services
 from .blueprint import bp, scope, staff_view
 from .labels import STATUS_LABELS
 

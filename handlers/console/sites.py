@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from intake.foundation.models import Site
 from intake.registry.sites import complaint_url, import_sites
 
-from ..services import db, services
+from ..runtime import db, services
 from .blueprint import bp, record, scope, staff_view
 from .labels import INVESTMENT_TEXT
 

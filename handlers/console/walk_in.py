@@ -27,7 +27,7 @@ from intake.foundation.validation import (
 from intake.registry.directory import counties
 
 from ..forms import FREE_TEXT_MAX, ParsedField, Required, whole_number
-from ..services import db
+from ..runtime import db
 from .blueprint import bp, record, scope, staff_view
 
 

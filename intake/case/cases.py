@@ -50,7 +50,7 @@ from .notices import (
     tell_worker,
 )
 from .routing import RoutingDecision, route_complaint
-from .timers import FireContext, cancel_timers, register, set_timer
+from .timers import STICKY_CLOCKS, FireContext, cancel_timers, set_timer
 
 MEASURES = {
     "ordered_to_pay": "责令限期支付",
@@ -89,9 +89,9 @@ def _required(text: str | None, what: str) -> str:
     return text
 
 
-@register(ROUTE_CLOCK)
-def _fire_route(session: Session, _timer: Timer, complaint: Complaint, fire: FireContext) -> None:
-    route(session, complaint, CaseContext(fire.extra["settings"], fire.extra["calendar"], fire.now))
+def fire_route(session: Session, _timer: Timer, complaint: Complaint, fire: FireContext) -> None:
+    """The route timer: a new or returned case is routed by the worker, off the request path."""
+    route(session, complaint, CaseContext(fire.settings, fire.calendar, fire.now))
 
 
 def route(session: Session, complaint: Complaint, ctx: CaseContext) -> RoutingDecision:
@@ -238,7 +238,7 @@ def reopen(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: s
 
 APPROVALS = {"extension": "延期", "return": "退回"}
 APPROVAL_REQUESTED, APPROVAL_DECIDED = "approval_requested", "approval_decided"
-SUPERVISE_CLOCK = "supervise"
+SUPERVISE_CLOCK = next(iter(STICKY_CLOCKS))  # 挂牌督办, the one sticky clock
 MESSAGE_MAX = 300
 
 
@@ -329,10 +329,9 @@ def supervise(session: Session, complaint: Complaint, ctx: CaseContext, *, actor
                   data={"reasons": [reason], "due_at": due.isoformat(), "by_hand": True})
 
 
-@register(SUPERVISE_CLOCK, sticky=True)
-def _fire_supervision(session: Session, timer: Timer, complaint: Complaint, fire: FireContext) -> None:
+def fire_supervision(session: Session, timer: Timer, complaint: Complaint, fire: FireContext) -> None:
     """The supervisor's deadline passed with the case still open: the department and the supervisors hear."""
-    settings: Settings = fire.extra["settings"]
+    settings = fire.settings
     record(session, complaint, "supervision_overdue", actor="system:clock", data={"timer_id": timer.id})
     text = f"【督办超期】挂牌督办案件 {complaint.ticket_no} 已到督办期限仍未办结，请立即办理并报告。"
     payload = {"kind": "supervision_overdue", "ticket_no": complaint.ticket_no, "text": text}

@@ -497,8 +497,7 @@ def _prepare_batch(session: Session, context: tm.FireContext) -> dict[int, list[
 
 def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: tm.FireContext) -> None:
     """Record the yellow card, red card or escalation on the timeline and tell the rung's department."""
-    settings: Settings = context.extra["settings"]
-    calendar: WorkingCalendar = context.extra["calendar"]
+    settings, calendar = context.settings, context.calendar
     name, step = timer.clock.split(":", 1)
     rung = _rung(step, settings.clocks)
     history = context.cached("clocks.history", lambda: _prepare_batch(session, context))
@@ -520,6 +519,3 @@ def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: tm
         target = context.cached("clocks.dispatch_desk", lambda: dispatch_desk(session))
     notify_department(session, target, payload, complaint.id, context.now, flush=False)
 
-
-for _clock in sorted(CLOCKS):
-    tm.register(_clock)(fire_clock)

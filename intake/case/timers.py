@@ -3,14 +3,13 @@
 A timer fires only if its complaint is still at that version; otherwise it is marked stale and does nothing,
 so a transition never has to chase the timers it made obsolete. The timer's state change and its handler's
 effects (events, outbox rows) share one transaction, so an effect happens once however often a pass runs or
-crashes. Handlers are looked up in a registry by clock name: modules register themselves and the composition
-root imports them (`load_handlers`), so the worker never names them.
+crashes. Handlers are looked up by clock name in the table the caller passes (the worker's is
+`intake.runtime.worker.TIMER_HANDLERS`).
 """
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,8 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.delivery.outbox import notify_department
+from intake.delivery.outbox import RetryPolicy, notify_department
+from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import Complaint, Timer
+from intake.foundation.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,19 @@ PENDING, FIRED, STALE, CANCELLED, PAUSED, ERROR = "pending", "fired", "stale", "
 
 
 @dataclass(frozen=True)
+class Firing:
+    """What every timer of a pass shares: the handler per clock name, settings, calendar and the retry policy
+    for a handler that raises (none: it stays in error at once)."""
+
+    handlers: Mapping[str, Handler]
+    settings: Settings
+    calendar: WorkingCalendar
+    retry: RetryPolicy | None = None
+
+
+@dataclass(frozen=True)
 class FireContext:
-    """What a handler may need beyond the timer and its complaint; `extra` carries settings and calendar.
+    """What a handler may need beyond the timer and its complaint.
 
     `batch` is every (timer, complaint) fired with this context, so a handler can load what the whole batch
     needs in one query on its first call and keep it in `cache` (a fresh dict per batch) for the others.
@@ -36,7 +48,8 @@ class FireContext:
     """
 
     now: datetime
-    extra: dict[str, Any]
+    settings: Settings
+    calendar: WorkingCalendar
     batch: Sequence[tuple[Timer, Complaint | None]] = ()
     cache: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -48,43 +61,18 @@ class FireContext:
 
 
 Handler = Callable[[Session, Timer, Complaint, FireContext], None]
-_HANDLERS: dict[str, Handler] = {}
-_STICKY: set[str] = set()
+# A deadline set by hand (挂牌督办) that no status change makes obsolete: intake.case.clocks carries its timers over
+# to each new version until the case is closed.
+STICKY_CLOCKS = frozenset({"supervise"})
 
 
 def clock_name(timer_clock: str) -> str:
-    """The registry key of a timer: the part before the first ':' ("acknowledge:warning" -> "acknowledge")."""
+    """The handler key of a timer: the part before the first ':' ("acknowledge:warning" -> "acknowledge")."""
     return timer_clock.split(":", 1)[0]
 
 
-def register(clock: str, *, sticky: bool = False) -> Callable[[Handler], Handler]:
-    """Decorator: `@register("route")` makes fn the handler of every timer whose clock name is "route".
-
-    A sticky clock is a deadline set by hand that no status change makes obsolete: intake.case.clocks carries its
-    timers over to each new version until the case is closed.
-    """
-
-    def decorate(fn: Handler) -> Handler:
-        existing = _HANDLERS.get(clock)
-        if existing is not None and existing is not fn:
-            raise ValueError(f"clock {clock!r} already has a handler: {existing.__module__}.{existing.__name__}")
-        _HANDLERS[clock] = fn
-        if sticky:
-            _STICKY.add(clock)
-        return fn
-
-    return decorate
-
-
 def is_sticky(clock: str) -> bool:
-    return clock in _STICKY
-
-
-def load_handlers(modules: Iterable[str]) -> list[str]:
-    """Import the modules whose import registers handlers; returns the registered clock names."""
-    for name in modules:
-        importlib.import_module(name)
-    return sorted(_HANDLERS)
+    return clock in STICKY_CLOCKS
 
 
 def set_timer(session: Session, complaint: Complaint, clock: str, due_at: datetime, *,
@@ -142,27 +130,31 @@ class FireResult:
         self.errors += state == ERROR
 
 
-def fire(session: Session, timer: Timer, context: FireContext) -> str:
+def fire(session: Session, timer: Timer, firing: Firing, now: datetime) -> str:
     """Fire one claimed timer inside the caller's transaction; returns the state it ends in.
 
     The caller holds the complaint's row lock (see `fire_due`), so the version read here is the latest.
     """
     complaint = session.get(Complaint, timer.complaint_id, populate_existing=True)
-    state = _fire_loaded(session, timer, complaint, context)
+    state = _fire_loaded(session, timer, complaint, firing, _context(firing, now, [(timer, complaint)]))
     session.flush()
     return state
 
 
-def _fire_loaded(session: Session, timer: Timer, complaint: Complaint | None, context: FireContext) -> str:
+def _context(firing: Firing, now: datetime, batch: Sequence[tuple[Timer, Complaint | None]]) -> FireContext:
+    return FireContext(now=now, settings=firing.settings, calendar=firing.calendar, batch=batch)
+
+
+def _fire_loaded(session: Session, timer: Timer, complaint: Complaint | None, firing: Firing,
+                 context: FireContext) -> str:
     """`fire` for a complaint already loaded (and locked) by the caller; does not flush."""
     timer.fired_at = context.now
     if complaint is None or complaint.version != timer.version:
         timer.state = STALE
         return STALE
-    handler = _HANDLERS.get(clock_name(timer.clock))
+    handler = firing.handlers.get(clock_name(timer.clock))
     if handler is None:
-        log.error("timer %s: no handler registered for clock %r (is its module in worker.handler_modules?)",
-                  timer.id, timer.clock)
+        log.error("timer %s: no handler for clock %r in the worker's timer table", timer.id, timer.clock)
         timer.state = ERROR
         return ERROR
     handler(session, timer, complaint, context)
@@ -171,11 +163,11 @@ def _fire_loaded(session: Session, timer: Timer, complaint: Complaint | None, co
 
 
 def _retry_later(session: Session, timer: Timer, complaint: Complaint | None, now: datetime,
-                 extra: dict[str, Any], exc: Exception) -> None:
+                 retry: RetryPolicy | None, exc: Exception) -> None:
     """A failing handler (the database blinked, a directory row is missing) is retried with backoff; after the
     last attempt the timer stays in error and the dispatch desk is told, so no case silently stops moving."""
     timer.attempts += 1
-    retry_at = extra["retry"].next_try(timer.attempts, False, now) if "retry" in extra else None
+    retry_at = retry.next_try(timer.attempts, False, now) if retry is not None else None
     if retry_at is not None:
         timer.due_at = retry_at
     else:
@@ -202,7 +194,7 @@ def _load_complaints(session: Session, ids: list[int]) -> dict[int, Complaint]:
     return {c.id: c for c in session.scalars(query)}
 
 
-def fire_due(session: Session, now: datetime, limit: int, extra: dict[str, Any],
+def fire_due(session: Session, now: datetime, limit: int, firing: Firing,
              between: Callable[[], None] | None = None) -> FireResult:
     """Claim and fire up to `limit` due timers in the caller's transaction.
 
@@ -224,30 +216,29 @@ def fire_due(session: Session, now: datetime, limit: int, extra: dict[str, Any],
     try:
         with session.begin_nested():
             states = []
-            context = FireContext(now=now, extra=extra, batch=batch)
+            context = _context(firing, now, batch)
             for timer, complaint in batch:
-                states.append(_fire_loaded(session, timer, complaint, context))
+                states.append(_fire_loaded(session, timer, complaint, firing, context))
                 if between is not None:
                     between()
             session.flush()
     except Exception:
         log.warning("a batch of %s timers failed; firing them one at a time", len(batch), exc_info=True)
-        states = [_fire_alone(session, timer, complaint, now, extra, between) for timer, complaint in batch]
+        states = [_fire_alone(session, timer, complaint, now, firing, between) for timer, complaint in batch]
     for state in states:
         result.count(state)
     return result
 
 
 def _fire_alone(session: Session, timer: Timer, complaint: Complaint | None, now: datetime,
-                extra: dict[str, Any], between: Callable[[], None] | None) -> str:
+                firing: Firing, between: Callable[[], None] | None) -> str:
     try:
         with session.begin_nested():
-            state = _fire_loaded(session, timer, complaint, FireContext(now=now, extra=extra,
-                                                                        batch=[(timer, complaint)]))
+            state = _fire_loaded(session, timer, complaint, firing, _context(firing, now, [(timer, complaint)]))
             session.flush()
     except Exception as exc:
         log.exception("timer %s (%s) failed", timer.id, timer.clock)
-        _retry_later(session, timer, complaint, now, extra, exc)
+        _retry_later(session, timer, complaint, now, firing.retry, exc)
         state = ERROR
     if between is not None:
         between()

@@ -91,7 +91,6 @@ class WorkerSettings:
     max_attempts: int = 8
     backoff_base_seconds: int = 30
     backoff_max_seconds: int = 3600
-    handler_modules: tuple[str, ...] = ("intake.case.clocks", "intake.case.cases")
     item_delay_ms: int = 0
 
 
@@ -288,14 +287,9 @@ def env_names() -> list[str]:
 
 
 def _coerce(name: str, kind: Any, raw: Any, from_env: bool) -> Any:
+    """A setting's value as its declared type; the environment gives strings (booleans as words, lists as JSON)."""
     if kind is bool:
-        if isinstance(raw, bool):
-            return raw
-        if from_env and raw.strip().lower() in {"1", "true", "yes", "on"}:
-            return True
-        if from_env and raw.strip().lower() in {"0", "false", "no", "off", ""}:
-            return False
-        raise SettingsError(f"{name} must be true or false, not {raw!r}")
+        return _coerce_bool(name, raw, from_env)
     if kind is int:
         if isinstance(raw, bool):
             raise SettingsError(f"{name} must be a whole number, not {raw!r}")
@@ -308,19 +302,32 @@ def _coerce(name: str, kind: Any, raw: Any, from_env: bool) -> Any:
             raise SettingsError(f"{name} must be a string, not {raw!r}")
         return raw
     if typing.get_origin(kind) is tuple:
-        if from_env:
-            try:
-                raw = json.loads(raw)
-            except json.JSONDecodeError:
-                raise SettingsError(f"{name} from the environment must be a JSON list, not {raw!r}") from None
-        if not isinstance(raw, list | tuple):
-            raise SettingsError(f"{name} must be a list, not {raw!r}")
-        item = typing.get_args(kind)[0]
-        if typing.get_origin(item) is tuple:
-            if not all(isinstance(x, list | tuple) and len(x) == 2 and all(isinstance(y, str) for y in x) for x in raw):
-                raise SettingsError(f"{name} must be a list of [label, value] string pairs")
-            return tuple(tuple(x) for x in raw)
-        if not all(isinstance(x, str) for x in raw):
-            raise SettingsError(f"{name} must be a list of strings")
-        return tuple(raw)
+        return _coerce_list(name, typing.get_args(kind)[0], raw, from_env)
     raise SettingsError(f"{name}: unsupported setting type {kind!r}")
+
+
+def _coerce_bool(name: str, raw: Any, from_env: bool) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if from_env and raw.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if from_env and raw.strip().lower() in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def _coerce_list(name: str, item: Any, raw: Any, from_env: bool) -> tuple:
+    if from_env:
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise SettingsError(f"{name} from the environment must be a JSON list, not {raw!r}") from None
+    if not isinstance(raw, list | tuple):
+        raise SettingsError(f"{name} must be a list, not {raw!r}")
+    if typing.get_origin(item) is tuple:
+        if not all(isinstance(x, list | tuple) and len(x) == 2 and all(isinstance(y, str) for y in x) for x in raw):
+            raise SettingsError(f"{name} must be a list of [label, value] string pairs")
+        return tuple(tuple(x) for x in raw)
+    if not all(isinstance(x, str) for x in raw):
+        raise SettingsError(f"{name} must be a list of strings")
+    return tuple(raw)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
+from intake.foundation.actions import CaseAction
 from intake.foundation.models import (
     ApiClient,
     Attachment,
@@ -24,13 +25,15 @@ from intake.registry.directory import DISPATCH_DESK
 
 from .staff import Role
 
-# What each role may do to a case in its scope. Department staff work the case; the head also approves and
-# returns; a county supervisor also transfers, supervises and closes by override; the city administrator all.
-WORK = frozenset({"acknowledge", "request_return", "contact", "wait", "material", "accept", "reject",
-                  "request_extension", "measures", "claim_line", "payment", "investigate", "resolve", "message",
+# What each role may do in its scope: the case actions (one enum, intake.foundation.actions), and the console's
+# other powers by name. Department staff work the case; the head also approves and returns; a county supervisor
+# also transfers, supervises and closes by override; the city administrator all.
+A = CaseAction
+WORK = frozenset({A.ACKNOWLEDGE, A.REQUEST_RETURN, A.CONTACT, A.WAIT, A.MATERIAL, A.ACCEPT, A.REJECT,
+                  A.REQUEST_EXTENSION, A.MEASURES, A.CLAIM_LINE, A.PAYMENT, A.INVESTIGATE, A.RESOLVE, A.MESSAGE,
                   "reveal_phone", "intake"})
-HEAD = WORK | {"return", "decide_extension", "decide_return", "reopen"}
-SUPERVISE = HEAD | {"transfer", "supervise", "close_override", "export", "blacklist"}
+HEAD = WORK | {A.RETURN, A.DECIDE_EXTENSION, A.DECIDE_RETURN, A.REOPEN}
+SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, "export", "blacklist"}
 ACTIONS: dict[Role, frozenset[str]] = {
     Role.STAFF: WORK,
     Role.HEAD: HEAD | {"export"},
@@ -38,7 +41,7 @@ ACTIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: SUPERVISE | {"audit", "users", "sites_import", "dead_letters"},
 }
 # The dispatch desk re-routes returned cases by hand, and calls the workers whose messages could not be delivered.
-DESK_EXTRA = frozenset({"transfer", "dead_letters"})
+DESK_EXTRA = frozenset({A.TRANSFER, "dead_letters"})
 
 
 class AccessDenied(PermissionError):

@@ -19,13 +19,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.case import timers
+from intake.case import cases, clocks, timers
 from intake.delivery import media, outbox
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Every clock a timer can carry, and what fires it: the one place a new kind of timer is added.
+TIMER_HANDLERS: Mapping[str, timers.Handler] = {
+    cases.ROUTE_CLOCK: cases.fire_route,
+    cases.SUPERVISE_CLOCK: cases.fire_supervision,
+    **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
+}
 
 
 @dataclass
@@ -44,7 +51,8 @@ class PassReport:
 
 def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
              settings: Settings, now: datetime | None = None, rng: random.Random | None = None,
-             fetchers: Mapping[str, media.Fetcher] | None = None) -> PassReport:
+             fetchers: Mapping[str, media.Fetcher] | None = None,
+             handlers: Mapping[str, timers.Handler] = TIMER_HANDLERS) -> PassReport:
     """One pass: every timer due at `now` (default: the clock), then every message and photo fetch due at `now`.
 
     A message for a channel without a sender fails over to its fallbacks at once (every worker of a deployment
@@ -56,10 +64,10 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
     report = PassReport()
     pause = _pause(config.item_delay_ms)
     policy = outbox.RetryPolicy(config.max_attempts, config.backoff_base_seconds, config.backoff_max_seconds)
-    extra = {"settings": settings, "calendar": calendar, "retry": policy}
+    firing = timers.Firing(handlers, settings, calendar, policy)
     while True:
         with sessions.begin() as session:
-            result = timers.fire_due(session, now, config.batch_size, extra, between=pause)
+            result = timers.fire_due(session, now, config.batch_size, firing, between=pause)
         report.fired += result.fired
         report.stale += result.stale
         report.errors += result.errors
@@ -112,7 +120,7 @@ def run_forever(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Se
     A pass that raises (the database went away) is logged and retried after the idle sleep, so a restart of
     PostgreSQL does not need a restart of every worker.
     """
-    log.info("worker started (handlers: %s; senders: %s; fetchers: %s)", ", ".join(timers.load_handlers(())),
+    log.info("worker started (handlers: %s; senders: %s; fetchers: %s)", ", ".join(sorted(TIMER_HANDLERS)),
              ", ".join(sorted(senders)) or "none", ", ".join(sorted(fetchers or ())) or "none")
     while not stop.is_set():
         try:

@@ -1,0 +1,135 @@
+"""The one table of case actions: for each `CaseAction`, the statuses it is offered in and the operation of
+intake.case.cases that carries it out. The console adds only labels and form fields, the API only its schema.
+
+An action that moves the case is offered exactly where the state machine (foundation.transitions.ALLOWED) allows
+its move, so the two cannot disagree; an action that records without moving names the stage of the case it
+belongs to, itself derived from the state machine.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from intake.foundation.actions import CaseAction
+from intake.foundation.models import Complaint, Status
+from intake.foundation.transitions import ALLOWED
+from intake.people.access import Scope, departments_in_reach
+
+from . import cases
+from .cases import CaseContext, CaseError
+
+Operation = Callable[..., Any]
+
+
+def reaching(to: Status) -> frozenset[str]:
+    """The statuses from which the state machine allows a move to `to`."""
+    return frozenset(s.value for s, targets in ALLOWED.items() if to in targets)
+
+
+# Stages of a case, each derived from the moves it allows.
+OPEN = frozenset(s.value for s in Status) - {Status.CLOSED.value}
+WORKING = reaching(Status.RESOLVED)                       # accepted and not yet resolved: may be resolved
+HELD = reaching(Status.ACKNOWLEDGED) | reaching(Status.ACCEPTED) | WORKING  # a department holds it, unfinished
+RETURNABLE = reaching(Status.RETURNED)
+# Transfer moves to `routed`; a case still `received` is the router's, not a supervisor's.
+TRANSFERABLE = reaching(Status.ROUTED) - {Status.RECEIVED.value}
+
+
+@dataclass(frozen=True)
+class Rule:
+    statuses: frozenset[str]
+    run: Callable[..., Any]  # (session, complaint, ctx, scope, **params)
+    # Offered only when this holds of the case and the kinds of approval it has waiting.
+    when: Callable[[Complaint, frozenset[str]], bool] = field(default=lambda _complaint, _pending: True)
+
+
+def _by_actor(operation: Operation, *, with_context: bool = True, **fixed: Any) -> Callable[..., Any]:
+    """An operation of intake.case.cases, called with the scope's actor (and fixed keyword arguments)."""
+    def run(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope, **params: Any) -> Any:
+        if with_context:
+            return operation(session, complaint, ctx, actor=scope.actor, **fixed, **params)
+        return operation(session, complaint, actor=scope.actor, **fixed, **params)
+    return functools.update_wrapper(run, operation)
+
+
+def _transfer(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope, *, department_id: int,
+              reason: str) -> Any:
+    """Only to a department within the scope's reach; any other id is refused as if it did not exist."""
+    department = next((d for d in departments_in_reach(session, scope) if d.id == department_id), None)
+    if department is None:
+        raise CaseError("不能转办给这个部门（不存在或不在权限范围内）")
+    return cases.transfer(session, complaint, ctx, department=department, actor=scope.actor, reason=reason)
+
+
+def _pending(kind: str) -> Callable[[Complaint, frozenset[str]], bool]:
+    return lambda _complaint, pending: kind in pending
+
+
+def _not_pending(kind: str) -> Callable[[Complaint, frozenset[str]], bool]:
+    return lambda _complaint, pending: kind not in pending
+
+
+def clocks_paused(complaint: Complaint) -> bool:
+    return any(d.get("paused") for d in (complaint.deadlines or {}).values())
+
+
+A = CaseAction
+RULES: Mapping[CaseAction, Rule] = {
+    A.ACKNOWLEDGE: Rule(reaching(Status.ACKNOWLEDGED), _by_actor(cases.acknowledge)),
+    A.CONTACT: Rule(HELD, _by_actor(cases.record_contact), when=lambda c, _p: "contact" in (c.deadlines or {})),
+    A.ACCEPT: Rule(reaching(Status.ACCEPTED), _by_actor(cases.accept)),
+    A.REJECT: Rule(reaching(Status.REJECTED), _by_actor(cases.reject)),
+    A.WAIT: Rule(OPEN, _by_actor(cases.wait_for_worker),
+                 when=lambda c, _p: bool(c.next_due_at) and not clocks_paused(c)),
+    A.MATERIAL: Rule(OPEN, _by_actor(cases.material_received), when=lambda c, _p: clocks_paused(c)),
+    A.MEASURES: Rule(WORKING, _by_actor(cases.record_measures)),
+    A.INVESTIGATE: Rule(reaching(Status.INVESTIGATING), _by_actor(cases.open_investigation)),
+    A.CLAIM_LINE: Rule(OPEN, _by_actor(cases.add_claim_line, with_context=False)),
+    A.PAYMENT: Rule(OPEN, _by_actor(cases.record_payment), when=lambda c, _p: bool(c.claim_lines)),
+    A.RESOLVE: Rule(reaching(Status.RESOLVED), _by_actor(cases.resolve)),
+    A.REQUEST_EXTENSION: Rule(WORKING, _by_actor(cases.request_approval, kind="extension"),
+                              when=_not_pending("extension")),
+    A.DECIDE_EXTENSION: Rule(OPEN, _by_actor(cases.decide_approval, kind="extension"), when=_pending("extension")),
+    A.REQUEST_RETURN: Rule(RETURNABLE, _by_actor(cases.request_approval, kind="return"), when=_not_pending("return")),
+    A.DECIDE_RETURN: Rule(RETURNABLE, _by_actor(cases.decide_approval, kind="return"), when=_pending("return")),
+    A.RETURN: Rule(RETURNABLE, _by_actor(cases.return_case)),
+    A.TRANSFER: Rule(TRANSFERABLE, _transfer),
+    A.SUPERVISE: Rule(OPEN, _by_actor(cases.supervise)),
+    A.CLOSE_OVERRIDE: Rule(reaching(Status.CLOSED), _by_actor(cases.close_by_override)),
+    A.REOPEN: Rule(reaching(Status.REOPENED), _by_actor(cases.reopen)),
+    A.MESSAGE: Rule(OPEN, _by_actor(cases.message_worker)),
+}
+
+
+class NotOffered(CaseError):
+    """The action exists but not in the case's present status; the adapter words it with its own labels."""
+
+    def __init__(self, action: CaseAction, status: str):
+        super().__init__(f"{action.value} is not offered in status {status}")
+        self.action, self.status = action, status
+
+
+def offered(session: Session, complaint: Complaint, scope: Scope) -> list[CaseAction]:
+    """The actions this user may take on this case now, in table order. A head who may return directly is not
+    also offered to ask for it."""
+    pending = frozenset(cases.pending_approvals(session, complaint))
+    found = [action for action, rule in RULES.items()
+             if complaint.status in rule.statuses and scope.may(action) and rule.when(complaint, pending)]
+    if A.RETURN in found and A.REQUEST_RETURN in found:
+        found.remove(A.REQUEST_RETURN)
+    return found
+
+
+def take(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope, action: CaseAction,
+         **params: Any) -> Any:
+    """Refuse what the role may not do (AccessDenied) or what the status does not offer (NotOffered), then carry
+    it out (CaseError, TransitionError, ClockError ... from the operation). Flushes, never commits."""
+    scope.require(action)
+    rule = RULES[action]
+    if complaint.status not in rule.statuses:
+        raise NotOffered(action, complaint.status)
+    return rule.run(session, complaint, ctx, scope, **params)

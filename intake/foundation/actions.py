@@ -1,0 +1,33 @@
+"""The names of the steps staff and client systems take on a case. One enum, so a typo fails at import, and the
+scope check (intake.people.access), the rules (intake.case.actions), the console and the API all use the same
+names."""
+from __future__ import annotations
+
+import enum
+
+
+class CaseAction(str, enum.Enum):
+    ACKNOWLEDGE = "acknowledge"              # 签收
+    CONTACT = "contact"                      # 联系工人
+    ACCEPT = "accept"                        # 受理
+    REJECT = "reject"                        # 不予受理
+    WAIT = "wait"                            # 等待工人补充材料 (clocks pause)
+    MATERIAL = "material"                    # 材料已收到 (clocks resume)
+    MEASURES = "measures"                    # 处理措施
+    INVESTIGATE = "investigate"              # 立案
+    CLAIM_LINE = "claim_line"                # 添加工人及欠薪金额
+    PAYMENT = "payment"                      # 记录工资发放
+    RESOLVE = "resolve"                      # 办结
+    REQUEST_EXTENSION = "request_extension"  # 申请延期
+    DECIDE_EXTENSION = "decide_extension"    # 审批延期
+    REQUEST_RETURN = "request_return"        # 申请退回
+    DECIDE_RETURN = "decide_return"          # 审批退回
+    RETURN = "return"                        # 退回
+    TRANSFER = "transfer"                    # 转办
+    SUPERVISE = "supervise"                  # 挂牌督办
+    CLOSE_OVERRIDE = "close_override"        # 不经工人确认结案
+    REOPEN = "reopen"                        # 重新办理
+    MESSAGE = "message"                      # 发消息给工人
+
+    def __str__(self) -> str:
+        return self.value
