@@ -18,6 +18,7 @@ from intake.supervision import tallies
 
 from .extensions import csrf, limiter, login_manager
 from .services import Services, close_session
+from .services import services as services  # re-exported: tests/conftest.py imports it from here
 
 log = logging.getLogger(__name__)
 # One text field of a form (and the parser's read buffer); files are limited by [uploads] instead.

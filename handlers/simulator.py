@@ -25,11 +25,12 @@ from flask import (
 from sqlalchemy import select
 
 from intake.conversation import replies
+from intake.conversation.inbound import Inbound
 from intake.foundation.models import Channel, InboundMessage, Site
 from intake.foundation.validation import normalise_phone
 from intake.registry.sites import site_by_token
 
-from .channels import Inbound, take
+from .channels.receive import take
 from .services import db, services
 
 bp = Blueprint("simulator", __name__, url_prefix="/demo")
