@@ -51,7 +51,7 @@ from intake.reading.photos import Photo
 from intake.registry.directory import county_refs
 from intake.registry.sites import site_refs
 
-from . import replies as R
+from . import replies
 
 IDLE = "idle"            # nothing in progress (a finished complaint leaves its ticket number in the draft)
 COLLECTING = "collecting"  # asking for the field in draft["asking"]
@@ -190,7 +190,7 @@ class _Turn:
             if self.opted_out_at is not None:
                 return Reply(None)
             self.opted_out_at = self.now
-            return Reply(R.OPTED_OUT, opted_out=True)
+            return Reply(replies.OPTED_OUT, opted_out=True)
         self.opted_out_at = None
 
         paused = self.now - self.conv.updated_at
@@ -199,7 +199,7 @@ class _Turn:
             self.state = self.draft.pop("lookup", {}).get("back", IDLE)
         if self.state != IDLE and paused > timedelta(days=self.settings.dialogue.draft_keep_days):
             self._reset()
-            self.notes.append(R.DRAFT_DROPPED)
+            self.notes.append(replies.DRAFT_DROPPED)
 
         answer = self._global(word, text)
         if answer is not None:
@@ -211,7 +211,7 @@ class _Turn:
             self.draft["resume"] = {"state": self.state, "pending": text}
             self._add_photos(photos)
             self.state = RESUME
-            return self._say(R.RESUME)
+            return self._say(replies.RESUME)
         return self._in_state(text, word, photos)
 
     def _in_state(self, text: str, word: str, photos: list[Photo]) -> Reply:
@@ -231,21 +231,21 @@ class _Turn:
     def _global(self, word: str, text: str) -> Reply | None:
         """Words that work in any state; None when the message is not one of them."""
         if word in HELP_WORDS:
-            extra = R.HELP_SMS if self.conv.channel == Channel.SMS.value else ""
-            return self._say(R.HELP + extra)
+            extra = replies.HELP_SMS if self.conv.channel == Channel.SMS.value else ""
+            return self._say(replies.HELP + extra)
         if word in HUMAN_WORDS:
-            return self._say(R.HUMAN.format(hotline=self.settings.dialogue.hotline), human_requested=True)
+            return self._say(replies.HUMAN.format(hotline=self.settings.dialogue.hotline), human_requested=True)
         if word in CANCEL_WORDS:
             self._reset()
-            return self._say(R.CANCELLED)
+            return self._say(replies.CANCELLED)
         if word in RESTART_WORDS:
             self._reset()
-            return self._say(R.RESTART + R.WELCOME)
+            return self._say(replies.RESTART + replies.WELCOME)
         ticket = _TICKET.search(normalise_digits(text)) if len(word) <= 14 else None
         if ticket and (word == ticket.group(0) or word.removeprefix("查询").removeprefix("查") == ticket.group(0)):
             return self._lookup(ticket.group(0))
         if word in STATUS_WORDS:
-            return self._my_cases() if self.channel_phone else self._say(R.ASK_TICKET)
+            return self._my_cases() if self.channel_phone else self._say(replies.ASK_TICKET)
         return None
 
     def _lookup(self, ticket: str) -> Reply:
@@ -256,19 +256,20 @@ class _Turn:
             else:
                 self.draft["lookup"]["ticket"] = ticket
             self.state = LAST4
-            return self._say(R.ASK_LAST4)
+            return self._say(replies.ASK_LAST4)
         complaint = self.session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
         if complaint is None or complaint.complainant.phone != self.channel_phone:
-            return self._say(R.NOT_FOUND)
-        return self._say(R.STATUS.format(ticket=ticket, status=status_text(complaint.status)))
+            return self._say(replies.NOT_FOUND)
+        return self._say(replies.STATUS.format(ticket=ticket, status=status_text(complaint.status)))
 
     def _my_cases(self) -> Reply:
         cases = self.session.scalars(
             select(Complaint).join(Complainant).where(Complainant.phone_hash.in_(lookup_hashes(self.channel_phone)))
             .order_by(Complaint.created_at.desc(), Complaint.id.desc()).limit(3)).all()
         if not cases:
-            return self._say(R.NO_CASES)
-        return self._say("".join(R.STATUS.format(ticket=c.ticket_no, status=status_text(c.status)) for c in cases))
+            return self._say(replies.NO_CASES)
+        return self._say("".join(replies.STATUS.format(ticket=c.ticket_no, status=status_text(c.status))
+                                 for c in cases))
 
     def _last4(self, text: str, word: str, photos: list[Photo]) -> Reply:
         lookup = self.draft.pop("lookup", {})
@@ -278,8 +279,8 @@ class _Turn:
             return self._in_state(text, word, photos)
         complaint = find_for_worker(self.session, lookup.get("ticket", ""), digits)
         if complaint is None:
-            return self._say(R.NOT_FOUND)
-        return self._say(R.STATUS.format(ticket=complaint.ticket_no, status=status_text(complaint.status)))
+            return self._say(replies.NOT_FOUND)
+        return self._say(replies.STATUS.format(ticket=complaint.ticket_no, status=status_text(complaint.status)))
 
     # ------------------------------------------------------------------ states
 
@@ -288,18 +289,18 @@ class _Turn:
         if fresh:
             self._reset()
         self.draft.update(site_id=site.id, county_code=site.jurisdiction_code, site_score=None)
-        self.notes.append(R.SITE_GREETING.format(site=site.name))
+        self.notes.append(replies.SITE_GREETING.format(site=site.name))
         self._absorb(text, photos)
         return self._next()
 
     def _idle(self, text: str, word: str, photos: list[Photo]) -> Reply:
         last_ticket = self.draft.get("last_ticket")
         if last_ticket and word in CONFIRM_WORDS:
-            return self._say(R.ALREADY_SUBMITTED.format(ticket=last_ticket))
+            return self._say(replies.ALREADY_SUBMITTED.format(ticket=last_ticket))
         self._reset()
         if not self._absorb(text, photos) and not photos:
             self._reset(keep_ticket=last_ticket)
-            return self._say(R.WELCOME)
+            return self._say(replies.WELCOME)
         return self._next()
 
     def _collecting(self, text: str, word: str, photos: list[Photo]) -> Reply:
@@ -308,17 +309,17 @@ class _Turn:
             if asking == "amount" and _UNKNOWN.search(text):  # the department works the sum out with them
                 self.draft["amount_unknown"] = True
                 return self._next()
-            return self._say(R.NOT_UNDERSTOOD + R.QUESTIONS.get(asking, R.WELCOME))
+            return self._say(replies.NOT_UNDERSTOOD + replies.QUESTIONS.get(asking, replies.WELCOME))
         return self._next()
 
     def _confirming(self, text: str, word: str, photos: list[Photo]) -> Reply:
         if word in CONFIRM_WORDS and not photos:
             return self._submit()
         if word in EDIT_WORDS:
-            return self._say(R.EDIT)
+            return self._say(replies.EDIT)
         if self._absorb(text, photos, correcting=True) or photos:
             return self._next()
-        return self._say(R.SUMMARY_AGAIN)
+        return self._say(replies.SUMMARY_AGAIN)
 
     def _resuming(self, text: str, word: str, photos: list[Photo]) -> Reply:
         saved = self.draft.pop("resume", {})
@@ -331,18 +332,18 @@ class _Turn:
             return self._next()
         if word in CONTINUE_WORDS:
             self.state = saved.get("state", COLLECTING)
-            self.notes.append(R.RESUMED)
+            self.notes.append(replies.RESUMED)
             self._absorb(saved.get("pending", ""), photos, asking=self.draft.get("asking"))
             return self._next()
         if word == "2":
             pending = saved.get("pending", "")
             self._reset()
-            self.notes.append(R.RESTART)
+            self.notes.append(replies.RESTART)
             if self._absorb(pending, photos):
                 return self._next()
-            return self._say(R.WELCOME)
+            return self._say(replies.WELCOME)
         self.draft["resume"] = saved
-        return self._say(R.RESUME)
+        return self._say(replies.RESUME)
 
     def _next(self) -> Reply:
         """The next question, or the summary when nothing is missing."""
@@ -350,7 +351,7 @@ class _Turn:
         if missing:
             self.state = COLLECTING
             self.draft["asking"] = missing[0]
-            return self._say(R.QUESTIONS[missing[0]])
+            return self._say(replies.QUESTIONS[missing[0]])
         self.state = CONFIRM
         self.draft.pop("asking", None)
         return self._say(self._summary())
@@ -449,8 +450,8 @@ class _Turn:
             terms = d.setdefault("risk_terms", {})
             for category, words in claim.risk_terms.items():
                 terms[category] = sorted(set(terms.get(category, [])) | set(words))
-            if "self_harm" in claim.risk_flags and R.SELF_HARM not in self.notes:
-                self.notes.append(R.SELF_HARM)
+            if "self_harm" in claim.risk_flags and replies.SELF_HARM not in self.notes:
+                self.notes.append(replies.SELF_HARM)
 
     def _keep_text(self, text: str) -> None:
         """Everything the worker wrote goes with the complaint, up to the configured length."""
@@ -460,7 +461,7 @@ class _Turn:
             text = text[:max(room, 0)]
             if not self.draft.get("truncated"):
                 self.draft["truncated"] = True
-                self.notes.append(R.TRUNCATED)
+                self.notes.append(replies.TRUNCATED)
         if text:
             texts.append(text)
 
@@ -472,9 +473,9 @@ class _Turn:
         room = max(limit - len(kept), 0)
         kept += [{"filename": p.filename, "content_type": p.content_type, "source": p.source,
                   "content": base64.b64encode(p.content).decode("ascii")} for p in photos[:room]]
-        self.notes.append(R.PHOTOS_RECEIVED.format(count=min(len(photos), room)))
+        self.notes.append(replies.PHOTOS_RECEIVED.format(count=min(len(photos), room)))
         if len(photos) > room:
-            self.notes.append(R.TOO_MANY_PHOTOS.format(limit=limit))
+            self.notes.append(replies.TOO_MANY_PHOTOS.format(limit=limit))
 
     def _scene_site(self, scene: str | None) -> Site | None:
         if not scene:
@@ -509,12 +510,12 @@ class _Turn:
     def _summary(self) -> str:
         d = self.draft
         amount, workers = self._amount(), d["workers"]
-        return R.SUMMARY.format(
+        return replies.SUMMARY.format(
             where=self._where(),
             workers=("约" if workers["approximate"] else "") + str(workers["value"]),
-            amount=R.OWED.format(amount=("约" if amount["approximate"] else "") + str(amount["value"]))
-            if amount else R.AMOUNT_UNKNOWN,
-            name=R.ANONYMOUS if d.get("anonymous") else d.get("name"),
+            amount=replies.OWED.format(amount=("约" if amount["approximate"] else "") + str(amount["value"]))
+            if amount else replies.AMOUNT_UNKNOWN,
+            name=replies.ANONYMOUS if d.get("anonymous") else d.get("name"),
             phone=mask_phone(self.channel_phone or d.get("phone")))
 
     def _submit(self) -> Reply:
@@ -542,7 +543,7 @@ class _Turn:
             free_text="\n".join(d.get("texts", [])), claim=claim, photos=photos,
             submission_key=f"dialogue:{self.conv.id}:{self.conv.version}"))
         self._reset(keep_ticket=complaint.ticket_no)
-        return self._say(R.SUBMITTED.format(ticket=complaint.ticket_no), complaint_created=created,
+        return self._say(replies.SUBMITTED.format(ticket=complaint.ticket_no), complaint_created=created,
                          ticket_no=complaint.ticket_no)
 
 

@@ -8,19 +8,18 @@ from sqlalchemy.orm import Session
 
 from .models import Complaint, Event, Status
 
-S = Status
 ALLOWED: dict[Status, frozenset[Status]] = {
-    S.RECEIVED: frozenset({S.ROUTED}),
-    S.ROUTED: frozenset({S.ACKNOWLEDGED, S.RETURNED, S.ROUTED}),
-    S.ACKNOWLEDGED: frozenset({S.ACCEPTED, S.REJECTED, S.RETURNED, S.ROUTED}),
-    S.ACCEPTED: frozenset({S.IN_PROGRESS, S.INVESTIGATING, S.RESOLVED, S.ROUTED}),
-    S.REJECTED: frozenset({S.REOPENED, S.CLOSED}),
-    S.IN_PROGRESS: frozenset({S.INVESTIGATING, S.RESOLVED, S.ROUTED}),
-    S.INVESTIGATING: frozenset({S.RESOLVED}),
-    S.RESOLVED: frozenset({S.CLOSED, S.REOPENED}),
-    S.CLOSED: frozenset({S.REOPENED}),
-    S.RETURNED: frozenset({S.ROUTED}),
-    S.REOPENED: frozenset({S.IN_PROGRESS, S.RESOLVED}),
+    Status.RECEIVED: frozenset({Status.ROUTED}),
+    Status.ROUTED: frozenset({Status.ACKNOWLEDGED, Status.RETURNED, Status.ROUTED}),
+    Status.ACKNOWLEDGED: frozenset({Status.ACCEPTED, Status.REJECTED, Status.RETURNED, Status.ROUTED}),
+    Status.ACCEPTED: frozenset({Status.IN_PROGRESS, Status.INVESTIGATING, Status.RESOLVED, Status.ROUTED}),
+    Status.REJECTED: frozenset({Status.REOPENED, Status.CLOSED}),
+    Status.IN_PROGRESS: frozenset({Status.INVESTIGATING, Status.RESOLVED, Status.ROUTED}),
+    Status.INVESTIGATING: frozenset({Status.RESOLVED}),
+    Status.RESOLVED: frozenset({Status.CLOSED, Status.REOPENED}),
+    Status.CLOSED: frozenset({Status.REOPENED}),
+    Status.RETURNED: frozenset({Status.ROUTED}),
+    Status.REOPENED: frozenset({Status.IN_PROGRESS, Status.RESOLVED}),
 }
 
 
