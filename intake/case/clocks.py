@@ -32,6 +32,7 @@ from intake.foundation.models import (
     Complaint,
     Department,
     Event,
+    EventKind,
     Jurisdiction,
     Status,
     Timer,
@@ -69,7 +70,8 @@ RESTART: dict[Status, frozenset[str]] = {
 }
 CONFIG_KEY = "clock_configuration"
 EXTENSIBLE = {"reply": "reply_extension_max_days", "investigate": "investigate_extension_max_days"}
-PAUSED_KIND, RESUMED_KIND, EXTENDED_KIND = "clocks_paused", "clocks_resumed", "clock_extended"
+# The timeline events a clock's schedule depends on, besides its start.
+HISTORY_KINDS = (EventKind.CLOCKS_PAUSED, EventKind.CLOCKS_RESUMED, EventKind.CLOCK_EXTENDED)
 _DURATION = re.compile(r"\s*(\d+)\s*(m|h|wm|wh|wd)\s*")
 
 
@@ -189,7 +191,7 @@ def _history_events(session: Session, complaint_ids: Iterable[int]) -> dict[int,
     if found:
         rows = session.execute(select(Event.complaint_id, Event.kind, Event.data)
                                .where(Event.complaint_id.in_(found),
-                                      Event.kind.in_((PAUSED_KIND, RESUMED_KIND, EXTENDED_KIND)))
+                                      Event.kind.in_(HISTORY_KINDS))
                                .order_by(Event.id))
         for complaint_id, kind, data in rows:
             found[complaint_id].append((kind, data))
@@ -203,11 +205,11 @@ def _fold_history(events: Iterable[tuple[str, dict]], clock: str, start: datetim
         at = datetime.fromisoformat(data["at"])
         if at < start:
             continue
-        if kind == EXTENDED_KIND and data.get("clock") == clock:
+        if kind == EventKind.CLOCK_EXTENDED and data.get("clock") == clock:
             extension += int(data["days"])
-        elif kind == PAUSED_KIND and paused_at is None:
+        elif kind == EventKind.CLOCKS_PAUSED and paused_at is None:
             paused_at = at
-        elif kind == RESUMED_KIND and paused_at is not None:
+        elif kind == EventKind.CLOCKS_RESUMED and paused_at is not None:
             pauses.append((paused_at, at))
             paused_at = None
     return extension, pauses
@@ -311,7 +313,7 @@ def pause_clocks(session: Session, complaint: Complaint, now: datetime, *, actor
     paused = {timers.clock_name(t.clock) for t in pending}
     store_deadlines(complaint, {c: {**d, "paused": d.get("paused") or c in paused}
                                 for c, d in (complaint.deadlines or {}).items()})
-    record(session, complaint, PAUSED_KIND, actor=actor, note=reason, data={"at": now.isoformat()})
+    record(session, complaint, EventKind.CLOCKS_PAUSED, actor=actor, note=reason, data={"at": now.isoformat()})
     return len(pending)
 
 
@@ -321,7 +323,7 @@ def resume_clocks(session: Session, complaint: Complaint, now: datetime, calenda
     paused = [t for t in timers.open_timers(session, complaint.id) if t.state == timers.PAUSED]
     if not paused:
         return 0
-    record(session, complaint, RESUMED_KIND, actor=actor, data={"at": now.isoformat()})
+    record(session, complaint, EventKind.CLOCKS_RESUMED, actor=actor, data={"at": now.isoformat()})
     _reschedule(session, complaint, paused, calendar, settings)
     for timer in paused:
         timer.state, timer.version = timers.PENDING, complaint.version
@@ -343,7 +345,7 @@ def extend_clock(session: Session, complaint: Complaint, clock: str, days: int, 
     allowed = getattr(settings, EXTENSIBLE[clock])
     if days <= 0 or used + days > allowed:
         raise ClockError(f"{LABELS[clock]}最多延期 {allowed} 个工作日，已延期 {used} 个工作日")
-    event = record(session, complaint, EXTENDED_KIND, actor=actor,
+    event = record(session, complaint, EventKind.CLOCK_EXTENDED, actor=actor,
                    data={"at": now.isoformat(), "clock": clock, "days": days, "approved_by": approved_by})
     state = open_[0].state
     for timer in open_:
@@ -440,18 +442,18 @@ def _reschedule(session: Session, complaint: Complaint, clock_timers: list[Timer
 
 @dataclass(frozen=True)
 class Rung:
-    event_kind: str
+    event_kind: EventKind
     level: str
     card: str | None
 
 
 def _rung(step: str, settings: ClockSettings) -> Rung:
     if step == "warning":
-        return Rung("clock_warning", settings.escalation[0][0], "yellow")
+        return Rung(EventKind.CLOCK_WARNING, settings.escalation[0][0], "yellow")
     if step == "overdue":
-        return Rung("clock_overdue", settings.escalation[0][0], "red")
+        return Rung(EventKind.CLOCK_OVERDUE, settings.escalation[0][0], "red")
     index = int(step.split(":", 1)[1])
-    return Rung("escalated", settings.escalation[index][0], "red")
+    return Rung(EventKind.ESCALATED, settings.escalation[index][0], "red")
 
 
 def level_department(session: Session, complaint: Complaint, level: str, settings: ClockSettings):
@@ -476,9 +478,9 @@ def level_department(session: Session, complaint: Complaint, level: str, setting
 def _text(rung: Rung, complaint: Complaint, label: str, due: datetime, calendar: WorkingCalendar) -> str:
     when = due.astimezone(calendar.timezone).strftime("%m月%d日%H:%M")
     handler = complaint.department.name if complaint.department else "承办单位"
-    if rung.event_kind == "clock_warning":
+    if rung.event_kind is EventKind.CLOCK_WARNING:
         return f"【黄牌预警】投诉 {complaint.ticket_no} 的{label}时限将于{when}到期，请及时办理。"
-    if rung.event_kind == "clock_overdue":
+    if rung.event_kind is EventKind.CLOCK_OVERDUE:
         return f"【红牌超期】投诉 {complaint.ticket_no} 的{label}时限已于{when}到期，请立即办理。"
     return f"【超期督办】投诉 {complaint.ticket_no}（{handler}承办）的{label}时限已于{when}超期，请督促办理。"
 
