@@ -470,7 +470,7 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[str] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(20), default="idle")
-    draft: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    draft: Mapped[dict[str, Any]] = mapped_column(default=dict)  # intake.conversation.draft.Draft as JSON
     opted_out_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
