@@ -24,8 +24,7 @@ from intake.foundation.texts import status_text
 from intake.people.access import case_for, scoped_complaints
 
 from ..runtime import db
-from . import problems
-from . import schemas as s
+from . import problems, schemas
 from .auth import protect, scope
 from .v1 import store
 
@@ -130,7 +129,7 @@ def create_request(fmt: str) -> Response:
                 raise Open311Error(400, f"attribute[{code}] 须为整数")
             data[code] = int(value)
     try:
-        body = s.ComplaintIn.model_validate(data)
+        body = schemas.ComplaintIn.model_validate(data)
     except ValidationError as exc:
         raise Open311Error(400, "; ".join(f"{e.field}: {e.detail}" for e in problems.field_errors(exc, "body"))) from None
     complaint, _ = store(body, None)
@@ -153,7 +152,7 @@ def list_requests(fmt: str) -> Response:
     if status not in ("", "open", "closed"):
         raise Open311Error(400, "status 须为 open 或 closed")
     try:
-        period = s.ComplaintQuery.model_validate({k: args[k2] for k, k2 in (("received_from", "start_date"),
+        period = schemas.ComplaintQuery.model_validate({k: args[k2] for k, k2 in (("received_from", "start_date"),
                                                                              ("received_before", "end_date"))
                                                   if args.get(k2)})
     except ValidationError:

@@ -36,8 +36,7 @@ from intake.people.audit import audit
 from intake.registry.sites import complaint_url
 
 from ..runtime import case_context, db, services
-from . import actions, problems
-from . import schemas as s
+from . import actions, problems, schemas
 from .auth import bearer_token, protect, scope
 from .spec import Api, Header
 
@@ -52,23 +51,23 @@ protect(bp, bearer_token, lambda: problems.problem_response(
 
 
 def _field_problem(field: str, code: str, detail: str, location: str = "body") -> problems.ApiProblem:
-    return problems.ApiProblem("validation", errors=[s.FieldError(
+    return problems.ApiProblem("validation", errors=[schemas.FieldError(
         location=location, field=field, pointer=f"/{field}" if location == "body" else "", code=code, detail=detail)])
 
 
 @api.operation("POST", "/complaints", summary="Submit a complaint or clue (12345 work order, national platform)",
-               tag="complaints", ok={201: s.ComplaintOut, 200: s.ComplaintOut}, body=s.ComplaintIn,
+               tag="complaints", ok={201: schemas.ComplaintOut, 200: schemas.ComplaintOut}, body=schemas.ComplaintIn,
                headers=(IDEMPOTENCY_KEY,), problems=("forbidden", "idempotency-mismatch"), location_header=True)
-def create_complaint(body: s.ComplaintIn, idempotency_key: str | None) -> Response:
+def create_complaint(body: schemas.ComplaintIn, idempotency_key: str | None) -> Response:
     """201 with the new complaint; 200 with the first one for a retried request or a clue seen before."""
     complaint, created = store(body, idempotency_key)
-    response = jsonify(_complaint(complaint, s.ComplaintOut).model_dump(mode="json"))
+    response = jsonify(_complaint(complaint, schemas.ComplaintOut).model_dump(mode="json"))
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"{bp.url_prefix}/complaints/{complaint.ticket_no}"
     return response
 
 
-def store(body: s.ComplaintIn, idempotency_key: str | None) -> tuple[Complaint, bool]:
+def store(body: schemas.ComplaintIn, idempotency_key: str | None) -> tuple[Complaint, bool]:
     """Check the client may file complaints and that the site or county exists, store and commit; for the
     Open311 facade too."""
     who = scope()
@@ -105,8 +104,8 @@ def store(body: s.ComplaintIn, idempotency_key: str | None) -> tuple[Complaint, 
 
 
 @api.operation("GET", "/complaints", summary="Complaints in the client's scope, most urgent deadline first",
-               tag="complaints", ok={200: s.ComplaintPage}, query=s.ComplaintQuery)
-def list_complaints(query: s.ComplaintQuery) -> Response:
+               tag="complaints", ok={200: schemas.ComplaintPage}, query=schemas.ComplaintQuery)
+def list_complaints(query: schemas.ComplaintQuery) -> Response:
     if query.cursor is not None and parse_cursor(query.cursor) is None:
         raise _field_problem("cursor", "cursor_invalid", "不是上一页给出的 next_cursor", location="query")
     filters = Filters(status=query.status, priority=query.priority or "", county=query.county or "",
@@ -115,20 +114,20 @@ def list_complaints(query: s.ComplaintQuery) -> Response:
                       received_before=query.received_before)
     page = queue_page(db(), scope(), filters, utcnow(), query.cursor, query.limit)
     refs = external_refs(db(), [c.id for c in page.complaints])
-    items = [_complaint(c, s.ComplaintOut, refs) for c in page.complaints]
-    return _json(s.ComplaintPage(items=items, next_cursor=page.next_cursor))
+    items = [_complaint(c, schemas.ComplaintOut, refs) for c in page.complaints]
+    return _json(schemas.ComplaintPage(items=items, next_cursor=page.next_cursor))
 
 
 @api.operation("GET", "/complaints/<ticket_no>", summary="One complaint with its deadlines and timeline",
-               tag="complaints", ok={200: s.ComplaintDetail}, path=s.TicketPath)
-def get_complaint(path: s.TicketPath) -> Response:
-    return _json(_complaint(_case(path.ticket_no), s.ComplaintDetail))
+               tag="complaints", ok={200: schemas.ComplaintDetail}, path=schemas.TicketPath)
+def get_complaint(path: schemas.TicketPath) -> Response:
+    return _json(_complaint(_case(path.ticket_no), schemas.ComplaintDetail))
 
 
 @api.operation("POST", "/complaints/<ticket_no>/actions", summary="Take a step on a case (签收, 联系, 受理 ...)",
-               tag="complaints", ok={200: s.ComplaintDetail}, path=s.TicketPath, body=s.Action,
+               tag="complaints", ok={200: schemas.ComplaintDetail}, path=schemas.TicketPath, body=schemas.Action,
                problems=("forbidden", "case-rule", "conflict"))
-def act(path: s.TicketPath, body: s.Action) -> Response:
+def act(path: schemas.TicketPath, body: schemas.Action) -> Response:
     session, who = db(), scope()
     complaint = _case(path.ticket_no)
     try:
@@ -146,12 +145,12 @@ def act(path: s.TicketPath, body: s.Action) -> Response:
     except StaleDataError:
         session.rollback()
         raise problems.ApiProblem("conflict") from None
-    return _json(_complaint(complaint, s.ComplaintDetail))
+    return _json(_complaint(complaint, schemas.ComplaintDetail))
 
 
 @api.operation("GET", "/sites", summary="Construction sites in the client's scope, with their complaint links",
-               tag="directory", ok={200: s.SitePage}, query=s.SiteQuery)
-def list_sites(query: s.SiteQuery) -> Response:
+               tag="directory", ok={200: schemas.SitePage}, query=schemas.SiteQuery)
+def list_sites(query: schemas.SiteQuery) -> Response:
     found = select(Site).where(scope().sites()).options(selectinload(Site.jurisdiction)).order_by(Site.id)
     if query.county:
         found = found.where(Site.jurisdiction_code == query.county)
@@ -160,20 +159,20 @@ def list_sites(query: s.SiteQuery) -> Response:
     rows = list(db().scalars(found.limit(query.limit + 1)))
     more, rows = len(rows) > query.limit, rows[:query.limit]
     settings = services().settings
-    items = [s.SiteOut(code=r.code, name=r.name, county=r.jurisdiction_code, county_name=r.jurisdiction.name,
+    items = [schemas.SiteOut(code=r.code, name=r.name, county=r.jurisdiction_code, county_name=r.jurisdiction.name,
                        address=r.address, industry=r.industry, investment=r.investment, owner=r.owner,
                        general_contractor=r.general_contractor,
                        complaint_url=complaint_url(settings, r)) for r in rows]
-    return _json(s.SitePage(items=items, next_cursor=str(rows[-1].id) if more else None))
+    return _json(schemas.SitePage(items=items, next_cursor=str(rows[-1].id) if more else None))
 
 
 @api.operation("GET", "/departments", summary="Handling departments (the ids a transfer names)", tag="directory",
-               ok={200: s.DepartmentList}, query=s.DepartmentQuery)
-def list_departments(query: s.DepartmentQuery) -> Response:
+               ok={200: schemas.DepartmentList}, query=schemas.DepartmentQuery)
+def list_departments(query: schemas.DepartmentQuery) -> Response:
     found = select(Department).order_by(Department.jurisdiction_code, Department.kind)
     if query.county:
         found = found.where(Department.jurisdiction_code == query.county)
-    return _json(s.DepartmentList(items=[_department(d) for d in db().scalars(found)]))
+    return _json(schemas.DepartmentList(items=[_department(d) for d in db().scalars(found)]))
 
 
 @docs_bp.get("/openapi.json")
@@ -200,31 +199,31 @@ def _case(ticket_no: str) -> Complaint:
     return complaint
 
 
-def _json(model: s.BaseModel) -> Response:
+def _json(model: schemas.BaseModel) -> Response:
     return jsonify(model.model_dump(mode="json"))
 
 
-def _department(d: Department) -> s.DepartmentOut:
-    return s.DepartmentOut(id=d.id, name=d.name, kind=d.kind, county=d.jurisdiction_code)
+def _department(d: Department) -> schemas.DepartmentOut:
+    return schemas.DepartmentOut(id=d.id, name=d.name, kind=d.kind, county=d.jurisdiction_code)
 
 
-def _complaint(c: Complaint, model: type[s.ComplaintOut],
-               refs: dict[int, ExternalRef] | None = None) -> s.ComplaintOut:
+def _complaint(c: Complaint, model: type[schemas.ComplaintOut],
+               refs: dict[int, ExternalRef] | None = None) -> schemas.ComplaintOut:
     """`refs`: the clue origins of a whole page, looked up once (external_refs); without, this one's."""
     ref = (external_refs(db(), [c.id]) if refs is None else refs).get(c.id)
     fields = dict(
         ticket_no=c.ticket_no, status=c.status, status_text=status_text(c.status), priority=c.priority,
         channel=c.channel, received_at=c.created_at, updated_at=c.updated_at, county=c.jurisdiction_code,
-        site=s.SiteRef(code=c.site.code, name=c.site.name) if c.site else None, project_name=c.project_name,
+        site=schemas.SiteRef(code=c.site.code, name=c.site.name) if c.site else None, project_name=c.project_name,
         department=_department(c.department) if c.department else None,
         complainant_name=None if c.anonymous else c.complainant.name, phone_masked=mask_phone(c.complainant.phone),
         workers=c.workers, amount=c.amount, months=c.months, amount_recovered=c.amount_recovered,
         workers_paid=c.workers_paid, supervised=c.supervised, collective=c.collective_id is not None,
         next_due_at=c.next_due_at,
-        deadlines=[s.DeadlineOut(clock=v.clock, label=v.label, state=v.state, due=v.due, left=v.left)
+        deadlines=[schemas.DeadlineOut(clock=v.clock, label=v.label, state=v.state, due=v.due, left=v.left)
                    for v in clock_views(c, utcnow(), services().calendar)],
-        source=s.SourceOut(system=ref.source, external_id=ref.external_id) if ref else None)
-    if model is s.ComplaintDetail:
-        fields["events"] = [s.EventOut(id=e.id, kind=e.kind, from_status=e.from_status, to_status=e.to_status,
+        source=schemas.SourceOut(system=ref.source, external_id=ref.external_id) if ref else None)
+    if model is schemas.ComplaintDetail:
+        fields["events"] = [schemas.EventOut(id=e.id, kind=e.kind, from_status=e.from_status, to_status=e.to_status,
                                        actor=e.actor, note=e.note, at=e.created_at) for e in c.events]
     return model(**fields)

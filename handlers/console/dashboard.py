@@ -10,7 +10,7 @@ from sqlalchemy import select
 from intake.foundation.models import Department, Industry, utcnow
 from intake.foundation.texts import when_text
 from intake.registry.directory import counties
-from intake.supervision import figures as fg
+from intake.supervision import figures
 
 from ..runtime import db, services
 from .blueprint import bp, scope, staff_view
@@ -30,7 +30,7 @@ def _day(text: str | None) -> date | None:
         return None
 
 
-def read_filters(default_days: int | None = DEFAULT_DAYS) -> fg.Filters:
+def read_filters(default_days: int | None = DEFAULT_DAYS) -> figures.Filters:
     """The filters of the query string; a bad value is ignored rather than refused. Without dates, the last
     `default_days` days (None: all time)."""
     args = request.args
@@ -40,13 +40,13 @@ def read_filters(default_days: int | None = DEFAULT_DAYS) -> fg.Filters:
         start = end - timedelta(days=default_days - 1)
     department = args.get("department", "")
     industry, investment = args.get("industry", ""), args.get("investment", "")
-    return fg.Filters(start=start, end=end, county=args.get("county", "")[:12],
+    return figures.Filters(start=start, end=end, county=args.get("county", "")[:12],
                       department_id=int(department) if department.isdigit() else None,
                       industry=industry if industry in Industry._value2member_map_ else "",
                       investment=investment if investment in INVESTMENT_TEXT else "")
 
 
-def filter_args(filters: fg.Filters) -> dict[str, str]:
+def filter_args(filters: figures.Filters) -> dict[str, str]:
     """The filters as query arguments, for the export links and the chart's own page."""
     values = {"start": filters.start.isoformat() if filters.start else "",
               "end": filters.end.isoformat() if filters.end else "", "county": filters.county,
@@ -79,8 +79,8 @@ def dashboard():
     filters = read_filters()
     settings, now, day = services().settings, utcnow(), today()
     tz = settings.calendar.timezone
-    found = fg.figures(db(), scope(), filters, now, tz)
-    series = fg.daily(db(), scope(), filters, tz, day)
+    found = figures.figures(db(), scope(), filters, now, tz)
+    series = figures.daily(db(), scope(), filters, tz, day)
     overdue = sorted((u for u in found.departments if u.tally.overdue), key=lambda u: -u.tally.overdue)[:15]
     charts = {
         "daily": {"labels": [d.strftime("%m-%d") for d, _, _ in series],
@@ -89,9 +89,11 @@ def dashboard():
     }
     return render_template(
         "console/dashboard.html", filters=filters, args=filter_args(filters), found=found, charts=charts,
-        targets=fg.clear_targets(db(), scope(), filters, settings.targets, day, tz),
-        supervised=fg.supervised(db(), scope(), filters, tz),
-        collective=fg.collective_and_urgent(db(), scope(), filters, tz),
-        sites=fg.repeated_sites(db(), scope(), filters, day), employers=fg.repeated_employers(db(), scope(), filters, day),
-        repeat_window=fg.repeat_window(filters, day),
-        rate=fg.rate_text, statuses=STATUS_LABELS, now=now, when=lambda t: when_text(t, tz), due_of=_due, may_export=scope().may("export"), **filter_choices())
+        targets=figures.clear_targets(db(), scope(), filters, settings.targets, day, tz),
+        supervised=figures.supervised(db(), scope(), filters, tz),
+        collective=figures.collective_and_urgent(db(), scope(), filters, tz),
+        sites=figures.repeated_sites(db(), scope(), filters, day),
+        employers=figures.repeated_employers(db(), scope(), filters, day),
+        repeat_window=figures.repeat_window(filters, day),
+        rate=figures.rate_text, statuses=STATUS_LABELS, now=now, when=lambda t: when_text(t, tz), due_of=_due,
+        may_export=scope().may("export"), **filter_choices())

@@ -19,6 +19,7 @@ from intake.foundation.models import (
     Complaint,
     Department,
     Event,
+    EventKind,
     Status,
     Timer,
 )
@@ -76,7 +77,7 @@ class CaseContext:
 
 
 def _move(session: Session, complaint: Complaint, to: Status, ctx: CaseContext, *, actor: str,
-          kind: str | None = None, note: str | None = None, data: dict | None = None) -> Event:
+          kind: EventKind | None = None, note: str | None = None, data: dict | None = None) -> Event:
     event = transition(session, complaint, to, actor=actor, kind=kind, note=note, data=data)
     start_clocks_for(session, complaint, to, ctx.now, ctx.calendar, ctx.settings.clocks)
     return event
@@ -131,7 +132,7 @@ def return_case(session: Session, complaint: Complaint, ctx: CaseContext, *, act
         raise CaseError("派单中心不能退回案件，请转办给负责部门")
     if not may_return(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks):
         raise CaseError(f"派单已超过 {ctx.settings.clocks.return_within_days} 个工作日，不能退回，请申请转办")
-    event = _move(session, complaint, Status.RETURNED, ctx, actor=actor, kind="returned", note=reason)
+    event = _move(session, complaint, Status.RETURNED, ctx, actor=actor, kind=EventKind.RETURNED, note=reason)
     set_timer(session, complaint, ROUTE_CLOCK, ctx.now)
     return event
 
@@ -140,7 +141,7 @@ def record_contact(session: Session, complaint: Complaint, ctx: CaseContext, *, 
     """First contact with the worker made: the contact clock stops."""
     if complaint.status not in CONTACTABLE:
         raise CaseError("案件当前状态不能记录联系情况")
-    event = record(session, complaint, "contacted", actor=actor, note=_required(note, "联系情况"))
+    event = record(session, complaint, EventKind.CONTACTED, actor=actor, note=_required(note, "联系情况"))
     stop_clock(session, complaint, "contact")
     return event
 
@@ -185,16 +186,18 @@ def record_measures(session: Session, complaint: Complaint, ctx: CaseContext, *,
         raise CaseError(f"请选择处理措施：{'、'.join(MEASURES.values())}")
     data = {"measures": measures}
     if complaint.status in (Status.ACCEPTED.value, Status.REOPENED.value):
-        return _move(session, complaint, Status.IN_PROGRESS, ctx, actor=actor, kind="measures", note=note, data=data)
+        return _move(session, complaint, Status.IN_PROGRESS, ctx, actor=actor, kind=EventKind.MEASURES, note=note,
+                     data=data)
     if complaint.status not in (Status.IN_PROGRESS.value, Status.INVESTIGATING.value):
         raise CaseError("案件受理后才能记录处理措施")
-    return record(session, complaint, "measures", actor=actor, note=note, data=data)
+    return record(session, complaint, EventKind.MEASURES, actor=actor, note=note, data=data)
 
 
 def open_investigation(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str,
                        note: str | None = None) -> Event:
     """立案: the 60-working-day investigation clock replaces the work order's reply clock."""
-    return _move(session, complaint, Status.INVESTIGATING, ctx, actor=actor, kind="investigation_opened", note=note)
+    return _move(session, complaint, Status.INVESTIGATING, ctx, actor=actor, kind=EventKind.INVESTIGATION_OPENED,
+                 note=note)
 
 
 def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, outcome: str,
@@ -218,17 +221,17 @@ def confirm_payment(session: Session, complaint: Complaint, ctx: CaseContext, *,
         raise CaseError("案件还没有办结，无需确认")
     complaint.satisfied = paid
     if paid:
-        event = _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind="closed", note="工人确认工资已到手")
+        event = _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind=EventKind.CLOSED, note="工人确认工资已到手")
         tell_worker(session, ctx.settings, complaint, "closed", ctx.now)
     else:
-        event = _move(session, complaint, Status.REOPENED, ctx, actor=actor, kind="reopened", note="工人反映工资未到手")
+        event = _move(session, complaint, Status.REOPENED, ctx, actor=actor, kind=EventKind.REOPENED, note="工人反映工资未到手")
         tell_worker(session, ctx.settings, complaint, "reopened", ctx.now)
     return event
 
 
 def reopen(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, reason: str) -> Event:
     """A wrong closure or rejection found by staff or a supervisor."""
-    event = _move(session, complaint, Status.REOPENED, ctx, actor=actor, kind="reopened",
+    event = _move(session, complaint, Status.REOPENED, ctx, actor=actor, kind=EventKind.REOPENED,
                   note=_required(reason, "重新处理的理由"))
     tell_worker(session, ctx.settings, complaint, "reopened", ctx.now)
     return event
@@ -237,7 +240,7 @@ def reopen(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: s
 # --- approvals, supervision and messages: the console's steps beyond the state machine -----------------
 
 APPROVALS = {"extension": "延期", "return": "退回"}
-APPROVAL_REQUESTED, APPROVAL_DECIDED = "approval_requested", "approval_decided"
+APPROVAL_EVENTS = (EventKind.APPROVAL_REQUESTED, EventKind.APPROVAL_DECIDED)
 SUPERVISE_CLOCK = next(iter(STICKY_CLOCKS))  # 挂牌督办, the one sticky clock
 MESSAGE_MAX = 300
 
@@ -257,17 +260,17 @@ def request_approval(session: Session, complaint: Complaint, ctx: CaseContext, *
         data.update(clock=clock, days=days)
     elif kind == "return" and not may_return(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks):
         raise CaseError(f"派单已超过 {ctx.settings.clocks.return_within_days} 个工作日，不能退回，请申请转办")
-    return record(session, complaint, APPROVAL_REQUESTED, actor=actor, note=reason, data=data)
+    return record(session, complaint, EventKind.APPROVAL_REQUESTED, actor=actor, note=reason, data=data)
 
 
 def pending_approvals(session: Session, complaint: Complaint) -> dict[str, Event]:
     """Kind -> the newest request of that kind that no decision has answered yet, from one query."""
     pending: dict[str, Event] = {}
     for event in session.scalars(select(Event).where(Event.complaint_id == complaint.id,
-                                                     Event.kind.in_((APPROVAL_REQUESTED, APPROVAL_DECIDED)))
+                                                     Event.kind.in_(APPROVAL_EVENTS))
                                  .order_by(Event.id)):
         kind = event.data.get("kind")
-        if event.kind == APPROVAL_REQUESTED:
+        if event.kind == EventKind.APPROVAL_REQUESTED:
             pending[kind] = event
         else:
             pending.pop(kind, None)
@@ -286,7 +289,7 @@ def decide_approval(session: Session, complaint: Complaint, ctx: CaseContext, *,
         raise CaseError(f"没有待审批的{APPROVALS.get(kind, '')}申请")
     if not approve:
         note = _required(note, "不同意的理由")
-    decided = record(session, complaint, APPROVAL_DECIDED, actor=actor, note=note,
+    decided = record(session, complaint, EventKind.APPROVAL_DECIDED, actor=actor, note=note,
                      data={"kind": kind, "approved": approve, "request_id": request.id})
     if approve and kind == "extension":
         try:
@@ -306,7 +309,7 @@ def close_by_override(session: Session, complaint: Complaint, ctx: CaseContext, 
     reason = _required(reason, "不经工人确认结案的理由")
     if complaint.status not in (Status.RESOLVED.value, Status.REJECTED.value):
         raise CaseError("只有已办结或不予受理的案件才能结案")
-    event = _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind="closed", note=reason,
+    event = _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind=EventKind.CLOSED, note=reason,
                   data={"override": True})
     tell_worker(session, ctx.settings, complaint, "closed", ctx.now)
     return event
@@ -325,16 +328,16 @@ def supervise(session: Session, complaint: Complaint, ctx: CaseContext, *, actor
     store_deadlines(complaint, {**(complaint.deadlines or {}),
                                 SUPERVISE_CLOCK: deadline_entry(ctx.now, due, due, working=False)})
     complaint.supervised = True
-    return record(session, complaint, "supervised", actor=actor, note=f"挂牌督办：{reason}",
+    return record(session, complaint, EventKind.SUPERVISED, actor=actor, note=f"挂牌督办：{reason}",
                   data={"reasons": [reason], "due_at": due.isoformat(), "by_hand": True})
 
 
 def fire_supervision(session: Session, timer: Timer, complaint: Complaint, fire: FireContext) -> None:
     """The supervisor's deadline passed with the case still open: the department and the supervisors hear."""
     settings = fire.settings
-    record(session, complaint, "supervision_overdue", actor="system:clock", data={"timer_id": timer.id})
+    record(session, complaint, EventKind.SUPERVISION_OVERDUE, actor="system:clock", data={"timer_id": timer.id})
     text = f"【督办超期】挂牌督办案件 {complaint.ticket_no} 已到督办期限仍未办结，请立即办理并报告。"
-    payload = {"kind": "supervision_overdue", "ticket_no": complaint.ticket_no, "text": text}
+    payload = {"kind": EventKind.SUPERVISION_OVERDUE, "ticket_no": complaint.ticket_no, "text": text}
     targets = [complaint.department, level_department(session, complaint, "county", settings.clocks)]
     for target in dict.fromkeys(t for t in targets if t is not None):
         notify_department(session, target, payload, complaint.id, fire.now)
@@ -347,7 +350,7 @@ def message_worker(session: Session, complaint: Complaint, ctx: CaseContext, *, 
         raise CaseError(f"消息最多 {MESSAGE_MAX} 个字")
     if tell_worker(session, ctx.settings, complaint, "message", ctx.now, message=text) is None:
         raise CaseError("工人没有可用的联系方式（可能已退订短信），请电话联系")
-    return record(session, complaint, "worker_messaged", actor=actor, note=text)
+    return record(session, complaint, EventKind.WORKER_MESSAGED, actor=actor, note=text)
 
 
 def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker_name: str,
@@ -363,7 +366,7 @@ def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker
                      amount_paid=0)
     session.add(line)
     session.flush()
-    record(session, complaint, "claim_line_added", actor=actor, note=worker_name, data={"line_id": line.id})
+    record(session, complaint, EventKind.CLAIM_LINE_ADDED, actor=actor, note=worker_name, data={"line_id": line.id})
     return line
 
 
@@ -379,6 +382,6 @@ def record_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, 
     lines = session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)).all()
     complaint.amount_recovered = sum(ln.amount_paid for ln in lines)
     complaint.workers_paid = sum(1 for ln in lines if ln.amount_paid and ln.amount_paid >= (ln.amount_claimed or 0))
-    return record(session, complaint, "payment_recorded", actor=actor,
+    return record(session, complaint, EventKind.PAYMENT_RECORDED, actor=actor,
                   note=f"{line.worker_name}：已付 {amount_paid} 元",
                   data={"line_id": line.id, "before": before, "amount_paid": amount_paid})

@@ -32,6 +32,7 @@ from intake.foundation.models import (
     Complaint,
     Department,
     Event,
+    EventKind,
     Jurisdiction,
     Status,
     Timer,
@@ -40,7 +41,7 @@ from intake.foundation.settings import ClockSettings, Settings
 from intake.foundation.transitions import record
 from intake.registry.directory import department
 
-from . import timers as tm
+from . import timers
 
 log = logging.getLogger(__name__)
 
@@ -48,28 +49,28 @@ ACTOR = "system:clock"
 LABELS = {"acknowledge": "签收", "contact": "首次联系", "accept": "受理决定", "reply": "办理答复",
           "investigate": "立案调查", "follow_up": "回访确认"}
 CLOCKS = frozenset(LABELS)
-S = Status
 # The clocks that run in each status, and those that start afresh on entering it (the others carry on).
 RUNNING: dict[Status, frozenset[str]] = {
-    S.ROUTED: frozenset({"acknowledge", "contact", "accept", "reply"}),
-    S.ACKNOWLEDGED: frozenset({"contact", "accept", "reply"}),
-    S.ACCEPTED: frozenset({"contact", "reply"}),
-    S.IN_PROGRESS: frozenset({"reply"}),
-    S.INVESTIGATING: frozenset({"investigate"}),
-    S.REOPENED: frozenset({"reply"}),
-    S.RESOLVED: frozenset({"follow_up"}),
+    Status.ROUTED: frozenset({"acknowledge", "contact", "accept", "reply"}),
+    Status.ACKNOWLEDGED: frozenset({"contact", "accept", "reply"}),
+    Status.ACCEPTED: frozenset({"contact", "reply"}),
+    Status.IN_PROGRESS: frozenset({"reply"}),
+    Status.INVESTIGATING: frozenset({"investigate"}),
+    Status.REOPENED: frozenset({"reply"}),
+    Status.RESOLVED: frozenset({"follow_up"}),
     # A returned case keeps its legal clocks (counted from receipt) while the dispatch desk re-routes it.
-    S.RETURNED: frozenset({"contact", "accept", "reply"}),
+    Status.RETURNED: frozenset({"contact", "accept", "reply"}),
 }
 RESTART: dict[Status, frozenset[str]] = {
-    S.ROUTED: frozenset({"acknowledge"}),
-    S.RESOLVED: frozenset({"follow_up"}),
-    S.INVESTIGATING: frozenset({"investigate"}),
-    S.REOPENED: frozenset({"reply"}),
+    Status.ROUTED: frozenset({"acknowledge"}),
+    Status.RESOLVED: frozenset({"follow_up"}),
+    Status.INVESTIGATING: frozenset({"investigate"}),
+    Status.REOPENED: frozenset({"reply"}),
 }
 CONFIG_KEY = "clock_configuration"
 EXTENSIBLE = {"reply": "reply_extension_max_days", "investigate": "investigate_extension_max_days"}
-PAUSED_KIND, RESUMED_KIND, EXTENDED_KIND = "clocks_paused", "clocks_resumed", "clock_extended"
+# The timeline events a clock's schedule depends on, besides its start.
+HISTORY_KINDS = (EventKind.CLOCKS_PAUSED, EventKind.CLOCKS_RESUMED, EventKind.CLOCK_EXTENDED)
 _DURATION = re.compile(r"\s*(\d+)\s*(m|h|wm|wh|wd)\s*")
 
 
@@ -189,7 +190,7 @@ def _history_events(session: Session, complaint_ids: Iterable[int]) -> dict[int,
     if found:
         rows = session.execute(select(Event.complaint_id, Event.kind, Event.data)
                                .where(Event.complaint_id.in_(found),
-                                      Event.kind.in_((PAUSED_KIND, RESUMED_KIND, EXTENDED_KIND)))
+                                      Event.kind.in_(HISTORY_KINDS))
                                .order_by(Event.id))
         for complaint_id, kind, data in rows:
             found[complaint_id].append((kind, data))
@@ -203,11 +204,11 @@ def _fold_history(events: Iterable[tuple[str, dict]], clock: str, start: datetim
         at = datetime.fromisoformat(data["at"])
         if at < start:
             continue
-        if kind == EXTENDED_KIND and data.get("clock") == clock:
+        if kind == EventKind.CLOCK_EXTENDED and data.get("clock") == clock:
             extension += int(data["days"])
-        elif kind == PAUSED_KIND and paused_at is None:
+        elif kind == EventKind.CLOCKS_PAUSED and paused_at is None:
             paused_at = at
-        elif kind == RESUMED_KIND and paused_at is not None:
+        elif kind == EventKind.CLOCKS_RESUMED and paused_at is not None:
             pauses.append((paused_at, at))
             paused_at = None
     return extension, pauses
@@ -226,7 +227,7 @@ def _schedule_of(session: Session, complaint: Complaint, clock: str, start: date
 
 def _set_clock(session: Session, complaint: Complaint, clock: str, start: datetime, steps: dict[str, datetime],
                after: datetime | None = None) -> list[Timer]:
-    return [tm.set_timer(session, complaint, f"{clock}:{step}", at, started_at=start)
+    return [timers.set_timer(session, complaint, f"{clock}:{step}", at, started_at=start)
             for step, at in steps.items() if step != "due" and (after is None or at > after)]
 
 
@@ -255,7 +256,7 @@ def _with_schedule(complaint: Complaint, clock: str, start: datetime, steps: dic
 
 def stop_clock(session: Session, complaint: Complaint, clock: str) -> int:
     """A clock met early (first contact made): its timers are cancelled and its deadline leaves the queue."""
-    cancelled = tm.cancel_timers(session, complaint, [clock])
+    cancelled = timers.cancel_timers(session, complaint, [clock])
     store_deadlines(complaint, {c: d for c, d in (complaint.deadlines or {}).items() if c != clock})
     return cancelled
 
@@ -272,11 +273,11 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
     """
     status = Status(transition_to)
     running, restart = RUNNING.get(status, frozenset()), RESTART.get(status, frozenset())
-    for timer in tm.open_timers(session, complaint.id):
-        name = tm.clock_name(timer.clock)
-        if tm.is_sticky(name):  # a deadline set by hand (挂牌督办): it runs until the case is closed
-            if status is S.CLOSED:
-                timer.state = tm.CANCELLED
+    for timer in timers.open_timers(session, complaint.id):
+        name = timers.clock_name(timer.clock)
+        if timers.is_sticky(name):  # a deadline set by hand (挂牌督办): it runs until the case is closed
+            if status is Status.CLOSED:
+                timer.state = timers.CANCELLED
             else:
                 timer.version = complaint.version
         elif name not in CLOCKS:
@@ -284,10 +285,12 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
         elif name in running and name not in restart:
             timer.version = complaint.version
         else:
-            timer.state = tm.CANCELLED
+            timer.state = timers.CANCELLED
     store_deadlines(complaint, {c: d for c, d in (complaint.deadlines or {}).items()
-                                if (c in running and c not in restart) or (tm.is_sticky(c) and status is not S.CLOSED)})
-    ever = {tm.clock_name(c) for c in session.scalars(select(Timer.clock).where(Timer.complaint_id == complaint.id))}
+                                if (c in running and c not in restart)
+                                or (timers.is_sticky(c) and status is not Status.CLOSED)})
+    ever = {timers.clock_name(c)
+            for c in session.scalars(select(Timer.clock).where(Timer.complaint_id == complaint.id))}
     started = sorted(c for c in running if c in restart or c not in ever)
     for clock in started:
         steps = schedule(clock, complaint.priority, now, calendar, settings)
@@ -300,29 +303,29 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
 def pause_clocks(session: Session, complaint: Complaint, now: datetime, *, actor: str = ACTOR,
                  reason: str | None = None) -> int:
     """Stop the complaint's clocks (e.g. waiting for the worker's material); returns the timers paused."""
-    pending = [t for t in tm.open_timers(session, complaint.id)
-               if t.state == tm.PENDING and tm.clock_name(t.clock) in CLOCKS]
+    pending = [t for t in timers.open_timers(session, complaint.id)
+               if t.state == timers.PENDING and timers.clock_name(t.clock) in CLOCKS]
     if not pending:
         return 0
     for timer in pending:
-        timer.state = tm.PAUSED
-    paused = {tm.clock_name(t.clock) for t in pending}
+        timer.state = timers.PAUSED
+    paused = {timers.clock_name(t.clock) for t in pending}
     store_deadlines(complaint, {c: {**d, "paused": d.get("paused") or c in paused}
                                 for c, d in (complaint.deadlines or {}).items()})
-    record(session, complaint, PAUSED_KIND, actor=actor, note=reason, data={"at": now.isoformat()})
+    record(session, complaint, EventKind.CLOCKS_PAUSED, actor=actor, note=reason, data={"at": now.isoformat()})
     return len(pending)
 
 
 def resume_clocks(session: Session, complaint: Complaint, now: datetime, calendar: WorkingCalendar,
                   settings: ClockSettings, *, actor: str = ACTOR) -> int:
     """Restart paused clocks, each due later by the working time (round-the-clock time if so) it was paused."""
-    paused = [t for t in tm.open_timers(session, complaint.id) if t.state == tm.PAUSED]
+    paused = [t for t in timers.open_timers(session, complaint.id) if t.state == timers.PAUSED]
     if not paused:
         return 0
-    record(session, complaint, RESUMED_KIND, actor=actor, data={"at": now.isoformat()})
+    record(session, complaint, EventKind.CLOCKS_RESUMED, actor=actor, data={"at": now.isoformat()})
     _reschedule(session, complaint, paused, calendar, settings)
     for timer in paused:
-        timer.state, timer.version = tm.PENDING, complaint.version
+        timer.state, timer.version = timers.PENDING, complaint.version
     store_deadlines(complaint, {c: {**d, "paused": False} for c, d in (complaint.deadlines or {}).items()})
     session.flush()
     return len(paused)
@@ -333,7 +336,7 @@ def extend_clock(session: Session, complaint: Complaint, clock: str, days: int, 
     """An approved extension of a reply or investigation clock, within the configured total."""
     if clock not in EXTENSIBLE:
         raise ClockError(f"{LABELS.get(clock, clock)}时限不能延期")
-    open_ = [t for t in tm.open_timers(session, complaint.id) if tm.clock_name(t.clock) == clock]
+    open_ = [t for t in timers.open_timers(session, complaint.id) if timers.clock_name(t.clock) == clock]
     if not open_:
         raise ClockError(f"{LABELS[clock]}时限未在计时，无法延期")
     start = open_[0].created_at
@@ -341,11 +344,11 @@ def extend_clock(session: Session, complaint: Complaint, clock: str, days: int, 
     allowed = getattr(settings, EXTENSIBLE[clock])
     if days <= 0 or used + days > allowed:
         raise ClockError(f"{LABELS[clock]}最多延期 {allowed} 个工作日，已延期 {used} 个工作日")
-    event = record(session, complaint, EXTENDED_KIND, actor=actor,
+    event = record(session, complaint, EventKind.CLOCK_EXTENDED, actor=actor,
                    data={"at": now.isoformat(), "clock": clock, "days": days, "approved_by": approved_by})
     state = open_[0].state
     for timer in open_:
-        timer.state = tm.CANCELLED
+        timer.state = timers.CANCELLED
     steps = _schedule_of(session, complaint, clock, start, calendar, settings)
     for timer in _set_clock(session, complaint, clock, start, steps, after=now):
         timer.state = state
@@ -369,17 +372,19 @@ def recompute_due(session: Session, calendar: WorkingCalendar, settings: ClockSe
     """Recompute every open timer of our clocks after the calendar or the limits changed; returns changed."""
     changed, last_id = 0, 0
     while True:
-        rows = list(session.scalars(select(Timer).where(Timer.state.in_((tm.PENDING, tm.PAUSED)), Timer.id > last_id)
+        rows = list(session.scalars(select(Timer)
+                                    .where(Timer.state.in_((timers.PENDING, timers.PAUSED)), Timer.id > last_id)
                                     .order_by(Timer.id).limit(batch)))
         if not rows:
             return changed
         last_id = rows[-1].id
         by_complaint: dict[int, list[Timer]] = {}
         for timer in rows:
-            if tm.clock_name(timer.clock) in CLOCKS:
+            if timers.clock_name(timer.clock) in CLOCKS:
                 by_complaint.setdefault(timer.complaint_id, []).append(timer)
-        for complaint_id, timers in by_complaint.items():
-            changed += _reschedule(session, session.get(Complaint, complaint_id), timers, calendar, settings)
+        for complaint_id, complaint_timers in by_complaint.items():
+            changed += _reschedule(session, session.get(Complaint, complaint_id), complaint_timers, calendar,
+                                   settings)
         session.flush()
 
 
@@ -407,16 +412,16 @@ def recompute_if_changed(session: Session, calendar: WorkingCalendar, settings: 
 def reschedule_open(session: Session, complaint: Complaint, calendar: WorkingCalendar,
                     settings: ClockSettings) -> int:
     """Recompute the complaint's open clocks from their start, e.g. after its priority rose."""
-    timers = [t for t in tm.open_timers(session, complaint.id) if tm.clock_name(t.clock) in CLOCKS]
-    changed = _reschedule(session, complaint, timers, calendar, settings)
+    ours = [t for t in timers.open_timers(session, complaint.id) if timers.clock_name(t.clock) in CLOCKS]
+    changed = _reschedule(session, complaint, ours, calendar, settings)
     session.flush()
     return changed
 
 
-def _reschedule(session: Session, complaint: Complaint, timers: list[Timer], calendar: WorkingCalendar,
+def _reschedule(session: Session, complaint: Complaint, clock_timers: list[Timer], calendar: WorkingCalendar,
                 settings: ClockSettings) -> int:
     changed, cache = 0, {}
-    for timer in timers:
+    for timer in clock_timers:
         name, step = timer.clock.split(":", 1)
         key = (name, timer.created_at)
         if key not in cache:
@@ -436,18 +441,18 @@ def _reschedule(session: Session, complaint: Complaint, timers: list[Timer], cal
 
 @dataclass(frozen=True)
 class Rung:
-    event_kind: str
+    event_kind: EventKind
     level: str
     card: str | None
 
 
 def _rung(step: str, settings: ClockSettings) -> Rung:
     if step == "warning":
-        return Rung("clock_warning", settings.escalation[0][0], "yellow")
+        return Rung(EventKind.CLOCK_WARNING, settings.escalation[0][0], "yellow")
     if step == "overdue":
-        return Rung("clock_overdue", settings.escalation[0][0], "red")
+        return Rung(EventKind.CLOCK_OVERDUE, settings.escalation[0][0], "red")
     index = int(step.split(":", 1)[1])
-    return Rung("escalated", settings.escalation[index][0], "red")
+    return Rung(EventKind.ESCALATED, settings.escalation[index][0], "red")
 
 
 def level_department(session: Session, complaint: Complaint, level: str, settings: ClockSettings):
@@ -472,17 +477,17 @@ def level_department(session: Session, complaint: Complaint, level: str, setting
 def _text(rung: Rung, complaint: Complaint, label: str, due: datetime, calendar: WorkingCalendar) -> str:
     when = due.astimezone(calendar.timezone).strftime("%m月%d日%H:%M")
     handler = complaint.department.name if complaint.department else "承办单位"
-    if rung.event_kind == "clock_warning":
+    if rung.event_kind is EventKind.CLOCK_WARNING:
         return f"【黄牌预警】投诉 {complaint.ticket_no} 的{label}时限将于{when}到期，请及时办理。"
-    if rung.event_kind == "clock_overdue":
+    if rung.event_kind is EventKind.CLOCK_OVERDUE:
         return f"【红牌超期】投诉 {complaint.ticket_no} 的{label}时限已于{when}到期，请立即办理。"
     return f"【超期督办】投诉 {complaint.ticket_no}（{handler}承办）的{label}时限已于{when}超期，请督促办理。"
 
 
-def _prepare_batch(session: Session, context: tm.FireContext) -> dict[int, list[tuple[str, dict]]]:
+def _prepare_batch(session: Session, context: timers.FireContext) -> dict[int, list[tuple[str, dict]]]:
     """On a batch's first clock timer: the pause/extension history of all its complaints, and their
     departments and jurisdictions in the identity map, in three queries instead of several per timer."""
-    complaints = [c for t, c in context.batch if c is not None and tm.clock_name(t.clock) in CLOCKS]
+    complaints = [c for t, c in context.batch if c is not None and timers.clock_name(t.clock) in CLOCKS]
     department_ids = {c.department_id for c in complaints if c.department_id is not None}
     if department_ids:
         departments = list(session.scalars(select(Department).where(Department.id.in_(department_ids))))
@@ -495,7 +500,7 @@ def _prepare_batch(session: Session, context: tm.FireContext) -> dict[int, list[
     return _history_events(session, {c.id for c in complaints})
 
 
-def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: tm.FireContext) -> None:
+def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: timers.FireContext) -> None:
     """Record the yellow card, red card or escalation on the timeline and tell the rung's department."""
     settings, calendar = context.settings, context.calendar
     name, step = timer.clock.split(":", 1)

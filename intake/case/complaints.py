@@ -22,6 +22,7 @@ from intake.foundation.models import (
     Complainant,
     Complaint,
     Event,
+    EventKind,
     Status,
     utcnow,
 )
@@ -121,7 +122,7 @@ def _insert(session: Session, new: NewComplaint, ticket_no: str) -> Complaint:
         session.add(Attachment(complaint_id=complaint.id, filename=photo.filename, content_type=photo.content_type,
                                size=len(photo.content), sha256=photo.sha256, content=photo.content,
                                source=photo.source, fetch_next_at=complaint.created_at if photo.source else None))
-    session.add(Event(complaint_id=complaint.id, kind="received", to_status=Status.RECEIVED.value,
+    session.add(Event(complaint_id=complaint.id, kind=EventKind.RECEIVED, to_status=Status.RECEIVED.value,
                       actor=f"worker:{new.channel}", data={"photos": len(new.photos)}))
     set_timer(session, complaint, ROUTE_CLOCK, complaint.created_at)
     return complaint

@@ -18,6 +18,7 @@ from intake.foundation.models import (
     Complaint,
     Department,
     Event,
+    EventKind,
     Investment,
     Jurisdiction,
     Priority,
@@ -101,7 +102,7 @@ def route_complaint(session: Session, complaint: Complaint, settings: Settings, 
     priority, reasons = _priority(complaint, flags, headcount, collective, rules)
     if RANK[priority] > RANK[complaint.priority]:
         complaint.priority = priority
-        record(session, complaint, "priority_set", actor=ACTOR,
+        record(session, complaint, EventKind.PRIORITY_SET, actor=ACTOR,
                note=f"优先级定为{PRIORITY_TEXT[priority]}：" + "；".join(reasons),
                data={"priority": priority, "reasons": list(reasons)})
     raised = _flag_collective(session, group, complaint, headcount, rules) if collective and members else ()
@@ -110,7 +111,7 @@ def route_complaint(session: Session, complaint: Complaint, settings: Settings, 
     for c in group:
         if major and not c.supervised:
             c.supervised = True
-            record(session, c, "supervised", actor=ACTOR, note="挂牌督办：" + "；".join(major),
+            record(session, c, EventKind.SUPERVISED, actor=ACTOR, note="挂牌督办：" + "；".join(major),
                    data={"reasons": list(major)})
 
     high_risk = bool(major) or any(f in rules.urgent_flags or f in rules.high_flags for f in flags)
@@ -134,7 +135,7 @@ def transfer(session: Session, complaint: Complaint, department: Department, act
     before = complaint.department
     complaint.department = department
     note = f"转办：{before.name if before else '未分派'} → {department.name}。原因：{reason}"
-    return transition(session, complaint, Status.ROUTED, actor=actor, kind="transferred", note=note,
+    return transition(session, complaint, Status.ROUTED, actor=actor, kind=EventKind.TRANSFERRED, note=note,
                       data={"from_department_id": before.id if before else None,
                             "to_department_id": department.id, "reason": reason})
 
@@ -216,7 +217,7 @@ def _link_collective(session: Session, complaint: Complaint, rules: RoutingSetti
         c.collective_id = case.id
         if c.id not in with_lines:
             session.add(ClaimLine(complaint_id=c.id, worker_name=c.complainant.name, amount_claimed=c.amount))
-        record(session, c, "collective_linked", actor=ACTOR,
+        record(session, c, EventKind.COLLECTIVE_LINKED, actor=ACTOR,
                note=f"与{where}的其他投诉合并为集体欠薪案件（编号{case.id}），牵头部门：{lead.name if lead else '待定'}",
                data={"collective_id": case.id, "lead_department_id": case.lead_department_id})
     session.flush()
@@ -270,7 +271,7 @@ def _flag_collective(session: Session, group: list[Complaint], complaint: Compla
     """Mark every linked complaint as part of a collective case once, raising it to at least high."""
     raised = []
     flagged = set(session.scalars(select(Event.complaint_id).where(
-        Event.complaint_id.in_([c.id for c in group]), Event.kind == "collective_flagged")))
+        Event.complaint_id.in_([c.id for c in group]), Event.kind == EventKind.COLLECTIVE_FLAGGED)))
     for c in group:
         if c.id in flagged:
             continue
@@ -280,7 +281,7 @@ def _flag_collective(session: Session, group: list[Complaint], complaint: Compla
             data["priority"] = c.priority
             if c is not complaint:
                 raised.append(c.id)
-        record(session, c, "collective_flagged", actor=ACTOR,
+        record(session, c, EventKind.COLLECTIVE_FLAGGED, actor=ACTOR,
                note=f"集体欠薪：关联投诉共{headcount}人，达到{rules.collective_workers}人标准，优先级至少为高",
                data=data)
     return tuple(raised)
@@ -308,6 +309,7 @@ def _notify_co_handlers(session: Session, complaint: Complaint, handler: Departm
             depts[dept.id] = dept
     for dept_id, dept_roles in roles.items():
         why = "、".join(dict.fromkeys(ROLE_TEXT[r] for r in dept_roles))
-        record(session, complaint, "co_handler_notified", actor=ACTOR, note=f"通知协办：{depts[dept_id].name}（{why}）",
+        record(session, complaint, EventKind.CO_HANDLER_NOTIFIED, actor=ACTOR,
+               note=f"通知协办：{depts[dept_id].name}（{why}）",
                data={"department_id": dept_id, "roles": dept_roles, "handler_department_id": handler.id})
     return tuple(CoHandler(department_id=d, roles=tuple(r)) for d, r in roles.items())

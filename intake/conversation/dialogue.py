@@ -11,7 +11,6 @@ web form.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -51,10 +50,11 @@ from intake.reading.photos import Photo
 from intake.registry.directory import county_refs
 from intake.registry.sites import site_refs
 
-from . import replies as R
+from . import replies
+from .draft import Draft, Figure, KeptPhoto, Lookup, Resume
 
 IDLE = "idle"            # nothing in progress (a finished complaint leaves its ticket number in the draft)
-COLLECTING = "collecting"  # asking for the field in draft["asking"]
+COLLECTING = "collecting"  # asking for the field in draft.asking
 CONFIRM = "confirm"      # the summary was shown; waiting for 确认 or a correction
 RESUME = "resume"        # the worker came back after a pause; asked whether to continue
 LAST4 = "last4"          # a status look-up waits for the phone's last four digits
@@ -106,7 +106,8 @@ def handle_message(session: Session, settings: Settings, channel: str, user_id: 
     conversation = _lock_conversation(session, channel, user_id, now)
     turn = _Turn(session, settings, conversation, normalise_phone(phone or "") if has_phone else None, now)
     reply = turn.run(text, site_scene, list(attachments))
-    values = {"draft": turn.draft, "updated_at": now, "state": turn.state, "opted_out_at": turn.opted_out_at}
+    values = {"draft": turn.draft.to_json(), "updated_at": now, "state": turn.state,
+              "opted_out_at": turn.opted_out_at}
     session.execute(_SAVE, {"b_id": conversation.id, **values})
     for key, value in values.items():  # the object matches the row again, and stays clean: nothing to flush
         set_committed_value(conversation, key, value)
@@ -157,8 +158,8 @@ def _word(text: str) -> str:
     return _PUNCT.sub("", text).lower() or text
 
 
-def _value(v: Value | None) -> dict | None:
-    return None if v is None else {"value": int(v.value), "approximate": bool(v.approximate)}
+def _figure(v: Value | None) -> Figure | None:
+    return None if v is None else Figure(value=int(v.value), approximate=bool(v.approximate))
 
 
 class _Turn:
@@ -172,9 +173,8 @@ class _Turn:
         self.conv = conversation
         self.channel_phone = phone
         self.now = now
-        # A copy, edited in place while the object keeps what the row holds; the draft is JSON, and a JSON round
-        # trip copies it several times faster than deepcopy (it grows to hundreds of items: every text the worker sent).
-        self.draft: dict[str, Any] = json.loads(json.dumps(conversation.draft or {}))
+        # Read afresh from the JSON, so the object keeps what the row holds while the turn edits its draft.
+        self.draft = Draft.from_json(conversation.draft)
         self.state = conversation.state
         self.opted_out_at = conversation.opted_out_at
         self.notes: list[str] = []
@@ -190,16 +190,16 @@ class _Turn:
             if self.opted_out_at is not None:
                 return Reply(None)
             self.opted_out_at = self.now
-            return Reply(R.OPTED_OUT, opted_out=True)
+            return Reply(replies.OPTED_OUT, opted_out=True)
         self.opted_out_at = None
 
         paused = self.now - self.conv.updated_at
         stale = paused > timedelta(minutes=self.settings.dialogue.idle_expiry_minutes)
         if stale and self.state == LAST4:
-            self.state = self.draft.pop("lookup", {}).get("back", IDLE)
+            self.state = (self.draft.take("lookup") or Lookup()).back or IDLE
         if self.state != IDLE and paused > timedelta(days=self.settings.dialogue.draft_keep_days):
             self._reset()
-            self.notes.append(R.DRAFT_DROPPED)
+            self.notes.append(replies.DRAFT_DROPPED)
 
         answer = self._global(word, text)
         if answer is not None:
@@ -208,10 +208,10 @@ class _Turn:
         if site is not None:
             return self._scanned(site, text, photos, fresh=stale or self.state in (IDLE, RESUME, LAST4))
         if stale and self.state in (COLLECTING, CONFIRM):
-            self.draft["resume"] = {"state": self.state, "pending": text}
+            self.draft.resume = Resume(state=self.state, pending=text)
             self._add_photos(photos)
             self.state = RESUME
-            return self._say(R.RESUME)
+            return self._say(replies.RESUME)
         return self._in_state(text, word, photos)
 
     def _in_state(self, text: str, word: str, photos: list[Photo]) -> Reply:
@@ -223,7 +223,7 @@ class _Turn:
         return Reply("".join(self.notes) + text, risk_flags=tuple(sorted(self.risk_seen)), **flags)
 
     def _reset(self, keep_ticket: str | None = None) -> None:
-        self.draft = {"last_ticket": keep_ticket} if keep_ticket else {}
+        self.draft = Draft(last_ticket=keep_ticket) if keep_ticket else Draft()
         self.state = IDLE
 
     # ------------------------------------------------------------------ global words
@@ -231,55 +231,56 @@ class _Turn:
     def _global(self, word: str, text: str) -> Reply | None:
         """Words that work in any state; None when the message is not one of them."""
         if word in HELP_WORDS:
-            extra = R.HELP_SMS if self.conv.channel == Channel.SMS.value else ""
-            return self._say(R.HELP + extra)
+            extra = replies.HELP_SMS if self.conv.channel == Channel.SMS.value else ""
+            return self._say(replies.HELP + extra)
         if word in HUMAN_WORDS:
-            return self._say(R.HUMAN.format(hotline=self.settings.dialogue.hotline), human_requested=True)
+            return self._say(replies.HUMAN.format(hotline=self.settings.dialogue.hotline), human_requested=True)
         if word in CANCEL_WORDS:
             self._reset()
-            return self._say(R.CANCELLED)
+            return self._say(replies.CANCELLED)
         if word in RESTART_WORDS:
             self._reset()
-            return self._say(R.RESTART + R.WELCOME)
+            return self._say(replies.RESTART + replies.WELCOME)
         ticket = _TICKET.search(normalise_digits(text)) if len(word) <= 14 else None
         if ticket and (word == ticket.group(0) or word.removeprefix("查询").removeprefix("查") == ticket.group(0)):
             return self._lookup(ticket.group(0))
         if word in STATUS_WORDS:
-            return self._my_cases() if self.channel_phone else self._say(R.ASK_TICKET)
+            return self._my_cases() if self.channel_phone else self._say(replies.ASK_TICKET)
         return None
 
     def _lookup(self, ticket: str) -> Reply:
         """A case's status only to the phone it was filed with: the channel's own number, or its last 4 digits."""
         if self.channel_phone is None:
             if self.state != LAST4:
-                self.draft["lookup"] = {"ticket": ticket, "back": self.state}
+                self.draft.lookup = Lookup(ticket=ticket, back=self.state)
             else:
-                self.draft["lookup"]["ticket"] = ticket
+                self.draft.lookup.ticket = ticket
             self.state = LAST4
-            return self._say(R.ASK_LAST4)
+            return self._say(replies.ASK_LAST4)
         complaint = self.session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
         if complaint is None or complaint.complainant.phone != self.channel_phone:
-            return self._say(R.NOT_FOUND)
-        return self._say(R.STATUS.format(ticket=ticket, status=status_text(complaint.status)))
+            return self._say(replies.NOT_FOUND)
+        return self._say(replies.STATUS.format(ticket=ticket, status=status_text(complaint.status)))
 
     def _my_cases(self) -> Reply:
         cases = self.session.scalars(
             select(Complaint).join(Complainant).where(Complainant.phone_hash.in_(lookup_hashes(self.channel_phone)))
             .order_by(Complaint.created_at.desc(), Complaint.id.desc()).limit(3)).all()
         if not cases:
-            return self._say(R.NO_CASES)
-        return self._say("".join(R.STATUS.format(ticket=c.ticket_no, status=status_text(c.status)) for c in cases))
+            return self._say(replies.NO_CASES)
+        return self._say("".join(replies.STATUS.format(ticket=c.ticket_no, status=status_text(c.status))
+                                 for c in cases))
 
     def _last4(self, text: str, word: str, photos: list[Photo]) -> Reply:
-        lookup = self.draft.pop("lookup", {})
-        self.state = lookup.get("back", IDLE)
+        lookup = self.draft.take("lookup") or Lookup()
+        self.state = lookup.back or IDLE
         digits = normalise_digits(text)
         if not (len(digits) == 4 and digits.isdigit()):
             return self._in_state(text, word, photos)
-        complaint = find_for_worker(self.session, lookup.get("ticket", ""), digits)
+        complaint = find_for_worker(self.session, lookup.ticket, digits)
         if complaint is None:
-            return self._say(R.NOT_FOUND)
-        return self._say(R.STATUS.format(ticket=complaint.ticket_no, status=status_text(complaint.status)))
+            return self._say(replies.NOT_FOUND)
+        return self._say(replies.STATUS.format(ticket=complaint.ticket_no, status=status_text(complaint.status)))
 
     # ------------------------------------------------------------------ states
 
@@ -287,86 +288,86 @@ class _Turn:
         """A QR scan names the site for sure; it joins a live conversation or starts a new one."""
         if fresh:
             self._reset()
-        self.draft.update(site_id=site.id, county_code=site.jurisdiction_code, site_score=None)
-        self.notes.append(R.SITE_GREETING.format(site=site.name))
+        self.draft.site_id, self.draft.county_code, self.draft.site_score = site.id, site.jurisdiction_code, None
+        self.notes.append(replies.SITE_GREETING.format(site=site.name))
         self._absorb(text, photos)
         return self._next()
 
     def _idle(self, text: str, word: str, photos: list[Photo]) -> Reply:
-        last_ticket = self.draft.get("last_ticket")
+        last_ticket = self.draft.last_ticket
         if last_ticket and word in CONFIRM_WORDS:
-            return self._say(R.ALREADY_SUBMITTED.format(ticket=last_ticket))
+            return self._say(replies.ALREADY_SUBMITTED.format(ticket=last_ticket))
         self._reset()
         if not self._absorb(text, photos) and not photos:
             self._reset(keep_ticket=last_ticket)
-            return self._say(R.WELCOME)
+            return self._say(replies.WELCOME)
         return self._next()
 
     def _collecting(self, text: str, word: str, photos: list[Photo]) -> Reply:
-        asking = self.draft.get("asking")
+        asking = self.draft.asking
         if not self._absorb(text, photos, asking=asking) and not photos:
             if asking == "amount" and _UNKNOWN.search(text):  # the department works the sum out with them
-                self.draft["amount_unknown"] = True
+                self.draft.amount_unknown = True
                 return self._next()
-            return self._say(R.NOT_UNDERSTOOD + R.QUESTIONS.get(asking, R.WELCOME))
+            return self._say(replies.NOT_UNDERSTOOD + replies.QUESTIONS.get(asking, replies.WELCOME))
         return self._next()
 
     def _confirming(self, text: str, word: str, photos: list[Photo]) -> Reply:
         if word in CONFIRM_WORDS and not photos:
             return self._submit()
         if word in EDIT_WORDS:
-            return self._say(R.EDIT)
+            return self._say(replies.EDIT)
         if self._absorb(text, photos, correcting=True) or photos:
             return self._next()
-        return self._say(R.SUMMARY_AGAIN)
+        return self._say(replies.SUMMARY_AGAIN)
 
     def _resuming(self, text: str, word: str, photos: list[Photo]) -> Reply:
-        saved = self.draft.pop("resume", {})
+        saved = self.draft.take("resume") or Resume()
         if word not in CONTINUE_WORDS and word != "2" and (_MEANINGFUL.search(text) or photos):
             # They simply went on: that is a 继续, and what they sent counts.
-            self.state = saved.get("state", COLLECTING)
-            self._absorb(saved.get("pending", ""), [], asking=self.draft.get("asking"))
+            self.state = saved.state or COLLECTING
+            self._absorb(saved.pending, [], asking=self.draft.asking)
             missing = self._missing()
             self._absorb(text, photos, asking=missing[0] if missing else None)
             return self._next()
         if word in CONTINUE_WORDS:
-            self.state = saved.get("state", COLLECTING)
-            self.notes.append(R.RESUMED)
-            self._absorb(saved.get("pending", ""), photos, asking=self.draft.get("asking"))
+            self.state = saved.state or COLLECTING
+            self.notes.append(replies.RESUMED)
+            self._absorb(saved.pending, photos, asking=self.draft.asking)
             return self._next()
         if word == "2":
-            pending = saved.get("pending", "")
+            pending = saved.pending
             self._reset()
-            self.notes.append(R.RESTART)
+            self.notes.append(replies.RESTART)
             if self._absorb(pending, photos):
                 return self._next()
-            return self._say(R.WELCOME)
-        self.draft["resume"] = saved
-        return self._say(R.RESUME)
+            return self._say(replies.WELCOME)
+        self.draft.resume = saved
+        return self._say(replies.RESUME)
 
     def _next(self) -> Reply:
         """The next question, or the summary when nothing is missing."""
         missing = self._missing()
         if missing:
             self.state = COLLECTING
-            self.draft["asking"] = missing[0]
-            return self._say(R.QUESTIONS[missing[0]])
+            self.draft.asking = missing[0]
+            return self._say(replies.QUESTIONS[missing[0]])
         self.state = CONFIRM
-        self.draft.pop("asking", None)
+        self.draft.drop("asking")
         return self._say(self._summary())
 
     def _missing(self) -> list[str]:
         d = self.draft
         out = []
-        if not d.get("site_id") and not d.get("county_code"):
+        if not d.site_id and not d.county_code:
             out.append("site")
-        if not d.get("amount") and not d.get("amount_per_person") and not d.get("amount_unknown"):
+        if not d.amount and not d.amount_per_person and not d.amount_unknown:
             out.append("amount")
-        if not d.get("workers"):
+        if not d.workers:
             out.append("workers")
-        if not d.get("name") and not d.get("anonymous"):
+        if not d.name and not d.anonymous:
             out.append("name")
-        if not (self.channel_phone or d.get("phone")):
+        if not (self.channel_phone or d.phone):
             out.append("phone")
         return out
 
@@ -386,95 +387,97 @@ class _Turn:
         # No more of one message is read than a whole complaint keeps: the summary never rests on text staff cannot
         # see, and a flood of text costs the webhook no more than a full complaint does.
         text = text[:self.settings.dialogue.max_text_chars]
-        before = {k: v for k, v in self.draft.items() if k not in ("texts", "asking", "truncated")}
+        before = self.draft.told()
         word = _word(text)
         self._read_name(text, word, whole=asking == "name")
         if not self.channel_phone:
             self._read_phone(text, whole=asking == "phone")
         if asking != "name":
             self._merge(self._extract(_in_context(text, asking)), text, override=correcting, asked=asking)
-        after = {k: v for k, v in self.draft.items() if k not in ("texts", "asking", "truncated")}
-        return after != before
+        return self.draft.told() != before
 
     def _read_name(self, text: str, word: str, whole: bool) -> None:
         if word in ANONYMOUS_WORDS:
-            self.draft.update(anonymous=True, name=None)
+            self.draft.anonymous, self.draft.name = True, None
             return
         found = _NAME_IN_TEXT.search(text)
         if found:
-            self.draft.update(name=found.group(1), anonymous=False)
+            self.draft.name, self.draft.anonymous = found.group(1), False
         elif whole:
             name = _NAME_PREFIX.sub("", text).strip(" ，,。.")
             if _NAME.fullmatch(name):
-                self.draft.update(name=name, anonymous=False)
+                self.draft.name, self.draft.anonymous = name, False
 
     def _read_phone(self, text: str, whole: bool) -> None:
         found = _MOBILE.search(normalise_digits(text))
         number = found.group(0) if found else (normalise_phone(text) if whole else None)
         if number:
-            self.draft["phone"] = number
+            self.draft.phone = number
 
     def _extract(self, text: str) -> ClaimDraft:
-        return extract_claim(text, sites=site_refs(self.session, self.draft.get("county_code")),
+        return extract_claim(text, sites=site_refs(self.session, self.draft.county_code),
                              counties=county_refs(self.session))
 
     def _merge(self, claim: ClaimDraft, text: str, *, override: bool, asked: str | None) -> None:
         d = self.draft
 
         def put(key: str, value: Any, field: str) -> None:
-            if value is not None and (override or asked == field or not d.get(key)):
-                d[key] = value
+            if value is not None and (override or asked == field or not getattr(d, key)):
+                setattr(d, key, value)
 
         if claim.site is not None:
             put("site_id", int(claim.site.site_id), "site")
-            if d.get("site_id") == int(claim.site.site_id):
-                d.update(county_code=claim.county_code, site_score=claim.site.score)
-        elif claim.county_code and (override or asked == "site" or not d.get("county_code")):
-            if d.get("county_code") != claim.county_code:
-                d["site_id"] = None
-            d["county_code"] = claim.county_code
-        put("amount", _value(claim.amount), "amount")
-        put("amount_per_person", _value(claim.amount_per_person), "amount")
+            if d.site_id == int(claim.site.site_id):
+                d.county_code, d.site_score = claim.county_code, claim.site.score
+        elif claim.county_code and (override or asked == "site" or not d.county_code):
+            if d.county_code != claim.county_code:
+                d.site_id = None
+            d.county_code = claim.county_code
+        put("amount", _figure(claim.amount), "amount")
+        put("amount_per_person", _figure(claim.amount_per_person), "amount")
         # "我" alone makes the extractor guess one worker: believed only beside an amount or a stated count.
         said = asked == "workers" or _COUNT_SAID.search(text) or (
             not override and (claim.amount or claim.amount_per_person))
         if claim.workers is not None and said:
-            put("workers", _value(claim.workers), "workers")
-        put("months", _value(claim.months), "")
+            put("workers", _figure(claim.workers), "workers")
+        put("months", _figure(claim.months), "")
         put("period", claim.period, "")
         put("employer", claim.employer, "")
         if claim.risk_flags:
             self.risk_seen |= set(claim.risk_flags)
-            d["risk_flags"] = sorted(set(d.get("risk_flags", [])) | set(claim.risk_flags))
-            terms = d.setdefault("risk_terms", {})
+            d.risk_flags = sorted(set(d.risk_flags) | set(claim.risk_flags))
+            terms = d.risk_terms
             for category, words in claim.risk_terms.items():
                 terms[category] = sorted(set(terms.get(category, [])) | set(words))
-            if "self_harm" in claim.risk_flags and R.SELF_HARM not in self.notes:
-                self.notes.append(R.SELF_HARM)
+            d.risk_terms = terms
+            if "self_harm" in claim.risk_flags and replies.SELF_HARM not in self.notes:
+                self.notes.append(replies.SELF_HARM)
 
     def _keep_text(self, text: str) -> None:
         """Everything the worker wrote goes with the complaint, up to the configured length."""
-        texts = self.draft.setdefault("texts", [])
+        texts = self.draft.texts
         room = self.settings.dialogue.max_text_chars - sum(len(t) for t in texts)
         if len(text) > room:
             text = text[:max(room, 0)]
-            if not self.draft.get("truncated"):
-                self.draft["truncated"] = True
-                self.notes.append(R.TRUNCATED)
+            if not self.draft.truncated:
+                self.draft.truncated = True
+                self.notes.append(replies.TRUNCATED)
         if text:
             texts.append(text)
+        self.draft.texts = texts  # stored from now on, even when this message added nothing
 
     def _add_photos(self, photos: list[Photo]) -> None:
         if not photos:
             return
-        kept = self.draft.setdefault("photos", [])
+        kept = self.draft.photos
         limit = self.settings.uploads.max_photos
         room = max(limit - len(kept), 0)
-        kept += [{"filename": p.filename, "content_type": p.content_type, "source": p.source,
-                  "content": base64.b64encode(p.content).decode("ascii")} for p in photos[:room]]
-        self.notes.append(R.PHOTOS_RECEIVED.format(count=min(len(photos), room)))
+        kept += [KeptPhoto(filename=p.filename, content_type=p.content_type, source=p.source,
+                           content=base64.b64encode(p.content).decode("ascii")) for p in photos[:room]]
+        self.draft.photos = kept
+        self.notes.append(replies.PHOTOS_RECEIVED.format(count=min(len(photos), room)))
         if len(photos) > room:
-            self.notes.append(R.TOO_MANY_PHOTOS.format(limit=limit))
+            self.notes.append(replies.TOO_MANY_PHOTOS.format(limit=limit))
 
     def _scene_site(self, scene: str | None) -> Site | None:
         if not scene:
@@ -483,23 +486,22 @@ class _Turn:
 
     # ------------------------------------------------------------------ summary and submission
 
-    def _amount(self) -> dict | None:
+    def _amount(self) -> Figure | None:
         d = self.draft
-        if d.get("amount"):
-            return d["amount"]
-        per, workers = d.get("amount_per_person"), d.get("workers")
+        if d.amount:
+            return d.amount
+        per, workers = d.amount_per_person, d.workers
         if per and workers:
-            return {"value": per["value"] * workers["value"],
-                    "approximate": per["approximate"] or workers["approximate"]}
+            return Figure(value=per.value * workers.value, approximate=per.approximate or workers.approximate)
         return None
 
     def _where(self) -> str:
         d = self.draft
-        county = next((c.name for c in county_refs(self.session) if c.code == d.get("county_code")), None)
-        if county is None and d.get("county_code"):
-            found = self.session.get(Jurisdiction, d["county_code"])
+        county = next((c.name for c in county_refs(self.session) if c.code == d.county_code), None)
+        if county is None and d.county_code:
+            found = self.session.get(Jurisdiction, d.county_code)
             county = found.name if found else None
-        site = self.session.get(Site, d["site_id"]) if d.get("site_id") else None
+        site = self.session.get(Site, d.site_id) if d.site_id else None
         if site is None:
             return county or ""
         if county is None or site.name.startswith(county):
@@ -508,14 +510,14 @@ class _Turn:
 
     def _summary(self) -> str:
         d = self.draft
-        amount, workers = self._amount(), d["workers"]
-        return R.SUMMARY.format(
+        amount, workers = self._amount(), d.workers
+        return replies.SUMMARY.format(
             where=self._where(),
-            workers=("约" if workers["approximate"] else "") + str(workers["value"]),
-            amount=R.OWED.format(amount=("约" if amount["approximate"] else "") + str(amount["value"]))
-            if amount else R.AMOUNT_UNKNOWN,
-            name=R.ANONYMOUS if d.get("anonymous") else d.get("name"),
-            phone=mask_phone(self.channel_phone or d.get("phone")))
+            workers=("约" if workers.approximate else "") + str(workers.value),
+            amount=replies.OWED.format(amount=("约" if amount.approximate else "") + str(amount.value))
+            if amount else replies.AMOUNT_UNKNOWN,
+            name=replies.ANONYMOUS if d.anonymous else d.name,
+            phone=mask_phone(self.channel_phone or d.phone))
 
     def _submit(self) -> Reply:
         """Store the complaint; the key is this conversation at this version, so a replayed 确认 is the same."""
@@ -523,26 +525,25 @@ class _Turn:
         amount = self._amount()
         claim = {
             "source": "dialogue",
-            "amount_approximate": amount["approximate"] if amount else None,
-            "workers_approximate": d["workers"]["approximate"],
-            "amount_per_person": (d.get("amount_per_person") or {}).get("value"),
-            "period": d.get("period"),
-            "employer": d.get("employer"),
-            "risk_flags": d.get("risk_flags", []),
-            "risk_terms": d.get("risk_terms", {}),
-            "site_match_score": d.get("site_score"),
+            "amount_approximate": amount.approximate if amount else None,
+            "workers_approximate": d.workers.approximate,
+            "amount_per_person": d.amount_per_person.value if d.amount_per_person else None,
+            "period": d.period,
+            "employer": d.employer,
+            "risk_flags": d.risk_flags,
+            "risk_terms": d.risk_terms,
+            "site_match_score": d.site_score,
         }
-        photos = [Photo(p["filename"], p["content_type"], base64.b64decode(p["content"]), p.get("source"))
-                  for p in d.get("photos", [])]
+        photos = [Photo(p.filename, p.content_type, base64.b64decode(p.content), p.source) for p in d.photos]
         complaint, created = create_complaint(self.session, NewComplaint(
-            channel=self.conv.channel, channel_user_id=self.conv.user_id, phone=self.channel_phone or d["phone"],
-            name=d.get("name"),
-            anonymous=bool(d.get("anonymous")), site_id=d.get("site_id"), jurisdiction_code=d.get("county_code"),
-            workers=d["workers"]["value"], amount=amount["value"] if amount else None, months=(d.get("months") or {}).get("value"),
-            free_text="\n".join(d.get("texts", [])), claim=claim, photos=photos,
+            channel=self.conv.channel, channel_user_id=self.conv.user_id, phone=self.channel_phone or d.phone,
+            name=d.name, anonymous=d.anonymous, site_id=d.site_id, jurisdiction_code=d.county_code,
+            workers=d.workers.value, amount=amount.value if amount else None,
+            months=d.months.value if d.months else None,
+            free_text="\n".join(d.texts), claim=claim, photos=photos,
             submission_key=f"dialogue:{self.conv.id}:{self.conv.version}"))
         self._reset(keep_ticket=complaint.ticket_no)
-        return self._say(R.SUBMITTED.format(ticket=complaint.ticket_no), complaint_created=created,
+        return self._say(replies.SUBMITTED.format(ticket=complaint.ticket_no), complaint_created=created,
                          ticket_no=complaint.ticket_no)
 
 

@@ -19,7 +19,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.foundation.models import Attachment
+from intake.foundation.models import Attachment, EventKind
 from intake.foundation.transitions import record
 from intake.reading.photos import EvidenceError, check_photo
 
@@ -28,7 +28,7 @@ from .outbox import RetryPolicy, claim_first, in_schemes, scheme
 log = logging.getLogger(__name__)
 
 ACTOR = "system:evidence"
-EVIDENCE_LOST = "evidence_lost"
+EVIDENCE_LOST = EventKind.EVIDENCE_LOST  # the kind this module writes; tests look events up by it
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def fetch(session: Session, row: Attachment, fetchers: Mapping[str, Fetcher], no
     if row.fetch_next_at is None:
         log.error("attachment %s from %s is lost after %s attempts: %s", row.id, row.source, row.fetch_attempts,
                   row.fetch_error)
-        record(session, row.complaint, EVIDENCE_LOST, actor=ACTOR,
+        record(session, row.complaint, EventKind.EVIDENCE_LOST, actor=ACTOR,
                note=f"工人发来的证据照片未能取回（{row.fetch_error}），请联系工人重新发送这张照片。",
                data={"attachment_id": row.id, "source": row.source, "attempts": row.fetch_attempts})
     session.flush()

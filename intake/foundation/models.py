@@ -101,6 +101,55 @@ class Status(StrEnum):
     REOPENED = "reopened"
 
 
+class EventKind(StrEnum):
+    """What an Event on a complaint's timeline records. Event.kind stays a plain string column, so rows with a kind
+    no longer written (say an old "route") still load; the code writes and compares only these."""
+
+    # A transition without a kind of its own is named after the status it enters (transitions.transition).
+    RECEIVED = Status.RECEIVED.value
+    ROUTED = Status.ROUTED.value
+    ACKNOWLEDGED = Status.ACKNOWLEDGED.value
+    ACCEPTED = Status.ACCEPTED.value
+    REJECTED = Status.REJECTED.value
+    IN_PROGRESS = Status.IN_PROGRESS.value
+    INVESTIGATING = Status.INVESTIGATING.value
+    RESOLVED = Status.RESOLVED.value
+    CLOSED = Status.CLOSED.value
+    RETURNED = Status.RETURNED.value
+    REOPENED = Status.REOPENED.value
+    # Transitions with a kind of their own: 转办 (to routed), 立案 (to investigating); the first measures move a
+    # case to in_progress, later ones are recorded without a status change.
+    TRANSFERRED = "transferred"
+    INVESTIGATION_OPENED = "investigation_opened"
+    MEASURES = "measures"
+    # Staff's steps on a case that change no status.
+    CONTACTED = "contacted"
+    WORKER_MESSAGED = "worker_messaged"
+    CLAIM_LINE_ADDED = "claim_line_added"
+    PAYMENT_RECORDED = "payment_recorded"
+    # The clocks: paused and resumed while waiting for the worker, extended on approval, and the cards they give.
+    CLOCKS_PAUSED = "clocks_paused"
+    CLOCKS_RESUMED = "clocks_resumed"
+    CLOCK_EXTENDED = "clock_extended"
+    CLOCK_WARNING = "clock_warning"
+    CLOCK_OVERDUE = "clock_overdue"
+    ESCALATED = "escalated"
+    # Routing's findings: priority, collective cases, the co-handlers told.
+    PRIORITY_SET = "priority_set"
+    COLLECTIVE_LINKED = "collective_linked"
+    COLLECTIVE_FLAGGED = "collective_flagged"
+    CO_HANDLER_NOTIFIED = "co_handler_notified"
+    # 挂牌督办 (by routing's rules or by hand) and its deadline passing.
+    SUPERVISED = "supervised"
+    SUPERVISION_OVERDUE = "supervision_overdue"
+    # A head's approval of an extension or a return: asked, then decided.
+    APPROVAL_REQUESTED = "approval_requested"
+    APPROVAL_DECIDED = "approval_decided"
+    # Evidence that could not be fetched, and a case whose personal data retention removed.
+    EVIDENCE_LOST = "evidence_lost"
+    ANONYMISED = "anonymised"
+
+
 class Priority(StrEnum):
     URGENT = "urgent"
     HIGH = "high"
@@ -421,7 +470,7 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[str] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(20), default="idle")
-    draft: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    draft: Mapped[dict[str, Any]] = mapped_column(default=dict)  # intake.conversation.draft.Draft as JSON
     opted_out_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

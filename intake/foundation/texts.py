@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .models import Event, Status
+from .models import Event, EventKind, Status
 
 # What a worker is told at each step of their case (the keys are the notice kinds: worker_<key>).
 WORKER_TEXT = {
@@ -36,12 +36,12 @@ STATUS_TEXT = {
 # Steps that change no status but that the worker should see; every other event without a status change
 # (reminders, escalations, co-handler notices, priority) is the offices' business and not shown.
 EVENT_TEXT = {
-    "received": "收到您的反映",
-    "contacted": "负责部门已与您联系",
-    "measures": "负责部门已采取措施催讨工资",
-    "clocks_paused": "等待您补充材料",
-    "clocks_resumed": "材料已收到，继续处理",
-    "transferred": "已转给更合适的部门办理",
+    EventKind.RECEIVED: "收到您的反映",
+    EventKind.CONTACTED: "负责部门已与您联系",
+    EventKind.MEASURES: "负责部门已采取措施催讨工资",
+    EventKind.CLOCKS_PAUSED: "等待您补充材料",
+    EventKind.CLOCKS_RESUMED: "材料已收到，继续处理",
+    EventKind.TRANSFERRED: "已转给更合适的部门办理",
 }
 
 

@@ -1,26 +1,26 @@
 """The complaint state machine. The status column is only ever changed here, always with an Event.
 
-Each transition bumps the complaint's version, so timers set for an earlier version become no-ops.
+Each transition bumps the complaint's version, so timers set for an earlier version become no-ops. Every event's
+kind is an EventKind: a string that is none (a typo) raises ValueError here rather than write a kind nothing reads.
 """
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from .models import Complaint, Event, Status
+from .models import Complaint, Event, EventKind, Status
 
-S = Status
 ALLOWED: dict[Status, frozenset[Status]] = {
-    S.RECEIVED: frozenset({S.ROUTED}),
-    S.ROUTED: frozenset({S.ACKNOWLEDGED, S.RETURNED, S.ROUTED}),
-    S.ACKNOWLEDGED: frozenset({S.ACCEPTED, S.REJECTED, S.RETURNED, S.ROUTED}),
-    S.ACCEPTED: frozenset({S.IN_PROGRESS, S.INVESTIGATING, S.RESOLVED, S.ROUTED}),
-    S.REJECTED: frozenset({S.REOPENED, S.CLOSED}),
-    S.IN_PROGRESS: frozenset({S.INVESTIGATING, S.RESOLVED, S.ROUTED}),
-    S.INVESTIGATING: frozenset({S.RESOLVED}),
-    S.RESOLVED: frozenset({S.CLOSED, S.REOPENED}),
-    S.CLOSED: frozenset({S.REOPENED}),
-    S.RETURNED: frozenset({S.ROUTED}),
-    S.REOPENED: frozenset({S.IN_PROGRESS, S.RESOLVED}),
+    Status.RECEIVED: frozenset({Status.ROUTED}),
+    Status.ROUTED: frozenset({Status.ACKNOWLEDGED, Status.RETURNED, Status.ROUTED}),
+    Status.ACKNOWLEDGED: frozenset({Status.ACCEPTED, Status.REJECTED, Status.RETURNED, Status.ROUTED}),
+    Status.ACCEPTED: frozenset({Status.IN_PROGRESS, Status.INVESTIGATING, Status.RESOLVED, Status.ROUTED}),
+    Status.REJECTED: frozenset({Status.REOPENED, Status.CLOSED}),
+    Status.IN_PROGRESS: frozenset({Status.INVESTIGATING, Status.RESOLVED, Status.ROUTED}),
+    Status.INVESTIGATING: frozenset({Status.RESOLVED}),
+    Status.RESOLVED: frozenset({Status.CLOSED, Status.REOPENED}),
+    Status.CLOSED: frozenset({Status.REOPENED}),
+    Status.RETURNED: frozenset({Status.ROUTED}),
+    Status.REOPENED: frozenset({Status.IN_PROGRESS, Status.RESOLVED}),
 }
 
 
@@ -28,13 +28,15 @@ class TransitionError(ValueError):
     """A move the state machine does not allow; precise, for staff and API clients."""
 
 
-def transition(session: Session, complaint: Complaint, to: Status | str, *, actor: str, kind: str | None = None,
-               note: str | None = None, data: dict | None = None) -> Event:
+def transition(session: Session, complaint: Complaint, to: Status | str, *, actor: str,
+               kind: EventKind | None = None, note: str | None = None, data: dict | None = None) -> Event:
+    """Move the complaint to `to`; the event's kind is the new status unless the step has a kind of its own."""
     to = Status(to)
     current = Status(complaint.status)
     if to not in ALLOWED[current]:
         raise TransitionError(f"complaint {complaint.ticket_no}: {current.value} -> {to.value} is not allowed")
-    event = Event(complaint_id=complaint.id, kind=kind or to.value, from_status=current.value, to_status=to.value,
+    kind = EventKind(kind or to.value)
+    event = Event(complaint_id=complaint.id, kind=kind, from_status=current.value, to_status=to.value,
                   actor=actor, note=note, data=data or {})
     complaint.status = to.value
     complaint.version += 1
@@ -43,10 +45,10 @@ def transition(session: Session, complaint: Complaint, to: Status | str, *, acto
     return event
 
 
-def record(session: Session, complaint: Complaint, kind: str, *, actor: str, note: str | None = None,
+def record(session: Session, complaint: Complaint, kind: EventKind, *, actor: str, note: str | None = None,
            data: dict | None = None) -> Event:
     """An event that changes no status (a contact made, a co-handler notified, a reminder sent)."""
-    event = Event(complaint_id=complaint.id, kind=kind, actor=actor, note=note, data=data or {})
+    event = Event(complaint_id=complaint.id, kind=EventKind(kind), actor=actor, note=note, data=data or {})
     session.add(event)
     session.flush()
     return event

@@ -25,6 +25,7 @@ from intake.foundation.models import (
     Complaint,
     Conversation,
     Event,
+    EventKind,
     InboundMessage,
     Outbox,
     Status,
@@ -107,7 +108,7 @@ def _anonymise(session: Session, complaint: Complaint, before: datetime, now: da
     complaint.channel_user_id = None
     complaint.anonymised_at = now
     complaint.version += 1
-    record(session, complaint, "anonymised", actor=ACTOR, note=REMOVED_TEXT)
+    record(session, complaint, EventKind.ANONYMISED, actor=ACTOR, note=REMOVED_TEXT)
 
 
 def _worker_addresses(complaint: Complaint) -> list[str]:

@@ -29,6 +29,7 @@ from intake.foundation.models import (
     CaseFacts,
     Complaint,
     Event,
+    EventKind,
     Site,
     Status,
     UTCDateTime,
@@ -39,10 +40,9 @@ from .employers import normalise_name
 
 CLOCK_COLUMNS = {"acknowledge": "acknowledged_on_time", "contact": "contact_on_time",
                  "accept": "accept_on_time", "reply": "reply_on_time"}
-OVERDUE = "clock_overdue"
 STOPPED_BY_STATUS = {Status.ACKNOWLEDGED.value: "acknowledge", Status.ACCEPTED.value: "accept",
                      Status.REJECTED.value: "accept", Status.RESOLVED.value: "reply"}
-STOPPED_BY_KIND = {"contacted": "contact"}
+STOPPED_BY_KIND = {EventKind.CONTACTED: "contact"}
 FIRST_DATES = {Status.ACCEPTED.value: "accepted_at", Status.INVESTIGATING.value: "investigated_at"}
 LATEST_DATES = {Status.REJECTED.value: "rejected_at", Status.RESOLVED.value: "resolved_at",
                 Status.CLOSED.value: "closed_at"}
@@ -69,7 +69,7 @@ def keep_case_facts(session: Session, _flush_context) -> None:
     if not events and not changed:
         return
     connection = session.connection()
-    new = [e.complaint_id for e in events if e.kind == "received"]
+    new = [e.complaint_id for e in events if e.kind == EventKind.RECEIVED]
     if new:
         _insert_rows(connection, new)
     _apply(connection, events)
@@ -120,7 +120,7 @@ def _effects(event) -> list[tuple]:
     """(statement, parameters) for one event, in the order they must run."""
     found, ident = [], {"id": event.complaint_id}
     clock = (event.data or {}).get("clock")
-    if event.kind == OVERDUE and clock in CLOCK_COLUMNS:
+    if event.kind == EventKind.CLOCK_OVERDUE and clock in CLOCK_COLUMNS:
         found.append((_MISSED[clock], ident))
     stopped = STOPPED_BY_STATUS.get(event.to_status) or STOPPED_BY_KIND.get(event.kind)
     if stopped:

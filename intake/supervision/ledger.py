@@ -24,6 +24,7 @@ from intake.foundation.models import (
     Complaint,
     Department,
     Event,
+    EventKind,
     Jurisdiction,
     Site,
     Status,
@@ -42,7 +43,7 @@ LINES_HEADER = ("入账号", "投诉编号", "工人姓名", "应发金额（元
 ON_TIME = {True: "按时", False: "超期", None: ""}
 SATISFIED = {True: "工资已到手", False: "工资未到手", None: ""}
 INVESTMENTS = {k.value: v for k, v in INVESTMENT_LABELS.items()}
-TIMELINE_KINDS = ("rejected", "measures", "closed")
+TIMELINE_KINDS = (EventKind.REJECTED, EventKind.MEASURES, EventKind.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,9 @@ def _timeline(session: Session, ids: list[int]) -> dict[int, dict]:
             select(Event.complaint_id, Event.kind, Event.note, Event.data, Event.actor)
             .where(Event.complaint_id.in_(ids), Event.kind.in_(TIMELINE_KINDS)).order_by(Event.id)):
         facts = found[complaint_id]
-        if kind == "rejected":
+        if kind == EventKind.REJECTED:
             facts["reason"] = note or ""
-        elif kind == "measures":
+        elif kind == EventKind.MEASURES:
             facts["measures"] += [m for m in (data or {}).get("measures", []) if m not in facts["measures"]]
         else:
             facts["closed_by"] = actor.removeprefix("staff:") if actor.startswith("staff:") else "工人确认"
