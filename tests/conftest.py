@@ -7,7 +7,6 @@ run instead of skipping it.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import replace
 
 import pytest
@@ -23,6 +22,7 @@ from intake.foundation.settings import DatabaseSettings, Settings
 from intake.registry.directory import load_directory
 from intake.runtime.sessions import make_session_factory
 from migrations import upgrade
+from tests.helpers import chromium, serving
 
 KEEP_TABLES = {"jurisdictions", "departments", "alembic_version"}
 
@@ -83,8 +83,6 @@ def client(app):
 @pytest.fixture
 def server(app):
     """The app over real HTTP on 127.0.0.1, for the browser tests."""
-    from tests.browsers import serving
-
     with serving(app) as url:
         yield url
 
@@ -92,8 +90,6 @@ def server(app):
 @pytest.fixture
 def browser():
     """Headless Chromium sized like a phone, with WeChat's in-app browser's user agent."""
-    from tests.browsers import chromium
-
     with chromium(390, 844, phone=True) as driver:
         yield driver
 
@@ -101,8 +97,6 @@ def browser():
 @pytest.fixture
 def desktop_browser():
     """Headless Chromium on an office computer's 1366x768 screen."""
-    from tests.browsers import chromium
-
     with chromium(1366, 768, phone=False) as driver:
         yield driver
 
@@ -143,10 +137,3 @@ def session(app, settings):
 def make_settings(settings):
     """Derive settings for one test, e.g. make_settings(demo=True)."""
     return lambda **changes: replace(settings, **changes)
-
-
-def csrf_token(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
-        re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "the page has no CSRF token"
-    return match.group(1)

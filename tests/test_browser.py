@@ -15,7 +15,7 @@ from sqlalchemy import select
 from handlers import create_app
 from intake.conversation import replies as R
 from intake.foundation.models import Complaint, InboundMessage, Site
-from tests.browsers import SCREENSHOTS, serving
+from tests.helpers import SCREENSHOTS, serving
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from intake.foundation.models import (
     utcnow,
 )
 from intake.runtime.worker import run_once
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 CAL = WorkingCalendar.from_config({})
 

@@ -19,11 +19,11 @@ from intake.foundation.models import (
 )
 from intake.people.staff import set_active
 from intake.registry.directory import department
-from tests.conftest import csrf_token
-from tests.console_helpers import (
+from tests.helpers import (
     PASSWORD,
     act,
     case_page,
+    csrf_token,
     flashed,
     login,
     make_accounts,

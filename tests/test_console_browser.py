@@ -7,8 +7,7 @@ from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.foundation.models import Status
-from tests.browsers import SCREENSHOTS
-from tests.console_helpers import PASSWORD, make_accounts, reload
+from tests.helpers import PASSWORD, SCREENSHOTS, make_accounts, reload
 from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
 
 

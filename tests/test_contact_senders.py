@@ -43,17 +43,12 @@ from intake.foundation.settings import (
     WebhookSettings,
     load_settings,
 )
+from tests.helpers import free_port
 
 SECRET = "a-shared-webhook-secret"
 TICKET = "QL20260301-0007"
 PAYLOAD = {"kind": "clock_warning", "ticket_no": TICKET,
            "text": f"【黄牌预警】投诉 {TICKET} 的受理时限将于03月05日17:30到期，请及时办理。"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- SMTP ---------------------------------------------------------------------------------------------------

@@ -7,8 +7,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.conversation import replies as R
-from tests.browsers import chromium, serving
-from tests.console_helpers import PASSWORD, make_accounts
+from tests.helpers import PASSWORD, chromium, make_accounts, serving
 from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
 
 

@@ -10,8 +10,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.foundation.models import utcnow
-from tests.browsers import SCREENSHOTS
-from tests.console_helpers import PASSWORD, make_accounts
+from tests.helpers import PASSWORD, SCREENSHOTS, make_accounts
 from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
 
 DRAWN = """

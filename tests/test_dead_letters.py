@@ -19,8 +19,7 @@ from handlers.channels.webhook import WebhookSender
 from intake.delivery.outbox import InboxSender, dispatch_desk, enqueue
 from intake.foundation.models import AuditEntry, Outbox, StaffUser, utcnow
 from intake.runtime.worker import run_once
-from tests.conftest import csrf_token
-from tests.console_helpers import PASSWORD_HASH, login, make_accounts
+from tests.helpers import PASSWORD_HASH, csrf_token, login, make_accounts
 
 SLOW = 1.0  # a receiver this slow times the sender out
 TIMEOUT = 0.3

@@ -15,7 +15,7 @@ from intake.foundation.models import Complainant
 from intake.foundation.settings import PrivacySettings, SettingsError, load_settings
 from intake.privacy.key_rotation import rotate_keys
 from migrations import upgrade
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 from tests.test_dialogue import sms
 from tests.test_doctor import invoke
 from tests.test_web_form import make_site, stored, submit, ticket_of

@@ -15,8 +15,6 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-from conftest import csrf_token
-from private_postgres import PrivateCluster
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from test_dead_letters import receiving
@@ -42,6 +40,7 @@ from intake.foundation.settings import DatabaseSettings, Settings
 from intake.registry.directory import load_directory
 from intake.runtime.sessions import make_session_factory
 from migrations import upgrade
+from tests.helpers import PrivateCluster, csrf_token
 
 WAIT = 60
 WEBHOOK_SECRET = "fault-test-webhook-secret"

@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 import pytest
 import requests
 from sqlalchemy import create_engine, select, text
-from test_contact_senders import free_port
 from test_sms import AUTH_TOKEN, TWILIO
 from test_wechat import (
     AES_KEY,
@@ -35,6 +34,7 @@ from test_wechat import (
 from twilio.request_validator import RequestValidator
 
 from intake.foundation.models import Complaint, InboundMessage
+from tests.helpers import free_port
 
 FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"
 WAIT = 15

@@ -15,7 +15,7 @@ from intake.case import cases
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import AuditEntry, CaseFacts, ClaimLine, Complaint, Site
 from intake.supervision.ledger import HEADER, LINES_HEADER
-from tests.console_helpers import login, make_accounts
+from tests.helpers import login, make_accounts
 from tests.test_cases import ctx, routed, site, worker_pass  # noqa: F401  (site is a fixture)
 
 HOSTILE = {

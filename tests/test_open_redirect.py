@@ -9,8 +9,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import pytest
 
 from handlers.console.auth import _safe_next
-from tests.conftest import csrf_token
-from tests.console_helpers import PASSWORD, make_accounts
+from tests.helpers import PASSWORD, csrf_token, make_accounts
 
 BASE = "https://qingling.test/console/login"
 HOSTILE = (

@@ -16,7 +16,7 @@ from handlers.posters import poster_data
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import Site
 from intake.registry.sites import import_sites
-from tests.console_helpers import login
+from tests.helpers import login
 
 CSV = """项目编号,项目名称,所在区县,行业,投资类型,建设单位,劳资专管员,劳资专管员电话,工资发放日,最低工资标准
 P-1,阳光城三期,兰山区,房屋建筑,政府投资,临沂阳光置业,王建国,13905391234,15,2100

@@ -10,7 +10,7 @@ import pytest
 from handlers.security import CONTENT_SECURITY_POLICY
 from intake.case.links import confirm_url
 from intake.foundation.models import Attachment
-from tests.console_helpers import login, make_accounts
+from tests.helpers import login, make_accounts
 from tests.mainland_sms import SECRET
 from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
 from tests.test_console import PNG

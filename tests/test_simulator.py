@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from handlers import create_app
 from intake.conversation import replies as R
 from intake.foundation.models import Complaint, Conversation, InboundMessage, Site
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"
 

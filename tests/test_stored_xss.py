@@ -22,8 +22,7 @@ from handlers.posters import poster_data, poster_font
 from handlers.runtime import services
 from intake.foundation.models import Complaint, Site
 from qr import layout_poster
-from tests.conftest import csrf_token
-from tests.console_helpers import act, login, make_accounts
+from tests.helpers import act, csrf_token, login, make_accounts
 from tests.test_cases import worker_pass
 from tests.test_web_form import filled, form_fields
 

@@ -15,7 +15,7 @@ from handlers import create_app
 from handlers.runtime import services
 from intake.foundation.models import Attachment, Complaint, Event, Site, Status
 from intake.foundation.settings import RateLimitSettings
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 
 NOT_FOUND = "没有找到这个编号，请检查受理编号和手机号后四位"
 SCRIPT = "<script>alert(1)</script>"
