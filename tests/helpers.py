@@ -7,23 +7,46 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import io
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
 import tempfile
 import threading
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlencode
 
 from argon2 import PasswordHasher
+from flask.cli import ScriptInfo
+from PIL import ExifTags, Image
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, select, text
+from twilio.request_validator import RequestValidator
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
 from werkzeug.serving import make_server
 
-from intake.foundation.models import Complaint, StaffUser
+from handlers.cli import main
+from handlers.runtime import services
+from intake.case import cases, clocks, timers
+from intake.case.complaints import ROUTE_CLOCK, NewComplaint, create_complaint
+from intake.conversation.dialogue import handle_message
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.models import Complaint, Outbox, Site, StaffUser, utcnow
+from intake.foundation.settings import ClockSettings, Settings, TwilioSettings, WeChatSettings, WorkerSettings
+from intake.foundation.transitions import transition
+from intake.people.clients import NewClient, create_client
 from intake.registry.directory import department
+from intake.runtime.worker import run_once
 
 # ---------------------------------------------------------------- pages
 
@@ -40,6 +63,74 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def receiving(handler: type[BaseHTTPRequestHandler]):
+    """A real HTTP server on 127.0.0.1 for webhook deliveries, served from a thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---------------------------------------------------------------- the working calendar and the clocks
+
+CAL = WorkingCalendar.from_config({})
+CST = CAL.timezone
+CLOCKS = ClockSettings()
+
+
+def at(y, mo, d, h=0, mi=0):
+    return datetime(y, mo, d, h, mi, tzinfo=CST)
+
+
+def routed_complaint(session, now, priority="normal", county="371302", kind="hrss", settings=CLOCKS):
+    """A complaint routed by hand to a county department, with its clocks started as routing does; the route
+    timer every new complaint gets is cancelled, so only the clocks under test fire."""
+    complaint, _ = create_complaint(session, NewComplaint(channel="web", phone="13900000000"))
+    timers.cancel_timers(session, complaint, [ROUTE_CLOCK])
+    complaint.priority = priority
+    complaint.jurisdiction_code = county
+    complaint.department_id = department(session, county, kind).id
+    transition(session, complaint, "routed", actor="test")
+    clocks.start_clocks_for(session, complaint, "routed", now, CAL, settings)
+    return complaint
+
+
+# ---------------------------------------------------------------- a case's life: new, routed by the worker, looked at in the outbox
+
+def new_case(session, settings, site=None, channel="web", user=None, phone="13912345678") -> Complaint:
+    complaint, _ = create_complaint(session, NewComplaint(
+        channel=channel, channel_user_id=user, phone=phone, name="张三", site_id=site.id if site else None,
+        workers=3, amount=12000, free_text="老板欠我们三个人一万二"))
+    session.commit()
+    return complaint
+
+
+def worker_pass(app, now: datetime | None = None):
+    """One pass with no senders, so every notice stays in the outbox to be looked at."""
+    return run_once(services(app).sessions, {}, CAL, services(app).settings, now=now or utcnow())
+
+
+def outbox(session, complaint, kind=None) -> list[Outbox]:
+    session.expire_all()
+    rows = session.scalars(select(Outbox).where(Outbox.complaint_id == complaint.id).order_by(Outbox.id)).all()
+    return [r for r in rows if kind is None or r.payload.get("kind") == kind]
+
+
+def ctx(app, later: timedelta = timedelta(0)) -> cases.CaseContext:
+    return cases.CaseContext(services(app).settings, CAL, utcnow() + later)
+
+
+def routed(app, session, settings, site, **kwargs) -> Complaint:
+    complaint = new_case(session, settings, site, **kwargs)
+    worker_pass(app)
+    session.expire_all()
+    return session.get(Complaint, complaint.id)
 
 
 # ---------------------------------------------------------------- the console
@@ -97,6 +188,231 @@ def flashed(client, response) -> str:
 def reload(session, complaint: Complaint) -> Complaint:
     session.expire_all()
     return session.scalar(select(Complaint).where(Complaint.id == complaint.id))
+
+
+# ---------------------------------------------------------------- the web form and photos
+
+def make_site(session, name: str = "阳光城三期工地", address: str = "兰山区沂蒙路100号") -> Site:
+    """Sites are inserted directly: the importer is not what is tested here."""
+    site = Site(code=secrets.token_hex(6), name=name, jurisdiction_code="371302", address=address,
+                public_token=secrets.token_urlsafe(16))
+    session.add(site)
+    session.commit()
+    return site
+
+
+def jpeg(size: tuple[int, int] = (64, 48), noise: bool = False) -> bytes:
+    image = Image.frombytes("RGB", size, secrets.token_bytes(size[0] * size[1] * 3)) if noise \
+        else Image.new("RGB", size, (200, 40, 40))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def form_fields(client, url: str) -> dict:
+    """What a browser would send back from a fresh page: the CSRF token and the page's submission key."""
+    html = client.get(url).text
+    key = re.search(r'name="submission_key" type="hidden" value="([0-9a-f]{32})"', html)
+    assert key, "the form carries no submission key"
+    return {"csrf_token": csrf_token(html), "submission_key": key.group(1)}
+
+
+def filled(**changes) -> dict:
+    data = {"name": "张三", "phone": "13800138000", "id_number": "", "workers": "8", "amount": "35000",
+            "months": "3", "free_text": "干了三个月，老板一直不给钱。", "consent": "y"}
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def submit(client, url: str, photos: list[tuple[bytes, str]] = (), **changes):
+    data = form_fields(client, url) | filled(**changes)
+    if photos:
+        data["photos"] = [(io.BytesIO(content), name) for content, name in photos]
+    return client.post(url, data=data, content_type="multipart/form-data")
+
+
+def stored(session) -> list[Complaint]:
+    session.rollback()  # a fresh transaction sees what the app committed
+    return list(session.scalars(select(Complaint).order_by(Complaint.id)))
+
+
+def ticket_of(response) -> str:
+    assert response.status_code == 303, response.text
+    return re.fullmatch(r"/r/(\d{12})", response.headers["Location"]).group(1)
+
+
+GPS = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (35.0, 3.0, 30.5),
+       ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (118.0, 20.0, 10.0)}
+RED, BLUE = (220, 20, 20), (20, 20, 220)
+
+
+def phone_photo(orientation: int = 1, kind: str = "JPEG") -> bytes:
+    """64x48, left half red and right half blue, with what a phone's camera writes into it."""
+    image = Image.new("RGB", (64, 48), BLUE)
+    image.paste(RED, (0, 0, 32, 48))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = "HUAWEI", "Mate 60"
+    exif[ExifTags.Base.BodySerialNumber] = "SN-8848-0001"
+    exif[ExifTags.Base.Orientation] = orientation
+    exif[ExifTags.IFD.GPSInfo] = GPS
+    out = io.BytesIO()
+    image.save(out, kind, exif=exif, **({"comment": b"owner: zhang san"} if kind == "JPEG" else {}))
+    return out.getvalue()
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+# ---------------------------------------------------------------- the JSON API
+
+API_BODY = {"phone": "13912345678", "description": "阳光城工地老板欠我们八个人三万五", "county": "371302",
+        "workers": 8, "amount": 35000}
+
+
+def make_client(session, name, role="admin", department_id=None, county=None, webhook=None) -> str:
+    _, token = create_client(session, NewClient(name, role, department_id, county, webhook))
+    session.commit()
+    return token
+
+
+def auth(token: str, **headers) -> dict:
+    return {"Authorization": f"Bearer {token}", **headers}
+
+
+def complaint_count(session) -> int:
+    return session.scalar(select(func.count(Complaint.id)))
+
+
+# ---------------------------------------------------------------- the chat engine, one committed message at a time
+
+CHAT_T0 = datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)
+SMS_PHONE = "13911112222"
+
+
+class Chat:
+    """One worker on one channel; every message is its own committed transaction, one minute apart."""
+
+    def __init__(self, session, settings, channel="wechat", user="openid-1", phone=None):
+        self.session, self.settings = session, settings
+        self.channel, self.user, self.phone = channel, user, phone
+        self.now = CHAT_T0
+
+    def say(self, text, *, after=timedelta(minutes=1), **kw):
+        self.now += after
+        reply = handle_message(self.session, self.settings, self.channel, self.user, text, now=self.now,
+                               has_phone=self.phone is not None, phone=self.phone, **kw)
+        self.session.commit()
+        return reply
+
+
+def sms(session, settings, phone=SMS_PHONE):
+    return Chat(session, settings, channel="sms", user=phone, phone=phone)
+
+
+# ---------------------------------------------------------------- the command line
+
+def invoke(app, *args):
+    return app.test_cli_runner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
+
+
+# ---------------------------------------------------------------- the outbox
+
+OUTBOX_T0 = at(2024, 3, 4, 9, 0)
+
+
+def worker_settings(**worker):
+    return replace(Settings(), worker=replace(WorkerSettings(), **worker))
+
+
+def outbox_rows(session):
+    session.expire_all()
+    return list(session.scalars(select(Outbox).order_by(Outbox.id)))
+
+
+# ---------------------------------------------------------------- SMS through Twilio
+
+TWILIO_AUTH_TOKEN = "twilio-test-auth-token"
+TWILIO = TwilioSettings(account_sid="AC" + "0" * 32, auth_token=TWILIO_AUTH_TOKEN, from_number="+15005550006")
+PUBLIC_BASE_URL = "https://qingling.test"  # the conftest's public_base_url; the test client itself runs on http://localhost
+TWILIO_PHONE = "+8613812345678"
+
+
+def signed_post(client, path: str, params: dict[str, str], url: str | None = None, token: str = TWILIO_AUTH_TOKEN):
+    """POST as Twilio does: the signature covers the public URL and the parameters."""
+    signature = RequestValidator(token).compute_signature(url or PUBLIC_BASE_URL + path, params)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def text_in(client, body: str, sid: str, sender: str = TWILIO_PHONE):
+    return signed_post(client, "/sms/twilio", {"MessageSid": sid, "From": sender, "To": TWILIO.from_number,
+                                               "Body": body, "NumMedia": "0"})
+
+
+def twiml_reply(response) -> str | None:
+    assert response.status_code == 200, response.data
+    assert response.mimetype == "application/xml"
+    found = re.search(r"<Message>(.*)</Message>", response.get_data(as_text=True))
+    return found.group(1) if found else None
+
+
+def count(session, model, **where) -> int:
+    session.expire_all()
+    query = select(func.count()).select_from(model)
+    for key, value in where.items():
+        query = query.where(getattr(model, key) == value)
+    return session.scalar(query)
+
+
+# ---------------------------------------------------------------- the WeChat official account
+
+WECHAT_TOKEN = "wechat-test-token"
+WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+WECHAT_APP_ID = "wx0123456789abcdef"
+WECHAT = WeChatSettings(app_id=WECHAT_APP_ID, app_secret="app-secret", token=WECHAT_TOKEN, encoding_aes_key=WECHAT_AES_KEY,
+                        template_id="TEMPLATE-1")
+WECHAT_CRYPTO = WeChatCrypto(WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APP_ID)
+OPENID = "oWorker0000000000000000000A"
+
+
+def signed_query(timestamp: int | None = None, **extra) -> dict[str, str]:
+    timestamp, nonce = str(int(time.time()) if timestamp is None else timestamp), "nonce123"
+    signer = WeChatSigner()
+    signer.add_data(WECHAT_TOKEN, timestamp, nonce)
+    return {"signature": signer.signature, "timestamp": timestamp, "nonce": nonce, **extra}
+
+
+def text_xml(content: str, msg_id: int, user: str = OPENID) -> str:
+    return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>")
+
+
+def wechat_post(client, xml: str, query: dict | None = None):
+    """POST as WeChat does: in safe mode (unless the query says otherwise) the message encrypted and signed with
+    the account's EncodingAESKey."""
+    query = dict(query or signed_query())
+    if services(client.application).settings.wechat.encoding_aes_key and "encrypt_type" not in query:
+        xml = WECHAT_CRYPTO.encrypt_message(xml, query["nonce"], query["timestamp"])
+        query.update(encrypt_type="aes", msg_signature=parse_envelope(xml)["MsgSignature"])
+    return client.post("/wechat?" + urlencode(query), data=xml, content_type="text/xml")
+
+
+def reply_text(response) -> str | None:
+    """The reply's text, decrypted when it came encrypted."""
+    assert response.status_code == 200, response.data
+    if response.data == b"success":
+        return None
+    xml, envelope = response.data, parse_envelope(response.data)
+    if "Encrypt" in envelope:
+        xml = WECHAT_CRYPTO.decrypt_message(xml, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"])
+    return parse_message(xml).content
+
+
+def parse_envelope(xml: str | bytes) -> dict:
+    import xmltodict
+
+    return xmltodict.parse(xml)["xml"]
 
 
 # ---------------------------------------------------------------- real headless Chromium

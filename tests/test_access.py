@@ -19,7 +19,8 @@ from intake.people.staff import (
     set_active,
 )
 from intake.registry.directory import department
-from tests.test_cases import CAL, ctx, routed, site  # noqa: F401  (site is a fixture)
+from tests.helpers import CAL, ctx, outbox, routed, worker_pass
+from tests.test_cases import site  # noqa: F401  (fixtures)
 
 
 def make_user(session, username, role, department_id=None, county=None, password="secret-pass-1"):
@@ -131,8 +132,6 @@ def test_an_extension_request_is_carried_out_only_when_the_head_approves(app, se
 
 def test_a_supervisors_deadline_survives_status_changes_and_fires_while_the_case_is_open(app, session, settings,
                                                                                          site):
-    from tests.test_cases import outbox, worker_pass
-
     complaint = routed(app, session, settings, site)
     cases.supervise(session, complaint, ctx(app), actor="staff:c1", due=utcnow() + timedelta(days=2),
                     reason="涉及人数多")

@@ -11,26 +11,9 @@ from sqlalchemy import func, select
 from handlers.cli import main
 from intake.foundation.models import AuditEntry, Complaint, ExternalRef, Status
 from intake.foundation.settings import ApiSettings
-from intake.people.clients import NewClient, create_client
 from intake.registry.directory import department
-from tests.test_cases import routed, site, worker_pass  # noqa: F401  (site is a fixture)
-
-BODY = {"phone": "13912345678", "description": "阳光城工地老板欠我们八个人三万五", "county": "371302",
-        "workers": 8, "amount": 35000}
-
-
-def make_client(session, name, role="admin", department_id=None, county=None, webhook=None) -> str:
-    _, token = create_client(session, NewClient(name, role, department_id, county, webhook))
-    session.commit()
-    return token
-
-
-def auth(token: str, **headers) -> dict:
-    return {"Authorization": f"Bearer {token}", **headers}
-
-
-def complaints(session) -> int:
-    return session.scalar(select(func.count(Complaint.id)))
+from tests.helpers import API_BODY, auth, complaint_count, make_client, routed, worker_pass
+from tests.test_cases import site  # noqa: F401  (fixtures)
 
 
 def post(client, token, body, **headers):
@@ -39,7 +22,7 @@ def post(client, token, body, **headers):
 
 def test_a_created_complaint_is_stored_routed_and_readable(app, client, session):
     token = make_client(session, "hotline")
-    response = post(client, token, BODY)
+    response = post(client, token, API_BODY)
     assert response.status_code == 201
     created = response.get_json()
     assert created["status"] == "received" and created["channel"] == "api"
@@ -56,29 +39,29 @@ def test_a_created_complaint_is_stored_routed_and_readable(app, client, session)
 
 def test_a_retried_create_with_the_same_idempotency_key_returns_the_first_complaint(client, session):
     token = make_client(session, "hotline")
-    first = post(client, token, BODY, **{"Idempotency-Key": "order-1"})
-    again = post(client, token, BODY, **{"Idempotency-Key": "order-1"})
+    first = post(client, token, API_BODY, **{"Idempotency-Key": "order-1"})
+    again = post(client, token, API_BODY, **{"Idempotency-Key": "order-1"})
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.get_json()["ticket_no"] == first.get_json()["ticket_no"]
-    other = post(client, token, {**BODY, "amount": 1}, **{"Idempotency-Key": "order-1"})
+    other = post(client, token, {**API_BODY, "amount": 1}, **{"Idempotency-Key": "order-1"})
     assert other.status_code == 422 and other.get_json()["type"].endswith("#problem-idempotency-mismatch")
-    assert complaints(session) == 1
+    assert complaint_count(session) == 1
     other_client = make_client(session, "platform")
-    assert post(client, other_client, BODY, **{"Idempotency-Key": "order-1"}).status_code == 201  # per client
-    assert complaints(session) == 2
+    assert post(client, other_client, API_BODY, **{"Idempotency-Key": "order-1"}).status_code == 201  # per client
+    assert complaint_count(session) == 2
 
 
 def test_the_same_external_id_twice_is_one_complaint(client, session):
     token = make_client(session, "hotline")
-    clue = {**BODY, "source": {"system": "12345", "external_id": "GD-2026-0042"}}
+    clue = {**API_BODY, "source": {"system": "12345", "external_id": "GD-2026-0042"}}
     first = post(client, token, clue)
     again = post(client, make_client(session, "platform"), {**clue, "description": "重复推送的同一工单"})
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.get_json()["ticket_no"] == first.get_json()["ticket_no"]
     assert again.get_json()["source"] == {"system": "12345", "external_id": "GD-2026-0042"}
-    assert complaints(session) == 1 and session.scalar(select(func.count(ExternalRef.id))) == 1
+    assert complaint_count(session) == 1 and session.scalar(select(func.count(ExternalRef.id))) == 1
     other = post(client, token, {**clue, "source": {"system": "national_platform", "external_id": "GD-2026-0042"}})
-    assert other.status_code == 201 and complaints(session) == 2
+    assert other.status_code == 201 and complaint_count(session) == 2
 
 
 def test_a_department_client_sees_only_its_cases_and_only_its_roles_actions(app, client, session, settings, site):
@@ -120,18 +103,18 @@ def test_bad_input_gets_a_precise_problem_and_changes_nothing(client, session):
     cases = [
         (client.post("/api/v1/complaints", data="{\"phone\": ", headers=auth(token, **{
             "Content-Type": "application/json"})), 400, "malformed-json", None),
-        (post(client, token, {**BODY, "workers": "8"}), 422, "validation", ("/workers", "int_type")),
-        (post(client, token, {**BODY, "worker": 8}), 422, "validation", ("/worker", "extra_forbidden")),
-        (post(client, token, {**BODY, "phone": "12345"}), 422, "validation", ("/phone", "phone_invalid")),
-        (post(client, token, {**BODY, "source": {"system": "12345"}}), 422, "validation",
+        (post(client, token, {**API_BODY, "workers": "8"}), 422, "validation", ("/workers", "int_type")),
+        (post(client, token, {**API_BODY, "worker": 8}), 422, "validation", ("/worker", "extra_forbidden")),
+        (post(client, token, {**API_BODY, "phone": "12345"}), 422, "validation", ("/phone", "phone_invalid")),
+        (post(client, token, {**API_BODY, "source": {"system": "12345"}}), 422, "validation",
          ("/source/external_id", "missing")),
-        (post(client, token, {**BODY, "county": "999999"}), 422, "validation", ("/county", "county_unknown")),
-        (post(client, token, {**BODY, "description": "欠" * 70_000}), 413, "too-large", None),
-        (client.post("/api/v1/complaints", data=json.dumps(BODY), headers=auth(token)), 415,
+        (post(client, token, {**API_BODY, "county": "999999"}), 422, "validation", ("/county", "county_unknown")),
+        (post(client, token, {**API_BODY, "description": "欠" * 70_000}), 413, "too-large", None),
+        (client.post("/api/v1/complaints", data=json.dumps(API_BODY), headers=auth(token)), 415,
          "unsupported-media-type", None),
-        (post(client, token, BODY, **{"Idempotency-Key": "含中文"}), 422, "validation", None),
-        (post(client, "ql_nope_nope", BODY), 401, "unauthorized", None),
-        (client.post("/api/v1/complaints", json=BODY), 401, "unauthorized", None),
+        (post(client, token, API_BODY, **{"Idempotency-Key": "含中文"}), 422, "validation", None),
+        (post(client, "ql_nope_nope", API_BODY), 401, "unauthorized", None),
+        (client.post("/api/v1/complaints", json=API_BODY), 401, "unauthorized", None),
     ]
     for response, status, kind, field in cases:
         problem = response.get_json()
@@ -140,7 +123,7 @@ def test_bad_input_gets_a_precise_problem_and_changes_nothing(client, session):
         if field:
             assert (problem["errors"][0]["pointer"], problem["errors"][0]["code"]) == field, problem
     assert cases[-1][0].headers["WWW-Authenticate"].startswith("Bearer")
-    assert complaints(session) == 0
+    assert complaint_count(session) == 0
 
 
 def test_lists_filter_and_page_by_keyset(app, client, session, settings, site):

@@ -15,8 +15,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from handlers.api.v1 import api
 from intake.foundation.settings import ApiSettings
-from tests.test_api import make_client
-from tests.test_cases import site  # noqa: F401  (a fixture: a real site for generated complaints to meet)
+from tests.helpers import make_client
+from tests.test_cases import site  # noqa: F401  (fixtures)
 
 schema = schemathesis.openapi.from_dict(api.document())
 

@@ -15,9 +15,9 @@ from intake.foundation.settings import WebhookSettings
 from intake.people.publish import KIND
 from intake.registry.directory import department
 from intake.runtime.worker import run_once
-from tests.test_api import BODY, auth, make_client
-from tests.test_cases import CAL, site  # noqa: F401  (site is a fixture)
-from tests.test_contact_senders import hook, http_server  # noqa: F401  (a real HTTP receiver on 127.0.0.1)
+from tests.helpers import API_BODY, CAL, auth, make_client
+from tests.test_cases import site  # noqa: F401  (fixtures)
+from tests.test_contact_senders import hook, http_server  # noqa: F401  (fixtures)
 
 SECRET = "a-webhook-secret-for-tests"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -37,7 +37,7 @@ def test_every_case_event_in_scope_reaches_the_clients_webhook_signed(configured
     base = f"http://127.0.0.1:{hook.server_address[1]}"
     token = make_client(session, "hotline-12345", webhook=f"{base}/ok")
     make_client(session, "far-dept", "staff", department(session, "371311", "housing").id, webhook=f"{base}/204")
-    clue = {**BODY, "site_code": "S-1", "source": {"system": "12345", "external_id": "GD-7"}}
+    clue = {**API_BODY, "site_code": "S-1", "source": {"system": "12345", "external_id": "GD-7"}}
     created = app.test_client().post("/api/v1/complaints", json=clue, headers=auth(token)).get_json()
 
     svc = services(app)
@@ -60,6 +60,6 @@ def test_every_case_event_in_scope_reaches_the_clients_webhook_signed(configured
 
 def test_nothing_is_published_while_no_client_subscribes(app, client, session, site):
     token = make_client(session, "no-hook")
-    assert client.post("/api/v1/complaints", json=BODY, headers=auth(token)).status_code == 201
+    assert client.post("/api/v1/complaints", json=API_BODY, headers=auth(token)).status_code == 201
     payloads = session.scalars(select(Outbox.payload)).all()
     assert [p for p in payloads if p.get("kind") == KIND] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,22 +12,16 @@ from sqlalchemy import select
 from handlers.cli.worker import start_background_worker
 from handlers.runtime import services
 from intake.case import cases
-from intake.case.complaints import NewComplaint, create_complaint
 from intake.case.timers import PENDING
-from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import (
     Complaint,
     Conversation,
-    Outbox,
     Site,
     Status,
     Timer,
     utcnow,
 )
-from intake.runtime.worker import run_once
-from tests.helpers import csrf_token
-
-CAL = WorkingCalendar.from_config({})
+from tests.helpers import csrf_token, ctx, new_case, outbox, routed, worker_pass
 
 
 @pytest.fixture
@@ -39,40 +33,10 @@ def site(session):
     return row
 
 
-def new_case(session, settings, site=None, channel="web", user=None, phone="13912345678") -> Complaint:
-    complaint, _ = create_complaint(session, NewComplaint(
-        channel=channel, channel_user_id=user, phone=phone, name="张三", site_id=site.id if site else None,
-        workers=3, amount=12000, free_text="老板欠我们三个人一万二"))
-    session.commit()
-    return complaint
-
-
-def worker_pass(app, now: datetime | None = None):
-    """One pass with no senders, so every notice stays in the outbox to be looked at."""
-    return run_once(services(app).sessions, {}, CAL, services(app).settings, now=now or utcnow())
-
-
-def outbox(session, complaint, kind=None) -> list[Outbox]:
-    session.expire_all()
-    rows = session.scalars(select(Outbox).where(Outbox.complaint_id == complaint.id).order_by(Outbox.id)).all()
-    return [r for r in rows if kind is None or r.payload.get("kind") == kind]
-
-
 def open_clocks(session, complaint) -> set[str]:
     session.expire_all()
     clocks = session.scalars(select(Timer.clock).where(Timer.complaint_id == complaint.id, Timer.state == PENDING))
     return {c.split(":")[0] for c in clocks}
-
-
-def ctx(app, later: timedelta = timedelta(0)) -> cases.CaseContext:
-    return cases.CaseContext(services(app).settings, CAL, utcnow() + later)
-
-
-def routed(app, session, settings, site, **kwargs) -> Complaint:
-    complaint = new_case(session, settings, site, **kwargs)
-    worker_pass(app)
-    session.expire_all()
-    return session.get(Complaint, complaint.id)
 
 
 def test_the_worker_routes_a_new_case_and_tells_department_and_worker(app, session, settings, site):

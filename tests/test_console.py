@@ -21,18 +21,19 @@ from intake.people.staff import set_active
 from intake.registry.directory import department
 from tests.helpers import (
     PASSWORD,
+    PNG,
     act,
     case_page,
     csrf_token,
     flashed,
     login,
     make_accounts,
+    outbox,
     reload,
+    routed,
+    worker_pass,
 )
-from tests.test_cases import outbox, routed, site, worker_pass  # noqa: F401  (site is a fixture)
-
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
-       b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+from tests.test_cases import site  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

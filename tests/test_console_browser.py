@@ -7,8 +7,8 @@ from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.foundation.models import Status
-from tests.helpers import PASSWORD, SCREENSHOTS, make_accounts, reload
-from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
+from tests.helpers import PASSWORD, SCREENSHOTS, make_accounts, reload, routed
+from tests.test_cases import site  # noqa: F401  (fixtures)
 
 
 def click_action(driver, label: str, **fields):

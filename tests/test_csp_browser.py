@@ -7,8 +7,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.conversation import replies as R
-from tests.helpers import PASSWORD, chromium, make_accounts, serving
-from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
+from tests.helpers import PASSWORD, chromium, make_accounts, routed, serving
+from tests.test_cases import site  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.foundation.models import utcnow
-from tests.helpers import PASSWORD, SCREENSHOTS, make_accounts
-from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
+from tests.helpers import PASSWORD, SCREENSHOTS, make_accounts, routed
+from tests.test_cases import site  # noqa: F401  (fixtures)
 
 DRAWN = """
 const canvas = document.getElementById(arguments[0]);

@@ -3,23 +3,29 @@ in the dead-letter list, with an alert in the dispatch desk's console inbox and 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from contextlib import contextmanager
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
-from test_outbox import T0, _settings, rows
-from test_timers import CAL
 
 from handlers.channels.webhook import WebhookSender
 from intake.delivery.outbox import InboxSender, dispatch_desk, enqueue
 from intake.foundation.models import AuditEntry, Outbox, StaffUser, utcnow
 from intake.runtime.worker import run_once
-from tests.helpers import PASSWORD_HASH, csrf_token, login, make_accounts
+from tests.helpers import (
+    CAL,
+    OUTBOX_T0,
+    PASSWORD_HASH,
+    csrf_token,
+    login,
+    make_accounts,
+    outbox_rows,
+    receiving,
+    worker_settings,
+)
 
 SLOW = 1.0  # a receiver this slow times the sender out
 TIMEOUT = 0.3
@@ -45,18 +51,6 @@ class Flaky(BaseHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def receiving(handler: type[BaseHTTPRequestHandler]):
-    """A real HTTP server on 127.0.0.1 for webhook deliveries, served from a thread."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def receiver():
     with receiving(Flaky) as server:
@@ -64,7 +58,7 @@ def receiver():
         yield server
 
 
-def deliver_for_a_while(session, senders, settings, passes=6, start=T0):
+def deliver_for_a_while(session, senders, settings, passes=6, start=OUTBOX_T0):
     now = start
     for _ in range(passes):
         run_once(sessionmaker(session.get_bind(), expire_on_commit=False), senders, CAL, settings, now=now)
@@ -74,16 +68,16 @@ def deliver_for_a_while(session, senders, settings, passes=6, start=T0):
 def test_an_outage_delays_messages_and_a_dead_one_is_listed_alerted_and_retried(app, client, session, receiver):
     base = f"http://127.0.0.1:{receiver.server_port}"
     receiver.plan = {"/recovers": ["slow", 503, 200], "/down": [503]}
-    enqueue(session, f"webhook:{base}/recovers", {"kind": "new_case", "text": "新案件：兰山区阳光城"}, now=T0)
+    enqueue(session, f"webhook:{base}/recovers", {"kind": "new_case", "text": "新案件：兰山区阳光城"}, now=OUTBOX_T0)
     enqueue(session, f"webhook:{base}/down", {"kind": "new_case", "text": "新案件：罗庄区某工地",
-                                               "ticket_no": "260101000001"}, now=T0)
+                                               "ticket_no": "260101000001"}, now=OUTBOX_T0)
     session.commit()
     senders = {"webhook": WebhookSender("a-shared-webhook-secret", timeout=TIMEOUT), "department": InboxSender()}
-    settings = _settings(max_attempts=4, backoff_base_seconds=60, backoff_max_seconds=600)
+    settings = worker_settings(max_attempts=4, backoff_base_seconds=60, backoff_max_seconds=600)
     deliver_for_a_while(session, senders, settings)
 
     assert receiver.accepted == [("/recovers", "新案件：兰山区阳光城")]  # after a timeout and a 503, exactly once
-    found = {r.destination.rsplit("/", 1)[-1]: r for r in rows(session) if r.destination.startswith("webhook:")}
+    found = {r.destination.rsplit("/", 1)[-1]: r for r in outbox_rows(session) if r.destination.startswith("webhook:")}
     assert (found["recovers"].state, found["recovers"].attempts) == ("sent", 3)
     dead = found["down"]
     assert (dead.state, dead.attempts, dead.last_error) == ("dead", 4, "webhook HTTP 503 Service Unavailable")

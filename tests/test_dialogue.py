@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,9 +14,7 @@ from intake.delivery.outbox import is_opted_out
 from intake.foundation.models import Attachment, Complaint, Conversation, Site
 from intake.foundation.transitions import transition
 from intake.reading.photos import Photo
-
-T0 = datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)
-SMS_PHONE = "13911112222"
+from tests.helpers import CHAT_T0, SMS_PHONE, Chat, sms
 
 
 @pytest.fixture
@@ -28,26 +26,6 @@ def sites(session):
     session.add_all(rows)
     session.commit()
     return {s.code: s for s in rows}
-
-
-class Chat:
-    """One worker on one channel; every message is its own committed transaction, one minute apart."""
-
-    def __init__(self, session, settings, channel="wechat", user="openid-1", phone=None):
-        self.session, self.settings = session, settings
-        self.channel, self.user, self.phone = channel, user, phone
-        self.now = T0
-
-    def say(self, text, *, after=timedelta(minutes=1), **kw):
-        self.now += after
-        reply = handle_message(self.session, self.settings, self.channel, self.user, text, now=self.now,
-                               has_phone=self.phone is not None, phone=self.phone, **kw)
-        self.session.commit()
-        return reply
-
-
-def sms(session, settings, phone=SMS_PHONE):
-    return Chat(session, settings, channel="sms", user=phone, phone=phone)
 
 
 def complaints(session):
@@ -312,7 +290,7 @@ def test_two_messages_at_once_lose_nothing(app, session, settings, sites):
         try:
             with services(app).sessions() as own:
                 barrier.wait()
-                handle_message(own, settings, "wechat", "openid-busy", f"补充情况第{i}条", now=T0 + timedelta(minutes=2))
+                handle_message(own, settings, "wechat", "openid-busy", f"补充情况第{i}条", now=CHAT_T0 + timedelta(minutes=2))
                 own.commit()
         except Exception as exc:  # reported below, a thread cannot fail the test itself
             errors.append(exc)
@@ -337,7 +315,7 @@ def test_first_messages_at_once_make_one_conversation(app, session, settings, si
         try:
             with services(app).sessions() as own:
                 barrier.wait()
-                handle_message(own, settings, "sms", SMS_PHONE, text, now=T0, has_phone=True, phone=SMS_PHONE)
+                handle_message(own, settings, "sms", SMS_PHONE, text, now=CHAT_T0, has_phone=True, phone=SMS_PHONE)
                 own.commit()
         except Exception as exc:
             errors.append(exc)

@@ -4,16 +4,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
-from flask.cli import ScriptInfo
-
 from handlers import create_app
-from handlers.cli import main
 from handlers.cli.doctor import check_calendar, check_public_base_url, check_secret_key
 from intake.foundation.settings import CalendarSettings, DatabaseSettings
-
-
-def invoke(app, *args):
-    return app.test_cli_runner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
+from tests.helpers import invoke
 
 
 def test_healthy_parts_are_ticked_and_missing_url_fails(make_settings):

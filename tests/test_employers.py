@@ -11,8 +11,8 @@ from sqlalchemy import select
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import AuditEntry, EmployerListing
 from intake.supervision.employers import CREDIT_HEADER, RegisterError, check_credit_code
-from tests.helpers import csrf_token, login, make_accounts
-from tests.test_cases import site, worker_pass  # noqa: F401  (site is a fixture)
+from tests.helpers import csrf_token, login, make_accounts, worker_pass
+from tests.test_cases import site  # noqa: F401  (fixtures)
 
 EMPLOYER = "临沂恒达建筑劳务有限公司"
 CODE = "91350100M000100Y43"

@@ -15,10 +15,7 @@ from intake.foundation.models import Complainant
 from intake.foundation.settings import PrivacySettings, SettingsError, load_settings
 from intake.privacy.key_rotation import rotate_keys
 from migrations import upgrade
-from tests.helpers import csrf_token
-from tests.test_dialogue import sms
-from tests.test_doctor import invoke
-from tests.test_web_form import make_site, stored, submit, ticket_of
+from tests.helpers import csrf_token, invoke, make_site, sms, stored, submit, ticket_of
 
 PHONE, ID_NUMBER = "13800138000", "11010519491231002X"
 OLD_KEY, NEW_KEY, WRONG_KEY = (Fernet.generate_key().decode() for _ in range(3))

@@ -8,25 +8,7 @@ from sqlalchemy import select
 
 from intake.foundation.models import Attachment
 from intake.reading.photos import check_photo
-from tests.test_web_form import make_site, submit, ticket_of
-
-GPS = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (35.0, 3.0, 30.5),
-       ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (118.0, 20.0, 10.0)}
-RED, BLUE = (220, 20, 20), (20, 20, 220)
-
-
-def phone_photo(orientation: int = 1, kind: str = "JPEG") -> bytes:
-    """64x48, left half red and right half blue, with what a phone's camera writes into it."""
-    image = Image.new("RGB", (64, 48), BLUE)
-    image.paste(RED, (0, 0, 32, 48))
-    exif = Image.Exif()
-    exif[ExifTags.Base.Make], exif[ExifTags.Base.Model] = "HUAWEI", "Mate 60"
-    exif[ExifTags.Base.BodySerialNumber] = "SN-8848-0001"
-    exif[ExifTags.Base.Orientation] = orientation
-    exif[ExifTags.IFD.GPSInfo] = GPS
-    out = io.BytesIO()
-    image.save(out, kind, exif=exif, **({"comment": b"owner: zhang san"} if kind == "JPEG" else {}))
-    return out.getvalue()
+from tests.helpers import BLUE, RED, make_site, phone_photo, submit, ticket_of
 
 
 def opened(content: bytes) -> Image.Image:

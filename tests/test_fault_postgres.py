@@ -17,11 +17,6 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
-from test_dead_letters import receiving
-from test_sms import PUBLIC, TWILIO, text_in
-from test_sms import reply as sms_reply
-from test_timers import routed_complaint
-from test_wechat import WECHAT, post, reply_text, text_xml
 
 from handlers import create_app
 from handlers.runtime import services
@@ -40,7 +35,20 @@ from intake.foundation.settings import DatabaseSettings, Settings
 from intake.registry.directory import load_directory
 from intake.runtime.sessions import make_session_factory
 from migrations import upgrade
-from tests.helpers import PrivateCluster, csrf_token
+from tests.helpers import (
+    PUBLIC_BASE_URL,
+    TWILIO,
+    WECHAT,
+    PrivateCluster,
+    csrf_token,
+    receiving,
+    reply_text,
+    routed_complaint,
+    text_in,
+    text_xml,
+    twiml_reply,
+    wechat_post,
+)
 
 WAIT = 60
 WEBHOOK_SECRET = "fault-test-webhook-secret"
@@ -156,7 +164,7 @@ def test_a_killed_worker_and_a_crashed_database_lose_and_repeat_nothing(cluster,
 
 def test_intake_while_the_database_is_down_apologises_and_the_retry_is_stored(cluster, database):
     url = database.url.render_as_string(hide_password=False)
-    app = create_app(Settings(secret_key="test-secret", public_base_url=PUBLIC, database=DatabaseSettings(url=url),
+    app = create_app(Settings(secret_key="test-secret", public_base_url=PUBLIC_BASE_URL, database=DatabaseSettings(url=url),
                               twilio=TWILIO, wechat=WECHAT))
     app.config["TESTING"] = True
     client = app.test_client()
@@ -166,7 +174,7 @@ def test_intake_while_the_database_is_down_apologises_and_the_retry_is_stored(cl
             "county": "371302", "project_name": "阳光城三期工地", "name": "李四", "phone": "13712345678",
             "workers": "3", "amount": "20000", "free_text": "老板拖欠三个月工资不给", "consent": "y"}
     chat_sms = lambda: text_in(client, "兰山区阳光城工地，老板欠我们8个人三万五", "SM-outage")  # noqa: E731
-    chat_wechat = lambda: post(client, text_xml("我在兰山区阳光城工地干活，老板欠钱", 7001))  # noqa: E731
+    chat_wechat = lambda: wechat_post(client, text_xml("我在兰山区阳光城工地干活，老板欠钱", 7001))  # noqa: E731
 
     cluster.stop()
     try:
@@ -186,7 +194,7 @@ def test_intake_while_the_database_is_down_apologises_and_the_retry_is_stored(cl
     stored = client.post("/report", data=form)
     assert stored.status_code == 303 and client.post("/report", data=form).headers["Location"] == \
         stored.headers["Location"]
-    assert sms_reply(chat_sms()) == R.QUESTIONS["name"]  # the retried texts are taken: the chat goes on
+    assert twiml_reply(chat_sms()) == R.QUESTIONS["name"]  # the retried texts are taken: the chat goes on
     assert reply_text(chat_wechat()) == R.QUESTIONS["amount"]
     assert _count(database, select(func.count()).select_from(Complaint)) == 1
     assert _count(database, select(func.count()).select_from(InboundMessage)) == 2

@@ -21,20 +21,21 @@ from urllib.parse import urlencode
 import pytest
 import requests
 from sqlalchemy import create_engine, select, text
-from test_sms import AUTH_TOKEN, TWILIO
-from test_wechat import (
-    AES_KEY,
-    APP_ID,
-    CRYPTO,
-    TOKEN,
+from twilio.request_validator import RequestValidator
+
+from intake.foundation.models import Complaint, InboundMessage
+from tests.helpers import (
+    TWILIO,
+    TWILIO_AUTH_TOKEN,
+    WECHAT_AES_KEY,
+    WECHAT_APP_ID,
+    WECHAT_CRYPTO,
+    WECHAT_TOKEN,
+    free_port,
     parse_envelope,
     signed_query,
     text_xml,
 )
-from twilio.request_validator import RequestValidator
-
-from intake.foundation.models import Complaint, InboundMessage
-from tests.helpers import free_port
 
 FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"
 WAIT = 15
@@ -49,9 +50,9 @@ class WebProcess:
         self.cwd = cwd
         self.env = {**os.environ, "QINGLING_DATABASE_URL": url, "QINGLING_SECRET_KEY": "fault-test-secret",
                     "QINGLING_PUBLIC_BASE_URL": self.base, "QINGLING_TWILIO_ACCOUNT_SID": TWILIO.account_sid,
-                    "QINGLING_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "QINGLING_TWILIO_FROM_NUMBER": TWILIO.from_number,
-                    "QINGLING_WECHAT_TOKEN": TOKEN, "QINGLING_WECHAT_APP_ID": APP_ID,
-                    "QINGLING_WECHAT_APP_SECRET": "app-secret", "QINGLING_WECHAT_ENCODING_AES_KEY": AES_KEY}
+                    "QINGLING_TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN, "QINGLING_TWILIO_FROM_NUMBER": TWILIO.from_number,
+                    "QINGLING_WECHAT_TOKEN": WECHAT_TOKEN, "QINGLING_WECHAT_APP_ID": WECHAT_APP_ID,
+                    "QINGLING_WECHAT_APP_SECRET": "app-secret", "QINGLING_WECHAT_ENCODING_AES_KEY": WECHAT_AES_KEY}
         self.env.pop("QINGLING_CONFIG", None)
         self.env.pop("QINGLING_DEMO", None)
         self.process: subprocess.Popen | None = None
@@ -90,7 +91,7 @@ def web(migrated, tmp_path, app):  # `app`: the suite's teardown empties the tab
 def sms_message(base: str, sid: str, body: str):
     """A text as Twilio posts it: (path, form, headers)."""
     params = {"MessageSid": sid, "From": "+8613812345678", "To": TWILIO.from_number, "Body": body}
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(base + "/sms/twilio", params)
+    signature = RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(base + "/sms/twilio", params)
     return "/sms/twilio", params, {"X-Twilio-Signature": signature}
 
 
@@ -101,14 +102,14 @@ def sms_reply(response) -> str:
 def wechat_message(_base: str, msg_id: str, body: str):
     """A text as WeChat posts it in safe mode: (path with signed query, encrypted body, headers)."""
     query = signed_query()
-    xml = CRYPTO.encrypt_message(text_xml(body, int(msg_id)), query["nonce"], query["timestamp"])
+    xml = WECHAT_CRYPTO.encrypt_message(text_xml(body, int(msg_id)), query["nonce"], query["timestamp"])
     query.update(encrypt_type="aes", msg_signature=parse_envelope(xml)["MsgSignature"])
     return "/wechat?" + urlencode(query), xml.encode(), {"Content-Type": "text/xml"}
 
 
 def wechat_reply(response) -> str:
     envelope = parse_envelope(response.content)
-    plain = CRYPTO.decrypt_message(response.content, envelope["MsgSignature"], envelope["TimeStamp"],
+    plain = WECHAT_CRYPTO.decrypt_message(response.content, envelope["MsgSignature"], envelope["TimeStamp"],
                                    envelope["Nonce"])
     return parse_envelope(plain)["Content"]
 

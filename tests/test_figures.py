@@ -23,7 +23,8 @@ from intake.supervision.figures import (
     repeated_sites,
     report_period,
 )
-from tests.test_cases import CAL, ctx, routed, site, worker_pass  # noqa: F401  (site is a fixture)
+from tests.helpers import CAL, ctx, routed, worker_pass
+from tests.test_cases import site  # noqa: F401  (fixtures)
 
 TZ = "Asia/Shanghai"
 CITY = Scope(user_id=0, username="t", role=Role.ADMIN, department_id=None, jurisdiction_code=None)

@@ -22,8 +22,9 @@ from intake.conversation.dialogue import CONFIRM, CONFIRM_WORDS, _word
 from intake.foundation.models import Complaint, Conversation, InboundMessage
 from intake.foundation.validation import clean_text, normalise_digits, normalise_phone
 from intake.reading.extract import ClaimDraft, SiteRef, Value, extract_claim
+from tests.helpers import Chat
 from tests.mainland_sms import SECRET
-from tests.test_dialogue import Chat, sites  # noqa: F401  (sites is a fixture)
+from tests.test_dialogue import sites  # noqa: F401  (fixtures)
 from tests.test_sms_aliyun import _settings as aliyun_settings
 from tests.test_sms_aliyun import _uplink
 

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from intake.foundation.models import Attachment
 from intake.reading.photos import EvidenceError, check_photo
-from tests.test_web_form import app_with, make_site, stored, submit  # noqa: F401  (app_with is a fixture)
+from tests.helpers import make_site, stored, submit
+from tests.test_web_form import app_with  # noqa: F401  (fixtures)
 
 NOT_A_PHOTO = "不是照片，只能上传 JPG 或 PNG 图片"
 MARKUP = "里夹带了网页或程序代码"

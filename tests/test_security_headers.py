@@ -10,14 +10,11 @@ import pytest
 from handlers.security import CONTENT_SECURITY_POLICY
 from intake.case.links import confirm_url
 from intake.foundation.models import Attachment
-from tests.helpers import login, make_accounts
+from tests.helpers import PNG, TWILIO, WECHAT, login, make_accounts, routed, text_in
 from tests.mainland_sms import SECRET
-from tests.test_cases import routed, site  # noqa: F401  (site is a fixture)
-from tests.test_console import PNG
-from tests.test_sms import TWILIO, text_in
+from tests.test_cases import site  # noqa: F401  (fixtures)
 from tests.test_sms_aliyun import _settings as aliyun_settings
 from tests.test_sms_aliyun import _uplink
-from tests.test_wechat import WECHAT
 
 STATIC = Path(__file__).resolve().parents[1] / "handlers" / "static"
 DIRECTIVES = {"script-src 'self'", "style-src 'self'", "img-src 'self' data:", "frame-ancestors 'none'",

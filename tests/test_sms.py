@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
@@ -20,11 +19,16 @@ from intake.conversation import replies as R
 from intake.conversation.inbound import STATUS_CHANNEL
 from intake.foundation.models import Complaint, Conversation, InboundMessage
 from intake.foundation.settings import SmsSettings, TwilioSettings
-
-AUTH_TOKEN = "twilio-test-auth-token"
-TWILIO = TwilioSettings(account_sid="AC" + "0" * 32, auth_token=AUTH_TOKEN, from_number="+15005550006")
-PUBLIC = "https://qingling.test"  # the conftest's public_base_url; the test client itself runs on http://localhost
-PHONE = "+8613812345678"
+from tests.helpers import (
+    PUBLIC_BASE_URL,
+    TWILIO,
+    TWILIO_AUTH_TOKEN,
+    TWILIO_PHONE,
+    count,
+    signed_post,
+    text_in,
+    twiml_reply,
+)
 
 
 @pytest.fixture
@@ -33,43 +37,16 @@ def app(configured_app):
     return configured_app(twilio=TWILIO)
 
 
-
-def signed_post(client, path: str, params: dict[str, str], url: str | None = None, token: str = AUTH_TOKEN):
-    """POST as Twilio does: the signature covers the public URL and the parameters."""
-    signature = RequestValidator(token).compute_signature(url or PUBLIC + path, params)
-    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
-
-
-def text_in(client, body: str, sid: str, sender: str = PHONE):
-    return signed_post(client, "/sms/twilio", {"MessageSid": sid, "From": sender, "To": TWILIO.from_number,
-                                               "Body": body, "NumMedia": "0"})
-
-
-def reply(response) -> str | None:
-    assert response.status_code == 200, response.data
-    assert response.mimetype == "application/xml"
-    found = re.search(r"<Message>(.*)</Message>", response.get_data(as_text=True))
-    return found.group(1) if found else None
-
-
-def count(session, model, **where) -> int:
-    session.expire_all()
-    query = select(func.count()).select_from(model)
-    for key, value in where.items():
-        query = query.where(getattr(model, key) == value)
-    return session.scalar(query)
-
-
 # ---------------------------------------------------------------- inbound texts
 
 def test_a_signed_text_is_answered_with_twiml(client, session):
-    assert reply(text_in(client, "兰山区阳光城工地，老板欠我们8个人三万五", "SM1")) == R.QUESTIONS["name"]
+    assert twiml_reply(text_in(client, "兰山区阳光城工地，老板欠我们8个人三万五", "SM1")) == R.QUESTIONS["name"]
     stored = session.scalar(select(InboundMessage))
     assert (stored.channel, stored.provider_message_id, stored.sender) == ("sms", "twilio:SM1", "13812345678")
 
 
 def test_forged_signature_is_refused_and_nothing_stored(client, session):
-    params = {"MessageSid": "SM2", "From": PHONE, "Body": "你好"}
+    params = {"MessageSid": "SM2", "From": TWILIO_PHONE, "Body": "你好"}
     forged = signed_post(client, "/sms/twilio", params, token="not-the-auth-token")
     assert forged.status_code == 403
     assert b"X-Twilio-Signature does not match" in forged.data
@@ -79,7 +56,7 @@ def test_forged_signature_is_refused_and_nothing_stored(client, session):
 
 
 def test_the_signature_is_checked_against_the_public_url_not_the_proxys(client, session):
-    internal = signed_post(client, "/sms/twilio", {"MessageSid": "SM3", "From": PHONE, "Body": "你好"},
+    internal = signed_post(client, "/sms/twilio", {"MessageSid": "SM3", "From": TWILIO_PHONE, "Body": "你好"},
                            url="http://localhost/sms/twilio")
     assert internal.status_code == 403
     assert count(session, InboundMessage) == 0
@@ -104,7 +81,7 @@ def test_a_retried_delivery_gets_the_same_reply_and_the_dialogue_runs_once(clien
 
 @pytest.mark.parametrize("body", ["", "😀🙏"])
 def test_empty_and_emoji_only_texts_get_the_welcome(client, body):
-    assert reply(text_in(client, body, "SM6")) == R.WELCOME
+    assert twiml_reply(text_in(client, body, "SM6")) == R.WELCOME
 
 
 def test_three_texts_at_once_are_each_taken_once(app, session):
@@ -123,10 +100,10 @@ def test_three_texts_at_once_are_each_taken_once(app, session):
 
 def test_two_workers_on_one_phone_file_two_complaints(client, session):
     for sid, (said) in enumerate(["兰山区阳光城工地，老板欠我8000元，就我一个", "张三", "确认"]):
-        last = reply(text_in(client, said, f"SM8{sid}"))
+        last = twiml_reply(text_in(client, said, f"SM8{sid}"))
     assert R.SUBMITTED.split("{")[0] in last
     for sid, said in enumerate(["河东区凤凰城工地欠我两万，就我一个", "李四", "确认"]):
-        last = reply(text_in(client, said, f"SM9{sid}"))
+        last = twiml_reply(text_in(client, said, f"SM9{sid}"))
     complaints = session.scalars(select(Complaint).order_by(Complaint.id)).all()
     assert len(complaints) == 2
     assert complaints[0].ticket_no != complaints[1].ticket_no
@@ -135,7 +112,7 @@ def test_two_workers_on_one_phone_file_two_complaints(client, session):
 
 
 def test_a_message_sid_from_another_number_is_refused_and_gets_nothing(client, session):
-    answer = reply(text_in(client, "兰山区阳光城工地，老板欠我们8个人三万五", "SM11"))
+    answer = twiml_reply(text_in(client, "兰山区阳光城工地，老板欠我们8个人三万五", "SM11"))
     stolen = text_in(client, "你好", "SM11", sender="+8613900000000")
     assert stolen.status_code == 400 and answer not in stolen.get_data(as_text=True)
     assert count(session, InboundMessage) == 1 and count(session, Conversation) == 1
@@ -144,7 +121,7 @@ def test_a_message_sid_from_another_number_is_refused_and_gets_nothing(client, s
 def test_control_characters_are_taken_out_before_anything_is_stored(client, session):
     """A NUL cannot be stored by PostgreSQL: kept in the draft, it would fail every later turn."""
     for sid, said in enumerate(["兰山区阳光城工地\x00，老板欠我8000元，\x1b就我一个", "张\x00三\x07", "确认"]):
-        last = reply(text_in(client, said, f"SM12{sid}"))
+        last = twiml_reply(text_in(client, said, f"SM12{sid}"))
     assert R.SUBMITTED.split("{")[0] in last
     assert session.scalar(select(Complaint)).complainant.name == "张三"
     stored = [m.payload["text"] for m in session.scalars(select(InboundMessage).order_by(InboundMessage.id))]
@@ -152,8 +129,8 @@ def test_control_characters_are_taken_out_before_anything_is_stored(client, sess
 
 
 def test_a_query_string_that_is_not_utf8_fails_the_signature_check(client, session):
-    params = {"MessageSid": "SM13", "From": PHONE, "Body": "你好"}
-    signature = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + "/sms/twilio", params)
+    params = {"MessageSid": "SM13", "From": TWILIO_PHONE, "Body": "你好"}
+    signature = RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(PUBLIC_BASE_URL + "/sms/twilio", params)
     response = client.post("/sms/twilio", data=params, headers={"X-Twilio-Signature": signature},
                            environ_overrides={"QUERY_STRING": "x=\xff"})  # WSGI's latin-1: the raw byte 0xff
     assert response.status_code == 403
@@ -220,7 +197,7 @@ def test_a_text_is_sent_through_twilio(make_settings):
     sent = servers.requests[0]
     assert sent["method"] == "POST" and sent["uri"].endswith(f"/Accounts/{TWILIO.account_sid}/Messages.json")
     assert sent["data"]["To"] == "+8613812345678" and sent["data"]["Body"] == "已受理"
-    assert sent["data"]["StatusCallback"] == f"{PUBLIC}/sms/twilio/status"
+    assert sent["data"]["StatusCallback"] == f"{PUBLIC_BASE_URL}/sms/twilio/status"
 
 
 def test_an_opted_out_number_is_a_permanent_failure(make_settings):

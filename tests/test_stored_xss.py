@@ -22,9 +22,7 @@ from handlers.posters import poster_data, poster_font
 from handlers.runtime import services
 from intake.foundation.models import Complaint, Site
 from qr import layout_poster
-from tests.helpers import act, csrf_token, login, make_accounts
-from tests.test_cases import worker_pass
-from tests.test_web_form import filled, form_fields
+from tests.helpers import act, csrf_token, filled, form_fields, login, make_accounts, worker_pass
 
 PAYLOADS = (
     "<script>alert(1)</script>",

@@ -2,42 +2,22 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from intake.case import clocks, timers
 from intake.case.cases import SUPERVISE_CLOCK, fire_route, fire_supervision
-from intake.case.complaints import ROUTE_CLOCK, NewComplaint, create_complaint
+from intake.case.complaints import ROUTE_CLOCK
 from intake.delivery.outbox import dispatch_desk
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import Event, Outbox, Timer
-from intake.foundation.settings import ClockSettings, Settings
+from intake.foundation.settings import Settings
 from intake.foundation.transitions import transition
 from intake.registry.directory import department
 from intake.runtime.worker import TIMER_HANDLERS, run_once
-
-CAL = WorkingCalendar.from_config({})
-CST = CAL.timezone
-CLOCKS = ClockSettings()
-
-
-def at(y, mo, d, h=0, mi=0):
-    return datetime(y, mo, d, h, mi, tzinfo=CST)
-
-
-def routed_complaint(session, now, priority="normal", county="371302", kind="hrss", settings=CLOCKS):
-    """A complaint routed by hand to a county department, with its clocks started as routing does; the route
-    timer every new complaint gets is cancelled, so only the clocks under test fire."""
-    complaint, _ = create_complaint(session, NewComplaint(channel="web", phone="13900000000"))
-    timers.cancel_timers(session, complaint, [ROUTE_CLOCK])
-    complaint.priority = priority
-    complaint.jurisdiction_code = county
-    complaint.department_id = department(session, county, kind).id
-    transition(session, complaint, "routed", actor="test")
-    clocks.start_clocks_for(session, complaint, "routed", now, CAL, settings)
-    return complaint
+from tests.helpers import CAL, CLOCKS, CST, at, routed_complaint
 
 
 def clock_events(session, complaint_id=None):

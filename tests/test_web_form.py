@@ -1,21 +1,18 @@
 """The worker's web form, receipt and status pages, through the real app on the real database."""
 from __future__ import annotations
 
-import io
 import re
-import secrets
 from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
-from PIL import Image
 from sqlalchemy import func, select
 
 from handlers import create_app
 from handlers.runtime import services
-from intake.foundation.models import Attachment, Complaint, Event, Site, Status
+from intake.foundation.models import Attachment, Complaint, Event, Status
 from intake.foundation.settings import RateLimitSettings
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, filled, form_fields, jpeg, make_site, stored, submit, ticket_of
 
 NOT_FOUND = "没有找到这个编号，请检查受理编号和手机号后四位"
 SCRIPT = "<script>alert(1)</script>"
@@ -34,55 +31,6 @@ def app_with(app, make_settings, settings):
     yield build
     for other in made:
         services(other).engine.dispose()
-
-
-def make_site(session, name: str = "阳光城三期工地", address: str = "兰山区沂蒙路100号") -> Site:
-    """Sites are inserted directly: the importer is not what is tested here."""
-    site = Site(code=secrets.token_hex(6), name=name, jurisdiction_code="371302", address=address,
-                public_token=secrets.token_urlsafe(16))
-    session.add(site)
-    session.commit()
-    return site
-
-
-def jpeg(size: tuple[int, int] = (64, 48), noise: bool = False) -> bytes:
-    image = Image.frombytes("RGB", size, secrets.token_bytes(size[0] * size[1] * 3)) if noise \
-        else Image.new("RGB", size, (200, 40, 40))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=95)
-    return out.getvalue()
-
-
-def form_fields(client, url: str) -> dict:
-    """What a browser would send back from a fresh page: the CSRF token and the page's submission key."""
-    html = client.get(url).text
-    key = re.search(r'name="submission_key" type="hidden" value="([0-9a-f]{32})"', html)
-    assert key, "the form carries no submission key"
-    return {"csrf_token": csrf_token(html), "submission_key": key.group(1)}
-
-
-def filled(**changes) -> dict:
-    data = {"name": "张三", "phone": "13800138000", "id_number": "", "workers": "8", "amount": "35000",
-            "months": "3", "free_text": "干了三个月，老板一直不给钱。", "consent": "y"}
-    data.update(changes)
-    return {k: v for k, v in data.items() if v is not None}
-
-
-def submit(client, url: str, photos: list[tuple[bytes, str]] = (), **changes):
-    data = form_fields(client, url) | filled(**changes)
-    if photos:
-        data["photos"] = [(io.BytesIO(content), name) for content, name in photos]
-    return client.post(url, data=data, content_type="multipart/form-data")
-
-
-def stored(session) -> list[Complaint]:
-    session.rollback()  # a fresh transaction sees what the app committed
-    return list(session.scalars(select(Complaint).order_by(Complaint.id)))
-
-
-def ticket_of(response) -> str:
-    assert response.status_code == 303, response.text
-    return re.fullmatch(r"/r/(\d{12})", response.headers["Location"]).group(1)
 
 
 def test_site_form_shows_the_site_and_a_phone_friendly_form(client, session):

@@ -15,13 +15,8 @@ import pytest
 import requests
 from flask.cli import ScriptInfo
 from PIL import Image
-from sqlalchemy import func, select
-from test_evidence import phone_photo
-from test_timers import CAL
-from test_web_form import jpeg
-from wechatpy import parse_message
+from sqlalchemy import select
 from wechatpy.crypto import WeChatCrypto
-from wechatpy.utils import WeChatSigner
 
 from handlers import create_app
 from handlers.channels.wechat import MEDIA_TYPE, WeChatSender, make_client
@@ -43,22 +38,31 @@ from intake.foundation.models import (
 )
 from intake.foundation.settings import WeChatSettings, WorkerSettings
 from intake.runtime.worker import run_once
+from tests.helpers import (
+    CAL,
+    OPENID,
+    WECHAT,
+    WECHAT_AES_KEY,
+    WECHAT_APP_ID,
+    WECHAT_CRYPTO,
+    WECHAT_TOKEN,
+    count,
+    jpeg,
+    parse_envelope,
+    phone_photo,
+    reply_text,
+    signed_query,
+    text_xml,
+    wechat_post,
+)
 
-TOKEN = "wechat-test-token"
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-APP_ID = "wx0123456789abcdef"
-WECHAT = WeChatSettings(app_id=APP_ID, app_secret="app-secret", token=TOKEN, encoding_aes_key=AES_KEY,
-                        template_id="TEMPLATE-1")
 PLAIN = replace(WECHAT, encoding_aes_key="")
-CRYPTO = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
-OPENID = "oWorker0000000000000000000A"
 
 
 @pytest.fixture
 def app(configured_app):
     """The suite's app with the WeChat channel configured, in safe mode (an EncodingAESKey), as recommended."""
     return configured_app(wechat=WECHAT)
-
 
 
 @pytest.fixture
@@ -72,55 +76,10 @@ def any_client(request, client, plain_client):
     return client if request.param == "safe" else plain_client
 
 
-def signed_query(timestamp: int | None = None, **extra) -> dict[str, str]:
-    timestamp, nonce = str(int(time.time()) if timestamp is None else timestamp), "nonce123"
-    signer = WeChatSigner()
-    signer.add_data(TOKEN, timestamp, nonce)
-    return {"signature": signer.signature, "timestamp": timestamp, "nonce": nonce, **extra}
-
-
-def text_xml(content: str, msg_id: int, user: str = OPENID) -> str:
-    return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>")
-
-
 def event_xml(event: str, key: str = "", create_time: int = 1700000000, user: str = OPENID) -> str:
     return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
             f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
             f"<Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>")
-
-
-def post(client, xml: str, query: dict | None = None):
-    """POST as WeChat does: in safe mode (unless the query says otherwise) the message encrypted and signed with
-    the account's EncodingAESKey."""
-    query = dict(query or signed_query())
-    if services(client.application).settings.wechat.encoding_aes_key and "encrypt_type" not in query:
-        xml = CRYPTO.encrypt_message(xml, query["nonce"], query["timestamp"])
-        query.update(encrypt_type="aes", msg_signature=parse_envelope(xml)["MsgSignature"])
-    return client.post("/wechat?" + urlencode(query), data=xml, content_type="text/xml")
-
-
-def reply_text(response) -> str | None:
-    """The reply's text, decrypted when it came encrypted."""
-    assert response.status_code == 200, response.data
-    if response.data == b"success":
-        return None
-    xml, envelope = response.data, parse_envelope(response.data)
-    if "Encrypt" in envelope:
-        xml = CRYPTO.decrypt_message(xml, envelope["MsgSignature"], envelope["TimeStamp"], envelope["Nonce"])
-    return parse_message(xml).content
-
-
-def parse_envelope(xml: str | bytes) -> dict:
-    import xmltodict
-
-    return xmltodict.parse(xml)["xml"]
-
-
-def count(session, model) -> int:
-    session.expire_all()
-    return session.scalar(select(func.count()).select_from(model))
 
 
 def conversation(session, user: str = OPENID) -> Conversation:
@@ -149,21 +108,21 @@ def test_url_verification_echoes_when_signed_and_refuses_a_forgery(client):
 def test_channel_off_means_no_such_route(make_settings, session):
     client = create_app(make_settings()).test_client()
     assert client.get("/wechat?" + urlencode(signed_query(echostr="x"))).status_code == 404
-    assert post(client, text_xml("你好", 1)).status_code == 404
+    assert wechat_post(client, text_xml("你好", 1)).status_code == 404
     assert count(session, InboundMessage) == 0
 
 
 # ---------------------------------------------------------------- one turn, both modes
 
 def test_plaintext_message_is_answered_by_the_dialogue(plain_client, session):
-    text = reply_text(post(plain_client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 1001)))
+    text = reply_text(wechat_post(plain_client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 1001)))
     assert text == R.QUESTIONS["name"]
     stored = session.scalar(select(InboundMessage))
     assert (stored.channel, stored.provider_message_id, stored.sender, stored.reply) == ("wechat", "1001", OPENID, text)
 
 
 def test_safe_mode_request_is_decrypted_and_the_reply_encrypted(client, session):
-    response = post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 2001))
+    response = wechat_post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 2001))
     assert "Content" not in parse_envelope(response.data)
     assert reply_text(response) == R.QUESTIONS["name"]
     assert count(session, InboundMessage) == 1
@@ -171,8 +130,8 @@ def test_safe_mode_request_is_decrypted_and_the_reply_encrypted(client, session)
 
 def test_a_whole_complaint_over_wechat_gets_a_ticket(client, session):
     for msg_id, said in enumerate(["兰山区阳光城工地，老板欠我们8个人三万五", "张三", "13812345678"], start=1):
-        post(client, text_xml(said, msg_id))
-    done = reply_text(post(client, text_xml("确认", 9)))
+        wechat_post(client, text_xml(said, msg_id))
+    done = reply_text(wechat_post(client, text_xml("确认", 9)))
     complaint = session.scalar(select(Complaint))
     assert complaint.channel == "wechat" and complaint.ticket_no in done
 
@@ -180,9 +139,9 @@ def test_a_whole_complaint_over_wechat_gets_a_ticket(client, session):
 # ---------------------------------------------------------------- idempotency and concurrency
 
 def test_a_retried_delivery_gets_the_same_reply_and_changes_nothing(client, session):
-    first = post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3001))
+    first = wechat_post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3001))
     version = conversation(session).version
-    again = post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3001))
+    again = wechat_post(client, text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3001))
     assert reply_text(again) == reply_text(first)
     assert count(session, InboundMessage) == 1
     assert conversation(session).version == version
@@ -191,11 +150,11 @@ def test_a_retried_delivery_gets_the_same_reply_and_changes_nothing(client, sess
 
 def test_another_sender_reusing_a_msgid_is_refused_and_gets_nothing(any_client, session):
     said = "兰山区阳光城工地，老板欠我们8个人三万五"
-    answer = reply_text(post(any_client, text_xml(said, 3101)))
-    stolen = post(any_client, text_xml(said, 3101, user="oAttacker"))
+    answer = reply_text(wechat_post(any_client, text_xml(said, 3101)))
+    stolen = wechat_post(any_client, text_xml(said, 3101, user="oAttacker"))
     assert stolen.status_code == 400 and answer.encode() not in stolen.data
     assert count(session, InboundMessage) == 1 and conversation(session, "oAttacker") is None
-    assert reply_text(post(any_client, text_xml(said, 3101))) == answer
+    assert reply_text(wechat_post(any_client, text_xml(said, 3101))) == answer
 
 
 def test_three_messages_at_once_are_each_taken_once(app, session):
@@ -203,7 +162,7 @@ def test_three_messages_at_once_are_each_taken_once(app, session):
     results: list = []
 
     def send(i: int) -> None:
-        results.append(post(app.test_client(), text_xml(said[i], 4000 + i)).status_code)
+        results.append(wechat_post(app.test_client(), text_xml(said[i], 4000 + i)).status_code)
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(3)]
     for t in threads:
@@ -217,7 +176,7 @@ def test_three_messages_at_once_are_each_taken_once(app, session):
 
 def test_a_repeated_event_is_taken_once(client, session, site):
     for _ in range(2):
-        assert site.name in reply_text(post(client, event_xml("subscribe", f"qrscene_{site.public_token}")))
+        assert site.name in reply_text(wechat_post(client, event_xml("subscribe", f"qrscene_{site.public_token}")))
     assert count(session, InboundMessage) == 1
 
 
@@ -226,7 +185,7 @@ def test_a_repeated_event_is_taken_once(client, session, site):
 @pytest.mark.parametrize("offset", [-301, 301, -86400])
 def test_a_stale_or_future_timestamp_is_refused(any_client, session, offset):
     query = signed_query(timestamp=int(time.time()) + offset)
-    assert post(any_client, text_xml("你好", 3201), query).status_code == 403
+    assert wechat_post(any_client, text_xml("你好", 3201), query).status_code == 403
     assert any_client.get("/wechat?" + urlencode({**query, "echostr": "e"})).status_code == 403
     assert count(session, InboundMessage) == 0
 
@@ -234,17 +193,17 @@ def test_a_stale_or_future_timestamp_is_refused(any_client, session, offset):
 def test_a_logged_query_cannot_carry_another_body_in_safe_mode(client, session):
     """Proxy logs keep signature, timestamp, nonce and msg_signature; only the exact request can be replayed."""
     query = signed_query()
-    envelope = CRYPTO.encrypt_message(text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3301), query["nonce"],
+    envelope = WECHAT_CRYPTO.encrypt_message(text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3301), query["nonce"],
                                       query["timestamp"])
     logged = {**query, "encrypt_type": "aes", "msg_signature": parse_envelope(envelope)["MsgSignature"]}
-    answer = reply_text(post(client, envelope, logged))
+    answer = reply_text(wechat_post(client, envelope, logged))
     forged = text_xml("确认", 3302, user="oAttacker")
-    reencrypted = CRYPTO.encrypt_message(forged, query["nonce"], query["timestamp"])
-    assert post(client, reencrypted, logged).status_code == 403
-    assert post(client, forged, {**logged, "encrypt_type": "raw"}).status_code == 403
+    reencrypted = WECHAT_CRYPTO.encrypt_message(forged, query["nonce"], query["timestamp"])
+    assert wechat_post(client, reencrypted, logged).status_code == 403
+    assert wechat_post(client, forged, {**logged, "encrypt_type": "raw"}).status_code == 403
     plain = client.post("/wechat?" + urlencode(query), data=forged, content_type="text/xml")
     assert plain.status_code == 403 and b"encrypt_type=aes" in plain.data
-    assert reply_text(post(client, envelope, logged)) == answer
+    assert reply_text(wechat_post(client, envelope, logged)) == answer
     assert count(session, InboundMessage) == 1 and conversation(session, "oAttacker") is None
 
 
@@ -252,28 +211,28 @@ def test_a_logged_query_cannot_carry_another_body_in_safe_mode(client, session):
 
 def test_scanning_a_site_code_names_the_site(client, session, site):
     greeting = R.SITE_GREETING.format(site=site.name)
-    assert reply_text(post(client, event_xml("subscribe", f"qrscene_{site.public_token}"))).startswith(greeting)
-    assert reply_text(post(client, event_xml("SCAN", site.public_token, create_time=1700000100))).startswith(greeting)
+    assert reply_text(wechat_post(client, event_xml("subscribe", f"qrscene_{site.public_token}"))).startswith(greeting)
+    assert reply_text(wechat_post(client, event_xml("SCAN", site.public_token, create_time=1700000100))).startswith(greeting)
     assert conversation(session).draft["site_id"] == site.id
 
 
 def test_plain_follow_is_welcomed_and_unfollow_is_not_answered(client, session):
-    assert reply_text(post(client, event_xml("subscribe"))) == R.WELCOME
-    assert post(client, event_xml("unsubscribe", create_time=1700000200)).data == b"success"
+    assert reply_text(wechat_post(client, event_xml("subscribe"))) == R.WELCOME
+    assert wechat_post(client, event_xml("unsubscribe", create_time=1700000200)).data == b"success"
 
 
 @pytest.mark.parametrize("key, expected", [("COMPLAIN", R.WELCOME), ("STATUS", R.ASK_TICKET)])
 def test_menu_buttons(client, key, expected):
-    assert reply_text(post(client, event_xml("CLICK", key))) == expected
+    assert reply_text(wechat_post(client, event_xml("CLICK", key))) == expected
 
 
 def test_voice_uses_recognition_or_asks_to_type(client, session):
     voice = ("<xml><ToUserName>gh</ToUserName><FromUserName>{u}</FromUserName><CreateTime>1</CreateTime>"
              "<MsgType>voice</MsgType><MediaId>m1</MediaId><Format>amr</Format>{rec}<MsgId>{id}</MsgId></xml>")
-    heard = reply_text(post(client, voice.format(u=OPENID, id=5001,
+    heard = reply_text(wechat_post(client, voice.format(u=OPENID, id=5001,
                                                  rec="<Recognition>兰山区阳光城工地，老板欠我们8个人三万五</Recognition>")))
     assert heard == R.QUESTIONS["name"]
-    unheard = reply_text(post(client, voice.format(u="oOther", id=5002, rec="<Recognition></Recognition>")))
+    unheard = reply_text(wechat_post(client, voice.format(u="oOther", id=5002, rec="<Recognition></Recognition>")))
     assert "打字" in unheard and "12333" in unheard
     assert conversation(session, "oOther") is None
 
@@ -285,7 +244,7 @@ def image_xml(media_id: str, msg_id: int) -> str:
 
 
 def test_an_image_is_recorded_as_evidence_without_fetching_it(client, session):
-    assert "收到1张照片" in reply_text(post(client, image_xml("MEDIA-9", 6001)))
+    assert "收到1张照片" in reply_text(wechat_post(client, image_xml("MEDIA-9", 6001)))
     photo = conversation(session).draft["photos"][0]
     assert (photo["filename"], photo["content_type"], photo["source"], photo["content"]) == \
         ("微信图片", MEDIA_TYPE, "wechat-media:MEDIA-9", "")
@@ -294,27 +253,27 @@ def test_an_image_is_recorded_as_evidence_without_fetching_it(client, session):
 
 @pytest.mark.parametrize("content", ["", "😀😀👍"])
 def test_empty_and_emoji_only_messages_get_the_welcome(client, content):
-    assert reply_text(post(client, text_xml(content, 7001))) == R.WELCOME
+    assert reply_text(wechat_post(client, text_xml(content, 7001))) == R.WELCOME
 
 
 def test_asking_for_a_human_alerts_the_dispatch_desk(client, session):
-    assert "12333" in reply_text(post(client, text_xml("人工", 7101)))
+    assert "12333" in reply_text(wechat_post(client, text_xml("人工", 7101)))
     assert "请求人工帮助" in session.scalar(select(Outbox)).payload["text"]
 
 
 # ---------------------------------------------------------------- bad input
 
 def test_forged_signature_is_refused_and_nothing_stored(any_client, session):
-    response = post(any_client, text_xml("你好", 8001), {**signed_query(), "signature": "f" * 40})
+    response = wechat_post(any_client, text_xml("你好", 8001), {**signed_query(), "signature": "f" * 40})
     assert response.status_code == 403
     assert count(session, InboundMessage) == 0 and count(session, Conversation) == 0
 
 
 def test_forged_encrypted_message_is_refused(client, session):
     query = signed_query(encrypt_type="aes", msg_signature="0" * 40)
-    envelope = WeChatCrypto(TOKEN, AES_KEY, APP_ID).encrypt_message(text_xml("你好", 8002), query["nonce"],
+    envelope = WeChatCrypto(WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APP_ID).encrypt_message(text_xml("你好", 8002), query["nonce"],
                                                                      query["timestamp"])
-    assert post(client, envelope, query).status_code == 403
+    assert wechat_post(client, envelope, query).status_code == 403
     assert count(session, InboundMessage) == 0
 
 
@@ -329,7 +288,7 @@ EXTERNAL_ENTITY = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY e SYSTEM "file:
 
 @pytest.mark.parametrize("xml", [BILLION_LAUGHS, EXTERNAL_ENTITY, "<xml><MsgType>text", "not xml", ""])
 def test_dtds_entities_and_malformed_xml_are_refused(any_client, session, xml):
-    response = post(any_client, xml)
+    response = wechat_post(any_client, xml)
     assert response.status_code == 400
     assert count(session, InboundMessage) == 0 and count(session, Conversation) == 0
 
@@ -367,13 +326,13 @@ CLICK = {"MsgType": "event", "Event": "CLICK", "Content": None, "MsgId": None}
     pytest.param(message_xml(**CLICK, EventKey="COMPLAIN", CreateTime="1" * 200), id="long CreateTime"),
 ])
 def test_a_signed_but_malformed_message_is_refused_and_nothing_stored(any_client, session, xml):
-    response = post(any_client, xml)
+    response = wechat_post(any_client, xml)
     assert response.status_code == 400, response.data
     assert count(session, InboundMessage) == 0 and count(session, Conversation) == 0
 
 
 def test_a_one_megabyte_body_is_too_large(client, session):
-    response = post(client, text_xml("欠" * 350_000, 8005))
+    response = wechat_post(client, text_xml("欠" * 350_000, 8005))
     assert response.status_code == 413
     assert count(session, InboundMessage) == 0
 
@@ -471,10 +430,10 @@ IOU = jpeg()
 
 def complaint_with_photo(client, session, media_id: str = "MEDIA-9") -> Attachment:
     """A WeChat conversation with one photo, confirmed: the complaint's attachment, not yet fetched."""
-    post(client, image_xml(media_id, 6001))
+    wechat_post(client, image_xml(media_id, 6001))
     for msg_id, said in enumerate(["兰山区阳光城工地，老板欠我们8个人三万五", "张三", "13812345678", "确认"],
                                   start=6002):
-        post(client, text_xml(said, msg_id))
+        wechat_post(client, text_xml(said, msg_id))
     session.expire_all()
     return session.scalar(select(Attachment))
 

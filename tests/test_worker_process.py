@@ -12,13 +12,13 @@ from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import func, select
-from test_timers import CAL, routed_complaint
 
 from intake.foundation.db import make_engine
 from intake.foundation.models import Event, Outbox, Timer, utcnow
 from intake.foundation.settings import Settings, WorkerSettings
 from intake.runtime.sessions import make_session_factory
 from intake.runtime.worker import run_once
+from tests.helpers import CAL, routed_complaint
 
 CLOCK_KINDS = ("clock_warning", "clock_overdue", "escalated")
 
