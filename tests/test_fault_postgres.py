@@ -164,8 +164,8 @@ def test_a_killed_worker_and_a_crashed_database_lose_and_repeat_nothing(cluster,
 
 def test_intake_while_the_database_is_down_apologises_and_the_retry_is_stored(cluster, database):
     url = database.url.render_as_string(hide_password=False)
-    app = create_app(Settings(secret_key="test-secret", public_base_url=PUBLIC_BASE_URL, database=DatabaseSettings(url=url),
-                              twilio=TWILIO, wechat=WECHAT))
+    app = create_app(Settings(secret_key="test-secret", public_base_url=PUBLIC_BASE_URL,
+                              database=DatabaseSettings(url=url), twilio=TWILIO, wechat=WECHAT))
     app.config["TESTING"] = True
     client = app.test_client()
     page = client.get("/report").get_data(as_text=True)  # opened before the outage

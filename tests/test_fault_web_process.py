@@ -110,7 +110,7 @@ def wechat_message(_base: str, msg_id: str, body: str):
 def wechat_reply(response) -> str:
     envelope = parse_envelope(response.content)
     plain = WECHAT_CRYPTO.decrypt_message(response.content, envelope["MsgSignature"], envelope["TimeStamp"],
-                                   envelope["Nonce"])
+                                          envelope["Nonce"])
     return parse_envelope(plain)["Content"]
 
 

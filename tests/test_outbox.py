@@ -88,7 +88,8 @@ def test_dead_after_max_attempts_alerts_the_dispatch_desk(session):
 
 def test_wechat_45015_falls_back_to_a_template_then_sms(session):
     outbox.enqueue(session, "wechat:oWORKER", {"text": "请确认工资是否到账",
-                                               "fallbacks": ["wechat-template:oWORKER", "sms:13900000000"]}, now=OUTBOX_T0)
+                                               "fallbacks": ["wechat-template:oWORKER", "sms:13900000000"]},
+                   now=OUTBOX_T0)
     session.commit()
     wechat = ProviderStandIn(permanent={"wechat:oWORKER": "45015", "wechat-template:oWORKER": "43004"})
     sms = ProviderStandIn()
@@ -105,7 +106,8 @@ def test_a_channel_this_deployment_lacks_fails_over_at_once_then_alerts_the_desk
                    now=OUTBOX_T0)
     session.commit()
     desk = ProviderStandIn()
-    report = run_once(_sessions(session), {"sms": ProviderStandIn(), "department": desk}, CAL, Settings(), now=OUTBOX_T0)
+    report = run_once(_sessions(session), {"sms": ProviderStandIn(), "department": desk}, CAL, Settings(),
+                      now=OUTBOX_T0)
     assert report.failed == 2
     states = [(r.destination, r.state, r.last_error) for r in outbox_rows(session)][:2]
     assert states == [("email:a@example.cn", "failed", "email 渠道未配置"),

@@ -194,7 +194,7 @@ def test_a_logged_query_cannot_carry_another_body_in_safe_mode(client, session):
     """Proxy logs keep signature, timestamp, nonce and msg_signature; only the exact request can be replayed."""
     query = signed_query()
     envelope = WECHAT_CRYPTO.encrypt_message(text_xml("兰山区阳光城工地，老板欠我们8个人三万五", 3301), query["nonce"],
-                                      query["timestamp"])
+                                             query["timestamp"])
     logged = {**query, "encrypt_type": "aes", "msg_signature": parse_envelope(envelope)["MsgSignature"]}
     answer = reply_text(wechat_post(client, envelope, logged))
     forged = text_xml("确认", 3302, user="oAttacker")
@@ -212,7 +212,8 @@ def test_a_logged_query_cannot_carry_another_body_in_safe_mode(client, session):
 def test_scanning_a_site_code_names_the_site(client, session, site):
     greeting = R.SITE_GREETING.format(site=site.name)
     assert reply_text(wechat_post(client, event_xml("subscribe", f"qrscene_{site.public_token}"))).startswith(greeting)
-    assert reply_text(wechat_post(client, event_xml("SCAN", site.public_token, create_time=1700000100))).startswith(greeting)
+    assert reply_text(wechat_post(client, event_xml("SCAN", site.public_token,
+                                                    create_time=1700000100))).startswith(greeting)
     assert conversation(session).draft["site_id"] == site.id
 
 
@@ -230,7 +231,7 @@ def test_voice_uses_recognition_or_asks_to_type(client, session):
     voice = ("<xml><ToUserName>gh</ToUserName><FromUserName>{u}</FromUserName><CreateTime>1</CreateTime>"
              "<MsgType>voice</MsgType><MediaId>m1</MediaId><Format>amr</Format>{rec}<MsgId>{id}</MsgId></xml>")
     heard = reply_text(wechat_post(client, voice.format(u=OPENID, id=5001,
-                                                 rec="<Recognition>兰山区阳光城工地，老板欠我们8个人三万五</Recognition>")))
+                                                        rec="<Recognition>兰山区阳光城工地，老板欠我们8个人三万五</Recognition>")))
     assert heard == R.QUESTIONS["name"]
     unheard = reply_text(wechat_post(client, voice.format(u="oOther", id=5002, rec="<Recognition></Recognition>")))
     assert "打字" in unheard and "12333" in unheard
@@ -271,8 +272,9 @@ def test_forged_signature_is_refused_and_nothing_stored(any_client, session):
 
 def test_forged_encrypted_message_is_refused(client, session):
     query = signed_query(encrypt_type="aes", msg_signature="0" * 40)
-    envelope = WeChatCrypto(WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APP_ID).encrypt_message(text_xml("你好", 8002), query["nonce"],
-                                                                     query["timestamp"])
+    envelope = WeChatCrypto(WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APP_ID).encrypt_message(text_xml("你好", 8002),
+                                                                                         query["nonce"],
+                                                                                         query["timestamp"])
     assert wechat_post(client, envelope, query).status_code == 403
     assert count(session, InboundMessage) == 0
 
