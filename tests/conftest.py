@@ -7,6 +7,7 @@ run instead of skipping it.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import replace
 
 import pytest
@@ -17,12 +18,12 @@ from sqlalchemy import create_engine
 from handlers import create_app
 from handlers.runtime import services
 from intake.foundation.db import make_engine, recreate_postgres_database
-from intake.foundation.models import Base
+from intake.foundation.models import Base, Site
 from intake.foundation.settings import DatabaseSettings, Settings
 from intake.registry.directory import load_directory
 from intake.runtime.sessions import make_session_factory
 from migrations import upgrade
-from tests.helpers import chromium, serving
+from tests.helpers import QuietServer, WebhookReceiver, chromium, serving
 
 KEEP_TABLES = {"jurisdictions", "departments", "alembic_version"}
 
@@ -137,3 +138,61 @@ def session(app, settings):
 def make_settings(settings):
     """Derive settings for one test, e.g. make_settings(demo=True)."""
     return lambda **changes: replace(settings, **changes)
+
+
+# ---------------------------------------------------------------- shared by several test modules
+
+@pytest.fixture
+def lanshan_site(session):
+    """A registered site, 阳光城三期 in 兰山区 (371302): the county of make_accounts' staff."""
+    row = Site(code="S-1", name="阳光城三期", jurisdiction_code="371302", industry="房屋建筑",
+               investment="private", public_token="tok_" + "a" * 20)
+    session.add(row)
+    session.commit()
+    return row
+
+
+@pytest.fixture
+def chat_sites(session):
+    """The two sites the chat tests talk about, by code: yg (阳光城工地, 兰山区) and yh (沂河花园三期, 河东区)."""
+    rows = [Site(code="yg", name="阳光城工地", jurisdiction_code="371302", address="兰山区北京路1号",
+                 public_token="tok-yangguang"),
+            Site(code="yh", name="沂河花园三期", jurisdiction_code="371312", address="河东区凤凰大街",
+                 public_token="tok-yihe")]
+    session.add_all(rows)
+    session.commit()
+    return {s.code: s for s in rows}
+
+
+@pytest.fixture
+def app_with(app, make_settings, settings):
+    """Build another app on the same database with some settings changed, e.g. app_with(uploads={...})."""
+    made = []
+
+    def build(**sections):
+        changed = {name: replace(getattr(settings, name), **values) for name, values in sections.items()}
+        made.append(create_app(make_settings(**changed)))
+        return made[-1]
+
+    yield build
+    for other in made:
+        services(other).engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def http_server():
+    """A real HTTP receiver on 127.0.0.1 for webhook deliveries, one per test module; it records each request."""
+    server = QuietServer(("127.0.0.1", 0), WebhookReceiver)
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def hook(http_server):
+    """The module's webhook receiver, with no requests recorded yet."""
+    http_server.requests.clear()
+    return http_server

@@ -57,7 +57,7 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
-# ---------------------------------------------------------------- threads and ports
+# ---------------------------------------------------------------- ports, threads and fake HTTP servers
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -75,6 +75,33 @@ def receiving(handler: type[BaseHTTPRequestHandler]):
     finally:
         server.shutdown()
         server.server_close()
+
+
+class WebhookReceiver(BaseHTTPRequestHandler):
+    """A department's or client's webhook system; the path picks the answer: /ok 204, /slow 200 after 1 s,
+    /moved 302, otherwise /<status>."""
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.requests.append((self.path, dict(self.headers), body))
+        if self.path == "/slow":
+            time.sleep(1)
+        status = {"/ok": 204, "/slow": 200, "/moved": 302}.get(self.path) or int(self.path.strip("/"))
+        self.send_response(status)
+        if status == 302:
+            self.send_header("Location", "/ok")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # the client of /slow has gone when the answer is written
 
 
 # ---------------------------------------------------------------- the working calendar and the clocks
@@ -101,7 +128,8 @@ def routed_complaint(session, now, priority="normal", county="371302", kind="hrs
     return complaint
 
 
-# ---------------------------------------------------------------- a case's life: new, routed by the worker, looked at in the outbox
+# ---------------------------------------------------------------- a case's life
+# New, routed by a worker pass, its notices looked at in the outbox.
 
 def new_case(session, settings, site=None, channel="web", user=None, phone="13912345678") -> Complaint:
     complaint, _ = create_complaint(session, NewComplaint(
@@ -267,7 +295,7 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
 # ---------------------------------------------------------------- the JSON API
 
 API_BODY = {"phone": "13912345678", "description": "阳光城工地老板欠我们八个人三万五", "county": "371302",
-        "workers": 8, "amount": 35000}
+            "workers": 8, "amount": 35000}
 
 
 def make_client(session, name, role="admin", department_id=None, county=None, webhook=None) -> str:
@@ -334,7 +362,8 @@ def outbox_rows(session):
 
 TWILIO_AUTH_TOKEN = "twilio-test-auth-token"
 TWILIO = TwilioSettings(account_sid="AC" + "0" * 32, auth_token=TWILIO_AUTH_TOKEN, from_number="+15005550006")
-PUBLIC_BASE_URL = "https://qingling.test"  # the conftest's public_base_url; the test client itself runs on http://localhost
+# The conftest's public_base_url, which Twilio signs; the test client itself runs on http://localhost.
+PUBLIC_BASE_URL = "https://qingling.test"
 TWILIO_PHONE = "+8613812345678"
 
 
@@ -369,8 +398,8 @@ def count(session, model, **where) -> int:
 WECHAT_TOKEN = "wechat-test-token"
 WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 WECHAT_APP_ID = "wx0123456789abcdef"
-WECHAT = WeChatSettings(app_id=WECHAT_APP_ID, app_secret="app-secret", token=WECHAT_TOKEN, encoding_aes_key=WECHAT_AES_KEY,
-                        template_id="TEMPLATE-1")
+WECHAT = WeChatSettings(app_id=WECHAT_APP_ID, app_secret="app-secret", token=WECHAT_TOKEN,
+                        encoding_aes_key=WECHAT_AES_KEY, template_id="TEMPLATE-1")
 WECHAT_CRYPTO = WeChatCrypto(WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APP_ID)
 OPENID = "oWorker0000000000000000000A"
 

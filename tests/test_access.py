@@ -20,7 +20,6 @@ from intake.people.staff import (
 )
 from intake.registry.directory import department
 from tests.helpers import CAL, ctx, outbox, routed, worker_pass
-from tests.test_cases import site  # noqa: F401  (fixtures)
 
 
 def make_user(session, username, role, department_id=None, county=None, password="secret-pass-1"):
@@ -58,8 +57,8 @@ def test_accounts_need_their_scope_and_a_real_password(session):
     assert authenticate(session, "boss", "another-pass-2") is not None
 
 
-def test_each_role_sees_exactly_its_scope(app, session, settings, site):
-    lanshan = routed(app, session, settings, site)
+def test_each_role_sees_exactly_its_scope(app, session, settings, lanshan_site):
+    lanshan = routed(app, session, settings, lanshan_site)
     housing = lanshan.department
     other = session.scalar(select(Department).where(Department.jurisdiction_code == "371311",
                                                     Department.kind == "housing"))
@@ -82,9 +81,9 @@ def test_each_role_sees_exactly_its_scope(app, session, settings, site):
     assert scopes["admin"].may("audit")
 
 
-def test_the_queue_puts_the_most_urgent_deadline_first_and_pages_by_keyset(app, session, settings, site):
-    first = routed(app, session, settings, site)
-    second = routed(app, session, settings, site, phone="13912345600")
+def test_the_queue_puts_the_most_urgent_deadline_first_and_pages_by_keyset(app, session, settings, lanshan_site):
+    first = routed(app, session, settings, lanshan_site)
+    second = routed(app, session, settings, lanshan_site, phone="13912345600")
     assert first.next_due_at is not None and set(first.deadlines) == {"acknowledge", "contact", "accept", "reply"}
     scope = Scope.of(make_user(session, "admin1", "admin"))
     cases.acknowledge(session, first, ctx(app), actor="staff:x")  # its acknowledge clock stops: later deadline
@@ -101,8 +100,8 @@ def test_the_queue_puts_the_most_urgent_deadline_first_and_pages_by_keyset(app, 
     assert clock_views(second, utcnow(), CAL)[0].state == "green"
 
 
-def test_paused_clocks_leave_the_urgency_order_until_the_material_arrives(app, session, settings, site):
-    complaint = routed(app, session, settings, site)
+def test_paused_clocks_leave_the_urgency_order_until_the_material_arrives(app, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     cases.wait_for_worker(session, complaint, ctx(app), actor="staff:x", needed="欠条")
     session.commit()
     assert complaint.next_due_at is None
@@ -113,8 +112,8 @@ def test_paused_clocks_leave_the_urgency_order_until_the_material_arrives(app, s
     assert "paused" not in {v.state for v in clock_views(complaint, utcnow(), CAL)}
 
 
-def test_an_extension_request_is_carried_out_only_when_the_head_approves(app, session, settings, site):
-    complaint = routed(app, session, settings, site)
+def test_an_extension_request_is_carried_out_only_when_the_head_approves(app, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     cases.acknowledge(session, complaint, ctx(app), actor="staff:x")
     cases.accept(session, complaint, ctx(app), actor="staff:x")
     before = complaint.deadlines["reply"]["due"]
@@ -131,8 +130,8 @@ def test_an_extension_request_is_carried_out_only_when_the_head_approves(app, se
 
 
 def test_a_supervisors_deadline_survives_status_changes_and_fires_while_the_case_is_open(app, session, settings,
-                                                                                         site):
-    complaint = routed(app, session, settings, site)
+                                                                                         lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     cases.supervise(session, complaint, ctx(app), actor="staff:c1", due=utcnow() + timedelta(days=2),
                     reason="涉及人数多")
     cases.acknowledge(session, complaint, ctx(app), actor="staff:x")
@@ -145,11 +144,11 @@ def test_a_supervisors_deadline_survives_status_changes_and_fires_while_the_case
     assert outbox(session, complaint, "supervision_overdue") != []
 
 
-def test_worker_lines_and_payments_keep_the_clocks_running(app, session, settings, site):
+def test_worker_lines_and_payments_keep_the_clocks_running(app, session, settings, lanshan_site):
     from intake.case.timers import PENDING
     from intake.foundation.models import Timer
 
-    complaint = routed(app, session, settings, site)
+    complaint = routed(app, session, settings, lanshan_site)
     line = cases.add_claim_line(session, complaint, actor="staff:x", worker_name="张三", amount_claimed=4000)
     with pytest.raises(cases.CaseError, match="已在工人明细中"):
         cases.add_claim_line(session, complaint, actor="staff:x", worker_name="张三", amount_claimed=4000)

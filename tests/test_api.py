@@ -13,7 +13,6 @@ from intake.foundation.models import AuditEntry, Complaint, ExternalRef, Status
 from intake.foundation.settings import ApiSettings
 from intake.registry.directory import department
 from tests.helpers import API_BODY, auth, complaint_count, make_client, routed, worker_pass
-from tests.test_cases import site  # noqa: F401  (fixtures)
 
 
 def post(client, token, body, **headers):
@@ -64,8 +63,9 @@ def test_the_same_external_id_twice_is_one_complaint(client, session):
     assert other.status_code == 201 and complaint_count(session) == 2
 
 
-def test_a_department_client_sees_only_its_cases_and_only_its_roles_actions(app, client, session, settings, site):
-    case = routed(app, session, settings, site)
+def test_a_department_client_sees_only_its_cases_and_only_its_roles_actions(app, client, session, settings,
+                                                                            lanshan_site):
+    case = routed(app, session, settings, lanshan_site)
     housing = case.department
     other = department(session, "371311", "housing")
     staff = make_client(session, "dept-a", "staff", housing.id)
@@ -126,8 +126,8 @@ def test_bad_input_gets_a_precise_problem_and_changes_nothing(client, session):
     assert complaint_count(session) == 0
 
 
-def test_lists_filter_and_page_by_keyset(app, client, session, settings, site):
-    tickets = {routed(app, session, settings, site, phone=f"1391234560{i}").ticket_no for i in range(3)}
+def test_lists_filter_and_page_by_keyset(app, client, session, settings, lanshan_site):
+    tickets = {routed(app, session, settings, lanshan_site, phone=f"1391234560{i}").ticket_no for i in range(3)}
     token = make_client(session, "city")
     first = client.get("/api/v1/complaints?limit=2", headers=auth(token)).get_json()
     assert len(first["items"]) == 2 and first["next_cursor"]
@@ -144,7 +144,7 @@ def test_lists_filter_and_page_by_keyset(app, client, session, settings, site):
     assert client.get("/api/v1/complaints?colour=red", headers=auth(token)).get_json()["errors"][0]["code"] == \
         "extra_forbidden"
     sites = client.get("/api/v1/sites?county=371302", headers=auth(token)).get_json()["items"]
-    assert [s["code"] for s in sites] == ["S-1"] and sites[0]["complaint_url"].endswith(site.public_token)
+    assert [s["code"] for s in sites] == ["S-1"] and sites[0]["complaint_url"].endswith(lanshan_site.public_token)
     departments = client.get("/api/v1/departments?county=371302", headers=auth(token)).get_json()["items"]
     assert "兰山区住房和城乡建设局" in {d["name"] for d in departments}
 

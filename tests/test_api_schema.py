@@ -16,13 +16,12 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from handlers.api.v1 import api
 from intake.foundation.settings import ApiSettings
 from tests.helpers import make_client
-from tests.test_cases import site  # noqa: F401  (fixtures)
 
 schema = schemathesis.openapi.from_dict(api.document())
 
 
 @pytest.fixture
-def api_app(configured_app, site):
+def api_app(configured_app, lanshan_site):
     return configured_app(api=ApiSettings(rate_limit="100000 per minute"))
 
 

@@ -16,8 +16,6 @@ from intake.people.publish import KIND
 from intake.registry.directory import department
 from intake.runtime.worker import run_once
 from tests.helpers import API_BODY, CAL, auth, make_client
-from tests.test_cases import site  # noqa: F401  (fixtures)
-from tests.test_contact_senders import hook, http_server  # noqa: F401  (fixtures)
 
 SECRET = "a-webhook-secret-for-tests"
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -32,7 +30,7 @@ def readme_verifier():
     return namespace["verify_qingling_webhook"]
 
 
-def test_every_case_event_in_scope_reaches_the_clients_webhook_signed(configured_app, session, site, hook):
+def test_every_case_event_in_scope_reaches_the_clients_webhook_signed(configured_app, session, lanshan_site, hook):
     app = configured_app(webhook=WebhookSettings(secret=SECRET))
     base = f"http://127.0.0.1:{hook.server_address[1]}"
     token = make_client(session, "hotline-12345", webhook=f"{base}/ok")
@@ -58,7 +56,7 @@ def test_every_case_event_in_scope_reaches_the_clients_webhook_signed(configured
                       hook.requests[0][1]["X-Qingling-Signature"], hook.requests[0][1]["X-Qingling-Timestamp"])
 
 
-def test_nothing_is_published_while_no_client_subscribes(app, client, session, site):
+def test_nothing_is_published_while_no_client_subscribes(app, client, session, lanshan_site):
     token = make_client(session, "no-hook")
     assert client.post("/api/v1/complaints", json=API_BODY, headers=auth(token)).status_code == 201
     payloads = session.scalars(select(Outbox.payload)).all()

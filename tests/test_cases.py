@@ -16,21 +16,11 @@ from intake.case.timers import PENDING
 from intake.foundation.models import (
     Complaint,
     Conversation,
-    Site,
     Status,
     Timer,
     utcnow,
 )
 from tests.helpers import csrf_token, ctx, new_case, outbox, routed, worker_pass
-
-
-@pytest.fixture
-def site(session):
-    row = Site(code="S-1", name="阳光城三期", jurisdiction_code="371302", industry="房屋建筑",
-               investment="private", public_token="tok_" + "a" * 20)
-    session.add(row)
-    session.commit()
-    return row
 
 
 def open_clocks(session, complaint) -> set[str]:
@@ -39,8 +29,8 @@ def open_clocks(session, complaint) -> set[str]:
     return {c.split(":")[0] for c in clocks}
 
 
-def test_the_worker_routes_a_new_case_and_tells_department_and_worker(app, session, settings, site):
-    complaint = new_case(session, settings, site)
+def test_the_worker_routes_a_new_case_and_tells_department_and_worker(app, session, settings, lanshan_site):
+    complaint = new_case(session, settings, lanshan_site)
     assert open_clocks(session, complaint) == {"route"}
     report = worker_pass(app)
     assert report.fired == 1
@@ -58,8 +48,8 @@ def test_the_worker_routes_a_new_case_and_tells_department_and_worker(app, sessi
     assert worker_pass(app).fired == 0
 
 
-def test_chat_workers_are_not_sent_a_second_receipt_and_hear_back_on_wechat(app, session, settings, site):
-    complaint = routed(app, session, settings, site, channel="wechat", user="openid-1")
+def test_chat_workers_are_not_sent_a_second_receipt_and_hear_back_on_wechat(app, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site, channel="wechat", user="openid-1")
     assert outbox(session, complaint, "worker_received") == []
     cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
     session.commit()
@@ -69,25 +59,25 @@ def test_chat_workers_are_not_sent_a_second_receipt_and_hear_back_on_wechat(app,
     assert "兰山区住房和城乡建设局" in told.payload["text"]
 
 
-def test_an_sms_opt_out_is_respected_for_notices(app, session, settings, site):
+def test_an_sms_opt_out_is_respected_for_notices(app, session, settings, lanshan_site):
     session.add(Conversation(channel="sms", user_id="13912345678", state="idle", draft={},
                              opted_out_at=utcnow(), version=1))
     session.commit()
-    complaint = routed(app, session, settings, site)
+    complaint = routed(app, session, settings, lanshan_site)
     assert outbox(session, complaint, "worker_received") == []
     assert outbox(session, complaint, "new_case") != []
 
 
-def test_acknowledging_stops_its_clock_and_keeps_the_others(app, session, settings, site):
-    complaint = routed(app, session, settings, site)
+def test_acknowledging_stops_its_clock_and_keeps_the_others(app, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     cases.acknowledge(session, complaint, ctx(app, timedelta(minutes=30)), actor="staff:1")
     session.commit()
     assert complaint.status == Status.ACKNOWLEDGED.value
     assert open_clocks(session, complaint) == {"contact", "accept", "reply"}
 
 
-def test_a_recorded_contact_is_not_restarted_by_a_later_step(app, session, settings, site):
-    complaint = routed(app, session, settings, site)
+def test_a_recorded_contact_is_not_restarted_by_a_later_step(app, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
     cases.record_contact(session, complaint, ctx(app), actor="staff:1", note="电话联系了张三")
     assert "contact" not in open_clocks(session, complaint)
@@ -98,8 +88,8 @@ def test_a_recorded_contact_is_not_restarted_by_a_later_step(app, session, setti
         cases.record_contact(session, complaint, ctx(app), actor="staff:1", note="  ")
 
 
-def test_waiting_for_the_workers_material_pauses_the_clocks(app, session, settings, site):
-    complaint = routed(app, session, settings, site)
+def test_waiting_for_the_workers_material_pauses_the_clocks(app, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
     session.commit()
     before = session.scalar(select(Timer.due_at).where(Timer.complaint_id == complaint.id,
@@ -120,8 +110,8 @@ def test_waiting_for_the_workers_material_pauses_the_clocks(app, session, settin
         cases.material_received(session, complaint, ctx(app), actor="staff:1")
 
 
-def test_a_misrouted_case_goes_back_to_the_dispatch_desk_within_two_working_days(app, session, settings, site):
-    complaint = routed(app, session, settings, site)
+def test_a_misrouted_case_goes_back_to_the_dispatch_desk_within_two_working_days(app, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     cases.return_case(session, complaint, ctx(app, timedelta(hours=3)), actor="staff:1",
                       reason="不是住建领域，应由人社处理")
     session.commit()
@@ -131,15 +121,15 @@ def test_a_misrouted_case_goes_back_to_the_dispatch_desk_within_two_working_days
     assert complaint.status == Status.ROUTED.value
     assert complaint.department.kind == "dispatch_desk"
     assert "不是住建领域" in complaint.events[-1].note
-    late = routed(app, session, settings, site, phone="13912345679")
+    late = routed(app, session, settings, lanshan_site, phone="13912345679")
     with pytest.raises(cases.CaseError, match="不能退回"):
         cases.return_case(session, late, ctx(app, timedelta(days=7)), actor="staff:1", reason="不归我们")
     session.rollback()
     assert session.get(Complaint, late.id).status == Status.ROUTED.value
 
 
-def test_rejection_needs_a_reason_that_the_worker_is_told(app, session, settings, site):
-    complaint = routed(app, session, settings, site)
+def test_rejection_needs_a_reason_that_the_worker_is_told(app, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
     with pytest.raises(cases.CaseError, match="不予受理的理由"):
         cases.reject(session, complaint, ctx(app), actor="staff:1", reason="")
@@ -150,8 +140,8 @@ def test_rejection_needs_a_reason_that_the_worker_is_told(app, session, settings
     assert open_clocks(session, complaint) == set()
 
 
-def test_handling_resolving_and_the_workers_confirmation_close_the_case(app, session, settings, site):
-    complaint = routed(app, session, settings, site)
+def test_handling_resolving_and_the_workers_confirmation_close_the_case(app, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
     with pytest.raises(cases.CaseError, match="受理后"):
         cases.record_measures(session, complaint, ctx(app), actor="staff:1", measures=["ordered_to_pay"])
@@ -187,8 +177,8 @@ def resolved_case(app, session, settings, site) -> Complaint:
     return complaint
 
 
-def test_money_not_arrived_reopens_with_a_fresh_reply_clock(app, session, settings, site):
-    complaint = resolved_case(app, session, settings, site)
+def test_money_not_arrived_reopens_with_a_fresh_reply_clock(app, session, settings, lanshan_site):
+    complaint = resolved_case(app, session, settings, lanshan_site)
     cases.confirm_payment(session, complaint, ctx(app), paid=False, actor="worker:web")
     session.commit()
     assert complaint.status == Status.REOPENED.value and complaint.satisfied is False
@@ -207,8 +197,8 @@ def confirm_link(session, complaint) -> str:
     return link
 
 
-def test_the_worker_confirms_from_the_link_in_the_resolved_notice(app, client, session, settings, site):
-    complaint = resolved_case(app, session, settings, site)
+def test_the_worker_confirms_from_the_link_in_the_resolved_notice(app, client, session, settings, lanshan_site):
+    complaint = resolved_case(app, session, settings, lanshan_site)
     link = confirm_link(session, complaint)
     page = client.get(link).get_data(as_text=True)
     assert "工资到手了吗" in page and complaint.ticket_no in page
@@ -219,14 +209,14 @@ def test_the_worker_confirms_from_the_link_in_the_resolved_notice(app, client, s
     assert "工资到手了吗" not in client.get(link).get_data(as_text=True)
 
 
-def test_ticket_and_phone_digits_show_the_case_but_cannot_close_it(app, client, session, settings, site):
-    complaint = resolved_case(app, session, settings, site)
+def test_ticket_and_phone_digits_show_the_case_but_cannot_close_it(app, client, session, settings, lanshan_site):
+    complaint = resolved_case(app, session, settings, lanshan_site)
     page = status_page(client, complaint).get_data(as_text=True)
     assert "请打开短信或微信里的确认链接" in page and 'name="paid"' not in page
 
 
-def test_forged_or_altered_links_and_odd_answers_change_nothing(app, client, session, settings, site):
-    complaint = resolved_case(app, session, settings, site)
+def test_forged_or_altered_links_and_odd_answers_change_nothing(app, client, session, settings, lanshan_site):
+    complaint = resolved_case(app, session, settings, lanshan_site)
     link = confirm_link(session, complaint)
     for forged in ("/c/" + "A" * 40, link[:-3] + "xyz", "/c/1"):
         assert client.get(forged).status_code == 404
@@ -238,8 +228,8 @@ def test_forged_or_altered_links_and_odd_answers_change_nothing(app, client, ses
     assert session.get(Complaint, complaint.id).status == Status.RESOLVED.value
 
 
-def test_wrong_phone_digits_lock_the_ticket_for_a_while(app, client, session, settings, site):
-    complaint = routed(app, session, settings, site)
+def test_wrong_phone_digits_lock_the_ticket_for_a_while(app, client, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     for _ in range(5):
         assert "没有找到这个编号" in status_page(client, complaint, last4="0000").get_data(as_text=True)
     assert "没有找到这个编号" in status_page(client, complaint, last4="5678").get_data(as_text=True)
@@ -250,11 +240,11 @@ def test_wrong_phone_digits_lock_the_ticket_for_a_while(app, client, session, se
     assert "办理进度" in status_page(client, complaint, last4="5678").get_data(as_text=True)
 
 
-def test_the_demo_worker_thread_routes_cases_while_the_app_serves(make_settings, session, site):
+def test_the_demo_worker_thread_routes_cases_while_the_app_serves(make_settings, session, lanshan_site):
     from handlers import create_app
 
     app = create_app(make_settings(demo=True))
-    complaint = new_case(session, services(app).settings, site)
+    complaint = new_case(session, services(app).settings, lanshan_site)
     thread, stop = start_background_worker(app)
     try:
         deadline = time.monotonic() + 15
@@ -270,10 +260,10 @@ def test_the_demo_worker_thread_routes_cases_while_the_app_serves(make_settings,
     assert not thread.is_alive()
 
 
-def test_a_transfer_rearms_the_clocks_and_tells_the_new_department(app, session, settings, site):
+def test_a_transfer_rearms_the_clocks_and_tells_the_new_department(app, session, settings, lanshan_site):
     from intake.registry.directory import department
 
-    complaint = routed(app, session, settings, site)
+    complaint = routed(app, session, settings, lanshan_site)
     cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
     hrss = department(session, "371302", "hrss")
     cases.transfer(session, complaint, ctx(app), department=hrss, actor="supervisor:1", reason="属于劳动保障监察")
@@ -288,8 +278,8 @@ def test_a_transfer_rearms_the_clocks_and_tells_the_new_department(app, session,
     assert told.destination == f"department:{hrss.id}" and "属于劳动保障监察" in told.payload["text"]
 
 
-def test_a_returned_case_keeps_its_legal_clocks_through_re_routing(app, session, settings, site):
-    complaint = routed(app, session, settings, site)
+def test_a_returned_case_keeps_its_legal_clocks_through_re_routing(app, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     accept_due = session.scalar(select(Timer.due_at).where(Timer.complaint_id == complaint.id,
                                                            Timer.clock == "accept:overdue", Timer.state == PENDING))
     cases.return_case(session, complaint, ctx(app), actor="staff:1", reason="不归住建管")
@@ -305,18 +295,18 @@ def test_a_returned_case_keeps_its_legal_clocks_through_re_routing(app, session,
         cases.return_case(session, desk_case, ctx(app), actor="desk:1", reason="也不归我")
 
 
-def test_a_resolved_case_reminds_the_department_to_follow_up(app, session, settings, site):
-    complaint = resolved_case(app, session, settings, site)
+def test_a_resolved_case_reminds_the_department_to_follow_up(app, session, settings, lanshan_site):
+    complaint = resolved_case(app, session, settings, lanshan_site)
     assert open_clocks(session, complaint) == {"follow_up"}
     worker_pass(app, utcnow() + timedelta(days=30))
     reminders = [r for r in outbox(session, complaint) if r.payload.get("clock") == "follow_up"]
     assert reminders and "回访确认" in reminders[0].payload["text"]
 
 
-def test_two_people_answering_one_case_at_once_cannot_both_win(app, session, settings, site):
+def test_two_people_answering_one_case_at_once_cannot_both_win(app, session, settings, lanshan_site):
     from sqlalchemy.orm.exc import StaleDataError
 
-    complaint = resolved_case(app, session, settings, site)
+    complaint = resolved_case(app, session, settings, lanshan_site)
     first, second = services(app).sessions(), services(app).sessions()
     try:
         mine = first.get(Complaint, complaint.id)
@@ -341,8 +331,9 @@ def test_two_people_answering_one_case_at_once_cannot_both_win(app, session, set
     assert outbox(session, complaint, "worker_reopened") == []
 
 
-def test_the_workers_timeline_shows_their_steps_and_not_the_offices_business(app, client, session, settings, site):
-    complaint = routed(app, session, settings, site)
+def test_the_workers_timeline_shows_their_steps_and_not_the_offices_business(app, client, session, settings,
+                                                                             lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
     cases.acknowledge(session, complaint, ctx(app), actor="staff:1")
     cases.record_contact(session, complaint, ctx(app), actor="staff:1", note="打电话问了情况，张三说老板姓王")
     session.commit()

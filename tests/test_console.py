@@ -33,7 +33,6 @@ from tests.helpers import (
     routed,
     worker_pass,
 )
-from tests.test_cases import site  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -42,9 +41,9 @@ def users(session):
 
 
 @pytest.fixture
-def case(app, session, settings, site):
+def case(app, session, settings, lanshan_site):
     """A routed case of 兰山区住建局 with one evidence photo."""
-    complaint = routed(app, session, settings, site)
+    complaint = routed(app, session, settings, lanshan_site)
     session.add(Attachment(complaint_id=complaint.id, filename="iou.png", content_type="image/png", size=len(PNG),
                            sha256="0" * 64, content=PNG))
     session.commit()
@@ -164,8 +163,8 @@ def test_every_role_against_every_case_route(app, session, users, case, role):
 
 
 def test_an_evidence_photo_is_served_only_as_an_image_and_only_through_its_case(app, session, users, case,
-                                                                               settings, site):
-    other = routed(app, session, settings, site, phone="13912340000")
+                                                                               settings, lanshan_site):
+    other = routed(app, session, settings, lanshan_site, phone="13912340000")
     photo = session.scalar(select(Attachment.id).where(Attachment.complaint_id == case.id))
     client = app.test_client()
     login(client, users["staff"])
@@ -198,13 +197,13 @@ def test_administration_pages_are_for_administrators(app, users):
     assert client.get("/console/audit").status_code == 200
 
 
-def test_sites_are_listed_within_scope_and_imported_only_by_administrators(app, users, site):
+def test_sites_are_listed_within_scope_and_imported_only_by_administrators(app, users, lanshan_site):
     near, far, admin = app.test_client(), app.test_client(), app.test_client()
     login(near, users["staff"])
     login(far, users["far_staff"])
     login(admin, users["admin"])
-    assert site.name in near.get("/console/sites").get_data(as_text=True)
-    assert site.name not in far.get("/console/sites").get_data(as_text=True)
+    assert lanshan_site.name in near.get("/console/sites").get_data(as_text=True)
+    assert lanshan_site.name not in far.get("/console/sites").get_data(as_text=True)
     token = csrf_token(near.get("/console/sites").get_data(as_text=True))
     assert near.post("/console/sites/import", data={"csrf_token": token}).status_code == 403
     csv = "项目编号,项目名称,所在区县\nS-9,河东新城,河东区\n".encode("utf-8-sig")
@@ -364,8 +363,8 @@ def test_two_clicks_at_once_act_once(app, session, users, case):
 # --- queue and inbox -------------------------------------------------------------------------------------
 
 
-def test_the_queue_shows_clocks_filters_and_unread_notices(app, client, session, users, case, settings, site):
-    other = routed(app, session, settings, site, phone="13912340001")
+def test_the_queue_shows_clocks_filters_and_unread_notices(app, client, session, users, case, settings, lanshan_site):
+    other = routed(app, session, settings, lanshan_site, phone="13912340001")
     login(client, users["staff"])
     page = client.get("/console/").get_data(as_text=True)
     assert case.ticket_no in page and other.ticket_no in page
@@ -384,18 +383,18 @@ def test_the_queue_shows_clocks_filters_and_unread_notices(app, client, session,
 
 
 def test_a_phone_complaint_typed_in_by_staff_is_routed_and_the_worker_gets_a_receipt(app, client, session, users,
-                                                                                      site):
+                                                                                      lanshan_site):
     login(client, users["staff"])
     page = client.get("/console/intake").get_data(as_text=True)
     form = {"csrf_token": csrf_token(page), "submission_key": "b" * 32, "channel": "phone", "name": "李四",
-            "phone": "139 1234 0002", "county": "371302", "site_code": site.code, "project_name": "阳光城三期",
+            "phone": "139 1234 0002", "county": "371302", "site_code": lanshan_site.code, "project_name": "阳光城三期",
             "workers": "2", "amount": "8000", "free_text": "电话反映：老板拖欠两个人两个月工资"}
     done = client.post("/console/intake", data=form)
     assert "已登记，受理编号" in flashed(client, done)
     again = client.post("/console/intake", data=form)  # a double click: still one complaint
     assert again.status_code == 303
     (complaint,) = session.scalars(select(Complaint).where(Complaint.channel == "phone")).all()
-    assert complaint.site_id == site.id and complaint.amount == 8000
+    assert complaint.site_id == lanshan_site.id and complaint.amount == 8000
     worker_pass(app)
     (receipt,) = outbox(session, complaint, "worker_received")
     assert receipt.destination == "sms:13912340002"
@@ -438,8 +437,8 @@ def test_an_extension_asked_by_staff_moves_the_deadline_when_the_head_approves(a
     assert [e.data.get("approved_by") for e in complaint.events if e.kind == "clock_extended"] == ["staff:ls_head"]
 
 
-def test_the_chat_that_led_to_a_wechat_case_is_shown_to_staff(app, client, session, users, settings, site):
-    complaint = routed(app, session, settings, site, channel="wechat", user="openid-7")
+def test_the_chat_that_led_to_a_wechat_case_is_shown_to_staff(app, client, session, users, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site, channel="wechat", user="openid-7")
     session.add_all([
         InboundMessage(channel="wechat", provider_message_id="m1", sender="openid-7",
                        payload={"Content": "老板欠我们三个人一万二"}, reply="请问您叫什么名字？",

@@ -8,7 +8,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.foundation.models import Status
 from tests.helpers import PASSWORD, SCREENSHOTS, make_accounts, reload, routed
-from tests.test_cases import site  # noqa: F401  (fixtures)
 
 
 def click_action(driver, label: str, **fields):
@@ -29,10 +28,10 @@ def click_action(driver, label: str, **fields):
 
 
 def test_an_officer_logs_in_acknowledges_and_resolves_a_case(app, server, desktop_browser, session, settings,
-                                                              site):
+                                                              lanshan_site):
     desktop = desktop_browser
     users = make_accounts(session)
-    case = routed(app, session, settings, site)
+    case = routed(app, session, settings, lanshan_site)
     desktop.get(f"{server}/console/")
     assert "/console/login" in desktop.current_url
     desktop.find_element(By.NAME, "username").send_keys(users["staff"])

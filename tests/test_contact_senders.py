@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from datetime import datetime, timezone
 from email import message_from_bytes
 from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -186,49 +184,6 @@ def test_line_breaks_in_the_subject_are_refused(mailer, relay, subject):
 
 
 # --- Webhooks -----------------------------------------------------------------------------------------------
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """The path picks the answer: /ok 204, /slow 200 after 1 s, /moved 302, otherwise /<status>."""
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.requests.append((self.path, dict(self.headers), body))
-        if self.path == "/slow":
-            time.sleep(1)
-        status = {"/ok": 204, "/slow": 200, "/moved": 302}.get(self.path) or int(self.path.strip("/"))
-        self.send_response(status)
-        if status == 302:
-            self.send_header("Location", "/ok")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-class QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        pass  # the client of /slow has gone when the answer is written
-
-
-@pytest.fixture(scope="module")
-def http_server():
-    server = QuietServer(("127.0.0.1", 0), Receiver)
-    server.requests = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def hook(http_server):
-    http_server.requests.clear()
-    return http_server
 
 
 def url(server, path: str) -> str:

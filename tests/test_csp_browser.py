@@ -8,7 +8,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.conversation import replies as R
 from tests.helpers import PASSWORD, chromium, make_accounts, routed, serving
-from tests.test_cases import site  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -31,13 +30,13 @@ def violations(driver) -> list[str]:
             or (entry["level"] == "SEVERE" and entry.get("source") != "network")]
 
 
-def test_the_pages_run_under_the_policy_without_violations(demo, browser, session, settings, site):  # noqa: F811
+def test_the_pages_run_under_the_policy_without_violations(demo, browser, session, settings, lanshan_site):
     app, url = demo
-    complaint = routed(app, session, settings, site)
+    complaint = routed(app, session, settings, lanshan_site)
     users = make_accounts(session)
 
     # The worker's form: its script (static/form.js) still marks the button while a slow upload runs.
-    browser.get(f"{url}/s/{site.public_token}")
+    browser.get(f"{url}/s/{lanshan_site.public_token}")
     # Held on the page (no validation, no navigation) so the button can be looked at after the tap.
     browser.execute_script("var form = document.querySelector('form.complaint'); form.noValidate = true;"
                            "form.addEventListener('submit', function (event) { event.preventDefault(); });")

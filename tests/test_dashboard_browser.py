@@ -11,7 +11,6 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.foundation.models import utcnow
 from tests.helpers import PASSWORD, SCREENSHOTS, make_accounts, routed
-from tests.test_cases import site  # noqa: F401  (fixtures)
 
 DRAWN = """
 const canvas = document.getElementById(arguments[0]);
@@ -22,9 +21,9 @@ return [canvas.width, canvas.height, drawn];
 """
 
 
-def test_the_dashboard_draws_its_charts(app, server, desktop_browser, session, settings, site, tmp_path):
-    late = routed(app, session, settings, site)
-    routed(app, session, settings, site, phone="13900000077")
+def test_the_dashboard_draws_its_charts(app, server, desktop_browser, session, settings, lanshan_site, tmp_path):
+    late = routed(app, session, settings, lanshan_site)
+    routed(app, session, settings, lanshan_site, phone="13900000077")
     late.next_due_at = utcnow() - timedelta(hours=1)  # a deadline already past: one overdue case
     session.add(late)
     session.commit()

@@ -11,28 +11,17 @@ from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.conversation.dialogue import handle_message
 from intake.delivery.outbox import is_opted_out
-from intake.foundation.models import Attachment, Complaint, Conversation, Site
+from intake.foundation.models import Attachment, Complaint, Conversation
 from intake.foundation.transitions import transition
 from intake.reading.photos import Photo
 from tests.helpers import CHAT_T0, SMS_PHONE, Chat, sms
-
-
-@pytest.fixture
-def sites(session):
-    rows = [Site(code="yg", name="阳光城工地", jurisdiction_code="371302", address="兰山区北京路1号",
-                 public_token="tok-yangguang"),
-            Site(code="yh", name="沂河花园三期", jurisdiction_code="371312", address="河东区凤凰大街",
-                 public_token="tok-yihe")]
-    session.add_all(rows)
-    session.commit()
-    return {s.code: s for s in rows}
 
 
 def complaints(session):
     return session.scalars(select(Complaint).order_by(Complaint.id)).all()
 
 
-def test_one_message_claim_is_read_back_and_filed(session, settings, sites):
+def test_one_message_claim_is_read_back_and_filed(session, settings, chat_sites):
     chat = sms(session, settings)
     assert chat.say("兰山区阳光城工地，老板欠我们8个人三万五，我叫张三").text.startswith(
         "请核对：兰山区阳光城工地，8人，欠35000元，姓名张三，电话139****2222。")
@@ -41,7 +30,7 @@ def test_one_message_claim_is_read_back_and_filed(session, settings, sites):
     assert reply.text == R.SUBMITTED.format(ticket=reply.ticket_no)
     [complaint] = complaints(session)
     assert (complaint.ticket_no, complaint.channel, complaint.site_id, complaint.jurisdiction_code) == \
-        (reply.ticket_no, "sms", sites["yg"].id, "371302")
+        (reply.ticket_no, "sms", chat_sites["yg"].id, "371302")
     assert (complaint.workers, complaint.amount, complaint.complainant.name, complaint.complainant.phone) == \
         (8, 35000, "张三", SMS_PHONE)
     assert complaint.free_text == "兰山区阳光城工地，老板欠我们8个人三万五，我叫张三"
@@ -50,7 +39,7 @@ def test_one_message_claim_is_read_back_and_filed(session, settings, sites):
     assert conversation.state == "idle" and conversation.draft == {"last_ticket": reply.ticket_no}
 
 
-def test_missing_fields_are_asked_one_at_a_time(session, settings, sites):
+def test_missing_fields_are_asked_one_at_a_time(session, settings, chat_sites):
     chat = Chat(session, settings)
     assert chat.say("我要反映欠工资").text == R.WELCOME
     assert chat.say("河东区沂河花园三期").text == R.QUESTIONS["amount"]
@@ -61,10 +50,10 @@ def test_missing_fields_are_asked_one_at_a_time(session, settings, sites):
     assert chat.say("确认").complaint_created
     [complaint] = complaints(session)
     assert (complaint.site_id, complaint.amount, complaint.workers, complaint.complainant.phone) == \
-        (sites["yh"].id, 35000, 8, "13800001234")
+        (chat_sites["yh"].id, 35000, 8, "13800001234")
 
 
-def test_unclear_answer_repeats_the_question_and_corrections_override(session, settings, sites):
+def test_unclear_answer_repeats_the_question_and_corrections_override(session, settings, chat_sites):
     chat = sms(session, settings)
     chat.say("阳光城工地欠钱了")
     assert chat.say("asdfgh").text == R.NOT_UNDERSTOOD + R.QUESTIONS["amount"]
@@ -78,7 +67,7 @@ def test_unclear_answer_repeats_the_question_and_corrections_override(session, s
     assert complaint.anonymous and complaint.workers == 5 and complaint.complainant.name is None
 
 
-def test_qr_scene_sets_the_site(session, settings, sites):
+def test_qr_scene_sets_the_site(session, settings, chat_sites):
     chat = Chat(session, settings)
     reply = chat.say(None, site_scene="tok-yihe")
     assert reply.text == R.SITE_GREETING.format(site="沂河花园三期") + R.QUESTIONS["amount"]
@@ -87,15 +76,15 @@ def test_qr_scene_sets_the_site(session, settings, sites):
     assert "沂河花园三期，5人，欠30000元" in chat.say("13800001234").text
     chat.say("确认")
     [complaint] = complaints(session)
-    assert complaint.site_id == sites["yh"].id and complaint.amount == 30000
+    assert complaint.site_id == chat_sites["yh"].id and complaint.amount == 30000
     assert complaint.claim["amount_per_person"] == 6000
 
 
-def test_unknown_scene_is_ignored(session, settings, sites):
+def test_unknown_scene_is_ignored(session, settings, chat_sites):
     assert Chat(session, settings).say(None, site_scene="no-such-token").text == R.WELCOME
 
 
-def test_global_words_in_the_middle_of_a_flow(session, settings, sites):
+def test_global_words_in_the_middle_of_a_flow(session, settings, chat_sites):
     chat = sms(session, settings)
     chat.say("兰山区阳光城工地欠我们三万")
     human = chat.say("转人工")
@@ -110,7 +99,7 @@ def test_global_words_in_the_middle_of_a_flow(session, settings, sites):
     assert complaints(session) == []
 
 
-def test_pause_asks_to_resume_and_continue_keeps_the_draft(session, settings, sites):
+def test_pause_asks_to_resume_and_continue_keeps_the_draft(session, settings, chat_sites):
     chat = sms(session, settings)
     chat.say("兰山区阳光城工地欠我们三万")
     assert chat.say("8个人", after=timedelta(hours=3)).text == R.RESUME
@@ -119,7 +108,7 @@ def test_pause_asks_to_resume_and_continue_keeps_the_draft(session, settings, si
     assert "8人，欠30000元" in chat.say("赵六").text
 
 
-def test_going_on_after_a_pause_counts_as_continue_and_nothing_is_lost(session, settings, sites):
+def test_going_on_after_a_pause_counts_as_continue_and_nothing_is_lost(session, settings, chat_sites):
     chat = sms(session, settings)
     chat.say("兰山区阳光城工地欠我们三万")
     assert chat.say("8个人", after=timedelta(hours=3)).text == R.RESUME
@@ -127,7 +116,7 @@ def test_going_on_after_a_pause_counts_as_continue_and_nothing_is_lost(session, 
     assert "8人，欠30000元" in summary and "赵六" in summary
 
 
-def test_a_worker_who_does_not_know_the_sum_can_still_file(session, settings, sites):
+def test_a_worker_who_does_not_know_the_sum_can_still_file(session, settings, chat_sites):
     chat = sms(session, settings)
     assert chat.say("兰山区阳光城工地老板不给钱").text == R.QUESTIONS["amount"]
     assert chat.say("不知道具体多少").text == R.QUESTIONS["workers"]
@@ -138,7 +127,7 @@ def test_a_worker_who_does_not_know_the_sum_can_still_file(session, settings, si
     assert complaints(session)[0].amount is None
 
 
-def test_pause_then_start_over_reads_the_new_message(session, settings, sites):
+def test_pause_then_start_over_reads_the_new_message(session, settings, chat_sites):
     chat = sms(session, settings)
     chat.say("兰山区阳光城工地欠我们三万")
     chat.say("河东区沂河花园三期，欠5个人两万", after=timedelta(hours=3))
@@ -146,7 +135,7 @@ def test_pause_then_start_over_reads_the_new_message(session, settings, sites):
     assert "沂河花园三期，5人，欠20000元" in chat.say("孙七").text
 
 
-def test_a_draft_left_for_days_is_dropped(session, settings, sites):
+def test_a_draft_left_for_days_is_dropped(session, settings, chat_sites):
     chat = sms(session, settings)
     chat.say("兰山区阳光城工地欠我们三万")
     assert chat.say("你好", after=timedelta(days=settings.dialogue.draft_keep_days + 1)).text == \
@@ -159,7 +148,7 @@ def _ready(chat):
     return chat.say("13800001234") if chat.phone is None else None
 
 
-def test_retried_confirm_files_one_complaint(session, settings, sites):
+def test_retried_confirm_files_one_complaint(session, settings, chat_sites):
     chat = Chat(session, settings)
     _ready(chat)
     first = chat.say("确认")
@@ -168,7 +157,7 @@ def test_retried_confirm_files_one_complaint(session, settings, sites):
     assert len(complaints(session)) == 1
 
 
-def test_replayed_confirm_at_the_same_version_returns_the_same_complaint(session, settings, sites):
+def test_replayed_confirm_at_the_same_version_returns_the_same_complaint(session, settings, chat_sites):
     """Same conversation, same version: the submission key is the same, whatever the conversation says."""
     chat = Chat(session, settings)
     _ready(chat)
@@ -183,7 +172,7 @@ def test_replayed_confirm_at_the_same_version_returns_the_same_complaint(session
     assert len(complaints(session)) == 1
 
 
-def test_status_by_ticket_with_a_known_phone_only_matches_that_phone(session, settings, sites):
+def test_status_by_ticket_with_a_known_phone_only_matches_that_phone(session, settings, chat_sites):
     worker = sms(session, settings)
     _ready(worker)
     ticket = worker.say("确认").ticket_no
@@ -194,7 +183,7 @@ def test_status_by_ticket_with_a_known_phone_only_matches_that_phone(session, se
     assert stranger.say("查询").text == R.NO_CASES
 
 
-def test_status_without_a_phone_asks_for_the_last_four_digits(session, settings, sites):
+def test_status_without_a_phone_asks_for_the_last_four_digits(session, settings, chat_sites):
     worker = Chat(session, settings)
     _ready(worker)
     ticket = worker.say("确认").ticket_no
@@ -209,14 +198,14 @@ def test_status_without_a_phone_asks_for_the_last_four_digits(session, settings,
     assert other.say("1234").text == R.STATUS.format(ticket=ticket, status="已派给负责部门，等待部门签收")
 
 
-def test_status_look_up_in_the_middle_returns_to_the_flow(session, settings, sites):
+def test_status_look_up_in_the_middle_returns_to_the_flow(session, settings, chat_sites):
     chat = Chat(session, settings)
     chat.say("兰山区阳光城工地欠我们三万")
     assert chat.say("250101123456").text == R.ASK_LAST4
     assert chat.say("7个人").text == R.QUESTIONS["name"]  # not four digits: the look-up is dropped
 
 
-def test_two_workers_on_one_phone_start_fresh(session, settings, sites):
+def test_two_workers_on_one_phone_start_fresh(session, settings, chat_sites):
     chat = sms(session, settings)
     _ready(chat)
     chat.say("确认")
@@ -225,10 +214,10 @@ def test_two_workers_on_one_phone_start_fresh(session, settings, sites):
     chat.say("确认")
     first, second = complaints(session)
     assert (first.complainant.name, second.complainant.name) == ("张三", "钱八")
-    assert (second.workers, second.site_id, second.free_text) == (1, sites["yh"].id, "沂河花园三期欠我两万\n钱八")
+    assert (second.workers, second.site_id, second.free_text) == (1, chat_sites["yh"].id, "沂河花园三期欠我两万\n钱八")
 
 
-def test_sms_opt_out_is_confirmed_once_and_ends_when_the_worker_writes_again(session, settings, sites):
+def test_sms_opt_out_is_confirmed_once_and_ends_when_the_worker_writes_again(session, settings, chat_sites):
     chat = sms(session, settings)
     reply = chat.say("TD")
     assert reply.opted_out and reply.text == R.OPTED_OUT
@@ -246,7 +235,7 @@ def test_empty_emoji_and_nonsense_get_the_example(session, settings, text):
     assert session.scalar(select(Conversation)).draft == {}
 
 
-def test_a_long_message_is_cut_with_a_note(session, settings, sites):
+def test_a_long_message_is_cut_with_a_note(session, settings, chat_sites):
     chat = sms(session, settings)
     reply = chat.say("兰山区阳光城工地，老板欠我们8个人三万五。" + "情况是这样的" * 900)
     assert reply.text.startswith(R.TRUNCATED)
@@ -257,7 +246,7 @@ def test_a_long_message_is_cut_with_a_note(session, settings, sites):
     assert complaint.amount == 35000
 
 
-def test_risk_words_never_block_and_go_into_the_claim(session, settings, sites):
+def test_risk_words_never_block_and_go_into_the_claim(session, settings, chat_sites):
     chat = sms(session, settings)
     reply = chat.say("阳光城工地包工头欠我们10个人二十万，再不给就去跳楼，拉横幅")
     assert set(reply.risk_flags) == {"self_harm", "mass_incident"}
@@ -267,7 +256,7 @@ def test_risk_words_never_block_and_go_into_the_claim(session, settings, sites):
     assert complaints(session)[0].claim["risk_flags"] == ["mass_incident", "self_harm"]
 
 
-def test_photos_go_with_the_complaint(session, settings, sites):
+def test_photos_go_with_the_complaint(session, settings, chat_sites):
     chat = sms(session, settings)
     photo = Photo("iou.jpg", "image/jpeg", b"\xff\xd8 fake but stored as given")
     assert chat.say(None, attachments=[photo]).text == R.PHOTOS_RECEIVED.format(count=1) + R.QUESTIONS["site"]
@@ -278,7 +267,7 @@ def test_photos_go_with_the_complaint(session, settings, sites):
     assert (stored.filename, stored.content) == ("iou.jpg", photo.content)
 
 
-def test_two_messages_at_once_lose_nothing(app, session, settings, sites):
+def test_two_messages_at_once_lose_nothing(app, session, settings, chat_sites):
     """Each message on its own connection, all at once: every one is in the draft, none overwritten."""
     first = Chat(session, settings, user="openid-busy")
     first.say("兰山区阳光城工地")
@@ -307,7 +296,7 @@ def test_two_messages_at_once_lose_nothing(app, session, settings, sites):
     assert conversation.version == 1 + count  # created at 1, one bump a message
 
 
-def test_first_messages_at_once_make_one_conversation(app, session, settings, sites):
+def test_first_messages_at_once_make_one_conversation(app, session, settings, chat_sites):
     barrier = threading.Barrier(2)
     errors = []
 

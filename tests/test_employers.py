@@ -12,7 +12,6 @@ from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import AuditEntry, EmployerListing
 from intake.supervision.employers import CREDIT_HEADER, RegisterError, check_credit_code
 from tests.helpers import csrf_token, login, make_accounts, worker_pass
-from tests.test_cases import site  # noqa: F401  (fixtures)
 
 EMPLOYER = "临沂恒达建筑劳务有限公司"
 CODE = "91350100M000100Y43"
@@ -39,9 +38,10 @@ def test_credit_codes_are_checked():
         raise AssertionError(bad)
 
 
-def test_a_supervisor_lists_and_removes_an_employer_and_the_credit_file_follows(app, client, session, settings, site):
-    complain(session, settings, site, "13900001111")
-    complain(session, settings, site, "13900002222", employer="临沂恒达 建筑劳务有限公司")  # spacing differs only
+def test_a_supervisor_lists_and_removes_an_employer_and_the_credit_file_follows(app, client, session, settings,
+                                                                               lanshan_site):
+    complain(session, settings, lanshan_site, "13900001111")
+    complain(session, settings, lanshan_site, "13900002222", employer="临沂恒达 建筑劳务有限公司")  # spacing differs only
     worker_pass(app)
     accounts = make_accounts(session)
     login(client, accounts["county"])
@@ -75,8 +75,8 @@ def test_a_supervisor_lists_and_removes_an_employer_and_the_credit_file_follows(
     assert actions.count("export") == 2
 
 
-def test_others_cannot_see_or_list_an_employer_outside_their_scope(app, client, session, settings, site):
-    complain(session, settings, site, "13900003333")
+def test_others_cannot_see_or_list_an_employer_outside_their_scope(app, client, session, settings, lanshan_site):
+    complain(session, settings, lanshan_site, "13900003333")
     worker_pass(app)
     accounts = make_accounts(session)
     login(client, accounts["far_county"])

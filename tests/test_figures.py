@@ -24,7 +24,6 @@ from intake.supervision.figures import (
     report_period,
 )
 from tests.helpers import CAL, ctx, routed, worker_pass
-from tests.test_cases import site  # noqa: F401  (fixtures)
 
 TZ = "Asia/Shanghai"
 CITY = Scope(user_id=0, username="t", role=Role.ADMIN, department_id=None, jurisdiction_code=None)
@@ -69,8 +68,8 @@ def resolve_and_answer(app, session, paid, unpaid):
         cases.confirm_payment(session, complaint, ctx(app), paid=answer, actor="worker")
 
 
-def test_a_late_acknowledgement_counts_as_late_and_a_pause_does_not_count(app, session, settings, site):
-    on_time, late, paused = three_cases(app, session, settings, site)
+def test_a_late_acknowledgement_counts_as_late_and_a_pause_does_not_count(app, session, settings, lanshan_site):
+    on_time, late, paused = three_cases(app, session, settings, lanshan_site)
     facts = {f.complaint_id: f for f in session.scalars(select(CaseFacts))}
     assert facts[on_time.id].acknowledged_on_time is True
     assert facts[late.id].acknowledged_on_time is False
@@ -81,8 +80,8 @@ def test_a_late_acknowledgement_counts_as_late_and_a_pause_does_not_count(app, s
     assert total.open == 3 and total.claimed == 3 * 12000
 
 
-def test_closure_satisfaction_and_money_follow_the_workers_answer(app, session, settings, site):
-    paid, unpaid, _open = three_cases(app, session, settings, site)
+def test_closure_satisfaction_and_money_follow_the_workers_answer(app, session, settings, lanshan_site):
+    paid, unpaid, _open = three_cases(app, session, settings, lanshan_site)
     resolve_and_answer(app, session, paid, unpaid)
     session.commit()
     found = figures(session, CITY, Filters(), utcnow(), TZ)
@@ -98,8 +97,8 @@ def test_closure_satisfaction_and_money_follow_the_workers_answer(app, session, 
     assert day[1:] == (3, 1)
 
 
-def test_filters_and_scope_narrow_every_figure(app, session, settings, site):
-    routed(app, session, settings, site)
+def test_filters_and_scope_narrow_every_figure(app, session, settings, lanshan_site):
+    routed(app, session, settings, lanshan_site)
     other = Site(code="S-2", name="罗庄水厂", jurisdiction_code="371311", industry="水利", investment="government",
                  public_token="tok_" + "b" * 20)
     session.add(other)
@@ -120,8 +119,8 @@ def test_filters_and_scope_narrow_every_figure(app, session, settings, site):
     assert (rest.open, rest.by_county) == (1, [("兰山区", 1)])
 
 
-def test_replaying_the_timeline_gives_the_same_facts(app, session, settings, site):
-    three_cases(app, session, settings, site)
+def test_replaying_the_timeline_gives_the_same_facts(app, session, settings, lanshan_site):
+    three_cases(app, session, settings, lanshan_site)
     kept = {f.complaint_id: (f.employer, f.acknowledged_on_time, f.contact_on_time) for f in
             session.scalars(select(CaseFacts))}
     session.query(CaseFacts).delete()
@@ -145,15 +144,15 @@ def accepted(app, session, settings, site, phone):
     return complaint
 
 
-def test_entry_numbers_are_sequential_per_county_and_year_and_never_reused(app, session, settings, site):
+def test_entry_numbers_are_sequential_per_county_and_year_and_never_reused(app, session, settings, lanshan_site):
     year = utcnow().astimezone(CAL.timezone).year
-    first = accepted(app, session, settings, site, "13900000011")
-    second = accepted(app, session, settings, site, "13900000012")
+    first = accepted(app, session, settings, lanshan_site, "13900000011")
+    second = accepted(app, session, settings, lanshan_site, "13900000012")
     assert (first.entry_no, second.entry_no) == (f"371302-{year}-000001", f"371302-{year}-000002")
     cases.resolve(session, first, ctx(app), actor="staff:a", outcome="已支付", amount_recovered=1, workers_paid=1)
     cases.confirm_payment(session, first, ctx(app), paid=False, actor="worker")  # reopened: keeps its number
     session.commit()
-    third = accepted(app, session, settings, site, "13900000013")
+    third = accepted(app, session, settings, lanshan_site, "13900000013")
     assert first.entry_no == f"371302-{year}-000001" and third.entry_no == f"371302-{year}-000003"
     other = Site(code="S-3", name="罗庄工地", jurisdiction_code="371311", industry="房屋建筑",
                  public_token="tok_" + "c" * 20)
@@ -162,10 +161,10 @@ def test_entry_numbers_are_sequential_per_county_and_year_and_never_reused(app, 
     assert accepted(app, session, settings, other, "13900000014").entry_no == f"371311-{year}-000001"
 
 
-def test_two_accepts_at_once_get_consecutive_numbers(app, session, settings, site):
+def test_two_accepts_at_once_get_consecutive_numbers(app, session, settings, lanshan_site):
     ids = []
     for phone in ("13900000021", "13900000022"):
-        complaint = routed(app, session, settings, site, phone=phone)
+        complaint = routed(app, session, settings, lanshan_site, phone=phone)
         cases.acknowledge(session, complaint, ctx(app), actor="staff:a")
         ids.append(complaint.id)
     session.commit()
@@ -192,7 +191,7 @@ def test_two_accepts_at_once_get_consecutive_numbers(app, session, settings, sit
     assert numbers == ["000001", "000002"]
 
 
-def test_the_daily_tallies_always_equal_a_recount_of_the_cases(app, session, settings, site):
+def test_the_daily_tallies_always_equal_a_recount_of_the_cases(app, session, settings, lanshan_site):
     from intake.foundation.models import DailyTally
     from intake.registry.directory import department
     from intake.supervision import tallies
@@ -203,7 +202,7 @@ def test_the_daily_tallies_always_equal_a_recount_of_the_cases(app, session, set
                        t.ack_missed, t.closed, t.satisfied, t.answered, t.claimed, t.recovered)
                       for t in session.scalars(select(DailyTally)) if t.received or t.closed)
 
-    paid, unpaid, moved = three_cases(app, session, settings, site)
+    paid, unpaid, moved = three_cases(app, session, settings, lanshan_site)
     resolve_and_answer(app, session, paid, unpaid)
     cases.transfer(session, moved, ctx(app), department=department(session, "371311", "hrss"), actor="staff:c",
                    reason="属地不对")

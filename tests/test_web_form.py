@@ -2,35 +2,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
 
 from handlers import create_app
-from handlers.runtime import services
 from intake.foundation.models import Attachment, Complaint, Event, Status
 from intake.foundation.settings import RateLimitSettings
 from tests.helpers import csrf_token, filled, form_fields, jpeg, make_site, stored, submit, ticket_of
 
 NOT_FOUND = "没有找到这个编号，请检查受理编号和手机号后四位"
 SCRIPT = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def app_with(app, make_settings, settings):
-    """Build another app on the same database with some settings changed, e.g. app_with(uploads={...})."""
-    made = []
-
-    def build(**sections):
-        changed = {name: replace(getattr(settings, name), **values) for name, values in sections.items()}
-        made.append(create_app(make_settings(**changed)))
-        return made[-1]
-
-    yield build
-    for other in made:
-        services(other).engine.dispose()
 
 
 def test_site_form_shows_the_site_and_a_phone_friendly_form(client, session):
