@@ -23,7 +23,7 @@ from intake.foundation.settings import DatabaseSettings, Settings
 from intake.registry.directory import load_directory
 from intake.runtime.sessions import make_session_factory
 from migrations import upgrade
-from tests.helpers import QuietServer, WebhookReceiver, chromium, serving
+from tests.helpers import FakeApi, QuietServer, WebhookReceiver, chromium, serving
 
 KEEP_TABLES = {"jurisdictions", "departments", "alembic_version"}
 
@@ -196,3 +196,23 @@ def hook(http_server):
     """The module's webhook receiver, with no requests recorded yet."""
     http_server.requests.clear()
     return http_server
+
+
+@pytest.fixture
+def api(provider):
+    """The mainland SMS provider's API servers, a FakeApi on 127.0.0.1 that accepts every send; for the modules
+    that define a `provider` fixture (test_sms_aliyun.py, test_sms_tencent.py)."""
+    fake = FakeApi(lambda n: provider.accepted(f"{provider.name}-msg-{n}"))
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def sms_app(configured_app, provider, api):
+    """The suite's app with the module's mainland SMS provider configured against the fake API."""
+    return configured_app(**provider.settings(api.url))
+
+
+@pytest.fixture
+def sms_client(sms_app):
+    return sms_app.test_client()

@@ -22,10 +22,7 @@ from intake.conversation.dialogue import CONFIRM, CONFIRM_WORDS, _word
 from intake.foundation.models import Complaint, Conversation, InboundMessage
 from intake.foundation.validation import clean_text, normalise_digits, normalise_phone
 from intake.reading.extract import ClaimDraft, SiteRef, Value, extract_claim
-from tests.helpers import Chat
-from tests.mainland_sms import SECRET
-from tests.test_sms_aliyun import _settings as aliyun_settings
-from tests.test_sms_aliyun import _uplink
+from tests.helpers import SMS_CALLBACK_SECRET, Chat, aliyun_settings, aliyun_uplink
 
 HOSTILE_PIECES = (
     "\u202e", "\u202d", "\u200f", "\u061c", "\u200b", "\u2028", "\ufeff", "\x00", "\x1b[31m", "\x7f", "\x85", "\r\n",
@@ -167,8 +164,8 @@ def test_a_json_push_with_lone_surrogates_and_control_characters_is_stored_clean
     client = configured_app(**aliyun_settings("http://127.0.0.1:9")).test_client()
     said = "兰山区阳光城工地，老板欠我们8个人三万五，我叫张三"
     for n, text in enumerate((said + "\\ud800\\u0085\\u0000", "确认\\udfff"), 1):
-        body = json.dumps([_uplink("13800001234", text, n)]).replace("\\\\u", "\\u")
-        response = client.post(f"/sms/aliyun/{SECRET}", data=body, content_type="application/json")
+        body = json.dumps([aliyun_uplink("13800001234", text, n)]).replace("\\\\u", "\\u")
+        response = client.post(f"/sms/aliyun/{SMS_CALLBACK_SECRET}", data=body, content_type="application/json")
         assert response.status_code == 200 and response.get_json()["code"] == 0, body
     session.expire_all()
     assert [m.payload["text"] for m in session.scalars(select(InboundMessage).order_by(InboundMessage.id))] == \

@@ -10,10 +10,18 @@ import pytest
 from handlers.security import CONTENT_SECURITY_POLICY
 from intake.case.links import confirm_url
 from intake.foundation.models import Attachment
-from tests.helpers import PNG, TWILIO, WECHAT, login, make_accounts, routed, text_in
-from tests.mainland_sms import SECRET
-from tests.test_sms_aliyun import _settings as aliyun_settings
-from tests.test_sms_aliyun import _uplink
+from tests.helpers import (
+    PNG,
+    SMS_CALLBACK_SECRET,
+    TWILIO,
+    WECHAT,
+    aliyun_settings,
+    aliyun_uplink,
+    login,
+    make_accounts,
+    routed,
+    text_in,
+)
 
 STATIC = Path(__file__).resolve().parents[1] / "handlers" / "static"
 DIRECTIVES = {"script-src 'self'", "style-src 'self'", "img-src 'self' data:", "frame-ancestors 'none'",
@@ -117,7 +125,7 @@ def test_webhook_answers_send_them(demo_app):
 
 def test_mainland_callbacks_send_them(configured_app):
     client = configured_app(**aliyun_settings("http://127.0.0.1:9")).test_client()
-    good = client.post(f"/sms/aliyun/{SECRET}", json=[_uplink("13812345678", "欠钱了", 1)])
+    good = client.post(f"/sms/aliyun/{SMS_CALLBACK_SECRET}", json=[aliyun_uplink("13812345678", "欠钱了", 1)])
     assert good.status_code == 200
     assert_secure(good, "aliyun uplink")
     assert_secure(client.post("/sms/aliyun/wrong-secret-0123456789", json=[]), "aliyun wrong secret")

@@ -1,4 +1,4 @@
-"""SMS through Aliyun (阿里云短信): the shared mainland scenarios (tests/mainland_sms.py) in Aliyun's push
+"""SMS through Aliyun (阿里云短信): the shared mainland scenarios (tests/helpers.py) in Aliyun's push
 format, and the SendSms request as the official SDK makes it."""
 from __future__ import annotations
 
@@ -6,24 +6,31 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from mainland_sms import *  # noqa: F401,F403  (the shared scenarios run against this provider)
-from mainland_sms import PHONE, FakeApi, Provider, Sent, mainland_sms
 
 from handlers.channels.aliyun_sms import make_sender
-from intake.foundation.settings import AliyunSettings
-
-VARIABLES = ("c1", "c2", "c3")
-
-
-def _settings(url: str) -> dict:
-    return {"sms": mainland_sms(provider="aliyun", template_variables=VARIABLES),
-            "aliyun": AliyunSettings(access_key_id="LTAI5tTestKeyId", access_key_secret="aliyun-test-secret",
-                                     sign_name="清零", endpoint=url)}
-
-
-def _uplink(phone: str, text: str, n: int) -> dict:
-    return {"phone_number": phone, "send_time": "2026-12-01 10:00:00", "content": text, "sign_name": "清零",
-            "dest_code": "1234", "sequence_id": 880000 + n}
+from tests.helpers import (  # noqa: F401  (the test_ functions: the shared scenarios, collected here)
+    ALIYUN_VARIABLES,
+    PHONE,
+    FakeApi,
+    Provider,
+    Sent,
+    aliyun_settings,
+    aliyun_uplink,
+    test_a_bad_item_in_a_batch_costs_only_itself,
+    test_a_forged_or_missing_secret_is_refused_and_nothing_stored,
+    test_a_number_no_retry_can_reach_is_dead_lettered_to_the_dispatch_desk,
+    test_a_replayed_push_files_nothing_twice_and_answers_once,
+    test_a_text_without_a_template_is_dead_lettered_not_dropped,
+    test_a_whole_conversation_goes_out_as_templated_replies,
+    test_an_outage_is_retried_until_the_reply_goes_out,
+    test_delivery_reports_are_kept_item_by_item_and_never_go_back,
+    test_doctor_names_what_a_half_configured_gateway_lacks,
+    test_malformed_and_huge_bodies_change_nothing,
+    test_the_address_allow_list_is_applied,
+    test_the_callbacks_are_absent_while_another_provider_is_chosen,
+    test_the_sdk_sends_the_template_signed_with_the_accounts_key,
+    test_the_workers_phone_receives_every_notice_through_templates,
+)
 
 
 def _report(biz_id: str, ok: bool) -> dict:
@@ -35,12 +42,12 @@ def _report(biz_id: str, ok: bool) -> dict:
 def _read_sent(request: dict) -> Sent:
     query = {k: v[0] for k, v in parse_qs(urlsplit(request["path"]).query).items()}
     values = json.loads(query["TemplateParam"])
-    return Sent(query["PhoneNumbers"], query["TemplateCode"], [values[name] for name in VARIABLES],
+    return Sent(query["PhoneNumbers"], query["TemplateCode"], [values[name] for name in ALIYUN_VARIABLES],
                 query["SignName"])
 
 
 ALIYUN = Provider(
-    name="aliyun", settings=_settings, uplink=_uplink, report=_report, ack={"code": 0, "msg": "成功"},
+    name="aliyun", settings=aliyun_settings, uplink=aliyun_uplink, report=_report, ack={"code": 0, "msg": "成功"},
     accepted=lambda biz_id: (200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": "req-1"}),
     refused=lambda code: (200, {"Code": code, "Message": "refused", "RequestId": "req-2"}),
     unreachable_number_code="isv.MOBILE_NUMBER_ILLEGAL", read_sent=_read_sent, make_sender=make_sender,
@@ -60,7 +67,8 @@ def provider():
 ])
 def test_aliyun_errors_are_retried_or_final(api: FakeApi, make_settings, answer, permanent):
     api.answers = [answer]
-    result = make_sender(make_settings(**_settings(api.url))).send("sms:13812345678", {"kind": "notice", "text": "x"})
+    sender = make_sender(make_settings(**aliyun_settings(api.url)))
+    result = sender.send("sms:13812345678", {"kind": "notice", "text": "x"})
     assert (result.ok, result.permanent) == (False, permanent)
     assert answer[1]["Code"] in result.error
 
@@ -68,6 +76,6 @@ def test_aliyun_errors_are_retried_or_final(api: FakeApi, make_settings, answer,
 def test_aliyun_being_unreachable_is_retried(make_settings):
     closed = FakeApi(lambda n: (200, {}))
     closed.close()
-    sender = make_sender(make_settings(**_settings(closed.url)))
+    sender = make_sender(make_settings(**aliyun_settings(closed.url)))
     result = sender.send("sms:13812345678", {"kind": "notice", "text": "x"})
     assert (result.ok, result.permanent) == (False, False) and "unreachable" in result.error

@@ -1,17 +1,38 @@
-"""SMS through Tencent Cloud (腾讯云短信): the shared mainland scenarios (tests/mainland_sms.py) in Tencent's
+"""SMS through Tencent Cloud (腾讯云短信): the shared mainland scenarios (tests/helpers.py) in Tencent's
 callback format, and the SendSms request as the official SDK makes it."""
 from __future__ import annotations
 
 import json
 
 import pytest
-from mainland_sms import *  # noqa: F401,F403  (the shared scenarios run against this provider)
-from mainland_sms import PHONE, FakeApi, Provider, Sent, count, mainland_sms, push
 from sqlalchemy import select
 
 from handlers.channels.tencent_sms import make_sender
 from intake.foundation.models import InboundMessage
 from intake.foundation.settings import TencentSettings
+from tests.helpers import (  # noqa: F401  (the test_ functions: the shared scenarios, collected here)
+    PHONE,
+    FakeApi,
+    Provider,
+    Sent,
+    count,
+    mainland_sms,
+    push,
+    test_a_bad_item_in_a_batch_costs_only_itself,
+    test_a_forged_or_missing_secret_is_refused_and_nothing_stored,
+    test_a_number_no_retry_can_reach_is_dead_lettered_to_the_dispatch_desk,
+    test_a_replayed_push_files_nothing_twice_and_answers_once,
+    test_a_text_without_a_template_is_dead_lettered_not_dropped,
+    test_a_whole_conversation_goes_out_as_templated_replies,
+    test_an_outage_is_retried_until_the_reply_goes_out,
+    test_delivery_reports_are_kept_item_by_item_and_never_go_back,
+    test_doctor_names_what_a_half_configured_gateway_lacks,
+    test_malformed_and_huge_bodies_change_nothing,
+    test_the_address_allow_list_is_applied,
+    test_the_callbacks_are_absent_while_another_provider_is_chosen,
+    test_the_sdk_sends_the_template_signed_with_the_accounts_key,
+    test_the_workers_phone_receives_every_notice_through_templates,
+)
 
 SENT_AT = 1_764_560_000
 
