@@ -2,7 +2,8 @@
 
 Inside intake/, a domain package imports only the packages below it in LAYERS (and itself); the core never
 imports Flask, a provider SDK or handlers/; qr/ imports nothing of ours; no module imports back into its own
-package's __init__.
+package's __init__. In tests/, no module imports a test module: what they share is in tests/helpers.py and
+tests/conftest.py.
 """
 from __future__ import annotations
 
@@ -109,3 +110,14 @@ def test_no_module_imports_its_own_packages_init(top):
 def _is_module(dotted: str) -> bool:
     path = ROOT.joinpath(*dotted.split("."))
     return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
+def test_test_modules_import_no_other_test_module():
+    """In tests/, what modules share lives in helpers.py (imported as tests.helpers) and conftest.py (fixtures,
+    never imported): no module imports a test module, conftest.py, or a module beside them by its bare name."""
+    beside = {path.stem for path in _files("tests")}
+    wrong = [f"{path.relative_to(ROOT)}:{line} imports {target}"
+             for path in _files("tests") for line, target in _imports(path)
+             if target.split(".")[0] in beside
+             or target.split(".")[0] == "tests" and target.split(".")[:2] != ["tests", "helpers"]]
+    assert wrong == []
