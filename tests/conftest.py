@@ -23,6 +23,9 @@ from intake.foundation.settings import DatabaseSettings, Settings
 from intake.registry.directory import load_directory
 from intake.runtime.sessions import make_session_factory
 from migrations import upgrade
+
+# helpers.py holds assertions (and the shared mainland SMS scenarios): pytest rewrites them as in a test module.
+pytest.register_assert_rewrite("tests.helpers")
 from tests.helpers import FakeApi, QuietServer, WebhookReceiver, chromium, serving
 
 KEEP_TABLES = {"jurisdictions", "departments", "alembic_version"}
