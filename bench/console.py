@@ -32,6 +32,8 @@ from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.console_helpers import login  # noqa: E402
+
 from bench import figures  # noqa: E402
 from bench.bulk import copy_rows  # noqa: E402
 from handlers import create_app  # noqa: E402
@@ -45,7 +47,6 @@ from intake.people.staff import NewUser, create_user  # noqa: E402
 from intake.registry.directory import department, load_directory  # noqa: E402
 from intake.runtime.sessions import make_session_factory  # noqa: E402
 from migrations import upgrade  # noqa: E402
-from tests.console_helpers import login  # noqa: E402
 
 NOW = datetime.now(timezone.utc)
 YEAR = 365

@@ -45,17 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench import figures  # noqa: E402
-from bench.harness import (  # noqa: E402
-    ROOT,
-    SECRET_KEY,
-    Requests,
-    app_env,
-    free_port,
-    prepare_database,
-    serve,
-    sms_user,
-    wechat_user,
-)
+from bench.harness import ROOT, SECRET_KEY, Requests, app_env, free_port, prepare_database, serve, sms_user, wechat_user  # noqa: E402
 from intake import encryption  # noqa: E402
 from intake.foundation.db import make_engine  # noqa: E402
 from intake.foundation.models import Complainant, Complaint, Status  # noqa: E402

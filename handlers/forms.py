@@ -10,31 +10,13 @@ from decimal import Decimal
 from typing import Callable
 
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    HiddenField,
-    MultipleFileField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.validators import (
-    InputRequired,
-    Length,
-    Regexp,
-    StopValidation,
-    ValidationError,
-)
+from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Regexp, StopValidation, ValidationError
 
 from intake.case.complaints import NewComplaint
 from intake.foundation.models import Channel, Jurisdiction
 from intake.foundation.settings import UploadSettings
-from intake.foundation.validation import (
-    clean_text,
-    normalise_digits,
-    normalise_id_number,
-    normalise_phone,
-)
+from intake.foundation.validation import clean_text, normalise_digits, normalise_id_number, normalise_phone
 from intake.reading.photos import EvidenceError, Photo, check_photo
 
 FREE_TEXT_MAX = 2000

@@ -7,16 +7,7 @@ cookie, so trying ticket numbers shows nothing, and a shared link (WeChat's "sha
 """
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    abort,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,13 +22,7 @@ from intake.registry.sites import site_by_token
 
 from .errors import MESSAGES, when_unavailable
 from .extensions import limiter, submitted_phone
-from .forms import (
-    NOT_FOUND,
-    ComplaintForm,
-    ConfirmForm,
-    GeneralComplaintForm,
-    StatusForm,
-)
+from .forms import NOT_FOUND, ComplaintForm, ConfirmForm, GeneralComplaintForm, StatusForm
 from .runtime import case_context, db, services
 
 bp = Blueprint("public", __name__)

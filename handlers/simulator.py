@@ -12,16 +12,7 @@ import re
 import secrets
 import uuid
 
-from flask import (
-    Blueprint,
-    abort,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
 from intake.conversation import replies

@@ -10,14 +10,7 @@ from intake.case import cases
 from intake.case.queue import Filters, clock_views, queue_page
 from intake.foundation.models import Complaint, Department, utcnow
 from intake.people.access import AccessDenied, Scope, case_for, scoped_complaints
-from intake.people.staff import (
-    AccountError,
-    NewUser,
-    authenticate,
-    change_password,
-    create_user,
-    set_active,
-)
+from intake.people.staff import AccountError, NewUser, authenticate, change_password, create_user, set_active
 from intake.registry.directory import department
 from tests.helpers import CAL, ctx, outbox, routed, worker_pass
 

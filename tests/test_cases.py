@@ -13,13 +13,7 @@ from handlers.cli.worker import start_background_worker
 from handlers.runtime import services
 from intake.case import cases
 from intake.case.timers import PENDING
-from intake.foundation.models import (
-    Complaint,
-    Conversation,
-    Status,
-    Timer,
-    utcnow,
-)
+from intake.foundation.models import Complaint, Conversation, Status, Timer, utcnow
 from tests.helpers import csrf_token, ctx, new_case, outbox, routed, worker_pass
 
 

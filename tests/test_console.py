@@ -9,14 +9,7 @@ from io import BytesIO
 import pytest
 from sqlalchemy import select
 
-from intake.foundation.models import (
-    Attachment,
-    AuditEntry,
-    Complaint,
-    InboundMessage,
-    Status,
-    utcnow,
-)
+from intake.foundation.models import Attachment, AuditEntry, Complaint, InboundMessage, Status, utcnow
 from intake.people.staff import set_active
 from intake.registry.directory import department
 from tests.helpers import (

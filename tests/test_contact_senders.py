@@ -16,31 +16,12 @@ from sqlalchemy import select
 from handlers import create_app
 from handlers.channels.contacts import build_contact_senders
 from handlers.channels.email import EmailSender
-from handlers.channels.webhook import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    WebhookSender,
-    sign,
-    verify_signature,
-)
+from handlers.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSender, sign, verify_signature
 from handlers.cli import main
 from handlers.cli.doctor import check_email, check_webhook
-from intake.delivery.outbox import (
-    DEAD,
-    FAILED,
-    PENDING,
-    SENT,
-    RetryPolicy,
-    deliver,
-    enqueue,
-)
+from intake.delivery.outbox import DEAD, FAILED, PENDING, SENT, RetryPolicy, deliver, enqueue
 from intake.foundation.models import Outbox
-from intake.foundation.settings import (
-    EmailSettings,
-    Settings,
-    WebhookSettings,
-    load_settings,
-)
+from intake.foundation.settings import EmailSettings, Settings, WebhookSettings, load_settings
 from tests.helpers import free_port
 
 SECRET = "a-shared-webhook-secret"

@@ -6,13 +6,7 @@ from sqlalchemy import func, select
 
 from handlers.cli import main
 from intake.foundation.models import Department, Jurisdiction
-from intake.registry.directory import (
-    DirectoryError,
-    department,
-    find_jurisdiction,
-    load_directory,
-    read_directory,
-)
+from intake.registry.directory import DirectoryError, department, find_jurisdiction, load_directory, read_directory
 
 OTHER_CITY = """
 [city]

@@ -14,13 +14,12 @@ from intake.case import cases
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.conversation.dialogue import handle_message
 from intake.conversation.draft import Draft, Figure
-from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.models import Complaint, Conversation, Event, EventKind, Site, Status, utcnow
+from intake.foundation.models import Complaint, Conversation, Event, EventKind, Status, utcnow
 from intake.foundation.texts import EVENT_TEXT, event_text
 from intake.foundation.transitions import record, transition
+from tests.helpers import CAL
 
 ROOT = Path(__file__).resolve().parent.parent
-CAL = WorkingCalendar.from_config({})
 
 
 # ---------------------------------------------------------------- the enum
@@ -97,15 +96,6 @@ def test_no_kind_is_written_or_compared_as_a_bare_string():
 # ---------------------------------------------------------------- events on a real timeline
 
 
-@pytest.fixture
-def site(session):
-    row = Site(code="S-1", name="阳光城三期", jurisdiction_code="371302", industry="房屋建筑",
-               investment="private", public_token="tok_" + "k" * 20)
-    session.add(row)
-    session.commit()
-    return row
-
-
 def _new_case(session, site=None) -> Complaint:
     complaint, _ = create_complaint(session, NewComplaint(
         channel="web", channel_user_id=None, phone="13912345678", name="张三", site_id=site.id if site else None,
@@ -114,9 +104,9 @@ def _new_case(session, site=None) -> Complaint:
     return complaint
 
 
-def test_a_case_life_writes_only_event_kinds(session, settings, site):
+def test_a_case_life_writes_only_event_kinds(session, settings, lanshan_site):
     ctx = cases.CaseContext(settings, CAL, utcnow())
-    complaint = _new_case(session, site)
+    complaint = _new_case(session, lanshan_site)
     cases.route(session, complaint, ctx)
     cases.acknowledge(session, complaint, ctx, actor="staff:1")
     cases.record_contact(session, complaint, ctx, actor="staff:1", note="已电话联系")
@@ -198,24 +188,15 @@ def test_loading_a_draft_leaves_the_stored_json_alone():
     assert stored == {"texts": ["一"], "risk_terms": {"wage": ["欠薪"]}}
 
 
-@pytest.fixture
-def sites(session):
-    row = Site(code="yg", name="阳光城工地", jurisdiction_code="371302", address="兰山区北京路1号",
-               public_token="tok-yangguang")
-    session.add(row)
-    session.commit()
-    return row
-
-
 def _stored_conversation(session, state: str, draft: dict, user: str, at: datetime) -> None:
     session.add(Conversation(channel="wechat", user_id=user, state=state, draft=draft, version=3,
                              created_at=at, updated_at=at))
     session.commit()
 
 
-def test_a_conversation_stored_with_an_old_draft_carries_on_to_a_complaint(session, settings, sites):
+def test_a_conversation_stored_with_an_old_draft_carries_on_to_a_complaint(session, settings, chat_sites):
     at = datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)
-    old = {"asking": "phone", "county_code": "371302", "site_id": sites.id, "site_score": 100.0,
+    old = {"asking": "phone", "county_code": "371302", "site_id": chat_sites["yg"].id, "site_score": 100.0,
            "amount": {"value": 35000, "approximate": False}, "workers": {"value": 8, "approximate": False},
            "employer": "老板", "name": "张三", "anonymous": False, "texts": ["兰山区阳光城工地，老板欠我们8个人三万五，我叫张三"]}
     _stored_conversation(session, "collecting", old, "openid-old", at)
@@ -232,12 +213,12 @@ def test_a_conversation_stored_with_an_old_draft_carries_on_to_a_complaint(sessi
     assert reply.complaint_created
     complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == reply.ticket_no))
     assert (complaint.workers, complaint.amount, complaint.site_id, complaint.complainant.name) == \
-        (8, 35000, sites.id, "张三")
+        (8, 35000, chat_sites["yg"].id, "张三")
     session.expire_all()
     assert session.get(Conversation, conversation.id).draft == {"last_ticket": reply.ticket_no}
 
 
-def test_an_old_status_look_up_waiting_for_the_last_four_digits_goes_back_where_it_was(session, settings, sites):
+def test_an_old_status_look_up_waiting_for_the_last_four_digits_goes_back_where_it_was(session, settings, chat_sites):
     at = datetime(2025, 3, 3, 1, 0, tzinfo=timezone.utc)
     _stored_conversation(session, "last4", {"lookup": {"ticket": "250101123456", "back": "idle"}}, "openid-l4", at)
     reply = handle_message(session, settings, "wechat", "openid-l4", "1234", now=at + timedelta(minutes=1))

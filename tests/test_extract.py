@@ -7,14 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from intake.reading.extract import (
-    ClaimDraft,
-    CountyRef,
-    SiteRef,
-    Value,
-    extract_claim,
-    load_counties,
-)
+from intake.reading.extract import ClaimDraft, CountyRef, SiteRef, Value, extract_claim, load_counties
 
 CORPUS = tomllib.loads((Path(__file__).parent / "data" / "extract_corpus.toml").read_text("utf-8"))
 SITES = tuple(SiteRef(**s) for s in CORPUS["sites"])

@@ -22,15 +22,7 @@ from handlers import create_app
 from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.foundation.db import make_engine
-from intake.foundation.models import (
-    Complaint,
-    Department,
-    Event,
-    InboundMessage,
-    Outbox,
-    Timer,
-    utcnow,
-)
+from intake.foundation.models import Complaint, Department, Event, InboundMessage, Outbox, Timer, utcnow
 from intake.foundation.settings import DatabaseSettings, Settings
 from intake.registry.directory import load_directory
 from intake.runtime.sessions import make_session_factory

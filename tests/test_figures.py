@@ -15,14 +15,7 @@ from intake.foundation.settings import TargetSettings
 from intake.people.access import Scope
 from intake.people.staff import Role
 from intake.supervision.case_facts import rebuild
-from intake.supervision.figures import (
-    Filters,
-    clear_targets,
-    daily,
-    figures,
-    repeated_sites,
-    report_period,
-)
+from intake.supervision.figures import Filters, clear_targets, daily, figures, repeated_sites, report_period
 from tests.helpers import CAL, ctx, routed, worker_pass
 
 TZ = "Asia/Shanghai"

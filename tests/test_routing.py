@@ -12,14 +12,7 @@ from sqlalchemy import func, select
 from handlers.runtime import services
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.case.routing import RoutingError, route_complaint, transfer
-from intake.foundation.models import (
-    ClaimLine,
-    CollectiveCase,
-    Complaint,
-    Department,
-    Event,
-    Site,
-)
+from intake.foundation.models import ClaimLine, CollectiveCase, Complaint, Department, Event, Site
 from intake.foundation.settings import RoutingSettings
 from intake.foundation.transitions import TransitionError, transition
 from intake.registry.directory import department

@@ -16,13 +16,7 @@ from sqlalchemy import func, select
 
 from handlers.cli import main
 from intake.foundation.models import Site
-from intake.registry.sites import (
-    RowError,
-    complaint_url,
-    import_sites,
-    list_sites,
-    parse_sites,
-)
+from intake.registry.sites import RowError, complaint_url, import_sites, list_sites, parse_sites
 
 DATA = Path(__file__).parent / "data"
 GOOD_CSV = (DATA / "sites_good.csv").read_text(encoding="utf-8")

@@ -26,16 +26,7 @@ from handlers.cli.doctor import check_wechat
 from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.delivery.media import EVIDENCE_LOST
-from intake.foundation.models import (
-    Attachment,
-    Complaint,
-    Conversation,
-    Event,
-    InboundMessage,
-    Outbox,
-    Site,
-    utcnow,
-)
+from intake.foundation.models import Attachment, Complaint, Conversation, Event, InboundMessage, Outbox, Site, utcnow
 from intake.foundation.settings import WeChatSettings, WorkerSettings
 from intake.runtime.worker import run_once
 from tests.helpers import (

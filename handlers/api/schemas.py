@@ -23,11 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from intake.case.cases import MEASURES, MESSAGE_MAX
 from intake.foundation.models import Industry, Priority, Status
-from intake.foundation.validation import (
-    clean_text,
-    normalise_id_number,
-    normalise_phone,
-)
+from intake.foundation.validation import clean_text, normalise_id_number, normalise_phone
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50

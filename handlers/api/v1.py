@@ -19,15 +19,7 @@ from intake.case.clues import Clue, IdempotencyMismatch, external_refs, submit
 from intake.case.complaints import NewComplaint
 from intake.case.queue import Filters, clock_views, parse_cursor, queue_page
 from intake.case.routing import RoutingError
-from intake.foundation.models import (
-    Channel,
-    Complaint,
-    Department,
-    ExternalRef,
-    Jurisdiction,
-    Site,
-    utcnow,
-)
+from intake.foundation.models import Channel, Complaint, Department, ExternalRef, Jurisdiction, Site, utcnow
 from intake.foundation.texts import status_text
 from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import mask_phone

@@ -30,11 +30,7 @@ from flask import Response, abort, request
 from wechatpy import WeChatClient, parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import ClickEvent, ScanEvent, SubscribeEvent, SubscribeScanEvent
-from wechatpy.exceptions import (
-    InvalidAppIdException,
-    InvalidSignatureException,
-    WeChatClientException,
-)
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException, WeChatClientException
 from wechatpy.messages import BaseMessage, ImageMessage, TextMessage, VoiceMessage
 from wechatpy.replies import create_reply
 from wechatpy.utils import check_signature

@@ -9,15 +9,7 @@ from sqlalchemy import select
 
 from intake.foundation.models import Department
 from intake.people.audit import audit
-from intake.people.staff import (
-    ROLE_LABELS,
-    AccountError,
-    NewUser,
-    Role,
-    create_user,
-    list_users,
-    set_active,
-)
+from intake.people.staff import ROLE_LABELS, AccountError, NewUser, Role, create_user, list_users, set_active
 from intake.registry.directory import find_jurisdiction
 
 from ..runtime import services

@@ -2,15 +2,7 @@
 case changed in between (someone else acted), nothing is done and the user is told to look again."""
 from __future__ import annotations
 
-from flask import (
-    abort,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy.orm.exc import StaleDataError
 
 from intake.case import cases

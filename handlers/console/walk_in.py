@@ -7,23 +7,12 @@ import uuid
 from flask import flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import (
-    BooleanField,
-    HiddenField,
-    RadioField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, Regexp, ValidationError
 
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import Channel, Site
-from intake.foundation.validation import (
-    clean_text,
-    normalise_id_number,
-    normalise_phone,
-)
+from intake.foundation.validation import clean_text, normalise_id_number, normalise_phone
 from intake.registry.directory import counties
 
 from ..forms import FREE_TEXT_MAX, ParsedField, Required, whole_number

@@ -13,16 +13,7 @@ from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import notify_department
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.models import (
-    Channel,
-    ClaimLine,
-    Complaint,
-    Department,
-    Event,
-    EventKind,
-    Status,
-    Timer,
-)
+from intake.foundation.models import Channel, ClaimLine, Complaint, Department, Event, EventKind, Status, Timer
 from intake.foundation.settings import Settings
 from intake.foundation.transitions import record, transition
 from intake.registry.directory import DISPATCH_DESK
@@ -45,11 +36,7 @@ from .clocks import (
 from .complaints import ROUTE_CLOCK
 from .entries import assign_entry_no
 from .links import confirm_url
-from .notices import (
-    tell_department_of_transfer,
-    tell_departments_of_routing,
-    tell_worker,
-)
+from .notices import tell_department_of_transfer, tell_departments_of_routing, tell_worker
 from .routing import RoutingDecision, route_complaint
 from .timers import STICKY_CLOCKS, FireContext, cancel_timers, set_timer
 

@@ -27,16 +27,7 @@ from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import dispatch_desk, notify_department
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.models import (
-    AppState,
-    Complaint,
-    Department,
-    Event,
-    EventKind,
-    Jurisdiction,
-    Status,
-    Timer,
-)
+from intake.foundation.models import AppState, Complaint, Department, Event, EventKind, Jurisdiction, Status, Timer
 from intake.foundation.settings import ClockSettings, Settings
 from intake.foundation.transitions import record
 from intake.registry.directory import department

@@ -17,15 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intake.foundation.models import (
-    Attachment,
-    Complainant,
-    Complaint,
-    Event,
-    EventKind,
-    Status,
-    utcnow,
-)
+from intake.foundation.models import Attachment, Complainant, Complaint, Event, EventKind, Status, utcnow
 from intake.foundation.validation import mask_id_number
 from intake.reading.extract import extract_claim
 from intake.reading.photos import Photo

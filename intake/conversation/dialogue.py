@@ -22,29 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from intake.case.complaints import (
-    TICKET_DIGITS,
-    NewComplaint,
-    create_complaint,
-    find_for_worker,
-)
+from intake.case.complaints import TICKET_DIGITS, NewComplaint, create_complaint, find_for_worker
 from intake.foundation.encryption import lookup_hashes
-from intake.foundation.models import (
-    Channel,
-    Complainant,
-    Complaint,
-    Conversation,
-    Jurisdiction,
-    Site,
-)
+from intake.foundation.models import Channel, Complainant, Complaint, Conversation, Jurisdiction, Site
 from intake.foundation.settings import Settings
 from intake.foundation.texts import status_text
-from intake.foundation.validation import (
-    clean_text,
-    mask_phone,
-    normalise_digits,
-    normalise_phone,
-)
+from intake.foundation.validation import clean_text, mask_phone, normalise_digits, normalise_phone
 from intake.reading.extract import ClaimDraft, Value, extract_claim
 from intake.reading.photos import Photo
 from intake.registry.directory import county_refs

@@ -23,13 +23,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.orm import (
-    DeclarativeBase,
-    Mapped,
-    mapped_column,
-    relationship,
-    validates,
-)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from .encryption import EncryptedText, lookup_hash
 

@@ -13,14 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from intake.foundation.actions import CaseAction
-from intake.foundation.models import (
-    ApiClient,
-    Attachment,
-    Complaint,
-    Department,
-    Site,
-    StaffUser,
-)
+from intake.foundation.models import ApiClient, Attachment, Complaint, Department, Site, StaffUser
 from intake.registry.directory import DISPATCH_DESK
 
 from .staff import Role

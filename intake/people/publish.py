@@ -19,14 +19,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from intake.foundation.models import (
-    ApiClient,
-    Complaint,
-    Department,
-    Event,
-    ExternalRef,
-    Outbox,
-)
+from intake.foundation.models import ApiClient, Complaint, Department, Event, ExternalRef, Outbox
 from intake.foundation.refcache import RefCache
 
 from .access import Scope

@@ -25,15 +25,7 @@ from itertools import groupby
 from sqlalchemy import Connection, bindparam, func, inspect, select, update
 from sqlalchemy.orm import Session
 
-from intake.foundation.models import (
-    CaseFacts,
-    Complaint,
-    Event,
-    EventKind,
-    Site,
-    Status,
-    UTCDateTime,
-)
+from intake.foundation.models import CaseFacts, Complaint, Event, EventKind, Site, Status, UTCDateTime
 
 from . import tallies
 from .employers import normalise_name

@@ -17,13 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from intake.foundation.calendar import add_years
-from intake.foundation.models import (
-    CaseFacts,
-    Complaint,
-    Employer,
-    EmployerListing,
-    Status,
-)
+from intake.foundation.models import CaseFacts, Complaint, Employer, EmployerListing, Status
 from intake.people.access import Scope
 
 NAME_MAX = 300

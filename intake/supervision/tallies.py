@@ -21,14 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from intake.foundation.models import (
-    CaseFacts,
-    Complaint,
-    DailyTally,
-    Department,
-    Site,
-    Status,
-)
+from intake.foundation.models import CaseFacts, Complaint, DailyTally, Department, Site, Status
 
 COUNTERS = ("received", "ack_met", "ack_missed", "accept_met", "accept_missed", "reply_met", "reply_missed",
             "closed", "satisfied", "answered", "claimed", "recovered")
