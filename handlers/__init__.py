@@ -68,12 +68,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         csrf.exempt(webhooks)  # providers sign their requests instead
         limiter.exempt(webhooks)  # and send from a few addresses of their own: no per-address limit applies
         app.register_blueprint(webhooks)
-    from .api import open311, v1
+    from .api import open311, problems, v1
 
     for api in (v1.bp, v1.docs_bp, open311.bp):
         csrf.exempt(api)  # client systems send tokens, not cookies
         app.register_blueprint(api)
-    errors.register(app)
+    errors.register(app, {v1.PREFIX: problems.http_problem, open311.PREFIX: open311.http_error})
     security.register(app)
     app.teardown_appcontext(close_session)
     return app

@@ -8,7 +8,7 @@ providers' webhooks (handlers.channels) answer it in their own way; every other 
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable, Mapping
 
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -42,9 +42,12 @@ CONSOLE_MESSAGES = {
 CSRF_EXPIRED = ("页面已过期", "页面停留太久已过期，请返回刷新后重新提交。")
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, interfaces: Mapping[str, Callable[[HTTPException], object]] | None = None) -> None:
+    """The Chinese pages; under each interface's path prefix its own error format instead, so a client of
+    /api/v1 or /open311 gets a problem or an Open311 error also for a URL or method no route matches."""
+    interfaces = dict(interfaces or {})
     for code in MESSAGES:
-        app.register_error_handler(code, _page(code))
+        app.register_error_handler(code, _for_interface(interfaces, _page(code)))
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(DBAPIError, when_unavailable(lambda: _page(503)(None)[0]))
 
@@ -77,6 +80,16 @@ def _page(code: int):
         messages = CONSOLE_MESSAGES if request.blueprint == "console" else MESSAGES
         allow = [(k, v) for k, v in error.get_headers() if k == "Allow"] if isinstance(error, HTTPException) else []
         return (*_render(*messages[code], code), allow)  # a 405 says what is allowed
+
+    return handler
+
+
+def _for_interface(interfaces: Mapping[str, Callable[[HTTPException], object]], page: Callable):
+    def handler(error):
+        for prefix, answer in interfaces.items():
+            if request.path == prefix or request.path.startswith(prefix + "/"):
+                return answer(error)
+        return page(error)
 
     return handler
 

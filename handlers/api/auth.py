@@ -32,13 +32,19 @@ def scope() -> Scope:
     return g.api_scope
 
 
-def protect(bp: Blueprint, token: Callable[[], str], refuse: Callable[[], object]) -> None:
-    """Every request of the blueprint: bodies bounded, the client authenticated (`refuse` answers otherwise)
-    and counted against its own rate limit; unauthenticated calls count against their address."""
+def rate_limited(bp: Blueprint, token: Callable[[], str]) -> None:
+    """Each client counts against its own rate limit; calls without a valid token against their address."""
 
     def rate_key() -> str:
         found = client(token)
         return f"api-client:{found.id}" if found is not None else f"api-anonymous:{client_network()}"
+
+    limiter.limit(lambda: services().settings.api.rate_limit, key_func=rate_key)(bp)
+
+
+def protect(bp: Blueprint, token: Callable[[], str], refuse: Callable[[], object]) -> None:
+    """Every request of the blueprint: bodies bounded, the client authenticated (`refuse` answers otherwise)
+    and rate-limited."""
 
     @bp.before_request
     def _authenticate():
@@ -48,4 +54,4 @@ def protect(bp: Blueprint, token: Callable[[], str], refuse: Callable[[], object
         g.api_scope = Scope.of(found)
         return None
 
-    limiter.limit(lambda: services().settings.api.rate_limit, key_func=rate_key)(bp)
+    rate_limited(bp, token)

@@ -71,7 +71,13 @@ def handle_errors(bp: Blueprint, http: Callable[[HTTPException], Response],
     bp.register_error_handler(ApiProblem, problem)
 
 
+def http_problem(error: HTTPException) -> Response:
+    """An HTTP error (also one of routing: no such URL, or a method the URL does not take) as a problem; a 405
+    keeps its Allow header."""
+    allow = {k: v for k, v in error.get_headers() if k == "Allow"}
+    return problem_response(BY_STATUS.get(error.code or 500, "server-error"), headers=allow)
+
+
 def register(bp: Blueprint) -> None:
     """Every error inside the blueprint as a problem."""
-    handle_errors(bp, lambda error: problem_response(BY_STATUS.get(error.code or 500, "server-error")),
-                  lambda p: problem_response(p.kind, p.detail, p.errors, p.headers))
+    handle_errors(bp, http_problem, lambda p: problem_response(p.kind, p.detail, p.errors, p.headers))

@@ -28,6 +28,8 @@ from intake.foundation.validation import clean_text, normalise_id_number, normal
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
 TEXT_MAX = 2000
+OPEN311_TEXT_MAX = 4000  # GeoReport v2's own limit on a description
+MEDIA_URL_MAX = 190  # stored as the attachment's source "url:<address>" (200 characters)
 NOTE_MAX = 1000
 
 
@@ -112,6 +114,18 @@ class ComplaintIn(Request):
     amount: Annotated[int, Field(ge=0, le=100_000_000_000, description="Yuan owed")] | None = None
     months: Annotated[int, Field(ge=1, le=600)] | None = None
     source: ClueSource | None = None
+
+
+class Open311Request(ComplaintIn):
+    """A GeoReport v2 request as its clients post it: contact optional (a clue without one is marked 无联系方式),
+    a longer description, where it happened, and a photo's address for the worker to fetch."""
+
+    phone: Phone | None = None
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    description: Annotated[Text, Field(min_length=1, max_length=OPEN311_TEXT_MAX)]
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    long: Annotated[float, Field(ge=-180, le=180)] | None = None
+    media_url: Annotated[str, Field(max_length=MEDIA_URL_MAX, pattern=r"^https?://[\x21-\x7e]+$")] | None = None
 
 
 Reason = Annotated[Text, Field(min_length=1, max_length=NOTE_MAX)]

@@ -25,6 +25,7 @@ from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import mask_phone
 from intake.people.access import AccessDenied, case_for
 from intake.people.audit import audit
+from intake.reading.photos import Photo
 from intake.registry.sites import complaint_url
 
 from ..runtime import case_context, db, services
@@ -32,8 +33,9 @@ from . import actions, problems, schemas
 from .auth import bearer_token, protect, scope
 from .spec import Api, Header
 
-bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-docs_bp = Blueprint("api_v1_docs", __name__, url_prefix="/api/v1")
+PREFIX = "/api/v1"
+bp = Blueprint("api_v1", __name__, url_prefix=PREFIX)
+docs_bp = Blueprint("api_v1_docs", __name__, url_prefix=PREFIX)
 api = Api(bp, "Qingling API", "1.0.0", "欠薪投诉的接入接口：线索推送、进度查询、案件办理。所有时间为 UTC（ISO 8601）。")
 IDEMPOTENCY_KEY = Header("Idempotency-Key", "重试同一请求时带上同一个值（1-200 个可见 ASCII 字符），不会重复建案",
                          200, r"[\x21-\x7e]+")
@@ -59,9 +61,10 @@ def create_complaint(body: schemas.ComplaintIn, idempotency_key: str | None) -> 
     return response
 
 
-def store(body: schemas.ComplaintIn, idempotency_key: str | None) -> tuple[Complaint, bool]:
+def store(body: schemas.ComplaintIn, idempotency_key: str | None, *, claim: dict | None = None,
+          photos: list[Photo] | None = None) -> tuple[Complaint, bool]:
     """Check the client may file complaints and that the site or county exists, store and commit; for the
-    Open311 facade too."""
+    Open311 facade too (with its claim facts and photos to fetch)."""
     who = scope()
     try:
         who.require("intake")
@@ -77,7 +80,8 @@ def store(body: schemas.ComplaintIn, idempotency_key: str | None) -> tuple[Compl
     elif county is not None and session.scalar(select(Jurisdiction.code).where(
             Jurisdiction.code == county, Jurisdiction.parent_code.is_not(None))) is None:
         raise _field_problem("county", "county_unknown", "没有这个区县代码")
-    new = NewComplaint(channel=Channel.API.value, phone=body.phone, name=body.name, id_number=body.id_number,
+    new = NewComplaint(channel=Channel.API.value, phone=body.phone, email=getattr(body, "email", None),
+                       name=body.name, id_number=body.id_number, claim=claim or {}, photos=photos or [],
                        anonymous=body.anonymous, site_id=site.id if site else None, jurisdiction_code=county,
                        project_name=body.project_name, workers=body.workers, amount=body.amount,
                        months=body.months, free_text=body.description)

@@ -6,6 +6,7 @@ from intake.delivery.media import Fetcher
 from intake.delivery.outbox import Sender
 from intake.foundation.settings import Settings
 
+from ..api import media_urls
 from . import aliyun_sms, tencent_sms, twilio_sms, wechat
 
 
@@ -24,7 +25,10 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
 
 
 def build_fetchers(settings: Settings) -> dict[str, Fetcher]:
-    """The media fetchers for every configured channel, keyed by source scheme."""
+    """The media fetchers, keyed by source scheme: photos named by address (Open311), and WeChat's when the
+    channel is configured."""
+    fetchers: dict[str, Fetcher] = {media_urls.SCHEME: media_urls.UrlFetcher(
+        settings.uploads.max_photo_bytes, settings.api.media_fetch_private_hosts)}
     if wechat.configured(settings):
-        return {wechat.MEDIA_SCHEME: wechat.WeChatMediaFetcher(wechat.make_client(settings))}
-    return {}
+        fetchers[wechat.MEDIA_SCHEME] = wechat.WeChatMediaFetcher(wechat.make_client(settings))
+    return fetchers

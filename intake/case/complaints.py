@@ -36,7 +36,7 @@ TICKET_DIGITS = 6 + TICKET_RANDOM_DIGITS
 @dataclass
 class NewComplaint:
     channel: str
-    phone: str
+    phone: str | None
     channel_user_id: str | None = None
     name: str | None = None
     id_number: str | None = None
@@ -51,6 +51,7 @@ class NewComplaint:
     claim: dict = field(default_factory=dict)
     photos: list[Photo] = field(default_factory=list)
     submission_key: str | None = None
+    email: str | None = None
 
 
 def new_ticket_no(now: datetime | None = None) -> str:
@@ -86,7 +87,7 @@ def create_complaint(session: Session, new: NewComplaint) -> tuple[Complaint, bo
 
 
 def _insert(session: Session, new: NewComplaint, ticket_no: str) -> Complaint:
-    complainant = Complainant(name=new.name or None, phone=new.phone)
+    complainant = Complainant(name=new.name or None, phone=new.phone or None, email=new.email or None)
     if new.id_number:
         complainant.id_number = new.id_number
         complainant.id_number_masked = mask_id_number(new.id_number)

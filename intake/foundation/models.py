@@ -230,6 +230,7 @@ class Complainant(Base):
     id_number: Mapped[str | None] = mapped_column(EncryptedText)
     id_number_masked: Mapped[str | None] = mapped_column(String(20))
     id_number_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    email: Mapped[str | None] = mapped_column(EncryptedText)  # given by a client system (Open311); never shown in lists
     home_province: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -169,6 +169,7 @@ class WebhookSettings:
 class ApiSettings:
     rate_limit: str = "120 per minute"
     max_body_bytes: int = 64 * 1024
+    media_fetch_private_hosts: bool = False
 
 
 @dataclass(frozen=True)

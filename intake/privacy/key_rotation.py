@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from intake.foundation import encryption
 from intake.foundation.models import Complainant
 
-# Encrypted column -> the lookup hash kept beside it.
-ENCRYPTED = {"phone": "phone_hash", "id_number": "id_number_hash"}
+# Encrypted column -> the lookup hash kept beside it (None: looked up by nothing).
+ENCRYPTED = {"phone": "phone_hash", "id_number": "id_number_hash", "email": None}
 
 
 @dataclass
@@ -59,5 +59,6 @@ def _rekeyed(row) -> dict:
             continue
         value = encryption.decrypt(token)
         changes[name] = type_coerce(encryption.encrypt(value), Text)  # raw: the column type would encrypt again
-        changes[hash_name] = encryption.lookup_hash(value)
+        if hash_name is not None:
+            changes[hash_name] = encryption.lookup_hash(value)
     return changes

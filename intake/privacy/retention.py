@@ -102,7 +102,7 @@ def _anonymise(session: Session, complaint: Complaint, before: datetime, now: da
     for line in session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)):
         line.worker_name = None
     person = complaint.complainant
-    person.name = person.phone = person.id_number = person.id_number_masked = None
+    person.name = person.phone = person.id_number = person.id_number_masked = person.email = None
     complaint.free_text = REMOVED_TEXT
     complaint.claim = {key: value for key, value in complaint.claim.items() if key != "risk_terms"}
     complaint.channel_user_id = None
