@@ -3,11 +3,14 @@ lists, and precise problem responses for bad input that change nothing."""
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import func, select
 
+from handlers.api.v1 import api
 from handlers.cli import main
 from intake.foundation.models import AuditEntry, Complaint, ExternalRef, Status
 from intake.foundation.settings import ApiSettings
@@ -182,5 +185,49 @@ def test_the_reference_page_and_document_need_no_token(client):
     assert document["openapi"] == "3.1.0"
     assert document["components"]["schemas"]["ComplaintIn"]["additionalProperties"] is False
     page = client.get("/api/v1/docs").get_data(as_text=True)
-    assert "/api/v1/complaints/{ticket_no}/actions" in page and "problem-idempotency-mismatch" in page
-    assert "<script" not in page and 'src="http' not in page and 'href="http' not in page
+    assert "problem-idempotency-mismatch" in page and 'data-spec="openapi.json"' in page
+    assert 'src="http' not in page and 'href="http' not in page  # nothing from a CDN
+    for asset in re.findall(r'(?:src|href)="(/[^"]+)"', page):
+        assert client.get(asset).status_code == 200, asset
+    assert "SwaggerUIBundle" in client.get("/api/v1/docs/renderer/swagger-ui-bundle.js").get_data(as_text=True)
+    assert client.get("/api/v1/docs/renderer/index.html").status_code == 404
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/api/v1/nothing-here", 404), ("GET", "/api/v1/complaints/123/nope", 404), ("GET", "/api/v1", 404),
+    ("PUT", "/api/v1/complaints", 405), ("DELETE", "/api/v1/complaints", 405),
+    ("PATCH", "/api/v1/complaints/123456789012", 405)])
+def test_unknown_routes_and_methods_answer_problems_too(client, method, path, status):
+    answer = client.open(path, method=method)
+    assert answer.status_code == status and answer.mimetype == "application/problem+json"
+    problem = answer.get_json()
+    assert problem["status"] == status and problem["type"].startswith("/api/v1/docs#problem-")
+    if status == 405:
+        assert "GET" in answer.headers["Allow"]
+
+
+def test_integers_written_as_whole_floats_are_integers_and_lengths_are_in_characters(client, session, lanshan_site):
+    token = make_client(session, "city")
+    created = client.post("/api/v1/complaints", json={**API_BODY, "workers": 8.0, "amount": 35000.0},
+                          headers=auth(token))
+    assert created.status_code == 201, created.get_json()
+    assert (created.get_json()["workers"], created.get_json()["amount"]) == (8, 35000)
+    for bad, field in (({"workers": 8.5}, "workers"), ({"workers": "8"}, "workers"),
+                       ({"description": "欠" * 2001}, "description"), ({"description": " \t\u0001 "}, "description")):
+        refused = client.post("/api/v1/complaints", json={**API_BODY, **bad}, headers=auth(token))
+        assert refused.status_code == 422
+        (error,) = [e for e in refused.get_json()["errors"] if e["field"] == field]
+        assert "item" not in error["detail"], error
+    too_long = client.post("/api/v1/complaints", json={**API_BODY, "description": "欠" * 2001}, headers=auth(token))
+    assert "2000 characters" in too_long.get_json()["errors"][0]["detail"]
+
+
+def test_the_document_says_what_the_server_enforces():
+    document = api.document()
+    complaint = document["components"]["schemas"]["ComplaintIn"]["properties"]
+    assert re.fullmatch(complaint["phone"]["pattern"], "13912345678")
+    assert not re.fullmatch(complaint["phone"]["pattern"], "110")
+    assert complaint["description"]["pattern"] and not re.search(complaint["description"]["pattern"], "  \t ")
+    create = document["paths"]["/api/v1/complaints"]["post"]
+    (key,) = [p for p in create["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["schema"]["pattern"].startswith("^") and key["schema"]["pattern"].endswith("$")

@@ -51,6 +51,8 @@ def test_every_case_event_in_scope_reaches_the_clients_webhook_signed(configured
         events.append(json.loads(body))
     assert [e["event"]["kind"] for e in sorted(events, key=lambda e: e["event"]["id"])] == ["received", "routed"]
     assert {e["complaint"]["ticket_no"] for e in events} == {created["ticket_no"]}
+    texts = sorted(e["text"] for e in events)
+    assert texts == sorted(f"【清零】案件{created['ticket_no']}有新进展：{label}。" for label in ("收到投诉", "派单"))
     assert events[0]["complaint"]["source"] == {"system": "12345", "external_id": "GD-7"}
     assert not verify("another-secret-entirely", *hook.requests[0][2:],
                       hook.requests[0][1]["X-Qingling-Signature"], hook.requests[0][1]["X-Qingling-Timestamp"])

@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from handlers.console.labels import EVENT_LABELS
 from intake.case import cases
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.conversation.dialogue import handle_message
 from intake.conversation.draft import Draft, Figure
 from intake.foundation.models import Complaint, Conversation, Event, EventKind, Status, utcnow
-from intake.foundation.texts import EVENT_TEXT, event_text
+from intake.foundation.texts import EVENT_LABELS, EVENT_TEXT, event_text
 from intake.foundation.transitions import record, transition
 from tests.helpers import CAL
 

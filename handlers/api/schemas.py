@@ -28,6 +28,8 @@ from intake.foundation.validation import clean_text, normalise_id_number, normal
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
 TEXT_MAX = 2000
+PHONE_PATTERN = r"^[\s+]*(?:86|0086)?[\s-]*1[3-9](?:[\s-]*\d){9}\s*$"
+VISIBLE = r"[^\s\x00-\x1f\x7f]"  # at least one visible character (unanchored, as JSON Schema patterns are)
 OPEN311_TEXT_MAX = 4000  # GeoReport v2's own limit on a description
 MEDIA_URL_MAX = 190  # stored as the attachment's source "url:<address>" (200 characters)
 NOTE_MAX = 1000
@@ -67,12 +69,28 @@ def _query_time(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_clean)]
+def Text(max_length: int, min_length: int = 1, **extra: Any) -> Any:
+    """A text field: control characters and outer spaces go first, then its length is counted in characters;
+    a required text must hold something visible, which the document says too (a pattern)."""
+    visible = {"pattern": VISIBLE} if min_length else {}
+    return Annotated[str, Field(min_length=min_length, max_length=max_length, **visible, **extra),
+                     BeforeValidator(_clean)]
+
+
+def _whole(value: Any) -> Any:
+    """8.0 is the integer 8, as JSON Schema (and so the document) says; 8.5 and "8" stay errors."""
+    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53 else value
+
+
+def Whole(**constraints: Any) -> Any:
+    return Annotated[int, Field(**constraints), BeforeValidator(_whole)]
 Phone = Annotated[str, PlainValidator(_normalised(normalise_phone, "phone_invalid", "不是有效的中国大陆手机号码")),
-                  WithJsonSchema({"type": "string", "description": "Mainland mobile number", "examples": ["13912345678"]})]
+                  WithJsonSchema({"type": "string", "pattern": PHONE_PATTERN, "examples": ["13912345678"],
+                                  "description": "Mainland mobile number (+86 and spaces are accepted too)"})]
 IdNumber = Annotated[str, PlainValidator(_normalised(normalise_id_number, "id_number_invalid",
                                                     "不是有效的18位居民身份证号码")),
-                     WithJsonSchema({"type": "string", "description": "18-character resident ID (GB 11643)"})]
+                     WithJsonSchema({"type": "string", "pattern": r"^\s*\d{17}[\dXx]\s*$",
+                                     "description": "18-character resident ID (GB 11643), with a valid check digit"})]
 QueryBool = Annotated[bool, PlainValidator(_query_bool), WithJsonSchema({"type": "boolean"})]
 QueryTime = Annotated[AwareDatetime, BeforeValidator(_query_time)]
 County = Annotated[str, Field(pattern=r"^\d{6}$", description="6-digit 行政区划代码, e.g. 371302 (兰山区)")]
@@ -103,16 +121,16 @@ class ComplaintIn(Request):
     the same complaint."""
 
     phone: Phone
-    description: Annotated[Text, Field(min_length=1, max_length=TEXT_MAX, description="What the worker said")]
-    name: Annotated[Text, Field(min_length=1, max_length=100)] | None = None
+    description: Text(TEXT_MAX, description="What the worker said")
+    name: Text(100) | None = None
     id_number: IdNumber | None = None
     anonymous: bool = False
-    site_code: Annotated[Text, Field(min_length=1, max_length=64, description="项目编号 of a known site")] | None = None
+    site_code: Text(64, description="项目编号 of a known site") | None = None
     county: County | None = None
-    project_name: Annotated[Text, Field(min_length=1, max_length=300)] | None = None
-    workers: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    amount: Annotated[int, Field(ge=0, le=100_000_000_000, description="Yuan owed")] | None = None
-    months: Annotated[int, Field(ge=1, le=600)] | None = None
+    project_name: Text(300) | None = None
+    workers: Whole(ge=1, le=100_000) | None = None
+    amount: Whole(ge=0, le=100_000_000_000, description="Yuan owed") | None = None
+    months: Whole(ge=1, le=600) | None = None
     source: ClueSource | None = None
 
 
@@ -122,13 +140,13 @@ class Open311Request(ComplaintIn):
 
     phone: Phone | None = None
     email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
-    description: Annotated[Text, Field(min_length=1, max_length=OPEN311_TEXT_MAX)]
+    description: Text(OPEN311_TEXT_MAX)
     lat: Annotated[float, Field(ge=-90, le=90)] | None = None
     long: Annotated[float, Field(ge=-180, le=180)] | None = None
     media_url: Annotated[str, Field(max_length=MEDIA_URL_MAX, pattern=r"^https?://[\x21-\x7e]+$")] | None = None
 
 
-Reason = Annotated[Text, Field(min_length=1, max_length=NOTE_MAX)]
+Reason = Text(NOTE_MAX)
 
 
 class Acknowledge(Request):
@@ -172,8 +190,8 @@ class Investigate(Request):
 class Resolve(Request):
     action: Literal["resolve"]
     outcome: Reason
-    amount_recovered: Annotated[int, Field(ge=0, le=100_000_000_000)]
-    workers_paid: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    amount_recovered: Whole(ge=0, le=100_000_000_000)
+    workers_paid: Whole(ge=0, le=100_000) | None = None
 
 
 class Reopen(Request):
@@ -193,7 +211,7 @@ class RequestReturn(Request):
 
 class Transfer(Request):
     action: Literal["transfer"]
-    department_id: Annotated[int, Field(ge=1)]
+    department_id: Whole(ge=1)
     reason: Reason
 
 
@@ -204,7 +222,7 @@ class Close(Request):
 
 class Message(Request):
     action: Literal["message"]
-    text: Annotated[Text, Field(min_length=1, max_length=MESSAGE_MAX)]
+    text: Text(MESSAGE_MAX)
 
 
 class Action(RootModel[Annotated[Union[Acknowledge, Contact, Wait, Material, Accept, Reject, Measures, Investigate,
@@ -230,13 +248,13 @@ class ComplaintQuery(Query):
     received_before: QueryTime | None = None
     cursor: Annotated[str, Field(min_length=1, max_length=80, description="next_cursor of the previous page")] \
         | None = None
-    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
+    limit: Whole(ge=1, le=MAX_PAGE) = DEFAULT_PAGE
 
 
 class SiteQuery(Query):
     county: County | None = None
     cursor: Annotated[str, Field(pattern=r"^\d{1,9}$", description="next_cursor of the previous page")] | None = None
-    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE
+    limit: Whole(ge=1, le=MAX_PAGE) = DEFAULT_PAGE
 
 
 class DepartmentQuery(Query):
@@ -268,6 +286,7 @@ class DeadlineOut(BaseModel):
 class EventOut(BaseModel):
     id: int
     kind: str
+    text: str  # the event in one Chinese sentence
     from_status: Status | None
     to_status: Status | None
     actor: str

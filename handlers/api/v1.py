@@ -7,9 +7,9 @@ The OpenAPI document and the reference page come from the same registry, and nee
 from __future__ import annotations
 
 import hashlib
-import json
+from importlib import resources
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, render_template, request, send_from_directory
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -20,7 +20,7 @@ from intake.case.complaints import NewComplaint
 from intake.case.queue import Filters, clock_views, parse_cursor, queue_page
 from intake.case.routing import RoutingError
 from intake.foundation.models import Channel, Complaint, Department, ExternalRef, Jurisdiction, Site, utcnow
-from intake.foundation.texts import status_text
+from intake.foundation.texts import event_sentence, status_text
 from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import mask_phone
 from intake.people.access import AccessDenied, case_for
@@ -34,11 +34,13 @@ from .auth import bearer_token, protect, scope
 from .spec import Api, Header
 
 PREFIX = "/api/v1"
+# Swagger UI's files as the flask-swagger-ui package ships them.
+RENDERER = str(resources.files("flask_swagger_ui").joinpath("dist"))
 bp = Blueprint("api_v1", __name__, url_prefix=PREFIX)
 docs_bp = Blueprint("api_v1_docs", __name__, url_prefix=PREFIX)
 api = Api(bp, "Qingling API", "1.0.0", "欠薪投诉的接入接口：线索推送、进度查询、案件办理。所有时间为 UTC（ISO 8601）。")
 IDEMPOTENCY_KEY = Header("Idempotency-Key", "重试同一请求时带上同一个值（1-200 个可见 ASCII 字符），不会重复建案",
-                         200, r"[\x21-\x7e]+")
+                         200, r"^[\x21-\x7e]+$")
 problems.register(bp)
 protect(bp, bearer_token, lambda: problems.problem_response(
     "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="qingling"'}))
@@ -178,14 +180,14 @@ def openapi() -> Response:
 
 @docs_bp.get("/docs")
 def reference():
-    """The reference page, rendered here from the document (no script, nothing from elsewhere)."""
+    """The reference page: Swagger UI renders the document; the problem types are listed here for their links."""
     return render_template("api_docs.html", doc=api.document(), problems=problems.KINDS)
 
 
-@bp.app_template_filter("readable_json")
-def _readable_json(value, indent: int | None = None) -> str:
-    """JSON with its Chinese left readable; autoescaping makes it safe in the page like any other text."""
-    return json.dumps(value, ensure_ascii=False, indent=indent)
+@docs_bp.get("/docs/renderer/<any(\"swagger-ui.css\", \"swagger-ui-bundle.js\"):name>")
+def renderer(name: str):
+    """The renderer's files, from the installed package (the same version pip installed, no CDN)."""
+    return send_from_directory(RENDERER, name, max_age=86400)
 
 
 def _case(ticket_no: str) -> Complaint:
@@ -220,6 +222,7 @@ def _complaint(c: Complaint, model: type[schemas.ComplaintOut],
                    for v in clock_views(c, utcnow(), services().calendar)],
         source=schemas.SourceOut(system=ref.source, external_id=ref.external_id) if ref else None)
     if model is schemas.ComplaintDetail:
-        fields["events"] = [schemas.EventOut(id=e.id, kind=e.kind, from_status=e.from_status, to_status=e.to_status,
+        fields["events"] = [schemas.EventOut(id=e.id, kind=e.kind, text=event_sentence(e.kind, c.ticket_no),
+                                             from_status=e.from_status, to_status=e.to_status,
                                        actor=e.actor, note=e.note, at=e.created_at) for e in c.events]
     return model(**fields)

@@ -13,7 +13,7 @@ from intake.case.routing import PRIORITY_TEXT, RoutingError
 from intake.conversation.transcript import transcript
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import utcnow
-from intake.foundation.texts import amount_text, when_text
+from intake.foundation.texts import EVENT_LABELS, amount_text, when_text
 from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
@@ -21,7 +21,7 @@ from intake.people.access import attachment_for, case_for, departments_in_reach
 from ..runtime import case_context, db, services
 from .actions import FORMS, read_values
 from .blueprint import bp, record, scope, staff_view
-from .labels import CHANNEL_LABELS, EVENT_LABELS, INVESTMENT_TEXT, STATUS_LABELS
+from .labels import CHANNEL_LABELS, INVESTMENT_TEXT, STATUS_LABELS
 
 CONFLICT = "案件刚刚被其他人更新过，您的操作没有执行。请查看最新情况后再操作。"
 REFUSED = (cases.CaseError, ClockError, RoutingError)

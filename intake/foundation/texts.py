@@ -45,6 +45,28 @@ EVENT_TEXT = {
 }
 
 
+# What each event is called for staff and client systems (the console's timeline, webhooks, the API).
+EVENT_LABELS = {
+    EventKind.RECEIVED: "收到投诉", EventKind.ROUTED: "派单", EventKind.TRANSFERRED: "转办",
+    EventKind.ACKNOWLEDGED: "签收", EventKind.RETURNED: "退回", EventKind.ACCEPTED: "受理",
+    EventKind.REJECTED: "不予受理", EventKind.CONTACTED: "联系工人", EventKind.MEASURES: "处理措施",
+    EventKind.INVESTIGATION_OPENED: "立案", EventKind.RESOLVED: "办结", EventKind.CLOSED: "销号",
+    EventKind.REOPENED: "重新办理", EventKind.CLOCKS_PAUSED: "暂停计时", EventKind.CLOCKS_RESUMED: "恢复计时",
+    EventKind.CLOCK_EXTENDED: "延期", EventKind.CLOCK_WARNING: "黄牌预警", EventKind.CLOCK_OVERDUE: "红牌超期",
+    EventKind.ESCALATED: "超期督办", EventKind.PRIORITY_SET: "优先级", EventKind.SUPERVISED: "挂牌督办",
+    EventKind.SUPERVISION_OVERDUE: "督办超期", EventKind.APPROVAL_REQUESTED: "提交申请",
+    EventKind.APPROVAL_DECIDED: "审批", EventKind.WORKER_MESSAGED: "发消息给工人",
+    EventKind.CLAIM_LINE_ADDED: "添加工人", EventKind.PAYMENT_RECORDED: "记录发放",
+    EventKind.COLLECTIVE_LINKED: "关联集体案件", EventKind.CO_HANDLER_NOTIFIED: "通知协办",
+    EventKind.EVIDENCE_LOST: "证据照片丢失", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",
+}
+
+
+def event_sentence(kind: str, ticket_no: str) -> str:
+    """One whole sentence about an event, for a client system's webhook or API reader."""
+    return f"【清零】案件{ticket_no}有新进展：{EVENT_LABELS.get(kind, '案件状态更新')}。"
+
+
 def status_text(status: str) -> str:
     return STATUS_TEXT.get(Status(status), "正在处理")
 

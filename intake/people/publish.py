@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from intake.foundation.models import ApiClient, Complaint, Department, Event, ExternalRef, Outbox
 from intake.foundation.refcache import RefCache
+from intake.foundation.texts import event_sentence
 
 from .access import Scope
 
@@ -94,7 +95,7 @@ def payload(event: Event, ticket_no: str, status: str, source: str | None, exter
     """The webhook body (before the sender adds sent_at and the delivery id); receivers dedupe on event.id."""
     return {
         "kind": KIND,
-        "text": f"【清零】案件{ticket_no}：{event.kind}",
+        "text": event_sentence(event.kind, ticket_no),
         "ticket_no": ticket_no,
         "event": {"id": event.id, "kind": event.kind, "from_status": event.from_status,
                   "to_status": event.to_status, "actor": event.actor, "note": event.note, "data": event.data,
