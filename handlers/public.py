@@ -49,6 +49,12 @@ def _submit_limits(view):
     return limiter.limit(lambda: services().settings.ratelimit.submit_per_address, methods=["POST"])(view)
 
 
+@bp.get("/rights")
+def rights():
+    """维权须知: what to have ready and what happens next; the official account's menu links here."""
+    return render_template("rights.html")
+
+
 @bp.route("/s/<token>", methods=["GET", "POST"])
 @_submit_limits
 def site_form(token: str):
