@@ -159,6 +159,10 @@ def test_demo_sets_up_sites_idempotently_and_prints_urls(make_settings, session)
     assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
     assert session.scalar(select(func.count()).select_from(Site)) == 8
     assert "https://qingling.test/console/" in first.output and DEMO_PASSWORD in first.output
+    form_line = next(line for line in first.output.splitlines() if "complaint form of a demo site" in line)
+    assert "兰山区" in form_line
+    accounts = [line.split() for line in first.output.splitlines() if line.startswith("      ")]
+    assert accounts[0][0] == "lanshan-zj" and "兰山区住房和城乡建设局" in accounts[0][1]
     for username, *_ in DEMO_ACCOUNTS:
         assert login(app.test_client(), username, DEMO_PASSWORD).status_code == 303, username
     refused = create_app(make_settings(demo=False)).test_cli_runner().invoke(main, ["demo"])
