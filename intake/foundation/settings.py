@@ -7,15 +7,15 @@ carry them for local use.
 from __future__ import annotations
 
 import dataclasses
-import json
 import ipaddress
+import json
 import os
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 from typing import Any, Mapping
+from urllib.parse import urlparse
 
 ENV_PREFIX = "QINGLING_"
 # Settings a file may not set to anything but their empty default: they are read from the environment only.
