@@ -1,4 +1,4 @@
-"""The `qingling` command as a newcomer first meets it."""
+"""What a newcomer meets first: the `qingling` command, the install, and documentation a clone carries."""
 from __future__ import annotations
 
 import logging
@@ -35,3 +35,15 @@ def test_the_package_builds_quietly_with_its_templates_static_files_and_data(tmp
                    "handlers/static/site.css", "intake/data/linyi.toml", "migrations/script.py.mako"):
         assert needed in names
     assert not [n for n in names if n.startswith("tests/")]
+
+
+def test_the_readme_points_only_at_files_the_clone_has():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "../shared" not in readme and "](../" not in readme
+    linked = set(re.findall(r"\]\(([^)#:]+)\)", readme)) | set(re.findall(r"`((?:docs|bench|scripts)/[\w./-]+)`", readme))
+    assert {"docs/design.md", "docs/rules.md"} <= linked
+    assert [path for path in linked if not (root / path).exists()] == []
