@@ -7,7 +7,18 @@ cookie, so trying ticket numbers shows nothing, and a shared link (WeChat's "sha
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
@@ -33,6 +44,12 @@ CHANGED_MEANWHILE = "案件刚刚有了新进展，请看下面最新的办理�
 FORMS = ("public.site_form", "public.general_form")
 # County names as last read, so the form can come back with the worker's choice while the database is down.
 _county_names: dict[str, str] = {}
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on every page, whatever the page links."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", max_age=86400)
 
 
 def _stored(response) -> bool:

@@ -422,6 +422,10 @@ def test_an_extension_asked_by_staff_moves_the_deadline_when_the_head_approves(a
     too_long = act(staff, case.ticket_no, "request_extension", clock="reply", days="x", reason="调取记录")
     assert "延期天数请填整数" in flashed(staff, too_long)
     act(staff, case.ticket_no, "request_extension", clock="reply", days="5", reason="需调取工程款拨付记录")
+    asked = head.get(f"/console/cases/{case.ticket_no}").get_data(as_text=True)
+    shown = asked.split('class="asked">')[1].split("</p>")[0]
+    assert "延长 5 个工作日" in shown and "需调取工程款拨付记录" in shown and "“办理答复”" in shown, shown
+    assert "staff:ls_staff" not in asked  # the timeline names the person and the department, not the account id
     declined = act(head, case.ticket_no, "decide_extension", approve="no")
     assert "请填写不同意的理由" in flashed(head, declined)
     act(head, case.ticket_no, "decide_extension", approve="yes")

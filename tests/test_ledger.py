@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 from handlers.cli import main
@@ -101,8 +103,19 @@ def test_the_ledger_lists_every_case_in_scope_row_by_row(app, client, session, l
     assert [(r[1].value, r[3].value) for r in lines if r[1].value == accepted.ticket_no and r[3].value == 4000] == \
         [(accepted.ticket_no, line.amount_claimed)]
 
+    received = rows[0][col["收到时间"]]
+    assert isinstance(received.value, datetime) and received.is_date  # a real date a spreadsheet can sort
+    zone = ZoneInfo(app.extensions["qingling"].settings.calendar.timezone)
+    assert received.value == expected[0].created_at.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
+    assert isinstance(rows[1][col["不予受理日期"]].value, datetime) and rows[1][col["不予受理日期"]].is_date
+    book = openpyxl.load_workbook(io.BytesIO(download(client, "/console/ledger.xlsx").data))
+    sheet = book["台账"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:{get_column_letter(len(HEADER))}3"
+    assert sheet.column_dimensions["D"].width >= 16 and sheet.column_dimensions["B"].width >= 8
+
     csv_header, *csv_body = csv_rows(download(client, "/console/ledger.csv"))
     assert tuple(csv_header) == HEADER
+    assert csv_body[0][col["收到时间"]] == received.value.strftime("%Y-%m-%d %H:%M")
     assert [r[col["投诉编号"]] for r in csv_body] == [c.ticket_no for c in expected]
     assert all(c.complainant.phone not in download(client, "/console/ledger.csv").get_data(as_text=True)
                for c in expected)

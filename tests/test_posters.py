@@ -130,6 +130,27 @@ def test_county_batch_errors(app, sites, tmp_path, args, message):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("base, refused, warned", [
+    ("", "QINGLING_PUBLIC_BASE_URL", None),
+    ("/s", "QINGLING_PUBLIC_BASE_URL", None),
+    ("qingling.example.cn", "QINGLING_PUBLIC_BASE_URL", None),
+    ("http://127.0.0.1:5000", None, "本机或内网地址"),
+    ("http://192.168.1.20:5000", None, "本机或内网地址"),
+    ("https://qingling.example.cn", None, None),
+])
+def test_posters_need_an_address_a_phone_can_open(make_settings, sites, tmp_path, base, refused, warned):
+    app = create_app(make_settings(public_base_url=base))
+    out = tmp_path / "x.pdf"
+    result = app.test_cli_runner().invoke(main, ["posters", "--county", "兰山", "-o", str(out)])
+    if refused:
+        assert result.exit_code != 0 and refused in result.output and not out.exists()
+        assert "已生成" not in result.output
+        return
+    assert result.exit_code == 0, result.output
+    assert (warned in result.output) if warned else "注意" not in result.output
+    assert len(PdfReader(out).pages) == 2
+
+
 def test_demo_sets_up_sites_idempotently_and_prints_urls(make_settings, session):
     app = create_app(make_settings(demo=True))
     first = app.test_cli_runner().invoke(main, ["demo"])
@@ -138,6 +159,10 @@ def test_demo_sets_up_sites_idempotently_and_prints_urls(make_settings, session)
     assert app.test_cli_runner().invoke(main, ["demo"]).exit_code == 0
     assert session.scalar(select(func.count()).select_from(Site)) == 8
     assert "https://qingling.test/console/" in first.output and DEMO_PASSWORD in first.output
+    form_line = next(line for line in first.output.splitlines() if "complaint form of a demo site" in line)
+    assert "兰山区" in form_line
+    accounts = [line.split() for line in first.output.splitlines() if line.startswith("      ")]
+    assert accounts[0][0] == "lanshan-zj" and "兰山区住房和城乡建设局" in accounts[0][1]
     for username, *_ in DEMO_ACCOUNTS:
         assert login(app.test_client(), username, DEMO_PASSWORD).status_code == 303, username
     refused = create_app(make_settings(demo=False)).test_cli_runner().invoke(main, ["demo"])

@@ -8,14 +8,16 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from intake.foundation.models import Site, StaffUser
-from intake.people.staff import NewUser, create_user
-from intake.registry.directory import department, load_directory
+from intake.people.staff import ROLE_LABELS, NewUser, Role, create_user
+from intake.registry.directory import department, find_jurisdiction, load_directory
 from intake.registry.sites import complaint_url, import_sites
 from migrations import upgrade
 
 from ..runtime import services
 
 DEMO_SITES = "demo_sites.csv"
+# The site the printed links point at: in 兰山区 and a housing project, so the first account listed sees its cases.
+FIRST_SITE = "DEMO-LS-001"
 DEMO_PASSWORD = "qingling-demo-1"
 # username, name, role, (county, department kind) or county: one account of each role around 兰山区.
 DEMO_ACCOUNTS = (
@@ -51,17 +53,28 @@ def demo() -> None:
         if report.failed:
             raise click.ClickException(f"演示项目导入失败：{report.file_error or report.errors[0]}")
         _demo_accounts(session)
-        site = session.scalar(select(Site).order_by(Site.code))
+        site = session.scalar(select(Site).where(Site.code == FIRST_SITE))
         form = complaint_url(svc.settings, site)
+        where = f"{site.name}, {site.jurisdiction.name}"
+        accounts = [_account_line(session, account) for account in DEMO_ACCOUNTS]
     base = svc.settings.public_base_url.rstrip("/")
     click.echo(f"""
 Qingling demo is ready. Open:
-  complaint form of a demo site   {form}
+  complaint form of a demo site   {form}   ({where})
   its printable poster (PDF)      {form}/poster.pdf
   its QR code                     {form}/qr.png
   general complaint form          {base}/report
   check a case                    {base}/status
   chat simulator (WeChat / SMS)   {base}/demo/chat
   staff console                   {base}/console/
-    accounts (password {DEMO_PASSWORD}): {", ".join(a[0] for a in DEMO_ACCOUNTS)}
-""")
+    accounts (password {DEMO_PASSWORD}); a complaint filed on the form above shows in the first one's queue:
+""" + "\n".join(accounts) + "\n")
+
+
+def _account_line(session, account: tuple) -> str:
+    username, name, role, where = account
+    if isinstance(where, tuple):
+        scope = department(session, *where).name
+    else:
+        scope = find_jurisdiction(session, where).name if where else "全市"
+    return f"      {username:<16} {name}（{ROLE_LABELS[Role(role)]}，{scope}）"

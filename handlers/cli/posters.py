@@ -7,6 +7,7 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from intake.foundation.models import Site
+from intake.foundation.settings import printable_base_url
 from intake.registry.directory import find_jurisdiction
 from intake.registry.sites import list_sites
 from qr import write_posters_pdf
@@ -24,6 +25,11 @@ def posters(county: str | None, site_code: str | None, output: str) -> None:
     if bool(county) == bool(site_code):
         raise click.UsageError("请给出 --county 或 --site 其中之一。")
     svc = services()
+    refusal, warning = printable_base_url(svc.settings.public_base_url)
+    if refusal:
+        raise click.ClickException(refusal)
+    if warning:
+        click.echo(warning, err=True)
     try:
         font = poster_font(svc.settings)
     except FontMissing as exc:

@@ -7,7 +7,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from intake.case import cases
 from intake.case.actions import NotOffered, offered, take
-from intake.case.clocks import ClockError
+from intake.case.clocks import LABELS, ClockError
 from intake.case.queue import clock_views
 from intake.case.routing import PRIORITY_TEXT, RoutingError
 from intake.conversation.transcript import transcript
@@ -17,6 +17,7 @@ from intake.foundation.texts import EVENT_LABELS, amount_text, when_text
 from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
+from intake.people.actors import actor_names
 
 from ..runtime import case_context, db, services
 from .actions import FORMS, read_values
@@ -46,7 +47,9 @@ def _page(complaint, *, revealed: bool = False):
         id_number=complaint.complainant.id_number if revealed else complaint.complainant.id_number_masked,
         revealed=revealed, when=lambda t: when_text(t, timezone), amount_text=amount_text,
         statuses=STATUS_LABELS, channels=CHANNEL_LABELS, events=EVENT_LABELS, investments=INVESTMENT_TEXT,
-        priorities=PRIORITY_TEXT, may=scope().may)
+        priorities=PRIORITY_TEXT, may=scope().may,
+        actors=actor_names(db(), (e.actor for e in complaint.events)),
+        pending=cases.pending_approvals(db(), complaint), clock_labels=LABELS)
 
 
 @bp.get("/cases/<ticket_no>")

@@ -7,6 +7,7 @@ carry them for local use.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import tomllib
@@ -14,6 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import urlparse
 
 ENV_PREFIX = "QINGLING_"
 # Settings a file may not set to anything but their empty default: they are read from the environment only.
@@ -230,6 +232,28 @@ class Settings:
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path
+
+
+def printable_base_url(url: str) -> tuple[str | None, str | None]:
+    """(refusal, warning) for the address printed in QR codes and posters, in Chinese for the operator.
+
+    A poster is read by phones on the street: a relative path opens nothing, and a loopback or private address
+    opens only on the office network.
+    """
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return ("未设置公网地址：请用 QINGLING_PUBLIC_BASE_URL 给出工人手机能打开的完整网址，"
+                "例如 https://qingling.example.cn", None)
+    host = parsed.hostname
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        local = host == "localhost" or host.endswith(".local")
+    else:
+        local = address.is_loopback or address.is_private or address.is_link_local
+    if local:
+        return None, f"注意：{url} 是本机或内网地址，只有同一网络里的手机能打开二维码"
+    return None, None
 
 
 def load_settings(path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> Settings:

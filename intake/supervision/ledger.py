@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -54,12 +54,13 @@ class Labels:
     channel: Mapping[str, str]
 
 
-def _when(moment: datetime | None, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+def _when(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """The deployment's wall-clock time, to the minute: a spreadsheet date-time holds no zone."""
+    return moment.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0) if moment else None
 
 
-def _day(moment: datetime | None, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d") if moment else ""
+def _day(moment: datetime | None, zone: ZoneInfo) -> date | None:
+    return moment.astimezone(zone).date() if moment else None
 
 
 def _timeline(session: Session, ids: list[int]) -> dict[int, dict]:
@@ -107,7 +108,7 @@ def rows(session: Session, scope: Scope, filters: Filters, timezone: str, labels
                    department or "", industry or "", INVESTMENTS.get(investment, "") if site else "", workers,
                    amount, months, labels.status.get(status, status), _day(accepted_at, zone),
                    _day(rejected_at, zone), t.get("reason", ""), _day(investigated_at, zone),
-                   _when(next_due_at, zone) if status != Status.CLOSED.value else "", ON_TIME[ack],
+                   _when(next_due_at, zone) if status != Status.CLOSED.value else None, ON_TIME[ack],
                    ON_TIME[contact], ON_TIME[accept], ON_TIME[reply],
                    "、".join(MEASURES.get(m, m) for m in t["measures"]), recovered, workers_paid,
                    _day(resolved_at, zone), channel_text if resolved_at else "", SATISFIED[satisfied],
