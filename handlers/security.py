@@ -6,6 +6,9 @@ sniffed into HTML; and links out do not carry a worker's ticket or case URL in t
 """
 from __future__ import annotations
 
+import logging
+import re
+
 from flask import Flask, Response
 
 CONTENT_SECURITY_POLICY = "; ".join((
@@ -32,5 +35,31 @@ def secure_headers(response: Response) -> Response:
     return response
 
 
+# An Open311 client may put its key in the query string; access logs keep the request line, never the key.
+SECRET_PARAMETER = re.compile(r"(?i)\b(api_key|access_token|token)=[^&\s\"']+")
+ACCESS_LOGS = ("werkzeug", "gunicorn.access")
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a log record's request line so a key given as a parameter is logged as ***."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, dict):
+            record.args = {k: _redacted(v) for k, v in record.args.items()}
+        elif record.args:
+            record.msg, record.args = _redacted(record.getMessage()), ()
+        else:
+            record.msg = _redacted(record.msg)
+        return True
+
+
+def _redacted(value):
+    return SECRET_PARAMETER.sub(r"\1=***", value) if isinstance(value, str) else value
+
+
 def register(app: Flask) -> None:
     app.after_request(secure_headers)
+    for name in ACCESS_LOGS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactSecrets) for f in logger.filters):
+            logger.addFilter(RedactSecrets())

@@ -129,3 +129,18 @@ def test_mainland_callbacks_send_them(configured_app):
     assert good.status_code == 200
     assert_secure(good, "aliyun uplink")
     assert_secure(client.post("/sms/aliyun/wrong-secret-0123456789", json=[]), "aliyun wrong secret")
+
+
+def test_access_logs_never_show_a_key_given_as_a_parameter(app, caplog):
+    import logging
+
+    from handlers.security import RedactSecrets
+
+    line = '"GET /open311/v2/requests.json?api_key=ql_abc_SECRET&status=open HTTP/1.1" %s %s'
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, line, ("200", "-"), None)
+    assert RedactSecrets().filter(record)
+    assert "SECRET" not in record.getMessage() and "api_key=***&status=open" in record.getMessage()
+    gunicorn = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(r)s", ({"r": line},), None)
+    RedactSecrets().filter(gunicorn)
+    assert "SECRET" not in gunicorn.getMessage()
+    assert any(isinstance(f, RedactSecrets) for f in logging.getLogger("werkzeug").filters)

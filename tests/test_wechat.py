@@ -524,3 +524,22 @@ def test_a_photo_that_never_comes_is_lost_after_the_last_attempt(app, client, se
     lost = reloaded(session, pending)
     assert (lost.fetch_attempts, lost.fetch_next_at) == (2, None) and "45009" in lost.fetch_error
     assert len(lost_events(session)) == 1
+
+
+def test_menu_command_shows_what_it_would_push_then_pushes_it(make_settings, wechat_servers):
+    app = create_app(make_settings(wechat=WECHAT))
+    run = lambda *args: app.test_cli_runner().invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))  # noqa: E731
+    dry = run("wechat", "menu", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "我要投诉" in dry.output and "https://qingling.test/rights" in dry.output and "没有推送" in dry.output
+    assert [path for path, _ in wechat_servers.calls] == []
+    done = run("wechat", "menu")
+    assert done.exit_code == 0, done.output
+    (path, body), = [(p, b) for p, b in wechat_servers.calls if p == "/cgi-bin/menu/create"]
+    assert [(b["type"], b["name"]) for b in body["button"]] == [("click", "我要投诉"), ("click", "查询进度"),
+                                                                ("view", "维权须知")]
+    assert {b.get("key") for b in body["button"][:2]} == {"COMPLAIN", "STATUS"}
+    wechat_servers.answers["/cgi-bin/menu/create"] = {"errcode": 40018, "errmsg": "invalid button name size"}
+    failed = run("wechat", "menu")
+    assert failed.exit_code != 0 and "40018" in failed.output
+    assert create_app(make_settings()).test_client().get("/rights").status_code == 200
