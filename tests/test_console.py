@@ -9,7 +9,8 @@ from io import BytesIO
 import pytest
 from sqlalchemy import select
 
-from intake.foundation.models import Attachment, AuditEntry, Complaint, InboundMessage, Status, utcnow
+from intake.foundation.models import Attachment, AuditEntry, Complaint, InboundMessage, Outbox, Status, utcnow
+from intake.foundation.texts import event_text
 from intake.people.staff import set_active
 from intake.registry.directory import department
 from tests.helpers import (
@@ -458,3 +459,18 @@ def test_a_closed_case_is_reopened_by_a_supervisor_and_the_worker_is_told(app, s
     complaint = reload(session, case)
     assert complaint.status == Status.REOPENED.value and "reply" in complaint.deadlines
     assert outbox(session, complaint, "worker_reopened") != []
+
+
+def test_an_internal_note_is_kept_for_staff_and_never_reaches_the_worker(app, client, session, users, case):
+    login(client, users["staff"])
+    act(client, case.ticket_no, "note", note="老板电话已打不通，明天去工地")
+    page = client.get(f"/console/cases/{case.ticket_no}").get_data(as_text=True)
+    assert "老板电话已打不通" in page and "仅工作人员可见" in page
+    complaint = reload(session, case)
+    (note,) = [e for e in complaint.events if e.kind == "note_added"]
+    assert note.actor == f"staff:{users['staff']}"
+    assert event_text(note) is None  # the worker's status page never shows it
+    assert [m for m in session.scalars(select(Outbox).where(Outbox.complaint_id == case.id))
+            if "老板电话已打不通" in m.payload.get("text", "")] == []
+    empty = act(client, case.ticket_no, "note", note="   ")
+    assert "请填写" in flashed(client, empty)

@@ -111,6 +111,7 @@ FORMS: Mapping[CaseAction, Form] = {
                       params=lambda v, ctx: {"due": _deadline(v["due"], ctx), "reason": v[REASON]}),
     A.CLOSE_OVERRIDE: Form("不经工人确认结案", (Field(REASON, "理由（如工人无法联系、已核实发放）", "textarea"),), danger=True),
     A.REOPEN: Form("重新办理", (Field(REASON, "重新办理的理由", "textarea"),), danger=True),
+    A.NOTE: Form("内部备注（工人看不到）", (Field("note", f"备注（{cases.NOTE_MAX}字以内，只有工作人员能看到）", "textarea"),)),
     A.MESSAGE: Form("发消息给工人", (Field("text", f"消息内容（{cases.MESSAGE_MAX}字以内）", "textarea"),)),
 }
 

@@ -102,6 +102,7 @@ RULES: Mapping[CaseAction, Rule] = {
     A.CLOSE_OVERRIDE: Rule(reaching(Status.CLOSED), _by_actor(cases.close_by_override)),
     A.REOPEN: Rule(reaching(Status.REOPENED), _by_actor(cases.reopen)),
     A.MESSAGE: Rule(OPEN, _by_actor(cases.message_worker)),
+    A.NOTE: Rule(frozenset(s.value for s in Status), _by_actor(cases.add_note)),
 }
 
 

@@ -103,6 +103,7 @@ def transfer(session: Session, complaint: Complaint, ctx: CaseContext, *, depart
     event = routing.transfer(session, complaint, department, actor, reason)
     start_clocks_for(session, complaint, Status.ROUTED, ctx.now, ctx.calendar, ctx.settings.clocks)
     tell_department_of_transfer(session, complaint, reason, ctx.now)
+    tell_worker(session, ctx.settings, complaint, "transferred", ctx.now)
     return event
 
 
@@ -230,6 +231,7 @@ APPROVALS = {"extension": "延期", "return": "退回"}
 APPROVAL_EVENTS = (EventKind.APPROVAL_REQUESTED, EventKind.APPROVAL_DECIDED)
 SUPERVISE_CLOCK = next(iter(STICKY_CLOCKS))  # 挂牌督办, the one sticky clock
 MESSAGE_MAX = 300
+NOTE_MAX = 1000
 
 
 def request_approval(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, kind: str,
@@ -338,6 +340,14 @@ def message_worker(session: Session, complaint: Complaint, ctx: CaseContext, *, 
     if tell_worker(session, ctx.settings, complaint, "message", ctx.now, message=text) is None:
         raise CaseError("工人没有可用的联系方式（可能已退订短信），请电话联系")
     return record(session, complaint, EventKind.WORKER_MESSAGED, actor=actor, note=text)
+
+
+def add_note(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, note: str) -> Event:
+    """An internal note on the case: for colleagues and supervisors, never for the worker."""
+    note = _required(note, "备注内容")
+    if len(note) > NOTE_MAX:
+        raise CaseError(f"备注最多 {NOTE_MAX} 个字")
+    return record(session, complaint, EventKind.NOTE_ADDED, actor=actor, note=note)
 
 
 def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker_name: str,

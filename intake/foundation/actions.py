@@ -28,6 +28,7 @@ class CaseAction(str, enum.Enum):
     CLOSE_OVERRIDE = "close_override"        # 不经工人确认结案
     REOPEN = "reopen"                        # 重新办理
     MESSAGE = "message"                      # 发消息给工人
+    NOTE = "note"                            # 内部备注 (the worker never sees it)
 
     def __str__(self) -> str:
         return self.value

@@ -119,6 +119,7 @@ class EventKind(StrEnum):
     # Staff's steps on a case that change no status.
     CONTACTED = "contacted"
     WORKER_MESSAGED = "worker_messaged"
+    NOTE_ADDED = "note_added"  # an internal note: staff only, never shown or sent to the worker
     CLAIM_LINE_ADDED = "claim_line_added"
     PAYMENT_RECORDED = "payment_recorded"
     # The clocks: paused and resumed while waiting for the worker, extended on approval, and the cards they give.

@@ -17,6 +17,7 @@ WORKER_TEXT = {
     "closed": "【清零】编号{ticket}已结案，感谢您的反映。",
     "reopened": "【清零】编号{ticket}已重新处理，{department}会再联系您。",
     "message": "【清零】编号{ticket}，{department}：{message}",
+    "transferred": "【清零】编号{ticket}已转给{department}办理，他们会尽快联系您。",
 }
 
 STATUS_TEXT = {
