@@ -9,7 +9,16 @@ from io import BytesIO
 import pytest
 from sqlalchemy import select
 
-from intake.foundation.models import Attachment, AuditEntry, Complaint, InboundMessage, Outbox, Status, utcnow
+from intake.foundation.models import (
+    Attachment,
+    AuditEntry,
+    Complaint,
+    InboundMessage,
+    Outbox,
+    StaffUser,
+    Status,
+    utcnow,
+)
 from intake.foundation.texts import event_text
 from intake.people.staff import set_active
 from intake.registry.directory import department
@@ -474,3 +483,35 @@ def test_an_internal_note_is_kept_for_staff_and_never_reaches_the_worker(app, cl
             if "老板电话已打不通" in m.payload.get("text", "")] == []
     empty = act(client, case.ticket_no, "note", note="   ")
     assert "请填写" in flashed(client, empty)
+
+
+def test_an_officer_takes_a_case_hands_it_on_and_the_queue_shows_mine_and_unassigned(app, client, session, users,
+                                                                                      case):
+    staff, head = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(head, users["head"])
+    def queue(client_, officer):
+        page = client_.get(f"/console/?officer={officer}").get_data(as_text=True)
+        return page.split('<table class="queue">')[1].split("</table>")[0]
+
+    assert case.ticket_no in queue(staff, "none") and "承办人：未指定" in staff.get(f"/console/cases/{case.ticket_no}").get_data(
+        as_text=True)
+    act(staff, case.ticket_no, "take")
+    complaint = reload(session, case)
+    me = session.scalar(select(StaffUser).where(StaffUser.username == users["staff"]))
+    assert complaint.officer_id == me.id
+    assert case.ticket_no in queue(staff, "mine")
+    assert case.ticket_no not in queue(staff, "none")
+    assert case.ticket_no not in queue(head, "mine")
+    head_user = session.scalar(select(StaffUser).where(StaffUser.username == users["head"]))
+    act(staff, case.ticket_no, "assign", officer_id=str(head_user.id))
+    assert reload(session, case).officer_id == head_user.id
+    other = session.scalar(select(StaffUser).where(StaffUser.username == users["other_staff"]))
+    refused = act(head, case.ticket_no, "assign", officer_id=str(other.id))  # another department's clerk
+    assert "本案承办部门" in flashed(head, refused) and reload(session, case).officer_id == head_user.id
+    act(head, case.ticket_no, "release")
+    complaint = reload(session, case)
+    assert complaint.officer_id is None
+    assert [e.note for e in complaint.events if e.kind == "assigned"][-1] == "交回部门，暂无承办人"
+    assert session.scalars(select(AuditEntry).where(AuditEntry.ticket_no == case.ticket_no,
+                                                    AuditEntry.action == "case_action")).all()

@@ -111,6 +111,10 @@ FORMS: Mapping[CaseAction, Form] = {
                       params=lambda v, ctx: {"due": _deadline(v["due"], ctx), "reason": v[REASON]}),
     A.CLOSE_OVERRIDE: Form("不经工人确认结案", (Field(REASON, "理由（如工人无法联系、已核实发放）", "textarea"),), danger=True),
     A.REOPEN: Form("重新办理", (Field(REASON, "重新办理的理由", "textarea"),), danger=True),
+    A.TAKE: Form("我来办理", params=_none),
+    A.ASSIGN: Form("指定承办人", (Field("officer_id", "承办人", "select"),),
+                   params=lambda v, _ctx: {"officer_id": int(v["officer_id"]) if v["officer_id"].isdigit() else 0}),
+    A.RELEASE: Form("交回部门（不再承办）", params=_none),
     A.NOTE: Form("内部备注（工人看不到）", (Field("note", f"备注（{cases.NOTE_MAX}字以内，只有工作人员能看到）", "textarea"),)),
     A.MESSAGE: Form("发消息给工人", (Field("text", f"消息内容（{cases.MESSAGE_MAX}字以内）", "textarea"),)),
 }

@@ -46,7 +46,7 @@ def _page(complaint, *, revealed: bool = False):
         id_number=complaint.complainant.id_number if revealed else complaint.complainant.id_number_masked,
         revealed=revealed, when=lambda t: when_text(t, timezone), amount_text=amount_text,
         statuses=STATUS_LABELS, channels=CHANNEL_LABELS, events=EVENT_LABELS, investments=INVESTMENT_TEXT,
-        priorities=PRIORITY_TEXT, may=scope().may)
+        priorities=PRIORITY_TEXT, may=scope().may, colleagues=cases.colleagues(db(), complaint))
 
 
 @bp.get("/cases/<ticket_no>")
