@@ -111,5 +111,5 @@ def act(ticket_no: str, name: str):
         db().rollback()
         flash(CONFLICT, "error")
     else:
-        flash(f"已{form.label}", "ok")
+        flash(form.done or f"已{form.label}", "ok")
     return back
