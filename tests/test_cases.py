@@ -270,6 +270,9 @@ def test_a_transfer_rearms_the_clocks_and_tells_the_new_department(app, session,
     assert versions == {session.get(Complaint, complaint.id).version}
     (told,) = outbox(session, complaint, "transferred")
     assert told.destination == f"department:{hrss.id}" and "属于劳动保障监察" in told.payload["text"]
+    (worker,) = outbox(session, complaint, "worker_transferred")
+    assert worker.destination.startswith("sms:") and f"已转给{hrss.name}办理" in worker.payload["text"]
+    assert "属于劳动保障监察" not in worker.payload["text"]  # the internal reason stays with staff
 
 
 def test_a_returned_case_keeps_its_legal_clocks_through_re_routing(app, session, settings, lanshan_site):

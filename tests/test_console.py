@@ -9,7 +9,17 @@ from io import BytesIO
 import pytest
 from sqlalchemy import select
 
-from intake.foundation.models import Attachment, AuditEntry, Complaint, InboundMessage, Status, utcnow
+from intake.foundation.models import (
+    Attachment,
+    AuditEntry,
+    Complaint,
+    InboundMessage,
+    Outbox,
+    StaffUser,
+    Status,
+    utcnow,
+)
+from intake.foundation.texts import event_text
 from intake.people.staff import set_active
 from intake.registry.directory import department
 from tests.helpers import (
@@ -462,3 +472,50 @@ def test_a_closed_case_is_reopened_by_a_supervisor_and_the_worker_is_told(app, s
     complaint = reload(session, case)
     assert complaint.status == Status.REOPENED.value and "reply" in complaint.deadlines
     assert outbox(session, complaint, "worker_reopened") != []
+
+
+def test_an_internal_note_is_kept_for_staff_and_never_reaches_the_worker(app, client, session, users, case):
+    login(client, users["staff"])
+    act(client, case.ticket_no, "note", note="老板电话已打不通，明天去工地")
+    page = client.get(f"/console/cases/{case.ticket_no}").get_data(as_text=True)
+    assert "老板电话已打不通" in page and "仅工作人员可见" in page
+    complaint = reload(session, case)
+    (note,) = [e for e in complaint.events if e.kind == "note_added"]
+    assert note.actor == f"staff:{users['staff']}"
+    assert event_text(note) is None  # the worker's status page never shows it
+    assert [m for m in session.scalars(select(Outbox).where(Outbox.complaint_id == case.id))
+            if "老板电话已打不通" in m.payload.get("text", "")] == []
+    empty = act(client, case.ticket_no, "note", note="   ")
+    assert "请填写" in flashed(client, empty)
+
+
+def test_an_officer_takes_a_case_hands_it_on_and_the_queue_shows_mine_and_unassigned(app, client, session, users,
+                                                                                      case):
+    staff, head = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(head, users["head"])
+    def queue(client_, officer):
+        page = client_.get(f"/console/?officer={officer}").get_data(as_text=True)
+        return page.split('<table class="queue">')[1].split("</table>")[0]
+
+    assert case.ticket_no in queue(staff, "none") and "承办人：未指定" in staff.get(f"/console/cases/{case.ticket_no}").get_data(
+        as_text=True)
+    act(staff, case.ticket_no, "take")
+    complaint = reload(session, case)
+    me = session.scalar(select(StaffUser).where(StaffUser.username == users["staff"]))
+    assert complaint.officer_id == me.id
+    assert case.ticket_no in queue(staff, "mine")
+    assert case.ticket_no not in queue(staff, "none")
+    assert case.ticket_no not in queue(head, "mine")
+    head_user = session.scalar(select(StaffUser).where(StaffUser.username == users["head"]))
+    act(staff, case.ticket_no, "assign", officer_id=str(head_user.id))
+    assert reload(session, case).officer_id == head_user.id
+    other = session.scalar(select(StaffUser).where(StaffUser.username == users["other_staff"]))
+    refused = act(head, case.ticket_no, "assign", officer_id=str(other.id))  # another department's clerk
+    assert "本案承办部门" in flashed(head, refused) and reload(session, case).officer_id == head_user.id
+    act(head, case.ticket_no, "release")
+    complaint = reload(session, case)
+    assert complaint.officer_id is None
+    assert [e.note for e in complaint.events if e.kind == "assigned"][-1] == "交回部门，暂无承办人"
+    assert session.scalars(select(AuditEntry).where(AuditEntry.ticket_no == case.ticket_no,
+                                                    AuditEntry.action == "case_action")).all()

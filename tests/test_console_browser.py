@@ -52,3 +52,23 @@ def test_an_officer_logs_in_acknowledges_and_resolves_a_case(app, server, deskto
     assert click_action(desktop, "办结", outcome="老板已支付全部工资", amount_recovered="12000") == "已办结"
     assert desktop.find_element(By.CSS_SELECTOR, ".status").text == "已办结待确认"
     assert reload(session, case).status == Status.RESOLVED.value
+
+
+def test_an_officer_takes_the_case_and_leaves_a_note_only_staff_see(app, server, desktop_browser, session, settings,
+                                                                    lanshan_site):
+    users = make_accounts(session)
+    case = routed(app, session, settings, lanshan_site)
+    desktop_browser.get(f"{server}/console/login")
+    desktop_browser.find_element(By.NAME, "username").send_keys(users["staff"])
+    desktop_browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    desktop_browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(desktop_browser, 15).until(until.presence_of_element_located((By.CSS_SELECTOR, "table.queue")))
+    desktop_browser.get(f"{server}/console/cases/{case.ticket_no}")
+    assert click_action(desktop_browser, "我来办理") == "您已是本案承办人"
+    assert f"承办人：{users['staff']}" in desktop_browser.find_element(By.TAG_NAME, "body").text
+    assert click_action(desktop_browser, "内部备注（工人看不到）", note="明天上午去工地核实考勤") == "已添加内部备注"
+    internal = desktop_browser.find_element(By.CSS_SELECTOR, ".timeline li.internal")
+    assert "明天上午去工地核实考勤" in internal.text and "仅工作人员可见" in internal.text
+    desktop_browser.get(f"{server}/console/?officer=mine")
+    assert desktop_browser.find_element(By.LINK_TEXT, case.ticket_no)
+    assert reload(session, case).officer.username == users["staff"]

@@ -40,6 +40,7 @@ class Form:
     label: str
     fields: tuple[Field, ...] = ()
     danger: bool = False
+    done: str = ""  # what staff are told when it worked (default: 已<label>)
     # The operation's keyword arguments from the checked form values (default: the values as they are).
     params: Callable[[dict[str, Any], CaseContext], dict[str, Any]] = _same
 
@@ -111,6 +112,12 @@ FORMS: Mapping[CaseAction, Form] = {
                       params=lambda v, ctx: {"due": _deadline(v["due"], ctx), "reason": v[REASON]}),
     A.CLOSE_OVERRIDE: Form("不经工人确认结案", (Field(REASON, "理由（如工人无法联系、已核实发放）", "textarea"),), danger=True),
     A.REOPEN: Form("重新办理", (Field(REASON, "重新办理的理由", "textarea"),), danger=True),
+    A.TAKE: Form("我来办理", params=_none, done="您已是本案承办人"),
+    A.ASSIGN: Form("指定承办人", (Field("officer_id", "承办人", "select"),),
+                   params=lambda v, _ctx: {"officer_id": int(v["officer_id"]) if v["officer_id"].isdigit() else 0}),
+    A.RELEASE: Form("交回部门（不再承办）", params=_none, done="已交回部门，暂无承办人"),
+    A.NOTE: Form("内部备注（工人看不到）", (Field("note", f"备注（{cases.NOTE_MAX}字以内，只有工作人员能看到）", "textarea"),),
+                 done="已添加内部备注"),
     A.MESSAGE: Form("发消息给工人", (Field("text", f"消息内容（{cases.MESSAGE_MAX}字以内）", "textarea"),)),
 }
 

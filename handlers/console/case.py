@@ -49,7 +49,8 @@ def _page(complaint, *, revealed: bool = False):
         statuses=STATUS_LABELS, channels=CHANNEL_LABELS, events=EVENT_LABELS, investments=INVESTMENT_TEXT,
         priorities=PRIORITY_TEXT, may=scope().may,
         actors=actor_names(db(), (e.actor for e in complaint.events)),
-        pending=cases.pending_approvals(db(), complaint), clock_labels=LABELS)
+        pending=cases.pending_approvals(db(), complaint), clock_labels=LABELS,
+        colleagues=cases.colleagues(db(), complaint))
 
 
 @bp.get("/cases/<ticket_no>")
@@ -114,5 +115,5 @@ def act(ticket_no: str, name: str):
         db().rollback()
         flash(CONFLICT, "error")
     else:
-        flash(f"已{form.label}", "ok")
+        flash(form.done or f"已{form.label}", "ok")
     return back

@@ -28,7 +28,8 @@ def _filters() -> Filters:
     return Filters(status=status, priority=priority if priority in PRIORITY_TEXT else "",
                    county=args.get("county", "")[:12], industry=industry if industry in Industry._value2member_map_
                    else "", overdue=args.get("overdue") == "1", collective=args.get("collective") == "1",
-                   supervised=args.get("supervised") == "1")
+                   supervised=args.get("supervised") == "1",
+                   officer=args.get("officer") if args.get("officer") in ("mine", "none") else "")
 
 
 def _inbox():

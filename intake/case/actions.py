@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from intake.foundation.actions import CaseAction
-from intake.foundation.models import Complaint, Status
+from intake.foundation.models import Complaint, StaffUser, Status
 from intake.foundation.transitions import ALLOWED
 from intake.people.access import Scope, departments_in_reach
 
@@ -65,6 +65,20 @@ def _transfer(session: Session, complaint: Complaint, ctx: CaseContext, scope: S
     return cases.transfer(session, complaint, ctx, department=department, actor=scope.actor, reason=reason)
 
 
+def _take(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope) -> Any:
+    """我来办理: the user takes the case; only a person, never a client system, can be its officer."""
+    if scope.principal != "staff":
+        raise CaseError("接入系统不能作为承办人")
+    return cases.assign(session, complaint, ctx, actor=scope.actor, officer=session.get(StaffUser, scope.user_id))
+
+
+def _assign(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope, *, officer_id: int) -> Any:
+    officer = next((u for u in cases.colleagues(session, complaint) if u.id == officer_id), None)
+    if officer is None:
+        raise CaseError("请选择本案承办部门的工作人员")
+    return cases.assign(session, complaint, ctx, actor=scope.actor, officer=officer)
+
+
 def _pending(kind: str) -> Callable[[Complaint, frozenset[str]], bool]:
     return lambda _complaint, pending: kind in pending
 
@@ -102,6 +116,10 @@ RULES: Mapping[CaseAction, Rule] = {
     A.CLOSE_OVERRIDE: Rule(reaching(Status.CLOSED), _by_actor(cases.close_by_override)),
     A.REOPEN: Rule(reaching(Status.REOPENED), _by_actor(cases.reopen)),
     A.MESSAGE: Rule(OPEN, _by_actor(cases.message_worker)),
+    A.TAKE: Rule(HELD, _take, when=lambda c, _p: c.officer_id is None),
+    A.ASSIGN: Rule(HELD, _assign),
+    A.RELEASE: Rule(HELD, _by_actor(cases.assign, officer=None), when=lambda c, _p: c.officer_id is not None),
+    A.NOTE: Rule(frozenset(s.value for s in Status), _by_actor(cases.add_note)),
 }
 
 

@@ -13,7 +13,17 @@ from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import notify_department
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.models import Channel, ClaimLine, Complaint, Department, Event, EventKind, Status, Timer
+from intake.foundation.models import (
+    Channel,
+    ClaimLine,
+    Complaint,
+    Department,
+    Event,
+    EventKind,
+    StaffUser,
+    Status,
+    Timer,
+)
 from intake.foundation.settings import Settings
 from intake.foundation.transitions import record, transition
 from intake.registry.directory import DISPATCH_DESK
@@ -102,7 +112,9 @@ def transfer(session: Session, complaint: Complaint, ctx: CaseContext, *, depart
     anew; the legal clocks carry on from receipt."""
     event = routing.transfer(session, complaint, department, actor, reason)
     start_clocks_for(session, complaint, Status.ROUTED, ctx.now, ctx.calendar, ctx.settings.clocks)
+    complaint.officer_id = None  # a new department chooses its own officer
     tell_department_of_transfer(session, complaint, reason, ctx.now)
+    tell_worker(session, ctx.settings, complaint, "transferred", ctx.now)
     return event
 
 
@@ -120,6 +132,7 @@ def return_case(session: Session, complaint: Complaint, ctx: CaseContext, *, act
     if not may_return(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks):
         raise CaseError(f"派单已超过 {ctx.settings.clocks.return_within_days} 个工作日，不能退回，请申请转办")
     event = _move(session, complaint, Status.RETURNED, ctx, actor=actor, kind=EventKind.RETURNED, note=reason)
+    complaint.officer_id = None
     set_timer(session, complaint, ROUTE_CLOCK, ctx.now)
     return event
 
@@ -230,6 +243,7 @@ APPROVALS = {"extension": "延期", "return": "退回"}
 APPROVAL_EVENTS = (EventKind.APPROVAL_REQUESTED, EventKind.APPROVAL_DECIDED)
 SUPERVISE_CLOCK = next(iter(STICKY_CLOCKS))  # 挂牌督办, the one sticky clock
 MESSAGE_MAX = 300
+NOTE_MAX = 1000
 
 
 def request_approval(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, kind: str,
@@ -338,6 +352,39 @@ def message_worker(session: Session, complaint: Complaint, ctx: CaseContext, *, 
     if tell_worker(session, ctx.settings, complaint, "message", ctx.now, message=text) is None:
         raise CaseError("工人没有可用的联系方式（可能已退订短信），请电话联系")
     return record(session, complaint, EventKind.WORKER_MESSAGED, actor=actor, note=text)
+
+
+def assign(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str,
+           officer: StaffUser | None) -> Event:
+    """承办人: an active officer of the department that holds the case, or None to hand it back to the department."""
+    if officer is not None and not (officer.active and officer.department_id is not None
+                                    and officer.department_id == complaint.department_id):
+        raise CaseError("只能指定本案承办部门的在岗工作人员")
+    if officer is not None and complaint.officer_id == officer.id:
+        raise CaseError(f"{officer.display_name}已经是本案承办人")
+    if officer is None and complaint.officer_id is None:
+        raise CaseError("本案还没有承办人")
+    complaint.officer_id = officer.id if officer is not None else None
+    note = f"承办人：{officer.display_name}" if officer is not None else "交回部门，暂无承办人"
+    return record(session, complaint, EventKind.ASSIGNED, actor=actor, note=note,
+                  data={"officer_id": complaint.officer_id})
+
+
+def colleagues(session: Session, complaint: Complaint) -> list[StaffUser]:
+    """Who may be the case's officer: the active staff of the department that holds it."""
+    if complaint.department_id is None:
+        return []
+    return list(session.scalars(select(StaffUser).where(StaffUser.department_id == complaint.department_id,
+                                                        StaffUser.active.is_(True))
+                                .order_by(StaffUser.display_name)))
+
+
+def add_note(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, note: str) -> Event:
+    """An internal note on the case: for colleagues and supervisors, never for the worker."""
+    note = _required(note, "备注内容")
+    if len(note) > NOTE_MAX:
+        raise CaseError(f"备注最多 {NOTE_MAX} 个字")
+    return record(session, complaint, EventKind.NOTE_ADDED, actor=actor, note=note)
 
 
 def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker_name: str,

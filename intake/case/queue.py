@@ -33,6 +33,7 @@ class Filters:
     overdue: bool = False
     collective: bool = False
     supervised: bool = False
+    officer: str = ""  # "mine": the user's own cases; "none": cases no officer has taken
     received_from: datetime | None = None  # received at or after
     received_before: datetime | None = None
 
@@ -70,6 +71,10 @@ def _conditions(scope: Scope, filters: Filters, now: datetime) -> list:
         found.append(Complaint.collective_id.is_not(None))
     if filters.supervised:
         found.append(Complaint.supervised.is_(True))
+    if filters.officer == "mine":
+        found.append(Complaint.officer_id == scope.user_id)
+    elif filters.officer == "none":
+        found.append(Complaint.officer_id.is_(None))
     if filters.received_from:
         found.append(Complaint.created_at >= filters.received_from)
     if filters.received_before:

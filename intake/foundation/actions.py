@@ -28,6 +28,10 @@ class CaseAction(str, enum.Enum):
     CLOSE_OVERRIDE = "close_override"        # 不经工人确认结案
     REOPEN = "reopen"                        # 重新办理
     MESSAGE = "message"                      # 发消息给工人
+    TAKE = "take"                            # 我来办理 (the user becomes the case's officer)
+    ASSIGN = "assign"                        # 指定承办人 (a colleague of the department)
+    RELEASE = "release"                      # 交回部门 (no officer)
+    NOTE = "note"                            # 内部备注 (the worker never sees it)
 
     def __str__(self) -> str:
         return self.value

@@ -119,6 +119,8 @@ class EventKind(StrEnum):
     # Staff's steps on a case that change no status.
     CONTACTED = "contacted"
     WORKER_MESSAGED = "worker_messaged"
+    ASSIGNED = "assigned"  # the case's officer set, changed or handed back (data: officer_id, null when handed back)
+    NOTE_ADDED = "note_added"  # an internal note: staff only, never shown or sent to the worker
     CLAIM_LINE_ADDED = "claim_line_added"
     PAYMENT_RECORDED = "payment_recorded"
     # The clocks: paused and resumed while waiting for the worker, extended on approval, and the cards they give.
@@ -298,6 +300,8 @@ class Complaint(Base):
     status: Mapped[str] = mapped_column(String(20), default=Status.RECEIVED.value)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     collective_id: Mapped[int | None] = mapped_column(ForeignKey("collective_cases.id"), index=True)
+    # The officer of the department who has taken the case (承办人); the clocks stay the department's.
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
     # The running clocks' deadlines, kept by intake.case.clocks: {clock: {start, warn, due, working, paused}}, and
     # the earliest unpaused due of them, so a queue orders by urgency from one indexed column.
     deadlines: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
@@ -315,6 +319,7 @@ class Complaint(Base):
     jurisdiction: Mapped[Jurisdiction | None] = relationship()
     complainant: Mapped[Complainant] = relationship()
     department: Mapped[Department | None] = relationship()
+    officer: Mapped[StaffUser | None] = relationship(foreign_keys=[officer_id])
     events: Mapped[list[Event]] = relationship(order_by="Event.id", back_populates="complaint")
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", back_populates="complaint")
     claim_lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.id", back_populates="complaint")

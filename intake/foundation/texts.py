@@ -17,6 +17,7 @@ WORKER_TEXT = {
     "closed": "【清零】编号{ticket}已结案，感谢您的反映。",
     "reopened": "【清零】编号{ticket}已重新处理，{department}会再联系您。",
     "message": "【清零】编号{ticket}，{department}：{message}",
+    "transferred": "【清零】编号{ticket}已转给{department}办理，他们会尽快联系您。",
 }
 
 STATUS_TEXT = {
@@ -55,7 +56,8 @@ EVENT_LABELS = {
     EventKind.CLOCK_EXTENDED: "延期", EventKind.CLOCK_WARNING: "黄牌预警", EventKind.CLOCK_OVERDUE: "红牌超期",
     EventKind.ESCALATED: "超期督办", EventKind.PRIORITY_SET: "优先级", EventKind.SUPERVISED: "挂牌督办",
     EventKind.SUPERVISION_OVERDUE: "督办超期", EventKind.APPROVAL_REQUESTED: "提交申请",
-    EventKind.APPROVAL_DECIDED: "审批", EventKind.WORKER_MESSAGED: "发消息给工人",
+    EventKind.APPROVAL_DECIDED: "审批", EventKind.WORKER_MESSAGED: "发消息给工人", EventKind.NOTE_ADDED: "内部备注",
+    EventKind.ASSIGNED: "承办人",
     EventKind.CLAIM_LINE_ADDED: "添加工人", EventKind.PAYMENT_RECORDED: "记录发放",
     EventKind.COLLECTIVE_LINKED: "关联集体案件", EventKind.CO_HANDLER_NOTIFIED: "通知协办",
     EventKind.EVIDENCE_LOST: "证据照片丢失", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",

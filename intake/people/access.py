@@ -23,7 +23,8 @@ from .staff import Role
 # also transfers, supervises and closes by override; the city administrator all.
 A = CaseAction
 WORK = frozenset({A.ACKNOWLEDGE, A.REQUEST_RETURN, A.CONTACT, A.WAIT, A.MATERIAL, A.ACCEPT, A.REJECT,
-                  A.REQUEST_EXTENSION, A.MEASURES, A.CLAIM_LINE, A.PAYMENT, A.INVESTIGATE, A.RESOLVE, A.MESSAGE,
+                  A.REQUEST_EXTENSION, A.MEASURES, A.CLAIM_LINE, A.PAYMENT, A.INVESTIGATE, A.RESOLVE, A.MESSAGE, A.NOTE,
+                  A.TAKE, A.ASSIGN, A.RELEASE,
                   "reveal_phone", "intake"})
 HEAD = WORK | {A.RETURN, A.DECIDE_EXTENSION, A.DECIDE_RETURN, A.REOPEN}
 SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, "export", "blacklist"}

@@ -27,6 +27,7 @@ from intake.foundation.models import (
     EventKind,
     Jurisdiction,
     Site,
+    StaffUser,
     Status,
 )
 from intake.foundation.validation import mask_phone
@@ -38,7 +39,7 @@ BATCH = 1000
 HEADER = ("入账号", "投诉编号", "来源渠道", "收到时间", "投诉人", "联系电话", "项目（工地）", "用工单位", "区县代码", "区县",
           "承办部门", "行业", "投资类型", "人数", "欠薪金额（元）", "欠薪月数", "状态", "受理日期", "不予受理日期",
           "不予受理理由", "立案日期", "当前期限", "签收", "首次联系", "受理决定", "办理答复", "处理措施", "追回金额（元）",
-          "已发放人数", "办结日期", "告知方式", "工人确认", "销号日期", "销号人", "挂牌督办", "集体欠薪")
+          "已发放人数", "办结日期", "告知方式", "工人确认", "销号日期", "销号人", "挂牌督办", "集体欠薪", "承办人")
 LINES_HEADER = ("入账号", "投诉编号", "工人姓名", "应发金额（元）", "已发金额（元）")
 ON_TIME = {True: "按时", False: "超期", None: ""}
 SATISFIED = {True: "工资已到手", False: "工资未到手", None: ""}
@@ -89,10 +90,11 @@ def rows(session: Session, scope: Scope, filters: Filters, timezone: str, labels
                     Site.industry, Site.investment, c.workers, c.amount, c.months, c.status, f.accepted_at,
                     f.rejected_at, f.investigated_at, c.next_due_at, f.acknowledged_on_time, f.contact_on_time,
                     f.accept_on_time, f.reply_on_time, c.amount_recovered, c.workers_paid, f.resolved_at,
-                    c.satisfied, f.closed_at, c.supervised, c.collective_id)
+                    c.satisfied, f.closed_at, c.supervised, c.collective_id, StaffUser.display_name)
              .select_from(c).join(Complainant, Complainant.id == c.complainant_id)
              .outerjoin(f, f.complaint_id == c.id)
              .outerjoin(Site, Site.id == c.site_id).outerjoin(Department, Department.id == c.department_id)
+             .outerjoin(StaffUser, StaffUser.id == c.officer_id)
              .where(*conditions(scope, filters, timezone)).order_by(c.id)
              .execution_options(yield_per=BATCH))
     for batch in session.execute(query).partitions():
@@ -100,7 +102,7 @@ def rows(session: Session, scope: Scope, filters: Filters, timezone: str, labels
         for (cid, entry_no, ticket_no, channel, created_at, anonymous, name, phone, site, project, employer, county,
              department, industry, investment, workers, amount, months, status, accepted_at, rejected_at,
              investigated_at, next_due_at, ack, contact, accept, reply, recovered, workers_paid, resolved_at,
-             satisfied, closed_at, supervised, collective_id) in batch:
+             satisfied, closed_at, supervised, collective_id, officer) in batch:
             t = timeline[cid]
             channel_text = labels.channel.get(channel, channel)
             yield (entry_no or "", ticket_no, channel_text, _when(created_at, zone), "匿名" if anonymous else name or "",
@@ -113,7 +115,7 @@ def rows(session: Session, scope: Scope, filters: Filters, timezone: str, labels
                    "、".join(MEASURES.get(m, m) for m in t["measures"]), recovered, workers_paid,
                    _day(resolved_at, zone), channel_text if resolved_at else "", SATISFIED[satisfied],
                    _day(closed_at, zone), t.get("closed_by", "") if closed_at else "", "是" if supervised else "",
-                   "是" if collective_id else "")
+                   "是" if collective_id else "", officer or "")
 
 
 def claim_lines(session: Session, scope: Scope, filters: Filters, timezone: str) -> Iterator[tuple]:
