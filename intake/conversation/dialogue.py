@@ -399,7 +399,7 @@ class _Turn:
 
     def _extract(self, text: str) -> ClaimDraft:
         return extract_claim(text, sites=site_refs(self.session, self.draft.county_code),
-                             counties=county_refs(self.session))
+                             counties=county_refs(self.session), risk_words=self.settings.reading.all_risk_words())
 
     def _merge(self, claim: ClaimDraft, text: str, *, override: bool, asked: str | None) -> None:
         d = self.draft

@@ -174,6 +174,8 @@ class Jurisdiction(Base):
     kind: Mapped[str] = mapped_column(String(20))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
     short_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Town and street-office names that place a complaint here (义堂镇, 义堂), from the directory file.
+    towns: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     minimum_wage: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
 
