@@ -13,7 +13,7 @@ DATA = Path(__file__).parent / "data"
 CORPUS = tomllib.loads((DATA / "extract_corpus.toml").read_text("utf-8"))
 STYLES = tomllib.loads((DATA / "extract_corpus_styles.toml").read_text("utf-8"))["cases"]
 HELD_OUT = tomllib.loads((DATA / "extract_heldout.toml").read_text("utf-8"))["cases"]
-SITES = tuple(SiteRef(**s) for s in CORPUS["sites"])
+SITES = tuple(SiteRef(**{**s, "aliases": tuple(s.get("aliases", ()))}) for s in CORPUS["sites"])
 
 
 def _value(v: Value[int] | None) -> tuple[int | None, bool]:

@@ -28,6 +28,7 @@ from intake.foundation.validation import drop_invisible
 __all__ = [
     "ClaimDraft",
     "CountyRef",
+    "SiteChoice",
     "SiteMatch",
     "SiteRef",
     "Value",
@@ -48,10 +49,14 @@ class Value(Generic[T]):
 
 @dataclass(frozen=True)
 class SiteRef:
+    """A site as matching sees it: its name, the names workers use (aliases), address and general contractor."""
+
     id: str
     name: str
     address: str
     county_code: str
+    aliases: tuple[str, ...] = ()
+    contractor: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,14 @@ class SiteMatch:
     score: float
 
 
+@dataclass(frozen=True)
+class SiteChoice:
+    """One of the sites that fit equally well, for the dialogue to ask between by name."""
+
+    site_id: str
+    name: str
+
+
 @dataclass
 class ClaimDraft:
     """What the text says; every field may be absent. `missing()` drives the follow-up questions."""
@@ -83,6 +96,7 @@ class ClaimDraft:
     county_code: str | None = None
     site: SiteMatch | None = None
     site_ambiguous: bool = False
+    site_choices: tuple[SiteChoice, ...] = ()
     employer: str | None = None
     risk_flags: tuple[str, ...] = ()
     risk_terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -524,28 +538,42 @@ def _site_key(s: str) -> str:
 
 SITE_THRESHOLD = 75.0
 SITE_MARGIN = 5.0
+MAX_SITE_CHOICES = 4  # more sites than this fitting equally is no choice to put to a worker
 _PHASE = re.compile(r"\d+(?:期|号楼|标段|号地块)$")
+
+
+_CONTRACTOR_NOISE = re.compile(r"^(?:山东省?|临沂市?|沂蒙)|有限责任公司|股份有限公司|有限公司|分公司|集团|公司|建筑|建设|建工|"
+                               r"工程|劳务|第[\d一二三四五六七八九十]+|[(][^)]*[)]")
 
 
 @lru_cache(maxsize=4096)
 def _site_candidates(site: SiteRef, counties: tuple[CountyRef, ...]) -> tuple[tuple[str, float], ...]:
-    """(key, penalty) pairs: the full name; the name without its phase ("阳光城" for 阳光城三期), which cannot
-    tell phases apart and so scores lower; the address, weaker evidence than a name."""
+    """(key, penalty) pairs: the full name and each alias; the name without its phase ("阳光城" for 阳光城三期),
+    which cannot tell phases apart and so scores lower; the address (its town or street, road), weaker evidence
+    than a name; the general contractor's distinctive words ("华建" for 临沂华建建筑有限公司), weaker still, as a
+    contractor builds several sites."""
     pattern, _ = _county_matcher(counties)
-    name = pattern.sub("", _site_key(site.name)) or _site_key(site.name)
+
+    def key(text: str) -> str:
+        return pattern.sub("", _site_key(text)) or _site_key(text)
+
+    name = key(site.name)
     core = _PHASE.sub("", name)
     address = pattern.sub("", _site_key(site.address))
-    out = [(name, 0.0)]
+    contractor = key(_CONTRACTOR_NOISE.sub("", _normalise(site.contractor)))
+    out = [(name, 0.0)] + [(key(alias), 0.0) for alias in site.aliases]
     if core != name and len(core) >= 3:
         out.append((core, 8.0))
     if len(address) >= 4:
         out.append((address, 5.0))
+    if len(contractor) >= 2:
+        out.append((contractor, 10.0))
     return tuple(out)
 
 
 def _match_site(text: str, sites: tuple[SiteRef, ...], county: str | None,
-                counties: tuple[CountyRef, ...]) -> tuple[SiteMatch | None, bool, str | None]:
-    """Best site, whether it was too close to call, and the county when the close calls all share one."""
+                counties: tuple[CountyRef, ...]) -> tuple[SiteMatch | None, tuple[SiteRef, ...], str | None]:
+    """Best site, or the sites too close to call, and the county when the close calls all share one."""
     key = _site_key(text)
     scored: list[tuple[float, SiteRef]] = []
     for site in sites:
@@ -556,13 +584,13 @@ def _match_site(text: str, sites: tuple[SiteRef, ...], county: str | None,
         scored.append((score, site))
     scored.sort(key=lambda p: p[0], reverse=True)
     if not scored or scored[0][0] < SITE_THRESHOLD:
-        return None, False, None
+        return None, (), None
     best_score, best = scored[0]
-    close = [s for score, s in scored if best_score - score < SITE_MARGIN]
+    close = tuple(s for score, s in scored if best_score - score < SITE_MARGIN)
     if len(close) > 1:
         shared = {s.county_code for s in close}
-        return None, True, shared.pop() if len(shared) == 1 else None
-    return SiteMatch(best.id, round(best_score, 1)), False, best.county_code
+        return None, close, shared.pop() if len(shared) == 1 else None
+    return SiteMatch(best.id, round(best_score, 1)), (), best.county_code
 
 
 # ---------------------------------------------------------------- entry point
@@ -587,7 +615,10 @@ def extract_claim(text: str, sites: Iterable[SiteRef] | None = None,
     draft.employer = _read_employer(norm)
     draft.county_code = _read_county(norm, county_refs)
     if site_refs:
-        draft.site, draft.site_ambiguous, site_county = _match_site(norm, site_refs, draft.county_code, county_refs)
+        draft.site, close, site_county = _match_site(norm, site_refs, draft.county_code, county_refs)
+        draft.site_ambiguous = bool(close)
+        if len(close) <= MAX_SITE_CHOICES:
+            draft.site_choices = tuple(SiteChoice(s.id, s.name) for s in close)
         draft.county_code = draft.county_code or site_county
 
     work = _mask_all(norm, _IDS)
