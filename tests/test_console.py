@@ -458,3 +458,13 @@ def test_a_closed_case_is_reopened_by_a_supervisor_and_the_worker_is_told(app, s
     complaint = reload(session, case)
     assert complaint.status == Status.REOPENED.value and "reply" in complaint.deadlines
     assert outbox(session, complaint, "worker_reopened") != []
+
+
+def test_approximate_figures_are_shown_as_such(client, session, users, case):
+    """"十几个人，每人三千多" is about 10 workers and about 30,000 yuan: staff see 约, not a precise sum."""
+    case.claim = {**case.claim, "workers_approximate": True, "amount_approximate": True, "amount_per_person": 3000}
+    case.workers, case.amount = 10, 30000
+    session.commit()
+    login(client, users["staff"])
+    page = case_page(client, case.ticket_no).get_data(as_text=True)
+    assert "约 10 人" in page and "约 30,000 元（每人 3,000 元）" in page
