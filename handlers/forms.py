@@ -127,7 +127,8 @@ class ComplaintForm(FlaskForm):
         return [f for f in self.photos.data or [] if f and f.filename]
 
     def new_complaint(self, **where) -> NewComplaint:
-        """The checked values for intake.case.complaints.create_complaint; `where` names the site or county."""
+        """The checked values for intake.case.complaints.create_complaint; `where` names the site or county (and
+        carries the configured risk words)."""
         return NewComplaint(
             channel=Channel.WEB.value, phone=self.phone.data, name=(self.name.data or "").strip() or None,
             id_number=self.id_number.data, anonymous=self.anonymous.data, workers=self.workers.data or 1,

@@ -116,7 +116,8 @@ def _take(form: ComplaintForm, site: Site | None = None):
         return render_template("form.html", form=form, site=site,
                                photos_dropped=bool(form.errors and form.chosen_photos()))
     where = {"site_id": site.id} if site else {}
-    complaint, _created = create_complaint(db(), form.new_complaint(**where))
+    complaint, _created = create_complaint(db(), form.new_complaint(
+        risk_words=services().settings.reading.all_risk_words(), **where))
     db().commit()
     kept = [t for t in session.get("receipts", []) if t != complaint.ticket_no]
     session["receipts"] = [complaint.ticket_no, *kept][:RECEIPTS_KEPT]

@@ -519,3 +519,13 @@ def test_an_officer_takes_a_case_hands_it_on_and_the_queue_shows_mine_and_unassi
     assert [e.note for e in complaint.events if e.kind == "assigned"][-1] == "交回部门，暂无承办人"
     assert session.scalars(select(AuditEntry).where(AuditEntry.ticket_no == case.ticket_no,
                                                     AuditEntry.action == "case_action")).all()
+
+
+def test_approximate_figures_are_shown_as_such(client, session, users, case):
+    """"十几个人，每人三千多" is about 10 workers and about 30,000 yuan: staff see 约, not a precise sum."""
+    case.claim = {**case.claim, "workers_approximate": True, "amount_approximate": True, "amount_per_person": 3000}
+    case.workers, case.amount = 10, 30000
+    session.commit()
+    login(client, users["staff"])
+    page = case_page(client, case.ticket_no).get_data(as_text=True)
+    assert "约 10 人" in page and "约 30,000 元（每人 3,000 元）" in page

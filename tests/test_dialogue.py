@@ -11,9 +11,11 @@ from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.conversation.dialogue import handle_message
 from intake.delivery.outbox import is_opted_out
-from intake.foundation.models import Attachment, Complaint, Conversation
+from intake.foundation.models import Attachment, Complaint, Conversation, Site
+from intake.foundation.settings import ReadingSettings
 from intake.foundation.transitions import transition
 from intake.reading.photos import Photo
+from intake.registry.sites import import_sites
 from tests.helpers import CHAT_T0, SMS_PHONE, Chat, sms
 
 
@@ -318,3 +320,49 @@ def test_first_messages_at_once_make_one_conversation(app, session, settings, ch
     assert session.scalar(select(func.count()).select_from(Conversation)) == 1
     draft = session.scalar(select(Conversation)).draft
     assert draft["county_code"] == "371302" and draft["amount"]["value"] == 35000 and draft["workers"]["value"] == 8
+
+
+SITE_FILE = ("项目编号,项目名称,所在区县,详细地址,别名\n"
+             "LL-1,金色家园一期,兰陵县,兰陵县卞庄街道,\n"
+             "LL-2,金色家园二期,兰陵县,兰陵县卞庄街道,\n"
+             "LZ-1,罗庄区沂河路商业综合体,罗庄区,罗庄区罗庄街道沂河路,罗庄万达、万达广场\n").encode()
+
+
+def test_two_sites_that_fit_equally_are_asked_between_by_name(session, settings):
+    import_sites(session, "清单.csv", SITE_FILE)
+    session.commit()
+    sites = {s.code: s for s in session.scalars(select(Site))}
+    chat = sms(session, settings)
+    assert chat.say("金色家园欠我们5个人两万，我叫王五").text == R.WHICH_SITE.format(
+        choices="1. 金色家园一期；2. 金色家园二期")
+    assert chat.say("哪个？").text.startswith(R.NOT_UNDERSTOOD + "您说的是哪个工地？")
+    assert chat.say("2").text.startswith("请核对：兰陵县金色家园二期，5人，欠20000元，姓名王五")
+    assert chat.say("确认").complaint_created
+    assert complaints(session)[-1].site_id == sites["LL-2"].id
+
+
+def test_none_of_the_sites_leaves_the_county(session, settings):
+    import_sites(session, "清单.csv", SITE_FILE)
+    session.commit()
+    chat = sms(session, settings)
+    chat.say("金色家园欠我们5个人两万，我叫王五")
+    assert chat.say("都不是").text.startswith("请核对：兰陵县，5人")
+
+
+def test_a_nickname_from_the_site_file_finds_its_site(session, settings):
+    import_sites(session, "清单.csv", SITE_FILE)
+    session.commit()
+    chat = sms(session, settings)
+    assert chat.say("罗庄万达欠我一万，我叫赵六").text.startswith("请核对：罗庄区沂河路商业综合体，1人，欠10000元")
+
+
+def test_a_town_alone_places_the_complaint_and_only_what_is_missing_is_asked(session, settings):
+    chat = sms(session, settings)
+    assert chat.say("大店镇，欠薪，3人，合计2.4万").text == R.QUESTIONS["name"]
+    assert chat.say("匿名").text.startswith("请核对：莒南县，3人，欠24000元")
+
+
+def test_configured_risk_words_flag_the_message(session, make_settings):
+    settings = make_settings(reading=ReadingSettings(extra_risk_words=(("mass_incident", "去开发商家"),)))
+    reply = sms(session, settings).say("老板欠我们8个人三万五，明天去开发商家")
+    assert reply.risk_flags == ("mass_incident",)

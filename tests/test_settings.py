@@ -85,3 +85,11 @@ def test_bad_environment_values_are_refused():
 def test_env_names_follow_the_section_key_pattern():
     names = env_names()
     assert {"QINGLING_DATABASE_URL", "QINGLING_PUBLIC_BASE_URL", "QINGLING_SECRET_KEY"} <= set(names)
+
+
+def test_a_county_adds_its_own_risk_words(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[reading]\nextra_risk_words = [["mass_incident", "去开发商家"]]\n', encoding="utf-8")
+    reading = load_settings(config, environ={}).reading
+    assert ("mass_incident", "去开发商家") in reading.all_risk_words()
+    assert ("petition_media", "去政府") in reading.all_risk_words()

@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 
 from handlers.cli import main
 from intake.foundation.models import Site
-from intake.registry.sites import RowError, complaint_url, import_sites, list_sites, parse_sites
+from intake.reading.extract import extract_claim
+from intake.registry.sites import RowError, complaint_url, import_sites, list_sites, parse_sites, site_refs
 
 DATA = Path(__file__).parent / "data"
 GOOD_CSV = (DATA / "sites_good.csv").read_text(encoding="utf-8")
@@ -129,9 +130,12 @@ def test_xlsx_row_numbers_are_the_spreadsheet_rows(session):
     ("工资发放日", "0", "工资发放日“0”无效"),
     ("工资发放日", "月底", "工资发放日“月底”无效"),
     ("最低工资标准", "两千", "最低工资标准“两千”无效"),
+    ("别名", "、".join(f"名{i}" for i in range(11)), "别名最多10个"),
+    ("别名", "万" * 31, "过长"),
 ])
 def test_a_bad_row_is_reported_by_row_and_column_and_nothing_is_imported(session, column, value, reason):
-    content = csv_bytes(row(**{"项目编号": "OK-1"}), row(**{"项目编号": "BAD-1", column: value}))
+    content = csv_bytes(row(**{"项目编号": "OK-1"}), row(**{"项目编号": "BAD-1", column: value}),
+                        header=HEADER + ["别名"])
 
     report = import_sites(session, "清单.csv", content)
 
@@ -155,12 +159,40 @@ def test_a_bad_row_is_reported_by_row_and_column_and_nothing_is_imported(session
     ("投资类型", "国企", "investment", "soe"),
     ("所在区县", "高新区", "jurisdiction_code", "371371"),
     ("最低工资标准", "2,100元", "minimum_wage", 2100),
+    ("别名", "罗庄万达、万达广场，万达; 罗庄万达", "aliases", ["罗庄万达", "万达广场", "万达"]),
+    ("简称", "", "aliases", []),
 ])
 def test_value_variants_people_type_are_accepted(session, column, value, attr, expected):
-    report = import_sites(session, "清单.csv", csv_bytes(row(**{column: value})))
+    """(别名 and 简称 are one column: several names a cell, split on 、 , ; /.)"""
+    report = import_sites(session, "清单.csv", csv_bytes(row(**{column: value}),
+                                                        header=list(dict.fromkeys(HEADER + [column]))))
 
     assert report.errors == []
     assert getattr(session.scalar(select(Site)), attr) == expected
+
+
+def test_aliases_town_and_contractor_find_the_site_in_the_chat(session):
+    """What the dialogue matches against: the site file's aliases, the address's street and the contractor."""
+    content = csv_bytes(
+        row(**{"项目编号": "LZ-1", "项目名称": "罗庄区沂河路商业综合体", "所在区县": "罗庄", "详细地址": "罗庄区罗庄街道沂河路",
+               "施工总承包单位": "中建八局第二建设有限公司", "别名": "罗庄万达、万达广场"}),
+        row(**{"项目编号": "LS-2", "项目名称": "兰山区第二实验小学扩建工程", "所在区县": "兰山",
+               "详细地址": "兰山区柳青街道北京路66号", "别名": "二实小"}),
+        header=HEADER + ["别名"])
+    report = import_sites(session, "清单.csv", content)
+    assert (report.file_error, report.errors, report.created) == (None, [], 2)
+    refs = site_refs(session, None)
+    ids = {s.code: str(s.id) for s in session.scalars(select(Site))}
+
+    def found(text):
+        claim = extract_claim(text, refs)
+        return claim.site.site_id if claim.site else None
+
+    assert found("罗庄万达欠钱") == ids["LZ-1"]
+    assert found("二实小的活") == ids["LS-2"]
+    assert found("柳青街道那个学校") == ids["LS-2"]
+    assert found("给中建八局干活") == ids["LZ-1"]
+    assert found("在工地干活") is None
 
 
 def test_several_bad_rows_via_cli_nothing_imported_then_partial(app, session, tmp_path):

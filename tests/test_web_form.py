@@ -296,3 +296,12 @@ def test_several_processes_share_rate_limits_through_redis(make_settings):
                                                   "phone_last4": "0000"}).status_code)
     assert codes == [200, 200, 429]
     redis.Redis.from_url(namespace).flushdb()
+
+
+def test_the_free_text_is_read_for_the_configured_risk_words(session, app_with):
+    """A county's own risk word ([reading] extra_risk_words) flags a web-form complaint as the shipped words do."""
+    site = make_site(session)
+    with app_with(reading={"extra_risk_words": (("mass_incident", "去开发商家"),)}).test_client() as other:
+        ticket_of(submit(other, f"/s/{site.public_token}", free_text="明天我们去开发商家，不给钱就去政府"))
+    [complaint] = stored(session)
+    assert complaint.claim["risk_flags"] == ["mass_incident", "petition_media"]

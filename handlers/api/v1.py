@@ -86,7 +86,8 @@ def store(body: schemas.ComplaintIn, idempotency_key: str | None, *, claim: dict
                        name=body.name, id_number=body.id_number, claim=claim or {}, photos=photos or [],
                        anonymous=body.anonymous, site_id=site.id if site else None, jurisdiction_code=county,
                        project_name=body.project_name, workers=body.workers, amount=body.amount,
-                       months=body.months, free_text=body.description)
+                       months=body.months, free_text=body.description,
+                       risk_words=services().settings.reading.all_risk_words())
     clue = Clue(body.source.system, body.source.external_id) if body.source else None
     try:
         complaint, created = submit(session, who.user_id, new, idempotency_key=idempotency_key,

@@ -16,7 +16,7 @@ from intake.foundation.validation import clean_text, normalise_id_number, normal
 from intake.registry.directory import counties
 
 from ..forms import FREE_TEXT_MAX, ParsedField, Required, whole_number
-from ..runtime import db
+from ..runtime import db, services
 from .blueprint import bp, record, scope, staff_view
 
 
@@ -72,7 +72,7 @@ def intake():
                 amount=form.amount.data, months=form.months.data, free_text=form.free_text.data.strip(),
                 site_id=site.id if site else None, jurisdiction_code=form.county.data,
                 project_name=form.project_name.data.strip(), submission_key=form.submission_key.data,
-                claim={"entered_by": scope().username})
+                claim={"entered_by": scope().username}, risk_words=services().settings.reading.all_risk_words())
             complaint, created = create_complaint(db(), new)
             if created:
                 record("intake", complaint.ticket_no, channel=new.channel)

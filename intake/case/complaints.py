@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.foundation.models import Attachment, Complainant, Complaint, Event, EventKind, Status, utcnow
+from intake.foundation.settings import RISK_WORDS
 from intake.foundation.validation import mask_id_number
 from intake.reading.extract import extract_claim
 from intake.reading.photos import Photo
@@ -52,6 +53,7 @@ class NewComplaint:
     photos: list[Photo] = field(default_factory=list)
     submission_key: str | None = None
     email: str | None = None
+    risk_words: tuple[tuple[str, str], ...] = RISK_WORDS  # the configured [reading] list, for the free text
 
 
 def new_ticket_no(now: datetime | None = None) -> str:
@@ -126,7 +128,7 @@ def _with_text_findings(new: NewComplaint) -> dict:
     them); what a channel already extracted is kept."""
     claim = dict(new.claim)
     if "risk_flags" not in claim or "employer" not in claim:
-        draft = extract_claim(new.free_text, sites=(), counties=())
+        draft = extract_claim(new.free_text, sites=(), counties=(), risk_words=new.risk_words)
         claim.setdefault("risk_flags", list(draft.risk_flags))
         claim.setdefault("employer", draft.employer)
     return claim

@@ -288,12 +288,37 @@ class _Turn:
 
     def _collecting(self, text: str, word: str, photos: list[Photo]) -> Reply:
         asking = self.draft.asking
+        if asking == "which_site" and self._choose_site(word):
+            self._add_photos(photos)
+            return self._next()
         if not self._absorb(text, photos, asking=asking) and not photos:
             if asking == "amount" and _UNKNOWN.search(text):  # the department works the sum out with them
                 self.draft.amount_unknown = True
                 return self._next()
-            return self._say(replies.NOT_UNDERSTOOD + replies.QUESTIONS.get(asking, replies.WELCOME))
+            return self._say(replies.NOT_UNDERSTOOD + self._question(asking))
         return self._next()
+
+    def _choose_site(self, word: str) -> bool:
+        """The worker's pick among the sites that fitted equally: a number, or "都不是" (then the county stands,
+        or the site is asked afresh)."""
+        choices = self.draft.site_choices
+        if word in replies.NONE_OF_THEM:
+            self.draft.drop("site_choices")
+            return True
+        if not (word.isdigit() and 1 <= int(word) <= len(choices)):
+            return False
+        site = self.session.get(Site, choices[int(word) - 1])
+        self.draft.drop("site_choices")
+        if site is not None:
+            self.draft.site_id, self.draft.county_code, self.draft.site_score = site.id, site.jurisdiction_code, None
+        return True
+
+    def _question(self, field: str | None) -> str:
+        if field != "which_site":
+            return replies.QUESTIONS.get(field, replies.WELCOME)
+        names = [site.name if site else "" for site in (self.session.get(Site, i) for i in self.draft.site_choices)]
+        return replies.WHICH_SITE.format(choices="；".join(
+            replies.SITE_CHOICE.format(number=n, name=name) for n, name in enumerate(names, 1)))
 
     def _confirming(self, text: str, word: str, photos: list[Photo]) -> Reply:
         if word in CONFIRM_WORDS and not photos:
@@ -334,7 +359,7 @@ class _Turn:
         if missing:
             self.state = COLLECTING
             self.draft.asking = missing[0]
-            return self._say(replies.QUESTIONS[missing[0]])
+            return self._say(self._question(missing[0]))
         self.state = CONFIRM
         self.draft.drop("asking")
         return self._say(self._summary())
@@ -342,7 +367,9 @@ class _Turn:
     def _missing(self) -> list[str]:
         d = self.draft
         out = []
-        if not d.site_id and not d.county_code:
+        if not d.site_id and d.site_choices:
+            out.append("which_site")
+        elif not d.site_id and not d.county_code:
             out.append("site")
         if not d.amount and not d.amount_per_person and not d.amount_unknown:
             out.append("amount")
@@ -399,7 +426,7 @@ class _Turn:
 
     def _extract(self, text: str) -> ClaimDraft:
         return extract_claim(text, sites=site_refs(self.session, self.draft.county_code),
-                             counties=county_refs(self.session))
+                             counties=county_refs(self.session), risk_words=self.settings.reading.all_risk_words())
 
     def _merge(self, claim: ClaimDraft, text: str, *, override: bool, asked: str | None) -> None:
         d = self.draft
@@ -412,10 +439,13 @@ class _Turn:
             put("site_id", int(claim.site.site_id), "site")
             if d.site_id == int(claim.site.site_id):
                 d.county_code, d.site_score = claim.county_code, claim.site.score
+                d.drop("site_choices")
         elif claim.county_code and (override or asked == "site" or not d.county_code):
             if d.county_code != claim.county_code:
                 d.site_id = None
             d.county_code = claim.county_code
+        if claim.site_choices and not d.site_id:
+            d.site_choices = [int(c.site_id) for c in claim.site_choices]
         put("amount", _figure(claim.amount), "amount")
         put("amount_per_person", _figure(claim.amount_per_person), "amount")
         # "我" alone makes the extractor guess one worker: believed only beside an amount or a stated count.

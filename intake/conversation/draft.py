@@ -51,7 +51,8 @@ class Draft(BaseModel):
     # The claim as read so far.
     site_id: int | None = None
     county_code: str | None = None
-    site_score: float | None = None  # how sure the site match from the text is; None for a scanned site
+    site_score: float | None = None  # how sure the site match from the text is; None for a scanned or chosen site
+    site_choices: list[int] = []  # sites the text fitted equally well, asked between by name
     amount: Figure | None = None
     amount_per_person: Figure | None = None
     amount_unknown: bool = False  # the worker cannot say; the department works it out with them

@@ -14,6 +14,10 @@ QUESTIONS = {
     "phone": "请留一个手机号，方便部门联系您，例如13812345678",
 }
 
+WHICH_SITE = "您说的是哪个工地？{choices}。回复序号；都不是请回复“都不是”"
+SITE_CHOICE = "{number}. {name}"
+NONE_OF_THEM = {"都不是", "不是", "都不对", "没有", "0"}
+
 SUMMARY = "请核对：{where}，{workers}人，{amount}，姓名{name}，电话{phone}。回复“确认”提交，回复“修改”重填"
 OWED = "欠{amount}元"
 AMOUNT_UNKNOWN = "欠款金额待核实"

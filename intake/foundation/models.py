@@ -176,6 +176,8 @@ class Jurisdiction(Base):
     kind: Mapped[str] = mapped_column(String(20))
     parent_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
     short_names: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Town and street-office names that place a complaint here (义堂镇, 义堂), from the directory file.
+    towns: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     minimum_wage: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
 
@@ -213,6 +215,8 @@ class Site(Base):
     start_date: Mapped[date | None] = mapped_column(Date)
     pay_day: Mapped[int | None] = mapped_column(Integer)
     public_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # What workers call the site (别名/简称 in the site file: 罗庄万达, 二实小), matched with its name.
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     wechat_qr_url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

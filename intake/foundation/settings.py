@@ -104,6 +104,28 @@ class DialogueSettings:
     max_text_chars: int = 2000
 
 
+# (category, word) pairs: the words that signal danger, each under the category the router and supervisors see.
+RISK_WORDS: tuple[tuple[str, str], ...] = tuple(
+    (category, word) for category, words in (
+        ("self_harm", "跳楼 自杀 喝药 农药 百草枯 敌敌畏 同归于尽 不想活 活不下去 寻死 上吊 割腕 跳河 跳下去 死给 "
+                      "跟他拼了 和他拼了 跟他们拼了 弄死 砍死 杀了他 不活了 拼命"),
+        ("mass_incident", "堵路 围堵 拉横幅 横幅 聚集 堵门 堵大门 讨说法 静坐 闹事 围住 堵工地 堵售楼处 堵政府 "
+                          "堵县政府 堵区政府 集体去 堵他家"),
+        ("petition_media", "上访 信访 进京 去北京 去政府 找政府 去县政府 去市政府 到政府 去区政府 政府门口 曝光 抖音 "
+                           "快手 记者 媒体 电视台 发网上 发到网上 网上发 微博 头条"),
+    ) for word in words.split())
+
+
+@dataclass(frozen=True)
+class ReadingSettings:
+    """Risk words as [category, word] pairs; a county adds its own in extra_risk_words without copying the list."""
+    risk_words: tuple[tuple[str, str], ...] = RISK_WORDS
+    extra_risk_words: tuple[tuple[str, str], ...] = ()
+
+    def all_risk_words(self) -> tuple[tuple[str, str], ...]:
+        return self.risk_words + self.extra_risk_words
+
+
 @dataclass(frozen=True)
 class WeChatSettings:
     app_id: str = ""
@@ -219,6 +241,7 @@ class Settings:
     clocks: ClockSettings = field(default_factory=ClockSettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
+    reading: ReadingSettings = field(default_factory=ReadingSettings)
     wechat: WeChatSettings = field(default_factory=WeChatSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     twilio: TwilioSettings = field(default_factory=TwilioSettings)

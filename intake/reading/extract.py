@@ -22,11 +22,13 @@ from typing import Generic, Iterable, TypeVar
 import cn2an
 from rapidfuzz import fuzz
 
+from intake.foundation.settings import RISK_WORDS
 from intake.foundation.validation import drop_invisible
 
 __all__ = [
     "ClaimDraft",
     "CountyRef",
+    "SiteChoice",
     "SiteMatch",
     "SiteRef",
     "Value",
@@ -47,23 +49,38 @@ class Value(Generic[T]):
 
 @dataclass(frozen=True)
 class SiteRef:
+    """A site as matching sees it: its name, the names workers use (aliases), address and general contractor."""
+
     id: str
     name: str
     address: str
     county_code: str
+    aliases: tuple[str, ...] = ()
+    contractor: str = ""
 
 
 @dataclass(frozen=True)
 class CountyRef:
+    """A handling unit; `towns` are the town and street-office names that place a complaint in it."""
+
     code: str
     name: str
     short_names: tuple[str, ...] = ()
+    towns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class SiteMatch:
     site_id: str
     score: float
+
+
+@dataclass(frozen=True)
+class SiteChoice:
+    """One of the sites that fit equally well, for the dialogue to ask between by name."""
+
+    site_id: str
+    name: str
 
 
 @dataclass
@@ -79,6 +96,7 @@ class ClaimDraft:
     county_code: str | None = None
     site: SiteMatch | None = None
     site_ambiguous: bool = False
+    site_choices: tuple[SiteChoice, ...] = ()
     employer: str | None = None
     risk_flags: tuple[str, ...] = ()
     risk_terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -104,10 +122,37 @@ def load_counties(path: str | Path | None = None) -> tuple[CountyRef, ...]:
     else:
         raw = Path(path).read_bytes()
     data = tomllib.loads(raw.decode("utf-8"))
+    units = data.get("units", ())
+    towns = town_names(units, data.get("places", {}).get("ordinary_words", ()))
     return tuple(
-        CountyRef(code=str(u["code"]), name=u["name"], short_names=tuple(u.get("short_names", ())))
-        for u in data.get("units", ())
+        CountyRef(code=str(u["code"]), name=u["name"], short_names=tuple(u.get("short_names", ())),
+                  towns=towns[str(u["code"])])
+        for u in units
     )
+
+
+_TOWN_SUFFIX = re.compile(r"(?:街道办事处|街道|镇|乡)$")
+
+
+def town_names(units: Iterable[dict], ordinary_words: Iterable[str] = ()) -> dict[str, tuple[str, ...]]:
+    """Per unit code, the names its towns go by: the full name ("义堂镇") and, as workers say it, the name without
+    镇/乡/街道 ("义堂"), unless that short form is an everyday word or names towns of two units (高都)."""
+    units = list(units)
+    ordinary = set(ordinary_words)
+    shorts: dict[str, set[str]] = {}
+    for u in units:
+        for town in u.get("towns", ()):
+            short = _TOWN_SUFFIX.sub("", town)
+            if len(short) >= 2 and short != town and short not in ordinary:
+                shorts.setdefault(short, set()).add(str(u["code"]))
+    out = {}
+    for u in units:
+        code, names = str(u["code"]), []
+        for town in u.get("towns", ()):
+            short = _TOWN_SUFFIX.sub("", town)
+            names += [town] + ([short] if shorts.get(short) == {code} else [])
+        out[code] = tuple(names)
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -135,11 +180,15 @@ _DIALECT = str.maketrans({"俩": "两个", "仨": "三个", "廿": "二十", "�
                           "仟": "千", "萬": "万", "〇": "零"})
 
 
+_LIST_COMMA = re.compile(r",(?!(?<=\d,)\d{3}(?!\d))")
+
+
 def _normalise(text: str) -> str:
     """No invisible characters, full-width to half-width (NFKC), lower case, dialect numerals (俩 = 两个), one
-    space for any blank run."""
+    space for any blank run. A comma that separates list items ("临沭县，六个人，13万") is written "，", so only
+    a thousands separator ("1,200") is left as ","."""
     text = unicodedata.normalize("NFKC", drop_invisible(text)).lower().translate(_DIALECT)
-    return _SPACES.sub(" ", text).strip()
+    return _SPACES.sub(" ", _LIST_COMMA.sub("，", text)).strip()
 
 
 # ---------------------------------------------------------------- numbers
@@ -227,7 +276,7 @@ _DATES = re.compile(
 )
 # Counts of things that are not money or people: days, ages, floors, building phases, lengths.
 _OTHER_UNITS = re.compile(
-    rf"{NUM}(?:多|来)?个?(?:天|岁|楼|层|号|米|平|方|吨|车|斤|公里|次|遍|栋|期|标段|间|套|台|辆|小时|工日|"
+    rf"{NUM}(?:多|来)?个?(?:天|岁|楼|层|号(?!人|工人|农民工|民工)|米|平|方|吨|车|斤|公里|次|遍|栋|期|标段|间|套|台|辆|小时|工日|"
     r"个工(?![人友])|组|排)"
 )
 
@@ -300,12 +349,20 @@ def _duration_months(m: re.Match[str]) -> Value[int] | None:
 _PEOPLE = (r"(?:人(?!民币|社|家)|工人|农民工|民工|老乡|工友|兄弟|弟兄|师傅|伙计|户|小工|大工|瓦工|木工|钢筋工|电工|焊工|"
            r"架子工|油漆工|力工)")
 _HEADCOUNT = re.compile(
-    rf"{_APPROX_PRE}(?P<num>{NUM}){_APPROX_SUF}(?:个|名|位|口)?(?P<suf2>多)?(?:{_PEOPLE})(?P<around>左右)?"
+    rf"{_APPROX_PRE}(?P<num>{NUM}){_APPROX_SUF}(?:个|名|位|口|号)?(?P<suf2>多)?(?:{_PEOPLE})(?P<around>左右)?"
     rf"|(?P<grp>我们|俺们|咱们|咱|俺|我)(?:和|跟|与)?[^\d#,，。!！?？ ]{{0,6}}?"
     rf"(?:一共|总共|共)?(?P<gnum>{NUM})(?P<gsuf>多|来)?个(?!月)"
+    # The official word order, workers first: "涉及工人十五名", "工人有二十六名", "农民工四十余名".
+    rf"|(?:工人|农民工|民工|工友)(?:有|共|共计|合计|涉及)?(?P<rpre>{_APPROX_WORDS})?(?P<rnum>{NUM})(?P<rsuf>多|余|来)?"
+    rf"(?:名|位|个人|人(?!民币))"
 )
-# "每人三千", "一个人欠了6000": the amount that follows is per person (and "一人" is not a headcount of one).
-_PER_PERSON = re.compile(rf"(?:每个?人|每个|每位|每名|一个?人|人均)(?:都|各|平均)?被?(?:欠了?|差了?|是|有|拖了?|少了?)?"
+# Relatives named instead of counted: "欠我和我哥", "俺跟俺爹", "我们两口子" are two workers.
+_KIN = r"(?:大|二|三|小)?(?:哥|弟|姐|妹)|爸|爹|妈|娘|老公|老婆|媳妇|爱人|对象|儿子|闺女|女儿|侄子|外甥|兄弟|表哥|表弟|堂哥|堂弟|叔|舅|姐夫|妹夫"
+_KIN_GROUP = re.compile(rf"(?:我|俺)(?:和|跟|与|带着?)(?P<kin>(?:(?:我|俺)家?的?(?:{_KIN})[和跟、]?)+)|(?P<couple>两口子|夫妻俩|夫妻两个)")
+_KIN_WORD = re.compile(rf"(?:我|俺)家?的?(?:{_KIN})")
+# "每人三千", "一个人欠了6000": the amount that follows is per person (and "一人" is not a headcount of one);
+# "我一个人1万2" is one worker.
+_PER_PERSON = re.compile(rf"(?:每个?人|每个|每位|每名|(?<![我俺己])一个?人|人均)(?:都|各|平均)?被?(?:欠了?|差了?|是|有|拖了?|少了?)?"
                          rf"(?=(?:{_APPROX_WORDS})?{NUM})")
 _GROUP = re.compile(r"我们|俺们|咱们|大家|大伙|兄弟们|工友们|老乡们|工人们|班组|一帮|一伙|一群|全体|所有人|几个人|好几个|"
                     r"集体|他们几个|十几|几十")
@@ -316,16 +373,17 @@ _TOTAL_CUE = re.compile(r"(?:一共|总共|合计|共计|总计|加起来|总额
 def _read_people(text: str) -> tuple[Value[int] | None, bool]:
     best: Value[int] | None = None
     unknown = False
+    for m in _KIN_GROUP.finditer(text):
+        best = Value(2 if m.group("couple") else 1 + len(_KIN_WORD.findall(m.group("kin"))))
     for m in _HEADCOUNT.finditer(text):
-        raw = m.group("num") or m.group("gnum")
+        raw = m.group("num") or m.group("gnum") or m.group("rnum")
         n, approx = _parse_number(raw)
         if n is None:
             unknown = unknown or raw.startswith("几")
             continue
         if not 0 < n < 100000 or n != int(n):
             continue
-        approx = approx or bool(m.group("pre") or m.group("suf") or m.group("suf2") or m.group("around")
-                                or m.group("gsuf"))
+        approx = approx or any(m.group(g) for g in ("pre", "suf", "suf2", "around", "gsuf", "rpre", "rsuf"))
         value = Value(int(n), approx)
         if best is None or value.value > best.value:
             best = value
@@ -384,7 +442,7 @@ _SURNAMES = ("张王李赵刘陈杨黄周吴徐孙马朱胡郭何高林罗郑梁
 _PERSON = re.compile(
     rf"(?:姓(?P<s1>[{_SURNAMES}])的(?:那个)?(?P<r1>包工头|工头|老板|老总|经理|项目经理|班长|班组长|队长))"
     rf"|(?P<r2>包工头|工头|老板|项目经理|班长|班组长|队长)(?:叫|是)?"
-    rf"(?P<n2>老[{_SURNAMES}]|[{_SURNAMES}](?:某某|某|[\u4e00-\u9fff]{{1,2}}?(?=欠|拖|跑|不|说|的|他|那|,|。| |$)))"
+    rf"(?P<n2>老[{_SURNAMES}]|[{_SURNAMES}](?:某某|某|[\u4e00-\u9fff]{{1,2}}?(?=欠|拖|跑|不|说|的|他|那|,|，|。| |$)))"
     rf"|(?P<r4>包工头|工头|老板|老总|经理|项目经理|班长|队长)姓(?P<s4>[{_SURNAMES}])"
     rf"|(?<![{_SURNAMES}])(?P<n3>[{_SURNAMES}])(?P<r3>老板|老总|总(?![共计额数])|经理|工头|包工头|队长|班长)"
 )
@@ -426,21 +484,19 @@ def _read_employer(text: str) -> str | None:
 
 # ---------------------------------------------------------------- risk
 
-_RISK_TERMS: dict[str, tuple[str, ...]] = {
-    "self_harm": ("跳楼", "自杀", "喝药", "农药", "百草枯", "敌敌畏", "同归于尽", "不想活", "活不下去", "寻死", "上吊",
-                  "割腕", "跳河", "跳下去", "死给", "跟他拼了", "和他拼了", "跟他们拼了", "弄死", "砍死", "杀了他", "不活了"),
-    "mass_incident": ("堵路", "围堵", "拉横幅", "横幅", "聚集", "堵门", "堵大门", "讨说法", "静坐", "闹事", "围住",
-                      "堵工地", "堵售楼处", "堵政府", "堵县政府", "堵区政府", "集体去"),
-    "petition_media": ("上访", "信访", "进京", "去北京", "曝光", "抖音", "快手", "记者", "媒体", "电视台", "发网上",
-                       "发到网上", "微博", "头条"),
-}
+@lru_cache(maxsize=8)
+def _risk_table(words: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, ...]]:
+    table: dict[str, list[str]] = {}
+    for category, word in words:
+        table.setdefault(category, []).append(_normalise(word))
+    return {category: tuple(terms) for category, terms in table.items()}
 
 
-def _read_risk(text: str) -> dict[str, tuple[str, ...]]:
+def _read_risk(text: str, words: tuple[tuple[str, str], ...]) -> dict[str, tuple[str, ...]]:
     """Risk words by category; data for the router and supervisors, never a reason to refuse."""
     compact = text.replace(" ", "")
     found = {}
-    for cat, terms in _RISK_TERMS.items():
+    for cat, terms in _risk_table(words).items():
         hits = sorted((t for t in terms if t in compact), key=compact.find)
         words = tuple(t for t in hits if not any(t != o and t in o for o in hits))  # "横幅" inside "拉横幅"
         if words:
@@ -454,13 +510,21 @@ _HOMETOWN_BEFORE = re.compile(r"(?:老家|家是|俺是|我是|家在|老家是)
 _SITE_NOISE = re.compile(r"工地|项目部|项目|小区|工程|那个|这个|临沂市|临沂|山东省|山东")
 
 
+@lru_cache(maxsize=16)
+def _town_matcher(counties: tuple[CountyRef, ...]) -> tuple[re.Pattern[str], dict[str, str]]:
+    alias = {_normalise(t): c.code for c in counties for t in c.towns if t}
+    ordered = sorted(alias, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, ordered)) or r"(?!)"), alias
+
+
 def _read_county(text: str, counties: tuple[CountyRef, ...]) -> str | None:
-    """First county named where the work is; "沂水人" or "老家沂南" is where the worker is from."""
-    pattern, alias = _county_matcher(counties)
-    for m in pattern.finditer(text):
-        if text.startswith("人", m.end()) or _HOMETOWN_BEFORE.search(text, 0, m.start()):
-            continue
-        return alias[m.group(0)]
+    """First county named where the work is, else the county of the first town or street office named;
+    "沂水人" or "老家沂南" is where the worker is from."""
+    for pattern, alias in (_county_matcher(counties), _town_matcher(counties)):
+        for m in pattern.finditer(text):
+            if text.startswith("人", m.end()) or _HOMETOWN_BEFORE.search(text, 0, m.start()):
+                continue
+            return alias[m.group(0)]
     return None
 
 
@@ -474,28 +538,42 @@ def _site_key(s: str) -> str:
 
 SITE_THRESHOLD = 75.0
 SITE_MARGIN = 5.0
+MAX_SITE_CHOICES = 4  # more sites than this fitting equally is no choice to put to a worker
 _PHASE = re.compile(r"\d+(?:期|号楼|标段|号地块)$")
+
+
+_CONTRACTOR_NOISE = re.compile(r"^(?:山东省?|临沂市?|沂蒙)|有限责任公司|股份有限公司|有限公司|分公司|集团|公司|建筑|建设|建工|"
+                               r"工程|劳务|第[\d一二三四五六七八九十]+|[(][^)]*[)]")
 
 
 @lru_cache(maxsize=4096)
 def _site_candidates(site: SiteRef, counties: tuple[CountyRef, ...]) -> tuple[tuple[str, float], ...]:
-    """(key, penalty) pairs: the full name; the name without its phase ("阳光城" for 阳光城三期), which cannot
-    tell phases apart and so scores lower; the address, weaker evidence than a name."""
+    """(key, penalty) pairs: the full name and each alias; the name without its phase ("阳光城" for 阳光城三期),
+    which cannot tell phases apart and so scores lower; the address (its town or street, road), weaker evidence
+    than a name; the general contractor's distinctive words ("华建" for 临沂华建建筑有限公司), weaker still, as a
+    contractor builds several sites."""
     pattern, _ = _county_matcher(counties)
-    name = pattern.sub("", _site_key(site.name)) or _site_key(site.name)
+
+    def key(text: str) -> str:
+        return pattern.sub("", _site_key(text)) or _site_key(text)
+
+    name = key(site.name)
     core = _PHASE.sub("", name)
     address = pattern.sub("", _site_key(site.address))
-    out = [(name, 0.0)]
+    contractor = key(_CONTRACTOR_NOISE.sub("", _normalise(site.contractor)))
+    out = [(name, 0.0)] + [(key(alias), 0.0) for alias in site.aliases]
     if core != name and len(core) >= 3:
         out.append((core, 8.0))
     if len(address) >= 4:
         out.append((address, 5.0))
+    if len(contractor) >= 2:
+        out.append((contractor, 10.0))
     return tuple(out)
 
 
 def _match_site(text: str, sites: tuple[SiteRef, ...], county: str | None,
-                counties: tuple[CountyRef, ...]) -> tuple[SiteMatch | None, bool, str | None]:
-    """Best site, whether it was too close to call, and the county when the close calls all share one."""
+                counties: tuple[CountyRef, ...]) -> tuple[SiteMatch | None, tuple[SiteRef, ...], str | None]:
+    """Best site, or the sites too close to call, and the county when the close calls all share one."""
     key = _site_key(text)
     scored: list[tuple[float, SiteRef]] = []
     for site in sites:
@@ -506,20 +584,23 @@ def _match_site(text: str, sites: tuple[SiteRef, ...], county: str | None,
         scored.append((score, site))
     scored.sort(key=lambda p: p[0], reverse=True)
     if not scored or scored[0][0] < SITE_THRESHOLD:
-        return None, False, None
+        return None, (), None
     best_score, best = scored[0]
-    close = [s for score, s in scored if best_score - score < SITE_MARGIN]
+    close = tuple(s for score, s in scored if best_score - score < SITE_MARGIN)
     if len(close) > 1:
         shared = {s.county_code for s in close}
-        return None, True, shared.pop() if len(shared) == 1 else None
-    return SiteMatch(best.id, round(best_score, 1)), False, best.county_code
+        return None, close, shared.pop() if len(shared) == 1 else None
+    return SiteMatch(best.id, round(best_score, 1)), (), best.county_code
 
 
 # ---------------------------------------------------------------- entry point
 
 def extract_claim(text: str, sites: Iterable[SiteRef] | None = None,
-                  counties: Iterable[CountyRef] | None = None) -> ClaimDraft:
-    """Read one complaint message. Never raises on odd input; an unreadable message gives an empty draft."""
+                  counties: Iterable[CountyRef] | None = None,
+                  risk_words: Iterable[tuple[str, str]] = RISK_WORDS) -> ClaimDraft:
+    """Read one complaint message. Never raises on odd input; an unreadable message gives an empty draft.
+
+    risk_words: (category, word) pairs, the configured `[reading]` list (default: the shipped one)."""
     draft = ClaimDraft()
     if not isinstance(text, str):  # e.g. a voice message whose Recognition field was absent
         return draft
@@ -529,12 +610,15 @@ def extract_claim(text: str, sites: Iterable[SiteRef] | None = None,
     county_refs = _default_counties() if counties is None else tuple(counties)
     site_refs = None if sites is None else tuple(sites)
 
-    draft.risk_terms = _read_risk(norm)
+    draft.risk_terms = _read_risk(norm, tuple(risk_words))
     draft.risk_flags = tuple(draft.risk_terms)
     draft.employer = _read_employer(norm)
     draft.county_code = _read_county(norm, county_refs)
     if site_refs:
-        draft.site, draft.site_ambiguous, site_county = _match_site(norm, site_refs, draft.county_code, county_refs)
+        draft.site, close, site_county = _match_site(norm, site_refs, draft.county_code, county_refs)
+        draft.site_ambiguous = bool(close)
+        if len(close) <= MAX_SITE_CHOICES:
+            draft.site_choices = tuple(SiteChoice(s.id, s.name) for s in close)
         draft.county_code = draft.county_code or site_county
 
     work = _mask_all(norm, _IDS)

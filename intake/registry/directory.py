@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from intake.foundation.models import Department, Jurisdiction
 from intake.foundation.refcache import RefCache
-from intake.reading.extract import CountyRef
+from intake.reading.extract import CountyRef, town_names
 
 DEFAULT_FILE = "linyi.toml"
 DISPATCH_DESK = "dispatch_desk"
@@ -71,9 +71,10 @@ def load_directory(session: Session, path: str | Path | None = None) -> LoadResu
     kinds = data["department_kinds"]
     created = 0
     jurisdictions = [(city, "city", None)] + [(u, u["kind"], city["code"]) for u in data["units"]]
+    towns = town_names(data["units"], data.get("places", {}).get("ordinary_words", ()))
     departments = 0
     for entry, kind, parent in jurisdictions:
-        created += _upsert_jurisdiction(session, entry, kind, parent)
+        created += _upsert_jurisdiction(session, entry, kind, parent, towns.get(entry["code"], ()))
         if parent is None:
             wanted = [(d["kind"], d) for d in city.get("departments", [])]
         else:
@@ -89,7 +90,7 @@ def load_directory(session: Session, path: str | Path | None = None) -> LoadResu
     return LoadResult(jurisdictions=len(jurisdictions), departments=departments, created=created)
 
 
-def _upsert_jurisdiction(session: Session, entry: dict, kind: str, parent: str | None) -> int:
+def _upsert_jurisdiction(session: Session, entry: dict, kind: str, parent: str | None, towns: tuple[str, ...]) -> int:
     row = session.get(Jurisdiction, entry["code"])
     is_new = row is None
     if is_new:
@@ -99,6 +100,7 @@ def _upsert_jurisdiction(session: Session, entry: dict, kind: str, parent: str |
     row.kind = kind
     row.parent_code = parent
     row.short_names = list(entry.get("short_names", []))
+    row.towns = list(towns)
     row.minimum_wage = entry.get("minimum_wage")
     row.note = entry.get("note")
     session.flush()
@@ -140,7 +142,7 @@ def counties(session: Session) -> list[Jurisdiction]:
 def county_refs(session: Session) -> tuple[CountyRef, ...]:
     """The counties as the extractor reads them (cached: every chat turn needs them)."""
     return _county_cache.get(session, "counties", lambda: tuple(
-        CountyRef(c.code, c.name, tuple(c.short_names or ())) for c in counties(session)))
+        CountyRef(c.code, c.name, tuple(c.short_names or ()), tuple(c.towns or ())) for c in counties(session)))
 
 
 def city_department(session: Session, kind: str) -> Department:

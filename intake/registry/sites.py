@@ -71,6 +71,7 @@ COLUMNS = (
     Column("start_date", "开工日期"),
     Column("pay_day", "工资发放日"),
     Column("minimum_wage", "最低工资标准"),
+    Column("aliases", "别名", alias="简称"),
 )
 _BY_ATTR = {c.attr: c for c in COLUMNS}
 _HEADERS = {name: c.attr for c in COLUMNS for name in (c.header, c.attr, c.alias) if name}
@@ -83,7 +84,7 @@ _INVESTMENTS = {i.value: i.value for i in Investment} | {v: k.value for k, v in 
     "政府": Investment.GOVERNMENT.value, "国有企业投资": Investment.SOE.value, "国企": Investment.SOE.value,
     "民营": Investment.PRIVATE.value, "私营": Investment.PRIVATE.value,
 }
-_DEFAULTS = {"industry": Industry.OTHER.value, "investment": Investment.PRIVATE.value}
+_DEFAULTS = {"industry": Industry.OTHER.value, "investment": Investment.PRIVATE.value, "aliases": ()}
 
 _DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:\d{1,2}:\d{2}(?::\d{2})?)?")  # spaces removed
 _PAY_DAY = re.compile(r"(?:每月)?(\d{1,2})[日号]?")
@@ -204,10 +205,12 @@ def site_refs(session: Session, county_code: str | None) -> tuple[SiteRef, ...]:
     """The sites the chat matches a worker's words against (a county's, or the city's): cached, since every chat
     turn needs them and the registry changes with an import now and then."""
     def load() -> tuple[SiteRef, ...]:
-        query = select(Site.id, Site.name, Site.address, Site.jurisdiction_code)
+        query = select(Site.id, Site.name, Site.address, Site.jurisdiction_code, Site.aliases,
+                       Site.general_contractor)
         if county_code:
             query = query.where(Site.jurisdiction_code == county_code)
-        return tuple(SiteRef(str(i), n, a or "", c) for i, n, a, c in session.execute(query))
+        return tuple(SiteRef(str(i), n, a or "", c, tuple(al or ()), gc or "")
+                     for i, n, a, c, al, gc in session.execute(query))
 
     return _site_cache.get(session, county_code, load)
 
@@ -359,7 +362,8 @@ def _check_row(row: ParsedRow, columns: tuple[str, ...],
             if not text:
                 if column.required:
                     raise ValueError("不能为空")
-                values[attr] = _DEFAULTS.get(attr)
+                default = _DEFAULTS.get(attr)
+                values[attr] = list(default) if isinstance(default, tuple) else default
             elif attr == "jurisdiction_code":
                 values[attr] = county_code(text) or _fail(
                     f"未知的区县“{_shown(text)}”，请填写区县名称、简称或6位行政区划代码")
@@ -430,8 +434,24 @@ def _minimum_wage(raw: str | date) -> int:
     return _fail(f"最低工资标准“{_shown(raw)}”无效，应为每月多少元的整数，如2100")
 
 
+_ALIAS_SPLIT = re.compile(r"[、,，;；/|]+")
+MAX_ALIASES = 10
+MAX_ALIAS_CHARS = 30
+
+
+def _aliases(raw: str | date) -> list[str]:
+    """Several names in one cell, separated by 、 , ; or /: "罗庄万达、万达广场"."""
+    names = [n for n in (_plain(part) for part in _ALIAS_SPLIT.split(str(raw))) if n]
+    if len(names) > MAX_ALIASES:
+        _fail(f"别名最多{MAX_ALIASES}个，用顿号或逗号分隔")
+    long = [n for n in names if len(n) > MAX_ALIAS_CHARS]
+    if long:
+        _fail(f"别名“{_shown(long[0])}”过长（最多{MAX_ALIAS_CHARS}个字）")
+    return list(dict.fromkeys(names))
+
+
 _PARSERS = {"industry": _industry, "investment": _investment, "labour_manager_phone": _phone,
-            "start_date": _start_date, "pay_day": _pay_day, "minimum_wage": _minimum_wage}
+            "start_date": _start_date, "pay_day": _pay_day, "minimum_wage": _minimum_wage, "aliases": _aliases}
 
 
 def _plain(raw: str | date) -> str:
