@@ -31,13 +31,14 @@ from intake.foundation.db import recreate_postgres_database  # noqa: E402
 FLOOR = ROOT.parent / "shared" / "bench"
 FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"
 WARM_UP_SECONDS = 2
+WEBLOAD_REQUESTS = 30000  # distinct signed requests per run: more than a run sends, fewer than wrk's Lua allows
 
 
 def load(port: int, connections: int, seconds: float, texts: str) -> dict[str, float]:
     """One webload run: its RESULT line as numbers (rps, p50_ms, p99_ms, errors, non2xx, requests ...)."""
     run = subprocess.run([sys.executable, str(FLOOR / "webload.py"), f"http://127.0.0.1:{port}", AUTH_TOKEN,
                           "--conns", str(connections), "--secs", str(int(seconds)), "--texts", texts,
-                          "--n", str(max(4000, connections * 400 * int(seconds)))],
+                          "--n", str(WEBLOAD_REQUESTS)],
                          capture_output=True, text=True, check=True)
     found = re.search(r"RESULT (.*)", run.stdout)
     if found is None or "WARNING" in run.stdout:
