@@ -263,8 +263,9 @@ def export(url: str, path: str, args: dict) -> tuple[float, int, float]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "handlers:create_app()"],
-        env={**os.environ, "PYTHONPATH": str(ROOT), "QINGLING_BIND": f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}",
+         "handlers:create_app()"],
+        env={**os.environ, "PYTHONPATH": str(ROOT),
              "QINGLING_DATABASE_URL": url, "QINGLING_SECRET_KEY": SECRET_KEY, "QINGLING_PUBLIC_BASE_URL": base},
         stderr=subprocess.DEVNULL)
     try:
