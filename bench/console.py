@@ -272,9 +272,9 @@ def export(url: str, path: str, args: dict) -> tuple[float, int, float]:
         client = requests.Session()
         for _ in range(300):
             try:
-                page = client.get(base + "/console/login", timeout=5)
+                page = client.get(base + "/console/login", timeout=60)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still importing
                 time.sleep(0.1)
         token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page.text).group(1)
         client.post(base + "/console/login", data={"username": USERS["admin"], "password": PASSWORD,
