@@ -46,10 +46,12 @@ def app_env(url: str, base: str) -> dict[str, str]:
             "QINGLING_TWILIO_AUTH_TOKEN": AUTH_TOKEN, "QINGLING_TWILIO_FROM_NUMBER": FROM}
 
 
-def serve(app_spec: str, port: int, env: dict[str, str], workers: int = 2) -> subprocess.Popen:
-    """gunicorn (sync workers) serving `app_spec` on 127.0.0.1:`port`, once it accepts connections."""
+def serve(app_spec: str, port: int, env: dict[str, str], workers: int = 2,
+          chdir: Path = ROOT / "bench") -> subprocess.Popen:
+    """gunicorn (sync workers) serving `app_spec` (imported from `chdir`) on 127.0.0.1:`port`, once it accepts
+    connections."""
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers),
-                                "--bind", f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"),
+                                "--bind", f"127.0.0.1:{port}", "--chdir", str(chdir),
                                 "--log-level", "warning",
                                 # each server its own control socket: two at once would fight over the default
                                 "--control-socket", str(Path(tempfile.gettempdir()) / f"qingling-bench-{port}.ctl"),

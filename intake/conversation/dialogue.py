@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any, Iterable
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -98,13 +99,8 @@ def handle_message(session: Session, settings: Settings, channel: str, user_id: 
     return reply
 
 
-# One statement bumps and reads the row (built once: composing a statement costs more than running it here).
-_BUMP = (update(Conversation)
-         .where(Conversation.channel == bindparam("b_channel"), Conversation.user_id == bindparam("b_user_id"))
-         .values(version=Conversation.version + 1).returning(Conversation))
-
 # The turn's outcome, written as plain SQL on the table: the ORM's flush (change tracking, autoflush before each
-# query of the turn, the unit of work) costs more than the statement. Built once, like _BUMP.
+# query of the turn, the unit of work) costs more than the statement. Built once, like _OPEN.
 _CONVERSATION = Conversation.__table__
 _SAVE = (update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("b_id"))
          .values(draft=bindparam("draft"), updated_at=bindparam("updated_at"), state=bindparam("state"),
@@ -112,27 +108,31 @@ _SAVE = (update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("b_id"))
 
 
 
+def _opening(dialect: str):
+    """INSERT ... ON CONFLICT DO UPDATE that creates the conversation or bumps its version, and returns it."""
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(Conversation)
+    return (insert.values(channel=bindparam("b_channel"), user_id=bindparam("b_user_id"), state=IDLE,
+                          draft=bindparam("b_draft"), version=1, created_at=bindparam("b_now"),
+                          updated_at=bindparam("b_now"))
+            .on_conflict_do_update(index_elements=["channel", "user_id"],
+                                   set_={"version": Conversation.version + 1})
+            .returning(Conversation))
+
+
+# Built once per dialect: composing a statement costs more than running it here.
+_OPEN = {dialect: _opening(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 def _lock_conversation(session: Session, channel: str, user_id: str, now: datetime) -> Conversation:
-    """The user's conversation, version bumped before it is read.
+    """The user's conversation, created or version-bumped by one upsert before it is read.
 
     The bump is the lock: a row lock on PostgreSQL, the write lock on SQLite, held to the caller's commit, so a
-    second message for the same user waits and then reads what the first one wrote. A first message races
-    only on the insert, which the unique constraint decides.
+    second message for the same user waits and then reads what the first one wrote. Two first messages at once
+    meet on the unique constraint, where the second becomes the bump and waits: no savepoint, no retry.
     """
-    for _ in range(3):
-        found = session.scalar(_BUMP, {"b_channel": channel, "b_user_id": user_id},
-                               execution_options={"synchronize_session": False, "populate_existing": True})
-        if found is not None:
-            return found
-        try:
-            with session.begin_nested():
-                created = Conversation(channel=channel, user_id=user_id, state=IDLE, draft={}, version=1,
-                                       created_at=now, updated_at=now)
-                session.add(created)
-            return created
-        except IntegrityError:
-            continue
-    raise RuntimeError(f"could not open the conversation of {channel}:{user_id}")
+    return session.scalar(_OPEN[session.get_bind().dialect.name],
+                          {"b_channel": channel, "b_user_id": user_id, "b_draft": {}, "b_now": now},
+                          execution_options={"populate_existing": True})
 
 
 def _word(text: str) -> str:

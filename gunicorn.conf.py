@@ -1,0 +1,20 @@
+"""gunicorn settings for production: `gunicorn -c gunicorn.conf.py "handlers:create_app()"`.
+
+Sync workers: a chat turn or a form submit is a few milliseconds of CPU and database work, so a process per core
+(plus one to cover a request waiting on the database) keeps the cores busy without queueing behind each other.
+The timeout is the guard against a hung request, not a budget: webhooks answer in milliseconds, and the slowest
+request, a ledger export of 100,000 rows (about 30 s on two cores under load), must fit well inside it; the
+default 30 s killed it. Command-line options (`--bind`, `--workers`, `--timeout`) or GUNICORN_CMD_ARGS override
+these; WEB_CONCURRENCY sets the worker count, as on most platforms.
+"""
+import multiprocessing
+import os
+
+bind = "0.0.0.0:8000"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+worker_class = "sync"
+timeout = 120
+graceful_timeout = 30  # a restart lets requests in flight finish, then stops
+keepalive = 5  # behind a reverse proxy that reuses its connections
+max_requests = 5000  # a worker is replaced now and then, so memory an export touched goes back to the system
+max_requests_jitter = 500
