@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import dispatch_desk, notify_department
 from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.chain import seal
 from intake.foundation.models import AppState, Complaint, Department, Event, EventKind, Jurisdiction, Status, Timer
 from intake.foundation.settings import ClockSettings, Settings
 from intake.foundation.transitions import record
@@ -506,7 +507,7 @@ def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: ti
     data: dict[str, Any] = {"clock": name, "level": rung.level, "card": rung.card, "due_at": due.isoformat(),
                             "timer_id": timer.id}
     # transitions.record without its flush: the batch's events are inserted together.
-    session.add(Event(complaint_id=complaint.id, kind=rung.event_kind, actor=ACTOR, data=data))
+    session.add(seal(session, Event(complaint_id=complaint.id, kind=rung.event_kind, actor=ACTOR, data=data)))
     target = context.cached(("clocks.level", rung.level, complaint.department_id, complaint.jurisdiction_code),
                             lambda: level_department(session, complaint, rung.level, settings.clocks))
     payload = {"kind": rung.event_kind, **data, "ticket_no": complaint.ticket_no,

@@ -141,6 +141,8 @@ class EventKind(StrEnum):
     APPROVAL_DECIDED = "approval_decided"
     # Evidence that could not be fetched, and a case whose personal data retention removed.
     EVIDENCE_LOST = "evidence_lost"
+    # An attachment's content stored, with its SHA-256, so the file is part of the case's hash chain.
+    EVIDENCE_STORED = "evidence_stored"
     ANONYMISED = "anonymised"
 
 
@@ -343,6 +345,10 @@ class Event(Base):
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The case's hash chain (intake.foundation.chain): the previous event's hash and this one's. Events written
+    # before the chain existed have neither.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
     complaint: Mapped[Complaint] = relationship(back_populates="events")
 
