@@ -28,6 +28,9 @@ class CaseAction(str, enum.Enum):
     CLOSE_OVERRIDE = "close_override"        # 不经工人确认结案
     REOPEN = "reopen"                        # 重新办理
     MESSAGE = "message"                      # 发消息给工人
+    ORDER_PAYMENT = "order_payment"          # 责令限期支付
+    ORDER_PAID = "order_paid"                # 限期内已支付
+    POLICE_TRANSFER = "police_transfer"      # 移送公安
 
     def __str__(self) -> str:
         return self.value
