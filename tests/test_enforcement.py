@@ -3,7 +3,8 @@ escalation, and the thresholds for the transfer to the police."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +14,8 @@ from intake.case.complaints import NewComplaint, create_complaint
 from intake.enforcement import orders
 from intake.foundation.models import ClaimLine, EventKind, PaymentOrder, utcnow
 from intake.foundation.settings import EnforcementSettings
-from tests.helpers import CAL, act, flashed, login, make_accounts, outbox, reload, routed, worker_pass
+from intake.supervision.employers import list_employer, remove_listing
+from tests.helpers import CAL, act, flashed, invoke, login, make_accounts, outbox, reload, routed, worker_pass
 
 
 @pytest.fixture
@@ -168,3 +170,25 @@ def test_an_eligible_case_is_transferred_with_its_basis(app, session, settings):
     with pytest.raises(CaseError):
         orders.transfer_to_police(session, _case(session, 10, 29999, 2), ctx, actor="staff:head")
     session.rollback()
+
+
+# -- 一处违法、处处受限: a listed employer found on a site import
+
+def test_a_listed_employer_is_found_on_a_new_site_import(app, session, tmp_path):
+    listing = list_employer(session, "山东建工 集团有限公司", kind="blacklist", basis="临人社失信〔2026〕1号",
+                            listed_on=date(2026, 1, 5), actor="staff:city", authority="临沂市人力资源和社会保障局")
+    list_employer(session, "临沂阳光置业有限公司", kind="dishonest", basis="临人社〔2020〕9号",
+                  listed_on=date(2020, 1, 5), actor="staff:city", authority="临沂市人力资源和社会保障局")  # ended 2023
+    session.commit()
+    path = tmp_path / "清单.csv"
+    path.write_bytes((Path(__file__).parent / "data" / "sites_good.csv").read_bytes())
+    result = invoke(app, "sites", "import", str(path))
+    assert result.exit_code == 0, result.output
+    hits = [line for line in result.output.splitlines() if line.startswith("失信提醒：")]
+    assert hits and all("施工总承包单位“山东建工集团有限公司”在拖欠农民工工资失信联合惩戒对象名单（黑名单）中"
+                        "（至 2029-01-05）" in line for line in hits)
+    assert "LS-2024-001" in hits[0] and not any("临沂阳光置业" in line for line in hits)
+    remove_listing(session, listing.id, reason="已整改", removed_on=date(2026, 7, 1), actor="staff:city")
+    session.commit()
+    again = invoke(app, "sites", "import", str(path))
+    assert again.exit_code == 0 and "失信提醒" not in again.output
