@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import delete, select, update
 
 from intake.foundation.chain import event_hash
 from intake.foundation.models import Attachment, Complaint, Event, EventKind, utcnow
-from tests.helpers import invoke, make_site, phone_photo, submit, ticket_of, worker_pass
+from intake.foundation.transitions import record
+from tests.helpers import invoke, make_site, new_case, phone_photo, submit, ticket_of, worker_pass
 
 
 def _case_with_history(app, client, session) -> Complaint:
@@ -80,3 +82,32 @@ def test_a_changed_file_is_reported_even_with_its_hash_rewritten(app, client, se
 def test_an_unknown_ticket_is_a_clear_error(app):
     result = invoke(app, "evidence", "verify", "--case", "000000000000")
     assert result.exit_code == 1 and "没有编号为 000000000000 的案件" in result.output
+
+
+def test_a_batch_of_clock_events_over_several_cases_keeps_every_chain(app, client, session):
+    url = f"/s/{make_site(session).public_token}"
+    tickets = [ticket_of(submit(client, url)) for _ in range(3)]
+    worker_pass(app)
+    worker_pass(app, now=utcnow() + timedelta(days=20))
+    session.rollback()
+    for ticket in tickets:
+        complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
+        events = _events(session, complaint)
+        assert any(e.kind == EventKind.CLOCK_OVERDUE for e in events)
+        assert [e.prev_hash for e in events] == [None] + [e.hash for e in events[:-1]]
+    result = invoke(app, "evidence", "verify")
+    assert result.exit_code == 0 and "发现 0 处不符" in result.output
+
+
+def test_events_rolled_back_with_a_savepoint_leave_no_head_behind(app, session, settings):
+    complaint = new_case(session, settings)
+    with pytest.raises(RuntimeError):
+        with session.begin_nested():
+            record(session, complaint, EventKind.CONTACTED, actor="staff:1", note="撤销的一步")
+            raise RuntimeError("the batch failed")
+    record(session, complaint, EventKind.CONTACTED, actor="staff:1", note="留下的一步")
+    session.commit()
+    events = _events(session, complaint)
+    assert [e.note for e in events][-1] == "留下的一步" and len(events) == 2
+    assert events[1].prev_hash == events[0].hash
+    assert invoke(app, "evidence", "verify", "--case", complaint.ticket_no).exit_code == 0

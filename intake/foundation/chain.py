@@ -2,7 +2,7 @@
 event (or a deletion in the middle) shows when `qingling evidence verify` recomputes the chain.
 
 Every place that writes an Event calls `seal` before adding it. The head of each case's chain is read once per
-transaction under a row lock on the complaint (so two writers cannot both append to the same head and fork the
+transaction (or savepoint) under a row lock on the complaint (so two writers cannot both append to the same head and fork the
 chain) and then kept in the session for the transaction's further events, which lets a batch seal many events
 without flushing between them.
 """
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .models import Complaint, Event, utcnow
@@ -30,12 +31,27 @@ def event_hash(event: Event) -> str:
 
 
 def _heads(session: Session) -> dict[int, str | None]:
-    """This transaction's chain heads by complaint id; a new transaction starts with none known."""
-    transaction = session.get_transaction()
+    """The chain heads by complaint id known in the innermost transaction. Any change of transaction (a commit,
+    a rollback, a savepoint begun, released or rolled back) starts again from the database, which then holds
+    exactly the events that survived: a batch rolled back to its savepoint leaves no head behind."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
     cached = session.info.get(_HEADS)
     if cached is None or cached[0] is not transaction:
         cached = session.info[_HEADS] = (transaction, {})
     return cached[1]
+
+
+def prime(session: Session, complaint_ids: Iterable[int]) -> None:
+    """Read the chain heads of a batch's cases in one query; the caller holds their rows locked."""
+    heads = _heads(session)
+    wanted = set(complaint_ids) - set(heads)
+    if not wanted:
+        return
+    latest = select(func.max(Event.id)).where(Event.complaint_id.in_(wanted)).group_by(Event.complaint_id)
+    heads.update(dict.fromkeys(wanted))
+    with session.no_autoflush:  # what this transaction added is already in `heads`
+        heads.update((complaint_id, head) for complaint_id, head in session.execute(
+            select(Event.complaint_id, Event.hash).where(Event.id.in_(latest.scalar_subquery()))))
 
 
 def seal(session: Session, event: Event) -> Event:
