@@ -6,7 +6,8 @@ import pytest
 
 from handlers.api.actions import ACTIONS as API_ACTIONS
 from handlers.console.actions import FORMS
-from intake.case.actions import RULES, NotOffered, reaching, take
+from intake.case.actions import reaching
+from intake.enforcement.actions import RULES, NotOffered, take
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import Status
 from intake.foundation.transitions import ALLOWED

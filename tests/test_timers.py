@@ -250,7 +250,7 @@ def test_return_only_within_two_working_days(session):
 
 
 def test_the_worker_table_has_a_handler_for_every_clock_the_core_sets():
-    assert set(TIMER_HANDLERS) == {*clocks.CLOCKS, ROUTE_CLOCK, SUPERVISE_CLOCK}
+    assert set(TIMER_HANDLERS) == {*clocks.CLOCKS, ROUTE_CLOCK, SUPERVISE_CLOCK, timers.PAYMENT_ORDER_CLOCK}
     assert TIMER_HANDLERS[ROUTE_CLOCK] is fire_route and TIMER_HANDLERS[SUPERVISE_CLOCK] is fire_supervision
 
 

@@ -43,8 +43,10 @@ def test_happy_path_stores_complaint_photo_and_event_then_shows_receipt(client, 
     assert (complaint.workers, complaint.amount, complaint.months, complaint.anonymous) == (8, 35000, 3, False)
     [photo] = session.scalars(select(Attachment)).all()
     assert (photo.complaint_id, photo.content_type, photo.filename) == (complaint.id, "image/jpeg", "欠条.jpg")
-    [event] = session.scalars(select(Event)).all()
+    event, sealed = session.scalars(select(Event).order_by(Event.id)).all()
     assert (event.complaint_id, event.kind, event.to_status) == (complaint.id, "received", Status.RECEIVED.value)
+    assert (sealed.kind, sealed.data["attachment_id"], sealed.data["sha256"]) == ("evidence_stored", photo.id,
+                                                                                 photo.sha256)
 
     receipt = client.get(response.headers["Location"])
     assert receipt.status_code == 200

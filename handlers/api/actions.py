@@ -1,6 +1,6 @@
 """The API's face of the case actions: each request schema names its `CaseAction` and the operation's
 parameters from its body. The rules (who may, in which status, what it does) are the core's one table,
-intake.case.actions."""
+intake.enforcement.actions."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from intake.case.actions import take as take_action
 from intake.case.cases import CaseContext
+from intake.enforcement.actions import take as take_action
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import Complaint
 from intake.people.access import Scope

@@ -13,6 +13,7 @@ from .clients import clients_group
 from .database import db_group, directory_group
 from .demo import demo
 from .doctor import doctor
+from .evidence import evidence_group
 from .keys import keys_group
 from .posters import posters
 from .report import report
@@ -34,6 +35,7 @@ main.add_command(clients_group)
 main.add_command(db_group)
 main.add_command(directory_group)
 main.add_command(doctor)
+main.add_command(evidence_group)
 main.add_command(keys_group)
 main.add_command(posters)
 main.add_command(retention)

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from intake.enforcement.crosscheck import listed_parties
+from intake.foundation.models import utcnow
 from intake.registry.directory import find_jurisdiction
 from intake.registry.sites import ImportReport, complaint_url, import_sites, list_sites
 
@@ -24,9 +26,13 @@ def sites_group() -> None:
 @click.option("--partial", is_flag=True, help="Import the good rows even when some rows are wrong.")
 @with_appcontext
 def sites_import(file: Path, partial: bool) -> None:
+    today = utcnow().astimezone(services().calendar.timezone).date()
     with services().sessions.begin() as session:
         report = import_sites(session, file.name, file.read_bytes(), partial=partial)
+        listed = [] if report.failed else listed_parties(session, report.codes, today)
     _echo_report(report)
+    for hit in listed:
+        click.echo(f"失信提醒：{hit}")
     if report.failed:
         raise click.exceptions.Exit(1)
 

@@ -1,6 +1,6 @@
 """The console's face of the case actions: a label, the fields each asks for and how their values become the
 operation's parameters. Which statuses offer an action and what it does is the core's one table
-(intake.case.actions); the case page renders this table and one POST route runs it.
+(intake.enforcement.actions); the case page renders this table and one POST route runs it.
 
 Fields are read by small parsers that raise CaseError with the message staff see, so a bad value changes
 nothing and says exactly what is wrong.
@@ -55,12 +55,12 @@ def _amount(text: str, label: str) -> int:
     return value
 
 
-def _deadline(text: str, ctx: CaseContext) -> datetime:
+def _deadline(text: str, ctx: CaseContext, label: str = "督办期限") -> datetime:
     """A date typed in the form: the end of that working day in the calendar's zone."""
     try:
         day = datetime.strptime(text.strip(), "%Y-%m-%d").date()
     except ValueError:
-        raise CaseError("请填写督办期限（年-月-日）") from None
+        raise CaseError(f"请填写{label}（年-月-日）") from None
     return datetime.combine(day, ctx.calendar.periods[-1][1] if ctx.calendar.periods else time(17, 30),
                             ctx.calendar.timezone)
 
@@ -119,6 +119,14 @@ FORMS: Mapping[CaseAction, Form] = {
     A.NOTE: Form("内部备注（工人看不到）", (Field("note", f"备注（{cases.NOTE_MAX}字以内，只有工作人员能看到）", "textarea"),),
                  done="已添加内部备注"),
     A.MESSAGE: Form("发消息给工人", (Field("text", f"消息内容（{cases.MESSAGE_MAX}字以内）", "textarea"),)),
+    A.ORDER_PAYMENT: Form("责令限期支付", (Field("employer", "被责令支付的用人单位"),
+                                       Field("amount", "应支付金额（元）", "number"), Field("due", "支付期限", "date"),
+                                       Field("percent", "逾期加付赔偿金比例（%）", "number")),
+                          params=lambda v, ctx: {"employer": v["employer"], "amount": _amount(v["amount"], "应支付金额"),
+                                                 "due": _deadline(v["due"], ctx, "支付期限"),
+                                                 "compensation_percent": _amount(v["percent"], "赔偿金比例")}),
+    A.ORDER_PAID: Form("记录已按期支付", (Field("note", "支付情况", "textarea", required=False),)),
+    A.POLICE_TRANSFER: Form("移送公安", (Field("note", "移送说明", "textarea", required=False),), danger=True),
 }
 
 

@@ -6,11 +6,11 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from sqlalchemy.orm.exc import StaleDataError
 
 from intake.case import cases
-from intake.case.actions import NotOffered, offered, take
 from intake.case.clocks import LABELS, ClockError
 from intake.case.queue import clock_views
 from intake.case.routing import PRIORITY_TEXT, RoutingError
 from intake.conversation.transcript import transcript
+from intake.enforcement.actions import NotOffered, offered, take
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import utcnow
 from intake.foundation.texts import EVENT_LABELS, amount_text, when_text

@@ -5,11 +5,13 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from intake.enforcement.crosscheck import listed_parties
 from intake.foundation.models import Site
 from intake.registry.sites import complaint_url, import_sites
 
 from ..runtime import db, services
 from .blueprint import bp, record, scope, staff_view
+from .dashboard import today
 from .labels import INVESTMENT_TEXT
 
 PAGE_SIZE = 100
@@ -53,8 +55,12 @@ def sites_import():
         problems = [report.file_error] if report.file_error else [str(e) for e in report.errors[:20]]
         flash("未导入任何项目：" + "；".join(problems), "error")
     else:
-        record("sites_import", filename=upload.filename[:200], created=report.created, updated=report.updated)
+        listed = listed_parties(db(), report.codes, today())
+        record("sites_import", filename=upload.filename[:200], created=report.created, updated=report.updated,
+               listed=len(listed))
         db().commit()
         flash(f"已导入：新增 {report.created} 个，更新 {report.updated} 个，无变化 {report.unchanged} 个，"
               f"跳过 {report.skipped} 个", "ok")
+        for hit in listed[:20]:
+            flash(f"失信提醒：{hit}", "error")
     return redirect(url_for("console.sites"), 303)

@@ -1,5 +1,7 @@
-"""The one table of case actions: for each `CaseAction`, the statuses it is offered in and the operation of
-intake.case.cases that carries it out. The console adds only labels and form fields, the API only its schema.
+"""The case's rows of the one table of case actions: for each `CaseAction` of the case, the statuses it is offered
+in and the operation of intake.case.cases that carries it out. Packages above add their rows to the table
+(intake.enforcement.actions.RULES is the whole table, which the console and the API use); `offered` and `take`
+read whichever table they are given. The console adds only labels and form fields, the API only its schema.
 
 An action that moves the case is offered exactly where the state machine (foundation.transitions.ALLOWED) allows
 its move, so the two cannot disagree; an action that records without moving names the stage of the case it
@@ -47,7 +49,7 @@ class Rule:
     when: Callable[[Complaint, frozenset[str]], bool] = field(default=lambda _complaint, _pending: True)
 
 
-def _by_actor(operation: Operation, *, with_context: bool = True, **fixed: Any) -> Callable[..., Any]:
+def by_actor(operation: Operation, *, with_context: bool = True, **fixed: Any) -> Callable[..., Any]:
     """An operation of intake.case.cases, called with the scope's actor (and fixed keyword arguments)."""
     def run(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope, **params: Any) -> Any:
         if with_context:
@@ -93,33 +95,33 @@ def clocks_paused(complaint: Complaint) -> bool:
 
 A = CaseAction
 RULES: Mapping[CaseAction, Rule] = {
-    A.ACKNOWLEDGE: Rule(reaching(Status.ACKNOWLEDGED), _by_actor(cases.acknowledge)),
-    A.CONTACT: Rule(HELD, _by_actor(cases.record_contact), when=lambda c, _p: "contact" in (c.deadlines or {})),
-    A.ACCEPT: Rule(reaching(Status.ACCEPTED), _by_actor(cases.accept)),
-    A.REJECT: Rule(reaching(Status.REJECTED), _by_actor(cases.reject)),
-    A.WAIT: Rule(OPEN, _by_actor(cases.wait_for_worker),
+    A.ACKNOWLEDGE: Rule(reaching(Status.ACKNOWLEDGED), by_actor(cases.acknowledge)),
+    A.CONTACT: Rule(HELD, by_actor(cases.record_contact), when=lambda c, _p: "contact" in (c.deadlines or {})),
+    A.ACCEPT: Rule(reaching(Status.ACCEPTED), by_actor(cases.accept)),
+    A.REJECT: Rule(reaching(Status.REJECTED), by_actor(cases.reject)),
+    A.WAIT: Rule(OPEN, by_actor(cases.wait_for_worker),
                  when=lambda c, _p: bool(c.next_due_at) and not clocks_paused(c)),
-    A.MATERIAL: Rule(OPEN, _by_actor(cases.material_received), when=lambda c, _p: clocks_paused(c)),
-    A.MEASURES: Rule(WORKING, _by_actor(cases.record_measures)),
-    A.INVESTIGATE: Rule(reaching(Status.INVESTIGATING), _by_actor(cases.open_investigation)),
-    A.CLAIM_LINE: Rule(OPEN, _by_actor(cases.add_claim_line, with_context=False)),
-    A.PAYMENT: Rule(OPEN, _by_actor(cases.record_payment), when=lambda c, _p: bool(c.claim_lines)),
-    A.RESOLVE: Rule(reaching(Status.RESOLVED), _by_actor(cases.resolve)),
-    A.REQUEST_EXTENSION: Rule(WORKING, _by_actor(cases.request_approval, kind="extension"),
+    A.MATERIAL: Rule(OPEN, by_actor(cases.material_received), when=lambda c, _p: clocks_paused(c)),
+    A.MEASURES: Rule(WORKING, by_actor(cases.record_measures)),
+    A.INVESTIGATE: Rule(reaching(Status.INVESTIGATING), by_actor(cases.open_investigation)),
+    A.CLAIM_LINE: Rule(OPEN, by_actor(cases.add_claim_line, with_context=False)),
+    A.PAYMENT: Rule(OPEN, by_actor(cases.record_payment), when=lambda c, _p: bool(c.claim_lines)),
+    A.RESOLVE: Rule(reaching(Status.RESOLVED), by_actor(cases.resolve)),
+    A.REQUEST_EXTENSION: Rule(WORKING, by_actor(cases.request_approval, kind="extension"),
                               when=_not_pending("extension")),
-    A.DECIDE_EXTENSION: Rule(OPEN, _by_actor(cases.decide_approval, kind="extension"), when=_pending("extension")),
-    A.REQUEST_RETURN: Rule(RETURNABLE, _by_actor(cases.request_approval, kind="return"), when=_not_pending("return")),
-    A.DECIDE_RETURN: Rule(RETURNABLE, _by_actor(cases.decide_approval, kind="return"), when=_pending("return")),
-    A.RETURN: Rule(RETURNABLE, _by_actor(cases.return_case)),
+    A.DECIDE_EXTENSION: Rule(OPEN, by_actor(cases.decide_approval, kind="extension"), when=_pending("extension")),
+    A.REQUEST_RETURN: Rule(RETURNABLE, by_actor(cases.request_approval, kind="return"), when=_not_pending("return")),
+    A.DECIDE_RETURN: Rule(RETURNABLE, by_actor(cases.decide_approval, kind="return"), when=_pending("return")),
+    A.RETURN: Rule(RETURNABLE, by_actor(cases.return_case)),
     A.TRANSFER: Rule(TRANSFERABLE, _transfer),
-    A.SUPERVISE: Rule(OPEN, _by_actor(cases.supervise)),
-    A.CLOSE_OVERRIDE: Rule(reaching(Status.CLOSED), _by_actor(cases.close_by_override)),
-    A.REOPEN: Rule(reaching(Status.REOPENED), _by_actor(cases.reopen)),
-    A.MESSAGE: Rule(OPEN, _by_actor(cases.message_worker)),
+    A.SUPERVISE: Rule(OPEN, by_actor(cases.supervise)),
+    A.CLOSE_OVERRIDE: Rule(reaching(Status.CLOSED), by_actor(cases.close_by_override)),
+    A.REOPEN: Rule(reaching(Status.REOPENED), by_actor(cases.reopen)),
+    A.MESSAGE: Rule(OPEN, by_actor(cases.message_worker)),
     A.TAKE: Rule(HELD, _take, when=lambda c, _p: c.officer_id is None),
     A.ASSIGN: Rule(HELD, _assign),
-    A.RELEASE: Rule(HELD, _by_actor(cases.assign, officer=None), when=lambda c, _p: c.officer_id is not None),
-    A.NOTE: Rule(frozenset(s.value for s in Status), _by_actor(cases.add_note)),
+    A.RELEASE: Rule(HELD, by_actor(cases.assign, officer=None), when=lambda c, _p: c.officer_id is not None),
+    A.NOTE: Rule(frozenset(s.value for s in Status), by_actor(cases.add_note)),
 }
 
 
@@ -131,23 +133,24 @@ class NotOffered(CaseError):
         self.action, self.status = action, status
 
 
-def offered(session: Session, complaint: Complaint, scope: Scope) -> list[CaseAction]:
+def offered(session: Session, complaint: Complaint, scope: Scope,
+            rules: Mapping[CaseAction, Rule] = RULES) -> list[CaseAction]:
     """The actions this user may take on this case now, in table order. A head who may return directly is not
     also offered to ask for it."""
     pending = frozenset(cases.pending_approvals(session, complaint))
-    found = [action for action, rule in RULES.items()
+    found = [action for action, rule in rules.items()
              if complaint.status in rule.statuses and scope.may(action) and rule.when(complaint, pending)]
     if A.RETURN in found and A.REQUEST_RETURN in found:
         found.remove(A.REQUEST_RETURN)
     return found
 
 
-def take(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope, action: CaseAction,
-         **params: Any) -> Any:
+def take(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope, action: CaseAction, *,
+         rules: Mapping[CaseAction, Rule] = RULES, **params: Any) -> Any:
     """Refuse what the role may not do (AccessDenied) or what the status does not offer (NotOffered), then carry
     it out (CaseError, TransitionError, ClockError ... from the operation). Flushes, never commits."""
     scope.require(action)
-    rule = RULES[action]
+    rule = rules[action]
     if complaint.status not in rule.statuses:
         raise NotOffered(action, complaint.status)
     return rule.run(session, complaint, ctx, scope, **params)

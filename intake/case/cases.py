@@ -48,7 +48,7 @@ from .entries import assign_entry_no
 from .links import confirm_url
 from .notices import tell_department_of_transfer, tell_departments_of_routing, tell_worker
 from .routing import RoutingDecision, route_complaint
-from .timers import STICKY_CLOCKS, FireContext, cancel_timers, set_timer
+from .timers import SUPERVISE_CLOCK, FireContext, cancel_timers, set_timer
 
 MEASURES = {
     "ordered_to_pay": "责令限期支付",
@@ -241,7 +241,6 @@ def reopen(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: s
 
 APPROVALS = {"extension": "延期", "return": "退回"}
 APPROVAL_EVENTS = (EventKind.APPROVAL_REQUESTED, EventKind.APPROVAL_DECIDED)
-SUPERVISE_CLOCK = next(iter(STICKY_CLOCKS))  # 挂牌督办, the one sticky clock
 MESSAGE_MAX = 300
 NOTE_MAX = 1000
 

@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from intake.foundation.chain import seal
 from intake.foundation.models import Attachment, Complainant, Complaint, Event, EventKind, Status, utcnow
 from intake.foundation.settings import RISK_WORDS
+from intake.foundation.transitions import record_evidence
 from intake.foundation.validation import mask_id_number
 from intake.reading.extract import extract_claim
 from intake.reading.photos import Photo
@@ -113,12 +115,18 @@ def _insert(session: Session, new: NewComplaint, ticket_no: str) -> Complaint:
     )
     session.add(complaint)
     session.flush()
-    for photo in new.photos:
-        session.add(Attachment(complaint_id=complaint.id, filename=photo.filename, content_type=photo.content_type,
-                               size=len(photo.content), sha256=photo.sha256, content=photo.content,
-                               source=photo.source, fetch_next_at=complaint.created_at if photo.source else None))
-    session.add(Event(complaint_id=complaint.id, kind=EventKind.RECEIVED, to_status=Status.RECEIVED.value,
-                      actor=f"worker:{new.channel}", data={"photos": len(new.photos)}))
+    session.add(seal(session, Event(complaint_id=complaint.id, kind=EventKind.RECEIVED,
+                                    to_status=Status.RECEIVED.value, actor=f"worker:{new.channel}",
+                                    data={"photos": len(new.photos)})))
+    attachments = [Attachment(complaint_id=complaint.id, filename=photo.filename, content_type=photo.content_type,
+                              size=len(photo.content), sha256=photo.sha256, content=photo.content,
+                              source=photo.source, fetch_next_at=complaint.created_at if photo.source else None)
+                   for photo in new.photos]
+    session.add_all(attachments)
+    session.flush()
+    for attachment in attachments:
+        if attachment.content:
+            record_evidence(session, complaint, attachment, actor=f"worker:{new.channel}")
     set_timer(session, complaint, ROUTE_CLOCK, complaint.created_at)
     return complaint
 

@@ -61,9 +61,10 @@ class FireContext:
 
 
 Handler = Callable[[Session, Timer, Complaint, FireContext], None]
-# A deadline set by hand (挂牌督办) that no status change makes obsolete: intake.case.clocks carries its timers over
-# to each new version until the case is closed.
-STICKY_CLOCKS = frozenset({"supervise"})
+# A deadline set by hand (挂牌督办, and an order to pay's time limit) that no status change makes obsolete:
+# intake.case.clocks carries its timers over to each new version until the case is closed.
+SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK = "supervise", "payment_order"
+STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK})
 
 
 def clock_name(timer_clock: str) -> str:

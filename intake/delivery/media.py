@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.foundation.models import Attachment, EventKind
-from intake.foundation.transitions import record
+from intake.foundation.transitions import record, record_evidence
 from intake.reading.photos import EvidenceError, check_photo
 
 from .outbox import RetryPolicy, claim_first, in_schemes, scheme
@@ -76,7 +76,7 @@ def fetch(session: Session, row: Attachment, fetchers: Mapping[str, Fetcher], no
             row.fetch_next_at = row.fetch_error = None
             log.info("attachment %s fetched from %s (%s bytes, declared %s)", row.id, row.source, row.size,
                      result.content_type)
-            session.flush()
+            record_evidence(session, row.complaint, row, actor=ACTOR)
             return True
     row.fetch_error = result.error or "unknown error"
     row.fetch_next_at = policy.next_try(row.fetch_attempts, result.permanent, now, rng)

@@ -32,6 +32,9 @@ class CaseAction(str, enum.Enum):
     ASSIGN = "assign"                        # 指定承办人 (a colleague of the department)
     RELEASE = "release"                      # 交回部门 (no officer)
     NOTE = "note"                            # 内部备注 (the worker never sees it)
+    ORDER_PAYMENT = "order_payment"          # 责令限期支付
+    ORDER_PAID = "order_paid"                # 限期内已支付
+    POLICE_TRANSFER = "police_transfer"      # 移送公安
 
     def __str__(self) -> str:
         return self.value

@@ -143,6 +143,14 @@ class EventKind(StrEnum):
     APPROVAL_DECIDED = "approval_decided"
     # Evidence that could not be fetched, and a case whose personal data retention removed.
     EVIDENCE_LOST = "evidence_lost"
+    # An attachment's content stored, with its SHA-256, so the file is part of the case's hash chain.
+    EVIDENCE_STORED = "evidence_stored"
+    # Enforcement: an order to pay within a time limit issued, paid in time, or expired unpaid (with the
+    # additional compensation it brings), and the transfer to the police.
+    ORDER_ISSUED = "order_issued"
+    ORDER_PAID = "order_paid"
+    ORDER_EXPIRED = "order_expired"
+    POLICE_TRANSFERRED = "police_transferred"
     ANONYMISED = "anonymised"
 
 
@@ -353,6 +361,10 @@ class Event(Base):
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The case's hash chain (intake.foundation.chain): the previous event's hash and this one's. Events written
+    # before the chain existed have neither.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
     complaint: Mapped[Complaint] = relationship(back_populates="events")
 
@@ -645,3 +657,21 @@ class DailyTally(Base):
     answered: Mapped[int] = mapped_column(Integer, default=0)
     claimed: Mapped[int] = mapped_column(BigInteger, default=0)
     recovered: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class PaymentOrder(Base):
+    """责令限期支付: an order served on an employer to pay the amount owed by a deadline. Unpaid by then it expires
+    and the additional compensation (劳动保障监察条例 Art. 26) is fixed at the rate the officer chose."""
+
+    __tablename__ = "payment_orders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    employer: Mapped[str] = mapped_column(String(300))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    due_at: Mapped[datetime]
+    compensation_percent: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20))  # served | paid | expired
+    compensation: Mapped[int | None] = mapped_column(BigInteger)
+    issued_by: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    settled_at: Mapped[datetime | None]

@@ -220,6 +220,21 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class EnforcementSettings:
+    # 劳动保障监察条例 (Decree 423) Art. 26: additional compensation of 50 % to 100 % of the amount owed; the officer
+    # picks the rate within these bounds.
+    compensation_min_percent: int = 50
+    compensation_max_percent: int = 100
+    # Criminal Law Art. 276-1 with 法释〔2013〕3号 Art. 3: one worker owed for `police_months` months or more at least
+    # `police_one_worker_amount` (range 5,000-20,000), or `police_many_workers` workers or more owed at least
+    # `police_many_workers_amount` in total (range 30,000-100,000); the province fixes the figures in the ranges.
+    police_one_worker_amount: int = 5_000
+    police_months: int = 3
+    police_many_workers: int = 10
+    police_many_workers_amount: int = 30_000
+
+
+@dataclass(frozen=True)
 class TargetSettings:
     gov_soe_clear_by: str = "2027-01-31"
     all_clear_by: str = "2027-02-05"
@@ -252,6 +267,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     targets: TargetSettings = field(default_factory=TargetSettings)
+    enforcement: EnforcementSettings = field(default_factory=EnforcementSettings)
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path

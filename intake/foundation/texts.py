@@ -60,7 +60,9 @@ EVENT_LABELS = {
     EventKind.ASSIGNED: "承办人",
     EventKind.CLAIM_LINE_ADDED: "添加工人", EventKind.PAYMENT_RECORDED: "记录发放",
     EventKind.COLLECTIVE_LINKED: "关联集体案件", EventKind.CO_HANDLER_NOTIFIED: "通知协办",
-    EventKind.EVIDENCE_LOST: "证据照片丢失", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",
+    EventKind.EVIDENCE_LOST: "证据照片丢失", EventKind.EVIDENCE_STORED: "证据文件已存证",
+    EventKind.ORDER_ISSUED: "责令限期支付", EventKind.ORDER_PAID: "已按期支付", EventKind.ORDER_EXPIRED: "限期支付逾期",
+    EventKind.POLICE_TRANSFERRED: "移送公安", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",
 }
 
 

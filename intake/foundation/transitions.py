@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from .models import Complaint, Event, EventKind, Status
+from .chain import seal
+from .models import Attachment, Complaint, Event, EventKind, Status
 
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.RECEIVED: frozenset({Status.ROUTED}),
@@ -40,7 +41,7 @@ def transition(session: Session, complaint: Complaint, to: Status | str, *, acto
                   actor=actor, note=note, data=data or {})
     complaint.status = to.value
     complaint.version += 1
-    session.add(event)
+    session.add(seal(session, event))
     session.flush()
     return event
 
@@ -49,6 +50,13 @@ def record(session: Session, complaint: Complaint, kind: EventKind, *, actor: st
            data: dict | None = None) -> Event:
     """An event that changes no status (a contact made, a co-handler notified, a reminder sent)."""
     event = Event(complaint_id=complaint.id, kind=EventKind(kind), actor=actor, note=note, data=data or {})
-    session.add(event)
+    session.add(seal(session, event))
     session.flush()
     return event
+
+
+def record_evidence(session: Session, complaint: Complaint, attachment: Attachment, *, actor: str) -> Event:
+    """Put a stored file into the case's hash chain: an event naming it with its SHA-256 and size."""
+    return record(session, complaint, EventKind.EVIDENCE_STORED, actor=actor,
+                  data={"attachment_id": attachment.id, "sha256": attachment.sha256, "size": attachment.size,
+                        "filename": attachment.filename})

@@ -127,6 +127,7 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     file_error: str | None = None
+    codes: list[str] = field(default_factory=list)  # the sites the import created, updated or left unchanged
 
     @property
     def accepted(self) -> int:
@@ -175,7 +176,8 @@ def import_sites(session: Session, filename: str, content: bytes, partial: bool 
         report.skipped = len(parsed.rows)
         return report
     report.skipped = len(parsed.rows) - len(good)
-    existing = _sites_by_code(session, [values["code"] for values in good])
+    report.codes = [values["code"] for values in good]
+    existing = _sites_by_code(session, report.codes)
     for values in good:
         site = existing.get(values["code"])
         if site is None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.case import cases, clocks, timers
 from intake.delivery import media, outbox
+from intake.enforcement import orders
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     cases.ROUTE_CLOCK: cases.fire_route,
     cases.SUPERVISE_CLOCK: cases.fire_supervision,
+    timers.PAYMENT_ORDER_CLOCK: orders.fire_order,
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
 }
 

@@ -1,0 +1,194 @@
+"""Enforcement: an order to pay within a time limit, its expiry with the additional compensation and the
+escalation, and the thresholds for the transfer to the police."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from intake.case.cases import CaseContext, CaseError
+from intake.case.complaints import NewComplaint, create_complaint
+from intake.enforcement import orders
+from intake.foundation.models import ClaimLine, EventKind, PaymentOrder, utcnow
+from intake.foundation.settings import EnforcementSettings
+from intake.supervision.employers import list_employer, remove_listing
+from tests.helpers import CAL, act, flashed, invoke, login, make_accounts, outbox, reload, routed, worker_pass
+
+
+@pytest.fixture
+def users(session):
+    return make_accounts(session)
+
+
+@pytest.fixture
+def accepted(app, session, settings, lanshan_site, users):
+    """A case of 兰山区住建局 acknowledged and accepted by its staff; the head's console client."""
+    complaint = routed(app, session, settings, lanshan_site)
+    staff, head = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(head, users["head"])
+    for action in ("acknowledge", "accept"):
+        act(staff, complaint.ticket_no, action)
+    return complaint, staff, head
+
+
+def _order(session, complaint) -> PaymentOrder:
+    session.expire_all()
+    return session.scalar(select(PaymentOrder).where(PaymentOrder.complaint_id == complaint.id))
+
+
+def test_an_order_unpaid_at_its_deadline_fixes_the_compensation_and_escalates(app, session, accepted):
+    complaint, staff, head = accepted
+    due = (utcnow() + timedelta(days=10)).astimezone(CAL.timezone).date().isoformat()
+    issued = act(head, complaint.ticket_no, "order_payment", employer="临沂某建筑劳务公司", amount="12,001",
+                 due=due, percent="60")
+    assert "临沂某建筑劳务公司" in flashed(head, issued)
+    order = _order(session, complaint)
+    assert (order.state, order.amount, order.compensation_percent, order.compensation) == ("served", 12001, 60, None)
+    version = reload(session, complaint).version
+    act(staff, complaint.ticket_no, "measures", measures="ordered_to_pay")  # the case moves on; the order's timer stays
+    assert reload(session, complaint).version > version
+    worker_pass(app, now=utcnow() + timedelta(days=5))
+    assert _order(session, complaint).state == "served"
+    worker_pass(app, now=utcnow() + timedelta(days=12))
+    order = _order(session, complaint)
+    assert (order.state, order.compensation) == ("expired", 7201)  # 60 % of 12,001, rounded half up
+    expired = [e for e in reload(session, complaint).events if e.kind == EventKind.ORDER_EXPIRED]
+    assert len(expired) == 1 and expired[0].data["compensation"] == 7201
+    notices = outbox(session, complaint, EventKind.ORDER_EXPIRED)
+    assert len({n.destination for n in notices}) >= 3  # the department, the county's and the city's supervisors
+    assert all("加付赔偿金 7201 元" in n.payload["text"] for n in notices)
+    worker_pass(app, now=utcnow() + timedelta(days=13))
+    assert len(outbox(session, complaint, EventKind.ORDER_EXPIRED)) == len(notices)
+
+
+def test_an_order_paid_in_time_never_expires(app, session, accepted):
+    complaint, staff, head = accepted
+    due = (utcnow() + timedelta(days=10)).astimezone(CAL.timezone).date().isoformat()
+    act(head, complaint.ticket_no, "order_payment", employer="临沂某建筑劳务公司", amount="5000", due=due, percent="50")
+    act(staff, complaint.ticket_no, "order_paid", note="已全额支付")
+    worker_pass(app, now=utcnow() + timedelta(days=12))
+    order = _order(session, complaint)
+    assert order.state == "paid" and order.compensation is None
+    assert outbox(session, complaint, EventKind.ORDER_EXPIRED) == []
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"percent": "120"}, "加付赔偿金比例须在 50% 至 100% 之间"),
+    ({"percent": "49"}, "加付赔偿金比例须在 50% 至 100% 之间"),
+    ({"amount": "0"}, "责令支付的金额必须大于 0 元"),
+    ({"due": "2020-01-01"}, "支付期限必须晚于现在"),
+    ({"due": "明天"}, "请填写支付期限（年-月-日）"),
+    ({"employer": ""}, "请填写被责令支付的用人单位"),
+])
+def test_a_bad_order_is_refused_and_changes_nothing(session, accepted, fields, message):
+    complaint, _staff, head = accepted
+    due = (utcnow() + timedelta(days=10)).astimezone(CAL.timezone).date().isoformat()
+    values = {"employer": "临沂某建筑劳务公司", "amount": "5000", "due": due, "percent": "50"} | fields
+    refused = act(head, complaint.ticket_no, "order_payment", **values)
+    assert message in flashed(head, refused)
+    assert _order(session, complaint) is None
+
+
+def test_staff_may_not_issue_an_order(session, accepted):
+    complaint, staff, _head = accepted
+    due = (utcnow() + timedelta(days=10)).astimezone(CAL.timezone).date().isoformat()
+    response = act(staff, complaint.ticket_no, "order_payment", employer="某公司", amount="5000", due=due,
+                   percent="50")
+    assert response.status_code == 403 and _order(session, complaint) is None
+
+
+# -- the thresholds for the transfer to the police, at, below and above each figure (defaults of 法释〔2013〕3号)
+
+def _case(session, workers, amount, months, lines=()):
+    complaint, _ = create_complaint(session, NewComplaint(channel="web", phone="13900000000", workers=workers,
+                                                          amount=amount, months=months))
+    for claimed, paid in lines:
+        session.add(ClaimLine(complaint_id=complaint.id, worker_name="工人", amount_claimed=claimed,
+                              amount_paid=paid))
+    session.flush()
+    session.expire(complaint, ["claim_lines"])
+    return complaint
+
+
+def _expired_order(session, complaint, amount):
+    session.add(PaymentOrder(complaint_id=complaint.id, employer="某公司", amount=amount, due_at=utcnow(),
+                             compensation_percent=50, state=orders.EXPIRED, issued_by="staff:x"))
+    session.flush()
+
+
+@pytest.mark.parametrize(("workers", "amount", "months", "lines", "eligible"), [
+    (1, 5000, 3, (), True),            # one worker, at both thresholds
+    (1, 4999, 3, (), False),           # one yuan below
+    (1, 20000, 2, (), False),          # enough money, too few months
+    (1, 20001, 6, (), True),           # above
+    (3, 12000, 3, ((6000, 0), (3000, 0), (3000, 0)), True),   # one of three workers is owed 6,000
+    (3, 12000, 3, ((6000, 1001), (3000, 0), (3000, 0)), False),  # partly paid: 4,999 still owed
+    (3, 12000, 3, (), False),          # no claim lines: no one worker's amount is known
+    (10, 30000, 1, (), True),          # ten workers, at the total
+    (10, 29999, 1, (), False),
+    (9, 90000, 1, (), False),          # nine workers: the many-workers rule does not apply
+    (12, 100000, 1, (), True),
+])
+def test_police_eligibility_at_below_and_above_each_threshold(session, workers, amount, months, lines, eligible):
+    complaint = _case(session, workers, amount, months, lines)
+    settings = EnforcementSettings()
+    assert not orders.police_eligibility(session, complaint, settings).eligible  # no order ignored yet
+    _expired_order(session, complaint, amount)
+    check = orders.police_eligibility(session, complaint, settings)
+    assert check.eligible is eligible, check.reasons
+    session.rollback()
+
+
+def test_the_province_sets_the_figure(session):
+    complaint = _case(session, 1, 10000, 3)
+    _expired_order(session, complaint, 10000)
+    shandong = replace(EnforcementSettings(), police_one_worker_amount=10001)
+    assert orders.police_eligibility(session, complaint, EnforcementSettings()).eligible
+    assert not orders.police_eligibility(session, complaint, shandong).eligible
+    session.rollback()
+
+
+def test_a_transfer_below_the_thresholds_is_refused_with_the_reasons(app, session, settings, accepted):
+    complaint, _staff, head = accepted
+    refused = act(head, complaint.ticket_no, "police_transfer", note="拒不支付")
+    page = flashed(head, refused)
+    assert "不符合移送公安的条件" in page and "尚无逾期未付的限期支付令" in page
+    assert not [e for e in reload(session, complaint).events if e.kind == EventKind.POLICE_TRANSFERRED]
+
+
+def test_an_eligible_case_is_transferred_with_its_basis(app, session, settings):
+    complaint = _case(session, 10, 30000, 2)
+    _expired_order(session, complaint, 30000)
+    ctx = CaseContext(settings, CAL, utcnow())
+    event = orders.transfer_to_police(session, complaint, ctx, actor="staff:head", note="移送兰山公安分局")
+    assert event.kind == EventKind.POLICE_TRANSFERRED
+    assert "拖欠 10 名工人工资共 30000 元，达到 30000 元的标准" in event.data["basis"]
+    with pytest.raises(CaseError):
+        orders.transfer_to_police(session, _case(session, 10, 29999, 2), ctx, actor="staff:head")
+    session.rollback()
+
+
+# -- 一处违法、处处受限: a listed employer found on a site import
+
+def test_a_listed_employer_is_found_on_a_new_site_import(app, session, tmp_path):
+    listing = list_employer(session, "山东建工 集团有限公司", kind="blacklist", basis="临人社失信〔2026〕1号",
+                            listed_on=date(2026, 1, 5), actor="staff:city", authority="临沂市人力资源和社会保障局")
+    list_employer(session, "临沂阳光置业有限公司", kind="dishonest", basis="临人社〔2020〕9号",
+                  listed_on=date(2020, 1, 5), actor="staff:city", authority="临沂市人力资源和社会保障局")  # ended 2023
+    session.commit()
+    path = tmp_path / "清单.csv"
+    path.write_bytes((Path(__file__).parent / "data" / "sites_good.csv").read_bytes())
+    result = invoke(app, "sites", "import", str(path))
+    assert result.exit_code == 0, result.output
+    hits = [line for line in result.output.splitlines() if line.startswith("失信提醒：")]
+    assert hits and all("施工总承包单位“山东建工集团有限公司”在拖欠农民工工资失信联合惩戒对象名单（黑名单）中"
+                        "（至 2029-01-05）" in line for line in hits)
+    assert "LS-2024-001" in hits[0] and not any("临沂阳光置业" in line for line in hits)
+    remove_listing(session, listing.id, reason="已整改", removed_on=date(2026, 7, 1), actor="staff:city")
+    session.commit()
+    again = invoke(app, "sites", "import", str(path))
+    assert again.exit_code == 0 and "失信提醒" not in again.output
