@@ -5,6 +5,7 @@ Routing runs here too, as the handler of the "route" timer that every new or ret
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import Channel, ClaimLine, Complaint, Department, Event, EventKind, Status, Timer
 from intake.foundation.settings import Settings
 from intake.foundation.transitions import record, transition
+from intake.reading.photos import Photo
 from intake.registry.directory import DISPATCH_DESK
 
 from . import routing
@@ -33,7 +35,7 @@ from .clocks import (
     stop_clock,
     store_deadlines,
 )
-from .complaints import ROUTE_CLOCK
+from .complaints import ROUTE_CLOCK, attach_photos
 from .entries import assign_entry_no
 from .links import confirm_url
 from .notices import tell_department_of_transfer, tell_departments_of_routing, tell_worker
@@ -230,6 +232,10 @@ APPROVALS = {"extension": "延期", "return": "退回"}
 APPROVAL_EVENTS = (EventKind.APPROVAL_REQUESTED, EventKind.APPROVAL_DECIDED)
 SUPERVISE_CLOCK = next(iter(STICKY_CLOCKS))  # 挂牌督办, the one sticky clock
 MESSAGE_MAX = 300
+# The "material" timer: due at once when the worker writes while the clocks wait for them (take_worker_message).
+MATERIAL_CLOCK = "material"
+# How much of a worker's message the department's inbox notice quotes; the case page shows all of it.
+WORKER_TEXT_PREVIEW = 60
 
 
 def request_approval(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, kind: str,
@@ -338,6 +344,30 @@ def message_worker(session: Session, complaint: Complaint, ctx: CaseContext, *, 
     if tell_worker(session, ctx.settings, complaint, "message", ctx.now, message=text) is None:
         raise CaseError("工人没有可用的联系方式（可能已退订短信），请电话联系")
     return record(session, complaint, EventKind.WORKER_MESSAGED, actor=actor, note=text)
+
+
+def take_worker_message(session: Session, complaint: Complaint, *, channel: str, text: str,
+                        photos: Sequence[Photo], now: datetime) -> Event:
+    """What the worker sends after the receipt goes on their case: the text on the timeline, photos as evidence
+    (fetched by the worker when a provider holds them), the handling department told in its inbox. While the
+    clocks wait for the worker's material, a "material" timer due now resumes them in the worker, which holds
+    the working calendar; the webhook stays light."""
+    event = record(session, complaint, EventKind.WORKER_WROTE, actor=f"worker:{channel}", note=text or None,
+                   data={"photos": len(photos)})
+    attach_photos(session, complaint, photos, now)
+    if any(d.get("paused") for d in (complaint.deadlines or {}).values()):
+        set_timer(session, complaint, MATERIAL_CLOCK, now)
+    said = f"：{text[:WORKER_TEXT_PREVIEW]}" if text else ""
+    sent = f"（附{len(photos)}张照片）" if photos else ""
+    notify_department(session, complaint.department, {
+        "kind": EventKind.WORKER_WROTE, "ticket_no": complaint.ticket_no,
+        "text": f"【清零】案件{complaint.ticket_no}的工人发来新消息{sent}{said}"}, complaint.id, now)
+    return event
+
+
+def fire_material(session: Session, _timer: Timer, complaint: Complaint, fire: FireContext) -> None:
+    """The worker sent something while the clocks waited for their material: the clocks run again."""
+    resume_clocks(session, complaint, fire.now, fire.calendar, fire.settings.clocks, actor=f"worker:{complaint.channel}")
 
 
 def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker_name: str,

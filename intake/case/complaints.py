@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -110,14 +111,19 @@ def _insert(session: Session, new: NewComplaint, ticket_no: str) -> Complaint:
     )
     session.add(complaint)
     session.flush()
-    for photo in new.photos:
-        session.add(Attachment(complaint_id=complaint.id, filename=photo.filename, content_type=photo.content_type,
-                               size=len(photo.content), sha256=photo.sha256, content=photo.content,
-                               source=photo.source, fetch_next_at=complaint.created_at if photo.source else None))
+    attach_photos(session, complaint, new.photos, complaint.created_at)
     session.add(Event(complaint_id=complaint.id, kind=EventKind.RECEIVED, to_status=Status.RECEIVED.value,
                       actor=f"worker:{new.channel}", data={"photos": len(new.photos)}))
     set_timer(session, complaint, ROUTE_CLOCK, complaint.created_at)
     return complaint
+
+
+def attach_photos(session: Session, complaint: Complaint, photos: Iterable[Photo], now: datetime) -> None:
+    """Evidence on the case; a photo a provider holds (`source`) is fetched by the worker from `now` on."""
+    for photo in photos:
+        session.add(Attachment(complaint_id=complaint.id, filename=photo.filename, content_type=photo.content_type,
+                               size=len(photo.content), sha256=photo.sha256, content=photo.content,
+                               source=photo.source, fetch_next_at=now if photo.source else None))
 
 
 def _with_text_findings(new: NewComplaint) -> dict:

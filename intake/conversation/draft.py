@@ -42,11 +42,20 @@ class KeptPhoto(BaseModel):
     content: str
 
 
+class Pick(BaseModel):
+    """A message for one of several open cases, waiting for the worker to say which (state "pick")."""
+
+    tickets: list[str] = []
+    text: str = ""
+    photos: list[KeptPhoto] = []
+
+
 class Draft(BaseModel):
     # Where the dialogue stands.
     asking: str | None = None  # the field asked for (state "collecting")
     lookup: Lookup | None = None  # state "last4"
     resume: Resume | None = None  # state "resume"
+    pick: Pick | None = None  # state "pick"
     last_ticket: str | None = None  # the complaint just filed (state "idle")
     # The claim as read so far.
     site_id: int | None = None

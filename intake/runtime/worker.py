@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     cases.ROUTE_CLOCK: cases.fire_route,
     cases.SUPERVISE_CLOCK: cases.fire_supervision,
+    cases.MATERIAL_CLOCK: cases.fire_material,
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
 }
 
