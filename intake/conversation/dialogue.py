@@ -308,11 +308,15 @@ class _Turn:
         return self._say(line.format(ticket=complaint.ticket_no, department=department, count=len(photos)))
 
     def _names_another_site(self, text: str, cases: list[Complaint]) -> bool:
-        """Whether the message names a registered site none of the open cases is about: a new claim, not news."""
+        """Whether the message is a new claim rather than news: it names a registered site none of the open cases
+        is about, or a sum owed in a county none of them is in (a shared phone, another job)."""
         if not _MEANINGFUL.search(text):
             return False
-        site = self._extract(text[:self.settings.dialogue.max_text_chars]).site
-        return site is not None and int(site.site_id) not in {c.site_id for c in cases}
+        claim = self._extract(text[:self.settings.dialogue.max_text_chars])
+        if claim.site is not None:
+            return int(claim.site.site_id) not in {c.site_id for c in cases}
+        owed = claim.amount or claim.amount_per_person
+        return bool(owed and claim.county_code and claim.county_code not in {c.jurisdiction_code for c in cases})
 
     def _which_case(self, cases: list[Complaint]) -> Reply:
         choices = "；".join(replies.CASE_CHOICE.format(number=n, where=_case_where(c), last4=c.ticket_no[-4:])
