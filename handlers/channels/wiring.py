@@ -25,6 +25,10 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
 
 def build_fetchers(settings: Settings) -> dict[str, Fetcher]:
     """The media fetchers for every configured channel, keyed by source scheme."""
+    fetchers: dict[str, Fetcher] = {}
     if wechat.configured(settings):
-        return {wechat.MEDIA_SCHEME: wechat.WeChatMediaFetcher(wechat.make_client(settings))}
-    return {}
+        fetchers[wechat.MEDIA_SCHEME] = wechat.WeChatMediaFetcher(wechat.make_client(settings))
+    if twilio_sms.configured(settings):
+        fetchers[twilio_sms.MEDIA_SCHEME] = twilio_sms.TwilioMediaFetcher(settings.twilio.account_sid,
+                                                                          settings.twilio.auth_token)
+    return fetchers
