@@ -306,7 +306,6 @@ CLICK = {"MsgType": "event", "Event": "CLICK", "Content": None, "MsgId": None}
     pytest.param(message_xml(ToUserName="<a/>"), id="nested recipient"),
     pytest.param(message_xml(Content="<b>欠薪</b>"), id="nested text"),
     pytest.param(message_xml(Content=["欠薪", "三万五"]), id="two texts"),
-    pytest.param(message_xml(Content="欠" * 5000), id="long text"),
     pytest.param(message_xml(MsgId=None), id="no MsgId"),
     pytest.param(message_xml(MsgId="1" * 200), id="long MsgId"),
     pytest.param(message_xml(MsgId="12ab"), id="MsgId not a number"),
@@ -322,6 +321,21 @@ def test_a_signed_but_malformed_message_is_refused_and_nothing_stored(any_client
     response = wechat_post(any_client, xml)
     assert response.status_code == 400, response.data
     assert count(session, InboundMessage) == 0 and count(session, Conversation) == 0
+
+
+def test_an_over_long_text_is_kept_in_part_and_the_worker_told(any_client, session):
+    response = wechat_post(any_client, text_xml("兰山区阳光城工地欠我们8个人三万五" + "欠" * 5000, 8006))
+    assert response.status_code == 200
+    assert reply_text(response).startswith(R.TRUNCATED) and R.QUESTIONS["name"] in reply_text(response)
+    stored = session.scalar(select(InboundMessage))
+    assert len(stored.payload["Content"]) == 4096
+    assert conversation(session).draft["texts"][0].startswith("兰山区阳光城工地欠我们8个人三万五")
+
+
+def test_two_menu_buttons_in_one_second_are_two_clicks(client, session):
+    wechat_post(client, event_xml("CLICK", "COMPLAIN", create_time=1700000100))
+    assert R.HUMAN.split("{")[0] in reply_text(wechat_post(client, event_xml("CLICK", "HUMAN", create_time=1700000100)))
+    assert count(session, InboundMessage) == 2
 
 
 def test_a_one_megabyte_body_is_too_large(client, session):
