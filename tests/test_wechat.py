@@ -127,6 +127,21 @@ def test_a_whole_complaint_over_wechat_gets_a_ticket(client, session):
     assert complaint.channel == "wechat" and complaint.ticket_no in done
 
 
+def test_after_the_receipt_texts_photos_and_status_questions_go_on_the_same_case(any_client, session):
+    for msg_id, said in enumerate(["兰山区阳光城工地，老板欠我们8个人三万五", "张三", "13812345678", "确认"], 1):
+        wechat_post(any_client, text_xml(said, msg_id))
+    complaint = session.scalar(select(Complaint))
+    said = reply_text(wechat_post(any_client, text_xml("老板今天给了一半钱，还差一万七", 11)))
+    assert said == R.FOLLOW_UP.format(ticket=complaint.ticket_no, department="处理部门")
+    assert reply_text(wechat_post(any_client, text_xml("老板今天给了一半钱，还差一万七", 11))) == said  # a retry
+    sent = reply_text(wechat_post(any_client, image_xml("media-iou", 12)))
+    assert sent == R.FOLLOW_UP_PHOTOS.format(ticket=complaint.ticket_no, department="处理部门", count=1)
+    assert complaint.ticket_no in reply_text(wechat_post(any_client, text_xml("到哪一步了", 13)))
+    assert count(session, Complaint) == 1 and count(session, Attachment) == 1
+    notes = session.scalars(select(Event.note).where(Event.kind == "worker_wrote")).all()
+    assert notes == ["老板今天给了一半钱，还差一万七", None]
+
+
 # ---------------------------------------------------------------- idempotency and concurrency
 
 def test_a_retried_delivery_gets_the_same_reply_and_changes_nothing(client, session):
