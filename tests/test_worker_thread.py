@@ -11,7 +11,7 @@ from intake.foundation.models import Attachment, Complaint, Event, EventKind, Ou
 from intake.foundation.texts import status_text
 from intake.foundation.transitions import transition
 from intake.reading.photos import Photo
-from tests.helpers import Chat, ctx, sms, worker_pass
+from tests.helpers import Chat, act, case_page, ctx, login, make_accounts, outbox, routed, sms, worker_pass
 
 
 def file(chat, claim="兰山区阳光城工地，老板欠我们8个人三万五"):
@@ -135,3 +135,24 @@ def test_a_claim_about_another_county_is_a_new_complaint_not_news(app, session, 
     chat.say("取消")
     assert chat.say("还差一万七没给").text == R.FOLLOW_UP.format(ticket=complaints(session)[0].ticket_no,
                                                                  department="处理部门")
+
+
+def test_staff_see_the_message_reply_and_the_workers_answer_comes_back_to_the_case(app, client, session, settings,
+                                                                                   lanshan_site):
+    users = make_accounts(session)
+    complaint = routed(app, session, settings, lanshan_site, channel="sms", user="13912345678")
+    chat = sms(session, settings, phone="13912345678")
+    chat.say("工头说月底才给")
+    login(client, users["staff"])
+    assert "新留言 1" in client.get("/console/").get_data(as_text=True)
+    assert "工人新留言 1" in case_page(client, complaint.ticket_no).get_data(as_text=True)
+    inbox = client.get("/console/").get_data(as_text=True)
+    assert "工头说月底才给" in inbox  # the department's inbox notice quotes it
+    act(client, complaint.ticket_no, "message", text="请把欠条拍照发过来")
+    [sent] = outbox(session, complaint, "worker_message")
+    assert sent.destination == "sms:13912345678" and "请把欠条拍照发过来" in sent.payload["text"]
+    assert "工人新留言" not in case_page(client, complaint.ticket_no).get_data(as_text=True)
+    reply = chat.say("好的，明天拍", after=timedelta(hours=2))
+    assert reply.text == R.FOLLOW_UP.format(ticket=complaint.ticket_no, department=complaint.department.name)
+    assert "工人新留言 1" in case_page(client, complaint.ticket_no).get_data(as_text=True)
+    assert [e.note for e in events(session, complaint, EventKind.WORKER_WROTE)] == ["工头说月底才给", "好的，明天拍"]
