@@ -206,6 +206,8 @@ def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: 
 
 def confirm_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, paid: bool, actor: str) -> Event:
     """回访: the worker says whether the money arrived. Only a yes closes (销号); a no reopens the case."""
+    if complaint.status == Status.CLOSED.value:
+        raise CaseError("这件投诉已经销号结案了，无需再确认。")
     if complaint.status != Status.RESOLVED.value:
         raise CaseError("案件还没有办结，无需确认")
     complaint.satisfied = paid

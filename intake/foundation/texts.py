@@ -42,6 +42,7 @@ EVENT_TEXT = {
     EventKind.CLOCKS_PAUSED: "等待您补充材料",
     EventKind.CLOCKS_RESUMED: "材料已收到，继续处理",
     EventKind.TRANSFERRED: "已转给更合适的部门办理",
+    EventKind.WORKER_WROTE: "收到您补充的内容，已转给负责部门",
 }
 
 
