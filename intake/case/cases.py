@@ -191,10 +191,20 @@ def open_investigation(session: Session, complaint: Complaint, ctx: CaseContext,
 
 def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, outcome: str,
             amount_recovered: int, workers_paid: int | None) -> Event:
-    """办结: the outcome and the money recovered; the worker is asked to confirm the money arrived."""
+    """办结: the outcome and the money recovered; the worker is asked to confirm the money arrived. With claim
+    lines the recovered sum is theirs: another figure is refused, naming the lines, so the case, the ledger, the
+    figures and the API never disagree."""
     outcome = _required(outcome, "办理结果")
     if amount_recovered < 0 or (workers_paid is not None and workers_paid < 0):
         raise CaseError("追回金额和人数不能为负数")
+    lines = session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)
+                            .order_by(ClaimLine.id)).all()
+    paid = sum(line.amount_paid for line in lines)
+    if lines and amount_recovered != paid:
+        short = "、".join(f"{line.worker_name}（诉求{line.amount_claimed or 0}元，已付{line.amount_paid}元）"
+                         for line in lines if line.amount_paid != (line.amount_claimed or 0))
+        raise CaseError(f"追回金额 {amount_recovered} 元与工人明细的已付合计 {paid} 元不一致"
+                        + (f"，已付与诉求不同的：{short}" if short else "") + "。请先在工人明细中记录每人的发放")
     complaint.amount_recovered = amount_recovered
     complaint.workers_paid = workers_paid
     event = _move(session, complaint, Status.RESOLVED, ctx, actor=actor, note=outcome,
