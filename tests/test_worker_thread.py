@@ -156,3 +156,13 @@ def test_staff_see_the_message_reply_and_the_workers_answer_comes_back_to_the_ca
     assert reply.text == R.FOLLOW_UP.format(ticket=complaint.ticket_no, department=complaint.department.name)
     assert "工人新留言 1" in case_page(client, complaint.ticket_no).get_data(as_text=True)
     assert [e.note for e in events(session, complaint, EventKind.WORKER_WROTE)] == ["工头说月底才给", "好的，明天拍"]
+
+
+def test_a_site_the_registry_does_not_know_is_kept_in_the_workers_words(session, settings, chat_sites):
+    chat = sms(session, settings)
+    assert chat.say("万达广场工地欠我们5个人两万").text == R.PLACE_COUNTY.format(place="万达广场工地")
+    assert chat.say("兰山区").text == R.QUESTIONS["name"]
+    assert chat.say("李四").text.startswith("请核对：兰山区万达广场工地，5人，欠20000元")
+    chat.say("确认")
+    [complaint] = complaints(session)
+    assert (complaint.site_id, complaint.project_name, complaint.jurisdiction_code) == (None, "万达广场工地", "371302")

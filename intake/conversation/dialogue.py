@@ -29,7 +29,7 @@ from intake.foundation.models import Channel, Complainant, Complaint, Conversati
 from intake.foundation.settings import Settings
 from intake.foundation.texts import status_text
 from intake.foundation.validation import clean_text, mask_phone, normalise_digits, normalise_phone
-from intake.reading.extract import ClaimDraft, Value, extract_claim
+from intake.reading.extract import ClaimDraft, Value, extract_claim, place_words
 from intake.reading.photos import Photo
 from intake.registry.directory import county_refs
 from intake.registry.sites import site_refs
@@ -249,7 +249,7 @@ class _Turn:
     def _where_we_stood(self) -> str:
         """After a status answer mid-dialogue, the question that is still open, so nothing is lost."""
         if self.state == COLLECTING and self.draft.asking in replies.QUESTIONS:
-            return replies.STILL_ASKING.format(question=replies.QUESTIONS[self.draft.asking])
+            return replies.STILL_ASKING.format(question=self._question(self.draft.asking))
         if self.state == CONFIRM:
             return replies.SUMMARY_AGAIN
         return ""
@@ -387,7 +387,7 @@ class _Turn:
             if asking == "amount" and _UNKNOWN.search(text):  # the department works the sum out with them
                 self.draft.amount_unknown = True
                 return self._next()
-            return self._say(replies.NOT_UNDERSTOOD + replies.QUESTIONS.get(asking, replies.WELCOME))
+            return self._say(replies.NOT_UNDERSTOOD + self._question(asking))
         return self._next()
 
     def _confirming(self, text: str, word: str, photos: list[Photo]) -> Reply:
@@ -429,10 +429,16 @@ class _Turn:
         if missing:
             self.state = COLLECTING
             self.draft.asking = missing[0]
-            return self._say(replies.QUESTIONS[missing[0]])
+            return self._say(self._question(missing[0]))
         self.state = CONFIRM
         self.draft.drop("asking")
         return self._say(self._summary())
+
+    def _question(self, field: str | None) -> str:
+        """The question for a missing field; a site named in the worker's own words is asked about by name."""
+        if field == "site" and self.draft.place:
+            return replies.PLACE_COUNTY.format(place=self.draft.place)
+        return replies.QUESTIONS.get(field, replies.WELCOME)
 
     def _missing(self) -> list[str]:
         d = self.draft
@@ -511,6 +517,8 @@ class _Turn:
             if d.county_code != claim.county_code:
                 d.site_id = None
             d.county_code = claim.county_code
+        if claim.site is None and not d.site_id:
+            put("place", place_words(text), "site")
         put("amount", _figure(claim.amount), "amount")
         put("amount_per_person", _figure(claim.amount_per_person), "amount")
         # "我" alone makes the extractor guess one worker: believed only beside an amount or a stated count.
@@ -580,7 +588,7 @@ class _Turn:
             county = found.name if found else None
         site = self.session.get(Site, d.site_id) if d.site_id else None
         if site is None:
-            return county or ""
+            return (county or "") + (d.place or "")
         if county is None or site.name.startswith(county):
             return site.name
         return county + site.name
@@ -615,6 +623,7 @@ class _Turn:
         complaint, created = create_complaint(self.session, NewComplaint(
             channel=self.conv.channel, channel_user_id=self.conv.user_id, phone=self.channel_phone or d.phone,
             name=d.name, anonymous=d.anonymous, site_id=d.site_id, jurisdiction_code=d.county_code,
+            project_name=None if d.site_id else d.place,
             workers=d.workers.value, amount=amount.value if amount else None,
             months=d.months.value if d.months else None,
             free_text="\n".join(d.texts), claim=claim, photos=photos,

@@ -61,6 +61,7 @@ class Draft(BaseModel):
     site_id: int | None = None
     county_code: str | None = None
     site_score: float | None = None  # how sure the site match from the text is; None for a scanned site
+    place: str | None = None  # a site the registry does not know, in the worker's words ("万达广场工地")
     amount: Figure | None = None
     amount_per_person: Figure | None = None
     amount_unknown: bool = False  # the worker cannot say; the department works it out with them

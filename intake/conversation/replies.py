@@ -14,6 +14,7 @@ QUESTIONS = {
     "phone": "请留一个手机号，方便部门联系您，例如13812345678",
 }
 
+PLACE_COUNTY = "“{place}”在哪个区县？例如：兰山区。也可以说详细地址"
 SUMMARY = "请核对：{where}，{workers}人，{amount}，姓名{name}，电话{phone}。回复“确认”提交，回复“修改”重填"
 OWED = "欠{amount}元"
 AMOUNT_UNKNOWN = "欠款金额待核实"
