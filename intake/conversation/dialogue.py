@@ -644,7 +644,7 @@ def _unkept(kept: list[KeptPhoto]) -> list[Photo]:
 
 
 def _case_where(complaint: Complaint) -> str:
-    """A case as the worker knows it: the site, else the project or county, else the day it was filed."""
+    """A case as the worker knows it: the site, else the project as they named it, else the county."""
     if complaint.site is not None:
         return complaint.site.name
     if complaint.project_name:
