@@ -113,18 +113,10 @@ class ComplaintForm(FlaskForm):
             raise ValidationError("请填写姓名，或者勾选下面的“匿名反映”")
 
     def validate_photos(self, field):
-        chosen = self.chosen_photos()
-        if len(chosen) > self.uploads.max_photos:
-            raise ValidationError(f"最多传 {self.uploads.max_photos} 张照片")
-        try:
-            self.checked_photos = [check_photo(f.filename, f.read(self.uploads.max_photo_bytes + 1),
-                                               self.uploads.max_photo_bytes, self.keep_location.data) for f in chosen]
-        except EvidenceError as exc:
-            raise ValidationError(str(exc)) from None
+        self.checked_photos = _checked_photos(field, self.uploads, self.keep_location.data)
 
     def chosen_photos(self) -> list:
-        """Browsers send one empty part when no photo is chosen; that is not a photo."""
-        return [f for f in self.photos.data or [] if f and f.filename]
+        return _chosen(self.photos)
 
     def new_complaint(self, **where) -> NewComplaint:
         """The checked values for intake.case.complaints.create_complaint; `where` names the site or county (and
@@ -155,6 +147,44 @@ class GeneralComplaintForm(ComplaintForm):
     def new_complaint(self, **where) -> NewComplaint:
         return super().new_complaint(jurisdiction_code=self.county.data,
                                      project_name=self.project_name.data.strip(), **where)
+
+
+def _chosen(field: MultipleFileField) -> list:
+    """Browsers send one empty part when no photo is chosen; that is not a photo."""
+    return [f for f in field.data or [] if f and f.filename]
+
+
+def _checked_photos(field: MultipleFileField, uploads: UploadSettings, keep_location: bool) -> list[Photo]:
+    """The chosen photos, each decoded and re-encoded by check_photo; too many or a bad one is the field's error."""
+    chosen = _chosen(field)
+    if len(chosen) > uploads.max_photos:
+        raise ValidationError(f"最多传 {uploads.max_photos} 张照片")
+    try:
+        return [check_photo(f.filename, f.read(uploads.max_photo_bytes + 1), uploads.max_photo_bytes, keep_location)
+                for f in chosen]
+    except EvidenceError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class WorkerMessageForm(FlaskForm):
+    """A few words or photos a worker adds to their own case from the status page."""
+
+    text = TextAreaField("补充说明", filters=[clean_text], validators=[
+        Length(max=FREE_TEXT_MAX, message=f"最多写 {FREE_TEXT_MAX} 个字，请删减一些")],
+        render_kw={"rows": 3, "placeholder": "比如：老板今天给了一半，还差一万七"})
+    photos = MultipleFileField("补充照片（欠条、考勤、聊天截图，可以不传）", render_kw={"accept": "image/jpeg,image/png"})
+
+    def __init__(self, uploads: UploadSettings, **kwargs):
+        super().__init__(**kwargs)
+        self.uploads = uploads
+        self.checked_photos: list[Photo] = []
+
+    def validate_photos(self, field):
+        self.checked_photos = _checked_photos(field, self.uploads, False)
+
+    def validate_text(self, field):
+        if not (field.data or "").strip() and not _chosen(self.photos):
+            raise ValidationError("请写几句话，或者选择照片")
 
 
 class StatusForm(FlaskForm):

@@ -33,7 +33,7 @@ from intake.registry.sites import site_by_token
 
 from .errors import MESSAGES, when_unavailable
 from .extensions import limiter, submitted_phone
-from .forms import NOT_FOUND, ComplaintForm, ConfirmForm, GeneralComplaintForm, StatusForm
+from .forms import NOT_FOUND, ComplaintForm, ConfirmForm, GeneralComplaintForm, StatusForm, WorkerMessageForm
 from .runtime import case_context, db, services
 
 bp = Blueprint("public", __name__)
@@ -41,6 +41,9 @@ RECEIPTS_KEPT = 10
 CONFIRMED_PAID = "谢谢您的确认，案件已结案。以后再遇到欠薪，随时扫码反映。"
 CONFIRMED_UNPAID = "已收到，案件已重新交给负责部门处理，他们会再联系您。"
 CHANGED_MEANWHILE = "案件刚刚有了新进展，请看下面最新的办理情况。"
+MESSAGE_SENT = "已转给负责部门，他们会看到您补充的内容。"
+# Tickets this browser has opened (ticket and phone digits, or the signed link): their pages take a message.
+OPENED_KEPT = 10
 FORMS = ("public.site_form", "public.general_form")
 # County names as last read, so the form can come back with the worker's choice while the database is down.
 _county_names: dict[str, str] = {}
@@ -144,7 +147,32 @@ def status():
     if complaint is None:
         not_found = NOT_FOUND if form.is_submitted() and not form.errors else None
         return _private(render_template("status.html", form=form, not_found=not_found))
+    _opened(complaint)
     return _status_page(complaint, form=form)
+
+
+@bp.post("/status/<ticket_no>/message")
+@limiter.limit(lambda: services().settings.ratelimit.status_per_address)
+def worker_message(ticket_no: str):
+    """The worker adds words or photos to their open case, from a page this browser opened with the ticket and
+    phone digits (or the signed link): the same path as a chat message after the receipt."""
+    complaint = None
+    if ticket_no in session.get("opened", []):
+        complaint = db().scalar(select(Complaint).where(Complaint.ticket_no == ticket_no))
+    if complaint is None:
+        abort(404)
+    form = WorkerMessageForm(services().settings.uploads)
+    if complaint.status == "closed" or not form.validate_on_submit():
+        return _status_page(complaint, message=form)
+    cases.take_worker_message(db(), complaint, channel="web", text=(form.text.data or "").strip(),
+                              photos=form.checked_photos, now=case_context().now)
+    db().commit()
+    return _status_page(complaint, notice=MESSAGE_SENT)
+
+
+def _opened(complaint: Complaint) -> None:
+    kept = [t for t in session.get("opened", []) if t != complaint.ticket_no]
+    session["opened"] = [complaint.ticket_no, *kept][:OPENED_KEPT]
 
 
 @bp.route("/c/<token>", methods=["GET", "POST"])
@@ -155,6 +183,7 @@ def confirm(token: str):
     complaint = db().get(Complaint, complaint_id) if complaint_id is not None else None
     if complaint is None:
         abort(404)
+    _opened(complaint)
     form = ConfirmForm()
     if not form.validate_on_submit() or form.answer() is None:
         return _status_page(complaint, confirm=form)
@@ -171,14 +200,16 @@ def confirm(token: str):
 
 
 def _status_page(complaint: Complaint, *, form: StatusForm | None = None, confirm: ConfirmForm | None = None,
-                 notice: str | None = None):
+                 notice: str | None = None, message: WorkerMessageForm | None = None):
     """The case as its worker sees it; the 工资到手了吗 buttons only on the signed link's page."""
     timezone = services().settings.calendar.timezone
     timeline = [(when_text(e.created_at, timezone), text) for e in reversed(complaint.events)
                 if (text := event_text(e)) is not None]
     return _private(render_template("status.html", form=form or StatusForm(formdata=None), complaint=complaint,
                                     notice=notice, status=status_text(complaint.status), timeline=timeline,
-                                    confirm=confirm if complaint.status == "resolved" else None))
+                                    confirm=confirm if complaint.status == "resolved" else None,
+                                    message=None if complaint.status == "closed" else
+                                    message or WorkerMessageForm(services().settings.uploads, formdata=None)))
 
 
 def _private(html: str):

@@ -2,6 +2,7 @@
 and the notices each step must leave behind."""
 from __future__ import annotations
 
+import io
 import re
 import time
 from datetime import timedelta
@@ -13,8 +14,8 @@ from handlers.cli.worker import start_background_worker
 from handlers.runtime import services
 from intake.case import cases
 from intake.case.timers import PENDING
-from intake.foundation.models import Complaint, Conversation, Status, Timer, utcnow
-from tests.helpers import csrf_token, ctx, new_case, outbox, routed, worker_pass
+from intake.foundation.models import Attachment, Complaint, Conversation, Event, EventKind, Status, Timer, utcnow
+from tests.helpers import csrf_token, ctx, jpeg, new_case, outbox, routed, worker_pass
 
 
 def open_clocks(session, complaint) -> set[str]:
@@ -157,7 +158,7 @@ def test_handling_resolving_and_the_workers_confirmation_close_the_case(app, ses
     assert complaint.status == Status.CLOSED.value and complaint.satisfied is True
     assert complaint.amount_recovered == 12000
     assert outbox(session, complaint, "worker_closed") != []
-    with pytest.raises(cases.CaseError, match="还没有办结"):
+    with pytest.raises(cases.CaseError, match="已经销号结案"):
         cases.confirm_payment(session, complaint, ctx(app), paid=True, actor="worker:web")
 
 
@@ -317,7 +318,7 @@ def test_two_people_answering_one_case_at_once_cannot_both_win(app, session, set
         else:  # SQLite: the second transaction cannot even read until the first has committed
             cases.confirm_payment(first, mine, ctx(app), paid=True, actor="worker:web")
             first.commit()
-            with pytest.raises(cases.CaseError, match="还没有办结"):
+            with pytest.raises(cases.CaseError, match="已经销号结案"):
                 cases.confirm_payment(second, second.get(Complaint, complaint.id), ctx(app), paid=False,
                                       actor="staff:1")
     finally:
@@ -338,3 +339,34 @@ def test_the_workers_timeline_shows_their_steps_and_not_the_offices_business(app
     page = status_page(client, complaint).get_data(as_text=True)
     assert "负责部门已签收" in page and "负责部门已与您联系" in page
     assert "老板姓王" not in page and "超期" not in page and "督办" not in page
+
+
+def test_tapping_paid_again_on_a_closed_case_says_it_is_closed(app, client, session, settings, lanshan_site):
+    complaint = resolved_case(app, session, settings, lanshan_site)
+    link = confirm_link(session, complaint)
+    page = client.get(link).get_data(as_text=True)
+    client.post(link, data={"csrf_token": csrf_token(page), "paid": "yes"})
+    again = client.post(link, data={"csrf_token": csrf_token(page), "paid": "yes"}).get_data(as_text=True)
+    assert "已经销号结案" in again and "还没有办结" not in again
+
+
+def test_the_status_page_takes_a_message_and_photos_onto_the_case(app, client, session, settings, lanshan_site):
+    complaint = routed(app, session, settings, lanshan_site)
+    url = f"/status/{complaint.ticket_no}/message"
+    stranger = app.test_client()
+    token = csrf_token(stranger.get("/status").get_data(as_text=True))
+    assert stranger.post(url, data={"csrf_token": token, "text": "假的"}).status_code == 404
+    page = status_page(client, complaint).get_data(as_text=True)
+    assert "补充情况或照片" in page
+    empty = client.post(url, data={"csrf_token": csrf_token(page), "text": " "}).get_data(as_text=True)
+    assert "请写几句话，或者选择照片" in empty
+    sent = client.post(url, data={"csrf_token": csrf_token(page), "text": "还差一万七",
+                                  "photos": [(io.BytesIO(jpeg()), "iou.jpg")]}, content_type="multipart/form-data")
+    assert "已转给负责部门" in sent.get_data(as_text=True)
+    session.expire_all()
+    [wrote] = session.scalars(select(Event).where(Event.complaint_id == complaint.id,
+                                                  Event.kind == EventKind.WORKER_WROTE)).all()
+    assert (wrote.note, wrote.actor, wrote.data) == ("还差一万七", "worker:web", {"photos": 1})
+    [photo] = session.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id)).all()
+    assert photo.size > 0 and photo.content_type == "image/jpeg"
+    assert "收到您补充的内容" in sent.get_data(as_text=True)

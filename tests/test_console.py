@@ -236,9 +236,13 @@ def test_a_whole_case_through_the_console_until_the_worker_confirms(app, client,
     assert complaint.status == Status.IN_PROGRESS.value
     line = complaint.claim_lines[0]
     act(client, case.ticket_no, "payment", line_id=str(line.id), amount_paid="4000")
-    act(client, case.ticket_no, "resolve", outcome="已督促支付全部工资", amount_recovered="12000", workers_paid="3")
+    refused = act(client, case.ticket_no, "resolve", outcome="已督促支付全部工资", amount_recovered="12000",
+                  workers_paid="3")
+    assert "与工人明细的已付合计 4000 元不一致" in flashed(client, refused)  # the money adds up
+    assert reload(session, case).status == Status.IN_PROGRESS.value
+    act(client, case.ticket_no, "resolve", outcome="已督促支付全部工资", amount_recovered="4000", workers_paid="1")
     complaint = reload(session, case)
-    assert complaint.status == Status.RESOLVED.value and complaint.amount_recovered == 12000
+    assert complaint.status == Status.RESOLVED.value and complaint.amount_recovered == 4000
     (asked,) = outbox(session, complaint, "worker_resolved")
     link = asked.payload["text"].split("请打开")[1].split("确认")[0].replace("https://qingling.test", "")
     worker = app.test_client()

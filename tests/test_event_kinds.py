@@ -119,7 +119,7 @@ def test_a_case_life_writes_only_event_kinds(session, settings, lanshan_site):
     line = cases.add_claim_line(session, complaint, actor="staff:1", worker_name="李四", amount_claimed=4000)
     cases.record_payment(session, complaint, ctx, actor="staff:1", line_id=line.id, amount_paid=4000)
     cases.supervise(session, complaint, ctx, actor="staff:boss", due=ctx.now + timedelta(days=3), reason="重点")
-    cases.resolve(session, complaint, ctx, actor="staff:1", outcome="已支付", amount_recovered=12000, workers_paid=3)
+    cases.resolve(session, complaint, ctx, actor="staff:1", outcome="已支付", amount_recovered=4000, workers_paid=1)
     cases.confirm_payment(session, complaint, ctx, paid=False, actor="worker")
     session.commit()
     kinds = session.scalars(select(Event.kind).where(Event.complaint_id == complaint.id).order_by(Event.id)).all()

@@ -52,10 +52,18 @@ def three_cases(app, session, settings, site):
     return on_time, late, paused
 
 
+def pay_lines(app, session, complaint, total):
+    """The money recovered recorded on the case's worker lines (the collective link gave it one): 办结 needs it."""
+    for n, line in enumerate(complaint.claim_lines):
+        cases.record_payment(session, complaint, ctx(app), actor="staff:a", line_id=line.id,
+                             amount_paid=total if n == 0 else 0)
+
+
 def resolve_and_answer(app, session, paid, unpaid):
     """Both accepted and resolved with 9000 recovered; one worker says the money arrived, the other not."""
     for complaint, answer in ((paid, True), (unpaid, False)):
         cases.accept(session, complaint, ctx(app), actor="staff:a")
+        pay_lines(app, session, complaint, 9000)
         cases.resolve(session, complaint, ctx(app), actor="staff:a", outcome="已责令支付", amount_recovered=9000,
                       workers_paid=3)
         cases.confirm_payment(session, complaint, ctx(app), paid=answer, actor="worker")
@@ -142,6 +150,7 @@ def test_entry_numbers_are_sequential_per_county_and_year_and_never_reused(app, 
     first = accepted(app, session, settings, lanshan_site, "13900000011")
     second = accepted(app, session, settings, lanshan_site, "13900000012")
     assert (first.entry_no, second.entry_no) == (f"371302-{year}-000001", f"371302-{year}-000002")
+    pay_lines(app, session, first, 1)
     cases.resolve(session, first, ctx(app), actor="staff:a", outcome="已支付", amount_recovered=1, workers_paid=1)
     cases.confirm_payment(session, first, ctx(app), paid=False, actor="worker")  # reopened: keeps its number
     session.commit()

@@ -51,13 +51,15 @@ def test_a_wechat_conversation_ends_in_a_complaint(client, session):
     assert "微信" in html and "短信" in html
     assert say(client, FIRST)["reply"] == R.QUESTIONS["name"]
     assert say(client, "张三")["reply"] == R.QUESTIONS["phone"]
-    assert say(client, "13812345678")["reply"].startswith("请核对：兰山区，8人，欠35000元，姓名张三")
+    # 阳光城工地 is not in this registry: kept in the worker's words beside the county
+    assert say(client, "13812345678")["reply"].startswith("请核对：兰山区阳光城工地，8人，欠35000元，姓名张三")
     done = say(client, "确认")
     ticket = re.search(r"受理编号(\d{12})", done["reply"]).group(1)
     assert done["said"] == "确认" and re.fullmatch(r"[0-9a-f]{32}", done["message_id"])
 
     complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
     assert (complaint.channel, complaint.amount, complaint.workers) == ("wechat", 35000, 8)
+    assert (complaint.site_id, complaint.project_name) == (None, "阳光城工地")
     assert complaint.complainant.phone == "13812345678"
     inbound = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
     assert len(inbound) == 4 and {m.channel for m in inbound} == {"wechat"}

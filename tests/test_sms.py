@@ -7,24 +7,29 @@ import logging
 import threading
 
 import pytest
+import requests
 from sqlalchemy import select
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 
 from handlers import create_app
-from handlers.channels.twilio_sms import make_sender
+from handlers.channels.twilio_sms import MEDIA_SCHEME, TwilioMediaFetcher, make_sender
 from handlers.cli.doctor import check_sms
+from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.conversation.inbound import STATUS_CHANNEL
-from intake.foundation.models import Complaint, Conversation, InboundMessage
+from intake.foundation.models import Attachment, Complaint, Conversation, InboundMessage
 from intake.foundation.settings import SmsSettings, TwilioSettings
+from intake.runtime.worker import run_once
 from tests.helpers import (
+    CAL,
     PUBLIC_BASE_URL,
     TWILIO,
     TWILIO_AUTH_TOKEN,
     TWILIO_PHONE,
     count,
+    jpeg,
     signed_post,
     text_in,
     twiml_reply,
@@ -220,3 +225,60 @@ def test_doctor_refuses_a_half_configured_gateway(make_settings):
     assert not half.ok and "QINGLING_TWILIO_ACCOUNT_SID" in half.detail
     assert check_sms(make_settings(twilio=TWILIO)).ok
     assert not check_sms(make_settings(sms=SmsSettings(provider="aliyun"))).ok
+
+
+# ---------------------------------------------------------------- MMS pictures
+
+MEDIA_PATH = f"/2010-04-01/Accounts/{TWILIO.account_sid}/Messages/MM{'1' * 32}/Media/ME{'2' * 32}"
+
+
+class TwilioMediaStore(requests.adapters.BaseAdapter):
+    """api.twilio.com's media URLs at the HTTP boundary of `requests`: a JPEG for the account's credentials."""
+
+    def __init__(self, content: bytes):
+        super().__init__()
+        self.content, self.seen = content, []
+
+    def send(self, request, **kwargs):
+        self.seen.append((request.url, request.headers.get("Authorization")))
+        response = requests.Response()
+        response.status_code, response._content, response.url, response.request = 200, self.content, request.url, request
+        response.headers["Content-Type"] = "image/jpeg"
+        return response
+
+    def close(self):
+        pass
+
+
+def mms_in(client, sid: str, body: str = "", url: str = "https://api.twilio.com" + MEDIA_PATH,
+           kind: str = "image/jpeg"):
+    return signed_post(client, "/sms/twilio", {"MessageSid": sid, "From": TWILIO_PHONE, "To": TWILIO.from_number,
+                                               "Body": body, "NumMedia": "1", "MediaUrl0": url,
+                                               "MediaContentType0": kind})
+
+
+def test_an_mms_picture_after_the_receipt_is_evidence_on_the_case_fetched_by_the_worker(app, client, session):
+    for sid, said in enumerate(["兰山区阳光城工地，老板欠我8000元，就我一个", "张三", "确认"]):
+        text_in(client, said, f"SM7{sid}")
+    [complaint] = session.scalars(select(Complaint)).all()
+    reply = twiml_reply(mms_in(client, "MM1"))  # an empty body with a picture is a picture
+    assert reply == R.FOLLOW_UP_PHOTOS.format(ticket=complaint.ticket_no, department="处理部门", count=1)
+    assert twiml_reply(mms_in(client, "MM1")) == reply  # Twilio's retry: one entry, one photo
+    [row] = session.scalars(select(Attachment)).all()
+    assert row.source == f"twilio-media:{MEDIA_PATH}" and row.size == 0
+    store, http = TwilioMediaStore(jpeg()), requests.Session()
+    http.mount("https://api.twilio.com/", store)
+    fetcher = TwilioMediaFetcher(TWILIO.account_sid, TWILIO_AUTH_TOKEN, http)
+    run_once(services(app).sessions, {}, CAL, services(app).settings, fetchers={MEDIA_SCHEME: fetcher})
+    session.expire_all()
+    [row] = session.scalars(select(Attachment)).all()
+    assert row.size > 0 and row.content_type == "image/jpeg" and row.complaint_id == complaint.id
+    assert store.seen[0][0] == "https://api.twilio.com" + MEDIA_PATH and store.seen[0][1].startswith("Basic ")
+    assert count(session, Complaint) == 1
+
+
+def test_a_media_url_off_twilio_is_refused_and_other_media_are_no_photos(client, session):
+    assert mms_in(client, "MM2", url="https://evil.example" + MEDIA_PATH).status_code == 400
+    assert count(session, InboundMessage) == 0
+    assert twiml_reply(mms_in(client, "MM3", kind="text/vcard")) == R.WELCOME
+    assert count(session, Attachment) == 0

@@ -127,6 +127,21 @@ def test_a_whole_complaint_over_wechat_gets_a_ticket(client, session):
     assert complaint.channel == "wechat" and complaint.ticket_no in done
 
 
+def test_after_the_receipt_texts_photos_and_status_questions_go_on_the_same_case(any_client, session):
+    for msg_id, said in enumerate(["兰山区阳光城工地，老板欠我们8个人三万五", "张三", "13812345678", "确认"], 1):
+        wechat_post(any_client, text_xml(said, msg_id))
+    complaint = session.scalar(select(Complaint))
+    said = reply_text(wechat_post(any_client, text_xml("老板今天给了一半钱，还差一万七", 11)))
+    assert said == R.FOLLOW_UP.format(ticket=complaint.ticket_no, department="处理部门")
+    assert reply_text(wechat_post(any_client, text_xml("老板今天给了一半钱，还差一万七", 11))) == said  # a retry
+    sent = reply_text(wechat_post(any_client, image_xml("media-iou", 12)))
+    assert sent == R.FOLLOW_UP_PHOTOS.format(ticket=complaint.ticket_no, department="处理部门", count=1)
+    assert complaint.ticket_no in reply_text(wechat_post(any_client, text_xml("到哪一步了", 13)))
+    assert count(session, Complaint) == 1 and count(session, Attachment) == 1
+    notes = session.scalars(select(Event.note).where(Event.kind == "worker_wrote")).all()
+    assert notes == ["老板今天给了一半钱，还差一万七", None]
+
+
 # ---------------------------------------------------------------- idempotency and concurrency
 
 def test_a_retried_delivery_gets_the_same_reply_and_changes_nothing(client, session):
@@ -306,7 +321,6 @@ CLICK = {"MsgType": "event", "Event": "CLICK", "Content": None, "MsgId": None}
     pytest.param(message_xml(ToUserName="<a/>"), id="nested recipient"),
     pytest.param(message_xml(Content="<b>欠薪</b>"), id="nested text"),
     pytest.param(message_xml(Content=["欠薪", "三万五"]), id="two texts"),
-    pytest.param(message_xml(Content="欠" * 5000), id="long text"),
     pytest.param(message_xml(MsgId=None), id="no MsgId"),
     pytest.param(message_xml(MsgId="1" * 200), id="long MsgId"),
     pytest.param(message_xml(MsgId="12ab"), id="MsgId not a number"),
@@ -322,6 +336,21 @@ def test_a_signed_but_malformed_message_is_refused_and_nothing_stored(any_client
     response = wechat_post(any_client, xml)
     assert response.status_code == 400, response.data
     assert count(session, InboundMessage) == 0 and count(session, Conversation) == 0
+
+
+def test_an_over_long_text_is_kept_in_part_and_the_worker_told(any_client, session):
+    response = wechat_post(any_client, text_xml("兰山区阳光城工地欠我们8个人三万五" + "欠" * 5000, 8006))
+    assert response.status_code == 200
+    assert reply_text(response).startswith(R.TRUNCATED) and R.QUESTIONS["name"] in reply_text(response)
+    stored = session.scalar(select(InboundMessage))
+    assert len(stored.payload["Content"]) == 4096
+    assert conversation(session).draft["texts"][0].startswith("兰山区阳光城工地欠我们8个人三万五")
+
+
+def test_two_menu_buttons_in_one_second_are_two_clicks(client, session):
+    wechat_post(client, event_xml("CLICK", "COMPLAIN", create_time=1700000100))
+    assert R.HUMAN.split("{")[0] in reply_text(wechat_post(client, event_xml("CLICK", "HUMAN", create_time=1700000100)))
+    assert count(session, InboundMessage) == 2
 
 
 def test_a_one_megabyte_body_is_too_large(client, session):

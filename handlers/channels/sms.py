@@ -32,6 +32,7 @@ from intake.delivery.sms_templates import Templates
 from intake.foundation.models import Channel, utcnow
 from intake.foundation.settings import Settings
 from intake.foundation.validation import mask_phone, normalise_phone
+from intake.reading.photos import Photo
 
 from ..runtime import db, services
 from .receive import take, webhook_blueprint
@@ -43,6 +44,7 @@ class InboundSms:
     provider_message_id: str
     from_number: str
     text: str
+    photos: tuple[Photo, ...] = ()  # MMS pictures, held by the provider until the worker fetches them
 
 
 class Gateway(Protocol):
@@ -62,8 +64,9 @@ def receive(gateway: Gateway) -> Response:
 
 def _inbound(gateway: str, sms: InboundSms) -> Inbound:
     phone = normalise_phone(sms.from_number) or sms.from_number
+    payload = {"from": sms.from_number, "text": sms.text, **({"media": len(sms.photos)} if sms.photos else {})}
     return Inbound(channel=Channel.SMS.value, message_id=f"{gateway}:{sms.provider_message_id}", user_id=phone,
-                   text=sms.text, phone=phone, payload={"from": sms.from_number, "text": sms.text})
+                   text=sms.text, phone=phone, payload=payload, attachments=sms.photos)
 
 
 # ---------------------------------------------------------------- mainland gateways

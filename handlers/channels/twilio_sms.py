@@ -6,6 +6,7 @@ taken from the request.
 """
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -17,15 +18,26 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
+from intake.delivery.media import FetchResult
 from intake.delivery.outbox import SendResult
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
+from intake.reading.photos import Photo
 
 from ..runtime import db, services
 from .receive import webhook_blueprint
 from .sms import InboundSms, receive, record_status
 
 NAME = "twilio"
+# An MMS picture's source is "twilio-media:<path on api.twilio.com>"; the worker fetches it with the account's
+# credentials, so only Twilio's own media URLs are taken (never a URL the sender could point elsewhere).
+MEDIA_SCHEME = "twilio-media"
+MEDIA_HOST = "https://api.twilio.com"
+MEDIA_PATH = re.compile(r"/2010-04-01/Accounts/AC[0-9a-f]{32}/Messages/MM[0-9a-f]{32}/Media/ME[0-9a-f]{32}")
+MEDIA_TYPE = "application/x-twilio-media"
+PHOTO_NAME = "彩信图片"
+MAX_MEDIA = 10  # Twilio's limit per message
+API_TIMEOUT = 30
 # Errors that no retry can cure; the outbox then tries the payload's fallbacks at once.
 PERMANENT_ERRORS = {
     21211: "invalid 'To' number",
@@ -70,13 +82,31 @@ class Gateway:
         form = self.verified_form(req)
         if not form.get("MessageSid") or not form.get("From"):
             abort(400, description="MessageSid and From are required")
-        return InboundSms(form["MessageSid"], form["From"], form.get("Body", ""))
+        return InboundSms(form["MessageSid"], form["From"], form.get("Body", ""), _pictures(form))
 
     def render(self, text: str | None) -> Response:
         twiml = MessagingResponse()
         if text:
             twiml.message(text)
         return Response(str(twiml), mimetype="application/xml")
+
+
+def _pictures(form) -> tuple[Photo, ...]:
+    """An MMS's pictures (NumMedia, MediaUrl0..n, MediaContentType0..n) as photos the worker fetches; other
+    media (a contact card, a video) are not evidence photos and are left out."""
+    number = form.get("NumMedia") or "0"
+    if not number.isdigit() or int(number) > MAX_MEDIA:
+        abort(400, description=f"NumMedia must be a number from 0 to {MAX_MEDIA}")
+    photos = []
+    for i in range(int(number)):
+        url, kind = form.get(f"MediaUrl{i}", ""), form.get(f"MediaContentType{i}", "")
+        path = url.removeprefix(MEDIA_HOST)
+        if not (url.startswith(MEDIA_HOST + "/") and MEDIA_PATH.fullmatch(path)):
+            abort(400, description=f"MediaUrl{i} is not a Twilio media URL")
+        if kind.startswith("image/"):
+            photos.append(Photo(filename=PHOTO_NAME, content_type=MEDIA_TYPE, content=b"",
+                                source=f"{MEDIA_SCHEME}:{path}"))
+    return tuple(photos)
 
 
 @bp.post("/sms/twilio")
@@ -114,6 +144,26 @@ class TwilioSender:
         except (TwilioException, requests.RequestException) as exc:
             return SendResult(ok=False, error=f"Twilio unreachable: {type(exc).__name__}: {exc}")
         return SendResult(ok=True, provider_id=message.sid)
+
+
+class TwilioMediaFetcher:
+    """"twilio-media:<path>": an MMS picture, downloaded from Twilio with the account's credentials (Twilio
+    answers with a redirect to its media store, which requests follows without the credentials)."""
+
+    def __init__(self, account_sid: str, auth_token: str, http: requests.Session | None = None):
+        self.auth = (account_sid, auth_token)
+        self.http = http or requests.Session()
+
+    def fetch(self, source: str) -> FetchResult:
+        url = MEDIA_HOST + source.split(":", 1)[1]
+        try:
+            response = self.http.get(url, auth=self.auth, timeout=API_TIMEOUT)
+        except requests.RequestException as exc:
+            return FetchResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        if response.status_code != 200:  # 404: deleted or never there; no retry brings it back
+            return FetchResult(ok=False, permanent=response.status_code == 404,
+                               error=f"Twilio HTTP {response.status_code}")
+        return FetchResult(ok=True, content=response.content, content_type=response.headers.get("Content-Type"))
 
 
 def make_sender(settings: Settings, http_client: HttpClient | None = None) -> TwilioSender:

@@ -68,7 +68,8 @@ _DTD = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 MAX_CLOCK_SKEW = 300
 # Bounds on what the webhook stores, so that ids and the event key built from them fit the String(128) columns:
 # an openid is 28 characters, a MsgId a 64-bit number, a CreateTime Unix seconds, a MediaId 64 characters (the
-# attachment's source, String(200), takes 128). A text is far longer than anyone types into a chat.
+# attachment's source, String(200), takes 128). A text is far longer than anyone types into a chat; a longer one
+# is cut there.
 ID_MAX = 64
 MEDIA_ID_MAX = 128
 EVENT_MAX = 32
@@ -151,14 +152,15 @@ def _no_dtd(xml: bytes | str) -> bytes | str:
     return xml
 
 
-def _plain(data: dict[str, Any], name: str, max_length: int = ID_MAX, *, optional: bool = False,
+def _plain(data: dict[str, Any], name: str, max_length: int | None = ID_MAX, *, optional: bool = False,
            pattern: re.Pattern[str] | None = None) -> str | None:
     """One element's text, else 400: xmltodict gives a dict for a nested element, a list for a repeated one and
     None for a missing or empty one, and none of those may reach the database or the dialogue."""
     value = data.get(name)
     if value is None and optional:
         return None
-    if not isinstance(value, str) or len(value) > max_length or (pattern and not pattern.fullmatch(value)):
+    too_long = max_length is not None and len(value or "") > max_length
+    if not isinstance(value, str) or too_long or (pattern and not pattern.fullmatch(value)):
         abort(400, description=f"{name} must be one element of plain text, at most {max_length} characters")
     return value
 
@@ -176,12 +178,21 @@ def _inbound(message: BaseMessage) -> Inbound | None:
             return Inbound(**base, site_scene=_plain(data, "EventKey", optional=True))
         if isinstance(message, SubscribeEvent):
             return Inbound(**base)
-        said = MENU.get(_plain(data, "EventKey", optional=True)) if isinstance(message, ClickEvent) else None
-        return Inbound(**base, text=said) if said else None
+        button = _plain(data, "EventKey", optional=True) if isinstance(message, ClickEvent) else None
+        if button not in MENU:
+            return None
+        # Two different buttons in the same second are two clicks (a menu key is short: the id still fits).
+        return Inbound(**{**base, "message_id": f"{key}:{button}"}, text=MENU[button])
     base = dict(channel=Channel.WECHAT.value, message_id=_plain(data, "MsgId", pattern=_NUMBER), user_id=user,
                 payload=data)
     if isinstance(message, TextMessage):
-        return Inbound(**base, text=_plain(data, "Content", TEXT_MAX, optional=True))
+        text = _plain(data, "Content", None, optional=True)
+        if text is None or len(text) <= TEXT_MAX:
+            return Inbound(**base, text=text)
+        # Longer than anyone types: the first part is kept (in the stored payload too) and the worker told, never
+        # a 400, which WeChat shows the worker as "该公众号暂时无法提供服务".
+        data["Content"] = text[:TEXT_MAX]
+        return Inbound(**base, text=data["Content"], truncated=True)
     if isinstance(message, VoiceMessage):
         recognition = _plain(data, "Recognition", TEXT_MAX, optional=True)
         if recognition and recognition.strip():

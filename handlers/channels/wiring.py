@@ -25,10 +25,13 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
 
 
 def build_fetchers(settings: Settings) -> dict[str, Fetcher]:
-    """The media fetchers, keyed by source scheme: photos named by address (Open311), and WeChat's when the
-    channel is configured."""
+    """The media fetchers, keyed by source scheme: photos named by address (Open311), and each configured
+    channel's (WeChat's media, Twilio's MMS pictures)."""
     fetchers: dict[str, Fetcher] = {media_urls.SCHEME: media_urls.UrlFetcher(
         settings.uploads.max_photo_bytes, settings.api.media_fetch_private_hosts)}
     if wechat.configured(settings):
         fetchers[wechat.MEDIA_SCHEME] = wechat.WeChatMediaFetcher(wechat.make_client(settings))
+    if twilio_sms.configured(settings):
+        fetchers[twilio_sms.MEDIA_SCHEME] = twilio_sms.TwilioMediaFetcher(settings.twilio.account_sid,
+                                                                          settings.twilio.auth_token)
     return fetchers

@@ -7,7 +7,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from intake.case import cases
 from intake.case.clocks import LABELS, ClockError
-from intake.case.queue import clock_views
+from intake.case.queue import clock_views, unanswered
 from intake.case.routing import PRIORITY_TEXT, RoutingError
 from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
@@ -41,7 +41,7 @@ def _page(complaint, *, revealed: bool = False):
     return render_template(
         "console/case.html", c=complaint, clocks=clock_views(complaint, now, services().calendar),
         actions=[(action, FORMS[action]) for action in offered(db(), complaint, scope())],
-        transcript=transcript(db(), complaint),
+        transcript=transcript(db(), complaint), unanswered=unanswered(db(), [complaint.id]).get(complaint.id, 0),
         departments=departments_in_reach(db(), scope()) if scope().may("transfer") else [],
         phone=complaint.complainant.phone if revealed else mask_phone(complaint.complainant.phone),
         id_number=complaint.complainant.id_number if revealed else complaint.complainant.id_number_masked,

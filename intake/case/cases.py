@@ -5,6 +5,7 @@ Routing runs here too, as the handler of the "route" timer that every new or ret
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +27,7 @@ from intake.foundation.models import (
 )
 from intake.foundation.settings import Settings
 from intake.foundation.transitions import record, transition
+from intake.reading.photos import Photo
 from intake.registry.directory import DISPATCH_DESK
 
 from . import routing
@@ -43,7 +45,7 @@ from .clocks import (
     stop_clock,
     store_deadlines,
 )
-from .complaints import ROUTE_CLOCK
+from .complaints import ROUTE_CLOCK, attach_photos
 from .entries import assign_entry_no
 from .links import confirm_url
 from .notices import tell_department_of_transfer, tell_departments_of_routing, tell_worker
@@ -202,10 +204,20 @@ def open_investigation(session: Session, complaint: Complaint, ctx: CaseContext,
 
 def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, outcome: str,
             amount_recovered: int, workers_paid: int | None) -> Event:
-    """办结: the outcome and the money recovered; the worker is asked to confirm the money arrived."""
+    """办结: the outcome and the money recovered; the worker is asked to confirm the money arrived. With claim
+    lines the recovered sum is theirs: another figure is refused, naming the lines, so the case, the ledger, the
+    figures and the API never disagree."""
     outcome = _required(outcome, "办理结果")
     if amount_recovered < 0 or (workers_paid is not None and workers_paid < 0):
         raise CaseError("追回金额和人数不能为负数")
+    lines = session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)
+                            .order_by(ClaimLine.id)).all()
+    paid = sum(line.amount_paid for line in lines)
+    if lines and amount_recovered != paid:
+        short = "、".join(f"{line.worker_name}（诉求{line.amount_claimed or 0}元，已付{line.amount_paid}元）"
+                         for line in lines if line.amount_paid != (line.amount_claimed or 0))
+        raise CaseError(f"追回金额 {amount_recovered} 元与工人明细的已付合计 {paid} 元不一致"
+                        + (f"，已付与诉求不同的：{short}" if short else "") + "。请先在工人明细中记录每人的发放")
     complaint.amount_recovered = amount_recovered
     complaint.workers_paid = workers_paid
     event = _move(session, complaint, Status.RESOLVED, ctx, actor=actor, note=outcome,
@@ -217,6 +229,8 @@ def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: 
 
 def confirm_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, paid: bool, actor: str) -> Event:
     """回访: the worker says whether the money arrived. Only a yes closes (销号); a no reopens the case."""
+    if complaint.status == Status.CLOSED.value:
+        raise CaseError("这件投诉已经销号结案了，无需再确认。")
     if complaint.status != Status.RESOLVED.value:
         raise CaseError("案件还没有办结，无需确认")
     complaint.satisfied = paid
@@ -243,6 +257,10 @@ APPROVALS = {"extension": "延期", "return": "退回"}
 APPROVAL_EVENTS = (EventKind.APPROVAL_REQUESTED, EventKind.APPROVAL_DECIDED)
 MESSAGE_MAX = 300
 NOTE_MAX = 1000
+# The "material" timer: due at once when the worker writes while the clocks wait for them (take_worker_message).
+MATERIAL_CLOCK = "material"
+# How much of a worker's message the department's inbox notice quotes; the case page shows all of it.
+WORKER_TEXT_PREVIEW = 60
 
 
 def request_approval(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, kind: str,
@@ -384,6 +402,30 @@ def add_note(session: Session, complaint: Complaint, ctx: CaseContext, *, actor:
     if len(note) > NOTE_MAX:
         raise CaseError(f"备注最多 {NOTE_MAX} 个字")
     return record(session, complaint, EventKind.NOTE_ADDED, actor=actor, note=note)
+
+
+def take_worker_message(session: Session, complaint: Complaint, *, channel: str, text: str,
+                        photos: Sequence[Photo], now: datetime) -> Event:
+    """What the worker sends after the receipt goes on their case: the text on the timeline, photos as evidence
+    (fetched by the worker when a provider holds them), the handling department told in its inbox. While the
+    clocks wait for the worker's material, a "material" timer due now resumes them in the worker, which holds
+    the working calendar; the webhook stays light."""
+    event = record(session, complaint, EventKind.WORKER_WROTE, actor=f"worker:{channel}", note=text or None,
+                   data={"photos": len(photos)})
+    attach_photos(session, complaint, photos, now, actor=f"worker:{channel}")
+    if any(d.get("paused") for d in (complaint.deadlines or {}).values()):
+        set_timer(session, complaint, MATERIAL_CLOCK, now)
+    said = f"：{text[:WORKER_TEXT_PREVIEW]}" if text else ""
+    sent = f"（附{len(photos)}张照片）" if photos else ""
+    notify_department(session, complaint.department, {
+        "kind": EventKind.WORKER_WROTE, "ticket_no": complaint.ticket_no,
+        "text": f"【清零】案件{complaint.ticket_no}的工人发来新消息{sent}{said}"}, complaint.id, now)
+    return event
+
+
+def fire_material(session: Session, _timer: Timer, complaint: Complaint, fire: FireContext) -> None:
+    """The worker sent something while the clocks waited for their material: the clocks run again."""
+    resume_clocks(session, complaint, fire.now, fire.calendar, fire.settings.clocks, actor=f"worker:{complaint.channel}")
 
 
 def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker_name: str,

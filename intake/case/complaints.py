@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -118,17 +119,24 @@ def _insert(session: Session, new: NewComplaint, ticket_no: str) -> Complaint:
     session.add(seal(session, Event(complaint_id=complaint.id, kind=EventKind.RECEIVED,
                                     to_status=Status.RECEIVED.value, actor=f"worker:{new.channel}",
                                     data={"photos": len(new.photos)})))
+    attach_photos(session, complaint, new.photos, complaint.created_at, actor=f"worker:{new.channel}")
+    set_timer(session, complaint, ROUTE_CLOCK, complaint.created_at)
+    return complaint
+
+
+def attach_photos(session: Session, complaint: Complaint, photos: Iterable[Photo], now: datetime, *,
+                  actor: str) -> None:
+    """Evidence on the case, each stored file sealed into the case's hash chain; a photo a provider holds
+    (`source`) is fetched by the worker from `now` on (and sealed then)."""
     attachments = [Attachment(complaint_id=complaint.id, filename=photo.filename, content_type=photo.content_type,
                               size=len(photo.content), sha256=photo.sha256, content=photo.content,
-                              source=photo.source, fetch_next_at=complaint.created_at if photo.source else None)
-                   for photo in new.photos]
+                              source=photo.source, fetch_next_at=now if photo.source else None)
+                   for photo in photos]
     session.add_all(attachments)
     session.flush()
     for attachment in attachments:
         if attachment.content:
-            record_evidence(session, complaint, attachment, actor=f"worker:{new.channel}")
-    set_timer(session, complaint, ROUTE_CLOCK, complaint.created_at)
-    return complaint
+            record_evidence(session, complaint, attachment, actor=actor)
 
 
 def _with_text_findings(new: NewComplaint) -> dict:

@@ -186,12 +186,14 @@ def _load_complaints(session: Session, ids: list[int]) -> dict[int, Complaint]:
 
     The lock makes a concurrent transition either commit before us (the timer is stale) or wait for us.
     SKIP LOCKED: a complaint in the middle of a transition is left for the next pass (its timers stay pending),
-    and a worker never waits while holding timer locks, so workers and transitions cannot deadlock.
+    and a worker never waits while holding timer locks, so workers and transitions cannot deadlock. It is FOR
+    NO KEY UPDATE (the worker changes no key): a webhook adding a worker's message, photo or timer to the case
+    (rows that reference it, so they take KEY SHARE) never waits for a batch.
     """
     query = (select(Complaint).where(Complaint.id.in_(ids)).order_by(Complaint.id)
              .execution_options(populate_existing=True))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, key_share=True)
     return {c.id: c for c in session.scalars(query)}
 
 

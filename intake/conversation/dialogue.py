@@ -17,31 +17,33 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from intake.case.cases import take_worker_message
 from intake.case.complaints import TICKET_DIGITS, NewComplaint, create_complaint, find_for_worker
 from intake.foundation.encryption import lookup_hashes
-from intake.foundation.models import Channel, Complainant, Complaint, Conversation, Jurisdiction, Site
+from intake.foundation.models import Channel, Complainant, Complaint, Conversation, Jurisdiction, Site, Status
 from intake.foundation.settings import Settings
 from intake.foundation.texts import status_text
 from intake.foundation.validation import clean_text, mask_phone, normalise_digits, normalise_phone
-from intake.reading.extract import ClaimDraft, Value, extract_claim
+from intake.reading.extract import ClaimDraft, Value, extract_claim, place_words
 from intake.reading.photos import Photo
 from intake.registry.directory import county_refs
 from intake.registry.sites import site_refs
 
 from . import replies
-from .draft import Draft, Figure, KeptPhoto, Lookup, Resume
+from .draft import Draft, Figure, KeptPhoto, Lookup, Pick, Resume
 
 IDLE = "idle"            # nothing in progress (a finished complaint leaves its ticket number in the draft)
 COLLECTING = "collecting"  # asking for the field in draft.asking
 CONFIRM = "confirm"      # the summary was shown; waiting for 确认 or a correction
 RESUME = "resume"        # the worker came back after a pause; asked whether to continue
 LAST4 = "last4"          # a status look-up waits for the phone's last four digits
+PICK = "pick"            # a message waits for the worker to say which of their open cases it is about
 
 CONFIRM_WORDS = {"确认", "确认提交", "确定", "提交", "对", "是", "是的", "对的", "没错", "好", "好的", "可以", "ok", "1"}
 EDIT_WORDS = {"修改", "改", "重填", "不对", "错了", "2"}
@@ -53,6 +55,14 @@ HELP_WORDS = {"帮助", "help", "?", "？", "怎么用"}
 STATUS_WORDS = {"查询", "查", "查进度", "进度", "查询进度"}
 OPT_OUT_WORDS = {"退订", "td", "t", "stop", "unsubscribe"}
 ANONYMOUS_WORDS = {"匿名", "不留名", "不想留名", "不留"}
+NEW_COMPLAINT_WORDS = {"新投诉", "我要再投诉", "再投诉", "新的投诉", "我要投诉", "投诉", "还有别的欠薪"}
+# A worker with several open cases is asked which one; the newest this many are offered.
+MAX_CHOICES = 5
+# A status question in the worker's own words ("什么时候能拿到钱", "到哪一步了"); only short messages are read so,
+# a longer one is a claim that mentions money to come.
+STATUS_QUESTION_MAX = 20
+_STATUS_QUESTION = re.compile(r"进度|进展|到哪一?步|什么时候.{0,6}(?:拿到|给|发|到账|到手|处理|有结果)|怎么样了|"
+                              r"有结果了?吗|有消息了?吗|处理了?吗|办得怎么样")
 
 _PUNCT = re.compile(r"[\s\W_]+")
 _TICKET = re.compile(rf"(?<!\d)\d{{{TICKET_DIGITS}}}(?!\d)")
@@ -199,7 +209,7 @@ class _Turn:
 
     def _in_state(self, text: str, word: str, photos: list[Photo]) -> Reply:
         handler = {IDLE: self._idle, COLLECTING: self._collecting, CONFIRM: self._confirming,
-                   RESUME: self._resuming, LAST4: self._last4}[self.state]
+                   RESUME: self._resuming, LAST4: self._last4, PICK: self._picking}[self.state]
         return handler(text, word, photos)
 
     def _say(self, text: str, **flags) -> Reply:
@@ -227,9 +237,35 @@ class _Turn:
         ticket = _TICKET.search(normalise_digits(text)) if len(word) <= 14 else None
         if ticket and (word == ticket.group(0) or word.removeprefix("查询").removeprefix("查") == ticket.group(0)):
             return self._lookup(ticket.group(0))
-        if word in STATUS_WORDS:
-            return self._my_cases() if self.channel_phone else self._say(replies.ASK_TICKET)
+        if word in STATUS_WORDS or (len(word) <= STATUS_QUESTION_MAX and _STATUS_QUESTION.search(word)):
+            cases = self._cases(open_only=False)
+            if cases:
+                return self._say("".join(replies.STATUS.format(ticket=c.ticket_no, status=status_text(c.status))
+                                         for c in cases[:3]) + self._where_we_stood())
+            if word in STATUS_WORDS:
+                return self._say(replies.NO_CASES if self.channel_phone else replies.ASK_TICKET)
         return None
+
+    def _where_we_stood(self) -> str:
+        """After a status answer mid-dialogue, the question that is still open, so nothing is lost."""
+        if self.state == COLLECTING and self.draft.asking in replies.QUESTIONS:
+            return replies.STILL_ASKING.format(question=self._question(self.draft.asking))
+        if self.state == CONFIRM:
+            return replies.SUMMARY_AGAIN
+        return ""
+
+    def _cases(self, *, open_only: bool) -> list[Complaint]:
+        """The worker's cases, newest first: filed from this channel identity, or with the phone the channel gives
+        (matched by its lookup hash, never the clear number)."""
+        mine = and_(Complaint.channel == self.conv.channel, Complaint.channel_user_id == self.conv.user_id)
+        if self.channel_phone:
+            mine = or_(mine, Complaint.complainant_id.in_(
+                select(Complainant.id).where(Complainant.phone_hash.in_(lookup_hashes(self.channel_phone)))))
+        query = select(Complaint).where(mine)
+        if open_only:
+            query = query.where(Complaint.status != Status.CLOSED.value)
+        return list(self.session.scalars(
+            query.order_by(Complaint.created_at.desc(), Complaint.id.desc()).limit(MAX_CHOICES)).all())
 
     def _lookup(self, ticket: str) -> Reply:
         """A case's status only to the phone it was filed with: the channel's own number, or its last 4 digits."""
@@ -245,15 +281,6 @@ class _Turn:
             return self._say(replies.NOT_FOUND)
         return self._say(replies.STATUS.format(ticket=ticket, status=status_text(complaint.status)))
 
-    def _my_cases(self) -> Reply:
-        cases = self.session.scalars(
-            select(Complaint).join(Complainant).where(Complainant.phone_hash.in_(lookup_hashes(self.channel_phone)))
-            .order_by(Complaint.created_at.desc(), Complaint.id.desc()).limit(3)).all()
-        if not cases:
-            return self._say(replies.NO_CASES)
-        return self._say("".join(replies.STATUS.format(ticket=c.ticket_no, status=status_text(c.status))
-                                 for c in cases))
-
     def _last4(self, text: str, word: str, photos: list[Photo]) -> Reply:
         lookup = self.draft.take("lookup") or Lookup()
         self.state = lookup.back or IDLE
@@ -264,6 +291,60 @@ class _Turn:
         if complaint is None:
             return self._say(replies.NOT_FOUND)
         return self._say(replies.STATUS.format(ticket=complaint.ticket_no, status=status_text(complaint.status)))
+
+    # ------------------------------------------------------------------ the worker's open cases
+
+    def _follow_up(self, complaint: Complaint, text: str, photos: list[Photo]) -> Reply:
+        """A message about a filed case goes on that case; the worker hears where it went, in one line."""
+        limit = self.settings.dialogue.max_text_chars
+        if len(text) > limit:
+            text = text[:limit]
+            self.notes.append(replies.TRUNCATED)
+        photos = photos[:self.settings.uploads.max_photos]
+        take_worker_message(self.session, complaint, channel=self.conv.channel, text=text, photos=photos,
+                            now=self.now)
+        department = complaint.department.name if complaint.department else "处理部门"
+        line = replies.FOLLOW_UP_PHOTOS if photos else replies.FOLLOW_UP
+        return self._say(line.format(ticket=complaint.ticket_no, department=department, count=len(photos)))
+
+    def _names_another_site(self, text: str, cases: list[Complaint]) -> bool:
+        """Whether the message is a new claim rather than news: it names a registered site none of the open cases
+        is about, or a sum owed in a county none of them is in (a shared phone, another job)."""
+        if not _MEANINGFUL.search(text):
+            return False
+        claim = self._extract(text[:self.settings.dialogue.max_text_chars])
+        if claim.site is not None:
+            return int(claim.site.site_id) not in {c.site_id for c in cases}
+        owed = claim.amount or claim.amount_per_person
+        return bool(owed and claim.county_code and claim.county_code not in {c.jurisdiction_code for c in cases})
+
+    def _which_case(self, cases: list[Complaint]) -> Reply:
+        choices = "；".join(replies.CASE_CHOICE.format(number=n, where=_case_where(c), last4=c.ticket_no[-4:])
+                           for n, c in enumerate(cases, 1))
+        return self._say(replies.WHICH_CASE.format(count=len(cases), choices=choices))
+
+    def _picking(self, text: str, word: str, photos: list[Photo]) -> Reply:
+        pick = self.draft.take("pick") or Pick()
+        self.state = IDLE
+        kept = _unkept(pick.photos) + photos
+        if word in NEW_COMPLAINT_WORDS:
+            self._reset()
+            self.notes.append(replies.NEW_COMPLAINT)
+            if self._absorb(pick.text, kept):
+                return self._next()
+            return self._say(replies.WELCOME)
+        number = normalise_digits(word)
+        chosen = [t for n, t in enumerate(pick.tickets, 1) if number in (str(n), t[-4:], t)]
+        complaint = self.session.scalar(select(Complaint).where(Complaint.ticket_no == chosen[0])) if chosen else None
+        if complaint is None:  # not an answer: what they sent is kept with the question, which is asked again
+            pick.text = "\n".join(t for t in (pick.text, text) if t)
+            pick.photos = pick.photos + _kept(photos)
+            self.draft.pick, self.state = pick, PICK
+            cases = self.session.scalars(select(Complaint).where(Complaint.ticket_no.in_(pick.tickets))).all()
+            return self._which_case(sorted(cases, key=lambda c: pick.tickets.index(c.ticket_no)))
+        if complaint.status == Status.CLOSED.value:
+            return self._say(replies.CASE_CLOSED.format(ticket=complaint.ticket_no))
+        return self._follow_up(complaint, pick.text, kept)
 
     # ------------------------------------------------------------------ states
 
@@ -280,6 +361,20 @@ class _Turn:
         last_ticket = self.draft.last_ticket
         if last_ticket and word in CONFIRM_WORDS:
             return self._say(replies.ALREADY_SUBMITTED.format(ticket=last_ticket))
+        if word in NEW_COMPLAINT_WORDS:
+            known = bool(self._cases(open_only=True))
+            self._reset()
+            return self._say((replies.NEW_COMPLAINT if known else "") + replies.WELCOME)
+        if _MEANINGFUL.search(text) or photos:
+            cases = self._cases(open_only=True)
+            if cases and self._names_another_site(text, cases):  # a new claim (a shared phone, another site)
+                cases = []
+            if len(cases) == 1:
+                return self._follow_up(cases[0], text, photos)
+            if cases:
+                self.draft.pick = Pick(tickets=[c.ticket_no for c in cases], text=text, photos=_kept(photos))
+                self.state = PICK
+                return self._which_case(cases)
         self._reset()
         if not self._absorb(text, photos) and not photos:
             self._reset(keep_ticket=last_ticket)
@@ -364,6 +459,12 @@ class _Turn:
         self.draft.drop("asking")
         return self._say(self._summary())
 
+    def _question(self, field: str | None) -> str:
+        """The question for a missing field; a site named in the worker's own words is asked about by name."""
+        if field == "site" and self.draft.place:
+            return replies.PLACE_COUNTY.format(place=self.draft.place)
+        return replies.QUESTIONS.get(field, replies.WELCOME)
+
     def _missing(self) -> list[str]:
         d = self.draft
         out = []
@@ -413,7 +514,7 @@ class _Turn:
         found = _NAME_IN_TEXT.search(text)
         if found:
             self.draft.name, self.draft.anonymous = found.group(1), False
-        elif whole:
+        elif whole and word not in CONFIRM_WORDS | EDIT_WORDS:
             name = _NAME_PREFIX.sub("", text).strip(" ，,。.")
             if _NAME.fullmatch(name):
                 self.draft.name, self.draft.anonymous = name, False
@@ -446,6 +547,8 @@ class _Turn:
             d.county_code = claim.county_code
         if claim.site_choices and not d.site_id:
             d.site_choices = [int(c.site_id) for c in claim.site_choices]
+        elif claim.site is None and not d.site_id:
+            put("place", place_words(text), "site")
         put("amount", _figure(claim.amount), "amount")
         put("amount_per_person", _figure(claim.amount_per_person), "amount")
         # "我" alone makes the extractor guess one worker: believed only beside an amount or a stated count.
@@ -485,8 +588,7 @@ class _Turn:
         kept = self.draft.photos
         limit = self.settings.uploads.max_photos
         room = max(limit - len(kept), 0)
-        kept += [KeptPhoto(filename=p.filename, content_type=p.content_type, source=p.source,
-                           content=base64.b64encode(p.content).decode("ascii")) for p in photos[:room]]
+        kept += _kept(photos[:room])
         self.draft.photos = kept
         self.notes.append(replies.PHOTOS_RECEIVED.format(count=min(len(photos), room)))
         if len(photos) > room:
@@ -516,7 +618,7 @@ class _Turn:
             county = found.name if found else None
         site = self.session.get(Site, d.site_id) if d.site_id else None
         if site is None:
-            return county or ""
+            return (county or "") + (d.place or "")
         if county is None or site.name.startswith(county):
             return site.name
         return county + site.name
@@ -547,10 +649,11 @@ class _Turn:
             "risk_terms": d.risk_terms,
             "site_match_score": d.site_score,
         }
-        photos = [Photo(p.filename, p.content_type, base64.b64decode(p.content), p.source) for p in d.photos]
+        photos = _unkept(d.photos)
         complaint, created = create_complaint(self.session, NewComplaint(
             channel=self.conv.channel, channel_user_id=self.conv.user_id, phone=self.channel_phone or d.phone,
             name=d.name, anonymous=d.anonymous, site_id=d.site_id, jurisdiction_code=d.county_code,
+            project_name=None if d.site_id else d.place,
             workers=d.workers.value, amount=amount.value if amount else None,
             months=d.months.value if d.months else None,
             free_text="\n".join(d.texts), claim=claim, photos=photos,
@@ -558,6 +661,27 @@ class _Turn:
         self._reset(keep_ticket=complaint.ticket_no)
         return self._say(replies.SUBMITTED.format(ticket=complaint.ticket_no), complaint_created=created,
                          ticket_no=complaint.ticket_no)
+
+
+def _kept(photos: list[Photo]) -> list[KeptPhoto]:
+    """Photos as the draft keeps them until they are stored (content in base64)."""
+    return [KeptPhoto(filename=p.filename, content_type=p.content_type, source=p.source,
+                      content=base64.b64encode(p.content).decode("ascii")) for p in photos]
+
+
+def _unkept(kept: list[KeptPhoto]) -> list[Photo]:
+    return [Photo(p.filename, p.content_type, base64.b64decode(p.content), p.source) for p in kept]
+
+
+def _case_where(complaint: Complaint) -> str:
+    """A case as the worker knows it: the site, else the project as they named it, else the county."""
+    if complaint.site is not None:
+        return complaint.site.name
+    if complaint.project_name:
+        return complaint.project_name
+    if complaint.jurisdiction is not None:
+        return complaint.jurisdiction.name
+    return "未注明工地"
 
 
 def _in_context(text: str, asking: str | None) -> str:

@@ -42,17 +42,27 @@ class KeptPhoto(BaseModel):
     content: str
 
 
+class Pick(BaseModel):
+    """A message for one of several open cases, waiting for the worker to say which (state "pick")."""
+
+    tickets: list[str] = []
+    text: str = ""
+    photos: list[KeptPhoto] = []
+
+
 class Draft(BaseModel):
     # Where the dialogue stands.
     asking: str | None = None  # the field asked for (state "collecting")
     lookup: Lookup | None = None  # state "last4"
     resume: Resume | None = None  # state "resume"
+    pick: Pick | None = None  # state "pick"
     last_ticket: str | None = None  # the complaint just filed (state "idle")
     # The claim as read so far.
     site_id: int | None = None
     county_code: str | None = None
     site_score: float | None = None  # how sure the site match from the text is; None for a scanned or chosen site
     site_choices: list[int] = []  # sites the text fitted equally well, asked between by name
+    place: str | None = None  # a site the registry does not know, in the worker's words ("万达广场工地")
     amount: Figure | None = None
     amount_per_person: Figure | None = None
     amount_unknown: bool = False  # the worker cannot say; the department works it out with them

@@ -24,6 +24,7 @@ from intake.foundation.validation import clean_text
 from intake.reading.photos import Photo
 
 from .dialogue import handle_message
+from .replies import TRUNCATED
 
 CHANNEL_NAMES = {"wechat": "微信公众号", "sms": "短信"}
 # Delivery reports of outbound texts are kept as rows of this pseudo-channel, one per provider message id.
@@ -56,6 +57,7 @@ class Inbound:
     phone: str | None = None
     attachments: tuple[Photo, ...] = ()
     reply: str | None = None
+    truncated: bool = False  # the channel cut an over-long text: the worker is told only the first part is kept
 
 
 class ForeignRepeat(ValueError):
@@ -88,6 +90,8 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
                                 site_scene=inbound.site_scene, has_phone=inbound.phone is not None,
                                 phone=inbound.phone, attachments=inbound.attachments)
         text = answer.text
+        if inbound.truncated and text and TRUNCATED not in text:
+            text = TRUNCATED + text
         if answer.human_requested:
             _call_staff(session, inbound)
     if reply_to and text:

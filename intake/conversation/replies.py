@@ -18,6 +18,7 @@ WHICH_SITE = "您说的是哪个工地？{choices}。回复序号；都不是请
 SITE_CHOICE = "{number}. {name}"
 NONE_OF_THEM = {"都不是", "不是", "都不对", "没有", "0"}
 
+PLACE_COUNTY = "“{place}”在哪个区县？例如：兰山区。也可以说详细地址"
 SUMMARY = "请核对：{where}，{workers}人，{amount}，姓名{name}，电话{phone}。回复“确认”提交，回复“修改”重填"
 OWED = "欠{amount}元"
 AMOUNT_UNKNOWN = "欠款金额待核实"
@@ -42,6 +43,14 @@ ASK_LAST4 = "请发送登记时留的手机号后4位"
 STATUS = "编号{ticket}：{status}。"
 NOT_FOUND = "没有查到，请核对编号和手机号。"
 NO_CASES = "这个手机号还没有反映过欠薪。"
+
+FOLLOW_UP = "已转给办理{ticket}号投诉的{department}。"
+FOLLOW_UP_PHOTOS = "收到{count}张照片，已转给办理{ticket}号投诉的{department}。"
+WHICH_CASE = "您有{count}件投诉在办理，这条消息是说哪一件？请回复序号：{choices}；要反映新的欠薪请回复“新投诉”"
+CASE_CHOICE = "{number}.{where}（编号尾号{last4}）"
+NEW_COMPLAINT = "好的，反映一件新的欠薪。"
+STILL_ASKING = "刚才的问题：{question}"
+CASE_CLOSED = "编号{ticket}的投诉已经销号办完了。有新的欠薪请直接说情况。"
 
 TRUNCATED = "（消息太长，只保存了前面的部分）"
 PHOTOS_RECEIVED = "收到{count}张照片。"

@@ -121,6 +121,8 @@ class EventKind(StrEnum):
     WORKER_MESSAGED = "worker_messaged"
     ASSIGNED = "assigned"  # the case's officer set, changed or handed back (data: officer_id, null when handed back)
     NOTE_ADDED = "note_added"  # an internal note: staff only, never shown or sent to the worker
+    # The worker's own follow-up on their case (a text, photos) after the receipt.
+    WORKER_WROTE = "worker_wrote"
     CLAIM_LINE_ADDED = "claim_line_added"
     PAYMENT_RECORDED = "payment_recorded"
     # The clocks: paused and resumed while waiting for the worker, extended on approval, and the cards they give.
@@ -295,7 +297,8 @@ class Complaint(Base):
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
     project_name: Mapped[str | None] = mapped_column(String(300))
     complainant_id: Mapped[int] = mapped_column(ForeignKey("complainants.id"), index=True)
-    channel_user_id: Mapped[str | None] = mapped_column(String(128))
+    # Indexed: a worker's next message finds their open cases by the channel identity they filed from.
+    channel_user_id: Mapped[str | None] = mapped_column(String(128), index=True)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     free_text: Mapped[str] = mapped_column(Text, default="")
     claim: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -43,6 +43,7 @@ EVENT_TEXT = {
     EventKind.CLOCKS_PAUSED: "等待您补充材料",
     EventKind.CLOCKS_RESUMED: "材料已收到，继续处理",
     EventKind.TRANSFERRED: "已转给更合适的部门办理",
+    EventKind.WORKER_WROTE: "收到您补充的内容，已转给负责部门",
 }
 
 
@@ -56,7 +57,7 @@ EVENT_LABELS = {
     EventKind.CLOCK_EXTENDED: "延期", EventKind.CLOCK_WARNING: "黄牌预警", EventKind.CLOCK_OVERDUE: "红牌超期",
     EventKind.ESCALATED: "超期督办", EventKind.PRIORITY_SET: "优先级", EventKind.SUPERVISED: "挂牌督办",
     EventKind.SUPERVISION_OVERDUE: "督办超期", EventKind.APPROVAL_REQUESTED: "提交申请",
-    EventKind.APPROVAL_DECIDED: "审批", EventKind.WORKER_MESSAGED: "发消息给工人", EventKind.NOTE_ADDED: "内部备注",
+    EventKind.APPROVAL_DECIDED: "审批", EventKind.WORKER_MESSAGED: "发消息给工人", EventKind.WORKER_WROTE: "工人留言", EventKind.NOTE_ADDED: "内部备注",
     EventKind.ASSIGNED: "承办人",
     EventKind.CLAIM_LINE_ADDED: "添加工人", EventKind.PAYMENT_RECORDED: "记录发放",
     EventKind.COLLECTIVE_LINKED: "关联集体案件", EventKind.CO_HANDLER_NOTIFIED: "通知协办",

@@ -595,6 +595,24 @@ def _match_site(text: str, sites: tuple[SiteRef, ...], county: str | None,
 
 # ---------------------------------------------------------------- entry point
 
+_PLACE = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]{2,20}?(?:(?:广场|大厦|花园)?(?:工地|项目部|项目|小区|工程)|广场|大厦|花园)"
+                    r"(?:[一二三四五六七八九十\d]+期)?")
+_PLACE_LEAD = re.compile(r"^(?:.*?(?:区|县|市|镇|乡))?(?:我们|我|在|的|是|去|那个|这个|老板|之前|以前)*")
+_CLAUSE = re.compile(r"[，,。.;；!！?？\s]+")
+
+
+def place_words(text: str) -> str | None:
+    """A site as the worker named it ("万达广场工地"), for a site the registry does not know: kept in their words
+    so staff see what was said. None when no clause names one ("我在工地干活" names no place)."""
+    for clause in _CLAUSE.split(text or ""):
+        found = _PLACE.search(clause)
+        if found:
+            place = _PLACE_LEAD.sub("", found.group(0))
+            if len(_SITE_NOISE.sub("", place)) >= 2:
+                return place
+    return None
+
+
 def extract_claim(text: str, sites: Iterable[SiteRef] | None = None,
                   counties: Iterable[CountyRef] | None = None,
                   risk_words: Iterable[tuple[str, str]] = RISK_WORDS) -> ClaimDraft:

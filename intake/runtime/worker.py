@@ -33,6 +33,7 @@ TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     cases.ROUTE_CLOCK: cases.fire_route,
     cases.SUPERVISE_CLOCK: cases.fire_supervision,
     timers.PAYMENT_ORDER_CLOCK: orders.fire_order,
+    cases.MATERIAL_CLOCK: cases.fire_material,
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
 }
 
