@@ -408,13 +408,6 @@ class _Turn:
             self.draft.site_id, self.draft.county_code, self.draft.site_score = site.id, site.jurisdiction_code, None
         return True
 
-    def _question(self, field: str | None) -> str:
-        if field != "which_site":
-            return replies.QUESTIONS.get(field, replies.WELCOME)
-        names = [site.name if site else "" for site in (self.session.get(Site, i) for i in self.draft.site_choices)]
-        return replies.WHICH_SITE.format(choices="；".join(
-            replies.SITE_CHOICE.format(number=n, name=name) for n, name in enumerate(names, 1)))
-
     def _confirming(self, text: str, word: str, photos: list[Photo]) -> Reply:
         if word in CONFIRM_WORDS and not photos:
             return self._submit()
@@ -460,10 +453,15 @@ class _Turn:
         return self._say(self._summary())
 
     def _question(self, field: str | None) -> str:
-        """The question for a missing field; a site named in the worker's own words is asked about by name."""
+        """The question for a missing field; a site named in the worker's own words is asked about by name, and
+        sites that fitted equally are offered by name."""
         if field == "site" and self.draft.place:
             return replies.PLACE_COUNTY.format(place=self.draft.place)
-        return replies.QUESTIONS.get(field, replies.WELCOME)
+        if field != "which_site":
+            return replies.QUESTIONS.get(field, replies.WELCOME)
+        names = [site.name if site else "" for site in (self.session.get(Site, i) for i in self.draft.site_choices)]
+        return replies.WHICH_SITE.format(choices="；".join(
+            replies.SITE_CHOICE.format(number=n, name=name) for n, name in enumerate(names, 1)))
 
     def _missing(self) -> list[str]:
         d = self.draft
