@@ -16,12 +16,12 @@ from intake.case.clocks import start_clocks_for
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.case.routing import collective_size, route_complaint
 from intake.case.timers import open_timers
-from intake.foundation.models import CollectiveCase, Complaint, Event, EventKind, Site, Status, Timer
+from intake.foundation.models import AuditEntry, CollectiveCase, Complaint, Event, EventKind, Site, Status, Timer
 from intake.foundation.transitions import transition
 from intake.reading.extract import extract_claim
 from intake.runtime import worker
 from intake.supervision.employers import RegisterError, set_credit_code
-from tests.helpers import CAL
+from tests.helpers import CAL, act, flashed, login, make_accounts, reload
 
 CORPUS = tomllib.loads((Path(__file__).parent / "data" / "collectives.toml").read_text())["case"]
 _codes = itertools.count(1)
@@ -46,6 +46,7 @@ def file(session, text_, county, site=None, workers=None) -> Complaint:
     draft = extract_claim(text_)
     new = NewComplaint(channel="web", phone="13800138000", name="张三", site_id=site.id if site else None,
                        jurisdiction_code=county, free_text=text_, workers=workers,
+                       amount=draft.amount.value if draft.amount else None,
                        claim={"employer": draft.employer} if draft.employer else {})
     return create_complaint(session, new)[0]
 
@@ -173,3 +174,32 @@ def test_a_routes_clock_timers_are_inserted_in_one_flush(session, settings):
         event.remove(session, "after_flush", count)
     assert started and [n for n in flushes if n] == \
         [sum(t.clock != cases.ROUTE_CLOCK for t in open_timers(session, complaint.id))]
+
+
+def test_county_supervisor_merges_and_splits_collectives_on_the_case_page(app, client, session, settings):
+    accounts = make_accounts(session)
+    a, b = (file(session, words, LANSHAN) for words in ("宏达建筑公司欠我五千", "鑫源劳务公司欠我三千"))
+    for c in (a, b):
+        route_complaint(session, c, settings, now())
+    session.commit()
+    clerk = app.test_client()
+    login(clerk, accounts["other_staff"])
+    assert act(clerk, a.ticket_no, "merge_collective", other=b.ticket_no, reason="同一包工头").status_code == 403
+    login(client, accounts["county"])
+    refused = act(client, a.ticket_no, "merge_collective", other="000000000000", reason="同一包工头")
+    assert "找不到这个投诉编号" in flashed(client, refused) and reload(session, a).collective_id is None
+    merged = act(client, a.ticket_no, "merge_collective", other=b.ticket_no, reason="同一包工头")
+    page = flashed(client, merged)
+    a, b = reload(session, a), reload(session, b)
+    assert a.collective_id == b.collective_id is not None
+    assert f"集体欠薪案件（编号{a.collective_id}）" in page and "共 2 件投诉，2 人，欠薪 8,000 元" in page
+    assert [e.kind for e in a.events][-1] == EventKind.COLLECTIVE_MERGED
+    split = act(client, b.ticket_no, "split_collective", reason="不是同一个包工头")
+    assert "已移出集体欠薪案件" in flashed(client, split)
+    a, b = reload(session, a), reload(session, b)
+    assert (a.collective_id, b.collective_id, b.collective_key) == (None, None, None)
+    audited = session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "case_action")).all()
+    assert [d["step"] for d in audited][-2:] == ["merge_collective", "split_collective"]
+    later = file(session, "鑫源劳务公司欠我三千", LANSHAN)
+    route_complaint(session, later, settings, now())
+    assert later.collective_id is None  # the split-out complaint is not pulled back in

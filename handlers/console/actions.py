@@ -112,6 +112,9 @@ FORMS: Mapping[CaseAction, Form] = {
     A.CLOSE_OVERRIDE: Form("不经工人确认结案", (Field(REASON, "理由（如工人无法联系、已核实发放）", "textarea"),), danger=True),
     A.REOPEN: Form("重新办理", (Field(REASON, "重新办理的理由", "textarea"),), danger=True),
     A.MESSAGE: Form("发消息给工人", (Field("text", f"消息内容（{cases.MESSAGE_MAX}字以内）", "textarea"),)),
+    A.MERGE_COLLECTIVE: Form("并入集体欠薪案件", (Field("other", "同一集体的另一投诉编号", "text"),
+                                            Field(REASON, "合并理由", "textarea"))),
+    A.SPLIT_COLLECTIVE: Form("移出集体欠薪案件", (Field(REASON, "移出理由", "textarea"),), danger=True),
 }
 
 

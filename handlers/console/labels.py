@@ -23,6 +23,7 @@ EVENT_LABELS = {
     EventKind.SUPERVISION_OVERDUE: "督办超期", EventKind.APPROVAL_REQUESTED: "提交申请",
     EventKind.APPROVAL_DECIDED: "审批", EventKind.WORKER_MESSAGED: "发消息给工人",
     EventKind.CLAIM_LINE_ADDED: "添加工人", EventKind.PAYMENT_RECORDED: "记录发放",
-    EventKind.COLLECTIVE_LINKED: "关联集体案件", EventKind.CO_HANDLER_NOTIFIED: "通知协办",
+    EventKind.COLLECTIVE_LINKED: "关联集体案件",
+    EventKind.COLLECTIVE_MERGED: "人工并入集体案件", EventKind.COLLECTIVE_SPLIT: "移出集体案件", EventKind.CO_HANDLER_NOTIFIED: "通知协办",
     EventKind.EVIDENCE_LOST: "证据照片丢失", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",
 }

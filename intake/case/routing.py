@@ -255,6 +255,63 @@ def link(session: Session, case: CollectiveCase, joining: list[Complaint], *, ac
     session.flush()
 
 
+def merge(session: Session, complaint: Complaint, other: Complaint, *, actor: str, reason: str) -> CollectiveCase:
+    """Staff put two complaints in one collective case by hand (并案): the other's collective (or the
+    complaint's, or a new one) takes in both and every member of the complaint's former collective."""
+    reason = _reason(reason, "合并")
+    if other.id == complaint.id:
+        raise RoutingError("不能与本案自身合并")
+    if other.status in (Status.CLOSED.value, Status.RECEIVED.value):
+        raise RoutingError(f"投诉{other.ticket_no}已销号或尚未派单，不能合并")
+    if other.collective_id is not None and other.collective_id == complaint.collective_id:
+        raise RoutingError(f"两件投诉已在同一集体案件（编号{other.collective_id}）")
+    target_id = other.collective_id or complaint.collective_id
+    if target_id is None:
+        case = CollectiveCase(site_id=other.site_id if other.site_id == complaint.site_id else None,
+                              lead_department_id=other.department_id)
+        session.add(case)
+        session.flush()
+    else:
+        case = session.get(CollectiveCase, target_id)
+    moving = [c for c in (complaint, other) if c.collective_id is None]
+    for source in {c.collective_id for c in (complaint, other)} - {None, case.id}:
+        moving += session.scalars(select(Complaint).where(Complaint.collective_id == source).order_by(Complaint.id))
+    for c in moving:
+        c.collective_id = case.id
+        record(session, c, EventKind.COLLECTIVE_MERGED, actor=actor,
+               note=f"人工并入集体欠薪案件（编号{case.id}）。原因：{reason}",
+               data={"collective_id": case.id, "with": other.ticket_no, "reason": reason})
+    session.flush()
+    return case
+
+
+def split(session: Session, complaint: Complaint, *, actor: str, reason: str) -> None:
+    """Staff take a complaint out of its collective case (拆案); it is not linked again automatically. A
+    collective left with one complaint is dissolved."""
+    reason = _reason(reason, "移出")
+    if complaint.collective_id is None:
+        raise RoutingError("本案不在集体欠薪案件中")
+    case_id = complaint.collective_id
+    leaving = [complaint]
+    rest = list(session.scalars(select(Complaint).where(Complaint.collective_id == case_id,
+                                                        Complaint.id != complaint.id)))
+    if len(rest) == 1:
+        leaving += rest
+    for c in leaving:
+        c.collective_id = None
+        record(session, c, EventKind.COLLECTIVE_SPLIT, actor=actor,
+               note=f"移出集体欠薪案件（编号{case_id}）。原因：{reason}", data={"collective_id": case_id, "reason": reason})
+    complaint.collective_key = None
+    session.flush()
+
+
+def _reason(reason: str | None, verb: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise RoutingError(f"{verb}须说明原因")
+    return reason
+
+
 def _priority(complaint: Complaint, flags: tuple[str, ...], headcount: int, collective: bool,
               rules: RoutingSettings) -> tuple[str, tuple[str, ...]]:
     """The highest priority any configured rule gives, with every reason that gave it."""

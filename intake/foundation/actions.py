@@ -28,6 +28,8 @@ class CaseAction(str, enum.Enum):
     CLOSE_OVERRIDE = "close_override"        # 不经工人确认结案
     REOPEN = "reopen"                        # 重新办理
     MESSAGE = "message"                      # 发消息给工人
+    MERGE_COLLECTIVE = "merge_collective"    # 并入集体欠薪案件
+    SPLIT_COLLECTIVE = "split_collective"    # 移出集体欠薪案件
 
     def __str__(self) -> str:
         return self.value

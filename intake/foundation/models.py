@@ -132,6 +132,8 @@ class EventKind(StrEnum):
     PRIORITY_SET = "priority_set"
     COLLECTIVE_LINKED = "collective_linked"
     COLLECTIVE_FLAGGED = "collective_flagged"
+    COLLECTIVE_MERGED = "collective_merged"
+    COLLECTIVE_SPLIT = "collective_split"
     CO_HANDLER_NOTIFIED = "co_handler_notified"
     # 挂牌督办 (by routing's rules or by hand) and its deadline passing.
     SUPERVISED = "supervised"
