@@ -21,7 +21,7 @@ from intake.foundation.transitions import transition
 from intake.reading.extract import extract_claim
 from intake.runtime import worker
 from intake.supervision.employers import RegisterError, set_credit_code
-from tests.helpers import CAL, act, flashed, login, make_accounts, reload
+from tests.helpers import CAL, act, auth, flashed, login, make_accounts, make_client, reload
 
 CORPUS = tomllib.loads((Path(__file__).parent / "data" / "collectives.toml").read_text())["case"]
 _codes = itertools.count(1)
@@ -194,6 +194,10 @@ def test_county_supervisor_merges_and_splits_collectives_on_the_case_page(app, c
     assert a.collective_id == b.collective_id is not None
     assert f"集体欠薪案件（编号{a.collective_id}）" in page and "共 2 件投诉，2 人，欠薪 8,000 元" in page
     assert [e.kind for e in a.events][-1] == EventKind.COLLECTIVE_MERGED
+    token = make_client(session, "county-system", role="county_supervisor", county=LANSHAN)
+    shown = client.get(f"/api/v1/complaints/{a.ticket_no}", headers=auth(token)).get_json()["collective_case"]
+    assert shown == {"id": a.collective_id, "complaints": 2, "workers": 2, "amount": 8000,
+                     "members": [a.ticket_no, b.ticket_no]}
     split = act(client, b.ticket_no, "split_collective", reason="不是同一个包工头")
     assert "已移出集体欠薪案件" in flashed(client, split)
     a, b = reload(session, a), reload(session, b)

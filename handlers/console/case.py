@@ -9,14 +9,14 @@ from intake.case import cases
 from intake.case.actions import NotOffered, offered, take
 from intake.case.clocks import ClockError
 from intake.case.queue import clock_views
-from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_size
+from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_view
 from intake.conversation.transcript import transcript
 from intake.foundation.actions import CaseAction
-from intake.foundation.models import Complaint, utcnow
+from intake.foundation.models import utcnow
 from intake.foundation.texts import amount_text, when_text
 from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import mask_phone
-from intake.people.access import attachment_for, case_for, departments_in_reach, scoped_complaints
+from intake.people.access import attachment_for, case_for, departments_in_reach
 
 from ..runtime import case_context, db, services
 from .actions import FORMS, read_values
@@ -46,16 +46,7 @@ def _page(complaint, *, revealed: bool = False):
         id_number=complaint.complainant.id_number if revealed else complaint.complainant.id_number_masked,
         revealed=revealed, when=lambda t: when_text(t, timezone), amount_text=amount_text,
         statuses=STATUS_LABELS, channels=CHANNEL_LABELS, events=EVENT_LABELS, investments=INVESTMENT_TEXT,
-        priorities=PRIORITY_TEXT, may=scope().may, collective=_collective(complaint))
-
-
-def _collective(complaint) -> dict | None:
-    """The case's collective: its size over every member, the members listed as far as the scope reaches."""
-    if complaint.collective_id is None:
-        return None
-    members = db().scalars(scoped_complaints(scope()).where(Complaint.collective_id == complaint.collective_id)
-                           .order_by(Complaint.id)).all()
-    return {"size": collective_size(db(), complaint.collective_id), "members": members}
+        priorities=PRIORITY_TEXT, may=scope().may, collective=collective_view(db(), scope(), complaint))
 
 
 @bp.get("/cases/<ticket_no>")

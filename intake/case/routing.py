@@ -25,6 +25,7 @@ from intake.foundation.models import (
 )
 from intake.foundation.settings import RoutingSettings, Settings
 from intake.foundation.transitions import TransitionError, record, transition
+from intake.people.access import Scope, scoped_complaints
 from intake.reading.names import employer_key
 from intake.registry.directory import (
     DISPATCH_DESK,
@@ -192,6 +193,23 @@ def collective_key(site_id: int | None, county: str | None, claim: dict | None) 
     name = (claim or {}).get("employer")
     key = employer_key(name) if isinstance(name, str) else None
     return f"employer:{county}:{key}" if key and county else None
+
+
+@dataclass(frozen=True)
+class CollectiveView:
+    """A collective as staff and client systems see it: its size over every member, the members they may see."""
+
+    id: int
+    size: CollectiveSize
+    members: list[Complaint]
+
+
+def collective_view(session: Session, scope: Scope, complaint: Complaint) -> CollectiveView | None:
+    if complaint.collective_id is None:
+        return None
+    members = list(session.scalars(scoped_complaints(scope).where(Complaint.collective_id == complaint.collective_id)
+                                   .order_by(Complaint.id)))
+    return CollectiveView(complaint.collective_id, collective_size(session, complaint.collective_id), members)
 
 
 def collective_size(session: Session, collective_id: int) -> CollectiveSize:
