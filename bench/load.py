@@ -18,7 +18,8 @@ Checked against the database afterwards: every confirmed conversation has exactl
 ticket number the worker was told, and nothing else was stored; every complaint was routed by the worker.
 Baseline: each kind of request timed alone, one at a time, on the same servers before the wave; the table
 shows loaded p50 / p99 and loaded p50 / baseline p50.
-Targets: zero server errors, zero lost or duplicated complaints, every complaint routed.
+Targets (issue 15): p99 <= 1 s for every kind, the slowest WeChat answer < 3 s, zero server errors, zero lost or
+duplicated complaints, every complaint routed within 10 s of the wave's end (printed as the time it took).
 """
 from __future__ import annotations
 
@@ -46,14 +47,17 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bench import figures  # noqa: E402
 from bench.harness import ROOT, SECRET_KEY, Requests, app_env, free_port, prepare_database, serve, sms_user, wechat_user  # noqa: E402
-from intake import encryption  # noqa: E402
+from intake.foundation import encryption  # noqa: E402
 from intake.foundation.db import make_engine  # noqa: E402
 from intake.foundation.models import Complainant, Complaint, Status  # noqa: E402
 from intake.people.staff import NewUser, create_user  # noqa: E402
 from intake.registry.directory import department  # noqa: E402
 from intake.runtime.sessions import make_session_factory  # noqa: E402
 
-FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"
+# A third name only a role (never linked), the rest one of a few companies: the wave forms collectives in one
+# county, so routing takes the collective look-up and its lock while intake of that county goes on.
+FIRSTS = ("兰山区阳光城工地，老板欠我们8个人三万五", "兰山区 临沂鑫源劳务有限公司欠我们8个人三万五",
+          "兰山区 宏达建筑公司欠我们8个人三万五")
 TICKET = re.compile(r"受理编号(\d{12})")
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 SUBMISSION_KEY = re.compile(r'name="submission_key" type="hidden" value="([0-9a-f]{32})"')
@@ -67,6 +71,8 @@ CONVERSATIONS_MAX = 10_000  # per simulated worker: the count bound beside the t
 STAFF_ROUNDS_MAX = 10_000
 REQUEST_TIMEOUT = 30
 ROUTE_WAIT = 60  # seconds the worker gets after the wave to route what is left
+# Targets (issue 15): p99 of every kind, the slowest WeChat answer, the last complaint routed after the wave.
+P99_TARGET_MS, WECHAT_MAX_MS, ROUTED_WITHIN = 1000, 3000, 10
 UNLIMITED = "1000000 per minute"  # one machine sends everything from 127.0.0.1: per-address limits are off
 
 
@@ -123,7 +129,8 @@ class Sender:
 async def chat(client: Client, make: Requests, channel: str, user: int, tally: Tally, think: float,
                deadline: float, rng: random.Random) -> None:
     """One conversation to its ticket number; stops between messages when time is up."""
-    said = [FIRST, "张三", "确认"] if channel == "sms" else [FIRST, "张三", f"139{user:08d}", "确认"]
+    first = FIRSTS[user % len(FIRSTS)]
+    said = [first, "张三", "确认"] if channel == "sms" else [first, "张三", f"139{user:08d}", "确认"]
     build = make.sms if channel == "sms" else make.wechat
     for text in said:
         if time.monotonic() > deadline:
@@ -259,8 +266,9 @@ async def wave(base: str, make: Requests, workers: int, staff: list[str], second
         await connector.close()
 
 
-def check_database(url: str, tally: Tally) -> dict[str, int]:
-    """Every confirmed conversation has exactly one complaint with the ticket it was told; nothing else stored."""
+def check_database(url: str, tally: Tally, wave_end: float) -> tuple[dict[str, int], float]:
+    """Every confirmed conversation has exactly one complaint with the ticket it was told; nothing else stored.
+    Also the seconds from the wave's end until the worker had routed the last complaint."""
     encryption.configure([encryption.derived_data_key(SECRET_KEY)])  # the phones are the servers' ciphertexts
     engine = make_engine(url)
     with make_session_factory(engine)() as session:
@@ -274,6 +282,7 @@ def check_database(url: str, tally: Tally) -> dict[str, int]:
             waiting = session.scalar(select(func.count()).select_from(Complaint)
                                      .where(Complaint.status == Status.RECEIVED.value))
             if not waiting or time.monotonic() > routed_deadline:
+                routed_after = time.monotonic() - wave_end
                 break
             time.sleep(1)
             session.expire_all()
@@ -286,7 +295,7 @@ def check_database(url: str, tally: Tally) -> dict[str, int]:
         "wrong ticket told": sum(1 for key, ticket in told.items() if key in stored and stored[key] != [ticket]),
         "stored, never confirmed": sum(1 for key in stored if key not in told),
         "not routed by the worker": waiting,
-    }
+    }, routed_after
 
 
 def prepare_staff(url: str, count: int) -> list[str]:
@@ -316,7 +325,7 @@ def _percentile(samples: list[float], share: float) -> float:
 
 
 def report(tally: Tally, base_p50: dict[str, float], elapsed: float, checks: dict[str, int],
-           workers: int, staff: int) -> list[figures.Figure]:
+           workers: int, staff: int, routed_after: float) -> list[figures.Figure]:
     print(f"\n{workers} simulated workers and {staff} staff for {elapsed:.0f} s")
     print(f"{'kind':22} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'alone p50':>10} {'ratio':>6}")
     found = []
@@ -326,7 +335,11 @@ def report(tally: Tally, base_p50: dict[str, float], elapsed: float, checks: dic
         ratio = f"{p50 / (alone * 1000):6.1f}" if alone else "     -"
         print(f"{kind:22} {len(samples):8d} {len(samples) / elapsed:7.1f} {p50:8.1f} {p99:8.1f} "
               f"{alone * 1000 if alone else 0:10.1f} {ratio}")
-        found += [figures.Figure("load", f"{kind} p50", p50, "ms"), figures.Figure("load", f"{kind} p99", p99, "ms")]
+        found += [figures.Figure("load", f"{kind} p50", p50, "ms"),
+                  figures.Figure("load", f"{kind} p99", p99, "ms", "<=", P99_TARGET_MS)]
+        if kind == "wechat":
+            found.append(figures.Figure("load", "wechat max", max(samples) * 1000, "ms", "<", WECHAT_MAX_MS))
+            print(f"{'wechat max':22} {max(samples) * 1000:8.1f} ms (target < {WECHAT_MAX_MS} ms: WeChat retries at 5 s)")
     conversations = defaultdict(int)
     for channel, _ in tally.confirmed:
         conversations[channel] += 1
@@ -340,6 +353,10 @@ def report(tally: Tally, base_p50: dict[str, float], elapsed: float, checks: dic
         print(f"{name:40} {count:8d}  {target}")
     for example in (tally.server_errors + tally.unexpected + tally.retry_mismatches)[:5]:
         print("  e.g.", example)
+    print(f"{'last complaint routed':40} {routed_after:8.1f} s after the wave  "
+          f"{'pass' if routed_after <= ROUTED_WITHIN else 'FAIL'}")
+    found.append(figures.Figure("load", "last complaint routed after the wave", routed_after, "s", "<=",
+                                ROUTED_WITHIN))
     found.append(figures.Figure("load", "confirmed conversations", sum(conversations.values()), "", ">", 0))
     found += [figures.Figure("load", name, count, "", *(("",) if name == "complaints stored" else ("==", 0)))
               for name, count in {**errors, **checks}.items()]
@@ -369,7 +386,7 @@ def main() -> None:
         try:
             base_p50, elapsed = asyncio.run(wave(base, Requests(base), args.workers, staff, args.seconds,
                                                  args.think, tally))
-            checks = check_database(args.url, tally)
+            checks, routed_after = check_database(args.url, tally, time.monotonic())
             if worker.poll() is not None:
                 with open(log_path) as log:
                     print("the worker process stopped during the run:\n" + log.read()[-3000:])
@@ -382,7 +399,7 @@ def main() -> None:
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
-    figures.write(args.json, report(tally, base_p50, elapsed, checks, args.workers, len(staff)))
+    figures.write(args.json, report(tally, base_p50, elapsed, checks, args.workers, len(staff), routed_after))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ BENCHES = {
     "webhooks": ("webhooks.py", ["--postgres", "{url}"], ["--postgres", "{url}", "--rounds", "1"]),
     "console": ("console.py", ["--url", "{url}"], ["--url", "{url}", "--complaints", "100000", "--ledger-rows", "10000"]),
     "load": ("load.py", ["--url", "{url}"], ["--url", "{url}", "--seconds", "20", "--workers", "60"]),
+    "routing": ("routing.py", ["--url", "{url}"], ["--url", "{url}", "--rounds", "10"]),
 }
 
 

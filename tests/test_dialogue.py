@@ -36,7 +36,7 @@ def test_one_message_claim_is_read_back_and_filed(session, settings, chat_sites)
     assert (complaint.workers, complaint.amount, complaint.complainant.name, complaint.complainant.phone) == \
         (8, 35000, "张三", SMS_PHONE)
     assert complaint.free_text == "兰山区阳光城工地，老板欠我们8个人三万五，我叫张三"
-    assert complaint.claim["employer"] == "老板" and complaint.claim["source"] == "dialogue"
+    assert complaint.claim["employer"] is None and complaint.claim["source"] == "dialogue"
     conversation = session.scalar(select(Conversation))
     assert conversation.state == "idle" and conversation.draft == {"last_ticket": reply.ticket_no}
 

@@ -325,8 +325,17 @@ class ComplaintOut(BaseModel):
     source: SourceOut | None
 
 
+class CollectiveOut(BaseModel):
+    id: int
+    complaints: int = Field(description="every member, also those outside the client's scope")
+    workers: int = Field(description="a member without a head count counts as one worker")
+    amount: int
+    members: list[str] = Field(description="ticket numbers of the members in the client's scope")
+
+
 class ComplaintDetail(ComplaintOut):
     events: list[EventOut]
+    collective_case: CollectiveOut | None
 
 
 class ComplaintPage(BaseModel):

@@ -18,7 +18,7 @@ from intake.case import cases
 from intake.case.clues import Clue, IdempotencyMismatch, external_refs, submit
 from intake.case.complaints import NewComplaint
 from intake.case.queue import Filters, clock_views, parse_cursor, queue_page
-from intake.case.routing import RoutingError
+from intake.case.routing import RoutingError, collective_view
 from intake.foundation.models import Channel, Complaint, Department, ExternalRef, Jurisdiction, Site, utcnow
 from intake.foundation.texts import event_sentence, status_text
 from intake.foundation.transitions import TransitionError
@@ -226,4 +226,8 @@ def _complaint(c: Complaint, model: type[schemas.ComplaintOut],
         fields["events"] = [schemas.EventOut(id=e.id, kind=e.kind, text=event_sentence(e.kind, c.ticket_no),
                                              from_status=e.from_status, to_status=e.to_status,
                                        actor=e.actor, note=e.note, at=e.created_at) for e in c.events]
+        view = collective_view(db(), scope(), c)
+        fields["collective_case"] = schemas.CollectiveOut(
+            id=view.id, complaints=view.size.complaints, workers=view.size.workers, amount=view.size.amount,
+            members=[m.ticket_no for m in view.members]) if view else None
     return model(**fields)

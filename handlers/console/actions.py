@@ -127,6 +127,9 @@ FORMS: Mapping[CaseAction, Form] = {
                                                  "compensation_percent": _amount(v["percent"], "赔偿金比例")}),
     A.ORDER_PAID: Form("记录已按期支付", (Field("note", "支付情况", "textarea", required=False),)),
     A.POLICE_TRANSFER: Form("移送公安", (Field("note", "移送说明", "textarea", required=False),), danger=True),
+    A.MERGE_COLLECTIVE: Form("并入集体欠薪案件", (Field("other", "同一集体的另一投诉编号", "text"),
+                                            Field(REASON, "合并理由", "textarea"))),
+    A.SPLIT_COLLECTIVE: Form("移出集体欠薪案件", (Field(REASON, "移出理由", "textarea"),), danger=True),
 }
 
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from intake.case import cases
 from intake.case.clocks import LABELS, ClockError
 from intake.case.queue import clock_views, unanswered
-from intake.case.routing import PRIORITY_TEXT, RoutingError
+from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_view
 from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
 from intake.foundation.actions import CaseAction
@@ -50,7 +50,8 @@ def _page(complaint, *, revealed: bool = False):
         priorities=PRIORITY_TEXT, may=scope().may,
         actors=actor_names(db(), (e.actor for e in complaint.events)),
         pending=cases.pending_approvals(db(), complaint), clock_labels=LABELS,
-        colleagues=cases.colleagues(db(), complaint))
+        colleagues=cases.colleagues(db(), complaint),
+        collective=collective_view(db(), scope(), complaint))
 
 
 @bp.get("/cases/<ticket_no>")

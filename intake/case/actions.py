@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import Complaint, StaffUser, Status
 from intake.foundation.transitions import ALLOWED
-from intake.people.access import Scope, departments_in_reach
+from intake.people.access import Scope, case_for, departments_in_reach
 
-from . import cases
+from . import cases, routing
 from .cases import CaseContext, CaseError
 
 Operation = Callable[..., Any]
@@ -81,6 +81,15 @@ def _assign(session: Session, complaint: Complaint, ctx: CaseContext, scope: Sco
     return cases.assign(session, complaint, ctx, actor=scope.actor, officer=officer)
 
 
+def _merge(session: Session, complaint: Complaint, _ctx: CaseContext, scope: Scope, *, other: str,
+           reason: str) -> Any:
+    """With `other` (a ticket number) only if the scope may see it; any other is refused as if it did not exist."""
+    other = case_for(session, scope, other)
+    if other is None:
+        raise CaseError("找不到这个投诉编号（不存在或不在权限范围内）")
+    return routing.merge(session, complaint, other, actor=scope.actor, reason=reason)
+
+
 def _pending(kind: str) -> Callable[[Complaint, frozenset[str]], bool]:
     return lambda _complaint, pending: kind in pending
 
@@ -122,6 +131,9 @@ RULES: Mapping[CaseAction, Rule] = {
     A.ASSIGN: Rule(HELD, _assign),
     A.RELEASE: Rule(HELD, by_actor(cases.assign, officer=None), when=lambda c, _p: c.officer_id is not None),
     A.NOTE: Rule(frozenset(s.value for s in Status), by_actor(cases.add_note)),
+    A.MERGE_COLLECTIVE: Rule(OPEN - {Status.RECEIVED.value}, _merge),
+    A.SPLIT_COLLECTIVE: Rule(OPEN, by_actor(routing.split, with_context=False),
+                             when=lambda c, _p: c.collective_id is not None),
 }
 
 

@@ -219,7 +219,8 @@ def _schedule_of(session: Session, complaint: Complaint, clock: str, start: date
 
 def _set_clock(session: Session, complaint: Complaint, clock: str, start: datetime, steps: dict[str, datetime],
                after: datetime | None = None) -> list[Timer]:
-    return [timers.set_timer(session, complaint, f"{clock}:{step}", at, started_at=start)
+    """The clock's timers, inserted at the caller's next flush."""
+    return [timers.set_timer(session, complaint, f"{clock}:{step}", at, started_at=start, flush=False)
             for step, at in steps.items() if step != "due" and (after is None or at > after)]
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from intake.foundation.models import (
     ClaimLine,
@@ -20,13 +20,13 @@ from intake.foundation.models import (
     Event,
     EventKind,
     Investment,
-    Jurisdiction,
     Priority,
-    Site,
     Status,
 )
 from intake.foundation.settings import RoutingSettings, Settings
 from intake.foundation.transitions import TransitionError, record, transition
+from intake.people.access import Scope, scoped_complaints
+from intake.reading.names import employer_key
 from intake.registry.directory import (
     DISPATCH_DESK,
     HRSS,
@@ -37,6 +37,8 @@ from intake.registry.directory import (
 )
 
 ACTOR = "system:router"
+# Complaints of one key still alone, linked at once: normally one (a second of the key links the first).
+LOOSE_MAX = 100
 ROUTABLE = frozenset({Status.RECEIVED, Status.RETURNED})
 TRANSFERABLE = frozenset({Status.ROUTED, Status.ACKNOWLEDGED, Status.ACCEPTED, Status.IN_PROGRESS,
                           Status.RETURNED})
@@ -89,13 +91,14 @@ def route_complaint(session: Session, complaint: Complaint, settings: Settings, 
     rules = settings.routing
     dept, rule, reason = _choose(session, complaint, settings)
     complaint.department = dept
+    complaint.collective_key = collective_key(complaint.site_id, complaint.jurisdiction_code, complaint.claim)
     # The status write comes first: on SQLite it takes the database's write lock before the collective look-up.
     transition(session, complaint, Status.ROUTED, actor=ACTOR, note=reason,
                data={"rule": rule, "reason": reason, "department_id": dept.id})
-    members = _link_collective(session, complaint, rules, now)
-    group = members or [complaint]
-    headcount = sum(c.workers or 1 for c in group)
-    total = sum(c.amount or 0 for c in group)
+    case, joined = _link_collective(session, complaint, rules, now)
+    size = collective_size(session, case.id) if case is not None else None
+    headcount = size.workers if size else complaint.workers or 1
+    total = size.amount if size else complaint.amount or 0
     collective = headcount >= rules.collective_workers
     flags = tuple(complaint.claim.get("risk_flags") or ())
 
@@ -105,17 +108,16 @@ def route_complaint(session: Session, complaint: Complaint, settings: Settings, 
         record(session, complaint, EventKind.PRIORITY_SET, actor=ACTOR,
                note=f"优先级定为{PRIORITY_TEXT[priority]}：" + "；".join(reasons),
                data={"priority": priority, "reasons": list(reasons)})
-    raised = _flag_collective(session, group, complaint, headcount, rules) if collective and members else ()
+    # A collective's alerts fire once: when it first reaches the threshold (or a lone complaint does).
+    first_alert = collective and (case is None or case.flagged_at is None)
+    raised = _flag_collective(session, case, joined, complaint, headcount, rules, now) if collective and case else ()
 
     major = _major_reasons(complaint, flags, headcount, total, rules)
-    for c in group:
-        if major and not c.supervised:
-            c.supervised = True
-            record(session, c, EventKind.SUPERVISED, actor=ACTOR, note="挂牌督办：" + "；".join(major),
-                   data={"reasons": list(major)})
+    if major:
+        _supervise(session, complaint, case, major)
 
     high_risk = bool(major) or any(f in rules.urgent_flags or f in rules.high_flags for f in flags)
-    co_handlers = _notify_co_handlers(session, complaint, dept, collective or high_risk, rules)
+    co_handlers = _notify_co_handlers(session, complaint, dept, first_alert or high_risk, rules)
     session.flush()
     return RoutingDecision(complaint_id=complaint.id, department_id=dept.id, rule=rule, reason=reason,
                            priority=complaint.priority, priority_reasons=reasons, supervised=complaint.supervised,
@@ -173,62 +175,159 @@ def _choose(session: Session, complaint: Complaint, settings: Settings) -> tuple
     return desk, "dispatch_desk", f"工地和区县均不明 → {desk.name}人工分派"
 
 
-def _link_collective(session: Session, complaint: Complaint, rules: RoutingSettings,
-                     now: datetime) -> list[Complaint]:
-    """Link complaints on one site (or one employer in one county, without a site) within the window.
+@dataclass(frozen=True)
+class CollectiveSize:
+    """A collective case at a glance: its complaints, workers (a complaint without a count is one) and amount."""
 
-    Returns the collective's members, or [] when the complaint stands alone. A row lock on the site (or the
-    county) serialises two routers on PostgreSQL, so they cannot both open a collective; SQLite has one writer.
+    complaints: int
+    workers: int
+    amount: int
+
+
+def collective_key(site_id: int | None, county: str | None, claim: dict | None) -> str | None:
+    """What links complaints into one collective case: the site, or (without a site) the county and the
+    employer the worker named, normalised (intake.reading.names); None when neither is known (a role word such
+    as 老板 names nobody)."""
+    if site_id is not None:
+        return f"site:{site_id}"
+    name = (claim or {}).get("employer")
+    key = employer_key(name) if isinstance(name, str) else None
+    return f"employer:{county}:{key}" if key and county else None
+
+
+@dataclass(frozen=True)
+class CollectiveView:
+    """A collective as staff and client systems see it: its size over every member, the members they may see."""
+
+    id: int
+    size: CollectiveSize
+    members: list[Complaint]
+
+
+def collective_view(session: Session, scope: Scope, complaint: Complaint) -> CollectiveView | None:
+    if complaint.collective_id is None:
+        return None
+    members = list(session.scalars(scoped_complaints(scope).where(Complaint.collective_id == complaint.collective_id)
+                                   .order_by(Complaint.id)))
+    return CollectiveView(complaint.collective_id, collective_size(session, complaint.collective_id), members)
+
+
+def collective_size(session: Session, collective_id: int) -> CollectiveSize:
+    count, workers, amount = session.execute(
+        select(func.count(), func.coalesce(func.sum(func.coalesce(Complaint.workers, 1)), 0),
+               func.coalesce(func.sum(Complaint.amount), 0)).where(Complaint.collective_id == collective_id)).one()
+    return CollectiveSize(complaints=count, workers=workers, amount=amount)
+
+
+def _link_collective(session: Session, complaint: Complaint, rules: RoutingSettings,
+                     now: datetime) -> tuple[CollectiveCase | None, list[Complaint]]:
+    """Link the complaint to the open complaints of its key within the window: the collective they already
+    form, or a new one with the one (or few) still alone. Returns the case and the complaints linked now.
+
+    Two indexed look-ups on the key, whatever the county's volume; closed complaints are never pulled in. On
+    PostgreSQL a transaction-level advisory lock on the key serialises two routers of one key (so they cannot
+    both open a collective) without touching any row a new complaint's insert needs; SQLite has one writer.
     """
+    key = complaint.collective_key
+    if complaint.collective_id is not None:
+        return session.get(CollectiveCase, complaint.collective_id), []
+    if key is None:
+        return None, []
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
     since = now - timedelta(days=rules.collective_window_days)
-    query = select(Complaint).where(Complaint.id != complaint.id, Complaint.created_at >= since,
-                                    Complaint.status != Status.RECEIVED.value)
-    employer = _employer(complaint)
-    if complaint.site_id is not None:
-        session.execute(select(Site.id).where(Site.id == complaint.site_id).with_for_update())
-        query = query.where(Complaint.site_id == complaint.site_id)
-    elif employer and complaint.jurisdiction_code:
-        session.execute(select(Jurisdiction.code).where(Jurisdiction.code == complaint.jurisdiction_code)
-                        .with_for_update())
-        query = query.where(Complaint.site_id.is_(None), Complaint.jurisdiction_code == complaint.jurisdiction_code)
+    linkable = (Complaint.collective_key == key, Complaint.created_at >= since, Complaint.id != complaint.id,
+                Complaint.status.not_in((Status.RECEIVED.value, Status.CLOSED.value)))
+    linked_id = session.scalar(select(Complaint.collective_id).where(*linkable, Complaint.collective_id.is_not(None))
+                               .order_by(Complaint.created_at.desc()).limit(1))
+    alone = list(session.scalars(select(Complaint).where(*linkable, Complaint.collective_id.is_(None))
+                                 .order_by(Complaint.created_at, Complaint.id).limit(LOOSE_MAX)
+                                 .execution_options(populate_existing=True)))
+    if linked_id is None and not alone:
+        return None, []
+    if linked_id is not None:
+        case = session.get(CollectiveCase, linked_id)
     else:
-        return []
-    candidates = session.scalars(query.order_by(Complaint.created_at, Complaint.id)
-                                 .options(selectinload(Complaint.complainant))
-                                 .execution_options(populate_existing=True)).all()
-    if complaint.site_id is None:
-        candidates = [c for c in candidates if _employer(c) == employer]
-    if not candidates:
-        return []
-    linked = sorted({c.collective_id for c in candidates if c.collective_id is not None})
-    if linked:
-        case = session.get(CollectiveCase, linked[0])
-    else:
-        case = CollectiveCase(site_id=complaint.site_id, employer=employer,
-                              lead_department_id=candidates[0].department_id)
+        named = "".join(alone[0].claim["employer"].split()) if complaint.site_id is None else None
+        case = CollectiveCase(site_id=complaint.site_id, employer=named, lead_department_id=alone[0].department_id)
         session.add(case)
         session.flush()
+    joining = [*alone, complaint]
+    link(session, case, joining, actor=ACTOR)
+    return case, joining
+
+
+def link(session: Session, case: CollectiveCase, joining: list[Complaint], *, actor: str, why: str = "") -> None:
+    """Put complaints into a collective case, each with a claim line for its worker and a timeline entry."""
     lead = session.get(Department, case.lead_department_id) if case.lead_department_id else None
-    where = "同一工地" if complaint.site_id is not None else f"同一用工单位（{employer}）"
-    joining = [c for c in [*candidates, complaint] if c.collective_id is None]
+    where = why or ("同一工地" if case.site_id is not None else f"同一用工单位（{case.employer}）")
     with_lines = set(session.scalars(select(ClaimLine.complaint_id)
                                      .where(ClaimLine.complaint_id.in_([c.id for c in joining]))))
     for c in joining:
         c.collective_id = case.id
         if c.id not in with_lines:
             session.add(ClaimLine(complaint_id=c.id, worker_name=c.complainant.name, amount_claimed=c.amount))
-        record(session, c, EventKind.COLLECTIVE_LINKED, actor=ACTOR,
+        record(session, c, EventKind.COLLECTIVE_LINKED, actor=actor,
                note=f"与{where}的其他投诉合并为集体欠薪案件（编号{case.id}），牵头部门：{lead.name if lead else '待定'}",
                data={"collective_id": case.id, "lead_department_id": case.lead_department_id})
     session.flush()
-    return list(session.scalars(select(Complaint).where(Complaint.collective_id == case.id).order_by(Complaint.id)))
 
 
-def _employer(complaint: Complaint) -> str | None:
-    name = (complaint.claim or {}).get("employer")
-    if not isinstance(name, str):
-        return None
-    return "".join(name.split()) or None
+def merge(session: Session, complaint: Complaint, other: Complaint, *, actor: str, reason: str) -> CollectiveCase:
+    """Staff put two complaints in one collective case by hand (并案): the other's collective (or the
+    complaint's, or a new one) takes in both and every member of the complaint's former collective."""
+    reason = _reason(reason, "合并")
+    if other.id == complaint.id:
+        raise RoutingError("不能与本案自身合并")
+    if other.status in (Status.CLOSED.value, Status.RECEIVED.value):
+        raise RoutingError(f"投诉{other.ticket_no}已销号或尚未派单，不能合并")
+    if other.collective_id is not None and other.collective_id == complaint.collective_id:
+        raise RoutingError(f"两件投诉已在同一集体案件（编号{other.collective_id}）")
+    target_id = other.collective_id or complaint.collective_id
+    if target_id is None:
+        case = CollectiveCase(site_id=other.site_id if other.site_id == complaint.site_id else None,
+                              lead_department_id=other.department_id)
+        session.add(case)
+        session.flush()
+    else:
+        case = session.get(CollectiveCase, target_id)
+    moving = [c for c in (complaint, other) if c.collective_id is None]
+    for source in {c.collective_id for c in (complaint, other)} - {None, case.id}:
+        moving += session.scalars(select(Complaint).where(Complaint.collective_id == source).order_by(Complaint.id))
+    for c in moving:
+        c.collective_id = case.id
+        record(session, c, EventKind.COLLECTIVE_MERGED, actor=actor,
+               note=f"人工并入集体欠薪案件（编号{case.id}）。原因：{reason}",
+               data={"collective_id": case.id, "with": other.ticket_no, "reason": reason})
+    session.flush()
+    return case
+
+
+def split(session: Session, complaint: Complaint, *, actor: str, reason: str) -> None:
+    """Staff take a complaint out of its collective case (拆案); it is not linked again automatically. A
+    collective left with one complaint is dissolved."""
+    reason = _reason(reason, "移出")
+    if complaint.collective_id is None:
+        raise RoutingError("本案不在集体欠薪案件中")
+    case_id = complaint.collective_id
+    leaving = [complaint]
+    rest = list(session.scalars(select(Complaint).where(Complaint.collective_id == case_id,
+                                                        Complaint.id != complaint.id)))
+    if len(rest) == 1:
+        leaving += rest
+    for c in leaving:
+        c.collective_id = None
+        record(session, c, EventKind.COLLECTIVE_SPLIT, actor=actor,
+               note=f"移出集体欠薪案件（编号{case_id}）。原因：{reason}", data={"collective_id": case_id, "reason": reason})
+    complaint.collective_key = None
+    session.flush()
+
+
+def _reason(reason: str | None, verb: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise RoutingError(f"{verb}须说明原因")
+    return reason
 
 
 def _priority(complaint: Complaint, flags: tuple[str, ...], headcount: int, collective: bool,
@@ -266,9 +365,16 @@ def _major_reasons(complaint: Complaint, flags: tuple[str, ...], headcount: int,
     return tuple(reasons)
 
 
-def _flag_collective(session: Session, group: list[Complaint], complaint: Complaint, headcount: int,
-                     rules: RoutingSettings) -> tuple[int, ...]:
-    """Mark every linked complaint as part of a collective case once, raising it to at least high."""
+def _flag_collective(session: Session, case: CollectiveCase, joined: list[Complaint], complaint: Complaint,
+                     headcount: int, rules: RoutingSettings, now: datetime) -> tuple[int, ...]:
+    """Mark complaints as part of a collective case once, raising each to at least high: every open member when
+    the collective first reaches the threshold, afterwards only those joining it."""
+    if case.flagged_at is None:
+        case.flagged_at = now
+        group = list(session.scalars(select(Complaint).where(Complaint.collective_id == case.id,
+                                                             Complaint.status != Status.CLOSED.value)))
+    else:
+        group = joined
     raised = []
     flagged = set(session.scalars(select(Event.complaint_id).where(
         Event.complaint_id.in_([c.id for c in group]), Event.kind == EventKind.COLLECTIVE_FLAGGED)))
@@ -285,6 +391,21 @@ def _flag_collective(session: Session, group: list[Complaint], complaint: Compla
                note=f"集体欠薪：关联投诉共{headcount}人，达到{rules.collective_workers}人标准，优先级至少为高",
                data=data)
     return tuple(raised)
+
+
+def _supervise(session: Session, complaint: Complaint, case: CollectiveCase | None, major: tuple[str, ...]) -> None:
+    """挂牌督办 for the complaint and the open members of its collective not yet supervised."""
+    group = [complaint]
+    if case is not None:
+        group += session.scalars(select(Complaint).where(Complaint.collective_id == case.id,
+                                                         Complaint.id != complaint.id,
+                                                         Complaint.status != Status.CLOSED.value,
+                                                         Complaint.supervised.is_(False)))
+    for c in group:
+        if not c.supervised:
+            c.supervised = True
+            record(session, c, EventKind.SUPERVISED, actor=ACTOR, note="挂牌督办：" + "；".join(major),
+                   data={"reasons": list(major)})
 
 
 def _notify_co_handlers(session: Session, complaint: Complaint, handler: Department, alert: bool,

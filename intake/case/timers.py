@@ -9,7 +9,7 @@ crashes. Handlers are looked up by clock name in the table the caller passes (th
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -77,14 +77,17 @@ def is_sticky(clock: str) -> bool:
 
 
 def set_timer(session: Session, complaint: Complaint, clock: str, due_at: datetime, *,
-              started_at: datetime | None = None) -> Timer:
-    """A pending timer for the complaint's current version; started_at (default now) is when its clock began."""
+              started_at: datetime | None = None, flush: bool = True) -> Timer:
+    """A pending timer for the complaint's current version; started_at (default now) is when its clock began.
+
+    flush=False leaves the insert to the caller's one flush (a route sets a dozen clock timers at once)."""
     timer = Timer(complaint_id=complaint.id, clock=clock, due_at=due_at, version=complaint.version,
                   state=PENDING)
     if started_at is not None:
         timer.created_at = started_at
     session.add(timer)
-    session.flush()
+    if flush:
+        session.flush()
     return timer
 
 
@@ -105,15 +108,20 @@ def open_timers(session: Session, complaint_id: int) -> list[Timer]:
                                                     Timer.state.in_((PENDING, PAUSED))).order_by(Timer.id)))
 
 
-def claim_due(session: Session, now: datetime, limit: int) -> list[Timer]:
-    """Due pending timers, oldest first, locked for this transaction.
+def claim_due(session: Session, now: datetime, limit: int, clocks: Collection[str] | None = None,
+              exclude: Collection[str] = ()) -> list[Timer]:
+    """Due pending timers (only of `clocks` if given, none of `exclude`), oldest first, locked for this transaction.
 
     On PostgreSQL, FOR UPDATE SKIP LOCKED lets several workers share the work without waiting on or repeating
     each other. SQLite has no row locks: the rows are read inside the write transaction, which is safe for
     the one worker a SQLite deployment runs.
     """
-    query = (select(Timer).where(Timer.state == PENDING, Timer.due_at <= now)
-             .order_by(Timer.due_at, Timer.id).limit(limit))
+    query = select(Timer).where(Timer.state == PENDING, Timer.due_at <= now)
+    if clocks is not None:
+        query = query.where(Timer.clock.in_(clocks))
+    if exclude:
+        query = query.where(Timer.clock.not_in(exclude))
+    query = query.order_by(Timer.due_at, Timer.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(session.scalars(query))
@@ -198,8 +206,9 @@ def _load_complaints(session: Session, ids: list[int]) -> dict[int, Complaint]:
 
 
 def fire_due(session: Session, now: datetime, limit: int, firing: Firing,
-             between: Callable[[], None] | None = None) -> FireResult:
-    """Claim and fire up to `limit` due timers in the caller's transaction.
+             between: Callable[[], None] | None = None, clocks: Collection[str] | None = None,
+             exclude: Collection[str] = ()) -> FireResult:
+    """Claim and fire up to `limit` due timers (of `clocks`, none of `exclude`) in the caller's transaction.
 
     The batch runs in one savepoint with one flush at the end: the complaints are loaded (and locked) in one
     query, handlers share a per-batch cache (`FireContext.cache`, e.g. the timeline history of every complaint
@@ -209,7 +218,7 @@ def fire_due(session: Session, now: datetime, limit: int, firing: Firing,
     instead of blocking every later pass. `between` runs after each timer.
     """
     result = FireResult()
-    claimed = claim_due(session, now, limit)
+    claimed = claim_due(session, now, limit, clocks, exclude)
     if not claimed:
         return result
     complaints = _load_complaints(session, sorted({t.complaint_id for t in claimed}))

@@ -35,6 +35,8 @@ class CaseAction(str, enum.Enum):
     ORDER_PAYMENT = "order_payment"          # 责令限期支付
     ORDER_PAID = "order_paid"                # 限期内已支付
     POLICE_TRANSFER = "police_transfer"      # 移送公安
+    MERGE_COLLECTIVE = "merge_collective"    # 并入集体欠薪案件
+    SPLIT_COLLECTIVE = "split_collective"    # 移出集体欠薪案件
 
     def __str__(self) -> str:
         return self.value

@@ -136,6 +136,8 @@ class EventKind(StrEnum):
     PRIORITY_SET = "priority_set"
     COLLECTIVE_LINKED = "collective_linked"
     COLLECTIVE_FLAGGED = "collective_flagged"
+    COLLECTIVE_MERGED = "collective_merged"
+    COLLECTIVE_SPLIT = "collective_split"
     CO_HANDLER_NOTIFIED = "co_handler_notified"
     # 挂牌督办 (by routing's rules or by hand) and its deadline passing.
     SUPERVISED = "supervised"
@@ -263,6 +265,8 @@ class CollectiveCase(Base):
     employer: Mapped[str | None] = mapped_column(String(300))
     lead_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When its head count first reached the collective threshold: its alerts fire then, once for the collective.
+    flagged_at: Mapped[datetime | None]
 
 
 # The predicates of the watch-list indexes, as intake.supervision.figures' queries say them (so the planner sees they apply).
@@ -287,6 +291,8 @@ class Complaint(Base):
               sqlite_where=text(SUPERVISED_OPEN), postgresql_where=text(SUPERVISED_OPEN)),
         Index("ix_complaints_watch_due", "next_due_at", "id", sqlite_where=text(WATCHED_OPEN),
               postgresql_where=text(WATCHED_OPEN)),
+        # Routing's collective look-up: the complaints of one site (or one named employer in one county) in the window.
+        Index("ix_complaints_collective_key", "collective_key", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_no: Mapped[str] = mapped_column(String(20), unique=True)
@@ -317,6 +323,9 @@ class Complaint(Base):
     collective_id: Mapped[int | None] = mapped_column(ForeignKey("collective_cases.id"), index=True)
     # The officer of the department who has taken the case (承办人); the clocks stay the department's.
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    # What links it to others (intake.case.routing.collective_key): "site:<id>" or "employer:<county>:<name key>";
+    # set when routed, cleared when staff split it out of a collective so it is not linked again.
+    collective_key: Mapped[str | None] = mapped_column(String(340))
     # The running clocks' deadlines, kept by intake.case.clocks: {clock: {start, warn, due, working, paused}}, and
     # the earliest unpaused due of them, so a queue orders by urgency from one indexed column.
     deadlines: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")

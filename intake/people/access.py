@@ -27,7 +27,8 @@ WORK = frozenset({A.ACKNOWLEDGE, A.REQUEST_RETURN, A.CONTACT, A.WAIT, A.MATERIAL
                   A.TAKE, A.ASSIGN, A.RELEASE, A.ORDER_PAID, "reveal_phone", "intake"})
 # Orders to pay and transfers to the police go out under the department head's name.
 HEAD = WORK | {A.RETURN, A.DECIDE_EXTENSION, A.DECIDE_RETURN, A.REOPEN, A.ORDER_PAYMENT, A.POLICE_TRANSFER}
-SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, "export", "blacklist"}
+SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, A.MERGE_COLLECTIVE, A.SPLIT_COLLECTIVE, "export",
+                    "blacklist"}
 ACTIONS: dict[Role, frozenset[str]] = {
     Role.STAFF: WORK,
     Role.HEAD: HEAD | {"export"},

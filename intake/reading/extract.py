@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 
 from intake.foundation.settings import RISK_WORDS
 from intake.foundation.validation import drop_invisible
+from intake.reading.names import is_named
 
 __all__ = [
     "ClaimDraft",
@@ -448,14 +449,12 @@ _PERSON = re.compile(
 )
 _ORG_SUFFIX = re.compile(r"(?:有限责任公司|股份有限公司|有限公司|分公司|集团公司|集团|公司|项目部|工程队|施工队|劳务队)")
 _ORG_STOP = re.compile(r".*(?:那个|这个|那家|这家|一个|就是|在|给|是|被|欠|帮|替|找|跟|了|们|的|说|叫|我|俺|他|干|向|对|把|从|个|和)")
-_ORG_GENERIC = re.compile(r"(?:劳务|建筑|建设|工程|装饰|装修|房地产|地产|开发|那|这|大|总)*")
-# Generic parties, the one who hired the worker first: the developer is further up the chain than the boss.
-_GENERIC_ROLES = re.compile(r"包工头|工头|班组长|项目经理|老板|老总|项目部|劳务公司|建筑公司|施工队|开发商|公司")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fffa-z0-9()]{1,20}$")
 
 
 def _read_employer(text: str) -> str | None:
-    """The most specific party named: a named company or project office, then a named person, then a role."""
+    """The most specific party named: a named company or project office, then a named person. A role alone
+    (老板, 包工头, 劳务公司 ...) names nobody and gives None (see intake.reading.names)."""
     for m in _ORG_SUFFIX.finditer(text):
         run = _CJK_RUN.search(text, 0, m.start())
         core = run.group(0) if run else ""
@@ -463,7 +462,7 @@ def _read_employer(text: str) -> str | None:
         if cut:
             core = core[cut.end():]
         core = core.lstrip("0123456789")
-        if _ORG_GENERIC.fullmatch(core):
+        if not is_named(core + m.group(0)):
             continue
         return core + m.group(0)
     m = _PERSON.search(text)
@@ -475,11 +474,7 @@ def _read_employer(text: str) -> str | None:
         if m.group("s4"):
             return m.group("s4") + m.group("r4")
         return m.group("n3") + m.group("r3")
-    generic = [g.group(0) for g in _GENERIC_ROLES.finditer(text)]
-    if not generic:
-        return None
-    order = {name: i for i, name in enumerate(_GENERIC_ROLES.pattern.split("|"))}
-    return min(generic, key=lambda g: order[g])
+    return None
 
 
 # ---------------------------------------------------------------- risk

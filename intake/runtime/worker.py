@@ -1,8 +1,11 @@
 """The worker loop: fire due timers, deliver due outbox messages, then fetch evidence photos that providers
 hold. It owns its transactions.
 
-Timers are fired in batches, one transaction a batch, so a crash mid-batch rolls the whole batch back and the
-next pass repeats none of its effects. Messages are delivered, and photos fetched, one transaction each: a
+Route timers are fired one per transaction: routing a complaint is the heaviest work a timer does, and on SQLite
+the worker must hold the write lock (on PostgreSQL the collective's advisory lock) no longer than one
+complaint's routing, so intake in a wave never waits on a batch. Other timers are fired in batches, one
+transaction a batch, so a crash mid-batch rolls the whole batch back and the next pass repeats none of its
+effects. Messages are delivered, and photos fetched, one transaction each: a
 crash can at worst resend the one message, or refetch the one photo, in flight. On PostgreSQL any number of
 workers on any number of machines share the work (SKIP LOCKED); on SQLite run one.
 """
@@ -36,6 +39,8 @@ TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     cases.MATERIAL_CLOCK: cases.fire_material,
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
 }
+# Timers fired alone, one transaction each (see the module's docstring).
+ALONE = frozenset({cases.ROUTE_CLOCK})
 
 
 @dataclass
@@ -68,14 +73,15 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
     pause = _pause(config.item_delay_ms)
     policy = outbox.RetryPolicy(config.max_attempts, config.backoff_base_seconds, config.backoff_max_seconds)
     firing = timers.Firing(handlers, settings, calendar, policy)
-    while True:
-        with sessions.begin() as session:
-            result = timers.fire_due(session, now, config.batch_size, firing, between=pause)
-        report.fired += result.fired
-        report.stale += result.stale
-        report.errors += result.errors
-        if result.fired + result.stale + result.errors == 0:
-            break
+    for limit, only, exclude in ((1, ALONE, ()), (config.batch_size, None, ALONE)):
+        while True:
+            with sessions.begin() as session:
+                result = timers.fire_due(session, now, limit, firing, between=pause, clocks=only, exclude=exclude)
+            report.fired += result.fired
+            report.stale += result.stale
+            report.errors += result.errors
+            if result.fired + result.stale + result.errors == 0:
+                break
     if senders:
         def give_up(session: Session, row) -> None:
             outbox.give_up_unsendable(session, row, now)

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, bindparam, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from intake.foundation.models import CaseFacts, Complaint, Event, EventKind, Site, Status, UTCDateTime
+from intake.reading.names import is_named
 
 from . import tallies
 from .employers import normalise_name
@@ -97,9 +98,11 @@ def _insert_rows(connection: Connection, complaint_ids: list[int]) -> None:
 
 def employer_of(claim: dict | None, general_contractor: str | None) -> str | None:
     """Who the complaint is against: the employer the worker named, else the site's general contractor
-    (who answers for the wages on a construction site)."""
+    (who answers for the wages on a construction site). A role word (老板, 包工头 ...) names nobody and is never
+    a register entry."""
     named = (claim or {}).get("employer")
-    return normalise_name(named if isinstance(named, str) and named.strip() else general_contractor)
+    chosen = named if isinstance(named, str) and is_named(named) else general_contractor
+    return normalise_name(chosen) if is_named(chosen) else None
 
 
 def _apply(connection: Connection, events: Iterable) -> None:

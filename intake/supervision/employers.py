@@ -2,7 +2,7 @@
 complaints and sites, and the 黑名单 / 失信 listings supervisors record for joint punishment.
 
 An employer is known by its name with the spaces taken out (what workers type varies in spacing only, the
-rest is left alone); its 统一社会信用代码 is added when a supervisor knows it. Listings carry their legal
+rest is left alone); a role word (老板, 包工头 ..., `intake.reading.names`) is never an employer; its 统一社会信用代码 is added when a supervisor knows it. Listings carry their legal
 basis, date and term (3 years by default, 人社部令第45号) and are removed, never deleted, so the history stays.
 The credit CSV lists the listings in force for pushing to 信用中国 (山东临沂); it names employers only, never a
 worker.
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from intake.foundation.calendar import add_years
 from intake.foundation.models import CaseFacts, Complaint, Employer, EmployerListing, Status
 from intake.people.access import Scope
+from intake.reading.names import is_named
 
 NAME_MAX = 300
 DEFAULT_TERM_YEARS = 3
@@ -99,6 +100,8 @@ def _employer_for(session: Session, name: str) -> Employer:
         name = normalise_name(name)
         if name is None:
             raise RegisterError("请填写用工单位名称")
+        if not is_named(name):
+            raise RegisterError(f"“{name}”是称呼而不是单位名称，请填写具体的单位或个人名称")
         found = Employer(name=name)
         session.add(found)
         session.flush()

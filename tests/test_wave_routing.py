@@ -1,0 +1,209 @@
+"""Routing in a wave: collectives by site or named employer (a corpus of real-looking texts), alerts once per
+collective, no routing lock that a new complaint's insert waits on, one complaint routed per transaction."""
+from __future__ import annotations
+
+import itertools
+import tomllib
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, func, select, text
+
+from handlers.runtime import services
+from intake.case import cases
+from intake.case.clocks import start_clocks_for
+from intake.case.complaints import NewComplaint, create_complaint
+from intake.case.routing import collective_size, route_complaint
+from intake.case.timers import open_timers
+from intake.foundation.models import AuditEntry, CollectiveCase, Complaint, Event, EventKind, Site, Status, Timer
+from intake.foundation.transitions import transition
+from intake.reading.extract import extract_claim
+from intake.runtime import worker
+from intake.supervision.employers import RegisterError, set_credit_code
+from tests.helpers import CAL, act, auth, flashed, login, make_accounts, make_client, reload
+
+CORPUS = tomllib.loads((Path(__file__).parent / "data" / "collectives.toml").read_text())["case"]
+_codes = itertools.count(1)
+LANSHAN = "371302"
+TO_CLOSED = (Status.ACKNOWLEDGED, Status.ACCEPTED, Status.RESOLVED, Status.CLOSED)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def make_site(session, county=LANSHAN) -> Site:
+    n = next(_codes)
+    site = Site(code=f"W{n}", name=f"沂河新城{n}期", jurisdiction_code=county, industry="房屋建筑",
+                investment="private", public_token=f"wave{n}")
+    session.add(site)
+    session.flush()
+    return site
+
+
+def file(session, text_, county, site=None, workers=None) -> Complaint:
+    draft = extract_claim(text_)
+    new = NewComplaint(channel="web", phone="13800138000", name="张三", site_id=site.id if site else None,
+                       jurisdiction_code=county, free_text=text_, workers=workers,
+                       amount=draft.amount.value if draft.amount else None,
+                       claim={"employer": draft.employer} if draft.employer else {})
+    return create_complaint(session, new)[0]
+
+
+def close(session, complaint) -> None:
+    for status in TO_CLOSED:
+        transition(session, complaint, status, actor="test")
+    session.flush()
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[c["name"] for c in CORPUS])
+def test_collective_corpus(session, settings, case):
+    site = make_site(session, case["county"]) if case.get("site") else None
+    filed = []
+    for entry in case["texts"]:
+        complaint = file(session, entry["text"], case["county"], site)
+        route_complaint(session, complaint, settings, now())
+        if entry.get("closed"):
+            close(session, complaint)
+        filed.append((entry, complaint))
+    for entry, complaint in filed:
+        session.refresh(complaint)
+        together = {c.id for e, c in filed if e["group"] and e["group"] == entry["group"]}
+        if not entry["group"]:
+            assert complaint.collective_id is None, entry["text"]
+        else:
+            members = set(session.scalars(select(Complaint.id).where(Complaint.collective_id == complaint.collective_id)))
+            assert complaint.collective_id is not None and members == together, entry["text"]
+
+
+def test_closed_member_is_not_counted_again(session, settings):
+    site = make_site(session)
+    first = file(session, "欠我五千", LANSHAN, site, workers=8)
+    route_complaint(session, first, settings, now())
+    close(session, first)
+    later = [file(session, "欠我三千", LANSHAN, site, workers=3) for _ in range(2)]
+    for c in later:
+        route_complaint(session, c, settings, now())
+    assert later[0].collective_id == later[1].collective_id is not None and first.collective_id is None
+    size = collective_size(session, later[0].collective_id)
+    assert (size.complaints, size.workers) == (2, 6)
+    assert all(e.kind != EventKind.COLLECTIVE_FLAGGED for c in later for e in c.events)
+
+
+def test_collective_alerts_fire_once_per_collective(session, settings):
+    site = make_site(session)
+    routed = []
+    for _ in range(5):
+        c = file(session, "欠我们四个人一万二", LANSHAN, site, workers=4)
+        route_complaint(session, c, settings, now())
+        routed.append(c)
+    supervisors = session.scalars(select(Event).where(Event.complaint_id.in_([c.id for c in routed]),
+                                                      Event.kind == EventKind.CO_HANDLER_NOTIFIED)).all()
+    assert [e.complaint_id for e in supervisors if "supervisor" in e.data["roles"]] == [routed[2].id]
+    case = session.get(CollectiveCase, routed[0].collective_id)
+    assert case.flagged_at is not None and {c.collective_id for c in routed} == {case.id}
+    flagged = session.scalars(select(Event.complaint_id).where(Event.complaint_id.in_([c.id for c in routed]),
+                                                               Event.kind == EventKind.COLLECTIVE_FLAGGED)).all()
+    assert sorted(flagged) == sorted(c.id for c in routed)
+    assert collective_size(session, case.id).workers == 20
+
+
+def test_role_word_is_refused_by_the_employer_register(session):
+    with pytest.raises(RegisterError, match="称呼"):
+        set_credit_code(session, "包工头", "91371300MA3C4XYZ1L")
+
+
+@pytest.mark.parametrize("by_site", [True, False], ids=["site", "employer"])
+def test_a_complaint_is_filed_while_a_routing_transaction_of_its_county_is_open(app, session, settings, by_site):
+    """The routing transaction holds what it holds (on PostgreSQL the advisory lock, no row lock on the site or
+    county); a new complaint of the same site and county, on another connection with a short lock_timeout,
+    is stored without waiting."""
+    if not settings.database.url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's; on SQLite see test_the_worker_routes_one_complaint_per_transaction")
+    site = make_site(session) if by_site else None
+    words = "临沂鑫源劳务有限公司欠我五千"
+    first = file(session, words, LANSHAN, site)
+    route_complaint(session, first, settings, now())
+    second = file(session, words, LANSHAN, site)
+    session.commit()
+    sessions = services(app).sessions
+    with sessions() as router:
+        route_complaint(router, router.get(Complaint, second.id), settings, now())
+        with sessions() as intake:
+            intake.execute(text("SET LOCAL lock_timeout = '500ms'"))
+            third = file(intake, words, LANSHAN, site)
+            intake.commit()
+        router.commit()
+    session.expire_all()
+    assert session.get(Complaint, third.id).status == Status.RECEIVED.value
+    assert session.get(Complaint, second.id).collective_id == session.get(Complaint, first.id).collective_id
+
+
+def test_the_worker_routes_one_complaint_per_transaction(app, session, settings):
+    """Each route commits before the next begins: another connection sees every earlier route when the next
+    one starts, so no lock (SQLite's write lock included) is held across complaints."""
+    site = make_site(session)
+    ids = [file(session, "欠我三千", LANSHAN, site).id for _ in range(3)]
+    session.commit()
+    seen = []
+
+    def spy(s, timer, complaint, fire):
+        seen.append(session.scalar(select(func.count()).select_from(Complaint)
+                                   .where(Complaint.id.in_(ids), Complaint.status == Status.ROUTED.value)))
+        session.rollback()
+        cases.fire_route(s, timer, complaint, fire)
+
+    handlers = {**worker.TIMER_HANDLERS, cases.ROUTE_CLOCK: spy}
+    worker.run_once(services(app).sessions, {}, CAL, settings, handlers=handlers)
+    assert seen == [0, 1, 2]
+
+
+def test_a_routes_clock_timers_are_inserted_in_one_flush(session, settings):
+    complaint = file(session, "欠我三千", LANSHAN)
+    route_complaint(session, complaint, settings, now())
+    flushes = []
+
+    def count(flushed, _context):
+        flushes.append(sum(isinstance(o, Timer) for o in flushed.new))
+
+    event.listen(session, "after_flush", count)
+    try:
+        started = start_clocks_for(session, complaint, Status.ROUTED, now(), CAL, settings.clocks)
+    finally:
+        event.remove(session, "after_flush", count)
+    assert started and [n for n in flushes if n] == \
+        [sum(t.clock != cases.ROUTE_CLOCK for t in open_timers(session, complaint.id))]
+
+
+def test_county_supervisor_merges_and_splits_collectives_on_the_case_page(app, client, session, settings):
+    accounts = make_accounts(session)
+    a, b = (file(session, words, LANSHAN) for words in ("宏达建筑公司欠我五千", "鑫源劳务公司欠我三千"))
+    for c in (a, b):
+        route_complaint(session, c, settings, now())
+    session.commit()
+    clerk = app.test_client()
+    login(clerk, accounts["other_staff"])
+    assert act(clerk, a.ticket_no, "merge_collective", other=b.ticket_no, reason="同一包工头").status_code == 403
+    login(client, accounts["county"])
+    refused = act(client, a.ticket_no, "merge_collective", other="000000000000", reason="同一包工头")
+    assert "找不到这个投诉编号" in flashed(client, refused) and reload(session, a).collective_id is None
+    merged = act(client, a.ticket_no, "merge_collective", other=b.ticket_no, reason="同一包工头")
+    page = flashed(client, merged)
+    a, b = reload(session, a), reload(session, b)
+    assert a.collective_id == b.collective_id is not None
+    assert f"集体欠薪案件（编号{a.collective_id}）" in page and "共 2 件投诉，2 人，欠薪 8,000 元" in page
+    assert [e.kind for e in a.events][-1] == EventKind.COLLECTIVE_MERGED
+    token = make_client(session, "county-system", role="county_supervisor", county=LANSHAN)
+    shown = client.get(f"/api/v1/complaints/{a.ticket_no}", headers=auth(token)).get_json()["collective_case"]
+    assert shown == {"id": a.collective_id, "complaints": 2, "workers": 2, "amount": 8000,
+                     "members": [a.ticket_no, b.ticket_no]}
+    split = act(client, b.ticket_no, "split_collective", reason="不是同一个包工头")
+    assert "已移出集体欠薪案件" in flashed(client, split)
+    a, b = reload(session, a), reload(session, b)
+    assert (a.collective_id, b.collective_id, b.collective_key) == (None, None, None)
+    audited = session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "case_action")).all()
+    assert [d["step"] for d in audited][-2:] == ["merge_collective", "split_collective"]
+    later = file(session, "鑫源劳务公司欠我三千", LANSHAN)
+    route_complaint(session, later, settings, now())
+    assert later.collective_id is None  # the split-out complaint is not pulled back in
