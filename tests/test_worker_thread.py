@@ -118,7 +118,7 @@ def test_a_worker_message_never_lands_on_a_closed_case(app, session, settings, c
                    Status.CLOSED):
         transition(session, complaint, status, actor="test")
     session.commit()
-    assert chat.say("老板又欠了").text == R.QUESTIONS["site"]  # a new complaint begins
+    assert chat.say("老板又欠了").text == R.WELCOME  # a new complaint begins ("老板" names nobody)
     assert not events(session, complaint, EventKind.WORKER_WROTE)
 
 
