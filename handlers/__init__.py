@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -12,7 +11,7 @@ from intake.case.clocks import validate as validate_clocks
 from intake.foundation import encryption
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.db import make_engine
-from intake.foundation.settings import Settings, load_settings
+from intake.foundation.settings import Settings, load_settings, with_secret_key
 from intake.runtime.sessions import make_session_factory
 from intake.supervision import tallies
 
@@ -25,14 +24,10 @@ FORM_FIELD_MAX_BYTES = 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or load_settings()
     app = Flask(__name__)
-    secret_key = settings.secret_key
-    if not secret_key:
-        log.warning("QINGLING_SECRET_KEY is not set: using a random key, sessions end when the process stops")
-        secret_key = secrets.token_hex(32)
+    settings = with_secret_key(settings or load_settings(), app.instance_path)
     app.config.update(
-        SECRET_KEY=secret_key,
+        SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.uploads.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=FORM_FIELD_MAX_BYTES,
         WTF_CSRF_TIME_LIMIT=None,

@@ -17,7 +17,7 @@ from intake.delivery.sms_templates import Templates
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.encryption import DataKeyError, decrypt
 from intake.foundation.models import Complainant, Jurisdiction
-from intake.foundation.settings import Settings
+from intake.foundation.settings import MIN_SECRET_KEY_LENGTH, Settings
 from migrations import current_revision, head_revision
 from qr.fonts import find_cjk_font
 
@@ -85,8 +85,9 @@ def check_demo(settings: Settings) -> Check:
 
 
 def check_secret_key(settings: Settings) -> Check:
-    if len(settings.secret_key) < 16:
-        return Check("密钥", False, "未设置 QINGLING_SECRET_KEY（至少 16 个字符），否则重启后会话失效、多进程互不认可")
+    if len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
+        return Check("密钥", False, f"未设置 QINGLING_SECRET_KEY（至少 {MIN_SECRET_KEY_LENGTH} 个随机字符，可用 qingling keys "
+                                    "generate 生成）：会话和发给工人的链接都靠它签名")
     return Check("密钥", True, "已设置")
 
 

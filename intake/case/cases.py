@@ -198,7 +198,7 @@ def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: 
     event = _move(session, complaint, Status.RESOLVED, ctx, actor=actor, note=outcome,
                   data={"amount_recovered": amount_recovered, "workers_paid": workers_paid})
     tell_worker(session, ctx.settings, complaint, "resolved", ctx.now, outcome=outcome,
-                confirm_url=confirm_url(ctx.settings, complaint.id))
+                confirm_url=confirm_url(ctx.settings, complaint))
     return event
 
 
