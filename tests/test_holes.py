@@ -1,0 +1,95 @@
+"""What a pass from outside found (issue 17), each hole with the test that would have caught it: forgeable
+links, leaks across scope, sessions that outlive log-out, 500s on odd input."""
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select
+
+from handlers import create_app
+from intake.case import cases
+from intake.foundation.models import Complaint, ConsoleSession, Status
+from intake.foundation.settings import SettingsError, with_secret_key
+from tests.helpers import csrf_token, ctx, login, make_accounts, outbox, routed
+
+
+def resolved(app, session, settings, site) -> Complaint:
+    complaint = routed(app, session, settings, site)
+    for step in (cases.acknowledge, cases.accept):
+        step(session, complaint, ctx(app), actor="staff:1")
+    cases.resolve(session, complaint, ctx(app), actor="staff:1", outcome="老板已付清", amount_recovered=12000,
+                  workers_paid=3)
+    session.commit()
+    return complaint
+
+
+# ---------------------------------------------------------------- 1. signed links
+
+
+def test_a_confirm_link_cannot_be_forged_from_the_row_id(app, client, session, settings, lanshan_site):
+    complaint = resolved(app, session, settings, lanshan_site)
+    (asked,) = outbox(session, complaint, "worker_resolved")
+    link = re.search(r"https://qingling\.test(/c/\S+?)确认", asked.payload["text"]).group(1)
+    forged = [URLSafeTimedSerializer(key, salt="qingling.confirm").dumps(complaint.id)
+              for key in ("", settings.secret_key)]
+    forged += [URLSafeTimedSerializer(settings.secret_key, salt="confirm link").dumps(complaint.link_ref)]
+    for token in forged:
+        assert client.get(f"/c/{token}").status_code == 404
+    carried = URLSafeTimedSerializer("any").loads_unsafe(link.removeprefix("/c/"))[1]
+    assert carried == complaint.link_ref and len(carried) >= 24  # a random reference, not the row id
+    page = client.get(link).get_data(as_text=True)
+    assert client.post(link, data={"csrf_token": csrf_token(page), "paid": "yes"}).status_code == 200
+    session.expire_all()
+    assert session.get(Complaint, complaint.id).status == Status.CLOSED.value
+
+
+@pytest.mark.parametrize("key", ["", "short-key"])
+def test_outside_demo_mode_the_service_refuses_a_missing_or_weak_secret_key(settings, key):
+    with pytest.raises(SettingsError, match="QINGLING_SECRET_KEY.*qingling keys generate"):
+        create_app(replace(settings, secret_key=key))
+
+
+def test_demo_mode_makes_its_secret_key_once_and_keeps_it(settings, tmp_path):
+    demo = replace(settings, secret_key="", demo=True)
+    first = with_secret_key(demo, tmp_path).secret_key
+    assert len(first) >= 32 and with_secret_key(demo, tmp_path).secret_key == first
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert with_secret_key(demo, tmp_path / "elsewhere").secret_key != first
+
+
+# ---------------------------------------------------------------- 4. console sessions
+
+
+def test_a_cookie_copied_before_log_out_does_not_work_after_it(app, client, session):
+    users = make_accounts(session)
+    login(client, users["staff"])
+    copied = client.get_cookie("session").value
+    page = client.get("/console/").get_data(as_text=True)
+    client.post("/console/logout", data={"csrf_token": csrf_token(page)})
+    client.set_cookie("session", copied)
+    assert client.get("/console/").status_code == 302
+
+
+@pytest.mark.parametrize("column, age", [("last_seen_at", timedelta(minutes=31)), ("created_at", timedelta(hours=13))])
+def test_a_session_ends_when_idle_and_at_its_absolute_lifetime(app, client, session, column, age):
+    users = make_accounts(session)
+    login(client, users["staff"])
+    assert client.get("/console/").status_code == 200
+    login_row = session.scalars(select(ConsoleSession)).one()
+    setattr(login_row, column, getattr(login_row, column) - age)
+    if column == "created_at":
+        login_row.last_seen_at = login_row.created_at + age  # in use all along, but begun too long ago
+    session.commit()
+    assert client.get("/console/").status_code == 302
+
+
+def test_a_csrf_token_from_before_log_in_is_refused_after_it(app, client, session):
+    users = make_accounts(session)
+    before = csrf_token(client.get("/console/login").get_data(as_text=True))
+    login(client, users["staff"])
+    assert client.post("/console/logout", data={"csrf_token": before}).status_code == 400
+    assert client.get("/console/").status_code == 200
