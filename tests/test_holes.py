@@ -14,7 +14,18 @@ from handlers import create_app
 from intake.case import cases
 from intake.foundation.models import Complaint, ConsoleSession, Status
 from intake.foundation.settings import SettingsError, with_secret_key
-from tests.helpers import csrf_token, ctx, login, make_accounts, outbox, routed
+from tests.helpers import (
+    API_BODY,
+    auth,
+    complaint_count,
+    csrf_token,
+    ctx,
+    login,
+    make_accounts,
+    make_client,
+    outbox,
+    routed,
+)
 
 
 def resolved(app, session, settings, site) -> Complaint:
@@ -93,3 +104,19 @@ def test_a_csrf_token_from_before_log_in_is_refused_after_it(app, client, sessio
     login(client, users["staff"])
     assert client.post("/console/logout", data={"csrf_token": before}).status_code == 400
     assert client.get("/console/").status_code == 200
+
+
+# ---------------------------------------------------------------- 2. clue dedupe across scopes
+
+
+def test_a_clue_seen_before_is_not_disclosed_to_a_client_outside_its_scope(client, session):
+    clue = {**API_BODY, "source": {"system": "12345", "external_id": "GD-2026-0042"}}
+    first = client.post("/api/v1/complaints", json=clue, headers=auth(make_client(session, "hotline")))
+    outsider = make_client(session, "lanling", role="county_supervisor", county="371324")
+    again = client.post("/api/v1/complaints", json=clue, headers=auth(outsider))
+    body = again.get_data(as_text=True)
+    assert again.status_code == 409 and again.get_json()["type"].endswith("#problem-clue-seen")
+    assert first.get_json()["ticket_no"] not in body and "5678" not in body and "35000" not in body
+    insider = make_client(session, "lanshan", role="county_supervisor", county="371302")
+    assert client.post("/api/v1/complaints", json=clue, headers=auth(insider)).status_code == 200
+    assert complaint_count(session) == 1
