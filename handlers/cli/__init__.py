@@ -4,6 +4,8 @@ from __future__ import annotations
 import click
 from flask.cli import FlaskGroup
 
+from intake.foundation.settings import SettingsError
+
 from .. import create_app
 from .clients import clients_group
 from .database import db_group, directory_group
@@ -19,7 +21,15 @@ from .wechat import wechat_group
 from .worker import run_with_worker, worker_command
 
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False,
+def _create_app():
+    """The app, or the configuration's fault said plainly (no traceback) for a command that needs it."""
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
              help="Qingling: wage-arrears complaint intake.")
 def main() -> None:
     pass
