@@ -57,6 +57,8 @@ def whole_number(low: int, high: int) -> Callable[[str], int | None]:
     """Digits as people type them: full-width, with 元 / 个 / 人 / 月 and thousands commas; 3.5万 too."""
 
     def parse(text: str) -> int | None:
+        if re.match(r"[-－−﹣‐‑]", text.strip()):
+            raise ValueError("请填正数，不要带负号")  # the digit cleaner would drop the sign and store -5 as 5
         match = re.fullmatch(r"(\d+(?:\.\d+)?)(万?)", re.sub(r"[,元块个人名月]", "", normalise_digits(text)))
         if not match:
             return None

@@ -16,15 +16,19 @@ from intake.foundation.models import Complaint, ConsoleSession, Status
 from intake.foundation.settings import SettingsError, with_secret_key
 from tests.helpers import (
     API_BODY,
+    act,
     auth,
     complaint_count,
     csrf_token,
     ctx,
+    flashed,
     login,
     make_accounts,
     make_client,
     outbox,
+    reload,
     routed,
+    submit,
 )
 
 
@@ -120,3 +124,38 @@ def test_a_clue_seen_before_is_not_disclosed_to_a_client_outside_its_scope(clien
     insider = make_client(session, "lanshan", role="county_supervisor", county="371302")
     assert client.post("/api/v1/complaints", json=clue, headers=auth(insider)).status_code == 200
     assert complaint_count(session) == 1
+
+
+# ---------------------------------------------------------------- 6. big numbers, 13. signs
+
+HUGE = "99999999999999999999999"
+
+
+def test_huge_amounts_in_the_console_get_a_message_and_change_nothing(app, client, session, settings, lanshan_site):
+    users = make_accounts(session)
+    case = routed(app, session, settings, lanshan_site)
+    login(client, users["staff"])
+    for action in ("acknowledge", "accept"):
+        assert act(client, case.ticket_no, action).status_code == 303
+    attempts = [("claim_line", {"worker_name": "张三", "amount": HUGE}),
+                ("claim_line", {"worker_name": "李四", "amount": "-5"}),
+                ("payment", {"line_id": HUGE, "amount_paid": "10"}),
+                ("transfer", {"department_id": HUGE, "reason": "派错了"}),
+                ("request_extension", {"clock": "accept", "days": HUGE, "reason": "材料多"}),
+                ("resolve", {"outcome": "已付清", "amount_recovered": HUGE, "workers_paid": "3"}),
+                ("resolve", {"outcome": "已付清", "amount_recovered": "12000", "workers_paid": HUGE})]
+    for action, fields in attempts:
+        response = act(client, case.ticket_no, action, **fields)
+        assert response.status_code in (303, 403), (action, response.status_code)
+        if response.status_code == 303:
+            assert "flash error" in flashed(client, response), action
+    complaint = reload(session, case)
+    assert complaint.status == Status.ACCEPTED.value and not complaint.claim_lines
+
+
+@pytest.mark.parametrize("field", ["amount", "workers", "months"])
+@pytest.mark.parametrize("typed", ["-5", "－5", "−5", HUGE])
+def test_the_web_form_refuses_negative_and_huge_numbers(client, session, lanshan_site, field, typed):
+    response = submit(client, f"/s/{lanshan_site.public_token}", **{field: typed})
+    assert response.status_code == 200 and complaint_count(session) == 0
+    assert ("不要带负号" if "5" == typed[-1] and len(typed) == 2 else "数字") in response.get_data(as_text=True)

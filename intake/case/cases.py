@@ -16,6 +16,7 @@ from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import Channel, ClaimLine, Complaint, Department, Event, EventKind, Status, Timer
 from intake.foundation.settings import Settings
 from intake.foundation.transitions import record, transition
+from intake.foundation.validation import AMOUNT_MAX, DAYS_MAX, ROW_ID_MAX, WORKERS_MAX
 from intake.registry.directory import DISPATCH_DESK
 
 from . import routing
@@ -191,8 +192,9 @@ def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: 
             amount_recovered: int, workers_paid: int | None) -> Event:
     """办结: the outcome and the money recovered; the worker is asked to confirm the money arrived."""
     outcome = _required(outcome, "办理结果")
-    if amount_recovered < 0 or (workers_paid is not None and workers_paid < 0):
-        raise CaseError("追回金额和人数不能为负数")
+    _within(amount_recovered, AMOUNT_MAX, "追回金额")
+    if workers_paid is not None:
+        _within(workers_paid, WORKERS_MAX, "人数")
     complaint.amount_recovered = amount_recovered
     complaint.workers_paid = workers_paid
     event = _move(session, complaint, Status.RESOLVED, ctx, actor=actor, note=outcome,
@@ -244,6 +246,7 @@ def request_approval(session: Session, complaint: Complaint, ctx: CaseContext, *
     if kind == "extension":
         if clock not in EXTENSIBLE or not days or days <= 0:
             raise CaseError("请选择延期的时限和天数")
+        _within(days, DAYS_MAX, "延期天数")
         data.update(clock=clock, days=days)
     elif kind == "return" and not may_return(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks):
         raise CaseError(f"派单已超过 {ctx.settings.clocks.return_within_days} 个工作日，不能退回，请申请转办")
@@ -340,12 +343,20 @@ def message_worker(session: Session, complaint: Complaint, ctx: CaseContext, *, 
     return record(session, complaint, EventKind.WORKER_MESSAGED, actor=actor, note=text)
 
 
+def _within(value: int, high: int, label: str) -> None:
+    """A number staff or a client gave: never negative, never past what a person could mean (nor a column hold)."""
+    if value < 0:
+        raise CaseError(f"{label}不能为负数")
+    if value > high:
+        raise CaseError(f"{label}最多 {high}")
+
+
 def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker_name: str,
                    amount_claimed: int | None) -> ClaimLine:
     """One worker of the case and what they are owed (a group's complaint lists each of them)."""
     worker_name = _required(worker_name, "工人姓名")
-    if amount_claimed is not None and amount_claimed < 0:
-        raise CaseError("金额不能为负数")
+    if amount_claimed is not None:
+        _within(amount_claimed, AMOUNT_MAX, "金额")
     if session.scalar(select(ClaimLine.id).where(ClaimLine.complaint_id == complaint.id,
                                                  ClaimLine.worker_name == worker_name)) is not None:
         raise CaseError(f"{worker_name}已在工人明细中")
@@ -360,11 +371,10 @@ def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker
 def record_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, line_id: int,
                    amount_paid: int) -> Event:
     """Money paid to one worker; the case's recovered total and paid headcount follow its lines."""
-    line = session.get(ClaimLine, line_id)
+    line = session.get(ClaimLine, line_id) if 0 < line_id <= ROW_ID_MAX else None
     if line is None or line.complaint_id != complaint.id:
         raise CaseError("找不到这名工人")
-    if amount_paid < 0:
-        raise CaseError("金额不能为负数")
+    _within(amount_paid, AMOUNT_MAX, "金额")
     before, line.amount_paid = line.amount_paid, amount_paid
     lines = session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)).all()
     complaint.amount_recovered = sum(ln.amount_paid for ln in lines)

@@ -14,6 +14,13 @@ _PHONE = re.compile(r"1[3-9]\d{9}")
 _ID = re.compile(r"\d{17}[\dX]")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+# The bounds of every number a person or a system gives us (form, console, API, chat): beyond them a number is a
+# typing slip, and beyond the columns' range it would be a database error instead of a clear message.
+AMOUNT_MAX = 10_000_000_000  # yuan: more than any one wage claim
+WORKERS_MAX = 100_000
+MONTHS_MAX = 600
+DAYS_MAX = 365  # working days of one extension
+ROW_ID_MAX = 2**31 - 1  # the largest id an INTEGER column holds
 
 
 def drop_invisible(text: str) -> str:
