@@ -12,11 +12,15 @@ from sqlalchemy import select
 
 from handlers import create_app
 from intake.case import cases
-from intake.foundation.models import Complaint, ConsoleSession, Status
+from intake.foundation.models import Complaint, ConsoleSession, InboundMessage, Status
 from intake.foundation.settings import SettingsError, with_secret_key
 from tests.helpers import (
     API_BODY,
+    PHONE,
+    SMS_CALLBACK_SECRET,
+    TWILIO,
     act,
+    aliyun_settings,
     auth,
     complaint_count,
     csrf_token,
@@ -28,7 +32,9 @@ from tests.helpers import (
     outbox,
     reload,
     routed,
+    signed_post,
     submit,
+    text_in,
 )
 
 
@@ -159,3 +165,24 @@ def test_the_web_form_refuses_negative_and_huge_numbers(client, session, lanshan
     response = submit(client, f"/s/{lanshan_site.public_token}", **{field: typed})
     assert response.status_code == 200 and complaint_count(session) == 0
     assert ("不要带负号" if "5" == typed[-1] and len(typed) == 2 else "数字") in response.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- 7. provider ids
+
+
+def test_a_signed_twilio_message_with_huge_ids_is_refused_not_a_500(configured_app, session):
+    client = configured_app(twilio=TWILIO).test_client()
+    assert text_in(client, "你好", "SM" + "a" * 5000).status_code == 400
+    assert text_in(client, "你好", "SM1", sender="+" + "8" * 3000).status_code == 400
+    status = signed_post(client, "/sms/twilio/status", {"MessageSid": "SM" + "b" * 5000, "MessageStatus": "sent"})
+    assert status.status_code == 400
+    assert text_in(client, "你好", "SM2").status_code == 200
+
+
+def test_one_aliyun_report_with_a_huge_biz_id_does_not_fail_its_batch(configured_app, session):
+    client = configured_app(**aliyun_settings("http://127.0.0.1:9")).test_client()
+    good = {"biz_id": "1234^0", "success": True, "phone_number": PHONE, "err_code": "DELIVERED"}
+    response = client.post(f"/sms/aliyun/{SMS_CALLBACK_SECRET}/report", json=[good, {**good, "biz_id": "9" * 5000}])
+    assert response.status_code == 200 and response.get_json()["refused"] == [1]
+    assert session.scalar(select(InboundMessage.provider_message_id).where(
+        InboundMessage.channel == "sms-status")) == "aliyun:1234^0"

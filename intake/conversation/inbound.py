@@ -58,6 +58,14 @@ class Inbound:
     reply: str | None = None
 
 
+# The width of the id and sender columns: no provider's id or address comes near it.
+ID_MAX = 128
+
+
+class BadDelivery(ValueError):
+    """A delivery whose id or sender no provider would send (too long to store): refused, never a database error."""
+
+
 class ForeignRepeat(ValueError):
     """A message id delivered before from another sender: a provider never does this, so it is refused."""
 
@@ -99,6 +107,8 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
 def first_delivery(session: Session, channel: str, message_id: str, sender: str | None,
                    payload: dict[str, Any], now: datetime) -> int | None:
     """Insert the delivery's row; its id, or None when this (channel, id) was stored before."""
+    if not message_id or len(message_id) > ID_MAX or (sender is not None and len(sender) > ID_MAX):
+        raise BadDelivery(f"the message id and the sender must be 1 to {ID_MAX} characters")
     values = dict(channel=channel, provider_message_id=message_id, sender=sender, payload=payload,
                   received_at=now)
     return session.execute(_FIRST_DELIVERY[session.get_bind().dialect.name], values).scalar_one_or_none()
