@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import timedelta
+from xml.etree import ElementTree
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
@@ -186,3 +187,18 @@ def test_one_aliyun_report_with_a_huge_biz_id_does_not_fail_its_batch(configured
     assert response.status_code == 200 and response.get_json()["refused"] == [1]
     assert session.scalar(select(InboundMessage.provider_message_id).where(
         InboundMessage.channel == "sms-status")) == "aliyun:1234^0"
+
+
+# ---------------------------------------------------------------- 12. characters XML cannot carry
+
+
+def test_characters_xml_cannot_carry_are_cleaned_at_input(client, session, lanshan_site):
+    key = make_client(session, "open311-xml")
+    form = {"service_code": "wage_arrears", "phone": "13912345678", "address_id": "S-1",
+            "description": "老板\ufffe欠我们\uffff三个人一万二\x0b", "last_name": "张\uffff", "first_name": "三"}
+    created = client.post("/open311/v2/requests.xml", data={**form, "api_key": key})
+    ticket = ElementTree.fromstring(created.data).findtext("request/service_request_id")
+    found = ElementTree.fromstring(client.get(f"/open311/v2/requests/{ticket}.xml?api_key={key}").data)
+    assert found.findtext("request/service_request_id") == ticket
+    stored = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
+    assert stored.free_text == "老板欠我们三个人一万二" and stored.complainant.name == "张 三"

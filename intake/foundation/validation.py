@@ -63,10 +63,11 @@ def mask_id_number(value: str) -> str:
     return f"{value[:6]}********{value[-4:]}"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def clean_text(text: str) -> str:
-    """What people typed, minus control characters (a NUL cannot even be stored by PostgreSQL) and lone
-    surrogates (a JSON push may carry "\\ud800", which no database encodes); line breaks and tabs stay."""
+    """What people typed, minus control characters (a NUL cannot even be stored by PostgreSQL), lone
+    surrogates (a JSON push may carry "\\ud800", which no database encodes) and U+FFFE / U+FFFF: whatever XML
+    cannot carry, so every Open311 .xml answer stays well-formed. Line breaks and tabs stay."""
     return _CONTROL.sub("", text or "")
