@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from flask import Flask
+from flask import Flask, Request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from intake.case.clocks import validate as validate_clocks
@@ -23,8 +23,24 @@ log = logging.getLogger(__name__)
 FORM_FIELD_MAX_BYTES = 1024 * 1024
 
 
+class FormLimitedRequest(Request):
+    """One limit for every form body: a url-encoded body is all text fields, read whole into memory, so it gets
+    the one-field limit that multipart text fields get (MAX_FORM_MEMORY_SIZE only covers multipart)."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self._max_content_length is None and self.mimetype == "application/x-www-form-urlencoded":
+            return FORM_FIELD_MAX_BYTES
+        return Request.max_content_length.fget(self)
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
+    app.request_class = FormLimitedRequest
     settings = with_secret_key(settings or load_settings(), app.instance_path)
     app.config.update(
         SECRET_KEY=settings.secret_key,

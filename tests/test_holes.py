@@ -26,7 +26,9 @@ from tests.helpers import (
     complaint_count,
     csrf_token,
     ctx,
+    filled,
     flashed,
+    form_fields,
     login,
     make_accounts,
     make_client,
@@ -202,3 +204,15 @@ def test_characters_xml_cannot_carry_are_cleaned_at_input(client, session, lansh
     assert found.findtext("request/service_request_id") == ticket
     stored = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
     assert stored.free_text == "老板欠我们三个人一万二" and stored.complainant.name == "张 三"
+
+
+# ---------------------------------------------------------------- 10. body limits
+
+
+def test_a_huge_url_encoded_form_is_refused_like_a_multipart_one(client, session, lanshan_site):
+    url = f"/s/{lanshan_site.public_token}"
+    data = form_fields(client, url) | filled(free_text="欠" * 1_000_000)
+    for content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        response = client.post(url, data=data, content_type=content_type)
+        assert response.status_code == 413 and "欠欠欠" not in response.get_data(as_text=True)
+    assert complaint_count(session) == 0
