@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from xml.etree import ElementTree
 
 import pytest
@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from handlers import create_app
 from intake.case import cases
+from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import Complaint, ConsoleSession, InboundMessage, Status
 from intake.foundation.settings import SettingsError, with_secret_key
 from tests.helpers import (
@@ -38,6 +39,7 @@ from tests.helpers import (
     signed_post,
     submit,
     text_in,
+    worker_pass,
 )
 
 
@@ -216,3 +218,28 @@ def test_a_huge_url_encoded_form_is_refused_like_a_multipart_one(client, session
         response = client.post(url, data=data, content_type=content_type)
         assert response.status_code == 413 and "欠欠欠" not in response.get_data(as_text=True)
     assert complaint_count(session) == 0
+
+
+# ---------------------------------------------------------------- 15. dates in the deployment's time zone
+
+
+def test_console_pages_show_a_complaint_just_after_midnight_beijing_time_on_its_beijing_day(
+        app, client, session, settings, lanshan_site):
+    just_after_midnight = datetime(2026, 12, 4, 18, 25, tzinfo=timezone.utc)  # 2026-12-05 02:25 in Beijing
+    create_complaint(session, NewComplaint(channel="web", phone="13900001111", name="李四", site_id=lanshan_site.id,
+                                           workers=4, amount=20000, free_text="包工头不给钱",
+                                           claim={"employer": "临沂恒达建筑劳务有限公司"}))
+    session.commit()
+    worker_pass(app)
+    complaint = session.scalars(select(Complaint)).one()
+    complaint.created_at = just_after_midnight
+    for event in complaint.events:
+        event.created_at = just_after_midnight
+    session.commit()
+    login(client, make_accounts(session)["admin"])
+    pages = ["/console/", f"/console/cases/{complaint.ticket_no}", "/console/employers",
+             "/console/employers/view?name=临沂恒达建筑劳务有限公司", "/console/ledger.csv"]
+    for page in pages:
+        text = client.get(page).get_data(as_text=True)
+        assert "2026-12-04" not in text and "12月4日" not in text, page
+    assert "2026-12-05" in client.get("/console/employers").get_data(as_text=True)

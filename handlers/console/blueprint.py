@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, g, request
 from flask_login import UserMixin, current_user, login_required
@@ -89,6 +89,12 @@ def _globals():
     if request.blueprint != "console" or not current_user.is_authenticated:
         return {}
     return {"current_scope": scope(), "current_role_label": ROLE_LABELS[scope().role]}
+
+
+@bp.app_template_filter("local_date")
+def _local_date(moment: datetime | None) -> str:
+    """A stored (UTC) time as the date people there read: a complaint at 02:25 Beijing time is of that day."""
+    return moment.astimezone(services().calendar.timezone).date().isoformat() if moment else ""
 
 
 @bp.errorhandler(AccessDenied)
