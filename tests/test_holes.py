@@ -9,11 +9,12 @@ from xml.etree import ElementTree
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from handlers import create_app
 from intake.case import cases
-from intake.case.complaints import NewComplaint, create_complaint
+from intake.case.complaints import NewComplaint, create_complaint, find_for_worker
+from intake.foundation import encryption
 from intake.foundation.models import Complaint, ConsoleSession, InboundMessage, Status
 from intake.foundation.settings import SettingsError, with_secret_key
 from tests.helpers import (
@@ -233,8 +234,8 @@ def test_console_pages_show_a_complaint_just_after_midnight_beijing_time_on_its_
     worker_pass(app)
     complaint = session.scalars(select(Complaint)).one()
     complaint.created_at = just_after_midnight
-    for event in complaint.events:
-        event.created_at = just_after_midnight
+    for step in complaint.events:
+        step.created_at = just_after_midnight
     session.commit()
     login(client, make_accounts(session)["admin"])
     pages = ["/console/", f"/console/cases/{complaint.ticket_no}", "/console/employers",
@@ -243,3 +244,26 @@ def test_console_pages_show_a_complaint_just_after_midnight_beijing_time_on_its_
         text = client.get(page).get_data(as_text=True)
         assert "2026-12-04" not in text and "12月4日" not in text, page
     assert "2026-12-05" in client.get("/console/employers").get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- 9. status look-up timing
+
+
+def test_a_missing_ticket_costs_the_same_work_as_wrong_digits(app, session, settings, lanshan_site, monkeypatch):
+    complaint = routed(app, session, settings, lanshan_site)
+    decrypted = []
+    monkeypatch.setattr(encryption, "decrypt", lambda token: decrypted.append(token) or "13912345678")
+    work = {}
+    for name, ticket in (("wrong digits", complaint.ticket_no), ("missing", "999999999999")):
+        statements, decrypted[:] = [], []
+
+        def listen(_conn, _cursor, statement, *_args, statements=statements):
+            statements.append(statement)
+
+        event.listen(session.get_bind(), "before_cursor_execute", listen)
+        assert find_for_worker(session, ticket, "0000") is None
+        event.remove(session.get_bind(), "before_cursor_execute", listen)
+        work[name] = (statements, len(decrypted))
+    assert work["wrong digits"] == work["missing"] and work["missing"][1] == 1
+    session.commit()
+    assert reload(session, complaint).lookup_failures == 1
