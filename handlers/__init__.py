@@ -55,6 +55,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
                                 x_host=settings.proxy_hops)
+    if settings.rate_limits_per_process:
+        log.warning("RATE LIMITS ARE PER PROCESS: web_processes is %d but [ratelimit] storage_uri is memory://, so "
+                    "each process counts alone and lets the whole limit through (log-in guesses, submissions). Set "
+                    "QINGLING_RATELIMIT_STORAGE_URI=redis://... (`qingling doctor` fails until then)",
+                    settings.web_processes)
     validate_clocks(settings.clocks)
     _configure_data_keys(settings)
     calendar = WorkingCalendar.from_config(dataclasses.asdict(settings.calendar))

@@ -12,11 +12,13 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import event, select
 
 from handlers import create_app
+from handlers.cli.doctor import check_rate_limits
+from handlers.runtime import services
 from intake.case import cases
 from intake.case.complaints import NewComplaint, create_complaint, find_for_worker
 from intake.foundation import encryption
 from intake.foundation.models import Complaint, ConsoleSession, InboundMessage, Status
-from intake.foundation.settings import SettingsError, with_secret_key
+from intake.foundation.settings import RateLimitSettings, SettingsError, with_secret_key
 from tests.helpers import (
     API_BODY,
     PHONE,
@@ -267,3 +269,16 @@ def test_a_missing_ticket_costs_the_same_work_as_wrong_digits(app, session, sett
     assert work["wrong digits"] == work["missing"] and work["missing"][1] == 1
     session.commit()
     assert reload(session, complaint).lookup_failures == 1
+
+
+# ---------------------------------------------------------------- 8. rate limits per process
+
+
+def test_several_web_processes_without_a_shared_limit_storage_fail_the_doctor(make_settings, caplog):
+    several = make_settings(web_processes=2)
+    assert not check_rate_limits(several).ok
+    services(create_app(several)).engine.dispose()
+    assert "RATE LIMITS ARE PER PROCESS" in caplog.text
+    shared = make_settings(web_processes=2, ratelimit=RateLimitSettings(storage_uri="redis://127.0.0.1:6379"))
+    assert check_rate_limits(shared).ok and check_rate_limits(make_settings()).ok
+    assert check_rate_limits(make_settings(web_processes=2, demo=True)).ok

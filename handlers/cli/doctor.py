@@ -246,6 +246,14 @@ def check_webhook(settings: Settings) -> Check:
     return Check("Webhook 通知", True, "已启用，请求体以 HMAC-SHA256 签名（X-Qingling-Signature）")
 
 
+def check_rate_limits(settings: Settings) -> Check:
+    if settings.rate_limits_per_process:
+        return Check("频率限制", False, f"web_processes = {settings.web_processes}，但 [ratelimit] storage_uri 是 memory://："
+                                       "每个进程各算各的，限制形同放宽。请设置 QINGLING_RATELIMIT_STORAGE_URI=redis://...")
+    where = "进程内（单进程）" if settings.ratelimit.storage_uri.startswith("memory://") else "共享存储"
+    return Check("频率限制", True, f"计数在{where}")
+
+
 def run_checks(svc: Services) -> list[Check]:
     settings = svc.settings
     checks: list[Callable[[], Check]] = [
@@ -262,6 +270,7 @@ def run_checks(svc: Services) -> list[Check]:
         lambda: check_sms(settings),
         lambda: check_email(settings),
         lambda: check_webhook(settings),
+        lambda: check_rate_limits(settings),
     ]
     return [c() for c in checks]
 

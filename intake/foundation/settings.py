@@ -212,6 +212,7 @@ class Settings:
     secret_key: str = ""
     public_base_url: str = ""
     proxy_hops: int = 0
+    web_processes: int = 1
     demo: bool = False
     directory_file: str = ""
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -237,6 +238,12 @@ class Settings:
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path
+
+    @property
+    def rate_limits_per_process(self) -> bool:
+        """Several web processes counting alone: each lets through the whole limit (5 guesses a minute become
+        5 per process), so outside the demo the limits need a shared storage (Redis)."""
+        return not self.demo and self.web_processes > 1 and self.ratelimit.storage_uri.startswith("memory://")
 
 
 MIN_SECRET_KEY_LENGTH = 32
