@@ -17,7 +17,7 @@ from intake.case.complaints import NewComplaint
 from intake.foundation.models import Channel, Jurisdiction
 from intake.foundation.settings import UploadSettings
 from intake.foundation.validation import clean_text, normalise_digits, normalise_id_number, normalise_phone
-from intake.reading.photos import EvidenceError, Photo, check_photo
+from intake.reading.photos import EvidenceError, Photo, check_photos
 
 FREE_TEXT_MAX = 2000
 NOT_FOUND = "没有找到这个编号，请检查受理编号和手机号后四位"
@@ -119,8 +119,9 @@ class ComplaintForm(FlaskForm):
         if len(chosen) > self.uploads.max_photos:
             raise ValidationError(f"最多传 {self.uploads.max_photos} 张照片")
         try:
-            self.checked_photos = [check_photo(f.filename, f.read(self.uploads.max_photo_bytes + 1),
-                                               self.uploads.max_photo_bytes, self.keep_location.data) for f in chosen]
+            self.checked_photos = check_photos(
+                [(f.filename, f.read(self.uploads.max_photo_bytes + 1)) for f in chosen],
+                self.uploads.max_photo_bytes, self.uploads.max_request_pixels, self.keep_location.data)
         except EvidenceError as exc:
             raise ValidationError(str(exc)) from None
 

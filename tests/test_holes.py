@@ -2,13 +2,17 @@
 links, leaks across scope, sessions that outlive log-out, 500s on odd input."""
 from __future__ import annotations
 
+import io
 import re
+import struct
+import zlib
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from xml.etree import ElementTree
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
+from PIL import Image, ImageCms
 from sqlalchemy import event, select
 
 from handlers import create_app
@@ -19,6 +23,7 @@ from intake.case.complaints import NewComplaint, create_complaint, find_for_work
 from intake.foundation import encryption
 from intake.foundation.models import Complaint, ConsoleSession, InboundMessage, Status
 from intake.foundation.settings import RateLimitSettings, SettingsError, with_secret_key
+from intake.reading.photos import check_photo
 from tests.helpers import (
     API_BODY,
     PHONE,
@@ -282,3 +287,36 @@ def test_several_web_processes_without_a_shared_limit_storage_fail_the_doctor(ma
     shared = make_settings(web_processes=2, ratelimit=RateLimitSettings(storage_uri="redis://127.0.0.1:6379"))
     assert check_rate_limits(shared).ok and check_rate_limits(make_settings()).ok
     assert check_rate_limits(make_settings(web_processes=2, demo=True)).ok
+
+
+# ---------------------------------------------------------------- 5. decompression bombs, 11. image metadata
+
+
+def padded_png(side: int, padding: int) -> bytes:
+    """A PNG whose header claims side x side RGBA pixels, padded with a text chunk so it looks like a photo's
+    size: the header is all a limit may read."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 6, 0, 0, 0))
+            + chunk(b"tEXt", b"pad\x00" + b"x" * padding) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+            + chunk(b"IEND", b""))
+
+
+def test_padded_huge_pngs_are_refused_from_their_headers_by_their_pixels_together(client, session, lanshan_site):
+    bombs = [(padded_png(7070, 320_000), f"{n}.png") for n in range(6)]
+    response = submit(client, f"/s/{lanshan_site.public_token}", photos=bombs)
+    assert response.status_code == 200 and "加起来太大" in response.get_data(as_text=True)
+    assert complaint_count(session) == 0
+
+
+def test_markup_in_a_colour_profile_does_not_survive_the_re_encode():
+    image = Image.new("RGB", (64, 48), (200, 30, 30))
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = io.BytesIO()
+    image.save(out, "JPEG", icc_profile=profile + b"<img src=x onerror=alert(1)>", quality=90)
+    for keep_location in (False, True):
+        stored = check_photo("x.jpg", out.getvalue(), 8 * 1024 * 1024, keep_location).content
+        assert b"onerror" not in stored and b"ICC_PROFILE" not in stored
+        with Image.open(io.BytesIO(stored)) as reread:
+            assert "icc_profile" not in reread.info and reread.getpixel((32, 24))[0] > 150

@@ -47,6 +47,7 @@ class UploadSettings:
     max_photos: int = 6
     max_photo_bytes: int = 8 * 1024 * 1024
     max_request_bytes: int = 52 * 1024 * 1024
+    max_request_pixels: int = 100_000_000
 
 
 @dataclass(frozen=True)
