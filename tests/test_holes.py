@@ -20,15 +20,18 @@ from handlers.cli.doctor import check_rate_limits
 from handlers.runtime import services
 from intake.case import cases
 from intake.case.complaints import NewComplaint, create_complaint, find_for_worker
+from intake.conversation.inbound import Inbound, receive
 from intake.foundation import encryption
 from intake.foundation.models import Complaint, ConsoleSession, InboundMessage, Status
 from intake.foundation.settings import RateLimitSettings, SettingsError, with_secret_key
 from intake.reading.photos import check_photo
 from tests.helpers import (
     API_BODY,
+    CHAT_T0,
     PHONE,
     SMS_CALLBACK_SECRET,
     TWILIO,
+    Chat,
     act,
     aliyun_settings,
     auth,
@@ -320,3 +323,37 @@ def test_markup_in_a_colour_profile_does_not_survive_the_re_encode():
         assert b"onerror" not in stored and b"ICC_PROFILE" not in stored
         with Image.open(io.BytesIO(stored)) as reread:
             assert "icc_profile" not in reread.info and reread.getpixel((32, 24))[0] > 150
+
+
+# ---------------------------------------------------------------- 3. phone numbers in clear
+
+
+def test_a_phone_number_typed_in_a_chat_is_kept_encrypted_only(session, settings, chat_sites):
+    inbound = Inbound(channel="wechat", message_id="m-1", user_id="openid-1", text="我的电话 138 0000 1234",
+                      payload={"Content": "我的电话 138 0000 1234", "FromUserName": "openid-1"})
+    receive(session, settings, inbound, now=CHAT_T0)
+    session.commit()
+    stored = session.scalar(select(InboundMessage.payload).where(InboundMessage.provider_message_id == "m-1"))
+    assert stored["Content"] == "我的电话 138****1234"
+    chat = Chat(session, settings, user="openid-2")
+    for text in ("河东区沂河花园三期欠钱了", "三万五", "8", "李四", "13800001234", "确认"):
+        chat.say(text)
+    complaint = session.scalars(select(Complaint)).one()
+    assert complaint.complainant.phone == "13800001234" and "13800001234" not in complaint.free_text
+
+
+def test_free_text_shown_to_staff_and_clients_masks_numbers_until_the_audited_reveal(app, client, session, settings,
+                                                                                  lanshan_site):
+    create_complaint(session, NewComplaint(channel="web", phone="13900001111", name="李四", site_id=lanshan_site.id,
+                                           free_text="老板电话13712345678，我身份证370102199003071234"))
+    session.commit()
+    worker_pass(app)
+    complaint = session.scalars(select(Complaint)).one()
+    key = make_client(session, "open311-app")
+    [found] = client.get(f"/open311/v2/requests/{complaint.ticket_no}.json?api_key={key}").get_json()
+    assert found["description"] == "老板电话137****5678，我身份证370102********1234"
+    login(client, make_accounts(session)["admin"])
+    page = client.get(f"/console/cases/{complaint.ticket_no}").get_data(as_text=True)
+    assert "137****5678" in page and "13712345678" not in page and "370102199003071234" not in page
+    revealed = client.post(f"/console/cases/{complaint.ticket_no}/reveal", data={"csrf_token": csrf_token(page)})
+    assert "老板电话13712345678" in revealed.get_data(as_text=True)

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from intake.case.queue import Filters, queue_page
 from intake.foundation.models import Complaint, Status, utcnow
 from intake.foundation.texts import status_text
+from intake.foundation.validation import mask_numbers
 from intake.people.access import case_for, scoped_complaints
 
 from ..runtime import db
@@ -181,7 +182,7 @@ def _request(c: Complaint) -> dict[str, Any]:
         "status_notes": status_text(c.status),
         "service_name": SERVICE["service_name"],
         "service_code": SERVICE_CODE,
-        "description": c.free_text,
+        "description": mask_numbers(c.free_text),
         "agency_responsible": c.department.name if c.department else "",
         "service_notice": "",
         "requested_datetime": c.created_at.isoformat(),

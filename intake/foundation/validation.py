@@ -63,6 +63,19 @@ def mask_id_number(value: str) -> str:
     return f"{value[:6]}********{value[-4:]}"
 
 
+# A mobile or resident ID number inside free text (digits maybe split by spaces or dashes, as people type them).
+_ID_IN_TEXT = re.compile(r"(?<![0-9])\d{6}(?:[ -]?\d){11}[ -]?[\dXx](?![0-9A-Za-z])", re.ASCII)
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8}(?![0-9])", re.ASCII)
+
+
+def mask_numbers(text: str) -> str:
+    """Free text as staff, clients and stored payloads may keep it: phone and ID numbers in it masked the way
+    the lists mask them. The one function every reader of a worker's words calls; the full text only through
+    the audited reveal."""
+    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(re.sub(r"[ -]", "", m.group(0))), text or "")
+    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"[ -]", "", m.group(0))[-11:]), text)
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 

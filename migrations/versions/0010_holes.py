@@ -1,5 +1,6 @@
 """holes: signed links carry a random reference (complaints.link_ref); console log-ins kept on the server
-(console_sessions) so log-out and timeouts end them
+(console_sessions) so log-out and timeouts end them; phone and ID numbers masked in stored chat payloads and in
+the free text of chat complaints (the numbers themselves are in the complainants' encrypted fields)
 
 Revision ID: 0010
 Revises: 0007
@@ -9,6 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 import intake.foundation.models
+from intake.conversation.inbound import cleaned_payload
+from intake.foundation.validation import mask_numbers
 
 revision = '0010'
 down_revision = '0007'
@@ -31,6 +34,23 @@ def upgrade() -> None:
     with op.batch_alter_table('complaints', schema=None) as batch_op:
         batch_op.add_column(sa.Column('link_ref', sa.String(length=32), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_complaints_link_ref'), ['link_ref'])
+    _mask_stored_numbers()
+
+
+_inbound = sa.table('inbound_messages', sa.column('id', sa.Integer), sa.column('payload', sa.JSON))
+_complaints = sa.table('complaints', sa.column('id', sa.Integer), sa.column('channel', sa.String),
+                       sa.column('free_text', sa.Text))
+
+
+def _mask_stored_numbers() -> None:
+    conn = op.get_bind()
+    for row_id, payload in conn.execute(sa.select(_inbound.c.id, _inbound.c.payload)).all():
+        if payload and (masked := cleaned_payload(payload)) != payload:
+            conn.execute(_inbound.update().where(_inbound.c.id == row_id).values(payload=masked))
+    chats = sa.select(_complaints.c.id, _complaints.c.free_text).where(_complaints.c.channel.in_(('wechat', 'sms')))
+    for row_id, text in conn.execute(chats).all():
+        if text and (masked := mask_numbers(text)) != text:
+            conn.execute(_complaints.update().where(_complaints.c.id == row_id).values(free_text=masked))
 
 
 def downgrade() -> None:
