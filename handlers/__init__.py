@@ -3,16 +3,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
 
-from flask import Flask
+from flask import Flask, Request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from intake.case.clocks import validate as validate_clocks
 from intake.foundation import encryption
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.db import make_engine
-from intake.foundation.settings import Settings, load_settings
+from intake.foundation.settings import Settings, load_settings, with_secret_key
 from intake.runtime.sessions import make_session_factory
 from intake.supervision import tallies
 
@@ -24,15 +23,27 @@ log = logging.getLogger(__name__)
 FORM_FIELD_MAX_BYTES = 1024 * 1024
 
 
+class FormLimitedRequest(Request):
+    """One limit for every form body: a url-encoded body is all text fields, read whole into memory, so it gets
+    the one-field limit that multipart text fields get (MAX_FORM_MEMORY_SIZE only covers multipart)."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        if self._max_content_length is None and self.mimetype == "application/x-www-form-urlencoded":
+            return FORM_FIELD_MAX_BYTES
+        return Request.max_content_length.fget(self)
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
 def create_app(settings: Settings | None = None) -> Flask:
-    settings = settings or load_settings()
     app = Flask(__name__)
-    secret_key = settings.secret_key
-    if not secret_key:
-        log.warning("QINGLING_SECRET_KEY is not set: using a random key, sessions end when the process stops")
-        secret_key = secrets.token_hex(32)
+    app.request_class = FormLimitedRequest
+    settings = with_secret_key(settings or load_settings(), app.instance_path)
     app.config.update(
-        SECRET_KEY=secret_key,
+        SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.uploads.max_request_bytes,
         MAX_FORM_MEMORY_SIZE=FORM_FIELD_MAX_BYTES,
         WTF_CSRF_TIME_LIMIT=None,
@@ -44,6 +55,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings.proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops,
                                 x_host=settings.proxy_hops)
+    if settings.rate_limits_per_process:
+        log.warning("RATE LIMITS ARE PER PROCESS: web_processes is %d but [ratelimit] storage_uri is memory://, so "
+                    "each process counts alone and lets the whole limit through (log-in guesses, submissions). Set "
+                    "QINGLING_RATELIMIT_STORAGE_URI=redis://... (`qingling doctor` fails until then)",
+                    settings.web_processes)
     validate_clocks(settings.clocks)
     _configure_data_keys(settings)
     calendar = WorkingCalendar.from_config(dataclasses.asdict(settings.calendar))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -77,6 +77,8 @@ def _render(title: str, text: str, code: int):
 
 def _page(code: int):
     def handler(error):
+        if code == 500 and "db" in g:
+            g.db.rollback()  # the page itself reads (the staff member's name): never through the failed transaction
         messages = CONSOLE_MESSAGES if request.blueprint == "console" else MESSAGES
         allow = [(k, v) for k, v in error.get_headers() if k == "Allow"] if isinstance(error, HTTPException) else []
         return (*_render(*messages[code], code), allow)  # a 405 says what is allowed

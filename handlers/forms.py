@@ -17,7 +17,7 @@ from intake.case.complaints import NewComplaint
 from intake.foundation.models import Channel, Jurisdiction
 from intake.foundation.settings import UploadSettings
 from intake.foundation.validation import clean_text, normalise_digits, normalise_id_number, normalise_phone
-from intake.reading.photos import EvidenceError, Photo, check_photo
+from intake.reading.photos import EvidenceError, Photo, check_photos
 
 FREE_TEXT_MAX = 2000
 NOT_FOUND = "没有找到这个编号，请检查受理编号和手机号后四位"
@@ -57,6 +57,8 @@ def whole_number(low: int, high: int) -> Callable[[str], int | None]:
     """Digits as people type them: full-width, with 元 / 个 / 人 / 月 and thousands commas; 3.5万 too."""
 
     def parse(text: str) -> int | None:
+        if re.match(r"[-－−﹣‐‑]", text.strip()):
+            raise ValueError("请填正数，不要带负号")  # the digit cleaner would drop the sign and store -5 as 5
         match = re.fullmatch(r"(\d+(?:\.\d+)?)(万?)", re.sub(r"[,元块个人名月]", "", normalise_digits(text)))
         if not match:
             return None
@@ -160,8 +162,8 @@ def _checked_photos(field: MultipleFileField, uploads: UploadSettings, keep_loca
     if len(chosen) > uploads.max_photos:
         raise ValidationError(f"最多传 {uploads.max_photos} 张照片")
     try:
-        return [check_photo(f.filename, f.read(uploads.max_photo_bytes + 1), uploads.max_photo_bytes, keep_location)
-                for f in chosen]
+        return check_photos([(f.filename, f.read(uploads.max_photo_bytes + 1)) for f in chosen],
+                            uploads.max_photo_bytes, uploads.max_request_pixels, keep_location)
     except EvidenceError as exc:
         raise ValidationError(str(exc)) from None
 

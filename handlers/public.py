@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from intake.case import cases
 from intake.case.complaints import create_complaint, find_for_worker
-from intake.case.links import confirmed_complaint_id
+from intake.case.links import confirmed_complaint
 from intake.foundation.models import Complaint, Site
 from intake.foundation.texts import event_text, status_text, when_text
 from intake.registry.directory import counties
@@ -179,11 +179,11 @@ def _opened(complaint: Complaint) -> None:
 @limiter.limit(lambda: services().settings.ratelimit.status_per_address, methods=["POST"])
 def confirm(token: str):
     """回访 from the signed link in the worker's 办结 notice: yes closes the case (销号), no reopens it."""
-    complaint_id = confirmed_complaint_id(services().settings, token)
-    complaint = db().get(Complaint, complaint_id) if complaint_id is not None else None
+    complaint = confirmed_complaint(db(), services().settings, token)
     if complaint is None:
         abort(404)
     _opened(complaint)
+    complaint_id = complaint.id
     form = ConfirmForm()
     if not form.validate_on_submit() or form.answer() is None:
         return _status_page(complaint, confirm=form)

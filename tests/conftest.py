@@ -26,7 +26,7 @@ from migrations import upgrade
 
 # helpers.py holds assertions (and the shared mainland SMS scenarios): pytest rewrites them as in a test module.
 pytest.register_assert_rewrite("tests.helpers")
-from tests.helpers import FakeApi, QuietServer, WebhookReceiver, chromium, serving
+from tests.helpers import SECRET_KEY, FakeApi, QuietServer, WebhookReceiver, chromium, serving
 
 KEEP_TABLES = {"jurisdictions", "departments", "alembic_version"}
 
@@ -62,7 +62,7 @@ def migrated(database_url) -> str:
 
 @pytest.fixture
 def settings(migrated) -> Settings:
-    return Settings(secret_key="test-secret", public_base_url="https://qingling.test",
+    return Settings(secret_key=SECRET_KEY, public_base_url="https://qingling.test",
                     database=DatabaseSettings(url=migrated))
 
 

@@ -125,6 +125,8 @@ class QuietServer(ThreadingHTTPServer):
 
 # ---------------------------------------------------------------- the working calendar and the clocks
 
+# Long enough for create_app, which refuses a weak secret key outside demo mode.
+SECRET_KEY = "test-secret-key-that-is-long-enough-0123"
 CAL = WorkingCalendar.from_config({})
 CST = CAL.timezone
 CLOCKS = ClockSettings()

@@ -206,7 +206,7 @@ def test_a_conversation_stored_with_an_old_draft_carries_on_to_a_complaint(sessi
     conversation = session.scalar(select(Conversation).where(Conversation.user_id == "openid-old"))
     assert conversation.state == "confirm"
     assert conversation.draft == {**{k: v for k, v in old.items() if k != "asking"}, "phone": "13812345678",
-                                  "texts": [*old["texts"], "13812345678"]}
+                                  "texts": [*old["texts"], "138****5678"]}  # the number only in the encrypted field
     reply = handle_message(session, settings, "wechat", "openid-old", "确认", now=at + timedelta(minutes=2))
     session.commit()
     assert reply.complaint_created

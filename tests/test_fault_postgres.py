@@ -29,6 +29,7 @@ from intake.runtime.sessions import make_session_factory
 from migrations import upgrade
 from tests.helpers import (
     PUBLIC_BASE_URL,
+    SECRET_KEY,
     TWILIO,
     WECHAT,
     PrivateCluster,
@@ -114,7 +115,7 @@ def test_a_killed_worker_and_a_crashed_database_lose_and_repeat_nothing(cluster,
             routed_complaint(session, utcnow() - timedelta(days=120))
     total = _count(database, select(func.count()).select_from(Timer).where(Timer.state == "pending"))
     env = {**os.environ, "QINGLING_DATABASE_URL": database.url.render_as_string(hide_password=False),
-           "QINGLING_SECRET_KEY": "test", "QINGLING_WEBHOOK_SECRET": WEBHOOK_SECRET,
+           "QINGLING_SECRET_KEY": SECRET_KEY, "QINGLING_WEBHOOK_SECRET": WEBHOOK_SECRET,
            "QINGLING_WORKER_ITEM_DELAY_MS": "20", "QINGLING_WORKER_BATCH_SIZE": "10",
            "QINGLING_WORKER_IDLE_SECONDS": "1"}
     env.pop("QINGLING_CONFIG", None)
@@ -156,7 +157,7 @@ def test_a_killed_worker_and_a_crashed_database_lose_and_repeat_nothing(cluster,
 
 def test_intake_while_the_database_is_down_apologises_and_the_retry_is_stored(cluster, database):
     url = database.url.render_as_string(hide_password=False)
-    app = create_app(Settings(secret_key="test-secret", public_base_url=PUBLIC_BASE_URL,
+    app = create_app(Settings(secret_key=SECRET_KEY, public_base_url=PUBLIC_BASE_URL,
                               database=DatabaseSettings(url=url), twilio=TWILIO, wechat=WECHAT))
     app.config["TESTING"] = True
     client = app.test_client()

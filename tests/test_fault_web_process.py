@@ -25,6 +25,7 @@ from twilio.request_validator import RequestValidator
 
 from intake.foundation.models import Complaint, InboundMessage
 from tests.helpers import (
+    SECRET_KEY,
     TWILIO,
     TWILIO_AUTH_TOKEN,
     WECHAT_AES_KEY,
@@ -48,7 +49,7 @@ class WebProcess:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.cwd = cwd
-        self.env = {**os.environ, "QINGLING_DATABASE_URL": url, "QINGLING_SECRET_KEY": "fault-test-secret",
+        self.env = {**os.environ, "QINGLING_DATABASE_URL": url, "QINGLING_SECRET_KEY": SECRET_KEY,
                     "QINGLING_PUBLIC_BASE_URL": self.base, "QINGLING_TWILIO_ACCOUNT_SID": TWILIO.account_sid,
                     "QINGLING_TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN, "QINGLING_TWILIO_FROM_NUMBER": TWILIO.from_number,
                     "QINGLING_WECHAT_TOKEN": WECHAT_TOKEN, "QINGLING_WECHAT_APP_ID": WECHAT_APP_ID,

@@ -70,11 +70,12 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
     photo = Attachment(complaint_id=complaint.id, filename="iou.png", content_type="image/png", size=len(PNG),
                        sha256="0" * 64, content=PNG)
     session.add(photo)
+    confirm_token = confirm_url(settings, complaint).rsplit("/", 1)[1]
     session.commit()
     users = make_accounts(session)
     values = {
         "filename": sorted(p.name for p in STATIC.iterdir()),
-        "token": [lanshan_site.public_token, confirm_url(settings, complaint.id).rsplit("/", 1)[1], "no-such-token"],
+        "token": [lanshan_site.public_token, confirm_token, "no-such-token"],
         "ticket_no": [complaint.ticket_no, "000000000000"],
         "fmt": ["png", "svg", "pdf", "json", "xml"],
         "attachment_id": [photo.id],

@@ -18,7 +18,7 @@ from intake.foundation.models import Event, Outbox, Timer, utcnow
 from intake.foundation.settings import Settings, WorkerSettings
 from intake.runtime.sessions import make_session_factory
 from intake.runtime.worker import run_once
-from tests.helpers import CAL, routed_complaint
+from tests.helpers import CAL, SECRET_KEY, routed_complaint
 
 CLOCK_KINDS = ("clock_warning", "clock_overdue", "escalated")
 
@@ -45,7 +45,7 @@ def _due_complaints(session, count):
 
 def test_a_worker_killed_mid_batch_loses_and_repeats_nothing(session, migrated, tmp_path):
     total = _due_complaints(session, 10)
-    env = {**os.environ, "QINGLING_DATABASE_URL": migrated, "QINGLING_SECRET_KEY": "test",
+    env = {**os.environ, "QINGLING_DATABASE_URL": migrated, "QINGLING_SECRET_KEY": SECRET_KEY,
            "QINGLING_WORKER_ITEM_DELAY_MS": "25", "QINGLING_WORKER_BATCH_SIZE": "10"}
     env.pop("QINGLING_CONFIG", None)
     command = [shutil.which("qingling", path=os.path.dirname(os.sys.executable)), "worker", "--once"]

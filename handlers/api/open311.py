@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from intake.case.queue import Filters, queue_page
 from intake.foundation.models import Complaint, Site, Status, utcnow
 from intake.foundation.texts import status_text
+from intake.foundation.validation import mask_numbers
 from intake.people.access import Scope, case_for, scoped_complaints
 from intake.reading.photos import Photo
 
@@ -324,7 +325,7 @@ def _request(c: Complaint, reader: Scope | None) -> dict[str, Any]:
     claim = c.claim or {}
     place = (site.address or site.name) if site else c.project_name
     location = claim.get("location") or {}
-    return {**public, "description": c.free_text,
+    return {**public, "description": mask_numbers(c.free_text),
             "service_notice": NO_CONTACT if claim.get("no_contact") else None,
             "address": "".join(p for p in (county.name if county else "", place or "") if p) or None,
             "address_id": site.code if site else None, "lat": location.get("lat"), "long": location.get("long"),

@@ -22,6 +22,7 @@ KINDS = {
     "method-not-allowed": (405, "Method Not Allowed", "不支持此请求方法"),
     "conflict": (409, "Conflict", "案件刚刚被他人修改，请重新读取后再试"),
     "case-rule": (409, "Not allowed now", "案件当前状态不允许此操作"),
+    "clue-seen": (409, "Clue already filed", "此来源编号已由其他接入系统报送，案件不在本系统权限范围内"),
     "too-large": (413, "Payload Too Large", "请求体太大"),
     "unsupported-media-type": (415, "Unsupported Media Type", "请求体须为 application/json"),
     "validation": (422, "Unprocessable Content", "请求内容有误，见 errors"),

@@ -23,7 +23,15 @@ from pydantic_core import PydanticCustomError
 
 from intake.case.cases import MEASURES, MESSAGE_MAX
 from intake.foundation.models import Industry, Priority, Status
-from intake.foundation.validation import clean_text, normalise_id_number, normalise_phone
+from intake.foundation.validation import (
+    AMOUNT_MAX,
+    MONTHS_MAX,
+    ROW_ID_MAX,
+    WORKERS_MAX,
+    clean_text,
+    normalise_id_number,
+    normalise_phone,
+)
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -128,9 +136,9 @@ class ComplaintIn(Request):
     site_code: Text(64, description="项目编号 of a known site") | None = None
     county: County | None = None
     project_name: Text(300) | None = None
-    workers: Whole(ge=1, le=100_000) | None = None
-    amount: Whole(ge=0, le=100_000_000_000, description="Yuan owed") | None = None
-    months: Whole(ge=1, le=600) | None = None
+    workers: Whole(ge=1, le=WORKERS_MAX) | None = None
+    amount: Whole(ge=0, le=AMOUNT_MAX, description="Yuan owed") | None = None
+    months: Whole(ge=1, le=MONTHS_MAX) | None = None
     source: ClueSource | None = None
 
 
@@ -190,8 +198,8 @@ class Investigate(Request):
 class Resolve(Request):
     action: Literal["resolve"]
     outcome: Reason
-    amount_recovered: Whole(ge=0, le=100_000_000_000)
-    workers_paid: Whole(ge=0, le=100_000) | None = None
+    amount_recovered: Whole(ge=0, le=AMOUNT_MAX)
+    workers_paid: Whole(ge=0, le=WORKERS_MAX) | None = None
 
 
 class Reopen(Request):
@@ -211,7 +219,7 @@ class RequestReturn(Request):
 
 class Transfer(Request):
     action: Literal["transfer"]
-    department_id: Whole(ge=1)
+    department_id: Whole(ge=1, le=ROW_ID_MAX)
     reason: Reason
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from intake.case import cases
-from intake.case.clues import Clue, IdempotencyMismatch, external_refs, submit
+from intake.case.clues import Clue, ClueSeenElsewhere, IdempotencyMismatch, external_refs, submit
 from intake.case.complaints import NewComplaint
 from intake.case.queue import Filters, clock_views, parse_cursor, queue_page
 from intake.case.routing import RoutingError, collective_view
@@ -53,7 +53,7 @@ def _field_problem(field: str, code: str, detail: str, location: str = "body") -
 
 @api.operation("POST", "/complaints", summary="Submit a complaint or clue (12345 work order, national platform)",
                tag="complaints", ok={201: schemas.ComplaintOut, 200: schemas.ComplaintOut}, body=schemas.ComplaintIn,
-               headers=(IDEMPOTENCY_KEY,), problems=("forbidden", "idempotency-mismatch"), location_header=True)
+               headers=(IDEMPOTENCY_KEY,), problems=("forbidden", "idempotency-mismatch", "clue-seen"), location_header=True)
 def create_complaint(body: schemas.ComplaintIn, idempotency_key: str | None) -> Response:
     """201 with the new complaint; 200 with the first one for a retried request or a clue seen before."""
     complaint, created = store(body, idempotency_key)
@@ -92,9 +92,11 @@ def store(body: schemas.ComplaintIn, idempotency_key: str | None, *, claim: dict
     try:
         complaint, created = submit(session, who.user_id, new, idempotency_key=idempotency_key,
                                     request_hash=hashlib.sha256(body.model_dump_json().encode()).hexdigest(),
-                                    clue=clue)
+                                    in_scope=who.complaints(), clue=clue)
     except IdempotencyMismatch:
         raise problems.ApiProblem("idempotency-mismatch") from None
+    except ClueSeenElsewhere:
+        raise problems.ApiProblem("clue-seen") from None
     if created:
         audit(session, user_id=None, username=who.actor, action="intake", ticket_no=complaint.ticket_no,
               address=request.remote_addr)

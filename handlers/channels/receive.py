@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from intake.conversation.inbound import ForeignRepeat, Inbound, receive
+from intake.conversation.inbound import BadDelivery, ForeignRepeat, Inbound, receive
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
 
@@ -29,11 +29,12 @@ UNAVAILABLE = "503 Service Unavailable: the database is unavailable; nothing was
 
 
 def take(inbound: Inbound, reply_to: str | None = None) -> str | None:
-    """The core stores and answers the delivery; this commits once, or answers 400 for a foreign repeat."""
+    """The core stores and answers the delivery; this commits once, or answers 400 for a foreign repeat or an
+id no provider sends."""
     session = db()
     try:
         text = receive(session, services().settings, inbound, now=utcnow(), reply_to=reply_to)
-    except ForeignRepeat as exc:
+    except (ForeignRepeat, BadDelivery) as exc:
         session.rollback()
         abort(400, description=str(exc))
     session.commit()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from flask import Blueprint, Request, Response, abort, jsonify, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from intake.conversation.inbound import Inbound, record_status
@@ -34,6 +35,7 @@ from intake.foundation.settings import Settings
 from intake.foundation.validation import mask_phone, normalise_phone
 from intake.reading.photos import Photo
 
+from ..errors import unavailable
 from ..runtime import db, services
 from .receive import take, webhook_blueprint
 
@@ -146,8 +148,8 @@ def receive_reports(gateway: CallbackGateway, secret: str) -> Response:
     key = gateway.report_id
 
     def read(item: Any) -> DeliveryReport:
-        if not isinstance(item, dict) or not isinstance(item.get(key), str) or not item[key]:
-            raise ValueError(f"a delivery report must be a JSON object with {key}")
+        if not isinstance(item, dict) or not isinstance(item.get(key), str) or not 0 < len(item[key]) <= ID_MAX:
+            raise ValueError(f"a delivery report must be a JSON object with {key} (at most {ID_MAX} characters)")
         if gateway.delivered(item):
             return DeliveryReport(item[key], "delivered")
         return DeliveryReport(item[key], "undelivered", gateway.failure(item))
@@ -174,9 +176,12 @@ def _each_item(gateway: CallbackGateway, secret: str, read: Callable[[Any], Any]
             db().rollback()
             refused.append(index)
             log.warning("%s callback: item %s refused: %s", gateway.name, index, getattr(exc, "description", exc))
-        except Exception:
+        except Exception as exc:
             db().rollback()
-            failed += 1
+            if isinstance(exc, DBAPIError) and not unavailable(exc):
+                refused.append(index)  # this item's data, not the database: pushing the batch again cannot help
+            else:
+                failed += 1
             log.exception("%s callback: item %s could not be stored", gateway.name, index)
     body = gateway.answer(failed == 0)
     if refused:

@@ -7,6 +7,7 @@ taken from the request.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import cache
 from typing import Any
 
@@ -26,7 +27,7 @@ from intake.reading.photos import Photo
 
 from ..runtime import db, services
 from .receive import webhook_blueprint
-from .sms import InboundSms, receive, record_status
+from .sms import ID_MAX, InboundSms, checked_sms, receive, record_status
 
 NAME = "twilio"
 # An MMS picture's source is "twilio-media:<path on api.twilio.com>"; the worker fetches it with the account's
@@ -53,6 +54,7 @@ def configured(settings: Settings) -> bool:
     return settings.sms.provider == NAME and bool(t.account_sid and t.auth_token and t.from_number)
 
 
+STATUS_MAX = 32  # a delivery state ("delivered") or an error code ("30003")
 bp = webhook_blueprint("twilio_sms", __name__, configured)
 
 
@@ -80,9 +82,11 @@ class Gateway:
 
     def parse(self, req: Request) -> InboundSms:
         form = self.verified_form(req)
-        if not form.get("MessageSid") or not form.get("From"):
-            abort(400, description="MessageSid and From are required")
-        return InboundSms(form["MessageSid"], form["From"], form.get("Body", ""), _pictures(form))
+        try:
+            sms = checked_sms(form.get("MessageSid"), form.get("From"), form.get("Body", ""))
+        except ValueError as exc:
+            abort(400, description=f"MessageSid, From and Body: {exc}")
+        return replace(sms, photos=_pictures(form))
 
     def render(self, text: str | None) -> Response:
         twiml = MessagingResponse()
@@ -117,9 +121,11 @@ def inbound():
 @bp.post("/sms/twilio/status")
 def status():
     form = Gateway(services().settings).verified_form(request)
-    if not form.get("MessageSid") or not form.get("MessageStatus"):
-        abort(400, description="MessageSid and MessageStatus are required")
-    record_status(db(), NAME, form["MessageSid"], form["MessageStatus"], utcnow(), form.get("ErrorCode"))
+    sid, state, error = form.get("MessageSid", ""), form.get("MessageStatus", ""), form.get("ErrorCode")
+    if not 0 < len(sid) <= ID_MAX or not 0 < len(state) <= STATUS_MAX or len(error or "") > STATUS_MAX:
+        abort(400, description=f"MessageSid (at most {ID_MAX} characters), MessageStatus and ErrorCode (at most "
+                               f"{STATUS_MAX}) are required")
+    record_status(db(), NAME, sid, state, utcnow(), error)
     db().commit()
     return "", 204
 

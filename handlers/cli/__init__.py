@@ -8,6 +8,8 @@ from __future__ import annotations
 import click
 from flask.cli import ScriptInfo
 
+from intake.foundation.settings import SettingsError
+
 from .. import create_app
 from .clients import clients_group
 from .database import db_group, directory_group
@@ -24,11 +26,19 @@ from .wechat import wechat_group
 from .worker import run_with_worker, worker_command
 
 
+def _create_app():
+    """The app, or the configuration's fault said plainly (no traceback) for a command that needs it."""
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.group(help="清零 Qingling: wage-arrears complaint intake, routing and clocks.")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     if ctx.obj is None:  # the test runner brings its own
-        ctx.obj = ScriptInfo(create_app=lambda: create_app(), set_debug_flag=False)
+        ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False)
 
 
 main.add_command(clients_group)

@@ -17,7 +17,7 @@ from intake.delivery.sms_templates import Templates
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.encryption import DataKeyError, decrypt
 from intake.foundation.models import Complainant, Jurisdiction
-from intake.foundation.settings import Settings
+from intake.foundation.settings import MIN_SECRET_KEY_LENGTH, Settings
 from migrations import current_revision, head_revision
 from qr.fonts import find_cjk_font
 
@@ -85,8 +85,9 @@ def check_demo(settings: Settings) -> Check:
 
 
 def check_secret_key(settings: Settings) -> Check:
-    if len(settings.secret_key) < 16:
-        return Check("密钥", False, "未设置 QINGLING_SECRET_KEY（至少 16 个字符），否则重启后会话失效、多进程互不认可")
+    if len(settings.secret_key) < MIN_SECRET_KEY_LENGTH:
+        return Check("密钥", False, f"未设置 QINGLING_SECRET_KEY（至少 {MIN_SECRET_KEY_LENGTH} 个随机字符，可用 qingling keys "
+                                    "generate 生成）：会话和发给工人的链接都靠它签名")
     return Check("密钥", True, "已设置")
 
 
@@ -245,6 +246,14 @@ def check_webhook(settings: Settings) -> Check:
     return Check("Webhook 通知", True, "已启用，请求体以 HMAC-SHA256 签名（X-Qingling-Signature）")
 
 
+def check_rate_limits(settings: Settings) -> Check:
+    if settings.rate_limits_per_process:
+        return Check("频率限制", False, f"web_processes = {settings.web_processes}，但 [ratelimit] storage_uri 是 memory://："
+                                       "每个进程各算各的，限制形同放宽。请设置 QINGLING_RATELIMIT_STORAGE_URI=redis://...")
+    where = "进程内（单进程）" if settings.ratelimit.storage_uri.startswith("memory://") else "共享存储"
+    return Check("频率限制", True, f"计数在{where}")
+
+
 def run_checks(svc: Services) -> list[Check]:
     settings = svc.settings
     checks: list[Callable[[], Check]] = [
@@ -261,6 +270,7 @@ def run_checks(svc: Services) -> list[Check]:
         lambda: check_sms(settings),
         lambda: check_email(settings),
         lambda: check_webhook(settings),
+        lambda: check_rate_limits(settings),
     ]
     return [c() for c in checks]
 

@@ -7,6 +7,7 @@ nothing and says exactly what is wrong.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -16,6 +17,7 @@ from intake.case import cases
 from intake.case.cases import MEASURES, CaseContext, CaseError
 from intake.case.clocks import EXTENSIBLE, LABELS
 from intake.foundation.actions import CaseAction
+from intake.foundation.validation import ROW_ID_MAX
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,17 @@ class Form:
 
 
 def _amount(text: str, label: str) -> int:
-    try:
-        value = int(text.replace(",", "").replace("，", "").strip())
-    except ValueError:
-        raise CaseError(f"{label}请填整数（元）") from None
-    if value < 0:
-        raise CaseError(f"{label}不能为负数")
-    return value
+    """A whole number as typed (thousands commas allowed); its bounds are the case operation's to check, and a
+    number too long to be one is refused here, before it becomes a huge int."""
+    digits = text.replace(",", "").replace("，", "").strip()
+    if not re.fullmatch(r"-?\d{1,15}", digits):
+        raise CaseError(f"{label}请填整数（元）")
+    return int(digits)
+
+
+def _row_id(text: str) -> int:
+    """A chosen row's id from a select; 0 (found nowhere) for anything else."""
+    return int(text) if re.fullmatch(r"\d{1,10}", text) and int(text) <= ROW_ID_MAX else 0
 
 
 def _deadline(text: str, ctx: CaseContext, label: str = "督办期限") -> datetime:
@@ -88,7 +94,7 @@ FORMS: Mapping[CaseAction, Form] = {
                        params=lambda v, _ctx: {"worker_name": v["worker_name"], "amount_claimed": _amount(
                            v["amount"], "欠薪金额") if v.get("amount") else None}),
     A.PAYMENT: Form("记录工资发放", (Field("line_id", "工人", "select"), Field("amount_paid", "已发放金额（元）", "number")),
-                    params=lambda v, _ctx: {"line_id": int(v["line_id"]) if v["line_id"].isdigit() else 0,
+                    params=lambda v, _ctx: {"line_id": _row_id(v["line_id"]),
                                             "amount_paid": _amount(v["amount_paid"], "已发放金额")}),
     A.RESOLVE: Form("办结", (Field("outcome", "办理结果（会告知工人）", "textarea"),
                            Field("amount_recovered", "追回工资（元）", "number"),
@@ -106,8 +112,7 @@ FORMS: Mapping[CaseAction, Form] = {
     A.DECIDE_RETURN: Form("审批退回申请", APPROVE, params=_approval),
     A.RETURN: Form("退回派单中心", (Field(REASON, "退回理由", "textarea"),), danger=True),
     A.TRANSFER: Form("转办", (Field("department_id", "转给", "select"), Field(REASON, "转办原因", "textarea")),
-                     params=lambda v, _ctx: {"department_id": int(v["department_id"])
-                                             if v["department_id"].isdigit() else 0, "reason": v[REASON]}),
+                     params=lambda v, _ctx: {"department_id": _row_id(v["department_id"]), "reason": v[REASON]}),
     A.SUPERVISE: Form("挂牌督办", (Field("due", "督办期限", "date"), Field(REASON, "督办理由", "textarea")),
                       params=lambda v, ctx: {"due": _deadline(v["due"], ctx), "reason": v[REASON]}),
     A.CLOSE_OVERRIDE: Form("不经工人确认结案", (Field(REASON, "理由（如工人无法联系、已核实发放）", "textarea"),), danger=True),

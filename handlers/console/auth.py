@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import re
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
+from intake.foundation.models import utcnow
 from intake.people.audit import audit
-from intake.people.staff import AccountError, authenticate, change_password
+from intake.people.staff import AccountError, authenticate, change_password, end_session, start_session
 
 from ..extensions import limiter
 from ..runtime import db, services
@@ -64,7 +65,9 @@ def login():
             db().commit()
             error = "用户名或密码不正确"
         else:
-            login_user(ConsoleUser(account))
+            login_id = start_session(db(), account)
+            session.clear()  # a CSRF token (or anything else) from before the log-in does not carry over
+            login_user(ConsoleUser(account, login_id))
             audit(db(), user_id=account.id, username=account.username, action="login", address=request.remote_addr)
             db().commit()
             return redirect(_safe_next(request.args.get("next")), 303)
@@ -75,8 +78,10 @@ def login():
 @staff_view()
 def logout():
     record("logout")
+    end_session(db(), current_user.login_id, utcnow())
     db().commit()
     logout_user()
+    session.clear()
     flash("已退出登录")
     return redirect(url_for("console.login"), 303)
 
@@ -98,7 +103,7 @@ def password():
             else:
                 record("password_changed")
                 db().commit()
-                login_user(ConsoleUser(current_user.account))  # this session goes on; the others end
+                login_user(ConsoleUser(current_user.account, current_user.login_id))  # this one goes on; others end
                 flash("密码已修改")
                 return redirect(url_for("console.index"), 303)
     return render_template("console/password.html", form=form, error=error)

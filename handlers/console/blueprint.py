@@ -3,32 +3,35 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, g, request
 from flask_login import UserMixin, current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from intake.foundation.models import Department, StaffUser
+from intake.foundation.models import Department, StaffUser, utcnow
 from intake.people.access import AccessDenied, Scope
 from intake.people.audit import audit
-from intake.people.staff import ROLE_LABELS
+from intake.people.staff import ROLE_LABELS, live_session
 
 from ..extensions import login_manager
-from ..runtime import db
+from ..runtime import db, services
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
 
 @dataclass
 class ConsoleUser(UserMixin):
-    """The logged-in account. Its session id carries part of the password hash, so changing the password (or
-    disabling the account) ends every other session of it."""
+    """The logged-in account and its log-in (intake.people.staff.start_session). The session id carries part of
+    the password hash, so changing the password (or disabling the account) ends every other session of it; and
+    the log-in's id, so log-out and the idle and absolute timeouts end it on the server."""
 
     account: StaffUser
+    login_id: str
 
     def get_id(self) -> str:
-        return f"{self.account.id}:{self.account.password_hash[-16:]}"
+        return f"{self.account.id}:{self.account.password_hash[-16:]}:{self.login_id}"
 
     @property
     def is_active(self) -> bool:
@@ -37,14 +40,19 @@ class ConsoleUser(UserMixin):
 
 @login_manager.user_loader
 def _load(session_id: str) -> ConsoleUser | None:
-    user_id, _, fingerprint = session_id.partition(":")
-    if not user_id.isdigit():
+    user_id, fingerprint, login_id = (session_id.split(":", 2) + ["", ""])[:3]
+    if not user_id.isdigit() or not login_id:
         return None
+    console = services().settings.console
+    if live_session(db(), login_id, int(user_id), utcnow(), idle=timedelta(minutes=console.idle_minutes),
+                    lifetime=timedelta(hours=console.lifetime_hours)) is None:
+        return None
+    db().commit()  # the log-in's last use, before the view's own work
     account = db().scalar(select(StaffUser).where(StaffUser.id == int(user_id))
                           .options(selectinload(StaffUser.department).selectinload(Department.jurisdiction)))
     if account is None or not account.active or account.password_hash[-16:] != fingerprint:
         return None
-    return ConsoleUser(account)
+    return ConsoleUser(account, login_id)
 
 
 def scope() -> Scope:
@@ -81,6 +89,12 @@ def _globals():
     if request.blueprint != "console" or not current_user.is_authenticated:
         return {}
     return {"current_scope": scope(), "current_role_label": ROLE_LABELS[scope().role]}
+
+
+@bp.app_template_filter("local_date")
+def _local_date(moment: datetime | None) -> str:
+    """A stored (UTC) time as the date people there read: a complaint at 02:25 Beijing time is of that day."""
+    return moment.astimezone(services().calendar.timezone).date().isoformat() if moment else ""
 
 
 @bp.errorhandler(AccessDenied)

@@ -15,7 +15,7 @@ from intake.foundation.actions import CaseAction
 from intake.foundation.models import utcnow
 from intake.foundation.texts import EVENT_LABELS, amount_text, when_text
 from intake.foundation.transitions import TransitionError
-from intake.foundation.validation import mask_phone
+from intake.foundation.validation import mask_numbers, mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
 from intake.people.actors import actor_names
 
@@ -45,6 +45,7 @@ def _page(complaint, *, revealed: bool = False):
         departments=departments_in_reach(db(), scope()) if scope().may("transfer") else [],
         phone=complaint.complainant.phone if revealed else mask_phone(complaint.complainant.phone),
         id_number=complaint.complainant.id_number if revealed else complaint.complainant.id_number_masked,
+        free_text=complaint.free_text if revealed else mask_numbers(complaint.free_text),
         revealed=revealed, when=lambda t: when_text(t, timezone), amount_text=amount_text,
         statuses=STATUS_LABELS, channels=CHANNEL_LABELS, events=EVENT_LABELS, investments=INVESTMENT_TEXT,
         priorities=PRIORITY_TEXT, may=scope().may,

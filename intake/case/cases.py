@@ -27,6 +27,7 @@ from intake.foundation.models import (
 )
 from intake.foundation.settings import Settings
 from intake.foundation.transitions import record, transition
+from intake.foundation.validation import AMOUNT_MAX, DAYS_MAX, ROW_ID_MAX, WORKERS_MAX
 from intake.reading.photos import Photo
 from intake.registry.directory import DISPATCH_DESK
 
@@ -208,8 +209,9 @@ def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: 
     lines the recovered sum is theirs: another figure is refused, naming the lines, so the case, the ledger, the
     figures and the API never disagree."""
     outcome = _required(outcome, "办理结果")
-    if amount_recovered < 0 or (workers_paid is not None and workers_paid < 0):
-        raise CaseError("追回金额和人数不能为负数")
+    _within(amount_recovered, AMOUNT_MAX, "追回金额")
+    if workers_paid is not None:
+        _within(workers_paid, WORKERS_MAX, "人数")
     lines = session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)
                             .order_by(ClaimLine.id)).all()
     paid = sum(line.amount_paid for line in lines)
@@ -223,7 +225,7 @@ def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: 
     event = _move(session, complaint, Status.RESOLVED, ctx, actor=actor, note=outcome,
                   data={"amount_recovered": amount_recovered, "workers_paid": workers_paid})
     tell_worker(session, ctx.settings, complaint, "resolved", ctx.now, outcome=outcome,
-                confirm_url=confirm_url(ctx.settings, complaint.id))
+                confirm_url=confirm_url(ctx.settings, complaint))
     return event
 
 
@@ -275,6 +277,7 @@ def request_approval(session: Session, complaint: Complaint, ctx: CaseContext, *
     if kind == "extension":
         if clock not in EXTENSIBLE or not days or days <= 0:
             raise CaseError("请选择延期的时限和天数")
+        _within(days, DAYS_MAX, "延期天数")
         data.update(clock=clock, days=days)
     elif kind == "return" and not may_return(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks):
         raise CaseError(f"派单已超过 {ctx.settings.clocks.return_within_days} 个工作日，不能退回，请申请转办")
@@ -428,12 +431,20 @@ def fire_material(session: Session, _timer: Timer, complaint: Complaint, fire: F
     resume_clocks(session, complaint, fire.now, fire.calendar, fire.settings.clocks, actor=f"worker:{complaint.channel}")
 
 
+def _within(value: int, high: int, label: str) -> None:
+    """A number staff or a client gave: never negative, never past what a person could mean (nor a column hold)."""
+    if value < 0:
+        raise CaseError(f"{label}不能为负数")
+    if value > high:
+        raise CaseError(f"{label}最多 {high}")
+
+
 def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker_name: str,
                    amount_claimed: int | None) -> ClaimLine:
     """One worker of the case and what they are owed (a group's complaint lists each of them)."""
     worker_name = _required(worker_name, "工人姓名")
-    if amount_claimed is not None and amount_claimed < 0:
-        raise CaseError("金额不能为负数")
+    if amount_claimed is not None:
+        _within(amount_claimed, AMOUNT_MAX, "金额")
     if session.scalar(select(ClaimLine.id).where(ClaimLine.complaint_id == complaint.id,
                                                  ClaimLine.worker_name == worker_name)) is not None:
         raise CaseError(f"{worker_name}已在工人明细中")
@@ -448,11 +459,10 @@ def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker
 def record_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, line_id: int,
                    amount_paid: int) -> Event:
     """Money paid to one worker; the case's recovered total and paid headcount follow its lines."""
-    line = session.get(ClaimLine, line_id)
+    line = session.get(ClaimLine, line_id) if 0 < line_id <= ROW_ID_MAX else None
     if line is None or line.complaint_id != complaint.id:
         raise CaseError("找不到这名工人")
-    if amount_paid < 0:
-        raise CaseError("金额不能为负数")
+    _within(amount_paid, AMOUNT_MAX, "金额")
     before, line.amount_paid = line.amount_paid, amount_paid
     lines = session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)).all()
     complaint.amount_recovered = sum(ln.amount_paid for ln in lines)

@@ -7,6 +7,7 @@ stored the complaint stays fast and a crash between the two loses nothing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hmac
 import secrets
 from collections.abc import Iterable
@@ -14,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Text, case, literal, or_, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from intake.foundation import encryption
 from intake.foundation.chain import seal
-from intake.foundation.models import Attachment, Complainant, Complaint, Event, EventKind, Status, utcnow
+from intake.foundation.models import Attachment, Complainant, Complaint, Event, EventKind, Status, UTCDateTime, utcnow
 from intake.foundation.settings import RISK_WORDS
 from intake.foundation.transitions import record_evidence
 from intake.foundation.validation import mask_id_number
@@ -154,23 +156,37 @@ def find_for_worker(session: Session, ticket_no: str, phone_last4: str, now: dat
     """The case only when both the ticket number and the phone's last four digits match.
 
     Four digits are a weak secret (an employer knows the phone number), so a ticket that has been tried with
-    wrong digits LOOKUP_TRIES times is locked for LOOKUP_LOCK; every answer is the same "not found". The
-    caller commits, so the count survives a failed look-up.
+    wrong digits LOOKUP_TRIES times is locked for LOOKUP_LOCK; every answer is the same "not found". A ticket
+    that does not exist, a locked one and wrong digits cost the same work (one select, one decryption, one
+    update), so the answer's timing does not tell which tickets exist. The caller commits, so the count
+    survives a failed look-up.
     """
     now = now or utcnow()
     ticket_no = (ticket_no or "").strip()
     if not (ticket_no.isdigit() and len(phone_last4 or "") == 4 and phone_last4.isdigit()):
         return None
-    complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket_no))
-    if complaint is None or not complaint.complainant.phone:
-        return None
-    if complaint.lookup_locked_until is not None and complaint.lookup_locked_until > now:
-        return None
-    if hmac.compare_digest(complaint.complainant.phone[-4:], phone_last4):
+    found = session.execute(select(Complaint, type_coerce(Complainant.phone, Text)).join(
+        Complainant, Complaint.complainant_id == Complainant.id).where(Complaint.ticket_no == ticket_no)).first()
+    complaint, stored_phone = found if found is not None else (None, None)
+    phone = encryption.decrypt(stored_phone or _decoy_phone())
+    unlocked = complaint is not None and (complaint.lookup_locked_until is None or complaint.lookup_locked_until <= now)
+    if stored_phone and unlocked and hmac.compare_digest(phone[-4:], phone_last4):
         complaint.lookup_failures = 0
         return complaint
-    complaint.lookup_failures += 1
-    if complaint.lookup_failures >= LOOKUP_TRIES:
-        complaint.lookup_failures, complaint.lookup_locked_until = 0, now + LOOKUP_LOCK
-    session.flush()
+    failures = Complaint.lookup_failures + 1
+    session.execute(update(Complaint).where(Complaint.ticket_no == ticket_no, or_(
+        Complaint.lookup_locked_until.is_(None), Complaint.lookup_locked_until <= now)).values(
+        lookup_failures=case((failures >= LOOKUP_TRIES, 0), else_=failures),
+        lookup_locked_until=case((failures >= LOOKUP_TRIES, literal(now + LOOKUP_LOCK, UTCDateTime())),
+                                 else_=Complaint.lookup_locked_until)).execution_options(synchronize_session=False))
     return None
+
+
+@functools.cache
+def _decoy(keys: encryption.DataKeys) -> str:
+    return keys.fernets[0].encrypt(b"00000000000").decode("ascii")
+
+
+def _decoy_phone() -> str:
+    """A stored phone number to decrypt when the ticket has none, under the current keys."""
+    return _decoy(encryption.current())

@@ -29,7 +29,7 @@ from intake.foundation.encryption import lookup_hashes
 from intake.foundation.models import Channel, Complainant, Complaint, Conversation, Jurisdiction, Site, Status
 from intake.foundation.settings import Settings
 from intake.foundation.texts import status_text
-from intake.foundation.validation import clean_text, mask_phone, normalise_digits, normalise_phone
+from intake.foundation.validation import clean_text, mask_numbers, mask_phone, normalise_digits, normalise_phone
 from intake.reading.extract import ClaimDraft, Value, extract_claim, place_words
 from intake.reading.photos import Photo
 from intake.registry.directory import county_refs
@@ -568,7 +568,9 @@ class _Turn:
                 self.notes.append(replies.SELF_HARM)
 
     def _keep_text(self, text: str) -> None:
-        """Everything the worker wrote goes with the complaint, up to the configured length."""
+        """Everything the worker wrote goes with the complaint, up to the configured length; a phone or ID
+        number in it only masked (the number given goes to the complainant's encrypted fields)."""
+        text = mask_numbers(text)
         texts = self.draft.texts
         room = self.settings.dialogue.max_text_chars - sum(len(t) for t in texts)
         if len(text) > room:

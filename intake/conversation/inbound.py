@@ -20,7 +20,7 @@ from intake.delivery.outbox import dispatch_desk, enqueue, notify_department
 from intake.delivery.sms_templates import REPLY
 from intake.foundation.models import InboundMessage
 from intake.foundation.settings import Settings
-from intake.foundation.validation import clean_text
+from intake.foundation.validation import clean_text, mask_numbers
 from intake.reading.photos import Photo
 
 from .dialogue import handle_message
@@ -60,6 +60,14 @@ class Inbound:
     truncated: bool = False  # the channel cut an over-long text: the worker is told only the first part is kept
 
 
+# The width of the id and sender columns: no provider's id or address comes near it.
+ID_MAX = 128
+
+
+class BadDelivery(ValueError):
+    """A delivery whose id or sender no provider would send (too long to store): refused, never a database error."""
+
+
 class ForeignRepeat(ValueError):
     """A message id delivered before from another sender: a provider never does this, so it is refused."""
 
@@ -76,7 +84,7 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
     complaint) is theirs alone. Control characters are taken out of the stored payload (the dialogue cleans the
     text it reads): PostgreSQL cannot store a NUL.
     """
-    inbound = replace(inbound, payload=_cleaned(inbound.payload))
+    inbound = replace(inbound, payload=cleaned_payload(inbound.payload))
     row_id = first_delivery(session, inbound.channel, inbound.message_id, inbound.user_id, inbound.payload, now)
     if row_id is None:
         sender, reply = session.execute(select(_INBOUND.c.sender, _INBOUND.c.reply).where(
@@ -103,6 +111,8 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
 def first_delivery(session: Session, channel: str, message_id: str, sender: str | None,
                    payload: dict[str, Any], now: datetime) -> int | None:
     """Insert the delivery's row; its id, or None when this (channel, id) was stored before."""
+    if not message_id or len(message_id) > ID_MAX or (sender is not None and len(sender) > ID_MAX):
+        raise BadDelivery(f"the message id and the sender must be 1 to {ID_MAX} characters")
     values = dict(channel=channel, provider_message_id=message_id, sender=sender, payload=payload,
                   received_at=now)
     return session.execute(_FIRST_DELIVERY[session.get_bind().dialect.name], values).scalar_one_or_none()
@@ -121,14 +131,15 @@ def record_status(session: Session, gateway: str, provider_message_id: str, stat
         row.payload = payload
 
 
-def _cleaned(value: Any) -> Any:
-    """The payload with `clean_text` applied to every string in it: it holds what the sender wrote, too."""
+def cleaned_payload(value: Any) -> Any:
+    """The payload with `clean_text` applied to every string in it: it holds what the sender wrote, too; and
+    phone and ID numbers masked, which the complainant's encrypted fields keep instead."""
     if isinstance(value, str):
-        return clean_text(value)
+        return mask_numbers(clean_text(value))
     if isinstance(value, dict):
-        return {key: _cleaned(item) for key, item in value.items()}
+        return {key: cleaned_payload(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_cleaned(item) for item in value]
+        return [cleaned_payload(item) for item in value]
     return value
 
 

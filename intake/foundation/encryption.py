@@ -53,6 +53,12 @@ def derived_data_key(secret_key: str) -> str:
     return base64.urlsafe_b64encode(_derive((secret_key or DEVELOPMENT_SECRET).encode(), b"data key")).decode()
 
 
+def purpose_key(secret_key: str, purpose: str) -> bytes:
+    """A key for one use of the secret key (a kind of signed link): one purpose's signatures never pass for
+    another's, and none of them is the session key itself."""
+    return _derive(secret_key.encode(), b"purpose " + purpose.encode())
+
+
 def configure(keys: Sequence[str]) -> None:
     """Use these keys from now on: the first encrypts and hashes, every one decrypts and matches."""
     global _keys

@@ -298,6 +298,8 @@ class Complaint(Base):
     ticket_no: Mapped[str] = mapped_column(String(20), unique=True)
     entry_no: Mapped[str | None] = mapped_column(String(30), unique=True)
     submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The random reference the worker's signed links carry (intake.case.links), never the row id.
+    link_ref: Mapped[str | None] = mapped_column(String(32), unique=True)
     channel: Mapped[str] = mapped_column(String(20))
     site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
@@ -687,3 +689,15 @@ class PaymentOrder(Base):
     issued_by: Mapped[str] = mapped_column(String(100))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     settled_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """One console log-in, kept on the server so that log-out, the idle timeout and the absolute lifetime end it
+    even for a copy of its cookie. The cookie carries the id; `ended_at` is set once, never cleared."""
+
+    __tablename__ = "console_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]

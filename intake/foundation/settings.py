@@ -10,6 +10,7 @@ import dataclasses
 import ipaddress
 import json
 import os
+import secrets
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class UploadSettings:
     max_photos: int = 6
     max_photo_bytes: int = 8 * 1024 * 1024
     max_request_bytes: int = 52 * 1024 * 1024
+    max_request_pixels: int = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,12 @@ class RateLimitSettings:
     status_per_address: str = "30 per minute"
     login_per_address: str = "10 per minute"
     login_per_username: str = "5 per minute"
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    idle_minutes: int = 30
+    lifetime_hours: int = 12
 
 
 @dataclass(frozen=True)
@@ -245,12 +253,14 @@ class Settings:
     secret_key: str = ""
     public_base_url: str = ""
     proxy_hops: int = 0
+    web_processes: int = 1
     demo: bool = False
     directory_file: str = ""
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     poster: PosterSettings = field(default_factory=PosterSettings)
     uploads: UploadSettings = field(default_factory=UploadSettings)
     ratelimit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     clocks: ClockSettings = field(default_factory=ClockSettings)
@@ -271,6 +281,44 @@ class Settings:
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path
+
+    @property
+    def rate_limits_per_process(self) -> bool:
+        """Several web processes counting alone: each lets through the whole limit (5 guesses a minute become
+        5 per process), so outside the demo the limits need a shared storage (Redis)."""
+        return not self.demo and self.web_processes > 1 and self.ratelimit.storage_uri.startswith("memory://")
+
+
+MIN_SECRET_KEY_LENGTH = 32
+SECRET_KEY_FILE = "secret_key"
+
+
+def with_secret_key(settings: Settings, instance_dir: str | os.PathLike) -> Settings:
+    """Settings whose secret key is strong: sessions, form tokens and the workers' signed links all rest on it.
+
+    Outside demo mode a missing or short key stops the process (a random per-process key would sign links the
+    next process rejects, and an empty one lets anyone forge them); demo mode makes one once and keeps it in the
+    instance folder, so links and sessions outlive a restart."""
+    if len(settings.secret_key) >= MIN_SECRET_KEY_LENGTH:
+        return settings
+    if not settings.demo:
+        raise SettingsError(
+            f"QINGLING_SECRET_KEY is {'too short' if settings.secret_key else 'not set'}: it signs sessions and the "
+            f"links sent to workers, and must be at least {MIN_SECRET_KEY_LENGTH} random characters. Make one with "
+            "`qingling keys generate` and set it in the environment of every web and worker process.")
+    path = Path(instance_dir) / SECRET_KEY_FILE
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}")
+        draft.write_text(secrets.token_urlsafe(48))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)  # atomic and never overwrites: a process starting at the same time keeps its key
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return dataclasses.replace(settings, secret_key=path.read_text().strip())
 
 
 def printable_base_url(url: str) -> tuple[str | None, str | None]:

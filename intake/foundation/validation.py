@@ -14,6 +14,13 @@ _PHONE = re.compile(r"1[3-9]\d{9}")
 _ID = re.compile(r"\d{17}[\dX]")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
+# The bounds of every number a person or a system gives us (form, console, API, chat): beyond them a number is a
+# typing slip, and beyond the columns' range it would be a database error instead of a clear message.
+AMOUNT_MAX = 10_000_000_000  # yuan: more than any one wage claim
+WORKERS_MAX = 100_000
+MONTHS_MAX = 600
+DAYS_MAX = 365  # working days of one extension
+ROW_ID_MAX = 2**31 - 1  # the largest id an INTEGER column holds
 
 
 def drop_invisible(text: str) -> str:
@@ -56,10 +63,24 @@ def mask_id_number(value: str) -> str:
     return f"{value[:6]}********{value[-4:]}"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# A mobile or resident ID number inside free text (digits maybe split by spaces or dashes, as people type them).
+_ID_IN_TEXT = re.compile(r"(?<![0-9])\d{6}(?:[ -]?\d){11}[ -]?[\dXx](?![0-9A-Za-z])", re.ASCII)
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d){8}(?![0-9])", re.ASCII)
+
+
+def mask_numbers(text: str) -> str:
+    """Free text as staff, clients and stored payloads may keep it: phone and ID numbers in it masked the way
+    the lists mask them. The one function every reader of a worker's words calls; the full text only through
+    the audited reveal."""
+    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(re.sub(r"[ -]", "", m.group(0))), text or "")
+    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(re.sub(r"[ -]", "", m.group(0))[-11:]), text)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def clean_text(text: str) -> str:
-    """What people typed, minus control characters (a NUL cannot even be stored by PostgreSQL) and lone
-    surrogates (a JSON push may carry "\\ud800", which no database encodes); line breaks and tabs stay."""
+    """What people typed, minus control characters (a NUL cannot even be stored by PostgreSQL), lone
+    surrogates (a JSON push may carry "\\ud800", which no database encodes) and U+FFFE / U+FFFF: whatever XML
+    cannot carry, so every Open311 .xml answer stays well-formed. Line breaks and tabs stay."""
     return _CONTROL.sub("", text or "")

@@ -6,17 +6,20 @@ a city administrator to no unit and sees everything. The rules of what each may 
 from __future__ import annotations
 
 import enum
+import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake.foundation.models import Department, Jurisdiction, StaffUser, utcnow
+from intake.foundation.models import ConsoleSession, Department, Jurisdiction, StaffUser, utcnow
 
 PASSWORD_MIN = 10
 USERNAME_MAX = 80
+SESSION_TOUCH_EVERY = timedelta(minutes=1)
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified when a username is unknown, so a wrong name takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("qingling-no-such-user")
@@ -136,3 +139,33 @@ def set_active(session: Session, username: str, active: bool) -> StaffUser:
 
 def list_users(session: Session) -> list[StaffUser]:
     return list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
+
+
+def start_session(session: Session, user: StaffUser) -> str:
+    """A new console log-in: the id its cookie carries (random, never reused)."""
+    login = ConsoleSession(id=secrets.token_urlsafe(32), user_id=user.id)
+    session.add(login)
+    session.flush()
+    return login.id
+
+
+def live_session(session: Session, session_id: str, user_id: int, now: datetime, *, idle: timedelta,
+                 lifetime: timedelta) -> ConsoleSession | None:
+    """The log-in behind a cookie while it lasts: not logged out, used within `idle`, begun within `lifetime`.
+    Its last use is written at most once a minute, so a page of requests is not a page of writes."""
+    login = session.get(ConsoleSession, session_id)
+    if (login is None or login.user_id != user_id or login.ended_at is not None
+            or now - login.last_seen_at > idle or now - login.created_at > lifetime):
+        return None
+    if now - login.last_seen_at > SESSION_TOUCH_EVERY:
+        login.last_seen_at = now
+        session.flush()
+    return login
+
+
+def end_session(session: Session, session_id: str, now: datetime) -> None:
+    """Log-out: the cookie and every copy of it stop working."""
+    login = session.get(ConsoleSession, session_id)
+    if login is not None and login.ended_at is None:
+        login.ended_at = now
+        session.flush()

@@ -8,7 +8,7 @@ A phone's photo carries where it was taken (EXIF GPS: often the worker's home or
 model and serial number, times, and a thumbnail that may show what was cropped away. Every photo is therefore
 re-encoded with no metadata at all, its orientation applied to the pixels; only a worker who ticks the box keeps
 the GPS block, which can help staff place the site. Re-encoding also drops whatever else a file carried in its
-metadata segments.
+metadata segments; a colour profile is applied to the pixels (converted to sRGB) and not kept.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
 # MPO is how Pillow names a JPEG with a multi-picture segment (portrait and burst shots of many phones): a JPEG.
 ALLOWED = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png"}
@@ -27,6 +27,7 @@ MAX_PIXELS = 50_000_000
 # large picture is a small file that claims a huge one (a decompression bomb).
 BOMB_PIXELS = 4_000_000
 BOMB_PIXELS_PER_BYTE = 400
+_SRGB = ImageCms.createProfile("sRGB")
 # Markup a browser or a PHP server would act on, matched on the lower-cased bytes (after a literal "<" the search
 # is several times faster than IGNORECASE). Each pattern is six bytes or more, so the compressed data of a genuine
 # photo matches by chance about once in a hundred thousand files.
@@ -52,8 +53,19 @@ class Photo:
         return hashlib.sha256(self.content).hexdigest()
 
 
-def check_photo(filename: str, content: bytes, max_bytes: int, keep_location: bool = False) -> Photo:
-    """The photo as it will be stored (re-encoded, without metadata), or EvidenceError saying why not."""
+def check_photos(files: list[tuple[str, bytes]], max_bytes: int, max_pixels: int,
+                 keep_location: bool = False) -> list[Photo]:
+    """Several photos of one submission, together at most `max_pixels`: counted from the headers before any is
+    decoded, so padding a small file that claims a huge picture cannot buy the decoding of many of them."""
+    total = sum(_header(name, content, max_bytes)[1] for name, content in files)
+    if total > max_pixels:
+        raise EvidenceError("这些照片加起来太大了，请少选几张，或换小一点的照片")
+    return [check_photo(name, content, max_bytes, keep_location) for name, content in files]
+
+
+def _header(filename: str, content: bytes, max_bytes: int) -> tuple[str, int]:
+    """The kind and pixel count a file claims, read from its header only; EvidenceError when it is no photo,
+    or larger than any photo is (in bytes or in pixels)."""
     label = filename or "照片"
     not_a_photo = EvidenceError(f"{label} 不是照片，只能上传 JPG 或 PNG 图片")
     too_large = EvidenceError(f"{label} 尺寸太大，请换一张")
@@ -75,6 +87,13 @@ def check_photo(filename: str, content: bytes, max_bytes: int, keep_location: bo
     pixels = width * height
     if pixels > MAX_PIXELS or (pixels > BOMB_PIXELS and pixels > BOMB_PIXELS_PER_BYTE * len(content)):
         raise too_large
+    return kind, pixels
+
+
+def check_photo(filename: str, content: bytes, max_bytes: int, keep_location: bool = False) -> Photo:
+    """The photo as it will be stored (re-encoded, without metadata), or EvidenceError saying why not."""
+    label = filename or "照片"
+    kind, _ = _header(filename, content, max_bytes)
     lowered = content.lower()
     if _MARKUP.search(lowered) or b"javascript:" in lowered:  # a picture that is also a page (a polyglot)
         raise EvidenceError(f"{label} 里夹带了网页或程序代码，不能上传，请重新拍一张")
@@ -99,12 +118,13 @@ def _without_metadata(content: bytes, kind: str, keep_location: bool) -> bytes:
     with Image.open(io.BytesIO(content)) as image:
         exif = image.getexif()
         turned = exif.get(ExifTags.Base.Orientation, 1) != 1
-        options = {"icc_profile": image.info.get("icc_profile")} if image.info.get("icc_profile") else {}
+        pixels = _in_srgb(ImageOps.exif_transpose(image) if turned else image)
+        options: dict = {"icc_profile": None}  # PNG would otherwise copy the source's profile block
         if kind != "PNG":
             # "keep" reuses the camera's quantisation tables, so an upright photo loses next to nothing; a turned
-            # one no longer matches them, and Pillow keeps them only from a plain JPEG (not a multi-picture MPO):
-            # those get a high fixed quality. The JPEG comment would be carried over.
-            keep = kind == "JPEG" and not turned
+            # or colour-converted one no longer matches them, and Pillow keeps them only from a plain JPEG (not a
+            # multi-picture MPO): those get a high fixed quality. The JPEG comment would be carried over.
+            keep = kind == "JPEG" and pixels is image
             options.update(quality="keep" if keep else 92, subsampling="keep" if keep else -1, comment=b"")
         gps = exif.get_ifd(ExifTags.IFD.GPSInfo) if keep_location else {}
         if gps:
@@ -112,5 +132,18 @@ def _without_metadata(content: bytes, kind: str, keep_location: bool) -> bytes:
             kept[ExifTags.IFD.GPSInfo] = gps
             options["exif"] = kept
         out = io.BytesIO()
-        (ImageOps.exif_transpose(image) if turned else image).save(out, "PNG" if kind == "PNG" else "JPEG", **options)
+        pixels.save(out, "PNG" if kind == "PNG" else "JPEG", **options)
         return out.getvalue()
+
+
+def _in_srgb(image: Image.Image) -> Image.Image:
+    """The pixels in sRGB, with no colour profile left to store: a profile is a block of bytes the sender chose
+    (it can carry markup), so its colours are applied and the block dropped. One that cannot be read is dropped."""
+    icc = image.info.get("icc_profile")
+    if not icc or image.mode not in ("RGB", "RGBA"):
+        return image
+    try:
+        return ImageCms.profileToProfile(image, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _SRGB,
+                                         outputMode=image.mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image
