@@ -12,6 +12,8 @@ import os
 
 bind = "0.0.0.0:8000"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+# The app checks that several processes share one rate-limit storage ([ratelimit] storage_uri); tell it how many.
+os.environ.setdefault("QINGLING_WEB_PROCESSES", str(workers))
 worker_class = "sync"
 timeout = 120
 graceful_timeout = 30  # a restart lets requests in flight finish, then stops
