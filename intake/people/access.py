@@ -24,9 +24,9 @@ from .staff import Role
 A = CaseAction
 WORK = frozenset({A.ACKNOWLEDGE, A.REQUEST_RETURN, A.CONTACT, A.WAIT, A.MATERIAL, A.ACCEPT, A.REJECT,
                   A.REQUEST_EXTENSION, A.MEASURES, A.CLAIM_LINE, A.PAYMENT, A.INVESTIGATE, A.RESOLVE, A.MESSAGE,
-                  "reveal_phone", "intake"})
+                  "reveal_phone", "intake", "warnings"})
 HEAD = WORK | {A.RETURN, A.DECIDE_EXTENSION, A.DECIDE_RETURN, A.REOPEN}
-SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, "export", "blacklist"}
+SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, "export", "blacklist", "payroll_import"}
 ACTIONS: dict[Role, frozenset[str]] = {
     Role.STAFF: WORK,
     Role.HEAD: HEAD | {"export"},

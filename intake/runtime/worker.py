@@ -1,5 +1,6 @@
-"""The worker loop: fire due timers, deliver due outbox messages, then fetch evidence photos that providers
-hold. It owns its transactions.
+"""The worker loop: fire due timers, evaluate the warning indicators (once a day, and after new payroll records)
+and escalate overdue warnings, deliver due outbox messages, then fetch evidence photos that providers hold. It
+owns its transactions.
 
 Timers are fired in batches, one transaction a batch, so a crash mid-batch rolls the whole batch back and the
 next pass repeats none of its effects. Messages are delivered, and photos fetched, one transaction each: a
@@ -13,7 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from intake.delivery import media, outbox
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
+from intake.warnings import ledger as warnings
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +45,12 @@ class PassReport:
     sent: int = 0
     failed: int = 0
     fetched: int = 0
+    warnings: warnings.PassCounts = field(default_factory=warnings.PassCounts)
 
     @property
     def idle(self) -> bool:
-        return not (self.fired or self.stale or self.errors or self.sent or self.failed or self.fetched)
+        return not (self.fired or self.stale or self.errors or self.sent or self.failed or self.fetched
+                    or self.warnings.any)
 
 
 def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
@@ -73,6 +77,8 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
         report.errors += result.errors
         if result.fired + result.stale + result.errors == 0:
             break
+    with sessions.begin() as session:
+        report.warnings = warnings.run_due(session, now, settings, calendar)
     if senders:
         def give_up(session: Session, row) -> None:
             outbox.give_up_unsendable(session, row, now)
