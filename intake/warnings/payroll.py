@@ -79,7 +79,8 @@ class PayrollReport:
         return bool(self.errors)
 
 
-def import_file(session: Session, site: Site, kind: str, filename: str, content: bytes) -> PayrollReport:
+def import_file(session: Session, site: Site, kind: str, filename: str, content: bytes,
+                now: datetime | None = None) -> PayrollReport:
     """A CSV (UTF-8 or GB18030) or XLSX file of one kind for one site; raises PayrollError for an unusable file."""
     columns = _columns(kind)
     headers = {name: c.attr for c in columns for name in (c.header, c.attr, c.alias) if name}
@@ -105,13 +106,13 @@ def import_file(session: Session, site: Site, kind: str, filename: str, content:
     missing = [c.header for c in columns if c.required and c.attr not in keys]
     if missing:
         raise PayrollError(f"缺少必填列：{'、'.join(missing)}（表头须在第一行）")
-    report = import_records(session, site, kind, rows)
+    report = import_records(session, site, kind, rows, now)
     report.warnings = warnings
     return report
 
 
-def import_records(session: Session, site: Site, kind: str,
-                   rows: Sequence[tuple[int, Mapping[str, Any]]]) -> PayrollReport:
+def import_records(session: Session, site: Site, kind: str, rows: Sequence[tuple[int, Mapping[str, Any]]],
+                   now: datetime | None = None) -> PayrollReport:
     """Records as (row number, {attribute: value}); with any bad record nothing is imported."""
     columns = _columns(kind)
     report = PayrollReport(kind)
@@ -129,7 +130,7 @@ def import_records(session: Session, site: Site, kind: str,
         checked.append(values)
     if report.errors:
         return report
-    _STORE[kind](session, site, checked, report)
+    _STORE[kind](session, site, checked, report, now or utcnow())
     if report.created or report.updated:
         session.execute(delete(AppState).where(AppState.key == EVALUATED_KEY))
     session.flush()
@@ -252,16 +253,18 @@ def _count(report: PayrollReport, row: Any, values: Mapping[str, Any], session: 
         report.updated += 1
 
 
-def _store_roster(session: Session, site: Site, records: list[dict[str, Any]], report: PayrollReport) -> None:
+def _store_roster(session: Session, site: Site, records: list[dict[str, Any]], report: PayrollReport,
+                  now: datetime) -> None:
     existing = {r.id_number_hash: r for r in session.scalars(select(RosterEntry).where(RosterEntry.site_id == site.id))}
     for values in records:
         fields = {k: values[k] for k in ("name", "phone", "team", "subcontractor", "start_date", "end_date")}
         _count(report, existing.get(lookup_hash(values["id_number"])), fields, session, lambda: RosterEntry(
             site_id=site.id, id_number=values["id_number"], id_number_masked=mask_id_number(values["id_number"]),
-            **fields), utcnow())
+            updated_at=now, **fields), now)
 
 
-def _store_attendance(session: Session, site: Site, records: list[dict[str, Any]], report: PayrollReport) -> None:
+def _store_attendance(session: Session, site: Site, records: list[dict[str, Any]], report: PayrollReport,
+                      now: datetime) -> None:
     existing = {(a.worker_hash, a.month): a
                 for a in session.scalars(select(Attendance).where(Attendance.site_id == site.id))}
     for values in records:
@@ -271,7 +274,8 @@ def _store_attendance(session: Session, site: Site, records: list[dict[str, Any]
                lambda: Attendance(site_id=site.id, worker_hash=worker, month=values["month"], **fields))
 
 
-def _store_account(session: Session, site: Site, records: list[dict[str, Any]], report: PayrollReport) -> None:
+def _store_account(session: Session, site: Site, records: list[dict[str, Any]], report: PayrollReport,
+                   now: datetime) -> None:
     known = set(session.scalars(select(WageAccountEntry.ref).where(WageAccountEntry.site_id == site.id)))
     for values in records:
         worker = lookup_hash(values["id_number"]) if values["id_number"] else None

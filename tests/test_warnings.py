@@ -1,0 +1,182 @@
+"""Warnings (预警): payroll records imported per site, each indicator driven both ways (fires, clears) through
+imports and the worker, key warnings escalated past their deadline, a proactive case with computed claim lines."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from intake.foundation.models import Attendance, Complaint, Outbox, RosterEntry, Site, SiteWarning
+from intake.foundation.settings import WarningSettings
+from intake.people.access import Scope
+from intake.people.staff import Role
+from intake.supervision.employers import list_employer, remove_listing
+from intake.warnings import ledger
+from intake.warnings.payroll import PayrollError, import_file, import_records
+from tests.helpers import worker_pass
+
+# Thursday 2026-12-17, 10:00 in Linyi: the site's pay day (the 10th) and 3 working days of grace have passed.
+NOW = datetime(2026, 12, 17, 2, 0, tzinfo=timezone.utc)
+ADMIN = Scope(0, "admin", Role.ADMIN, None, None)
+
+
+def resident_id(serial: int) -> str:
+    body = f"37130219900101{serial:03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
+
+
+A, B = resident_id(11), resident_id(12)
+ROSTER = f"姓名,身份证号,手机号,班组,分包单位\n王五,{A},13900000001,木工班,临沂顺达劳务有限公司\n赵六,{B},,钢筋班,\n"
+
+
+@pytest.fixture
+def site(session):
+    row = Site(code="W-1", name="沂河新城二期", jurisdiction_code="371302", industry="房屋建筑",
+               investment="private", public_token="tok_" + "w" * 20, start_date=date(2026, 6, 1), pay_day=10,
+               minimum_wage=2175, owner="临沂沂河置业有限公司", general_contractor="山东鲁建集团有限公司")
+    session.add(row)
+    session.commit()
+    return row
+
+
+def load(session, site, kind, text, encoding="utf-8", now=NOW):
+    report = import_file(session, site, kind, f"{kind}.csv", text.encode(encoding), now=now)
+    session.commit()
+    return report
+
+
+def live(session, site, indicator):
+    session.expire_all()
+    return session.scalars(select(SiteWarning).where(SiteWarning.site_id == site.id,
+                                                     SiteWarning.indicator == indicator)).all()
+
+
+def test_roster_in_gb18030_is_imported_once_and_bad_rows_change_nothing(app, session, site):
+    report = load(session, site, "roster", ROSTER, encoding="gb18030")
+    assert (report.created, report.updated, report.errors) == (2, 0, [])
+    again = load(session, site, "roster", ROSTER)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    entry = session.scalar(select(RosterEntry).where(RosterEntry.name == "王五"))
+    assert (entry.id_number, entry.id_number_masked, entry.phone) == (A, A[:6] + "********" + A[-4:], "13900000001")
+
+    bad = load(session, site, "roster", f"name,id_number,phone\n王五改,{A},13900000009\n李七,123,\n,{B},1\n")
+    assert [str(e) for e in bad.errors] == [
+        "第3行 [身份证号] 身份证号“123”无效，应为18位且校验位正确", "第4行 [姓名] 不能为空",
+        "第4行 [手机号] 手机号“1”无效，应为11位手机号"]
+    session.expire_all()
+    assert session.scalar(select(RosterEntry).where(RosterEntry.id_number_hash == entry.id_number_hash)).name == "王五"
+
+
+def test_attendance_needs_the_roster_and_unusable_files_are_refused(app, session, site):
+    load(session, site, "roster", ROSTER)
+    report = load(session, site, "attendance", f"身份证号,月份,出勤天数\n{resident_id(99)},2026-11,20\n{A},2026年13月,40\n")
+    assert [(e.row, e.column) for e in report.errors] == [(2, "身份证号"), (3, "月份"), (3, "出勤天数")]
+    assert session.scalars(select(Attendance)).all() == []
+    for content, message in ((b"", "文件是空的"), ("身份证号,出勤天数\n1,2\n".encode(), "缺少必填列：月份")):
+        with pytest.raises(PayrollError, match=message):
+            import_file(session, site, "attendance", "a.csv", content)
+    with pytest.raises(PayrollError, match="未知的数据类型"):
+        import_records(session, site, "salary", [])
+
+
+def test_attended_but_not_paid_fires_after_the_pay_day_and_clears_when_payroll_arrives(app, session, site):
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数\n{A},2026-11,20\n{B},2026-11,10\n")
+    worker_pass(app, NOW - timedelta(days=3))  # Monday the 14th: still within the grace after the pay day
+    assert live(session, site, "attended_not_paid") == []
+
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "attended_not_paid")
+    assert (warning.grade, warning.status, warning.due_at) == ("general", "open", None)
+    assert warning.figures == {"month": "2026-11", "workers": 2, "days": 30, "pay_day": 10}
+    assert warning.department.name.endswith("住房和城乡建设局") and warning.employers["subcontractors"] == [
+        "临沂顺达劳务有限公司"]
+
+    load(session, site, "account", f"类型,日期,金额,身份证号\n工资代发,2026-12-12,\"2,000\",{A}\n代发,2026/12/12,1000元,{B}\n")
+    worker_pass(app, NOW + timedelta(hours=1))
+    [warning] = live(session, site, "attended_not_paid")
+    assert (warning.status, warning.cleared_reason) == ("cleared", "指标恢复正常（动态清零）")
+    assert [e.kind for e in warning.events] == ["raised", "cleared_auto"]
+    assert live(session, site, "paid_below_minimum") == []  # 3,000 paid for 30 days at 100 a day
+
+
+def test_payroll_below_the_minimum_wage_is_a_key_warning_escalated_when_not_rectified(app, configured_app, session,
+                                                                                      site):
+    app = configured_app(warnings=WarningSettings(rectify_days=3))
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数\n{A},2026-11,20\n")
+    load(session, site, "account", f"类型,日期,金额,身份证号,流水号\n代发,2026-12-11,1500,{A},B001\n")
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "paid_below_minimum")
+    assert warning.figures == {"month": "2026-11", "workers": 1, "days": 20, "minimum_wage": 2175,
+                               "expected": 2000, "paid": 1500}
+    assert warning.due_at == datetime(2026, 12, 22, 16, 0, tzinfo=timezone.utc)  # 3 working days, to midnight
+
+    worker_pass(app, datetime(2026, 12, 22, 15, 59, tzinfo=timezone.utc))
+    assert live(session, site, "paid_below_minimum")[0].status == "open"
+    worker_pass(app, datetime(2026, 12, 22, 16, 0, tzinfo=timezone.utc))
+    [warning] = live(session, site, "paid_below_minimum")
+    assert warning.status == "escalated"
+    notices = [o.payload for o in session.scalars(select(Outbox)) if o.payload.get("kind") == "warning_escalated"]
+    assert notices and "逾期未整改" in notices[0]["text"]
+
+    repeat = load(session, site, "account", f"类型,日期,金额,身份证号,流水号\n代发,2026-12-11,1500,{A},B001\n")
+    assert (repeat.created, repeat.unchanged) == (0, 1)
+
+
+def test_workers_unpaid_for_two_months_open_a_case_with_the_sums(app, session, site):
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数,日工资\n{A},2026-09,20,300\n{A},2026-10,10,\n"
+                                       f"{B},2026-10,5,\n")
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "workers_unpaid")
+    assert warning.grade == "key" and warning.figures["workers"] == 1
+    [line] = warning.figures["lines"].values()
+    assert line == {"months": ["2026-09", "2026-10"], "days": 30, "owed": 7000}  # 20 × 300 + 10 × 100
+
+    complaint = ledger.open_case(session, ADMIN, warning, NOW)
+    session.commit()
+    case = session.get(Complaint, complaint.id)
+    assert (case.channel, case.amount, case.site_id) == ("warning", 7000, site.id)
+    assert [(c.worker_name, c.amount_claimed) for c in case.claim_lines] == [("王五", 7000)]
+    with pytest.raises(ledger.WarningError, match="已转为案件"):
+        ledger.open_case(session, ADMIN, warning, NOW)
+
+    load(session, site, "account", f"类型,日期,金额,身份证号\n代发,2026-11-05,7000,{A}\n")
+    worker_pass(app, NOW + timedelta(hours=1))
+    assert live(session, site, "workers_unpaid")[0].status == "cleared"
+
+
+def test_no_roster_update_this_month_fires_and_an_import_clears_it(app, session, site):
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "no_roster_update")
+    assert warning.figures == {"last_update": None}
+    load(session, site, "roster", ROSTER)
+    worker_pass(app, NOW + timedelta(minutes=5))
+    assert live(session, site, "no_roster_update")[0].status == "cleared"
+
+
+def test_an_employer_on_the_dishonest_listing_fires_until_removed(app, session, site):
+    listing = list_employer(session, "山东鲁建集团有限公司", kind="blacklist", basis="临人社失信〔2026〕1号",
+                            listed_on=date(2026, 12, 1), actor="staff:x", authority="临沂市人社局")
+    session.commit()
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "dishonest_employer")
+    assert warning.figures == {"employers": ["山东鲁建集团有限公司"]}
+    remove_listing(session, listing.id, reason="已整改", removed_on=date(2026, 12, 17), actor="staff:x")
+    session.commit()
+    worker_pass(app, NOW + timedelta(days=1))
+    assert live(session, site, "dishonest_employer")[0].status == "cleared"
+
+
+def test_staff_clear_a_warning_only_with_a_reason(app, session, site):
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "no_roster_update")
+    with pytest.raises(ledger.WarningError, match="原因"):
+        ledger.clear(session, ADMIN, warning, " ", NOW)
+    ledger.clear(session, ADMIN, warning, "项目已停工", NOW)
+    session.commit()
+    assert (warning.status, warning.events[-1].actor) == ("cleared", "staff:admin")
+    assert ledger.counts(session, ADMIN) == {"general": 0, "key": 0, "escalated": 0, "cleared": 1}
