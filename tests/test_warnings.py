@@ -2,6 +2,7 @@
 imports and the worker, key warnings escalated past their deadline, a proactive case with computed claim lines."""
 from __future__ import annotations
 
+import io
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +15,7 @@ from intake.people.staff import Role
 from intake.supervision.employers import list_employer, remove_listing
 from intake.warnings import ledger
 from intake.warnings.payroll import PayrollError, import_file, import_records
-from tests.helpers import worker_pass
+from tests.helpers import csrf_token, flashed, invoke, login, make_accounts, worker_pass
 
 # Thursday 2026-12-17, 10:00 in Linyi: the site's pay day (the 10th) and 3 working days of grace have passed.
 NOW = datetime(2026, 12, 17, 2, 0, tzinfo=timezone.utc)
@@ -180,3 +181,55 @@ def test_staff_clear_a_warning_only_with_a_reason(app, session, site):
     session.commit()
     assert (warning.status, warning.events[-1].actor) == ("cleared", "staff:admin")
     assert ledger.counts(session, ADMIN) == {"general": 0, "key": 0, "escalated": 0, "cleared": 1}
+
+
+def test_the_cli_imports_a_file_for_a_site_and_reports_bad_rows(app, session, site, tmp_path):
+    good, bad = tmp_path / "花名册.csv", tmp_path / "bad.csv"
+    good.write_bytes(ROSTER.encode("gb18030"))
+    bad.write_text(f"姓名,身份证号\n王五,{A[:-1]}\n", encoding="utf-8")
+    result = invoke(app, "payroll", "import", str(good), "--site", "W-1", "--kind", "roster")
+    assert result.exit_code == 0 and "新增 2 条" in result.output
+    result = invoke(app, "payroll", "import", str(bad), "--site", "W-1", "--kind", "roster")
+    assert result.exit_code == 1 and "第2行 [身份证号]" in result.output
+    result = invoke(app, "payroll", "import", str(good), "--site", "NOPE", "--kind", "roster")
+    assert result.exit_code == 1 and "未知的项目编号" in result.output
+    assert len(session.scalars(select(RosterEntry)).all()) == 2
+
+
+def test_console_uploads_lists_in_scope_clears_and_turns_a_warning_into_a_case(app, client, session, site):
+    users = make_accounts(session)
+    login(client, users["county"])
+    page = client.get("/console/warnings").get_data(as_text=True)
+    for kind, text in (("roster", ROSTER), ("attendance", f"身份证号,月份,出勤天数\n{A},2026-09,20\n{A},2026-10,20\n")):
+        response = client.post("/console/payroll/import", data={
+            "csrf_token": csrf_token(page), "site": "W-1", "kind": kind,
+            "file": (io.BytesIO(text.encode("gb18030")), f"{kind}.csv")}, content_type="multipart/form-data")
+        assert "新增" in flashed(client, response)
+    response = client.post("/console/payroll/import", data={
+        "csrf_token": csrf_token(page), "site": "W-1", "kind": "attendance",
+        "file": (io.BytesIO(f"身份证号,月份,出勤天数\n{A},2026-10,99\n".encode()), "a.csv")},
+        content_type="multipart/form-data")
+    assert "第2行 [出勤天数]" in flashed(client, response)
+    worker_pass(app, NOW)
+
+    listing = client.get("/console/warnings?grade=key").get_data(as_text=True)
+    assert "<td>工人有考勤但两个月以上未发工资</td>" in listing and "<td>有考勤但工资发放日后未代发工资</td>" not in listing
+    [warning] = live(session, site, "workers_unpaid")
+    detail = client.get(f"/console/warnings/{warning.id}").get_data(as_text=True)
+    assert "2026-09、2026-10" in detail and "4000" in detail and A not in detail
+    response = client.post(f"/console/warnings/{warning.id}/case", data={"csrf_token": csrf_token(detail)})
+    assert "已转为案件" in flashed(client, response)
+    response = client.post(f"/console/warnings/{warning.id}/clear", data={"csrf_token": csrf_token(detail),
+                                                                        "reason": ""})
+    assert "请填写消除预警的原因" in flashed(client, response)
+    client.post(f"/console/warnings/{warning.id}/clear", data={"csrf_token": csrf_token(detail), "reason": "已立案"})
+    assert live(session, site, "workers_unpaid")[0].status == "cleared"
+
+    for other in ("far_county", "staff"):
+        client.post("/console/logout", data={"csrf_token": csrf_token(client.get("/console/").get_data(as_text=True))})
+        login(client, users[other])
+        page = client.get("/console/warnings").get_data(as_text=True)
+        if other == "far_county":
+            assert client.get(f"/console/warnings/{warning.id}").status_code == 404
+            assert "沂河新城二期" not in client.get("/console/warnings?status=").get_data(as_text=True)
+    assert client.post("/console/payroll/import", data={"csrf_token": csrf_token(page)}).status_code == 403

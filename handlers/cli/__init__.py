@@ -10,6 +10,7 @@ from .database import db_group, directory_group
 from .demo import demo
 from .doctor import doctor
 from .keys import keys_group
+from .payroll import payroll_group
 from .posters import posters
 from .report import report
 from .retention import retention
@@ -30,6 +31,7 @@ main.add_command(db_group)
 main.add_command(directory_group)
 main.add_command(doctor)
 main.add_command(keys_group)
+main.add_command(payroll_group)
 main.add_command(posters)
 main.add_command(retention)
 main.add_command(report)

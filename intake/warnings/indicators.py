@@ -36,6 +36,9 @@ from .payroll import PAYOUT
 
 GENERAL, KEY = "general", "key"
 GRADE_LABELS = {GENERAL: "一般性指标", KEY: "关键性指标"}
+FIGURE_LABELS = {"month": "工资所属月份", "workers": "涉及人数", "days": "出勤天数合计", "pay_day": "工资发放日",
+                 "minimum_wage": "最低工资标准（元/月）", "expected": "应发不低于（元）", "paid": "已代发（元）",
+                 "owed": "估算欠薪（元）", "employers": "失信名单中的单位", "last_update": "花名册最近更新"}
 # 劳社部发〔2008〕3号: a month's wage over 21.75 paid days gives the daily wage.
 MONTH_PAID_DAYS = Decimal("21.75")
 

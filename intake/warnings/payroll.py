@@ -78,6 +78,19 @@ class PayrollReport:
     def failed(self) -> bool:
         return bool(self.errors)
 
+    def summary(self) -> str:
+        if self.errors:
+            return f"{KIND_LABELS[self.kind]}有 {len(self.errors)} 处错误，未导入任何记录：请修正后重新导入。"
+        return (f"{KIND_LABELS[self.kind]}：新增 {self.created} 条，更新 {self.updated} 条，"
+                f"无变化 {self.unchanged} 条。")
+
+
+def site_by_code(session: Session, code: str) -> Site:
+    site = session.scalar(select(Site).where(Site.code == unicodedata.normalize("NFKC", (code or "").strip())))
+    if site is None:
+        raise PayrollError(f"未知的项目编号“{shown(code)}”")
+    return site
+
 
 def import_file(session: Session, site: Site, kind: str, filename: str, content: bytes,
                 now: datetime | None = None) -> PayrollReport:
