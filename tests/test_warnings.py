@@ -12,10 +12,11 @@ from intake.foundation.models import Attendance, Complaint, Outbox, RosterEntry,
 from intake.foundation.settings import WarningSettings
 from intake.people.access import Scope
 from intake.people.staff import Role
+from intake.registry.directory import department
 from intake.supervision.employers import list_employer, remove_listing
 from intake.warnings import ledger
 from intake.warnings.payroll import PayrollError, import_file, import_records
-from tests.helpers import csrf_token, flashed, invoke, login, make_accounts, worker_pass
+from tests.helpers import auth, csrf_token, flashed, invoke, login, make_accounts, make_client, worker_pass
 
 # Thursday 2026-12-17, 10:00 in Linyi: the site's pay day (the 10th) and 3 working days of grace have passed.
 NOW = datetime(2026, 12, 17, 2, 0, tzinfo=timezone.utc)
@@ -233,3 +234,28 @@ def test_console_uploads_lists_in_scope_clears_and_turns_a_warning_into_a_case(a
             assert client.get(f"/console/warnings/{warning.id}").status_code == 404
             assert "沂河新城二期" not in client.get("/console/warnings?status=").get_data(as_text=True)
     assert client.post("/console/payroll/import", data={"csrf_token": csrf_token(page)}).status_code == 403
+
+
+def test_a_bank_pushes_records_through_the_api_all_or_nothing(app, client, session, site):
+    token = make_client(session, "bank", role="county_supervisor", county="371302")
+    url = "/api/v1/sites/W-1/payroll/"
+    roster = [{"name": "王五", "id_number": A, "phone": "13900000001"}, {"name": "赵六", "id_number": B}]
+    response = client.post(url + "roster", json={"records": roster}, headers=auth(token))
+    assert response.status_code == 200 and response.json == {"kind": "roster", "created": 2, "updated": 0,
+                                                              "unchanged": 0}
+    payouts = [{"kind": "payout", "day": "2026-12-11", "amount": 1500, "id_number": A, "ref": "B9"},
+               {"kind": "payout", "day": "2026-12-11", "amount": "-5", "id_number": B}]
+    response = client.post(url + "account", json={"records": payouts}, headers=auth(token))
+    assert response.status_code == 422
+    assert [(e["pointer"], e["detail"]) for e in response.json["errors"]] == [
+        ("/records/1", "金额：金额“-5”无效，应为大于0的数字（元）")]
+    response = client.post(url + "account", json={"records": [{**payouts[0], "bank": "x"}]}, headers=auth(token))
+    assert response.status_code == 422 and response.json["errors"][0]["field"] == "records.0.bank"
+    assert client.post(url + "salary", json={"records": roster}, headers=auth(token)).status_code == 404
+    assert client.post("/api/v1/sites/NOPE/payroll/roster", json={"records": roster},
+                       headers=auth(token)).status_code == 404
+    response = client.post(url + "account", json={"records": payouts[:1]}, headers=auth(token))
+    assert response.json["created"] == 1
+    assert client.post(url + "account", json={"records": payouts[:1]}, headers=auth(token)).json["unchanged"] == 1
+    staff = make_client(session, "hr-tool", role="staff", department_id=department(session, "371302", "housing").id)
+    assert client.post(url + "roster", json={"records": roster}, headers=auth(staff)).status_code == 403
