@@ -209,7 +209,8 @@ class PayrollPath(Query):
     kind: Literal["roster", "attendance", "account"]
 
 
-PayrollValue = Union[Annotated[str, BeforeValidator(_clean), Field(max_length=300)], int, None]
+PAYROLL_BATCH = 200
+PayrollValue = Union[Annotated[str, BeforeValidator(_clean), Field(max_length=100)], int, None]
 
 
 class PayrollIn(Request):
@@ -218,7 +219,8 @@ class PayrollIn(Request):
     id_number, month, days, daily_wage, monthly_wage; account kind (deposit / payout), day, amount, payer,
     id_number, ref. The same records again change nothing."""
 
-    records: Annotated[list[dict[str, PayrollValue]], Field(min_length=1, max_length=5000)]
+    records: Annotated[list[Annotated[dict[str, PayrollValue], Field(max_length=8)]],
+                       Field(min_length=1, max_length=PAYROLL_BATCH, description="At most 200 a request: send more in batches")]
 
 
 class ComplaintQuery(Query):
