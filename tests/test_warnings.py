@@ -259,3 +259,11 @@ def test_a_bank_pushes_records_through_the_api_all_or_nothing(app, client, sessi
     assert client.post(url + "account", json={"records": payouts[:1]}, headers=auth(token)).json["unchanged"] == 1
     staff = make_client(session, "hr-tool", role="staff", department_id=department(session, "371302", "housing").id)
     assert client.post(url + "roster", json={"records": roster}, headers=auth(staff)).status_code == 403
+
+
+def test_the_dashboard_counts_the_warnings_in_scope(app, client, session, site):
+    users = make_accounts(session)
+    worker_pass(app, NOW)
+    login(client, users["county"])
+    page = client.get("/console/dashboard").get_data(as_text=True)
+    assert "一般性指标 <b>1</b>" in page and "关键性指标 <b>0</b>" in page
