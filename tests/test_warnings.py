@@ -3,11 +3,14 @@ imports and the worker, key warnings escalated past their deadline, a proactive 
 from __future__ import annotations
 
 import io
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
+from handlers.cli import main
 from intake.foundation.models import Attendance, Complaint, Outbox, RosterEntry, Site, SiteWarning
 from intake.foundation.settings import WarningSettings
 from intake.people.access import Scope
@@ -267,3 +270,18 @@ def test_the_dashboard_counts_the_warnings_in_scope(app, client, session, site):
     login(client, users["county"])
     page = client.get("/console/dashboard").get_data(as_text=True)
     assert "一般性指标 <b>1</b>" in page and "关键性指标 <b>0</b>" in page
+
+
+def test_the_demo_makes_every_indicator_fire(configured_app, session):
+    demo_app = configured_app(demo=True)
+    for _ in range(2):  # idempotent
+        result = demo_app.test_cli_runner().invoke(main, ["demo"])
+        assert result.exit_code == 0, result.output
+    zone = ZoneInfo("Asia/Shanghai")
+    late_in_month = datetime.now(zone).replace(day=28, hour=10, minute=0, second=0, microsecond=0)
+    worker_pass(demo_app, late_in_month.astimezone(timezone.utc))
+    fired = Counter(session.scalars(select(SiteWarning.indicator).where(SiteWarning.status == "open")))
+    assert {name: fired[name] for name in ("workers_unpaid", "paid_below_minimum", "attended_not_paid",
+                                           "dishonest_employer")} == dict.fromkeys(
+        ("workers_unpaid", "paid_below_minimum", "attended_not_paid", "dishonest_employer"), 1)
+    assert fired["no_roster_update"] == 6  # the eight demo sites but the two with rosters
