@@ -121,12 +121,14 @@ def workers_unpaid(session: Session, today: Today) -> dict[int, dict[str, Any]]:
                   func.max(WageAccountEntry.day).label("last")).where(WageAccountEntry.kind == PAYOUT) \
         .group_by(WageAccountEntry.site_id, WageAccountEntry.worker_hash).subquery()
     rows = session.execute(
-        select(Attendance, paid.c.last, Site.minimum_wage, Jurisdiction.minimum_wage)
+        select(Attendance.site_id, Attendance.worker_hash, Attendance.month, Attendance.days, Attendance.daily_wage,
+               Attendance.monthly_wage, paid.c.last, Site.minimum_wage, Jurisdiction.minimum_wage)
         .join(Site, Site.id == Attendance.site_id).join(Jurisdiction, Jurisdiction.code == Site.jurisdiction_code)
         .outerjoin(paid, (paid.c.site_id == Attendance.site_id) & (paid.c.worker_hash == Attendance.worker_hash))
         .where(Attendance.days > 0, Attendance.month < today.last_month))
     owed: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for attendance, last_paid, site_minimum, county_minimum in rows:
+    for *fields, last_paid, site_minimum, county_minimum in rows:
+        attendance = _Attended(*fields)
         if last_paid is not None and last_paid >= _add_months(attendance.month, 1):
             continue
         line = owed[attendance.site_id].setdefault(attendance.worker_hash, {"months": [], "days": 0, "owed": 0})
@@ -186,7 +188,19 @@ def _last_month_pay(session: Session, today: Today):
             yield site, workers, int(days), int(paid.get(site.id) or 0)
 
 
-def _daily_rate(attendance: Attendance, minimum: int | None) -> Decimal:
+@dataclass(frozen=True)
+class _Attended:
+    """An attendance row as plain values: a city's worth of ORM objects would cost more than the query."""
+
+    site_id: int
+    worker_hash: str
+    month: date
+    days: int
+    daily_wage: int | None
+    monthly_wage: int | None
+
+
+def _daily_rate(attendance: _Attended, minimum: int | None) -> Decimal:
     if attendance.daily_wage:
         return Decimal(attendance.daily_wage)
     monthly = attendance.monthly_wage or minimum or 0

@@ -10,6 +10,7 @@ into a proactive case whose claim lines are the sums owed. Operations flush and 
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +37,7 @@ STATUS_LABELS = {OPEN: "待处置", ESCALATED: "已升级督办", CLEARED: "已�
 EVENT_LABELS = {"raised": "触发预警", "figures": "指标数据更新", "cleared_auto": "指标恢复，自动消除",
                 "cleared": "人工消除", "escalated": "逾期未整改，升级督办", "case_opened": "转为案件"}
 SYSTEM = "system:warnings"
+_CHUNK = 5000
 
 
 class WarningError(ValueError):
@@ -71,15 +73,17 @@ def evaluate(session: Session, now: datetime, settings: Settings, calendar: Work
     live = {(w.site_id, w.indicator): w
             for w in session.scalars(select(SiteWarning).where(SiteWarning.status.in_(LIVE)))}
     counts = PassCounts()
+    fresh: list[tuple[int, str, dict[str, Any]]] = []
     for name, indicator in INDICATORS.items():
         for site_id, figures in indicator.find(session, today).items():
             warning = live.pop((site_id, name), None)
             if warning is None:
-                _raise(session, site_id, name, figures, now, settings, today)
-                counts.raised += 1
+                fresh.append((site_id, name, figures))
             elif warning.figures != figures:
                 warning.figures = figures
                 _log(session, warning, "figures", SYSTEM, None, now)
+    _raise(session, fresh, now, settings, today)
+    counts.raised = len(fresh)
     for warning in live.values():
         _close(session, warning, "cleared_auto", SYSTEM, "指标恢复正常（动态清零）", now)
         counts.cleared += 1
@@ -183,25 +187,32 @@ def _scoped(scope: Scope):
         scope.units(SiteWarning.department_id, Site.jurisdiction_code))
 
 
-def _raise(session: Session, site_id: int, name: str, figures: dict[str, Any], now: datetime, settings: Settings,
-           today: Today) -> SiteWarning:
-    site = session.get(Site, site_id)
-    indicator = INDICATORS[name]
-    owner = site_department(session, site, settings)
-    subcontractors = sorted(set(filter(None, session.scalars(
-        select(RosterEntry.subcontractor).where(RosterEntry.site_id == site_id).distinct()))))
-    due = None
-    if indicator.grade == KEY:
-        last_day = today.calendar.add_working_days(today.day, settings.warnings.rectify_days)
-        due = today.utc(last_day) + timedelta(days=1)
-    warning = SiteWarning(site_id=site_id, indicator=name, grade=indicator.grade, status=OPEN,
-                          department_id=owner.id if owner else None, figures=figures, opened_at=now, due_at=due,
-                          employers={"owner": site.owner, "general_contractor": site.general_contractor,
-                                     "subcontractors": subcontractors})
-    session.add(warning)
-    session.flush()
-    _log(session, warning, "raised", SYSTEM, None, now)
-    return warning
+def _raise(session: Session, fresh: list[tuple[int, str, dict[str, Any]]], now: datetime, settings: Settings,
+           today: Today) -> None:
+    """New warnings for (site id, indicator, figures), their sites, owners and subcontractors read in bulk."""
+    ids = sorted({site_id for site_id, _, _ in fresh})
+    sites: dict[int, Site] = {}
+    subcontractors: dict[int, set[str]] = defaultdict(set)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        sites.update((site.id, site) for site in session.scalars(select(Site).where(Site.id.in_(chunk))))
+        for site_id, name in session.execute(select(RosterEntry.site_id, RosterEntry.subcontractor).where(
+                RosterEntry.site_id.in_(chunk), RosterEntry.subcontractor.is_not(None)).distinct()):
+            subcontractors[site_id].add(name)
+    owners: dict[tuple[str, str], Any] = {}
+    due = today.utc(today.calendar.add_working_days(today.day, settings.warnings.rectify_days)) + timedelta(days=1)
+    for site_id, name, figures in fresh:
+        site = sites[site_id]
+        unit = (site.jurisdiction_code, site.industry)
+        if unit not in owners:
+            owners[unit] = site_department(session, site, settings)
+        warning = SiteWarning(site_id=site_id, indicator=name, grade=INDICATORS[name].grade, status=OPEN,
+                              department=owners[unit], figures=figures, opened_at=now,
+                              due_at=due if INDICATORS[name].grade == KEY else None,
+                              employers={"owner": site.owner, "general_contractor": site.general_contractor,
+                                         "subcontractors": sorted(subcontractors[site_id])})
+        session.add(warning)
+        _log(session, warning, "raised", SYSTEM, None, now)
 
 
 def _close(session: Session, warning: SiteWarning, kind: str, actor: str, reason: str, now: datetime) -> None:
@@ -210,7 +221,7 @@ def _close(session: Session, warning: SiteWarning, kind: str, actor: str, reason
 
 
 def _log(session: Session, warning: SiteWarning, kind: str, actor: str, note: str | None, now: datetime) -> None:
-    session.add(WarningEvent(warning_id=warning.id, kind=kind, actor=actor, note=note, created_at=now))
+    session.add(WarningEvent(warning=warning, kind=kind, actor=actor, note=note, created_at=now))
 
 
 def local(moment: datetime | None, zone: ZoneInfo) -> str:
