@@ -30,6 +30,7 @@ BENCHES = {
     "timers": ("timers.py", ["--url", "{url}"], ["--url", "{url}", "--complaints", "100000"]),
     "webhooks": ("webhooks.py", ["--postgres", "{url}"], ["--postgres", "{url}", "--rounds", "1"]),
     "console": ("console.py", ["--url", "{url}"], ["--url", "{url}", "--complaints", "100000", "--ledger-rows", "10000"]),
+    "warnings": ("warnings.py", ["--url", "{url}", "--full"], ["--url", "{url}"]),
     "load": ("load.py", ["--url", "{url}"], ["--url", "{url}", "--seconds", "20", "--workers", "60"]),
     "routing": ("routing.py", ["--url", "{url}"], ["--url", "{url}", "--rounds", "10"]),
 }

@@ -9,7 +9,7 @@ import pytest
 
 from handlers.security import CONTENT_SECURITY_POLICY
 from intake.case.links import confirm_url
-from intake.foundation.models import Attachment
+from intake.foundation.models import Attachment, SiteWarning
 from tests.helpers import (
     PNG,
     SMS_CALLBACK_SECRET,
@@ -69,7 +69,9 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
     complaint = routed(demo_app, session, settings, lanshan_site)
     photo = Attachment(complaint_id=complaint.id, filename="iou.png", content_type="image/png", size=len(PNG),
                        sha256="0" * 64, content=PNG)
-    session.add(photo)
+    warning = SiteWarning(site_id=lanshan_site.id, indicator="no_roster_update", grade="general",
+                          figures={"last_update": None})
+    session.add_all([photo, warning])
     confirm_token = confirm_url(settings, complaint).rsplit("/", 1)[1]
     session.commit()
     users = make_accounts(session)
@@ -79,6 +81,7 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
         "ticket_no": [complaint.ticket_no, "000000000000"],
         "fmt": ["png", "svg", "pdf", "json", "xml"],
         "attachment_id": [photo.id],
+        "warning_id": [warning.id],
     }
     urls = get_urls(demo_app, values)
     assert all(urls.values()), [rule for rule, built in urls.items() if not built]
@@ -98,6 +101,7 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
             statuses[(logged_in, url)] = response.status_code
     # The crawl saw the real pages, not only log-in redirects and 404s.
     for url in ("/console/", f"/console/cases/{complaint.ticket_no}", "/console/audit", "/console/sites",
+                f"/console/warnings/{warning.id}",
                 f"/s/{lanshan_site.public_token}/poster.pdf", f"/r/{complaint.ticket_no}", "/demo/chat", "/status"):
         assert statuses[(True, url)] == 200, url
     assert statuses[(False, "/console/")] == 302 and statuses[(False, "/s/no-such-token")] == 404

@@ -244,6 +244,25 @@ class TicketPath(Query):
     ticket_no: TicketNo
 
 
+class PayrollPath(Query):
+    site_code: Annotated[str, Field(min_length=1, max_length=64, description="项目编号 of a known site")]
+    kind: Literal["roster", "attendance", "account"]
+
+
+PAYROLL_BATCH = 200
+PayrollValue = Union[Annotated[str, BeforeValidator(_clean), Field(max_length=100)], int, None]
+
+
+class PayrollIn(Request):
+    """A site's payroll records of one kind, pushed by a bank or a platform, keyed like the import file's columns
+    (English names): roster name, id_number, phone, team, subcontractor, start_date, end_date; attendance
+    id_number, month, days, daily_wage, monthly_wage; account kind (deposit / payout), day, amount, payer,
+    id_number, ref. The same records again change nothing."""
+
+    records: Annotated[list[Annotated[dict[str, PayrollValue], Field(max_length=8)]],
+                       Field(min_length=1, max_length=PAYROLL_BATCH, description="At most 200 a request: send more in batches")]
+
+
 class ComplaintQuery(Query):
     status: Literal[("open", "all", *(s.value for s in Status))] = "open"
     priority: Priority | None = None
@@ -367,6 +386,13 @@ class SiteOut(BaseModel):
 class SitePage(BaseModel):
     items: list[SiteOut]
     next_cursor: str | None
+
+
+class PayrollOut(BaseModel):
+    kind: str
+    created: int
+    updated: int
+    unchanged: int
 
 
 class DepartmentList(BaseModel):

@@ -27,6 +27,7 @@ from intake.people.access import AccessDenied, case_for
 from intake.people.audit import audit
 from intake.reading.photos import Photo
 from intake.registry.sites import complaint_url
+from intake.warnings import payroll
 
 from ..runtime import case_context, db, services
 from . import actions, problems, schemas
@@ -147,6 +148,36 @@ def act(path: schemas.TicketPath, body: schemas.Action) -> Response:
         session.rollback()
         raise problems.ApiProblem("conflict") from None
     return _json(_complaint(complaint, schemas.ComplaintDetail))
+
+
+@api.operation("POST", "/sites/<site_code>/payroll/<kind>", summary="Push a site's payroll records (花名册, 考勤, "
+               "工资专用账户流水)", tag="sites", ok={200: schemas.PayrollOut}, path=schemas.PayrollPath,
+               body=schemas.PayrollIn, problems=("forbidden",))
+def push_payroll(path: schemas.PayrollPath, body: schemas.PayrollIn) -> Response:
+    """All records or none: a bad record is a 422 naming it (/records/<index>) and its column."""
+    session, who = db(), scope()
+    try:
+        who.require("payroll_import")
+    except AccessDenied:
+        raise problems.ApiProblem("forbidden", "接入系统的角色不能推送用工数据") from None
+    site = session.scalar(select(Site).where(Site.code == path.site_code, who.sites()))
+    if site is None:
+        raise problems.ApiProblem("not-found")
+    known = [c.attr for c in payroll.COLUMNS[path.kind]]
+    unknown = [(i, key) for i, record in enumerate(body.records) for key in record if key not in known]
+    if unknown:
+        i, key = unknown[0]
+        raise _field_problem(f"records.{i}.{key}", "unknown_field", f"未知的字段“{key[:30]}”，应为：{'、'.join(known)}")
+    report = payroll.import_records(session, site, path.kind, [(i + 1, r) for i, r in enumerate(body.records)])
+    if report.failed:
+        raise problems.ApiProblem("validation", errors=[schemas.FieldError(
+            location="body", field=f"records.{e.row - 1}", pointer=f"/records/{e.row - 1}", code="invalid",
+            detail=f"{e.column}：{e.reason}" if e.column else e.reason) for e in report.errors[:100]])
+    audit(session, user_id=None, username=who.actor, action="payroll_import", address=request.remote_addr,
+          detail={"site": site.code, "kind": path.kind, "created": report.created, "updated": report.updated})
+    session.commit()
+    return _json(schemas.PayrollOut(kind=report.kind, created=report.created, updated=report.updated,
+                                    unchanged=report.unchanged))
 
 
 @api.operation("GET", "/sites", summary="Construction sites in the client's scope, with their complaint links",

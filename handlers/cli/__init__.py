@@ -17,6 +17,7 @@ from .demo import demo
 from .doctor import doctor
 from .evidence import evidence_group
 from .keys import keys_group
+from .payroll import payroll_group
 from .posters import posters
 from .report import report
 from .retention import retention
@@ -47,6 +48,7 @@ main.add_command(directory_group)
 main.add_command(doctor)
 main.add_command(evidence_group)
 main.add_command(keys_group)
+main.add_command(payroll_group)
 main.add_command(posters)
 main.add_command(retention)
 main.add_command(report)

@@ -1,16 +1,19 @@
 """`qingling demo`: a ready-to-try service on a fresh machine, and the URLs a newcomer should open."""
 from __future__ import annotations
 
+from datetime import date, timedelta
 from importlib import resources
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from intake.foundation.models import Site, StaffUser
+from intake.foundation.models import Site, StaffUser, utcnow
 from intake.people.staff import ROLE_LABELS, NewUser, Role, create_user
 from intake.registry.directory import department, find_jurisdiction, load_directory
 from intake.registry.sites import complaint_url, import_sites
+from intake.supervision.employers import employer, in_force, list_employer
+from intake.warnings.payroll import import_records, site_by_code
 from migrations import upgrade
 
 from ..runtime import services
@@ -27,6 +30,46 @@ DEMO_ACCOUNTS = (
     ("lanshan-dd", "兰山区督导", "county_supervisor", "371302"),
     ("city-admin", "市治欠办管理员", "admin", None),
 )
+
+
+def _resident_id(serial: int) -> str:
+    """A made-up resident ID with a valid check digit (GB 11643), so demo rosters pass validation."""
+    body = f"37130219900101{serial:03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
+
+
+def _demo_payroll(session, today: date) -> None:
+    """Payroll records so that each warning indicator fires (idempotent, dated from today): DEMO-LS-001 has a
+    worker unpaid for months (key, can be made a case) and one paid below the minimum wage; DEMO-LS-002 has
+    last month's attendance and no payroll; the sites without a roster miss their roster update; the general
+    contractor of DEMO-GX-001 is on the 失信 list. The pay-day indicators fire once the pay day and its grace
+    have passed, the roster one after `[warnings] roster_update_day`."""
+    month = today.replace(day=1)
+    months = [(month - timedelta(days=1)).replace(day=1)]
+    for _ in range(2):
+        months.insert(0, (months[0] - timedelta(days=1)).replace(day=1))
+    workers = {"DEMO-LS-001": [("张三（示例）", 1), ("李四（示例）", 2), ("王五（示例）", 3)],
+               "DEMO-LS-002": [("赵六（示例）", 4), ("孙七（示例）", 5)]}
+    for code, names in workers.items():
+        site = site_by_code(session, code)
+        roster = [(i, {"name": name, "id_number": _resident_id(n), "team": "木工班",
+                       "subcontractor": "临沂示例劳务有限公司"}) for i, (name, n) in enumerate(names, 1)]
+        import_records(session, site, "roster", roster)
+        worked = [m for m in months if code == "DEMO-LS-001" or m == months[-1]]
+        import_records(session, site, "attendance", list(enumerate(
+            ({"id_number": _resident_id(n), "month": m.isoformat()[:7], "days": 22} for _, n in names for m in worked),
+            1)))
+    pay = [{"kind": "payout", "day": (m + timedelta(days=40)).replace(day=5).isoformat(), "amount": 5000,
+            "id_number": _resident_id(1), "ref": f"DEMO-{m.isoformat()[:7]}-1"} for m in months[:2]]
+    pay.append({"kind": "payout", "day": month.isoformat(), "amount": 500, "id_number": _resident_id(3),
+                "ref": f"DEMO-{month.isoformat()[:7]}-3"})
+    import_records(session, site_by_code(session, "DEMO-LS-001"), "account", list(enumerate(pay, 1)))
+    contractor = site_by_code(session, "DEMO-GX-001").general_contractor
+    found = employer(session, contractor)
+    if found is None or not any(in_force(listing, today) for listing in found.listings):
+        list_employer(session, contractor, kind="blacklist", basis="临人社失信〔示例〕1号", listed_on=today,
+                      actor="demo", authority="临沂市人力资源和社会保障局（示例）")
 
 
 def _demo_accounts(session) -> None:
@@ -53,6 +96,7 @@ def demo() -> None:
         if report.failed:
             raise click.ClickException(f"演示项目导入失败：{report.file_error or report.errors[0]}")
         _demo_accounts(session)
+        _demo_payroll(session, utcnow().astimezone(svc.calendar.timezone).date())
         site = session.scalar(select(Site).where(Site.code == FIRST_SITE))
         form = complaint_url(svc.settings, site)
         where = f"{site.name}, {site.jurisdiction.name}"

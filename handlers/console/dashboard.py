@@ -11,6 +11,7 @@ from intake.foundation.models import Department, Industry, utcnow
 from intake.foundation.texts import when_text
 from intake.registry.directory import counties
 from intake.supervision import figures
+from intake.warnings import ledger as warnings
 
 from ..runtime import db, services
 from .blueprint import bp, scope, staff_view
@@ -89,6 +90,7 @@ def dashboard():
     }
     return render_template(
         "console/dashboard.html", filters=filters, args=filter_args(filters), found=found, charts=charts,
+        warnings=warnings.counts(db(), scope()),
         targets=figures.clear_targets(db(), scope(), filters, settings.targets, day, tz),
         supervised=figures.supervised(db(), scope(), filters, tz),
         collective=figures.collective_and_urgent(db(), scope(), filters, tz),

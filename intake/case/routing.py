@@ -21,6 +21,7 @@ from intake.foundation.models import (
     EventKind,
     Investment,
     Priority,
+    Site,
     Status,
 )
 from intake.foundation.settings import RoutingSettings, Settings
@@ -161,11 +162,9 @@ def _choose(session: Session, complaint: Complaint, settings: Settings) -> tuple
     """Site -> its county's industry department; county only -> its labour inspection; nothing -> dispatch desk."""
     site = complaint.site
     if site is not None:
-        county = site.jurisdiction
-        kind = industry_department_kinds(settings.directory_file or None).get(site.industry, HRSS)
-        dept = department(session, county.code, kind) or department(session, county.code, HRSS)
+        dept = site_department(session, site, settings)
         if dept is not None:
-            return dept, "site_industry", f"工地位于{county.name}，行业为{site.industry} → {dept.name}"
+            return dept, "site_industry", f"工地位于{site.jurisdiction.name}，行业为{site.industry} → {dept.name}"
     code = site.jurisdiction_code if site is not None else complaint.jurisdiction_code
     if code:
         dept = department(session, code, HRSS)
@@ -173,6 +172,13 @@ def _choose(session: Session, complaint: Complaint, settings: Settings) -> tuple
             return dept, "county", f"工地不明，所在区县为{dept.jurisdiction.name} → {dept.name}（劳动保障监察）"
     desk = city_department(session, DISPATCH_DESK)
     return desk, "dispatch_desk", f"工地和区县均不明 → {desk.name}人工分派"
+
+
+def site_department(session: Session, site: Site, settings: Settings) -> Department | None:
+    """The site's county's industry department, else its labour inspection: who owns what happens at a site."""
+    kind = industry_department_kinds(settings.directory_file or None).get(site.industry, HRSS)
+    return department(session, site.jurisdiction_code, kind) or department(session, site.jurisdiction_code, HRSS)
+
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,7 @@ class Channel(StrEnum):
     PHONE = "phone"
     WALK_IN = "walk_in"
     API = "api"
+    WARNING = "warning"  # a proactive case opened from a key warning (intake.warnings)
 
 
 class Status(StrEnum):
@@ -701,3 +702,105 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
+
+
+# --- warnings (预警): the sites' payroll records and the warnings raised from them (intake.warnings) ---------
+
+
+class RosterEntry(Base):
+    """A worker on a site's real-name roster (实名制). The ID number is encrypted like a complainant's and found by
+    its keyed hash, which is also how attendance and payouts name the worker."""
+
+    __tablename__ = "roster_entries"
+    __table_args__ = (UniqueConstraint("site_id", "id_number_hash", name="uq_roster_entries_site_worker"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    id_number: Mapped[str] = mapped_column(EncryptedText)
+    id_number_hash: Mapped[str] = mapped_column(String(64), index=True)
+    id_number_masked: Mapped[str] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(EncryptedText)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    team: Mapped[str | None] = mapped_column(String(100))
+    subcontractor: Mapped[str | None] = mapped_column(String(300))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @validates("phone", "id_number")
+    def _hash(self, key: str, value: str | None) -> str | None:
+        setattr(self, f"{key}_hash", None if value is None else lookup_hash(value))
+        return value
+
+
+class Attendance(Base):
+    """Days one worker (by ID hash) worked on a site in one month (the month's first day), with the agreed wage."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (UniqueConstraint("site_id", "worker_hash", "month", name="uq_attendance_site_worker_month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    worker_hash: Mapped[str] = mapped_column(String(64))
+    month: Mapped[date] = mapped_column(Date)
+    days: Mapped[int] = mapped_column(Integer)
+    daily_wage: Mapped[int | None] = mapped_column(Integer)
+    monthly_wage: Mapped[int | None] = mapped_column(Integer)
+
+
+class WageAccountEntry(Base):
+    """A line of the site's wage account statement (工资专用账户): a labour-cost deposit (人工费拨付) or a payroll
+    payout to one worker (代发). `ref` is the bank's serial number, or a digest of the line, so a statement
+    imported twice adds nothing."""
+
+    __tablename__ = "wage_account_entries"
+    __table_args__ = (UniqueConstraint("site_id", "ref", name="uq_wage_account_entries_site_ref"),
+                      Index("ix_wage_account_entries_site_kind_day", "site_id", "kind", "day"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # "deposit" or "payout"
+    day: Mapped[date] = mapped_column(Date)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    payer: Mapped[str | None] = mapped_column(String(300))
+    worker_hash: Mapped[str | None] = mapped_column(String(64))
+    ref: Mapped[str] = mapped_column(String(64))
+
+
+class SiteWarning(Base):
+    """A warning (预警) on a site: its indicator and grade, the figures that raised it, the department that owns it
+    and, for a key warning, the rectification deadline (限期整改) after which it is escalated."""
+
+    __tablename__ = "site_warnings"
+    __table_args__ = (Index("ix_site_warnings_site_indicator_status", "site_id", "indicator", "status"),
+                      Index("ix_site_warnings_status_due_at", "status", "due_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    indicator: Mapped[str] = mapped_column(String(30))
+    grade: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    employers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime | None]
+    escalated_at: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]
+    cleared_reason: Mapped[str | None] = mapped_column(Text)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+
+    site: Mapped[Site] = relationship()
+    department: Mapped[Department | None] = relationship()
+    events: Mapped[list[WarningEvent]] = relationship(order_by="WarningEvent.id", back_populates="warning")
+
+
+class WarningEvent(Base):
+    """A warning's timeline: raised, figures changed, cleared (by itself or by staff), escalated, made a case."""
+
+    __tablename__ = "warning_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warning_id: Mapped[int] = mapped_column(ForeignKey("site_warnings.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    warning: Mapped[SiteWarning] = relationship(back_populates="events")

@@ -249,6 +249,16 @@ class TargetSettings:
 
 
 @dataclass(frozen=True)
+class WarningSettings:
+    """Thresholds of the warning indicators (intake.warnings.indicators): local policy, so configuration."""
+
+    roster_update_day: int = 10
+    payroll_grace_days: int = 3
+    unpaid_months: int = 2
+    rectify_days: int = 10
+
+
+@dataclass(frozen=True)
 class Settings:
     secret_key: str = ""
     public_base_url: str = ""
@@ -278,6 +288,7 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     targets: TargetSettings = field(default_factory=TargetSettings)
     enforcement: EnforcementSettings = field(default_factory=EnforcementSettings)
+    warnings: WarningSettings = field(default_factory=WarningSettings)
 
     def public_url(self, path: str) -> str:
         return self.public_base_url.rstrip("/") + path

@@ -144,10 +144,10 @@ def parse_sites(filename: str, content: bytes) -> ParseResult:
     keys: list[str | None] | None = None
     warnings: list[str] = []
     rows: list[ParsedRow] = []
-    for number, record in enumerate(_records(filename, content), start=1):
+    for number, record in enumerate(read_records(filename, content), start=1):
         if number > MAX_ROWS:  # a city's project list is thousands of rows; millions means a broken or hostile file
             raise SiteFileError(f"文件超过 {MAX_ROWS} 行，请拆分成几个文件再导入")
-        cells = [_cell(value) for value in itertools.islice(record, MAX_COLUMNS)]
+        cells = [cell_value(value) for value in itertools.islice(record, MAX_COLUMNS)]
         if all(cell == "" for cell in cells):
             continue
         if keys is None:
@@ -237,7 +237,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def _records(filename: str, content: bytes) -> Iterable[Iterable[Any]]:
+def read_records(filename: str, content: bytes) -> Iterable[Iterable[Any]]:
     if not content.strip():
         raise SiteFileError("文件是空的")
     if content.startswith(_ZIP_MAGIC):
@@ -286,7 +286,7 @@ def _xlsx_records(content: bytes) -> Iterator[tuple[Any, ...]]:
         workbook.close()
 
 
-def _cell(value: Any) -> str | date:
+def cell_value(value: Any) -> str | date:
     """A cell as stripped text; Excel date cells stay dates and whole numbers lose the '.0' Excel gives them."""
     if value is None:
         return ""
@@ -303,11 +303,11 @@ def _read_header(cells: list[str | date], warnings: list[str]) -> list[str | Non
     keys: list[str | None] = []
     for cell in cells:
         text = str(cell)
-        key = _HEADERS.get(_header_name(text))
+        key = _HEADERS.get(header_name(text))
         if key is not None and key in keys:
             raise SiteFileError(f"表头中“{_BY_ATTR[key].header}”列出现了不止一次")
         if key is None and text:
-            warnings.append(f"未识别的列“{_shown(text)}”，已忽略")
+            warnings.append(f"未识别的列“{shown(text)}”，已忽略")
         keys.append(key)
     missing = [c.header for c in COLUMNS if c.required and c.attr not in keys]
     if missing:
@@ -315,7 +315,7 @@ def _read_header(cells: list[str | date], warnings: list[str]) -> list[str | Non
     return keys
 
 
-def _header_name(text: str) -> str:
+def header_name(text: str) -> str:
     """'*项目编号', '最低工资标准（元/月）', ' Labour Manager Phone ' -> the name looked up in _HEADERS."""
     text = unicodedata.normalize("NFKC", text)
     text = re.sub(r"[(\[【].*?[)\]】]", "", text).replace("*", "").strip()
@@ -342,7 +342,7 @@ def _check_rows(session: Session, parsed: ParseResult) -> tuple[list[dict[str, A
         code = values.get("code")
         if code in first_row:
             row_errors.append(RowError(row.row, _BY_ATTR["code"].header,
-                                       f"项目编号“{_shown(code)}”与第{first_row[code]}行重复"))
+                                       f"项目编号“{shown(code)}”与第{first_row[code]}行重复"))
         elif code:
             first_row[code] = row.row
         if row_errors:
@@ -368,7 +368,7 @@ def _check_row(row: ParsedRow, columns: tuple[str, ...],
                 values[attr] = list(default) if isinstance(default, tuple) else default
             elif attr == "jurisdiction_code":
                 values[attr] = county_code(text) or _fail(
-                    f"未知的区县“{_shown(text)}”，请填写区县名称、简称或6位行政区划代码")
+                    f"未知的区县“{shown(text)}”，请填写区县名称、简称或6位行政区划代码")
             elif attr in _PARSERS:
                 values[attr] = _PARSERS[attr](raw)
             else:
@@ -388,13 +388,13 @@ def _text(attr: str, text: str) -> str:
 
 
 def _industry(raw: str | date) -> str:
-    return _INDUSTRIES.get(_plain(raw).lower()) or _fail(
-        f"行业“{_shown(raw)}”无效，应为：{'、'.join(i.value for i in Industry)}")
+    return _INDUSTRIES.get(plain(raw).lower()) or _fail(
+        f"行业“{shown(raw)}”无效，应为：{'、'.join(i.value for i in Industry)}")
 
 
 def _investment(raw: str | date) -> str:
-    return _INVESTMENTS.get(_plain(raw).lower()) or _fail(
-        f"投资类型“{_shown(raw)}”无效，应为：政府投资、国有企业、社会投资")
+    return _INVESTMENTS.get(plain(raw).lower()) or _fail(
+        f"投资类型“{shown(raw)}”无效，应为：政府投资、国有企业、社会投资")
 
 
 def _phone(raw: str | date) -> str:
@@ -402,38 +402,38 @@ def _phone(raw: str | date) -> str:
     mobile = normalise_phone(str(raw))
     if mobile:
         return mobile
-    digits = re.sub(r"[\s\-()]", "", _plain(raw))
+    digits = re.sub(r"[\s\-()]", "", plain(raw))
     if _LANDLINE.fullmatch(digits):
         area = 3 if digits[1] in "12" else 4  # 010 and 02x are the three-digit area codes
         if len(digits) - area in (7, 8):
             return f"{digits[:area]}-{digits[area:]}"
-    return _fail(f"电话号码“{_shown(raw)}”无效，应为11位手机号或带区号的固定电话（如0539-8123456）")
+    return _fail(f"电话号码“{shown(raw)}”无效，应为11位手机号或带区号的固定电话（如0539-8123456）")
 
 
-def _start_date(raw: str | date) -> date:
+def parse_date(raw: str | date) -> date:
     if isinstance(raw, date):
         return raw
-    match = _DATE.fullmatch(_plain(raw))
+    match = _DATE.fullmatch(plain(raw))
     if match:
         try:
             return date(*(int(part) for part in match.groups()))
         except ValueError:
             pass
-    return _fail(f"日期“{_shown(raw)}”无效，应写成2024-03-01、2024/3/1或2024年3月1日")
+    return _fail(f"日期“{shown(raw)}”无效，应写成2024-03-01、2024/3/1或2024年3月1日")
 
 
 def _pay_day(raw: str | date) -> int:
-    match = _PAY_DAY.fullmatch(_plain(raw))
+    match = _PAY_DAY.fullmatch(plain(raw))
     if match and 1 <= int(match.group(1)) <= 31:
         return int(match.group(1))
-    return _fail(f"工资发放日“{_shown(raw)}”无效，应为1到31之间的日子，如15或每月15日")
+    return _fail(f"工资发放日“{shown(raw)}”无效，应为1到31之间的日子，如15或每月15日")
 
 
 def _minimum_wage(raw: str | date) -> int:
-    match = _WAGE.fullmatch(_plain(raw).replace(",", ""))
+    match = _WAGE.fullmatch(plain(raw).replace(",", ""))
     if match:
         return int(match.group(1))
-    return _fail(f"最低工资标准“{_shown(raw)}”无效，应为每月多少元的整数，如2100")
+    return _fail(f"最低工资标准“{shown(raw)}”无效，应为每月多少元的整数，如2100")
 
 
 _ALIAS_SPLIT = re.compile(r"[、,，;；/|]+")
@@ -443,25 +443,25 @@ MAX_ALIAS_CHARS = 30
 
 def _aliases(raw: str | date) -> list[str]:
     """Several names in one cell, separated by 、 , ; or /: "罗庄万达、万达广场"."""
-    names = [n for n in (_plain(part) for part in _ALIAS_SPLIT.split(str(raw))) if n]
+    names = [n for n in (plain(part) for part in _ALIAS_SPLIT.split(str(raw))) if n]
     if len(names) > MAX_ALIASES:
         _fail(f"别名最多{MAX_ALIASES}个，用顿号或逗号分隔")
     long = [n for n in names if len(n) > MAX_ALIAS_CHARS]
     if long:
-        _fail(f"别名“{_shown(long[0])}”过长（最多{MAX_ALIAS_CHARS}个字）")
+        _fail(f"别名“{shown(long[0])}”过长（最多{MAX_ALIAS_CHARS}个字）")
     return list(dict.fromkeys(names))
 
 
 _PARSERS = {"industry": _industry, "investment": _investment, "labour_manager_phone": _phone,
-            "start_date": _start_date, "pay_day": _pay_day, "minimum_wage": _minimum_wage, "aliases": _aliases}
+            "start_date": parse_date, "pay_day": _pay_day, "minimum_wage": _minimum_wage, "aliases": _aliases}
 
 
-def _plain(raw: str | date) -> str:
+def plain(raw: str | date) -> str:
     """Full-width digits and letters to ASCII, spaces removed: how people type numbers in Chinese sheets."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(raw)))
 
 
-def _shown(raw: Any) -> str:
+def shown(raw: Any) -> str:
     """A cell quoted back in a message, cut short so a pasted essay does not flood the report."""
     text = str(raw)
     return text if len(text) <= 30 else text[:30] + "…"

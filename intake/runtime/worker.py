@@ -1,5 +1,6 @@
-"""The worker loop: fire due timers, deliver due outbox messages, then fetch evidence photos that providers
-hold. It owns its transactions.
+"""The worker loop: fire due timers, evaluate the warning indicators (once a day, and after new payroll records)
+and escalate overdue warnings, deliver due outbox messages, then fetch evidence photos that providers hold. It
+owns its transactions.
 
 Route timers are fired one per transaction: routing a complaint is the heaviest work a timer does, and on SQLite
 the worker must hold the write lock (on PostgreSQL the collective's advisory lock) no longer than one
@@ -16,7 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from intake.enforcement import orders
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
+from intake.warnings import ledger as warnings
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +53,12 @@ class PassReport:
     sent: int = 0
     failed: int = 0
     fetched: int = 0
+    warnings: warnings.PassCounts = field(default_factory=warnings.PassCounts)
 
     @property
     def idle(self) -> bool:
-        return not (self.fired or self.stale or self.errors or self.sent or self.failed or self.fetched)
+        return not (self.fired or self.stale or self.errors or self.sent or self.failed or self.fetched
+                    or self.warnings.any)
 
 
 def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
@@ -82,6 +86,8 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
             report.errors += result.errors
             if result.fired + result.stale + result.errors == 0:
                 break
+    with sessions.begin() as session:
+        report.warnings = warnings.run_due(session, now, settings, calendar)
     if senders:
         def give_up(session: Session, row) -> None:
             outbox.give_up_unsendable(session, row, now)

@@ -1,0 +1,100 @@
+"""Warnings (预警) in scope: the list with filters, one warning with its figures and timeline, the staff's steps
+(clear with a reason, turn into a case), and the county's upload of a site's payroll records."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from intake.foundation.models import Site
+from intake.foundation.models import utcnow as now
+from intake.warnings import ledger
+from intake.warnings.indicators import FIGURE_LABELS, GRADE_LABELS, INDICATORS
+from intake.warnings.payroll import COLUMNS, KIND_LABELS, PayrollError, import_file
+
+from ..runtime import db, services
+from .blueprint import bp, record, scope, staff_view
+
+IMPORT_MAX_BYTES = 20 * 1024 * 1024
+
+
+@bp.get("/warnings")
+@staff_view("warnings")
+def warnings():
+    filters = {name: (request.args.get(name) or "").strip()[:30] for name in ("status", "grade", "indicator")}
+    filters["status"] = filters["status"] if "status" in request.args else "live"
+    rows = ledger.warnings_for(db(), scope(), **filters)
+    return render_template("console/warnings.html", rows=rows, filters=filters, indicators=INDICATORS,
+                           grades=GRADE_LABELS, statuses=ledger.STATUS_LABELS, counts=ledger.counts(db(), scope()),
+                           kinds=KIND_LABELS, columns=COLUMNS, zone=services().calendar.timezone, local=ledger.local,
+                           may_import=scope().may("payroll_import"))
+
+
+@bp.get("/warnings/<int:warning_id>")
+@staff_view("warnings")
+def warning(warning_id: int):
+    found = ledger.warning_for(db(), scope(), warning_id) or abort(404)
+    return render_template("console/warning.html", w=found, indicators=INDICATORS, grades=GRADE_LABELS,
+                           statuses=ledger.STATUS_LABELS, events=ledger.EVENT_LABELS, figures=FIGURE_LABELS,
+                           zone=services().calendar.timezone, local=ledger.local)
+
+
+@bp.post("/warnings/<int:warning_id>/clear")
+@staff_view("warnings")
+def warning_clear(warning_id: int):
+    found = ledger.warning_for(db(), scope(), warning_id) or abort(404)
+    try:
+        ledger.clear(db(), scope(), found, request.form.get("reason", ""), now())
+    except ledger.WarningError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("console.warning", warning_id=warning_id), 303)
+    record("warning_clear", warning_id=warning_id)
+    db().commit()
+    flash("预警已消除", "ok")
+    return redirect(url_for("console.warning", warning_id=warning_id), 303)
+
+
+@bp.post("/warnings/<int:warning_id>/case")
+@staff_view("intake")
+def warning_case(warning_id: int):
+    found = ledger.warning_for(db(), scope(), warning_id) or abort(404)
+    try:
+        complaint = ledger.open_case(db(), scope(), found, now())
+    except ledger.WarningError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("console.warning", warning_id=warning_id), 303)
+    record("warning_case", ticket_no=complaint.ticket_no, warning_id=warning_id)
+    db().commit()
+    flash(f"已转为案件 {complaint.ticket_no}", "ok")
+    return redirect(url_for("console.case", ticket_no=complaint.ticket_no), 303)
+
+
+@bp.post("/payroll/import")
+@staff_view("payroll_import")
+def payroll_import():
+    back = redirect(url_for("console.warnings"), 303)
+    upload = request.files.get("file")
+    code = (request.form.get("site") or "").strip()
+    site = db().scalar(select(Site).where(scope().sites(), Site.code == code)) if code else None
+    if site is None:
+        flash("请填写本辖区内的项目编号", "error")
+        return back
+    if upload is None or not upload.filename:
+        flash("请选择要导入的 CSV 或 XLSX 文件", "error")
+        return back
+    content = upload.read(IMPORT_MAX_BYTES + 1)
+    if len(content) > IMPORT_MAX_BYTES:
+        flash("文件太大（最多 20MB）", "error")
+        return back
+    try:
+        report = import_file(db(), site, request.form.get("kind", ""), upload.filename, content)
+    except PayrollError as exc:
+        flash(f"未导入任何记录：{exc}", "error")
+        return back
+    if report.failed:
+        db().rollback()
+        flash(report.summary() + "；".join(str(e) for e in report.errors[:20]), "error")
+        return back
+    record("payroll_import", site=site.code, kind=report.kind, created=report.created, updated=report.updated)
+    db().commit()
+    flash(f"{site.name}：{report.summary()}", "ok")
+    return back

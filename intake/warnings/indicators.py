@@ -1,0 +1,220 @@
+"""The warning indicators: each a small function from the records (and the registers) to the sites it fires on.
+
+An indicator returns {site id: figures}, the figures that triggered it as staff will read them. Set-based
+queries, so a pass over a city's sites reads each table a few times, not once a site. Thresholds come from
+`[warnings]` (intake.foundation.settings.WarningSettings). Grades follow the notice: general (一般) warnings
+clear themselves when the condition goes away; key (关键) warnings go to the ledger with a rectification deadline.
+"""
+from __future__ import annotations
+
+import calendar as months
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.models import (
+    Attendance,
+    Employer,
+    EmployerListing,
+    Jurisdiction,
+    RosterEntry,
+    Site,
+    WageAccountEntry,
+)
+from intake.foundation.settings import WarningSettings
+from intake.supervision.employers import normalise_name
+
+from .payroll import PAYOUT
+
+GENERAL, KEY = "general", "key"
+GRADE_LABELS = {GENERAL: "一般性指标", KEY: "关键性指标"}
+FIGURE_LABELS = {"month": "工资所属月份", "workers": "涉及人数", "days": "出勤天数合计", "pay_day": "工资发放日",
+                 "minimum_wage": "最低工资标准（元/月）", "expected": "应发不低于（元）", "paid": "已代发（元）",
+                 "owed": "估算欠薪（元）", "employers": "失信名单中的单位", "last_update": "花名册最近更新"}
+# 劳社部发〔2008〕3号: a month's wage over 21.75 paid days gives the daily wage.
+MONTH_PAID_DAYS = Decimal("21.75")
+
+
+@dataclass(frozen=True)
+class Today:
+    """What every indicator of one pass shares: the local date and working calendar, and the thresholds."""
+
+    day: date
+    zone: ZoneInfo
+    calendar: WorkingCalendar
+    config: WarningSettings
+
+    @property
+    def month(self) -> date:
+        return self.day.replace(day=1)
+
+    @property
+    def last_month(self) -> date:
+        return _add_months(self.month, -1)
+
+    def utc(self, day: date) -> datetime:
+        return datetime.combine(day, time(), self.zone)
+
+    def pay_window_closed(self, site: Site) -> bool:
+        """Whether last month's wages are now late: this month's pay day plus the grace working days has passed."""
+        if site.pay_day is None:
+            return False
+        pay_date = self.month.replace(day=min(site.pay_day, months.monthrange(self.day.year, self.day.month)[1]))
+        return self.calendar.add_working_days(pay_date, self.config.payroll_grace_days) < self.day
+
+
+@dataclass(frozen=True)
+class Indicator:
+    grade: str
+    label: str
+    find: Callable[[Session, Today], dict[int, dict[str, Any]]]
+
+
+def no_roster_update(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """General: a site in construction whose roster has not changed this month (应录必录、实时更新)."""
+    if today.day.day <= today.config.roster_update_day:
+        return {}
+    last = (select(RosterEntry.site_id, func.max(RosterEntry.updated_at).label("last"))
+            .group_by(RosterEntry.site_id).subquery())
+    rows = session.execute(select(Site.id, last.c.last).outerjoin(last, last.c.site_id == Site.id)
+                           .where(Site.start_date <= today.day)
+                           .where((last.c.last.is_(None)) | (last.c.last < today.utc(today.month))))
+    return {site_id: {"last_update": _local_day(stamp, today)} for site_id, stamp in rows}
+
+
+def attended_not_paid(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """General: attendance last month, and no payout this month though the pay day and its grace have passed."""
+    found = {}
+    for site, workers, days, paid in _last_month_pay(session, today):
+        if paid == 0:
+            found[site.id] = {"month": today.last_month.isoformat()[:7], "workers": workers, "days": days,
+                              "pay_day": site.pay_day}
+    return found
+
+
+def paid_below_minimum(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """Key: some payroll paid for last month, but less than its attendance at the site's minimum wage."""
+    found = {}
+    for site, workers, days, paid in _last_month_pay(session, today):
+        minimum = site.minimum_wage or site.jurisdiction.minimum_wage
+        if paid == 0 or not minimum:
+            continue
+        expected = _yuan(Decimal(days) * minimum / MONTH_PAID_DAYS)
+        if paid < expected:
+            found[site.id] = {"month": today.last_month.isoformat()[:7], "workers": workers, "days": days,
+                              "minimum_wage": minimum, "expected": expected, "paid": paid}
+    return found
+
+
+def workers_unpaid(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """Key: workers with attendance and no pay for `unpaid_months` months or more, each with the sum owed (days
+    at the agreed rate, else the minimum wage), so a case can start from the sums."""
+    paid = select(WageAccountEntry.site_id, WageAccountEntry.worker_hash,
+                  func.max(WageAccountEntry.day).label("last")).where(WageAccountEntry.kind == PAYOUT) \
+        .group_by(WageAccountEntry.site_id, WageAccountEntry.worker_hash).subquery()
+    rows = session.execute(
+        select(Attendance.site_id, Attendance.worker_hash, Attendance.month, Attendance.days, Attendance.daily_wage,
+               Attendance.monthly_wage, paid.c.last, Site.minimum_wage, Jurisdiction.minimum_wage)
+        .join(Site, Site.id == Attendance.site_id).join(Jurisdiction, Jurisdiction.code == Site.jurisdiction_code)
+        .outerjoin(paid, (paid.c.site_id == Attendance.site_id) & (paid.c.worker_hash == Attendance.worker_hash))
+        .where(Attendance.days > 0, Attendance.month < today.last_month))
+    owed: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for *fields, last_paid, site_minimum, county_minimum in rows:
+        attendance = _Attended(*fields)
+        if last_paid is not None and last_paid >= _add_months(attendance.month, 1):
+            continue
+        line = owed[attendance.site_id].setdefault(attendance.worker_hash, {"months": [], "days": 0, "owed": 0})
+        line["months"].append(attendance.month.isoformat()[:7])
+        line["days"] += attendance.days
+        line["owed"] += _yuan(Decimal(attendance.days) * _daily_rate(attendance, site_minimum or county_minimum))
+    found = {}
+    for site_id, workers in owed.items():
+        lines = {h: {**w, "months": sorted(w["months"])} for h, w in sorted(workers.items())
+                 if len(w["months"]) >= today.config.unpaid_months}
+        if lines:
+            found[site_id] = {"workers": len(lines), "owed": sum(w["owed"] for w in lines.values()), "lines": lines}
+    return found
+
+
+def dishonest_employer(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """Key: the site's owner, general contractor or a subcontractor on its roster is on a 失信 listing in force."""
+    listed = set(session.scalars(
+        select(Employer.name).join(EmployerListing, EmployerListing.employer_id == Employer.id)
+        .where(EmployerListing.removed_on.is_(None), EmployerListing.ends_on >= today.day)))
+    if not listed:
+        return {}
+    names: dict[int, set[str]] = defaultdict(set)
+    for site_id, owner, contractor in session.execute(select(Site.id, Site.owner, Site.general_contractor)):
+        names[site_id].update(filter(None, (normalise_name(owner), normalise_name(contractor))))
+    for site_id, subcontractor in session.execute(
+            select(RosterEntry.site_id, RosterEntry.subcontractor).where(RosterEntry.subcontractor.is_not(None))
+            .distinct()):
+        names[site_id].add(normalise_name(subcontractor))
+    return {site_id: {"employers": sorted(found & listed)} for site_id, found in names.items() if found & listed}
+
+
+INDICATORS: Mapping[str, Indicator] = {
+    "no_roster_update": Indicator(GENERAL, "本月未更新实名制花名册", no_roster_update),
+    "attended_not_paid": Indicator(GENERAL, "有考勤但工资发放日后未代发工资", attended_not_paid),
+    "paid_below_minimum": Indicator(KEY, "代发工资低于考勤天数×最低工资标准", paid_below_minimum),
+    "workers_unpaid": Indicator(KEY, "工人有考勤但两个月以上未发工资", workers_unpaid),
+    "dishonest_employer": Indicator(KEY, "建设、总包或分包单位在失信名单中", dishonest_employer),
+}
+
+
+def _last_month_pay(session: Session, today: Today):
+    """(site, workers, days, paid) for the sites whose pay for last month is due: last month's attendance and
+    what the account paid out since the start of this month."""
+    attended = dict((site_id, (workers, days)) for site_id, workers, days in session.execute(
+        select(Attendance.site_id, func.count(Attendance.id), func.sum(Attendance.days))
+        .where(Attendance.month == today.last_month, Attendance.days > 0).group_by(Attendance.site_id)))
+    if not attended:
+        return
+    paid = dict(session.execute(
+        select(WageAccountEntry.site_id, func.sum(WageAccountEntry.amount))
+        .where(WageAccountEntry.kind == PAYOUT, WageAccountEntry.day >= today.month)
+        .group_by(WageAccountEntry.site_id)).all())
+    for site in session.scalars(select(Site).where(Site.id.in_(attended))):
+        if today.pay_window_closed(site):
+            workers, days = attended[site.id]
+            yield site, workers, int(days), int(paid.get(site.id) or 0)
+
+
+@dataclass(frozen=True)
+class _Attended:
+    """An attendance row as plain values: a city's worth of ORM objects would cost more than the query."""
+
+    site_id: int
+    worker_hash: str
+    month: date
+    days: int
+    daily_wage: int | None
+    monthly_wage: int | None
+
+
+def _daily_rate(attendance: _Attended, minimum: int | None) -> Decimal:
+    if attendance.daily_wage:
+        return Decimal(attendance.daily_wage)
+    monthly = attendance.monthly_wage or minimum or 0
+    return Decimal(monthly) / MONTH_PAID_DAYS
+
+
+def _yuan(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _add_months(month: date, n: int) -> date:
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _local_day(stamp: datetime | None, today: Today) -> str | None:
+    return stamp.astimezone(today.zone).date().isoformat() if stamp else None

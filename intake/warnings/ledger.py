@@ -1,0 +1,228 @@
+"""The warnings' lifecycle: raised from the indicators, kept in step with them, closed, escalated, made a case.
+
+The worker evaluates every indicator once a local day, and again after new payroll records (an import drops
+the `payroll.EVALUATED_KEY` mark). A firing indicator with no open warning on its site raises one, owned by
+the department complaints at that site go to; an open warning whose indicator stopped firing clears itself
+(动态清零), counted as cleared automatically. A key warning carries a rectification deadline (限期整改, working
+days from `[warnings] rectify_days`); once it passes, the warning is escalated to the county's supervising
+department, like a red card. Staff may clear a warning with a reason, or turn a key "workers unpaid" warning
+into a proactive case whose claim lines are the sums owed. Operations flush and never commit.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from intake.case.complaints import NewComplaint, create_complaint
+from intake.case.routing import site_department
+from intake.delivery.outbox import notify_department
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.models import AppState, Channel, ClaimLine, RosterEntry, Site, SiteWarning, WarningEvent
+from intake.foundation.settings import Settings
+from intake.people.access import Scope
+from intake.registry.directory import department
+
+from .indicators import INDICATORS, KEY, Today
+from .payroll import EVALUATED_KEY
+
+OPEN, ESCALATED, CLEARED = "open", "escalated", "cleared"
+LIVE = (OPEN, ESCALATED)
+STATUS_LABELS = {OPEN: "待处置", ESCALATED: "已升级督办", CLEARED: "已消除"}
+EVENT_LABELS = {"raised": "触发预警", "figures": "指标数据更新", "cleared_auto": "指标恢复，自动消除",
+                "cleared": "人工消除", "escalated": "逾期未整改，升级督办", "case_opened": "转为案件"}
+SYSTEM = "system:warnings"
+_CHUNK = 5000
+
+
+class WarningError(ValueError):
+    """A step on a warning that its state does not allow; the message is for staff."""
+
+
+@dataclass
+class PassCounts:
+    raised: int = 0
+    cleared: int = 0
+    escalated: int = 0
+
+    @property
+    def any(self) -> bool:
+        return bool(self.raised or self.cleared or self.escalated)
+
+
+def run_due(session: Session, now: datetime, settings: Settings, calendar: WorkingCalendar) -> PassCounts:
+    """The worker's step: evaluate if not yet done today (or since new records), then escalate overdue ones."""
+    today = now.astimezone(calendar.timezone).date().isoformat()
+    counts = PassCounts()
+    if session.get(AppState, EVALUATED_KEY) is None or session.get(AppState, EVALUATED_KEY).value != today:
+        counts = evaluate(session, now, settings, calendar)
+        session.merge(AppState(key=EVALUATED_KEY, value=today))
+    counts.escalated = escalate_overdue(session, now, settings)
+    session.flush()
+    return counts
+
+
+def evaluate(session: Session, now: datetime, settings: Settings, calendar: WorkingCalendar) -> PassCounts:
+    """Every indicator over every site: raise what newly fires, update figures, clear what stopped firing."""
+    today = Today(now.astimezone(calendar.timezone).date(), calendar.timezone, calendar, settings.warnings)
+    live = {(w.site_id, w.indicator): w
+            for w in session.scalars(select(SiteWarning).where(SiteWarning.status.in_(LIVE)))}
+    counts = PassCounts()
+    fresh: list[tuple[int, str, dict[str, Any]]] = []
+    for name, indicator in INDICATORS.items():
+        for site_id, figures in indicator.find(session, today).items():
+            warning = live.pop((site_id, name), None)
+            if warning is None:
+                fresh.append((site_id, name, figures))
+            elif warning.figures != figures:
+                warning.figures = figures
+                _log(session, warning, "figures", SYSTEM, None, now)
+    _raise(session, fresh, now, settings, today)
+    counts.raised = len(fresh)
+    for warning in live.values():
+        _close(session, warning, "cleared_auto", SYSTEM, "指标恢复正常（动态清零）", now)
+        counts.cleared += 1
+    session.flush()
+    return counts
+
+
+def escalate_overdue(session: Session, now: datetime, settings: Settings) -> int:
+    """Key warnings past their rectification deadline, escalated once each to the county's supervisor."""
+    overdue = list(session.scalars(select(SiteWarning).where(SiteWarning.status == OPEN,
+                                                            SiteWarning.due_at <= now)))
+    for warning in overdue:
+        warning.status, warning.escalated_at = ESCALATED, now
+        _log(session, warning, "escalated", SYSTEM, None, now)
+        county = warning.site.jurisdiction_code
+        supervisor = department(session, county, settings.clocks.county_supervisor_kind)
+        notify_department(session, supervisor, {
+            "kind": "warning_escalated", "warning_id": warning.id,
+            "text": f"预警：{warning.site.name}“{INDICATORS[warning.indicator].label}”逾期未整改，已升级督办。"},
+            None, now, flush=False)
+    return len(overdue)
+
+
+def clear(session: Session, scope: Scope, warning: SiteWarning, reason: str, now: datetime) -> SiteWarning:
+    """Staff clear a warning they have handled (核查属实并整改, or a false alarm), with the reason on record."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise WarningError("请填写消除预警的原因")
+    if warning.status not in LIVE:
+        raise WarningError("该预警已消除")
+    _close(session, warning, "cleared", scope.actor, reason[:2000], now)
+    session.flush()
+    return warning
+
+
+def open_case(session: Session, scope: Scope, warning: SiteWarning, now: datetime) -> Any:
+    """A proactive case (channel `warning`) from a "workers unpaid" warning: one claim line per worker, days at
+    the rate minus nothing paid, so staff start with the sums. The first worker of the roster is the contact."""
+    if warning.indicator != "workers_unpaid" or warning.status not in LIVE:
+        raise WarningError("只有未消除的“工人两个月以上未发工资”预警可以转为案件")
+    if warning.complaint_id is not None:
+        raise WarningError("该预警已转为案件")
+    lines = warning.figures["lines"]
+    roster = {r.id_number_hash: r for r in session.scalars(
+        select(RosterEntry).where(RosterEntry.site_id == warning.site_id,
+                                  RosterEntry.id_number_hash.in_(list(lines))))}
+    contact = next((roster[h] for h in lines if h in roster and roster[h].phone), None)
+    if contact is None:
+        raise WarningError("花名册中这些工人都没有手机号，无法转为案件，请先补充花名册")
+    site = warning.site
+    complaint, _ = create_complaint(session, NewComplaint(
+        channel=Channel.WARNING.value, phone=contact.phone, name=contact.name, id_number=contact.id_number,
+        site_id=site.id, project_name=site.name, workers=len(lines), amount=warning.figures["owed"],
+        months=max(len(line["months"]) for line in lines.values()),
+        free_text=f"预警转案：{site.name}有{len(lines)}名工人有考勤但两个月以上未发工资，合计约{warning.figures['owed']}元。",
+        claim={"employer": site.general_contractor or site.owner or "", "warning_id": warning.id}))
+    for worker_hash, line in lines.items():
+        entry = roster.get(worker_hash)
+        session.add(ClaimLine(complaint_id=complaint.id, worker_name=entry.name if entry else None,
+                              amount_claimed=line["owed"], amount_paid=0))
+    warning.complaint_id = complaint.id
+    _log(session, warning, "case_opened", scope.actor, complaint.ticket_no, now)
+    session.flush()
+    return complaint
+
+
+def warnings_for(session: Session, scope: Scope, *, status: str = "", grade: str = "", indicator: str = "",
+                 county: str = "", limit: int = 500) -> list[SiteWarning]:
+    """The console's list: the warnings in the user's scope (like its cases), newest first, filtered."""
+    query = _scoped(scope).order_by(SiteWarning.opened_at.desc(), SiteWarning.id.desc()).limit(limit)
+    if status == "live":
+        query = query.where(SiteWarning.status.in_(LIVE))
+    elif status:
+        query = query.where(SiteWarning.status == status)
+    if grade:
+        query = query.where(SiteWarning.grade == grade)
+    if indicator:
+        query = query.where(SiteWarning.indicator == indicator)
+    if county:
+        query = query.where(Site.jurisdiction_code == county)
+    return list(session.scalars(query))
+
+
+def warning_for(session: Session, scope: Scope, warning_id: int) -> SiteWarning | None:
+    return session.scalar(_scoped(scope).where(SiteWarning.id == warning_id))
+
+
+def counts(session: Session, scope: Scope) -> dict[str, int]:
+    """Open warnings by grade, and those escalated or cleared, in scope: the dashboard's figures."""
+    rows = session.execute(_scoped(scope).with_only_columns(SiteWarning.status, SiteWarning.grade, func.count())
+                           .group_by(SiteWarning.status, SiteWarning.grade))
+    found = {"general": 0, "key": 0, "escalated": 0, "cleared": 0}
+    for status, grade, n in rows:
+        found["cleared" if status == CLEARED else grade] += n
+        found["escalated"] += n if status == ESCALATED else 0
+    return found
+
+
+def _scoped(scope: Scope):
+    return select(SiteWarning).join(Site, Site.id == SiteWarning.site_id).where(
+        scope.units(SiteWarning.department_id, Site.jurisdiction_code))
+
+
+def _raise(session: Session, fresh: list[tuple[int, str, dict[str, Any]]], now: datetime, settings: Settings,
+           today: Today) -> None:
+    """New warnings for (site id, indicator, figures), their sites, owners and subcontractors read in bulk."""
+    ids = sorted({site_id for site_id, _, _ in fresh})
+    sites: dict[int, Site] = {}
+    subcontractors: dict[int, set[str]] = defaultdict(set)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        sites.update((site.id, site) for site in session.scalars(select(Site).where(Site.id.in_(chunk))))
+        for site_id, name in session.execute(select(RosterEntry.site_id, RosterEntry.subcontractor).where(
+                RosterEntry.site_id.in_(chunk), RosterEntry.subcontractor.is_not(None)).distinct()):
+            subcontractors[site_id].add(name)
+    owners: dict[tuple[str, str], Any] = {}
+    due = today.utc(today.calendar.add_working_days(today.day, settings.warnings.rectify_days)) + timedelta(days=1)
+    for site_id, name, figures in fresh:
+        site = sites[site_id]
+        unit = (site.jurisdiction_code, site.industry)
+        if unit not in owners:
+            owners[unit] = site_department(session, site, settings)
+        warning = SiteWarning(site_id=site_id, indicator=name, grade=INDICATORS[name].grade, status=OPEN,
+                              department=owners[unit], figures=figures, opened_at=now,
+                              due_at=due if INDICATORS[name].grade == KEY else None,
+                              employers={"owner": site.owner, "general_contractor": site.general_contractor,
+                                         "subcontractors": sorted(subcontractors[site_id])})
+        session.add(warning)
+        _log(session, warning, "raised", SYSTEM, None, now)
+
+
+def _close(session: Session, warning: SiteWarning, kind: str, actor: str, reason: str, now: datetime) -> None:
+    warning.status, warning.cleared_at, warning.cleared_reason = CLEARED, now, reason
+    _log(session, warning, kind, actor, reason, now)
+
+
+def _log(session: Session, warning: SiteWarning, kind: str, actor: str, note: str | None, now: datetime) -> None:
+    session.add(WarningEvent(warning=warning, kind=kind, actor=actor, note=note, created_at=now))
+
+
+def local(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""

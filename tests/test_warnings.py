@@ -1,0 +1,287 @@
+"""Warnings (预警): payroll records imported per site, each indicator driven both ways (fires, clears) through
+imports and the worker, key warnings escalated past their deadline, a proactive case with computed claim lines."""
+from __future__ import annotations
+
+import io
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from handlers.cli import main
+from intake.foundation.models import Attendance, Complaint, Outbox, RosterEntry, Site, SiteWarning
+from intake.foundation.settings import WarningSettings
+from intake.people.access import Scope
+from intake.people.staff import Role
+from intake.registry.directory import department
+from intake.supervision.employers import list_employer, remove_listing
+from intake.warnings import ledger
+from intake.warnings.payroll import PayrollError, import_file, import_records
+from tests.helpers import auth, csrf_token, flashed, invoke, login, make_accounts, make_client, worker_pass
+
+# Thursday 2026-12-17, 10:00 in Linyi: the site's pay day (the 10th) and 3 working days of grace have passed.
+NOW = datetime(2026, 12, 17, 2, 0, tzinfo=timezone.utc)
+ADMIN = Scope(0, "admin", Role.ADMIN, None, None)
+
+
+def resident_id(serial: int) -> str:
+    body = f"37130219900101{serial:03d}"
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
+
+
+A, B = resident_id(11), resident_id(12)
+ROSTER = f"姓名,身份证号,手机号,班组,分包单位\n王五,{A},13900000001,木工班,临沂顺达劳务有限公司\n赵六,{B},,钢筋班,\n"
+
+
+@pytest.fixture
+def site(session):
+    row = Site(code="W-1", name="沂河新城二期", jurisdiction_code="371302", industry="房屋建筑",
+               investment="private", public_token="tok_" + "w" * 20, start_date=date(2026, 6, 1), pay_day=10,
+               minimum_wage=2175, owner="临沂沂河置业有限公司", general_contractor="山东鲁建集团有限公司")
+    session.add(row)
+    session.commit()
+    return row
+
+
+def load(session, site, kind, text, encoding="utf-8", now=NOW):
+    report = import_file(session, site, kind, f"{kind}.csv", text.encode(encoding), now=now)
+    session.commit()
+    return report
+
+
+def live(session, site, indicator):
+    session.expire_all()
+    return session.scalars(select(SiteWarning).where(SiteWarning.site_id == site.id,
+                                                     SiteWarning.indicator == indicator)).all()
+
+
+def test_roster_in_gb18030_is_imported_once_and_bad_rows_change_nothing(app, session, site):
+    report = load(session, site, "roster", ROSTER, encoding="gb18030")
+    assert (report.created, report.updated, report.errors) == (2, 0, [])
+    again = load(session, site, "roster", ROSTER)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+    entry = session.scalar(select(RosterEntry).where(RosterEntry.name == "王五"))
+    assert (entry.id_number, entry.id_number_masked, entry.phone) == (A, A[:6] + "********" + A[-4:], "13900000001")
+
+    bad = load(session, site, "roster", f"name,id_number,phone\n王五改,{A},13900000009\n李七,123,\n,{B},1\n")
+    assert [str(e) for e in bad.errors] == [
+        "第3行 [身份证号] 身份证号“123”无效，应为18位且校验位正确", "第4行 [姓名] 不能为空",
+        "第4行 [手机号] 手机号“1”无效，应为11位手机号"]
+    session.expire_all()
+    assert session.scalar(select(RosterEntry).where(RosterEntry.id_number_hash == entry.id_number_hash)).name == "王五"
+
+
+def test_attendance_needs_the_roster_and_unusable_files_are_refused(app, session, site):
+    load(session, site, "roster", ROSTER)
+    report = load(session, site, "attendance", f"身份证号,月份,出勤天数\n{resident_id(99)},2026-11,20\n{A},2026年13月,40\n")
+    assert [(e.row, e.column) for e in report.errors] == [(2, "身份证号"), (3, "月份"), (3, "出勤天数")]
+    assert session.scalars(select(Attendance)).all() == []
+    for content, message in ((b"", "文件是空的"), ("身份证号,出勤天数\n1,2\n".encode(), "缺少必填列：月份")):
+        with pytest.raises(PayrollError, match=message):
+            import_file(session, site, "attendance", "a.csv", content)
+    with pytest.raises(PayrollError, match="未知的数据类型"):
+        import_records(session, site, "salary", [])
+
+
+def test_attended_but_not_paid_fires_after_the_pay_day_and_clears_when_payroll_arrives(app, session, site):
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数\n{A},2026-11,20\n{B},2026-11,10\n")
+    worker_pass(app, NOW - timedelta(days=3))  # Monday the 14th: still within the grace after the pay day
+    assert live(session, site, "attended_not_paid") == []
+
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "attended_not_paid")
+    assert (warning.grade, warning.status, warning.due_at) == ("general", "open", None)
+    assert warning.figures == {"month": "2026-11", "workers": 2, "days": 30, "pay_day": 10}
+    assert warning.department.name.endswith("住房和城乡建设局") and warning.employers["subcontractors"] == [
+        "临沂顺达劳务有限公司"]
+
+    load(session, site, "account", f"类型,日期,金额,身份证号\n工资代发,2026-12-12,\"2,000\",{A}\n代发,2026/12/12,1000元,{B}\n")
+    worker_pass(app, NOW + timedelta(hours=1))
+    [warning] = live(session, site, "attended_not_paid")
+    assert (warning.status, warning.cleared_reason) == ("cleared", "指标恢复正常（动态清零）")
+    assert [e.kind for e in warning.events] == ["raised", "cleared_auto"]
+    assert live(session, site, "paid_below_minimum") == []  # 3,000 paid for 30 days at 100 a day
+
+
+def test_payroll_below_the_minimum_wage_is_a_key_warning_escalated_when_not_rectified(app, configured_app, session,
+                                                                                      site):
+    app = configured_app(warnings=WarningSettings(rectify_days=3))
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数\n{A},2026-11,20\n")
+    load(session, site, "account", f"类型,日期,金额,身份证号,流水号\n代发,2026-12-11,1500,{A},B001\n")
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "paid_below_minimum")
+    assert warning.figures == {"month": "2026-11", "workers": 1, "days": 20, "minimum_wage": 2175,
+                               "expected": 2000, "paid": 1500}
+    assert warning.due_at == datetime(2026, 12, 22, 16, 0, tzinfo=timezone.utc)  # 3 working days, to midnight
+
+    worker_pass(app, datetime(2026, 12, 22, 15, 59, tzinfo=timezone.utc))
+    assert live(session, site, "paid_below_minimum")[0].status == "open"
+    worker_pass(app, datetime(2026, 12, 22, 16, 0, tzinfo=timezone.utc))
+    [warning] = live(session, site, "paid_below_minimum")
+    assert warning.status == "escalated"
+    notices = [o.payload for o in session.scalars(select(Outbox)) if o.payload.get("kind") == "warning_escalated"]
+    assert notices and "逾期未整改" in notices[0]["text"]
+
+    repeat = load(session, site, "account", f"类型,日期,金额,身份证号,流水号\n代发,2026-12-11,1500,{A},B001\n")
+    assert (repeat.created, repeat.unchanged) == (0, 1)
+
+
+def test_workers_unpaid_for_two_months_open_a_case_with_the_sums(app, session, site):
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数,日工资\n{A},2026-09,20,300\n{A},2026-10,10,\n"
+                                       f"{B},2026-10,5,\n")
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "workers_unpaid")
+    assert warning.grade == "key" and warning.figures["workers"] == 1
+    [line] = warning.figures["lines"].values()
+    assert line == {"months": ["2026-09", "2026-10"], "days": 30, "owed": 7000}  # 20 × 300 + 10 × 100
+
+    complaint = ledger.open_case(session, ADMIN, warning, NOW)
+    session.commit()
+    case = session.get(Complaint, complaint.id)
+    assert (case.channel, case.amount, case.site_id) == ("warning", 7000, site.id)
+    assert [(c.worker_name, c.amount_claimed) for c in case.claim_lines] == [("王五", 7000)]
+    with pytest.raises(ledger.WarningError, match="已转为案件"):
+        ledger.open_case(session, ADMIN, warning, NOW)
+
+    load(session, site, "account", f"类型,日期,金额,身份证号\n代发,2026-11-05,7000,{A}\n")
+    worker_pass(app, NOW + timedelta(hours=1))
+    assert live(session, site, "workers_unpaid")[0].status == "cleared"
+
+
+def test_no_roster_update_this_month_fires_and_an_import_clears_it(app, session, site):
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "no_roster_update")
+    assert warning.figures == {"last_update": None}
+    load(session, site, "roster", ROSTER)
+    worker_pass(app, NOW + timedelta(minutes=5))
+    assert live(session, site, "no_roster_update")[0].status == "cleared"
+
+
+def test_an_employer_on_the_dishonest_listing_fires_until_removed(app, session, site):
+    listing = list_employer(session, "山东鲁建集团有限公司", kind="blacklist", basis="临人社失信〔2026〕1号",
+                            listed_on=date(2026, 12, 1), actor="staff:x", authority="临沂市人社局")
+    session.commit()
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "dishonest_employer")
+    assert warning.figures == {"employers": ["山东鲁建集团有限公司"]}
+    remove_listing(session, listing.id, reason="已整改", removed_on=date(2026, 12, 17), actor="staff:x")
+    session.commit()
+    worker_pass(app, NOW + timedelta(days=1))
+    assert live(session, site, "dishonest_employer")[0].status == "cleared"
+
+
+def test_staff_clear_a_warning_only_with_a_reason(app, session, site):
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "no_roster_update")
+    with pytest.raises(ledger.WarningError, match="原因"):
+        ledger.clear(session, ADMIN, warning, " ", NOW)
+    ledger.clear(session, ADMIN, warning, "项目已停工", NOW)
+    session.commit()
+    assert (warning.status, warning.events[-1].actor) == ("cleared", "staff:admin")
+    assert ledger.counts(session, ADMIN) == {"general": 0, "key": 0, "escalated": 0, "cleared": 1}
+
+
+def test_the_cli_imports_a_file_for_a_site_and_reports_bad_rows(app, session, site, tmp_path):
+    good, bad = tmp_path / "花名册.csv", tmp_path / "bad.csv"
+    good.write_bytes(ROSTER.encode("gb18030"))
+    bad.write_text(f"姓名,身份证号\n王五,{A[:-1]}\n", encoding="utf-8")
+    result = invoke(app, "payroll", "import", str(good), "--site", "W-1", "--kind", "roster")
+    assert result.exit_code == 0 and "新增 2 条" in result.output
+    result = invoke(app, "payroll", "import", str(bad), "--site", "W-1", "--kind", "roster")
+    assert result.exit_code == 1 and "第2行 [身份证号]" in result.output
+    result = invoke(app, "payroll", "import", str(good), "--site", "NOPE", "--kind", "roster")
+    assert result.exit_code == 1 and "未知的项目编号" in result.output
+    assert len(session.scalars(select(RosterEntry)).all()) == 2
+
+
+def test_console_uploads_lists_in_scope_clears_and_turns_a_warning_into_a_case(app, client, session, site):
+    users = make_accounts(session)
+    login(client, users["county"])
+    page = client.get("/console/warnings").get_data(as_text=True)
+    for kind, text in (("roster", ROSTER), ("attendance", f"身份证号,月份,出勤天数\n{A},2026-09,20\n{A},2026-10,20\n")):
+        response = client.post("/console/payroll/import", data={
+            "csrf_token": csrf_token(page), "site": "W-1", "kind": kind,
+            "file": (io.BytesIO(text.encode("gb18030")), f"{kind}.csv")}, content_type="multipart/form-data")
+        assert "新增" in flashed(client, response)
+    response = client.post("/console/payroll/import", data={
+        "csrf_token": csrf_token(page), "site": "W-1", "kind": "attendance",
+        "file": (io.BytesIO(f"身份证号,月份,出勤天数\n{A},2026-10,99\n".encode()), "a.csv")},
+        content_type="multipart/form-data")
+    assert "第2行 [出勤天数]" in flashed(client, response)
+    worker_pass(app, NOW)
+
+    listing = client.get("/console/warnings?grade=key").get_data(as_text=True)
+    assert "<td>工人有考勤但两个月以上未发工资</td>" in listing and "<td>有考勤但工资发放日后未代发工资</td>" not in listing
+    [warning] = live(session, site, "workers_unpaid")
+    detail = client.get(f"/console/warnings/{warning.id}").get_data(as_text=True)
+    assert "2026-09、2026-10" in detail and "4000" in detail and A not in detail
+    response = client.post(f"/console/warnings/{warning.id}/case", data={"csrf_token": csrf_token(detail)})
+    assert "已转为案件" in flashed(client, response)
+    response = client.post(f"/console/warnings/{warning.id}/clear", data={"csrf_token": csrf_token(detail),
+                                                                        "reason": ""})
+    assert "请填写消除预警的原因" in flashed(client, response)
+    client.post(f"/console/warnings/{warning.id}/clear", data={"csrf_token": csrf_token(detail), "reason": "已立案"})
+    assert live(session, site, "workers_unpaid")[0].status == "cleared"
+
+    for other in ("far_county", "staff"):
+        client.post("/console/logout", data={"csrf_token": csrf_token(client.get("/console/").get_data(as_text=True))})
+        login(client, users[other])
+        page = client.get("/console/warnings").get_data(as_text=True)
+        if other == "far_county":
+            assert client.get(f"/console/warnings/{warning.id}").status_code == 404
+            assert "沂河新城二期" not in client.get("/console/warnings?status=").get_data(as_text=True)
+    assert client.post("/console/payroll/import", data={"csrf_token": csrf_token(page)}).status_code == 403
+
+
+def test_a_bank_pushes_records_through_the_api_all_or_nothing(app, client, session, site):
+    token = make_client(session, "bank", role="county_supervisor", county="371302")
+    url = "/api/v1/sites/W-1/payroll/"
+    roster = [{"name": "王五", "id_number": A, "phone": "13900000001"}, {"name": "赵六", "id_number": B}]
+    response = client.post(url + "roster", json={"records": roster}, headers=auth(token))
+    assert response.status_code == 200 and response.json == {"kind": "roster", "created": 2, "updated": 0,
+                                                              "unchanged": 0}
+    payouts = [{"kind": "payout", "day": "2026-12-11", "amount": 1500, "id_number": A, "ref": "B9"},
+               {"kind": "payout", "day": "2026-12-11", "amount": "-5", "id_number": B}]
+    response = client.post(url + "account", json={"records": payouts}, headers=auth(token))
+    assert response.status_code == 422
+    assert [(e["pointer"], e["detail"]) for e in response.json["errors"]] == [
+        ("/records/1", "金额：金额“-5”无效，应为大于0的数字（元）")]
+    response = client.post(url + "account", json={"records": [{**payouts[0], "bank": "x"}]}, headers=auth(token))
+    assert response.status_code == 422 and response.json["errors"][0]["field"] == "records.0.bank"
+    assert client.post(url + "salary", json={"records": roster}, headers=auth(token)).status_code == 404
+    assert client.post("/api/v1/sites/NOPE/payroll/roster", json={"records": roster},
+                       headers=auth(token)).status_code == 404
+    response = client.post(url + "account", json={"records": payouts[:1]}, headers=auth(token))
+    assert response.json["created"] == 1
+    assert client.post(url + "account", json={"records": payouts[:1]}, headers=auth(token)).json["unchanged"] == 1
+    staff = make_client(session, "hr-tool", role="staff", department_id=department(session, "371302", "housing").id)
+    assert client.post(url + "roster", json={"records": roster}, headers=auth(staff)).status_code == 403
+
+
+def test_the_dashboard_counts_the_warnings_in_scope(app, client, session, site):
+    users = make_accounts(session)
+    worker_pass(app, NOW)
+    login(client, users["county"])
+    page = client.get("/console/dashboard").get_data(as_text=True)
+    assert "一般性指标 <b>1</b>" in page and "关键性指标 <b>0</b>" in page
+
+
+def test_the_demo_makes_every_indicator_fire(configured_app, session):
+    demo_app = configured_app(demo=True)
+    for _ in range(2):  # idempotent
+        result = demo_app.test_cli_runner().invoke(main, ["demo"])
+        assert result.exit_code == 0, result.output
+    zone = ZoneInfo("Asia/Shanghai")
+    late_in_month = datetime.now(zone).replace(day=28, hour=10, minute=0, second=0, microsecond=0)
+    worker_pass(demo_app, late_in_month.astimezone(timezone.utc))
+    fired = Counter(session.scalars(select(SiteWarning.indicator).where(SiteWarning.status == "open")))
+    assert {name: fired[name] for name in ("workers_unpaid", "paid_below_minimum", "attended_not_paid",
+                                           "dishonest_employer")} == dict.fromkeys(
+        ("workers_unpaid", "paid_below_minimum", "attended_not_paid", "dishonest_employer"), 1)
+    assert fired["no_roster_update"] == 6  # the eight demo sites but the two with rosters
