@@ -82,6 +82,9 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
         "fmt": ["png", "svg", "pdf", "json", "xml"],
         "attachment_id": [photo.id],
         "warning_id": [warning.id],
+        "name": ["swagger-ui.css", "swagger-ui-bundle.js"],
+        "service_code": ["wage_arrears", "potholes"],
+        "service_request_id": [complaint.ticket_no, "000000000000"],
     }
     urls = get_urls(demo_app, values)
     assert all(urls.values()), [rule for rule, built in urls.items() if not built]
