@@ -635,3 +635,60 @@ class DailyTally(Base):
     answered: Mapped[int] = mapped_column(Integer, default=0)
     claimed: Mapped[int] = mapped_column(BigInteger, default=0)
     recovered: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- member units: tasks the leading group's office gives its member units (intake.units.tasks) ---------------
+
+
+class UnitTask(Base):
+    """A task a supervisor gives member units (a ledger report by a date, a self-inspection, a reply to a
+    circular), with one deadline for all of them."""
+
+    __tablename__ = "unit_tasks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    issued_by: Mapped[str] = mapped_column(String(80))
+    # The issuer's county for a county supervisor's task, None for the city's: who else may follow it.
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assignments: Mapped[list[UnitTaskAssignment]] = relationship(order_by="UnitTaskAssignment.id",
+                                                                 back_populates="task")
+
+
+class UnitTaskAssignment(Base):
+    """One unit's part of a task: a department, or a county (answered by its supervisor); its answer and receipt."""
+
+    __tablename__ = "unit_task_assignments"
+    __table_args__ = (UniqueConstraint("task_id", "department_id", "jurisdiction_code",
+                                       name="uq_unit_task_assignments_unit"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("unit_tasks.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(80))
+    receipt_no: Mapped[str | None] = mapped_column(String(40), unique=True)
+
+    task: Mapped[UnitTask] = relationship(back_populates="assignments")
+    department: Mapped[Department | None] = relationship()
+    jurisdiction: Mapped[Jurisdiction | None] = relationship()
+    files: Mapped[list[UnitTaskFile]] = relationship(order_by="UnitTaskFile.id", back_populates="assignment")
+
+
+class UnitTaskFile(Base):
+    """A file a unit answered with (a stamped scan, a spreadsheet), kept as sent."""
+
+    __tablename__ = "unit_task_files"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("unit_task_assignments.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assignment: Mapped[UnitTaskAssignment] = relationship(back_populates="files")

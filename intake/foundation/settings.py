@@ -198,6 +198,7 @@ class PrivacySettings:
 class TargetSettings:
     gov_soe_clear_by: str = "2027-01-31"
     all_clear_by: str = "2027-02-05"
+    forecast_days: int = 14
 
 
 @dataclass(frozen=True)

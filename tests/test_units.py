@@ -1,0 +1,223 @@
+"""Member units answer for their part: a task's life with a late unit and one that never answers, its receipts
+and files, bad input that changes nothing; the 清零 countdown and its forecast from a constructed closing history."""
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from intake.foundation.models import DailyTally, StaffUser, UnitTask, UnitTaskAssignment
+from intake.foundation.settings import TargetSettings
+from intake.people.access import AccessDenied, Scope
+from intake.people.staff import Role
+from intake.registry.directory import department
+from intake.units import countdown as cd
+from intake.units import tasks as ts
+from tests.helpers import at, csrf_token, flashed, login, make_accounts
+
+DUE = at(2026, 12, 18, 17, 30)  # 12月18日前报送台账
+ISSUED = at(2026, 12, 10, 9, 0)
+PDF = b"%PDF-1.4 stamped ledger scan"
+
+
+def signed_in(app, username: str):
+    """A browser of its own for each officer."""
+    client = app.test_client()
+    login(client, username)
+    return client
+
+
+def scope_of(session, username: str) -> Scope:
+    return Scope.of(session.scalar(select(StaffUser).where(StaffUser.username == username)))
+
+
+@pytest.fixture
+def people(session):
+    users = make_accounts(session)
+    return {key: scope_of(session, name) for key, name in users.items()}
+
+
+def ledger_task(session, people) -> UnitTask:
+    """The city asks 兰山区住建 and 兰山区人社 and the county 罗庄区 for their stamped ledgers by 12-18."""
+    task = ts.issue(session, people["admin"], kind="ledger", title="报送欠薪台账（盖章扫描件）", body="12月18日前报送",
+                    due_at=DUE, department_ids=[people["staff"].department_id, people["other_staff"].department_id],
+                    county_codes=["371311"], now=ISSUED)
+    session.commit()
+    return task
+
+
+def states(task, now) -> dict[str, str]:
+    return {row.unit: row.state for row in ts.progress(task, now)}
+
+
+def test_a_tasks_life_with_a_unit_on_time_a_late_one_and_one_that_never_answers(session, people):
+    task = ledger_task(session, people)
+    housing, hrss = department(session, "371302", "housing").name, department(session, "371302", "hrss").name
+    assert states(task, ISSUED) == {housing: "open", hrss: "open", "罗庄区": "open"}
+
+    part = ts.answer(session, people["staff"], task.id, "已报送", [ts.Upload("台账.pdf", PDF)], DUE - timedelta(hours=2))
+    session.commit()
+    assert part.receipt_no == f"RW{task.id:05d}-{part.id:05d}" and part.answered_by == "ls_staff"
+    assert [(f.filename, f.content_type, f.data) for f in part.files] == [("台账.pdf", "application/pdf", PDF)]
+
+    after = DUE + timedelta(days=1)
+    assert states(task, after) == {housing: "on_time", hrss: "overdue", "罗庄区": "overdue"}
+    assert [row.unit for row in ts.overdue(session, people["admin"], after)] == [hrss, "罗庄区"]
+    # The county answers a day late, as its supervisor: kept, and counted late.
+    ts.answer(session, people["far_county"], task.id, "", [ts.Upload("ledger.xlsx", b"PK\x03\x04")], after)
+    session.commit()
+    assert states(task, after) == {housing: "on_time", hrss: "overdue", "罗庄区": "late"}
+    records = {r.unit: (r.assigned, r.answered, r.on_time, r.late, r.overdue) for r in ts.per_unit([task], after)}
+    assert records == {housing: (1, 1, 1, 0, 0), hrss: (1, 0, 0, 0, 1), "罗庄区": (1, 1, 0, 1, 0)}
+    assert ts.per_unit([task], after)[0].unit == hrss  # the overdue unit heads the list
+
+
+def test_only_the_units_given_a_task_see_and_answer_it_and_only_once(session, people):
+    task = ledger_task(session, people)
+    assert ts.task_for(session, people["far_staff"], task.id) is None
+    assert ts.task_for(session, people["county"], task.id) is None  # a city task to other units: not 兰山区's
+    assert ts.my_assignments(session, people["far_staff"]) == []
+    with pytest.raises(ts.TaskError):
+        ts.answer(session, people["far_staff"], task.id, "冒名报送", [], ISSUED)
+    ts.answer(session, people["staff"], task.id, "已报送", [], ISSUED)
+    session.commit()
+    with pytest.raises(ts.TaskError, match="不能重复报送"):
+        ts.answer(session, people["head"], task.id, "再报一次", [], ISSUED)  # the same department's head
+    session.rollback()
+    assert session.scalar(select(UnitTaskAssignment.answer).where(UnitTaskAssignment.receipt_no.is_not(None))) == "已报送"
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(due_at=ISSUED - timedelta(minutes=1)), "截止时间"),
+    (dict(department_ids=[], county_codes=[]), "至少选择"),
+    (dict(title="  "), "任务名称"),
+    (dict(kind="party"), "任务类型"),
+    (dict(county_codes=["999999"]), "区县"),
+])
+def test_a_bad_task_is_refused_and_nothing_is_stored(session, people, change, message):
+    given = dict(kind="ledger", title="自查", body="", due_at=DUE, department_ids=[people["staff"].department_id],
+                 county_codes=[], now=ISSUED) | change
+    with pytest.raises(ts.TaskError, match=message):
+        ts.issue(session, people["admin"], **given)
+    session.rollback()
+    assert session.scalars(select(UnitTask)).all() == []
+
+
+def test_a_county_supervisor_gives_tasks_only_within_the_county_and_staff_give_none(session, people):
+    far_department = department(session, "371311", "housing").id
+    with pytest.raises(ts.TaskError, match="部门不在"):
+        ts.issue(session, people["county"], kind="self_inspection", title="自查", body="", due_at=DUE,
+                 department_ids=[far_department], county_codes=[], now=ISSUED)
+    with pytest.raises(ts.TaskError, match="区县不在"):
+        ts.issue(session, people["county"], kind="self_inspection", title="自查", body="", due_at=DUE,
+                 department_ids=[], county_codes=["371311"], now=ISSUED)
+    with pytest.raises(AccessDenied):
+        ts.issue(session, people["staff"], kind="self_inspection", title="自查", body="", due_at=DUE,
+                 department_ids=[people["staff"].department_id], county_codes=[], now=ISSUED)
+
+
+@pytest.mark.parametrize("upload, message", [
+    (ts.Upload("run.exe", b"MZ"), "类型不支持"),
+    (ts.Upload("empty.pdf", b""), "是空的"),
+    (ts.Upload("big.pdf", b"0" * (ts.MAX_FILE_BYTES + 1)), "超过"),
+])
+def test_a_bad_file_is_refused_and_the_part_stays_unanswered(session, people, upload, message):
+    task = ledger_task(session, people)
+    with pytest.raises(ts.TaskError, match=message):
+        ts.answer(session, people["staff"], task.id, "附件见上传", [upload], ISSUED)
+    session.rollback()
+    assert session.scalars(select(UnitTaskAssignment.answered_at)).all() == [None, None, None]
+
+
+def test_in_the_console_a_supervisor_issues_a_unit_answers_with_a_file_and_outsiders_see_nothing(
+        app, client, session):
+    users = make_accounts(session)
+    housing = department(session, "371302", "housing")
+    login(client, users["county"])
+    form = client.get("/console/tasks/new").get_data(as_text=True)
+    assert "罗庄区" not in form  # the county supervisor chooses among the county's own units
+    due = (date.today() + timedelta(days=7)).isoformat() + "T17:30"
+    fields = {"csrf_token": csrf_token(form), "kind": "self_inspection", "title": "工程建设领域欠薪自查",
+              "due_at": due, "department": [str(housing.id)]}
+    refused = client.post("/console/tasks/new", data=fields | {"due_at": "明天"})
+    assert refused.status_code == 422 and "截止时间格式" in refused.get_data(as_text=True)
+    issued = client.post("/console/tasks/new", data=fields)
+    assert issued.status_code == 303
+    task_url = issued.headers["Location"]
+
+    client = signed_in(app, users["staff"])
+    assert "工程建设领域欠薪自查" in client.get("/console/tasks").get_data(as_text=True)
+    assert client.get("/console/tasks/new").status_code == 403
+    page = client.get(task_url).get_data(as_text=True)
+    answered = client.post(f"{task_url}/answer", data={
+        "csrf_token": csrf_token(page), "answer": "已完成自查，未发现新增欠薪",
+        "files": (io.BytesIO(PDF), "自查报告（盖章）.pdf")}, content_type="multipart/form-data")
+    shown = flashed(client, answered)
+    part = session.scalar(select(UnitTaskAssignment))
+    assert part.receipt_no in shown and "已报送，回执号" in shown
+    file_url = f"/console/tasks/files/{part.files[0].id}"
+    assert client.get(file_url).data == PDF
+
+    client = signed_in(app, users["far_staff"])
+    assert client.get(task_url).status_code == 404
+    assert client.get(file_url).status_code == 404
+
+
+# ---------------------------------------------------------------- the 清零 countdown
+
+TODAY = date(2027, 1, 20)
+TARGETS = TargetSettings(gov_soe_clear_by="2027-01-31", all_clear_by="2027-02-05")
+
+
+def tally(session, kind, day, investment, received=0, closed=0, county="371302"):
+    session.add(DailyTally(kind=kind, day=day, department_id=department(session, county, "housing").id, county=county,
+                           industry="房屋建筑", investment=investment, received=received, closed=closed))
+
+
+@pytest.fixture
+def history(session):
+    """兰山区: 20 private-project cases received 12-01, 8 of them closed (2 on 01-10, then 2, 0, 3, 1 a day over
+    the window 01-17..01-20); 5 government-project cases received 01-18, none closed. 罗庄区: 4 open."""
+    tally(session, "received", date(2026, 12, 1), "private", received=20, closed=8)
+    for day, n in ((date(2027, 1, 10), 2), (date(2027, 1, 17), 2), (date(2027, 1, 19), 3), (date(2027, 1, 20), 1)):
+        tally(session, "closed", day, "private", closed=n)
+    tally(session, "received", date(2027, 1, 18), "government", received=5)
+    tally(session, "received", date(2026, 12, 3), "private", received=4, county="371311")
+    session.commit()
+
+
+def test_the_forecast_is_the_open_cases_over_the_recent_closing_rate():
+    found = cd.forecast(10, [1, 1, 0, 2], date(2027, 2, 1), date(2027, 2, 5))
+    assert (found.rate, found.clear_on, found.days_late) == (1.0, date(2027, 2, 11), 6)
+    target = cd.Target("其他项目", date(2027, 2, 5), 10, found, [])
+    assert cd.forecast_text("兰山区", target) == "兰山区其他项目：尚有10件，按目前进度预计02-11清零，比目标晚6天"
+    assert cd.forecast(3, [0, 0], TODAY, TODAY) == cd.Forecast(0.0, None, None)
+    assert cd.forecast(0, [0], TODAY, date(2027, 1, 31)).days_late == -11
+
+
+def test_each_county_counts_down_from_its_closing_history(session, history):
+    city = Scope(user_id=0, username="t", role=Role.ADMIN, department_id=None, jurisdiction_code=None)
+    lanshan, luozhuang = cd.countdown(session, city, TARGETS, TODAY, 4)
+    assert (lanshan.name, lanshan.open, luozhuang.name, luozhuang.open) == ("兰山区", 17, "罗庄区", 4)
+    gov, others = lanshan.targets
+    assert (gov.open, gov.forecast.clear_on) == (5, None)
+    assert gov.burndown == [(date(2027, 1, 17), 0), (date(2027, 1, 18), 5), (date(2027, 1, 19), 5),
+                            (date(2027, 1, 20), 5)]
+    # 6 closed in the 4 days: 1.5 a day; 12 open need 8 days: clear on 01-28, 8 days before 02-05.
+    assert (others.open, others.forecast.rate, others.forecast.clear_on, others.forecast.days_late) == (
+        12, 1.5, date(2027, 1, 28), -8)
+    assert others.burndown == [(date(2027, 1, 17), 16), (date(2027, 1, 18), 16), (date(2027, 1, 19), 13),
+                               (date(2027, 1, 20), 12)]
+    assert cd.forecast_text("兰山区", others) == "兰山区其他项目：尚有12件，按目前进度预计01-28清零，比目标早8天"
+
+
+def test_a_county_supervisor_counts_down_only_their_county(app, client, session, history):
+    users = make_accounts(session)
+    assert [c.name for c in cd.countdown(session, scope_of(session, users["far_county"]), TARGETS, TODAY, 4)] == [
+        "罗庄区"]
+    login(client, users["county"])
+    page = client.get("/console/countdown").get_data(as_text=True)
+    assert "兰山区" in page and "罗庄区" not in page
+    assert signed_in(app, users["staff"]).get("/console/countdown").status_code == 403
