@@ -8,14 +8,14 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from intake.foundation.models import DailyTally, StaffUser, UnitTask, UnitTaskAssignment
+from intake.foundation.models import DailyTally, Event, Site, StaffUser, UnitTask, UnitTaskAssignment
 from intake.foundation.settings import TargetSettings
 from intake.people.access import AccessDenied, Scope
 from intake.people.staff import Role
 from intake.registry.directory import department
 from intake.units import countdown as cd
 from intake.units import tasks as ts
-from tests.helpers import at, csrf_token, flashed, login, make_accounts
+from tests.helpers import PASSWORD_HASH, act, at, csrf_token, flashed, login, make_accounts, routed
 
 DUE = at(2026, 12, 18, 17, 30)  # 12月18日前报送台账
 ISSUED = at(2026, 12, 10, 9, 0)
@@ -221,3 +221,66 @@ def test_a_county_supervisor_counts_down_only_their_county(app, client, session,
     page = client.get("/console/countdown").get_data(as_text=True)
     assert "兰山区" in page and "罗庄区" not in page
     assert signed_in(app, users["staff"]).get("/console/countdown").status_code == 403
+
+
+# ---------------------------------------------------------------- co-handlers act
+
+def co_handler_account(session, county: str, kind: str, username: str) -> str:
+    session.add(StaffUser(username=username, display_name=username, password_hash=PASSWORD_HASH, role="staff",
+                          department_id=department(session, county, kind).id, active=True))
+    session.commit()
+    return username
+
+
+@pytest.fixture
+def government_case(app, session, settings):
+    """A case on a government-invested project in 兰山区, routed: 住建 holds it, 发改 and 财政 co-handle it."""
+    site = Site(code="GOV-1", name="沂河路改造工程", jurisdiction_code="371302", industry="房屋建筑",
+                investment="government", public_token="tok_" + "g" * 20)
+    session.add(site)
+    session.commit()
+    return routed(app, session, settings, site)
+
+
+def test_a_co_handler_reads_its_case_and_records_only_its_own_steps(app, session, government_case):
+    users = make_accounts(session)
+    finance = signed_in(app, co_handler_account(session, "371302", "finance", "ls_finance"))
+    ticket = government_case.ticket_no
+    assert government_case.department_id == department(session, "371302", "housing").id
+    page = finance.get(f"/console/cases/{ticket}").get_data(as_text=True)
+    assert "记录资金拨付（协办）" in page and "协办答复" in page
+    assert "签收" not in page.split('id="actions"')[1] and "显示完整手机号" not in page
+    assert ticket in finance.get("/console/").get_data(as_text=True)  # in the co-handler's queue
+    assert act(finance, ticket, "acknowledge").status_code == 403
+    assert act(finance, ticket, "message", text="你好").status_code == 403
+    assert finance.post(f"/console/cases/{ticket}/reveal",
+                        data={"csrf_token": csrf_token(page)}).status_code == 403
+
+    refused = flashed(finance, act(finance, ticket, "co_funds", amount="0", paid_on="2026-12-01", to_whom="建设单位"))
+    assert "拨付金额须大于0" in refused
+    done = act(finance, ticket, "co_funds", amount="350000", paid_on="2026-12-01", to_whom="临沂城投（建设单位）")
+    act(finance, ticket, "co_payment_status", status="partly_paid", note="尚欠进度款")
+    act(finance, ticket, "co_reply", text="已督促建设单位拨付人工费")
+    assert done.status_code == 303
+    steps = session.scalars(select(Event).where(Event.complaint_id == government_case.id,
+                                                Event.kind.like("co\\_%", escape="\\"))).all()
+    finance_id = department(session, "371302", "finance").id
+    assert [(e.kind, e.actor, e.data.get("department_id")) for e in steps if e.kind != "co_handler_notified"] == [
+        ("co_funds_released", "staff:ls_finance", finance_id), ("co_payment_status", "staff:ls_finance", finance_id),
+        ("co_replied", "staff:ls_finance", finance_id)]
+    assert steps[-3].data == {"department_id": finance_id, "amount": 350000, "paid_on": "2026-12-01",
+                              "to_whom": "临沂城投（建设单位）"}
+
+    handler = signed_in(app, users["staff"])
+    handler_page = handler.get(f"/console/cases/{ticket}").get_data(as_text=True)
+    assert "2026-12-01向临沂城投（建设单位）拨付350,000元" in handler_page  # the timeline shows the co-handler's step
+    assert "记录资金拨付（协办）" not in handler_page
+    assert act(handler, ticket, "co_reply", text="冒充协办").status_code == 403
+
+
+def test_a_department_neither_holding_nor_co_handling_a_case_does_not_see_it(app, session, government_case):
+    sasac = signed_in(app, co_handler_account(session, "371302", "sasac", "ls_sasac"))
+    far_finance = signed_in(app, co_handler_account(session, "371311", "finance", "lz_finance"))
+    for client in (sasac, far_finance):
+        assert client.get(f"/console/cases/{government_case.ticket_no}").status_code == 404
+        assert government_case.ticket_no not in client.get("/console/").get_data(as_text=True)

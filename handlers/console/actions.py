@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from intake.case import cases
 from intake.case.cases import MEASURES, CaseContext, CaseError
 from intake.case.clocks import EXTENSIBLE, LABELS
+from intake.case.co_steps import PAYMENT_STATUSES
 from intake.foundation.actions import CaseAction
 
 
@@ -62,6 +63,13 @@ def _deadline(text: str, ctx: CaseContext) -> datetime:
         raise CaseError("请填写督办期限（年-月-日）") from None
     return datetime.combine(day, ctx.calendar.periods[-1][1] if ctx.calendar.periods else time(17, 30),
                             ctx.calendar.timezone)
+
+
+def _day(text: str) -> date:
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        raise CaseError("请填写拨付日期（年-月-日）") from None
 
 
 def _approval(values: dict[str, Any], _ctx: CaseContext) -> dict[str, Any]:
@@ -112,6 +120,14 @@ FORMS: Mapping[CaseAction, Form] = {
     A.CLOSE_OVERRIDE: Form("不经工人确认结案", (Field(REASON, "理由（如工人无法联系、已核实发放）", "textarea"),), danger=True),
     A.REOPEN: Form("重新办理", (Field(REASON, "重新办理的理由", "textarea"),), danger=True),
     A.MESSAGE: Form("发消息给工人", (Field("text", f"消息内容（{cases.MESSAGE_MAX}字以内）", "textarea"),)),
+    A.CO_FUNDS: Form("记录资金拨付（协办）", (Field("amount", "拨付金额（元）", "number"), Field("paid_on", "拨付日期", "date"),
+                                      Field("to_whom", "拨付对象（如建设单位、总承包单位）")),
+                     params=lambda v, _ctx: {"amount": _amount(v["amount"], "拨付金额"), "paid_on": _day(v["paid_on"]),
+                                             "to_whom": v["to_whom"]}),
+    A.CO_PAYMENT_STATUS: Form("记录项目款支付情况（协办）",
+                              (Field("status", "支付情况", "select", choices=tuple(PAYMENT_STATUSES.items())),
+                               Field("note", "说明", "textarea", required=False))),
+    A.CO_REPLY: Form("协办答复", (Field("text", "答复内容", "textarea"),)),
 }
 
 

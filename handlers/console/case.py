@@ -46,7 +46,7 @@ def _page(complaint, *, revealed: bool = False):
         id_number=complaint.complainant.id_number if revealed else complaint.complainant.id_number_masked,
         revealed=revealed, when=lambda t: when_text(t, timezone), amount_text=amount_text,
         statuses=STATUS_LABELS, channels=CHANNEL_LABELS, events=EVENT_LABELS, investments=INVESTMENT_TEXT,
-        priorities=PRIORITY_TEXT, may=scope().may)
+        priorities=PRIORITY_TEXT, may=scope().may, holds=scope().holds(complaint))
 
 
 @bp.get("/cases/<ticket_no>")
@@ -60,6 +60,8 @@ def case(ticket_no: str):
 def reveal(ticket_no: str):
     """The worker's full phone and ID numbers, shown once and written to the audit log."""
     complaint = _case(ticket_no)
+    if not scope().holds(complaint):
+        abort(403)  # a co-handler reads the case, never the worker's numbers
     shown = [name for name in ("phone", "id_number") if getattr(complaint.complainant, name)]
     record("reveal_phone", complaint.ticket_no, fields=shown)
     db().commit()
@@ -89,7 +91,7 @@ def act(ticket_no: str, name: str):
     except ValueError:
         abort(404)
     form = FORMS[action]
-    if not scope().may(action):
+    if not scope().may_on(db(), complaint, action):
         abort(403)
     back = redirect(url_for("console.case", ticket_no=complaint.ticket_no), 303)
     if request.form.get("version") != str(complaint.version):

@@ -24,5 +24,7 @@ EVENT_LABELS = {
     EventKind.APPROVAL_DECIDED: "审批", EventKind.WORKER_MESSAGED: "发消息给工人",
     EventKind.CLAIM_LINE_ADDED: "添加工人", EventKind.PAYMENT_RECORDED: "记录发放",
     EventKind.COLLECTIVE_LINKED: "关联集体案件", EventKind.CO_HANDLER_NOTIFIED: "通知协办",
+    EventKind.CO_FUNDS_RELEASED: "协办：资金拨付", EventKind.CO_PAYMENT_STATUS: "协办：项目款支付情况",
+    EventKind.CO_REPLIED: "协办答复",
     EventKind.EVIDENCE_LOST: "证据照片丢失", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",
 }

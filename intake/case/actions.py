@@ -19,7 +19,7 @@ from intake.foundation.models import Complaint, Status
 from intake.foundation.transitions import ALLOWED
 from intake.people.access import Scope, departments_in_reach
 
-from . import cases
+from . import cases, co_steps
 from .cases import CaseContext, CaseError
 
 Operation = Callable[..., Any]
@@ -102,6 +102,9 @@ RULES: Mapping[CaseAction, Rule] = {
     A.CLOSE_OVERRIDE: Rule(reaching(Status.CLOSED), _by_actor(cases.close_by_override)),
     A.REOPEN: Rule(reaching(Status.REOPENED), _by_actor(cases.reopen)),
     A.MESSAGE: Rule(OPEN, _by_actor(cases.message_worker)),
+    A.CO_FUNDS: Rule(OPEN, co_steps.funds_released),
+    A.CO_PAYMENT_STATUS: Rule(OPEN, co_steps.payment_status),
+    A.CO_REPLY: Rule(OPEN, co_steps.reply),
 }
 
 
@@ -118,7 +121,8 @@ def offered(session: Session, complaint: Complaint, scope: Scope) -> list[CaseAc
     also offered to ask for it."""
     pending = frozenset(cases.pending_approvals(session, complaint))
     found = [action for action, rule in RULES.items()
-             if complaint.status in rule.statuses and scope.may(action) and rule.when(complaint, pending)]
+             if complaint.status in rule.statuses and scope.may_on(session, complaint, action)
+             and rule.when(complaint, pending)]
     if A.RETURN in found and A.REQUEST_RETURN in found:
         found.remove(A.REQUEST_RETURN)
     return found
@@ -128,7 +132,7 @@ def take(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope,
          **params: Any) -> Any:
     """Refuse what the role may not do (AccessDenied) or what the status does not offer (NotOffered), then carry
     it out (CaseError, TransitionError, ClockError ... from the operation). Flushes, never commits."""
-    scope.require(action)
+    scope.require_on(session, complaint, action)
     rule = RULES[action]
     if complaint.status not in rule.statuses:
         raise NotOffered(action, complaint.status)

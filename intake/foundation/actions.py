@@ -28,6 +28,10 @@ class CaseAction(str, enum.Enum):
     CLOSE_OVERRIDE = "close_override"        # 不经工人确认结案
     REOPEN = "reopen"                        # 重新办理
     MESSAGE = "message"                      # 发消息给工人
+    # A co-handler's own steps (发改, 财政, 国资 ... told of a case they do not hold).
+    CO_FUNDS = "co_funds"                    # 资金拨付
+    CO_PAYMENT_STATUS = "co_payment_status"  # 项目款支付情况
+    CO_REPLY = "co_reply"                    # 协办答复
 
     def __str__(self) -> str:
         return self.value

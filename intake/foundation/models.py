@@ -139,6 +139,10 @@ class EventKind(StrEnum):
     # A head's approval of an extension or a return: asked, then decided.
     APPROVAL_REQUESTED = "approval_requested"
     APPROVAL_DECIDED = "approval_decided"
+    # A co-handler's own steps: funds released, the project's payment status, a reply.
+    CO_FUNDS_RELEASED = "co_funds_released"
+    CO_PAYMENT_STATUS = "co_payment_status"
+    CO_REPLIED = "co_replied"
     # Evidence that could not be fetched, and a case whose personal data retention removed.
     EVIDENCE_LOST = "evidence_lost"
     ANONYMISED = "anonymised"
@@ -692,3 +696,15 @@ class UnitTaskFile(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     assignment: Mapped[UnitTaskAssignment] = relationship(back_populates="files")
+
+
+class CoHandling(Base):
+    """A department told to work with the handler on a case (发改 and 财政 on a government project, 国资 on an SOE
+    one, supervisors on a collective case): the case is in its scope to read and to record its own steps."""
+
+    __tablename__ = "co_handlings"
+    __table_args__ = (Index("ix_co_handlings_department_id", "department_id", "complaint_id"),)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

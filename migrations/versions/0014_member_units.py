@@ -1,4 +1,5 @@
-"""member units: tasks to departments and counties with a deadline, their answers, files and receipts
+"""member units: tasks to departments and counties with a deadline, their answers, files and receipts; the
+co-handlers of each case (from the co_handler_notified events routing wrote so far), whose scope now has it
 
 Revision ID: 0014
 Revises: 0007
@@ -69,7 +70,42 @@ def upgrade() -> None:
     op.create_index(op.f('ix_unit_task_files_assignment_id'), 'unit_task_files', ['assignment_id'], unique=False)
 
 
+    op.create_table('co_handlings',
+    sa.Column('complaint_id', sa.Integer(), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=False),
+    sa.Column('roles', sa.JSON(), nullable=False),
+    sa.Column('created_at', UTC, nullable=False),
+    sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_co_handlings_complaint_id_complaints')),
+    sa.ForeignKeyConstraint(['department_id'], ['departments.id'],
+                            name=op.f('fk_co_handlings_department_id_departments')),
+    sa.PrimaryKeyConstraint('complaint_id', 'department_id', name=op.f('pk_co_handlings'))
+    )
+    op.create_index('ix_co_handlings_department_id', 'co_handlings', ['department_id', 'complaint_id'], unique=False)
+    _co_handlers_so_far()
+
+
+def _co_handlers_so_far() -> None:
+    """One row per case and department told, with every role it was told for, in the order first told."""
+    events = sa.table('events', sa.column('complaint_id', sa.Integer), sa.column('kind', sa.String),
+                      sa.column('data', sa.JSON), sa.column('created_at', UTC), sa.column('id', sa.Integer))
+    found: dict[tuple[int, int], dict] = {}
+    for complaint_id, data, at in op.get_bind().execute(
+            sa.select(events.c.complaint_id, events.c.data, events.c.created_at)
+            .where(events.c.kind == 'co_handler_notified').order_by(events.c.id)):
+        if not isinstance(data, dict) or not isinstance(data.get('department_id'), int):
+            continue
+        row = found.setdefault((complaint_id, data['department_id']), {
+            'complaint_id': complaint_id, 'department_id': data['department_id'], 'roles': [], 'created_at': at})
+        row['roles'] = list(dict.fromkeys(row['roles'] + list(data.get('roles') or [])))
+    if found:
+        co = sa.table('co_handlings', sa.column('complaint_id', sa.Integer), sa.column('department_id', sa.Integer),
+                      sa.column('roles', sa.JSON), sa.column('created_at', UTC))
+        op.bulk_insert(co, list(found.values()))
+
+
 def downgrade() -> None:
+    op.drop_index('ix_co_handlings_department_id', table_name='co_handlings')
+    op.drop_table('co_handlings')
     op.drop_index(op.f('ix_unit_task_files_assignment_id'), table_name='unit_task_files')
     op.drop_table('unit_task_files')
     op.drop_index(op.f('ix_unit_task_assignments_task_id'), table_name='unit_task_assignments')
