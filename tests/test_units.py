@@ -3,19 +3,24 @@ and files, bad input that changes nothing; the 清零 countdown and its forecast
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from intake.foundation.models import DailyTally, Event, Site, StaffUser, UnitTask, UnitTaskAssignment
-from intake.foundation.settings import TargetSettings
+from handlers.runtime import services
+from intake.case.complaints import NewComplaint, create_complaint
+from intake.foundation.models import DailyTally, Event, Outbox, Site, StaffUser, UnitTask, UnitTaskAssignment
+from intake.foundation.settings import SettingsError, TargetSettings
 from intake.people.access import AccessDenied, Scope
 from intake.people.staff import Role
 from intake.registry.directory import department
+from intake.runtime.worker import run_once
 from intake.units import countdown as cd
 from intake.units import tasks as ts
-from tests.helpers import PASSWORD_HASH, act, at, csrf_token, flashed, login, make_accounts, routed
+from intake.units.digest import digest_of
+from tests.helpers import CAL, PASSWORD_HASH, act, at, csrf_token, flashed, login, make_accounts, routed
 
 DUE = at(2026, 12, 18, 17, 30)  # 12月18日前报送台账
 ISSUED = at(2026, 12, 10, 9, 0)
@@ -284,3 +289,69 @@ def test_a_department_neither_holding_nor_co_handling_a_case_does_not_see_it(app
     for client in (sasac, far_finance):
         assert client.get(f"/console/cases/{government_case.ticket_no}").status_code == 404
         assert government_case.ticket_no not in client.get("/console/").get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- the morning digest
+
+DIGEST_DAY = at(2026, 12, 8, 8, 30)  # a Tuesday
+
+
+def open_case(session, county: str, due, status: str = "routed", phone: str = "13900000000"):
+    complaint, _ = create_complaint(session, NewComplaint(channel="web", phone=phone, jurisdiction_code=county))
+    complaint.department_id = department(session, county, "hrss").id
+    complaint.status, complaint.next_due_at = status, due
+    session.commit()
+    return complaint
+
+
+@pytest.fixture
+def known_cases(session):
+    """兰山区: one case late at 08:30 on Tuesday, one due on Friday, one due next Monday, one without a running
+    deadline, and a closed one (counted nowhere); 罗庄区: one late case."""
+    hrss = department(session, "371302", "hrss")
+    hrss.contacts = {"email": "ls-hrss@example.cn", "sms": ["13900000001"]}
+    for due, status in ((at(2026, 12, 8, 8, 0), "routed"), (at(2026, 12, 11, 17, 30), "acknowledged"),
+                        (at(2026, 12, 14, 10, 0), "in_progress"), (None, "resolved"), (at(2026, 12, 1), "closed")):
+        open_case(session, "371302", due, status)
+    open_case(session, "371311", at(2026, 12, 7, 10, 0))
+    return hrss
+
+
+def digests(session) -> list[Outbox]:
+    session.expire_all()
+    return list(session.scalars(select(Outbox).where(Outbox.payload["kind"].as_string() == "units_digest")
+                                .order_by(Outbox.id)))
+
+
+def test_the_digest_says_what_is_open_late_and_due_this_week(app, session, settings, known_cases):
+    lanshan = digest_of(session, "371302", settings, DIGEST_DAY, CAL)
+    assert (lanshan.open, lanshan.late, lanshan.due_this_week) == (4, 1, 1)
+    assert lanshan.text == ("【清零】兰山区每日提示：未销号4件，已超期1件，本周内到期1件。\n"
+                            "兰山区其他项目：尚有4件未销号，近期无销号，无法预计清零日期")
+    luozhuang = digest_of(session, "371311", settings, DIGEST_DAY, CAL)
+    assert (luozhuang.open, luozhuang.late, luozhuang.due_this_week) == (1, 1, 0)
+
+
+def test_the_digest_goes_on_working_days_at_half_past_eight_once_to_inbox_and_email(app, session, settings,
+                                                                                      known_cases):
+    on = replace(settings, targets=TargetSettings(digest_at="08:30"))
+    sessions = services(app).sessions
+    run_once(sessions, {}, CAL, on, now=DIGEST_DAY - timedelta(minutes=1))
+    assert digests(session) == []
+    run_once(sessions, {}, CAL, on, now=DIGEST_DAY)
+    run_once(sessions, {}, CAL, on, now=DIGEST_DAY + timedelta(hours=2))  # the same day: nothing again
+    sent = digests(session)
+    luozhuang_hrss = department(session, "371311", "hrss").id
+    assert [row.destination for row in sent] == [f"department:{known_cases.id}", "email:ls-hrss@example.cn",
+                                                 f"department:{luozhuang_hrss}"]  # no SMS: a digest is long
+    assert sent[1].payload["subject"] == "清零每日提示：兰山区（12-08）"
+    assert sent[1].payload["text"].startswith("【清零】兰山区每日提示：未销号4件")
+    run_once(sessions, {}, CAL, on, now=at(2026, 12, 12, 9, 0))  # Saturday
+    assert len(digests(session)) == 3
+    run_once(sessions, {}, CAL, on, now=at(2026, 12, 14, 8, 45))  # Monday
+    assert len(digests(session)) == 6
+
+
+def test_a_digest_time_that_is_not_a_time_is_refused_at_start():
+    with pytest.raises(SettingsError, match="digest_at"):
+        TargetSettings(digest_at="8点半")

@@ -24,6 +24,7 @@ from intake.delivery import media, outbox
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
+from intake.units import digest
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
     pause = _pause(config.item_delay_ms)
     policy = outbox.RetryPolicy(config.max_attempts, config.backoff_base_seconds, config.backoff_max_seconds)
     firing = timers.Firing(handlers, settings, calendar, policy)
+    with sessions.begin() as session:
+        digest.send_due(session, settings, calendar, now)
     while True:
         with sessions.begin() as session:
             result = timers.fire_due(session, now, config.batch_size, firing, between=pause)
