@@ -19,7 +19,7 @@ from handlers import create_app
 from handlers.runtime import services
 from intake.foundation.db import make_engine, recreate_postgres_database
 from intake.foundation.models import Base, Site
-from intake.foundation.settings import DatabaseSettings, Settings, TargetSettings
+from intake.foundation.settings import DatabaseSettings, Settings
 from intake.registry.directory import load_directory
 from intake.runtime.sessions import make_session_factory
 from migrations import upgrade
@@ -62,10 +62,8 @@ def migrated(database_url) -> str:
 
 @pytest.fixture
 def settings(migrated) -> Settings:
-    # The morning digest is off, so a worker pass sends the same whatever the hour the suite runs at; the tests of
-    # the digest turn it on.
     return Settings(secret_key="test-secret", public_base_url="https://qingling.test",
-                    database=DatabaseSettings(url=migrated), targets=TargetSettings(digest_at=""))
+                    database=DatabaseSettings(url=migrated))
 
 
 @pytest.fixture

@@ -200,7 +200,7 @@ class TargetSettings:
     gov_soe_clear_by: str = "2027-01-31"
     all_clear_by: str = "2027-02-05"
     forecast_days: int = 14
-    digest_at: str = "08:30"
+    digest_at: str = ""  # off unless configured; Linyi sends it at "08:30"
 
     def __post_init__(self) -> None:
         """A wrong value stops the start, not the worker's every pass."""

@@ -1,8 +1,8 @@
-"""The morning digest: on working days at `[targets] digest_at` (local time), each county's supervising
+"""The morning digest: on working days at `[targets] digest_at` (local time, e.g. 08:30), each county's supervising
 department (`[routing] supervisor_kind`) gets, in its console inbox and by e-mail, what is open, what is late and
 what is due this week, with its 清零 forecast.
 
-An empty digest_at turns it off. The worker loop calls `send_due` on every pass; the day it was last sent is an app_state row, locked while it is
+An empty digest_at (the default) turns it off. The worker loop calls `send_due` on every pass; the day it was last sent is an app_state row, locked while it is
 written, so of several workers on PostgreSQL exactly one sends it, once a day.
 """
 from __future__ import annotations
