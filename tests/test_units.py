@@ -307,14 +307,19 @@ def open_case(session, county: str, due, status: str = "routed", phone: str = "1
 @pytest.fixture
 def known_cases(session):
     """兰山区: one case late at 08:30 on Tuesday, one due on Friday, one due next Monday, one without a running
-    deadline, and a closed one (counted nowhere); 罗庄区: one late case."""
+    deadline, and a closed one (counted nowhere); 罗庄区: one late case. The directory outlives a test, so
+    兰山区人社's contacts are put back afterwards."""
     hrss = department(session, "371302", "hrss")
+    before = hrss.contacts
     hrss.contacts = {"email": "ls-hrss@example.cn", "sms": ["13900000001"]}
     for due, status in ((at(2026, 12, 8, 8, 0), "routed"), (at(2026, 12, 11, 17, 30), "acknowledged"),
                         (at(2026, 12, 14, 10, 0), "in_progress"), (None, "resolved"), (at(2026, 12, 1), "closed")):
         open_case(session, "371302", due, status)
     open_case(session, "371311", at(2026, 12, 7, 10, 0))
-    return hrss
+    yield hrss
+    session.rollback()
+    department(session, "371302", "hrss").contacts = before
+    session.commit()
 
 
 def digests(session) -> list[Outbox]:
