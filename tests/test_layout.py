@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # Lowest first: each package may import the ones before it, never one after it.
 LAYERS = ("foundation", "reading", "registry", "people", "delivery", "case", "conversation", "supervision",
-          "enforcement", "warnings", "privacy", "runtime")
+          "enforcement", "warnings", "units", "privacy", "runtime")
 FORBIDDEN_IN_CORE = ("flask", "flask_login", "flask_wtf", "flask_limiter", "werkzeug", "handlers", "wechatpy",
                      "twilio", "alibabacloud_dysmsapi20170525", "tencentcloud", "qr")
 

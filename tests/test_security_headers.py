@@ -3,13 +3,17 @@ crawled without anyone remembering to add it), logged in and not, and the webhoo
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from handlers.security import CONTENT_SECURITY_POLICY
 from intake.case.links import confirm_url
-from intake.foundation.models import Attachment, SiteWarning
+from intake.foundation.models import Attachment, SiteWarning, StaffUser, utcnow
+from intake.people.access import Scope
+from intake.units import tasks
 from tests.helpers import (
     PNG,
     SMS_CALLBACK_SECRET,
@@ -75,6 +79,7 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
     confirm_token = confirm_url(settings, complaint).rsplit("/", 1)[1]
     session.commit()
     users = make_accounts(session)
+    task, task_file = answered_task(session, users)
     values = {
         "filename": sorted(p.name for p in STATIC.iterdir()),
         "token": [lanshan_site.public_token, confirm_token, "no-such-token"],
@@ -85,6 +90,8 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
         "name": ["swagger-ui.css", "swagger-ui-bundle.js"],
         "service_code": ["wage_arrears", "potholes"],
         "service_request_id": [complaint.ticket_no, "000000000000"],
+        "task_id": [task.id, 999999],
+        "file_id": [task_file.id, 999999],
     }
     urls = get_urls(demo_app, values)
     assert all(urls.values()), [rule for rule, built in urls.items() if not built]
@@ -105,9 +112,22 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
     # The crawl saw the real pages, not only log-in redirects and 404s.
     for url in ("/console/", f"/console/cases/{complaint.ticket_no}", "/console/audit", "/console/sites",
                 f"/console/warnings/{warning.id}",
+                f"/console/tasks/{task.id}", f"/console/tasks/files/{task_file.id}", "/console/countdown",
                 f"/s/{lanshan_site.public_token}/poster.pdf", f"/r/{complaint.ticket_no}", "/demo/chat", "/status"):
         assert statuses[(True, url)] == 200, url
     assert statuses[(False, "/console/")] == 302 and statuses[(False, "/s/no-such-token")] == 404
+
+
+def answered_task(session, users: dict[str, str]):
+    """A task from the city to 兰山区住建, answered with a file: its page and the file are crawled too."""
+    def scope(key):
+        return Scope.of(session.scalar(select(StaffUser).where(StaffUser.username == users[key])))
+    now = utcnow()
+    task = tasks.issue(session, scope("admin"), kind="ledger", title="报送台账", body="", due_at=now + timedelta(days=3),
+                       department_ids=[scope("staff").department_id], county_codes=[], now=now)
+    part = tasks.answer(session, scope("staff"), task.id, "已报送", [tasks.Upload("台账.pdf", b"%PDF-1.4")], now)
+    session.commit()
+    return task, part.files[0]
 
 
 def test_error_pages_and_posts_send_them_too(client):

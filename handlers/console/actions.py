@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from intake.case import cases
 from intake.case.cases import MEASURES, CaseContext, CaseError
 from intake.case.clocks import EXTENSIBLE, LABELS
+from intake.case.co_steps import PAYMENT_STATUSES
 from intake.foundation.actions import CaseAction
 from intake.foundation.validation import ROW_ID_MAX
 
@@ -69,6 +70,13 @@ def _deadline(text: str, ctx: CaseContext, label: str = "督办期限") -> datet
         raise CaseError(f"请填写{label}（年-月-日）") from None
     return datetime.combine(day, ctx.calendar.periods[-1][1] if ctx.calendar.periods else time(17, 30),
                             ctx.calendar.timezone)
+
+
+def _day(text: str) -> date:
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%d").date()
+    except ValueError:
+        raise CaseError("请填写拨付日期（年-月-日）") from None
 
 
 def _approval(values: dict[str, Any], _ctx: CaseContext) -> dict[str, Any]:
@@ -135,6 +143,14 @@ FORMS: Mapping[CaseAction, Form] = {
     A.MERGE_COLLECTIVE: Form("并入集体欠薪案件", (Field("other", "同一集体的另一投诉编号", "text"),
                                             Field(REASON, "合并理由", "textarea"))),
     A.SPLIT_COLLECTIVE: Form("移出集体欠薪案件", (Field(REASON, "移出理由", "textarea"),), danger=True),
+    A.CO_FUNDS: Form("记录资金拨付（协办）", (Field("amount", "拨付金额（元）", "number"), Field("paid_on", "拨付日期", "date"),
+                                      Field("to_whom", "拨付对象（如建设单位、总承包单位）")),
+                     params=lambda v, _ctx: {"amount": _amount(v["amount"], "拨付金额"), "paid_on": _day(v["paid_on"]),
+                                             "to_whom": v["to_whom"]}),
+    A.CO_PAYMENT_STATUS: Form("记录项目款支付情况（协办）",
+                              (Field("status", "支付情况", "select", choices=tuple(PAYMENT_STATUSES.items())),
+                               Field("note", "说明", "textarea", required=False))),
+    A.CO_REPLY: Form("协办答复", (Field("text", "答复内容", "textarea"),)),
 }
 
 

@@ -52,7 +52,8 @@ def _page(complaint, *, revealed: bool = False):
         actors=actor_names(db(), (e.actor for e in complaint.events)),
         pending=cases.pending_approvals(db(), complaint), clock_labels=LABELS,
         colleagues=cases.colleagues(db(), complaint),
-        collective=collective_view(db(), scope(), complaint))
+        collective=collective_view(db(), scope(), complaint),
+        holds=scope().holds(complaint))
 
 
 @bp.get("/cases/<ticket_no>")
@@ -66,6 +67,8 @@ def case(ticket_no: str):
 def reveal(ticket_no: str):
     """The worker's full phone and ID numbers, shown once and written to the audit log."""
     complaint = _case(ticket_no)
+    if not scope().holds(complaint):
+        abort(403)  # a co-handler reads the case, never the worker's numbers
     shown = [name for name in ("phone", "id_number") if getattr(complaint.complainant, name)]
     record("reveal_phone", complaint.ticket_no, fields=shown)
     db().commit()
@@ -95,7 +98,7 @@ def act(ticket_no: str, name: str):
     except ValueError:
         abort(404)
     form = FORMS[action]
-    if not scope().may(action):
+    if not scope().may_on(db(), complaint, action):
         abort(403)
     back = redirect(url_for("console.case", ticket_no=complaint.ticket_no), 303)
     if request.form.get("version") != str(complaint.version):

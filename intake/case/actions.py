@@ -21,7 +21,7 @@ from intake.foundation.models import Complaint, StaffUser, Status
 from intake.foundation.transitions import ALLOWED
 from intake.people.access import Scope, case_for, departments_in_reach
 
-from . import cases, routing
+from . import cases, co_steps, routing
 from .cases import CaseContext, CaseError
 
 Operation = Callable[..., Any]
@@ -134,6 +134,9 @@ RULES: Mapping[CaseAction, Rule] = {
     A.MERGE_COLLECTIVE: Rule(OPEN - {Status.RECEIVED.value}, _merge),
     A.SPLIT_COLLECTIVE: Rule(OPEN, by_actor(routing.split, with_context=False),
                              when=lambda c, _p: c.collective_id is not None),
+    A.CO_FUNDS: Rule(OPEN, co_steps.funds_released),
+    A.CO_PAYMENT_STATUS: Rule(OPEN, co_steps.payment_status),
+    A.CO_REPLY: Rule(OPEN, co_steps.reply),
 }
 
 

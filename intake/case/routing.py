@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from intake.foundation.models import (
     ClaimLine,
+    CoHandling,
     CollectiveCase,
     Complaint,
     Department,
@@ -416,7 +417,8 @@ def _supervise(session: Session, complaint: Complaint, case: CollectiveCase | No
 
 def _notify_co_handlers(session: Session, complaint: Complaint, handler: Department, alert: bool,
                         rules: RoutingSettings) -> tuple[CoHandler, ...]:
-    """Record which departments must be told (发改/财政, 国资, supervisors); the notification layer sends."""
+    """Record which departments must be told (发改/财政, 国资, supervisors) and give them the case to co-handle;
+    the notification layer sends."""
     site = complaint.site
     county = site.jurisdiction_code if site is not None else complaint.jurisdiction_code
     wanted: list[tuple[Department | None, str]] = []
@@ -436,6 +438,11 @@ def _notify_co_handlers(session: Session, complaint: Complaint, handler: Departm
             depts[dept.id] = dept
     for dept_id, dept_roles in roles.items():
         why = "、".join(dict.fromkeys(ROLE_TEXT[r] for r in dept_roles))
+        held = session.get(CoHandling, (complaint.id, dept_id))
+        if held is None:
+            session.add(CoHandling(complaint_id=complaint.id, department_id=dept_id, roles=dept_roles))
+        else:
+            held.roles = sorted(set(held.roles) | set(dept_roles))
         record(session, complaint, EventKind.CO_HANDLER_NOTIFIED, actor=ACTOR,
                note=f"通知协办：{depts[dept_id].name}（{why}）",
                data={"department_id": dept_id, "roles": dept_roles, "handler_department_id": handler.id})

@@ -37,6 +37,10 @@ class CaseAction(str, enum.Enum):
     POLICE_TRANSFER = "police_transfer"      # 移送公安
     MERGE_COLLECTIVE = "merge_collective"    # 并入集体欠薪案件
     SPLIT_COLLECTIVE = "split_collective"    # 移出集体欠薪案件
+    # A co-handler's own steps (发改, 财政, 国资 ... told of a case they do not hold).
+    CO_FUNDS = "co_funds"                    # 资金拨付
+    CO_PAYMENT_STATUS = "co_payment_status"  # 项目款支付情况
+    CO_REPLY = "co_reply"                    # 协办答复
 
     def __str__(self) -> str:
         return self.value

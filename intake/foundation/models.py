@@ -146,6 +146,10 @@ class EventKind(StrEnum):
     # A head's approval of an extension or a return: asked, then decided.
     APPROVAL_REQUESTED = "approval_requested"
     APPROVAL_DECIDED = "approval_decided"
+    # A co-handler's own steps: funds released, the project's payment status, a reply.
+    CO_FUNDS_RELEASED = "co_funds_released"
+    CO_PAYMENT_STATUS = "co_payment_status"
+    CO_REPLIED = "co_replied"
     # Evidence that could not be fetched, and a case whose personal data retention removed.
     EVIDENCE_LOST = "evidence_lost"
     # An attachment's content stored, with its SHA-256, so the file is part of the case's hash chain.
@@ -804,3 +808,72 @@ class WarningEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     warning: Mapped[SiteWarning] = relationship(back_populates="events")
+
+
+# --- member units: tasks the leading group's office gives its member units (intake.units.tasks) ---------------
+
+
+class UnitTask(Base):
+    """A task a supervisor gives member units (a ledger report by a date, a self-inspection, a reply to a
+    circular), with one deadline for all of them."""
+
+    __tablename__ = "unit_tasks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    issued_by: Mapped[str] = mapped_column(String(80))
+    # The issuer's county for a county supervisor's task, None for the city's: who else may follow it.
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assignments: Mapped[list[UnitTaskAssignment]] = relationship(order_by="UnitTaskAssignment.id",
+                                                                 back_populates="task")
+
+
+class UnitTaskAssignment(Base):
+    """One unit's part of a task: a department, or a county (answered by its supervisor); its answer and receipt."""
+
+    __tablename__ = "unit_task_assignments"
+    __table_args__ = (UniqueConstraint("task_id", "department_id", "jurisdiction_code",
+                                       name="uq_unit_task_assignments_unit"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("unit_tasks.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(80))
+    receipt_no: Mapped[str | None] = mapped_column(String(40), unique=True)
+
+    task: Mapped[UnitTask] = relationship(back_populates="assignments")
+    department: Mapped[Department | None] = relationship()
+    jurisdiction: Mapped[Jurisdiction | None] = relationship()
+    files: Mapped[list[UnitTaskFile]] = relationship(order_by="UnitTaskFile.id", back_populates="assignment")
+
+
+class UnitTaskFile(Base):
+    """A file a unit answered with (a stamped scan, a spreadsheet), kept as sent."""
+
+    __tablename__ = "unit_task_files"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("unit_task_assignments.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    assignment: Mapped[UnitTaskAssignment] = relationship(back_populates="files")
+
+
+class CoHandling(Base):
+    """A department told to work with the handler on a case (发改 and 财政 on a government project, 国资 on an SOE
+    one, supervisors on a collective case): the case is in its scope to read and to record its own steps."""
+
+    __tablename__ = "co_handlings"
+    __table_args__ = (Index("ix_co_handlings_department_id", "department_id", "complaint_id"),)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

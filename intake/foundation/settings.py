@@ -10,6 +10,7 @@ import dataclasses
 import ipaddress
 import json
 import os
+import re
 import secrets
 import tomllib
 import typing
@@ -246,6 +247,15 @@ class EnforcementSettings:
 class TargetSettings:
     gov_soe_clear_by: str = "2027-01-31"
     all_clear_by: str = "2027-02-05"
+    forecast_days: int = 14
+    digest_at: str = ""  # off unless configured; Linyi sends it at "08:30"
+
+    def __post_init__(self) -> None:
+        """A wrong value stops the start, not the worker's every pass."""
+        if self.forecast_days < 1:
+            raise SettingsError(f"targets.forecast_days must be at least 1, not {self.forecast_days}")
+        if self.digest_at and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", self.digest_at):
+            raise SettingsError(f"targets.digest_at must be HH:MM (or empty: off), not {self.digest_at!r}")
 
 
 @dataclass(frozen=True)

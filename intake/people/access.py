@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from intake.foundation.actions import CaseAction
-from intake.foundation.models import ApiClient, Attachment, Complaint, Department, Site, StaffUser
+from intake.foundation.models import ApiClient, Attachment, CoHandling, Complaint, Department, Site, StaffUser
 from intake.registry.directory import DISPATCH_DESK
 
 from .staff import Role
@@ -22,13 +22,15 @@ from .staff import Role
 # other powers by name. Department staff work the case; the head also approves and returns; a county supervisor
 # also transfers, supervises and closes by override; the city administrator all.
 A = CaseAction
+# A co-handler's own steps on a case it does not hold: the only actions it is offered there.
+CO_STEPS = frozenset({A.CO_FUNDS, A.CO_PAYMENT_STATUS, A.CO_REPLY})
 WORK = frozenset({A.ACKNOWLEDGE, A.REQUEST_RETURN, A.CONTACT, A.WAIT, A.MATERIAL, A.ACCEPT, A.REJECT,
                   A.REQUEST_EXTENSION, A.MEASURES, A.CLAIM_LINE, A.PAYMENT, A.INVESTIGATE, A.RESOLVE, A.MESSAGE, A.NOTE,
-                  A.TAKE, A.ASSIGN, A.RELEASE, A.ORDER_PAID, "reveal_phone", "intake", "warnings"})
+                  A.TAKE, A.ASSIGN, A.RELEASE, A.ORDER_PAID, "reveal_phone", "intake", "warnings"}) | frozenset(CO_STEPS)
 # Orders to pay and transfers to the police go out under the department head's name.
 HEAD = WORK | {A.RETURN, A.DECIDE_EXTENSION, A.DECIDE_RETURN, A.REOPEN, A.ORDER_PAYMENT, A.POLICE_TRANSFER}
 SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, A.MERGE_COLLECTIVE, A.SPLIT_COLLECTIVE, "export",
-                    "blacklist", "payroll_import"}
+                    "blacklist", "payroll_import", "tasks"}
 ACTIONS: dict[Role, frozenset[str]] = {
     Role.STAFF: WORK,
     Role.HEAD: HEAD | {"export"},
@@ -82,6 +84,10 @@ class Scope:
         if not self.may(action):
             raise AccessDenied(action)
 
+    def require_on(self, session: Session, complaint: Complaint, action: str) -> None:
+        if not self.may_on(session, complaint, action):
+            raise AccessDenied(action)
+
     def complaints(self) -> ColumnElement[bool]:
         """The WHERE condition of the complaints this user may see."""
         if self.role is Role.ADMIN:
@@ -90,7 +96,27 @@ class Scope:
             return in_county(self.jurisdiction_code)
         if self.department_id is None:
             return false()
-        return Complaint.department_id == self.department_id
+        return or_(Complaint.department_id == self.department_id,
+                   Complaint.id.in_(select(CoHandling.complaint_id)
+                                    .where(CoHandling.department_id == self.department_id)))
+
+    def holds(self, complaint: Complaint) -> bool:
+        """Whether this user works the case as its handler (or above it), not only as a co-handler. Only for a case
+        already in scope: supervisors and the city hold every case they see."""
+        return self.role in (Role.ADMIN, Role.COUNTY) or complaint.department_id == self.department_id
+
+    def co_handles(self, session: Session, complaint: Complaint) -> bool:
+        return self.department_id is not None and session.get(CoHandling, (complaint.id, self.department_id)) \
+            is not None
+
+    def may_on(self, session: Session, complaint: Complaint, action: str) -> bool:
+        """`may`, on this case: its holder takes the case's steps, a co-handler only its own (CO_STEPS), and a
+        co-handler never contacts the worker or sees their numbers."""
+        if not self.may(action):
+            return False
+        if action in CO_STEPS:
+            return self.co_handles(session, complaint)
+        return self.holds(complaint)
 
     def units(self, department_id: ColumnElement[int], county: ColumnElement[str]) -> ColumnElement[bool]:
         """The same rule as `complaints`, on rows that carry a case's unit instead (the daily tallies): its

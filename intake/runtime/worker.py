@@ -29,6 +29,7 @@ from intake.enforcement import orders
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
+from intake.units import digest
 from intake.warnings import ledger as warnings
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
     pause = _pause(config.item_delay_ms)
     policy = outbox.RetryPolicy(config.max_attempts, config.backoff_base_seconds, config.backoff_max_seconds)
     firing = timers.Firing(handlers, settings, calendar, policy)
+    with sessions.begin() as session:
+        digest.send_due(session, settings, calendar, now)
     for limit, only, exclude in ((1, ALONE, ()), (config.batch_size, None, ALONE)):
         while True:
             with sessions.begin() as session:

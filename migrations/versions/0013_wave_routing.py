@@ -1,7 +1,7 @@
 """wave routing: the collective look-up key on complaints (indexed) and when a collective was flagged
 
-Revision ID: 0008
-Revises: 0009
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-04 21:40:00
 """
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 import intake.foundation.models
 from intake.case.routing import collective_key
 
-revision = '0008'
-down_revision = '0009'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """warnings (预警): the sites' roster, attendance and wage account statements, and the warnings raised from them
 
-Revision ID: 0012
-Revises: 0010
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-04 21:22:13.596274
 """
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ import intake.foundation.encryption
 import intake.foundation.models
 
 
-revision = '0012'
-down_revision = '0010'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

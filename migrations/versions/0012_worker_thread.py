@@ -1,13 +1,13 @@
 """worker thread: a worker's next message finds their open cases by the channel identity they filed from
 
-Revision ID: 0009
-Revises: 0013
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-04 21:45:00
 """
 from alembic import op
 
-revision = '0009'
-down_revision = '0013'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """reading: each unit's town and street-office names, so a town alone places a complaint in its county; each
 site's aliases (别名/简称), the names workers use for it
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-04 21:40:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0016'
-down_revision = '0015'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

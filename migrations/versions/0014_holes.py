@@ -2,8 +2,8 @@
 (console_sessions) so log-out and timeouts end them; phone and ID numbers masked in stored chat payloads and in
 the free text of chat complaints (the numbers themselves are in the complainants' encrypted fields)
 
-Revision ID: 0010
-Revises: 0008
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04 21:40:00.000000
 """
 import sqlalchemy as sa
@@ -13,8 +13,8 @@ import intake.foundation.models
 from intake.conversation.inbound import cleaned_payload
 from intake.foundation.validation import mask_numbers
 
-revision = '0010'
-down_revision = '0008'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

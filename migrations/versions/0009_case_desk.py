@@ -1,14 +1,14 @@
 """case desk: the officer who has taken a case (承办人)
 
-Revision ID: 0015
-Revises: 0011
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-04 22:05:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0015'
-down_revision = '0011'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """enforcement: each event carries the hash of the case's previous event and its own (the evidence chain);
 orders to pay within a time limit
 
-Revision ID: 0013
-Revises: 0016
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04 21:30:00
 """
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 import intake.foundation.models
 
-revision = '0013'
-down_revision = '0016'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

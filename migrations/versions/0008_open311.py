@@ -1,13 +1,13 @@
 """open311: a complainant's e-mail address as a client system gave it, encrypted like the phone
 
-Revision ID: 0011
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-04 21:50:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
