@@ -154,7 +154,8 @@ def offered(session: Session, complaint: Complaint, scope: Scope,
     also offered to ask for it."""
     pending = frozenset(cases.pending_approvals(session, complaint))
     found = [action for action, rule in rules.items()
-             if complaint.status in rule.statuses and scope.may(action) and rule.when(complaint, pending)]
+             if complaint.status in rule.statuses and scope.may_on(session, complaint, action)
+             and rule.when(complaint, pending)]
     if A.RETURN in found and A.REQUEST_RETURN in found:
         found.remove(A.REQUEST_RETURN)
     return found
@@ -164,7 +165,7 @@ def take(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope,
          rules: Mapping[CaseAction, Rule] = RULES, **params: Any) -> Any:
     """Refuse what the role may not do (AccessDenied) or what the status does not offer (NotOffered), then carry
     it out (CaseError, TransitionError, ClockError ... from the operation). Flushes, never commits."""
-    scope.require(action)
+    scope.require_on(session, complaint, action)
     rule = rules[action]
     if complaint.status not in rule.statuses:
         raise NotOffered(action, complaint.status)
