@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import urllib.request
+from dataclasses import replace
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -75,8 +76,8 @@ def test_worker_pages_fit_a_small_phone_and_the_ticket_stays_whole(demo_url, bro
     session.rollback()
     from intake.foundation.models import Complaint
     complaint = session.query(Complaint).filter_by(ticket_no=ticket).one()
-    pages["confirm link"] = confirm_url(settings.__class__(**{**settings.__dict__, "public_base_url": demo_url}),
-                                        complaint.id)
+    pages["confirm link"] = confirm_url(replace(settings, public_base_url=demo_url), complaint)
+    session.commit()  # the link's reference is made on first use
     for name, url in pages.items():
         browser.get(url)
         for width in PHONES:
