@@ -32,6 +32,9 @@ from flask.cli import ScriptInfo
 from PIL import ExifTags, Image
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import create_engine, func, select
 from sqlalchemy import text as sql_text
 from twilio.request_validator import RequestValidator
@@ -810,6 +813,15 @@ def serving(app):
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
     thread.join()
+
+
+def console_login(driver, server: str, username: str) -> None:
+    """Log in to the console through its form, as a clerk would, and wait for the logged-in page."""
+    driver.get(f"{server}/console/login")
+    driver.find_element(By.NAME, "username").send_keys(username)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 15).until(expected_conditions.presence_of_element_located((By.CLASS_NAME, "nav")))
 
 
 @contextlib.contextmanager

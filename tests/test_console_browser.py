@@ -7,7 +7,7 @@ from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.foundation.models import Status
-from tests.helpers import PASSWORD, SCREENSHOTS, make_accounts, reload, routed
+from tests.helpers import PASSWORD, SCREENSHOTS, console_login, make_accounts, reload, routed
 
 
 def click_action(driver, label: str, **fields):
@@ -58,11 +58,7 @@ def test_an_officer_takes_the_case_and_leaves_a_note_only_staff_see(app, server,
                                                                     lanshan_site):
     users = make_accounts(session)
     case = routed(app, session, settings, lanshan_site)
-    desktop_browser.get(f"{server}/console/login")
-    desktop_browser.find_element(By.NAME, "username").send_keys(users["staff"])
-    desktop_browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    desktop_browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(desktop_browser, 15).until(until.presence_of_element_located((By.CSS_SELECTOR, "table.queue")))
+    console_login(desktop_browser, server, users["staff"])
     desktop_browser.get(f"{server}/console/cases/{case.ticket_no}")
     assert click_action(desktop_browser, "我来办理") == "您已是本案承办人"
     assert f"承办人：{users['staff']}" in desktop_browser.find_element(By.TAG_NAME, "body").text

@@ -10,7 +10,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.foundation.models import utcnow
-from tests.helpers import PASSWORD, SCREENSHOTS, make_accounts, routed
+from tests.helpers import SCREENSHOTS, console_login, make_accounts, routed
 
 DRAWN = """
 const canvas = document.getElementById(arguments[0]);
@@ -29,11 +29,7 @@ def test_the_dashboard_draws_its_charts(app, server, desktop_browser, session, s
     session.commit()
     accounts = make_accounts(session)
 
-    desktop_browser.get(f"{server}/console/login")
-    desktop_browser.find_element(By.NAME, "username").send_keys(accounts["county"])
-    desktop_browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    desktop_browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(desktop_browser, 15).until(expected_conditions.presence_of_element_located((By.CLASS_NAME, "nav")))
+    console_login(desktop_browser, server, accounts["county"])
     desktop_browser.find_element(By.LINK_TEXT, "督导看板").click()
     WebDriverWait(desktop_browser, 15).until(expected_conditions.presence_of_element_located((By.ID, "chart-daily")))
 
@@ -55,11 +51,7 @@ def test_the_dashboard_draws_its_charts(app, server, desktop_browser, session, s
 
 def test_an_empty_dashboard_says_so_instead_of_blank_charts(app, server, desktop_browser, session):
     accounts = make_accounts(session)
-    desktop_browser.get(f"{server}/console/login")
-    desktop_browser.find_element(By.NAME, "username").send_keys(accounts["county"])
-    desktop_browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    desktop_browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(desktop_browser, 15).until(expected_conditions.presence_of_element_located((By.CLASS_NAME, "nav")))
+    console_login(desktop_browser, server, accounts["county"])
     desktop_browser.get(f"{server}/console/dashboard")
     charts = desktop_browser.find_element(By.CLASS_NAME, "charts")
     WebDriverWait(desktop_browser, 15).until(lambda d: "暂无超期案件" in charts.text)

@@ -14,7 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from handlers import create_app
 from intake.case.links import confirm_url
 from intake.foundation.models import Site
-from tests.helpers import PASSWORD, make_accounts, routed, serving
+from tests.helpers import console_login, make_accounts, routed, serving
 
 PHONES = (320, 360, 390)
 ASSETS = """return Array.from(document.querySelectorAll('link[href],script[src],img[src]'))
@@ -90,11 +90,7 @@ def test_console_pages_fit_a_phone_and_a_laptop(request, app, server, session, s
     browser = request.getfixturevalue("browser" if width < 800 else "desktop_browser")
     case = routed(app, session, settings, lanshan_site)
     accounts = make_accounts(session)
-    browser.get(f"{server}/console/login")
-    browser.find_element(By.NAME, "username").send_keys(accounts["county"])
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CLASS_NAME, "nav")))
+    console_login(browser, server, accounts["county"])
     for path in ("/console/", f"/console/cases/{case.ticket_no}", "/console/dashboard", "/console/report",
                  "/console/employers", "/console/sites"):
         browser.get(f"{server}{path}")
