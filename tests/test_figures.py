@@ -221,3 +221,26 @@ def test_the_daily_tallies_always_equal_a_recount_of_the_cases(app, session, set
     assert [(s.code, n, o) for s, n, o in repeated_sites(session, CITY, Filters(), utcnow().astimezone(CAL.timezone).date())] == [("S-1", 3, 3)]
     lanshan = Scope(user_id=0, username="c", role=Role.COUNTY, department_id=None, jurisdiction_code="371302")
     assert [(s.code, n) for s, n, _ in repeated_sites(session, lanshan, Filters(), utcnow().astimezone(CAL.timezone).date())] == [("S-1", 2)]
+
+
+def test_the_collective_list_and_the_timelines_use_one_definition(app, session, settings, lanshan_site):
+    """Two complaints on one site are one collective case: both listed, both timelines say so; a lone complaint
+    is neither, however many workers it names."""
+    from intake.foundation.models import EventKind
+    from intake.supervision.figures import collective_and_urgent
+
+    first = routed(app, session, settings, lanshan_site)
+    second = routed(app, session, settings, lanshan_site, phone="13900000088")
+    other_site = Site(code="S-9", name="罗庄水厂", jurisdiction_code="371311", industry="水利", investment="private",
+                      public_token="tok_" + "z" * 20)
+    session.add(other_site)
+    session.commit()
+    alone = routed(app, session, settings, other_site, phone="13900000099")
+    alone.workers = 30
+    session.commit()
+    city = Scope(0, "city", Role.ADMIN, None, None)
+    listed = {c.id for c in collective_and_urgent(session, city, Filters(), "Asia/Shanghai")}
+    collective_kinds = {EventKind.COLLECTIVE_LINKED, EventKind.COLLECTIVE_FLAGGED}
+    said = {c.id for c in (first, second, alone)
+            if any(e.kind in collective_kinds for e in session.get(Complaint, c.id).events)}
+    assert listed == said == {first.id, second.id}
