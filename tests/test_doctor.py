@@ -59,3 +59,10 @@ def test_demo_mode_is_refused_where_it_looks_like_production(settings):
     assert not check_demo(replace(settings, demo=True, public_base_url="https://qingling.example.cn")).ok
     assert not check_demo(replace(settings, demo=True, public_base_url="http://127.0.0.1:5000",
                                   database=DatabaseSettings(url="postgresql+psycopg://db/qingling"))).ok
+
+
+def test_doctor_names_the_channels_that_are_off_and_what_happens_to_their_notices(settings):
+    from handlers.cli.doctor import check_channels
+
+    found = check_channels(settings)
+    assert found.ok and "email" in found.detail and f"等待 {settings.worker.unsendable_wait_minutes} 分钟" in found.detail

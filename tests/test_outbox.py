@@ -101,14 +101,17 @@ def test_wechat_45015_falls_back_to_a_template_then_sms(session):
     assert sms.delivered == [("sms:13900000000", "请确认工资是否到账")]
 
 
-def test_a_channel_this_deployment_lacks_fails_over_at_once_then_alerts_the_desk(session):
+def test_a_channel_this_deployment_lacks_waits_then_fails_over_and_alerts_the_desk(session):
     outbox.enqueue(session, "email:a@example.cn", {"text": "x", "fallbacks": ["webhook:https://x.example/h"]},
                    now=OUTBOX_T0)
     session.commit()
     desk = ProviderStandIn()
-    report = run_once(_sessions(session), {"sms": ProviderStandIn(), "department": desk}, CAL, Settings(),
-                      now=OUTBOX_T0)
-    assert report.failed == 2
+    senders = {"sms": ProviderStandIn(), "department": desk}
+    waited = OUTBOX_T0 + timedelta(minutes=Settings().worker.unsendable_wait_minutes)
+    early = run_once(_sessions(session), senders, CAL, Settings(), now=waited - timedelta(seconds=1))
+    assert early.failed == 0 and [r.state for r in outbox_rows(session)] == ["pending"]  # it may be switched on
+    report = run_once(_sessions(session), senders, CAL, Settings(), now=waited)
+    assert report.failed == 2  # the fallback's wait ran from the notice, so it fails over at once
     states = [(r.destination, r.state, r.last_error) for r in outbox_rows(session)][:2]
     assert states == [("email:a@example.cn", "failed", "email 渠道未配置"),
                       ("webhook:https://x.example/h", "dead", "webhook 渠道未配置")]

@@ -13,6 +13,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import Text, func, select, text, type_coerce
 
+from intake.delivery.outbox import CONTACT_SCHEMES
 from intake.delivery.sms_templates import Templates
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.encryption import DataKeyError, decrypt
@@ -24,6 +25,7 @@ from qr.fonts import find_cjk_font
 from ..channels.email import valid_address
 from ..channels.webhook import LOCAL_HOSTS
 from ..runtime import Services, services
+from .worker import senders_for
 
 CALENDAR_LOOKAHEAD = timedelta(days=120)
 
@@ -246,6 +248,16 @@ def check_webhook(settings: Settings) -> Check:
     return Check("Webhook 通知", True, "已启用，请求体以 HMAC-SHA256 签名（X-Qingling-Signature）")
 
 
+def check_channels(settings: Settings) -> Check:
+    """Which ways of sending are off, and what happens to a notice for one (the worker's own rule, said here)."""
+    off = [name for name in CONTACT_SCHEMES if name not in senders_for(settings)]
+    if not off:
+        return Check("通知渠道", True, "全部已启用")
+    wait = settings.worker.unsendable_wait_minutes
+    return Check("通知渠道", True, f"未启用：{'、'.join(off)}。发往这些渠道的通知等待 {wait} 分钟，之后改用备用方式，"
+                                 "没有备用方式时提醒派单中心人工联系")
+
+
 def check_rate_limits(settings: Settings) -> Check:
     if settings.rate_limits_per_process:
         return Check("频率限制", False, f"web_processes = {settings.web_processes}，但 [ratelimit] storage_uri 是 memory://："
@@ -270,6 +282,7 @@ def run_checks(svc: Services) -> list[Check]:
         lambda: check_sms(settings),
         lambda: check_email(settings),
         lambda: check_webhook(settings),
+        lambda: check_channels(settings),
         lambda: check_rate_limits(settings),
     ]
     return [c() for c in checks]

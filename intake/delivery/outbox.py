@@ -162,17 +162,19 @@ def claim_next(session: Session, now: datetime, schemes: Iterable[str], skip: It
     return claim_first(session, query)
 
 
-def claim_unsendable(session: Session, now: datetime, schemes: Iterable[str]) -> Outbox | None:
-    """The oldest due row for a channel this deployment has not configured (say SMS in a city without a gateway)."""
-    query = (select(Outbox).where(Outbox.state == PENDING, Outbox.next_try_at <= now,
+def claim_unsendable(session: Session, now: datetime, schemes: Iterable[str], wait: timedelta) -> Outbox | None:
+    """The oldest due row for a channel this deployment has not configured (say SMS in a city without a gateway),
+    once it has waited `wait` since its notice was queued: long enough for a channel being switched on, short
+    enough that the worker is still reached another way or by a person."""
+    query = (select(Outbox).where(Outbox.state == PENDING, Outbox.next_try_at <= now, Outbox.created_at <= now - wait,
                                   ~in_schemes(Outbox.destination, schemes))
              .order_by(Outbox.next_try_at, Outbox.id))
     return claim_first(session, query)
 
 
 def give_up_unsendable(session: Session, row: Outbox, now: datetime) -> None:
-    """Waiting would never deliver it: its fallbacks are tried now, and with none left the desk is alerted, so a
-    person calls the worker instead."""
+    """Its channel stayed off: its fallbacks are tried now, and with none left the desk is alerted, so a person
+    calls the worker instead."""
     row.last_error = f"{scheme(row.destination)} 渠道未配置"
     _give_up(session, row, now)
     session.flush()
@@ -225,7 +227,8 @@ def _give_up(session: Session, row: Outbox, now: datetime) -> None:
     fallbacks = list(row.payload.get("fallbacks") or [])
     if fallbacks:
         row.state = FAILED
-        enqueue(session, fallbacks[0], {**row.payload, "fallbacks": fallbacks[1:]}, row.complaint_id, now)
+        fallback = enqueue(session, fallbacks[0], {**row.payload, "fallbacks": fallbacks[1:]}, row.complaint_id, now)
+        fallback.created_at = row.created_at  # a switched-off channel's wait runs from the notice, not anew
         log.warning("outbox %s to %s failed (%s): falling back to %s", row.id, shown(row.destination),
                     row.last_error, shown(fallbacks[0]))
         return

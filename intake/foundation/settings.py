@@ -102,6 +102,7 @@ class WorkerSettings:
     max_attempts: int = 8
     backoff_base_seconds: int = 30
     backoff_max_seconds: int = 3600
+    unsendable_wait_minutes: int = 60
     item_delay_ms: int = 0
 
 

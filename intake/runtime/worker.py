@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -105,7 +105,8 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
                 report.failed += 1
                 failed_destinations.append(row.destination)
 
-        _one_at_a_time(sessions, lambda s: outbox.claim_unsendable(s, now, senders), give_up, None)
+        _one_at_a_time(sessions, lambda s: outbox.claim_unsendable(
+            s, now, senders, timedelta(minutes=config.unsendable_wait_minutes)), give_up, None)
         _one_at_a_time(sessions, lambda s: outbox.claim_next(s, now, senders, skip=failed_destinations), send, pause)
     if fetchers:
         def fetch(session: Session, attachment) -> None:
