@@ -32,4 +32,5 @@ test: $(STAMP)
 # (BENCH_ARGS=--quick for smaller sizes).
 bench: $(STAMP)
 	scripts/system-packages --bench
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/run_all.py --markdown bench/RESULTS.md $(BENCH_ARGS)
