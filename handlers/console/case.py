@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy.orm.exc import StaleDataError
 
-from intake.case import cases
+from intake.case import canned, cases
 from intake.case.clocks import LABELS, ClockError
 from intake.case.queue import clock_views, unanswered
 from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_view
@@ -15,7 +15,7 @@ from intake.foundation.actions import CaseAction
 from intake.foundation.models import utcnow
 from intake.foundation.texts import EVENT_LABELS, amount_text, when_text
 from intake.foundation.transitions import TransitionError
-from intake.foundation.validation import mask_numbers, mask_phone
+from intake.foundation.validation import ROW_ID_MAX, mask_numbers, mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
 from intake.people.actors import actor_names
 
@@ -33,6 +33,14 @@ def _case(ticket_no: str):
     if complaint is None:
         abort(404)
     return complaint
+
+
+def _picked_reply(complaint, timezone: str) -> str:
+    """The canned reply chosen with ?reply=<id>, filled for this case, to start the message from."""
+    chosen = request.args.get("reply", "")
+    if not chosen.isdigit() or int(chosen) > ROW_ID_MAX:
+        return ""
+    return canned.reply_for(db(), complaint, int(chosen), timezone) or ""
 
 
 def _page(complaint, *, revealed: bool = False):
@@ -53,7 +61,8 @@ def _page(complaint, *, revealed: bool = False):
         pending=cases.pending_approvals(db(), complaint), clock_labels=LABELS,
         colleagues=cases.colleagues(db(), complaint),
         collective=collective_view(db(), scope(), complaint),
-        holds=scope().holds(complaint))
+        holds=scope().holds(complaint), canned=canned.replies_of(db(), complaint.department_id),
+        reply_text=_picked_reply(complaint, timezone))
 
 
 @bp.get("/cases/<ticket_no>")

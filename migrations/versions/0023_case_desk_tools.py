@@ -1,0 +1,38 @@
+"""case desk tools: each department's canned replies to workers (常用回复)
+
+Revision ID: 0023
+Revises: 0016
+Create Date: 2026-12-04 23:30:00
+"""
+import sqlalchemy as sa
+from alembic import op
+
+import intake.foundation.models
+
+revision = '0023'
+down_revision = '0016'
+branch_labels = None
+depends_on = None
+
+UTC = intake.foundation.models.UTCDateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table('canned_replies',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=False),
+    sa.Column('title', sa.String(length=40), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', UTC, nullable=False),
+    sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_canned_replies_department_id_departments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_canned_replies'))
+    )
+    with op.batch_alter_table('canned_replies', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_canned_replies_department_id'), ['department_id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('canned_replies', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_canned_replies_department_id'))
+    op.drop_table('canned_replies')

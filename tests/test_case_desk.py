@@ -1,0 +1,106 @@
+"""The case desk's everyday tools through the console's HTTP routes: canned replies, bulk actions on the queue,
+duplicates, staff documents, the signed oral-complaint record."""
+from __future__ import annotations
+
+import html
+import re
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from intake.foundation.models import AuditEntry, CannedReply
+from tests.helpers import case_page, csrf_token, flashed, login, make_accounts, outbox, reload, routed
+
+
+@pytest.fixture
+def users(session):
+    return make_accounts(session)
+
+
+@pytest.fixture
+def case(app, session, settings, lanshan_site):
+    """A routed case of 兰山区住建局 (the department of make_accounts' staff and head)."""
+    return routed(app, session, settings, lanshan_site)
+
+
+def post_form(client, page_url: str, url: str, **fields):
+    """A POST from a console page, with that page's CSRF token."""
+    token = csrf_token(client.get(page_url).get_data(as_text=True))
+    return client.post(url, data={"csrf_token": token, **fields})
+
+
+def message_box(page: str) -> str:
+    """What the message form's text box holds."""
+    form = page.split('/actions/message"')[1]
+    return html.unescape(re.search(r'<textarea name="text"[^>]*>(.*?)</textarea>', form, re.S).group(1))
+
+
+# --- canned replies -----------------------------------------------------------------------------------------
+
+
+def test_a_canned_reply_fills_the_message_with_the_cases_ticket_and_deadline(app, client, session, settings, users,
+                                                                             case):
+    login(client, users["staff"])
+    added = post_form(client, "/console/replies", "/console/replies", title="已签收",
+                      text="您的投诉{编号}已由{部门}签收，我们会在{期限}前联系您。")
+    assert "已添加常用回复" in flashed(client, added)
+    (reply,) = session.scalars(select(CannedReply)).all()
+
+    page = case_page(client, case.ticket_no).get_data(as_text=True)
+    assert "常用回复：" in page and message_box(page) == ""
+    picked = client.get(f"/console/cases/{case.ticket_no}?reply={reply.id}").get_data(as_text=True)
+    complaint = reload(session, case)
+    due = complaint.next_due_at.astimezone(ZoneInfo(settings.calendar.timezone))
+    assert message_box(picked) == (f"您的投诉{case.ticket_no}已由{complaint.department.name}签收，"
+                                   f"我们会在{due.year}年{due.month}月{due.day}日前联系您。")
+
+    edited = message_box(picked) + "如有新情况请直接回复。"
+    token = csrf_token(picked)
+    version = re.search(r'name="version" value="(\d+)"', picked).group(1)
+    client.post(f"/console/cases/{case.ticket_no}/actions/message",
+                data={"csrf_token": token, "version": version, "text": edited})
+    (sent,) = outbox(session, case, "worker_message")
+    assert case.ticket_no in sent.payload["text"] and "如有新情况请直接回复" in sent.payload["text"]
+    assert "{" not in sent.payload["text"]
+
+
+def test_canned_replies_are_the_departments_own(app, session, users, case):
+    staff, other = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(other, users["other_staff"])  # 兰山区人社局: another department
+    post_form(other, "/console/replies", "/console/replies", title="人社局的", text="请到人社局一楼窗口")
+    (theirs,) = session.scalars(select(CannedReply)).all()
+
+    assert "人社局的" not in staff.get("/console/replies").get_data(as_text=True)
+    page = staff.get(f"/console/cases/{case.ticket_no}?reply={theirs.id}").get_data(as_text=True)
+    assert "人社局的" not in page and message_box(page) == ""
+    assert post_form(staff, "/console/replies", f"/console/replies/{theirs.id}/delete").status_code == 404
+    assert session.scalars(select(CannedReply)).all() != []
+    deleted = post_form(other, "/console/replies", f"/console/replies/{theirs.id}/delete")
+    assert "已删除" in flashed(other, deleted)
+    session.expire_all()
+    assert session.scalars(select(CannedReply)).all() == []
+    assert [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.action.like("canned_reply%"))
+                                              .order_by(AuditEntry.id))] == ["canned_reply_added",
+                                                                              "canned_reply_removed"]
+
+
+@pytest.mark.parametrize("title, text, said", [
+    ("", "内容", "请填写标题和回复内容"),
+    ("一二三四五六七八九十一二三四五六七八九十一", "内容", "标题最多 20 个字"),
+    ("过长", "字" * 301, "回复内容最多 300 个字"),
+    ("占位符", "请于{日期}前到窗口", "不认识的占位符：日期"),
+])
+def test_a_bad_canned_reply_is_refused_with_the_reason_and_nothing_is_kept(client, session, users, title, text,
+                                                                           said):
+    login(client, users["staff"])
+    refused = post_form(client, "/console/replies", "/console/replies", title=title, text=text)
+    assert refused.status_code == 303 and said in flashed(client, refused)
+    assert session.scalars(select(CannedReply)).all() == []
+
+
+def test_a_supervisor_without_a_department_is_told_replies_are_kept_by_departments(client, users):
+    login(client, users["county"])
+    assert "不属于某个部门" in client.get("/console/replies").get_data(as_text=True)
+    assert post_form(client, "/console/replies", "/console/replies", title="t", text="x").status_code == 403
