@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from intake.foundation.models import AuditEntry, CannedReply
-from tests.helpers import case_page, csrf_token, flashed, login, make_accounts, outbox, reload, routed
+from intake.foundation.models import AuditEntry, CannedReply, StaffUser
+from tests.helpers import act, case_page, csrf_token, flashed, login, make_accounts, outbox, reload, routed
 
 
 @pytest.fixture
@@ -104,3 +104,60 @@ def test_a_supervisor_without_a_department_is_told_replies_are_kept_by_departmen
     login(client, users["county"])
     assert "不属于某个部门" in client.get("/console/replies").get_data(as_text=True)
     assert post_form(client, "/console/replies", "/console/replies", title="t", text="x").status_code == 403
+
+
+# --- bulk actions on the queue ------------------------------------------------------------------------------
+
+
+def ticked(client, *complaints) -> list[str]:
+    """The queue's checkbox values of these cases, as the page shows them (ticket and version)."""
+    page = client.get("/console/").get_data(as_text=True)
+    values = re.findall(r'name="case" value="([^"]+)"', page)
+    return [v for v in values if v.split("@")[0] in {c.ticket_no for c in complaints}]
+
+
+def test_bulk_acknowledge_takes_each_case_through_its_own_rule_and_says_which_failed(app, client, session, settings,
+                                                                                    users, lanshan_site):
+    first, second, done_before = (routed(app, session, settings, lanshan_site, phone=f"1391234567{n}")
+                                  for n in range(3))
+    login(client, users["staff"])
+    picked = ticked(client, first, second, done_before)
+    assert len(picked) == 3
+    act(client, done_before.ticket_no, "acknowledge")  # someone signed for it after the queue was shown
+    response = post_form(client, "/console/", "/console/bulk", action="acknowledge", case=picked)
+    page = flashed(client, response)
+    assert "已签收 2 件：" in page and first.ticket_no in page and second.ticket_no in page
+    assert f"未能签收 {done_before.ticket_no}：案件刚刚被其他人更新过" in page
+    for complaint in (first, second, done_before):
+        assert reload(session, complaint).status == "acknowledged"
+    audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "case_action")).all()
+    assert sorted(e.ticket_no for e in audited) == sorted([first.ticket_no, second.ticket_no,
+                                                           done_before.ticket_no])
+
+    again = post_form(client, "/console/", "/console/bulk", action="acknowledge",
+                      case=ticked(client, first))
+    assert "不能签收" in flashed(client, again)  # the status no longer offers it; the reason is given
+
+
+def test_bulk_assign_names_the_officer_on_each_case_in_scope_and_refuses_the_rest(app, client, session, settings,
+                                                                                 users, lanshan_site, case):
+    other = routed(app, session, settings, lanshan_site, phone="13700000001")
+    login(client, users["head"])
+    clerk = session.scalar(select(StaffUser).where(StaffUser.username == users["staff"]))
+    picked = ticked(client, case, other) + ["LY0000000000@1"]
+    response = post_form(client, "/console/", "/console/bulk", action="assign", officer_id=str(clerk.id),
+                         case=picked)
+    page = flashed(client, response)
+    assert "已指定承办人 2 件" in page and "未能指定承办人 LY0000000000：找不到这个案件" in page
+    assert reload(session, case).officer_id == clerk.id and reload(session, other).officer_id == clerk.id
+    assert [e.note for e in reload(session, case).events if e.kind == "assigned"] == [f"承办人：{clerk.display_name}"]
+
+
+def test_a_bulk_action_with_nothing_ticked_or_no_action_changes_nothing(client, session, users, case):
+    login(client, users["staff"])
+    nothing = post_form(client, "/console/", "/console/bulk", action="acknowledge")
+    assert "请勾选要处理的案件" in flashed(client, nothing)
+    unknown = post_form(client, "/console/", "/console/bulk", action="close_override", case=ticked(client, case))
+    assert "请选择要执行的操作" in flashed(client, unknown)
+    assert reload(session, case).status == "routed"
+    assert session.scalars(select(AuditEntry).where(AuditEntry.action == "case_action")).all() == []

@@ -98,6 +98,35 @@ def photo(ticket_no: str, attachment_id: int):
     return response
 
 
+def perform(complaint, action: CaseAction, fields, version: str) -> str | None:
+    """One action on one case as staff take it, from the case page or the queue's bulk form: the role and the
+    version the page showed are checked, the core's rule runs, the audit log gets its entry. Returns None when
+    it was done, else what stopped it in staff's words; a refused action leaves nothing behind (its savepoint
+    is rolled back), so the other cases of a bulk action still go through. The caller commits."""
+    form = FORMS[action]
+    if not scope().may_on(db(), complaint, action):
+        return f"您没有权限{form.label}"
+    if version != str(complaint.version):
+        return CONFLICT
+    savepoint = db().begin_nested()
+    try:
+        values = read_values(form, fields)
+        ctx = case_context()
+        take(db(), complaint, ctx, scope(), action, **form.params(values, ctx))
+        record("case_action", complaint.ticket_no, step=action.value, **values)
+        savepoint.commit()
+    except (NotOffered, TransitionError):
+        savepoint.rollback()
+        return f"案件当前状态为“{STATUS_LABELS[complaint.status]}”，不能{form.label}"
+    except REFUSED as exc:
+        savepoint.rollback()
+        return str(exc)
+    except StaleDataError:
+        savepoint.rollback()
+        return CONFLICT
+    return None
+
+
 @bp.post("/cases/<ticket_no>/actions/<name>")
 @staff_view()
 def act(ticket_no: str, name: str):
@@ -106,28 +135,13 @@ def act(ticket_no: str, name: str):
         action = CaseAction(name)
     except ValueError:
         abort(404)
-    form = FORMS[action]
     if not scope().may_on(db(), complaint, action):
         abort(403)
-    back = redirect(url_for("console.case", ticket_no=complaint.ticket_no), 303)
-    if request.form.get("version") != str(complaint.version):
-        flash(CONFLICT, "error")
-        return back
-    try:
-        values = read_values(form, request.form)
-        ctx = case_context()
-        take(db(), complaint, ctx, scope(), action, **form.params(values, ctx))
-        record("case_action", complaint.ticket_no, step=action.value, **values)
-        db().commit()
-    except (NotOffered, TransitionError):
+    refused = perform(complaint, action, request.form, request.form.get("version", ""))
+    if refused:
         db().rollback()
-        flash(f"案件当前状态为“{STATUS_LABELS[complaint.status]}”，不能{form.label}", "error")
-    except REFUSED as exc:
-        db().rollback()
-        flash(str(exc), "error")
-    except StaleDataError:
-        db().rollback()
-        flash(CONFLICT, "error")
+        flash(refused, "error")
     else:
-        flash(form.done or f"已{form.label}", "ok")
-    return back
+        db().commit()
+        flash(FORMS[action].done or f"已{FORMS[action].label}", "ok")
+    return redirect(url_for("console.case", ticket_no=complaint.ticket_no), 303)

@@ -392,9 +392,14 @@ def assign(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: s
 
 def colleagues(session: Session, complaint: Complaint) -> list[StaffUser]:
     """Who may be the case's officer: the active staff of the department that holds it."""
-    if complaint.department_id is None:
+    return staff_of(session, complaint.department_id)
+
+
+def staff_of(session: Session, department_id: int | None) -> list[StaffUser]:
+    """The active staff of a department, by name."""
+    if department_id is None:
         return []
-    return list(session.scalars(select(StaffUser).where(StaffUser.department_id == complaint.department_id,
+    return list(session.scalars(select(StaffUser).where(StaffUser.department_id == department_id,
                                                         StaffUser.active.is_(True))
                                 .order_by(StaffUser.display_name)))
 
