@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from intake.foundation.models import AuditEntry, CannedReply, StaffUser
-from tests.helpers import act, case_page, csrf_token, flashed, login, make_accounts, outbox, reload, routed
+from intake.registry.directory import department
+from tests.helpers import act, case_page, csrf_token, flashed, login, make_accounts, make_site, outbox, reload, routed
 
 
 @pytest.fixture
@@ -161,3 +162,70 @@ def test_a_bulk_action_with_nothing_ticked_or_no_action_changes_nothing(client, 
     assert "请选择要执行的操作" in flashed(client, unknown)
     assert reload(session, case).status == "routed"
     assert session.scalars(select(AuditEntry).where(AuditEntry.action == "case_action")).all() == []
+
+
+# --- duplicates ---------------------------------------------------------------------------------------------
+
+
+def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_can_be_undone(
+        app, client, session, settings, users, lanshan_site):
+    survivor = routed(app, session, settings, lanshan_site)
+    duplicate = routed(app, session, settings, lanshan_site)  # same phone, same site: the worker filed twice
+    running = dict(reload(session, duplicate).deadlines)
+    staff, head = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(head, users["head"])
+
+    done = act(staff, duplicate.ticket_no, "mark_duplicate", survivor=survivor.ticket_no, reason="同一人先网上后电话")
+    assert "已标为重复投诉" in flashed(staff, done)
+    marked = reload(session, duplicate)
+    assert marked.duplicate_of_id == survivor.id and marked.next_due_at is None
+    assert all(d["paused"] for d in marked.deadlines.values())
+    (told,) = outbox(session, duplicate, "worker_duplicate")
+    assert told.destination == "sms:13912345678" and f"以后请用编号{survivor.ticket_no}查进度" in told.payload["text"]
+    page = case_page(staff, duplicate.ticket_no).get_data(as_text=True)
+    assert f"重复投诉，由 {survivor.ticket_no} 继续办理" in page and "材料已收到" not in page
+    assert "重复投诉并入本案" in case_page(staff, survivor.ticket_no).get_data(as_text=True)
+    worker = app.test_client()
+    status = worker.post("/status", data={"csrf_token": csrf_token(worker.get("/status").text),
+                                          "ticket_no": duplicate.ticket_no, "phone_last4": "5678"}).text
+    assert "合在一起办理" in status and "等待您补充材料" not in status
+
+    assert "撤销重复标记" not in page  # a clerk marks; a head or supervisor undoes
+    undone = act(head, duplicate.ticket_no, "unmark_duplicate", reason="核实后是两个不同的班组")
+    assert "已撤销重复标记" in flashed(head, undone)
+    back = reload(session, duplicate)
+    assert back.duplicate_of_id is None and back.next_due_at is not None
+    assert {c: d["paused"] for c, d in back.deadlines.items()} == {c: False for c in running}
+    assert outbox(session, duplicate, "worker_separated") != []
+    steps = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.ticket_no == duplicate.ticket_no))]
+    assert steps.count("case_action") == 2
+    assert [e.kind for e in back.events][-1] == "duplicate_unmarked"
+
+
+@pytest.mark.parametrize("other, said", [
+    ("self", "不能标为自己的重复投诉"),
+    ("stranger", "不是同一位工人的投诉"),
+    ("elsewhere", "不是同一个工地的投诉"),
+    ("LY0000000000", "找不到这个投诉编号"),
+    ("far", "找不到这个投诉编号"),
+])
+def test_a_complaint_of_another_worker_or_site_is_not_a_duplicate(app, client, session, settings, users,
+                                                                   lanshan_site, case, other, said):
+    others = {
+        "self": case,
+        "stranger": routed(app, session, settings, lanshan_site, phone="13800000002"),
+        "elsewhere": routed(app, session, settings, make_site(session, "沂河花园", "兰山区滨河路1号")),
+        "far": routed(app, session, settings, None),
+    }
+    others["elsewhere"].department_id = case.department_id  # in the clerk's scope, only the site differs
+    far = others["far"]
+    far.department_id, far.jurisdiction_code = department(session, "371311", "housing").id, "371311"
+    session.commit()
+    login(client, users["staff"])
+    ticket = others[other].ticket_no if other in others else other
+    refused = act(client, case.ticket_no, "mark_duplicate", survivor=ticket, reason="重复")
+    assert said in flashed(client, refused)
+    complaint = reload(session, case)
+    assert complaint.duplicate_of_id is None and complaint.next_due_at is not None
+    assert outbox(session, case, "worker_duplicate") == []

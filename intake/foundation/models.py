@@ -122,6 +122,11 @@ class EventKind(StrEnum):
     WORKER_MESSAGED = "worker_messaged"
     ASSIGNED = "assigned"  # the case's officer set, changed or handed back (data: officer_id, null when handed back)
     NOTE_ADDED = "note_added"  # an internal note: staff only, never shown or sent to the worker
+    # A complaint marked a duplicate of another (data: survivor, the surviving ticket), and the mark undone; the
+    # surviving case records the duplicate that points at it.
+    DUPLICATE_MARKED = "duplicate_marked"
+    DUPLICATE_UNMARKED = "duplicate_unmarked"
+    DUPLICATE_JOINED = "duplicate_joined"
     # The worker's own follow-up on their case (a text, photos) after the receipt.
     WORKER_WROTE = "worker_wrote"
     CLAIM_LINE_ADDED = "claim_line_added"
@@ -330,6 +335,8 @@ class Complaint(Base):
     collective_id: Mapped[int | None] = mapped_column(ForeignKey("collective_cases.id"), index=True)
     # The officer of the department who has taken the case (承办人); the clocks stay the department's.
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    # A duplicate's surviving complaint (same worker, same site): its clocks are paused while it points there.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     # What links it to others (intake.case.routing.collective_key): "site:<id>" or "employer:<county>:<name key>";
     # set when routed, cleared when staff split it out of a collective so it is not linked again.
     collective_key: Mapped[str | None] = mapped_column(String(340))
@@ -351,6 +358,7 @@ class Complaint(Base):
     complainant: Mapped[Complainant] = relationship()
     department: Mapped[Department | None] = relationship()
     officer: Mapped[StaffUser | None] = relationship(foreign_keys=[officer_id])
+    duplicate_of: Mapped[Complaint | None] = relationship(remote_side=[id], foreign_keys=[duplicate_of_id])
     events: Mapped[list[Event]] = relationship(order_by="Event.id", back_populates="complaint")
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", back_populates="complaint")
     claim_lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.id", back_populates="complaint")

@@ -1,4 +1,4 @@
-"""case desk tools: each department's canned replies to workers (常用回复)
+"""case desk tools: each department's canned replies to workers (常用回复); a duplicate complaint's survivor
 
 Revision ID: 0023
 Revises: 0016
@@ -30,9 +30,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('canned_replies', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_canned_replies_department_id'), ['department_id'], unique=False)
+    with op.batch_alter_table('complaints', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('duplicate_of_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_complaints_duplicate_of_id'), ['duplicate_of_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_complaints_duplicate_of_id_complaints'), 'complaints',
+                                    ['duplicate_of_id'], ['id'])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('complaints', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_complaints_duplicate_of_id_complaints'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_complaints_duplicate_of_id'))
+        batch_op.drop_column('duplicate_of_id')
     with op.batch_alter_table('canned_replies', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_canned_replies_department_id'))
     op.drop_table('canned_replies')
