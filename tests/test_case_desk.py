@@ -2,16 +2,33 @@
 duplicates, staff documents, the signed oral-complaint record."""
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
+from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import pytest
+from fpdf import FPDF
 from sqlalchemy import select
 
-from intake.foundation.models import AuditEntry, CannedReply, StaffUser
+from intake.enforcement.evidence import verify
+from intake.foundation.models import Attachment, AuditEntry, CannedReply, StaffUser
 from intake.registry.directory import department
-from tests.helpers import act, case_page, csrf_token, flashed, login, make_accounts, make_site, outbox, reload, routed
+from tests.helpers import (
+    act,
+    case_page,
+    csrf_token,
+    flashed,
+    jpeg,
+    login,
+    make_accounts,
+    make_site,
+    outbox,
+    reload,
+    routed,
+)
 
 
 @pytest.fixture
@@ -229,3 +246,87 @@ def test_a_complaint_of_another_worker_or_site_is_not_a_duplicate(app, client, s
     complaint = reload(session, case)
     assert complaint.duplicate_of_id is None and complaint.next_due_at is not None
     assert outbox(session, case, "worker_duplicate") == []
+
+
+# --- staff documents ----------------------------------------------------------------------------------------
+
+
+def a_pdf(text: str = "Interview record") -> bytes:
+    document = FPDF()
+    document.add_page()
+    document.set_font("helvetica", size=12)
+    document.cell(text=text)
+    return bytes(document.output())
+
+
+def upload(client, ticket_no: str, content: bytes, filename: str, kind: str = "interview"):
+    token = csrf_token(case_page(client, ticket_no).get_data(as_text=True))
+    return client.post(f"/console/cases/{ticket_no}/documents", content_type="multipart/form-data",
+                       data={"csrf_token": token, "kind": kind, "document": (BytesIO(content), filename)})
+
+
+def staff_files(session, complaint) -> list[Attachment]:
+    session.expire_all()
+    return session.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id,
+                                                    Attachment.added_by.is_not(None))).all()
+
+
+def test_a_staff_document_is_listed_served_in_scope_sealed_and_counted_in_the_ledger(app, client, session, users,
+                                                                                     case):
+    login(client, users["staff"])
+    record = a_pdf()
+    done = upload(client, case.ticket_no, record, "询问笔录.pdf")
+    assert "已上传询问笔录：询问笔录.pdf" in flashed(client, done)
+    assert "已上传盖章扫描件" in flashed(client, upload(client, case.ticket_no, jpeg(), "scan.jpg", "scan"))
+    pdf, scan = staff_files(session, case)
+    assert (pdf.label, pdf.added_by, pdf.content) == ("询问笔录", f"staff:{users['staff']}", record)
+
+    page = case_page(client, case.ticket_no).get_data(as_text=True)
+    documents = page.split('id="documents"')[1].split("</section>")[0]
+    assert "询问笔录.pdf" in documents and "scan.jpg" in documents and "证据照片" not in page
+    served = client.get(f"/console/cases/{case.ticket_no}/photos/{pdf.id}")
+    assert served.data == record and served.headers["Content-Type"] == "application/pdf"
+    assert served.headers["Content-Disposition"].startswith("attachment;")
+    outsider = app.test_client()
+    login(outsider, users["far_staff"])
+    assert outsider.get(f"/console/cases/{case.ticket_no}/photos/{pdf.id}").status_code == 404
+
+    sealed = [e for e in reload(session, case).events if e.kind == "evidence_stored"]
+    assert [e.data["sha256"] for e in sealed] == [pdf.sha256, scan.sha256]
+    assert verify(session, case.ticket_no).findings == []
+    assert [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.action == "document_added"))] \
+        == ["document_added", "document_added"]
+
+    head = app.test_client()
+    login(head, users["head"])
+    header, *rows = list(csv.reader(io.StringIO(head.get("/console/ledger.csv").data.decode("utf-8-sig"))))
+    (row,) = [r for r in rows if r[header.index("投诉编号")] == case.ticket_no]
+    assert row[header.index("办案材料（份）")] == "2"
+
+
+@pytest.mark.parametrize("content, filename, said", [
+    (b"just some text, renamed", "笔录.pdf", "不是照片"),
+    (a_pdf()[:400], "cut.pdf", "不是完整的 PDF"),
+    (a_pdf().replace(b"/Type /Catalog", b"/Type /Catalog /Names << /JavaScript 9 0 R >>"), "js.pdf", "脚本"),
+    (b"%PDF-1.7\n" + b"0" * (20 * 1024 * 1024), "huge.pdf", "不能超过 20 MB"),
+    (b"", "empty.pdf", "是空文件"),
+])
+def test_a_file_that_is_no_real_pdf_or_image_is_refused_and_nothing_is_stored(client, session, users, case, content,
+                                                                               filename, said):
+    login(client, users["staff"])
+    refused = upload(client, case.ticket_no, content, filename)
+    assert refused.status_code == 303 and said in flashed(client, refused)
+    assert staff_files(session, case) == []
+    assert [e for e in reload(session, case).events if e.kind == "evidence_stored"] == []
+
+
+def test_only_staff_of_the_case_add_documents_and_a_kind_must_be_chosen(app, client, session, users, case):
+    login(client, users["staff"])
+    assert "请选择材料类别" in flashed(client, upload(client, case.ticket_no, a_pdf(), "a.pdf", "poster"))
+    other = app.test_client()
+    login(other, users["other_staff"])
+    token = csrf_token(other.get("/console/").get_data(as_text=True))
+    refused = other.post(f"/console/cases/{case.ticket_no}/documents", content_type="multipart/form-data",
+                         data={"csrf_token": token, "kind": "other", "document": (BytesIO(a_pdf()), "a.pdf")})
+    assert refused.status_code == 404
+    assert staff_files(session, case) == []

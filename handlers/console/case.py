@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy.orm.exc import StaleDataError
 
-from intake.case import canned, cases
+from intake.case import canned, cases, documents
 from intake.case.clocks import LABELS, ClockError
 from intake.case.queue import clock_views, unanswered
 from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_view
@@ -18,6 +18,9 @@ from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import ROW_ID_MAX, mask_numbers, mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
 from intake.people.actors import actor_names
+from intake.reading.documents import MAX_BYTES as DOCUMENT_MAX_BYTES
+from intake.reading.documents import check_document
+from intake.reading.photos import EvidenceError
 
 from ..runtime import case_context, db, services
 from .actions import FORMS, read_values
@@ -62,7 +65,10 @@ def _page(complaint, *, revealed: bool = False):
         colleagues=cases.colleagues(db(), complaint),
         collective=collective_view(db(), scope(), complaint),
         holds=scope().holds(complaint), canned=canned.replies_of(db(), complaint.department_id),
-        reply_text=_picked_reply(complaint, timezone))
+        reply_text=_picked_reply(complaint, timezone), photos=documents.worker_photos(complaint),
+        documents=documents.staff_documents(complaint), document_kinds=documents.KINDS,
+        may_add_documents=scope().may_on(db(), complaint, "documents"),
+        document_mb=DOCUMENT_MAX_BYTES // (1024 * 1024))
 
 
 @bp.get("/cases/<ticket_no>")
@@ -84,16 +90,24 @@ def reveal(ticket_no: str):
     return _page(complaint, revealed=True)
 
 
+# How each stored kind of file is served: pictures shown in the page, PDFs downloaded (a sandboxed page cannot
+# show them); anything else is only ever bytes to save.
+SERVED = {"image/jpeg": "inline", "image/png": "inline", "application/pdf": "attachment"}
+
+
 @bp.get("/cases/<ticket_no>/photos/<int:attachment_id>")
 @staff_view()
 def photo(ticket_no: str, attachment_id: int):
+    """A worker's photo or a staff document of a case in scope."""
     found = attachment_for(db(), scope(), ticket_no, attachment_id)
     if found is None or not found.content:
         abort(404)
     response = make_response(found.content)
-    response.headers["Content-Type"] = found.content_type if found.content_type in ("image/jpeg", "image/png") \
-        else "application/octet-stream"
-    response.headers["Content-Disposition"] = f'inline; filename="evidence-{found.id}"'
+    served = found.content_type in SERVED
+    response.headers["Content-Type"] = found.content_type if served else "application/octet-stream"
+    suffix = {"application/pdf": ".pdf"}.get(found.content_type, "")
+    response.headers["Content-Disposition"] = \
+        f'{SERVED.get(found.content_type, "attachment")}; filename="evidence-{found.id}{suffix}"'
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
@@ -125,6 +139,31 @@ def perform(complaint, action: CaseAction, fields, version: str) -> str | None:
         savepoint.rollback()
         return CONFLICT
     return None
+
+
+@bp.post("/cases/<ticket_no>/documents")
+@staff_view()
+def add_document(ticket_no: str):
+    """A staff document (PDF or image) onto the case, content-checked and sealed into its evidence chain."""
+    complaint = _case(ticket_no)
+    if not scope().may_on(db(), complaint, "documents"):
+        abort(403)
+    upload = request.files.get("document")
+    try:
+        if upload is None or not upload.filename:
+            raise cases.CaseError("请选择要上传的文件")
+        checked = check_document(upload.filename, upload.read(DOCUMENT_MAX_BYTES + 1))
+        added = documents.add_document(db(), complaint, checked, kind=request.form.get("kind", ""),
+                                       actor=scope().actor)
+    except (EvidenceError, cases.CaseError) as exc:
+        db().rollback()
+        flash(str(exc), "error")
+    else:
+        record("document_added", complaint.ticket_no, attachment_id=added.id, filename=added.filename,
+               label=added.label, sha256=added.sha256)
+        db().commit()
+        flash(f"已上传{added.label}：{added.filename}", "ok")
+    return redirect(url_for("console.case", ticket_no=complaint.ticket_no) + "#documents", 303)
 
 
 @bp.post("/cases/<ticket_no>/actions/<name>")

@@ -397,7 +397,8 @@ class Event(Base):
 
 
 class Attachment(Base):
-    """Evidence photos, kept in the database so every web process and worker sees the same files."""
+    """Evidence photos, and documents staff add to a case (a PDF or image: `added_by` names who), kept in the
+    database so every web process and worker sees the same files."""
 
     __tablename__ = "attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -413,6 +414,9 @@ class Attachment(Base):
     fetch_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     fetch_next_at: Mapped[datetime | None] = mapped_column(index=True)
     fetch_error: Mapped[str | None] = mapped_column(Text)
+    # A staff document: who added it ("staff:<username>") and what it is (询问笔录 ...); None on workers' photos.
+    added_by: Mapped[str | None] = mapped_column(String(100))
+    label: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     complaint: Mapped[Complaint] = relationship(back_populates="attachments")

@@ -1,4 +1,5 @@
-"""case desk tools: each department's canned replies to workers (常用回复); a duplicate complaint's survivor
+"""case desk tools: each department's canned replies to workers (常用回复); a duplicate complaint's survivor;
+who added a staff document to a case and what it is
 
 Revision ID: 0023
 Revises: 0016
@@ -30,6 +31,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('canned_replies', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_canned_replies_department_id'), ['department_id'], unique=False)
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('added_by', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('label', sa.String(length=40), nullable=True))
     with op.batch_alter_table('complaints', schema=None) as batch_op:
         batch_op.add_column(sa.Column('duplicate_of_id', sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f('ix_complaints_duplicate_of_id'), ['duplicate_of_id'], unique=False)
@@ -42,6 +46,9 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f('fk_complaints_duplicate_of_id_complaints'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_complaints_duplicate_of_id'))
         batch_op.drop_column('duplicate_of_id')
+    with op.batch_alter_table('attachments', schema=None) as batch_op:
+        batch_op.drop_column('label')
+        batch_op.drop_column('added_by')
     with op.batch_alter_table('canned_replies', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_canned_replies_department_id'))
     op.drop_table('canned_replies')
