@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import re
+import subprocess
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ from fpdf import FPDF
 from sqlalchemy import select
 
 from intake.enforcement.evidence import verify
-from intake.foundation.models import Attachment, AuditEntry, CannedReply, StaffUser
+from intake.foundation.models import Attachment, AuditEntry, CannedReply, Complaint, StaffUser
 from intake.registry.directory import department
 from tests.helpers import (
     act,
@@ -28,6 +29,7 @@ from tests.helpers import (
     outbox,
     reload,
     routed,
+    worker_pass,
 )
 
 
@@ -330,3 +332,50 @@ def test_only_staff_of_the_case_add_documents_and_a_kind_must_be_chosen(app, cli
                          data={"csrf_token": token, "kind": "other", "document": (BytesIO(a_pdf()), "a.pdf")})
     assert refused.status_code == 404
     assert staff_files(session, case) == []
+
+
+# --- the signed oral-complaint record -----------------------------------------------------------------------
+
+
+def pdf_text(tmp_path, data: bytes) -> str:
+    (tmp_path / "record.pdf").write_bytes(data)
+    return subprocess.run(["pdftotext", "-layout", str(tmp_path / "record.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_a_walk_in_complaint_prints_as_a_record_for_the_worker_to_sign(app, client, session, users, lanshan_site,
+                                                                       tmp_path):
+    login(client, users["staff"])
+    page = client.get("/console/intake").get_data(as_text=True)
+    client.post("/console/intake", data={
+        "csrf_token": csrf_token(page), "submission_key": "d" * 32, "channel": "walk_in", "name": "李四",
+        "phone": "13912340002", "id_number": "11010519491231002X", "county": "371302",
+        "site_code": lanshan_site.code, "project_name": "阳光城三期", "workers": "2", "amount": "8000",
+        "months": "2", "free_text": "来访反映：老板拖欠我们两个人两个月工资"})
+    (walk_in,) = session.scalars(select(Complaint).where(Complaint.channel == "walk_in")).all()
+    worker_pass(app)
+
+    assert "打印口头投诉记录" in case_page(client, walk_in.ticket_no).get_data(as_text=True)
+    response = client.get(f"/console/cases/{walk_in.ticket_no}/oral-record.pdf")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/pdf"
+    text = re.sub(r"\s+", "", pdf_text(tmp_path, response.data))
+    for fact in ("口头投诉记录", walk_in.ticket_no, "来访", "李四", "11010519491231002X", "13912340002",
+                 lanshan_site.name, "2人", "8,000元", "2个月", "老板拖欠我们两个人两个月工资", "与本人所述一致",
+                 "投诉人（签字或按手印）", "记录人", "ls_staff"):
+        assert fact in text, fact
+    assert "oral_record" in [e.action for e in session.scalars(select(AuditEntry))]
+
+    signed = upload(client, walk_in.ticket_no, jpeg(), "signed.jpg", "oral")
+    assert "已上传口头投诉记录（签字）" in flashed(client, signed)
+
+
+def test_only_an_oral_complaint_has_a_record_and_only_its_holders_print_it(app, client, session, users, case):
+    login(client, users["staff"])
+    assert "打印口头投诉记录" not in case_page(client, case.ticket_no).get_data(as_text=True)
+    assert client.get(f"/console/cases/{case.ticket_no}/oral-record.pdf").status_code == 404  # came by the web form
+    case.channel = "phone"
+    session.commit()
+    outsider = app.test_client()
+    login(outsider, users["other_staff"])
+    assert outsider.get(f"/console/cases/{case.ticket_no}/oral-record.pdf").status_code == 404
+    assert client.get(f"/console/cases/{case.ticket_no}/oral-record.pdf").status_code == 200

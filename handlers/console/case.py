@@ -31,7 +31,8 @@ CONFLICT = "案件刚刚被其他人更新过，您的操作没有执行。请�
 REFUSED = (cases.CaseError, ClockError, RoutingError)
 
 
-def _case(ticket_no: str):
+def scoped_case(ticket_no: str):
+    """The case if the user's scope holds it; 404 otherwise, as if it did not exist."""
     complaint = case_for(db(), scope(), ticket_no)
     if complaint is None:
         abort(404)
@@ -74,14 +75,14 @@ def _page(complaint, *, revealed: bool = False):
 @bp.get("/cases/<ticket_no>")
 @staff_view()
 def case(ticket_no: str):
-    return _page(_case(ticket_no))
+    return _page(scoped_case(ticket_no))
 
 
 @bp.post("/cases/<ticket_no>/reveal")
 @staff_view("reveal_phone")
 def reveal(ticket_no: str):
     """The worker's full phone and ID numbers, shown once and written to the audit log."""
-    complaint = _case(ticket_no)
+    complaint = scoped_case(ticket_no)
     if not scope().holds(complaint):
         abort(403)  # a co-handler reads the case, never the worker's numbers
     shown = [name for name in ("phone", "id_number") if getattr(complaint.complainant, name)]
@@ -145,7 +146,7 @@ def perform(complaint, action: CaseAction, fields, version: str) -> str | None:
 @staff_view()
 def add_document(ticket_no: str):
     """A staff document (PDF or image) onto the case, content-checked and sealed into its evidence chain."""
-    complaint = _case(ticket_no)
+    complaint = scoped_case(ticket_no)
     if not scope().may_on(db(), complaint, "documents"):
         abort(403)
     upload = request.files.get("document")
@@ -169,7 +170,7 @@ def add_document(ticket_no: str):
 @bp.post("/cases/<ticket_no>/actions/<name>")
 @staff_view()
 def act(ticket_no: str, name: str):
-    complaint = _case(ticket_no)
+    complaint = scoped_case(ticket_no)
     try:
         action = CaseAction(name)
     except ValueError:
