@@ -231,6 +231,10 @@ class Site(Base):
     investment: Mapped[str] = mapped_column(String(20), default=Investment.PRIVATE.value)
     owner: Mapped[str | None] = mapped_column(String(300))
     general_contractor: Mapped[str | None] = mapped_column(String(300))
+    # Art. 34 names them on the rights notice board too: the general contractor's 项目部 on this site, and the
+    # 分包单位 working there.
+    project_office: Mapped[str | None] = mapped_column(String(300))
+    subcontractors: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     labour_manager: Mapped[str | None] = mapped_column(String(100))
     labour_manager_phone: Mapped[str | None] = mapped_column(String(40))
     minimum_wage: Mapped[int | None] = mapped_column(Integer)

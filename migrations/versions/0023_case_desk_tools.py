@@ -1,5 +1,5 @@
 """case desk tools: each department's canned replies to workers (常用回复); a duplicate complaint's survivor;
-who added a staff document to a case and what it is
+who added a staff document to a case and what it is; a site's 项目部 and 分包单位 (Art. 34)
 
 Revision ID: 0023
 Revises: 0016
@@ -31,6 +31,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('canned_replies', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_canned_replies_department_id'), ['department_id'], unique=False)
+    with op.batch_alter_table('sites', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('project_office', sa.String(length=300), nullable=True))
+        batch_op.add_column(sa.Column('subcontractors', sa.JSON(), server_default='[]', nullable=False))
     with op.batch_alter_table('attachments', schema=None) as batch_op:
         batch_op.add_column(sa.Column('added_by', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('label', sa.String(length=40), nullable=True))
@@ -49,6 +52,9 @@ def downgrade() -> None:
     with op.batch_alter_table('attachments', schema=None) as batch_op:
         batch_op.drop_column('label')
         batch_op.drop_column('added_by')
+    with op.batch_alter_table('sites', schema=None) as batch_op:
+        batch_op.drop_column('subcontractors')
+        batch_op.drop_column('project_office')
     with op.batch_alter_table('canned_replies', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_canned_replies_department_id'))
     op.drop_table('canned_replies')
