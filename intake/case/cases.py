@@ -392,9 +392,14 @@ def assign(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: s
 
 def colleagues(session: Session, complaint: Complaint) -> list[StaffUser]:
     """Who may be the case's officer: the active staff of the department that holds it."""
-    if complaint.department_id is None:
+    return staff_of(session, complaint.department_id)
+
+
+def staff_of(session: Session, department_id: int | None) -> list[StaffUser]:
+    """The active staff of a department, by name."""
+    if department_id is None:
         return []
-    return list(session.scalars(select(StaffUser).where(StaffUser.department_id == complaint.department_id,
+    return list(session.scalars(select(StaffUser).where(StaffUser.department_id == department_id,
                                                         StaffUser.active.is_(True))
                                 .order_by(StaffUser.display_name)))
 
@@ -412,11 +417,11 @@ def take_worker_message(session: Session, complaint: Complaint, *, channel: str,
     """What the worker sends after the receipt goes on their case: the text on the timeline, photos as evidence
     (fetched by the worker when a provider holds them), the handling department told in its inbox. While the
     clocks wait for the worker's material, a "material" timer due now resumes them in the worker, which holds
-    the working calendar; the webhook stays light."""
+    the working calendar; the webhook stays light. A duplicate's clocks stay paused: its survivor carries on."""
     event = record(session, complaint, EventKind.WORKER_WROTE, actor=f"worker:{channel}", note=text or None,
                    data={"photos": len(photos)})
     attach_photos(session, complaint, photos, now, actor=f"worker:{channel}")
-    if any(d.get("paused") for d in (complaint.deadlines or {}).values()):
+    if complaint.duplicate_of_id is None and any(d.get("paused") for d in (complaint.deadlines or {}).values()):
         set_timer(session, complaint, MATERIAL_CLOCK, now)
     said = f"：{text[:WORKER_TEXT_PREVIEW]}" if text else ""
     sent = f"（附{len(photos)}张照片）" if photos else ""

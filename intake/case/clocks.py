@@ -294,8 +294,9 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
 
 
 def pause_clocks(session: Session, complaint: Complaint, now: datetime, *, actor: str = ACTOR,
-                 reason: str | None = None) -> int:
-    """Stop the complaint's clocks (e.g. waiting for the worker's material); returns the timers paused."""
+                 reason: str | None = None, duplicate: bool = False) -> int:
+    """Stop the complaint's clocks (waiting for the worker's material, or a duplicate while another complaint
+    carries on: `duplicate` keeps that pause off the worker's timeline); returns the timers paused."""
     pending = [t for t in timers.open_timers(session, complaint.id)
                if t.state == timers.PENDING and timers.clock_name(t.clock) in CLOCKS]
     if not pending:
@@ -305,17 +306,19 @@ def pause_clocks(session: Session, complaint: Complaint, now: datetime, *, actor
     paused = {timers.clock_name(t.clock) for t in pending}
     store_deadlines(complaint, {c: {**d, "paused": d.get("paused") or c in paused}
                                 for c, d in (complaint.deadlines or {}).items()})
-    record(session, complaint, EventKind.CLOCKS_PAUSED, actor=actor, note=reason, data={"at": now.isoformat()})
+    record(session, complaint, EventKind.CLOCKS_PAUSED, actor=actor, note=reason,
+           data={"at": now.isoformat(), **({"duplicate": True} if duplicate else {})})
     return len(pending)
 
 
 def resume_clocks(session: Session, complaint: Complaint, now: datetime, calendar: WorkingCalendar,
-                  settings: ClockSettings, *, actor: str = ACTOR) -> int:
+                  settings: ClockSettings, *, actor: str = ACTOR, duplicate: bool = False) -> int:
     """Restart paused clocks, each due later by the working time (round-the-clock time if so) it was paused."""
     paused = [t for t in timers.open_timers(session, complaint.id) if t.state == timers.PAUSED]
     if not paused:
         return 0
-    record(session, complaint, EventKind.CLOCKS_RESUMED, actor=actor, data={"at": now.isoformat()})
+    record(session, complaint, EventKind.CLOCKS_RESUMED, actor=actor,
+           data={"at": now.isoformat(), **({"duplicate": True} if duplicate else {})})
     _reschedule(session, complaint, paused, calendar, settings)
     for timer in paused:
         timer.state, timer.version = timers.PENDING, complaint.version

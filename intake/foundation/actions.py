@@ -32,6 +32,8 @@ class CaseAction(str, enum.Enum):
     ASSIGN = "assign"                        # 指定承办人 (a colleague of the department)
     RELEASE = "release"                      # 交回部门 (no officer)
     NOTE = "note"                            # 内部备注 (the worker never sees it)
+    MARK_DUPLICATE = "mark_duplicate"        # 标为重复投诉 (same worker, same site: the other ticket carries on)
+    UNMARK_DUPLICATE = "unmark_duplicate"    # 撤销重复标记
     ORDER_PAYMENT = "order_payment"          # 责令限期支付
     ORDER_PAID = "order_paid"                # 限期内已支付
     POLICE_TRANSFER = "police_transfer"      # 移送公安

@@ -122,6 +122,11 @@ class EventKind(StrEnum):
     WORKER_MESSAGED = "worker_messaged"
     ASSIGNED = "assigned"  # the case's officer set, changed or handed back (data: officer_id, null when handed back)
     NOTE_ADDED = "note_added"  # an internal note: staff only, never shown or sent to the worker
+    # A complaint marked a duplicate of another (data: survivor, the surviving ticket), and the mark undone; the
+    # surviving case records the duplicate that points at it.
+    DUPLICATE_MARKED = "duplicate_marked"
+    DUPLICATE_UNMARKED = "duplicate_unmarked"
+    DUPLICATE_JOINED = "duplicate_joined"
     # The worker's own follow-up on their case (a text, photos) after the receipt.
     WORKER_WROTE = "worker_wrote"
     CLAIM_LINE_ADDED = "claim_line_added"
@@ -226,6 +231,10 @@ class Site(Base):
     investment: Mapped[str] = mapped_column(String(20), default=Investment.PRIVATE.value)
     owner: Mapped[str | None] = mapped_column(String(300))
     general_contractor: Mapped[str | None] = mapped_column(String(300))
+    # Art. 34 names them on the rights notice board too: the general contractor's 项目部 on this site, and the
+    # 分包单位 working there.
+    project_office: Mapped[str | None] = mapped_column(String(300))
+    subcontractors: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     labour_manager: Mapped[str | None] = mapped_column(String(100))
     labour_manager_phone: Mapped[str | None] = mapped_column(String(40))
     minimum_wage: Mapped[int | None] = mapped_column(Integer)
@@ -330,6 +339,8 @@ class Complaint(Base):
     collective_id: Mapped[int | None] = mapped_column(ForeignKey("collective_cases.id"), index=True)
     # The officer of the department who has taken the case (承办人); the clocks stay the department's.
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    # A duplicate's surviving complaint (same worker, same site): its clocks are paused while it points there.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     # What links it to others (intake.case.routing.collective_key): "site:<id>" or "employer:<county>:<name key>";
     # set when routed, cleared when staff split it out of a collective so it is not linked again.
     collective_key: Mapped[str | None] = mapped_column(String(340))
@@ -351,6 +362,7 @@ class Complaint(Base):
     complainant: Mapped[Complainant] = relationship()
     department: Mapped[Department | None] = relationship()
     officer: Mapped[StaffUser | None] = relationship(foreign_keys=[officer_id])
+    duplicate_of: Mapped[Complaint | None] = relationship(remote_side=[id], foreign_keys=[duplicate_of_id])
     events: Mapped[list[Event]] = relationship(order_by="Event.id", back_populates="complaint")
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", back_populates="complaint")
     claim_lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.id", back_populates="complaint")
@@ -389,7 +401,8 @@ class Event(Base):
 
 
 class Attachment(Base):
-    """Evidence photos, kept in the database so every web process and worker sees the same files."""
+    """Evidence photos, and documents staff add to a case (a PDF or image: `added_by` names who), kept in the
+    database so every web process and worker sees the same files."""
 
     __tablename__ = "attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -405,6 +418,9 @@ class Attachment(Base):
     fetch_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     fetch_next_at: Mapped[datetime | None] = mapped_column(index=True)
     fetch_error: Mapped[str | None] = mapped_column(Text)
+    # A staff document: who added it ("staff:<username>") and what it is (询问笔录 ...); None on workers' photos.
+    added_by: Mapped[str | None] = mapped_column(String(100))
+    label: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     complaint: Mapped[Complaint] = relationship(back_populates="attachments")
@@ -876,4 +892,17 @@ class CoHandling(Base):
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CannedReply(Base):
+    """A department's ready-made message to a worker (常用回复): staff pick one on a case, edit it and send it;
+    placeholders such as {编号} are filled from the case (intake.case.canned)."""
+
+    __tablename__ = "canned_replies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    title: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

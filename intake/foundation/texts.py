@@ -18,6 +18,8 @@ WORKER_TEXT = {
     "reopened": "【清零】编号{ticket}已重新处理，{department}会再联系您。",
     "message": "【清零】编号{ticket}，{department}：{message}",
     "transferred": "【清零】编号{ticket}已转给{department}办理，他们会尽快联系您。",
+    "duplicate": "【清零】您反映的编号{ticket}和编号{survivor}是同一件事，合在{survivor}一起办理。以后请用编号{survivor}查进度。",
+    "separated": "【清零】编号{ticket}恢复单独办理，{department}会继续处理。",
 }
 
 STATUS_TEXT = {
@@ -44,6 +46,8 @@ EVENT_TEXT = {
     EventKind.CLOCKS_RESUMED: "材料已收到，继续处理",
     EventKind.TRANSFERRED: "已转给更合适的部门办理",
     EventKind.WORKER_WROTE: "收到您补充的内容，已转给负责部门",
+    EventKind.DUPLICATE_MARKED: "和您的另一件投诉是同一件事，合在一起办理",
+    EventKind.DUPLICATE_UNMARKED: "恢复单独办理",
 }
 
 
@@ -58,7 +62,8 @@ EVENT_LABELS = {
     EventKind.ESCALATED: "超期督办", EventKind.PRIORITY_SET: "优先级", EventKind.SUPERVISED: "挂牌督办",
     EventKind.SUPERVISION_OVERDUE: "督办超期", EventKind.APPROVAL_REQUESTED: "提交申请",
     EventKind.APPROVAL_DECIDED: "审批", EventKind.WORKER_MESSAGED: "发消息给工人", EventKind.WORKER_WROTE: "工人留言", EventKind.NOTE_ADDED: "内部备注",
-    EventKind.ASSIGNED: "承办人",
+    EventKind.ASSIGNED: "承办人", EventKind.DUPLICATE_MARKED: "标为重复投诉",
+    EventKind.DUPLICATE_UNMARKED: "撤销重复标记", EventKind.DUPLICATE_JOINED: "重复投诉并入本案",
     EventKind.CLAIM_LINE_ADDED: "添加工人", EventKind.PAYMENT_RECORDED: "记录发放",
     EventKind.COLLECTIVE_LINKED: "关联集体案件", EventKind.COLLECTIVE_MERGED: "人工并入集体案件",
     EventKind.COLLECTIVE_SPLIT: "移出集体案件", EventKind.CO_HANDLER_NOTIFIED: "通知协办",
@@ -82,8 +87,8 @@ def status_text(status: str) -> str:
 def event_text(event: Event) -> str | None:
     """Timeline line for the worker, or None for an event that is not theirs to see; staff-only detail (notes,
     names of officials) is never included."""
-    if event.kind in EVENT_TEXT:
-        return EVENT_TEXT[event.kind]
+    if event.kind in EVENT_TEXT and not (event.data or {}).get("duplicate"):
+        return EVENT_TEXT[event.kind]  # clocks paused for a duplicate are not "waiting for your material"
     if event.to_status:
         return status_text(event.to_status)
     return None
