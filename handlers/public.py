@@ -26,7 +26,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from intake.case import cases
 from intake.case.complaints import create_complaint, find_for_worker
 from intake.case.links import confirmed_complaint
-from intake.foundation.models import Complaint, Site
+from intake.foundation.models import ClaimLine, Complaint, Confirmation, Site
 from intake.foundation.texts import event_text, status_text, when_text
 from intake.registry.directory import counties
 from intake.registry.sites import site_by_token
@@ -40,6 +40,8 @@ bp = Blueprint("public", __name__)
 RECEIPTS_KEPT = 10
 CONFIRMED_PAID = "谢谢您的确认，案件已结案。以后再遇到欠薪，随时扫码反映。"
 CONFIRMED_UNPAID = "已收到，案件已重新交给负责部门处理，他们会再联系您。"
+LINE_PAID = "谢谢您的确认，已记下您的工资已经到手。"
+LINE_UNPAID = "已记下您的工资没收到或不够，已转给负责部门核实，他们会再联系您。"
 CHANGED_MEANWHILE = "案件刚刚有了新进展，请看下面最新的办理情况。"
 MESSAGE_SENT = "已转给负责部门，他们会看到您补充的内容。"
 # Tickets this browser has opened (ticket and phone digits, or the signed link): their pages take a message.
@@ -178,17 +180,19 @@ def _opened(complaint: Complaint) -> None:
 @bp.route("/c/<token>", methods=["GET", "POST"])
 @limiter.limit(lambda: services().settings.ratelimit.status_per_address, methods=["POST"])
 def confirm(token: str):
-    """回访 from the signed link in the worker's 办结 notice: yes closes the case (销号), no reopens it."""
-    complaint = confirmed_complaint(db(), services().settings, token)
-    if complaint is None:
+    """回访 from the signed link in the worker's 办结 notice: the answer of the complainant, or of the one worker of
+    the case the link was made for (intake.case.cases.confirm_payment says what it changes)."""
+    found = confirmed_complaint(db(), services().settings, token)
+    if found is None:
         abort(404)
+    complaint, line = found
     _opened(complaint)
     complaint_id = complaint.id
     form = ConfirmForm()
     if not form.validate_on_submit() or form.answer() is None:
-        return _status_page(complaint, confirm=form)
+        return _status_page(complaint, confirm=form, line=line)
     try:
-        cases.confirm_payment(db(), complaint, case_context(), paid=form.answer(), actor="worker:web")
+        cases.confirm_payment(db(), complaint, case_context(), paid=form.answer(), actor="worker:web", line=line)
         db().commit()
     except cases.CaseError as exc:
         db().rollback()
@@ -196,18 +200,25 @@ def confirm(token: str):
     except StaleDataError:
         db().rollback()
         return _status_page(db().get(Complaint, complaint_id), notice=CHANGED_MEANWHILE)
+    if line is not None:
+        return _status_page(complaint, notice=LINE_PAID if form.answer() else LINE_UNPAID)
     return _status_page(complaint, notice=CONFIRMED_PAID if form.answer() else CONFIRMED_UNPAID)
 
 
 def _status_page(complaint: Complaint, *, form: StatusForm | None = None, confirm: ConfirmForm | None = None,
-                 notice: str | None = None, message: WorkerMessageForm | None = None):
-    """The case as its worker sees it; the 工资到手了吗 buttons only on the signed link's page."""
+                 notice: str | None = None, message: WorkerMessageForm | None = None, line: ClaimLine | None = None):
+    """The case as its worker sees it; the 工资到手了吗 buttons only on the signed link's page, and on one worker's
+    link only while their own answer is missing or a no."""
     timezone = services().settings.calendar.timezone
     timeline = [(when_text(e.created_at, timezone), text) for e in reversed(complaint.events)
                 if (text := event_text(e)) is not None]
+    if line is not None:
+        asking = line.confirmation in (Confirmation.ASKED, Confirmation.DISPUTED) and complaint.status != "closed"
+    else:
+        asking = complaint.status == "resolved"
     return _private(render_template("status.html", form=form or StatusForm(formdata=None), complaint=complaint,
                                     notice=notice, status=status_text(complaint.status), timeline=timeline,
-                                    confirm=confirm if complaint.status == "resolved" else None,
+                                    confirm=confirm if asking else None, line=line,
                                     message=None if complaint.status == "closed" else
                                     message or WorkerMessageForm(services().settings.uploads, formdata=None)))
 

@@ -13,7 +13,7 @@ from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import utcnow
-from intake.foundation.texts import EVENT_LABELS, amount_text, when_text
+from intake.foundation.texts import ANSWERED_VIA_TEXT, CONFIRMATION_TEXT, EVENT_LABELS, amount_text, when_text
 from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import mask_numbers, mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
@@ -53,7 +53,8 @@ def _page(complaint, *, revealed: bool = False):
         pending=cases.pending_approvals(db(), complaint), clock_labels=LABELS,
         colleagues=cases.colleagues(db(), complaint),
         collective=collective_view(db(), scope(), complaint),
-        holds=scope().holds(complaint))
+        holds=scope().holds(complaint), mask_phone=mask_phone, confirmations=CONFIRMATION_TEXT,
+        answered_via=ANSWERED_VIA_TEXT)
 
 
 @bp.get("/cases/<ticket_no>")
