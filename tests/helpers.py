@@ -232,6 +232,11 @@ def act(client, ticket_no: str, action: str, version: int | None = None, **field
                        data={"csrf_token": csrf_token(page), "version": str(version), **fields})
 
 
+def confirm_link(text: str) -> str:
+    """The path of the signed 工资到手了吗 link in a notice's text."""
+    return re.search(r"(/c/[\w.\-]+)", text).group(1)
+
+
 def flashed(client, response) -> str:
     """The page a redirect leads to, as text (where the flash message is shown)."""
     return client.get(response.headers["Location"]).get_data(as_text=True)
