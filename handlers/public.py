@@ -19,6 +19,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,7 +32,7 @@ from intake.foundation.texts import event_text, status_text, when_text
 from intake.registry.directory import counties
 from intake.registry.sites import site_by_token
 
-from .errors import MESSAGES, when_unavailable
+from .errors import MESSAGES, csrf_expired_page, when_unavailable
 from .extensions import limiter, submitted_phone
 from .forms import NOT_FOUND, ComplaintForm, ConfirmForm, GeneralComplaintForm, StatusForm, WorkerMessageForm
 from .runtime import case_context, db, services
@@ -95,24 +96,48 @@ def general_form():
     return _take(GeneralComplaintForm(services().settings.uploads, known))
 
 
+def _as_typed(known: list) -> ComplaintForm:
+    """The posted complaint form filled with what the worker typed, with its submission key, so the later tap
+    that stores it is deduplicated as usual; `known` are the counties to offer (the typed one always)."""
+    uploads = services().settings.uploads
+    if request.endpoint != "public.general_form":
+        return ComplaintForm(uploads)
+    form = GeneralComplaintForm(uploads, known)
+    typed = request.form.get("county", "")
+    if typed and typed not in {code for code, _ in form.county.choices}:
+        form.county.choices += [(typed, _county_names.get(typed, typed))]
+    return form
+
+
 def _unsaved():
     """The database is unavailable: a posted form comes back as typed (photos must be chosen again: a browser
-    cannot put files back), with its submission key, so the later tap that stores it is deduplicated as usual."""
+    cannot put files back)."""
     if request.method != "POST" or request.endpoint not in FORMS:
         title, text = MESSAGES[503]
         return render_template("error.html", title=title, text=text)
-    uploads = services().settings.uploads
-    if request.endpoint == "public.general_form":
-        form = GeneralComplaintForm(uploads, [])
-        typed = request.form.get("county", "")
-        form.county.choices += [(typed, _county_names.get(typed, typed))] if typed else []
-    else:
-        form = ComplaintForm(uploads)
+    form = _as_typed([])
     return render_template("form.html", form=form, site=None, unsaved=True,
                            photos_dropped=bool(form.chosen_photos()))
 
 
+def _expired(error: CSRFError):
+    """A complaint form posted after its CSRF token or session cookie expired (a phone left on the page for a
+    day, WeChat's browser dropping its cookies) comes back as typed with a fresh token and one plain sentence,
+    never an empty "页面已过期" page; nothing is stored until the next tap. Other forms get the error page."""
+    if request.method != "POST" or request.endpoint not in FORMS:
+        return csrf_expired_page(error)
+    site = None
+    if request.endpoint == "public.site_form":
+        site = site_by_token(db(), (request.view_args or {}).get("token", ""))
+        if site is None:
+            abort(404)
+    form = _as_typed(counties(db()) if site is None else [])
+    return render_template("form.html", form=form, site=site, expired=True,
+                           photos_dropped=bool(form.chosen_photos())), 400
+
+
 bp.register_error_handler(DBAPIError, when_unavailable(_unsaved))
+bp.register_error_handler(CSRFError, _expired)
 
 
 def _take(form: ComplaintForm, site: Site | None = None):

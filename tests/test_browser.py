@@ -68,6 +68,34 @@ def test_worker_fills_the_site_form_on_a_phone(server, browser, session, tmp_pat
     assert len(complaint.attachments) == 1
 
 
+def test_a_form_sent_after_its_cookie_expired_comes_back_filled_in(server, browser, session):
+    """A worker fills the form, the phone drops the session cookie (a day on the page, WeChat's browser), and the
+    tap on 提交 brings the form back as typed with one sentence; the next tap files it."""
+    site = Site(code="EXPIRED1", name="阳光城三期工地", jurisdiction_code="371302", public_token=secrets.token_urlsafe(16))
+    session.add(site)
+    session.commit()
+    browser.get(f"{server}/s/{site.public_token}")
+    typed = {"name": "张三", "phone": "13800138000", "amount": "35000", "free_text": "干了三个月，老板一直不给钱。"}
+    for name, value in typed.items():
+        browser.find_element(By.NAME, name).send_keys(value)
+    browser.find_element(By.NAME, "consent").click()
+    browser.delete_all_cookies()
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".alert")))
+    assert "您填的内容都还在下面" in browser.find_element(By.CSS_SELECTOR, ".alert").text
+    for name, value in typed.items():
+        assert browser.find_element(By.NAME, name).get_attribute("value") == value, name
+    assert browser.find_element(By.NAME, "consent").is_selected()
+    session.rollback()
+    assert session.scalar(select(Complaint)) is None
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CLASS_NAME, "ticket")))
+    session.rollback()
+    [complaint] = session.scalars(select(Complaint)).all()
+    assert complaint.ticket_no == browser.find_element(By.CLASS_NAME, "ticket").text
+    assert complaint.free_text == typed["free_text"] and complaint.amount == 35000
+
+
 def test_chat_simulator_on_a_phone(demo_server, browser, session):
     browser.get(f"{demo_server}/demo/chat")
     box = browser.find_element(By.NAME, "text")
