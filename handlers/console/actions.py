@@ -98,9 +98,10 @@ FORMS: Mapping[CaseAction, Form] = {
                                 Field("note", "说明", "textarea", required=False))),
     A.INVESTIGATE: Form("立案调查", (Field("note", "立案说明", "textarea", required=False),)),
     A.CLAIM_LINE: Form("添加工人及欠薪金额",
-                       (Field("worker_name", "工人姓名"), Field("amount", "欠薪金额（元）", "number", required=False)),
+                       (Field("worker_name", "工人姓名"), Field("amount", "欠薪金额（元）", "number", required=False),
+                        Field("phone", "手机号（办结后由本人确认工资到手）", required=False)),
                        params=lambda v, _ctx: {"worker_name": v["worker_name"], "amount_claimed": _amount(
-                           v["amount"], "欠薪金额") if v.get("amount") else None}),
+                           v["amount"], "欠薪金额") if v.get("amount") else None, "phone": v.get("phone") or None}),
     A.PAYMENT: Form("记录工资发放", (Field("line_id", "工人", "select"), Field("amount_paid", "已发放金额（元）", "number")),
                     params=lambda v, _ctx: {"line_id": _row_id(v["line_id"]),
                                             "amount_paid": _amount(v["amount_paid"], "已发放金额")}),

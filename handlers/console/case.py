@@ -13,7 +13,7 @@ from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import utcnow
-from intake.foundation.texts import EVENT_LABELS, amount_text, when_text
+from intake.foundation.texts import ANSWERED_VIA_TEXT, CONFIRMATION_TEXT, EVENT_LABELS, amount_text, when_text
 from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import ROW_ID_MAX, mask_numbers, mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
@@ -69,7 +69,8 @@ def _page(complaint, *, revealed: bool = False):
         reply_text=_picked_reply(complaint, timezone), photos=documents.worker_photos(complaint),
         documents=documents.staff_documents(complaint), document_kinds=documents.KINDS,
         may_add_documents=scope().may_on(db(), complaint, "documents"),
-        document_mb=DOCUMENT_MAX_BYTES // (1024 * 1024))
+        document_mb=DOCUMENT_MAX_BYTES // (1024 * 1024), mask_phone=mask_phone,
+        confirmations=CONFIRMATION_TEXT, answered_via=ANSWERED_VIA_TEXT)
 
 
 @bp.get("/cases/<ticket_no>")

@@ -273,6 +273,8 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
                 timer.state = timers.CANCELLED
             else:
                 timer.version = complaint.version
+        elif name == timers.CONFIRM_CLOCK:
+            timer.state = timers.CANCELLED  # a new status: its reminders are over (办结 sets them afresh)
         elif name not in CLOCKS:
             continue  # another module's clock (e.g. routing's): not ours to manage
         elif name in running and name not in restart:

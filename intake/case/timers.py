@@ -65,6 +65,8 @@ Handler = Callable[[Session, Timer, Complaint, FireContext], None]
 # intake.case.clocks carries its timers over to each new version until the case is closed.
 SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK = "supervise", "payment_order"
 STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK})
+# The reminders to confirm the money after 办结 (intake.case.cases.fire_confirm): any status change ends them.
+CONFIRM_CLOCK = "confirm"
 
 
 def clock_name(timer_clock: str) -> str:

@@ -129,6 +129,11 @@ class EventKind(StrEnum):
     DUPLICATE_JOINED = "duplicate_joined"
     # The worker's own follow-up on their case (a text, photos) after the receipt.
     WORKER_WROTE = "worker_wrote"
+    # One worker's answer to 工资到手了吗 (data: line_id, or none for the complainant's own; paid; via), and a
+    # reminder sent to those who have not answered (data: line_ids, round).
+    PAYMENT_CONFIRMED = "payment_confirmed"
+    PAYMENT_DISPUTED = "payment_disputed"
+    CONFIRMATION_REMINDED = "confirmation_reminded"
     CLAIM_LINE_ADDED = "claim_line_added"
     PAYMENT_RECORDED = "payment_recorded"
     # The clocks: paused and resumed while waiting for the worker, extended on approval, and the cards they give.
@@ -368,15 +373,40 @@ class Complaint(Base):
     claim_lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.id", back_populates="complaint")
 
 
+class Confirmation(StrEnum):
+    """Where one worker's own answer to 工资到手了吗 stands (ClaimLine.confirmation; None: never asked)."""
+
+    ASKED = "asked"
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"
+
+
 class ClaimLine(Base):
+    """One worker of a case: what they are owed and were paid, and their own answer after 办结. The phone is
+    encrypted like a complainant's, and found by its keyed hash when the worker answers by SMS."""
+
     __tablename__ = "claim_lines"
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
     worker_name: Mapped[str | None] = mapped_column(String(100))
     amount_claimed: Mapped[int | None] = mapped_column(BigInteger)
     amount_paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    phone: Mapped[str | None] = mapped_column(EncryptedText)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The random reference of this worker's own signed confirm link (intake.case.links), like Complaint.link_ref.
+    link_ref: Mapped[str | None] = mapped_column(String(32), unique=True)
+    confirmation: Mapped[str | None] = mapped_column(String(20))
+    asked_at: Mapped[datetime | None]
+    reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    answered_at: Mapped[datetime | None]
+    answered_via: Mapped[str | None] = mapped_column(String(20))  # the channel of the answer: web, sms, wechat
 
     complaint: Mapped[Complaint] = relationship(back_populates="claim_lines")
+
+    @validates("phone")
+    def _hash(self, _key: str, value: str | None) -> str | None:
+        self.phone_hash = None if value is None else lookup_hash(value)
+        return value
 
 
 class Event(Base):

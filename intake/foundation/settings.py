@@ -86,6 +86,10 @@ class ClockSettings:
     investigate: tuple[tuple[str, str], ...] = (("urgent", "60wd"), ("high", "60wd"), ("normal", "60wd"))
     follow_up: tuple[tuple[str, str], ...] = (("urgent", "1wd"), ("high", "3wd"), ("normal", "3wd"))
     reply_extension_max_days: int = 10
+    # After 办结, each worker who has not answered 工资到手了吗 is asked again every `confirm_reminder_days`
+    # working days, `confirm_reminders` times; only then may a supervisor close without their answer.
+    confirm_reminder_days: int = 3
+    confirm_reminders: int = 2
     investigate_extension_max_days: int = 30
     return_within_days: int = 2
     warning_percent: int = 75

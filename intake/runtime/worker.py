@@ -40,6 +40,7 @@ TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     cases.SUPERVISE_CLOCK: cases.fire_supervision,
     timers.PAYMENT_ORDER_CLOCK: orders.fire_order,
     cases.MATERIAL_CLOCK: cases.fire_material,
+    cases.CONFIRM_CLOCK: cases.fire_confirm,
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
 }
 # Timers fired alone, one transaction each (see the module's docstring).

@@ -31,6 +31,7 @@ from intake.foundation.models import (
     StaffUser,
     Status,
 )
+from intake.foundation.texts import ANSWERED_VIA_TEXT, CONFIRMATION_TEXT
 from intake.foundation.validation import mask_phone
 from intake.people.access import Scope
 
@@ -42,7 +43,8 @@ HEADER = ("入账号", "投诉编号", "来源渠道", "收到时间", "投诉�
           "不予受理理由", "立案日期", "当前期限", "签收", "首次联系", "受理决定", "办理答复", "处理措施", "追回金额（元）",
           "已发放人数", "办结日期", "告知方式", "工人确认", "销号日期", "销号人", "挂牌督办", "集体欠薪", "承办人",
           "重复投诉（由此编号继续办理）", "办案材料（份）")
-LINES_HEADER = ("入账号", "投诉编号", "工人姓名", "应发金额（元）", "已发金额（元）")
+LINES_HEADER = ("入账号", "投诉编号", "工人姓名", "联系电话", "应发金额（元）", "已发金额（元）", "本人确认", "确认时间",
+                "确认方式", "提醒次数")
 ON_TIME = {True: "按时", False: "超期", None: ""}
 SATISFIED = {True: "工资已到手", False: "工资未到手", None: ""}
 INVESTMENTS = {k.value: v for k, v in INVESTMENT_LABELS.items()}
@@ -125,10 +127,15 @@ def rows(session: Session, scope: Scope, filters: Filters, timezone: str, labels
 
 def claim_lines(session: Session, scope: Scope, filters: Filters, timezone: str) -> Iterator[tuple]:
     """One row per worker's claim line of the same complaints."""
-    query = (select(Complaint.entry_no, Complaint.ticket_no, ClaimLine.worker_name, ClaimLine.amount_claimed,
-                    ClaimLine.amount_paid)
+    zone = ZoneInfo(timezone)
+    query = (select(Complaint.entry_no, Complaint.ticket_no, ClaimLine.worker_name, ClaimLine.phone,
+                    ClaimLine.amount_claimed, ClaimLine.amount_paid, ClaimLine.confirmation, ClaimLine.answered_at,
+                    ClaimLine.answered_via, ClaimLine.reminders)
              .join(Complaint, Complaint.id == ClaimLine.complaint_id)
              .where(*conditions(scope, filters, timezone)).order_by(Complaint.id, ClaimLine.id)
              .execution_options(yield_per=BATCH))
-    for entry_no, ticket_no, worker, claimed, paid in session.execute(query):
-        yield entry_no or "", ticket_no, worker or "", claimed, paid
+    for entry_no, ticket_no, worker, phone, claimed, paid, confirmation, answered_at, via, reminders in \
+            session.execute(query):
+        yield (entry_no or "", ticket_no, worker or "", mask_phone(phone), claimed, paid,
+               CONFIRMATION_TEXT.get(confirmation, confirmation), _when(answered_at, zone),
+               ANSWERED_VIA_TEXT.get(via, via or ""), reminders)
