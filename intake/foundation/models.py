@@ -371,6 +371,8 @@ class Event(Base):
     """Append-only timeline: every transition and action, who did it, when and why."""
 
     __tablename__ = "events"
+    # One event at each place of a case's chain: two sealers appending to the same head would fail here.
+    __table_args__ = (UniqueConstraint("complaint_id", "chain_index"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -380,8 +382,9 @@ class Event(Base):
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The case's hash chain (intake.foundation.chain): the previous event's hash and this one's. Events written
-    # before the chain existed have neither.
+    # The case's hash chain (intake.foundation.chain): the event's place in it (1 for the first), the previous
+    # event's hash and this one's, all set at commit. Events written before the chain existed have none.
+    chain_index: Mapped[int | None] = mapped_column(Integer)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
 

@@ -1,0 +1,55 @@
+"""enforcement: each event's place in its case's hash chain (sealed at commit under a per-case lock instead of a
+row lock on the complaint), numbered for the chains already written by walking their links
+
+Revision ID: 0021
+Revises: 0016
+Create Date: 2026-12-04 23:40:00
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0021'
+down_revision = '0016'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('events') as batch_op:
+        batch_op.add_column(sa.Column('chain_index', sa.Integer(), nullable=True))
+    _number_existing_chains(op.get_bind())
+    with op.batch_alter_table('events') as batch_op:
+        batch_op.create_unique_constraint(batch_op.f('uq_events_complaint_id'), ['complaint_id', 'chain_index'])
+
+
+def _number_existing_chains(conn) -> None:
+    """Follow each case's links from its first sealed event; events off the walk (a fork) stay unnumbered, and
+    `qingling evidence verify` goes on reporting them."""
+    events = sa.table('events', sa.column('id'), sa.column('complaint_id'), sa.column('prev_hash'),
+                      sa.column('hash'), sa.column('chain_index'))
+    rows = conn.execute(sa.select(events.c.complaint_id, events.c.id, events.c.prev_hash, events.c.hash)
+                        .where(events.c.hash.is_not(None)).order_by(events.c.complaint_id, events.c.id))
+    numbered, case_id, following = [], None, {}
+
+    def walk():
+        head, index = None, 0
+        while following.get(head):
+            event_id, head = following.pop(head)[0]
+            index += 1
+            numbered.append({'event_id': event_id, 'index': index})
+
+    for complaint_id, event_id, prev_hash, hash_ in rows:
+        if complaint_id != case_id:
+            walk()
+            case_id, following = complaint_id, {}
+        following.setdefault(prev_hash, []).append((event_id, hash_))
+    walk()
+    if numbered:
+        conn.execute(events.update().where(events.c.id == sa.bindparam('event_id'))
+                     .values(chain_index=sa.bindparam('index')), numbered)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('events') as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_events_complaint_id'), type_='unique')
+        batch_op.drop_column('chain_index')
