@@ -25,15 +25,20 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from intake.case import cases
 from intake.case.complaints import create_complaint, find_for_worker
-from intake.case.links import confirmed_complaint
-from intake.foundation.models import Complaint, Site
+from intake.case.links import DOCUMENTS_MAX_AGE_DAYS, confirmed_complaint, documents_complaint, documents_token
+from intake.enforcement.dossier import dossier, order_of, order_paper
+from intake.enforcement.orders import orders_of
+from intake.foundation.models import Complaint, Site, utcnow
 from intake.foundation.texts import event_text, status_text, when_text
+from intake.people.audit import audit
 from intake.registry.directory import counties
 from intake.registry.sites import site_by_token
 
+from .documents import dossier_zip, download, order_pdf
 from .errors import MESSAGES, when_unavailable
 from .extensions import limiter, submitted_phone
 from .forms import NOT_FOUND, ComplaintForm, ConfirmForm, GeneralComplaintForm, StatusForm, WorkerMessageForm
+from .posters import poster_font
 from .runtime import case_context, db, services
 
 bp = Blueprint("public", __name__)
@@ -199,13 +204,55 @@ def confirm(token: str):
     return _status_page(complaint, notice=CONFIRMED_PAID if form.answer() else CONFIRMED_UNPAID)
 
 
+@bp.get("/d/<token>/dossier.zip")
+def worker_dossier(token: str):
+    """The worker's own copy of their case (their timeline, the orders, their files with the chain's hashes),
+    from the signed link on their status page; audited like a staff export."""
+    complaint = _documents_case(token)
+    settings = services().settings
+    body = dossier_zip(dossier(db(), complaint, settings.calendar.timezone, for_worker=True), poster_font(settings),
+                       utcnow())
+    _audit_worker(complaint, "dossier_export", copy="worker")
+    return download(body, "application/zip", f"dossier-{complaint.ticket_no}.zip")
+
+
+@bp.get("/d/<token>/orders/<int:order_id>.pdf")
+def worker_order(token: str, order_id: int):
+    complaint = _documents_case(token)
+    order = order_of(db(), complaint, order_id)
+    if order is None:
+        abort(404)
+    settings = services().settings
+    pdf = order_pdf(order_paper(complaint, order, settings.calendar.timezone), poster_font(settings))
+    _audit_worker(complaint, "document", document="order", order_id=order.id)
+    return download(pdf, "application/pdf", f"order-{complaint.ticket_no}-{order.id}.pdf")
+
+
+def _documents_case(token: str) -> Complaint:
+    complaint = documents_complaint(db(), services().settings, token)
+    if complaint is None:
+        abort(404)
+    return complaint
+
+
+def _audit_worker(complaint: Complaint, action: str, **detail) -> None:
+    audit(db(), user_id=None, username="worker:web", action=action, ticket_no=complaint.ticket_no, detail=detail,
+          address=request.remote_addr)
+    db().commit()
+
+
 def _status_page(complaint: Complaint, *, form: StatusForm | None = None, confirm: ConfirmForm | None = None,
                  notice: str | None = None, message: WorkerMessageForm | None = None):
-    """The case as its worker sees it; the 工资到手了吗 buttons only on the signed link's page."""
+    """The case as its worker sees it; the 工资到手了吗 buttons only on the signed link's page; the links to
+    their documents signed afresh for DOCUMENTS_MAX_AGE_DAYS."""
     timezone = services().settings.calendar.timezone
     timeline = [(when_text(e.created_at, timezone), text) for e in reversed(complaint.events)
                 if (text := event_text(e)) is not None]
+    token = documents_token(services().settings, complaint)
+    db().commit()  # the case's link reference, made on first use
     return _private(render_template("status.html", form=form or StatusForm(formdata=None), complaint=complaint,
+                                    documents=token, orders=orders_of(db(), complaint),
+                                    documents_days=DOCUMENTS_MAX_AGE_DAYS,
                                     notice=notice, status=status_text(complaint.status), timeline=timeline,
                                     confirm=confirm if complaint.status == "resolved" else None,
                                     message=None if complaint.status == "closed" else

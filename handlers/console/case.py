@@ -11,6 +11,8 @@ from intake.case.queue import clock_views, unanswered
 from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_view
 from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
+from intake.enforcement.dossier import dossier, order_of, order_paper
+from intake.enforcement.orders import orders_of
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import utcnow
 from intake.foundation.texts import EVENT_LABELS, amount_text, when_text
@@ -19,6 +21,8 @@ from intake.foundation.validation import mask_numbers, mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
 from intake.people.actors import actor_names
 
+from ..documents import dossier_zip, download, order_pdf
+from ..posters import poster_font
 from ..runtime import case_context, db, services
 from .actions import FORMS, read_values
 from .blueprint import bp, record, scope, staff_view
@@ -53,7 +57,7 @@ def _page(complaint, *, revealed: bool = False):
         pending=cases.pending_approvals(db(), complaint), clock_labels=LABELS,
         colleagues=cases.colleagues(db(), complaint),
         collective=collective_view(db(), scope(), complaint),
-        holds=scope().holds(complaint))
+        holds=scope().holds(complaint), orders=orders_of(db(), complaint))
 
 
 @bp.get("/cases/<ticket_no>")
@@ -87,6 +91,36 @@ def photo(ticket_no: str, attachment_id: int):
     response.headers["Content-Disposition"] = f'inline; filename="evidence-{found.id}"'
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+@bp.get("/cases/<ticket_no>/orders/<int:order_id>.pdf")
+@staff_view()
+def order_document(ticket_no: str, order_id: int):
+    """The order to pay as served, to print and sign; every download is audited."""
+    complaint = _case(ticket_no)
+    order = order_of(db(), complaint, order_id)
+    if order is None:
+        abort(404)
+    settings = services().settings
+    pdf = order_pdf(order_paper(complaint, order, settings.calendar.timezone), poster_font(settings))
+    record("document", complaint.ticket_no, document="order", order_id=order.id)
+    db().commit()
+    return download(pdf, "application/pdf", f"order-{complaint.ticket_no}-{order.id}.pdf")
+
+
+@bp.get("/cases/<ticket_no>/dossier.zip")
+@staff_view()
+def dossier_export(ticket_no: str):
+    """The whole case for arbitration, court or police, for the staff who hold it (a co-handler reads the case,
+    never exports the worker's file); audited."""
+    complaint = _case(ticket_no)
+    if not scope().holds(complaint):
+        abort(403)
+    settings = services().settings
+    body = dossier_zip(dossier(db(), complaint, settings.calendar.timezone), poster_font(settings), utcnow())
+    record("dossier_export", complaint.ticket_no, copy="staff")
+    db().commit()
+    return download(body, "application/zip", f"dossier-{complaint.ticket_no}.zip")
 
 
 @bp.post("/cases/<ticket_no>/actions/<name>")
