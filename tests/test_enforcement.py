@@ -7,15 +7,27 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from intake.case.cases import CaseContext, CaseError
 from intake.case.complaints import NewComplaint, create_complaint
-from intake.enforcement import orders
-from intake.foundation.models import ClaimLine, EventKind, PaymentOrder, utcnow
+from intake.enforcement import orders, police
+from intake.foundation.models import ClaimLine, EventKind, PaymentOrder, PoliceTransfer, utcnow
 from intake.foundation.settings import EnforcementSettings
 from intake.supervision.employers import list_employer, remove_listing
-from tests.helpers import CAL, act, flashed, invoke, login, make_accounts, outbox, reload, routed, worker_pass
+from tests.helpers import (
+    CAL,
+    act,
+    case_page,
+    flashed,
+    invoke,
+    login,
+    make_accounts,
+    outbox,
+    reload,
+    routed,
+    worker_pass,
+)
 
 
 @pytest.fixture
@@ -154,7 +166,7 @@ def test_the_province_sets_the_figure(session):
 
 def test_a_transfer_below_the_thresholds_is_refused_with_the_reasons(app, session, settings, accepted):
     complaint, _staff, head = accepted
-    refused = act(head, complaint.ticket_no, "police_transfer", note="拒不支付")
+    refused = act(head, complaint.ticket_no, "police_transfer", police="临沂市公安局兰山分局", note="拒不支付")
     page = flashed(head, refused)
     assert "不符合移送公安的条件" in page and "尚无逾期未付的限期支付令" in page
     assert not [e for e in reload(session, complaint).events if e.kind == EventKind.POLICE_TRANSFERRED]
@@ -164,11 +176,11 @@ def test_an_eligible_case_is_transferred_with_its_basis(app, session, settings):
     complaint = _case(session, 10, 30000, 2)
     _expired_order(session, complaint, 30000)
     ctx = CaseContext(settings, CAL, utcnow())
-    event = orders.transfer_to_police(session, complaint, ctx, actor="staff:head", note="移送兰山公安分局")
+    event = police.transfer_to_police(session, complaint, ctx, actor="staff:head", police="临沂市公安局兰山分局")
     assert event.kind == EventKind.POLICE_TRANSFERRED
     assert "拖欠 10 名工人工资共 30000 元，达到 30000 元的标准" in event.data["basis"]
     with pytest.raises(CaseError):
-        orders.transfer_to_police(session, _case(session, 10, 29999, 2), ctx, actor="staff:head")
+        police.transfer_to_police(session, _case(session, 10, 29999, 2), ctx, actor="staff:head", police="兰山分局")
     session.rollback()
 
 
@@ -192,3 +204,82 @@ def test_a_listed_employer_is_found_on_a_new_site_import(app, session, tmp_path)
     session.commit()
     again = invoke(app, "sites", "import", str(path))
     assert again.exit_code == 0 and "失信提醒" not in again.output
+
+
+# -- 移送公安: the police's receipt and decision, each against its clock
+
+@pytest.fixture
+def transferable(session, accepted):
+    """The accepted case grown to ten workers owed 30,000 yuan, with an order to pay ignored."""
+    complaint, staff, head = accepted
+    complaint = reload(session, complaint)
+    complaint.workers, complaint.amount = 10, 30000
+    _expired_order(session, complaint, 30000)
+    session.commit()
+    return complaint, staff, head
+
+
+def _transfer(session, complaint):
+    session.expire_all()
+    return session.scalar(select(PoliceTransfer).where(PoliceTransfer.complaint_id == complaint.id)
+                          .order_by(PoliceTransfer.id.desc()))
+
+
+def _kinds(session, complaint, kind) -> list:
+    return [e for e in reload(session, complaint).events if e.kind == kind]
+
+
+def test_the_polices_receipt_and_decision_are_each_escalated_once_when_late(app, session, transferable):
+    complaint, staff, head = transferable
+    done = act(head, complaint.ticket_no, "police_transfer", police="临沂市公安局兰山分局", note="拒不支付")
+    assert "已移送公安" in flashed(head, done)
+    transfer = _transfer(session, complaint)
+    assert transfer.police == "临沂市公安局兰山分局" and transfer.received_at is None
+    worker_pass(app, now=utcnow() + timedelta(hours=23))
+    assert _kinds(session, complaint, EventKind.POLICE_OVERDUE) == []
+    worker_pass(app, now=utcnow() + timedelta(hours=25))
+    late = _kinds(session, complaint, EventKind.POLICE_OVERDUE)
+    assert [e.data["step"] for e in late] == ["receipt"] and "未在期限内签收移送回执" in late[0].note
+    assert len({n.destination for n in outbox(session, complaint, EventKind.POLICE_OVERDUE)}) >= 3
+    act(staff, complaint.ticket_no, "police_receipt", note="回执 兰公〔2026〕88号")
+    transfer = _transfer(session, complaint)
+    assert transfer.received_at is not None and transfer.receipt_note == "回执 兰公〔2026〕88号"
+    assert "待决定" in case_page(staff, complaint.ticket_no).text
+    worker_pass(app, now=utcnow() + timedelta(days=2))
+    assert len(_kinds(session, complaint, EventKind.POLICE_OVERDUE)) == 1
+    worker_pass(app, now=utcnow() + timedelta(days=4))
+    worker_pass(app, now=utcnow() + timedelta(days=5))
+    assert [e.data["step"] for e in _kinds(session, complaint, EventKind.POLICE_OVERDUE)] == ["receipt", "decision"]
+    refused = act(staff, complaint.ticket_no, "police_decision", outcome="declined")
+    assert "不予立案的，请填写公安机关说明的理由" in flashed(staff, refused) and _transfer(session, complaint).outcome is None
+    act(staff, complaint.ticket_no, "police_decision", outcome="declined", reason="证据不足，退回补充")
+    transfer = _transfer(session, complaint)
+    assert (transfer.outcome, transfer.outcome_reason) == ("declined", "证据不足，退回补充")
+    decided = _kinds(session, complaint, EventKind.POLICE_DECIDED)
+    assert decided[0].note == "临沂市公安局兰山分局不予立案：证据不足，退回补充"
+    page = case_page(head, complaint.ticket_no).text
+    assert "不予立案：证据不足，退回补充" in page and 'data-action="police_receipt"' not in page
+    assert "记录公安机关立案结果" not in page and "移送公安</summary>" in page  # may be transferred again
+
+
+def test_a_decision_without_a_receipt_counts_as_both_and_stops_the_clocks(app, session, transferable):
+    complaint, staff, head = transferable
+    act(head, complaint.ticket_no, "police_transfer", police="临沂市公安局兰山分局")
+    assert "不能移送公安" in flashed(head, act(head, complaint.ticket_no, "police_transfer", police="另一分局"))
+    act(staff, complaint.ticket_no, "police_decision", outcome="filed")
+    transfer = _transfer(session, complaint)
+    assert transfer.outcome == "filed" and transfer.received_at is not None
+    worker_pass(app, now=utcnow() + timedelta(days=10))
+    assert _kinds(session, complaint, EventKind.POLICE_OVERDUE) == []
+    assert session.scalar(select(func.count()).select_from(PoliceTransfer)
+                          .where(PoliceTransfer.complaint_id == complaint.id)) == 1
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"police": ""}, "请填写接收移送的公安机关"),
+    ({"police": "公" * 201}, "公安机关名称请在 200 字以内"),
+])
+def test_a_transfer_without_the_police_named_is_refused(session, transferable, fields, message):
+    complaint, _staff, head = transferable
+    assert message in flashed(head, act(head, complaint.ticket_no, "police_transfer", **fields))
+    assert _transfer(session, complaint) is None

@@ -13,6 +13,7 @@ from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
 from intake.enforcement.dossier import dossier, order_of, order_paper
 from intake.enforcement.orders import orders_of
+from intake.enforcement.police import OUTCOMES, transfers_of
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import utcnow
 from intake.foundation.texts import EVENT_LABELS, amount_text, when_text
@@ -57,7 +58,8 @@ def _page(complaint, *, revealed: bool = False):
         pending=cases.pending_approvals(db(), complaint), clock_labels=LABELS,
         colleagues=cases.colleagues(db(), complaint),
         collective=collective_view(db(), scope(), complaint),
-        holds=scope().holds(complaint), orders=orders_of(db(), complaint))
+        holds=scope().holds(complaint), orders=orders_of(db(), complaint),
+        transfers=transfers_of(db(), complaint), outcomes=OUTCOMES)
 
 
 @bp.get("/cases/<ticket_no>")

@@ -61,10 +61,11 @@ class FireContext:
 
 
 Handler = Callable[[Session, Timer, Complaint, FireContext], None]
-# A deadline set by hand (挂牌督办, and an order to pay's time limit) that no status change makes obsolete:
-# intake.case.clocks carries its timers over to each new version until the case is closed.
-SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK = "supervise", "payment_order"
-STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK})
+# A deadline set by hand (挂牌督办, an order to pay's time limit, the police's answer to a transfer) that no
+# status change makes obsolete: intake.case.clocks carries its timers over to each new version until the case is
+# closed.
+SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK = "supervise", "payment_order", "police_transfer"
+STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK})
 
 
 def clock_name(timer_clock: str) -> str:

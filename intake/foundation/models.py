@@ -160,6 +160,9 @@ class EventKind(StrEnum):
     ORDER_PAID = "order_paid"
     ORDER_EXPIRED = "order_expired"
     POLICE_TRANSFERRED = "police_transferred"
+    POLICE_RECEIPT = "police_receipt"  # the police signed the transfer's receipt (回执)
+    POLICE_DECIDED = "police_decided"  # 立案 or 不予立案
+    POLICE_OVERDUE = "police_overdue"  # the receipt or the decision is late: escalated
     ANONYMISED = "anonymised"
 
 
@@ -697,6 +700,25 @@ class PaymentOrder(Base):
     issued_by: Mapped[str] = mapped_column(String(100))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     settled_at: Mapped[datetime | None]
+
+
+class PoliceTransfer(Base):
+    """移送公安: a case handed to the police (Criminal Law Art. 276-1), the police's receipt (回执) and decision
+    (立案 or 不予立案 with the reason) each awaited against a clock (intake.enforcement.police)."""
+
+    __tablename__ = "police_transfers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    police: Mapped[str] = mapped_column(String(200))  # the receiving public security organ
+    transferred_by: Mapped[str] = mapped_column(String(100))
+    transferred_at: Mapped[datetime]
+    receipt_due_at: Mapped[datetime]
+    received_at: Mapped[datetime | None]
+    receipt_note: Mapped[str | None] = mapped_column(String(500))
+    decision_due_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))  # filed | declined
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
 
 
 class ConsoleSession(Base):

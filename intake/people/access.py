@@ -26,7 +26,7 @@ A = CaseAction
 CO_STEPS = frozenset({A.CO_FUNDS, A.CO_PAYMENT_STATUS, A.CO_REPLY})
 WORK = frozenset({A.ACKNOWLEDGE, A.REQUEST_RETURN, A.CONTACT, A.WAIT, A.MATERIAL, A.ACCEPT, A.REJECT,
                   A.REQUEST_EXTENSION, A.MEASURES, A.CLAIM_LINE, A.PAYMENT, A.INVESTIGATE, A.RESOLVE, A.MESSAGE, A.NOTE,
-                  A.TAKE, A.ASSIGN, A.RELEASE, A.ORDER_PAID, "reveal_phone", "intake", "warnings"}) | frozenset(CO_STEPS)
+                  A.TAKE, A.ASSIGN, A.RELEASE, A.ORDER_PAID, A.POLICE_RECEIPT, A.POLICE_DECISION, "reveal_phone", "intake", "warnings"}) | frozenset(CO_STEPS)
 # Orders to pay and transfers to the police go out under the department head's name.
 HEAD = WORK | {A.RETURN, A.DECIDE_EXTENSION, A.DECIDE_RETURN, A.REOPEN, A.ORDER_PAYMENT, A.POLICE_TRANSFER}
 SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, A.MERGE_COLLECTIVE, A.SPLIT_COLLECTIVE, "export",

@@ -1,5 +1,6 @@
 """enforcement: each event's place in its case's hash chain (sealed at commit under a per-case lock instead of a
-row lock on the complaint), numbered for the chains already written by walking their links
+row lock on the complaint), numbered for the chains already written by walking their links; transfers to the
+police with their receipt and decision
 
 Revision ID: 0021
 Revises: 0016
@@ -8,10 +9,14 @@ Create Date: 2026-12-04 23:40:00
 import sqlalchemy as sa
 from alembic import op
 
+import intake.foundation.models
+
 revision = '0021'
 down_revision = '0016'
 branch_labels = None
 depends_on = None
+
+UTC = intake.foundation.models.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -20,6 +25,24 @@ def upgrade() -> None:
     _number_existing_chains(op.get_bind())
     with op.batch_alter_table('events') as batch_op:
         batch_op.create_unique_constraint(batch_op.f('uq_events_complaint_id'), ['complaint_id', 'chain_index'])
+    op.create_table('police_transfers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('complaint_id', sa.Integer(), nullable=False),
+    sa.Column('police', sa.String(length=200), nullable=False),
+    sa.Column('transferred_by', sa.String(length=100), nullable=False),
+    sa.Column('transferred_at', UTC, nullable=False),
+    sa.Column('receipt_due_at', UTC, nullable=False),
+    sa.Column('received_at', UTC, nullable=True),
+    sa.Column('receipt_note', sa.String(length=500), nullable=True),
+    sa.Column('decision_due_at', UTC, nullable=True),
+    sa.Column('outcome', sa.String(length=20), nullable=True),
+    sa.Column('outcome_reason', sa.Text(), nullable=True),
+    sa.Column('decided_at', UTC, nullable=True),
+    sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'],
+                            name=op.f('fk_police_transfers_complaint_id_complaints')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_police_transfers'))
+    )
+    op.create_index(op.f('ix_police_transfers_complaint_id'), 'police_transfers', ['complaint_id'], unique=False)
 
 
 def _number_existing_chains(conn) -> None:
@@ -50,6 +73,8 @@ def _number_existing_chains(conn) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_police_transfers_complaint_id'), table_name='police_transfers')
+    op.drop_table('police_transfers')
     with op.batch_alter_table('events') as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_events_complaint_id'), type_='unique')
         batch_op.drop_column('chain_index')
