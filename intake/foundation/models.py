@@ -630,12 +630,17 @@ class Employer(Base):
 
 
 class EmployerListing(Base):
-    """A 黑名单 / 失信 listing of an employer: legal basis, date and term; removal keeps the row."""
+    """A 黑名单 / 失信 listing of an employer: legal basis, date and term; drafted by one person and approved (or
+    rejected) by a supervisor before it is in force; removal keeps the row."""
 
     __tablename__ = "employer_listings"
     id: Mapped[int] = mapped_column(primary_key=True)
     employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")  # draft | approved | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
     basis: Mapped[str] = mapped_column(Text)
     listed_on: Mapped[date] = mapped_column(Date)
     term_years: Mapped[int] = mapped_column(Integer)

@@ -1,6 +1,6 @@
 """enforcement: each event's place in its case's hash chain (sealed at commit under a per-case lock instead of a
 row lock on the complaint), numbered for the chains already written by walking their links; transfers to the
-police with their receipt and decision
+police with their receipt and decision; 失信 listings drafted, then approved or rejected (the existing ones approved)
 
 Revision ID: 0021
 Revises: 0016
@@ -43,6 +43,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_police_transfers'))
     )
     op.create_index(op.f('ix_police_transfers_complaint_id'), 'police_transfers', ['complaint_id'], unique=False)
+    with op.batch_alter_table('employer_listings') as batch_op:
+        batch_op.add_column(sa.Column('state', sa.String(length=20), server_default='approved', nullable=False))
+        batch_op.add_column(sa.Column('decided_by', sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column('decided_at', UTC, nullable=True))
+        batch_op.add_column(sa.Column('decision_note', sa.Text(), nullable=True))
 
 
 def _number_existing_chains(conn) -> None:
@@ -73,6 +78,9 @@ def _number_existing_chains(conn) -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('employer_listings') as batch_op:
+        for column in ('decision_note', 'decided_at', 'decided_by', 'state'):
+            batch_op.drop_column(column)
     op.drop_index(op.f('ix_police_transfers_complaint_id'), table_name='police_transfers')
     op.drop_table('police_transfers')
     with op.batch_alter_table('events') as batch_op:
