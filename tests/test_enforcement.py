@@ -7,12 +7,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from intake.case.cases import CaseContext, CaseError
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.enforcement import orders, police
-from intake.foundation.models import ClaimLine, EventKind, PaymentOrder, PoliceTransfer, utcnow
+from intake.foundation.models import ClaimLine, EmployerListing, EventKind, PaymentOrder, PoliceTransfer, utcnow
 from intake.foundation.settings import EnforcementSettings
 from intake.supervision.employers import list_employer, remove_listing
 from tests.helpers import (
@@ -284,3 +284,32 @@ def test_a_transfer_without_the_police_named_is_refused(session, transferable, f
     complaint, _staff, head = transferable
     assert message in flashed(head, act(head, complaint.ticket_no, "police_transfer", **fields))
     assert _transfer(session, complaint) is None
+
+
+def test_a_listed_employer_is_noted_on_a_new_complaint_and_shown_on_the_case_and_sites_pages(
+        app, session, settings, lanshan_site, users):
+    list_employer(session, "临沂恒达建筑劳务有限公司", kind="blacklist", basis="临人社失信〔2026〕2号",
+                  listed_on=date(2026, 1, 5), actor="staff:city", authority="临沂市人力资源和社会保障局")
+    list_employer(session, "山东鲁建集团有限公司", kind="blacklist", basis="临人社失信〔2026〕3号", listed_on=date(2026, 1, 5),
+                  actor="staff:county", authority="兰山区", draft=True)  # not approved: in force nowhere
+    lanshan_site.general_contractor = "山东鲁建集团有限公司"
+    session.commit()
+    listed, clean = (create_complaint(session, NewComplaint(
+        channel="web", phone=phone, site_id=lanshan_site.id, workers=2, amount=8000, free_text="不给钱",
+        claim={"employer": employer}))[0] for phone, employer in
+        (("13900004444", "临沂恒达 建筑劳务有限公司"), ("13900005555", "临沂顺达劳务公司")))
+    session.commit()
+    worker_pass(app)
+    noted = [e for e in reload(session, listed).events if e.kind == EventKind.EMPLOYER_LISTED]
+    assert len(noted) == 1
+    assert noted[0].note == "欠薪方“临沂恒达建筑劳务有限公司”在拖欠农民工工资失信联合惩戒对象名单（黑名单）中（至 2029-01-05）"
+    assert not [e for e in reload(session, clean).events if e.kind == EventKind.EMPLOYER_LISTED]
+    staff = app.test_client()
+    login(staff, users["staff"])
+    assert "失信提醒：欠薪方“临沂恒达建筑劳务有限公司”" in case_page(staff, listed.ticket_no).text
+    assert "失信提醒" not in case_page(staff, clean.ticket_no).text
+    assert "失信：" not in staff.get("/console/sites").text
+    session.execute(update(EmployerListing).values(state="approved"))
+    session.commit()
+    assert "失信：施工总承包单位“山东鲁建集团有限公司”" in staff.get("/console/sites").text
+    assert "施工总承包单位“山东鲁建集团有限公司”" in case_page(staff, clean.ticket_no).text

@@ -11,6 +11,7 @@ from intake.case.queue import clock_views, unanswered
 from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_view
 from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
+from intake.enforcement.crosscheck import case_hits
 from intake.enforcement.dossier import dossier, order_of, order_paper
 from intake.enforcement.orders import orders_of
 from intake.enforcement.police import OUTCOMES, transfers_of
@@ -27,6 +28,7 @@ from ..posters import poster_font
 from ..runtime import case_context, db, services
 from .actions import FORMS, read_values
 from .blueprint import bp, record, scope, staff_view
+from .dashboard import today
 from .labels import CHANNEL_LABELS, INVESTMENT_TEXT, STATUS_LABELS
 
 CONFLICT = "案件刚刚被其他人更新过，您的操作没有执行。请查看最新情况后再操作。"
@@ -59,7 +61,7 @@ def _page(complaint, *, revealed: bool = False):
         colleagues=cases.colleagues(db(), complaint),
         collective=collective_view(db(), scope(), complaint),
         holds=scope().holds(complaint), orders=orders_of(db(), complaint),
-        transfers=transfers_of(db(), complaint), outcomes=OUTCOMES)
+        transfers=transfers_of(db(), complaint), outcomes=OUTCOMES, listed=case_hits(db(), complaint, today()))
 
 
 @bp.get("/cases/<ticket_no>")

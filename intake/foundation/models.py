@@ -163,6 +163,7 @@ class EventKind(StrEnum):
     POLICE_RECEIPT = "police_receipt"  # the police signed the transfer's receipt (回执)
     POLICE_DECIDED = "police_decided"  # 立案 or 不予立案
     POLICE_OVERDUE = "police_overdue"  # the receipt or the decision is late: escalated
+    EMPLOYER_LISTED = "employer_listed"  # a party of the case is on a 失信 listing in force (noted at routing)
     ANONYMISED = "anonymised"
 
 
