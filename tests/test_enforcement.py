@@ -12,7 +12,15 @@ from sqlalchemy import func, select, update
 from intake.case.cases import CaseContext, CaseError
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.enforcement import orders, police
-from intake.foundation.models import ClaimLine, EmployerListing, EventKind, PaymentOrder, PoliceTransfer, utcnow
+from intake.foundation.models import (
+    ClaimLine,
+    EmployerListing,
+    EventKind,
+    PaymentOrder,
+    PlanStep,
+    PoliceTransfer,
+    utcnow,
+)
 from intake.foundation.settings import EnforcementSettings
 from intake.supervision.employers import list_employer, remove_listing
 from tests.helpers import (
@@ -313,3 +321,31 @@ def test_a_listed_employer_is_noted_on_a_new_complaint_and_shown_on_the_case_and
     session.commit()
     assert "失信：施工总承包单位“山东鲁建集团有限公司”" in staff.get("/console/sites").text
     assert "施工总承包单位“山东鲁建集团有限公司”" in case_page(staff, clean.ticket_no).text
+
+
+# -- 一案一策: the plan of a serious case, its steps against their dates
+
+def test_a_serious_cases_plan_is_on_its_page_and_a_late_step_escalates(app, session, accepted):
+    complaint, staff, head = accepted
+    assert "一案一策" not in case_page(head, complaint.ticket_no).text  # an ordinary case has no plan
+    refused = act(head, complaint.ticket_no, "plan_step", what="约谈总包", owner="李科长", due="2030-01-01")
+    assert "一案一策用于集体欠薪、政府投资或国有企业项目、挂牌督办和紧急案件" in flashed(head, refused)
+    complaint = reload(session, complaint)
+    complaint.priority = "urgent"
+    session.commit()
+    assert "本案须制定一案一策" in case_page(head, complaint.ticket_no).text
+    day = lambda n: (utcnow() + timedelta(days=n)).astimezone(CAL.timezone).date().isoformat()  # noqa: E731
+    act(head, complaint.ticket_no, "plan_step", what="约谈施工总承包单位", owner="兰山区住建局 李科长", due=day(5))
+    act(head, complaint.ticket_no, "plan_step", what="核实农民工工资专用账户", owner="王科员", due=day(10))
+    assert "请填写责任人" in flashed(head, act(head, complaint.ticket_no, "plan_step", what="x", owner="", due=day(3)))
+    page = case_page(staff, complaint.ticket_no).text
+    assert "约谈施工总承包单位" in page and "兰山区住建局 李科长" in page and day(5) in page
+    second = session.scalars(select(PlanStep).where(PlanStep.what == "核实农民工工资专用账户")).one()
+    act(staff, complaint.ticket_no, "plan_step_done", step_id=str(second.id), note="账户余额充足")
+    worker_pass(app, now=utcnow() + timedelta(days=7))
+    worker_pass(app, now=utcnow() + timedelta(days=12))
+    late = [e for e in reload(session, complaint).events if e.kind == EventKind.PLAN_STEP_OVERDUE]
+    assert len(late) == 1 and "约谈施工总承包单位" in late[0].note
+    assert len({n.destination for n in outbox(session, complaint, EventKind.PLAN_STEP_OVERDUE)}) >= 3
+    page = case_page(staff, complaint.ticket_no).text
+    assert "一案一策：步骤超期" in page and "已完成：账户余额充足" in page

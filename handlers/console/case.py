@@ -14,6 +14,7 @@ from intake.enforcement.actions import NotOffered, offered, take
 from intake.enforcement.crosscheck import case_hits
 from intake.enforcement.dossier import dossier, order_of, order_paper
 from intake.enforcement.orders import orders_of
+from intake.enforcement.plans import serious, steps_of
 from intake.enforcement.police import OUTCOMES, transfers_of
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import utcnow
@@ -61,7 +62,8 @@ def _page(complaint, *, revealed: bool = False):
         colleagues=cases.colleagues(db(), complaint),
         collective=collective_view(db(), scope(), complaint),
         holds=scope().holds(complaint), orders=orders_of(db(), complaint),
-        transfers=transfers_of(db(), complaint), outcomes=OUTCOMES, listed=case_hits(db(), complaint, today()))
+        transfers=transfers_of(db(), complaint), outcomes=OUTCOMES, listed=case_hits(db(), complaint, today()),
+        plan=steps_of(db(), complaint), serious=serious(complaint), now=now)
 
 
 @bp.get("/cases/<ticket_no>")

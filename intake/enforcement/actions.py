@@ -13,7 +13,7 @@ from intake.case.actions import OPEN, WORKING, Rule, by_actor
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import Complaint, PoliceTransfer
 
-from . import orders, police
+from . import orders, plans, police
 
 
 def _order_open(complaint: Complaint, _pending: frozenset[str]) -> bool:
@@ -39,6 +39,8 @@ RULES: Mapping[CaseAction, Rule] = {
     A.POLICE_TRANSFER: Rule(OPEN, by_actor(police.transfer_to_police), when=lambda c, p: _transfer_open(c) is None),
     A.POLICE_RECEIPT: Rule(OPEN, by_actor(police.police_receipt), when=_awaiting_receipt),
     A.POLICE_DECISION: Rule(OPEN, by_actor(police.police_decision), when=lambda c, p: _transfer_open(c) is not None),
+    A.PLAN_STEP: Rule(OPEN, by_actor(plans.add_step), when=lambda c, p: plans.serious(c)),
+    A.PLAN_STEP_DONE: Rule(OPEN, by_actor(plans.step_done), when=lambda c, p: plans.has_open_step(c)),
 }
 
 offered = functools.partial(case_actions.offered, rules=RULES)

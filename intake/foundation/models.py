@@ -164,6 +164,9 @@ class EventKind(StrEnum):
     POLICE_DECIDED = "police_decided"  # 立案 or 不予立案
     POLICE_OVERDUE = "police_overdue"  # the receipt or the decision is late: escalated
     EMPLOYER_LISTED = "employer_listed"  # a party of the case is on a 失信 listing in force (noted at routing)
+    PLAN_STEP_ADDED = "plan_step_added"  # 一案一策
+    PLAN_STEP_DONE = "plan_step_done"
+    PLAN_STEP_OVERDUE = "plan_step_overdue"
     ANONYMISED = "anonymised"
 
 
@@ -725,6 +728,22 @@ class PoliceTransfer(Base):
     outcome: Mapped[str | None] = mapped_column(String(20))  # filed | declined
     outcome_reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None]
+
+
+class PlanStep(Base):
+    """一案一策: one step of a serious case's plan, with who answers for it and by when (intake.enforcement.plans)."""
+
+    __tablename__ = "plan_steps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    what: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime]
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(100))
+    done_note: Mapped[str | None] = mapped_column(Text)
 
 
 class ConsoleSession(Base):

@@ -1,6 +1,6 @@
 """enforcement: each event's place in its case's hash chain (sealed at commit under a per-case lock instead of a
 row lock on the complaint), numbered for the chains already written by walking their links; transfers to the
-police with their receipt and decision; 失信 listings drafted, then approved or rejected (the existing ones approved)
+police with their receipt and decision; 失信 listings drafted, then approved or rejected (the existing ones approved); the steps of a case's plan (一案一策)
 
 Revision ID: 0021
 Revises: 0016
@@ -43,6 +43,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_police_transfers'))
     )
     op.create_index(op.f('ix_police_transfers_complaint_id'), 'police_transfers', ['complaint_id'], unique=False)
+    op.create_table('plan_steps',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('complaint_id', sa.Integer(), nullable=False),
+    sa.Column('what', sa.Text(), nullable=False),
+    sa.Column('owner', sa.String(length=100), nullable=False),
+    sa.Column('due_at', UTC, nullable=False),
+    sa.Column('added_by', sa.String(length=100), nullable=False),
+    sa.Column('added_at', UTC, nullable=False),
+    sa.Column('done_at', UTC, nullable=True),
+    sa.Column('done_by', sa.String(length=100), nullable=True),
+    sa.Column('done_note', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_plan_steps_complaint_id_complaints')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_steps'))
+    )
+    op.create_index(op.f('ix_plan_steps_complaint_id'), 'plan_steps', ['complaint_id'], unique=False)
     with op.batch_alter_table('employer_listings') as batch_op:
         batch_op.add_column(sa.Column('state', sa.String(length=20), server_default='approved', nullable=False))
         batch_op.add_column(sa.Column('decided_by', sa.String(length=100), nullable=True))
@@ -78,6 +93,8 @@ def _number_existing_chains(conn) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_plan_steps_complaint_id'), table_name='plan_steps')
+    op.drop_table('plan_steps')
     with op.batch_alter_table('employer_listings') as batch_op:
         for column in ('decision_note', 'decided_at', 'decided_by', 'state'):
             batch_op.drop_column(column)
