@@ -26,11 +26,13 @@ from intake.supervision.employers import list_employer, remove_listing
 from tests.helpers import (
     CAL,
     act,
+    auth,
     case_page,
     flashed,
     invoke,
     login,
     make_accounts,
+    make_client,
     outbox,
     reload,
     routed,
@@ -349,3 +351,33 @@ def test_a_serious_cases_plan_is_on_its_page_and_a_late_step_escalates(app, sess
     assert len({n.destination for n in outbox(session, complaint, EventKind.PLAN_STEP_OVERDUE)}) >= 3
     page = case_page(staff, complaint.ticket_no).text
     assert "一案一策：步骤超期" in page and "已完成：账户余额充足" in page
+
+
+# -- the same steps through the JSON API
+
+def test_the_enforcement_steps_are_taken_through_the_api(client, session, transferable):
+    complaint, _staff, _head = transferable
+    head = make_client(session, "ls-housing-head", "head", complaint.department_id)
+    url = f"/api/v1/complaints/{complaint.ticket_no}/actions"
+
+    def post(body):
+        return client.post(url, json=body, headers=auth(head))
+
+    due = (utcnow() + timedelta(days=10)).astimezone(CAL.timezone).isoformat()
+    bad = post({"action": "order_payment", "employer": "某公司", "amount": 5000, "due": "下周", "compensation_percent": 50})
+    assert bad.status_code == 422 and _order(session, complaint).state == "expired"  # only the fixture's order
+    refused = post({"action": "order_payment", "employer": "某公司", "amount": 5000, "due": due,
+                    "compensation_percent": 120})
+    assert refused.status_code == 409 and "加付赔偿金比例须在 50% 至 100% 之间" in refused.get_json()["detail"]
+    assert post({"action": "order_payment", "employer": "某公司", "amount": 5000, "due": due,
+                 "compensation_percent": 60}).status_code == 200
+    assert post({"action": "order_paid", "note": "已支付"}).status_code == 200
+    assert post({"action": "police_transfer", "police": "临沂市公安局兰山分局"}).status_code == 200
+    assert post({"action": "police_receipt"}).status_code == 200
+    declined = post({"action": "police_decision", "outcome": "declined"})
+    assert declined.status_code == 409 and "请填写公安机关说明的理由" in declined.get_json()["detail"]
+    answer = post({"action": "police_decision", "outcome": "filed"})
+    assert answer.status_code == 200 and answer.get_json()["events"][-1]["kind"] == "police_decided"
+    not_serious = post({"action": "plan_step", "what": "约谈总包", "owner": "李科长", "due": due})
+    assert not_serious.status_code == 409 and "一案一策用于" in not_serious.get_json()["detail"]
+    assert _transfer(session, complaint).outcome == "filed"
