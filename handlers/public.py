@@ -33,6 +33,7 @@ from intake.foundation.texts import event_text, status_text, when_text
 from intake.people.audit import audit
 from intake.registry.directory import counties
 from intake.registry.sites import site_by_token
+from intake.supervision.employers import credit_rows
 
 from .documents import dossier_zip, download, order_pdf
 from .errors import MESSAGES, when_unavailable
@@ -72,6 +73,16 @@ def _submit_limits(view):
     view = limiter.limit(lambda: services().settings.ratelimit.submit_per_phone, key_func=submitted_phone,
                          methods=["POST"], deduct_when=_stored)(view)
     return limiter.limit(lambda: services().settings.ratelimit.submit_per_address, methods=["POST"])(view)
+
+
+@bp.get("/exposure")
+def exposure():
+    """集中公开曝光: the 失信 listings in force, as approved by a supervisor, with the decision and its date; they
+    name employers only (the same rows as the file for 信用中国), never a worker."""
+    today = utcnow().astimezone(services().calendar.timezone).date()
+    response = make_response(render_template("exposure.html", rows=list(credit_rows(db(), today)), today=today))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @bp.get("/rights")

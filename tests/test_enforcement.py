@@ -381,3 +381,25 @@ def test_the_enforcement_steps_are_taken_through_the_api(client, session, transf
     not_serious = post({"action": "plan_step", "what": "约谈总包", "owner": "李科长", "due": due})
     assert not_serious.status_code == 409 and "一案一策用于" in not_serious.get_json()["detail"]
     assert _transfer(session, complaint).outcome == "filed"
+
+
+# -- 集中公开曝光: the public page of approved listings
+
+def test_the_public_page_shows_approved_listings_and_no_worker(app, client, session, settings, lanshan_site):
+    create_complaint(session, NewComplaint(channel="web", phone="13900006666", name="赵六", site_id=lanshan_site.id,
+                                           workers=2, amount=8000, free_text="不给钱",
+                                           claim={"employer": "临沂恒达建筑劳务有限公司"}))
+    shown = list_employer(session, "临沂恒达建筑劳务有限公司", kind="blacklist", basis="临人社失信〔2026〕2号",
+                          listed_on=date(2026, 1, 5), actor="staff:city", authority="临沂市人力资源和社会保障局")
+    list_employer(session, "山东鲁建集团有限公司", kind="blacklist", basis="临人社失信〔2026〕3号",
+                  listed_on=date(2026, 1, 5), actor="staff:county", authority="兰山区", draft=True)
+    removed = list_employer(session, "临沂顺达劳务有限公司", kind="dishonest", basis="临人社〔2026〕4号",
+                            listed_on=date(2026, 1, 5), actor="staff:city", authority="临沂市人力资源和社会保障局")
+    remove_listing(session, removed.id, reason="已足额支付并整改", removed_on=date(2026, 6, 1), actor="staff:city")
+    session.commit()
+    page = client.get("/exposure")
+    assert page.status_code == 200
+    text = page.text
+    assert "临沂恒达建筑劳务有限公司" in text and "临人社失信〔2026〕2号" in text and shown.ends_on.isoformat() in text
+    assert "山东鲁建集团有限公司" not in text and "临沂顺达劳务有限公司" not in text  # a draft, a removed listing
+    assert "赵六" not in text and "13900006666" not in text
