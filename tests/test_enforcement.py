@@ -14,6 +14,7 @@ from intake.case.complaints import NewComplaint, create_complaint
 from intake.enforcement import orders, police
 from intake.foundation.models import (
     ClaimLine,
+    ClearingNotice,
     EmployerListing,
     EventKind,
     PaymentOrder,
@@ -381,6 +382,9 @@ def test_the_enforcement_steps_are_taken_through_the_api(client, session, transf
     not_serious = post({"action": "plan_step", "what": "约谈总包", "owner": "李科长", "due": due})
     assert not_serious.status_code == 409 and "一案一策用于" in not_serious.get_json()["detail"]
     assert _transfer(session, complaint).outcome == "filed"
+    assert post({"action": "clearing_notice", "employer": "某公司", "reason": "拒不支付"}).status_code == 200
+    replied = post({"action": "clearing_reply", "reply": "已清出"})
+    assert replied.status_code == 200 and replied.get_json()["events"][-1]["kind"] == "clearing_replied"
 
 
 # -- 集中公开曝光: the public page of approved listings
@@ -403,3 +407,28 @@ def test_the_public_page_shows_approved_listings_and_no_worker(app, client, sess
     assert "临沂恒达建筑劳务有限公司" in text and "临人社失信〔2026〕2号" in text and shown.ends_on.isoformat() in text
     assert "山东鲁建集团有限公司" not in text and "临沂顺达劳务有限公司" not in text  # a draft, a removed listing
     assert "赵六" not in text and "13900006666" not in text
+
+
+# -- 清出建筑市场: the notice to the housing department, tracked to its reply
+
+def test_a_clearing_notice_goes_to_the_housing_department_and_waits_for_its_reply(app, session, accepted):
+    complaint, staff, head = accepted
+    refused = act(head, complaint.ticket_no, "clearing_notice", employer="临沂恒达建筑劳务有限公司", reason="")
+    assert "请填写事实和依据" in flashed(head, refused)
+    act(head, complaint.ticket_no, "clearing_notice", employer="临沂恒达建筑劳务有限公司",
+        reason="拒不支付农民工工资，已列入失信名单")
+    notice = session.scalars(select(ClearingNotice)).one()
+    assert notice.department.name == "兰山区住房和城乡建设局"
+    sent = outbox(session, complaint, EventKind.CLEARING_SENT)
+    assert sent and all("请依法将其清出建筑市场，并于 15 日内回复处理情况" in n.payload["text"] for n in sent)
+    assert "待回复" in case_page(staff, complaint.ticket_no).text
+    worker_pass(app, now=utcnow() + timedelta(days=14))
+    assert outbox(session, complaint, EventKind.CLEARING_OVERDUE) == []
+    worker_pass(app, now=utcnow() + timedelta(days=16))
+    worker_pass(app, now=utcnow() + timedelta(days=17))
+    late = [e for e in reload(session, complaint).events if e.kind == EventKind.CLEARING_OVERDUE]
+    assert len(late) == 1 and len({n.destination for n in outbox(session, complaint, EventKind.CLEARING_OVERDUE)}) >= 3
+    act(staff, complaint.ticket_no, "clearing_reply", reply="已暂停其在本市投标资格一年")
+    session.expire_all()
+    assert session.get(ClearingNotice, notice.id).reply == "已暂停其在本市投标资格一年"
+    assert "已暂停其在本市投标资格一年" in case_page(staff, complaint.ticket_no).text

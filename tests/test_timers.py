@@ -252,7 +252,7 @@ def test_return_only_within_two_working_days(session):
 
 def test_the_worker_table_has_a_handler_for_every_clock_the_core_sets():
     assert set(TIMER_HANDLERS) == {*clocks.CLOCKS, ROUTE_CLOCK, SUPERVISE_CLOCK, timers.PAYMENT_ORDER_CLOCK,
-                                   timers.POLICE_CLOCK, timers.PLAN_CLOCK, MATERIAL_CLOCK}
+                                   timers.POLICE_CLOCK, timers.PLAN_CLOCK, timers.CLEARING_CLOCK, MATERIAL_CLOCK}
     # routing, then the 失信 check of the routed case (enforcement sits above case)
     assert TIMER_HANDLERS[ROUTE_CLOCK] is crosscheck.fire_route and TIMER_HANDLERS[SUPERVISE_CLOCK] is fire_supervision
     assert TIMER_HANDLERS[MATERIAL_CLOCK] is fire_material

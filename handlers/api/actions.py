@@ -49,6 +49,8 @@ ACTIONS: Mapping[type[BaseModel], tuple[CaseAction, Callable[[Any], dict[str, An
     schemas.PoliceDecision: (A.POLICE_DECISION, lambda b: {"outcome": b.outcome, "reason": b.reason or ""}),
     schemas.PlanStep: (A.PLAN_STEP, _fields("what", "owner", "due")),
     schemas.PlanStepDone: (A.PLAN_STEP_DONE, _fields("step_id", "note")),
+    schemas.ClearingNotice: (A.CLEARING_NOTICE, _fields("employer", "reason")),
+    schemas.ClearingReply: (A.CLEARING_REPLY, _fields("reply")),
 }
 
 

@@ -284,10 +284,22 @@ class PlanStepDone(Request):
     note: Reason | None = None
 
 
+class ClearingNotice(Request):
+    """清出建筑市场: a notice to the housing department of the case's county, awaited for its reply."""
+    action: Literal["clearing_notice"]
+    employer: Text(300)
+    reason: Reason
+
+
+class ClearingReply(Request):
+    action: Literal["clearing_reply"]
+    reply: Reason
+
+
 class Action(RootModel[Annotated[Union[Acknowledge, Contact, Wait, Material, Accept, Reject, Measures, Investigate,
                                        Resolve, Reopen, Return, RequestReturn, Transfer, Close, Message,
                                        OrderPayment, OrderPaid, PoliceTransfer, PoliceReceipt, PoliceDecision,
-                                       PlanStep, PlanStepDone],
+                                       PlanStep, PlanStepDone, ClearingNotice, ClearingReply],
                                  Field(discriminator="action")]]):
     """One step on a case, by the client's role; the case's rules (intake.case.cases) decide whether it may be taken
     now."""

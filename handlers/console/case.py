@@ -11,6 +11,7 @@ from intake.case.queue import clock_views, unanswered
 from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_view
 from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
+from intake.enforcement.clearing import notices_of
 from intake.enforcement.crosscheck import case_hits
 from intake.enforcement.dossier import dossier, order_of, order_paper
 from intake.enforcement.orders import orders_of
@@ -63,7 +64,8 @@ def _page(complaint, *, revealed: bool = False):
         collective=collective_view(db(), scope(), complaint),
         holds=scope().holds(complaint), orders=orders_of(db(), complaint),
         transfers=transfers_of(db(), complaint), outcomes=OUTCOMES, listed=case_hits(db(), complaint, today()),
-        plan=steps_of(db(), complaint), serious=serious(complaint), now=now)
+        plan=steps_of(db(), complaint), serious=serious(complaint), now=now,
+        clearing=notices_of(db(), complaint))
 
 
 @bp.get("/cases/<ticket_no>")

@@ -62,11 +62,12 @@ class FireContext:
 
 Handler = Callable[[Session, Timer, Complaint, FireContext], None]
 # A deadline set by hand (挂牌督办, an order to pay's time limit, the police's answer to a transfer, a step of the
-# case's plan) that no
+# case's plan, the housing department's reply to a clearing-out notice) that no
 # status change makes obsolete: intake.case.clocks carries its timers over to each new version until the case is
 # closed.
 SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK, PLAN_CLOCK = "supervise", "payment_order", "police_transfer", "plan"
-STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK, PLAN_CLOCK})
+CLEARING_CLOCK = "clearing"
+STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK, PLAN_CLOCK, CLEARING_CLOCK})
 
 
 def clock_name(timer_clock: str) -> str:

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from intake.case import actions as case_actions
 from intake.case.actions import OPEN, WORKING, Rule, by_actor
 from intake.foundation.actions import CaseAction
-from intake.foundation.models import Complaint, PoliceTransfer
+from intake.foundation.models import ClearingNotice, Complaint, PoliceTransfer
 
-from . import orders, plans, police
+from . import clearing, orders, plans, police
 
 
 def _order_open(complaint: Complaint, _pending: frozenset[str]) -> bool:
@@ -24,6 +24,11 @@ def _order_open(complaint: Complaint, _pending: frozenset[str]) -> bool:
 def _transfer_open(complaint: Complaint) -> PoliceTransfer | None:
     session = Session.object_session(complaint)
     return None if session is None else police.open_transfer(session, complaint)
+
+
+def _notice_open(complaint: Complaint) -> ClearingNotice | None:
+    session = Session.object_session(complaint)
+    return None if session is None else clearing.open_notice(session, complaint)
 
 
 def _awaiting_receipt(complaint: Complaint, _pending: frozenset[str]) -> bool:
@@ -41,6 +46,8 @@ RULES: Mapping[CaseAction, Rule] = {
     A.POLICE_DECISION: Rule(OPEN, by_actor(police.police_decision), when=lambda c, p: _transfer_open(c) is not None),
     A.PLAN_STEP: Rule(OPEN, by_actor(plans.add_step), when=lambda c, p: plans.serious(c)),
     A.PLAN_STEP_DONE: Rule(OPEN, by_actor(plans.step_done), when=lambda c, p: plans.has_open_step(c)),
+    A.CLEARING_NOTICE: Rule(OPEN, by_actor(clearing.send_notice), when=lambda c, p: _notice_open(c) is None),
+    A.CLEARING_REPLY: Rule(OPEN, by_actor(clearing.record_reply), when=lambda c, p: _notice_open(c) is not None),
 }
 
 offered = functools.partial(case_actions.offered, rules=RULES)

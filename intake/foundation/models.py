@@ -167,6 +167,9 @@ class EventKind(StrEnum):
     PLAN_STEP_ADDED = "plan_step_added"  # 一案一策
     PLAN_STEP_DONE = "plan_step_done"
     PLAN_STEP_OVERDUE = "plan_step_overdue"
+    CLEARING_SENT = "clearing_sent"  # 清出建筑市场 notice to the housing department
+    CLEARING_REPLIED = "clearing_replied"
+    CLEARING_OVERDUE = "clearing_overdue"
     ANONYMISED = "anonymised"
 
 
@@ -744,6 +747,26 @@ class PlanStep(Base):
     done_at: Mapped[datetime | None]
     done_by: Mapped[str | None] = mapped_column(String(100))
     done_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ClearingNotice(Base):
+    """清出建筑市场: a notice to the housing department to clear an employer out of the construction market, tracked
+    until the department's reply (intake.enforcement.clearing)."""
+
+    __tablename__ = "clearing_notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    employer: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    sent_by: Mapped[str] = mapped_column(String(100))
+    sent_at: Mapped[datetime]
+    reply_due_at: Mapped[datetime]
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None]
+    replied_by: Mapped[str | None] = mapped_column(String(100))
+
+    department: Mapped[Department] = relationship()
 
 
 class ConsoleSession(Base):

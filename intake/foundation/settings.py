@@ -246,6 +246,8 @@ class EnforcementSettings:
     # once and decide within 3 days whether to open a criminal case; past either, the case escalates.
     police_receipt_hours: int = 24
     police_decision_days: int = 3
+    # 清出建筑市场: the housing department's reply to the notice is awaited this many days, then escalated.
+    clearing_reply_days: int = 15
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,9 @@ EVENT_LABELS = {
     EventKind.POLICE_DECIDED: "公安机关立案决定", EventKind.POLICE_OVERDUE: "公安机关反馈超期",
     EventKind.EMPLOYER_LISTED: "涉案单位在失信名单中",
     EventKind.PLAN_STEP_ADDED: "一案一策：新增步骤", EventKind.PLAN_STEP_DONE: "一案一策：步骤完成",
-    EventKind.PLAN_STEP_OVERDUE: "一案一策：步骤超期", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",
+    EventKind.PLAN_STEP_OVERDUE: "一案一策：步骤超期",
+    EventKind.CLEARING_SENT: "函告住建部门清出建筑市场", EventKind.CLEARING_REPLIED: "住建部门回复清出情况",
+    EventKind.CLEARING_OVERDUE: "清出建筑市场回复超期", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",
 }
 
 

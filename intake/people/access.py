@@ -26,11 +26,11 @@ A = CaseAction
 CO_STEPS = frozenset({A.CO_FUNDS, A.CO_PAYMENT_STATUS, A.CO_REPLY})
 WORK = frozenset({A.ACKNOWLEDGE, A.REQUEST_RETURN, A.CONTACT, A.WAIT, A.MATERIAL, A.ACCEPT, A.REJECT,
                   A.REQUEST_EXTENSION, A.MEASURES, A.CLAIM_LINE, A.PAYMENT, A.INVESTIGATE, A.RESOLVE, A.MESSAGE, A.NOTE,
-                  A.TAKE, A.ASSIGN, A.RELEASE, A.ORDER_PAID, A.POLICE_RECEIPT, A.POLICE_DECISION, A.PLAN_STEP_DONE, "reveal_phone", "intake", "warnings"}) | frozenset(CO_STEPS)
+                  A.TAKE, A.ASSIGN, A.RELEASE, A.ORDER_PAID, A.POLICE_RECEIPT, A.POLICE_DECISION, A.PLAN_STEP_DONE, A.CLEARING_REPLY, "reveal_phone", "intake", "warnings"}) | frozenset(CO_STEPS)
 # Orders to pay, transfers to the police and the steps of a case's plan go out under the department head's name;
 # a head drafts a 失信 listing, a supervisor approves it ("blacklist").
 HEAD = WORK | {A.RETURN, A.DECIDE_EXTENSION, A.DECIDE_RETURN, A.REOPEN, A.ORDER_PAYMENT, A.POLICE_TRANSFER,
-               A.PLAN_STEP, "blacklist_draft"}
+               A.PLAN_STEP, A.CLEARING_NOTICE, "blacklist_draft"}
 SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, A.MERGE_COLLECTIVE, A.SPLIT_COLLECTIVE, "export",
                     "blacklist", "payroll_import", "tasks"}
 ACTIONS: dict[Role, frozenset[str]] = {

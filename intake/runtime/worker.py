@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.case import cases, clocks, timers
 from intake.delivery import media, outbox
-from intake.enforcement import crosscheck, orders, plans, police
+from intake.enforcement import clearing, crosscheck, orders, plans, police
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
@@ -41,6 +41,7 @@ TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     timers.PAYMENT_ORDER_CLOCK: orders.fire_order,
     timers.POLICE_CLOCK: police.fire_police,
     timers.PLAN_CLOCK: plans.fire_step,
+    timers.CLEARING_CLOCK: clearing.fire_notice,
     cases.MATERIAL_CLOCK: cases.fire_material,
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
 }

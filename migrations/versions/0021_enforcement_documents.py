@@ -1,6 +1,6 @@
 """enforcement: each event's place in its case's hash chain (sealed at commit under a per-case lock instead of a
 row lock on the complaint), numbered for the chains already written by walking their links; transfers to the
-police with their receipt and decision; 失信 listings drafted, then approved or rejected (the existing ones approved); the steps of a case's plan (一案一策)
+police with their receipt and decision; 失信 listings drafted, then approved or rejected (the existing ones approved); the steps of a case's plan (一案一策); notices to clear an employer out of the construction market and their replies
 
 Revision ID: 0021
 Revises: 0016
@@ -58,6 +58,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_plan_steps'))
     )
     op.create_index(op.f('ix_plan_steps_complaint_id'), 'plan_steps', ['complaint_id'], unique=False)
+    op.create_table('clearing_notices',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('complaint_id', sa.Integer(), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=False),
+    sa.Column('employer', sa.String(length=300), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('sent_by', sa.String(length=100), nullable=False),
+    sa.Column('sent_at', UTC, nullable=False),
+    sa.Column('reply_due_at', UTC, nullable=False),
+    sa.Column('reply', sa.Text(), nullable=True),
+    sa.Column('replied_at', UTC, nullable=True),
+    sa.Column('replied_by', sa.String(length=100), nullable=True),
+    sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'],
+                            name=op.f('fk_clearing_notices_complaint_id_complaints')),
+    sa.ForeignKeyConstraint(['department_id'], ['departments.id'],
+                            name=op.f('fk_clearing_notices_department_id_departments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_clearing_notices'))
+    )
+    op.create_index(op.f('ix_clearing_notices_complaint_id'), 'clearing_notices', ['complaint_id'], unique=False)
     with op.batch_alter_table('employer_listings') as batch_op:
         batch_op.add_column(sa.Column('state', sa.String(length=20), server_default='approved', nullable=False))
         batch_op.add_column(sa.Column('decided_by', sa.String(length=100), nullable=True))
@@ -93,6 +112,8 @@ def _number_existing_chains(conn) -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_clearing_notices_complaint_id'), table_name='clearing_notices')
+    op.drop_table('clearing_notices')
     op.drop_index(op.f('ix_plan_steps_complaint_id'), table_name='plan_steps')
     op.drop_table('plan_steps')
     with op.batch_alter_table('employer_listings') as batch_op:
