@@ -26,15 +26,21 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from intake.case import cases
 from intake.case.complaints import create_complaint, find_for_worker
-from intake.case.links import confirmed_complaint
-from intake.foundation.models import ClaimLine, Complaint, Confirmation, Site
+from intake.case.links import DOCUMENTS_MAX_AGE_DAYS, confirmed_complaint, documents_complaint, documents_token
+from intake.enforcement.dossier import dossier, order_of, order_paper
+from intake.enforcement.orders import orders_of
+from intake.foundation.models import ClaimLine, Complaint, Confirmation, Site, utcnow
 from intake.foundation.texts import event_text, status_text, when_text
+from intake.people.audit import audit
 from intake.registry.directory import counties
 from intake.registry.sites import site_by_token
+from intake.supervision.employers import credit_rows
 
+from .documents import dossier_zip, download, order_pdf
 from .errors import MESSAGES, csrf_expired_page, when_unavailable
 from .extensions import limiter, submitted_phone
 from .forms import NOT_FOUND, ComplaintForm, ConfirmForm, GeneralComplaintForm, StatusForm, WorkerMessageForm
+from .posters import poster_font
 from .runtime import case_context, db, services
 
 bp = Blueprint("public", __name__)
@@ -70,6 +76,16 @@ def _submit_limits(view):
     view = limiter.limit(lambda: services().settings.ratelimit.submit_per_phone, key_func=submitted_phone,
                          methods=["POST"], deduct_when=_stored)(view)
     return limiter.limit(lambda: services().settings.ratelimit.submit_per_address, methods=["POST"])(view)
+
+
+@bp.get("/exposure")
+def exposure():
+    """集中公开曝光: the 失信 listings in force, as approved by a supervisor, with the decision and its date; they
+    name employers only (the same rows as the file for 信用中国), never a worker."""
+    today = utcnow().astimezone(services().calendar.timezone).date()
+    response = make_response(render_template("exposure.html", rows=list(credit_rows(db(), today)), today=today))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @bp.get("/rights")
@@ -230,10 +246,48 @@ def confirm(token: str):
     return _status_page(complaint, notice=CONFIRMED_PAID if form.answer() else CONFIRMED_UNPAID)
 
 
+@bp.get("/d/<token>/dossier.zip")
+def worker_dossier(token: str):
+    """The worker's own copy of their case (their timeline, the orders, their files with the chain's hashes),
+    from the signed link on their status page; audited like a staff export."""
+    complaint = _documents_case(token)
+    settings = services().settings
+    body = dossier_zip(dossier(db(), complaint, settings.calendar.timezone, for_worker=True), poster_font(settings),
+                       utcnow())
+    _audit_worker(complaint, "dossier_export", copy="worker")
+    return download(body, "application/zip", f"dossier-{complaint.ticket_no}.zip")
+
+
+@bp.get("/d/<token>/orders/<int:order_id>.pdf")
+def worker_order(token: str, order_id: int):
+    complaint = _documents_case(token)
+    order = order_of(db(), complaint, order_id)
+    if order is None:
+        abort(404)
+    settings = services().settings
+    pdf = order_pdf(order_paper(complaint, order, settings.calendar.timezone), poster_font(settings))
+    _audit_worker(complaint, "document", document="order", order_id=order.id)
+    return download(pdf, "application/pdf", f"order-{complaint.ticket_no}-{order.id}.pdf")
+
+
+def _documents_case(token: str) -> Complaint:
+    complaint = documents_complaint(db(), services().settings, token)
+    if complaint is None:
+        abort(404)
+    return complaint
+
+
+def _audit_worker(complaint: Complaint, action: str, **detail) -> None:
+    audit(db(), user_id=None, username="worker:web", action=action, ticket_no=complaint.ticket_no, detail=detail,
+          address=request.remote_addr)
+    db().commit()
+
+
 def _status_page(complaint: Complaint, *, form: StatusForm | None = None, confirm: ConfirmForm | None = None,
                  notice: str | None = None, message: WorkerMessageForm | None = None, line: ClaimLine | None = None):
     """The case as its worker sees it; the 工资到手了吗 buttons only on the signed link's page, and on one worker's
-    link only while their own answer is missing or a no."""
+    link only while their own answer is missing or a no; the links to their documents signed afresh for
+    DOCUMENTS_MAX_AGE_DAYS."""
     timezone = services().settings.calendar.timezone
     timeline = [(when_text(e.created_at, timezone), text) for e in reversed(complaint.events)
                 if (text := event_text(e)) is not None]
@@ -241,7 +295,11 @@ def _status_page(complaint: Complaint, *, form: StatusForm | None = None, confir
         asking = line.confirmation in (Confirmation.ASKED, Confirmation.DISPUTED) and complaint.status != "closed"
     else:
         asking = complaint.status == "resolved"
+    token = documents_token(services().settings, complaint)
+    db().commit()  # the case's link reference, made on first use
     return _private(render_template("status.html", form=form or StatusForm(formdata=None), complaint=complaint,
+                                    documents=token, orders=orders_of(db(), complaint),
+                                    documents_days=DOCUMENTS_MAX_AGE_DAYS,
                                     notice=notice, status=status_text(complaint.status), timeline=timeline,
                                     confirm=confirm if asking else None, line=line,
                                     message=None if complaint.status == "closed" else

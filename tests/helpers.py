@@ -299,6 +299,16 @@ def submit(client, url: str, photos: list[tuple[bytes, str]] = (), **changes):
     return client.post(url, data=data, content_type="multipart/form-data")
 
 
+def pdf_text(data: bytes) -> str:
+    """A PDF's text as poppler's pdftotext reads it (what a printed or searched document says)."""
+    assert data.startswith(b"%PDF-"), data[:40]
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as pdf:
+        pdf.write(data)
+        pdf.flush()
+        return subprocess.run(["pdftotext", "-layout", pdf.name, "-"], check=True, capture_output=True,
+                              text=True).stdout
+
+
 def stored(session) -> list[Complaint]:
     session.rollback()  # a fresh transaction sees what the app committed
     return list(session.scalars(select(Complaint).order_by(Complaint.id)))

@@ -42,6 +42,15 @@ ACTIONS: Mapping[type[BaseModel], tuple[CaseAction, Callable[[Any], dict[str, An
     schemas.Close: (A.CLOSE_OVERRIDE, _fields("reason")),
     schemas.Message: (A.MESSAGE, _fields("text")),
     schemas.Transfer: (A.TRANSFER, _fields("department_id", "reason")),
+    schemas.OrderPayment: (A.ORDER_PAYMENT, _fields("employer", "amount", "due", "compensation_percent")),
+    schemas.OrderPaid: (A.ORDER_PAID, _fields("note")),
+    schemas.PoliceTransfer: (A.POLICE_TRANSFER, _fields("police", "note")),
+    schemas.PoliceReceipt: (A.POLICE_RECEIPT, _fields("note")),
+    schemas.PoliceDecision: (A.POLICE_DECISION, lambda b: {"outcome": b.outcome, "reason": b.reason or ""}),
+    schemas.PlanStep: (A.PLAN_STEP, _fields("what", "owner", "due")),
+    schemas.PlanStepDone: (A.PLAN_STEP_DONE, _fields("step_id", "note")),
+    schemas.ClearingNotice: (A.CLEARING_NOTICE, _fields("employer", "reason")),
+    schemas.ClearingReply: (A.CLEARING_REPLY, _fields("reply")),
 }
 
 

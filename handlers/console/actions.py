@@ -17,6 +17,7 @@ from intake.case import cases
 from intake.case.cases import MEASURES, CaseContext, CaseError
 from intake.case.clocks import EXTENSIBLE, LABELS
 from intake.case.co_steps import PAYMENT_STATUSES
+from intake.enforcement.police import OUTCOMES
 from intake.foundation.actions import CaseAction
 from intake.foundation.validation import ROW_ID_MAX
 
@@ -145,7 +146,21 @@ FORMS: Mapping[CaseAction, Form] = {
                                                  "due": _deadline(v["due"], ctx, "支付期限"),
                                                  "compensation_percent": _amount(v["percent"], "赔偿金比例")}),
     A.ORDER_PAID: Form("记录已按期支付", (Field("note", "支付情况", "textarea", required=False),)),
-    A.POLICE_TRANSFER: Form("移送公安", (Field("note", "移送说明", "textarea", required=False),), danger=True),
+    A.POLICE_TRANSFER: Form("移送公安", (Field("police", "接收移送的公安机关"),
+                                    Field("note", "移送说明", "textarea", required=False)), danger=True),
+    A.POLICE_RECEIPT: Form("记录公安机关签收回执", (Field("note", "回执编号或说明", "textarea", required=False),)),
+    A.POLICE_DECISION: Form("记录公安机关立案结果", (Field("outcome", "结果", "select", choices=tuple(OUTCOMES.items())),
+                                             Field(REASON, "理由（不予立案时必填）", "textarea", required=False))),
+    A.PLAN_STEP: Form("一案一策：添加步骤", (Field("what", "步骤内容"), Field("owner", "责任人或责任单位"),
+                                        Field("due", "完成期限", "date")),
+                      params=lambda v, ctx: {"what": v["what"], "owner": v["owner"],
+                                             "due": _deadline(v["due"], ctx, "完成期限")}),
+    A.PLAN_STEP_DONE: Form("一案一策：步骤完成", (Field("step_id", "步骤", "select"),
+                                           Field("note", "完成情况", "textarea", required=False)),
+                           params=lambda v, _ctx: {"step_id": _row_id(v["step_id"]), "note": v["note"]}),
+    A.CLEARING_NOTICE: Form("函告住建部门清出建筑市场", (Field("employer", "要清出的单位"),
+                                                Field(REASON, "事实和依据", "textarea")), danger=True),
+    A.CLEARING_REPLY: Form("记录住建部门回复", (Field("reply", "回复内容（如已清出、已限制投标）", "textarea"),)),
     A.MERGE_COLLECTIVE: Form("并入集体欠薪案件", (Field("other", "同一集体的另一投诉编号", "text"),
                                             Field(REASON, "合并理由", "textarea"))),
     A.SPLIT_COLLECTIVE: Form("移出集体欠薪案件", (Field(REASON, "移出理由", "textarea"),), danger=True),

@@ -11,6 +11,12 @@ from intake.case.queue import clock_views, unanswered
 from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_view
 from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
+from intake.enforcement.clearing import notices_of
+from intake.enforcement.crosscheck import case_hits
+from intake.enforcement.dossier import dossier, order_of, order_paper
+from intake.enforcement.orders import orders_of
+from intake.enforcement.plans import serious, steps_of
+from intake.enforcement.police import OUTCOMES, transfers_of
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import utcnow
 from intake.foundation.texts import ANSWERED_VIA_TEXT, CONFIRMATION_TEXT, EVENT_LABELS, amount_text, when_text
@@ -22,9 +28,12 @@ from intake.reading.documents import MAX_BYTES as DOCUMENT_MAX_BYTES
 from intake.reading.documents import check_document
 from intake.reading.photos import EvidenceError
 
+from ..documents import dossier_zip, download, order_pdf
+from ..posters import poster_font
 from ..runtime import case_context, db, services
 from .actions import FORMS, read_values
 from .blueprint import bp, record, scope, staff_view
+from .dashboard import today
 from .labels import CHANNEL_LABELS, INVESTMENT_TEXT, STATUS_LABELS
 
 CONFLICT = "案件刚刚被其他人更新过，您的操作没有执行。请查看最新情况后再操作。"
@@ -70,7 +79,12 @@ def _page(complaint, *, revealed: bool = False):
         documents=documents.staff_documents(complaint), document_kinds=documents.KINDS,
         may_add_documents=scope().may_on(db(), complaint, "documents"),
         document_mb=DOCUMENT_MAX_BYTES // (1024 * 1024), mask_phone=mask_phone,
-        confirmations=CONFIRMATION_TEXT, answered_via=ANSWERED_VIA_TEXT)
+        confirmations=CONFIRMATION_TEXT, answered_via=ANSWERED_VIA_TEXT,
+        orders=orders_of(db(), complaint),
+        transfers=transfers_of(db(), complaint), outcomes=OUTCOMES, listed=case_hits(db(), complaint, today()),
+        plan=steps_of(db(), complaint), serious=serious(complaint), now=now,
+        clearing=notices_of(db(), complaint))
+
 
 
 @bp.get("/cases/<ticket_no>")
@@ -166,6 +180,36 @@ def add_document(ticket_no: str):
         db().commit()
         flash(f"已上传{added.label}：{added.filename}", "ok")
     return redirect(url_for("console.case", ticket_no=complaint.ticket_no) + "#documents", 303)
+
+
+@bp.get("/cases/<ticket_no>/orders/<int:order_id>.pdf")
+@staff_view()
+def order_document(ticket_no: str, order_id: int):
+    """The order to pay as served, to print and sign; every download is audited."""
+    complaint = scoped_case(ticket_no)
+    order = order_of(db(), complaint, order_id)
+    if order is None:
+        abort(404)
+    settings = services().settings
+    pdf = order_pdf(order_paper(complaint, order, settings.calendar.timezone), poster_font(settings))
+    record("document", complaint.ticket_no, document="order", order_id=order.id)
+    db().commit()
+    return download(pdf, "application/pdf", f"order-{complaint.ticket_no}-{order.id}.pdf")
+
+
+@bp.get("/cases/<ticket_no>/dossier.zip")
+@staff_view()
+def dossier_export(ticket_no: str):
+    """The whole case for arbitration, court or police, for the staff who hold it (a co-handler reads the case,
+    never exports the worker's file); audited."""
+    complaint = scoped_case(ticket_no)
+    if not scope().holds(complaint):
+        abort(403)
+    settings = services().settings
+    body = dossier_zip(dossier(db(), complaint, settings.calendar.timezone), poster_font(settings), utcnow())
+    record("dossier_export", complaint.ticket_no, copy="staff")
+    db().commit()
+    return download(body, "application/zip", f"dossier-{complaint.ticket_no}.zip")
 
 
 @bp.post("/cases/<ticket_no>/actions/<name>")

@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import dispatch_desk, notify_department
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.chain import prime, seal
 from intake.foundation.models import AppState, Complaint, Department, Event, EventKind, Jurisdiction, Status, Timer
 from intake.foundation.settings import ClockSettings, Settings
 from intake.foundation.transitions import record
@@ -484,8 +483,7 @@ def _text(rung: Rung, complaint: Complaint, label: str, due: datetime, calendar:
 
 def _prepare_batch(session: Session, context: timers.FireContext) -> dict[int, list[tuple[str, dict]]]:
     """On a batch's first clock timer: the pause/extension history of all its complaints, their departments and
-    jurisdictions in the identity map, and their evidence-chain heads, in four queries instead of several per
-    timer."""
+    jurisdictions in the identity map, in three queries instead of several per timer."""
     complaints = [c for t, c in context.batch if c is not None and timers.clock_name(t.clock) in CLOCKS]
     department_ids = {c.department_id for c in complaints if c.department_id is not None}
     if department_ids:
@@ -496,7 +494,6 @@ def _prepare_batch(session: Session, context: timers.FireContext) -> dict[int, l
     codes |= {c.jurisdiction_code for c in complaints if c.department_id is None and c.jurisdiction_code}
     if codes:
         list(session.scalars(select(Jurisdiction).where(Jurisdiction.code.in_(codes))))
-    prime(session, [c.id for c in complaints])  # fire_due holds their rows locked
     return _history_events(session, {c.id for c in complaints})
 
 
@@ -515,7 +512,7 @@ def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: ti
     data: dict[str, Any] = {"clock": name, "level": rung.level, "card": rung.card, "due_at": due.isoformat(),
                             "timer_id": timer.id}
     # transitions.record without its flush: the batch's events are inserted together.
-    session.add(seal(session, Event(complaint_id=complaint.id, kind=rung.event_kind, actor=ACTOR, data=data)))
+    session.add(Event(complaint_id=complaint.id, kind=rung.event_kind, actor=ACTOR, data=data))
     target = context.cached(("clocks.level", rung.level, complaint.department_id, complaint.jurisdiction_code),
                             lambda: level_department(session, complaint, rung.level, settings.clocks))
     payload = {"kind": rung.event_kind, **data, "ticket_no": complaint.ticket_no,

@@ -61,10 +61,13 @@ class FireContext:
 
 
 Handler = Callable[[Session, Timer, Complaint, FireContext], None]
-# A deadline set by hand (挂牌督办, and an order to pay's time limit) that no status change makes obsolete:
-# intake.case.clocks carries its timers over to each new version until the case is closed.
-SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK = "supervise", "payment_order"
-STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK})
+# A deadline set by hand (挂牌督办, an order to pay's time limit, the police's answer to a transfer, a step of the
+# case's plan, the housing department's reply to a clearing-out notice) that no
+# status change makes obsolete: intake.case.clocks carries its timers over to each new version until the case is
+# closed.
+SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK, PLAN_CLOCK = "supervise", "payment_order", "police_transfer", "plan"
+CLEARING_CLOCK = "clearing"
+STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK, PLAN_CLOCK, CLEARING_CLOCK})
 # The reminders to confirm the money after 办结 (intake.case.cases.fire_confirm): any status change ends them.
 CONFIRM_CLOCK = "confirm"
 

@@ -170,6 +170,16 @@ class EventKind(StrEnum):
     ORDER_PAID = "order_paid"
     ORDER_EXPIRED = "order_expired"
     POLICE_TRANSFERRED = "police_transferred"
+    POLICE_RECEIPT = "police_receipt"  # the police signed the transfer's receipt (回执)
+    POLICE_DECIDED = "police_decided"  # 立案 or 不予立案
+    POLICE_OVERDUE = "police_overdue"  # the receipt or the decision is late: escalated
+    EMPLOYER_LISTED = "employer_listed"  # a party of the case is on a 失信 listing in force (noted at routing)
+    PLAN_STEP_ADDED = "plan_step_added"  # 一案一策
+    PLAN_STEP_DONE = "plan_step_done"
+    PLAN_STEP_OVERDUE = "plan_step_overdue"
+    CLEARING_SENT = "clearing_sent"  # 清出建筑市场 notice to the housing department
+    CLEARING_REPLIED = "clearing_replied"
+    CLEARING_OVERDUE = "clearing_overdue"
     ANONYMISED = "anonymised"
 
 
@@ -413,6 +423,8 @@ class Event(Base):
     """Append-only timeline: every transition and action, who did it, when and why."""
 
     __tablename__ = "events"
+    # One event at each place of a case's chain: two sealers appending to the same head would fail here.
+    __table_args__ = (UniqueConstraint("complaint_id", "chain_index"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -422,8 +434,9 @@ class Event(Base):
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The case's hash chain (intake.foundation.chain): the previous event's hash and this one's. Events written
-    # before the chain existed have neither.
+    # The case's hash chain (intake.foundation.chain): the event's place in it (1 for the first), the previous
+    # event's hash and this one's, all set at commit. Events written before the chain existed have none.
+    chain_index: Mapped[int | None] = mapped_column(Integer)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
 
@@ -670,12 +683,17 @@ class Employer(Base):
 
 
 class EmployerListing(Base):
-    """A 黑名单 / 失信 listing of an employer: legal basis, date and term; removal keeps the row."""
+    """A 黑名单 / 失信 listing of an employer: legal basis, date and term; drafted by one person and approved (or
+    rejected) by a supervisor before it is in force; removal keeps the row."""
 
     __tablename__ = "employer_listings"
     id: Mapped[int] = mapped_column(primary_key=True)
     employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")  # draft | approved | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
     basis: Mapped[str] = mapped_column(Text)
     listed_on: Mapped[date] = mapped_column(Date)
     term_years: Mapped[int] = mapped_column(Integer)
@@ -740,6 +758,61 @@ class PaymentOrder(Base):
     issued_by: Mapped[str] = mapped_column(String(100))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     settled_at: Mapped[datetime | None]
+
+
+class PoliceTransfer(Base):
+    """移送公安: a case handed to the police (Criminal Law Art. 276-1), the police's receipt (回执) and decision
+    (立案 or 不予立案 with the reason) each awaited against a clock (intake.enforcement.police)."""
+
+    __tablename__ = "police_transfers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    police: Mapped[str] = mapped_column(String(200))  # the receiving public security organ
+    transferred_by: Mapped[str] = mapped_column(String(100))
+    transferred_at: Mapped[datetime]
+    receipt_due_at: Mapped[datetime]
+    received_at: Mapped[datetime | None]
+    receipt_note: Mapped[str | None] = mapped_column(String(500))
+    decision_due_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))  # filed | declined
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+
+
+class PlanStep(Base):
+    """一案一策: one step of a serious case's plan, with who answers for it and by when (intake.enforcement.plans)."""
+
+    __tablename__ = "plan_steps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    what: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime]
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(100))
+    done_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ClearingNotice(Base):
+    """清出建筑市场: a notice to the housing department to clear an employer out of the construction market, tracked
+    until the department's reply (intake.enforcement.clearing)."""
+
+    __tablename__ = "clearing_notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    employer: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    sent_by: Mapped[str] = mapped_column(String(100))
+    sent_at: Mapped[datetime]
+    reply_due_at: Mapped[datetime]
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None]
+    replied_by: Mapped[str | None] = mapped_column(String(100))
+
+    department: Mapped[Department] = relationship()
 
 
 class ConsoleSession(Base):

@@ -246,6 +246,12 @@ class EnforcementSettings:
     police_months: int = 3
     police_many_workers: int = 10
     police_many_workers_amount: int = 30_000
+    # 行政执法机关移送涉嫌犯罪案件的规定 (State Council Decree 310) Art. 8: the police sign the transfer's receipt at
+    # once and decide within 3 days whether to open a criminal case; past either, the case escalates.
+    police_receipt_hours: int = 24
+    police_decision_days: int = 3
+    # 清出建筑市场: the housing department's reply to the notice is awaited this many days, then escalated.
+    clearing_reply_days: int = 15
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,13 @@ EVENT_LABELS = {
     EventKind.CO_REPLIED: "协办答复",
     EventKind.EVIDENCE_LOST: "证据照片丢失", EventKind.EVIDENCE_STORED: "证据文件已存证",
     EventKind.ORDER_ISSUED: "责令限期支付", EventKind.ORDER_PAID: "已按期支付", EventKind.ORDER_EXPIRED: "限期支付逾期",
-    EventKind.POLICE_TRANSFERRED: "移送公安", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",
+    EventKind.POLICE_TRANSFERRED: "移送公安", EventKind.POLICE_RECEIPT: "公安机关签收移送回执",
+    EventKind.POLICE_DECIDED: "公安机关立案决定", EventKind.POLICE_OVERDUE: "公安机关反馈超期",
+    EventKind.EMPLOYER_LISTED: "涉案单位在失信名单中",
+    EventKind.PLAN_STEP_ADDED: "一案一策：新增步骤", EventKind.PLAN_STEP_DONE: "一案一策：步骤完成",
+    EventKind.PLAN_STEP_OVERDUE: "一案一策：步骤超期",
+    EventKind.CLEARING_SENT: "函告住建部门清出建筑市场", EventKind.CLEARING_REPLIED: "住建部门回复清出情况",
+    EventKind.CLEARING_OVERDUE: "清出建筑市场回复超期", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",
 }
 
 
