@@ -12,9 +12,11 @@ from sqlalchemy import select
 from handlers.security import CONTENT_SECURITY_POLICY
 from intake.case.links import confirm_url
 from intake.foundation.models import Attachment, SiteWarning, StaffUser, utcnow
+from intake.foundation.settings import UnitSettings
 from intake.people.access import Scope
 from intake.units import tasks
 from tests.helpers import (
+    CAL,
     PNG,
     SMS_CALLBACK_SECRET,
     TWILIO,
@@ -124,7 +126,8 @@ def answered_task(session, users: dict[str, str]):
         return Scope.of(session.scalar(select(StaffUser).where(StaffUser.username == users[key])))
     now = utcnow()
     task = tasks.issue(session, scope("admin"), kind="ledger", title="报送台账", body="", due_at=now + timedelta(days=3),
-                       department_ids=[scope("staff").department_id], county_codes=[], now=now)
+                       department_ids=[scope("staff").department_id], county_codes=[], now=now, calendar=CAL,
+                       settings=UnitSettings())
     part = tasks.answer(session, scope("staff"), task.id, "已报送", [tasks.Upload("台账.pdf", b"%PDF-1.4")], now)
     session.commit()
     return task, part.files[0]

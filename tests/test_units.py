@@ -12,7 +12,7 @@ from sqlalchemy import select
 from handlers.runtime import services
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import DailyTally, Event, Outbox, Site, StaffUser, UnitTask, UnitTaskAssignment
-from intake.foundation.settings import SettingsError, TargetSettings
+from intake.foundation.settings import SettingsError, TargetSettings, UnitSettings
 from intake.people.access import AccessDenied, Scope
 from intake.people.staff import Role
 from intake.registry.directory import department
@@ -25,6 +25,7 @@ from tests.helpers import CAL, PASSWORD_HASH, act, at, csrf_token, flashed, logi
 DUE = at(2026, 12, 18, 17, 30)  # 12月18日前报送台账
 ISSUED = at(2026, 12, 10, 9, 0)
 PDF = b"%PDF-1.4 stamped ledger scan"
+CLOCK = {"calendar": CAL, "settings": UnitSettings()}
 
 
 def signed_in(app, username: str):
@@ -48,7 +49,7 @@ def ledger_task(session, people) -> UnitTask:
     """The city asks 兰山区住建 and 兰山区人社 and the county 罗庄区 for their stamped ledgers by 12-18."""
     task = ts.issue(session, people["admin"], kind="ledger", title="报送欠薪台账（盖章扫描件）", body="12月18日前报送",
                     due_at=DUE, department_ids=[people["staff"].department_id, people["other_staff"].department_id],
-                    county_codes=["371311"], now=ISSUED)
+                    county_codes=["371311"], now=ISSUED, **CLOCK)
     session.commit()
     return task
 
@@ -103,7 +104,7 @@ def test_only_the_units_given_a_task_see_and_answer_it_and_only_once(session, pe
 ])
 def test_a_bad_task_is_refused_and_nothing_is_stored(session, people, change, message):
     given = dict(kind="ledger", title="自查", body="", due_at=DUE, department_ids=[people["staff"].department_id],
-                 county_codes=[], now=ISSUED) | change
+                 county_codes=[], now=ISSUED, **CLOCK) | change
     with pytest.raises(ts.TaskError, match=message):
         ts.issue(session, people["admin"], **given)
     session.rollback()
@@ -114,13 +115,13 @@ def test_a_county_supervisor_gives_tasks_only_within_the_county_and_staff_give_n
     far_department = department(session, "371311", "housing").id
     with pytest.raises(ts.TaskError, match="部门不在"):
         ts.issue(session, people["county"], kind="self_inspection", title="自查", body="", due_at=DUE,
-                 department_ids=[far_department], county_codes=[], now=ISSUED)
+                 department_ids=[far_department], county_codes=[], now=ISSUED, **CLOCK)
     with pytest.raises(ts.TaskError, match="区县不在"):
         ts.issue(session, people["county"], kind="self_inspection", title="自查", body="", due_at=DUE,
-                 department_ids=[], county_codes=["371311"], now=ISSUED)
+                 department_ids=[], county_codes=["371311"], now=ISSUED, **CLOCK)
     with pytest.raises(AccessDenied):
         ts.issue(session, people["staff"], kind="self_inspection", title="自查", body="", due_at=DUE,
-                 department_ids=[people["staff"].department_id], county_codes=[], now=ISSUED)
+                 department_ids=[people["staff"].department_id], county_codes=[], now=ISSUED, **CLOCK)
 
 
 @pytest.mark.parametrize("upload, message", [

@@ -66,7 +66,8 @@ def task_issue():
     try:
         task = ts.issue(db(), scope(), kind=form.get("kind", ""), title=form.get("title", ""),
                         body=form.get("body", ""), due_at=_due(form.get("due_at", "")), department_ids=departments,
-                        county_codes=form.getlist("county"), now=utcnow())
+                        county_codes=form.getlist("county"), now=utcnow(), calendar=services().calendar,
+                        settings=services().settings.units)
     except ts.TaskError as exc:
         db().rollback()
         flash(str(exc), "error")

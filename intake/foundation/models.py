@@ -150,6 +150,7 @@ class EventKind(StrEnum):
     CO_FUNDS_RELEASED = "co_funds_released"
     CO_PAYMENT_STATUS = "co_payment_status"
     CO_REPLIED = "co_replied"
+    CO_STEP_OVERDUE = "co_step_overdue"  # a co-handler's reply not given by its deadline
     # Evidence that could not be fetched, and a case whose personal data retention removed.
     EVIDENCE_LOST = "evidence_lost"
     # An attachment's content stored, with its SHA-256, so the file is part of the case's hash chain.
@@ -411,12 +412,14 @@ class Attachment(Base):
 
 
 class Timer(Base):
-    """A clock as a row; it fires only if the complaint is still at the version it was set for."""
+    """A clock as a row; a case's fires only if the complaint is still at the version it was set for. A member
+    unit's task carries its reminders as timers too: no complaint then, the task instead."""
 
     __tablename__ = "timers"
     __table_args__ = (Index("ix_timers_state_due_at", "state", "due_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    unit_task_id: Mapped[int | None] = mapped_column(ForeignKey("unit_tasks.id"), index=True)
     clock: Mapped[str] = mapped_column(String(30))
     due_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer)
@@ -869,7 +872,8 @@ class UnitTaskFile(Base):
 
 class CoHandling(Base):
     """A department told to work with the handler on a case (发改 and 财政 on a government project, 国资 on an SOE
-    one, supervisors on a collective case): the case is in its scope to read and to record its own steps."""
+    one, supervisors on a collective case): the case is in its scope to read and to record its own steps. Its
+    reply is due by `due_at` (intake.case.co_steps; None for units told before co-handlers had clocks)."""
 
     __tablename__ = "co_handlings"
     __table_args__ = (Index("ix_co_handlings_department_id", "department_id", "complaint_id"),)
@@ -877,3 +881,5 @@ class CoHandling(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]

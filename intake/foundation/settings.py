@@ -260,6 +260,21 @@ class TargetSettings:
 
 
 @dataclass(frozen=True)
+class UnitSettings:
+    """Member units' deadlines (intake.case.co_steps, intake.units.tasks): local policy, so configuration."""
+
+    co_step_days: int = 5  # working days a co-handler has for its reply, from the day it is told
+    remind_days: int = 1  # working days before a co-handler's or a task's deadline that the unit is reminded
+
+    def __post_init__(self) -> None:
+        if self.co_step_days < 1:
+            raise SettingsError(f"units.co_step_days must be at least 1, not {self.co_step_days}")
+        if not 0 <= self.remind_days < self.co_step_days:
+            raise SettingsError(f"units.remind_days must be 0 (no reminder) up to co_step_days - 1, "
+                                f"not {self.remind_days}")
+
+
+@dataclass(frozen=True)
 class WarningSettings:
     """Thresholds of the warning indicators (intake.warnings.indicators): local policy, so configuration."""
 
@@ -298,6 +313,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     targets: TargetSettings = field(default_factory=TargetSettings)
+    units: UnitSettings = field(default_factory=UnitSettings)
     enforcement: EnforcementSettings = field(default_factory=EnforcementSettings)
     warnings: WarningSettings = field(default_factory=WarningSettings)
 

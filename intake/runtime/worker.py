@@ -23,13 +23,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.case import cases, clocks, timers
+from intake.case import cases, clocks, co_clocks, timers
 from intake.delivery import media, outbox
 from intake.enforcement import orders
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
-from intake.units import digest
+from intake.units import digest, tasks
 from intake.warnings import ledger as warnings
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     cases.SUPERVISE_CLOCK: cases.fire_supervision,
     timers.PAYMENT_ORDER_CLOCK: orders.fire_order,
     cases.MATERIAL_CLOCK: cases.fire_material,
+    timers.CO_STEP_CLOCK: co_clocks.fire,
+    tasks.TASK_CLOCK: tasks.fire_reminder,
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
 }
 # Timers fired alone, one transaction each (see the module's docstring).

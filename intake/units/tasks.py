@@ -4,6 +4,9 @@ with a text and files and gets a receipt; the office follows completion per task
 Who issues: the roles with the "tasks" power, to the units in their reach (a county supervisor: the county
 itself and its departments; the city: any). Who answers: a department's staff for a department's part, the
 county supervisor for a county's part. An answer after the deadline is kept and counted late.
+
+Units that have not answered are reminded `[units] remind_days` working days before the deadline and told when
+it has passed: two timer rows of the task ("unit_task:remind", "unit_task:overdue") that the worker fires.
 """
 from __future__ import annotations
 
@@ -14,9 +17,23 @@ from pathlib import PurePath
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
-from intake.foundation.models import Department, Jurisdiction, UnitTask, UnitTaskAssignment, UnitTaskFile
+from intake.case import timers
+from intake.case.co_clocks import remind_at
+from intake.delivery.outbox import notify_department
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.models import (
+    Complaint,
+    Department,
+    Jurisdiction,
+    Timer,
+    UnitTask,
+    UnitTaskAssignment,
+    UnitTaskFile,
+)
+from intake.foundation.settings import UnitSettings
 from intake.people.access import Scope, departments_in_reach
 from intake.people.staff import Role
+from intake.registry.directory import department
 
 KINDS = {"ledger": "台账报送", "self_inspection": "自查自纠", "reply": "通报回复", "other": "其他任务"}
 FILE_TYPES = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
@@ -27,6 +44,8 @@ FILE_TYPES = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/j
 MAX_FILES = 5
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_TEXT = 5000
+TASK_CLOCK = "unit_task"
+REMIND, OVERDUE = "remind", "overdue"
 
 
 class TaskError(ValueError):
@@ -74,8 +93,9 @@ def state_of(assignment: UnitTaskAssignment, now: datetime) -> str:
 
 
 def issue(session: Session, scope: Scope, *, kind: str, title: str, body: str, due_at: datetime,
-          department_ids: list[int], county_codes: list[str], now: datetime) -> UnitTask:
-    """A new task to the chosen units, all with the same deadline."""
+          department_ids: list[int], county_codes: list[str], now: datetime, calendar: WorkingCalendar,
+          settings: UnitSettings) -> UnitTask:
+    """A new task to the chosen units, all with the same deadline, and its reminders."""
     scope.require("tasks")
     title, body = (title or "").strip(), (body or "").strip()
     if kind not in KINDS:
@@ -102,7 +122,32 @@ def issue(session: Session, scope: Scope, *, kind: str, title: str, body: str, d
                         + [UnitTaskAssignment(jurisdiction_code=c) for c in counties])
     session.add(task)
     session.flush()
+    reminder = remind_at(due_at, calendar, settings)
+    for step, when in ((REMIND, reminder), (OVERDUE, due_at)):
+        if when is not None and when > now:
+            session.add(Timer(unit_task_id=task.id, clock=f"{TASK_CLOCK}:{step}", due_at=when, version=0,
+                              state=timers.PENDING, created_at=now))
+    session.flush()
     return task
+
+
+def fire_reminder(session: Session, timer: Timer, _complaint: Complaint | None, context: timers.FireContext) -> None:
+    """Remind each unit that has not answered the task yet, or tell it the deadline has passed: a department in
+    its console inbox and contacts, a county through its supervising department."""
+    task = session.get(UnitTask, timer.unit_task_id)
+    step = timer.clock.split(":", 1)[1]
+    when = task.due_at.astimezone(context.calendar.timezone).strftime("%m月%d日%H:%M")
+    if step == REMIND:
+        kind, text = "task_reminder", f"【任务提醒】“{task.title}”须于{when}前报送，本单位尚未报送，请及时办理。"
+    else:
+        kind, text = "task_overdue", f"【任务逾期】“{task.title}”已于{when}截止，本单位尚未报送，请尽快报送。"
+    for part in task.assignments:
+        if part.answered_at is not None:
+            continue
+        unit = part.department or department(session, part.jurisdiction_code, context.settings.routing.supervisor_kind)
+        if unit is not None:
+            notify_department(session, unit, {"kind": kind, "task_id": task.id, "text": text}, None, context.now,
+                              flush=False)
 
 
 def _answerable(scope: Scope):
