@@ -3,15 +3,28 @@ and files, bad input that changes nothing; the 清零 countdown and its forecast
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from handlers.runtime import services
 from intake.case.complaints import NewComplaint, create_complaint
-from intake.foundation.models import DailyTally, Event, Outbox, Site, StaffUser, UnitTask, UnitTaskAssignment
+from intake.case.queue import co_step_views
+from intake.foundation.models import (
+    CoHandling,
+    Complaint,
+    DailyTally,
+    Event,
+    Outbox,
+    Site,
+    StaffUser,
+    Timer,
+    UnitTask,
+    UnitTaskAssignment,
+)
 from intake.foundation.settings import SettingsError, TargetSettings, UnitSettings
 from intake.people.access import AccessDenied, Scope
 from intake.people.staff import Role
@@ -20,7 +33,20 @@ from intake.runtime.worker import run_once
 from intake.units import countdown as cd
 from intake.units import tasks as ts
 from intake.units.digest import digest_of
-from tests.helpers import CAL, PASSWORD_HASH, act, at, csrf_token, flashed, login, make_accounts, routed
+from tests.helpers import (
+    CAL,
+    PASSWORD_HASH,
+    act,
+    at,
+    csrf_token,
+    flashed,
+    login,
+    make_accounts,
+    new_case,
+    outbox,
+    routed,
+    worker_pass,
+)
 
 DUE = at(2026, 12, 18, 17, 30)  # 12月18日前报送台账
 ISSUED = at(2026, 12, 10, 9, 0)
@@ -239,13 +265,18 @@ def co_handler_account(session, county: str, kind: str, username: str) -> str:
 
 
 @pytest.fixture
-def government_case(app, session, settings):
-    """A case on a government-invested project in 兰山区, routed: 住建 holds it, 发改 and 财政 co-handle it."""
+def government_site(session):
     site = Site(code="GOV-1", name="沂河路改造工程", jurisdiction_code="371302", industry="房屋建筑",
                 investment="government", public_token="tok_" + "g" * 20)
     session.add(site)
     session.commit()
-    return routed(app, session, settings, site)
+    return site
+
+
+@pytest.fixture
+def government_case(app, session, settings, government_site):
+    """A case on a government-invested project in 兰山区, routed: 住建 holds it, 发改 and 财政 co-handle it."""
+    return routed(app, session, settings, government_site)
 
 
 def test_a_co_handler_reads_its_case_and_records_only_its_own_steps(app, session, government_case):
@@ -290,6 +321,129 @@ def test_a_department_neither_holding_nor_co_handling_a_case_does_not_see_it(app
     for client in (sasac, far_finance):
         assert client.get(f"/console/cases/{government_case.ticket_no}").status_code == 404
         assert government_case.ticket_no not in client.get("/console/").get_data(as_text=True)
+
+
+# ---------------------------------------------------------------- co-handlers' clocks
+
+ROUTED_AT = at(2026, 11, 2, 10, 0)  # a Monday
+REPLY_DUE = at(2026, 11, 9, 17, 30)  # the close of the fifth working day after
+REMINDED = at(2026, 11, 6, 8, 30)  # the start of the working day before
+
+
+@pytest.fixture
+def routed_back_then(app, session, settings, government_site):
+    """The government-project case as the worker routed it on ROUTED_AT."""
+    complaint = new_case(session, settings, government_site)
+    session.execute(update(Timer).where(Timer.complaint_id == complaint.id).values(due_at=ROUTED_AT))
+    session.commit()
+    worker_pass(app, ROUTED_AT)
+    session.expire_all()
+    return session.get(Complaint, complaint.id)
+
+
+def queue_table(client, query: str = "") -> str:
+    """The queue's table of cases, without the inbox beside it (whose notices name cases too)."""
+    page = client.get(f"/console/{query}").get_data(as_text=True)
+    return page.split('<table class="queue">')[1].split("</table>")[0]
+
+
+def co_notices(session, complaint, kind: str) -> list[str]:
+    return [row.destination for row in outbox(session, complaint, kind)]
+
+
+def test_a_co_handler_owes_its_reply_in_five_working_days_is_reminded_and_flagged_when_late(
+        app, session, settings, routed_back_then):
+    case, users = routed_back_then, make_accounts(session)
+    finance, ndrc = department(session, "371302", "finance"), department(session, "371302", "ndrc")
+    assert session.get(CoHandling, (case.id, finance.id)).due_at == REPLY_DUE
+    told = [row.payload["text"] for row in outbox(session, case, "co_handler")]
+    assert told and all(text.endswith("请于11月09日17:30前提交协办答复。") for text in told)
+
+    worker_pass(app, REMINDED - timedelta(minutes=1))
+    assert co_notices(session, case, "co_step_reminder") == []
+    worker_pass(app, REMINDED)
+    reminders = outbox(session, case, "co_step_reminder")
+    assert {r.destination for r in reminders} >= {f"department:{finance.id}", f"department:{ndrc.id}"}
+    assert f"请{finance.name}于11月09日17:30前提交协办答复" in " ".join(r.payload["text"] for r in reminders)
+    views = co_step_views(session, [case.id], REMINDED, CAL, UnitSettings(), department_id=finance.id)
+    assert [(unit, v.state) for unit, v in views[case.id]] == [(finance.name, "yellow")]
+
+    worker_pass(app, REPLY_DUE)
+    hrss = department(session, "371302", "hrss")  # the county's supervisors are told too
+    assert {f"department:{finance.id}", f"department:{ndrc.id}", f"department:{hrss.id}"} <= set(
+        co_notices(session, case, "co_step_overdue"))
+    late = session.scalars(select(Event.data["department_id"].as_integer()).where(
+        Event.complaint_id == case.id, Event.kind == "co_step_overdue")).all()
+    assert sorted(late) == sorted([finance.id, ndrc.id])
+
+    holder = signed_in(app, users["staff"])
+    panel = holder.get(f"/console/cases/{case.ticket_no}").get_data(as_text=True).split('id="co-handlers"')[1]
+    assert finance.name in panel and ndrc.name in panel and "协办答复 · 超期" in panel
+    finance_client = signed_in(app, co_handler_account(session, "371302", "finance", "ls_finance"))
+    ndrc_client = signed_in(app, co_handler_account(session, "371302", "ndrc", "ls_ndrc"))
+    assert re.search(r'class="clock red" title="协办答复">协办答复 · 超期', queue_table(finance_client))
+    assert case.ticket_no in queue_table(finance_client, "?overdue=1")
+
+    assert act(finance_client, case.ticket_no, "co_reply", text="已督促建设单位拨付人工费").status_code == 303
+    session.expire_all()
+    assert session.get(CoHandling, (case.id, finance.id)).replied_at is not None
+    row = re.search(rf"{case.ticket_no}.*?</tr>", queue_table(finance_client), re.S)
+    assert re.search(r'class="clock green" title="协办答复">协办答复 · 已于\d\d-\d\d \d\d:\d\d答复', row.group(0))
+    # Its own step done, the case's other late clocks are the holder's: no longer in its overdue list.
+    assert case.ticket_no not in queue_table(finance_client, "?overdue=1")
+    assert case.ticket_no in queue_table(ndrc_client, "?overdue=1")
+    assert session.scalars(select(Timer.state).where(Timer.clock.like(f"co_step:{finance.id}:%"))).all() == [
+        "fired", "fired"]
+
+
+def test_a_reply_before_the_reminder_cancels_it(app, session, settings, routed_back_then):
+    finance = signed_in(app, co_handler_account(session, "371302", "finance", "ls_finance"))
+    finance_id = department(session, "371302", "finance").id
+    act(finance, routed_back_then.ticket_no, "co_reply", text="项目资金已拨付到位")
+    worker_pass(app, REPLY_DUE)
+    reminded = [row.destination for kind in ("co_step_reminder", "co_step_overdue")
+                for row in outbox(session, routed_back_then, kind)]
+    assert f"department:{finance_id}" not in reminded and reminded  # 发改 has not replied: it is reminded
+    assert session.scalars(select(Timer.state).where(Timer.clock.like(f"co_step:{finance_id}:%"))).all() == [
+        "cancelled", "cancelled"]
+
+
+# ---------------------------------------------------------------- task reminders
+
+def task_notices(session, kind: str) -> list[Outbox]:
+    session.expire_all()
+    return list(session.scalars(select(Outbox).where(Outbox.payload["kind"].as_string() == kind).order_by(Outbox.id)))
+
+
+def test_units_that_have_not_answered_are_reminded_the_working_day_before_and_told_when_late(app, session, people):
+    task = ledger_task(session, people)  # due Friday 12-18 17:30
+    hrss, luozhuang = people["other_staff"].department_id, department(session, "371311", "hrss").id
+    ts.answer(session, people["staff"], task.id, "已报送", [], at(2026, 12, 16, 10, 0))
+    session.commit()
+    worker_pass(app, at(2026, 12, 17, 8, 29))
+    assert task_notices(session, "task_reminder") == []
+    worker_pass(app, at(2026, 12, 17, 8, 30))
+    reminded = task_notices(session, "task_reminder")
+    assert {r.destination for r in reminded if r.destination.startswith("department:")} == {
+        f"department:{hrss}", f"department:{luozhuang}"}  # not 兰山区住建, which answered
+    assert reminded[0].payload["text"] == "【任务提醒】“报送欠薪台账（盖章扫描件）”须于12月18日17:30前报送，本单位尚未报送，请及时办理。"
+
+    ts.answer(session, people["far_county"], task.id, "", [ts.Upload("ledger.xlsx", b"PK\x03\x04")],
+              at(2026, 12, 18, 9, 0))
+    session.commit()
+    worker_pass(app, DUE)
+    late = task_notices(session, "task_overdue")
+    assert {r.destination for r in late if r.destination.startswith("department:")} == {f"department:{hrss}"}
+    inbox = signed_in(app, "ls_hrss").get("/console/").get_data(as_text=True)
+    assert f'href="/console/tasks/{task.id}">【任务逾期】“报送欠薪台账（盖章扫描件）”已于12月18日17:30截止' in inbox
+
+
+def test_a_task_due_within_the_reminder_window_gets_only_its_deadline_timer(session, people):
+    task = ts.issue(session, people["admin"], kind="reply", title="通报回复", body="", due_at=at(2026, 12, 11, 17, 30),
+                    department_ids=[people["staff"].department_id], county_codes=[], now=at(2026, 12, 11, 9, 0),
+                    **CLOCK)
+    session.commit()
+    assert session.scalars(select(Timer.clock).where(Timer.unit_task_id == task.id)).all() == ["unit_task:overdue"]
 
 
 # ---------------------------------------------------------------- the morning digest

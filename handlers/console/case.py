@@ -7,7 +7,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from intake.case import cases
 from intake.case.clocks import LABELS, ClockError
-from intake.case.queue import clock_views, unanswered
+from intake.case.queue import clock_views, co_step_views, unanswered
 from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_view
 from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
@@ -53,7 +53,9 @@ def _page(complaint, *, revealed: bool = False):
         pending=cases.pending_approvals(db(), complaint), clock_labels=LABELS,
         colleagues=cases.colleagues(db(), complaint),
         collective=collective_view(db(), scope(), complaint),
-        holds=scope().holds(complaint))
+        holds=scope().holds(complaint),
+        co_steps=co_step_views(db(), [complaint.id], now, services().calendar, services().settings.units).get(
+            complaint.id, []))
 
 
 @bp.get("/cases/<ticket_no>")
