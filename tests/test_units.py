@@ -18,7 +18,9 @@ from intake.foundation.models import (
     Complaint,
     DailyTally,
     Event,
+    Inspection,
     Outbox,
+    RectificationItem,
     Site,
     StaffUser,
     Timer,
@@ -31,6 +33,7 @@ from intake.people.staff import Role
 from intake.registry.directory import department
 from intake.runtime.worker import run_once
 from intake.units import countdown as cd
+from intake.units import inspections as ins
 from intake.units import tasks as ts
 from intake.units.digest import digest_of
 from tests.helpers import (
@@ -444,6 +447,100 @@ def test_a_task_due_within_the_reminder_window_gets_only_its_deadline_timer(sess
                     **CLOCK)
     session.commit()
     assert session.scalars(select(Timer.clock).where(Timer.unit_task_id == task.id)).all() == ["unit_task:overdue"]
+
+
+# ---------------------------------------------------------------- inspections (督查)
+
+INSPECTED = at(2026, 12, 9, 16, 0)
+
+
+def lanshan_inspection(session, people, site_code="LS-INSPECT"):
+    """The city inspects 兰山区 and a site there: 住建 must fix the wage account by 12-15, the county its ledger
+    by 12-18."""
+    session.add(Site(code="LS-INSPECT", name="北城新区安置房", jurisdiction_code="371302", industry="房屋建筑",
+                     investment="private", public_token="tok_" + "i" * 20))
+    session.flush()
+    found = ins.record(session, people["admin"], inspected_on=date(2026, 12, 9), county="371302",
+                       department_id=people["staff"].department_id, site_code=site_code, inspectors="市治欠办 王、李",
+                       summary="抽查农民工工资专用账户和实名制台账", now=INSPECTED, calendar=CAL, items=[
+                           ins.NewItem("工资专用账户未按月拨付", f"department:{people['staff'].department_id}",
+                                       date(2026, 12, 15)),
+                           ins.NewItem("欠薪台账未更新", "county:371302", date(2026, 12, 18))])
+    session.commit()
+    return found
+
+
+def test_an_inspections_items_are_answered_by_their_units_and_the_late_one_is_listed(session, people):
+    inspection = lanshan_inspection(session, people)
+    account, ledger = inspection.items
+    assert (inspection.site.name, account.due_at, ledger.due_at) == (
+        "北城新区安置房", at(2026, 12, 15, 17, 30), at(2026, 12, 18, 17, 30))
+    ins.answer(session, people["staff"], account, "已补拨11月人工费", at(2026, 12, 14, 10, 0))
+    session.commit()
+    later = at(2026, 12, 21, 9, 0)
+    assert [(r.unit, r.state) for r in ins.rows(inspection, later)] == [("兰山区", "overdue"),
+                                                                       (account.department.name, "on_time")]
+    assert [r.item.finding for r in ins.overdue(session, people["admin"], later)] == ["欠薪台账未更新"]
+    assert [r.item.finding for r in ins.overdue(session, people["county"], later)] == ["欠薪台账未更新"]
+    assert ins.overdue(session, people["far_county"], later) == []
+    assert [r.item.finding for r in ins.my_items(session, people["county"], later)] == ["欠薪台账未更新"]
+    with pytest.raises(ts.TaskError, match="不是本单位"):
+        ins.answer(session, people["far_county"], ledger, "冒名", later)
+    ins.answer(session, people["county"], ledger, "台账已更新并盖章", later)
+    session.commit()
+    assert [r.state for r in ins.rows(inspection, later)] == ["late", "on_time"]
+    with pytest.raises(ts.TaskError, match="不能重复"):
+        ins.answer(session, people["county"], ledger, "再报一次", later)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(inspected_on=date(2026, 12, 10)), "督查日期"),
+    (dict(items=[]), "至少填写一个整改事项"),
+    (dict(site_code="NO-SUCH"), "没有编号"),
+    (dict(items=[ins.NewItem("台账", "county:371311", date(2026, 12, 18))]), "区县不在"),
+    (dict(items=[ins.NewItem("台账", "county:371302", date(2026, 12, 8))]), "不能早于今天"),
+    (dict(items=[ins.NewItem("  ", "county:371302", date(2026, 12, 18))]), "请填写整改事项"),
+    (dict(items=[ins.NewItem("台账", "", date(2026, 12, 18))]), "选择责任单位"),
+])
+def test_a_bad_inspection_is_refused_and_nothing_is_stored(session, people, change, message):
+    given = dict(inspected_on=date(2026, 12, 9), county="371302", department_id=None, site_code="",
+                 inspectors="县治欠办", summary="", now=INSPECTED, calendar=CAL,
+                 items=[ins.NewItem("台账", "county:371302", date(2026, 12, 18))]) | change
+    with pytest.raises(ts.TaskError, match=message):
+        ins.record(session, people["county"], **given)  # a county supervisor: only its own county
+    session.rollback()
+    assert session.scalars(select(Inspection)).all() == [] and session.scalars(select(RectificationItem)).all() == []
+
+
+def test_in_the_console_a_supervisor_records_an_inspection_and_the_unit_answers_its_item(app, client, session):
+    users = make_accounts(session)
+    housing = department(session, "371302", "housing")
+    login(client, users["county"])
+    form = client.get("/console/inspections/new").get_data(as_text=True)
+    assert "罗庄区" not in form
+    due = (date.today() + timedelta(days=7)).isoformat()
+    fields = {"csrf_token": csrf_token(form), "inspected_on": (date.today() - timedelta(days=1)).isoformat(),
+              "county": "371302", "inspectors": "县治欠办 张", "summary": "检查实名制",
+              "finding_0": "实名制考勤缺两个月", "owner_0": f"department:{housing.id}", "due_0": due}
+    refused = client.post("/console/inspections/new", data=fields | {"due_0": "下周"})
+    assert refused.status_code == 422 and "整改期限格式" in refused.get_data(as_text=True)
+    assert session.scalars(select(Inspection)).all() == []
+    recorded = client.post("/console/inspections/new", data=fields)
+    assert recorded.status_code == 303
+    page_url = recorded.headers["Location"]
+
+    staff = signed_in(app, users["staff"])
+    assert "实名制考勤缺两个月" in staff.get("/console/inspections").get_data(as_text=True)
+    page = staff.get(page_url).get_data(as_text=True)
+    item = session.scalar(select(RectificationItem))
+    answer_url = f"/console/inspections/items/{item.id}/answer"
+    assert answer_url in page
+    far = signed_in(app, users["far_staff"])
+    assert far.get(page_url).status_code == 404
+    far_token = csrf_token(far.get("/console/inspections").get_data(as_text=True))
+    assert far.post(answer_url, data={"csrf_token": far_token, "answer": "冒名"}).status_code == 404
+    shown = flashed(staff, staff.post(answer_url, data={"csrf_token": csrf_token(page), "answer": "已补齐考勤"}))
+    assert "整改情况已报送" in shown and "已补齐考勤" in shown and "按期整改" in shown
 
 
 # ---------------------------------------------------------------- the morning digest

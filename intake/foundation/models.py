@@ -883,3 +883,45 @@ class CoHandling(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime | None]
     replied_at: Mapped[datetime | None]
+
+
+class Inspection(Base):
+    """A 督查 visit the leading group's office (or a county's supervisors) made to a county, and within it a
+    department or a site, with what it found; each finding to be put right is a RectificationItem."""
+
+    __tablename__ = "inspections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspected_on: Mapped[date] = mapped_column(Date)
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    inspectors: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    jurisdiction: Mapped[Jurisdiction] = relationship()
+    department: Mapped[Department | None] = relationship()
+    site: Mapped[Site | None] = relationship()
+    items: Mapped[list[RectificationItem]] = relationship(order_by="RectificationItem.id",
+                                                          back_populates="inspection")
+
+
+class RectificationItem(Base):
+    """A finding to be put right (整改事项) by its owner unit (a department, or a county answered by its
+    supervisor) by a deadline, and the unit's answer."""
+
+    __tablename__ = "rectification_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"), index=True)
+    finding: Mapped[str] = mapped_column(Text)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(80))
+
+    inspection: Mapped[Inspection] = relationship(back_populates="items")
+    department: Mapped[Department | None] = relationship()
+    jurisdiction: Mapped[Jurisdiction | None] = relationship()

@@ -25,6 +25,7 @@ from intake.foundation.models import (
     Complaint,
     Department,
     Jurisdiction,
+    RectificationItem,
     Timer,
     UnitTask,
     UnitTaskAssignment,
@@ -79,17 +80,22 @@ class UnitRecord:
     overdue: int
 
 
-def unit_name(assignment: UnitTaskAssignment) -> str:
-    if assignment.department is not None:
-        return assignment.department.name
-    return assignment.jurisdiction.name
+def unit_name(part: UnitTaskAssignment | RectificationItem) -> str:
+    """The unit a part is given to: a department, or a county."""
+    if part.department is not None:
+        return part.department.name
+    return part.jurisdiction.name
+
+
+def deadline_state(due: datetime, answered_at: datetime | None, now: datetime) -> str:
+    """"on_time" or "late" once answered, "overdue" past the deadline unanswered, else "open"."""
+    if answered_at is not None:
+        return "on_time" if answered_at <= due else "late"
+    return "overdue" if now > due else "open"
 
 
 def state_of(assignment: UnitTaskAssignment, now: datetime) -> str:
-    due = assignment.task.due_at
-    if assignment.answered_at is not None:
-        return "on_time" if assignment.answered_at <= due else "late"
-    return "overdue" if now > due else "open"
+    return deadline_state(assignment.task.due_at, assignment.answered_at, now)
 
 
 def issue(session: Session, scope: Scope, *, kind: str, title: str, body: str, due_at: datetime,
@@ -106,16 +112,7 @@ def issue(session: Session, scope: Scope, *, kind: str, title: str, body: str, d
         raise TaskError(f"任务说明不能超过{MAX_TEXT}字")
     if due_at <= now:
         raise TaskError("截止时间须晚于现在")
-    reach = {d.id: d for d in departments_in_reach(session, scope)}
-    departments = sorted(set(department_ids))
-    counties = sorted(set(county_codes))
-    if not departments and not counties:
-        raise TaskError("请至少选择一个单位")
-    if any(d not in reach for d in departments):
-        raise TaskError("所选部门不在您的范围内")
-    known = set(session.scalars(select(Jurisdiction.code).where(Jurisdiction.code.in_(counties))))
-    if set(counties) - known or scope.role is Role.COUNTY and set(counties) - {scope.jurisdiction_code}:
-        raise TaskError("所选区县不在您的范围内")
+    departments, counties = check_units(session, scope, department_ids, county_codes)
     task = UnitTask(kind=kind, title=title, body=body, due_at=due_at, issued_by=scope.username,
                     jurisdiction_code=scope.jurisdiction_code if scope.role is Role.COUNTY else None, created_at=now)
     task.assignments = ([UnitTaskAssignment(department_id=d) for d in departments]
@@ -150,13 +147,30 @@ def fire_reminder(session: Session, timer: Timer, _complaint: Complaint | None, 
                               flush=False)
 
 
-def _answerable(scope: Scope):
-    """The assignments this user answers for: their department's, or their county's as its supervisor."""
+def check_units(session: Session, scope: Scope, department_ids: list[int],
+                county_codes: list[str]) -> tuple[list[int], list[str]]:
+    """The units chosen, each once, if all are in the user's reach (a county supervisor: the county and its
+    departments); TaskError otherwise."""
+    reach = {d.id for d in departments_in_reach(session, scope)}
+    departments, counties = sorted(set(department_ids)), sorted(set(county_codes))
+    if not departments and not counties:
+        raise TaskError("请至少选择一个单位")
+    if any(d not in reach for d in departments):
+        raise TaskError("所选部门不在您的范围内")
+    known = set(session.scalars(select(Jurisdiction.code).where(Jurisdiction.code.in_(counties))))
+    if set(counties) - known or scope.role is Role.COUNTY and set(counties) - {scope.jurisdiction_code}:
+        raise TaskError("所选区县不在您的范围内")
+    return departments, counties
+
+
+def answerable(scope: Scope, model: type[UnitTaskAssignment] | type[RectificationItem] = UnitTaskAssignment):
+    """The parts (of tasks, or of inspections) this user answers for: their department's, or their county's as its
+    supervisor; None for none."""
     mine = []
     if scope.department_id is not None:
-        mine.append(UnitTaskAssignment.department_id == scope.department_id)
+        mine.append(model.department_id == scope.department_id)
     if scope.role is Role.COUNTY and scope.jurisdiction_code:
-        mine.append(UnitTaskAssignment.jurisdiction_code == scope.jurisdiction_code)
+        mine.append(model.jurisdiction_code == scope.jurisdiction_code)
     return or_(*mine) if mine else None
 
 
@@ -183,7 +197,7 @@ def followed_tasks(session: Session, scope: Scope) -> list[UnitTask]:
 
 
 def my_assignments(session: Session, scope: Scope) -> list[UnitTaskAssignment]:
-    condition = _answerable(scope)
+    condition = answerable(scope)
     if condition is None:
         return []
     return list(session.scalars(
@@ -199,17 +213,19 @@ def task_for(session: Session, scope: Scope, task_id: int) -> UnitTask | None:
         return None
     if scope.role is Role.ADMIN or scope.role is Role.COUNTY and task.jurisdiction_code == scope.jurisdiction_code:
         return task
-    return task if any(_mine(scope, a) for a in task.assignments) else None
+    return task if any(answers_for(scope, a) for a in task.assignments) else None
 
 
-def _mine(scope: Scope, assignment: UnitTaskAssignment) -> bool:
-    return (scope.department_id is not None and assignment.department_id == scope.department_id
-            or scope.role is Role.COUNTY and assignment.jurisdiction_code is not None
-            and assignment.jurisdiction_code == scope.jurisdiction_code)
+def answers_for(scope: Scope, part: UnitTaskAssignment | RectificationItem) -> bool:
+    """Whether this user answers for the unit a part is given to: its department's staff, its county's
+    supervisor."""
+    return (scope.department_id is not None and part.department_id == scope.department_id
+            or scope.role is Role.COUNTY and part.jurisdiction_code is not None
+            and part.jurisdiction_code == scope.jurisdiction_code)
 
 
 def my_part(task: UnitTask, scope: Scope) -> UnitTaskAssignment | None:
-    return next((a for a in task.assignments if _mine(scope, a)), None)
+    return next((a for a in task.assignments if answers_for(scope, a)), None)
 
 
 def file_for(session: Session, scope: Scope, file_id: int) -> UnitTaskFile | None:
