@@ -4,7 +4,21 @@ Every view goes through `staff_view`, which requires a logged-in active account 
 account's `intake.people.access.Scope`; every case, photo and list is read through that scope, so nothing outside it
 is ever loaded. A case outside the scope is 404, an action the role lacks is 403.
 """
-from . import audit_log, auth, case, dashboard, dead_letters, employers, ledger, queue, sites, units, walk_in, warnings  # noqa: F401 (routes)
+from . import (  # noqa: F401 (routes)
+    audit_log,
+    auth,
+    case,
+    dashboard,
+    dead_letters,
+    employers,
+    ledger,
+    queue,
+    rankings,
+    sites,
+    units,
+    walk_in,
+    warnings,
+)
 from .blueprint import bp
 
 __all__ = ["bp"]

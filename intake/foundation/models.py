@@ -925,3 +925,22 @@ class RectificationItem(Base):
     inspection: Mapped[Inspection] = relationship(back_populates="items")
     department: Mapped[Department | None] = relationship()
     jurisdiction: Mapped[Jurisdiction | None] = relationship()
+
+
+class RankingList(Base):
+    """A published red and yellow list (红黄榜) of one month: the city's of counties or departments, or a county's
+    of its departments. The entries are kept as published (unit, figures, score, list), so the list and its PDF
+    read the same however the cases change later."""
+
+    __tablename__ = "ranking_lists"
+    __table_args__ = (UniqueConstraint("level", "period_start", "jurisdiction_code",
+                                       name="uq_ranking_lists_level_period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level: Mapped[str] = mapped_column(String(20))  # county | department
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    # The publishing county for a county's list, None for the city's.
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    published_by: Mapped[str] = mapped_column(String(80))
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)

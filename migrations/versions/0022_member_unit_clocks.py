@@ -1,6 +1,6 @@
 """member unit clocks and inspections: a co-handler's reply deadline (co_handlings.due_at, replied_at), timers
 that belong to a member unit's task instead of a complaint (timers.unit_task_id, complaint_id nullable), and 督查
-inspections with their rectification items
+inspections with their rectification items, published red and yellow lists
 
 Revision ID: 0022
 Revises: 0016
@@ -73,7 +73,24 @@ def upgrade() -> None:
                     unique=False)
 
 
+    op.create_table('ranking_lists',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('level', sa.String(length=20), nullable=False),
+    sa.Column('period_start', sa.Date(), nullable=False),
+    sa.Column('period_end', sa.Date(), nullable=False),
+    sa.Column('jurisdiction_code', sa.String(length=12), nullable=True),
+    sa.Column('entries', sa.JSON(), nullable=False),
+    sa.Column('published_by', sa.String(length=80), nullable=False),
+    sa.Column('published_at', UTC, nullable=False),
+    sa.ForeignKeyConstraint(['jurisdiction_code'], ['jurisdictions.code'],
+                            name=op.f('fk_ranking_lists_jurisdiction_code_jurisdictions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ranking_lists')),
+    sa.UniqueConstraint('level', 'period_start', 'jurisdiction_code', name='uq_ranking_lists_level_period')
+    )
+
+
 def downgrade() -> None:
+    op.drop_table('ranking_lists')
     op.drop_table('rectification_items')
     op.drop_table('inspections')
     op.execute("DELETE FROM timers WHERE complaint_id IS NULL")
