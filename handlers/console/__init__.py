@@ -12,6 +12,7 @@ from . import (  # noqa: F401 (routes)
     dead_letters,
     employers,
     ledger,
+    petitions,
     queue,
     rankings,
     sites,

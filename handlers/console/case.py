@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy.orm.exc import StaleDataError
 
-from intake.case import cases
+from intake.case import cases, petitions
 from intake.case.clocks import LABELS, ClockError
 from intake.case.queue import clock_views, co_step_views, unanswered
 from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_view
@@ -53,7 +53,7 @@ def _page(complaint, *, revealed: bool = False):
         pending=cases.pending_approvals(db(), complaint), clock_labels=LABELS,
         colleagues=cases.colleagues(db(), complaint),
         collective=collective_view(db(), scope(), complaint),
-        holds=scope().holds(complaint),
+        holds=scope().holds(complaint), petitioned=petitions.counts(db(), [complaint.id]).get(complaint.id, 0),
         co_steps=co_step_views(db(), [complaint.id], now, services().calendar, services().settings.units).get(
             complaint.id, []))
 

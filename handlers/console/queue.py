@@ -5,6 +5,7 @@ from flask import redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from intake.case import petitions
 from intake.case.queue import OPEN, Filters, clock_views, co_step_views, inbox_destinations, queue_page, unanswered
 from intake.case.routing import PRIORITY_TEXT
 from intake.foundation.models import Industry, Outbox, Status, utcnow
@@ -59,6 +60,7 @@ def index():
     next_args = {**request.args.to_dict(), "after": page.next_cursor} if page.next_cursor else None
     return render_template("console/queue.html", rows=rows, filters=filters, next_args=next_args,
                            unanswered=unanswered(db(), [c.id for c in page.complaints]),
+                           petitioned=petitions.counts(db(), [c.id for c in page.complaints]),
                            notices=notices, unread=unread, seen=current_user.account.inbox_seen_id,
                            counties=counties(db()), statuses=STATUS_LABELS, priorities=PRIORITY_TEXT,
                            industries=[i.value for i in Industry], mask_phone=mask_phone,

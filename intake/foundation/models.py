@@ -151,6 +151,7 @@ class EventKind(StrEnum):
     CO_PAYMENT_STATUS = "co_payment_status"
     CO_REPLIED = "co_replied"
     CO_STEP_OVERDUE = "co_step_overdue"  # a co-handler's reply not given by its deadline
+    PETITIONED = "petitioned"  # workers petitioned (上访) over the case: intake.case.petitions
     # Evidence that could not be fetched, and a case whose personal data retention removed.
     EVIDENCE_LOST = "evidence_lost"
     # An attachment's content stored, with its SHA-256, so the file is part of the case's hash chain.
@@ -944,3 +945,22 @@ class RankingList(Base):
     entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     published_by: Mapped[str] = mapped_column(String(80))
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Petition(Base):
+    """A petition (上访) over a case: workers who went to a government office, when, where, how many. It names the
+    case's handling department and county at the time, which answer for it, and the figures count it."""
+
+    __tablename__ = "petitions"
+    __table_args__ = (Index("ix_petitions_petitioned_at", "petitioned_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    petitioned_at: Mapped[datetime]
+    place: Mapped[str] = mapped_column(String(200))
+    people: Mapped[int] = mapped_column(Integer)
+    who: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -64,6 +64,7 @@ EVENT_LABELS = {
     EventKind.COLLECTIVE_SPLIT: "移出集体案件", EventKind.CO_HANDLER_NOTIFIED: "通知协办",
     EventKind.CO_FUNDS_RELEASED: "协办：资金拨付", EventKind.CO_PAYMENT_STATUS: "协办：项目款支付情况",
     EventKind.CO_REPLIED: "协办答复", EventKind.CO_STEP_OVERDUE: "协办超期",
+    EventKind.PETITIONED: "上访",
     EventKind.EVIDENCE_LOST: "证据照片丢失", EventKind.EVIDENCE_STORED: "证据文件已存证",
     EventKind.ORDER_ISSUED: "责令限期支付", EventKind.ORDER_PAID: "已按期支付", EventKind.ORDER_EXPIRED: "限期支付逾期",
     EventKind.POLICE_TRANSFERRED: "移送公安", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",

@@ -30,15 +30,16 @@ WORK = frozenset({A.ACKNOWLEDGE, A.REQUEST_RETURN, A.CONTACT, A.WAIT, A.MATERIAL
 # Orders to pay and transfers to the police go out under the department head's name.
 HEAD = WORK | {A.RETURN, A.DECIDE_EXTENSION, A.DECIDE_RETURN, A.REOPEN, A.ORDER_PAYMENT, A.POLICE_TRANSFER}
 SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, A.MERGE_COLLECTIVE, A.SPLIT_COLLECTIVE, "export",
-                    "blacklist", "payroll_import", "tasks"}
+                    "blacklist", "payroll_import", "tasks", A.PETITION}
 ACTIONS: dict[Role, frozenset[str]] = {
     Role.STAFF: WORK,
     Role.HEAD: HEAD | {"export"},
     Role.COUNTY: SUPERVISE,
     Role.ADMIN: SUPERVISE | {"audit", "users", "sites_import", "dead_letters"},
 }
-# The dispatch desk re-routes returned cases by hand, and calls the workers whose messages could not be delivered.
-DESK_EXTRA = frozenset({A.TRANSFER, "dead_letters"})
+# The dispatch desk re-routes returned cases by hand, calls the workers whose messages could not be delivered, and
+# records petitions (上访) as supervisors do.
+DESK_EXTRA = frozenset({A.TRANSFER, "dead_letters", A.PETITION})
 
 
 class AccessDenied(PermissionError):

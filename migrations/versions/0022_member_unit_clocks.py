@@ -1,6 +1,6 @@
 """member unit clocks and inspections: a co-handler's reply deadline (co_handlings.due_at, replied_at), timers
 that belong to a member unit's task instead of a complaint (timers.unit_task_id, complaint_id nullable), and 督查
-inspections with their rectification items, published red and yellow lists
+inspections with their rectification items, published red and yellow lists, petitions (上访) over cases
 
 Revision ID: 0022
 Revises: 0016
@@ -89,7 +89,30 @@ def upgrade() -> None:
     )
 
 
+    op.create_table('petitions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('complaint_id', sa.Integer(), nullable=False),
+    sa.Column('petitioned_at', UTC, nullable=False),
+    sa.Column('place', sa.String(length=200), nullable=False),
+    sa.Column('people', sa.Integer(), nullable=False),
+    sa.Column('who', sa.String(length=200), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('department_id', sa.Integer(), nullable=True),
+    sa.Column('jurisdiction_code', sa.String(length=12), nullable=True),
+    sa.Column('recorded_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', UTC, nullable=False),
+    sa.ForeignKeyConstraint(['complaint_id'], ['complaints.id'], name=op.f('fk_petitions_complaint_id_complaints')),
+    sa.ForeignKeyConstraint(['department_id'], ['departments.id'], name=op.f('fk_petitions_department_id_departments')),
+    sa.ForeignKeyConstraint(['jurisdiction_code'], ['jurisdictions.code'],
+                            name=op.f('fk_petitions_jurisdiction_code_jurisdictions')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_petitions'))
+    )
+    op.create_index(op.f('ix_petitions_complaint_id'), 'petitions', ['complaint_id'], unique=False)
+    op.create_index('ix_petitions_petitioned_at', 'petitions', ['petitioned_at'], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_table('petitions')
     op.drop_table('ranking_lists')
     op.drop_table('rectification_items')
     op.drop_table('inspections')
