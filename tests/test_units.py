@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -41,10 +41,12 @@ from tests.helpers import (
     PASSWORD_HASH,
     act,
     at,
+    auth,
     csrf_token,
     flashed,
     login,
     make_accounts,
+    make_client,
     new_case,
     outbox,
     routed,
@@ -326,6 +328,36 @@ def test_a_department_neither_holding_nor_co_handling_a_case_does_not_see_it(app
         assert government_case.ticket_no not in client.get("/console/").get_data(as_text=True)
 
 
+def test_a_co_handlers_client_system_reads_the_co_handlers_and_records_its_steps_through_the_api(
+        app, client, session, government_case):
+    finance, ndrc = department(session, "371302", "finance"), department(session, "371302", "ndrc")
+    token = make_client(session, "finance-system", "staff", finance.id)
+    holder = make_client(session, "housing-system", "staff", government_case.department_id)
+    url = f"/api/v1/complaints/{government_case.ticket_no}"
+    read = client.get(url, headers=auth(token)).get_json()
+    assert sorted((c["department"]["id"], c["roles"], c["state"], c["replied_at"]) for c in read["co_handlers"]) == \
+        sorted([(finance.id, ["finance"], "green", None), (ndrc.id, ["ndrc"], "green", None)])
+    due = {c["department"]["id"]: datetime.fromisoformat(c["reply_due"]) for c in read["co_handlers"]}
+    assert due[finance.id] == session.get(CoHandling, (government_case.id, finance.id)).due_at
+
+    def step(body, who=token):
+        return client.post(f"{url}/actions", json=body, headers=auth(who))
+
+    assert step({"action": "co_funds", "amount": 0, "paid_on": "2026-12-01", "to_whom": "建设单位"}).status_code == 422
+    late = step({"action": "co_funds", "amount": 350000, "paid_on": "2099-12-01", "to_whom": "建设单位"})
+    assert late.status_code == 409 and "拨付日期不能晚于今天" in late.get_json()["detail"]
+    assert step({"action": "acknowledge"}).status_code == 403
+    assert step({"action": "co_reply", "text": "冒充协办"}, holder).status_code == 403
+    assert step({"action": "co_funds", "amount": 350000, "paid_on": "2026-12-01", "to_whom": "建设单位"}).status_code == 200
+    assert step({"action": "co_payment_status", "status": "partly_paid"}).status_code == 200
+    replied = step({"action": "co_reply", "text": "已督促建设单位拨付人工费"})
+    assert replied.status_code == 200
+    mine = next(c for c in replied.get_json()["co_handlers"] if c["department"]["id"] == finance.id)
+    assert mine["replied_at"] and mine["left"].startswith("已于") and mine["state"] == "green"
+    kinds = [e["kind"] for e in replied.get_json()["events"] if e["actor"] == "api:finance-system"]
+    assert kinds == ["co_funds_released", "co_payment_status", "co_replied"]
+
+
 # ---------------------------------------------------------------- co-handlers' clocks
 
 ROUTED_AT = at(2026, 11, 2, 10, 0)  # a Monday
@@ -369,7 +401,7 @@ def test_a_co_handler_owes_its_reply_in_five_working_days_is_reminded_and_flagge
     assert {r.destination for r in reminders} >= {f"department:{finance.id}", f"department:{ndrc.id}"}
     assert f"请{finance.name}于11月09日17:30前提交协办答复" in " ".join(r.payload["text"] for r in reminders)
     views = co_step_views(session, [case.id], REMINDED, CAL, UnitSettings(), department_id=finance.id)
-    assert [(unit, v.state) for unit, v in views[case.id]] == [(finance.name, "yellow")]
+    assert [(v.department.name, v.clock.state) for v in views[case.id]] == [(finance.name, "yellow")]
 
     worker_pass(app, REPLY_DUE)
     hrss = department(session, "371302", "hrss")  # the county's supervisors are told too

@@ -42,6 +42,9 @@ ACTIONS: Mapping[type[BaseModel], tuple[CaseAction, Callable[[Any], dict[str, An
     schemas.Close: (A.CLOSE_OVERRIDE, _fields("reason")),
     schemas.Message: (A.MESSAGE, _fields("text")),
     schemas.Transfer: (A.TRANSFER, _fields("department_id", "reason")),
+    schemas.CoFunds: (A.CO_FUNDS, _fields("amount", "paid_on", "to_whom")),
+    schemas.CoPaymentStatus: (A.CO_PAYMENT_STATUS, lambda b: {"status": b.status, "note": b.note or ""}),
+    schemas.CoReply: (A.CO_REPLY, _fields("text")),
 }
 
 

@@ -55,7 +55,7 @@ def index():
     co = co_step_views(db(), [c.id for c in page.complaints if c.department_id != mine], now, calendar,
                        services().settings.units, department_id=mine) if mine is not None else {}
     # A co-handler's own reply clock comes first on the cases it co-handles.
-    rows = [(c, [view for _, view in co.get(c.id, [])] + clock_views(c, now, calendar)) for c in page.complaints]
+    rows = [(c, [v.clock for v in co.get(c.id, [])] + clock_views(c, now, calendar)) for c in page.complaints]
     notices, unread = _inbox()
     next_args = {**request.args.to_dict(), "after": page.next_cursor} if page.next_cursor else None
     return render_template("console/queue.html", rows=rows, filters=filters, next_args=next_args,

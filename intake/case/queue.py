@@ -170,18 +170,28 @@ def clock_views(complaint: Complaint, now: datetime, calendar: WorkingCalendar) 
     return sorted(views, key=lambda v: (v.state == "paused", v.due))
 
 
+@dataclass(frozen=True)
+class CoStepView:
+    """A co-handler of a case and its reply clock (replied: green, "已于…答复")."""
+
+    department: Department
+    roles: list[str]
+    replied_at: datetime | None
+    clock: ClockView
+
+
 def co_step_views(session: Session, complaint_ids: list[int], now: datetime, calendar: WorkingCalendar,
-                  settings: UnitSettings, department_id: int | None = None) -> dict[int, list[tuple[str, ClockView]]]:
-    """Per case, each co-handler's reply clock as (unit name, clock), soonest first; only `department_id`'s when
-    given (a co-handler's own queue). One query for a page of cases."""
+                  settings: UnitSettings, department_id: int | None = None) -> dict[int, list[CoStepView]]:
+    """Per case, each co-handler's reply clock, soonest first; only `department_id`'s when given (a co-handler's
+    own queue). One query for a page of cases."""
     if not complaint_ids:
         return {}
-    query = (select(CoHandling, Department.name).join(Department, Department.id == CoHandling.department_id)
+    query = (select(CoHandling, Department).join(Department, Department.id == CoHandling.department_id)
              .where(CoHandling.complaint_id.in_(complaint_ids), CoHandling.due_at.is_not(None))
              .order_by(CoHandling.due_at, Department.name))
     if department_id is not None:
         query = query.where(CoHandling.department_id == department_id)
-    found: dict[int, list[tuple[str, ClockView]]] = {}
+    found: dict[int, list[CoStepView]] = {}
     for co, unit in session.execute(query):
         if co.replied_at is not None:
             replied = co.replied_at.astimezone(calendar.timezone)
@@ -191,7 +201,7 @@ def co_step_views(session: Session, complaint_ids: list[int], now: datetime, cal
             state = "red" if now >= co.due_at else "yellow" if reminder is not None and now >= reminder else "green"
             view = ClockView("co_step", CLOCK_LABELS["co_step"], state, co.due_at,
                              time_left(now, co.due_at, calendar, True))
-        found.setdefault(co.complaint_id, []).append((unit, view))
+        found.setdefault(co.complaint_id, []).append(CoStepView(unit, list(co.roles or []), co.replied_at, view))
     return found
 
 
