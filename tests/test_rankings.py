@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from intake.foundation.models import DailyTally, Outbox, RankingList, StaffUser, utcnow
-from intake.foundation.settings import RankingSettings, SettingsError
+from intake.foundation.settings import RankingSettings, SettingsError, UnitSettings
 from intake.people.access import Scope
 from intake.registry.directory import department
 from intake.units import rankings as rk
+from intake.units import tasks as ts
 from intake.units.tasks import TaskError
-from tests.helpers import csrf_token, flashed, login, make_accounts
+from tests.helpers import CAL, csrf_token, flashed, login, make_accounts
 
 NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
 TIMEZONE = "Asia/Shanghai"
 
 
 def november(session, kind: str, **counts):
-    session.add(DailyTally(kind="received", day=date(2026, 11, 12), department_id=department(session, "371302", kind).id,
+    unit = department(session, "371302", kind).id
+    session.add(DailyTally(kind="received", day=date(2026, 11, 12), department_id=unit,
                            county="371302", industry="房屋建筑", investment="private", **counts))
 
 
@@ -57,13 +59,32 @@ def test_the_departments_are_ranked_from_their_figures(session, figures):
         (names["finance"], None, "")]
     assert rk.criticism(entries[2], NOVEMBER[0]) == (
         f"【通报批评】{names['hrss']}列入2026年11月欠薪投诉办理黄榜：收到投诉10件，响应率50.0%，按时办结率25.0%，"
-        "销号率30.0%，满意率25.0%，超期率0.0%，超期未办0件，综合得分39.0。请于5个工作日内报送整改情况。")
+        "销号率30.0%，满意率25.0%，超期率0.0%，任务按时率—，超期未办0件，综合得分39.0。请于5个工作日内报送整改情况。")
     # The rules are configuration: weigh only closing, and with a stricter bar nobody is on the red list.
     only_closing = RankingSettings(weight_ack_rate=0, weight_reply_rate=0, weight_satisfaction_rate=0,
-                                   weight_overdue_rate=0, red_min_score=95, yellow_below_score=50)
+                                   weight_overdue_rate=0, weight_task_rate=0, red_min_score=95, yellow_below_score=50)
     ranked = rk.compute(session, scope_of(session, users["admin"]), "department", *NOVEMBER, utcnow(), TIMEZONE,
                         only_closing)
     assert [(e.score, e.standing) for e in ranked] == [(90.0, ""), (50.0, ""), (30.0, "yellow"), (None, "")]
+
+
+def test_tasks_answered_on_time_count_in_the_score(session, figures):
+    """住建 answered its November task on time, 人社 never did: with the task weight (10) their scores become
+    (97 + 10) / 110 = 97.3 and (39 + 0) / 110 = 35.5; a task due in December does not count in November."""
+    users = make_accounts(session)
+    admin = scope_of(session, users["admin"])
+    housing, hrss = department(session, "371302", "housing").id, department(session, "371302", "hrss").id
+    issued, zone = datetime(2026, 11, 10, tzinfo=CAL.timezone), CAL.timezone
+    for due in (datetime(2026, 11, 20, 17, 30, tzinfo=zone), datetime(2026, 12, 2, 17, 30, tzinfo=zone)):
+        task = ts.issue(session, admin, kind="ledger", title="报送台账", body="", due_at=due,
+                        department_ids=[housing, hrss], county_codes=[], now=issued, calendar=CAL,
+                        settings=UnitSettings())
+        ts.answer(session, scope_of(session, users["staff"]), task.id, "已报送", [], due - timedelta(days=1))
+    session.commit()
+    entries = {e.department_id: e for e in rk.compute(session, admin, "department", *NOVEMBER, utcnow(), TIMEZONE,
+                                                      RankingSettings())}
+    assert (entries[housing].rates["task_rate"], entries[housing].score) == (1.0, 97.3)
+    assert (entries[hrss].rates["task_rate"], entries[hrss].score) == (0.0, 35.5)
 
 
 def test_a_county_supervisor_ranks_only_the_countys_departments_and_not_counties(session, figures):
@@ -88,7 +109,7 @@ def test_the_last_complete_month_is_the_default_and_a_month_ends_on_its_last_day
 def test_weights_that_rank_nothing_are_refused_at_start():
     with pytest.raises(SettingsError, match="rankings"):
         RankingSettings(weight_ack_rate=0, weight_reply_rate=0, weight_closure_rate=0, weight_satisfaction_rate=0,
-                        weight_overdue_rate=0)
+                        weight_overdue_rate=0, weight_task_rate=0)
     with pytest.raises(SettingsError, match="yellow_below_score"):
         RankingSettings(red_min_score=50, yellow_below_score=60)
 

@@ -20,7 +20,7 @@ from .dashboard import today
 
 STANDING = {rk.RED: "红榜", rk.YELLOW: "黄榜", "": ""}
 HEADER = ("名次", "单位", "收到投诉", *(label for label, _ in rk.INDICATORS.values()), "超期未办", "综合得分", "榜单")
-WIDTHS = (3, 16, 4, 5, 5, 5, 5, 5, 4, 5, 4)  # the PDF's columns: the unit's name on one line
+WIDTHS = (3, 14, 4, 5, 5, 5, 5, 5, 5, 4, 5, 4)  # the PDF's columns: the unit's name on one line
 
 
 def _rows(entries: list[rk.Entry]) -> list[tuple]:

@@ -90,8 +90,9 @@ def _late(scope: Scope, now: datetime) -> ColumnElement[bool]:
     late = Complaint.next_due_at < now
     if scope.department_id is None:
         return late
-    return or_(and_(late, Complaint.department_id == scope.department_id), Complaint.id.in_(select(CoHandling.complaint_id).where(
-        CoHandling.department_id == scope.department_id, CoHandling.due_at < now, CoHandling.replied_at.is_(None))))
+    my_late_replies = select(CoHandling.complaint_id).where(
+        CoHandling.department_id == scope.department_id, CoHandling.due_at < now, CoHandling.replied_at.is_(None))
+    return or_(and_(late, Complaint.department_id == scope.department_id), Complaint.id.in_(my_late_replies))
 
 
 def parse_cursor(cursor: str) -> tuple[datetime | None, int] | None:

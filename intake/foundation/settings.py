@@ -284,6 +284,7 @@ class RankingSettings:
     weight_closure_rate: int = 30  # 销号率
     weight_satisfaction_rate: int = 10  # 满意率
     weight_overdue_rate: int = 10  # 超期率 (counted the other way: fewer overdue, more points)
+    weight_task_rate: int = 10  # 任务按时率: member-unit tasks due in the month answered on time
     min_cases: int = 3
     red_min_score: int = 85  # the best `list_size` units scoring at least this are on the red list
     yellow_below_score: int = 60  # the worst `list_size` units scoring below this are on the yellow list

@@ -1,6 +1,7 @@
 """The red and yellow lists (红黄榜): each month the office ranks counties or departments by the figures already
 kept for the cases received that month (intake.supervision.figures: 响应率, 按时办结率, 销号率, 满意率, and 超期率 =
-open cases past a running deadline now / open cases), publishes the list, and the units on the yellow list are
+open cases past a running deadline now / open cases) and the unit's tasks due that month answered on time (任务按时率,
+intake.units.tasks), publishes the list, and the units on the yellow list are
 criticised by name (通报批评) with their figures.
 
 A unit's score is the weighted mean of its figures ([rankings] weights), 0-100; a figure with nothing to count
@@ -18,20 +19,20 @@ from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import notify_department
-from intake.foundation.models import Department, RankingList
+from intake.foundation.models import Department, RankingList, UnitTask, UnitTaskAssignment
 from intake.foundation.settings import RankingSettings
 from intake.people.access import Scope
 from intake.people.staff import Role
 from intake.registry.directory import LEADING_GROUP_OFFICE, city_department, department
-from intake.supervision.figures import Filters, Tally, figures, rate_text
+from intake.supervision.figures import Filters, Tally, day_bounds, figures, rate_text
 
-from .tasks import TaskError
+from .tasks import TaskError, deadline_state
 
 LEVELS = {"county": "区县", "department": "部门"}
 # Each figure: its label, and whether more is better.
 INDICATORS: dict[str, tuple[str, bool]] = {
     "ack_rate": ("响应率", True), "reply_rate": ("按时办结率", True), "closure_rate": ("销号率", True),
-    "satisfaction_rate": ("满意率", True), "overdue_rate": ("超期率", False)}
+    "satisfaction_rate": ("满意率", True), "overdue_rate": ("超期率", False), "task_rate": ("任务按时率", True)}
 RED, YELLOW = "red", "yellow"
 
 
@@ -65,10 +66,10 @@ def period_label(start: date) -> str:
     return f"{start.year}年{start.month}月"
 
 
-def rates_of(tally: Tally) -> dict[str, float | None]:
+def rates_of(tally: Tally, task_rate: float | None = None) -> dict[str, float | None]:
     return {"ack_rate": tally.ack_rate, "reply_rate": tally.reply_rate, "closure_rate": tally.closure_rate,
             "satisfaction_rate": tally.satisfaction_rate,
-            "overdue_rate": tally.overdue / tally.open if tally.open else None}
+            "overdue_rate": tally.overdue / tally.open if tally.open else None, "task_rate": task_rate}
 
 
 def score(rates: dict[str, float | None], settings: RankingSettings) -> float | None:
@@ -78,11 +79,13 @@ def score(rates: dict[str, float | None], settings: RankingSettings) -> float | 
     return round(100 * sum(weight * value for weight, value in counted) / total, 1) if total else None
 
 
-def rank(units: list[tuple[str, str | None, int | None, Tally]], settings: RankingSettings) -> list[Entry]:
-    """The units best first (the unranked after, by name), with their place on the red or yellow list."""
+def rank(units: list[tuple[str, str | None, int | None, Tally, float | None]],
+         settings: RankingSettings) -> list[Entry]:
+    """The units (name, county, department, figures, task rate) best first (the unranked after, by name), with
+    their place on the red or yellow list."""
     entries = []
-    for name, county, department_id, tally in units:
-        rates = rates_of(tally)
+    for name, county, department_id, tally, task_rate in units:
+        rates = rates_of(tally, task_rate)
         value = score(rates, settings) if tally.received >= settings.min_cases else None
         entries.append(Entry(name, county, department_id, tally.received, tally.overdue, rates, value))
     entries.sort(key=lambda e: (e.score is None, -(e.score or 0), e.unit))
@@ -106,11 +109,28 @@ def compute(session: Session, scope: Scope, level: str, start: date, end: date, 
     """The month's list for the user's scope, as it stands now."""
     _allowed(scope, level)
     found = figures(session, scope, Filters(start=start, end=end), now, timezone)
+    tasks = task_rates(session, level, start, end, now, timezone)
     if level == "county":
-        units = [(u.name, u.code, None, u.tally) for u in found.counties if u.code]
+        units = [(u.name, u.code, None, u.tally, tasks.get(u.code)) for u in found.counties if u.code]
     else:
-        units = [(u.name, u.code, u.department_id, u.tally) for u in found.departments if u.department_id]
+        units = [(u.name, u.code, u.department_id, u.tally, tasks.get(u.department_id))
+                 for u in found.departments if u.department_id]
     return rank(units, settings)
+
+
+def task_rates(session: Session, level: str, start: date, end: date, now: datetime,
+               timezone: str) -> dict[int | str, float]:
+    """Per department (or county), the share of its tasks due in the month, and already due, answered on time."""
+    unit = UnitTaskAssignment.department_id if level == "department" else UnitTaskAssignment.jurisdiction_code
+    rows = session.execute(select(unit, UnitTaskAssignment.answered_at, UnitTask.due_at).join(UnitTask).where(
+        unit.is_not(None), UnitTask.due_at >= day_bounds(start, timezone),
+        UnitTask.due_at < day_bounds(end + timedelta(days=1), timezone), UnitTask.due_at <= now))
+    counts: dict[int | str, list[int]] = {}
+    for key, answered_at, due in rows:
+        tally = counts.setdefault(key, [0, 0])
+        tally[0] += deadline_state(due, answered_at, now) == "on_time"
+        tally[1] += 1
+    return {key: on_time / total for key, (on_time, total) in counts.items()}
 
 
 def criticism(entry: Entry, start: date) -> str:
