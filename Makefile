@@ -31,5 +31,6 @@ test: $(STAMP)
 # Every benchmark and one table of figures, targets and pass/fail, kept in bench/RESULTS.md
 # (BENCH_ARGS=--quick for smaller sizes).
 bench: $(STAMP)
-	scripts/system-packages
+	scripts/system-packages --bench
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/run_all.py --markdown bench/RESULTS.md $(BENCH_ARGS)

@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import psycopg
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import figures  # noqa: E402
@@ -47,12 +49,18 @@ def load(port: int, connections: int, seconds: float, texts: str) -> dict[str, f
 
 
 def floor_db(url: str, tmp: str) -> str:
-    """The floor's own database, of the same kind as the app's: a file beside it, or a fresh PostgreSQL one."""
+    """The floor's own database, of the same kind as the app's: a file beside it, or a fresh PostgreSQL one.
+
+    On PostgreSQL its table is made here, the floor's own statement, because the floor's gunicorn workers each run
+    `create table if not exists` at import and two of them at once collide in PostgreSQL's catalog."""
     if url.startswith("sqlite"):
         return f"sqlite:///{tmp}/floor.db"
     floor = url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1] + "_floor"
     recreate_postgres_database(floor)
-    return floor.replace("postgresql+psycopg", "postgresql")
+    plain = floor.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(plain, autocommit=True) as connection:
+        connection.execute("create table inbound(sid text primary key, sender text, body text)")
+    return plain
 
 
 def bench(url: str, label: str, connections: list[int], seconds: float, rounds: int, tmp: str) -> list:

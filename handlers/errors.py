@@ -48,7 +48,7 @@ def register(app: Flask, interfaces: Mapping[str, Callable[[HTTPException], obje
     interfaces = dict(interfaces or {})
     for code in MESSAGES:
         app.register_error_handler(code, _for_interface(interfaces, _page(code)))
-    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(CSRFError, csrf_expired_page)
     app.register_error_handler(DBAPIError, when_unavailable(lambda: _page(503)(None)[0]))
 
 
@@ -96,5 +96,5 @@ def _for_interface(interfaces: Mapping[str, Callable[[HTTPException], object]], 
     return handler
 
 
-def _csrf_error(_error):
+def csrf_expired_page(_error):
     return _render(*CSRF_EXPIRED, 400)

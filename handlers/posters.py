@@ -52,6 +52,8 @@ def poster_data(session: Session, settings: Settings, site: Site) -> PosterData:
         investment=INVESTMENT_LABELS[Investment(site.investment)],
         owner=site.owner,
         general_contractor=site.general_contractor,
+        project_office=site.project_office,
+        subcontractors=tuple(site.subcontractors or ()),
         labour_manager=site.labour_manager,
         labour_manager_phone=site.labour_manager_phone,
         industry_department=lead.name if lead else None,

@@ -19,27 +19,36 @@ from flask import (
     session,
     url_for,
 )
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm.exc import StaleDataError
 
 from intake.case import cases
 from intake.case.complaints import create_complaint, find_for_worker
-from intake.case.links import confirmed_complaint
-from intake.foundation.models import Complaint, Site
+from intake.case.links import DOCUMENTS_MAX_AGE_DAYS, confirmed_complaint, documents_complaint, documents_token
+from intake.enforcement.dossier import dossier, order_of, order_paper
+from intake.enforcement.orders import orders_of
+from intake.foundation.models import ClaimLine, Complaint, Confirmation, Site, utcnow
 from intake.foundation.texts import event_text, status_text, when_text
+from intake.people.audit import audit
 from intake.registry.directory import counties
 from intake.registry.sites import site_by_token
+from intake.supervision.employers import credit_rows
 
-from .errors import MESSAGES, when_unavailable
+from .documents import dossier_zip, download, order_pdf
+from .errors import MESSAGES, csrf_expired_page, when_unavailable
 from .extensions import limiter, submitted_phone
 from .forms import NOT_FOUND, ComplaintForm, ConfirmForm, GeneralComplaintForm, StatusForm, WorkerMessageForm
+from .posters import poster_font
 from .runtime import case_context, db, services
 
 bp = Blueprint("public", __name__)
 RECEIPTS_KEPT = 10
 CONFIRMED_PAID = "谢谢您的确认，案件已结案。以后再遇到欠薪，随时扫码反映。"
 CONFIRMED_UNPAID = "已收到，案件已重新交给负责部门处理，他们会再联系您。"
+LINE_PAID = "谢谢您的确认，已记下您的工资已经到手。"
+LINE_UNPAID = "已记下您的工资没收到或不够，已转给负责部门核实，他们会再联系您。"
 CHANGED_MEANWHILE = "案件刚刚有了新进展，请看下面最新的办理情况。"
 MESSAGE_SENT = "已转给负责部门，他们会看到您补充的内容。"
 # Tickets this browser has opened (ticket and phone digits, or the signed link): their pages take a message.
@@ -69,6 +78,16 @@ def _submit_limits(view):
     return limiter.limit(lambda: services().settings.ratelimit.submit_per_address, methods=["POST"])(view)
 
 
+@bp.get("/exposure")
+def exposure():
+    """集中公开曝光: the 失信 listings in force, as approved by a supervisor, with the decision and its date; they
+    name employers only (the same rows as the file for 信用中国), never a worker."""
+    today = utcnow().astimezone(services().calendar.timezone).date()
+    response = make_response(render_template("exposure.html", rows=list(credit_rows(db(), today)), today=today))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
 @bp.get("/rights")
 def rights():
     """维权须知: what to have ready and what happens next; the official account's menu links here."""
@@ -93,24 +112,48 @@ def general_form():
     return _take(GeneralComplaintForm(services().settings.uploads, known))
 
 
+def _as_typed(known: list) -> ComplaintForm:
+    """The posted complaint form filled with what the worker typed, with its submission key, so the later tap
+    that stores it is deduplicated as usual; `known` are the counties to offer (the typed one always)."""
+    uploads = services().settings.uploads
+    if request.endpoint != "public.general_form":
+        return ComplaintForm(uploads)
+    form = GeneralComplaintForm(uploads, known)
+    typed = request.form.get("county", "")
+    if typed and typed not in {code for code, _ in form.county.choices}:
+        form.county.choices += [(typed, _county_names.get(typed, typed))]
+    return form
+
+
 def _unsaved():
     """The database is unavailable: a posted form comes back as typed (photos must be chosen again: a browser
-    cannot put files back), with its submission key, so the later tap that stores it is deduplicated as usual."""
+    cannot put files back)."""
     if request.method != "POST" or request.endpoint not in FORMS:
         title, text = MESSAGES[503]
         return render_template("error.html", title=title, text=text)
-    uploads = services().settings.uploads
-    if request.endpoint == "public.general_form":
-        form = GeneralComplaintForm(uploads, [])
-        typed = request.form.get("county", "")
-        form.county.choices += [(typed, _county_names.get(typed, typed))] if typed else []
-    else:
-        form = ComplaintForm(uploads)
+    form = _as_typed([])
     return render_template("form.html", form=form, site=None, unsaved=True,
                            photos_dropped=bool(form.chosen_photos()))
 
 
+def _expired(error: CSRFError):
+    """A complaint form posted after its CSRF token or session cookie expired (a phone left on the page for a
+    day, WeChat's browser dropping its cookies) comes back as typed with a fresh token and one plain sentence,
+    never an empty "页面已过期" page; nothing is stored until the next tap. Other forms get the error page."""
+    if request.method != "POST" or request.endpoint not in FORMS:
+        return csrf_expired_page(error)
+    site = None
+    if request.endpoint == "public.site_form":
+        site = site_by_token(db(), (request.view_args or {}).get("token", ""))
+        if site is None:
+            abort(404)
+    form = _as_typed(counties(db()) if site is None else [])
+    return render_template("form.html", form=form, site=site, expired=True,
+                           photos_dropped=bool(form.chosen_photos())), 400
+
+
 bp.register_error_handler(DBAPIError, when_unavailable(_unsaved))
+bp.register_error_handler(CSRFError, _expired)
 
 
 def _take(form: ComplaintForm, site: Site | None = None):
@@ -178,17 +221,19 @@ def _opened(complaint: Complaint) -> None:
 @bp.route("/c/<token>", methods=["GET", "POST"])
 @limiter.limit(lambda: services().settings.ratelimit.status_per_address, methods=["POST"])
 def confirm(token: str):
-    """回访 from the signed link in the worker's 办结 notice: yes closes the case (销号), no reopens it."""
-    complaint = confirmed_complaint(db(), services().settings, token)
-    if complaint is None:
+    """回访 from the signed link in the worker's 办结 notice: the answer of the complainant, or of the one worker of
+    the case the link was made for (intake.case.cases.confirm_payment says what it changes)."""
+    found = confirmed_complaint(db(), services().settings, token)
+    if found is None:
         abort(404)
+    complaint, line = found
     _opened(complaint)
     complaint_id = complaint.id
     form = ConfirmForm()
     if not form.validate_on_submit() or form.answer() is None:
-        return _status_page(complaint, confirm=form)
+        return _status_page(complaint, confirm=form, line=line)
     try:
-        cases.confirm_payment(db(), complaint, case_context(), paid=form.answer(), actor="worker:web")
+        cases.confirm_payment(db(), complaint, case_context(), paid=form.answer(), actor="worker:web", line=line)
         db().commit()
     except cases.CaseError as exc:
         db().rollback()
@@ -196,18 +241,67 @@ def confirm(token: str):
     except StaleDataError:
         db().rollback()
         return _status_page(db().get(Complaint, complaint_id), notice=CHANGED_MEANWHILE)
+    if line is not None:
+        return _status_page(complaint, notice=LINE_PAID if form.answer() else LINE_UNPAID)
     return _status_page(complaint, notice=CONFIRMED_PAID if form.answer() else CONFIRMED_UNPAID)
 
 
+@bp.get("/d/<token>/dossier.zip")
+def worker_dossier(token: str):
+    """The worker's own copy of their case (their timeline, the orders, their files with the chain's hashes),
+    from the signed link on their status page; audited like a staff export."""
+    complaint = _documents_case(token)
+    settings = services().settings
+    body = dossier_zip(dossier(db(), complaint, settings.calendar.timezone, for_worker=True), poster_font(settings),
+                       utcnow())
+    _audit_worker(complaint, "dossier_export", copy="worker")
+    return download(body, "application/zip", f"dossier-{complaint.ticket_no}.zip")
+
+
+@bp.get("/d/<token>/orders/<int:order_id>.pdf")
+def worker_order(token: str, order_id: int):
+    complaint = _documents_case(token)
+    order = order_of(db(), complaint, order_id)
+    if order is None:
+        abort(404)
+    settings = services().settings
+    pdf = order_pdf(order_paper(complaint, order, settings.calendar.timezone), poster_font(settings))
+    _audit_worker(complaint, "document", document="order", order_id=order.id)
+    return download(pdf, "application/pdf", f"order-{complaint.ticket_no}-{order.id}.pdf")
+
+
+def _documents_case(token: str) -> Complaint:
+    complaint = documents_complaint(db(), services().settings, token)
+    if complaint is None:
+        abort(404)
+    return complaint
+
+
+def _audit_worker(complaint: Complaint, action: str, **detail) -> None:
+    audit(db(), user_id=None, username="worker:web", action=action, ticket_no=complaint.ticket_no, detail=detail,
+          address=request.remote_addr)
+    db().commit()
+
+
 def _status_page(complaint: Complaint, *, form: StatusForm | None = None, confirm: ConfirmForm | None = None,
-                 notice: str | None = None, message: WorkerMessageForm | None = None):
-    """The case as its worker sees it; the 工资到手了吗 buttons only on the signed link's page."""
+                 notice: str | None = None, message: WorkerMessageForm | None = None, line: ClaimLine | None = None):
+    """The case as its worker sees it; the 工资到手了吗 buttons only on the signed link's page, and on one worker's
+    link only while their own answer is missing or a no; the links to their documents signed afresh for
+    DOCUMENTS_MAX_AGE_DAYS."""
     timezone = services().settings.calendar.timezone
     timeline = [(when_text(e.created_at, timezone), text) for e in reversed(complaint.events)
                 if (text := event_text(e)) is not None]
+    if line is not None:
+        asking = line.confirmation in (Confirmation.ASKED, Confirmation.DISPUTED) and complaint.status != "closed"
+    else:
+        asking = complaint.status == "resolved"
+    token = documents_token(services().settings, complaint)
+    db().commit()  # the case's link reference, made on first use
     return _private(render_template("status.html", form=form or StatusForm(formdata=None), complaint=complaint,
+                                    documents=token, orders=orders_of(db(), complaint),
+                                    documents_days=DOCUMENTS_MAX_AGE_DAYS,
                                     notice=notice, status=status_text(complaint.status), timeline=timeline,
-                                    confirm=confirm if complaint.status == "resolved" else None,
+                                    confirm=confirm if asking else None, line=line,
                                     message=None if complaint.status == "closed" else
                                     message or WorkerMessageForm(services().settings.uploads, formdata=None)))
 

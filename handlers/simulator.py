@@ -4,7 +4,9 @@ account or an SMS gateway.
 Every message goes through `take(Inbound(...))` exactly as the WeChat and SMS adapters call it, so what a
 newcomer sees here is the real dialogue with the real idempotency: a message id is minted when the page (or the
 previous answer) is rendered, so a double click or a retried post repeats the stored reply and changes nothing.
-The history shown is read back from the stored inbound rows, so the page also works without JavaScript.
+The history shown is read back from the stored inbound rows, with the notices the worker is sent later (签收,
+受理, staff's messages, 工资到手了吗 ...) read from the outbox and put in time order, so the page also works
+without JavaScript; the page's script asks for new notices every few seconds, as a phone would receive them.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from sqlalchemy import select
 
 from intake.conversation import replies
 from intake.conversation.inbound import Inbound
-from intake.foundation.models import Channel, InboundMessage, Site
+from intake.delivery.sms_templates import REPLY
+from intake.foundation.models import Channel, InboundMessage, Outbox, Site
 from intake.foundation.validation import normalise_phone
 from intake.registry.sites import site_by_token
 
@@ -71,6 +74,26 @@ def send():
     return redirect(url_for(".chat", _anchor="end"), 303)
 
 
+@bp.get("/chat/notices")
+def notices():
+    """The notices sent to this browser's worker after the outbox row `after`, oldest first, for the script."""
+    after = request.args.get("after", "0")
+    if not after.isdigit() or len(after) > 18:
+        abort(400)
+    channel, user_id, _phone = _who()
+    rows = _notices(channel, user_id, int(after))
+    return jsonify(notices=[{"id": row.id, "text": row.payload.get("text", "")} for row in rows],
+                   last=rows[-1].id if rows else int(after))
+
+
+def _notices(channel: str, user_id: str, after: int = 0) -> list[Outbox]:
+    """The newest notices to the worker's own address on this channel (their fallbacks go elsewhere), oldest
+    first; the chat's answers are the inbound rows' replies, not repeated here."""
+    rows = db().scalars(select(Outbox).where(Outbox.destination == f"{channel}:{user_id}", Outbox.id > after)
+                        .order_by(Outbox.id.desc()).limit(HISTORY)).all()
+    return [row for row in reversed(rows) if row.payload.get("kind") != REPLY]
+
+
 def _page(mode: str | None = None, phone_error: str | None = None):
     """The chat; in SMS mode also the steps that connect a real gateway (README: "Channels")."""
     channel, user_id, _phone = _who()
@@ -78,10 +101,15 @@ def _page(mode: str | None = None, phone_error: str | None = None):
     rows = db().scalars(select(InboundMessage).where(InboundMessage.channel == channel,
                                                      InboundMessage.sender == user_id)
                         .order_by(InboundMessage.id.desc()).limit(HISTORY)).all()
-    history = [(row.payload.get("text", ""), row.reply) for row in reversed(rows)]
+    told = _notices(channel, user_id)
+    history = sorted([(row.received_at, row.payload.get("text", ""), row.reply) for row in rows]
+                     + [(row.created_at, None, row.payload.get("text", "")) for row in told],
+                     key=lambda item: item[0])[-HISTORY:]
     sites = db().execute(select(Site.public_token, Site.name).order_by(Site.code).limit(100)).all()
     page = render_template("chat.html", mode=mode or channel, channel=channel, modes=MODES,
-                           phone=session.get("demo_phone", ""), phone_error=phone_error, history=history,
+                           phone=session.get("demo_phone", ""), phone_error=phone_error,
+                           history=[(said, reply) for _at, said, reply in history],
+                           last_notice=told[-1].id if told else 0,
                            sites=sites, message_id=uuid.uuid4().hex, max_text=MAX_TEXT,
                            example=replies.EXAMPLE, sms_provider=settings.sms.provider,
                            public_url=settings.public_url("") or request.host_url.rstrip("/"))

@@ -34,6 +34,7 @@ FOOTER_LINES = (
     "劳动争议仲裁：可向用工所在地劳动人事争议仲裁委员会申请仲裁",
     "法律援助、法律咨询：拨打公共法律服务热线 12348",
 )
+PHONE_BLANK = "＿＿＿＿＿＿＿＿（待公布，可手写）"
 DEFAULT_HOTLINES = (
     ("政务服务便民热线", "12345"),
     ("劳动保障监察投诉", "12333"),
@@ -68,6 +69,8 @@ class PosterData:
     investment: str | None = None
     owner: str | None = None
     general_contractor: str | None = None
+    project_office: str | None = None  # the general contractor's 项目部 on this site
+    subcontractors: tuple[str, ...] = ()  # 分包单位
     labour_manager: str | None = None
     labour_manager_phone: str | None = None
     industry_department: str | None = None
@@ -155,8 +158,9 @@ def _rows(data: PosterData) -> list[tuple[str, str]]:
         return clean("  ".join(p for p in map(clean, parts) if p))
 
     def with_phone(name: str | None, phone: str | None) -> str | None:
+        """A department's complaint phone, or a blank line to write it in by hand: Art. 34 requires it shown."""
         phone = clean(phone)
-        return joined(name, f"投诉电话 {phone}" if phone else None)
+        return joined(name, f"投诉电话 {phone}" if phone else f"投诉电话 {PHONE_BLANK}")
 
     rows = [
         ("工程地址", clean(data.address)),
@@ -165,6 +169,8 @@ def _rows(data: PosterData) -> list[tuple[str, str]]:
         ("投资类型", clean(data.investment)),
         ("建设单位", clean(data.owner)),
         ("施工总承包单位", clean(data.general_contractor)),
+        ("总包项目部", clean(data.project_office)),
+        ("分包单位", clean("、".join(data.subcontractors))),
         ("劳资专管员", joined(data.labour_manager, data.labour_manager_phone)),
         ("行业主管部门", with_phone(data.industry_department, data.industry_department_phone)),
         ("劳动保障监察", with_phone(data.labour_inspection, data.labour_inspection_phone)),

@@ -54,7 +54,18 @@ from intake.conversation import replies as R
 from intake.conversation.dialogue import handle_message
 from intake.conversation.inbound import STATUS_CHANNEL
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.models import Complaint, InboundMessage, Outbox, Site, StaffUser, utcnow
+from intake.foundation.models import (
+    ClaimLine,
+    Complaint,
+    Event,
+    EventKind,
+    InboundMessage,
+    Outbox,
+    Site,
+    StaffUser,
+    Status,
+    utcnow,
+)
 from intake.foundation.settings import (
     AliyunSettings,
     ClockSettings,
@@ -232,6 +243,11 @@ def act(client, ticket_no: str, action: str, version: int | None = None, **field
                        data={"csrf_token": csrf_token(page), "version": str(version), **fields})
 
 
+def confirm_link(text: str) -> str:
+    """The path of the signed 工资到手了吗 link in a notice's text."""
+    return re.search(r"(/c/[\w.\-]+)", text).group(1)
+
+
 def flashed(client, response) -> str:
     """The page a redirect leads to, as text (where the flash message is shown)."""
     return client.get(response.headers["Location"]).get_data(as_text=True)
@@ -281,6 +297,16 @@ def submit(client, url: str, photos: list[tuple[bytes, str]] = (), **changes):
     if photos:
         data["photos"] = [(io.BytesIO(content), name) for content, name in photos]
     return client.post(url, data=data, content_type="multipart/form-data")
+
+
+def pdf_text(data: bytes) -> str:
+    """A PDF's text as poppler's pdftotext reads it (what a printed or searched document says)."""
+    assert data.startswith(b"%PDF-"), data[:40]
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as pdf:
+        pdf.write(data)
+        pdf.flush()
+        return subprocess.run(["pdftotext", "-layout", pdf.name, "-"], check=True, capture_output=True,
+                              text=True).stdout
 
 
 def stored(session) -> list[Complaint]:
@@ -692,6 +718,87 @@ def test_a_text_without_a_template_is_dead_lettered_not_dropped(configured_app, 
     assert [s.template for s in sent_to(api, provider)] == [REPLY_TEMPLATE] * 3
     alerts = [r for r in session.scalars(select(Outbox)) if r.payload["kind"] == "dead_letter"]
     assert alerts and all(a.payload["outbox_id"] == notice.id for a in alerts)
+
+
+# ---------------- mainland SMS scenarios: the worker's thread after the receipt
+
+OTHER_WORKER = "13900000000"
+
+
+def _texts(api: FakeApi, provider: Provider, phone: str = PHONE, template: str | None = None) -> list[str]:
+    """What one phone received so far, each text whole again (the pieces of a split one joined)."""
+    found: list[str] = []
+    pieces: list[str] = []
+    for sent in sent_to(api, provider, phone):
+        if template is not None and sent.template != template:
+            continue
+        pieces.append(sent.text)
+        marker = re.match(r"\((\d+)/(\d+)\)", sent.text)
+        if marker is None or marker.group(1) == marker.group(2):
+            found.append(_joined(pieces))
+            pieces = []
+    return found
+
+
+def _console(app, session) -> Any:
+    """The city administrator, logged in to the console."""
+    client = app.test_client()
+    login(client, make_accounts(session)["admin"])
+    return client
+
+
+def test_the_worker_texts_on_after_the_receipt_and_staff_reply_in_one_thread(sms_client, sms_app, api, provider,
+                                                                            session):
+    say(sms_client, provider, *CONVERSATION)
+    deliver(sms_app)  # the replies go out, and the new case is routed
+    complaint = session.scalar(select(Complaint))
+    say(sms_client, provider, "老板今天给了一半钱，还差一万七", start=4)
+    staff = _console(sms_app, session)
+    assert act(staff, complaint.ticket_no, "message", text="请把欠条拍照发过来").status_code == 303
+    deliver(sms_app)
+    say(sms_client, provider, "好的，明天拍了发", start=5)
+    deliver(sms_app)
+    session.expire_all()
+    assert count(session, Complaint) == 1
+    wrote = session.scalars(select(Event.note).where(Event.complaint_id == complaint.id,
+                                                     Event.kind == EventKind.WORKER_WROTE).order_by(Event.id)).all()
+    assert wrote == ["老板今天给了一半钱，还差一万七", "好的，明天拍了发"]
+    department = session.get(Complaint, complaint.id).department.name
+    follow_up = R.FOLLOW_UP.format(ticket=complaint.ticket_no, department=department)
+    assert _texts(api, provider, template=REPLY_TEMPLATE)[-2:] == [follow_up, follow_up]
+    [told] = _texts(api, provider, template=NOTICE_TEMPLATE)
+    assert told == f"编号{complaint.ticket_no}，{department}：请把欠条拍照发过来"
+    panel = case_page(staff, complaint.ticket_no).get_data(as_text=True).split("对话记录")[1].split("</section>")[0]
+    assert panel.index("还差一万七") < panel.index("请把欠条拍照发过来") < panel.index("明天拍了发")
+
+
+def test_every_worker_is_asked_by_sms_and_answers_by_replying(sms_client, sms_app, api, provider, session):
+    say(sms_client, provider, *CONVERSATION)
+    deliver(sms_app)
+    complaint = session.scalar(select(Complaint))
+    staff = _console(sms_app, session)
+    for action in ("acknowledge", "accept"):
+        act(staff, complaint.ticket_no, action)
+    for name, phone in (("张三", PHONE), ("李四", OTHER_WORKER)):
+        act(staff, complaint.ticket_no, "claim_line", worker_name=name, amount="4000", phone=phone)
+    for line in session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)):
+        act(staff, complaint.ticket_no, "payment", line_id=str(line.id), amount_paid="4000")
+    act(staff, complaint.ticket_no, "resolve", outcome="已责令支付", amount_recovered="8000", workers_paid="2")
+    deliver(sms_app)
+    for name, phone in (("张三", PHONE), ("李四", OTHER_WORKER)):
+        [asked] = [t for t in _texts(api, provider, phone, template=NOTICE_TEMPLATE) if "工资到手了吗" in t]
+        assert asked.startswith(f"{name}您好，编号{complaint.ticket_no}已办结，记录发给您4000元") and "回复1" in asked
+    say(sms_client, provider, "2", start=10, phone=OTHER_WORKER)
+    say(sms_client, provider, "1", start=11)
+    deliver(sms_app)
+    session.expire_all()
+    complaint = session.get(Complaint, complaint.id)
+    assert complaint.status == Status.REOPENED.value and count(session, Complaint) == 1
+    answers = {ln.worker_name: (ln.confirmation, ln.answered_via) for ln in complaint.claim_lines}
+    assert answers == {"张三": ("confirmed", "sms"), "李四": ("disputed", "sms")}
+    assert _texts(api, provider, OTHER_WORKER, template=REPLY_TEMPLATE) == [
+        R.UNPAID_NOTED.format(ticket=complaint.ticket_no, department=complaint.department.name)]
+    assert _texts(api, provider, template=REPLY_TEMPLATE)[-1] == R.PAID_NOTED.format(ticket=complaint.ticket_no)
 
 
 # ---------------- mainland SMS scenarios: delivery reports

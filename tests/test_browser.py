@@ -13,9 +13,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
 from handlers import create_app
+from intake.case.notices import tell_worker
 from intake.conversation import replies as R
-from intake.foundation.models import Complaint, InboundMessage, Site
+from intake.foundation.models import Complaint, InboundMessage, Site, utcnow
 from tests.helpers import SCREENSHOTS, serving
+
+FIRST_MESSAGE = "兰山区阳光城工地，老板欠我们8个人三万五"
 
 
 @pytest.fixture
@@ -66,6 +69,55 @@ def test_worker_fills_the_site_form_on_a_phone(server, browser, session, tmp_pat
     complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
     assert complaint is not None and complaint.site_id == site.id and complaint.amount == 35000
     assert len(complaint.attachments) == 1
+
+
+def test_a_form_sent_after_its_cookie_expired_comes_back_filled_in(server, browser, session):
+    """A worker fills the form, the phone drops the session cookie (a day on the page, WeChat's browser), and the
+    tap on 提交 brings the form back as typed with one sentence; the next tap files it."""
+    site = Site(code="EXPIRED1", name="阳光城三期工地", jurisdiction_code="371302", public_token=secrets.token_urlsafe(16))
+    session.add(site)
+    session.commit()
+    browser.get(f"{server}/s/{site.public_token}")
+    typed = {"name": "张三", "phone": "13800138000", "amount": "35000", "free_text": "干了三个月，老板一直不给钱。"}
+    for name, value in typed.items():
+        browser.find_element(By.NAME, name).send_keys(value)
+    browser.find_element(By.NAME, "consent").click()
+    browser.delete_all_cookies()
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".alert")))
+    assert "您填的内容都还在下面" in browser.find_element(By.CSS_SELECTOR, ".alert").text
+    for name, value in typed.items():
+        assert browser.find_element(By.NAME, name).get_attribute("value") == value, name
+    assert browser.find_element(By.NAME, "consent").is_selected()
+    session.rollback()
+    assert session.scalar(select(Complaint)) is None
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 15).until(expected_conditions.presence_of_element_located((By.CLASS_NAME, "ticket")))
+    session.rollback()
+    [complaint] = session.scalars(select(Complaint)).all()
+    assert complaint.ticket_no == browser.find_element(By.CLASS_NAME, "ticket").text
+    assert complaint.free_text == typed["free_text"] and complaint.amount == 35000
+
+
+def test_the_simulator_keeps_the_newest_message_in_view_and_shows_later_notices(demo_server, browser, session,
+                                                                                settings):
+    browser.get(f"{demo_server}/demo/chat")
+    at_end = "return window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2"
+    for n, text in enumerate((FIRST_MESSAGE, "张三", "13812345678", "确认", "查询", "帮助", "进度"), 1):
+        browser.find_element(By.NAME, "text").send_keys(text)
+        browser.find_element(By.CLASS_NAME, "chat-send").click()
+        WebDriverWait(browser, 15).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".msg.them")) >= n)
+        assert browser.execute_script(at_end), text  # the page is taller than the phone: it followed the chat
+    session.rollback()
+    complaint = session.scalar(select(Complaint))
+    tell_worker(session, settings, complaint, "message", utcnow(), message="请把欠条拍照发过来")
+    session.commit()
+    WebDriverWait(browser, 15).until(
+        lambda b: "请把欠条拍照发过来" in b.find_elements(By.CSS_SELECTOR, ".msg.them .bubble")[-1].text)
+    assert browser.execute_script(at_end)
+    browser.refresh()  # read back from the stored thread, in the same order
+    bubbles = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".msg.them .bubble")]
+    assert "请把欠条拍照发过来" in bubbles[-1] and any(complaint.ticket_no in b for b in bubbles[:-1])
 
 
 def test_chat_simulator_on_a_phone(demo_server, browser, session):

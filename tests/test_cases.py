@@ -295,7 +295,7 @@ def test_a_returned_case_keeps_its_legal_clocks_through_re_routing(app, session,
 
 def test_a_resolved_case_reminds_the_department_to_follow_up(app, session, settings, lanshan_site):
     complaint = resolved_case(app, session, settings, lanshan_site)
-    assert open_clocks(session, complaint) == {"follow_up"}
+    assert open_clocks(session, complaint) == {"follow_up", "confirm"}  # staff's 回访, the worker's reminder
     worker_pass(app, utcnow() + timedelta(days=30))
     reminders = [r for r in outbox(session, complaint) if r.payload.get("clock") == "follow_up"]
     assert reminders and "回访确认" in reminders[0].payload["text"]

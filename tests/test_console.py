@@ -27,6 +27,7 @@ from tests.helpers import (
     PNG,
     act,
     case_page,
+    confirm_link,
     csrf_token,
     flashed,
     login,
@@ -244,7 +245,7 @@ def test_a_whole_case_through_the_console_until_the_worker_confirms(app, client,
     complaint = reload(session, case)
     assert complaint.status == Status.RESOLVED.value and complaint.amount_recovered == 4000
     (asked,) = outbox(session, complaint, "worker_resolved")
-    link = asked.payload["text"].split("请打开")[1].split("确认")[0].replace("https://qingling.test", "")
+    link = confirm_link(asked.payload["text"])
     worker = app.test_client()
     confirm = worker.get(link)
     worker.post(link, data={"csrf_token": csrf_token(confirm.get_data(as_text=True)), "paid": "yes"})

@@ -5,13 +5,13 @@ from dataclasses import replace
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from handlers import create_app
 from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.foundation.encryption import DataKeyError, lookup_hash
-from intake.foundation.models import Complainant
+from intake.foundation.models import ClaimLine, Complainant
 from intake.foundation.settings import PrivacySettings, SettingsError, load_settings
 from intake.privacy.key_rotation import rotate_keys
 from migrations import upgrade
@@ -97,6 +97,20 @@ def test_rotation_reencrypts_everything_and_old_values_stay_readable_meanwhile(m
     keyed(make_settings, OLD_KEY)
     with pytest.raises(DataKeyError):
         stored(session)[0].complainant.phone
+
+
+def test_rotation_reencrypts_the_phones_of_claim_lines_too(make_settings, session):
+    file_three(keyed(make_settings, OLD_KEY), session)
+    session.add(ClaimLine(complaint_id=stored(session)[0].id, worker_name="李四", amount_claimed=4000, amount_paid=0,
+                          phone="13800000002"))
+    session.commit()
+    before = session.scalar(select(ClaimLine.phone_hash))
+    assert "13800000002" not in repr(session.execute(text("SELECT * FROM claim_lines")).all())
+    assert invoke(keyed(make_settings, NEW_KEY, OLD_KEY), "keys", "rotate").exit_code == 0
+    keyed(make_settings, NEW_KEY)  # the old key is gone: the line is readable and found under the new one only
+    session.expire_all()
+    line = session.scalar(select(ClaimLine))
+    assert line.phone == "13800000002" and line.phone_hash == lookup_hash("13800000002") != before
 
 
 def _interrupt():

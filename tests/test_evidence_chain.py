@@ -3,14 +3,20 @@ the chain with its SHA-256, and `qingling evidence verify` reports any later cha
 from __future__ import annotations
 
 import hashlib
+import threading
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, select, update
+from alembic import command
+from sqlalchemy import delete, select, text, update
 
+from handlers import create_app
+from handlers.runtime import services
 from intake.foundation.chain import event_hash
 from intake.foundation.models import Attachment, Complaint, Event, EventKind, utcnow
 from intake.foundation.transitions import record
+from migrations import alembic_config, upgrade
 from tests.helpers import invoke, make_site, new_case, phone_photo, submit, ticket_of, worker_pass
 
 
@@ -111,3 +117,91 @@ def test_events_rolled_back_with_a_savepoint_leave_no_head_behind(app, session, 
     assert [e.note for e in events][-1] == "留下的一步" and len(events) == 2
     assert events[1].prev_hash == events[0].hash
     assert invoke(app, "evidence", "verify", "--case", complaint.ticket_no).exit_code == 0
+
+
+def _postgresql_only(settings):
+    if not settings.database.url.startswith("postgresql"):
+        pytest.skip("row and advisory locks are PostgreSQL's; SQLite lets one writer in at a time")
+
+
+def _writer(app, steps: list[tuple[int, str]], barrier: threading.Barrier, errors: list[BaseException]) -> None:
+    """Record a step on each case in turn, meeting the other writer between the steps, then commit."""
+    try:
+        with services(app).sessions() as s:
+            s.execute(text("SET LOCAL lock_timeout = '5s'"))
+            for n, (complaint_id, note) in enumerate(steps):
+                if n:
+                    barrier.wait(timeout=10)
+                record(s, s.get(Complaint, complaint_id), EventKind.NOTE_ADDED, actor="staff:1", note=note)
+            s.commit()
+    except BaseException as error:  # noqa: BLE001 - reported by the test
+        errors.append(error)
+        barrier.abort()
+
+
+def test_two_writers_crossing_the_same_cases_take_turns_and_keep_both_chains(app, session, settings):
+    """One writer adds to case X then Y, the other to Y then X, both open at once: with a lock on each complaint
+    taken at its first event PostgreSQL had to abort one of them as a deadlock; now both commit."""
+    _postgresql_only(settings)
+    x, y = new_case(session, settings), new_case(session, settings)
+    barrier, errors = threading.Barrier(2), []
+    writers = [threading.Thread(target=_writer, args=(app, steps, barrier, errors)) for steps in
+               ([(x.id, "甲先联系X"), (y.id, "甲再联系Y")], [(y.id, "乙先联系Y"), (x.id, "乙再联系X")])]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(timeout=30)
+    assert errors == []
+    for complaint, notes in ((x, {"甲先联系X", "乙再联系X"}), (y, {"甲再联系Y", "乙先联系Y"})):
+        events = _events(session, complaint)
+        assert {e.note for e in events[1:]} == notes
+        assert sorted(e.chain_index for e in events) == [1, 2, 3]
+    result = invoke(app, "evidence", "verify")
+    assert result.exit_code == 0 and "发现 0 处不符" in result.output
+
+
+def test_a_writer_adds_to_a_case_while_another_transaction_on_it_is_open(app, session, settings):
+    """The first writer's transaction stays open; the second, with a 500 ms lock_timeout, adds to the same case
+    and commits, and the first then chains its event after the second's (its id is the lower one)."""
+    _postgresql_only(settings)
+    complaint = new_case(session, settings)
+    sessions = services(app).sessions
+    with sessions() as first:
+        early = record(first, first.get(Complaint, complaint.id), EventKind.NOTE_ADDED, actor="staff:1", note="先写")
+        with sessions() as second:
+            second.execute(text("SET LOCAL lock_timeout = '500ms'"))
+            record(second, second.get(Complaint, complaint.id), EventKind.NOTE_ADDED, actor="staff:2", note="后写先交")
+            second.commit()
+        first.commit()
+    events = sorted(_events(session, complaint), key=lambda e: e.chain_index)
+    assert [e.note for e in events[1:]] == ["后写先交", "先写"] and events[2].id == early.id < events[1].id
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    assert invoke(app, "evidence", "verify", "--case", complaint.ticket_no).exit_code == 0
+
+
+def test_the_migration_numbers_chains_sealed_before_it_by_their_links(make_settings, tmp_path):
+    """Chains sealed before the places were stored get them by walking the links, not by row id, and the next
+    event joins the true head."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    app = create_app(replace(make_settings(), database=replace(make_settings().database, url=url)))
+    engine = services(app).engine
+    upgrade(engine)
+    with services(app).sessions() as s:
+        complaint = new_case(s, services(app).settings)
+        for note in ("第二步", "第三步"):
+            record(s, complaint, EventKind.CONTACTED, actor="staff:1", note=note)
+        s.commit()
+        ticket, case_id = complaint.ticket_no, complaint.id
+    command.downgrade(alembic_config(engine), "0016")
+    with engine.begin() as conn:  # the second step's row id now comes after the third's, as a batch could leave it
+        conn.execute(text("UPDATE events SET id = id + 1000 WHERE note = '第二步'"))
+    upgrade(engine)
+    with services(app).sessions() as s:
+        record(s, s.get(Complaint, case_id), EventKind.CONTACTED, actor="staff:1", note="第四步")
+        s.commit()
+        events = sorted(s.scalars(select(Event).where(Event.complaint_id == case_id)), key=lambda e: e.chain_index)
+        assert [e.note for e in events] == [None, "第二步", "第三步", "第四步"]
+        assert [e.chain_index for e in events] == [1, 2, 3, 4]
+    result = invoke(app, "evidence", "verify", "--case", ticket)
+    assert result.exit_code == 0, result.output
+    engine.dispose()

@@ -100,8 +100,9 @@ def test_the_ledger_lists_every_case_in_scope_row_by_row(app, client, session, l
     lines_header, *lines = sheets["工人明细"]
     assert tuple(c.value for c in lines_header) == LINES_HEADER
     (line,) = session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == accepted.id, ClaimLine.amount_claimed == 4000))
-    assert [(r[1].value, r[3].value) for r in lines if r[1].value == accepted.ticket_no and r[3].value == 4000] == \
-        [(accepted.ticket_no, line.amount_claimed)]
+    claimed = LINES_HEADER.index("应发金额（元）")
+    assert [(r[1].value, r[claimed].value) for r in lines
+            if r[1].value == accepted.ticket_no and r[claimed].value == 4000] == [(accepted.ticket_no, line.amount_claimed)]
 
     received = rows[0][col["收到时间"]]
     assert isinstance(received.value, datetime) and received.is_date  # a real date a spreadsheet can sort

@@ -12,11 +12,13 @@ from sqlalchemy import func, select
 from handlers import create_app
 from handlers.cli import main
 from handlers.cli.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
-from handlers.posters import poster_data
+from handlers.posters import poster_data, poster_font
 from intake.case.complaints import NewComplaint, create_complaint
-from intake.foundation.models import Site
+from intake.foundation.models import Department, Site
+from intake.registry.directory import counties, department, industry_department_kinds
 from intake.registry.sites import import_sites
-from tests.helpers import login
+from qr import layout_poster
+from tests.helpers import invoke, login
 
 CSV = """项目编号,项目名称,所在区县,行业,投资类型,建设单位,劳资专管员,劳资专管员电话,工资发放日,最低工资标准
 P-1,阳光城三期,兰山区,房屋建筑,政府投资,临沂阳光置业,王建国,13905391234,15,2100
@@ -167,3 +169,48 @@ def test_demo_sets_up_sites_idempotently_and_prints_urls(make_settings, session)
         assert login(app.test_client(), username, DEMO_PASSWORD).status_code == 303, username
     refused = create_app(make_settings(demo=False)).test_cli_runner().invoke(main, ["demo"])
     assert refused.exit_code != 0 and "QINGLING_DEMO" in refused.output
+
+
+@pytest.fixture
+def phones(session):
+    """Set county departments' complaint phones for one test; the directory is shared, so they are put back."""
+    before = dict(session.execute(select(Department.id, Department.phone)).all())
+    yield
+    session.rollback()
+    for row in session.scalars(select(Department)):
+        row.phone = before[row.id]
+    session.commit()
+
+
+def test_the_poster_names_the_project_office_the_subcontractors_and_leaves_a_blank_for_an_unknown_phone(
+        client, session, settings, phones):
+    report = import_sites(session, "sites.csv", (
+        "项目编号,项目名称,所在区县,行业,施工总承包单位,项目部,分包单位\n"
+        "P-9,阳光城四期,兰山区,房屋建筑,山东建工集团,山东建工集团阳光城四期项目部,临沂劳务有限公司、沂蒙钢筋班组\n"
+    ).encode())
+    assert report.created == 1 and not report.errors
+    site = session.scalar(select(Site).where(Site.code == "P-9"))
+    assert site.subcontractors == ["临沂劳务有限公司", "沂蒙钢筋班组"]
+    department(session, "371302", "housing").phone = "0539-8123456"
+    session.commit()
+
+    assert client.get(f"/s/{site.public_token}/poster.png").status_code == 200
+    texts = "\n".join(layout_poster(poster_data(session, settings, site), poster_font(settings)).texts())
+    assert "总包项目部" in texts and "山东建工集团阳光城四期项目部" in texts
+    assert "分包单位" in texts and "临沂劳务有限公司、沂蒙钢筋班组" in texts
+    assert "投诉电话 0539-8123456" in texts  # 兰山区住建局's published number
+    # 兰山区人社局 has none configured: a blank to write in
+    assert "兰山区人力资源和社会保障局 投诉电话 ＿＿" in texts and "待公布，可手写" in texts
+
+
+def test_doctor_warns_of_county_departments_whose_phone_is_missing(app, session, settings, phones):
+    result = invoke(app, "doctor")
+    assert "! 告示牌投诉电话：没有配置投诉电话：" in result.output and "兰山区人力资源和社会保障局" in result.output
+    kinds = {"hrss", *industry_department_kinds().values()}
+    for county in counties(session):
+        for kind in kinds:
+            found = department(session, county.code, kind)
+            if found is not None:
+                found.phone = "0539-8000000"
+    session.commit()
+    assert "✓ 告示牌投诉电话：每个区县的行业主管部门和劳动保障监察都有投诉电话" in invoke(app, "doctor").output

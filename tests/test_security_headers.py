@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from handlers.security import CONTENT_SECURITY_POLICY
-from intake.case.links import confirm_url
-from intake.foundation.models import Attachment, SiteWarning, StaffUser, utcnow
+from intake.case.links import confirm_url, documents_token
+from intake.foundation.models import Attachment, PaymentOrder, SiteWarning, StaffUser, utcnow
 from intake.foundation.settings import RankingSettings, UnitSettings
 from intake.people.access import Scope
 from intake.units import inspections, rankings, tasks
@@ -78,7 +78,11 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
     warning = SiteWarning(site_id=lanshan_site.id, indicator="no_roster_update", grade="general",
                           figures={"last_update": None})
     session.add_all([photo, warning])
+    order = PaymentOrder(complaint_id=complaint.id, employer="某劳务公司", amount=5000, due_at=utcnow(),
+                         compensation_percent=50, state="served", issued_by="staff:x")
+    session.add(order)
     confirm_token = confirm_url(settings, complaint).rsplit("/", 1)[1]
+    papers_token = documents_token(settings, complaint)
     session.commit()
     users = make_accounts(session)
     task, task_file = answered_task(session, users)
@@ -86,10 +90,11 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
     ranking = a_ranking(session, users)
     values = {
         "filename": sorted(p.name for p in STATIC.iterdir()),
-        "token": [lanshan_site.public_token, confirm_token, "no-such-token"],
+        "token": [lanshan_site.public_token, confirm_token, papers_token, "no-such-token"],
         "ticket_no": [complaint.ticket_no, "000000000000"],
         "fmt": ["png", "svg", "pdf", "json", "xml"],
         "attachment_id": [photo.id],
+        "order_id": [order.id, 999999],
         "warning_id": [warning.id],
         "name": ["swagger-ui.css", "swagger-ui-bundle.js"],
         "service_code": ["wage_arrears", "potholes"],

@@ -8,8 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from handlers import create_app
+from handlers.runtime import services
+from intake.case.notices import tell_worker
 from intake.conversation import replies as R
-from intake.foundation.models import Complaint, Conversation, InboundMessage, Site
+from intake.delivery.outbox import enqueue
+from intake.foundation.models import Complaint, Conversation, InboundMessage, Site, utcnow
 from tests.helpers import csrf_token
 
 FIRST = "兰山区阳光城工地，老板欠我们8个人三万五"
@@ -65,6 +68,26 @@ def test_a_wechat_conversation_ends_in_a_complaint(client, session):
     assert len(inbound) == 4 and {m.channel for m in inbound} == {"wechat"}
     assert all(m.provider_message_id.startswith("demo:") and m.sender.startswith("demo-") for m in inbound)
     assert ticket in client.get("/demo/chat").get_data(as_text=True)  # the history is read back
+
+
+def test_notices_the_worker_receives_later_show_in_the_same_window(app, client, session):
+    for text in (FIRST, "张三", "13812345678"):
+        say(client, text)
+    ticket = re.search(r"受理编号(\d{12})", say(client, "确认")["reply"]).group(1)
+    complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
+    assert client.get("/demo/chat/notices?after=0").get_json() == {"notices": [], "last": 0}
+    told = tell_worker(session, services(app).settings, complaint, "message", utcnow(), message="请把欠条拍照发过来")
+    enqueue(session, "wechat:demo-someone-else", {"kind": "worker_message", "text": "别人的通知"})
+    session.commit()
+    assert told.destination == f"wechat:{complaint.channel_user_id}"
+    html = client.get("/demo/chat").get_data(as_text=True)
+    assert html.index(ticket) < html.index("请把欠条拍照发过来") and "别人的通知" not in html
+    assert f'data-last-notice="{told.id}"' in html
+    fresh = client.get("/demo/chat/notices?after=0").get_json()
+    assert fresh == {"notices": [{"id": told.id, "text": told.payload["text"]}], "last": told.id}
+    assert client.get(f"/demo/chat/notices?after={told.id}").get_json() == {"notices": [], "last": told.id}
+    for bad in ("-1", "x", "9" * 40):
+        assert client.get(f"/demo/chat/notices?after={bad}").status_code == 400
 
 
 def test_sms_mode_uses_the_phone_and_never_asks_for_it(client, session):

@@ -27,10 +27,12 @@ from tests.helpers import (  # noqa: F401  (the test_ functions: the shared scen
     test_an_outage_is_retried_until_the_reply_goes_out,
     test_delivery_reports_are_kept_item_by_item_and_never_go_back,
     test_doctor_names_what_a_half_configured_gateway_lacks,
+    test_every_worker_is_asked_by_sms_and_answers_by_replying,
     test_malformed_and_huge_bodies_change_nothing,
     test_the_address_allow_list_is_applied,
     test_the_callbacks_are_absent_while_another_provider_is_chosen,
     test_the_sdk_sends_the_template_signed_with_the_accounts_key,
+    test_the_worker_texts_on_after_the_receipt_and_staff_reply_in_one_thread,
     test_the_workers_phone_receives_every_notice_through_templates,
 )
 

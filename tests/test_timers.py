@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from intake.case import clocks, timers
-from intake.case.cases import MATERIAL_CLOCK, SUPERVISE_CLOCK, fire_material, fire_route, fire_supervision
+from intake.case.cases import MATERIAL_CLOCK, SUPERVISE_CLOCK, fire_confirm, fire_material, fire_supervision
 from intake.case.complaints import ROUTE_CLOCK
 from intake.delivery.outbox import dispatch_desk
+from intake.enforcement import crosscheck
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import Event, Outbox, Timer
 from intake.foundation.settings import Settings
@@ -252,9 +253,11 @@ def test_return_only_within_two_working_days(session):
 
 def test_the_worker_table_has_a_handler_for_every_clock_the_core_sets():
     assert set(TIMER_HANDLERS) == {*clocks.CLOCKS, ROUTE_CLOCK, SUPERVISE_CLOCK, timers.PAYMENT_ORDER_CLOCK,
-                                   MATERIAL_CLOCK, timers.CO_STEP_CLOCK, TASK_CLOCK}
-    assert TIMER_HANDLERS[ROUTE_CLOCK] is fire_route and TIMER_HANDLERS[SUPERVISE_CLOCK] is fire_supervision
-    assert TIMER_HANDLERS[MATERIAL_CLOCK] is fire_material
+                                   timers.POLICE_CLOCK, timers.PLAN_CLOCK, timers.CLEARING_CLOCK, MATERIAL_CLOCK,
+                                   timers.CONFIRM_CLOCK, timers.CO_STEP_CLOCK, TASK_CLOCK}
+    # routing, then the 失信 check of the routed case (enforcement sits above case)
+    assert TIMER_HANDLERS[ROUTE_CLOCK] is crosscheck.fire_route and TIMER_HANDLERS[SUPERVISE_CLOCK] is fire_supervision
+    assert TIMER_HANDLERS[MATERIAL_CLOCK] is fire_material and TIMER_HANDLERS[timers.CONFIRM_CLOCK] is fire_confirm
 
 
 def test_the_table_plugs_in_other_clocks_and_an_unknown_clock_is_an_error(session):

@@ -1,6 +1,7 @@
 """The worker's web form, receipt and status pages, through the real app on the real database."""
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime, timezone
 
@@ -176,6 +177,48 @@ def test_missing_csrf_token_is_refused_and_nothing_stored(client, session):
     response = client.post(f"/s/{site.public_token}", data=data)
     assert response.status_code == 400 and "页面已过期" in response.text
     assert stored(session) == []
+
+
+EXPIRED = "页面已过期（停留太久），您填的内容都还在下面"
+
+
+@pytest.mark.parametrize("general", [False, True])
+def test_a_form_posted_after_its_cookie_expired_comes_back_as_typed_with_a_fresh_token(app, client, session,
+                                                                                       general):
+    site = make_site(session)
+    url = "/report" if general else f"/s/{site.public_token}"
+    extra = {"county": "371302", "project_name": "阳光城三期"} if general else {}
+    data = form_fields(client, url) | filled(free_text="干了三个月，老板一直不给钱。<还差一万七>", **extra)
+    later = app.test_client()  # the same phone a day later: its session cookie (and the token's secret) is gone
+    page = later.post(url, data=data, content_type="multipart/form-data")
+    html = page.text
+    assert page.status_code == 400 and EXPIRED in html and stored(session) == []
+    for value in ("张三", "13800138000", 'value="8"', "35000", "干了三个月，老板一直不给钱。&lt;还差一万七&gt;",
+                  data["submission_key"]):
+        assert value in html, value
+    if general:
+        assert '<option selected value="371302">' in html and "阳光城三期" in html
+    else:
+        assert "阳光城三期工地" in html and 'name="county"' not in html
+    fresh = csrf_token(html)
+    assert fresh != data["csrf_token"]
+    ticket_of(later.post(url, data=data | {"csrf_token": fresh}, content_type="multipart/form-data"))
+    [complaint] = stored(session)
+    assert complaint.free_text == "干了三个月，老板一直不给钱。<还差一万七>" and complaint.workers == 8
+
+
+def test_an_expired_form_with_photos_says_to_choose_them_again(app, client, session):
+    site = make_site(session)
+    url = f"/s/{site.public_token}"
+    data = form_fields(client, url) | filled() | {"photos": [(io.BytesIO(jpeg()), "欠条.jpg")]}
+    html = app.test_client().post(url, data=data, content_type="multipart/form-data").text
+    assert EXPIRED in html and "照片需要重新选择" in html and stored(session) == []
+
+
+def test_other_expired_posts_still_get_the_plain_page(app, client, session):
+    token = csrf_token(client.get("/status").text)
+    response = app.test_client().post("/status", data={"csrf_token": token, "ticket_no": "1", "phone_last4": "1"})
+    assert response.status_code == 400 and "页面停留太久已过期" in response.text
 
 
 def test_receipt_is_only_for_the_browser_that_submitted(app, client, session):

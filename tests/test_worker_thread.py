@@ -7,7 +7,17 @@ from sqlalchemy import select
 
 from intake.case import cases
 from intake.conversation import replies as R
-from intake.foundation.models import Attachment, Complaint, Event, EventKind, Outbox, Status, Timer
+from intake.foundation.models import (
+    Attachment,
+    Complaint,
+    Event,
+    EventKind,
+    InboundMessage,
+    Outbox,
+    Status,
+    Timer,
+    utcnow,
+)
 from intake.foundation.texts import status_text
 from intake.foundation.transitions import transition
 from intake.reading.photos import Photo
@@ -156,6 +166,31 @@ def test_staff_see_the_message_reply_and_the_workers_answer_comes_back_to_the_ca
     assert reply.text == R.FOLLOW_UP.format(ticket=complaint.ticket_no, department=complaint.department.name)
     assert "工人新留言 1" in case_page(client, complaint.ticket_no).get_data(as_text=True)
     assert [e.note for e in events(session, complaint, EventKind.WORKER_WROTE)] == ["工头说月底才给", "好的，明天拍"]
+
+
+def test_staff_replies_appear_in_the_transcript_in_order_with_the_workers_words(app, client, session, settings,
+                                                                               lanshan_site):
+    users = make_accounts(session)
+    complaint = routed(app, session, settings, lanshan_site, channel="wechat", user="openid-7")
+    filed = complaint.created_at
+    session.add_all([
+        InboundMessage(channel="wechat", provider_message_id="m1", sender="openid-7", received_at=filed,
+                       payload={"Content": "老板欠我们三个人一万二"}, reply="请问您叫什么名字？"),
+        InboundMessage(channel="wechat", provider_message_id="m2", sender="openid-7", received_at=filed,
+                       payload={"Content": "工头说月底才给"}, reply="已转给办理部门。")])
+    cases.take_worker_message(session, complaint, channel="wechat", text="工头说月底才给", photos=[], now=filed)
+    session.commit()
+    login(client, users["staff"])
+    act(client, complaint.ticket_no, "message", text="请把欠条拍照发过来")
+    cases.take_worker_message(session, complaint, channel="web", text="欠条在工地，明天拍了发",
+                              photos=[Photo("iou.jpg", "image/jpeg", b"x", None)], now=utcnow())
+    session.commit()
+    page = case_page(client, complaint.ticket_no).get_data(as_text=True)
+    panel = page.split("对话记录")[1].split("</section>")[0]
+    said = ["老板欠我们三个人一万二", "请问您叫什么名字？", "工头说月底才给", "请把欠条拍照发过来", "欠条在工地，明天拍了发 ［照片1张］"]
+    assert [panel.index(text) for text in said] == sorted(panel.index(text) for text in said)
+    assert panel.count("工头说月底才给") == 1  # its inbound row and its event are one message
+    assert 'class="staff">请把欠条拍照发过来' in panel and "ls_staff" in panel.split('class="staff">')[0]
 
 
 def test_a_site_the_registry_does_not_know_is_kept_in_the_workers_words(session, settings, chat_sites):

@@ -234,6 +234,69 @@ class Message(Request):
     text: Text(MESSAGE_MAX)
 
 
+Deadline = Annotated[AwareDatetime, BeforeValidator(_query_time),
+                     Field(description="ISO 8601 date-time with its offset, e.g. 2027-01-15T17:30:00+08:00")]
+
+
+class OrderPayment(Request):
+    """责令限期支付: served on the employer; unpaid by `due`, the compensation at `compensation_percent` (within
+    the configured 50-100 %) is fixed and the case escalates."""
+    action: Literal["order_payment"]
+    employer: Text(300)
+    amount: Whole(ge=1, le=AMOUNT_MAX, description="Yuan to pay")
+    due: Deadline
+    compensation_percent: Whole(ge=0, le=1000)
+
+
+class OrderPaid(Request):
+    action: Literal["order_paid"]
+    note: Reason | None = None
+
+
+class PoliceTransfer(Request):
+    """移送公安: refused, with the reasons, below the configured thresholds or without an order to pay ignored."""
+    action: Literal["police_transfer"]
+    police: Text(200, description="The receiving public security organ")
+    note: Reason | None = None
+
+
+class PoliceReceipt(Request):
+    action: Literal["police_receipt"]
+    note: Reason | None = None
+
+
+class PoliceDecision(Request):
+    action: Literal["police_decision"]
+    outcome: Literal["filed", "declined"]
+    reason: Reason | None = Field(None, description="Required when declined")
+
+
+class PlanStep(Request):
+    """一案一策 (serious cases only): a step, who answers for it, by when."""
+    action: Literal["plan_step"]
+    what: Text(500)
+    owner: Text(100)
+    due: Deadline
+
+
+class PlanStepDone(Request):
+    action: Literal["plan_step_done"]
+    step_id: Whole(ge=1, le=ROW_ID_MAX)
+    note: Reason | None = None
+
+
+class ClearingNotice(Request):
+    """清出建筑市场: a notice to the housing department of the case's county, awaited for its reply."""
+    action: Literal["clearing_notice"]
+    employer: Text(300)
+    reason: Reason
+
+
+class ClearingReply(Request):
+    action: Literal["clearing_reply"]
+    reply: Reason
+
+
 class CoFunds(Request):
     """A co-handler's step: money it released for the project (财政's disbursement, an SOE's payment)."""
     action: Literal["co_funds"]
@@ -256,8 +319,10 @@ class CoReply(Request):
 
 
 class Action(RootModel[Annotated[Union[Acknowledge, Contact, Wait, Material, Accept, Reject, Measures, Investigate,
-                                       Resolve, Reopen, Return, RequestReturn, Transfer, Close, Message, CoFunds,
-                                       CoPaymentStatus, CoReply],
+                                       Resolve, Reopen, Return, RequestReturn, Transfer, Close, Message,
+                                       OrderPayment, OrderPaid, PoliceTransfer, PoliceReceipt, PoliceDecision,
+                                       PlanStep, PlanStepDone, ClearingNotice, ClearingReply, CoFunds, CoPaymentStatus,
+                                       CoReply],
                                  Field(discriminator="action")]]):
     """One step on a case, by the client's role; the case's rules (intake.case.cases) decide whether it may be taken
     now."""

@@ -19,6 +19,7 @@ from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.encryption import DataKeyError, decrypt
 from intake.foundation.models import Complainant, Jurisdiction
 from intake.foundation.settings import MIN_SECRET_KEY_LENGTH, Settings
+from intake.registry.directory import HRSS, industry_department_kinds, without_phone
 from migrations import current_revision, head_revision
 from qr.fonts import find_cjk_font
 
@@ -35,6 +36,7 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False  # works, but something people will notice is missing
 
 
 def check_database(svc: Services) -> Check:
@@ -65,6 +67,23 @@ def check_directory(svc: Services) -> Check:
     if not count:
         return Check("部门目录", False, "还没有导入区县和部门：请运行 qingling directory load")
     return Check("部门目录", True, f"{count} 个区划")
+
+
+def check_county_phones(svc: Services) -> Check:
+    """Art. 34 posters show each county's industry departments' and labour inspection's complaint phones; where the
+    directory has none the poster prints a blank to write in, which staff should know before printing."""
+    kinds = {HRSS, *industry_department_kinds(svc.settings.directory_file or None).values()}
+    try:
+        with svc.sessions() as session:
+            missing = [d.name if d.name.startswith(d.jurisdiction.name) else f"{d.jurisdiction.name}{d.name}"
+                       for d in without_phone(session, kinds)]
+    except Exception as exc:
+        return Check("告示牌投诉电话", False, f"无法读取部门目录：{exc}")
+    if not missing:
+        return Check("告示牌投诉电话", True, "每个区县的行业主管部门和劳动保障监察都有投诉电话")
+    shown = "、".join(missing[:8]) + (f" 等 {len(missing)} 个部门" if len(missing) > 8 else "")
+    return Check("告示牌投诉电话", True, f"没有配置投诉电话：{shown}。这些区县的维权信息告示牌上电话一栏留空（可手写）；"
+                                     "请在部门目录文件中补上 phone，再运行 qingling directory load", warning=True)
 
 
 def check_public_base_url(settings: Settings) -> Check:
@@ -272,6 +291,7 @@ def run_checks(svc: Services) -> list[Check]:
         lambda: check_database(svc),
         lambda: check_migrations(svc),
         lambda: check_directory(svc),
+        lambda: check_county_phones(svc),
         lambda: check_public_base_url(settings),
         lambda: check_demo(settings),
         lambda: check_secret_key(settings),
@@ -293,7 +313,7 @@ def run_checks(svc: Services) -> list[Check]:
 def doctor() -> None:
     results = run_checks(services())
     for check in results:
-        click.echo(f"{'✓' if check.ok else '✗'} {check.name}：{check.detail}")
+        click.echo(f"{'✗' if not check.ok else '!' if check.warning else '✓'} {check.name}：{check.detail}")
     failed = [c for c in results if not c.ok]
     if failed:
         raise click.ClickException(f"{len(failed)} 项检查未通过")

@@ -17,6 +17,7 @@ from intake.case import cases
 from intake.case.cases import MEASURES, CaseContext, CaseError
 from intake.case.clocks import EXTENSIBLE, LABELS
 from intake.case.co_steps import PAYMENT_STATUSES
+from intake.enforcement.police import OUTCOMES
 from intake.foundation.actions import CaseAction
 from intake.foundation.validation import ROW_ID_MAX
 
@@ -123,9 +124,10 @@ FORMS: Mapping[CaseAction, Form] = {
                                 Field("note", "说明", "textarea", required=False))),
     A.INVESTIGATE: Form("立案调查", (Field("note", "立案说明", "textarea", required=False),)),
     A.CLAIM_LINE: Form("添加工人及欠薪金额",
-                       (Field("worker_name", "工人姓名"), Field("amount", "欠薪金额（元）", "number", required=False)),
+                       (Field("worker_name", "工人姓名"), Field("amount", "欠薪金额（元）", "number", required=False),
+                        Field("phone", "手机号（办结后由本人确认工资到手）", required=False)),
                        params=lambda v, _ctx: {"worker_name": v["worker_name"], "amount_claimed": _amount(
-                           v["amount"], "欠薪金额") if v.get("amount") else None}),
+                           v["amount"], "欠薪金额") if v.get("amount") else None, "phone": v.get("phone") or None}),
     A.PAYMENT: Form("记录工资发放", (Field("line_id", "工人", "select"), Field("amount_paid", "已发放金额（元）", "number")),
                     params=lambda v, _ctx: {"line_id": _row_id(v["line_id"]),
                                             "amount_paid": _amount(v["amount_paid"], "已发放金额")}),
@@ -156,6 +158,11 @@ FORMS: Mapping[CaseAction, Form] = {
     A.RELEASE: Form("交回部门（不再承办）", params=_none, done="已交回部门，暂无承办人"),
     A.NOTE: Form("内部备注（工人看不到）", (Field("note", f"备注（{cases.NOTE_MAX}字以内，只有工作人员能看到）", "textarea"),),
                  done="已添加内部备注"),
+    A.MARK_DUPLICATE: Form("标为重复投诉", (Field("survivor", "继续办理的投诉编号（同一工人、同一工地）"),
+                                          Field(REASON, "说明", "textarea")), danger=True,
+                           done="已标为重复投诉，工人已收到继续办理的编号"),
+    A.UNMARK_DUPLICATE: Form("撤销重复标记", (Field(REASON, "撤销理由", "textarea"),), danger=True,
+                             done="已撤销重复标记，本案恢复计时"),
     A.MESSAGE: Form("发消息给工人", (Field("text", f"消息内容（{cases.MESSAGE_MAX}字以内）", "textarea"),)),
     A.ORDER_PAYMENT: Form("责令限期支付", (Field("employer", "被责令支付的用人单位"),
                                        Field("amount", "应支付金额（元）", "number"), Field("due", "支付期限", "date"),
@@ -164,7 +171,21 @@ FORMS: Mapping[CaseAction, Form] = {
                                                  "due": _deadline(v["due"], ctx, "支付期限"),
                                                  "compensation_percent": _amount(v["percent"], "赔偿金比例")}),
     A.ORDER_PAID: Form("记录已按期支付", (Field("note", "支付情况", "textarea", required=False),)),
-    A.POLICE_TRANSFER: Form("移送公安", (Field("note", "移送说明", "textarea", required=False),), danger=True),
+    A.POLICE_TRANSFER: Form("移送公安", (Field("police", "接收移送的公安机关"),
+                                    Field("note", "移送说明", "textarea", required=False)), danger=True),
+    A.POLICE_RECEIPT: Form("记录公安机关签收回执", (Field("note", "回执编号或说明", "textarea", required=False),)),
+    A.POLICE_DECISION: Form("记录公安机关立案结果", (Field("outcome", "结果", "select", choices=tuple(OUTCOMES.items())),
+                                             Field(REASON, "理由（不予立案时必填）", "textarea", required=False))),
+    A.PLAN_STEP: Form("一案一策：添加步骤", (Field("what", "步骤内容"), Field("owner", "责任人或责任单位"),
+                                        Field("due", "完成期限", "date")),
+                      params=lambda v, ctx: {"what": v["what"], "owner": v["owner"],
+                                             "due": _deadline(v["due"], ctx, "完成期限")}),
+    A.PLAN_STEP_DONE: Form("一案一策：步骤完成", (Field("step_id", "步骤", "select"),
+                                           Field("note", "完成情况", "textarea", required=False)),
+                           params=lambda v, _ctx: {"step_id": _row_id(v["step_id"]), "note": v["note"]}),
+    A.CLEARING_NOTICE: Form("函告住建部门清出建筑市场", (Field("employer", "要清出的单位"),
+                                                Field(REASON, "事实和依据", "textarea")), danger=True),
+    A.CLEARING_REPLY: Form("记录住建部门回复", (Field("reply", "回复内容（如已清出、已限制投标）", "textarea"),)),
     A.MERGE_COLLECTIVE: Form("并入集体欠薪案件", (Field("other", "同一集体的另一投诉编号", "text"),
                                             Field(REASON, "合并理由", "textarea"))),
     A.SPLIT_COLLECTIVE: Form("移出集体欠薪案件", (Field(REASON, "移出理由", "textarea"),), danger=True),

@@ -3,7 +3,6 @@ their 统一社会信用代码 and 黑名单 / 失信 listings (audited), and ex
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -49,7 +48,8 @@ def employer():
     return render_template("console/employer.html", name=name, found=reg.employer(db(), name), complaints=complaints,
                            sites=sites, statuses=STATUS_LABELS, kinds=reg.LISTING_KINDS, today=today(),
                            in_force=reg.in_force, default_term=reg.DEFAULT_TERM_YEARS,
-                           may_list=scope().may("blacklist"))
+                           may_list=scope().may("blacklist"), may_draft=scope().may("blacklist_draft"),
+                           actor=scope().actor)
 
 
 def _in_scope(name: str | None) -> str:
@@ -80,37 +80,52 @@ def employer_code():
 
 
 @bp.post("/employers/list")
-@staff_view("blacklist")
+@staff_view("blacklist_draft")
 def employer_list():
+    """A draft listing: in force only once another supervisor approves it."""
     form = request.form
     name = _in_scope(form.get("name"))
     try:
-        listed_on = datetime.strptime(form.get("listed_on", "").strip(), "%Y-%m-%d").date()
         term = int(form.get("term_years") or reg.DEFAULT_TERM_YEARS)
     except ValueError:
-        flash("请填写列入日期（年-月-日）和期限（年）", "error")
+        flash("请填写期限（年）", "error")
         return _back(name)
     kind, basis = form.get("kind", ""), form.get("basis", "")
-    return _change(name, "employer_listed",
-                   lambda: reg.list_employer(db(), name, kind=kind, basis=basis, listed_on=listed_on,
-                                             term_years=term, actor=scope().actor, authority=_authority()),
-                   kind=kind, basis=basis.strip()[:200], listed_on=listed_on.isoformat(), term_years=term)
+    return _change(name, "employer_listing_drafted",
+                   lambda: reg.list_employer(db(), name, kind=kind, basis=basis, listed_on=today(), term_years=term,
+                                             actor=scope().actor, authority=_authority(), draft=True),
+                   kind=kind, basis=basis.strip()[:200], term_years=term)
+
+
+def _listing_id(name: str) -> int:
+    """The posted listing of this employer (404 for any other)."""
+    listing_id = request.form.get("listing_id", "")
+    found = reg.employer(db(), name)
+    if not listing_id.isdigit() or found is None or int(listing_id) not in {li.id for li in found.listings}:
+        abort(404)
+    return int(listing_id)
+
+
+@bp.post("/employers/decide")
+@staff_view("blacklist")
+def employer_decide():
+    name = _in_scope(request.form.get("name"))
+    listing_id, approve = _listing_id(name), request.form.get("approve") == "yes"
+    note = request.form.get("note", "")
+    return _change(name, "employer_listed" if approve else "employer_listing_rejected",
+                   lambda: reg.decide_listing(db(), listing_id, approve=approve, note=note, today=today(),
+                                              actor=scope().actor),
+                   listing_id=listing_id, note=note.strip()[:200])
 
 
 @bp.post("/employers/unlist")
 @staff_view("blacklist")
 def employer_unlist():
-    form = request.form
-    name = _in_scope(form.get("name"))
-    listing_id = form.get("listing_id", "")
-    found = reg.employer(db(), name)
-    if not listing_id.isdigit() or found is None or int(listing_id) not in {li.id for li in found.listings}:
-        abort(404)
-    reason = form.get("reason", "")
+    name = _in_scope(request.form.get("name"))
+    listing_id, reason = _listing_id(name), request.form.get("reason", "")
     return _change(name, "employer_unlisted",
-                   lambda: reg.remove_listing(db(), int(listing_id), reason=reason, removed_on=today(),
-                                              actor=scope().actor),
-                   listing_id=int(listing_id), reason=reason.strip()[:200])
+                   lambda: reg.remove_listing(db(), listing_id, reason=reason, removed_on=today(), actor=scope().actor),
+                   listing_id=listing_id, reason=reason.strip()[:200])
 
 
 @bp.get("/employers/credit.csv")

@@ -1,22 +1,30 @@
 """My queue (the cases in scope by the most urgent clock) and the console inbox of department notices."""
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from intake.case import petitions
+from intake.case.cases import staff_of
 from intake.case.queue import OPEN, Filters, clock_views, co_step_views, inbox_destinations, queue_page, unanswered
 from intake.case.routing import PRIORITY_TEXT
+from intake.foundation.actions import CaseAction
 from intake.foundation.models import Industry, Outbox, Status, utcnow
 from intake.foundation.validation import mask_phone
+from intake.people.access import case_for
 from intake.registry.directory import counties
 
 from ..runtime import db, services
+from .actions import FORMS
 from .blueprint import bp, scope, staff_view
+from .case import perform
 from .labels import STATUS_LABELS
 
 INBOX_SHOWN = 20
+# What the queue offers on several cases at once, each case still taken one by one through `perform`.
+BULK = (CaseAction.ACKNOWLEDGE, CaseAction.TAKE, CaseAction.ASSIGN)
+BULK_MAX = 100
 
 
 def _filters() -> Filters:
@@ -64,6 +72,8 @@ def index():
                            notices=notices, unread=unread, seen=current_user.account.inbox_seen_id,
                            counties=counties(db()), statuses=STATUS_LABELS, priorities=PRIORITY_TEXT,
                            industries=[i.value for i in Industry], mask_phone=mask_phone,
+                           bulk=[(a, FORMS[a].label) for a in BULK if scope().may(a)],
+                           officers=staff_of(db(), scope().department_id),
                            first_args={k: v for k, v in request.args.items() if k != "after"}
                            if "after" in request.args else None)
 
@@ -77,4 +87,32 @@ def inbox_read():
     if newest is not None and newest > current_user.account.inbox_seen_id:
         current_user.account.inbox_seen_id = newest
         db().commit()
+    return redirect(url_for("console.index"), 303)
+
+
+@bp.post("/bulk")
+@staff_view()
+def bulk():
+    """签收 or 指定承办人 on the cases ticked in the queue: each goes through the same rule, version check and
+    audit entry as on its own page; staff are told which were done and, for each of the others, why not."""
+    name = request.form.get("action", "")
+    action = next((a for a in BULK if a.value == name and scope().may(a)), None)
+    picked = request.form.getlist("case")
+    if action is None or not picked or len(picked) > BULK_MAX:
+        flash(f"请勾选要处理的案件（一次最多 {BULK_MAX} 件）并选择操作" if action else "请选择要执行的操作", "error")
+        return redirect(url_for("console.index"), 303)
+    done, refused = [], []
+    for ticket_no, _, version in dict.fromkeys(p.partition("@") for p in picked):  # "<ticket>@<version shown>"
+        complaint = case_for(db(), scope(), ticket_no)
+        why = "找不到这个案件（不存在或不在权限范围内）" if complaint is None else \
+            perform(complaint, action, request.form, version)
+        if why:
+            refused.append(f"{ticket_no}：{why}")
+        else:
+            done.append(ticket_no)
+    db().commit()
+    if done:
+        flash(f"已{FORMS[action].label} {len(done)} 件：{'、'.join(done)}", "ok")
+    for line in refused:
+        flash(f"未能{FORMS[action].label} {line}", "error")
     return redirect(url_for("console.index"), 303)

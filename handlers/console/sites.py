@@ -33,7 +33,11 @@ def sites():
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     settings = services().settings
+    listed: dict[str, list[str]] = {}
+    for party in listed_parties(db(), [s.code for s in rows], today()):
+        listed.setdefault(party.site_code, []).append(str(party.hit))
     return render_template("console/sites.html", sites=[(s, complaint_url(settings, s)) for s in rows], q=q,
+                           listed=listed,
                            next_after=rows[-1].code if more else None, investments=INVESTMENT_TEXT,
                            may_import=scope().may("sites_import"))
 

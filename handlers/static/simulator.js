@@ -4,7 +4,7 @@
   "use strict";
   var chat = document.querySelector(".chat");
   var log = chat.querySelector(".chat-log");
-  var compose = chat.querySelector(".chat-compose");
+  var POLL_MS = 3000;
 
   function bubble(who, text) {
     var item = document.createElement("li");
@@ -21,8 +21,26 @@
     return item;
   }
 
+  // The newest message just above the compose bar, as a phone shows it. (The bar is sticky, so scrolling it
+  // into view does nothing: it is always in view.)
   function toEnd() {
-    compose.scrollIntoView({block: "end"});
+    window.scrollTo(0, document.documentElement.scrollHeight);
+  }
+
+  // Notices the worker receives later (签收, 受理, a staff member's message, 工资到手了吗), as a phone would.
+  function poll() {
+    fetch(chat.dataset.notices + "?after=" + chat.dataset.lastNotice, {
+      credentials: "same-origin", headers: {"Accept": "application/json"}
+    }).then(function (response) {
+      if (!response.ok) throw new Error(response.status);
+      return response.json();
+    }).then(function (result) {
+      result.notices.forEach(function (notice) { bubble("them", notice.text); });
+      chat.dataset.lastNotice = result.last;
+      if (result.notices.length) toEnd();
+    }).catch(function () {}).finally(function () {
+      window.setTimeout(poll, POLL_MS);
+    });
   }
 
   chat.querySelectorAll("form[data-chat]").forEach(function (form) {
@@ -58,4 +76,5 @@
     });
   });
   toEnd();
+  window.setTimeout(poll, POLL_MS);
 })();

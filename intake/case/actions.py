@@ -21,7 +21,7 @@ from intake.foundation.models import Complaint, StaffUser, Status
 from intake.foundation.transitions import ALLOWED
 from intake.people.access import Scope, case_for, departments_in_reach
 
-from . import cases, co_steps, petitions, routing
+from . import cases, co_steps, duplicates, petitions, routing
 from .cases import CaseContext, CaseError
 
 Operation = Callable[..., Any]
@@ -90,6 +90,15 @@ def _merge(session: Session, complaint: Complaint, _ctx: CaseContext, scope: Sco
     return routing.merge(session, complaint, other, actor=scope.actor, reason=reason)
 
 
+def _mark_duplicate(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope, *, survivor: str,
+                    reason: str) -> Any:
+    """The survivor (a ticket number) only if the scope may see it; any other is refused as if it did not exist."""
+    found = case_for(session, scope, survivor)
+    if found is None:
+        raise CaseError("找不到这个投诉编号（不存在或不在权限范围内）")
+    return duplicates.mark_duplicate(session, complaint, found, ctx, actor=scope.actor, reason=reason)
+
+
 def _pending(kind: str) -> Callable[[Complaint, frozenset[str]], bool]:
     return lambda _complaint, pending: kind in pending
 
@@ -110,7 +119,8 @@ RULES: Mapping[CaseAction, Rule] = {
     A.REJECT: Rule(reaching(Status.REJECTED), by_actor(cases.reject)),
     A.WAIT: Rule(OPEN, by_actor(cases.wait_for_worker),
                  when=lambda c, _p: bool(c.next_due_at) and not clocks_paused(c)),
-    A.MATERIAL: Rule(OPEN, by_actor(cases.material_received), when=lambda c, _p: clocks_paused(c)),
+    A.MATERIAL: Rule(OPEN, by_actor(cases.material_received),
+                     when=lambda c, _p: clocks_paused(c) and c.duplicate_of_id is None),
     A.MEASURES: Rule(WORKING, by_actor(cases.record_measures)),
     A.INVESTIGATE: Rule(reaching(Status.INVESTIGATING), by_actor(cases.open_investigation)),
     A.CLAIM_LINE: Rule(OPEN, by_actor(cases.add_claim_line, with_context=False)),
@@ -131,6 +141,9 @@ RULES: Mapping[CaseAction, Rule] = {
     A.ASSIGN: Rule(HELD, _assign),
     A.RELEASE: Rule(HELD, by_actor(cases.assign, officer=None), when=lambda c, _p: c.officer_id is not None),
     A.NOTE: Rule(frozenset(s.value for s in Status), by_actor(cases.add_note)),
+    A.MARK_DUPLICATE: Rule(HELD, _mark_duplicate, when=lambda c, _p: c.duplicate_of_id is None),
+    A.UNMARK_DUPLICATE: Rule(OPEN, by_actor(duplicates.unmark_duplicate),
+                             when=lambda c, _p: c.duplicate_of_id is not None),
     A.MERGE_COLLECTIVE: Rule(OPEN - {Status.RECEIVED.value}, _merge),
     A.SPLIT_COLLECTIVE: Rule(OPEN, by_actor(routing.split, with_context=False),
                              when=lambda c, _p: c.collective_id is not None),

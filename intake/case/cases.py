@@ -19,6 +19,7 @@ from intake.foundation.models import (
     ClaimLine,
     CoHandling,
     Complaint,
+    Confirmation,
     Department,
     Event,
     EventKind,
@@ -28,7 +29,7 @@ from intake.foundation.models import (
 )
 from intake.foundation.settings import Settings
 from intake.foundation.transitions import record, transition
-from intake.foundation.validation import AMOUNT_MAX, DAYS_MAX, ROW_ID_MAX, WORKERS_MAX
+from intake.foundation.validation import AMOUNT_MAX, DAYS_MAX, ROW_ID_MAX, WORKERS_MAX, normalise_phone
 from intake.reading.photos import Photo
 from intake.registry.directory import DISPATCH_DESK
 
@@ -36,6 +37,7 @@ from . import co_clocks, routing
 from .clocks import (
     EXTENSIBLE,
     ClockError,
+    Duration,
     deadline_entry,
     extend_clock,
     level_department,
@@ -50,9 +52,9 @@ from .clocks import (
 from .complaints import ROUTE_CLOCK, attach_photos
 from .entries import assign_entry_no
 from .links import confirm_url
-from .notices import tell_department_of_transfer, tell_departments_of_routing, tell_worker
+from .notices import is_complainant, tell_department_of_transfer, tell_departments_of_routing, tell_worker
 from .routing import RoutingDecision, route_complaint
-from .timers import SUPERVISE_CLOCK, FireContext, cancel_timers, set_timer
+from .timers import CONFIRM_CLOCK, SUPERVISE_CLOCK, FireContext, cancel_timers, set_timer
 
 MEASURES = {
     "ordered_to_pay": "责令限期支付",
@@ -226,17 +228,120 @@ def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: 
                         + (f"，已付与诉求不同的：{short}" if short else "") + "。请先在工人明细中记录每人的发放")
     complaint.amount_recovered = amount_recovered
     complaint.workers_paid = workers_paid
+    complaint.satisfied = None
     event = _move(session, complaint, Status.RESOLVED, ctx, actor=actor, note=outcome,
                   data={"amount_recovered": amount_recovered, "workers_paid": workers_paid})
-    tell_worker(session, ctx.settings, complaint, "resolved", ctx.now, outcome=outcome,
-                confirm_url=confirm_url(ctx.settings, complaint))
+    _ask_to_confirm(session, complaint, ctx, outcome)
     return event
 
 
-def confirm_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, paid: bool, actor: str) -> Event:
-    """回访: the worker says whether the money arrived. Only a yes closes (销号); a no reopens the case."""
+# --- 回访: every worker confirms their own money --------------------------------------------------------
+#
+# After 办结 the worker is asked 工资到手了吗: the complainant alone, or, when the case lists its workers with
+# phones (claim lines), each of those workers on their own line, over the channel they filed on or by SMS.
+# Each answer is recorded on its line and on the timeline; a no reopens the case and tells the department.
+# 销号 follows the last yes; a supervisor may close without the answers still missing once their reminders
+# (the "confirm" timer, every [clocks] confirm_reminder_days working days) ran out.
+
+
+def asked_lines(complaint: Complaint) -> list[ClaimLine]:
+    """The workers asked one by one: the claim lines with a phone (none: the complainant answers for the case)."""
+    return [line for line in complaint.claim_lines if line.phone]
+
+
+def _ask_to_confirm(session: Session, complaint: Complaint, ctx: CaseContext, outcome: str) -> None:
+    lines = [line for line in asked_lines(complaint) if line.confirmation != Confirmation.CONFIRMED]
+    if not asked_lines(complaint):
+        tell_worker(session, ctx.settings, complaint, "resolved", ctx.now, outcome=outcome,
+                    confirm_url=confirm_url(ctx.settings, complaint))
+    else:
+        for line in lines:
+            line.confirmation, line.asked_at, line.reminders = Confirmation.ASKED.value, ctx.now, 0
+            _ask_line(session, complaint, ctx, line)
+        if not any(is_complainant(complaint, line) for line in lines):
+            tell_worker(session, ctx.settings, complaint, "resolved_lines", ctx.now, outcome=outcome)
+    _next_reminder(session, complaint, ctx, 1)
+
+
+def _ask_line(session: Session, complaint: Complaint, ctx: CaseContext, line: ClaimLine | None) -> None:
+    """The question to one worker of the case (or to the complainant: line None), with their own link."""
+    name = line.worker_name if line is not None else complaint.complainant.name
+    paid = f"，记录发给您{line.amount_paid}元" if line is not None else ""
+    tell_worker(session, ctx.settings, complaint, "confirm", ctx.now, line=line, name=name or "", paid=paid,
+                confirm_url=confirm_url(ctx.settings, complaint, line))
+
+
+def _next_reminder(session: Session, complaint: Complaint, ctx: CaseContext, round_: int) -> None:
+    due = Duration(ctx.settings.clocks.confirm_reminder_days, "wd").after(ctx.calendar, ctx.now)
+    set_timer(session, complaint, f"{CONFIRM_CLOCK}:{round_}", due)
+
+
+def fire_confirm(session: Session, timer: Timer, complaint: Complaint, fire: FireContext) -> None:
+    """A reminder round: whoever has not answered is asked again; after the last round the department hears that
+    a supervisor may now close without the missing answers."""
+    ctx = CaseContext(fire.settings, fire.calendar, fire.now)
+    round_, limit = int(timer.clock.split(":", 1)[1]), fire.settings.clocks.confirm_reminders
+    lines = [line for line in asked_lines(complaint) if line.confirmation == Confirmation.ASKED]
+    if asked_lines(complaint) and not lines:
+        return
+    for line in lines:
+        line.reminders = round_
+    for line in lines or [None]:
+        _ask_line(session, complaint, ctx, line)
+    names = "、".join(line.worker_name or "未留名" for line in lines) or (complaint.complainant.name or "投诉人")
+    record(session, complaint, EventKind.CONFIRMATION_REMINDED, actor="system:clock",
+           note=f"第{round_}次提醒确认：{names}", data={"line_ids": [line.id for line in lines], "round": round_})
+    if round_ < limit:
+        _next_reminder(session, complaint, ctx, round_ + 1)
+        return
+    notify_department(session, complaint.department, {
+        "kind": EventKind.CONFIRMATION_REMINDED, "ticket_no": complaint.ticket_no,
+        "text": f"【清零】案件{complaint.ticket_no}已提醒{limit}次，{names}仍未确认工资到手。请电话回访；"
+                "确实联系不上的，可由主管填写理由后不经确认结案。"}, complaint.id, fire.now)
+
+
+def confirm_payment(session: Session, complaint: Complaint, ctx: CaseContext, *, paid: bool, actor: str,
+                    line: ClaimLine | None = None) -> Event:
+    """回访: one worker says whether their money arrived. A no reopens the case; the yes that completes the answers
+    closes it (销号). The complainant of a case asked worker by worker answers on their own line."""
     if complaint.status == Status.CLOSED.value:
         raise CaseError("这件投诉已经销号结案了，无需再确认。")
+    lines = asked_lines(complaint)
+    if line is None and lines:
+        line = next((ln for ln in lines if is_complainant(complaint, ln)), None)
+        if line is None:
+            raise CaseError("这件案件由每位工人分别确认，请用您自己收到的短信或链接回复。")
+    if line is None:
+        return _confirm_alone(session, complaint, ctx, paid=paid, actor=actor)
+    if line.confirmation is None:
+        raise CaseError("案件还没有办结，无需确认")
+    if line.confirmation == Confirmation.CONFIRMED:
+        raise CaseError("您已经确认过工资到手了，谢谢。")
+    name = line.worker_name or "工人"
+    line.confirmation = (Confirmation.CONFIRMED if paid else Confirmation.DISPUTED).value
+    line.answered_at, line.answered_via = ctx.now, actor.removeprefix("worker:")
+    event = record(session, complaint, EventKind.PAYMENT_CONFIRMED if paid else EventKind.PAYMENT_DISPUTED,
+                   actor=actor, note=f"{name}：{'工资已到手' if paid else '工资没收到或不够'}",
+                   data={"line_id": line.id, "paid": paid, "via": line.answered_via})
+    if not paid:
+        complaint.satisfied = False
+        notify_department(session, complaint.department, {
+            "kind": EventKind.PAYMENT_DISPUTED, "ticket_no": complaint.ticket_no,
+            "text": f"【清零】案件{complaint.ticket_no}：工人{name}反映工资没收到或不够，请尽快核实。"},
+            complaint.id, ctx.now)
+        if complaint.status == Status.RESOLVED.value:
+            _move(session, complaint, Status.REOPENED, ctx, actor=actor, kind=EventKind.REOPENED,
+                  note=f"工人{name}反映工资没收到或不够")
+    elif complaint.status == Status.RESOLVED.value and all(
+            ln.confirmation == Confirmation.CONFIRMED for ln in complaint.claim_lines):
+        complaint.satisfied = True
+        _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind=EventKind.CLOSED, note="每位工人都已确认工资到手")
+        tell_worker(session, ctx.settings, complaint, "closed", ctx.now)
+    return event
+
+
+def _confirm_alone(session: Session, complaint: Complaint, ctx: CaseContext, *, paid: bool, actor: str) -> Event:
+    """The complainant answers for the case: a yes closes (销号), a no reopens it."""
     if complaint.status != Status.RESOLVED.value:
         raise CaseError("案件还没有办结，无需确认")
     complaint.satisfied = paid
@@ -247,6 +352,18 @@ def confirm_payment(session: Session, complaint: Complaint, ctx: CaseContext, *,
         event = _move(session, complaint, Status.REOPENED, ctx, actor=actor, kind=EventKind.REOPENED, note="工人反映工资未到手")
         tell_worker(session, ctx.settings, complaint, "reopened", ctx.now)
     return event
+
+
+def unconfirmed(complaint: Complaint, settings: Settings) -> tuple[list[ClaimLine], list[ClaimLine]]:
+    """The workers whose yes is missing: those still within their reminders, and those past them (or without a
+    phone to ask), for whom a supervisor may close the case."""
+    waiting, given_up = [], []
+    for line in complaint.claim_lines:
+        if line.confirmation == Confirmation.CONFIRMED:
+            continue
+        within = line.phone and line.confirmation == Confirmation.ASKED and line.reminders < settings.clocks.confirm_reminders
+        (waiting if within else given_up).append(line)
+    return waiting, given_up
 
 
 def reopen(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, reason: str) -> Event:
@@ -334,8 +451,16 @@ def close_by_override(session: Session, complaint: Complaint, ctx: CaseContext, 
     reason = _required(reason, "不经工人确认结案的理由")
     if complaint.status not in (Status.RESOLVED.value, Status.REJECTED.value):
         raise CaseError("只有已办结或不予受理的案件才能结案")
+    data: dict = {"override": True}
+    if complaint.status == Status.RESOLVED.value and asked_lines(complaint):
+        waiting, given_up = unconfirmed(complaint, ctx.settings)
+        if waiting:
+            raise CaseError(f"还在等{'、'.join(ln.worker_name or '未留名' for ln in waiting)}确认工资到手；"
+                            f"提醒{ctx.settings.clocks.confirm_reminders}次仍未回复的，才能不经确认结案")
+        data["unconfirmed"] = [ln.id for ln in given_up]
+        reason += f"（未确认：{'、'.join(ln.worker_name or '未留名' for ln in given_up)}）" if given_up else ""
     event = _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind=EventKind.CLOSED, note=reason,
-                  data={"override": True})
+                  data=data)
     tell_worker(session, ctx.settings, complaint, "closed", ctx.now)
     return event
 
@@ -396,9 +521,14 @@ def assign(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: s
 
 def colleagues(session: Session, complaint: Complaint) -> list[StaffUser]:
     """Who may be the case's officer: the active staff of the department that holds it."""
-    if complaint.department_id is None:
+    return staff_of(session, complaint.department_id)
+
+
+def staff_of(session: Session, department_id: int | None) -> list[StaffUser]:
+    """The active staff of a department, by name."""
+    if department_id is None:
         return []
-    return list(session.scalars(select(StaffUser).where(StaffUser.department_id == complaint.department_id,
+    return list(session.scalars(select(StaffUser).where(StaffUser.department_id == department_id,
                                                         StaffUser.active.is_(True))
                                 .order_by(StaffUser.display_name)))
 
@@ -416,11 +546,11 @@ def take_worker_message(session: Session, complaint: Complaint, *, channel: str,
     """What the worker sends after the receipt goes on their case: the text on the timeline, photos as evidence
     (fetched by the worker when a provider holds them), the handling department told in its inbox. While the
     clocks wait for the worker's material, a "material" timer due now resumes them in the worker, which holds
-    the working calendar; the webhook stays light."""
+    the working calendar; the webhook stays light. A duplicate's clocks stay paused: its survivor carries on."""
     event = record(session, complaint, EventKind.WORKER_WROTE, actor=f"worker:{channel}", note=text or None,
                    data={"photos": len(photos)})
     attach_photos(session, complaint, photos, now, actor=f"worker:{channel}")
-    if any(d.get("paused") for d in (complaint.deadlines or {}).values()):
+    if complaint.duplicate_of_id is None and any(d.get("paused") for d in (complaint.deadlines or {}).values()):
         set_timer(session, complaint, MATERIAL_CLOCK, now)
     said = f"：{text[:WORKER_TEXT_PREVIEW]}" if text else ""
     sent = f"（附{len(photos)}张照片）" if photos else ""
@@ -444,16 +574,20 @@ def _within(value: int, high: int, label: str) -> None:
 
 
 def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker_name: str,
-                   amount_claimed: int | None) -> ClaimLine:
-    """One worker of the case and what they are owed (a group's complaint lists each of them)."""
+                   amount_claimed: int | None, phone: str | None = None) -> ClaimLine:
+    """One worker of the case and what they are owed (a group's complaint lists each of them); with a phone, they
+    confirm their own money after 办结."""
     worker_name = _required(worker_name, "工人姓名")
     if amount_claimed is not None:
         _within(amount_claimed, AMOUNT_MAX, "金额")
+    if phone and normalise_phone(phone) is None:
+        raise CaseError("手机号不对，请填写11位手机号")
+    phone = normalise_phone(phone) if phone else None
     if session.scalar(select(ClaimLine.id).where(ClaimLine.complaint_id == complaint.id,
                                                  ClaimLine.worker_name == worker_name)) is not None:
         raise CaseError(f"{worker_name}已在工人明细中")
     line = ClaimLine(complaint_id=complaint.id, worker_name=worker_name, amount_claimed=amount_claimed,
-                     amount_paid=0)
+                     amount_paid=0, phone=phone)
     session.add(line)
     session.flush()
     record(session, complaint, EventKind.CLAIM_LINE_ADDED, actor=actor, note=worker_name, data={"line_id": line.id})

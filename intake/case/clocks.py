@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import dispatch_desk, notify_department
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.chain import prime, seal
 from intake.foundation.models import AppState, Complaint, Department, Event, EventKind, Jurisdiction, Status, Timer
 from intake.foundation.settings import ClockSettings, Settings
 from intake.foundation.transitions import record
@@ -273,6 +272,8 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
                 timer.state = timers.CANCELLED
             else:
                 timer.version = complaint.version
+        elif name == timers.CONFIRM_CLOCK:
+            timer.state = timers.CANCELLED  # a new status: its reminders are over (办结 sets them afresh)
         elif name not in CLOCKS:
             continue  # another module's clock (e.g. routing's): not ours to manage
         elif name in running and name not in restart:
@@ -294,8 +295,9 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
 
 
 def pause_clocks(session: Session, complaint: Complaint, now: datetime, *, actor: str = ACTOR,
-                 reason: str | None = None) -> int:
-    """Stop the complaint's clocks (e.g. waiting for the worker's material); returns the timers paused."""
+                 reason: str | None = None, duplicate: bool = False) -> int:
+    """Stop the complaint's clocks (waiting for the worker's material, or a duplicate while another complaint
+    carries on: `duplicate` keeps that pause off the worker's timeline); returns the timers paused."""
     pending = [t for t in timers.open_timers(session, complaint.id)
                if t.state == timers.PENDING and timers.clock_name(t.clock) in CLOCKS]
     if not pending:
@@ -305,17 +307,19 @@ def pause_clocks(session: Session, complaint: Complaint, now: datetime, *, actor
     paused = {timers.clock_name(t.clock) for t in pending}
     store_deadlines(complaint, {c: {**d, "paused": d.get("paused") or c in paused}
                                 for c, d in (complaint.deadlines or {}).items()})
-    record(session, complaint, EventKind.CLOCKS_PAUSED, actor=actor, note=reason, data={"at": now.isoformat()})
+    record(session, complaint, EventKind.CLOCKS_PAUSED, actor=actor, note=reason,
+           data={"at": now.isoformat(), **({"duplicate": True} if duplicate else {})})
     return len(pending)
 
 
 def resume_clocks(session: Session, complaint: Complaint, now: datetime, calendar: WorkingCalendar,
-                  settings: ClockSettings, *, actor: str = ACTOR) -> int:
+                  settings: ClockSettings, *, actor: str = ACTOR, duplicate: bool = False) -> int:
     """Restart paused clocks, each due later by the working time (round-the-clock time if so) it was paused."""
     paused = [t for t in timers.open_timers(session, complaint.id) if t.state == timers.PAUSED]
     if not paused:
         return 0
-    record(session, complaint, EventKind.CLOCKS_RESUMED, actor=actor, data={"at": now.isoformat()})
+    record(session, complaint, EventKind.CLOCKS_RESUMED, actor=actor,
+           data={"at": now.isoformat(), **({"duplicate": True} if duplicate else {})})
     _reschedule(session, complaint, paused, calendar, settings)
     for timer in paused:
         timer.state, timer.version = timers.PENDING, complaint.version
@@ -479,8 +483,7 @@ def _text(rung: Rung, complaint: Complaint, label: str, due: datetime, calendar:
 
 def _prepare_batch(session: Session, context: timers.FireContext) -> dict[int, list[tuple[str, dict]]]:
     """On a batch's first clock timer: the pause/extension history of all its complaints, their departments and
-    jurisdictions in the identity map, and their evidence-chain heads, in four queries instead of several per
-    timer."""
+    jurisdictions in the identity map, in three queries instead of several per timer."""
     complaints = [c for t, c in context.batch if c is not None and timers.clock_name(t.clock) in CLOCKS]
     department_ids = {c.department_id for c in complaints if c.department_id is not None}
     if department_ids:
@@ -491,7 +494,6 @@ def _prepare_batch(session: Session, context: timers.FireContext) -> dict[int, l
     codes |= {c.jurisdiction_code for c in complaints if c.department_id is None and c.jurisdiction_code}
     if codes:
         list(session.scalars(select(Jurisdiction).where(Jurisdiction.code.in_(codes))))
-    prime(session, [c.id for c in complaints])  # fire_due holds their rows locked
     return _history_events(session, {c.id for c in complaints})
 
 
@@ -510,7 +512,7 @@ def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: ti
     data: dict[str, Any] = {"clock": name, "level": rung.level, "card": rung.card, "due_at": due.isoformat(),
                             "timer_id": timer.id}
     # transitions.record without its flush: the batch's events are inserted together.
-    session.add(seal(session, Event(complaint_id=complaint.id, kind=rung.event_kind, actor=ACTOR, data=data)))
+    session.add(Event(complaint_id=complaint.id, kind=rung.event_kind, actor=ACTOR, data=data))
     target = context.cached(("clocks.level", rung.level, complaint.department_id, complaint.jurisdiction_code),
                             lambda: level_department(session, complaint, rung.level, settings.clocks))
     payload = {"kind": rung.event_kind, **data, "ticket_no": complaint.ticket_no,

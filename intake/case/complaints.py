@@ -20,7 +20,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.foundation import encryption
-from intake.foundation.chain import seal
 from intake.foundation.models import Attachment, Complainant, Complaint, Event, EventKind, Status, UTCDateTime, utcnow
 from intake.foundation.settings import RISK_WORDS
 from intake.foundation.transitions import record_evidence
@@ -118,9 +117,8 @@ def _insert(session: Session, new: NewComplaint, ticket_no: str) -> Complaint:
     )
     session.add(complaint)
     session.flush()
-    session.add(seal(session, Event(complaint_id=complaint.id, kind=EventKind.RECEIVED,
-                                    to_status=Status.RECEIVED.value, actor=f"worker:{new.channel}",
-                                    data={"photos": len(new.photos)})))
+    session.add(Event(complaint_id=complaint.id, kind=EventKind.RECEIVED, to_status=Status.RECEIVED.value,
+                      actor=f"worker:{new.channel}", data={"photos": len(new.photos)}))
     attach_photos(session, complaint, new.photos, complaint.created_at, actor=f"worker:{new.channel}")
     set_timer(session, complaint, ROUTE_CLOCK, complaint.created_at)
     return complaint

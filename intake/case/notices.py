@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import enqueue, is_opted_out, notify_department
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.models import Channel, CoHandling, Complaint, Department, Outbox
+from intake.foundation.models import Channel, ClaimLine, CoHandling, Complaint, Department, Outbox
 from intake.foundation.settings import Settings
 from intake.foundation.texts import WORKER_TEXT, amount_text
 
@@ -36,10 +36,27 @@ def worker_destinations(session: Session, complaint: Complaint) -> list[str]:
     return found
 
 
+def is_complainant(complaint: Complaint, line: ClaimLine) -> bool:
+    """Whether a claim line is the worker who filed the case (the same phone)."""
+    return line.phone_hash is not None and line.phone_hash == complaint.complainant.phone_hash
+
+
+def line_destinations(session: Session, complaint: Complaint, line: ClaimLine) -> list[str]:
+    """Where to reach one worker of a case: the channel they filed on when they are its complainant, else an SMS
+    to the phone on their claim line (unless it sent 退订)."""
+    if is_complainant(complaint, line):
+        return worker_destinations(session, complaint)
+    if line.phone and not is_opted_out(session, Channel.SMS.value, line.phone):
+        return [f"sms:{line.phone}"]
+    return []
+
+
 def tell_worker(session: Session, settings: Settings, complaint: Complaint, kind: str, now: datetime,
-                **facts: str) -> Outbox | None:
-    """Enqueue one notice; the later destinations ride along as fallbacks for the outbox."""
-    destinations = worker_destinations(session, complaint)
+                line: ClaimLine | None = None, **facts: str) -> Outbox | None:
+    """Enqueue one notice to the complainant, or to one worker of the case (`line`); the later destinations ride
+    along as fallbacks for the outbox."""
+    destinations = (worker_destinations(session, complaint) if line is None
+                    else line_destinations(session, complaint, line))
     if not destinations:
         return None
     department = complaint.department
@@ -48,7 +65,7 @@ def tell_worker(session: Session, settings: Settings, complaint: Complaint, kind
         ticket=complaint.ticket_no, status_url=settings.public_url("/status"),
         department=department.name if department else "负责部门",
         phone_part=f"（电话{phone}）" if phone else "", hotline=settings.dialogue.hotline,
-        **{"reason": "", "outcome": "", "needed": "", "message": "", **facts})
+        **{"reason": "", "outcome": "", "needed": "", "message": "", "name": "", "paid": "", **facts})
     payload = {"kind": f"worker_{kind}", "text": text, "ticket_no": complaint.ticket_no,
                "fallbacks": destinations[1:]}
     return enqueue(session, destinations[0], payload, complaint.id, now)

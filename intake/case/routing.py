@@ -273,7 +273,8 @@ def link(session: Session, case: CollectiveCase, joining: list[Complaint], *, ac
     for c in joining:
         c.collective_id = case.id
         if c.id not in with_lines:
-            session.add(ClaimLine(complaint_id=c.id, worker_name=c.complainant.name, amount_claimed=c.amount))
+            session.add(ClaimLine(complaint_id=c.id, worker_name=c.complainant.name, amount_claimed=c.amount,
+                                  phone=c.complainant.phone))
         record(session, c, EventKind.COLLECTIVE_LINKED, actor=actor,
                note=f"与{where}的其他投诉合并为集体欠薪案件（编号{case.id}），牵头部门：{lead.name if lead else '待定'}",
                data={"collective_id": case.id, "lead_department_id": case.lead_department_id})

@@ -62,10 +62,15 @@ class FireContext:
 
 # A case's timer is fired with its complaint; a member unit's task timer (Timer.unit_task_id) with None.
 Handler = Callable[[Session, Timer, Complaint | None, FireContext], None]
-# A deadline that no status change makes obsolete (挂牌督办, an order to pay's time limit, a co-handler's reply):
-# intake.case.clocks carries its timers over to each new version until the case is closed.
-SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, CO_STEP_CLOCK = "supervise", "payment_order", "co_step"
-STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, CO_STEP_CLOCK})
+# A deadline that no status change makes obsolete (挂牌督办, an order to pay's time limit, the police's answer to a
+# transfer, a step of the case's plan, the housing department's reply to a clearing-out notice, a co-handler's
+# reply): intake.case.clocks carries its timers over to each new version until the case is closed.
+SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK, PLAN_CLOCK = "supervise", "payment_order", "police_transfer", "plan"
+CLEARING_CLOCK, CO_STEP_CLOCK = "clearing", "co_step"
+STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK, PLAN_CLOCK, CLEARING_CLOCK,
+                           CO_STEP_CLOCK})
+# The reminders to confirm the money after 办结 (intake.case.cases.fire_confirm): any status change ends them.
+CONFIRM_CLOCK = "confirm"
 
 
 def clock_name(timer_clock: str) -> str:

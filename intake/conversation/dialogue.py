@@ -11,6 +11,8 @@ web form.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -23,11 +25,22 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from intake.case.cases import take_worker_message
+from intake.case.cases import CaseContext, CaseError, asked_lines, confirm_payment, take_worker_message
 from intake.case.complaints import TICKET_DIGITS, NewComplaint, create_complaint, find_for_worker
+from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.encryption import lookup_hashes
-from intake.foundation.models import Channel, Complainant, Complaint, Conversation, Jurisdiction, Site, Status
-from intake.foundation.settings import Settings
+from intake.foundation.models import (
+    Channel,
+    ClaimLine,
+    Complainant,
+    Complaint,
+    Confirmation,
+    Conversation,
+    Jurisdiction,
+    Site,
+    Status,
+)
+from intake.foundation.settings import CalendarSettings, Settings
 from intake.foundation.texts import status_text
 from intake.foundation.validation import clean_text, mask_numbers, mask_phone, normalise_digits, normalise_phone
 from intake.reading.extract import ClaimDraft, Value, extract_claim, place_words
@@ -55,6 +68,9 @@ HELP_WORDS = {"帮助", "help", "?", "？", "怎么用"}
 STATUS_WORDS = {"查询", "查", "查进度", "进度", "查询进度"}
 OPT_OUT_WORDS = {"退订", "td", "t", "stop", "unsubscribe"}
 ANONYMOUS_WORDS = {"匿名", "不留名", "不想留名", "不留"}
+# Answers to 工资到手了吗 (the 办结 notice says 回复1 / 回复2), read only while such a question waits.
+PAID_WORDS = {"1", "已收到", "收到", "收到了", "到手了", "已到手", "已经到手", "拿到了", "已经拿到"}
+UNPAID_WORDS = {"2", "没收到", "没有收到", "没到手", "还没到手", "还没有到手", "没拿到", "不够", "没收到或不够"}
 NEW_COMPLAINT_WORDS = {"新投诉", "我要再投诉", "再投诉", "新的投诉", "我要投诉", "投诉", "还有别的欠薪"}
 # A worker with several open cases is asked which one; the newest this many are offered.
 MAX_CHOICES = 5
@@ -346,6 +362,36 @@ class _Turn:
             return self._say(replies.CASE_CLOSED.format(ticket=complaint.ticket_no))
         return self._follow_up(complaint, pick.text, kept)
 
+    # ------------------------------------------------------------------ 工资到手了吗
+
+    def _asked(self) -> tuple[Complaint, ClaimLine | None] | None:
+        """The newest question 工资到手了吗 waiting for this worker: on a claim line with their phone (the channel's
+        number, or the phone of the cases they filed here), else a resolved case of theirs they answer alone."""
+        cases = self._cases(open_only=True)
+        hashes = set(lookup_hashes(self.channel_phone)) if self.channel_phone else set()
+        hashes |= {c.complainant.phone_hash for c in cases if c.complainant.phone_hash}
+        line = self.session.scalar(
+            select(ClaimLine).join(Complaint, Complaint.id == ClaimLine.complaint_id)
+            .where(ClaimLine.phone_hash.in_(hashes), Complaint.status != Status.CLOSED.value,
+                   ClaimLine.confirmation.in_((Confirmation.ASKED.value, Confirmation.DISPUTED.value)))
+            .order_by(ClaimLine.asked_at.desc(), ClaimLine.id.desc()).limit(1)) if hashes else None
+        if line is not None:
+            return line.complaint, line
+        alone = next((c for c in cases if c.status == Status.RESOLVED.value and not asked_lines(c)), None)
+        return (alone, None) if alone is not None else None
+
+    def _answer(self, complaint: Complaint, line: ClaimLine | None, *, paid: bool) -> Reply:
+        ctx = CaseContext(self.settings, _calendar(self.settings.calendar), self.now)
+        try:
+            confirm_payment(self.session, complaint, ctx, paid=paid, actor=f"worker:{self.conv.channel}", line=line)
+        except CaseError as exc:
+            return self._say(str(exc))
+        if not paid:
+            department = complaint.department.name if complaint.department else "负责部门"
+            return self._say(replies.UNPAID_NOTED.format(ticket=complaint.ticket_no, department=department))
+        closed = complaint.status == Status.CLOSED.value
+        return self._say((replies.PAID_CLOSED if closed else replies.PAID_NOTED).format(ticket=complaint.ticket_no))
+
     # ------------------------------------------------------------------ states
 
     def _scanned(self, site: Site, text: str, photos: list[Photo], fresh: bool) -> Reply:
@@ -359,6 +405,10 @@ class _Turn:
 
     def _idle(self, text: str, word: str, photos: list[Photo]) -> Reply:
         last_ticket = self.draft.last_ticket
+        if word in PAID_WORDS | UNPAID_WORDS and not photos:
+            asked = self._asked()
+            if asked is not None:
+                return self._answer(*asked, paid=word in PAID_WORDS)
         if last_ticket and word in CONFIRM_WORDS:
             return self._say(replies.ALREADY_SUBMITTED.format(ticket=last_ticket))
         if word in NEW_COMPLAINT_WORDS:
@@ -661,6 +711,12 @@ class _Turn:
         self._reset(keep_ticket=complaint.ticket_no)
         return self._say(replies.SUBMITTED.format(ticket=complaint.ticket_no), complaint_created=created,
                          ticket_no=complaint.ticket_no)
+
+
+@functools.lru_cache(maxsize=4)
+def _calendar(section: CalendarSettings) -> WorkingCalendar:
+    """The working calendar of the settings, built once: an answer to 工资到手了吗 may close or reopen the case."""
+    return WorkingCalendar.from_config(dataclasses.asdict(section))
 
 
 def _kept(photos: list[Photo]) -> list[KeptPhoto]:

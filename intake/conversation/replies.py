@@ -51,6 +51,10 @@ CASE_CHOICE = "{number}.{where}（编号尾号{last4}）"
 NEW_COMPLAINT = "好的，反映一件新的欠薪。"
 STILL_ASKING = "刚才的问题：{question}"
 CASE_CLOSED = "编号{ticket}的投诉已经销号办完了。有新的欠薪请直接说情况。"
+# The answer to 工资到手了吗 (回复1 / 回复2 to the 办结 notice or its reminder).
+PAID_NOTED = "谢谢您的确认，编号{ticket}已记下您的工资到手了。"
+PAID_CLOSED = "谢谢您的确认，编号{ticket}已结案。以后再遇到欠薪，随时发消息给我们。"
+UNPAID_NOTED = "已记下编号{ticket}您的工资没收到或不够，已转给{department}，他们会再联系您。"
 
 TRUNCATED = "（消息太长，只保存了前面的部分）"
 PHOTOS_RECEIVED = "收到{count}张照片。"

@@ -1,46 +1,96 @@
-"""一处违法、处处受限: sites whose owner or general contractor is an employer on a 黑名单 / 失信 listing in force
-(intake.supervision.employers), found when a project list is imported so the department sees it at once.
-Names are compared as the register keeps them (spaces taken out)."""
+"""一处违法、处处受限: parties on a 黑名单 / 失信 listing in force (intake.supervision.employers) wherever they turn up:
+a site whose owner or general contractor is listed (shown on the sites page and when a project list is imported),
+and a case whose employer (as the worker named it, else the site's general contractor), owner or general
+contractor is listed (shown on the case page, and noted once on the case's timeline when the worker routes it,
+so the department sees it from the first hour). The warnings' own indicator covers payroll imports. Names are
+compared as the register keeps them (spaces taken out).
+"""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, selectinload
 
-from intake.foundation.models import Employer, Site
+from intake.case import cases
+from intake.case.timers import FireContext
+from intake.foundation.models import CaseFacts, Complaint, Employer, EmployerListing, Event, EventKind, Site, Timer
+from intake.foundation.transitions import record
 from intake.supervision.employers import LISTING_KINDS, in_force, normalise_name
 
+from .orders import ACTOR
+
 PARTIES = (("owner", "建设单位"), ("general_contractor", "施工总承包单位"))
+EMPLOYER_ROLE = "欠薪方"
 
 
 @dataclass(frozen=True)
-class ListedParty:
-    site_code: str
-    site_name: str
+class Hit:
     role: str
     employer: str
     listing: str
     ends_on: date
 
     def __str__(self) -> str:
-        return (f"项目 {self.site_code}（{self.site_name}）的{self.role}“{self.employer}”在{self.listing}中"
-                f"（至 {self.ends_on.isoformat()}）")
+        return f"{self.role}“{self.employer}”在{self.listing}中（至 {self.ends_on.isoformat()}）"
+
+
+@dataclass(frozen=True)
+class ListedParty:
+    site_code: str
+    site_name: str
+    hit: Hit
+
+    def __str__(self) -> str:
+        return f"项目 {self.site_code}（{self.site_name}）的{self.hit}"
+
+
+def _listings(session: Session, names: Iterable[str | None], today: date) -> dict[str, list[EmployerListing]]:
+    """The listings in force of each of `names` that has any, in one query."""
+    wanted = {normalise_name(n) for n in names} - {None}
+    if not wanted:
+        return {}
+    found = session.scalars(select(Employer).where(Employer.name.in_(wanted)).options(selectinload(Employer.listings)))
+    listed = {e.name: [li for li in e.listings if in_force(li, today)] for e in found}
+    return {name: listings for name, listings in listed.items() if listings}
+
+
+def _hits(role: str, name: str | None, listed: dict[str, list[EmployerListing]]) -> list[Hit]:
+    name = normalise_name(name)
+    return [Hit(role, name, LISTING_KINDS[li.kind], li.ends_on) for li in listed.get(name, ())]
+
+
+def _site_hits(site: Site, listed: dict[str, list[EmployerListing]]) -> list[Hit]:
+    return [hit for attr, role in PARTIES for hit in _hits(role, getattr(site, attr), listed)]
 
 
 def listed_parties(session: Session, site_codes: Sequence[str], today: date) -> list[ListedParty]:
     """The sites among `site_codes` with a listed owner or general contractor, in code order."""
     sites = list(session.scalars(select(Site).where(Site.code.in_(site_codes)).order_by(Site.code)))
-    names = {normalise_name(getattr(s, attr)) for s in sites for attr, _role in PARTIES} - {None}
-    listed = {e.name: e for e in session.scalars(select(Employer).where(Employer.name.in_(names))
-                                                  .options(selectinload(Employer.listings)))}
-    hits = []
-    for site in sites:
-        for attr, role in PARTIES:
-            found = listed.get(normalise_name(getattr(site, attr)))
-            for listing in (li for li in (found.listings if found else ()) if in_force(li, today)):
-                hits.append(ListedParty(site.code, site.name, role, found.name, LISTING_KINDS[listing.kind],
-                                        listing.ends_on))
-    return hits
+    listed = _listings(session, (getattr(s, attr) for s in sites for attr, _role in PARTIES), today)
+    return [ListedParty(site.code, site.name, hit) for site in sites for hit in _site_hits(site, listed)]
+
+
+def case_hits(session: Session, complaint: Complaint, today: date) -> list[Hit]:
+    """The case's parties on a listing in force: its employer, then its site's owner and general contractor."""
+    employer = session.scalar(select(CaseFacts.employer).where(CaseFacts.complaint_id == complaint.id))
+    site = complaint.site
+    names = [employer, *((getattr(site, attr) for attr, _role in PARTIES) if site else ())]
+    listed = _listings(session, names, today)
+    if not listed:
+        return []
+    hits = _hits(EMPLOYER_ROLE, employer, listed) + (_site_hits(site, listed) if site else [])
+    return list(dict.fromkeys(hits))
+
+
+def fire_route(session: Session, timer: Timer, complaint: Complaint, fire: FireContext) -> None:
+    """The route timer (intake.case.cases.fire_route), then the case's listed parties noted on it, once."""
+    cases.fire_route(session, timer, complaint, fire)
+    hits = case_hits(session, complaint, fire.now.astimezone(fire.calendar.timezone).date())
+    noted = exists().where(Event.complaint_id == complaint.id, Event.kind == EventKind.EMPLOYER_LISTED)
+    if hits and not session.scalar(select(noted)):
+        record(session, complaint, EventKind.EMPLOYER_LISTED, actor=ACTOR, note="；".join(map(str, hits)),
+               data={"listed": [{"role": h.role, "employer": h.employer, "listing": h.listing,
+                                 "ends_on": h.ends_on.isoformat()} for h in hits]})

@@ -94,7 +94,12 @@ def fire_order(session: Session, timer: Timer, complaint: Complaint, fire: FireC
     record(session, complaint, EventKind.ORDER_EXPIRED, actor=ACTOR, note=text,
            data={"order_id": order.id, "amount": order.amount, "compensation": order.compensation,
                  "compensation_percent": order.compensation_percent, "timer_id": timer.id})
-    payload = {"kind": EventKind.ORDER_EXPIRED, "ticket_no": complaint.ticket_no, "text": text}
+    escalate(session, complaint, fire, EventKind.ORDER_EXPIRED, text)
+
+
+def escalate(session: Session, complaint: Complaint, fire: FireContext, kind: EventKind, text: str) -> None:
+    """Tell the department holding the case, the county's and the city's supervisors."""
+    payload = {"kind": kind, "ticket_no": complaint.ticket_no, "text": text}
     clocks = fire.settings.clocks
     targets = [complaint.department, *(level_department(session, complaint, level, clocks)
                                        for level in ("county", "city"))]
@@ -134,13 +139,3 @@ def police_eligibility(session: Session, complaint: Complaint, settings: Enforce
                        f"{settings.police_many_workers_amount} 元以上")
     reasons.append("限期支付令已逾期未付" if ignored else "尚无逾期未付的限期支付令")
     return Eligibility((one or many) and ignored, tuple(reasons))
-
-
-def transfer_to_police(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str,
-                       note: str = "") -> Event:
-    """移送公安, only for a case that meets the thresholds; the basis is recorded with the transfer."""
-    check = police_eligibility(session, complaint, ctx.settings.enforcement)
-    if not check.eligible:
-        raise CaseError("不符合移送公安的条件：" + "；".join(check.reasons))
-    return record(session, complaint, EventKind.POLICE_TRANSFERRED, actor=actor,
-                  note=(note or "").strip() or None, data={"basis": list(check.reasons)})

@@ -32,9 +32,17 @@ class CaseAction(str, enum.Enum):
     ASSIGN = "assign"                        # 指定承办人 (a colleague of the department)
     RELEASE = "release"                      # 交回部门 (no officer)
     NOTE = "note"                            # 内部备注 (the worker never sees it)
+    MARK_DUPLICATE = "mark_duplicate"        # 标为重复投诉 (same worker, same site: the other ticket carries on)
+    UNMARK_DUPLICATE = "unmark_duplicate"    # 撤销重复标记
     ORDER_PAYMENT = "order_payment"          # 责令限期支付
     ORDER_PAID = "order_paid"                # 限期内已支付
     POLICE_TRANSFER = "police_transfer"      # 移送公安
+    POLICE_RECEIPT = "police_receipt"        # 公安机关签收回执
+    POLICE_DECISION = "police_decision"      # 公安机关立案 / 不予立案
+    PLAN_STEP = "plan_step"                  # 一案一策：添加步骤
+    PLAN_STEP_DONE = "plan_step_done"        # 一案一策：步骤完成
+    CLEARING_NOTICE = "clearing_notice"      # 函告住建部门清出建筑市场
+    CLEARING_REPLY = "clearing_reply"        # 住建部门回复
     MERGE_COLLECTIVE = "merge_collective"    # 并入集体欠薪案件
     SPLIT_COLLECTIVE = "split_collective"    # 移出集体欠薪案件
     # A co-handler's own steps (发改, 财政, 国资 ... told of a case they do not hold).

@@ -1,24 +1,32 @@
-"""The hash chain over a case's timeline: each event carries the hash of the one before, so a later change to any
-event (or a deletion in the middle) shows when `qingling evidence verify` recomputes the chain.
+"""The hash chain over a case's timeline: each event carries its place in the case's chain, the hash of the event
+before it and its own, so a later change to any event (or a deletion in the middle) shows when `qingling
+evidence verify` recomputes the chain.
 
-Every place that writes an Event calls `seal` before adding it. The head of each case's chain is read once per
-transaction (or savepoint) under a row lock on the complaint (so two writers cannot both append to the same head and fork the
-chain) and then kept in the session for the transaction's further events, which lets a batch seal many events
-without flushing between them.
+Events are sealed when the transaction that wrote them commits, not while it runs (`install` wires this into
+every session of the factory, so no code path that writes an Event can forget it). The transaction's events are
+written first; then, as the very last step before COMMIT, the chains they join are locked in one sweep in case-id
+order (on PostgreSQL a transaction-level advisory lock per case; SQLite has one writer at a time anyway), their
+heads read and the new events given their places and hashes. No row of the complaint is locked, so a writer that
+adds to a case never waits for a chain; locks taken all at once, in one order, by a transaction that then waits
+for nothing else cannot close a cycle, so two writers crossing the same cases in opposite orders only take turns.
+A unique index on (complaint_id, chain_index) refuses a fork should two sealers ever meet.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from datetime import timezone
+from itertools import groupby
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, select
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import instance_state
 
-from .models import Complaint, Event, utcnow
+from .models import Event
 
-_HEADS = "evidence_chain_heads"
+CHAIN_LOCKS = 0x636861  # the first key of pg_advisory_xact_lock(int, int): the evidence chains' key space
+_PENDING = "qingling_chain_pending"
 
 
 def event_hash(event: Event) -> str:
@@ -30,39 +38,53 @@ def event_hash(event: Event) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _heads(session: Session) -> dict[int, str | None]:
-    """The chain heads by complaint id known in the innermost transaction. Any change of transaction (a commit,
-    a rollback, a savepoint begun, released or rolled back) starts again from the database, which then holds
-    exactly the events that survived: a batch rolled back to its savepoint leaves no head behind."""
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    cached = session.info.get(_HEADS)
-    if cached is None or cached[0] is not transaction:
-        cached = session.info[_HEADS] = (transaction, {})
-    return cached[1]
+def install(factory: sessionmaker[Session]) -> None:
+    """Seal every session's events at commit; install it after the factory's other before_commit hooks, so the
+    chains' locks are the last a transaction takes."""
+    sa_event.listen(factory, "after_flush", _note_events)
+    sa_event.listen(factory, "before_commit", seal_pending)
+    sa_event.listen(factory, "after_transaction_end", _forget)
 
 
-def prime(session: Session, complaint_ids: Iterable[int]) -> None:
-    """Read the chain heads of a batch's cases in one query; the caller holds their rows locked."""
-    heads = _heads(session)
-    wanted = set(complaint_ids) - set(heads)
-    if not wanted:
+def _note_events(session: Session, _flush_context) -> None:
+    new = [obj for obj in session.new if isinstance(obj, Event)]
+    if new:
+        session.info.setdefault(_PENDING, []).extend(new)
+
+
+def _forget(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def seal_pending(session: Session) -> None:
+    """before_commit of the whole transaction (it also runs as each savepoint is released, when more may follow):
+    chain the transaction's surviving events (a savepoint rolled back leaves its events transient, skipped here)."""
+    if not session.info.get(_PENDING) or session.in_nested_transaction():
         return
-    latest = select(func.max(Event.id)).where(Event.complaint_id.in_(wanted)).group_by(Event.complaint_id)
-    heads.update(dict.fromkeys(wanted))
-    with session.no_autoflush:  # what this transaction added is already in `heads`
-        heads.update((complaint_id, head) for complaint_id, head in session.execute(
-            select(Event.complaint_id, Event.hash).where(Event.id.in_(latest.scalar_subquery()))))
+    session.flush()
+    events = sorted((e for e in session.info.pop(_PENDING) if instance_state(e).persistent and e.hash is None),
+                    key=lambda e: (e.complaint_id, e.id))
+    if not events:
+        return
+    case_ids = sorted({e.complaint_id for e in events})
+    if session.get_bind().dialect.name == "postgresql":
+        for case_id in case_ids:
+            session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCKS, case_id)))
+    heads = _heads(session, case_ids)  # a statement of its own: it must see what the lock's last holder committed
+    for case_id, chained in groupby(events, key=lambda e: e.complaint_id):
+        index, head = heads.get(case_id, (0, None))
+        for event in chained:
+            index += 1
+            event.chain_index, event.prev_hash = index, head
+            event.hash = head = event_hash(event)
 
 
-def seal(session: Session, event: Event) -> Event:
-    """Give the event its time, the hash of the case's previous event and its own hash. Flushes nothing."""
-    heads = _heads(session)
-    if event.complaint_id not in heads:
-        with session.no_autoflush:
-            session.execute(select(Complaint.id).where(Complaint.id == event.complaint_id).with_for_update())
-            heads[event.complaint_id] = session.scalar(
-                select(Event.hash).where(Event.complaint_id == event.complaint_id).order_by(Event.id.desc()).limit(1))
-    event.created_at = event.created_at or utcnow()
-    event.prev_hash = heads[event.complaint_id]
-    event.hash = heads[event.complaint_id] = event_hash(event)
-    return event
+def _heads(session: Session, case_ids: list[int]) -> dict[int, tuple[int, str]]:
+    """Each case's last sealed place and hash, for the cases that have a chain."""
+    last = (select(Event.complaint_id, func.max(Event.chain_index).label("chain_index"))
+            .where(Event.complaint_id.in_(case_ids), Event.chain_index.is_not(None))
+            .group_by(Event.complaint_id).subquery())
+    rows = session.execute(select(Event.complaint_id, Event.chain_index, Event.hash).join(
+        last, and_(Event.complaint_id == last.c.complaint_id, Event.chain_index == last.c.chain_index)))
+    return {case_id: (index, hash_) for case_id, index, hash_ in rows}

@@ -122,8 +122,18 @@ class EventKind(StrEnum):
     WORKER_MESSAGED = "worker_messaged"
     ASSIGNED = "assigned"  # the case's officer set, changed or handed back (data: officer_id, null when handed back)
     NOTE_ADDED = "note_added"  # an internal note: staff only, never shown or sent to the worker
+    # A complaint marked a duplicate of another (data: survivor, the surviving ticket), and the mark undone; the
+    # surviving case records the duplicate that points at it.
+    DUPLICATE_MARKED = "duplicate_marked"
+    DUPLICATE_UNMARKED = "duplicate_unmarked"
+    DUPLICATE_JOINED = "duplicate_joined"
     # The worker's own follow-up on their case (a text, photos) after the receipt.
     WORKER_WROTE = "worker_wrote"
+    # One worker's answer to 工资到手了吗 (data: line_id, or none for the complainant's own; paid; via), and a
+    # reminder sent to those who have not answered (data: line_ids, round).
+    PAYMENT_CONFIRMED = "payment_confirmed"
+    PAYMENT_DISPUTED = "payment_disputed"
+    CONFIRMATION_REMINDED = "confirmation_reminded"
     CLAIM_LINE_ADDED = "claim_line_added"
     PAYMENT_RECORDED = "payment_recorded"
     # The clocks: paused and resumed while waiting for the worker, extended on approval, and the cards they give.
@@ -162,6 +172,16 @@ class EventKind(StrEnum):
     ORDER_PAID = "order_paid"
     ORDER_EXPIRED = "order_expired"
     POLICE_TRANSFERRED = "police_transferred"
+    POLICE_RECEIPT = "police_receipt"  # the police signed the transfer's receipt (回执)
+    POLICE_DECIDED = "police_decided"  # 立案 or 不予立案
+    POLICE_OVERDUE = "police_overdue"  # the receipt or the decision is late: escalated
+    EMPLOYER_LISTED = "employer_listed"  # a party of the case is on a 失信 listing in force (noted at routing)
+    PLAN_STEP_ADDED = "plan_step_added"  # 一案一策
+    PLAN_STEP_DONE = "plan_step_done"
+    PLAN_STEP_OVERDUE = "plan_step_overdue"
+    CLEARING_SENT = "clearing_sent"  # 清出建筑市场 notice to the housing department
+    CLEARING_REPLIED = "clearing_replied"
+    CLEARING_OVERDUE = "clearing_overdue"
     ANONYMISED = "anonymised"
 
 
@@ -228,6 +248,10 @@ class Site(Base):
     investment: Mapped[str] = mapped_column(String(20), default=Investment.PRIVATE.value)
     owner: Mapped[str | None] = mapped_column(String(300))
     general_contractor: Mapped[str | None] = mapped_column(String(300))
+    # Art. 34 names them on the rights notice board too: the general contractor's 项目部 on this site, and the
+    # 分包单位 working there.
+    project_office: Mapped[str | None] = mapped_column(String(300))
+    subcontractors: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     labour_manager: Mapped[str | None] = mapped_column(String(100))
     labour_manager_phone: Mapped[str | None] = mapped_column(String(40))
     minimum_wage: Mapped[int | None] = mapped_column(Integer)
@@ -332,6 +356,8 @@ class Complaint(Base):
     collective_id: Mapped[int | None] = mapped_column(ForeignKey("collective_cases.id"), index=True)
     # The officer of the department who has taken the case (承办人); the clocks stay the department's.
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    # A duplicate's surviving complaint (same worker, same site): its clocks are paused while it points there.
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     # What links it to others (intake.case.routing.collective_key): "site:<id>" or "employer:<county>:<name key>";
     # set when routed, cleared when staff split it out of a collective so it is not linked again.
     collective_key: Mapped[str | None] = mapped_column(String(340))
@@ -353,26 +379,54 @@ class Complaint(Base):
     complainant: Mapped[Complainant] = relationship()
     department: Mapped[Department | None] = relationship()
     officer: Mapped[StaffUser | None] = relationship(foreign_keys=[officer_id])
+    duplicate_of: Mapped[Complaint | None] = relationship(remote_side=[id], foreign_keys=[duplicate_of_id])
     events: Mapped[list[Event]] = relationship(order_by="Event.id", back_populates="complaint")
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", back_populates="complaint")
     claim_lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.id", back_populates="complaint")
 
 
+class Confirmation(StrEnum):
+    """Where one worker's own answer to 工资到手了吗 stands (ClaimLine.confirmation; None: never asked)."""
+
+    ASKED = "asked"
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"
+
+
 class ClaimLine(Base):
+    """One worker of a case: what they are owed and were paid, and their own answer after 办结. The phone is
+    encrypted like a complainant's, and found by its keyed hash when the worker answers by SMS."""
+
     __tablename__ = "claim_lines"
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
     worker_name: Mapped[str | None] = mapped_column(String(100))
     amount_claimed: Mapped[int | None] = mapped_column(BigInteger)
     amount_paid: Mapped[int] = mapped_column(BigInteger, default=0)
+    phone: Mapped[str | None] = mapped_column(EncryptedText)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The random reference of this worker's own signed confirm link (intake.case.links), like Complaint.link_ref.
+    link_ref: Mapped[str | None] = mapped_column(String(32), unique=True)
+    confirmation: Mapped[str | None] = mapped_column(String(20))
+    asked_at: Mapped[datetime | None]
+    reminders: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    answered_at: Mapped[datetime | None]
+    answered_via: Mapped[str | None] = mapped_column(String(20))  # the channel of the answer: web, sms, wechat
 
     complaint: Mapped[Complaint] = relationship(back_populates="claim_lines")
+
+    @validates("phone")
+    def _hash(self, _key: str, value: str | None) -> str | None:
+        self.phone_hash = None if value is None else lookup_hash(value)
+        return value
 
 
 class Event(Base):
     """Append-only timeline: every transition and action, who did it, when and why."""
 
     __tablename__ = "events"
+    # One event at each place of a case's chain: two sealers appending to the same head would fail here.
+    __table_args__ = (UniqueConstraint("complaint_id", "chain_index"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -382,8 +436,9 @@ class Event(Base):
     note: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # The case's hash chain (intake.foundation.chain): the previous event's hash and this one's. Events written
-    # before the chain existed have neither.
+    # The case's hash chain (intake.foundation.chain): the event's place in it (1 for the first), the previous
+    # event's hash and this one's, all set at commit. Events written before the chain existed have none.
+    chain_index: Mapped[int | None] = mapped_column(Integer)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
 
@@ -391,7 +446,8 @@ class Event(Base):
 
 
 class Attachment(Base):
-    """Evidence photos, kept in the database so every web process and worker sees the same files."""
+    """Evidence photos, and documents staff add to a case (a PDF or image: `added_by` names who), kept in the
+    database so every web process and worker sees the same files."""
 
     __tablename__ = "attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -407,6 +463,9 @@ class Attachment(Base):
     fetch_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     fetch_next_at: Mapped[datetime | None] = mapped_column(index=True)
     fetch_error: Mapped[str | None] = mapped_column(Text)
+    # A staff document: who added it ("staff:<username>") and what it is (询问笔录 ...); None on workers' photos.
+    added_by: Mapped[str | None] = mapped_column(String(100))
+    label: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     complaint: Mapped[Complaint] = relationship(back_populates="attachments")
@@ -628,12 +687,17 @@ class Employer(Base):
 
 
 class EmployerListing(Base):
-    """A 黑名单 / 失信 listing of an employer: legal basis, date and term; removal keeps the row."""
+    """A 黑名单 / 失信 listing of an employer: legal basis, date and term; drafted by one person and approved (or
+    rejected) by a supervisor before it is in force; removal keeps the row."""
 
     __tablename__ = "employer_listings"
     id: Mapped[int] = mapped_column(primary_key=True)
     employer_id: Mapped[int] = mapped_column(ForeignKey("employers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default="approved", server_default="approved")  # draft | approved | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
     basis: Mapped[str] = mapped_column(Text)
     listed_on: Mapped[date] = mapped_column(Date)
     term_years: Mapped[int] = mapped_column(Integer)
@@ -698,6 +762,61 @@ class PaymentOrder(Base):
     issued_by: Mapped[str] = mapped_column(String(100))
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     settled_at: Mapped[datetime | None]
+
+
+class PoliceTransfer(Base):
+    """移送公安: a case handed to the police (Criminal Law Art. 276-1), the police's receipt (回执) and decision
+    (立案 or 不予立案 with the reason) each awaited against a clock (intake.enforcement.police)."""
+
+    __tablename__ = "police_transfers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    police: Mapped[str] = mapped_column(String(200))  # the receiving public security organ
+    transferred_by: Mapped[str] = mapped_column(String(100))
+    transferred_at: Mapped[datetime]
+    receipt_due_at: Mapped[datetime]
+    received_at: Mapped[datetime | None]
+    receipt_note: Mapped[str | None] = mapped_column(String(500))
+    decision_due_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))  # filed | declined
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None]
+
+
+class PlanStep(Base):
+    """一案一策: one step of a serious case's plan, with who answers for it and by when (intake.enforcement.plans)."""
+
+    __tablename__ = "plan_steps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    what: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(100))
+    due_at: Mapped[datetime]
+    added_by: Mapped[str] = mapped_column(String(100))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(100))
+    done_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ClearingNotice(Base):
+    """清出建筑市场: a notice to the housing department to clear an employer out of the construction market, tracked
+    until the department's reply (intake.enforcement.clearing)."""
+
+    __tablename__ = "clearing_notices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    employer: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    sent_by: Mapped[str] = mapped_column(String(100))
+    sent_at: Mapped[datetime]
+    reply_due_at: Mapped[datetime]
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None]
+    replied_by: Mapped[str | None] = mapped_column(String(100))
+
+    department: Mapped[Department] = relationship()
 
 
 class ConsoleSession(Base):
@@ -963,4 +1082,17 @@ class Petition(Base):
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
     recorded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CannedReply(Base):
+    """A department's ready-made message to a worker (常用回复): staff pick one on a case, edit it and send it;
+    placeholders such as {编号} are filled from the case (intake.case.canned)."""
+
+    __tablename__ = "canned_replies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    title: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

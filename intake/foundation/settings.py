@@ -86,6 +86,10 @@ class ClockSettings:
     investigate: tuple[tuple[str, str], ...] = (("urgent", "60wd"), ("high", "60wd"), ("normal", "60wd"))
     follow_up: tuple[tuple[str, str], ...] = (("urgent", "1wd"), ("high", "3wd"), ("normal", "3wd"))
     reply_extension_max_days: int = 10
+    # After 办结, each worker who has not answered 工资到手了吗 is asked again every `confirm_reminder_days`
+    # working days, `confirm_reminders` times; only then may a supervisor close without their answer.
+    confirm_reminder_days: int = 3
+    confirm_reminders: int = 2
     investigate_extension_max_days: int = 30
     return_within_days: int = 2
     warning_percent: int = 75
@@ -242,6 +246,12 @@ class EnforcementSettings:
     police_months: int = 3
     police_many_workers: int = 10
     police_many_workers_amount: int = 30_000
+    # 行政执法机关移送涉嫌犯罪案件的规定 (State Council Decree 310) Art. 8: the police sign the transfer's receipt at
+    # once and decide within 3 days whether to open a criminal case; past either, the case escalates.
+    police_receipt_hours: int = 24
+    police_decision_days: int = 3
+    # 清出建筑市场: the housing department's reply to the notice is awaited this many days, then escalated.
+    clearing_reply_days: int = 15
 
 
 @dataclass(frozen=True)

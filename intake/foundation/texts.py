@@ -13,11 +13,19 @@ WORKER_TEXT = {
     "waiting": "【清零】编号{ticket}：{department}需要您补充{needed}，请尽快提供。",
     "accepted": "【清零】编号{ticket}已受理，{department}正在处理。",
     "rejected": "【清零】编号{ticket}不予受理，原因：{reason}。有疑问请拨打{hotline}。",
-    "resolved": "【清零】编号{ticket}已办结：{outcome}。工资到手了吗？请打开{confirm_url}确认。",
+    "resolved": "【清零】编号{ticket}已办结：{outcome}。工资到手了吗？回复1：已收到；回复2：没收到或不够。"
+                "也可打开{confirm_url}确认。",
+    # The same question to one worker of a case with several (a claim line of its own), and its reminder.
+    "confirm": "【清零】{name}您好，编号{ticket}已办结{paid}。工资到手了吗？回复1：已收到；回复2：没收到或不够。"
+               "也可打开{confirm_url}确认。",
+    # The complainant of such a case who is not one of its workers: each worker answers for themselves.
+    "resolved_lines": "【清零】编号{ticket}已办结：{outcome}。每位工人会分别收到确认短信。",
     "closed": "【清零】编号{ticket}已结案，感谢您的反映。",
     "reopened": "【清零】编号{ticket}已重新处理，{department}会再联系您。",
     "message": "【清零】编号{ticket}，{department}：{message}",
     "transferred": "【清零】编号{ticket}已转给{department}办理，他们会尽快联系您。",
+    "duplicate": "【清零】您反映的编号{ticket}和编号{survivor}是同一件事，合在{survivor}一起办理。以后请用编号{survivor}查进度。",
+    "separated": "【清零】编号{ticket}恢复单独办理，{department}会继续处理。",
 }
 
 STATUS_TEXT = {
@@ -34,6 +42,10 @@ STATUS_TEXT = {
     Status.REOPENED: "已重新处理",
 }
 
+# One worker's answer to 工资到手了吗 (ClaimLine.confirmation, None: not asked) and how it came, for staff.
+CONFIRMATION_TEXT = {None: "未询问", "asked": "待确认", "confirmed": "已到手", "disputed": "没收到或不够"}
+ANSWERED_VIA_TEXT = {"web": "确认链接", "sms": "短信", "wechat": "微信"}
+
 # Steps that change no status but that the worker should see; every other event without a status change
 # (reminders, escalations, co-handler notices, priority) is the offices' business and not shown.
 EVENT_TEXT = {
@@ -44,6 +56,10 @@ EVENT_TEXT = {
     EventKind.CLOCKS_RESUMED: "材料已收到，继续处理",
     EventKind.TRANSFERRED: "已转给更合适的部门办理",
     EventKind.WORKER_WROTE: "收到您补充的内容，已转给负责部门",
+    EventKind.DUPLICATE_MARKED: "和您的另一件投诉是同一件事，合在一起办理",
+    EventKind.DUPLICATE_UNMARKED: "恢复单独办理",
+    EventKind.PAYMENT_CONFIRMED: "工人确认工资已到手",
+    EventKind.PAYMENT_DISPUTED: "工人反映工资没收到或不够，已转给负责部门",
 }
 
 
@@ -58,7 +74,10 @@ EVENT_LABELS = {
     EventKind.ESCALATED: "超期督办", EventKind.PRIORITY_SET: "优先级", EventKind.SUPERVISED: "挂牌督办",
     EventKind.SUPERVISION_OVERDUE: "督办超期", EventKind.APPROVAL_REQUESTED: "提交申请",
     EventKind.APPROVAL_DECIDED: "审批", EventKind.WORKER_MESSAGED: "发消息给工人", EventKind.WORKER_WROTE: "工人留言", EventKind.NOTE_ADDED: "内部备注",
-    EventKind.ASSIGNED: "承办人",
+    EventKind.ASSIGNED: "承办人", EventKind.DUPLICATE_MARKED: "标为重复投诉",
+    EventKind.DUPLICATE_UNMARKED: "撤销重复标记", EventKind.DUPLICATE_JOINED: "重复投诉并入本案",
+    EventKind.PAYMENT_CONFIRMED: "工人确认到手", EventKind.PAYMENT_DISPUTED: "工人反映未到手",
+    EventKind.CONFIRMATION_REMINDED: "提醒工人确认",
     EventKind.CLAIM_LINE_ADDED: "添加工人", EventKind.PAYMENT_RECORDED: "记录发放",
     EventKind.COLLECTIVE_LINKED: "关联集体案件", EventKind.COLLECTIVE_MERGED: "人工并入集体案件",
     EventKind.COLLECTIVE_SPLIT: "移出集体案件", EventKind.CO_HANDLER_NOTIFIED: "通知协办",
@@ -67,7 +86,13 @@ EVENT_LABELS = {
     EventKind.PETITIONED: "上访",
     EventKind.EVIDENCE_LOST: "证据照片丢失", EventKind.EVIDENCE_STORED: "证据文件已存证",
     EventKind.ORDER_ISSUED: "责令限期支付", EventKind.ORDER_PAID: "已按期支付", EventKind.ORDER_EXPIRED: "限期支付逾期",
-    EventKind.POLICE_TRANSFERRED: "移送公安", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",
+    EventKind.POLICE_TRANSFERRED: "移送公安", EventKind.POLICE_RECEIPT: "公安机关签收移送回执",
+    EventKind.POLICE_DECIDED: "公安机关立案决定", EventKind.POLICE_OVERDUE: "公安机关反馈超期",
+    EventKind.EMPLOYER_LISTED: "涉案单位在失信名单中",
+    EventKind.PLAN_STEP_ADDED: "一案一策：新增步骤", EventKind.PLAN_STEP_DONE: "一案一策：步骤完成",
+    EventKind.PLAN_STEP_OVERDUE: "一案一策：步骤超期",
+    EventKind.CLEARING_SENT: "函告住建部门清出建筑市场", EventKind.CLEARING_REPLIED: "住建部门回复清出情况",
+    EventKind.CLEARING_OVERDUE: "清出建筑市场回复超期", EventKind.IN_PROGRESS: "办理中", EventKind.ANONYMISED: "个人信息已清除",
 }
 
 
@@ -83,8 +108,8 @@ def status_text(status: str) -> str:
 def event_text(event: Event) -> str | None:
     """Timeline line for the worker, or None for an event that is not theirs to see; staff-only detail (notes,
     names of officials) is never included."""
-    if event.kind in EVENT_TEXT:
-        return EVENT_TEXT[event.kind]
+    if event.kind in EVENT_TEXT and not (event.data or {}).get("duplicate"):
+        return EVENT_TEXT[event.kind]  # clocks paused for a duplicate are not "waiting for your material"
     if event.to_status:
         return status_text(event.to_status)
     return None

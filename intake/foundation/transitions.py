@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from .chain import seal
 from .models import Attachment, Complaint, Event, EventKind, Status
 
 ALLOWED: dict[Status, frozenset[Status]] = {
@@ -41,7 +40,7 @@ def transition(session: Session, complaint: Complaint, to: Status | str, *, acto
                   actor=actor, note=note, data=data or {})
     complaint.status = to.value
     complaint.version += 1
-    session.add(seal(session, event))
+    session.add(event)
     session.flush()
     return event
 
@@ -50,7 +49,7 @@ def record(session: Session, complaint: Complaint, kind: EventKind, *, actor: st
            data: dict | None = None) -> Event:
     """An event that changes no status (a contact made, a co-handler notified, a reminder sent)."""
     event = Event(complaint_id=complaint.id, kind=EventKind(kind), actor=actor, note=note, data=data or {})
-    session.add(seal(session, event))
+    session.add(event)
     session.flush()
     return event
 

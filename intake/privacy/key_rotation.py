@@ -13,10 +13,13 @@ from sqlalchemy import Text, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.foundation import encryption
-from intake.foundation.models import Complainant
+from intake.foundation.models import ClaimLine, Complainant
 
-# Encrypted column -> the lookup hash kept beside it (None: looked up by nothing).
-ENCRYPTED = {"phone": "phone_hash", "id_number": "id_number_hash", "email": None}
+# Per table, each encrypted column -> the lookup hash kept beside it (None: looked up by nothing).
+ENCRYPTED = {
+    Complainant.__table__: {"phone": "phone_hash", "id_number": "id_number_hash", "email": None},
+    ClaimLine.__table__: {"phone": "phone_hash"},
+}
 
 
 @dataclass
@@ -32,17 +35,24 @@ class RotationReport:
 def rotate_keys(sessions: sessionmaker[Session], batch_size: int,
                 progress: Callable[[RotationReport], None] = lambda report: None) -> RotationReport:
     """A value that no configured key opens stops the run (DataKeyError) with its batch rolled back."""
-    table = Complainant.__table__
-    raw = [type_coerce(table.c[name], Text).label(name) for name in ENCRYPTED]
-    report, last_id = RotationReport(), 0
+    report = RotationReport()
+    for table, columns in ENCRYPTED.items():
+        _rotate_table(sessions, table, columns, batch_size, report, progress)
+    return report
+
+
+def _rotate_table(sessions: sessionmaker[Session], table, columns: dict[str, str | None], batch_size: int,
+                  report: RotationReport, progress: Callable[[RotationReport], None]) -> None:
+    raw = [type_coerce(table.c[name], Text).label(name) for name in columns]
+    last_id = 0
     while True:
         with sessions.begin() as session:
             rows = session.execute(select(table.c.id, *raw).where(table.c.id > last_id).order_by(table.c.id)
                                    .limit(batch_size).with_for_update()).all()
             if not rows:
-                return report
+                return
             for row in rows:
-                changes = _rekeyed(row._mapping)
+                changes = _rekeyed(row._mapping, columns)
                 if changes:
                     session.execute(update(table).where(table.c.id == row.id).values(changes))
                     report.rotated += 1
@@ -51,9 +61,9 @@ def rotate_keys(sessions: sessionmaker[Session], batch_size: int,
         progress(report)
 
 
-def _rekeyed(row) -> dict:
+def _rekeyed(row, columns: dict[str, str | None]) -> dict:
     changes: dict = {}
-    for name, hash_name in ENCRYPTED.items():
+    for name, hash_name in columns.items():
         token = row[name]
         if token is None or encryption.is_current(token):
             continue

@@ -100,7 +100,7 @@ def _anonymise(session: Session, complaint: Complaint, before: datetime, now: da
         _forget_conversation(session, complaint, before)
     session.execute(delete(Attachment).where(Attachment.complaint_id == complaint.id))
     for line in session.scalars(select(ClaimLine).where(ClaimLine.complaint_id == complaint.id)):
-        line.worker_name = None
+        line.worker_name = line.phone = None
     person = complaint.complainant
     person.name = person.phone = person.id_number = person.id_number_masked = person.email = None
     complaint.free_text = REMOVED_TEXT

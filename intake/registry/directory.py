@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import functools
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
 
 from intake.foundation.models import Department, Jurisdiction
 from intake.foundation.refcache import RefCache
@@ -152,6 +152,16 @@ def city_department(session: Session, kind: str) -> Department:
     if found is None:
         raise DirectoryError(f"the directory has no city-level {kind} (load it with `qingling directory load`)")
     return found
+
+
+def without_phone(session: Session, kinds: Iterable[str]) -> list[Department]:
+    """The counties' departments of these kinds with no complaint phone configured: a site poster (Art. 34) shows
+    a blank there, to be written in by hand until the directory has the number."""
+    return list(session.scalars(
+        select(Department).join(Jurisdiction, Jurisdiction.code == Department.jurisdiction_code)
+        .where(Jurisdiction.parent_code.is_not(None), Department.kind.in_(list(kinds)),
+               or_(Department.phone.is_(None), Department.phone == ""))
+        .options(joinedload(Department.jurisdiction)).order_by(Department.jurisdiction_code, Department.kind)))
 
 
 def department(session: Session, jurisdiction_code: str, kind: str) -> Department | None:

@@ -66,6 +66,8 @@ COLUMNS = (
     Column("investment", "投资类型"),
     Column("owner", "建设单位"),
     Column("general_contractor", "施工总承包单位"),
+    Column("project_office", "总包项目部", alias="项目部"),
+    Column("subcontractors", "分包单位"),
     Column("labour_manager", "劳资专管员"),
     Column("labour_manager_phone", "劳资专管员电话"),
     Column("start_date", "开工日期"),
@@ -84,7 +86,8 @@ _INVESTMENTS = {i.value: i.value for i in Investment} | {v: k.value for k, v in 
     "政府": Investment.GOVERNMENT.value, "国有企业投资": Investment.SOE.value, "国企": Investment.SOE.value,
     "民营": Investment.PRIVATE.value, "私营": Investment.PRIVATE.value,
 }
-_DEFAULTS = {"industry": Industry.OTHER.value, "investment": Investment.PRIVATE.value, "aliases": ()}
+_DEFAULTS = {"industry": Industry.OTHER.value, "investment": Investment.PRIVATE.value, "aliases": (),
+             "subcontractors": ()}
 
 _DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:\d{1,2}:\d{2}(?::\d{2})?)?")  # spaces removed
 _PAY_DAY = re.compile(r"(?:每月)?(\d{1,2})[日号]?")
@@ -439,21 +442,27 @@ def _minimum_wage(raw: str | date) -> int:
 _ALIAS_SPLIT = re.compile(r"[、,，;；/|]+")
 MAX_ALIASES = 10
 MAX_ALIAS_CHARS = 30
+MAX_SUBCONTRACTORS = 30
+MAX_SUBCONTRACTOR_CHARS = 100
 
 
-def _aliases(raw: str | date) -> list[str]:
+def _names(what: str, most: int, longest: int) -> Callable[[str | date], list[str]]:
     """Several names in one cell, separated by 、 , ; or /: "罗庄万达、万达广场"."""
-    names = [n for n in (plain(part) for part in _ALIAS_SPLIT.split(str(raw))) if n]
-    if len(names) > MAX_ALIASES:
-        _fail(f"别名最多{MAX_ALIASES}个，用顿号或逗号分隔")
-    long = [n for n in names if len(n) > MAX_ALIAS_CHARS]
-    if long:
-        _fail(f"别名“{shown(long[0])}”过长（最多{MAX_ALIAS_CHARS}个字）")
-    return list(dict.fromkeys(names))
+    def parse(raw: str | date) -> list[str]:
+        names = [n for n in (plain(part) for part in _ALIAS_SPLIT.split(str(raw))) if n]
+        if len(names) > most:
+            _fail(f"{what}最多{most}个，用顿号或逗号分隔")
+        long = [n for n in names if len(n) > longest]
+        if long:
+            _fail(f"{what}“{shown(long[0])}”过长（最多{longest}个字）")
+        return list(dict.fromkeys(names))
+    return parse
 
 
 _PARSERS = {"industry": _industry, "investment": _investment, "labour_manager_phone": _phone,
-            "start_date": parse_date, "pay_day": _pay_day, "minimum_wage": _minimum_wage, "aliases": _aliases}
+            "start_date": parse_date, "pay_day": _pay_day, "minimum_wage": _minimum_wage,
+            "aliases": _names("别名", MAX_ALIASES, MAX_ALIAS_CHARS),
+            "subcontractors": _names("分包单位", MAX_SUBCONTRACTORS, MAX_SUBCONTRACTOR_CHARS)}
 
 
 def plain(raw: str | date) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intake.case import cases, clocks, co_clocks, timers
 from intake.delivery import media, outbox
-from intake.enforcement import orders
+from intake.enforcement import clearing, crosscheck, orders, plans, police
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
@@ -36,10 +36,14 @@ log = logging.getLogger(__name__)
 
 # Every clock a timer can carry, and what fires it: the one place a new kind of timer is added.
 TIMER_HANDLERS: Mapping[str, timers.Handler] = {
-    cases.ROUTE_CLOCK: cases.fire_route,
+    cases.ROUTE_CLOCK: crosscheck.fire_route,
     cases.SUPERVISE_CLOCK: cases.fire_supervision,
     timers.PAYMENT_ORDER_CLOCK: orders.fire_order,
+    timers.POLICE_CLOCK: police.fire_police,
+    timers.PLAN_CLOCK: plans.fire_step,
+    timers.CLEARING_CLOCK: clearing.fire_notice,
     cases.MATERIAL_CLOCK: cases.fire_material,
+    cases.CONFIRM_CLOCK: cases.fire_confirm,
     timers.CO_STEP_CLOCK: co_clocks.fire,
     tasks.TASK_CLOCK: tasks.fire_reminder,
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
 
 from intake.case.cases import MEASURES
 from intake.foundation.models import (
     INVESTMENT_LABELS,
+    Attachment,
     CaseFacts,
     ClaimLine,
     Complainant,
@@ -30,6 +31,7 @@ from intake.foundation.models import (
     StaffUser,
     Status,
 )
+from intake.foundation.texts import ANSWERED_VIA_TEXT, CONFIRMATION_TEXT
 from intake.foundation.validation import mask_phone
 from intake.people.access import Scope
 
@@ -39,8 +41,10 @@ BATCH = 1000
 HEADER = ("入账号", "投诉编号", "来源渠道", "收到时间", "投诉人", "联系电话", "项目（工地）", "用工单位", "区县代码", "区县",
           "承办部门", "行业", "投资类型", "人数", "欠薪金额（元）", "欠薪月数", "状态", "受理日期", "不予受理日期",
           "不予受理理由", "立案日期", "当前期限", "签收", "首次联系", "受理决定", "办理答复", "处理措施", "追回金额（元）",
-          "已发放人数", "办结日期", "告知方式", "工人确认", "销号日期", "销号人", "挂牌督办", "集体欠薪", "承办人")
-LINES_HEADER = ("入账号", "投诉编号", "工人姓名", "应发金额（元）", "已发金额（元）")
+          "已发放人数", "办结日期", "告知方式", "工人确认", "销号日期", "销号人", "挂牌督办", "集体欠薪", "承办人",
+          "重复投诉（由此编号继续办理）", "办案材料（份）")
+LINES_HEADER = ("入账号", "投诉编号", "工人姓名", "联系电话", "应发金额（元）", "已发金额（元）", "本人确认", "确认时间",
+                "确认方式", "提醒次数")
 ON_TIME = {True: "按时", False: "超期", None: ""}
 SATISFIED = {True: "工资已到手", False: "工资未到手", None: ""}
 INVESTMENTS = {k.value: v for k, v in INVESTMENT_LABELS.items()}
@@ -84,17 +88,20 @@ def rows(session: Session, scope: Scope, filters: Filters, timezone: str, labels
     """One ledger row per complaint, oldest first."""
     zone = ZoneInfo(timezone)
     counties = dict(session.execute(select(Jurisdiction.code, Jurisdiction.name)).all())
-    c, f = Complaint, CaseFacts
+    c, f, survivor = Complaint, CaseFacts, aliased(Complaint)
+    documents = (select(func.count()).select_from(Attachment)
+                 .where(Attachment.complaint_id == c.id, Attachment.added_by.is_not(None)).scalar_subquery())
     query = (select(c.id, c.entry_no, c.ticket_no, c.channel, c.created_at, c.anonymous, Complainant.name,
                     Complainant.phone, Site.name, c.project_name, f.employer, county_of(), Department.name,
                     Site.industry, Site.investment, c.workers, c.amount, c.months, c.status, f.accepted_at,
                     f.rejected_at, f.investigated_at, c.next_due_at, f.acknowledged_on_time, f.contact_on_time,
                     f.accept_on_time, f.reply_on_time, c.amount_recovered, c.workers_paid, f.resolved_at,
-                    c.satisfied, f.closed_at, c.supervised, c.collective_id, StaffUser.display_name)
+                    c.satisfied, f.closed_at, c.supervised, c.collective_id, StaffUser.display_name,
+                    survivor.ticket_no, documents)
              .select_from(c).join(Complainant, Complainant.id == c.complainant_id)
              .outerjoin(f, f.complaint_id == c.id)
              .outerjoin(Site, Site.id == c.site_id).outerjoin(Department, Department.id == c.department_id)
-             .outerjoin(StaffUser, StaffUser.id == c.officer_id)
+             .outerjoin(StaffUser, StaffUser.id == c.officer_id).outerjoin(survivor, survivor.id == c.duplicate_of_id)
              .where(*conditions(scope, filters, timezone)).order_by(c.id)
              .execution_options(yield_per=BATCH))
     for batch in session.execute(query).partitions():
@@ -102,7 +109,7 @@ def rows(session: Session, scope: Scope, filters: Filters, timezone: str, labels
         for (cid, entry_no, ticket_no, channel, created_at, anonymous, name, phone, site, project, employer, county,
              department, industry, investment, workers, amount, months, status, accepted_at, rejected_at,
              investigated_at, next_due_at, ack, contact, accept, reply, recovered, workers_paid, resolved_at,
-             satisfied, closed_at, supervised, collective_id, officer) in batch:
+             satisfied, closed_at, supervised, collective_id, officer, survivor_ticket, document_count) in batch:
             t = timeline[cid]
             channel_text = labels.channel.get(channel, channel)
             yield (entry_no or "", ticket_no, channel_text, _when(created_at, zone), "匿名" if anonymous else name or "",
@@ -115,15 +122,20 @@ def rows(session: Session, scope: Scope, filters: Filters, timezone: str, labels
                    "、".join(MEASURES.get(m, m) for m in t["measures"]), recovered, workers_paid,
                    _day(resolved_at, zone), channel_text if resolved_at else "", SATISFIED[satisfied],
                    _day(closed_at, zone), t.get("closed_by", "") if closed_at else "", "是" if supervised else "",
-                   "是" if collective_id else "", officer or "")
+                   "是" if collective_id else "", officer or "", survivor_ticket or "", document_count)
 
 
 def claim_lines(session: Session, scope: Scope, filters: Filters, timezone: str) -> Iterator[tuple]:
     """One row per worker's claim line of the same complaints."""
-    query = (select(Complaint.entry_no, Complaint.ticket_no, ClaimLine.worker_name, ClaimLine.amount_claimed,
-                    ClaimLine.amount_paid)
+    zone = ZoneInfo(timezone)
+    query = (select(Complaint.entry_no, Complaint.ticket_no, ClaimLine.worker_name, ClaimLine.phone,
+                    ClaimLine.amount_claimed, ClaimLine.amount_paid, ClaimLine.confirmation, ClaimLine.answered_at,
+                    ClaimLine.answered_via, ClaimLine.reminders)
              .join(Complaint, Complaint.id == ClaimLine.complaint_id)
              .where(*conditions(scope, filters, timezone)).order_by(Complaint.id, ClaimLine.id)
              .execution_options(yield_per=BATCH))
-    for entry_no, ticket_no, worker, claimed, paid in session.execute(query):
-        yield entry_no or "", ticket_no, worker or "", claimed, paid
+    for entry_no, ticket_no, worker, phone, claimed, paid, confirmation, answered_at, via, reminders in \
+            session.execute(query):
+        yield (entry_no or "", ticket_no, worker or "", mask_phone(phone), claimed, paid,
+               CONFIRMATION_TEXT.get(confirmation, confirmation), _when(answered_at, zone),
+               ANSWERED_VIA_TEXT.get(via, via or ""), reminders)

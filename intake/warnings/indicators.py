@@ -30,7 +30,7 @@ from intake.foundation.models import (
     WageAccountEntry,
 )
 from intake.foundation.settings import WarningSettings
-from intake.supervision.employers import normalise_name
+from intake.supervision.employers import in_force_clause, normalise_name
 
 from .payroll import PAYOUT
 
@@ -148,7 +148,7 @@ def dishonest_employer(session: Session, today: Today) -> dict[int, dict[str, An
     """Key: the site's owner, general contractor or a subcontractor on its roster is on a 失信 listing in force."""
     listed = set(session.scalars(
         select(Employer.name).join(EmployerListing, EmployerListing.employer_id == Employer.id)
-        .where(EmployerListing.removed_on.is_(None), EmployerListing.ends_on >= today.day)))
+        .where(in_force_clause(today.day))))
     if not listed:
         return {}
     names: dict[int, set[str]] = defaultdict(set)

@@ -143,7 +143,7 @@ def open_case(session: Session, scope: Scope, warning: SiteWarning, now: datetim
     for worker_hash, line in lines.items():
         entry = roster.get(worker_hash)
         session.add(ClaimLine(complaint_id=complaint.id, worker_name=entry.name if entry else None,
-                              amount_claimed=line["owed"], amount_paid=0))
+                              amount_claimed=line["owed"], amount_paid=0, phone=entry.phone if entry else None))
     warning.complaint_id = complaint.id
     _log(session, warning, "case_opened", scope.actor, complaint.ticket_no, now)
     session.flush()

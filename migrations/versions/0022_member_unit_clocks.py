@@ -3,7 +3,7 @@ that belong to a member unit's task instead of a complaint (timers.unit_task_id,
 inspections with their rectification items, published red and yellow lists, petitions (上访) over cases
 
 Revision ID: 0022
-Revises: 0016
+Revises: 0021
 Create Date: 2026-12-04 23:40:00
 """
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 import intake.foundation.models
 
 revision = '0022'
-down_revision = '0016'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 

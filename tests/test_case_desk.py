@@ -1,0 +1,381 @@
+"""The case desk's everyday tools through the console's HTTP routes: canned replies, bulk actions on the queue,
+duplicates, staff documents, the signed oral-complaint record."""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import re
+import subprocess
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from fpdf import FPDF
+from sqlalchemy import select
+
+from intake.enforcement.evidence import verify
+from intake.foundation.models import Attachment, AuditEntry, CannedReply, Complaint, StaffUser
+from intake.registry.directory import department
+from tests.helpers import (
+    act,
+    case_page,
+    csrf_token,
+    flashed,
+    jpeg,
+    login,
+    make_accounts,
+    make_site,
+    outbox,
+    reload,
+    routed,
+    worker_pass,
+)
+
+
+@pytest.fixture
+def users(session):
+    return make_accounts(session)
+
+
+@pytest.fixture
+def case(app, session, settings, lanshan_site):
+    """A routed case of 兰山区住建局 (the department of make_accounts' staff and head)."""
+    return routed(app, session, settings, lanshan_site)
+
+
+def post_form(client, page_url: str, url: str, **fields):
+    """A POST from a console page, with that page's CSRF token."""
+    token = csrf_token(client.get(page_url).get_data(as_text=True))
+    return client.post(url, data={"csrf_token": token, **fields})
+
+
+def message_box(page: str) -> str:
+    """What the message form's text box holds."""
+    form = page.split('/actions/message"')[1]
+    return html.unescape(re.search(r'<textarea name="text"[^>]*>(.*?)</textarea>', form, re.S).group(1))
+
+
+# --- canned replies -----------------------------------------------------------------------------------------
+
+
+def test_a_canned_reply_fills_the_message_with_the_cases_ticket_and_deadline(app, client, session, settings, users,
+                                                                             case):
+    login(client, users["staff"])
+    added = post_form(client, "/console/replies", "/console/replies", title="已签收",
+                      text="您的投诉{编号}已由{部门}签收，我们会在{期限}前联系您。")
+    assert "已添加常用回复" in flashed(client, added)
+    (reply,) = session.scalars(select(CannedReply)).all()
+
+    page = case_page(client, case.ticket_no).get_data(as_text=True)
+    assert "常用回复：" in page and message_box(page) == ""
+    picked = client.get(f"/console/cases/{case.ticket_no}?reply={reply.id}").get_data(as_text=True)
+    complaint = reload(session, case)
+    due = complaint.next_due_at.astimezone(ZoneInfo(settings.calendar.timezone))
+    assert message_box(picked) == (f"您的投诉{case.ticket_no}已由{complaint.department.name}签收，"
+                                   f"我们会在{due.year}年{due.month}月{due.day}日前联系您。")
+
+    edited = message_box(picked) + "如有新情况请直接回复。"
+    token = csrf_token(picked)
+    version = re.search(r'name="version" value="(\d+)"', picked).group(1)
+    client.post(f"/console/cases/{case.ticket_no}/actions/message",
+                data={"csrf_token": token, "version": version, "text": edited})
+    (sent,) = outbox(session, case, "worker_message")
+    assert case.ticket_no in sent.payload["text"] and "如有新情况请直接回复" in sent.payload["text"]
+    assert "{" not in sent.payload["text"]
+
+
+def test_canned_replies_are_the_departments_own(app, session, users, case):
+    staff, other = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(other, users["other_staff"])  # 兰山区人社局: another department
+    post_form(other, "/console/replies", "/console/replies", title="人社局的", text="请到人社局一楼窗口")
+    (theirs,) = session.scalars(select(CannedReply)).all()
+
+    assert "人社局的" not in staff.get("/console/replies").get_data(as_text=True)
+    page = staff.get(f"/console/cases/{case.ticket_no}?reply={theirs.id}").get_data(as_text=True)
+    assert "人社局的" not in page and message_box(page) == ""
+    assert post_form(staff, "/console/replies", f"/console/replies/{theirs.id}/delete").status_code == 404
+    assert session.scalars(select(CannedReply)).all() != []
+    deleted = post_form(other, "/console/replies", f"/console/replies/{theirs.id}/delete")
+    assert "已删除" in flashed(other, deleted)
+    session.expire_all()
+    assert session.scalars(select(CannedReply)).all() == []
+    assert [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.action.like("canned_reply%"))
+                                              .order_by(AuditEntry.id))] == ["canned_reply_added",
+                                                                              "canned_reply_removed"]
+
+
+@pytest.mark.parametrize("title, text, said", [
+    ("", "内容", "请填写标题和回复内容"),
+    ("一二三四五六七八九十一二三四五六七八九十一", "内容", "标题最多 20 个字"),
+    ("过长", "字" * 301, "回复内容最多 300 个字"),
+    ("占位符", "请于{日期}前到窗口", "不认识的占位符：日期"),
+])
+def test_a_bad_canned_reply_is_refused_with_the_reason_and_nothing_is_kept(client, session, users, title, text,
+                                                                           said):
+    login(client, users["staff"])
+    refused = post_form(client, "/console/replies", "/console/replies", title=title, text=text)
+    assert refused.status_code == 303 and said in flashed(client, refused)
+    assert session.scalars(select(CannedReply)).all() == []
+
+
+def test_a_supervisor_without_a_department_is_told_replies_are_kept_by_departments(client, users):
+    login(client, users["county"])
+    assert "不属于某个部门" in client.get("/console/replies").get_data(as_text=True)
+    assert post_form(client, "/console/replies", "/console/replies", title="t", text="x").status_code == 403
+
+
+# --- bulk actions on the queue ------------------------------------------------------------------------------
+
+
+def ticked(client, *complaints) -> list[str]:
+    """The queue's checkbox values of these cases, as the page shows them (ticket and version)."""
+    page = client.get("/console/").get_data(as_text=True)
+    values = re.findall(r'name="case" value="([^"]+)"', page)
+    return [v for v in values if v.split("@")[0] in {c.ticket_no for c in complaints}]
+
+
+def test_bulk_acknowledge_takes_each_case_through_its_own_rule_and_says_which_failed(app, client, session, settings,
+                                                                                    users, lanshan_site):
+    first, second, done_before = (routed(app, session, settings, lanshan_site, phone=f"1391234567{n}")
+                                  for n in range(3))
+    login(client, users["staff"])
+    picked = ticked(client, first, second, done_before)
+    assert len(picked) == 3
+    act(client, done_before.ticket_no, "acknowledge")  # someone signed for it after the queue was shown
+    response = post_form(client, "/console/", "/console/bulk", action="acknowledge", case=picked)
+    page = flashed(client, response)
+    assert "已签收 2 件：" in page and first.ticket_no in page and second.ticket_no in page
+    assert f"未能签收 {done_before.ticket_no}：案件刚刚被其他人更新过" in page
+    for complaint in (first, second, done_before):
+        assert reload(session, complaint).status == "acknowledged"
+    audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "case_action")).all()
+    assert sorted(e.ticket_no for e in audited) == sorted([first.ticket_no, second.ticket_no,
+                                                           done_before.ticket_no])
+
+    again = post_form(client, "/console/", "/console/bulk", action="acknowledge",
+                      case=ticked(client, first))
+    assert "不能签收" in flashed(client, again)  # the status no longer offers it; the reason is given
+
+
+def test_bulk_assign_names_the_officer_on_each_case_in_scope_and_refuses_the_rest(app, client, session, settings,
+                                                                                 users, lanshan_site, case):
+    other = routed(app, session, settings, lanshan_site, phone="13700000001")
+    login(client, users["head"])
+    clerk = session.scalar(select(StaffUser).where(StaffUser.username == users["staff"]))
+    picked = ticked(client, case, other) + ["LY0000000000@1"]
+    response = post_form(client, "/console/", "/console/bulk", action="assign", officer_id=str(clerk.id),
+                         case=picked)
+    page = flashed(client, response)
+    assert "已指定承办人 2 件" in page and "未能指定承办人 LY0000000000：找不到这个案件" in page
+    assert reload(session, case).officer_id == clerk.id and reload(session, other).officer_id == clerk.id
+    assert [e.note for e in reload(session, case).events if e.kind == "assigned"] == [f"承办人：{clerk.display_name}"]
+
+
+def test_a_bulk_action_with_nothing_ticked_or_no_action_changes_nothing(client, session, users, case):
+    login(client, users["staff"])
+    nothing = post_form(client, "/console/", "/console/bulk", action="acknowledge")
+    assert "请勾选要处理的案件" in flashed(client, nothing)
+    unknown = post_form(client, "/console/", "/console/bulk", action="close_override", case=ticked(client, case))
+    assert "请选择要执行的操作" in flashed(client, unknown)
+    assert reload(session, case).status == "routed"
+    assert session.scalars(select(AuditEntry).where(AuditEntry.action == "case_action")).all() == []
+
+
+# --- duplicates ---------------------------------------------------------------------------------------------
+
+
+def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_can_be_undone(
+        app, client, session, settings, users, lanshan_site):
+    survivor = routed(app, session, settings, lanshan_site)
+    duplicate = routed(app, session, settings, lanshan_site)  # same phone, same site: the worker filed twice
+    running = dict(reload(session, duplicate).deadlines)
+    staff, head = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(head, users["head"])
+
+    done = act(staff, duplicate.ticket_no, "mark_duplicate", survivor=survivor.ticket_no, reason="同一人先网上后电话")
+    assert "已标为重复投诉" in flashed(staff, done)
+    marked = reload(session, duplicate)
+    assert marked.duplicate_of_id == survivor.id and marked.next_due_at is None
+    assert all(d["paused"] for d in marked.deadlines.values())
+    (told,) = outbox(session, duplicate, "worker_duplicate")
+    assert told.destination == "sms:13912345678" and f"以后请用编号{survivor.ticket_no}查进度" in told.payload["text"]
+    page = case_page(staff, duplicate.ticket_no).get_data(as_text=True)
+    assert f"重复投诉，由 {survivor.ticket_no} 继续办理" in page and "材料已收到" not in page
+    assert "重复投诉并入本案" in case_page(staff, survivor.ticket_no).get_data(as_text=True)
+    worker = app.test_client()
+    status = worker.post("/status", data={"csrf_token": csrf_token(worker.get("/status").text),
+                                          "ticket_no": duplicate.ticket_no, "phone_last4": "5678"}).text
+    assert "合在一起办理" in status and "等待您补充材料" not in status
+
+    assert "撤销重复标记" not in page  # a clerk marks; a head or supervisor undoes
+    undone = act(head, duplicate.ticket_no, "unmark_duplicate", reason="核实后是两个不同的班组")
+    assert "已撤销重复标记" in flashed(head, undone)
+    back = reload(session, duplicate)
+    assert back.duplicate_of_id is None and back.next_due_at is not None
+    assert {c: d["paused"] for c, d in back.deadlines.items()} == {c: False for c in running}
+    assert outbox(session, duplicate, "worker_separated") != []
+    steps = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.ticket_no == duplicate.ticket_no))]
+    assert steps.count("case_action") == 2
+    assert [e.kind for e in back.events][-1] == "duplicate_unmarked"
+
+
+@pytest.mark.parametrize("other, said", [
+    ("self", "不能标为自己的重复投诉"),
+    ("stranger", "不是同一位工人的投诉"),
+    ("elsewhere", "不是同一个工地的投诉"),
+    ("LY0000000000", "找不到这个投诉编号"),
+    ("far", "找不到这个投诉编号"),
+])
+def test_a_complaint_of_another_worker_or_site_is_not_a_duplicate(app, client, session, settings, users,
+                                                                   lanshan_site, case, other, said):
+    others = {
+        "self": case,
+        "stranger": routed(app, session, settings, lanshan_site, phone="13800000002"),
+        "elsewhere": routed(app, session, settings, make_site(session, "沂河花园", "兰山区滨河路1号")),
+        "far": routed(app, session, settings, None),
+    }
+    others["elsewhere"].department_id = case.department_id  # in the clerk's scope, only the site differs
+    far = others["far"]
+    far.department_id, far.jurisdiction_code = department(session, "371311", "housing").id, "371311"
+    session.commit()
+    login(client, users["staff"])
+    ticket = others[other].ticket_no if other in others else other
+    refused = act(client, case.ticket_no, "mark_duplicate", survivor=ticket, reason="重复")
+    assert said in flashed(client, refused)
+    complaint = reload(session, case)
+    assert complaint.duplicate_of_id is None and complaint.next_due_at is not None
+    assert outbox(session, case, "worker_duplicate") == []
+
+
+# --- staff documents ----------------------------------------------------------------------------------------
+
+
+def a_pdf(text: str = "Interview record") -> bytes:
+    document = FPDF()
+    document.add_page()
+    document.set_font("helvetica", size=12)
+    document.cell(text=text)
+    return bytes(document.output())
+
+
+def upload(client, ticket_no: str, content: bytes, filename: str, kind: str = "interview"):
+    token = csrf_token(case_page(client, ticket_no).get_data(as_text=True))
+    return client.post(f"/console/cases/{ticket_no}/documents", content_type="multipart/form-data",
+                       data={"csrf_token": token, "kind": kind, "document": (BytesIO(content), filename)})
+
+
+def staff_files(session, complaint) -> list[Attachment]:
+    session.expire_all()
+    return session.scalars(select(Attachment).where(Attachment.complaint_id == complaint.id,
+                                                    Attachment.added_by.is_not(None))).all()
+
+
+def test_a_staff_document_is_listed_served_in_scope_sealed_and_counted_in_the_ledger(app, client, session, users,
+                                                                                     case):
+    login(client, users["staff"])
+    record = a_pdf()
+    done = upload(client, case.ticket_no, record, "询问笔录.pdf")
+    assert "已上传询问笔录：询问笔录.pdf" in flashed(client, done)
+    assert "已上传盖章扫描件" in flashed(client, upload(client, case.ticket_no, jpeg(), "scan.jpg", "scan"))
+    pdf, scan = staff_files(session, case)
+    assert (pdf.label, pdf.added_by, pdf.content) == ("询问笔录", f"staff:{users['staff']}", record)
+
+    page = case_page(client, case.ticket_no).get_data(as_text=True)
+    documents = page.split('id="documents"')[1].split("</section>")[0]
+    assert "询问笔录.pdf" in documents and "scan.jpg" in documents and "证据照片" not in page
+    served = client.get(f"/console/cases/{case.ticket_no}/photos/{pdf.id}")
+    assert served.data == record and served.headers["Content-Type"] == "application/pdf"
+    assert served.headers["Content-Disposition"].startswith("attachment;")
+    outsider = app.test_client()
+    login(outsider, users["far_staff"])
+    assert outsider.get(f"/console/cases/{case.ticket_no}/photos/{pdf.id}").status_code == 404
+
+    sealed = [e for e in reload(session, case).events if e.kind == "evidence_stored"]
+    assert [e.data["sha256"] for e in sealed] == [pdf.sha256, scan.sha256]
+    assert verify(session, case.ticket_no).findings == []
+    assert [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.action == "document_added"))] \
+        == ["document_added", "document_added"]
+
+    head = app.test_client()
+    login(head, users["head"])
+    header, *rows = list(csv.reader(io.StringIO(head.get("/console/ledger.csv").data.decode("utf-8-sig"))))
+    (row,) = [r for r in rows if r[header.index("投诉编号")] == case.ticket_no]
+    assert row[header.index("办案材料（份）")] == "2"
+
+
+@pytest.mark.parametrize("content, filename, said", [
+    (b"just some text, renamed", "笔录.pdf", "不是照片"),
+    (a_pdf()[:400], "cut.pdf", "不是完整的 PDF"),
+    (a_pdf().replace(b"/Type /Catalog", b"/Type /Catalog /Names << /JavaScript 9 0 R >>"), "js.pdf", "脚本"),
+    (b"%PDF-1.7\n" + b"0" * (20 * 1024 * 1024), "huge.pdf", "不能超过 20 MB"),
+    (b"", "empty.pdf", "是空文件"),
+])
+def test_a_file_that_is_no_real_pdf_or_image_is_refused_and_nothing_is_stored(client, session, users, case, content,
+                                                                               filename, said):
+    login(client, users["staff"])
+    refused = upload(client, case.ticket_no, content, filename)
+    assert refused.status_code == 303 and said in flashed(client, refused)
+    assert staff_files(session, case) == []
+    assert [e for e in reload(session, case).events if e.kind == "evidence_stored"] == []
+
+
+def test_only_staff_of_the_case_add_documents_and_a_kind_must_be_chosen(app, client, session, users, case):
+    login(client, users["staff"])
+    assert "请选择材料类别" in flashed(client, upload(client, case.ticket_no, a_pdf(), "a.pdf", "poster"))
+    other = app.test_client()
+    login(other, users["other_staff"])
+    token = csrf_token(other.get("/console/").get_data(as_text=True))
+    refused = other.post(f"/console/cases/{case.ticket_no}/documents", content_type="multipart/form-data",
+                         data={"csrf_token": token, "kind": "other", "document": (BytesIO(a_pdf()), "a.pdf")})
+    assert refused.status_code == 404
+    assert staff_files(session, case) == []
+
+
+# --- the signed oral-complaint record -----------------------------------------------------------------------
+
+
+def pdf_text(tmp_path, data: bytes) -> str:
+    (tmp_path / "record.pdf").write_bytes(data)
+    return subprocess.run(["pdftotext", "-layout", str(tmp_path / "record.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_a_walk_in_complaint_prints_as_a_record_for_the_worker_to_sign(app, client, session, users, lanshan_site,
+                                                                       tmp_path):
+    login(client, users["staff"])
+    page = client.get("/console/intake").get_data(as_text=True)
+    client.post("/console/intake", data={
+        "csrf_token": csrf_token(page), "submission_key": "d" * 32, "channel": "walk_in", "name": "李四",
+        "phone": "13912340002", "id_number": "11010519491231002X", "county": "371302",
+        "site_code": lanshan_site.code, "project_name": "阳光城三期", "workers": "2", "amount": "8000",
+        "months": "2", "free_text": "来访反映：老板拖欠我们两个人两个月工资"})
+    (walk_in,) = session.scalars(select(Complaint).where(Complaint.channel == "walk_in")).all()
+    worker_pass(app)
+
+    assert "打印口头投诉记录" in case_page(client, walk_in.ticket_no).get_data(as_text=True)
+    response = client.get(f"/console/cases/{walk_in.ticket_no}/oral-record.pdf")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/pdf"
+    text = re.sub(r"\s+", "", pdf_text(tmp_path, response.data))
+    for fact in ("口头投诉记录", walk_in.ticket_no, "来访", "李四", "11010519491231002X", "13912340002",
+                 lanshan_site.name, "2人", "8,000元", "2个月", "老板拖欠我们两个人两个月工资", "与本人所述一致",
+                 "投诉人（签字或按手印）", "记录人", "ls_staff"):
+        assert fact in text, fact
+    assert "oral_record" in [e.action for e in session.scalars(select(AuditEntry))]
+
+    signed = upload(client, walk_in.ticket_no, jpeg(), "signed.jpg", "oral")
+    assert "已上传口头投诉记录（签字）" in flashed(client, signed)
+
+
+def test_only_an_oral_complaint_has_a_record_and_only_its_holders_print_it(app, client, session, users, case):
+    login(client, users["staff"])
+    assert "打印口头投诉记录" not in case_page(client, case.ticket_no).get_data(as_text=True)
+    assert client.get(f"/console/cases/{case.ticket_no}/oral-record.pdf").status_code == 404  # came by the web form
+    case.channel = "phone"
+    session.commit()
+    outsider = app.test_client()
+    login(outsider, users["other_staff"])
+    assert outsider.get(f"/console/cases/{case.ticket_no}/oral-record.pdf").status_code == 404
+    assert client.get(f"/console/cases/{case.ticket_no}/oral-record.pdf").status_code == 200
