@@ -3,7 +3,7 @@ crawled without anyone remembering to add it), logged in and not, and the webhoo
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,11 @@ from sqlalchemy import select
 from handlers.security import CONTENT_SECURITY_POLICY
 from intake.case.links import confirm_url, documents_token
 from intake.foundation.models import Attachment, PaymentOrder, SiteWarning, StaffUser, utcnow
+from intake.foundation.settings import RankingSettings, UnitSettings
 from intake.people.access import Scope
-from intake.units import tasks
+from intake.units import inspections, rankings, tasks
 from tests.helpers import (
+    CAL,
     PNG,
     SMS_CALLBACK_SECRET,
     TWILIO,
@@ -84,6 +86,8 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
     session.commit()
     users = make_accounts(session)
     task, task_file = answered_task(session, users)
+    inspection = an_inspection(session, users)
+    ranking = a_ranking(session, users)
     values = {
         "filename": sorted(p.name for p in STATIC.iterdir()),
         "token": [lanshan_site.public_token, confirm_token, papers_token, "no-such-token"],
@@ -97,6 +101,8 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
         "service_request_id": [complaint.ticket_no, "000000000000"],
         "task_id": [task.id, 999999],
         "file_id": [task_file.id, 999999],
+        "inspection_id": [inspection.id, 999999],
+        "ranking_id": [ranking.id, 999999],
     }
     urls = get_urls(demo_app, values)
     assert all(urls.values()), [rule for rule, built in urls.items() if not built]
@@ -118,6 +124,8 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
     for url in ("/console/", f"/console/cases/{complaint.ticket_no}", "/console/audit", "/console/sites",
                 f"/console/warnings/{warning.id}",
                 f"/console/tasks/{task.id}", f"/console/tasks/files/{task_file.id}", "/console/countdown",
+                f"/console/inspections/{inspection.id}", "/console/inspections/new", "/console/rankings",
+                f"/console/rankings/{ranking.id}", f"/console/rankings/{ranking.id}.pdf",
                 f"/s/{lanshan_site.public_token}/poster.pdf", f"/r/{complaint.ticket_no}", "/demo/chat", "/status"):
         assert statuses[(True, url)] == 200, url
     assert statuses[(False, "/console/")] == 302 and statuses[(False, "/s/no-such-token")] == 404
@@ -129,10 +137,32 @@ def answered_task(session, users: dict[str, str]):
         return Scope.of(session.scalar(select(StaffUser).where(StaffUser.username == users[key])))
     now = utcnow()
     task = tasks.issue(session, scope("admin"), kind="ledger", title="报送台账", body="", due_at=now + timedelta(days=3),
-                       department_ids=[scope("staff").department_id], county_codes=[], now=now)
+                       department_ids=[scope("staff").department_id], county_codes=[], now=now, calendar=CAL,
+                       settings=UnitSettings())
     part = tasks.answer(session, scope("staff"), task.id, "已报送", [tasks.Upload("台账.pdf", b"%PDF-1.4")], now)
     session.commit()
     return task, part.files[0]
+
+
+def an_inspection(session, users: dict[str, str]):
+    """An inspection of 兰山区 by the city with one item for the county: its page is crawled too."""
+    admin = Scope.of(session.scalar(select(StaffUser).where(StaffUser.username == users["admin"])))
+    now = utcnow()
+    found = inspections.record(session, admin, inspected_on=now.astimezone(CAL.timezone).date(), county="371302",
+                               department_id=None, site_code="", inspectors="市治欠办", summary="", now=now,
+                               calendar=CAL, items=[inspections.NewItem("台账未更新", "county:371302",
+                                                                        (now + timedelta(days=7)).date())])
+    session.commit()
+    return found
+
+
+def a_ranking(session, users: dict[str, str]):
+    """November's departments list, published by the city: its page and PDF are crawled too."""
+    admin = Scope.of(session.scalar(select(StaffUser).where(StaffUser.username == users["admin"])))
+    found = rankings.publish(session, admin, "department", date(2026, 11, 1), date(2026, 11, 30), utcnow(),
+                             "Asia/Shanghai", RankingSettings(), "hrss")
+    session.commit()
+    return found
 
 
 def test_error_pages_and_posts_send_them_too(client):

@@ -3,28 +3,60 @@ and files, bad input that changes nothing; the 清零 countdown and its forecast
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from handlers.runtime import services
 from intake.case.complaints import NewComplaint, create_complaint
-from intake.foundation.models import DailyTally, Event, Outbox, Site, StaffUser, UnitTask, UnitTaskAssignment
-from intake.foundation.settings import SettingsError, TargetSettings
+from intake.case.queue import co_step_views
+from intake.foundation.models import (
+    CoHandling,
+    Complaint,
+    DailyTally,
+    Event,
+    Inspection,
+    Outbox,
+    RectificationItem,
+    Site,
+    StaffUser,
+    Timer,
+    UnitTask,
+    UnitTaskAssignment,
+)
+from intake.foundation.settings import SettingsError, TargetSettings, UnitSettings
 from intake.people.access import AccessDenied, Scope
 from intake.people.staff import Role
 from intake.registry.directory import department
 from intake.runtime.worker import run_once
 from intake.units import countdown as cd
+from intake.units import inspections as ins
 from intake.units import tasks as ts
 from intake.units.digest import digest_of
-from tests.helpers import CAL, PASSWORD_HASH, act, at, csrf_token, flashed, login, make_accounts, routed
+from tests.helpers import (
+    CAL,
+    PASSWORD_HASH,
+    act,
+    at,
+    auth,
+    csrf_token,
+    flashed,
+    login,
+    make_accounts,
+    make_client,
+    new_case,
+    outbox,
+    routed,
+    worker_pass,
+)
 
 DUE = at(2026, 12, 18, 17, 30)  # 12月18日前报送台账
 ISSUED = at(2026, 12, 10, 9, 0)
 PDF = b"%PDF-1.4 stamped ledger scan"
+CLOCK = {"calendar": CAL, "settings": UnitSettings()}
 
 
 def signed_in(app, username: str):
@@ -48,7 +80,7 @@ def ledger_task(session, people) -> UnitTask:
     """The city asks 兰山区住建 and 兰山区人社 and the county 罗庄区 for their stamped ledgers by 12-18."""
     task = ts.issue(session, people["admin"], kind="ledger", title="报送欠薪台账（盖章扫描件）", body="12月18日前报送",
                     due_at=DUE, department_ids=[people["staff"].department_id, people["other_staff"].department_id],
-                    county_codes=["371311"], now=ISSUED)
+                    county_codes=["371311"], now=ISSUED, **CLOCK)
     session.commit()
     return task
 
@@ -103,7 +135,7 @@ def test_only_the_units_given_a_task_see_and_answer_it_and_only_once(session, pe
 ])
 def test_a_bad_task_is_refused_and_nothing_is_stored(session, people, change, message):
     given = dict(kind="ledger", title="自查", body="", due_at=DUE, department_ids=[people["staff"].department_id],
-                 county_codes=[], now=ISSUED) | change
+                 county_codes=[], now=ISSUED, **CLOCK) | change
     with pytest.raises(ts.TaskError, match=message):
         ts.issue(session, people["admin"], **given)
     session.rollback()
@@ -114,13 +146,13 @@ def test_a_county_supervisor_gives_tasks_only_within_the_county_and_staff_give_n
     far_department = department(session, "371311", "housing").id
     with pytest.raises(ts.TaskError, match="部门不在"):
         ts.issue(session, people["county"], kind="self_inspection", title="自查", body="", due_at=DUE,
-                 department_ids=[far_department], county_codes=[], now=ISSUED)
+                 department_ids=[far_department], county_codes=[], now=ISSUED, **CLOCK)
     with pytest.raises(ts.TaskError, match="区县不在"):
         ts.issue(session, people["county"], kind="self_inspection", title="自查", body="", due_at=DUE,
-                 department_ids=[], county_codes=["371311"], now=ISSUED)
+                 department_ids=[], county_codes=["371311"], now=ISSUED, **CLOCK)
     with pytest.raises(AccessDenied):
         ts.issue(session, people["staff"], kind="self_inspection", title="自查", body="", due_at=DUE,
-                 department_ids=[people["staff"].department_id], county_codes=[], now=ISSUED)
+                 department_ids=[people["staff"].department_id], county_codes=[], now=ISSUED, **CLOCK)
 
 
 @pytest.mark.parametrize("upload, message", [
@@ -238,13 +270,18 @@ def co_handler_account(session, county: str, kind: str, username: str) -> str:
 
 
 @pytest.fixture
-def government_case(app, session, settings):
-    """A case on a government-invested project in 兰山区, routed: 住建 holds it, 发改 and 财政 co-handle it."""
+def government_site(session):
     site = Site(code="GOV-1", name="沂河路改造工程", jurisdiction_code="371302", industry="房屋建筑",
                 investment="government", public_token="tok_" + "g" * 20)
     session.add(site)
     session.commit()
-    return routed(app, session, settings, site)
+    return site
+
+
+@pytest.fixture
+def government_case(app, session, settings, government_site):
+    """A case on a government-invested project in 兰山区, routed: 住建 holds it, 发改 and 财政 co-handle it."""
+    return routed(app, session, settings, government_site)
 
 
 def test_a_co_handler_reads_its_case_and_records_only_its_own_steps(app, session, government_case):
@@ -289,6 +326,253 @@ def test_a_department_neither_holding_nor_co_handling_a_case_does_not_see_it(app
     for client in (sasac, far_finance):
         assert client.get(f"/console/cases/{government_case.ticket_no}").status_code == 404
         assert government_case.ticket_no not in client.get("/console/").get_data(as_text=True)
+
+
+def test_a_co_handlers_client_system_reads_the_co_handlers_and_records_its_steps_through_the_api(
+        app, client, session, government_case):
+    finance, ndrc = department(session, "371302", "finance"), department(session, "371302", "ndrc")
+    token = make_client(session, "finance-system", "staff", finance.id)
+    holder = make_client(session, "housing-system", "staff", government_case.department_id)
+    url = f"/api/v1/complaints/{government_case.ticket_no}"
+    read = client.get(url, headers=auth(token)).get_json()
+    assert sorted((c["department"]["id"], c["roles"], c["state"], c["replied_at"]) for c in read["co_handlers"]) == \
+        sorted([(finance.id, ["finance"], "green", None), (ndrc.id, ["ndrc"], "green", None)])
+    due = {c["department"]["id"]: datetime.fromisoformat(c["reply_due"]) for c in read["co_handlers"]}
+    assert due[finance.id] == session.get(CoHandling, (government_case.id, finance.id)).due_at
+
+    def step(body, who=token):
+        return client.post(f"{url}/actions", json=body, headers=auth(who))
+
+    assert step({"action": "co_funds", "amount": 0, "paid_on": "2026-12-01", "to_whom": "建设单位"}).status_code == 422
+    late = step({"action": "co_funds", "amount": 350000, "paid_on": "2099-12-01", "to_whom": "建设单位"})
+    assert late.status_code == 409 and "拨付日期不能晚于今天" in late.get_json()["detail"]
+    assert step({"action": "acknowledge"}).status_code == 403
+    assert step({"action": "co_reply", "text": "冒充协办"}, holder).status_code == 403
+    assert step({"action": "co_funds", "amount": 350000, "paid_on": "2026-12-01", "to_whom": "建设单位"}).status_code == 200
+    assert step({"action": "co_payment_status", "status": "partly_paid"}).status_code == 200
+    replied = step({"action": "co_reply", "text": "已督促建设单位拨付人工费"})
+    assert replied.status_code == 200
+    mine = next(c for c in replied.get_json()["co_handlers"] if c["department"]["id"] == finance.id)
+    assert mine["replied_at"] and mine["left"].startswith("已于") and mine["state"] == "green"
+    kinds = [e["kind"] for e in replied.get_json()["events"] if e["actor"] == "api:finance-system"]
+    assert kinds == ["co_funds_released", "co_payment_status", "co_replied"]
+
+
+# ---------------------------------------------------------------- co-handlers' clocks
+
+ROUTED_AT = at(2026, 11, 2, 10, 0)  # a Monday
+REPLY_DUE = at(2026, 11, 9, 17, 30)  # the close of the fifth working day after
+REMINDED = at(2026, 11, 6, 8, 30)  # the start of the working day before
+
+
+@pytest.fixture
+def routed_back_then(app, session, settings, government_site):
+    """The government-project case as the worker routed it on ROUTED_AT."""
+    complaint = new_case(session, settings, government_site)
+    session.execute(update(Timer).where(Timer.complaint_id == complaint.id).values(due_at=ROUTED_AT))
+    session.commit()
+    worker_pass(app, ROUTED_AT)
+    session.expire_all()
+    return session.get(Complaint, complaint.id)
+
+
+def queue_table(client, query: str = "") -> str:
+    """The queue's table of cases, without the inbox beside it (whose notices name cases too)."""
+    page = client.get(f"/console/{query}").get_data(as_text=True)
+    return page.split('<table class="queue">')[1].split("</table>")[0]
+
+
+def co_notices(session, complaint, kind: str) -> list[str]:
+    return [row.destination for row in outbox(session, complaint, kind)]
+
+
+def test_a_co_handler_owes_its_reply_in_five_working_days_is_reminded_and_flagged_when_late(
+        app, session, settings, routed_back_then):
+    case, users = routed_back_then, make_accounts(session)
+    finance, ndrc = department(session, "371302", "finance"), department(session, "371302", "ndrc")
+    assert session.get(CoHandling, (case.id, finance.id)).due_at == REPLY_DUE
+    told = [row.payload["text"] for row in outbox(session, case, "co_handler")]
+    assert told and all(text.endswith("请于11月09日17:30前提交协办答复。") for text in told)
+
+    worker_pass(app, REMINDED - timedelta(minutes=1))
+    assert co_notices(session, case, "co_step_reminder") == []
+    worker_pass(app, REMINDED)
+    reminders = outbox(session, case, "co_step_reminder")
+    assert {r.destination for r in reminders} >= {f"department:{finance.id}", f"department:{ndrc.id}"}
+    assert f"请{finance.name}于11月09日17:30前提交协办答复" in " ".join(r.payload["text"] for r in reminders)
+    views = co_step_views(session, [case.id], REMINDED, CAL, UnitSettings(), department_id=finance.id)
+    assert [(v.department.name, v.clock.state) for v in views[case.id]] == [(finance.name, "yellow")]
+
+    worker_pass(app, REPLY_DUE)
+    hrss = department(session, "371302", "hrss")  # the county's supervisors are told too
+    assert {f"department:{finance.id}", f"department:{ndrc.id}", f"department:{hrss.id}"} <= set(
+        co_notices(session, case, "co_step_overdue"))
+    late = session.scalars(select(Event.data["department_id"].as_integer()).where(
+        Event.complaint_id == case.id, Event.kind == "co_step_overdue")).all()
+    assert sorted(late) == sorted([finance.id, ndrc.id])
+
+    holder = signed_in(app, users["staff"])
+    panel = holder.get(f"/console/cases/{case.ticket_no}").get_data(as_text=True).split('id="co-handlers"')[1]
+    assert finance.name in panel and ndrc.name in panel and "协办答复 · 超期" in panel
+    finance_client = signed_in(app, co_handler_account(session, "371302", "finance", "ls_finance"))
+    ndrc_client = signed_in(app, co_handler_account(session, "371302", "ndrc", "ls_ndrc"))
+    assert re.search(r'class="clock red" title="协办答复">协办答复 · 超期', queue_table(finance_client))
+    assert case.ticket_no in queue_table(finance_client, "?overdue=1")
+
+    assert act(finance_client, case.ticket_no, "co_reply", text="已督促建设单位拨付人工费").status_code == 303
+    session.expire_all()
+    assert session.get(CoHandling, (case.id, finance.id)).replied_at is not None
+    row = re.search(rf"{case.ticket_no}.*?</tr>", queue_table(finance_client), re.S)
+    assert re.search(r'class="clock green" title="协办答复">协办答复 · 已于\d\d-\d\d \d\d:\d\d答复', row.group(0))
+    # Its own step done, the case's other late clocks are the holder's: no longer in its overdue list.
+    assert case.ticket_no not in queue_table(finance_client, "?overdue=1")
+    assert case.ticket_no in queue_table(ndrc_client, "?overdue=1")
+    assert session.scalars(select(Timer.state).where(Timer.clock.like(f"co_step:{finance.id}:%"))).all() == [
+        "fired", "fired"]
+
+
+def test_a_reply_before_the_reminder_cancels_it(app, session, settings, routed_back_then):
+    finance = signed_in(app, co_handler_account(session, "371302", "finance", "ls_finance"))
+    finance_id = department(session, "371302", "finance").id
+    act(finance, routed_back_then.ticket_no, "co_reply", text="项目资金已拨付到位")
+    worker_pass(app, REPLY_DUE)
+    reminded = [row.destination for kind in ("co_step_reminder", "co_step_overdue")
+                for row in outbox(session, routed_back_then, kind)]
+    assert f"department:{finance_id}" not in reminded and reminded  # 发改 has not replied: it is reminded
+    assert session.scalars(select(Timer.state).where(Timer.clock.like(f"co_step:{finance_id}:%"))).all() == [
+        "cancelled", "cancelled"]
+
+
+# ---------------------------------------------------------------- task reminders
+
+def task_notices(session, kind: str) -> list[Outbox]:
+    session.expire_all()
+    return list(session.scalars(select(Outbox).where(Outbox.payload["kind"].as_string() == kind).order_by(Outbox.id)))
+
+
+def test_units_that_have_not_answered_are_reminded_the_working_day_before_and_told_when_late(app, session, people):
+    task = ledger_task(session, people)  # due Friday 12-18 17:30
+    hrss, luozhuang = people["other_staff"].department_id, department(session, "371311", "hrss").id
+    ts.answer(session, people["staff"], task.id, "已报送", [], at(2026, 12, 16, 10, 0))
+    session.commit()
+    worker_pass(app, at(2026, 12, 17, 8, 29))
+    assert task_notices(session, "task_reminder") == []
+    worker_pass(app, at(2026, 12, 17, 8, 30))
+    reminded = task_notices(session, "task_reminder")
+    assert {r.destination for r in reminded if r.destination.startswith("department:")} == {
+        f"department:{hrss}", f"department:{luozhuang}"}  # not 兰山区住建, which answered
+    assert reminded[0].payload["text"] == "【任务提醒】“报送欠薪台账（盖章扫描件）”须于12月18日17:30前报送，本单位尚未报送，请及时办理。"
+
+    ts.answer(session, people["far_county"], task.id, "", [ts.Upload("ledger.xlsx", b"PK\x03\x04")],
+              at(2026, 12, 18, 9, 0))
+    session.commit()
+    worker_pass(app, DUE)
+    late = task_notices(session, "task_overdue")
+    assert {r.destination for r in late if r.destination.startswith("department:")} == {f"department:{hrss}"}
+    inbox = signed_in(app, "ls_hrss").get("/console/").get_data(as_text=True)
+    assert f'href="/console/tasks/{task.id}">【任务逾期】“报送欠薪台账（盖章扫描件）”已于12月18日17:30截止' in inbox
+
+
+def test_a_task_due_within_the_reminder_window_gets_only_its_deadline_timer(session, people):
+    task = ts.issue(session, people["admin"], kind="reply", title="通报回复", body="", due_at=at(2026, 12, 11, 17, 30),
+                    department_ids=[people["staff"].department_id], county_codes=[], now=at(2026, 12, 11, 9, 0),
+                    **CLOCK)
+    session.commit()
+    assert session.scalars(select(Timer.clock).where(Timer.unit_task_id == task.id)).all() == ["unit_task:overdue"]
+
+
+# ---------------------------------------------------------------- inspections (督查)
+
+INSPECTED = at(2026, 12, 9, 16, 0)
+
+
+def lanshan_inspection(session, people, site_code="LS-INSPECT"):
+    """The city inspects 兰山区 and a site there: 住建 must fix the wage account by 12-15, the county its ledger
+    by 12-18."""
+    session.add(Site(code="LS-INSPECT", name="北城新区安置房", jurisdiction_code="371302", industry="房屋建筑",
+                     investment="private", public_token="tok_" + "i" * 20))
+    session.flush()
+    found = ins.record(session, people["admin"], inspected_on=date(2026, 12, 9), county="371302",
+                       department_id=people["staff"].department_id, site_code=site_code, inspectors="市治欠办 王、李",
+                       summary="抽查农民工工资专用账户和实名制台账", now=INSPECTED, calendar=CAL, items=[
+                           ins.NewItem("工资专用账户未按月拨付", f"department:{people['staff'].department_id}",
+                                       date(2026, 12, 15)),
+                           ins.NewItem("欠薪台账未更新", "county:371302", date(2026, 12, 18))])
+    session.commit()
+    return found
+
+
+def test_an_inspections_items_are_answered_by_their_units_and_the_late_one_is_listed(session, people):
+    inspection = lanshan_inspection(session, people)
+    account, ledger = inspection.items
+    assert (inspection.site.name, account.due_at, ledger.due_at) == (
+        "北城新区安置房", at(2026, 12, 15, 17, 30), at(2026, 12, 18, 17, 30))
+    ins.answer(session, people["staff"], account, "已补拨11月人工费", at(2026, 12, 14, 10, 0))
+    session.commit()
+    later = at(2026, 12, 21, 9, 0)
+    assert [(r.unit, r.state) for r in ins.rows(inspection, later)] == [("兰山区", "overdue"),
+                                                                       (account.department.name, "on_time")]
+    assert [r.item.finding for r in ins.overdue(session, people["admin"], later)] == ["欠薪台账未更新"]
+    assert [r.item.finding for r in ins.overdue(session, people["county"], later)] == ["欠薪台账未更新"]
+    assert ins.overdue(session, people["far_county"], later) == []
+    assert [r.item.finding for r in ins.my_items(session, people["county"], later)] == ["欠薪台账未更新"]
+    with pytest.raises(ts.TaskError, match="不是本单位"):
+        ins.answer(session, people["far_county"], ledger, "冒名", later)
+    ins.answer(session, people["county"], ledger, "台账已更新并盖章", later)
+    session.commit()
+    assert [r.state for r in ins.rows(inspection, later)] == ["late", "on_time"]
+    with pytest.raises(ts.TaskError, match="不能重复"):
+        ins.answer(session, people["county"], ledger, "再报一次", later)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(inspected_on=date(2026, 12, 10)), "督查日期"),
+    (dict(items=[]), "至少填写一个整改事项"),
+    (dict(site_code="NO-SUCH"), "没有编号"),
+    (dict(items=[ins.NewItem("台账", "county:371311", date(2026, 12, 18))]), "区县不在"),
+    (dict(items=[ins.NewItem("台账", "county:371302", date(2026, 12, 8))]), "不能早于今天"),
+    (dict(items=[ins.NewItem("  ", "county:371302", date(2026, 12, 18))]), "请填写整改事项"),
+    (dict(items=[ins.NewItem("台账", "", date(2026, 12, 18))]), "选择责任单位"),
+])
+def test_a_bad_inspection_is_refused_and_nothing_is_stored(session, people, change, message):
+    given = dict(inspected_on=date(2026, 12, 9), county="371302", department_id=None, site_code="",
+                 inspectors="县治欠办", summary="", now=INSPECTED, calendar=CAL,
+                 items=[ins.NewItem("台账", "county:371302", date(2026, 12, 18))]) | change
+    with pytest.raises(ts.TaskError, match=message):
+        ins.record(session, people["county"], **given)  # a county supervisor: only its own county
+    session.rollback()
+    assert session.scalars(select(Inspection)).all() == [] and session.scalars(select(RectificationItem)).all() == []
+
+
+def test_in_the_console_a_supervisor_records_an_inspection_and_the_unit_answers_its_item(app, client, session):
+    users = make_accounts(session)
+    housing = department(session, "371302", "housing")
+    login(client, users["county"])
+    form = client.get("/console/inspections/new").get_data(as_text=True)
+    assert "罗庄区" not in form
+    due = (date.today() + timedelta(days=7)).isoformat()
+    fields = {"csrf_token": csrf_token(form), "inspected_on": (date.today() - timedelta(days=1)).isoformat(),
+              "county": "371302", "inspectors": "县治欠办 张", "summary": "检查实名制",
+              "finding_0": "实名制考勤缺两个月", "owner_0": f"department:{housing.id}", "due_0": due}
+    refused = client.post("/console/inspections/new", data=fields | {"due_0": "下周"})
+    assert refused.status_code == 422 and "整改期限格式" in refused.get_data(as_text=True)
+    assert session.scalars(select(Inspection)).all() == []
+    recorded = client.post("/console/inspections/new", data=fields)
+    assert recorded.status_code == 303
+    page_url = recorded.headers["Location"]
+
+    staff = signed_in(app, users["staff"])
+    assert "实名制考勤缺两个月" in staff.get("/console/inspections").get_data(as_text=True)
+    page = staff.get(page_url).get_data(as_text=True)
+    item = session.scalar(select(RectificationItem))
+    answer_url = f"/console/inspections/items/{item.id}/answer"
+    assert answer_url in page
+    far = signed_in(app, users["far_staff"])
+    assert far.get(page_url).status_code == 404
+    far_token = csrf_token(far.get("/console/inspections").get_data(as_text=True))
+    assert far.post(answer_url, data={"csrf_token": far_token, "answer": "冒名"}).status_code == 404
+    shown = flashed(staff, staff.post(answer_url, data={"csrf_token": csrf_token(page), "answer": "已补齐考勤"}))
+    assert "整改情况已报送" in shown and "已补齐考勤" in shown and "按期整改" in shown
 
 
 # ---------------------------------------------------------------- the morning digest

@@ -51,6 +51,9 @@ ACTIONS: Mapping[type[BaseModel], tuple[CaseAction, Callable[[Any], dict[str, An
     schemas.PlanStepDone: (A.PLAN_STEP_DONE, _fields("step_id", "note")),
     schemas.ClearingNotice: (A.CLEARING_NOTICE, _fields("employer", "reason")),
     schemas.ClearingReply: (A.CLEARING_REPLY, _fields("reply")),
+    schemas.CoFunds: (A.CO_FUNDS, _fields("amount", "paid_on", "to_whom")),
+    schemas.CoPaymentStatus: (A.CO_PAYMENT_STATUS, lambda b: {"status": b.status, "note": b.note or ""}),
+    schemas.CoReply: (A.CO_REPLY, _fields("text")),
 }
 
 

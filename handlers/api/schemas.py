@@ -6,7 +6,7 @@ dropped value. Text fields lose control characters (PostgreSQL cannot store a NU
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from intake.case.cases import MEASURES, MESSAGE_MAX
+from intake.case.co_steps import PAYMENT_STATUSES
 from intake.foundation.models import Industry, Priority, Status
 from intake.foundation.validation import (
     AMOUNT_MAX,
@@ -296,10 +297,32 @@ class ClearingReply(Request):
     reply: Reason
 
 
+class CoFunds(Request):
+    """A co-handler's step: money it released for the project (财政's disbursement, an SOE's payment)."""
+    action: Literal["co_funds"]
+    amount: Whole(ge=1, le=AMOUNT_MAX)
+    paid_on: date
+    to_whom: Text(200)
+
+
+class CoPaymentStatus(Request):
+    """A co-handler's step: where the project's money stands as it knows it."""
+    action: Literal["co_payment_status"]
+    status: Literal[tuple(PAYMENT_STATUSES)]
+    note: Reason | None = None
+
+
+class CoReply(Request):
+    """A co-handler's written answer on the case (协办答复): it stops the co-handler's reply clock."""
+    action: Literal["co_reply"]
+    text: Reason
+
+
 class Action(RootModel[Annotated[Union[Acknowledge, Contact, Wait, Material, Accept, Reject, Measures, Investigate,
                                        Resolve, Reopen, Return, RequestReturn, Transfer, Close, Message,
                                        OrderPayment, OrderPaid, PoliceTransfer, PoliceReceipt, PoliceDecision,
-                                       PlanStep, PlanStepDone, ClearingNotice, ClearingReply],
+                                       PlanStep, PlanStepDone, ClearingNotice, ClearingReply, CoFunds, CoPaymentStatus,
+                                       CoReply],
                                  Field(discriminator="action")]]):
     """One step on a case, by the client's role; the case's rules (intake.case.cases) decide whether it may be taken
     now."""
@@ -425,9 +448,20 @@ class CollectiveOut(BaseModel):
     members: list[str] = Field(description="ticket numbers of the members in the client's scope")
 
 
+class CoHandlerOut(BaseModel):
+    department: DepartmentOut
+    roles: list[str] = Field(description="why it was told: ndrc, finance, sasac, supervisor, leading_group_office")
+    reply_due: datetime
+    replied_at: datetime | None
+    state: Literal["green", "yellow", "red"] = Field(description="its reply clock: red past the deadline unanswered")
+    left: str
+
+
 class ComplaintDetail(ComplaintOut):
     events: list[EventOut]
     collective_case: CollectiveOut | None
+    co_handlers: list[CoHandlerOut] = Field(description="departments told to co-handle the case, with their reply "
+                                                        "clocks (units told before clocks existed are left out)")
 
 
 class ComplaintPage(BaseModel):

@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from intake.case import cases
 from intake.case.clues import Clue, ClueSeenElsewhere, IdempotencyMismatch, external_refs, submit
 from intake.case.complaints import NewComplaint
-from intake.case.queue import Filters, clock_views, parse_cursor, queue_page
+from intake.case.queue import Filters, clock_views, co_step_views, parse_cursor, queue_page
 from intake.case.routing import RoutingError, collective_view
 from intake.foundation.models import Channel, Complaint, Department, ExternalRef, Jurisdiction, Site, utcnow
 from intake.foundation.texts import event_sentence, status_text
@@ -263,4 +263,8 @@ def _complaint(c: Complaint, model: type[schemas.ComplaintOut],
         fields["collective_case"] = schemas.CollectiveOut(
             id=view.id, complaints=view.size.complaints, workers=view.size.workers, amount=view.size.amount,
             members=[m.ticket_no for m in view.members]) if view else None
+        co_steps = co_step_views(db(), [c.id], utcnow(), services().calendar, services().settings.units)
+        fields["co_handlers"] = [schemas.CoHandlerOut(
+            department=_department(v.department), roles=v.roles, reply_due=v.clock.due,
+            replied_at=v.replied_at, state=v.clock.state, left=v.clock.left) for v in co_steps.get(c.id, [])]
     return model(**fields)

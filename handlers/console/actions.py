@@ -39,6 +39,11 @@ def _none(_values: dict[str, Any], _ctx: CaseContext) -> dict[str, Any]:
     return {}
 
 
+PETITION_FIELDS = (Field("petitioned_at", "上访时间", "datetime"), Field("place", "上访地点（如市信访局）"),
+                   Field("people", "人数", "number"), Field("who", "上访人（带头人姓名或“张三等”）"),
+                   Field("note", "情况说明", "textarea", required=False))
+
+
 @dataclass(frozen=True)
 class Form:
     label: str
@@ -78,6 +83,26 @@ def _day(text: str) -> date:
         return datetime.strptime(text.strip(), "%Y-%m-%d").date()
     except ValueError:
         raise CaseError("请填写拨付日期（年-月-日）") from None
+
+
+def _moment(text: str, ctx: CaseContext, label: str) -> datetime:
+    """A date and time typed in the form (datetime-local), in the calendar's zone."""
+    try:
+        return datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M").replace(tzinfo=ctx.calendar.timezone)
+    except ValueError:
+        raise CaseError(f"请填写{label}（年-月-日 时:分）") from None
+
+
+def _people(text: str) -> int:
+    if not re.fullmatch(r"\d{1,6}", text.strip()):
+        raise CaseError("上访人数请填数字")
+    return int(text)
+
+
+def petition_params(values: dict[str, Any], ctx: CaseContext) -> dict[str, Any]:
+    """The petition's fields as the operation takes them (the case page's form and the petitions page share them)."""
+    return {"petitioned_at": _moment(values["petitioned_at"], ctx, "上访时间"), "place": values["place"],
+            "people": _people(values["people"]), "who": values["who"], "note": values.get("note", "")}
 
 
 def _approval(values: dict[str, Any], _ctx: CaseContext) -> dict[str, Any]:
@@ -172,6 +197,7 @@ FORMS: Mapping[CaseAction, Form] = {
                               (Field("status", "支付情况", "select", choices=tuple(PAYMENT_STATUSES.items())),
                                Field("note", "说明", "textarea", required=False))),
     A.CO_REPLY: Form("协办答复", (Field("text", "答复内容", "textarea"),)),
+    A.PETITION: Form("记录上访", PETITION_FIELDS, params=petition_params),
 }
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from sqlalchemy.orm.exc import StaleDataError
 
-from intake.case import canned, cases, documents
+from intake.case import canned, cases, documents, petitions
 from intake.case.clocks import LABELS, ClockError
-from intake.case.queue import clock_views, unanswered
+from intake.case.queue import clock_views, co_step_views, unanswered
 from intake.case.routing import PRIORITY_TEXT, RoutingError, collective_view
 from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
@@ -83,7 +83,10 @@ def _page(complaint, *, revealed: bool = False):
         orders=orders_of(db(), complaint),
         transfers=transfers_of(db(), complaint), outcomes=OUTCOMES, listed=case_hits(db(), complaint, today()),
         plan=steps_of(db(), complaint), serious=serious(complaint), now=now,
-        clearing=notices_of(db(), complaint))
+        clearing=notices_of(db(), complaint),
+        petitioned=petitions.counts(db(), [complaint.id]).get(complaint.id, 0),
+        co_steps=co_step_views(db(), [complaint.id], now, services().calendar, services().settings.units).get(
+            complaint.id, []))
 
 
 

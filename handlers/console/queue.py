@@ -5,8 +5,9 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from intake.case import petitions
 from intake.case.cases import staff_of
-from intake.case.queue import OPEN, Filters, clock_views, inbox_destinations, queue_page, unanswered
+from intake.case.queue import OPEN, Filters, clock_views, co_step_views, inbox_destinations, queue_page, unanswered
 from intake.case.routing import PRIORITY_TEXT
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import Industry, Outbox, Status, utcnow
@@ -58,11 +59,16 @@ def index():
     filters = _filters()
     page = queue_page(db(), scope(), filters, now, cursor=request.args.get("after"))
     calendar = services().calendar
-    rows = [(c, clock_views(c, now, calendar)) for c in page.complaints]
+    mine = scope().department_id
+    co = co_step_views(db(), [c.id for c in page.complaints if c.department_id != mine], now, calendar,
+                       services().settings.units, department_id=mine) if mine is not None else {}
+    # A co-handler's own reply clock comes first on the cases it co-handles.
+    rows = [(c, [v.clock for v in co.get(c.id, [])] + clock_views(c, now, calendar)) for c in page.complaints]
     notices, unread = _inbox()
     next_args = {**request.args.to_dict(), "after": page.next_cursor} if page.next_cursor else None
     return render_template("console/queue.html", rows=rows, filters=filters, next_args=next_args,
                            unanswered=unanswered(db(), [c.id for c in page.complaints]),
+                           petitioned=petitions.counts(db(), [c.id for c in page.complaints]),
                            notices=notices, unread=unread, seen=current_user.account.inbox_seen_id,
                            counties=counties(db()), statuses=STATUS_LABELS, priorities=PRIORITY_TEXT,
                            industries=[i.value for i in Industry], mask_phone=mask_phone,

@@ -3,7 +3,7 @@ their receipts, and each county's 清零 countdown. The rules live in intake.uni
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from sqlalchemy import select
@@ -11,6 +11,7 @@ from sqlalchemy import select
 from intake.foundation.models import Jurisdiction, utcnow
 from intake.people.staff import Role
 from intake.units import countdown as cd
+from intake.units import inspections as ins
 from intake.units import tasks as ts
 
 from ..runtime import db, services
@@ -66,7 +67,8 @@ def task_issue():
     try:
         task = ts.issue(db(), scope(), kind=form.get("kind", ""), title=form.get("title", ""),
                         body=form.get("body", ""), due_at=_due(form.get("due_at", "")), department_ids=departments,
-                        county_codes=form.getlist("county"), now=utcnow())
+                        county_codes=form.getlist("county"), now=utcnow(), calendar=services().calendar,
+                        settings=services().settings.units)
     except ts.TaskError as exc:
         db().rollback()
         flash(str(exc), "error")
@@ -125,3 +127,93 @@ def countdown():
     counties = cd.countdown(db(), scope(), settings, today(), settings.forecast_days)
     return render_template("console/countdown.html", counties=counties, text=cd.forecast_text,
                            days=settings.forecast_days, today=today())
+
+
+ITEM_ROWS = 5  # rectification rows on the form; blank ones are skipped
+
+
+def _inspection_form(**values):
+    return render_template("console/inspection_new.html", counties=ins.counties_to_choose(db(), scope()),
+                           departments=ts.departments_to_choose(db(), scope()), rows=range(ITEM_ROWS),
+                           values=values), 422 if values else 200
+
+
+@bp.get("/inspections")
+@staff_view()
+def inspections():
+    now = utcnow()
+    return render_template("console/inspections.html", followed=[(i, ins.rows(i, now)) for i in
+                                                                 ins.followed(db(), scope())],
+                           mine=ins.my_items(db(), scope(), now), overdue=ins.overdue(db(), scope(), now),
+                           local=_local)
+
+
+@bp.get("/inspections/new")
+@staff_view("tasks")
+def inspection_new():
+    return _inspection_form()
+
+
+def _day(text: str, label: str) -> date:
+    try:
+        return date.fromisoformat((text or "").strip())
+    except ValueError:
+        raise ts.TaskError(f"{label}格式应为 年-月-日") from None
+
+
+def _items(form) -> list[ins.NewItem]:
+    found = []
+    for i in range(ITEM_ROWS):
+        finding, owner, due = (form.get(f"{name}_{i}", "") for name in ("finding", "owner", "due"))
+        if finding.strip() or owner or due.strip():
+            found.append(ins.NewItem(finding, owner, _day(due, "整改期限")))
+    return found
+
+
+@bp.post("/inspections/new")
+@staff_view("tasks")
+def inspection_record():
+    form = request.form
+    department = form.get("department", "")
+    try:
+        inspection = ins.record(
+            db(), scope(), inspected_on=_day(form.get("inspected_on", ""), "督查日期"), county=form.get("county", ""),
+            department_id=int(department) if department.isdigit() else None, site_code=form.get("site", ""),
+            inspectors=form.get("inspectors", ""), summary=form.get("summary", ""), items=_items(form), now=utcnow(),
+            calendar=services().calendar)
+    except ts.TaskError as exc:
+        db().rollback()
+        flash(str(exc), "error")
+        return _inspection_form(**form)
+    record("inspection_record", inspection_id=inspection.id, items=len(inspection.items))
+    db().commit()
+    flash("督查记录已保存，整改事项已交责任单位", "ok")
+    return redirect(url_for("console.inspection", inspection_id=inspection.id), 303)
+
+
+@bp.get("/inspections/<int:inspection_id>")
+@staff_view()
+def inspection(inspection_id: int):
+    found = ins.inspection_for(db(), scope(), inspection_id)
+    if found is None:
+        abort(404)
+    return render_template("console/inspection.html", inspection=found, rows=ins.rows(found, utcnow()),
+                           mine=lambda item: ts.answers_for(scope(), item), local=_local)
+
+
+@bp.post("/inspections/items/<int:item_id>/answer")
+@staff_view()
+def inspection_answer(item_id: int):
+    item = ins.item_for(db(), scope(), item_id)
+    if item is None:
+        abort(404)
+    try:
+        ins.answer(db(), scope(), item, request.form.get("answer", ""), utcnow())
+    except ts.TaskError as exc:
+        db().rollback()
+        flash(str(exc), "error")
+    else:
+        record("inspection_answer", inspection_id=item.inspection_id, item_id=item.id)
+        db().commit()
+        flash("整改情况已报送", "ok")
+    return redirect(url_for("console.inspection", inspection_id=item.inspection_id), 303)

@@ -21,7 +21,7 @@ from intake.foundation.models import Complaint, StaffUser, Status
 from intake.foundation.transitions import ALLOWED
 from intake.people.access import Scope, case_for, departments_in_reach
 
-from . import cases, co_steps, duplicates, routing
+from . import cases, co_steps, duplicates, petitions, routing
 from .cases import CaseContext, CaseError
 
 Operation = Callable[..., Any]
@@ -150,6 +150,7 @@ RULES: Mapping[CaseAction, Rule] = {
     A.CO_FUNDS: Rule(OPEN, co_steps.funds_released),
     A.CO_PAYMENT_STATUS: Rule(OPEN, co_steps.payment_status),
     A.CO_REPLY: Rule(OPEN, co_steps.reply),
+    A.PETITION: Rule(OPEN, by_actor(petitions.record_petition)),
 }
 
 

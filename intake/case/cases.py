@@ -17,6 +17,7 @@ from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import (
     Channel,
     ClaimLine,
+    CoHandling,
     Complaint,
     Confirmation,
     Department,
@@ -32,7 +33,7 @@ from intake.foundation.validation import AMOUNT_MAX, DAYS_MAX, ROW_ID_MAX, WORKE
 from intake.reading.photos import Photo
 from intake.registry.directory import DISPATCH_DESK
 
-from . import routing
+from . import co_clocks, routing
 from .clocks import (
     EXTENSIBLE,
     ClockError,
@@ -105,7 +106,10 @@ def route(session: Session, complaint: Complaint, ctx: CaseContext) -> RoutingDe
     start_clocks_for(session, complaint, Status.ROUTED, ctx.now, ctx.calendar, ctx.settings.clocks)
     for raised_id in decision.raised:  # linked into a collective case: their limits are now the shorter ones
         reschedule_open(session, session.get(Complaint, raised_id), ctx.calendar, ctx.settings.clocks)
-    tell_departments_of_routing(session, complaint, decision, ctx.now)
+    for co in decision.co_handlers:
+        co_clocks.start(session, complaint, session.get(CoHandling, (complaint.id, co.department_id)), ctx.now,
+                        ctx.calendar, ctx.settings.units)
+    tell_departments_of_routing(session, complaint, decision, ctx.now, ctx.calendar)
     if first and complaint.channel not in SELF_SERVICE_CHANNELS:
         tell_worker(session, ctx.settings, complaint, "received", ctx.now)
     return decision

@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from intake.foundation.models import Complaint, Department, Event, EventKind
+from intake.foundation.models import CoHandling, Complaint, Department, Event, EventKind
 from intake.foundation.transitions import record
 from intake.people.access import Scope
 
+from . import co_clocks
 from .cases import CaseContext, CaseError
 
 PAYMENT_STATUSES = {"paid_in_full": "工程款已足额支付", "partly_paid": "工程款部分支付", "unpaid": "工程款未支付",
@@ -59,6 +60,7 @@ def payment_status(session: Session, complaint: Complaint, ctx: CaseContext, sco
 
 
 def reply(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope, *, text: str) -> Event:
-    """The unit's written answer on the case."""
+    """The unit's written answer on the case: the step its clock waits for (intake.case.co_clocks)."""
     text = _text(text, "答复内容")
+    co_clocks.stop(session, session.get(CoHandling, (complaint.id, scope.department_id)), ctx.now)
     return _step(session, complaint, scope, EventKind.CO_REPLIED, text, {"text": text})

@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import enqueue, is_opted_out, notify_department
-from intake.foundation.models import Channel, ClaimLine, Complaint, Department, Outbox
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.models import Channel, ClaimLine, CoHandling, Complaint, Department, Outbox
 from intake.foundation.settings import Settings
 from intake.foundation.texts import WORKER_TEXT, amount_text
 
@@ -71,8 +72,9 @@ def tell_worker(session: Session, settings: Settings, complaint: Complaint, kind
 
 
 def tell_departments_of_routing(session: Session, complaint: Complaint, decision: RoutingDecision,
-                                now: datetime) -> None:
-    """The handling department gets the new case; co-handlers and supervisors are told why they should know."""
+                                now: datetime, calendar: WorkingCalendar) -> None:
+    """The handling department gets the new case; co-handlers and supervisors are told why they should know, and
+    by when their reply is due."""
     where = _where(complaint)
     handler = complaint.department
     notify_department(session, handler, {
@@ -83,11 +85,12 @@ def tell_departments_of_routing(session: Session, complaint: Complaint, decision
     }, complaint.id, now)
     for co in decision.co_handlers:
         roles = "、".join(dict.fromkeys(ROLE_TEXT.get(r, r) for r in co.roles))
+        text = CO_HANDLER_TEXT.format(ticket=complaint.ticket_no, where=where, department=handler.name, roles=roles)
+        due = session.get(CoHandling, (complaint.id, co.department_id)).due_at
+        if due is not None:
+            text += f"请于{due.astimezone(calendar.timezone):%m月%d日%H:%M}前提交协办答复。"
         notify_department(session, session.get(Department, co.department_id), {
-            "kind": "co_handler", "ticket_no": complaint.ticket_no,
-            "text": CO_HANDLER_TEXT.format(ticket=complaint.ticket_no, where=where, department=handler.name,
-                                           roles=roles),
-        }, complaint.id, now)
+            "kind": "co_handler", "ticket_no": complaint.ticket_no, "text": text}, complaint.id, now)
 
 
 def tell_department_of_transfer(session: Session, complaint: Complaint, reason: str, now: datetime) -> None:

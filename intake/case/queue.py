@@ -9,18 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.models import Complaint, Department, Event, EventKind, Jurisdiction, Site, Status
+from intake.foundation.models import CoHandling, Complaint, Department, Event, EventKind, Jurisdiction, Site, Status
+from intake.foundation.settings import UnitSettings
 from intake.people.access import Scope, in_county
 from intake.registry.directory import DISPATCH_DESK, LEADING_GROUP_OFFICE, department
 
 from .clocks import LABELS
+from .co_clocks import remind_at
 
 PAGE_SIZE = 50
-CLOCK_LABELS = {**LABELS, "supervise": "督办期限"}
+CLOCK_LABELS = {**LABELS, "supervise": "督办期限", "co_step": "协办答复"}
 OPEN = "open"
 
 
@@ -66,7 +68,7 @@ def _conditions(scope: Scope, filters: Filters, now: datetime) -> list:
     if filters.industry:
         found.append(Complaint.site_id.in_(select(Site.id).where(Site.industry == filters.industry)))
     if filters.overdue:
-        found.append(Complaint.next_due_at < now)
+        found.append(_late(scope, now))
     if filters.collective:
         found.append(Complaint.collective_id.is_not(None))
     if filters.supervised:
@@ -80,6 +82,17 @@ def _conditions(scope: Scope, filters: Filters, now: datetime) -> list:
     if filters.received_before:
         found.append(Complaint.created_at < filters.received_before)
     return found
+
+
+def _late(scope: Scope, now: datetime) -> ColumnElement[bool]:
+    """Past a running deadline: the case's; for a department, the cases it holds and those where its own reply as
+    a co-handler is late (the holder's clocks are not the co-handler's to meet)."""
+    late = Complaint.next_due_at < now
+    if scope.department_id is None:
+        return late
+    my_late_replies = select(CoHandling.complaint_id).where(
+        CoHandling.department_id == scope.department_id, CoHandling.due_at < now, CoHandling.replied_at.is_(None))
+    return or_(and_(late, Complaint.department_id == scope.department_id), Complaint.id.in_(my_late_replies))
 
 
 def parse_cursor(cursor: str) -> tuple[datetime | None, int] | None:
@@ -156,6 +169,41 @@ def clock_views(complaint: Complaint, now: datetime, calendar: WorkingCalendar) 
                                "已暂停（等待工人补充材料）" if state == "paused"
                                else time_left(now, due, calendar, bool(entry.get("working")))))
     return sorted(views, key=lambda v: (v.state == "paused", v.due))
+
+
+@dataclass(frozen=True)
+class CoStepView:
+    """A co-handler of a case and its reply clock (replied: green, "已于…答复")."""
+
+    department: Department
+    roles: list[str]
+    replied_at: datetime | None
+    clock: ClockView
+
+
+def co_step_views(session: Session, complaint_ids: list[int], now: datetime, calendar: WorkingCalendar,
+                  settings: UnitSettings, department_id: int | None = None) -> dict[int, list[CoStepView]]:
+    """Per case, each co-handler's reply clock, soonest first; only `department_id`'s when given (a co-handler's
+    own queue). One query for a page of cases."""
+    if not complaint_ids:
+        return {}
+    query = (select(CoHandling, Department).join(Department, Department.id == CoHandling.department_id)
+             .where(CoHandling.complaint_id.in_(complaint_ids), CoHandling.due_at.is_not(None))
+             .order_by(CoHandling.due_at, Department.name))
+    if department_id is not None:
+        query = query.where(CoHandling.department_id == department_id)
+    found: dict[int, list[CoStepView]] = {}
+    for co, unit in session.execute(query):
+        if co.replied_at is not None:
+            replied = co.replied_at.astimezone(calendar.timezone)
+            view = ClockView("co_step", CLOCK_LABELS["co_step"], "green", co.due_at, f"已于{replied:%m-%d %H:%M}答复")
+        else:
+            reminder = remind_at(co.due_at, calendar, settings)
+            state = "red" if now >= co.due_at else "yellow" if reminder is not None and now >= reminder else "green"
+            view = ClockView("co_step", CLOCK_LABELS["co_step"], state, co.due_at,
+                             time_left(now, co.due_at, calendar, True))
+        found.setdefault(co.complaint_id, []).append(CoStepView(unit, list(co.roles or []), co.replied_at, view))
+    return found
 
 
 def time_left(now: datetime, due: datetime, calendar: WorkingCalendar, working: bool) -> str:

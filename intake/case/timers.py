@@ -60,14 +60,15 @@ class FireContext:
         return self.cache[key]
 
 
-Handler = Callable[[Session, Timer, Complaint, FireContext], None]
-# A deadline set by hand (挂牌督办, an order to pay's time limit, the police's answer to a transfer, a step of the
-# case's plan, the housing department's reply to a clearing-out notice) that no
-# status change makes obsolete: intake.case.clocks carries its timers over to each new version until the case is
-# closed.
+# A case's timer is fired with its complaint; a member unit's task timer (Timer.unit_task_id) with None.
+Handler = Callable[[Session, Timer, Complaint | None, FireContext], None]
+# A deadline that no status change makes obsolete (挂牌督办, an order to pay's time limit, the police's answer to a
+# transfer, a step of the case's plan, the housing department's reply to a clearing-out notice, a co-handler's
+# reply): intake.case.clocks carries its timers over to each new version until the case is closed.
 SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK, PLAN_CLOCK = "supervise", "payment_order", "police_transfer", "plan"
-CLEARING_CLOCK = "clearing"
-STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK, PLAN_CLOCK, CLEARING_CLOCK})
+CLEARING_CLOCK, CO_STEP_CLOCK = "clearing", "co_step"
+STICKY_CLOCKS = frozenset({SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK, POLICE_CLOCK, PLAN_CLOCK, CLEARING_CLOCK,
+                           CO_STEP_CLOCK})
 # The reminders to confirm the money after 办结 (intake.case.cases.fire_confirm): any status change ends them.
 CONFIRM_CLOCK = "confirm"
 
@@ -149,7 +150,8 @@ def fire(session: Session, timer: Timer, firing: Firing, now: datetime) -> str:
 
     The caller holds the complaint's row lock (see `fire_due`), so the version read here is the latest.
     """
-    complaint = session.get(Complaint, timer.complaint_id, populate_existing=True)
+    complaint = (session.get(Complaint, timer.complaint_id, populate_existing=True)
+                 if timer.complaint_id is not None else None)
     state = _fire_loaded(session, timer, complaint, firing, _context(firing, now, [(timer, complaint)]))
     session.flush()
     return state
@@ -163,7 +165,7 @@ def _fire_loaded(session: Session, timer: Timer, complaint: Complaint | None, fi
                  context: FireContext) -> str:
     """`fire` for a complaint already loaded (and locked) by the caller; does not flush."""
     timer.fired_at = context.now
-    if complaint is None or complaint.version != timer.version:
+    if timer.complaint_id is not None and (complaint is None or complaint.version != timer.version):
         timer.state = STALE
         return STALE
     handler = firing.handlers.get(clock_name(timer.clock))
@@ -187,9 +189,10 @@ def _retry_later(session: Session, timer: Timer, complaint: Complaint | None, no
     else:
         timer.state, timer.fired_at = ERROR, now
         ticket = complaint.ticket_no if complaint is not None else timer.complaint_id
+        what = f"案件{ticket}" if timer.complaint_id is not None else f"成员单位任务{timer.unit_task_id}"
         notify_department(session, None, {
             "kind": "timer_failed", "timer_id": timer.id, "ticket_no": ticket,
-            "text": f"案件{ticket}的自动处理（{timer.clock}）多次失败：{type(exc).__name__}，请人工处理。",
+            "text": f"{what}的自动处理（{timer.clock}）多次失败：{type(exc).__name__}，请人工处理。",
         }, timer.complaint_id, now)
     session.flush()
 
@@ -226,10 +229,10 @@ def fire_due(session: Session, now: datetime, limit: int, firing: Firing,
     claimed = claim_due(session, now, limit, clocks, exclude)
     if not claimed:
         return result
-    complaints = _load_complaints(session, sorted({t.complaint_id for t in claimed}))
-    if session.get_bind().dialect.name == "postgresql":
-        claimed = [t for t in claimed if t.complaint_id in complaints]  # the others are left for the next pass
-    batch = [(t, complaints.get(t.complaint_id)) for t in claimed]
+    complaints = _load_complaints(session, sorted({t.complaint_id for t in claimed if t.complaint_id is not None}))
+    if session.get_bind().dialect.name == "postgresql":  # those whose complaint is locked wait for the next pass
+        claimed = [t for t in claimed if t.complaint_id is None or t.complaint_id in complaints]
+    batch = [(t, complaints.get(t.complaint_id) if t.complaint_id is not None else None) for t in claimed]
     try:
         with session.begin_nested():
             states = []

@@ -49,6 +49,7 @@ class CaseAction(str, enum.Enum):
     CO_FUNDS = "co_funds"                    # 资金拨付
     CO_PAYMENT_STATUS = "co_payment_status"  # 项目款支付情况
     CO_REPLY = "co_reply"                    # 协办答复
+    PETITION = "petition"                    # 记录上访
 
     def __str__(self) -> str:
         return self.value

@@ -160,6 +160,8 @@ class EventKind(StrEnum):
     CO_FUNDS_RELEASED = "co_funds_released"
     CO_PAYMENT_STATUS = "co_payment_status"
     CO_REPLIED = "co_replied"
+    CO_STEP_OVERDUE = "co_step_overdue"  # a co-handler's reply not given by its deadline
+    PETITIONED = "petitioned"  # workers petitioned (上访) over the case: intake.case.petitions
     # Evidence that could not be fetched, and a case whose personal data retention removed.
     EVIDENCE_LOST = "evidence_lost"
     # An attachment's content stored, with its SHA-256, so the file is part of the case's hash chain.
@@ -470,12 +472,14 @@ class Attachment(Base):
 
 
 class Timer(Base):
-    """A clock as a row; it fires only if the complaint is still at the version it was set for."""
+    """A clock as a row; a case's fires only if the complaint is still at the version it was set for. A member
+    unit's task carries its reminders as timers too: no complaint then, the task instead."""
 
     __tablename__ = "timers"
     __table_args__ = (Index("ix_timers_state_due_at", "state", "due_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    unit_task_id: Mapped[int | None] = mapped_column(ForeignKey("unit_tasks.id"), index=True)
     clock: Mapped[str] = mapped_column(String(30))
     due_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer)
@@ -988,13 +992,96 @@ class UnitTaskFile(Base):
 
 class CoHandling(Base):
     """A department told to work with the handler on a case (发改 and 财政 on a government project, 国资 on an SOE
-    one, supervisors on a collective case): the case is in its scope to read and to record its own steps."""
+    one, supervisors on a collective case): the case is in its scope to read and to record its own steps. Its
+    reply is due by `due_at` (intake.case.co_steps; None for units told before co-handlers had clocks)."""
 
     __tablename__ = "co_handlings"
     __table_args__ = (Index("ix_co_handlings_department_id", "department_id", "complaint_id"),)
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), primary_key=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+
+
+class Inspection(Base):
+    """A 督查 visit the leading group's office (or a county's supervisors) made to a county, and within it a
+    department or a site, with what it found; each finding to be put right is a RectificationItem."""
+
+    __tablename__ = "inspections"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspected_on: Mapped[date] = mapped_column(Date)
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    inspectors: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    jurisdiction: Mapped[Jurisdiction] = relationship()
+    department: Mapped[Department | None] = relationship()
+    site: Mapped[Site | None] = relationship()
+    items: Mapped[list[RectificationItem]] = relationship(order_by="RectificationItem.id",
+                                                          back_populates="inspection")
+
+
+class RectificationItem(Base):
+    """A finding to be put right (整改事项) by its owner unit (a department, or a county answered by its
+    supervisor) by a deadline, and the unit's answer."""
+
+    __tablename__ = "rectification_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"), index=True)
+    finding: Mapped[str] = mapped_column(Text)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(80))
+
+    inspection: Mapped[Inspection] = relationship(back_populates="items")
+    department: Mapped[Department | None] = relationship()
+    jurisdiction: Mapped[Jurisdiction | None] = relationship()
+
+
+class RankingList(Base):
+    """A published red and yellow list (红黄榜) of one month: the city's of counties or departments, or a county's
+    of its departments. The entries are kept as published (unit, figures, score, list), so the list and its PDF
+    read the same however the cases change later."""
+
+    __tablename__ = "ranking_lists"
+    __table_args__ = (UniqueConstraint("level", "period_start", "jurisdiction_code",
+                                       name="uq_ranking_lists_level_period"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level: Mapped[str] = mapped_column(String(20))  # county | department
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    # The publishing county for a county's list, None for the city's.
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    published_by: Mapped[str] = mapped_column(String(80))
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Petition(Base):
+    """A petition (上访) over a case: workers who went to a government office, when, where, how many. It names the
+    case's handling department and county at the time, which answer for it, and the figures count it."""
+
+    __tablename__ = "petitions"
+    __table_args__ = (Index("ix_petitions_petitioned_at", "petitioned_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    petitioned_at: Mapped[datetime]
+    place: Mapped[str] = mapped_column(String(200))
+    people: Mapped[int] = mapped_column(Integer)
+    who: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
+    recorded_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -270,6 +270,51 @@ class TargetSettings:
 
 
 @dataclass(frozen=True)
+class UnitSettings:
+    """Member units' deadlines (intake.case.co_steps, intake.units.tasks): local policy, so configuration."""
+
+    co_step_days: int = 5  # working days a co-handler has for its reply, from the day it is told
+    remind_days: int = 1  # working days before a co-handler's or a task's deadline that the unit is reminded
+
+    def __post_init__(self) -> None:
+        if self.co_step_days < 1:
+            raise SettingsError(f"units.co_step_days must be at least 1, not {self.co_step_days}")
+        if not 0 <= self.remind_days < self.co_step_days:
+            raise SettingsError(f"units.remind_days must be 0 (no reminder) up to co_step_days - 1, "
+                                f"not {self.remind_days}")
+
+
+@dataclass(frozen=True)
+class RankingSettings:
+    """The red and yellow lists (红黄榜, intake.units.rankings): each figure's weight in a unit's score (0 leaves it
+    out), the fewest cases a unit needs to be ranked, and who goes on which list."""
+
+    weight_ack_rate: int = 20  # 响应率: acknowledged on time
+    weight_reply_rate: int = 30  # 按时办结率
+    weight_closure_rate: int = 30  # 销号率
+    weight_satisfaction_rate: int = 10  # 满意率
+    weight_overdue_rate: int = 10  # 超期率 (counted the other way: fewer overdue, more points)
+    weight_task_rate: int = 10  # 任务按时率: member-unit tasks due in the month answered on time
+    min_cases: int = 3
+    red_min_score: int = 85  # the best `list_size` units scoring at least this are on the red list
+    yellow_below_score: int = 60  # the worst `list_size` units scoring below this are on the yellow list
+    list_size: int = 3
+
+    @property
+    def weights(self) -> dict[str, int]:
+        return {f.name.removeprefix("weight_"): getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name.startswith("weight_") and getattr(self, f.name)}
+
+    def __post_init__(self) -> None:
+        if any(getattr(self, f.name) < 0 for f in dataclasses.fields(self)) or not self.weights:
+            raise SettingsError("rankings: weights must not be negative and at least one must be above 0")
+        if not 0 <= self.yellow_below_score <= self.red_min_score <= 100:
+            raise SettingsError("rankings: need 0 <= yellow_below_score <= red_min_score <= 100")
+        if self.list_size < 1 or self.min_cases < 1:
+            raise SettingsError("rankings: list_size and min_cases must be at least 1")
+
+
+@dataclass(frozen=True)
 class WarningSettings:
     """Thresholds of the warning indicators (intake.warnings.indicators): local policy, so configuration."""
 
@@ -308,6 +353,8 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     targets: TargetSettings = field(default_factory=TargetSettings)
+    units: UnitSettings = field(default_factory=UnitSettings)
+    rankings: RankingSettings = field(default_factory=RankingSettings)
     enforcement: EnforcementSettings = field(default_factory=EnforcementSettings)
     warnings: WarningSettings = field(default_factory=WarningSettings)
 

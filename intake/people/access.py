@@ -35,15 +35,16 @@ WORK = frozenset({A.ACKNOWLEDGE, A.REQUEST_RETURN, A.CONTACT, A.WAIT, A.MATERIAL
 HEAD = WORK | {A.RETURN, A.DECIDE_EXTENSION, A.DECIDE_RETURN, A.REOPEN, A.ORDER_PAYMENT, A.POLICE_TRANSFER,
                A.PLAN_STEP, A.CLEARING_NOTICE, "blacklist_draft", A.UNMARK_DUPLICATE}
 SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, A.MERGE_COLLECTIVE, A.SPLIT_COLLECTIVE, "export",
-                    "blacklist", "payroll_import", "tasks"}
+                    "blacklist", "payroll_import", "tasks", A.PETITION}
 ACTIONS: dict[Role, frozenset[str]] = {
     Role.STAFF: WORK,
     Role.HEAD: HEAD | {"export"},
     Role.COUNTY: SUPERVISE,
     Role.ADMIN: SUPERVISE | {"audit", "users", "sites_import", "dead_letters"},
 }
-# The dispatch desk re-routes returned cases by hand, and calls the workers whose messages could not be delivered.
-DESK_EXTRA = frozenset({A.TRANSFER, "dead_letters"})
+# The dispatch desk re-routes returned cases by hand, calls the workers whose messages could not be delivered, and
+# records petitions (上访) as supervisors do.
+DESK_EXTRA = frozenset({A.TRANSFER, "dead_letters", A.PETITION})
 
 
 class AccessDenied(PermissionError):

@@ -23,13 +23,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from intake.case import cases, clocks, timers
+from intake.case import cases, clocks, co_clocks, timers
 from intake.delivery import media, outbox
 from intake.enforcement import clearing, crosscheck, orders, plans, police
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
-from intake.units import digest
+from intake.units import digest, tasks
 from intake.warnings import ledger as warnings
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     timers.CLEARING_CLOCK: clearing.fire_notice,
     cases.MATERIAL_CLOCK: cases.fire_material,
     cases.CONFIRM_CLOCK: cases.fire_confirm,
+    timers.CO_STEP_CLOCK: co_clocks.fire,
+    tasks.TASK_CLOCK: tasks.fire_reminder,
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
 }
 # Timers fired alone, one transaction each (see the module's docstring).

@@ -15,6 +15,8 @@ Definitions (the on-time facts themselves are defined in intake.supervision.case
   (complaints.satisfied true) / workers who answered.
 - Open = not closed; overdue now = open with a running deadline already past (complaints.next_due_at).
 - Money claimed is the complaints' amounts, recovered what the departments recorded.
+- Petitions (上访) are counted by the day they were made (not the case's), against the department and county that
+  held the case then.
 - 两个清零: every open case in scope and filters (whatever its date) counts against its target date:
   government-invested and SOE projects against `[targets] gov_soe_clear_by`, all others `all_clear_by`.
 """
@@ -34,6 +36,7 @@ from intake.foundation.models import (
     Department,
     Investment,
     Jurisdiction,
+    Petition,
     Priority,
     Site,
     Status,
@@ -43,7 +46,7 @@ from intake.people.access import Scope, in_county
 
 from .tallies import CLOSED, COUNTERS, RECEIVED
 
-F, C, T = CaseFacts, Complaint, DailyTally
+F, C, T, P = CaseFacts, Complaint, DailyTally, Petition
 LIST_MAX = 100
 REPEATED_MIN = 2
 REPEAT_WINDOW_DAYS = 90
@@ -79,6 +82,7 @@ class Tally:
     overdue: int = 0
     claimed: int = 0
     recovered: int = 0
+    petitions: int = 0  # petitions (上访) made in the date range, counted against the unit that held the case
 
     def add(self, other: Tally) -> None:
         for f in fields(self):
@@ -160,12 +164,18 @@ def conditions(scope: Scope, filters: Filters, timezone: str, *, dated: bool = T
         found.append(in_county(filters.county))
     if filters.department_id is not None:
         found.append(C.department_id == filters.department_id)
+    sites = _sites(filters)
+    if sites is not None:
+        found.append(C.site_id.in_(sites))
+    return found
+
+
+def _sites(filters: Filters):
+    """The sites of the industry and investment chosen, as a subquery; None when neither is."""
     site_conditions = [c for c in (Site.industry == filters.industry if filters.industry else None,
                                    Site.investment == filters.investment if filters.investment else None)
                        if c is not None]
-    if site_conditions:
-        found.append(C.site_id.in_(select(Site.id).where(*site_conditions)))
-    return found
+    return select(Site.id).where(*site_conditions) if site_conditions else None
 
 
 def _count(condition) -> ColumnElement[int]:
@@ -203,8 +213,9 @@ def figures(session: Session, scope: Scope, filters: Filters, now: datetime, tim
         .outerjoin(Department, Department.id == C.department_id)
         .where(*conditions(scope, filters, timezone), C.status != Status.CLOSED.value, C.next_due_at < now)
         .group_by(C.department_id, county_of())).all())
+    petitioned = _petitions(session, scope, filters, timezone)
     units = {(d, county): list(numbers) for d, county, *numbers in counted}
-    for key in overdue:
+    for key in (*overdue, *petitioned):
         units.setdefault(key, [0] * len(COUNTERS))
     departments = {d.id: d for d in session.scalars(select(Department).where(
         Department.id.in_({d for d, _ in units if d})))}
@@ -215,7 +226,8 @@ def figures(session: Session, scope: Scope, filters: Filters, now: datetime, tim
     for (department_id, county), numbers in units.items():
         counts = dict(zip(COUNTERS, numbers))
         tally = Tally(**counts, open=counts["received"] - counts["closed"],
-                      overdue=overdue.get((department_id, county), 0))
+                      overdue=overdue.get((department_id, county), 0),
+                      petitions=petitioned.get((department_id, county), 0))
         county = county or None
         department = departments.get(department_id)
         unit = by_department.setdefault((county, department_id), Unit(
@@ -225,6 +237,25 @@ def figures(session: Session, scope: Scope, filters: Filters, now: datetime, tim
         total.add(tally)
     return Figures(sorted(by_county.values(), key=lambda u: u.code or "~"),
                    sorted(by_department.values(), key=lambda u: (u.code or "~", u.name)), total)
+
+
+def _petitions(session: Session, scope: Scope, filters: Filters, timezone: str) -> dict[tuple[int, str], int]:
+    """Petitions made in the date range per (department, county) that held the case then, in scope and county."""
+    found = [scope.units(P.department_id, P.jurisdiction_code)]
+    if filters.start:
+        found.append(P.petitioned_at >= day_bounds(filters.start, timezone))
+    if filters.end:
+        found.append(P.petitioned_at < day_bounds(filters.end + timedelta(days=1), timezone))
+    if filters.county:
+        found.append(P.jurisdiction_code == filters.county)
+    if filters.department_id is not None:
+        found.append(P.department_id == filters.department_id)
+    sites = _sites(filters)
+    if sites is not None:
+        found.append(P.complaint_id.in_(select(C.id).where(C.site_id.in_(sites))))
+    return {(d or 0, county or ""): n for d, county, n in session.execute(
+        select(P.department_id, P.jurisdiction_code, func.count()).where(*found)
+        .group_by(P.department_id, P.jurisdiction_code)).all()}
 
 
 def daily(session: Session, scope: Scope, filters: Filters, timezone: str, today: date,

@@ -4,6 +4,9 @@ with a text and files and gets a receipt; the office follows completion per task
 Who issues: the roles with the "tasks" power, to the units in their reach (a county supervisor: the county
 itself and its departments; the city: any). Who answers: a department's staff for a department's part, the
 county supervisor for a county's part. An answer after the deadline is kept and counted late.
+
+Units that have not answered are reminded `[units] remind_days` working days before the deadline and told when
+it has passed: two timer rows of the task ("unit_task:remind", "unit_task:overdue") that the worker fires.
 """
 from __future__ import annotations
 
@@ -14,9 +17,24 @@ from pathlib import PurePath
 from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
-from intake.foundation.models import Department, Jurisdiction, UnitTask, UnitTaskAssignment, UnitTaskFile
+from intake.case import timers
+from intake.case.co_clocks import remind_at
+from intake.delivery.outbox import notify_department
+from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.models import (
+    Complaint,
+    Department,
+    Jurisdiction,
+    RectificationItem,
+    Timer,
+    UnitTask,
+    UnitTaskAssignment,
+    UnitTaskFile,
+)
+from intake.foundation.settings import UnitSettings
 from intake.people.access import Scope, departments_in_reach
 from intake.people.staff import Role
+from intake.registry.directory import department
 
 KINDS = {"ledger": "台账报送", "self_inspection": "自查自纠", "reply": "通报回复", "other": "其他任务"}
 FILE_TYPES = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
@@ -27,6 +45,8 @@ FILE_TYPES = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/j
 MAX_FILES = 5
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_TEXT = 5000
+TASK_CLOCK = "unit_task"
+REMIND, OVERDUE = "remind", "overdue"
 
 
 class TaskError(ValueError):
@@ -60,22 +80,28 @@ class UnitRecord:
     overdue: int
 
 
-def unit_name(assignment: UnitTaskAssignment) -> str:
-    if assignment.department is not None:
-        return assignment.department.name
-    return assignment.jurisdiction.name
+def unit_name(part: UnitTaskAssignment | RectificationItem) -> str:
+    """The unit a part is given to: a department, or a county."""
+    if part.department is not None:
+        return part.department.name
+    return part.jurisdiction.name
 
 
-def state_of(assignment: UnitTaskAssignment, now: datetime) -> str:
-    due = assignment.task.due_at
-    if assignment.answered_at is not None:
-        return "on_time" if assignment.answered_at <= due else "late"
+def deadline_state(due: datetime, answered_at: datetime | None, now: datetime) -> str:
+    """"on_time" or "late" once answered, "overdue" past the deadline unanswered, else "open"."""
+    if answered_at is not None:
+        return "on_time" if answered_at <= due else "late"
     return "overdue" if now > due else "open"
 
 
+def state_of(assignment: UnitTaskAssignment, now: datetime) -> str:
+    return deadline_state(assignment.task.due_at, assignment.answered_at, now)
+
+
 def issue(session: Session, scope: Scope, *, kind: str, title: str, body: str, due_at: datetime,
-          department_ids: list[int], county_codes: list[str], now: datetime) -> UnitTask:
-    """A new task to the chosen units, all with the same deadline."""
+          department_ids: list[int], county_codes: list[str], now: datetime, calendar: WorkingCalendar,
+          settings: UnitSettings) -> UnitTask:
+    """A new task to the chosen units, all with the same deadline, and its reminders."""
     scope.require("tasks")
     title, body = (title or "").strip(), (body or "").strip()
     if kind not in KINDS:
@@ -86,9 +112,47 @@ def issue(session: Session, scope: Scope, *, kind: str, title: str, body: str, d
         raise TaskError(f"任务说明不能超过{MAX_TEXT}字")
     if due_at <= now:
         raise TaskError("截止时间须晚于现在")
-    reach = {d.id: d for d in departments_in_reach(session, scope)}
-    departments = sorted(set(department_ids))
-    counties = sorted(set(county_codes))
+    departments, counties = check_units(session, scope, department_ids, county_codes)
+    task = UnitTask(kind=kind, title=title, body=body, due_at=due_at, issued_by=scope.username,
+                    jurisdiction_code=scope.jurisdiction_code if scope.role is Role.COUNTY else None, created_at=now)
+    task.assignments = ([UnitTaskAssignment(department_id=d) for d in departments]
+                        + [UnitTaskAssignment(jurisdiction_code=c) for c in counties])
+    session.add(task)
+    session.flush()
+    reminder = remind_at(due_at, calendar, settings)
+    for step, when in ((REMIND, reminder), (OVERDUE, due_at)):
+        if when is not None and when > now:
+            session.add(Timer(unit_task_id=task.id, clock=f"{TASK_CLOCK}:{step}", due_at=when, version=0,
+                              state=timers.PENDING, created_at=now))
+    session.flush()
+    return task
+
+
+def fire_reminder(session: Session, timer: Timer, _complaint: Complaint | None, context: timers.FireContext) -> None:
+    """Remind each unit that has not answered the task yet, or tell it the deadline has passed: a department in
+    its console inbox and contacts, a county through its supervising department."""
+    task = session.get(UnitTask, timer.unit_task_id)
+    step = timer.clock.split(":", 1)[1]
+    when = task.due_at.astimezone(context.calendar.timezone).strftime("%m月%d日%H:%M")
+    if step == REMIND:
+        kind, text = "task_reminder", f"【任务提醒】“{task.title}”须于{when}前报送，本单位尚未报送，请及时办理。"
+    else:
+        kind, text = "task_overdue", f"【任务逾期】“{task.title}”已于{when}截止，本单位尚未报送，请尽快报送。"
+    for part in task.assignments:
+        if part.answered_at is not None:
+            continue
+        unit = part.department or department(session, part.jurisdiction_code, context.settings.routing.supervisor_kind)
+        if unit is not None:
+            notify_department(session, unit, {"kind": kind, "task_id": task.id, "text": text}, None, context.now,
+                              flush=False)
+
+
+def check_units(session: Session, scope: Scope, department_ids: list[int],
+                county_codes: list[str]) -> tuple[list[int], list[str]]:
+    """The units chosen, each once, if all are in the user's reach (a county supervisor: the county and its
+    departments); TaskError otherwise."""
+    reach = {d.id for d in departments_in_reach(session, scope)}
+    departments, counties = sorted(set(department_ids)), sorted(set(county_codes))
     if not departments and not counties:
         raise TaskError("请至少选择一个单位")
     if any(d not in reach for d in departments):
@@ -96,22 +160,17 @@ def issue(session: Session, scope: Scope, *, kind: str, title: str, body: str, d
     known = set(session.scalars(select(Jurisdiction.code).where(Jurisdiction.code.in_(counties))))
     if set(counties) - known or scope.role is Role.COUNTY and set(counties) - {scope.jurisdiction_code}:
         raise TaskError("所选区县不在您的范围内")
-    task = UnitTask(kind=kind, title=title, body=body, due_at=due_at, issued_by=scope.username,
-                    jurisdiction_code=scope.jurisdiction_code if scope.role is Role.COUNTY else None, created_at=now)
-    task.assignments = ([UnitTaskAssignment(department_id=d) for d in departments]
-                        + [UnitTaskAssignment(jurisdiction_code=c) for c in counties])
-    session.add(task)
-    session.flush()
-    return task
+    return departments, counties
 
 
-def _answerable(scope: Scope):
-    """The assignments this user answers for: their department's, or their county's as its supervisor."""
+def answerable(scope: Scope, model: type[UnitTaskAssignment] | type[RectificationItem] = UnitTaskAssignment):
+    """The parts (of tasks, or of inspections) this user answers for: their department's, or their county's as its
+    supervisor; None for none."""
     mine = []
     if scope.department_id is not None:
-        mine.append(UnitTaskAssignment.department_id == scope.department_id)
+        mine.append(model.department_id == scope.department_id)
     if scope.role is Role.COUNTY and scope.jurisdiction_code:
-        mine.append(UnitTaskAssignment.jurisdiction_code == scope.jurisdiction_code)
+        mine.append(model.jurisdiction_code == scope.jurisdiction_code)
     return or_(*mine) if mine else None
 
 
@@ -138,7 +197,7 @@ def followed_tasks(session: Session, scope: Scope) -> list[UnitTask]:
 
 
 def my_assignments(session: Session, scope: Scope) -> list[UnitTaskAssignment]:
-    condition = _answerable(scope)
+    condition = answerable(scope)
     if condition is None:
         return []
     return list(session.scalars(
@@ -154,17 +213,19 @@ def task_for(session: Session, scope: Scope, task_id: int) -> UnitTask | None:
         return None
     if scope.role is Role.ADMIN or scope.role is Role.COUNTY and task.jurisdiction_code == scope.jurisdiction_code:
         return task
-    return task if any(_mine(scope, a) for a in task.assignments) else None
+    return task if any(answers_for(scope, a) for a in task.assignments) else None
 
 
-def _mine(scope: Scope, assignment: UnitTaskAssignment) -> bool:
-    return (scope.department_id is not None and assignment.department_id == scope.department_id
-            or scope.role is Role.COUNTY and assignment.jurisdiction_code is not None
-            and assignment.jurisdiction_code == scope.jurisdiction_code)
+def answers_for(scope: Scope, part: UnitTaskAssignment | RectificationItem) -> bool:
+    """Whether this user answers for the unit a part is given to: its department's staff, its county's
+    supervisor."""
+    return (scope.department_id is not None and part.department_id == scope.department_id
+            or scope.role is Role.COUNTY and part.jurisdiction_code is not None
+            and part.jurisdiction_code == scope.jurisdiction_code)
 
 
 def my_part(task: UnitTask, scope: Scope) -> UnitTaskAssignment | None:
-    return next((a for a in task.assignments if _mine(scope, a)), None)
+    return next((a for a in task.assignments if answers_for(scope, a)), None)
 
 
 def file_for(session: Session, scope: Scope, file_id: int) -> UnitTaskFile | None:
