@@ -38,11 +38,14 @@ def chat_case(session, settings, phone: str, closed_ago: timedelta | None, age: 
                        reply="已收到", received_at=filed),
         Attachment(complaint_id=complaint.id, filename="iou.jpg", content_type="image/jpeg", size=3, sha256="0" * 64,
                    content=b"jpg"),
-        ClaimLine(complaint_id=complaint.id, worker_name="张三", amount_claimed=4000, amount_paid=4000),
+        ClaimLine(complaint_id=complaint.id, worker_name="张三", amount_claimed=4000, amount_paid=4000,
+                  phone="13800000002"),
         Outbox(complaint_id=complaint.id, destination=f"sms:{phone}", payload={"kind": "worker_closed", "text": "已销号"},
                state="sent"),
         Outbox(complaint_id=complaint.id, destination="department:1", payload={"kind": "new_case", "text": "新案件"},
                state="sent"),
+        Outbox(complaint_id=complaint.id, destination="sms:13800000002",  # the line's own 工资到手了吗
+               payload={"kind": "worker_confirm", "text": "张三您好"}, state="sent"),
         Conversation(channel="sms", user_id=phone, state="idle", draft={"phone": phone}, updated_at=filed),
     ])
     complaint.amount_recovered = 12000
@@ -96,8 +99,8 @@ def test_only_cases_closed_longer_ago_than_the_period_are_anonymised(app, sessio
     before = figures(session)
     phones = {name: c.channel_user_id for name, c in cases.items()}
     untouched = {name: left_of(session, c.id, phones[name]) for name, c in cases.items()}
-    assert untouched["expired"] == {"photos": 1, "chat": 2, "outbox": ["department:1", "sms:13911110001"],
-                                    "conversations": 1}
+    assert untouched["expired"] == {"photos": 1, "chat": 2, "conversations": 1,
+                                    "outbox": ["department:1", "sms:13800000002", "sms:13911110001"]}
 
     dry = invoke(app, "retention", "--dry-run")
     assert dry.exit_code == 0, dry.output
@@ -113,7 +116,7 @@ def test_only_cases_closed_longer_ago_than_the_period_are_anonymised(app, sessio
     assert raw_complainant(session, expired) == (None, None, None, None, None)
     assert expired.complainant.id_number_masked is None and expired.free_text == REMOVED_TEXT
     assert expired.channel_user_id is None and expired.anonymised_at is not None
-    assert [line.worker_name for line in expired.claim_lines] == [None]
+    assert [(line.worker_name, line.phone, line.phone_hash) for line in expired.claim_lines] == [(None, None, None)]
     assert expired.events[-1].kind == "anonymised"
     assert left_of(session, expired.id, phones["expired"]) == {"photos": 0, "chat": 0, "outbox": ["department:1"], "conversations": 0}
     for name in ("recent", "open"):

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from intake.conversation import replies as R
 from intake.foundation.models import AuditEntry, ClaimLine, Complaint, Event, EventKind, Outbox, Status, utcnow
 from tests.helpers import (
+    Chat,
     act,
     case_page,
     confirm_link,
@@ -203,6 +204,26 @@ def test_a_single_worker_answers_the_resolved_notice_by_sms(app, session, settin
     # Afterwards a "1" is no answer to anything any more: it does not reopen or file anything.
     assert answer_by_sms(session, settings, COMPLAINANT, "1").text != R.PAID_CLOSED.format(ticket=case.ticket_no)
     assert reload(session, case).status == Status.CLOSED.value
+
+
+def test_a_wechat_complainant_is_asked_on_wechat_and_answers_there(app, session, settings, lanshan_site, staff):
+    case = routed(app, session, settings, lanshan_site, channel="wechat", user="openid-9")
+    for action in ("acknowledge", "accept"):
+        act(staff, case.ticket_no, action)
+    for name, phone in (("张三", COMPLAINANT), ("李四", "13800000002")):
+        act(staff, case.ticket_no, "claim_line", worker_name=name, amount="6000", phone=phone)
+    for line in reload(session, case).claim_lines:
+        act(staff, case.ticket_no, "payment", line_id=str(line.id), amount_paid="6000")
+    act(staff, case.ticket_no, "resolve", outcome="已付清", amount_recovered="12000", workers_paid="2")
+    asked = questions(session, case)
+    assert set(asked) == {"wechat:openid-9", "sms:13800000002"}
+    assert asked["wechat:openid-9"].payload["fallbacks"] == ["wechat-template:openid-9", f"sms:{COMPLAINANT}"]
+    chat = Chat(session, settings, channel="wechat", user="openid-9")
+    chat.now = utcnow()
+    assert chat.say("已经到手").text == R.PAID_NOTED.format(ticket=case.ticket_no)
+    assert (line_of(session, case, "张三").confirmation, line_of(session, case, "张三").answered_via) == \
+        ("confirmed", "wechat")
+    assert line_of(session, case, "李四").confirmation == "asked"
 
 
 @pytest.mark.parametrize("phone", ["12345", "1380000000x", "23800000002"])

@@ -250,8 +250,11 @@ def asked_lines(complaint: Complaint) -> list[ClaimLine]:
 
 
 def _ask_to_confirm(session: Session, complaint: Complaint, ctx: CaseContext, outcome: str) -> None:
-    lines = [line for line in asked_lines(complaint) if line.confirmation != Confirmation.CONFIRMED]
-    if not asked_lines(complaint):
+    """The questions of 办结 (a worker who already said yes at an earlier 办结 is not asked again), and the first
+    reminder's timer."""
+    asked = asked_lines(complaint)
+    lines = [line for line in asked if line.confirmation != Confirmation.CONFIRMED]
+    if not asked:
         tell_worker(session, ctx.settings, complaint, "resolved", ctx.now, outcome=outcome,
                     confirm_url=confirm_url(ctx.settings, complaint))
     else:
@@ -580,14 +583,14 @@ def add_claim_line(session: Session, complaint: Complaint, *, actor: str, worker
     worker_name = _required(worker_name, "工人姓名")
     if amount_claimed is not None:
         _within(amount_claimed, AMOUNT_MAX, "金额")
-    if phone and normalise_phone(phone) is None:
+    number = normalise_phone(phone) if phone else None
+    if phone and number is None:
         raise CaseError("手机号不对，请填写11位手机号")
-    phone = normalise_phone(phone) if phone else None
     if session.scalar(select(ClaimLine.id).where(ClaimLine.complaint_id == complaint.id,
                                                  ClaimLine.worker_name == worker_name)) is not None:
         raise CaseError(f"{worker_name}已在工人明细中")
     line = ClaimLine(complaint_id=complaint.id, worker_name=worker_name, amount_claimed=amount_claimed,
-                     amount_paid=0, phone=phone)
+                     amount_paid=0, phone=number)
     session.add(line)
     session.flush()
     record(session, complaint, EventKind.CLAIM_LINE_ADDED, actor=actor, note=worker_name, data={"line_id": line.id})

@@ -112,9 +112,12 @@ def _anonymise(session: Session, complaint: Complaint, before: datetime, now: da
 
 
 def _worker_addresses(complaint: Complaint) -> list[str]:
-    """Every outbox destination that reaches this worker (intake.case.notices), whether or not they sent 退订 since."""
+    """Every outbox destination that reaches this worker (intake.case.notices), whether or not they sent 退订 since,
+    and the other workers of the case asked on their own claim lines."""
     user, phone = complaint.channel_user_id, complaint.complainant.phone
-    return [f"sms:{phone}"] * bool(phone) + [f"sms:{user}", f"wechat:{user}", f"wechat-template:{user}"] * bool(user)
+    lines = [f"sms:{line.phone}" for line in complaint.claim_lines if line.phone]
+    return ([f"sms:{phone}"] * bool(phone) + [f"sms:{user}", f"wechat:{user}", f"wechat-template:{user}"] * bool(user)
+            + lines)
 
 
 def _forget_conversation(session: Session, complaint: Complaint, before: datetime) -> None:
