@@ -8,10 +8,11 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from handlers.cli import main
-from intake.foundation.models import Attendance, Complaint, Outbox, RosterEntry, Site, SiteWarning
+from handlers.runtime import services
+from intake.foundation.models import Attendance, Complaint, Outbox, RosterEntry, Site, SiteWarning, Timer
 from intake.foundation.settings import WarningSettings
 from intake.people.access import Scope
 from intake.people.staff import Role
@@ -19,7 +20,7 @@ from intake.registry.directory import department
 from intake.supervision.employers import list_employer, remove_listing
 from intake.warnings import ledger
 from intake.warnings.payroll import PayrollError, import_file, import_records
-from tests.helpers import auth, csrf_token, flashed, invoke, login, make_accounts, make_client, worker_pass
+from tests.helpers import CAL, auth, csrf_token, flashed, invoke, login, make_accounts, make_client, worker_pass
 
 # Thursday 2026-12-17, 10:00 in Linyi: the site's pay day (the 10th) and 3 working days of grace have passed.
 NOW = datetime(2026, 12, 17, 2, 0, tzinfo=timezone.utc)
@@ -131,6 +132,81 @@ def test_payroll_below_the_minimum_wage_is_a_key_warning_escalated_when_not_rect
     assert (repeat.created, repeat.unchanged) == (0, 1)
 
 
+def test_a_key_warning_cleared_before_its_deadline_is_never_escalated(app, session, site):
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数\n{A},2026-11,20\n")
+    load(session, site, "account", f"类型,日期,金额,身份证号\n代发,2026-12-11,1500,{A}\n")
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "paid_below_minimum")
+    [timer] = session.scalars(select(Timer).where(Timer.warning_id == warning.id)).all()
+    assert (timer.clock, timer.due_at, timer.state) == ("warning_rectify", warning.due_at, "pending")
+
+    ledger.clear(session, ADMIN, warning, "已补发差额", NOW + timedelta(days=1))
+    session.commit()
+    worker_pass(app, warning.due_at + timedelta(days=1))
+    [warning] = live(session, site, "paid_below_minimum")
+    assert (warning.status, warning.escalated_at, timer.state) == ("cleared", None, "cancelled")
+    assert [o for o in session.scalars(select(Outbox)) if o.payload.get("kind") == "warning_escalated"] == []
+
+
+def test_two_workers_evaluating_at_once_raise_each_warning_once(app, settings, session, site):
+    """Two worker transactions run the daily step together: one evaluates, the other finds the lock taken and
+    goes on at once; after both commit, a third pass finds today's mark and evaluates nothing."""
+    if not settings.database.url.startswith("postgresql"):
+        pytest.skip("several workers share one PostgreSQL database; SQLite runs one worker")
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数\n{A},2026-11,20\n")
+    sessions, config = services(app).sessions, services(app).settings
+    with sessions() as first, sessions() as second:
+        raised = ledger.run_due(first, NOW, config, CAL).raised
+        second.execute(text("SET LOCAL lock_timeout = '2s'"))
+        assert ledger.run_due(second, NOW, config, CAL) == ledger.PassCounts()
+        second.commit()
+        first.commit()
+    with sessions.begin() as third:
+        assert ledger.run_due(third, NOW + timedelta(minutes=1), config, CAL) == ledger.PassCounts()
+    session.expire_all()
+    rows = session.scalars(select(SiteWarning.indicator).where(SiteWarning.site_id == site.id)).all()
+    assert raised == len(rows) and sorted(rows) == sorted(set(rows)) and "attended_not_paid" in rows
+
+
+def test_records_imported_while_the_indicators_run_are_evaluated_on_the_next_pass(app, settings, session, site,
+                                                                                monkeypatch):
+    """The payroll arrives (and commits) while a worker is evaluating with the records before it: that pass
+    must not mark the day done, or the warning it raised would stay up until tomorrow."""
+    if not settings.database.url.startswith("postgresql"):
+        pytest.skip("on SQLite the import waits for the evaluation's write lock")
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数\n{A},2026-11,20\n")
+    evaluate = ledger.evaluate
+
+    def records_arrive_meanwhile(*args):
+        counts = evaluate(*args)
+        with services(app).sessions() as bank:
+            load(bank, bank.get(Site, site.id), "account", f"类型,日期,金额,身份证号\n代发,2026-12-11,2200,{A}\n")
+        return counts
+
+    monkeypatch.setattr(ledger, "evaluate", records_arrive_meanwhile)
+    worker_pass(app, NOW)
+    assert live(session, site, "attended_not_paid")[0].status == "open"
+    monkeypatch.undo()
+    worker_pass(app, NOW + timedelta(minutes=1))
+    assert live(session, site, "attended_not_paid")[0].status == "cleared"
+
+
+def test_workers_unpaid_counts_the_months_after_the_last_payout_at_the_agreed_monthly_wage(app, session, site):
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数,月工资\n{A},2026-07,22,\n{A},2026-08,21,4350\n"
+                                       f"{A},2026-09,11,4350\n{B},2026-08,20,\n{B},2026-09,20,\n")
+    load(session, site, "account", f"类型,日期,金额,身份证号\n代发,2026-08-10,2200,{A}\n代发,2026-10-31,4000,{B}\n")
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "workers_unpaid")
+    [(worker, line)] = warning.figures["lines"].items()
+    assert worker == session.scalar(select(RosterEntry.id_number_hash).where(RosterEntry.name == "王五"))
+    assert line == {"months": ["2026-08", "2026-09"], "days": 32, "owed": 6400}  # 21 × 200 + 11 × 200
+    assert (warning.figures["workers"], warning.figures["owed"]) == (1, 6400)
+
+
 def test_workers_unpaid_for_two_months_open_a_case_with_the_sums(app, session, site):
     load(session, site, "roster", ROSTER)
     load(session, site, "attendance", f"身份证号,月份,出勤天数,日工资\n{A},2026-09,20,300\n{A},2026-10,10,\n"
@@ -204,10 +280,10 @@ def test_console_uploads_lists_in_scope_clears_and_turns_a_warning_into_a_case(a
     users = make_accounts(session)
     login(client, users["county"])
     page = client.get("/console/warnings").get_data(as_text=True)
-    for kind, text in (("roster", ROSTER), ("attendance", f"身份证号,月份,出勤天数\n{A},2026-09,20\n{A},2026-10,20\n")):
+    for kind, rows in (("roster", ROSTER), ("attendance", f"身份证号,月份,出勤天数\n{A},2026-09,20\n{A},2026-10,20\n")):
         response = client.post("/console/payroll/import", data={
             "csrf_token": csrf_token(page), "site": "W-1", "kind": kind,
-            "file": (io.BytesIO(text.encode("gb18030")), f"{kind}.csv")}, content_type="multipart/form-data")
+            "file": (io.BytesIO(rows.encode("gb18030")), f"{kind}.csv")}, content_type="multipart/form-data")
         assert "新增" in flashed(client, response)
     response = client.post("/console/payroll/import", data={
         "csrf_token": csrf_token(page), "site": "W-1", "kind": "attendance",

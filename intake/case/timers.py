@@ -4,7 +4,9 @@ A timer fires only if its complaint is still at that version; otherwise it is ma
 so a transition never has to chase the timers it made obsolete. The timer's state change and its handler's
 effects (events, outbox rows) share one transaction, so an effect happens once however often a pass runs or
 crashes. Handlers are looked up by clock name in the table the caller passes (the worker's is
-`intake.runtime.worker.TIMER_HANDLERS`).
+`intake.runtime.worker.TIMER_HANDLERS`). A timer may instead carry a warning (intake.warnings: a rectification
+deadline): it has no complaint and no version, its handler receives None for the complaint and reads
+`timer.warning`, and whoever closes the warning cancels it.
 """
 from __future__ import annotations
 
@@ -60,7 +62,7 @@ class FireContext:
         return self.cache[key]
 
 
-Handler = Callable[[Session, Timer, Complaint, FireContext], None]
+Handler = Callable[[Session, Timer, Complaint | None, FireContext], None]
 # A deadline set by hand (挂牌督办, and an order to pay's time limit) that no status change makes obsolete:
 # intake.case.clocks carries its timers over to each new version until the case is closed.
 SUPERVISE_CLOCK, PAYMENT_ORDER_CLOCK = "supervise", "payment_order"
@@ -144,7 +146,8 @@ def fire(session: Session, timer: Timer, firing: Firing, now: datetime) -> str:
 
     The caller holds the complaint's row lock (see `fire_due`), so the version read here is the latest.
     """
-    complaint = session.get(Complaint, timer.complaint_id, populate_existing=True)
+    complaint = (session.get(Complaint, timer.complaint_id, populate_existing=True)
+                 if timer.complaint_id is not None else None)
     state = _fire_loaded(session, timer, complaint, firing, _context(firing, now, [(timer, complaint)]))
     session.flush()
     return state
@@ -158,7 +161,7 @@ def _fire_loaded(session: Session, timer: Timer, complaint: Complaint | None, fi
                  context: FireContext) -> str:
     """`fire` for a complaint already loaded (and locked) by the caller; does not flush."""
     timer.fired_at = context.now
-    if complaint is None or complaint.version != timer.version:
+    if timer.complaint_id is not None and (complaint is None or complaint.version != timer.version):
         timer.state = STALE
         return STALE
     handler = firing.handlers.get(clock_name(timer.clock))
@@ -182,9 +185,10 @@ def _retry_later(session: Session, timer: Timer, complaint: Complaint | None, no
     else:
         timer.state, timer.fired_at = ERROR, now
         ticket = complaint.ticket_no if complaint is not None else timer.complaint_id
+        subject = f"案件{ticket}" if timer.warning_id is None else f"预警{timer.warning_id}"
         notify_department(session, None, {
             "kind": "timer_failed", "timer_id": timer.id, "ticket_no": ticket,
-            "text": f"案件{ticket}的自动处理（{timer.clock}）多次失败：{type(exc).__name__}，请人工处理。",
+            "text": f"{subject}的自动处理（{timer.clock}）多次失败：{type(exc).__name__}，请人工处理。",
         }, timer.complaint_id, now)
     session.flush()
 
@@ -221,9 +225,9 @@ def fire_due(session: Session, now: datetime, limit: int, firing: Firing,
     claimed = claim_due(session, now, limit, clocks, exclude)
     if not claimed:
         return result
-    complaints = _load_complaints(session, sorted({t.complaint_id for t in claimed}))
-    if session.get_bind().dialect.name == "postgresql":
-        claimed = [t for t in claimed if t.complaint_id in complaints]  # the others are left for the next pass
+    complaints = _load_complaints(session, sorted({t.complaint_id for t in claimed if t.complaint_id is not None}))
+    if session.get_bind().dialect.name == "postgresql":  # the others are left for the next pass
+        claimed = [t for t in claimed if t.complaint_id is None or t.complaint_id in complaints]
     batch = [(t, complaints.get(t.complaint_id)) for t in claimed]
     try:
         with session.begin_nested():

@@ -411,12 +411,14 @@ class Attachment(Base):
 
 
 class Timer(Base):
-    """A clock as a row; it fires only if the complaint is still at the version it was set for."""
+    """A clock as a row; it fires only if the complaint is still at the version it was set for. A warning's
+    clock (a rectification deadline) has a warning instead of a complaint, and version 0."""
 
     __tablename__ = "timers"
     __table_args__ = (Index("ix_timers_state_due_at", "state", "due_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    warning_id: Mapped[int | None] = mapped_column(ForeignKey("site_warnings.id"), index=True)
     clock: Mapped[str] = mapped_column(String(30))
     due_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer)
@@ -424,6 +426,8 @@ class Timer(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     fired_at: Mapped[datetime | None]
+
+    warning: Mapped[SiteWarning | None] = relationship()
 
 
 class InboundMessage(Base):
@@ -769,13 +773,19 @@ class WageAccountEntry(Base):
     ref: Mapped[str] = mapped_column(String(64))
 
 
+WARNING_LIVE = "status <> 'cleared'"
+
+
 class SiteWarning(Base):
     """A warning (预警) on a site: its indicator and grade, the figures that raised it, the department that owns it
     and, for a key warning, the rectification deadline (限期整改) after which it is escalated."""
 
     __tablename__ = "site_warnings"
     __table_args__ = (Index("ix_site_warnings_site_indicator_status", "site_id", "indicator", "status"),
-                      Index("ix_site_warnings_status_due_at", "status", "due_at"))
+                      Index("ix_site_warnings_status_due_at", "status", "due_at"),
+                      # One live warning per site and indicator, however many workers evaluate at once.
+                      Index("uq_site_warnings_live", "site_id", "indicator", unique=True,
+                            sqlite_where=text(WARNING_LIVE), postgresql_where=text(WARNING_LIVE)))
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     indicator: Mapped[str] = mapped_column(String(30))

@@ -1,6 +1,6 @@
-"""The worker loop: fire due timers, evaluate the warning indicators (once a day, and after new payroll records)
-and escalate overdue warnings, deliver due outbox messages, then fetch evidence photos that providers hold. It
-owns its transactions.
+"""The worker loop: fire due timers (complaints' clocks, warnings' rectification deadlines), evaluate the warning
+indicators (once a day, and after new payroll records), deliver due outbox messages, then fetch evidence photos
+that providers hold. It owns its transactions.
 
 Route timers are fired one per transaction: routing a complaint is the heaviest work a timer does, and on SQLite
 the worker must hold the write lock (on PostgreSQL the collective's advisory lock) no longer than one
@@ -40,6 +40,7 @@ TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     cases.SUPERVISE_CLOCK: cases.fire_supervision,
     timers.PAYMENT_ORDER_CLOCK: orders.fire_order,
     cases.MATERIAL_CLOCK: cases.fire_material,
+    warnings.RECTIFY_CLOCK: warnings.fire_rectify,
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
 }
 # Timers fired alone, one transaction each (see the module's docstring).

@@ -16,8 +16,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Date, String, case, cast, func, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import (
@@ -116,32 +118,35 @@ def paid_below_minimum(session: Session, today: Today) -> dict[int, dict[str, An
 
 def workers_unpaid(session: Session, today: Today) -> dict[int, dict[str, Any]]:
     """Key: workers with attendance and no pay for `unpaid_months` months or more, each with the sum owed (days
-    at the agreed rate, else the minimum wage), so a case can start from the sums."""
-    paid = select(WageAccountEntry.site_id, WageAccountEntry.worker_hash,
-                  func.max(WageAccountEntry.day).label("last")).where(WageAccountEntry.kind == PAYOUT) \
-        .group_by(WageAccountEntry.site_id, WageAccountEntry.worker_hash).subquery()
+    at the agreed rate, else the minimum wage), so a case can start from the sums.
+
+    One grouped query: a month counts as unpaid when the worker's last payout at the site fell before the month
+    ended (its month start is not after it); the sums are whole yuan rounded half up per month, in integers."""
+    paid = (select(WageAccountEntry.site_id, WageAccountEntry.worker_hash,
+                   _MonthStart(func.max(WageAccountEntry.day)).label("through"))
+            .where(WageAccountEntry.kind == PAYOUT)
+            .group_by(WageAccountEntry.site_id, WageAccountEntry.worker_hash).subquery())
+    days = cast(Attendance.days, BigInteger)
+    monthly = func.coalesce(func.nullif(Attendance.monthly_wage, 0), func.nullif(Site.minimum_wage, 0),
+                            Jurisdiction.minimum_wage, 0)
+    # days × monthly / 21.75, rounded half up: (days × monthly × 200 + 2175) // 4350.
+    owed = case((Attendance.daily_wage > 0, days * Attendance.daily_wage),
+                else_=(days * monthly * 200 + 2175) // 4350)
     rows = session.execute(
-        select(Attendance.site_id, Attendance.worker_hash, Attendance.month, Attendance.days, Attendance.daily_wage,
-               Attendance.monthly_wage, paid.c.last, Site.minimum_wage, Jurisdiction.minimum_wage)
+        select(Attendance.site_id, Attendance.worker_hash, func.sum(Attendance.days), func.sum(owed),
+               func.aggregate_strings(cast(Attendance.month, String), ","))
         .join(Site, Site.id == Attendance.site_id).join(Jurisdiction, Jurisdiction.code == Site.jurisdiction_code)
         .outerjoin(paid, (paid.c.site_id == Attendance.site_id) & (paid.c.worker_hash == Attendance.worker_hash))
-        .where(Attendance.days > 0, Attendance.month < today.last_month))
-    owed: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for *fields, last_paid, site_minimum, county_minimum in rows:
-        attendance = _Attended(*fields)
-        if last_paid is not None and last_paid >= _add_months(attendance.month, 1):
-            continue
-        line = owed[attendance.site_id].setdefault(attendance.worker_hash, {"months": [], "days": 0, "owed": 0})
-        line["months"].append(attendance.month.isoformat()[:7])
-        line["days"] += attendance.days
-        line["owed"] += _yuan(Decimal(attendance.days) * _daily_rate(attendance, site_minimum or county_minimum))
-    found = {}
-    for site_id, workers in owed.items():
-        lines = {h: {**w, "months": sorted(w["months"])} for h, w in sorted(workers.items())
-                 if len(w["months"]) >= today.config.unpaid_months}
-        if lines:
-            found[site_id] = {"workers": len(lines), "owed": sum(w["owed"] for w in lines.values()), "lines": lines}
-    return found
+        .where(Attendance.days > 0, Attendance.month < today.last_month,
+               paid.c.through.is_(None) | (paid.c.through <= Attendance.month))
+        .group_by(Attendance.site_id, Attendance.worker_hash)
+        .having(func.count() >= today.config.unpaid_months))
+    lines: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for site_id, worker_hash, worked, sum_owed, months_worked in rows:
+        lines[site_id][worker_hash] = {"months": sorted(m[:7] for m in months_worked.split(",")),
+                                       "days": int(worked), "owed": int(sum_owed)}
+    return {site_id: {"workers": len(workers), "owed": sum(w["owed"] for w in workers.values()),
+                      "lines": dict(sorted(workers.items()))} for site_id, workers in lines.items()}
 
 
 def dishonest_employer(session: Session, today: Today) -> dict[int, dict[str, Any]]:
@@ -188,23 +193,21 @@ def _last_month_pay(session: Session, today: Today):
             yield site, workers, int(days), int(paid.get(site.id) or 0)
 
 
-@dataclass(frozen=True)
-class _Attended:
-    """An attendance row as plain values: a city's worth of ORM objects would cost more than the query."""
+class _MonthStart(FunctionElement):
+    """The first day of the month of a date: date_trunc on PostgreSQL, date(..., 'start of month') on SQLite."""
 
-    site_id: int
-    worker_hash: str
-    month: date
-    days: int
-    daily_wage: int | None
-    monthly_wage: int | None
+    type = Date()
+    inherit_cache = True
 
 
-def _daily_rate(attendance: _Attended, minimum: int | None) -> Decimal:
-    if attendance.daily_wage:
-        return Decimal(attendance.daily_wage)
-    monthly = attendance.monthly_wage or minimum or 0
-    return Decimal(monthly) / MONTH_PAID_DAYS
+@compiles(_MonthStart, "postgresql")
+def _month_start_postgresql(element: _MonthStart, compiler: Any, **kw: Any) -> str:
+    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@compiles(_MonthStart, "sqlite")
+def _month_start_sqlite(element: _MonthStart, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
 
 
 def _yuan(value: Decimal) -> int:

@@ -1,11 +1,12 @@
 """The warnings' lifecycle: raised from the indicators, kept in step with them, closed, escalated, made a case.
 
-The worker evaluates every indicator once a local day, and again after new payroll records (an import drops
-the `payroll.EVALUATED_KEY` mark). A firing indicator with no open warning on its site raises one, owned by
+The worker evaluates every indicator once a local day, and again after new payroll records (an import changes
+the `payroll.EVALUATED_KEY` mark); several workers may try at once and one evaluates (`run_due`). A firing indicator with no open warning on its site raises one, owned by
 the department complaints at that site go to; an open warning whose indicator stopped firing clears itself
 (动态清零), counted as cleared automatically. A key warning carries a rectification deadline (限期整改, working
-days from `[warnings] rectify_days`); once it passes, the warning is escalated to the county's supervising
-department, like a red card. Staff may clear a warning with a reason, or turn a key "workers unpaid" warning
+days from `[warnings] rectify_days`), a timer row the worker fires (`fire_rectify`, in
+intake.runtime.worker.TIMER_HANDLERS): the warning is escalated to the county's supervising department, like a
+red card; closing a warning cancels its timer. Staff may clear a warning with a reason, or turn a key "workers unpaid" warning
 into a proactive case whose claim lines are the sums owed. Operations flush and never commit.
 """
 from __future__ import annotations
@@ -16,14 +17,26 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.case.routing import site_department
+from intake.case.timers import CANCELLED, PENDING, FireContext
 from intake.delivery.outbox import notify_department
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.models import AppState, Channel, ClaimLine, RosterEntry, Site, SiteWarning, WarningEvent
+from intake.foundation.models import (
+    AppState,
+    Channel,
+    ClaimLine,
+    Complaint,
+    RosterEntry,
+    Site,
+    SiteWarning,
+    Timer,
+    WarningEvent,
+)
 from intake.foundation.settings import Settings
 from intake.people.access import Scope
 from intake.registry.directory import department
@@ -37,6 +50,7 @@ STATUS_LABELS = {OPEN: "待处置", ESCALATED: "已升级督办", CLEARED: "已�
 EVENT_LABELS = {"raised": "触发预警", "figures": "指标数据更新", "cleared_auto": "指标恢复，自动消除",
                 "cleared": "人工消除", "escalated": "逾期未整改，升级督办", "case_opened": "转为案件"}
 SYSTEM = "system:warnings"
+RECTIFY_CLOCK = "warning_rectify"
 _CHUNK = 5000
 
 
@@ -48,22 +62,35 @@ class WarningError(ValueError):
 class PassCounts:
     raised: int = 0
     cleared: int = 0
-    escalated: int = 0
 
     @property
     def any(self) -> bool:
-        return bool(self.raised or self.cleared or self.escalated)
+        return bool(self.raised or self.cleared)
 
 
 def run_due(session: Session, now: datetime, settings: Settings, calendar: WorkingCalendar) -> PassCounts:
-    """The worker's step: evaluate if not yet done today (or since new records), then escalate overdue ones."""
+    """The worker's step: evaluate unless done today and no records came since.
+
+    Several workers may run it at once. On PostgreSQL the first takes a transaction-level advisory lock and the
+    others, finding it taken, go on with their pass; once it commits they read today's mark and skip (SQLite
+    runs one worker, and its single writer serialises the rest). The mark is set compare-and-set, so records
+    imported while the evaluation ran (which change the mark) are evaluated on the next pass.
+    """
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+            select(func.pg_try_advisory_xact_lock(func.hashtextextended(EVALUATED_KEY, 0)))):
+        return PassCounts()
     today = now.astimezone(calendar.timezone).date().isoformat()
-    counts = PassCounts()
-    if session.get(AppState, EVALUATED_KEY) is None or session.get(AppState, EVALUATED_KEY).value != today:
-        counts = evaluate(session, now, settings, calendar)
-        session.merge(AppState(key=EVALUATED_KEY, value=today))
-    counts.escalated = escalate_overdue(session, now, settings)
-    session.flush()
+    seen = session.scalar(select(AppState.value).where(AppState.key == EVALUATED_KEY))
+    if seen == today:
+        return PassCounts()
+    counts = evaluate(session, now, settings, calendar)
+    if seen is None:
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        session.execute(insert(AppState).values(key=EVALUATED_KEY, value=today, updated_at=now)
+                        .on_conflict_do_nothing())
+    else:
+        session.execute(update(AppState).where(AppState.key == EVALUATED_KEY, AppState.value == seen)
+                        .values(value=today, updated_at=now))
     return counts
 
 
@@ -85,26 +112,27 @@ def evaluate(session: Session, now: datetime, settings: Settings, calendar: Work
     _raise(session, fresh, now, settings, today)
     counts.raised = len(fresh)
     for warning in live.values():
-        _close(session, warning, "cleared_auto", SYSTEM, "指标恢复正常（动态清零）", now)
+        _close(session, warning, "cleared_auto", SYSTEM, "指标恢复正常（动态清零）", now, cancel=False)
         counts.cleared += 1
+    _cancel_timers(session, [w.id for w in live.values()])
     session.flush()
     return counts
 
 
-def escalate_overdue(session: Session, now: datetime, settings: Settings) -> int:
-    """Key warnings past their rectification deadline, escalated once each to the county's supervisor."""
-    overdue = list(session.scalars(select(SiteWarning).where(SiteWarning.status == OPEN,
-                                                            SiteWarning.due_at <= now)))
-    for warning in overdue:
-        warning.status, warning.escalated_at = ESCALATED, now
-        _log(session, warning, "escalated", SYSTEM, None, now)
-        county = warning.site.jurisdiction_code
-        supervisor = department(session, county, settings.clocks.county_supervisor_kind)
-        notify_department(session, supervisor, {
-            "kind": "warning_escalated", "warning_id": warning.id,
-            "text": f"预警：{warning.site.name}“{INDICATORS[warning.indicator].label}”逾期未整改，已升级督办。"},
-            None, now, flush=False)
-    return len(overdue)
+def fire_rectify(session: Session, timer: Timer, _complaint: Complaint | None, fire: FireContext) -> None:
+    """A key warning's rectification deadline passed with the warning still open: escalated once to the
+    county's supervising department. A warning closed in the meantime had its timer cancelled; one closed
+    while this timer was being claimed is left as it is."""
+    warning = timer.warning
+    if warning is None or warning.status != OPEN:
+        return
+    warning.status, warning.escalated_at = ESCALATED, fire.now
+    _log(session, warning, "escalated", SYSTEM, None, fire.now)
+    supervisor = department(session, warning.site.jurisdiction_code, fire.settings.clocks.county_supervisor_kind)
+    notify_department(session, supervisor, {
+        "kind": "warning_escalated", "warning_id": warning.id,
+        "text": f"预警：{warning.site.name}“{INDICATORS[warning.indicator].label}”逾期未整改，已升级督办。"},
+        None, fire.now, flush=False)
 
 
 def clear(session: Session, scope: Scope, warning: SiteWarning, reason: str, now: datetime) -> SiteWarning:
@@ -213,11 +241,24 @@ def _raise(session: Session, fresh: list[tuple[int, str, dict[str, Any]]], now: 
                                          "subcontractors": sorted(subcontractors[site_id])})
         session.add(warning)
         _log(session, warning, "raised", SYSTEM, None, now)
+        if warning.due_at is not None:
+            session.add(Timer(warning=warning, clock=RECTIFY_CLOCK, due_at=due, version=0, state=PENDING,
+                              created_at=now))
 
 
-def _close(session: Session, warning: SiteWarning, kind: str, actor: str, reason: str, now: datetime) -> None:
+def _close(session: Session, warning: SiteWarning, kind: str, actor: str, reason: str, now: datetime, *,
+           cancel: bool = True) -> None:
+    """Closed with the reason on its timeline; cancel=False when the caller cancels a whole pass's timers."""
     warning.status, warning.cleared_at, warning.cleared_reason = CLEARED, now, reason
     _log(session, warning, kind, actor, reason, now)
+    if cancel:
+        _cancel_timers(session, [warning.id])
+
+
+def _cancel_timers(session: Session, warning_ids: list[int]) -> None:
+    for start in range(0, len(warning_ids), _CHUNK):
+        session.execute(update(Timer).where(Timer.warning_id.in_(warning_ids[start:start + _CHUNK]),
+                                            Timer.state == PENDING).values(state=CANCELLED))
 
 
 def _log(session: Session, warning: SiteWarning, kind: str, actor: str, note: str | None, now: datetime) -> None:

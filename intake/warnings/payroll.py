@@ -13,13 +13,15 @@ import hashlib
 import itertools
 import re
 import unicodedata
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from intake.foundation.encryption import lookup_hash
@@ -41,7 +43,7 @@ from intake.registry.sites import (
 
 ROSTER, ATTENDANCE, ACCOUNT = "roster", "attendance", "account"
 DEPOSIT, PAYOUT = "deposit", "payout"
-# The worker loop re-evaluates the indicators when this key is absent (intake.warnings.ledger).
+# The local day the indicators were last evaluated on, or a token after new records (intake.warnings.ledger).
 EVALUATED_KEY = "warnings.evaluated_on"
 
 COLUMNS: Mapping[str, tuple[Column, ...]] = {
@@ -145,9 +147,19 @@ def import_records(session: Session, site: Site, kind: str, rows: Sequence[tuple
         return report
     _STORE[kind](session, site, checked, report, now or utcnow())
     if report.created or report.updated:
-        session.execute(delete(AppState).where(AppState.key == EVALUATED_KEY))
+        mark_changed(session)
     session.flush()
     return report
+
+
+def mark_changed(session: Session) -> None:
+    """Tell the worker the records changed: a fresh token in the evaluation mark. An evaluation running
+    meanwhile finds its mark changed when it sets it (intake.warnings.ledger.run_due), so it does not claim
+    these records as seen and the next pass evaluates again."""
+    token = f"changed {uuid.uuid4().hex}"
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(AppState).values(key=EVALUATED_KEY, value=token, updated_at=utcnow())
+                    .on_conflict_do_update(index_elements=["key"], set_={"value": token, "updated_at": utcnow()}))
 
 
 def _columns(kind: str) -> tuple[Column, ...]:
