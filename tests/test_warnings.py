@@ -3,6 +3,7 @@ imports and the worker, key warnings escalated past their deadline, a proactive 
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -12,6 +13,7 @@ from sqlalchemy import select, text
 
 from handlers.cli import main
 from handlers.runtime import services
+from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import Attendance, Complaint, Outbox, RosterEntry, Site, SiteWarning, Timer
 from intake.foundation.settings import WarningSettings
 from intake.people.access import Scope
@@ -20,7 +22,20 @@ from intake.registry.directory import department
 from intake.supervision.employers import list_employer, remove_listing
 from intake.warnings import ledger
 from intake.warnings.payroll import PayrollError, import_file, import_records
-from tests.helpers import CAL, auth, csrf_token, flashed, invoke, login, make_accounts, make_client, worker_pass
+from tests.helpers import (
+    CAL,
+    act,
+    auth,
+    case_page,
+    csrf_token,
+    flashed,
+    invoke,
+    login,
+    make_accounts,
+    make_client,
+    routed,
+    worker_pass,
+)
 
 # Thursday 2026-12-17, 10:00 in Linyi: the site's pay day (the 10th) and 3 working days of grace have passed.
 NOW = datetime(2026, 12, 17, 2, 0, tzinfo=timezone.utc)
@@ -228,6 +243,38 @@ def test_workers_unpaid_for_two_months_open_a_case_with_the_sums(app, session, s
     load(session, site, "account", f"类型,日期,金额,身份证号\n代发,2026-11-05,7000,{A}\n")
     worker_pass(app, NOW + timedelta(hours=1))
     assert live(session, site, "workers_unpaid")[0].status == "cleared"
+
+
+def test_a_complaint_about_a_site_with_a_roster_offers_the_workers_claim_line_for_staff_to_confirm(
+        app, client, settings, session, site):
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数,日工资\n{A},2026-09,20,300\n{A},2026-10,10,\n")
+    users = make_accounts(session)
+    stranger = routed(app, session, settings, None, phone="13900000001")  # the same phone, no site named
+    complaint = routed(app, session, settings, site, phone="13900000001")
+    login(client, users["staff"])
+    assert "工地实名制花名册" not in case_page(client, stranger.ticket_no).get_data(as_text=True)
+    page = case_page(client, complaint.ticket_no).get_data(as_text=True)
+    assert "按手机号匹配" in page and A[:6] + "********" + A[-4:] in page and A not in page
+    assert "2026-09、2026-10 共出勤 30 天" in page and "估算欠薪 7,000 元" in page
+    offered = dict(re.findall(r'name="(worker_name|amount)" value="([^"]*)"', page))
+    assert offered == {"worker_name": "王五", "amount": "7000"}
+    assert complaint.claim_lines == []  # nothing is written until staff take it
+
+    response = act(client, complaint.ticket_no, "claim_line", **offered)
+    page = flashed(client, response)
+    assert "<td>王五</td>" in page and "<td>7,000</td>" in page and "核对无误，加入工人明细" not in page
+    session.expire_all()
+    assert [(c.worker_name, c.amount_claimed) for c in session.get(Complaint, complaint.id).claim_lines] == [
+        ("王五", 7000)]
+
+    paid_in_full, _ = create_complaint(session, NewComplaint(channel="web", phone="13700000002", id_number=B,
+                                                             site_id=site.id, free_text="我的工资"))
+    session.commit()
+    worker_pass(app)
+    page = case_page(client, paid_in_full.ticket_no).get_data(as_text=True)
+    assert "按身份证号匹配" in page and "赵六" in page and "考勤记录中没有未代发工资的月份" in page
+    assert "核对无误，加入工人明细" not in page
 
 
 def test_no_roster_update_this_month_fires_and_an_import_clears_it(app, session, site):

@@ -18,6 +18,7 @@ from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import mask_numbers, mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
 from intake.people.actors import actor_names
+from intake.warnings.claims import roster_claim
 
 from ..runtime import case_context, db, services
 from .actions import FORMS, read_values
@@ -38,9 +39,13 @@ def _case(ticket_no: str):
 def _page(complaint, *, revealed: bool = False):
     now = utcnow()
     timezone = services().settings.calendar.timezone
+    actions = offered(db(), complaint, scope())
+    roster = roster_claim(db(), complaint, now.astimezone(services().calendar.timezone).date().replace(day=1))
     return render_template(
         "console/case.html", c=complaint, clocks=clock_views(complaint, now, services().calendar),
-        actions=[(action, FORMS[action]) for action in offered(db(), complaint, scope())],
+        actions=[(action, FORMS[action]) for action in actions], roster=roster,
+        take_roster=roster is not None and roster.owed > 0 and CaseAction.CLAIM_LINE in actions
+        and all(line.worker_name != roster.name for line in complaint.claim_lines),
         transcript=transcript(db(), complaint), unanswered=unanswered(db(), [complaint.id]).get(complaint.id, 0),
         departments=departments_in_reach(db(), scope()) if scope().may("transfer") else [],
         phone=complaint.complainant.phone if revealed else mask_phone(complaint.complainant.phone),

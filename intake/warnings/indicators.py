@@ -117,15 +117,30 @@ def paid_below_minimum(session: Session, today: Today) -> dict[int, dict[str, An
 
 
 def workers_unpaid(session: Session, today: Today) -> dict[int, dict[str, Any]]:
-    """Key: workers with attendance and no pay for `unpaid_months` months or more, each with the sum owed (days
-    at the agreed rate, else the minimum wage), so a case can start from the sums.
+    """Key: workers with attendance and no pay for `unpaid_months` months or more before last month, each with
+    the sum owed, so a case can start from the sums."""
+    return {site_id: {"workers": len(workers), "owed": sum(w["owed"] for w in workers.values()), "lines": workers}
+            for site_id, workers in owed_by_worker(session, today.last_month, today.config.unpaid_months).items()}
+
+
+def owed_by_worker(session: Session, before: date, min_months: int = 1, *, site_id: int | None = None,
+                   worker: str | None = None) -> dict[int, dict[str, dict[str, Any]]]:
+    """{site id: {worker hash: {"months", "days", "owed"}}}: each worker's attended months before `before` that
+    no payout followed, if at least `min_months`; owed is days at the agreed daily wage, else the monthly wage
+    (the agreed one, else the site's or county's minimum) / 21.75, whole yuan rounded half up per month.
 
     One grouped query: a month counts as unpaid when the worker's last payout at the site fell before the month
-    ended (its month start is not after it); the sums are whole yuan rounded half up per month, in integers."""
+    ended (its month start is not after it). The sums are computed in integers on both databases."""
     paid = (select(WageAccountEntry.site_id, WageAccountEntry.worker_hash,
                    _MonthStart(func.max(WageAccountEntry.day)).label("through"))
             .where(WageAccountEntry.kind == PAYOUT)
-            .group_by(WageAccountEntry.site_id, WageAccountEntry.worker_hash).subquery())
+            .group_by(WageAccountEntry.site_id, WageAccountEntry.worker_hash))
+    attended = Attendance.days > 0
+    if site_id is not None:
+        paid, attended = paid.where(WageAccountEntry.site_id == site_id), attended & (Attendance.site_id == site_id)
+    if worker is not None:
+        paid, attended = paid.where(WageAccountEntry.worker_hash == worker), attended & (Attendance.worker_hash == worker)
+    paid = paid.subquery()
     days = cast(Attendance.days, BigInteger)
     monthly = func.coalesce(func.nullif(Attendance.monthly_wage, 0), func.nullif(Site.minimum_wage, 0),
                             Jurisdiction.minimum_wage, 0)
@@ -137,16 +152,15 @@ def workers_unpaid(session: Session, today: Today) -> dict[int, dict[str, Any]]:
                func.aggregate_strings(cast(Attendance.month, String), ","))
         .join(Site, Site.id == Attendance.site_id).join(Jurisdiction, Jurisdiction.code == Site.jurisdiction_code)
         .outerjoin(paid, (paid.c.site_id == Attendance.site_id) & (paid.c.worker_hash == Attendance.worker_hash))
-        .where(Attendance.days > 0, Attendance.month < today.last_month,
-               paid.c.through.is_(None) | (paid.c.through <= Attendance.month))
+        .where(attended, Attendance.month < before, paid.c.through.is_(None) | (paid.c.through <= Attendance.month))
         .group_by(Attendance.site_id, Attendance.worker_hash)
-        .having(func.count() >= today.config.unpaid_months))
+        .having(func.count() >= min_months)
+        .order_by(Attendance.site_id, Attendance.worker_hash))
     lines: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for site_id, worker_hash, worked, sum_owed, months_worked in rows:
-        lines[site_id][worker_hash] = {"months": sorted(m[:7] for m in months_worked.split(",")),
-                                       "days": int(worked), "owed": int(sum_owed)}
-    return {site_id: {"workers": len(workers), "owed": sum(w["owed"] for w in workers.values()),
-                      "lines": dict(sorted(workers.items()))} for site_id, workers in lines.items()}
+    for site, worker_hash, worked, sum_owed, months_worked in rows:
+        lines[site][worker_hash] = {"months": sorted(m[:7] for m in months_worked.split(",")),
+                                    "days": int(worked), "owed": int(sum_owed)}
+    return lines
 
 
 def dishonest_employer(session: Session, today: Today) -> dict[int, dict[str, Any]]:
