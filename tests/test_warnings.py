@@ -19,6 +19,7 @@ from intake.foundation.settings import WarningSettings
 from intake.people.access import Scope
 from intake.people.staff import Role
 from intake.registry.directory import department
+from intake.registry.sites import import_sites
 from intake.supervision.employers import list_employer, remove_listing
 from intake.warnings import ledger
 from intake.warnings.payroll import PayrollError, import_file, import_records
@@ -286,6 +287,45 @@ def test_no_roster_update_this_month_fires_and_an_import_clears_it(app, session,
     assert live(session, site, "no_roster_update")[0].status == "cleared"
 
 
+def test_a_wage_guarantee_below_its_share_of_the_contract_fires_until_deposited(app, configured_app, session, site):
+    app = configured_app(warnings=WarningSettings(guarantee_permille=15, guarantee_cap=500_000))
+    report = import_sites(session, "sites.csv", "项目编号,项目名称,所在区县,合同价款\n"
+                                                "W-1,沂河新城二期,兰山区,\"2,000万\"\nW-2,二号楼,兰山区,很多\n".encode())
+    assert [str(e) for e in report.errors] == ["第3行 [合同价款] 合同价款“很多”无效，应为金额（元），如35000000或3500万"]
+    import_sites(session, "sites.csv", "项目编号,项目名称,所在区县,施工合同额\nW-1,沂河新城二期,兰山区,20000000元\n"
+                 .encode())
+    session.commit()
+    load(session, site, "account", "类型,日期,金额\n工资保证金,2026-06-01,100000\n")
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "guarantee_short")
+    assert (warning.grade, warning.figures) == ("key", {"contract_amount": 20_000_000, "required": 300_000,
+                                                        "deposited": 100_000})
+    load(session, site, "account", "类型,日期,金额\n保证金,2026-12-18,200000\n")
+    worker_pass(app, NOW + timedelta(days=1))
+    assert live(session, site, "guarantee_short")[0].status == "cleared"
+
+
+def test_complaints_above_a_sites_usual_rate_fire_and_clear_when_it_calms(app, session, site):
+    def complaints(n, days_ago):
+        for _ in range(n):
+            complaint, _ = create_complaint(session, NewComplaint(channel="web", phone="13900000000",
+                                                                  site_id=site.id, free_text="欠薪"))
+            complaint.created_at = NOW - timedelta(days=days_ago)
+        session.commit()
+
+    complaints(12, 100)  # the usual rate: 12 in 180 days, 2 in any 30
+    complaints(3, 2)
+    worker_pass(app, NOW)
+    assert live(session, site, "complaints_above_baseline") == []
+    complaints(1, 0)
+    load(session, site, "roster", ROSTER)  # new records: evaluated again today
+    worker_pass(app, NOW + timedelta(hours=1))
+    [warning] = live(session, site, "complaints_above_baseline")
+    assert (warning.grade, warning.figures) == ("general", {"recent": 4, "usual": 2.0, "window_days": 30})
+    worker_pass(app, NOW + timedelta(days=31))
+    assert live(session, site, "complaints_above_baseline")[0].status == "cleared"
+
+
 def test_an_employer_on_the_dishonest_listing_fires_until_removed(app, session, site):
     listing = list_employer(session, "山东鲁建集团有限公司", kind="blacklist", basis="临人社失信〔2026〕1号",
                             listed_on=date(2026, 12, 1), actor="staff:x", authority="临沂市人社局")
@@ -404,7 +444,6 @@ def test_the_demo_makes_every_indicator_fire(configured_app, session):
     late_in_month = datetime.now(zone).replace(day=28, hour=10, minute=0, second=0, microsecond=0)
     worker_pass(demo_app, late_in_month.astimezone(timezone.utc))
     fired = Counter(session.scalars(select(SiteWarning.indicator).where(SiteWarning.status == "open")))
-    assert {name: fired[name] for name in ("workers_unpaid", "paid_below_minimum", "attended_not_paid",
-                                           "dishonest_employer")} == dict.fromkeys(
-        ("workers_unpaid", "paid_below_minimum", "attended_not_paid", "dishonest_employer"), 1)
+    once = ("workers_unpaid", "paid_below_minimum", "attended_not_paid", "dishonest_employer", "guarantee_short")
+    assert {name: fired[name] for name in once} == dict.fromkeys(once, 1)
     assert fired["no_roster_update"] == 6  # the eight demo sites but the two with rosters

@@ -256,7 +256,7 @@ PayrollValue = Union[Annotated[str, BeforeValidator(_clean), Field(max_length=10
 class PayrollIn(Request):
     """A site's payroll records of one kind, pushed by a bank or a platform, keyed like the import file's columns
     (English names): roster name, id_number, phone, team, subcontractor, start_date, end_date; attendance
-    id_number, month, days, daily_wage, monthly_wage; account kind (deposit / payout), day, amount, payer,
+    id_number, month, days, daily_wage, monthly_wage; account kind (deposit / payout / guarantee), day, amount, payer,
     id_number, ref. The same records again change nothing."""
 
     records: Annotated[list[Annotated[dict[str, PayrollValue], Field(max_length=8)]],

@@ -231,6 +231,8 @@ class Site(Base):
     minimum_wage: Mapped[int | None] = mapped_column(Integer)
     start_date: Mapped[date | None] = mapped_column(Date)
     pay_day: Mapped[int | None] = mapped_column(Integer)
+    # 施工合同额 in yuan: what the wage guarantee deposit (工资保证金) due is a share of (intake.warnings).
+    contract_amount: Mapped[int | None] = mapped_column(BigInteger)
     public_token: Mapped[str] = mapped_column(String(64), unique=True)
     # What workers call the site (别名/简称 in the site file: 罗庄万达, 二实小), matched with its name.
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")

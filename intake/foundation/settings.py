@@ -267,6 +267,12 @@ class WarningSettings:
     payroll_grace_days: int = 3
     unpaid_months: int = 2
     rectify_days: int = 10
+    guarantee_permille: int = 10
+    guarantee_cap: int = 0
+    baseline_window_days: int = 30
+    baseline_days: int = 180
+    baseline_min_complaints: int = 3
+    baseline_percent: int = 200
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import calendar as months
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +24,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import (
     Attendance,
+    Channel,
+    Complaint,
     Employer,
     EmployerListing,
     Jurisdiction,
@@ -34,13 +36,16 @@ from intake.foundation.models import (
 from intake.foundation.settings import WarningSettings
 from intake.supervision.employers import normalise_name
 
-from .payroll import PAYOUT
+from .payroll import GUARANTEE, PAYOUT
 
 GENERAL, KEY = "general", "key"
 GRADE_LABELS = {GENERAL: "一般性指标", KEY: "关键性指标"}
 FIGURE_LABELS = {"month": "工资所属月份", "workers": "涉及人数", "days": "出勤天数合计", "pay_day": "工资发放日",
                  "minimum_wage": "最低工资标准（元/月）", "expected": "应发不低于（元）", "paid": "已代发（元）",
-                 "owed": "估算欠薪（元）", "employers": "失信名单中的单位", "last_update": "花名册最近更新"}
+                 "owed": "估算欠薪（元）", "employers": "失信名单中的单位", "last_update": "花名册最近更新",
+                 "contract_amount": "合同价款（元）", "required": "应存工资保证金（元）",
+                 "deposited": "已存工资保证金（元）", "recent": "近期投诉（件）", "usual": "按以往同期应有（件）",
+                 "window_days": "统计天数"}
 # 劳社部发〔2008〕3号: a month's wage over 21.75 paid days gives the daily wage.
 MONTH_PAID_DAYS = Decimal("21.75")
 
@@ -163,6 +168,45 @@ def owed_by_worker(session: Session, before: date, min_months: int = 1, *, site_
     return lines
 
 
+def guarantee_short(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """Key: a site in construction whose wage guarantee deposits (工资保证金) fall short of `guarantee_permille`
+    of its contract amount (capped at `guarantee_cap` when set), or were never made."""
+    config = today.config
+    deposited = (select(WageAccountEntry.site_id, func.sum(WageAccountEntry.amount).label("sum"))
+                 .where(WageAccountEntry.kind == GUARANTEE).group_by(WageAccountEntry.site_id).subquery())
+    found = {}
+    for site_id, contract, paid in session.execute(
+            select(Site.id, Site.contract_amount, func.coalesce(deposited.c.sum, 0))
+            .outerjoin(deposited, deposited.c.site_id == Site.id)
+            .where(Site.contract_amount > 0, Site.start_date <= today.day)):
+        required = _yuan(Decimal(contract) * config.guarantee_permille / 1000)
+        required = min(required, config.guarantee_cap) if config.guarantee_cap else required
+        if int(paid) < required:
+            found[site_id] = {"contract_amount": contract, "required": required, "deposited": int(paid)}
+    return found
+
+
+def complaints_above_baseline(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """General: more complaints at a site in the last `baseline_window_days` than its usual rate over the
+    `baseline_days` before them allows (`baseline_percent` of it, and at least `baseline_min_complaints`): a group
+    forming before it reaches the door."""
+    config = today.config
+    window_start = today.utc(today.day) - timedelta(days=config.baseline_window_days - 1)
+    baseline_start = window_start - timedelta(days=config.baseline_days)
+    recent = func.sum(case((Complaint.created_at >= window_start, 1), else_=0))
+    found = {}
+    for site_id, now_count, before in session.execute(
+            select(Complaint.site_id, recent, func.count() - recent)
+            .where(Complaint.site_id.is_not(None), Complaint.channel != Channel.WARNING.value,
+                   Complaint.created_at >= baseline_start)
+            .group_by(Complaint.site_id)):
+        usual = Decimal(before) * config.baseline_window_days / config.baseline_days
+        if now_count >= config.baseline_min_complaints and now_count * 100 >= usual * config.baseline_percent:
+            found[site_id] = {"recent": int(now_count), "usual": float(usual.quantize(Decimal("0.1"))),
+                              "window_days": config.baseline_window_days}
+    return found
+
+
 def dishonest_employer(session: Session, today: Today) -> dict[int, dict[str, Any]]:
     """Key: the site's owner, general contractor or a subcontractor on its roster is on a 失信 listing in force."""
     listed = set(session.scalars(
@@ -186,6 +230,8 @@ INDICATORS: Mapping[str, Indicator] = {
     "paid_below_minimum": Indicator(KEY, "代发工资低于考勤天数×最低工资标准", paid_below_minimum),
     "workers_unpaid": Indicator(KEY, "工人有考勤但两个月以上未发工资", workers_unpaid),
     "dishonest_employer": Indicator(KEY, "建设、总包或分包单位在失信名单中", dishonest_employer),
+    "guarantee_short": Indicator(KEY, "工资保证金未存储或低于应存数额", guarantee_short),
+    "complaints_above_baseline": Indicator(GENERAL, "工地投诉明显高于以往", complaints_above_baseline),
 }
 
 

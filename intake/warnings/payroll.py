@@ -42,7 +42,7 @@ from intake.registry.sites import (
 )
 
 ROSTER, ATTENDANCE, ACCOUNT = "roster", "attendance", "account"
-DEPOSIT, PAYOUT = "deposit", "payout"
+DEPOSIT, PAYOUT, GUARANTEE = "deposit", "payout", "guarantee"
 # The local day the indicators were last evaluated on, or a token after new records (intake.warnings.ledger).
 EVALUATED_KEY = "warnings.evaluated_on"
 
@@ -59,7 +59,8 @@ COLUMNS: Mapping[str, tuple[Column, ...]] = {
 }
 KIND_LABELS = {ROSTER: "实名制花名册", ATTENDANCE: "考勤", ACCOUNT: "工资专用账户流水"}
 _ENTRY_KINDS = {"人工费拨付": DEPOSIT, "拨付": DEPOSIT, "人工费": DEPOSIT, "deposit": DEPOSIT,
-                "工资代发": PAYOUT, "代发": PAYOUT, "发放": PAYOUT, "payout": PAYOUT}
+                "工资代发": PAYOUT, "代发": PAYOUT, "发放": PAYOUT, "payout": PAYOUT,
+                "工资保证金": GUARANTEE, "保证金": GUARANTEE, "guarantee": GUARANTEE}
 _MONTH = re.compile(r"(\d{4})[-/.年](\d{1,2})月?(?:[-/.]\d{1,2}日?)?")
 
 
@@ -238,7 +239,7 @@ def _amount(raw: str) -> int:
 
 def _entry_kind(raw: str) -> str:
     return _ENTRY_KINDS.get(unicodedata.normalize("NFKC", raw).strip().lower()) or _fail(
-        f"类型“{shown(raw)}”无效，应为“人工费拨付”或“工资代发”")
+        f"类型“{shown(raw)}”无效，应为“人工费拨付”“工资代发”或“工资保证金”")
 
 
 def _ref(raw: str) -> str:

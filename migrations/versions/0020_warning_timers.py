@@ -1,5 +1,6 @@
-"""warning timers: a warning's rectification deadline is a timer row the worker fires (timers.warning_id, a
-complaint no longer required), and one live warning per site and indicator
+"""warnings: a warning's rectification deadline is a timer row the worker fires (timers.warning_id, a
+complaint no longer required), one live warning per site and indicator, and the site's contract amount (what the
+wage guarantee deposit due is a share of)
 
 Revision ID: 0020
 Revises: 0016
@@ -17,6 +18,8 @@ LIVE = sa.text("status <> 'cleared'")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('sites', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('contract_amount', sa.BigInteger(), nullable=True))
     with op.batch_alter_table('timers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('warning_id', sa.Integer(), nullable=True))
         batch_op.alter_column('complaint_id', existing_type=sa.Integer(), nullable=True)
@@ -41,3 +44,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_timers_warning_id'))
         batch_op.alter_column('complaint_id', existing_type=sa.Integer(), nullable=False)
         batch_op.drop_column('warning_id')
+    with op.batch_alter_table('sites', schema=None) as batch_op:
+        batch_op.drop_column('contract_amount')
