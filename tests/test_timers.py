@@ -252,10 +252,10 @@ def test_return_only_within_two_working_days(session):
 
 def test_the_worker_table_has_a_handler_for_every_clock_the_core_sets():
     assert set(TIMER_HANDLERS) == {*clocks.CLOCKS, ROUTE_CLOCK, SUPERVISE_CLOCK, timers.PAYMENT_ORDER_CLOCK,
-                                   MATERIAL_CLOCK, warnings.RECTIFY_CLOCK}
+                                   MATERIAL_CLOCK, warnings.RECTIFY_CLOCK, warnings.VERIFY_CLOCK, warnings.REPORT_CLOCK}
     assert TIMER_HANDLERS[ROUTE_CLOCK] is fire_route and TIMER_HANDLERS[SUPERVISE_CLOCK] is fire_supervision
     assert TIMER_HANDLERS[MATERIAL_CLOCK] is fire_material
-    assert TIMER_HANDLERS[warnings.RECTIFY_CLOCK] is warnings.fire_rectify
+    assert TIMER_HANDLERS[warnings.RECTIFY_CLOCK] is TIMER_HANDLERS[warnings.REPORT_CLOCK] is warnings.fire_deadline
 
 
 def test_the_table_plugs_in_other_clocks_and_an_unknown_clock_is_an_error(session):

@@ -347,7 +347,54 @@ def test_staff_clear_a_warning_only_with_a_reason(app, session, site):
     ledger.clear(session, ADMIN, warning, "项目已停工", NOW)
     session.commit()
     assert (warning.status, warning.events[-1].actor) == ("cleared", "staff:admin")
-    assert ledger.counts(session, ADMIN) == {"general": 0, "key": 0, "escalated": 0, "cleared": 1}
+    assert ledger.counts(session, ADMIN) == {"general": 0, "key": 0, "opinion": 0, "escalated": 0, "cleared": 1}
+
+
+def test_public_opinion_is_recorded_verified_and_reported_back_on_hour_clocks_or_escalated(app, client, session,
+                                                                                          site):
+    users = make_accounts(session)
+    login(client, users["staff"])
+    page = client.get("/console/warnings").get_data(as_text=True)
+
+    def record_opinion(**fields):
+        return client.post("/console/warnings/opinion", data={"csrf_token": csrf_token(page), "site": "W-1",
+                                                             "source": "post", **fields})
+
+    assert "请填写舆情内容摘要" in flashed(client, record_opinion(summary=" "))
+    assert "链接应以 http:// 或 https:// 开头" in flashed(client, record_opinion(summary="讨薪", link="javascript:x"))
+    assert "本辖区内的项目编号" in flashed(client, record_opinion(summary="讨薪", site="NOPE"))
+    assert session.scalars(select(SiteWarning)).all() == []
+
+    recorded = datetime.now(timezone.utc)
+    handled = flashed(client, record_opinion(summary="抖音帖文：二期工地十几名工人讨薪", link="https://v.douyin.com/x1"))
+    assert "已登记舆情" in handled and "核查时限" in handled and "反馈上报时限" in handled
+    ignored = flashed(client, record_opinion(summary="工地门口有人聚集", source="gathering"))
+    first, second = session.scalars(select(SiteWarning).order_by(SiteWarning.id)).all()
+    assert (first.grade, first.department.name.endswith("住房和城乡建设局")) == ("opinion", True)
+    assert "https://v.douyin.com/x1" in handled and "现场聚集" in ignored
+
+    detail = client.get(f"/console/warnings/{first.id}").get_data(as_text=True)
+    response = client.post(f"/console/warnings/{first.id}/report", data={"csrf_token": csrf_token(detail),
+                                                                         "note": "已上报"})
+    assert "请先核查落实，再反馈上报" in flashed(client, response)
+    client.post(f"/console/warnings/{first.id}/verify", data={"csrf_token": csrf_token(detail),
+                                                              "note": "属实，系分包拖欠两个月工资，已约谈"})
+    detail = client.get(f"/console/warnings/{first.id}").get_data(as_text=True)
+    assert "反馈上报并办结" in detail and "核查时限" not in detail
+    client.post(f"/console/warnings/{first.id}/report", data={"csrf_token": csrf_token(detail),
+                                                              "note": "已报市治欠办，工资三日内发放"})
+
+    worker_pass(app, recorded + timedelta(hours=25))
+    session.expire_all()
+    assert (first.status, first.escalated_at, first.cleared_reason) == ("cleared", None, "已报市治欠办，工资三日内发放")
+    assert [e.kind for e in first.events] == ["recorded", "verified", "reported"]
+    assert second.status == "escalated"  # not verified in 2 hours, and not cleared by the indicators' pass
+    assert [e.note for e in second.events if e.kind == "escalated"] == ["超过时限未核查", "超过时限未反馈上报"]
+    notices = [o.payload["text"] for o in session.scalars(select(Outbox)) if o.payload.get("kind") == "warning_escalated"]
+    assert notices == ["预警：沂河新城二期“舆情信息”超过时限未核查，已升级督办。",
+                       "预警：沂河新城二期“舆情信息”超过时限未反馈上报，已升级督办。"]
+    dashboard = client.get("/console/dashboard").get_data(as_text=True)
+    assert "舆情信息 <b>1</b>" in dashboard
 
 
 def test_the_cli_imports_a_file_for_a_site_and_reports_bad_rows(app, session, site, tmp_path):

@@ -1,5 +1,6 @@
-"""Warnings (预警) in scope: the list with filters, one warning with its figures and timeline, the staff's steps
-(clear with a reason, turn into a case), and the county's upload of a site's payroll records."""
+"""Warnings (预警) in scope: the list with filters, one warning with its figures, clocks and timeline, the staff's
+steps (clear with a reason, turn into a case; record a public-opinion warning, verify it, report back), and the
+county's upload of a site's payroll records."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -8,7 +9,7 @@ from sqlalchemy import select
 from intake.foundation.models import Site
 from intake.foundation.models import utcnow as now
 from intake.warnings import ledger
-from intake.warnings.indicators import FIGURE_LABELS, GRADE_LABELS, INDICATORS
+from intake.warnings.indicators import FIGURE_LABELS, GRADE_LABELS
 from intake.warnings.payroll import COLUMNS, KIND_LABELS, PayrollError, import_file
 
 from ..runtime import db, services
@@ -23,34 +24,66 @@ def warnings():
     filters = {name: (request.args.get(name) or "").strip()[:30] for name in ("status", "grade", "indicator")}
     filters["status"] = filters["status"] if "status" in request.args else "live"
     rows = ledger.warnings_for(db(), scope(), **filters)
-    return render_template("console/warnings.html", rows=rows, filters=filters, indicators=INDICATORS,
+    return render_template("console/warnings.html", rows=rows, filters=filters, indicators=ledger.INDICATOR_LABELS,
                            grades=GRADE_LABELS, statuses=ledger.STATUS_LABELS, counts=ledger.counts(db(), scope()),
                            kinds=KIND_LABELS, columns=COLUMNS, zone=services().calendar.timezone, local=ledger.local,
-                           may_import=scope().may("payroll_import"))
+                           may_import=scope().may("payroll_import"), sources=ledger.OPINION_SOURCES)
 
 
 @bp.get("/warnings/<int:warning_id>")
 @staff_view("warnings")
 def warning(warning_id: int):
     found = ledger.warning_for(db(), scope(), warning_id) or abort(404)
-    return render_template("console/warning.html", w=found, indicators=INDICATORS, grades=GRADE_LABELS,
+    return render_template("console/warning.html", w=found, indicators=ledger.INDICATOR_LABELS, grades=GRADE_LABELS,
                            statuses=ledger.STATUS_LABELS, events=ledger.EVENT_LABELS, figures=FIGURE_LABELS,
-                           zone=services().calendar.timezone, local=ledger.local)
+                           zone=services().calendar.timezone, local=ledger.local,
+                           deadlines=ledger.deadlines(db(), found) if found.status in ledger.LIVE else [],
+                           verified=any(e.kind == "verified" for e in found.events))
 
 
-@bp.post("/warnings/<int:warning_id>/clear")
+# A step on one warning: (the core's operation, the form field it reads, the audit name, what the user is told).
+_STEPS = {"clear": (ledger.clear, "reason", "warning_clear", "预警已消除"),
+          "verify": (ledger.verify_opinion, "note", "opinion_verify", "已记录核查情况"),
+          "report": (ledger.report_opinion, "note", "opinion_report", "已反馈上报，舆情办结")}
+
+
+@bp.post("/warnings/<int:warning_id>/<any(clear, verify, report):step>")
 @staff_view("warnings")
-def warning_clear(warning_id: int):
+def warning_step(warning_id: int, step: str):
     found = ledger.warning_for(db(), scope(), warning_id) or abort(404)
+    operation, field, audit, done = _STEPS[step]
     try:
-        ledger.clear(db(), scope(), found, request.form.get("reason", ""), now())
+        operation(db(), scope(), found, request.form.get(field, ""), now())
     except ledger.WarningError as exc:
+        db().rollback()
         flash(str(exc), "error")
         return redirect(url_for("console.warning", warning_id=warning_id), 303)
-    record("warning_clear", warning_id=warning_id)
+    record(audit, warning_id=warning_id)
     db().commit()
-    flash("预警已消除", "ok")
+    flash(done, "ok")
     return redirect(url_for("console.warning", warning_id=warning_id), 303)
+
+
+@bp.post("/warnings/opinion")
+@staff_view("warnings")
+def opinion_record():
+    code = (request.form.get("site") or "").strip()
+    site = db().scalar(select(Site).where(scope().sites(), Site.code == code)) if code else None
+    if site is None:
+        flash("请填写本辖区内的项目编号", "error")
+        return redirect(url_for("console.warnings"), 303)
+    try:
+        found = ledger.record_opinion(db(), scope(), site, services().settings, now(),
+                                      source=request.form.get("source", ""), link=request.form.get("link", ""),
+                                      summary=request.form.get("summary", ""))
+    except ledger.WarningError as exc:
+        db().rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("console.warnings"), 303)
+    record("opinion_record", warning_id=found.id, site=site.code)
+    db().commit()
+    flash("已登记舆情，请在时限内核查落实并反馈上报", "ok")
+    return redirect(url_for("console.warning", warning_id=found.id), 303)
 
 
 @bp.post("/warnings/<int:warning_id>/case")

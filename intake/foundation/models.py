@@ -775,7 +775,8 @@ class WageAccountEntry(Base):
     ref: Mapped[str] = mapped_column(String(64))
 
 
-WARNING_LIVE = "status <> 'cleared'"
+# Public-opinion (舆情) warnings are recorded by staff, several at a site if need be.
+WARNING_LIVE = "status <> 'cleared' AND grade <> 'opinion'"
 
 
 class SiteWarning(Base):

@@ -273,6 +273,8 @@ class WarningSettings:
     baseline_days: int = 180
     baseline_min_complaints: int = 3
     baseline_percent: int = 200
+    opinion_verify_hours: int = 2
+    opinion_report_hours: int = 24
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     cases.SUPERVISE_CLOCK: cases.fire_supervision,
     timers.PAYMENT_ORDER_CLOCK: orders.fire_order,
     cases.MATERIAL_CLOCK: cases.fire_material,
-    warnings.RECTIFY_CLOCK: warnings.fire_rectify,
+    **{clock: warnings.fire_deadline for clock in (warnings.RECTIFY_CLOCK, warnings.VERIFY_CLOCK, warnings.REPORT_CLOCK)},
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
 }
 # Timers fired alone, one transaction each (see the module's docstring).

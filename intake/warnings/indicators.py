@@ -38,14 +38,14 @@ from intake.supervision.employers import normalise_name
 
 from .payroll import GUARANTEE, PAYOUT
 
-GENERAL, KEY = "general", "key"
-GRADE_LABELS = {GENERAL: "一般性指标", KEY: "关键性指标"}
+GENERAL, KEY, OPINION = "general", "key", "opinion"
+GRADE_LABELS = {GENERAL: "一般性指标", KEY: "关键性指标", OPINION: "舆情信息"}
 FIGURE_LABELS = {"month": "工资所属月份", "workers": "涉及人数", "days": "出勤天数合计", "pay_day": "工资发放日",
                  "minimum_wage": "最低工资标准（元/月）", "expected": "应发不低于（元）", "paid": "已代发（元）",
                  "owed": "估算欠薪（元）", "employers": "失信名单中的单位", "last_update": "花名册最近更新",
                  "contract_amount": "合同价款（元）", "required": "应存工资保证金（元）",
                  "deposited": "已存工资保证金（元）", "recent": "近期投诉（件）", "usual": "按以往同期应有（件）",
-                 "window_days": "统计天数"}
+                 "window_days": "统计天数", "source": "来源", "link": "链接", "summary": "内容摘要"}
 # 劳社部发〔2008〕3号: a month's wage over 21.75 paid days gives the daily wage.
 MONTH_PAID_DAYS = Decimal("21.75")
 

@@ -1,6 +1,6 @@
 """warnings: a warning's rectification deadline is a timer row the worker fires (timers.warning_id, a
-complaint no longer required), one live warning per site and indicator, and the site's contract amount (what the
-wage guarantee deposit due is a share of)
+complaint no longer required), one live warning per site and indicator (but public-opinion ones), and the site's
+contract amount (what the wage guarantee deposit due is a share of)
 
 Revision ID: 0020
 Revises: 0016
@@ -14,7 +14,7 @@ down_revision = '0016'
 branch_labels = None
 depends_on = None
 
-LIVE = sa.text("status <> 'cleared'")
+LIVE = sa.text("status <> 'cleared' AND grade <> 'opinion'")
 
 
 def upgrade() -> None:
