@@ -26,10 +26,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from intake.case import cases
 from intake.case.complaints import create_complaint, find_for_worker
 from intake.case.links import confirmed_complaint
-from intake.foundation.models import Complaint, Site
+from intake.foundation.models import Complaint, Site, utcnow
 from intake.foundation.texts import event_text, status_text, when_text
 from intake.registry.directory import counties
 from intake.registry.sites import site_by_token
+from intake.warnings.posters import count_scan
 
 from .errors import MESSAGES, when_unavailable
 from .extensions import limiter, submitted_phone
@@ -81,6 +82,9 @@ def site_form(token: str):
     site = site_by_token(db(), token)
     if site is None:
         abort(404)
+    if request.method == "GET":  # the poster's QR link opened: counted for the site's day, nothing about who
+        count_scan(db(), site, utcnow().astimezone(services().calendar.timezone).date())
+        db().commit()
     return _take(ComplaintForm(services().settings.uploads), site)
 
 

@@ -9,12 +9,23 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select, text
+from PIL import ExifTags, Image
+from sqlalchemy import delete, select, text, update
 
 from handlers.cli import main
 from handlers.runtime import services
 from intake.case.complaints import NewComplaint, create_complaint
-from intake.foundation.models import Attendance, Complaint, Outbox, RosterEntry, Site, SiteWarning, Timer
+from intake.foundation.models import (
+    Attendance,
+    Complaint,
+    Outbox,
+    PosterCheckIn,
+    RosterEntry,
+    Site,
+    SiteScan,
+    SiteWarning,
+    Timer,
+)
 from intake.foundation.settings import WarningSettings
 from intake.people.access import Scope
 from intake.people.staff import Role
@@ -347,7 +358,7 @@ def test_staff_clear_a_warning_only_with_a_reason(app, session, site):
     ledger.clear(session, ADMIN, warning, "项目已停工", NOW)
     session.commit()
     assert (warning.status, warning.events[-1].actor) == ("cleared", "staff:admin")
-    assert ledger.counts(session, ADMIN) == {"general": 0, "key": 0, "opinion": 0, "escalated": 0, "cleared": 1}
+    assert ledger.counts(session, ADMIN) == {"general": 1, "key": 0, "opinion": 0, "escalated": 0, "cleared": 1}  # poster_silent
 
 
 def test_public_opinion_is_recorded_verified_and_reported_back_on_hour_clocks_or_escalated(app, client, session,
@@ -395,6 +406,66 @@ def test_public_opinion_is_recorded_verified_and_reported_back_on_hour_clocks_or
                        "预警：沂河新城二期“舆情信息”超过时限未反馈上报，已升级督办。"]
     dashboard = client.get("/console/dashboard").get_data(as_text=True)
     assert "舆情信息 <b>1</b>" in dashboard
+
+
+def test_poster_scans_are_counted_and_a_silent_poster_fires_until_scanned_or_checked_in(app, client, session, site):
+    for method in ("get", "get", "post"):
+        getattr(client, method)(f"/s/{site.public_token}")
+    today = datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    assert [(s.day, s.count) for s in session.scalars(select(SiteScan))] == [(today, 2)]
+    session.execute(delete(SiteScan))
+    session.commit()
+
+    worker_pass(app, NOW)  # started in June, never scanned
+    [warning] = live(session, site, "poster_silent")
+    assert warning.figures == {"last_scan": None, "last_check_in": None, "silent_days": 10}
+    session.add(SiteScan(site_id=site.id, day=date(2026, 12, 17), count=1))
+    session.commit()
+    worker_pass(app, NOW + timedelta(days=1))
+    assert live(session, site, "poster_silent")[0].status == "cleared"
+
+    session.execute(delete(SiteScan))
+    session.commit()
+    later = datetime.now(timezone.utc)  # the check-in below is stamped now
+    worker_pass(app, later)
+    assert [w.status for w in live(session, site, "poster_silent")] == ["cleared", "open"]
+    users = make_accounts(session)
+    login(client, users["staff"])
+    image, exif = Image.new("RGB", (64, 48), (200, 30, 30)), Image.Exif()
+    exif[ExifTags.Base.DateTime] = "2027:01:11 09:30:00"
+    exif[ExifTags.IFD.GPSInfo] = {ExifTags.GPS.GPSLatitudeRef: "N", ExifTags.GPS.GPSLatitude: (35.0, 3.0, 30.5),
+                                  ExifTags.GPS.GPSLongitudeRef: "E", ExifTags.GPS.GPSLongitude: (118.0, 20.0, 10.0)}
+    photo = io.BytesIO()
+    image.save(photo, "JPEG", exif=exif)
+    page = client.get("/console/sites/W-1/poster-check").get_data(as_text=True)
+    response = client.post("/console/sites/W-1/poster-check", data={
+        "csrf_token": csrf_token(page), "photo": (io.BytesIO(b"not a photo"), "a.jpg")},
+        content_type="multipart/form-data")
+    assert "不是照片" in flashed(client, response)
+    response = client.post("/console/sites/W-1/poster-check", data={
+        "csrf_token": csrf_token(page), "photo": (io.BytesIO(photo.getvalue()), "poster.jpg"), "note": "大门口"},
+        content_type="multipart/form-data")
+    page = flashed(client, response)
+    assert "已记录张贴检查" in page and "2027-01-11 09:30" in page and "35.05847, 118.33611" in page
+    [visit] = session.scalars(select(PosterCheckIn)).all()
+    assert visit.photo.startswith(b"\xff\xd8") and b"2027:01:11" not in visit.photo
+    worker_pass(app, later + timedelta(minutes=5))
+    assert [w.status for w in live(session, site, "poster_silent")] == ["cleared", "cleared"]
+    assert client.get("/console/sites/NOPE/poster-check").status_code == 404
+
+
+def test_a_sudden_rise_in_scans_fires_and_a_usual_day_does_not(app, session, site):
+    today = date(2026, 12, 17)
+    session.add_all(SiteScan(site_id=site.id, day=today - timedelta(days=n), count=2) for n in range(2, 32))
+    session.add(SiteScan(site_id=site.id, day=today, count=19))
+    session.commit()
+    worker_pass(app, NOW)
+    assert live(session, site, "scans_spiking") == []  # 19 in two days, against 4 usually: at least 20 and 5×
+    session.execute(update(SiteScan).where(SiteScan.day == today).values(count=40))
+    load(session, site, "roster", ROSTER)  # new records: evaluated again today
+    worker_pass(app, NOW + timedelta(hours=1))
+    [warning] = live(session, site, "scans_spiking")
+    assert warning.figures == {"scans": 40, "usual_scans": 4.0, "scan_days": 2}
 
 
 def test_the_cli_imports_a_file_for_a_site_and_reports_bad_rows(app, session, site, tmp_path):
@@ -479,7 +550,7 @@ def test_the_dashboard_counts_the_warnings_in_scope(app, client, session, site):
     worker_pass(app, NOW)
     login(client, users["county"])
     page = client.get("/console/dashboard").get_data(as_text=True)
-    assert "一般性指标 <b>1</b>" in page and "关键性指标 <b>0</b>" in page
+    assert "一般性指标 <b>2</b>" in page and "关键性指标 <b>0</b>" in page  # no roster update, silent poster
 
 
 def test_the_demo_makes_every_indicator_fire(configured_app, session):

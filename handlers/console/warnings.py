@@ -1,14 +1,16 @@
 """Warnings (预警) in scope: the list with filters, one warning with its figures, clocks and timeline, the staff's
 steps (clear with a reason, turn into a case; record a public-opinion warning, verify it, report back), and the
-county's upload of a site's payroll records."""
+county's upload of a site's payroll records, and an inspector's poster check-in."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from intake.foundation.models import Site
+from intake.foundation.models import PosterCheckIn, Site
 from intake.foundation.models import utcnow as now
-from intake.warnings import ledger
+from intake.people.actors import actor_names
+from intake.reading.photos import EvidenceError, check_photo
+from intake.warnings import ledger, posters
 from intake.warnings.indicators import FIGURE_LABELS, GRADE_LABELS
 from intake.warnings.payroll import COLUMNS, KIND_LABELS, PayrollError, import_file
 
@@ -131,3 +133,30 @@ def payroll_import():
     db().commit()
     flash(f"{site.name}：{report.summary()}", "ok")
     return back
+
+
+@bp.route("/sites/<code>/poster-check", methods=["GET", "POST"])
+@staff_view("warnings")
+def poster_check(code: str):
+    """An inspector at the site, on a phone: a photo of the poster in place (张贴在位); its EXIF time and place are
+    kept with it and the poster's silence ends."""
+    site = db().scalar(select(Site).where(scope().sites(), Site.code == code)) or abort(404)
+    if request.method == "POST":
+        upload = request.files.get("photo")
+        content = upload.read(services().settings.uploads.max_photo_bytes + 1) if upload else b""
+        try:
+            photo = check_photo(upload.filename if upload else "", content, services().settings.uploads.max_photo_bytes,
+                                keep_location=True)
+        except EvidenceError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("console.poster_check", code=site.code), 303)
+        posters.check_in(db(), scope(), site, photo, content, services().calendar.timezone, now(),
+                         request.form.get("note", ""))
+        record("poster_check", site=site.code)
+        db().commit()
+        flash("已记录张贴检查", "ok")
+        return redirect(url_for("console.poster_check", code=site.code), 303)
+    visits = db().scalars(select(PosterCheckIn).where(PosterCheckIn.site_id == site.id)
+                          .order_by(PosterCheckIn.id.desc()).limit(20)).all()
+    return render_template("console/poster_check.html", site=site, visits=visits, zone=services().calendar.timezone,
+                           local=ledger.local, names=actor_names(db(), (v.actor for v in visits)))

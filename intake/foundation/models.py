@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -807,6 +808,33 @@ class SiteWarning(Base):
     site: Mapped[Site] = relationship()
     department: Mapped[Department | None] = relationship()
     events: Mapped[list[WarningEvent]] = relationship(order_by="WarningEvent.id", back_populates="warning")
+
+
+class SiteScan(Base):
+    """Opens of a site's complaint form from its poster's QR link, counted per local day: a number, no one's data."""
+
+    __tablename__ = "site_scans"
+    __table_args__ = (UniqueConstraint("site_id", "day", name="uq_site_scans_site_day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PosterCheckIn(Base):
+    """An inspector saw the site's poster up (张贴在位): the photo, and for this one the EXIF time and place."""
+
+    __tablename__ = "poster_checkins"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    photo: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(50))
+    taken_at: Mapped[datetime | None]
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class WarningEvent(Base):

@@ -275,6 +275,11 @@ class WarningSettings:
     baseline_percent: int = 200
     opinion_verify_hours: int = 2
     opinion_report_hours: int = 24
+    poster_silent_days: int = 10
+    scan_spike_days: int = 2
+    scan_baseline_days: int = 30
+    scan_spike_min: int = 20
+    scan_spike_percent: int = 500
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,10 @@ from intake.foundation.models import (
     Employer,
     EmployerListing,
     Jurisdiction,
+    PosterCheckIn,
     RosterEntry,
     Site,
+    SiteScan,
     WageAccountEntry,
 )
 from intake.foundation.settings import WarningSettings
@@ -45,7 +47,9 @@ FIGURE_LABELS = {"month": "工资所属月份", "workers": "涉及人数", "days
                  "owed": "估算欠薪（元）", "employers": "失信名单中的单位", "last_update": "花名册最近更新",
                  "contract_amount": "合同价款（元）", "required": "应存工资保证金（元）",
                  "deposited": "已存工资保证金（元）", "recent": "近期投诉（件）", "usual": "按以往同期应有（件）",
-                 "window_days": "统计天数", "source": "来源", "link": "链接", "summary": "内容摘要"}
+                 "window_days": "统计天数", "source": "来源", "link": "链接", "summary": "内容摘要",
+                 "last_scan": "最近一次扫码", "last_check_in": "最近一次张贴检查", "silent_days": "无扫码工作日数",
+                 "scans": "近期扫码（次）", "usual_scans": "按以往同期应有（次）", "scan_days": "统计天数"}
 # 劳社部发〔2008〕3号: a month's wage over 21.75 paid days gives the daily wage.
 MONTH_PAID_DAYS = Decimal("21.75")
 
@@ -69,6 +73,14 @@ class Today:
 
     def utc(self, day: date) -> datetime:
         return datetime.combine(day, time(), self.zone)
+
+    def working_days_ago(self, n: int) -> date:
+        """The day n working days before today (today itself when n is 0)."""
+        day = self.day
+        while n > 0:
+            day -= timedelta(days=1)
+            n -= self.calendar.is_working_day(day)
+        return day
 
     def pay_window_closed(self, site: Site) -> bool:
         """Whether last month's wages are now late: this month's pay day plus the grace working days has passed."""
@@ -207,6 +219,42 @@ def complaints_above_baseline(session: Session, today: Today) -> dict[int, dict[
     return found
 
 
+def poster_silent(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """General: a site in construction whose poster's QR link nobody opened, and no inspector checked in at, for
+    `poster_silent_days` working days: the poster may be gone (督促张贴及使用欠薪投诉二维码)."""
+    cutoff = today.working_days_ago(today.config.poster_silent_days)
+    scans = (select(SiteScan.site_id, func.max(SiteScan.day).label("last")).where(SiteScan.count > 0)
+             .group_by(SiteScan.site_id).subquery())
+    visits = (select(PosterCheckIn.site_id, func.max(PosterCheckIn.created_at).label("last"))
+              .group_by(PosterCheckIn.site_id).subquery())
+    rows = session.execute(
+        select(Site.id, scans.c.last, visits.c.last).outerjoin(scans, scans.c.site_id == Site.id)
+        .outerjoin(visits, visits.c.site_id == Site.id)
+        .where(Site.start_date <= cutoff, scans.c.last.is_(None) | (scans.c.last < cutoff),
+               visits.c.last.is_(None) | (visits.c.last < today.utc(cutoff))))
+    return {site_id: {"last_scan": scanned.isoformat() if scanned else None,
+                      "last_check_in": _local_day(visited, today), "silent_days": today.config.poster_silent_days}
+            for site_id, scanned, visited in rows}
+
+
+def scans_spiking(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """General: the QR link opened over the last `scan_spike_days` far more than the site's usual rate (a group
+    forming): at least `scan_spike_min` and `scan_spike_percent` of the rate over the `scan_baseline_days` before."""
+    config = today.config
+    start = today.day - timedelta(days=config.scan_spike_days - 1)
+    recent = func.sum(case((SiteScan.day >= start, SiteScan.count), else_=0))
+    found = {}
+    for site_id, now_count, before in session.execute(
+            select(SiteScan.site_id, recent, func.sum(SiteScan.count) - recent)
+            .where(SiteScan.day >= start - timedelta(days=config.scan_baseline_days), SiteScan.day <= today.day)
+            .group_by(SiteScan.site_id)):
+        usual = Decimal(before) * config.scan_spike_days / config.scan_baseline_days
+        if now_count >= config.scan_spike_min and now_count * 100 >= usual * config.scan_spike_percent:
+            found[site_id] = {"scans": int(now_count), "usual_scans": float(usual.quantize(Decimal("0.1"))),
+                              "scan_days": config.scan_spike_days}
+    return found
+
+
 def dishonest_employer(session: Session, today: Today) -> dict[int, dict[str, Any]]:
     """Key: the site's owner, general contractor or a subcontractor on its roster is on a 失信 listing in force."""
     listed = set(session.scalars(
@@ -232,6 +280,8 @@ INDICATORS: Mapping[str, Indicator] = {
     "dishonest_employer": Indicator(KEY, "建设、总包或分包单位在失信名单中", dishonest_employer),
     "guarantee_short": Indicator(KEY, "工资保证金未存储或低于应存数额", guarantee_short),
     "complaints_above_baseline": Indicator(GENERAL, "工地投诉明显高于以往", complaints_above_baseline),
+    "poster_silent": Indicator(GENERAL, "维权二维码长期无人扫码，可能未张贴", poster_silent),
+    "scans_spiking": Indicator(GENERAL, "维权二维码扫码突然增多", scans_spiking),
 }
 
 
