@@ -2,6 +2,7 @@
 imports and the worker, key warnings escalated past their deadline, a proactive case with computed claim lines."""
 from __future__ import annotations
 
+import csv
 import io
 import re
 from collections import Counter
@@ -9,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 from PIL import ExifTags, Image
 from sqlalchemy import delete, select, text, update
 
@@ -543,6 +545,55 @@ def test_a_bank_pushes_records_through_the_api_all_or_nothing(app, client, sessi
     assert client.post(url + "account", json={"records": payouts[:1]}, headers=auth(token)).json["unchanged"] == 1
     staff = make_client(session, "hr-tool", role="staff", department_id=department(session, "371302", "housing").id)
     assert client.post(url + "roster", json={"records": roster}, headers=auth(staff)).status_code == 403
+
+
+def test_client_systems_read_the_warnings_in_their_scope(app, client, session, site):
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数,日工资\n{A},2026-09,20,300\n{A},2026-10,10,\n")
+    worker_pass(app, NOW)
+    token = make_client(session, "platform", role="county_supervisor", county="371302")
+    response = client.get("/api/v1/warnings?grade=key", headers=auth(token))
+    assert response.status_code == 200
+    [item] = response.json["items"]
+    assert (item["indicator"], item["indicator_text"], item["status_text"]) == (
+        "workers_unpaid", "工人有考勤但两个月以上未发工资", "待处置")
+    assert item["lines"] == [{"months": ["2026-09", "2026-10"], "days": 30, "owed": 7000}]
+    assert "lines" not in item["figures"] and item["site"] == {"code": "W-1", "name": "沂河新城二期"}
+    warning = session.get(SiteWarning, item["id"])
+    assert warning.figures["lines"].keys().isdisjoint(response.get_data(as_text=True).split('"'))
+
+    first = client.get("/api/v1/warnings?limit=1", headers=auth(token)).json
+    second = client.get(f"/api/v1/warnings?limit=1&cursor={first['next_cursor']}", headers=auth(token)).json
+    assert first["next_cursor"] and first["items"][0]["id"] > second["items"][0]["id"]
+    detail = client.get(f"/api/v1/warnings/{item['id']}", headers=auth(token)).json
+    assert [e["text"] for e in detail["events"]] == ["触发预警"]
+    assert [d["label"] for d in detail["deadlines"]] == ["整改期限"]
+    assert client.get("/api/v1/warnings?grade=red", headers=auth(token)).status_code == 422
+    assert client.get("/api/v1/warnings/0", headers=auth(token)).status_code == 404
+    far = make_client(session, "far", role="county_supervisor", county="371311")
+    assert client.get("/api/v1/warnings", headers=auth(far)).json["items"] == []
+    assert client.get(f"/api/v1/warnings/{item['id']}", headers=auth(far)).status_code == 404
+
+
+def test_the_ledger_export_has_the_warnings_in_scope(app, client, session, site):
+    load(session, site, "roster", ROSTER)
+    load(session, site, "attendance", f"身份证号,月份,出勤天数,日工资\n{A},2026-09,20,300\n{A},2026-10,10,\n")
+    worker_pass(app, NOW)
+    users = make_accounts(session)
+    login(client, users["county"])
+    response = client.get("/console/ledger.csv?sheet=warnings&start=2026-12-01&end=2026-12-31")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert rows[0][:7] == ["预警编号", "项目编号", "项目名称", "所在区县", "指标", "等级", "状态"]
+    unpaid = next(r for r in rows[1:] if r[4] == "工人有考勤但两个月以上未发工资")
+    assert unpaid[1:4] == ["W-1", "沂河新城二期", "兰山区"] and unpaid[5:7] == ["关键性指标", "待处置"]
+    assert "估算欠薪（元）：7000" in unpaid[10] and "涉及工人明细 1 人" in unpaid[10] and A not in response.get_data(
+        as_text=True)
+    assert unpaid[11] == "2026-12-17 10:00"
+    earlier = client.get("/console/ledger.csv?sheet=warnings&start=2026-11-01&end=2026-11-30").get_data(as_text=True)
+    assert len(list(csv.reader(io.StringIO(earlier)))) == 1
+    book = load_workbook(io.BytesIO(client.get("/console/ledger.xlsx?start=2026-12-01&end=2026-12-31").data),
+                         read_only=True)
+    assert book.sheetnames == ["台账", "工人明细", "预警"] and len(list(book["预警"].values)) == len(rows)
 
 
 def test_the_dashboard_counts_the_warnings_in_scope(app, client, session, site):

@@ -15,14 +15,15 @@ commit.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.case.routing import site_department
@@ -43,8 +44,9 @@ from intake.foundation.models import (
 from intake.foundation.settings import Settings
 from intake.people.access import Scope
 from intake.registry.directory import department
+from intake.supervision.figures import Filters
 
-from .indicators import INDICATORS, KEY, OPINION, Today
+from .indicators import FIGURE_LABELS, GRADE_LABELS, INDICATORS, KEY, OPINION, Today
 from .payroll import EVALUATED_KEY
 
 OPEN, ESCALATED, CLEARED = "open", "escalated", "cleared"
@@ -256,9 +258,12 @@ def open_case(session: Session, scope: Scope, warning: SiteWarning, now: datetim
 
 
 def warnings_for(session: Session, scope: Scope, *, status: str = "", grade: str = "", indicator: str = "",
-                 county: str = "", limit: int = 500) -> list[SiteWarning]:
-    """The console's list: the warnings in the user's scope (like its cases), newest first, filtered."""
-    query = _scoped(scope).order_by(SiteWarning.opened_at.desc(), SiteWarning.id.desc()).limit(limit)
+                 county: str = "", limit: int = 500, before: int | None = None) -> list[SiteWarning]:
+    """The warnings in the user's scope (like its cases), newest first, filtered; `before`: only those with a
+    smaller id (the next page of a client system's list)."""
+    query = _scoped(scope).order_by(SiteWarning.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(SiteWarning.id < before)
     if status == "live":
         query = query.where(SiteWarning.status.in_(LIVE))
     elif status:
@@ -285,6 +290,43 @@ def counts(session: Session, scope: Scope) -> dict[str, int]:
         found["cleared" if status == CLEARED else grade] += n
         found["escalated"] += n if status == ESCALATED else 0
     return found
+
+
+LEDGER_HEADER = ("预警编号", "项目编号", "项目名称", "所在区县", "指标", "等级", "状态", "责任部门", "建设单位",
+                 "施工总承包单位", "触发数据", "触发时间", "期限", "升级督办时间", "消除时间", "消除原因", "转为案件")
+
+
+def ledger_rows(session: Session, scope: Scope, filters: Filters, timezone: str) -> Iterator[tuple]:
+    """The warnings sheet of the ledger export (台账): the warnings in scope raised within the dashboard's dates and
+    county, oldest first, with times on the deployment's wall clock and the figures as staff read them."""
+    zone = ZoneInfo(timezone)
+    query = (_scoped(scope).add_columns(Complaint.ticket_no)
+             .outerjoin(Complaint, Complaint.id == SiteWarning.complaint_id)
+             .options(joinedload(SiteWarning.site).joinedload(Site.jurisdiction), joinedload(SiteWarning.department))
+             .order_by(SiteWarning.id).execution_options(yield_per=_CHUNK))
+    if filters.start:
+        query = query.where(SiteWarning.opened_at >= datetime.combine(filters.start, time(), zone))
+    if filters.end:
+        query = query.where(SiteWarning.opened_at < datetime.combine(filters.end + timedelta(days=1), time(), zone))
+    if filters.county:
+        query = query.where(Site.jurisdiction_code == filters.county)
+    for w, ticket_no in session.execute(query):
+        yield (w.id, w.site.code, w.site.name, w.site.jurisdiction.name, INDICATOR_LABELS.get(w.indicator, w.indicator),
+               GRADE_LABELS[w.grade], STATUS_LABELS[w.status], w.department.name if w.department else "",
+               w.employers.get("owner") or "", w.employers.get("general_contractor") or "", _figures_text(w.figures),
+               _wall(w.opened_at, zone), _wall(w.due_at, zone), _wall(w.escalated_at, zone), _wall(w.cleared_at, zone),
+               w.cleared_reason or "", ticket_no or "")
+
+
+def _figures_text(figures: dict[str, Any]) -> str:
+    shown = [f"{FIGURE_LABELS.get(k, k)}：{'、'.join(map(str, v)) if isinstance(v, list) else v}"
+             for k, v in figures.items() if k != "lines" and v is not None]
+    return "；".join(shown + ([f"涉及工人明细 {len(figures['lines'])} 人"] if figures.get("lines") else []))
+
+
+def _wall(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    """A spreadsheet date-time holds no zone: the deployment's wall clock, to the minute."""
+    return moment.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0) if moment else None
 
 
 def _scoped(scope: Scope):
