@@ -4,8 +4,8 @@ A timer fires only if its complaint is still at that version; otherwise it is ma
 so a transition never has to chase the timers it made obsolete. The timer's state change and its handler's
 effects (events, outbox rows) share one transaction, so an effect happens once however often a pass runs or
 crashes. Handlers are looked up by clock name in the table the caller passes (the worker's is
-`intake.runtime.worker.TIMER_HANDLERS`). A timer may instead carry a warning (intake.warnings: a rectification
-deadline): it has no complaint and no version, its handler receives None for the complaint and reads
+`intake.runtime.worker.TIMER_HANDLERS`). A timer may instead carry a warning (intake.warnings: a rectification,
+verify or report-back deadline): it has no complaint and no version, its handler receives None for the complaint and reads
 `timer.warning`, and whoever closes the warning cancels it.
 """
 from __future__ import annotations
