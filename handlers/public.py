@@ -35,6 +35,7 @@ from intake.people.audit import audit
 from intake.registry.directory import counties
 from intake.registry.sites import site_by_token
 from intake.supervision.employers import credit_rows
+from intake.warnings.posters import count_scan
 
 from .documents import dossier_zip, download, order_pdf
 from .errors import MESSAGES, csrf_expired_page, when_unavailable
@@ -100,6 +101,9 @@ def site_form(token: str):
     site = site_by_token(db(), token)
     if site is None:
         abort(404)
+    if request.method == "GET":  # the poster's QR link opened: counted for the site's day, nothing about who
+        count_scan(db(), site, utcnow().astimezone(services().calendar.timezone).date())
+        db().commit()
     return _take(ComplaintForm(services().settings.uploads), site)
 
 

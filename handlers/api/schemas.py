@@ -344,7 +344,7 @@ PayrollValue = Union[Annotated[str, BeforeValidator(_clean), Field(max_length=10
 class PayrollIn(Request):
     """A site's payroll records of one kind, pushed by a bank or a platform, keyed like the import file's columns
     (English names): roster name, id_number, phone, team, subcontractor, start_date, end_date; attendance
-    id_number, month, days, daily_wage, monthly_wage; account kind (deposit / payout), day, amount, payer,
+    id_number, month, days, daily_wage, monthly_wage; account kind (deposit / payout / guarantee), day, amount, payer,
     id_number, ref. The same records again change nothing."""
 
     records: Annotated[list[Annotated[dict[str, PayrollValue], Field(max_length=8)]],
@@ -370,6 +370,20 @@ class SiteQuery(Query):
     county: County | None = None
     cursor: Annotated[str, Field(pattern=r"^\d{1,9}$", description="next_cursor of the previous page")] | None = None
     limit: Whole(ge=1, le=MAX_PAGE) = DEFAULT_PAGE
+
+
+class WarningQuery(Query):
+    status: Literal["live", "open", "escalated", "cleared", "all"] = Field(
+        "live", description="live: open or escalated (未消除)")
+    grade: Literal["general", "key", "opinion"] | None = None
+    indicator: Annotated[str, Field(pattern=r"^[a-z_]{1,30}$", description="e.g. workers_unpaid")] | None = None
+    county: County | None = None
+    cursor: Annotated[str, Field(pattern=r"^\d{1,9}$", description="next_cursor of the previous page")] | None = None
+    limit: Whole(ge=1, le=MAX_PAGE) = DEFAULT_PAGE
+
+
+class WarningPath(Query):
+    warning_id: Whole(ge=1, le=2_147_483_647)
 
 
 class DepartmentQuery(Query):
@@ -480,6 +494,63 @@ class SiteOut(BaseModel):
     owner: str | None
     general_contractor: str | None
     complaint_url: str
+
+
+class WarningEmployers(BaseModel):
+    owner: str | None
+    general_contractor: str | None
+    subcontractors: list[str]
+
+
+class WarningLine(BaseModel):
+    """One worker of a "workers unpaid" warning, unnamed: the months not paid, the days and the sum owed."""
+
+    months: list[str]
+    days: int
+    owed: int
+
+
+class WarningEventOut(BaseModel):
+    kind: str
+    text: str  # 触发预警, 核查落实 ...
+    note: str | None
+    at: AwareDatetime
+
+
+class WarningDeadline(BaseModel):
+    label: str
+    due: AwareDatetime
+
+
+class WarningOut(BaseModel):
+    id: int
+    site: SiteRef
+    county: str
+    indicator: str
+    indicator_text: str
+    grade: Literal["general", "key", "opinion"]
+    status: Literal["open", "escalated", "cleared"]
+    status_text: str
+    department: DepartmentOut | None
+    employers: WarningEmployers
+    figures: dict[str, Any] = Field(description="What raised it, as staff read it (workers' lines apart)")
+    lines: list[WarningLine]
+    opened_at: AwareDatetime
+    due_at: AwareDatetime | None
+    escalated_at: AwareDatetime | None
+    cleared_at: AwareDatetime | None
+    cleared_reason: str | None
+    ticket_no: str | None = Field(description="The case it was turned into")
+
+
+class WarningDetail(WarningOut):
+    deadlines: list[WarningDeadline]
+    events: list[WarningEventOut]
+
+
+class WarningPage(BaseModel):
+    items: list[WarningOut]
+    next_cursor: str | None
 
 
 class SitePage(BaseModel):

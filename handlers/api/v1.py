@@ -27,7 +27,7 @@ from intake.people.access import AccessDenied, case_for
 from intake.people.audit import audit
 from intake.reading.photos import Photo
 from intake.registry.sites import complaint_url
-from intake.warnings import payroll
+from intake.warnings import ledger, payroll
 
 from ..runtime import case_context, db, services
 from . import actions, problems, schemas
@@ -205,6 +205,62 @@ def list_departments(query: schemas.DepartmentQuery) -> Response:
     if query.county:
         found = found.where(Department.jurisdiction_code == query.county)
     return _json(schemas.DepartmentList(items=[_department(d) for d in db().scalars(found)]))
+
+
+@api.operation("GET", "/warnings", summary="Warnings (预警) in the client's scope, newest first", tag="warnings",
+               ok={200: schemas.WarningPage}, query=schemas.WarningQuery, problems=("forbidden",))
+def list_warnings(query: schemas.WarningQuery) -> Response:
+    rows = ledger.warnings_for(db(), _warnings_scope(), status="" if query.status == "all" else query.status,
+                               grade=query.grade or "", indicator=query.indicator or "", county=query.county or "",
+                               limit=query.limit + 1, before=int(query.cursor) if query.cursor else None)
+    more, rows = len(rows) > query.limit, rows[:query.limit]
+    tickets = _tickets([w.complaint_id for w in rows])
+    return _json(schemas.WarningPage(items=[_warning(w, tickets, schemas.WarningOut) for w in rows],
+                                     next_cursor=str(rows[-1].id) if more else None))
+
+
+@api.operation("GET", "/warnings/<warning_id>", summary="One warning with its figures, clocks and timeline",
+               tag="warnings", ok={200: schemas.WarningDetail}, path=schemas.WarningPath, problems=("forbidden",))
+def get_warning(path: schemas.WarningPath) -> Response:
+    found = ledger.warning_for(db(), _warnings_scope(), path.warning_id)
+    if found is None:
+        raise problems.ApiProblem("not-found", "没有这条预警，或不在接入系统的权限范围内")
+    return _json(_warning(found, _tickets([found.complaint_id]), schemas.WarningDetail))
+
+
+def _warnings_scope():
+    who = scope()
+    try:
+        who.require("warnings")
+    except AccessDenied:
+        raise problems.ApiProblem("forbidden", "接入系统的角色不能查看预警") from None
+    return who
+
+
+def _tickets(ids: list[int | None]) -> dict[int, str]:
+    wanted = [i for i in ids if i is not None]
+    return dict(db().execute(select(Complaint.id, Complaint.ticket_no).where(Complaint.id.in_(wanted)))) if wanted \
+        else {}
+
+
+def _warning(w, tickets: dict[int, str], model: type[schemas.WarningOut]) -> schemas.WarningOut:
+    """The warning as a client system reads it: the workers' lines without the keys that name them."""
+    fields = dict(
+        id=w.id, site=schemas.SiteRef(code=w.site.code, name=w.site.name), county=w.site.jurisdiction_code,
+        indicator=w.indicator, indicator_text=ledger.INDICATOR_LABELS.get(w.indicator, w.indicator), grade=w.grade,
+        status=w.status, status_text=ledger.STATUS_LABELS[w.status],
+        department=_department(w.department) if w.department else None,
+        employers=schemas.WarningEmployers(**{k: w.employers.get(k) for k in ("owner", "general_contractor")},
+                                           subcontractors=w.employers.get("subcontractors") or []),
+        figures={k: v for k, v in w.figures.items() if k != "lines"},
+        lines=[schemas.WarningLine(**line) for line in (w.figures.get("lines") or {}).values()],
+        opened_at=w.opened_at, due_at=w.due_at, escalated_at=w.escalated_at, cleared_at=w.cleared_at,
+        cleared_reason=w.cleared_reason, ticket_no=tickets.get(w.complaint_id))
+    if model is schemas.WarningDetail:
+        fields["deadlines"] = [schemas.WarningDeadline(label=label, due=due) for label, due in ledger.deadlines(db(), w)]
+        fields["events"] = [schemas.WarningEventOut(kind=e.kind, text=ledger.EVENT_LABELS.get(e.kind, e.kind),
+                                                    note=e.note, at=e.created_at) for e in w.events]
+    return model(**fields)
 
 
 @docs_bp.get("/openapi.json")

@@ -43,7 +43,8 @@ def _demo_payroll(session, today: date) -> None:
     """Payroll records so that each warning indicator fires (idempotent, dated from today): DEMO-LS-001 has a
     worker unpaid for months (key, can be made a case) and one paid below the minimum wage; DEMO-LS-002 has
     last month's attendance and no payroll; the sites without a roster miss their roster update; the general
-    contractor of DEMO-GX-001 is on the 失信 list. The pay-day indicators fire once the pay day and its grace
+    contractor of DEMO-GX-001 is on the 失信 list; DEMO-LS-002 (a contract of 3,500万) has stored no wage guarantee
+    deposit (工资保证金). The pay-day indicators fire once the pay day and its grace
     have passed, the roster one after `[warnings] roster_update_day`."""
     month = today.replace(day=1)
     months = [(month - timedelta(days=1)).replace(day=1)]

@@ -27,6 +27,7 @@ from intake.people.actors import actor_names
 from intake.reading.documents import MAX_BYTES as DOCUMENT_MAX_BYTES
 from intake.reading.documents import check_document
 from intake.reading.photos import EvidenceError
+from intake.warnings.claims import roster_claim
 
 from ..documents import dossier_zip, download, order_pdf
 from ..posters import poster_font
@@ -59,9 +60,13 @@ def _picked_reply(complaint, timezone: str) -> str:
 def _page(complaint, *, revealed: bool = False):
     now = utcnow()
     timezone = services().settings.calendar.timezone
+    actions = offered(db(), complaint, scope())
+    roster = roster_claim(db(), complaint, now.astimezone(services().calendar.timezone).date().replace(day=1))
     return render_template(
         "console/case.html", c=complaint, clocks=clock_views(complaint, now, services().calendar),
-        actions=[(action, FORMS[action]) for action in offered(db(), complaint, scope())],
+        actions=[(action, FORMS[action]) for action in actions], roster=roster,
+        take_roster=roster is not None and roster.owed > 0 and CaseAction.CLAIM_LINE in actions
+        and all(line.worker_name != roster.name for line in complaint.claim_lines),
         transcript=transcript(db(), complaint), unanswered=unanswered(db(), [complaint.id]).get(complaint.id, 0),
         departments=departments_in_reach(db(), scope()) if scope().may("transfer") else [],
         phone=complaint.complainant.phone if revealed else mask_phone(complaint.complainant.phone),

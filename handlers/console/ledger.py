@@ -13,6 +13,7 @@ from intake.foundation.models import utcnow
 from intake.supervision import ledger, report
 from intake.supervision.figures import figures
 from intake.supervision.spreadsheet import write_csv, write_xlsx
+from intake.warnings import ledger as warnings
 
 from ..runtime import db, services
 from .blueprint import bp, record, scope, staff_view
@@ -40,7 +41,8 @@ def ledger_xlsx():
     filters, tz = read_filters(), services().settings.calendar.timezone
     out = tempfile.TemporaryFile()
     written = write_xlsx(out, [("台账", ledger.HEADER, ledger.rows(db(), scope(), filters, tz, LABELS)),
-                               ("工人明细", ledger.LINES_HEADER, ledger.claim_lines(db(), scope(), filters, tz))])
+                               ("工人明细", ledger.LINES_HEADER, ledger.claim_lines(db(), scope(), filters, tz)),
+                               ("预警", warnings.LEDGER_HEADER, warnings.ledger_rows(db(), scope(), filters, tz))])
     return send_export(out, _name(filters) + ".xlsx", XLSX, "ledger", written, format="xlsx", filters=filter_args(filters))
 
 
@@ -52,6 +54,9 @@ def ledger_csv():
     if request.args.get("sheet") == "lines":
         written = write_csv(out, ledger.LINES_HEADER, ledger.claim_lines(db(), scope(), filters, tz))
         what, suffix = "ledger_lines", "-工人明细"
+    elif request.args.get("sheet") == "warnings":
+        written = write_csv(out, warnings.LEDGER_HEADER, warnings.ledger_rows(db(), scope(), filters, tz))
+        what, suffix = "ledger_warnings", "-预警"
     else:
         written = write_csv(out, ledger.HEADER, ledger.rows(db(), scope(), filters, tz, LABELS))
         what, suffix = "ledger", ""

@@ -4,7 +4,9 @@ A timer fires only if its complaint is still at that version; otherwise it is ma
 so a transition never has to chase the timers it made obsolete. The timer's state change and its handler's
 effects (events, outbox rows) share one transaction, so an effect happens once however often a pass runs or
 crashes. Handlers are looked up by clock name in the table the caller passes (the worker's is
-`intake.runtime.worker.TIMER_HANDLERS`).
+`intake.runtime.worker.TIMER_HANDLERS`). A timer may instead carry a warning (intake.warnings: a rectification,
+verify or report-back deadline): it has no complaint and no version, its handler receives None for the complaint and reads
+`timer.warning`, and whoever closes the warning cancels it.
 """
 from __future__ import annotations
 
@@ -189,7 +191,12 @@ def _retry_later(session: Session, timer: Timer, complaint: Complaint | None, no
     else:
         timer.state, timer.fired_at = ERROR, now
         ticket = complaint.ticket_no if complaint is not None else timer.complaint_id
-        what = f"案件{ticket}" if timer.complaint_id is not None else f"成员单位任务{timer.unit_task_id}"
+        if timer.complaint_id is not None:
+            what = f"案件{ticket}"
+        elif timer.warning_id is not None:
+            what = f"预警{timer.warning_id}"
+        else:
+            what = f"成员单位任务{timer.unit_task_id}"
         notify_department(session, None, {
             "kind": "timer_failed", "timer_id": timer.id, "ticket_no": ticket,
             "text": f"{what}的自动处理（{timer.clock}）多次失败：{type(exc).__name__}，请人工处理。",

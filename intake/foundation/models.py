@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -257,6 +258,8 @@ class Site(Base):
     minimum_wage: Mapped[int | None] = mapped_column(Integer)
     start_date: Mapped[date | None] = mapped_column(Date)
     pay_day: Mapped[int | None] = mapped_column(Integer)
+    # 施工合同额 in yuan: what the wage guarantee deposit (工资保证金) due is a share of (intake.warnings).
+    contract_amount: Mapped[int | None] = mapped_column(BigInteger)
     public_token: Mapped[str] = mapped_column(String(64), unique=True)
     # What workers call the site (别名/简称 in the site file: 罗庄万达, 二实小), matched with its name.
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
@@ -473,13 +476,15 @@ class Attachment(Base):
 
 class Timer(Base):
     """A clock as a row; a case's fires only if the complaint is still at the version it was set for. A member
-    unit's task carries its reminders as timers too: no complaint then, the task instead."""
+    unit's task carries its reminders as timers too, and a warning its deadlines (version 0): no complaint then,
+    the task or the warning instead."""
 
     __tablename__ = "timers"
     __table_args__ = (Index("ix_timers_state_due_at", "state", "due_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     unit_task_id: Mapped[int | None] = mapped_column(ForeignKey("unit_tasks.id"), index=True)
+    warning_id: Mapped[int | None] = mapped_column(ForeignKey("site_warnings.id"), index=True)
     clock: Mapped[str] = mapped_column(String(30))
     due_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer)
@@ -487,6 +492,8 @@ class Timer(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     fired_at: Mapped[datetime | None]
+
+    warning: Mapped[SiteWarning | None] = relationship()
 
 
 class InboundMessage(Base):
@@ -892,13 +899,20 @@ class WageAccountEntry(Base):
     ref: Mapped[str] = mapped_column(String(64))
 
 
+# Public-opinion (舆情) warnings are recorded by staff, several at a site if need be.
+WARNING_LIVE = "status <> 'cleared' AND grade <> 'opinion'"
+
+
 class SiteWarning(Base):
     """A warning (预警) on a site: its indicator and grade, the figures that raised it, the department that owns it
     and, for a key warning, the rectification deadline (限期整改) after which it is escalated."""
 
     __tablename__ = "site_warnings"
     __table_args__ = (Index("ix_site_warnings_site_indicator_status", "site_id", "indicator", "status"),
-                      Index("ix_site_warnings_status_due_at", "status", "due_at"))
+                      Index("ix_site_warnings_status_due_at", "status", "due_at"),
+                      # One live warning per site and indicator, however many workers evaluate at once.
+                      Index("uq_site_warnings_live", "site_id", "indicator", unique=True,
+                            sqlite_where=text(WARNING_LIVE), postgresql_where=text(WARNING_LIVE)))
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     indicator: Mapped[str] = mapped_column(String(30))
@@ -917,6 +931,33 @@ class SiteWarning(Base):
     site: Mapped[Site] = relationship()
     department: Mapped[Department | None] = relationship()
     events: Mapped[list[WarningEvent]] = relationship(order_by="WarningEvent.id", back_populates="warning")
+
+
+class SiteScan(Base):
+    """Opens of a site's complaint form from its poster's QR link, counted per local day: a number, no one's data."""
+
+    __tablename__ = "site_scans"
+    __table_args__ = (UniqueConstraint("site_id", "day", name="uq_site_scans_site_day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PosterCheckIn(Base):
+    """An inspector saw the site's poster up (张贴在位): the photo, and for this one the EXIF time and place."""
+
+    __tablename__ = "poster_checkins"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    photo: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(50))
+    taken_at: Mapped[datetime | None]
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class WarningEvent(Base):

@@ -322,6 +322,19 @@ class WarningSettings:
     payroll_grace_days: int = 3
     unpaid_months: int = 2
     rectify_days: int = 10
+    guarantee_permille: int = 10
+    guarantee_cap: int = 0
+    baseline_window_days: int = 30
+    baseline_days: int = 180
+    baseline_min_complaints: int = 3
+    baseline_percent: int = 200
+    opinion_verify_hours: int = 2
+    opinion_report_hours: int = 24
+    poster_silent_days: int = 10
+    scan_spike_days: int = 2
+    scan_baseline_days: int = 30
+    scan_spike_min: int = 20
+    scan_spike_percent: int = 500
 
 
 @dataclass(frozen=True)

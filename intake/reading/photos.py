@@ -17,6 +17,7 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
+from datetime import datetime
 
 from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
@@ -147,3 +148,47 @@ def _in_srgb(image: Image.Image) -> Image.Image:
                                          outputMode=image.mode)
     except (ImageCms.PyCMSError, OSError, ValueError):
         return image
+
+
+@dataclass(frozen=True)
+class Taken:
+    """When and where a photo says it was taken (EXIF): the camera's local time, degrees north and east."""
+
+    at: datetime | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+def taken(content: bytes) -> Taken:
+    """The EXIF time and GPS place of a photo whose place and time are evidence (an inspector's check-in at a
+    site); an unreadable or absent field is None, never an error."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(content)) as image:
+                exif = image.getexif()
+                stamp = exif.get_ifd(ExifTags.IFD.Exif).get(ExifTags.Base.DateTimeOriginal) or exif.get(
+                    ExifTags.Base.DateTime)
+                gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        return Taken()
+    return Taken(_exif_time(stamp), _degrees(gps.get(ExifTags.GPS.GPSLatitude), gps.get(ExifTags.GPS.GPSLatitudeRef)),
+                 _degrees(gps.get(ExifTags.GPS.GPSLongitude), gps.get(ExifTags.GPS.GPSLongitudeRef)))
+
+
+def _exif_time(stamp: object) -> datetime | None:
+    try:
+        return datetime.strptime(str(stamp).strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def _degrees(value: object, ref: object) -> float | None:
+    try:
+        degrees, minutes, seconds = (float(part) for part in value)  # type: ignore[union-attr]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    result = degrees + minutes / 60 + seconds / 3600
+    if not (0 <= result <= 180):
+        return None
+    return round(-result if str(ref).strip("\x00 ") in ("S", "W") else result, 6)

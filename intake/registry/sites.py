@@ -73,6 +73,7 @@ COLUMNS = (
     Column("start_date", "开工日期"),
     Column("pay_day", "工资发放日"),
     Column("minimum_wage", "最低工资标准"),
+    Column("contract_amount", "合同价款", alias="施工合同额"),
     Column("aliases", "别名", alias="简称"),
 )
 _BY_ATTR = {c.attr: c for c in COLUMNS}
@@ -439,6 +440,16 @@ def _minimum_wage(raw: str | date) -> int:
     return _fail(f"最低工资标准“{shown(raw)}”无效，应为每月多少元的整数，如2100")
 
 
+def _contract_amount(raw: str | date) -> int:
+    """Yuan, or 万元 when the cell says so ("1,200万"); whole yuan."""
+    text = plain(raw).replace(",", "").removesuffix("元")
+    scale = 10_000 if text.endswith("万") else 1
+    number = text.removesuffix("万")
+    if re.fullmatch(r"\d{1,13}(?:\.\d{1,4})?", number) and 0 < float(number) * scale < 10 ** 13:
+        return round(float(number) * scale)
+    return _fail(f"合同价款“{shown(raw)}”无效，应为金额（元），如35000000或3500万")
+
+
 _ALIAS_SPLIT = re.compile(r"[、,，;；/|]+")
 MAX_ALIASES = 10
 MAX_ALIAS_CHARS = 30
@@ -462,7 +473,8 @@ def _names(what: str, most: int, longest: int) -> Callable[[str | date], list[st
 _PARSERS = {"industry": _industry, "investment": _investment, "labour_manager_phone": _phone,
             "start_date": parse_date, "pay_day": _pay_day, "minimum_wage": _minimum_wage,
             "aliases": _names("别名", MAX_ALIASES, MAX_ALIAS_CHARS),
-            "subcontractors": _names("分包单位", MAX_SUBCONTRACTORS, MAX_SUBCONTRACTOR_CHARS)}
+            "subcontractors": _names("分包单位", MAX_SUBCONTRACTORS, MAX_SUBCONTRACTOR_CHARS),
+            "contract_amount": _contract_amount}
 
 
 def plain(raw: str | date) -> str:

@@ -1,6 +1,6 @@
-"""The worker loop: fire due timers, evaluate the warning indicators (once a day, and after new payroll records)
-and escalate overdue warnings, deliver due outbox messages, then fetch evidence photos that providers hold. It
-owns its transactions.
+"""The worker loop: fire due timers (complaints' clocks, warnings' rectification deadlines), evaluate the warning
+indicators (once a day, and after new payroll records), deliver due outbox messages, then fetch evidence photos
+that providers hold. It owns its transactions.
 
 Route timers are fired one per transaction: routing a complaint is the heaviest work a timer does, and on SQLite
 the worker must hold the write lock (on PostgreSQL the collective's advisory lock) no longer than one
@@ -46,6 +46,8 @@ TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     cases.CONFIRM_CLOCK: cases.fire_confirm,
     timers.CO_STEP_CLOCK: co_clocks.fire,
     tasks.TASK_CLOCK: tasks.fire_reminder,
+    **{clock: warnings.fire_deadline
+       for clock in (warnings.RECTIFY_CLOCK, warnings.VERIFY_CLOCK, warnings.REPORT_CLOCK)},
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},
 }
 # Timers fired alone, one transaction each (see the module's docstring).

@@ -11,34 +11,45 @@ import calendar as months
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, Date, String, case, cast, func, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import (
     Attendance,
+    Channel,
+    Complaint,
     Employer,
     EmployerListing,
     Jurisdiction,
+    PosterCheckIn,
     RosterEntry,
     Site,
+    SiteScan,
     WageAccountEntry,
 )
 from intake.foundation.settings import WarningSettings
 from intake.supervision.employers import in_force_clause, normalise_name
 
-from .payroll import PAYOUT
+from .payroll import GUARANTEE, PAYOUT
 
-GENERAL, KEY = "general", "key"
-GRADE_LABELS = {GENERAL: "一般性指标", KEY: "关键性指标"}
+GENERAL, KEY, OPINION = "general", "key", "opinion"
+GRADE_LABELS = {GENERAL: "一般性指标", KEY: "关键性指标", OPINION: "舆情信息"}
 FIGURE_LABELS = {"month": "工资所属月份", "workers": "涉及人数", "days": "出勤天数合计", "pay_day": "工资发放日",
                  "minimum_wage": "最低工资标准（元/月）", "expected": "应发不低于（元）", "paid": "已代发（元）",
-                 "owed": "估算欠薪（元）", "employers": "失信名单中的单位", "last_update": "花名册最近更新"}
+                 "owed": "估算欠薪（元）", "employers": "失信名单中的单位", "last_update": "花名册最近更新",
+                 "contract_amount": "合同价款（元）", "required": "应存工资保证金（元）",
+                 "deposited": "已存工资保证金（元）", "recent": "近期投诉（件）", "usual": "按以往同期应有（件）",
+                 "window_days": "统计天数", "source": "来源", "link": "链接", "summary": "内容摘要",
+                 "last_scan": "最近一次扫码", "last_check_in": "最近一次张贴检查", "silent_days": "无扫码工作日数",
+                 "scans": "近期扫码（次）", "usual_scans": "按以往同期应有（次）", "scan_days": "统计天数"}
 # 劳社部发〔2008〕3号: a month's wage over 21.75 paid days gives the daily wage.
 MONTH_PAID_DAYS = Decimal("21.75")
 
@@ -62,6 +73,14 @@ class Today:
 
     def utc(self, day: date) -> datetime:
         return datetime.combine(day, time(), self.zone)
+
+    def working_days_ago(self, n: int) -> date:
+        """The day n working days before today (today itself when n is 0)."""
+        day = self.day
+        while n > 0:
+            day -= timedelta(days=1)
+            n -= self.calendar.is_working_day(day)
+        return day
 
     def pay_window_closed(self, site: Site) -> bool:
         """Whether last month's wages are now late: this month's pay day plus the grace working days has passed."""
@@ -115,32 +134,124 @@ def paid_below_minimum(session: Session, today: Today) -> dict[int, dict[str, An
 
 
 def workers_unpaid(session: Session, today: Today) -> dict[int, dict[str, Any]]:
-    """Key: workers with attendance and no pay for `unpaid_months` months or more, each with the sum owed (days
-    at the agreed rate, else the minimum wage), so a case can start from the sums."""
-    paid = select(WageAccountEntry.site_id, WageAccountEntry.worker_hash,
-                  func.max(WageAccountEntry.day).label("last")).where(WageAccountEntry.kind == PAYOUT) \
-        .group_by(WageAccountEntry.site_id, WageAccountEntry.worker_hash).subquery()
+    """Key: workers with attendance and no pay for `unpaid_months` months or more before last month, each with
+    the sum owed, so a case can start from the sums."""
+    return {site_id: {"workers": len(workers), "owed": sum(w["owed"] for w in workers.values()), "lines": workers}
+            for site_id, workers in owed_by_worker(session, today.last_month, today.config.unpaid_months).items()}
+
+
+def owed_by_worker(session: Session, before: date, min_months: int = 1, *, site_id: int | None = None,
+                   worker: str | None = None) -> dict[int, dict[str, dict[str, Any]]]:
+    """{site id: {worker hash: {"months", "days", "owed"}}}: each worker's attended months before `before` that
+    no payout followed, if at least `min_months`; owed is days at the agreed daily wage, else the monthly wage
+    (the agreed one, else the site's or county's minimum) / 21.75, whole yuan rounded half up per month.
+
+    One grouped query: a month counts as unpaid when the worker's last payout at the site fell before the month
+    ended (its month start is not after it). The sums are computed in integers on both databases."""
+    paid = (select(WageAccountEntry.site_id, WageAccountEntry.worker_hash,
+                   _MonthStart(func.max(WageAccountEntry.day)).label("through"))
+            .where(WageAccountEntry.kind == PAYOUT)
+            .group_by(WageAccountEntry.site_id, WageAccountEntry.worker_hash))
+    attended = Attendance.days > 0
+    if site_id is not None:
+        paid, attended = paid.where(WageAccountEntry.site_id == site_id), attended & (Attendance.site_id == site_id)
+    if worker is not None:
+        paid, attended = paid.where(WageAccountEntry.worker_hash == worker), attended & (Attendance.worker_hash == worker)
+    paid = paid.subquery()
+    days = cast(Attendance.days, BigInteger)
+    monthly = func.coalesce(func.nullif(Attendance.monthly_wage, 0), func.nullif(Site.minimum_wage, 0),
+                            Jurisdiction.minimum_wage, 0)
+    # days × monthly / 21.75, rounded half up: (days × monthly × 200 + 2175) // 4350.
+    owed = case((Attendance.daily_wage > 0, days * Attendance.daily_wage),
+                else_=(days * monthly * 200 + 2175) // 4350)
     rows = session.execute(
-        select(Attendance.site_id, Attendance.worker_hash, Attendance.month, Attendance.days, Attendance.daily_wage,
-               Attendance.monthly_wage, paid.c.last, Site.minimum_wage, Jurisdiction.minimum_wage)
+        select(Attendance.site_id, Attendance.worker_hash, func.sum(Attendance.days), func.sum(owed),
+               func.aggregate_strings(cast(Attendance.month, String), ","))
         .join(Site, Site.id == Attendance.site_id).join(Jurisdiction, Jurisdiction.code == Site.jurisdiction_code)
         .outerjoin(paid, (paid.c.site_id == Attendance.site_id) & (paid.c.worker_hash == Attendance.worker_hash))
-        .where(Attendance.days > 0, Attendance.month < today.last_month))
-    owed: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
-    for *fields, last_paid, site_minimum, county_minimum in rows:
-        attendance = _Attended(*fields)
-        if last_paid is not None and last_paid >= _add_months(attendance.month, 1):
-            continue
-        line = owed[attendance.site_id].setdefault(attendance.worker_hash, {"months": [], "days": 0, "owed": 0})
-        line["months"].append(attendance.month.isoformat()[:7])
-        line["days"] += attendance.days
-        line["owed"] += _yuan(Decimal(attendance.days) * _daily_rate(attendance, site_minimum or county_minimum))
+        .where(attended, Attendance.month < before, paid.c.through.is_(None) | (paid.c.through <= Attendance.month))
+        .group_by(Attendance.site_id, Attendance.worker_hash)
+        .having(func.count() >= min_months)
+        .order_by(Attendance.site_id, Attendance.worker_hash))
+    lines: dict[int, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for site, worker_hash, worked, sum_owed, months_worked in rows:
+        lines[site][worker_hash] = {"months": sorted(m[:7] for m in months_worked.split(",")),
+                                    "days": int(worked), "owed": int(sum_owed)}
+    return lines
+
+
+def guarantee_short(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """Key: a site in construction whose wage guarantee deposits (工资保证金) fall short of `guarantee_permille`
+    of its contract amount (capped at `guarantee_cap` when set), or were never made."""
+    config = today.config
+    deposited = (select(WageAccountEntry.site_id, func.sum(WageAccountEntry.amount).label("sum"))
+                 .where(WageAccountEntry.kind == GUARANTEE).group_by(WageAccountEntry.site_id).subquery())
     found = {}
-    for site_id, workers in owed.items():
-        lines = {h: {**w, "months": sorted(w["months"])} for h, w in sorted(workers.items())
-                 if len(w["months"]) >= today.config.unpaid_months}
-        if lines:
-            found[site_id] = {"workers": len(lines), "owed": sum(w["owed"] for w in lines.values()), "lines": lines}
+    for site_id, contract, paid in session.execute(
+            select(Site.id, Site.contract_amount, func.coalesce(deposited.c.sum, 0))
+            .outerjoin(deposited, deposited.c.site_id == Site.id)
+            .where(Site.contract_amount > 0, Site.start_date <= today.day)):
+        required = _yuan(Decimal(contract) * config.guarantee_permille / 1000)
+        required = min(required, config.guarantee_cap) if config.guarantee_cap else required
+        if int(paid) < required:
+            found[site_id] = {"contract_amount": contract, "required": required, "deposited": int(paid)}
+    return found
+
+
+def complaints_above_baseline(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """General: more complaints at a site in the last `baseline_window_days` than its usual rate over the
+    `baseline_days` before them allows (`baseline_percent` of it, and at least `baseline_min_complaints`): a group
+    forming before it reaches the door."""
+    config = today.config
+    window_start = today.utc(today.day) - timedelta(days=config.baseline_window_days - 1)
+    baseline_start = window_start - timedelta(days=config.baseline_days)
+    recent = func.sum(case((Complaint.created_at >= window_start, 1), else_=0))
+    found = {}
+    for site_id, now_count, before in session.execute(
+            select(Complaint.site_id, recent, func.count() - recent)
+            .where(Complaint.site_id.is_not(None), Complaint.channel != Channel.WARNING.value,
+                   Complaint.created_at >= baseline_start)
+            .group_by(Complaint.site_id)):
+        usual = Decimal(before) * config.baseline_window_days / config.baseline_days
+        if now_count >= config.baseline_min_complaints and now_count * 100 >= usual * config.baseline_percent:
+            found[site_id] = {"recent": int(now_count), "usual": float(usual.quantize(Decimal("0.1"))),
+                              "window_days": config.baseline_window_days}
+    return found
+
+
+def poster_silent(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """General: a site in construction whose poster's QR link nobody opened, and no inspector checked in at, for
+    `poster_silent_days` working days: the poster may be gone (督促张贴及使用欠薪投诉二维码)."""
+    cutoff = today.working_days_ago(today.config.poster_silent_days)
+    scans = (select(SiteScan.site_id, func.max(SiteScan.day).label("last")).where(SiteScan.count > 0)
+             .group_by(SiteScan.site_id).subquery())
+    visits = (select(PosterCheckIn.site_id, func.max(PosterCheckIn.created_at).label("last"))
+              .group_by(PosterCheckIn.site_id).subquery())
+    rows = session.execute(
+        select(Site.id, scans.c.last, visits.c.last).outerjoin(scans, scans.c.site_id == Site.id)
+        .outerjoin(visits, visits.c.site_id == Site.id)
+        .where(Site.start_date <= cutoff, scans.c.last.is_(None) | (scans.c.last < cutoff),
+               visits.c.last.is_(None) | (visits.c.last < today.utc(cutoff))))
+    return {site_id: {"last_scan": scanned.isoformat() if scanned else None,
+                      "last_check_in": _local_day(visited, today), "silent_days": today.config.poster_silent_days}
+            for site_id, scanned, visited in rows}
+
+
+def scans_spiking(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """General: the QR link opened over the last `scan_spike_days` far more than the site's usual rate (a group
+    forming): at least `scan_spike_min` and `scan_spike_percent` of the rate over the `scan_baseline_days` before."""
+    config = today.config
+    start = today.day - timedelta(days=config.scan_spike_days - 1)
+    recent = func.sum(case((SiteScan.day >= start, SiteScan.count), else_=0))
+    found = {}
+    for site_id, now_count, before in session.execute(
+            select(SiteScan.site_id, recent, func.sum(SiteScan.count) - recent)
+            .where(SiteScan.day >= start - timedelta(days=config.scan_baseline_days), SiteScan.day <= today.day)
+            .group_by(SiteScan.site_id)):
+        usual = Decimal(before) * config.scan_spike_days / config.scan_baseline_days
+        if now_count >= config.scan_spike_min and now_count * 100 >= usual * config.scan_spike_percent:
+            found[site_id] = {"scans": int(now_count), "usual_scans": float(usual.quantize(Decimal("0.1"))),
+                              "scan_days": config.scan_spike_days}
     return found
 
 
@@ -167,6 +278,10 @@ INDICATORS: Mapping[str, Indicator] = {
     "paid_below_minimum": Indicator(KEY, "代发工资低于考勤天数×最低工资标准", paid_below_minimum),
     "workers_unpaid": Indicator(KEY, "工人有考勤但两个月以上未发工资", workers_unpaid),
     "dishonest_employer": Indicator(KEY, "建设、总包或分包单位在失信名单中", dishonest_employer),
+    "guarantee_short": Indicator(KEY, "工资保证金未存储或低于应存数额", guarantee_short),
+    "complaints_above_baseline": Indicator(GENERAL, "工地投诉明显高于以往", complaints_above_baseline),
+    "poster_silent": Indicator(GENERAL, "维权二维码长期无人扫码，可能未张贴", poster_silent),
+    "scans_spiking": Indicator(GENERAL, "维权二维码扫码突然增多", scans_spiking),
 }
 
 
@@ -188,23 +303,21 @@ def _last_month_pay(session: Session, today: Today):
             yield site, workers, int(days), int(paid.get(site.id) or 0)
 
 
-@dataclass(frozen=True)
-class _Attended:
-    """An attendance row as plain values: a city's worth of ORM objects would cost more than the query."""
+class _MonthStart(FunctionElement):
+    """The first day of the month of a date: date_trunc on PostgreSQL, date(..., 'start of month') on SQLite."""
 
-    site_id: int
-    worker_hash: str
-    month: date
-    days: int
-    daily_wage: int | None
-    monthly_wage: int | None
+    type = Date()
+    inherit_cache = True
 
 
-def _daily_rate(attendance: _Attended, minimum: int | None) -> Decimal:
-    if attendance.daily_wage:
-        return Decimal(attendance.daily_wage)
-    monthly = attendance.monthly_wage or minimum or 0
-    return Decimal(monthly) / MONTH_PAID_DAYS
+@compiles(_MonthStart, "postgresql")
+def _month_start_postgresql(element: _MonthStart, compiler: Any, **kw: Any) -> str:
+    return f"CAST(date_trunc('month', {compiler.process(element.clauses, **kw)}) AS DATE)"
+
+
+@compiles(_MonthStart, "sqlite")
+def _month_start_sqlite(element: _MonthStart, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'start of month')"
 
 
 def _yuan(value: Decimal) -> int:

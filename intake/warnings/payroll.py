@@ -13,13 +13,15 @@ import hashlib
 import itertools
 import re
 import unicodedata
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from intake.foundation.encryption import lookup_hash
@@ -40,8 +42,8 @@ from intake.registry.sites import (
 )
 
 ROSTER, ATTENDANCE, ACCOUNT = "roster", "attendance", "account"
-DEPOSIT, PAYOUT = "deposit", "payout"
-# The worker loop re-evaluates the indicators when this key is absent (intake.warnings.ledger).
+DEPOSIT, PAYOUT, GUARANTEE = "deposit", "payout", "guarantee"
+# The local day the indicators were last evaluated on, or a token after new records (intake.warnings.ledger).
 EVALUATED_KEY = "warnings.evaluated_on"
 
 COLUMNS: Mapping[str, tuple[Column, ...]] = {
@@ -57,7 +59,8 @@ COLUMNS: Mapping[str, tuple[Column, ...]] = {
 }
 KIND_LABELS = {ROSTER: "实名制花名册", ATTENDANCE: "考勤", ACCOUNT: "工资专用账户流水"}
 _ENTRY_KINDS = {"人工费拨付": DEPOSIT, "拨付": DEPOSIT, "人工费": DEPOSIT, "deposit": DEPOSIT,
-                "工资代发": PAYOUT, "代发": PAYOUT, "发放": PAYOUT, "payout": PAYOUT}
+                "工资代发": PAYOUT, "代发": PAYOUT, "发放": PAYOUT, "payout": PAYOUT,
+                "工资保证金": GUARANTEE, "保证金": GUARANTEE, "guarantee": GUARANTEE}
 _MONTH = re.compile(r"(\d{4})[-/.年](\d{1,2})月?(?:[-/.]\d{1,2}日?)?")
 
 
@@ -145,9 +148,19 @@ def import_records(session: Session, site: Site, kind: str, rows: Sequence[tuple
         return report
     _STORE[kind](session, site, checked, report, now or utcnow())
     if report.created or report.updated:
-        session.execute(delete(AppState).where(AppState.key == EVALUATED_KEY))
+        mark_changed(session)
     session.flush()
     return report
+
+
+def mark_changed(session: Session) -> None:
+    """Tell the worker the records changed: a fresh token in the evaluation mark. An evaluation running
+    meanwhile finds its mark changed when it sets it (intake.warnings.ledger.run_due), so it does not claim
+    these records as seen and the next pass evaluates again."""
+    token = f"changed {uuid.uuid4().hex}"
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(AppState).values(key=EVALUATED_KEY, value=token, updated_at=utcnow())
+                    .on_conflict_do_update(index_elements=["key"], set_={"value": token, "updated_at": utcnow()}))
 
 
 def _columns(kind: str) -> tuple[Column, ...]:
@@ -226,7 +239,7 @@ def _amount(raw: str) -> int:
 
 def _entry_kind(raw: str) -> str:
     return _ENTRY_KINDS.get(unicodedata.normalize("NFKC", raw).strip().lower()) or _fail(
-        f"类型“{shown(raw)}”无效，应为“人工费拨付”或“工资代发”")
+        f"类型“{shown(raw)}”无效，应为“人工费拨付”“工资代发”或“工资保证金”")
 
 
 def _ref(raw: str) -> str:
