@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from intake.conversation import replies
 from intake.conversation.inbound import Inbound
+from intake.foundation.encryption import chat_user
 from intake.foundation.models import Channel, InboundMessage, Site
 from intake.foundation.validation import normalise_phone
 from intake.registry.sites import site_by_token
@@ -76,7 +77,7 @@ def _page(mode: str | None = None, phone_error: str | None = None):
     channel, user_id, _phone = _who()
     settings = services().settings
     rows = db().scalars(select(InboundMessage).where(InboundMessage.channel == channel,
-                                                     InboundMessage.sender == user_id)
+                                                     InboundMessage.sender == chat_user(channel, user_id))
                         .order_by(InboundMessage.id.desc()).limit(HISTORY)).all()
     history = [(row.payload.get("text", ""), row.reply) for row in reversed(rows)]
     sites = db().execute(select(Site.public_token, Site.name).order_by(Site.code).limit(100)).all()

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from handlers import create_app
 from intake.conversation import replies as R
+from intake.foundation.encryption import identity
 from intake.foundation.models import Complaint, Conversation, InboundMessage, Site
 from tests.helpers import csrf_token
 
@@ -79,7 +80,7 @@ def test_sms_mode_uses_the_phone_and_never_asks_for_it(client, session):
 
     complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
     assert complaint.channel == "sms" and complaint.complainant.phone == "13812345678"
-    assert session.scalar(select(Conversation.user_id)) == "13812345678"
+    assert session.scalar(select(Conversation.user_id)) == identity("13812345678")
 
 
 def test_sms_mode_explains_how_to_connect_a_mainland_gateway(client):

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.conversation.transcript import chat_messages
+from intake.delivery.outbox import sms_destination
 from intake.foundation.calendar import add_years
 from intake.foundation.models import (
     Attachment,
@@ -114,7 +115,7 @@ def _anonymise(session: Session, complaint: Complaint, before: datetime, now: da
 def _worker_addresses(complaint: Complaint) -> list[str]:
     """Every outbox destination that reaches this worker (intake.case.notices), whether or not they sent 退订 since."""
     user, phone = complaint.channel_user_id, complaint.complainant.phone
-    return [f"sms:{phone}"] * bool(phone) + [f"sms:{user}", f"wechat:{user}", f"wechat-template:{user}"] * bool(user)
+    return [sms_destination(phone)] * bool(phone) + [f"sms:{user}", f"wechat:{user}", f"wechat-template:{user}"] * bool(user)
 
 
 def _forget_conversation(session: Session, complaint: Complaint, before: datetime) -> None:
