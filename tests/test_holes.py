@@ -335,6 +335,21 @@ def test_padded_huge_pngs_are_refused_from_their_headers_by_their_pixels_togethe
     assert complaint_count(session) == 0
 
 
+def test_a_workers_photos_have_an_hourly_budget_of_pixels_over_all_their_posts(app_with, session, lanshan_site):
+    client = app_with(uploads={"max_worker_pixels_per_hour": 3_000_000}).test_client()
+    out = io.BytesIO()
+    Image.new("RGB", (1000, 1000), "white").save(out, "PNG")  # a million pixels each
+    two = [(out.getvalue(), "1.png"), (out.getvalue(), "2.png")]
+    url = f"/s/{lanshan_site.public_token}"
+    assert submit(client, url, photos=two, phone="13900001111").status_code == 303
+    refused = submit(client, url, photos=two, phone="13900001111")
+    assert refused.status_code == 200 and "这一个小时里您传的照片太多了" in refused.get_data(as_text=True)
+    assert complaint_count(session) == 1  # nothing of the refused post was stored
+    assert submit(client, url, photos=two[:1], phone="13900001111").status_code == 303  # what is left of it
+    assert submit(client, url, photos=two, phone="13900002222").status_code == 303  # another worker's own budget
+    assert complaint_count(session) == 3
+
+
 def test_markup_in_a_colour_profile_does_not_survive_the_re_encode():
     image = Image.new("RGB", (64, 48), (200, 30, 30))
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
