@@ -96,7 +96,8 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _configure_data_keys(settings: Settings) -> None:
-    """Phone and ID numbers are readable only under these keys; a malformed one stops the process here."""
+    """Phone and ID numbers are readable only under these keys (SMS senders' identities under the secret key's);
+    a malformed one stops the process here."""
     privacy = settings.privacy
     if privacy.data_key:
         encryption.configure([privacy.data_key, *privacy.previous_data_keys], settings.secret_key)
