@@ -209,7 +209,8 @@ def test_a_conversation_stored_with_an_old_draft_carries_on_to_a_complaint(sessi
     assert conversation.state == "confirm"
     assert "13812345678" not in str(conversation.draft)  # the number only encrypted
     assert sealed_mapped(conversation.draft, encryption.decrypt) == {
-        **{k: v for k, v in old.items() if k != "asking"}, "phone": "13812345678", "texts": [*old["texts"], "138****5678"]}
+        **{k: v for k, v in old.items() if k != "asking"}, "phone": "13812345678",
+        "texts": [*old["texts"], "138****5678"]}
     reply = handle_message(session, settings, "wechat", "openid-old", "确认", now=at + timedelta(minutes=2))
     session.commit()
     assert reply.complaint_created

@@ -26,7 +26,7 @@ from intake.case.complaints import NewComplaint, create_complaint, find_for_work
 from intake.case.notices import tell_worker
 from intake.conversation.draft import Draft
 from intake.conversation.inbound import Inbound, receive
-from intake.delivery.outbox import sms_destination
+from intake.delivery.outbox import enqueue, opened, sealed, sms_destination
 from intake.foundation import encryption
 from intake.foundation.db import make_engine
 from intake.foundation.models import (
@@ -428,6 +428,7 @@ def test_no_phone_number_is_stored_in_clear_after_a_whole_sms_conversation_and_i
     session.commit()
     _uplink(client, "查询进度", 4)  # texting again finds the case by the number's identity
     _uplink(client, "欠条拍好了", 5)  # and news goes on it
+    _uplink(client, "人工", 6)  # the dispatch desk is asked to call back
     deliver(sms_app)
     api.close()
     session.expire_all()
@@ -435,7 +436,9 @@ def test_no_phone_number_is_stored_in_clear_after_a_whole_sms_conversation_and_i
         InboundMessage.provider_message_id == "aliyun:880004"))
     assert any(e.kind == "worker_wrote" for e in session.get(Complaint, complaint.id).events)
     numbers = [parse_qs(urlsplit(r["path"]).query)["PhoneNumbers"][0] for r in api.requests]
-    assert len(numbers) >= 7 and set(numbers) == {PHONE}  # five replies and the notices went to the phone
+    assert len(numbers) >= 8 and set(numbers) == {PHONE}  # six replies and the notices went to the phone
+    login(client, make_accounts(session)["admin"])  # the city administrator reads the dispatch desk's inbox
+    assert f"请求人工帮助：{PHONE}" in client.get("/console/").get_data(as_text=True)
     stored_text = _stored_texts(session)
     assert complaint.ticket_no in stored_text  # the scan reads what was stored
     assert PHONE not in stored_text
@@ -456,6 +459,7 @@ def test_key_rotation_covers_what_outbox_rows_and_drafts_keep_encrypted(make_set
         texter.say(text)
     complaint = session.scalars(select(Complaint)).one()
     notice = tell_worker(session, services(old).settings, complaint, "accepted", utcnow())
+    call_back = enqueue(session, "department:1", sealed(f"请回电{PHONE}"))
     session.commit()
 
     rotating = keyed(new_key, old_key)
@@ -466,6 +470,7 @@ def test_key_rotation_covers_what_outbox_rows_and_drafts_keep_encrypted(make_set
     keyed(new_key)  # the old key is gone: everything is read under the new one alone
     session.expire_all()
     assert session.get(Outbox, notice.id).phone == PHONE
+    assert opened(session.get(Outbox, call_back.id).payload)["text"] == f"请回电{PHONE}"
     assert complaint.ticket_no in texter.say("查询").text  # the identity did not change
     filed = worker.say("确认")  # the draft's number opens under the new key
     assert filed.complaint_created
@@ -485,13 +490,16 @@ def test_the_migration_keys_stored_sms_numbers_by_their_identity_and_going_down_
         s.flush()
         s.add_all([Complaint(ticket_no="250101000001", channel="sms", channel_user_id=PHONE, complainant_id=person.id),
                    Conversation(channel="sms", user_id=PHONE, state="idle", draft={}),
-                   Conversation(channel="wechat", user_id="openid-1", state="collecting", draft={"phone": "13700001234"}),
+                   Conversation(channel="wechat", user_id="openid-1", state="collecting",
+                                draft={"phone": "13700001234"}),
                    InboundMessage(channel="sms", provider_message_id="twilio:SM1", sender=PHONE, payload={})])
         s.execute(Outbox.__table__.insert(), [  # Core: the model's new `phone` is not in this schema yet
             {"destination": f"sms:{PHONE}", "payload": {"text": "已受理"}, "state": "pending", "attempts": 0,
              "next_try_at": CHAT_T0, "created_at": CHAT_T0},
             {"destination": "wechat:openid-1", "payload": {"text": "x", "fallbacks": [f"sms:{PHONE}"]},
-             "state": "pending", "attempts": 0, "next_try_at": CHAT_T0, "created_at": CHAT_T0}])
+             "state": "pending", "attempts": 0, "next_try_at": CHAT_T0, "created_at": CHAT_T0},
+            {"destination": "department:1", "payload": {"kind": "human_requested", "text": f"请回电{PHONE}"},
+             "state": "sent", "attempts": 1, "next_try_at": CHAT_T0, "created_at": CHAT_T0}])
     upgrade(engine)
     with sessions() as s:
         assert _stored_texts(s).count(PHONE) == 0 and "13700001234" not in _stored_texts(s)
@@ -500,7 +508,9 @@ def test_the_migration_keys_stored_sms_numbers_by_their_identity_and_going_down_
         users = dict(s.execute(select(Conversation.channel, Conversation.user_id)).all())
         assert users == {"sms": encryption.identity(PHONE), "wechat": "openid-1"}
         texts = s.scalars(select(Outbox).order_by(Outbox.id)).all()
-        assert [(r.destination, r.phone) for r in texts] == [(sms_destination(PHONE), PHONE), ("wechat:openid-1", PHONE)]
+        assert [(r.destination, r.phone) for r in texts] == [
+            (sms_destination(PHONE), PHONE), ("wechat:openid-1", PHONE), ("department:1", None)]
+        assert opened(texts[2].payload)["text"] == f"请回电{PHONE}"
         assert texts[1].payload["fallbacks"] == [sms_destination(PHONE)]
         draft = s.scalar(select(Conversation.draft).where(Conversation.channel == "wechat"))
         assert Draft.from_json(draft).phone == "13700001234"
@@ -511,6 +521,6 @@ def test_the_migration_keys_stored_sms_numbers_by_their_identity_and_going_down_
         assert conn.execute(sa_text("SELECT user_id FROM conversations WHERE channel = 'sms'")).scalar() == PHONE
         assert conn.execute(sa_text("SELECT channel_user_id FROM complaints")).scalar() == PHONE
         assert [d for (d,) in conn.execute(sa_text("SELECT destination FROM outbox ORDER BY id"))] == [
-            f"sms:{PHONE}", "wechat:openid-1"]
+            f"sms:{PHONE}", "wechat:openid-1", "department:1"]
     services(migrating).engine.dispose()
     engine.dispose()

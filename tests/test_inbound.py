@@ -29,7 +29,8 @@ def test_a_repeated_delivery_is_stored_once_and_answered_with_the_first_reply(se
     session.commit()
     assert reply and again == reply
     assert count(session, InboundMessage, InboundMessage.provider_message_id == "tw:SM1") == 1
-    assert session.scalar(select(Conversation.version).where(Conversation.user_id == identity("13912345678"))) == version
+    user = identity("13912345678")
+    assert session.scalar(select(Conversation.version).where(Conversation.user_id == user)) == version
 
 
 def test_the_same_id_from_another_sender_is_refused_and_changes_nothing(session, settings):

@@ -39,8 +39,8 @@ ODD = ["", " ", "-5", "－5", "−5", "+5", "0", "5.5", "1e309", "NaN", "Infinit
        "\uffff", "\u202e", "%s%n", "' OR 1=1 --", "13800138000", "37010219900307123X"]
 hostile = st.one_of(st.sampled_from(ODD), st.text(max_size=60), st.integers().map(str),
                     st.text(alphabet="0123456789", min_size=12, max_size=300))
-json_value = st.one_of(hostile, st.none(), st.booleans(), st.integers(), st.floats(),
-                       st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+json_value = st.one_of(hostile, st.none(), st.booleans(), st.integers(), st.floats(), st.lists(st.integers(), max_size=3),
+                       st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
 # Limits high enough that the examples meet no rate limit: a 429 is not what these tests look at.
 UNLIMITED = {"submit_per_address": "100000 per hour", "submit_per_phone": "100000 per day",
              "status_per_address": "100000 per minute"}

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from intake.case.queue import OPEN, Filters, clock_views, inbox_destinations, queue_page, unanswered
 from intake.case.routing import PRIORITY_TEXT
+from intake.delivery.outbox import opened
 from intake.foundation.models import Industry, Outbox, Status, utcnow
 from intake.foundation.validation import mask_phone
 from intake.registry.directory import counties
@@ -57,7 +58,7 @@ def index():
                            unanswered=unanswered(db(), [c.id for c in page.complaints]),
                            notices=notices, unread=unread, seen=current_user.account.inbox_seen_id,
                            counties=counties(db()), statuses=STATUS_LABELS, priorities=PRIORITY_TEXT,
-                           industries=[i.value for i in Industry], mask_phone=mask_phone,
+                           industries=[i.value for i in Industry], mask_phone=mask_phone, opened=opened,
                            first_args={k: v for k, v in request.args.items() if k != "after"}
                            if "after" in request.args else None)
 

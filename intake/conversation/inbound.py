@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from intake.delivery.outbox import dispatch_desk, enqueue, notify_department
+from intake.delivery.outbox import dispatch_desk, enqueue, notify_department, sealed
 from intake.delivery.sms_templates import REPLY
 from intake.foundation.encryption import chat_user
 from intake.foundation.models import InboundMessage
@@ -153,9 +153,10 @@ def cleaned_payload(value: Any) -> Any:
 
 
 def _call_staff(session: Session, inbound: Inbound, who: str) -> None:
-    """"人工": the dispatch desk is asked to call back (the worker was told so, and given the hotline)."""
+    """"人工": the dispatch desk is asked to call back (the worker was told so, and given the hotline); the number
+    is in the text the desk reads, encrypted at rest."""
     contact = inbound.phone or f"{inbound.channel} 用户 {inbound.user_id}"
     notify_department(session, dispatch_desk(session), {
         "kind": "human_requested", "channel": inbound.channel, "user_id": who,
-        "text": f"有工人在{CHANNEL_NAMES.get(inbound.channel, inbound.channel)}请求人工帮助：{contact}，请尽快联系。"},
+        **sealed(f"有工人在{CHANNEL_NAMES.get(inbound.channel, inbound.channel)}请求人工帮助：{contact}，请尽快联系。")},
         complaint_id=None)

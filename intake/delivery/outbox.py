@@ -1,13 +1,14 @@
 """Every outbound message is an outbox row, written in the same transaction as the change that causes it.
 
-Destinations are "<scheme>:<address>" (sms:13800000000, wechat:<openid>, wechat-template:<openid>,
-email:a@b.cn, webhook:https://..., department:<id> for a department's console inbox). They are resolved to
-concrete addresses when the row is written, so backoff and dead-lettering apply to the endpoint that fails,
-and the row records who was told. A phone number is stored as its identity (sms:#<hmac>, also in the fallbacks),
-the number itself encrypted in the row's `phone`: the outbox never holds it in clear. Delivery (after FixMyStreet's send loop) claims one row at a time with
-FOR UPDATE SKIP LOCKED on PostgreSQL; a failure backs off every pending row of that destination, so one dead
-phone does not hold up the rest. After `max_attempts`, or at once on a permanent error, the row is dead and
-the payload's `fallbacks` are tried in order; when none is left, the city dispatch desk is alerted.
+Destinations are "<scheme>:<address>" (sms:13800000000, wechat:<openid>, wechat-template:<openid>, email:a@b.cn,
+webhook:https://..., department:<id> for a department's console inbox). They are resolved to concrete addresses when
+the row is written, so backoff and dead-lettering apply to the endpoint that fails, and the row records who was
+told. A phone number is stored as its identity (sms:#<hmac>, also in the fallbacks), the number itself encrypted in
+the row's `phone`; a text that gives staff a worker's number to call is stored masked, the whole text encrypted
+beside it (`sealed`): the outbox never holds a number in clear. Delivery (after FixMyStreet's send loop) claims one
+row at a time with FOR UPDATE SKIP LOCKED on PostgreSQL; a failure backs off every pending row of that destination,
+so one dead phone does not hold up the rest. After `max_attempts`, or at once on a permanent error, the row is dead
+and the payload's `fallbacks` are tried in order; when none is left, the city dispatch desk is alerted.
 """
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session
 
+from intake.foundation import encryption
 from intake.foundation.encryption import identity, is_identity
 from intake.foundation.models import Conversation, Department, Outbox
-from intake.foundation.validation import mask_phone
+from intake.foundation.validation import mask_numbers, mask_phone
 from intake.registry.directory import DISPATCH_DESK, city_department
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ CONTACT_SCHEMES = ("sms", "wechat", "email", "webhook")
 CONTACT_SCHEME_FOR = {"wechat": "wechat-template"}
 INBOX = "department"
 _MOBILE = re.compile(r"1\d{10}")
+# The payload key of a sealed text: the whole text, encrypted, beside its masked "text".
+SEALED_TEXT = "sealed_text"
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,20 @@ def address(row: Outbox) -> str:
     """Where the row goes as its sender needs it: a text's number decrypted."""
     kind, _, to = row.destination.partition(":")
     return f"sms:{row.phone}" if kind == "sms" and is_identity(to) and row.phone else row.destination
+
+
+def sealed(text: str) -> dict[str, str]:
+    """A payload's text that names a worker's phone number (for staff to call back): masked for whatever reads the
+    row, and whole but encrypted for the sender and the console (`opened`)."""
+    return {"text": mask_numbers(text), SEALED_TEXT: encryption.encrypt(text)}
+
+
+def opened(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as it is sent and shown to staff: a sealed text opened into "text"."""
+    token = payload.get(SEALED_TEXT)
+    if not token:
+        return payload
+    return {key: value for key, value in payload.items() if key != SEALED_TEXT} | {"text": encryption.decrypt(token)}
 
 
 def sms_destination(number: str) -> str:
@@ -220,7 +238,7 @@ def deliver(session: Session, row: Outbox, senders: Mapping[str, Sender], now: d
     sender = senders[scheme(row.destination)]
     try:
         _split(session, row, sender, now)
-        result = sender.send(address(row), row.payload)
+        result = sender.send(address(row), opened(row.payload))
     except Exception as exc:  # an adapter bug or a network error the adapter did not catch: retry it
         log.exception("sender for %s raised", shown(row))
         result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
@@ -250,7 +268,8 @@ def _split(session: Session, row: Outbox, sender: Sender, now: datetime) -> None
     that went out. It happens in the delivery's transaction: a crash before the commit leaves the row whole."""
     if not hasattr(sender, "pieces"):
         return
-    first, *rest = sender.pieces(row.payload)
+    first, *rest = [{**piece, **sealed(piece["text"])} if SEALED_TEXT in row.payload else piece
+                    for piece in sender.pieces(opened(row.payload))]
     if rest:
         row.payload = first
         for piece in rest:

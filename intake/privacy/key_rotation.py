@@ -1,12 +1,12 @@
 """Re-encrypt every stored phone and ID number under the current data key, and re-key their lookup hashes.
 
-Run while the old key is still configured as a previous key, so every process reads both meanwhile. Rows go
-in id order, one transaction per batch: an interrupted run has lost at most one batch's work, and a re-run
-skips what is already under the current key. Old ciphertexts stay readable throughout.
+Run while the old key is still configured as a previous key, so every process reads both meanwhile. Rows go in id
+order, one transaction per batch: an interrupted run has lost at most one batch's work, and a re-run skips what is
+already under the current key. Old ciphertexts stay readable throughout.
 
-What is encrypted: the complainants' numbers (with their lookup hashes), the number an outbox row texts, and
-what a conversation's draft keeps sealed. Chat identities (intake.foundation.encryption.identity) are keyed by
-the secret key, not the data keys, so they stay as they are.
+What is encrypted: the complainants' numbers (with their lookup hashes), the number an outbox row texts and a sealed
+text in its payload, and what a conversation's draft keeps sealed. Chat identities
+(intake.foundation.encryption.identity) are keyed by the secret key, not the data keys, so they stay as they are.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sqlalchemy import Table, Text, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.conversation.draft import sealed_mapped, sealed_tokens
+from intake.delivery.outbox import SEALED_TEXT
 from intake.foundation import encryption
 from intake.foundation.models import Complainant, Conversation, Outbox
 
@@ -48,10 +49,13 @@ def _complainant(row) -> dict:
 
 
 def _outbox(row) -> dict:
-    token = row["phone"]
-    if token is None or encryption.is_current(token):
-        return {}
-    return {"phone": _raw(encryption.encrypt(encryption.decrypt(token)))}
+    changes: dict = {}
+    token, payload = row["phone"], row["payload"] or {}
+    if token is not None and not encryption.is_current(token):
+        changes["phone"] = _raw(encryption.encrypt(encryption.decrypt(token)))
+    if payload.get(SEALED_TEXT) and not encryption.is_current(payload[SEALED_TEXT]):
+        changes["payload"] = payload | {SEALED_TEXT: encryption.encrypt(encryption.decrypt(payload[SEALED_TEXT]))}
+    return changes
 
 
 def _conversation(row) -> dict:
@@ -74,7 +78,7 @@ _COMPLAINANTS, _OUTBOX, _CONVERSATIONS = Complainant.__table__, Outbox.__table__
 # Each table with encrypted values: what to read of a row, and the changes the row needs.
 TABLES: tuple[tuple[Table, tuple[Any, ...], Callable[[Any], dict]], ...] = (
     (_COMPLAINANTS, tuple(_ciphertext(_COMPLAINANTS, name) for name in ENCRYPTED), _complainant),
-    (_OUTBOX, (_ciphertext(_OUTBOX, "phone"),), _outbox),
+    (_OUTBOX, (_ciphertext(_OUTBOX, "phone"), _OUTBOX.c.payload), _outbox),
     (_CONVERSATIONS, (_CONVERSATIONS.c.draft,), _conversation),
 )
 

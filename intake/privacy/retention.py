@@ -115,7 +115,8 @@ def _anonymise(session: Session, complaint: Complaint, before: datetime, now: da
 def _worker_addresses(complaint: Complaint) -> list[str]:
     """Every outbox destination that reaches this worker (intake.case.notices), whether or not they sent 退订 since."""
     user, phone = complaint.channel_user_id, complaint.complainant.phone
-    return [sms_destination(phone)] * bool(phone) + [f"sms:{user}", f"wechat:{user}", f"wechat-template:{user}"] * bool(user)
+    return ([sms_destination(phone)] * bool(phone)
+            + [f"sms:{user}", f"wechat:{user}", f"wechat-template:{user}"] * bool(user))
 
 
 def _forget_conversation(session: Session, complaint: Complaint, before: datetime) -> None:

@@ -1,7 +1,8 @@
 """chat identities: an SMS number is no longer kept in clear where it only says who someone is. Conversations,
 inbound messages and the complaints of SMS senders are keyed by the number's identity (an HMAC under a key
 derived from the secret key), an outbox text's destination too, with the number itself encrypted in the new
-`outbox.phone`; what a dialogue draft keeps of a typed number is encrypted.
+`outbox.phone`; what a dialogue draft keeps of a typed number is encrypted, and so is the text of a call-back
+request to the dispatch desk (masked beside it).
 
 Existing rows are converted under the keys the running command configured (`qingling db upgrade` goes through
 the app factory). Going down puts back every number that is still known (a complainant's or an outbox row's).
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from intake.conversation.draft import sealed_mapped
+from intake.delivery.outbox import SEALED_TEXT, opened, sealed
 from intake.foundation import encryption
 
 revision = '0019'
@@ -38,10 +40,15 @@ def upgrade() -> None:
     conn = op.get_bind()
     for row in conn.execute(sa.select(_outbox).where(_outbox.c.payload.is_not(None))).all():
         destinations, phone = _texted(row)
+        values = {}
         if phone is not None:
-            conn.execute(_outbox.update().where(_outbox.c.id == row.id).values(
-                destination=destinations[0], phone=encryption.encrypt(phone),
-                payload={**row.payload, **({'fallbacks': destinations[1:]} if 'fallbacks' in row.payload else {})}))
+            values = dict(destination=destinations[0], phone=encryption.encrypt(phone), payload={
+                **row.payload, **({'fallbacks': destinations[1:]} if 'fallbacks' in row.payload else {})})
+        payload = values.get('payload', row.payload)
+        if payload.get('kind') == 'human_requested' and SEALED_TEXT not in payload:
+            values['payload'] = payload | sealed(payload.get('text') or '')
+        if values:
+            conn.execute(_outbox.update().where(_outbox.c.id == row.id).values(values))
     _redraft(encryption.encrypt)
 
 
@@ -87,6 +94,9 @@ def downgrade() -> None:
             payload['fallbacks'] = [known.get(d, d) for d in payload['fallbacks']]
         conn.execute(_outbox.update().where(_outbox.c.id == row.id).values(
             destination=known.get(row.destination, row.destination), payload=payload))
+    for row_id, payload in conn.execute(sa.select(_outbox.c.id, _outbox.c.payload)).all():
+        if payload and SEALED_TEXT in payload:
+            conn.execute(_outbox.update().where(_outbox.c.id == row_id).values(payload=opened(payload)))
     known = {encryption.identity(number): number for number in numbers}
     _rekey(lambda value: known.get(value, value))
     _redraft(encryption.decrypt)
