@@ -276,7 +276,7 @@ def check_database(url: str, tally: Tally, wave_end: float) -> tuple[dict[str, i
         for channel, user, phone, ticket in session.execute(
                 select(Complaint.channel, Complaint.channel_user_id, Complainant.phone, Complaint.ticket_no)
                 .join(Complainant, Complaint.complainant_id == Complainant.id)):
-            stored[(channel, user if channel != "web" else phone)].append(ticket)
+            stored[(channel, user if channel == "wechat" else phone)].append(ticket)  # an SMS user is an identity
         routed_deadline = time.monotonic() + ROUTE_WAIT
         while True:
             waiting = session.scalar(select(func.count()).select_from(Complaint)

@@ -96,12 +96,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 
 def _configure_data_keys(settings: Settings) -> None:
-    """Phone and ID numbers are readable only under these keys; a malformed one stops the process here."""
+    """Phone and ID numbers are readable only under these keys (SMS senders' identities under the secret key's);
+    a malformed one stops the process here."""
     privacy = settings.privacy
     if privacy.data_key:
-        encryption.configure([privacy.data_key, *privacy.previous_data_keys])
+        encryption.configure([privacy.data_key, *privacy.previous_data_keys], settings.secret_key)
         return
     log.warning("QINGLING_PRIVACY_DATA_KEY is not set: workers' phone and ID numbers are encrypted under a key "
                 "derived from %s. Fine for a demo; never for real workers' data (`qingling doctor` refuses it)",
                 "QINGLING_SECRET_KEY" if settings.secret_key else "a development constant anyone can read")
-    encryption.configure([encryption.derived_data_key(settings.secret_key), *privacy.previous_data_keys])
+    encryption.configure([encryption.derived_data_key(settings.secret_key), *privacy.previous_data_keys],
+                         settings.secret_key)

@@ -6,6 +6,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
+from limits import RateLimitItemPerHour
 
 
 def client_network() -> str:
@@ -24,6 +25,14 @@ login_manager = LoginManager()
 login_manager.session_protection = "strong"  # a session cookie used from another address or browser is dropped
 login_manager.login_view = "console.login"
 login_manager.login_message = "请先登录"
+
+
+def spend_pixels(worker: str, pixels: int, per_hour: int) -> bool:
+    """Take `pixels` from the worker's hourly budget of decoded photo pixels, kept in the rate limits' storage (so
+    every web process counts together); False, taking nothing, when they would go over it."""
+    budget = RateLimitItemPerHour(per_hour)
+    return limiter.limiter.test(budget, "pixels", worker, cost=pixels) and \
+        limiter.limiter.hit(budget, "pixels", worker, cost=pixels)
 
 
 def submitted_phone() -> str:

@@ -14,10 +14,13 @@ from wtforms import BooleanField, HiddenField, MultipleFileField, SelectField, S
 from wtforms.validators import InputRequired, Length, Regexp, StopValidation, ValidationError
 
 from intake.case.complaints import NewComplaint
+from intake.foundation.encryption import identity
 from intake.foundation.models import Channel, Jurisdiction
 from intake.foundation.settings import UploadSettings
 from intake.foundation.validation import clean_text, normalise_digits, normalise_id_number, normalise_phone
 from intake.reading.photos import EvidenceError, Photo, check_photos
+
+from .extensions import client_network, spend_pixels
 
 FREE_TEXT_MAX = 2000
 NOT_FOUND = "没有找到这个编号，请检查受理编号和手机号后四位"
@@ -115,7 +118,9 @@ class ComplaintForm(FlaskForm):
             raise ValidationError("请填写姓名，或者勾选下面的“匿名反映”")
 
     def validate_photos(self, field):
-        self.checked_photos = _checked_photos(field, self.uploads, self.keep_location.data)
+        phone = normalise_phone(self.phone.raw_data[0] if self.phone.raw_data else "")
+        self.checked_photos = _checked_photos(field, self.uploads, self.keep_location.data,
+                                              photo_sender(phone, f"address:{client_network()}"))
 
     def chosen_photos(self) -> list:
         return _chosen(self.photos)
@@ -156,14 +161,23 @@ def _chosen(field: MultipleFileField) -> list:
     return [f for f in field.data or [] if f and f.filename]
 
 
-def _checked_photos(field: MultipleFileField, uploads: UploadSettings, keep_location: bool) -> list[Photo]:
-    """The chosen photos, each decoded and re-encoded by check_photo; too many or a bad one is the field's error."""
+def photo_sender(phone: str | None, otherwise: str) -> str:
+    """Whose hourly photo budget a post takes from: the worker's phone (by its identity), the same on the form and
+    on their status page; `otherwise` without one."""
+    return f"phone:{identity(phone)}" if phone else otherwise
+
+
+def _checked_photos(field: MultipleFileField, uploads: UploadSettings, keep_location: bool,
+                    worker: str) -> list[Photo]:
+    """The chosen photos, each decoded and re-encoded by check_photo; too many or a bad one, or more pixels than
+    the worker's hourly budget has left, is the field's error."""
     chosen = _chosen(field)
     if len(chosen) > uploads.max_photos:
         raise ValidationError(f"最多传 {uploads.max_photos} 张照片")
     try:
         return check_photos([(f.filename, f.read(uploads.max_photo_bytes + 1)) for f in chosen],
-                            uploads.max_photo_bytes, uploads.max_request_pixels, keep_location)
+                            uploads.max_photo_bytes, uploads.max_request_pixels, keep_location,
+                            lambda pixels: spend_pixels(worker, pixels, uploads.max_worker_pixels_per_hour))
     except EvidenceError as exc:
         raise ValidationError(str(exc)) from None
 
@@ -176,13 +190,14 @@ class WorkerMessageForm(FlaskForm):
         render_kw={"rows": 3, "placeholder": "比如：老板今天给了一半，还差一万七"})
     photos = MultipleFileField("补充照片（欠条、考勤、聊天截图，可以不传）", render_kw={"accept": "image/jpeg,image/png"})
 
-    def __init__(self, uploads: UploadSettings, **kwargs):
+    def __init__(self, uploads: UploadSettings, worker: str = "", **kwargs):
         super().__init__(**kwargs)
         self.uploads = uploads
+        self.worker = worker  # whose hourly photo budget the photos take from
         self.checked_photos: list[Photo] = []
 
     def validate_photos(self, field):
-        self.checked_photos = _checked_photos(field, self.uploads, False)
+        self.checked_photos = _checked_photos(field, self.uploads, False, self.worker)
 
     def validate_text(self, field):
         if not (field.data or "").strip() and not _chosen(self.photos):

@@ -40,7 +40,15 @@ from intake.warnings.posters import count_scan
 from .documents import dossier_zip, download, order_pdf
 from .errors import MESSAGES, csrf_expired_page, when_unavailable
 from .extensions import limiter, submitted_phone
-from .forms import NOT_FOUND, ComplaintForm, ConfirmForm, GeneralComplaintForm, StatusForm, WorkerMessageForm
+from .forms import (
+    NOT_FOUND,
+    ComplaintForm,
+    ConfirmForm,
+    GeneralComplaintForm,
+    StatusForm,
+    WorkerMessageForm,
+    photo_sender,
+)
 from .posters import poster_font
 from .runtime import case_context, db, services
 
@@ -208,7 +216,8 @@ def worker_message(ticket_no: str):
         complaint = db().scalar(select(Complaint).where(Complaint.ticket_no == ticket_no))
     if complaint is None:
         abort(404)
-    form = WorkerMessageForm(services().settings.uploads)
+    form = WorkerMessageForm(services().settings.uploads,
+                             photo_sender(complaint.complainant.phone, f"case:{complaint.ticket_no}"))
     if complaint.status == "closed" or not form.validate_on_submit():
         return _status_page(complaint, message=form)
     cases.take_worker_message(db(), complaint, channel="web", text=(form.text.data or "").strip(),

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from intake.conversation import replies
 from intake.conversation.inbound import Inbound
 from intake.delivery.sms_templates import REPLY
+from intake.foundation.encryption import chat_user
 from intake.foundation.models import Channel, InboundMessage, Outbox, Site
 from intake.foundation.validation import normalise_phone
 from intake.registry.sites import site_by_token
@@ -89,7 +90,7 @@ def notices():
 def _notices(channel: str, user_id: str, after: int = 0) -> list[Outbox]:
     """The newest notices to the worker's own address on this channel (their fallbacks go elsewhere), oldest
     first; the chat's answers are the inbound rows' replies, not repeated here."""
-    rows = db().scalars(select(Outbox).where(Outbox.destination == f"{channel}:{user_id}", Outbox.id > after)
+    rows = db().scalars(select(Outbox).where(Outbox.destination == f"{channel}:{chat_user(channel, user_id)}", Outbox.id > after)
                         .order_by(Outbox.id.desc()).limit(HISTORY)).all()
     return [row for row in reversed(rows) if row.payload.get("kind") != REPLY]
 
@@ -99,7 +100,7 @@ def _page(mode: str | None = None, phone_error: str | None = None):
     channel, user_id, _phone = _who()
     settings = services().settings
     rows = db().scalars(select(InboundMessage).where(InboundMessage.channel == channel,
-                                                     InboundMessage.sender == user_id)
+                                                     InboundMessage.sender == chat_user(channel, user_id))
                         .order_by(InboundMessage.id.desc()).limit(HISTORY)).all()
     told = _notices(channel, user_id)
     history = sorted([(row.received_at, row.payload.get("text", ""), row.reply) for row in rows]

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, make_url
 
 from handlers import create_app
 from handlers.runtime import services
@@ -48,6 +48,20 @@ def database_url(tmp_path_factory) -> str:
         recreate_postgres_database(url)
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'qingling.db'}"
+
+
+@pytest.fixture
+def scratch_database(database_url, tmp_path) -> str:
+    """An empty database of the suite's kind (SQLite, or PostgreSQL beside the suite's), for tests that migrate
+    step by step; a PostgreSQL one is dropped afterwards."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    parsed = make_url(database_url)
+    url = parsed.set(database=f"{parsed.database}_scratch").render_as_string(hide_password=False)
+    recreate_postgres_database(url)
+    yield url
+    recreate_postgres_database(url, create=False)
 
 
 @pytest.fixture(scope="session")

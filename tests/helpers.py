@@ -53,6 +53,7 @@ from intake.case.notices import tell_worker
 from intake.conversation import replies as R
 from intake.conversation.dialogue import handle_message
 from intake.conversation.inbound import STATUS_CHANNEL
+from intake.delivery.outbox import sms_destination
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import (
     ClaimLine,
@@ -642,7 +643,7 @@ def test_an_outage_is_retried_until_the_reply_goes_out(sms_client, sms_app, api,
     api.answers = [(503, {"Code": "ServiceUnavailable", "Message": "down", "RequestId": "r1"})]
     start = utcnow()
     assert deliver(sms_app, start).failed == 1
-    row = session.scalar(select(Outbox).where(Outbox.destination == f"sms:{PHONE}"))
+    row = session.scalar(select(Outbox).where(Outbox.destination == sms_destination(PHONE)))
     assert (row.state, row.attempts) == ("pending", 1)
     assert deliver(sms_app, start).sent == 0  # backing off
     assert deliver(sms_app, start + timedelta(hours=2)).sent >= 1
@@ -656,7 +657,7 @@ def test_a_number_no_retry_can_reach_is_dead_lettered_to_the_dispatch_desk(sms_c
     say(sms_client, provider, "你好")
     api.answers = [provider.refused(provider.unreachable_number_code)]
     deliver(sms_app)
-    row = session.scalar(select(Outbox).where(Outbox.destination == f"sms:{PHONE}"))
+    row = session.scalar(select(Outbox).where(Outbox.destination == sms_destination(PHONE)))
     assert row.state == "dead" and provider.unreachable_number_code in row.last_error
     alerts = session.scalars(select(Outbox).where(Outbox.destination.startswith("department:"))).all()
     assert any(a.payload["kind"] == "dead_letter" for a in alerts)
@@ -685,7 +686,7 @@ def test_the_workers_phone_receives_every_notice_through_templates(sms_client, s
     deliver(sms_app)
     sent = {f"{provider.name}-msg-{n}": provider.read_sent(r) for n, r in enumerate(api.requests, 1)}
     session.expire_all()
-    rows = session.scalars(select(Outbox).where(Outbox.destination == f"sms:{PHONE}").order_by(Outbox.id)).all()
+    rows = session.scalars(select(Outbox).where(Outbox.destination == sms_destination(PHONE)).order_by(Outbox.id)).all()
     assert {r.state for r in rows} == {"sent"}
     for kind, text in expected.items():
         pieces = [sent[r.provider_id] for r in rows if r.payload["kind"] == kind]
@@ -806,7 +807,7 @@ def test_every_worker_is_asked_by_sms_and_answers_by_replying(sms_client, sms_ap
 def test_delivery_reports_are_kept_item_by_item_and_never_go_back(sms_client, sms_app, api, provider, session):
     say(sms_client, provider, "你好")
     deliver(sms_app)
-    sent_id = session.scalar(select(Outbox.provider_id).where(Outbox.destination == f"sms:{PHONE}"))
+    sent_id = session.scalar(select(Outbox.provider_id).where(Outbox.destination == sms_destination(PHONE)))
     assert sent_id
     response = push(sms_client, provider, [provider.report(sent_id, True), {"no": "id"},
                                        provider.report("other-id", False)], report=True)

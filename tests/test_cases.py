@@ -14,6 +14,8 @@ from handlers.cli.worker import start_background_worker
 from handlers.runtime import services
 from intake.case import cases
 from intake.case.timers import PENDING
+from intake.delivery.outbox import sms_destination
+from intake.foundation.encryption import identity
 from intake.foundation.models import Attachment, Complaint, Conversation, Event, EventKind, Status, Timer, utcnow
 from tests.helpers import csrf_token, ctx, jpeg, new_case, outbox, routed, worker_pass
 
@@ -38,7 +40,7 @@ def test_the_worker_routes_a_new_case_and_tells_department_and_worker(app, sessi
     assert new.destination == f"department:{complaint.department_id}"
     assert "阳光城三期" in new.payload["text"] and "3人" in new.payload["text"] and "1.2万元" in new.payload["text"]
     (receipt,) = outbox(session, complaint, "worker_received")
-    assert receipt.destination == "sms:13912345678"
+    assert (receipt.destination, receipt.phone) == (sms_destination("13912345678"), "13912345678")
     assert complaint.ticket_no in receipt.payload["text"] and "https://qingling.test/status" in receipt.payload["text"]
     assert worker_pass(app).fired == 0
 
@@ -50,12 +52,13 @@ def test_chat_workers_are_not_sent_a_second_receipt_and_hear_back_on_wechat(app,
     session.commit()
     (told,) = outbox(session, complaint, "worker_acknowledged")
     assert told.destination == "wechat:openid-1"
-    assert told.payload["fallbacks"] == ["wechat-template:openid-1", "sms:13912345678"]
+    assert told.payload["fallbacks"] == ["wechat-template:openid-1", sms_destination("13912345678")]
+    assert told.phone == "13912345678"
     assert "兰山区住房和城乡建设局" in told.payload["text"]
 
 
 def test_an_sms_opt_out_is_respected_for_notices(app, session, settings, lanshan_site):
-    session.add(Conversation(channel="sms", user_id="13912345678", state="idle", draft={},
+    session.add(Conversation(channel="sms", user_id=identity("13912345678"), state="idle", draft={},
                              opted_out_at=utcnow(), version=1))
     session.commit()
     complaint = routed(app, session, settings, lanshan_site)

@@ -9,6 +9,7 @@ from io import BytesIO
 import pytest
 from sqlalchemy import select
 
+from intake.delivery.outbox import sms_destination
 from intake.foundation.models import (
     Attachment,
     AuditEntry,
@@ -308,7 +309,7 @@ def test_staff_write_to_the_worker_through_the_outbox(app, client, session, user
     login(client, users["staff"])
     act(client, case.ticket_no, "message", text="请明天上午带欠条到兰山区住建局一楼")
     (sent,) = outbox(session, case, "worker_message")
-    assert sent.destination == "sms:13912345678" and "请明天上午带欠条" in sent.payload["text"]
+    assert sent.destination == sms_destination("13912345678") and "请明天上午带欠条" in sent.payload["text"]
 
 
 def test_revealing_the_full_phone_and_id_numbers_is_audited(client, session, users, case):
@@ -405,7 +406,7 @@ def test_a_phone_complaint_typed_in_by_staff_is_routed_and_the_worker_gets_a_rec
     assert complaint.site_id == lanshan_site.id and complaint.amount == 8000
     worker_pass(app)
     (receipt,) = outbox(session, complaint, "worker_received")
-    assert receipt.destination == "sms:13912340002"
+    assert (receipt.destination, receipt.phone) == (sms_destination("13912340002"), "13912340002")
     assert "intake" in audit_actions(session, users["staff"])
 
 

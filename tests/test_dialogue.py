@@ -11,6 +11,7 @@ from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.conversation.dialogue import handle_message
 from intake.delivery.outbox import is_opted_out
+from intake.foundation.encryption import identity
 from intake.foundation.models import Attachment, Complaint, Conversation, Site
 from intake.foundation.settings import ReadingSettings
 from intake.foundation.transitions import transition
@@ -223,10 +224,10 @@ def test_sms_opt_out_is_confirmed_once_and_ends_when_the_worker_writes_again(ses
     chat = sms(session, settings)
     reply = chat.say("TD")
     assert reply.opted_out and reply.text == R.OPTED_OUT
-    assert is_opted_out(session, "sms", SMS_PHONE)
+    assert is_opted_out(session, "sms", identity(SMS_PHONE))
     assert chat.say("退订").text is None
     assert chat.say("你好").text == R.WELCOME
-    assert not is_opted_out(session, "sms", SMS_PHONE)
+    assert not is_opted_out(session, "sms", identity(SMS_PHONE))
     assert Chat(session, settings).say("TD").text == R.WELCOME  # only SMS has 退订
 
 

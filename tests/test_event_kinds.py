@@ -12,7 +12,8 @@ from sqlalchemy import select
 from intake.case import cases
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.conversation.dialogue import handle_message
-from intake.conversation.draft import Draft, Figure
+from intake.conversation.draft import Draft, Figure, sealed_mapped
+from intake.foundation import encryption
 from intake.foundation.models import Complaint, Conversation, Event, EventKind, Status, utcnow
 from intake.foundation.texts import EVENT_LABELS, EVENT_TEXT, event_text
 from intake.foundation.transitions import record, transition
@@ -159,13 +160,14 @@ OLD_DRAFT = {
 }
 
 
-def test_an_old_shaped_draft_loads_typed_and_goes_back_the_same():
-    draft = Draft.from_json(OLD_DRAFT)
+def test_an_old_shaped_draft_loads_typed_and_goes_back_the_same(app):
+    draft = Draft.from_json(sealed_mapped(OLD_DRAFT, encryption.encrypt))
     assert draft.workers == Figure(value=8, approximate=False) and draft.amount_per_person.approximate
     assert (draft.asking, draft.name, draft.anonymous, draft.site_id) == ("phone", None, True, None)
     assert draft.photos[0].content == "AAEC" and draft.lookup.back == "collecting"
     assert draft.resume.pending == "我叫张三" and draft.texts[1] == "匿名"
-    assert draft.to_json() == OLD_DRAFT
+    stored = draft.to_json()
+    assert "我叫张三" not in str(stored) and sealed_mapped(stored, encryption.decrypt) == OLD_DRAFT
     assert Draft.from_json({}).to_json() == {} and Draft.from_json(None).to_json() == {}
     assert Draft.from_json({"last_ticket": "250101000001"}).to_json() == {"last_ticket": "250101000001"}
 
@@ -205,8 +207,10 @@ def test_a_conversation_stored_with_an_old_draft_carries_on_to_a_complaint(sessi
                           "回复“确认”提交，回复“修改”重填")
     conversation = session.scalar(select(Conversation).where(Conversation.user_id == "openid-old"))
     assert conversation.state == "confirm"
-    assert conversation.draft == {**{k: v for k, v in old.items() if k != "asking"}, "phone": "13812345678",
-                                  "texts": [*old["texts"], "138****5678"]}  # the number only in the encrypted field
+    assert "13812345678" not in str(conversation.draft)  # the number only encrypted
+    assert sealed_mapped(conversation.draft, encryption.decrypt) == {
+        **{k: v for k, v in old.items() if k != "asking"}, "phone": "13812345678",
+        "texts": [*old["texts"], "138****5678"]}
     reply = handle_message(session, settings, "wechat", "openid-old", "确认", now=at + timedelta(minutes=2))
     session.commit()
     assert reply.complaint_created

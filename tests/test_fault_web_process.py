@@ -23,6 +23,7 @@ import requests
 from sqlalchemy import create_engine, select, text
 from twilio.request_validator import RequestValidator
 
+from intake.foundation.encryption import chat_user
 from intake.foundation.models import Complaint, InboundMessage
 from tests.helpers import (
     SECRET_KEY,
@@ -177,7 +178,7 @@ def test_a_retry_after_the_web_process_was_killed_mid_turn_gives_one_complaint(w
         except requests.ConnectionError as exc:
             outcome.append(exc)
 
-    with HeldDialogue(migrated, channel, user) as held:
+    with HeldDialogue(migrated, channel, chat_user(channel, user)) as held:
         sender = threading.Thread(target=first_delivery)
         sender.start()
         deadline = time.monotonic() + WAIT
@@ -195,7 +196,8 @@ def test_a_retry_after_the_web_process_was_killed_mid_turn_gives_one_complaint(w
     reply = read(retried)
     assert "已提交，受理编号" in reply and read(again) == reply
     session.expire_all()
-    tickets = session.scalars(select(Complaint.ticket_no).where(Complaint.channel_user_id == user)).all()
+    tickets = session.scalars(select(Complaint.ticket_no)
+                              .where(Complaint.channel_user_id == chat_user(channel, user))).all()
     assert len(tickets) == 1 and tickets[0] in reply
     stored = session.scalars(select(InboundMessage.reply).where(InboundMessage.channel == channel,
                                                                 InboundMessage.provider_message_id.like("%9000"))).all()

@@ -8,23 +8,42 @@ import struct
 import zlib
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
 import pytest
+from cryptography.fernet import Fernet
 from itsdangerous import URLSafeTimedSerializer
 from PIL import Image, ImageCms
-from sqlalchemy import event, select
+from sqlalchemy import JSON, String, Text, cast, event, select
+from sqlalchemy import text as sa_text
 
 from handlers import create_app
 from handlers.cli.doctor import check_rate_limits
 from handlers.runtime import services
 from intake.case import cases
 from intake.case.complaints import NewComplaint, create_complaint, find_for_worker
+from intake.case.notices import tell_worker
+from intake.conversation.draft import Draft
 from intake.conversation.inbound import Inbound, receive
+from intake.delivery.outbox import enqueue, opened, sealed, sms_destination
 from intake.foundation import encryption
-from intake.foundation.models import Complaint, ConsoleSession, InboundMessage, Status
-from intake.foundation.settings import RateLimitSettings, SettingsError, with_secret_key
+from intake.foundation.db import make_engine
+from intake.foundation.models import (
+    Base,
+    Complainant,
+    Complaint,
+    ConsoleSession,
+    Conversation,
+    InboundMessage,
+    Outbox,
+    Status,
+    utcnow,
+)
+from intake.foundation.settings import PrivacySettings, RateLimitSettings, SettingsError, with_secret_key
+from intake.privacy.key_rotation import rotate_keys
 from intake.reading.photos import check_photo
+from migrations import downgrade, upgrade
 from tests.helpers import (
     API_BODY,
     CHAT_T0,
@@ -32,12 +51,15 @@ from tests.helpers import (
     SMS_CALLBACK_SECRET,
     TWILIO,
     Chat,
+    FakeApi,
     act,
     aliyun_settings,
+    aliyun_uplink,
     auth,
     complaint_count,
     csrf_token,
     ctx,
+    deliver,
     filled,
     flashed,
     form_fields,
@@ -313,6 +335,21 @@ def test_padded_huge_pngs_are_refused_from_their_headers_by_their_pixels_togethe
     assert complaint_count(session) == 0
 
 
+def test_a_workers_photos_have_an_hourly_budget_of_pixels_over_all_their_posts(app_with, session, lanshan_site):
+    client = app_with(uploads={"max_worker_pixels_per_hour": 3_000_000}).test_client()
+    out = io.BytesIO()
+    Image.new("RGB", (1000, 1000), "white").save(out, "PNG")  # a million pixels each
+    two = [(out.getvalue(), "1.png"), (out.getvalue(), "2.png")]
+    url = f"/s/{lanshan_site.public_token}"
+    assert submit(client, url, photos=two, phone="13900001111").status_code == 303
+    refused = submit(client, url, photos=two, phone="13900001111")
+    assert refused.status_code == 200 and "这一个小时里您传的照片太多了" in refused.get_data(as_text=True)
+    assert complaint_count(session) == 1  # nothing of the refused post was stored
+    assert submit(client, url, photos=two[:1], phone="13900001111").status_code == 303  # what is left of it
+    assert submit(client, url, photos=two, phone="13900002222").status_code == 303  # another worker's own budget
+    assert complaint_count(session) == 3
+
+
 def test_markup_in_a_colour_profile_does_not_survive_the_re_encode():
     image = Image.new("RGB", (64, 48), (200, 30, 30))
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
@@ -357,3 +394,133 @@ def test_free_text_shown_to_staff_and_clients_masks_numbers_until_the_audited_re
     assert "137****5678" in page and "13712345678" not in page and "370102199003071234" not in page
     revealed = client.post(f"/console/cases/{complaint.ticket_no}/reveal", data={"csrf_token": csrf_token(page)})
     assert "老板电话13712345678" in revealed.get_data(as_text=True)
+
+
+def _stored_texts(session) -> str:
+    """Every text, JSON and encrypted column of every table as the database holds it, read with plain SQL."""
+    session.rollback()
+    found = []
+    for table in Base.metadata.sorted_tables:
+        for column in table.columns:
+            kind = getattr(column.type, "impl_instance", column.type)
+            if isinstance(kind, String | JSON):
+                found += [str(v) for v in session.scalars(select(cast(column, Text))) if v is not None]
+    return "\n".join(found)
+
+
+def _uplink(client, text: str, n: int):
+    response = client.post(f"/sms/aliyun/{SMS_CALLBACK_SECRET}", json=[aliyun_uplink(PHONE, text, n)])
+    assert response.status_code == 200 and "refused" not in response.get_json()
+    return response
+
+
+def test_no_phone_number_is_stored_in_clear_after_a_whole_sms_conversation_and_its_notices(
+        app, configured_app, session, chat_sites):
+    api = FakeApi(lambda n: (200, {"Code": "OK", "Message": "OK", "BizId": f"biz-{n}", "RequestId": "r"}))
+    sms_app = configured_app(**aliyun_settings(api.url))
+    client = sms_app.test_client()
+    for n, text in enumerate(("兰山区阳光城工地，老板欠我们8个人三万五", "张三", "确认"), 1):
+        _uplink(client, text, n)
+    deliver(sms_app)
+    complaint = session.scalars(select(Complaint)).one()
+    for step in (cases.acknowledge, cases.accept):
+        step(session, complaint, ctx(sms_app), actor="staff:1")
+    session.commit()
+    _uplink(client, "查询进度", 4)  # texting again finds the case by the number's identity
+    _uplink(client, "欠条拍好了", 5)  # and news goes on it
+    _uplink(client, "人工", 6)  # the dispatch desk is asked to call back
+    deliver(sms_app)
+    api.close()
+    session.expire_all()
+    assert complaint.ticket_no in session.scalar(select(InboundMessage.reply).where(
+        InboundMessage.provider_message_id == "aliyun:880004"))
+    assert any(e.kind == "worker_wrote" for e in session.get(Complaint, complaint.id).events)
+    numbers = [parse_qs(urlsplit(r["path"]).query)["PhoneNumbers"][0] for r in api.requests]
+    assert len(numbers) >= 8 and set(numbers) == {PHONE}  # six replies and the notices went to the phone
+    login(client, make_accounts(session)["admin"])  # the city administrator reads the dispatch desk's inbox
+    assert f"请求人工帮助：{PHONE}" in client.get("/console/").get_data(as_text=True)
+    stored_text = _stored_texts(session)
+    assert complaint.ticket_no in stored_text  # the scan reads what was stored
+    assert PHONE not in stored_text
+
+
+def test_key_rotation_covers_what_outbox_rows_and_drafts_keep_encrypted(make_settings, session, chat_sites):
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+
+    def keyed(*keys: str):
+        return create_app(make_settings(privacy=PrivacySettings(data_key=keys[0], previous_data_keys=keys[1:])))
+
+    old = keyed(old_key)
+    worker, typed = Chat(session, services(old).settings, user="openid-typed"), "13700001234"
+    worker.say("兰山区阳光城工地，老板欠我们8个人三万五")
+    worker.say(f"我叫李四，电话{typed}")  # kept in the draft until 确认
+    texter = Chat(session, services(old).settings, channel="sms", user=PHONE, phone=PHONE)
+    for text in ("兰山区阳光城工地，老板欠我们8个人三万五", "张三", "确认"):
+        texter.say(text)
+    complaint = session.scalars(select(Complaint)).one()
+    notice = tell_worker(session, services(old).settings, complaint, "accepted", utcnow())
+    call_back = enqueue(session, "department:1", sealed(f"请回电{PHONE}"))
+    session.commit()
+
+    rotating = keyed(new_key, old_key)
+    report = rotate_keys(services(rotating).sessions, 2)
+    assert report.rotated >= 3  # the complainant, the outbox row's number, the draft
+    assert rotate_keys(services(rotating).sessions, 2).rotated == 0
+
+    keyed(new_key)  # the old key is gone: everything is read under the new one alone
+    session.expire_all()
+    assert session.get(Outbox, notice.id).phone == PHONE
+    assert opened(session.get(Outbox, call_back.id).payload)["text"] == f"请回电{PHONE}"
+    assert complaint.ticket_no in texter.say("查询").text  # the identity did not change
+    filed = worker.say("确认")  # the draft's number opens under the new key
+    assert filed.complaint_created
+    typed_case = session.scalar(select(Complaint).where(Complaint.ticket_no == filed.ticket_no))
+    assert typed_case.complainant.phone == typed
+
+
+def test_the_migration_keys_stored_sms_numbers_by_their_identity_and_going_down_puts_them_back(
+        make_settings, scratch_database):
+    engine = make_engine(scratch_database)
+    upgrade(engine, "0016")
+    migrating = create_app(replace(make_settings(), database=replace(make_settings().database, url=scratch_database)))
+    sessions = services(migrating).sessions
+    with sessions.begin() as s:
+        person = Complainant(phone=PHONE, name="张三")
+        s.add(person)
+        s.flush()
+        s.add_all([Complaint(ticket_no="250101000001", channel="sms", channel_user_id=PHONE, complainant_id=person.id),
+                   Conversation(channel="sms", user_id=PHONE, state="idle", draft={}),
+                   Conversation(channel="wechat", user_id="openid-1", state="collecting",
+                                draft={"phone": "13700001234"}),
+                   InboundMessage(channel="sms", provider_message_id="twilio:SM1", sender=PHONE, payload={})])
+        s.execute(Outbox.__table__.insert(), [  # Core: the model's new `phone` is not in this schema yet
+            {"destination": f"sms:{PHONE}", "payload": {"text": "已受理"}, "state": "pending", "attempts": 0,
+             "next_try_at": CHAT_T0, "created_at": CHAT_T0},
+            {"destination": "wechat:openid-1", "payload": {"text": "x", "fallbacks": [f"sms:{PHONE}"]},
+             "state": "pending", "attempts": 0, "next_try_at": CHAT_T0, "created_at": CHAT_T0},
+            {"destination": "department:1", "payload": {"kind": "human_requested", "text": f"请回电{PHONE}"},
+             "state": "sent", "attempts": 1, "next_try_at": CHAT_T0, "created_at": CHAT_T0}])
+    upgrade(engine)
+    with sessions() as s:
+        assert _stored_texts(s).count(PHONE) == 0 and "13700001234" not in _stored_texts(s)
+        assert s.scalar(select(Complaint.channel_user_id)) == encryption.identity(PHONE)
+        assert s.scalar(select(InboundMessage.sender)) == encryption.identity(PHONE)
+        users = dict(s.execute(select(Conversation.channel, Conversation.user_id)).all())
+        assert users == {"sms": encryption.identity(PHONE), "wechat": "openid-1"}
+        texts = s.scalars(select(Outbox).order_by(Outbox.id)).all()
+        assert [(r.destination, r.phone) for r in texts] == [
+            (sms_destination(PHONE), PHONE), ("wechat:openid-1", PHONE), ("department:1", None)]
+        assert opened(texts[2].payload)["text"] == f"请回电{PHONE}"
+        assert texts[1].payload["fallbacks"] == [sms_destination(PHONE)]
+        draft = s.scalar(select(Conversation.draft).where(Conversation.channel == "wechat"))
+        assert Draft.from_json(draft).phone == "13700001234"
+        assert Chat(s, services(migrating).settings, channel="sms", user=PHONE, phone=PHONE).say("查询").text.count(
+            "250101000001") == 1  # the worker who texts again is still found
+    downgrade(engine, "0016")
+    with engine.connect() as conn:
+        assert conn.execute(sa_text("SELECT user_id FROM conversations WHERE channel = 'sms'")).scalar() == PHONE
+        assert conn.execute(sa_text("SELECT channel_user_id FROM complaints")).scalar() == PHONE
+        assert [d for (d,) in conn.execute(sa_text("SELECT destination FROM outbox ORDER BY id"))] == [
+            f"sms:{PHONE}", "wechat:openid-1", "department:1"]
+    services(migrating).engine.dispose()
+    engine.dispose()

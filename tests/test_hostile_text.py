@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from intake.conversation import replies as R
 from intake.conversation.dialogue import CONFIRM, CONFIRM_WORDS, _word
+from intake.foundation.encryption import chat_user
 from intake.foundation.models import Complaint, Conversation, InboundMessage
 from intake.foundation.validation import clean_text, normalise_digits, normalise_phone
 from intake.reading.extract import ClaimDraft, SiteRef, Value, extract_claim
@@ -122,11 +123,12 @@ def converse(session, settings, channel: str, turns, scene_token: str | None = N
     n = next(users)
     phone = f"139{n:08d}" if channel == "sms" else None
     chat = Chat(session, settings, channel=channel, user=phone or f"hostile-{n}", phone=phone)
+    user = chat_user(channel, chat.user)
     for text, pause, scan in turns:
-        before = session.scalar(select(Conversation.state).where(Conversation.user_id == chat.user))
+        before = session.scalar(select(Conversation.state).where(Conversation.user_id == user))
         reply = chat.say(text, after=pause, site_scene=scene_token if scan else None)
         assert reply.text is None or isinstance(reply.text, str)
-        yield before, text, reply, filed(session, chat.user)
+        yield before, text, reply, filed(session, user)
 
 
 turns = st.lists(st.tuples(message, PAUSES, st.booleans()), min_size=1, max_size=6)
@@ -179,6 +181,6 @@ def test_a_flood_of_text_is_read_only_as_far_as_it_is_kept(session, settings, ch
     flood = "兰山区阳光城工地" + "啊" * settings.dialogue.max_text_chars + "老板欠我们8个人三万五"
     reply = chat.say(flood)
     assert reply.text == R.TRUNCATED + R.QUESTIONS["amount"]
-    conversation = session.scalar(select(Conversation).where(Conversation.user_id == "13900000001"))
+    conversation = session.scalar(select(Conversation).where(Conversation.user_id == chat_user("sms", "13900000001")))
     assert [len(t) for t in conversation.draft["texts"]] == [settings.dialogue.max_text_chars]
     assert chat.say("三万五").text == R.QUESTIONS["workers"]  # answers after the limit are still read

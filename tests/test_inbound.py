@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from intake.conversation.inbound import ForeignRepeat, Inbound, receive, record_status
+from intake.delivery.outbox import sms_destination
+from intake.foundation.encryption import identity
 from intake.foundation.models import Complaint, Conversation, InboundMessage, Outbox
 
 NOW = datetime(2026, 3, 4, 2, 0, tzinfo=timezone.utc)
@@ -22,12 +24,13 @@ def test_a_repeated_delivery_is_stored_once_and_answered_with_the_first_reply(se
     first = Inbound(channel="sms", message_id="tw:SM1", user_id="13912345678", text=CLAIM, phone="13912345678")
     reply = receive(session, settings, first, now=NOW)
     session.commit()
-    version = session.scalar(select(Conversation.version).where(Conversation.user_id == "13912345678"))
+    version = session.scalar(select(Conversation.version).where(Conversation.user_id == identity("13912345678")))
     again = receive(session, settings, first, now=NOW)
     session.commit()
     assert reply and again == reply
     assert count(session, InboundMessage, InboundMessage.provider_message_id == "tw:SM1") == 1
-    assert session.scalar(select(Conversation.version).where(Conversation.user_id == "13912345678")) == version
+    user = identity("13912345678")
+    assert session.scalar(select(Conversation.version).where(Conversation.user_id == user)) == version
 
 
 def test_the_same_id_from_another_sender_is_refused_and_changes_nothing(session, settings):
@@ -39,7 +42,7 @@ def test_the_same_id_from_another_sender_is_refused_and_changes_nothing(session,
                 now=NOW)
     session.rollback()
     assert count(session, InboundMessage) == 1
-    assert count(session, Conversation, Conversation.user_id == "13800000000") == 0
+    assert count(session, Conversation, Conversation.user_id == identity("13800000000")) == 0
 
 
 def test_a_gateway_reply_goes_to_the_outbox_once_per_message_id(session, settings):
@@ -47,7 +50,7 @@ def test_a_gateway_reply_goes_to_the_outbox_once_per_message_id(session, setting
     for _ in range(2):
         receive(session, settings, inbound, now=NOW, reply_to="sms:13912345678")
         session.commit()
-    assert count(session, Outbox, Outbox.destination == "sms:13912345678") == 1
+    assert count(session, Outbox, Outbox.destination == sms_destination("13912345678")) == 1
     assert count(session, Complaint) == 0
 
 

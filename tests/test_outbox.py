@@ -97,7 +97,8 @@ def test_wechat_45015_falls_back_to_a_template_then_sms(session):
     run_once(_sessions(session), senders, CAL, Settings(), now=OUTBOX_T0)
     states = [(r.destination, r.state, r.attempts) for r in outbox_rows(session)]
     assert states == [("wechat:oWORKER", "failed", 1), ("wechat-template:oWORKER", "failed", 1),
-                      ("sms:13900000000", "sent", 1)]
+                      (outbox.sms_destination("13900000000"), "sent", 1)]
+    assert {r.phone for r in outbox_rows(session)} == {"13900000000"}  # encrypted: the columns hold no number
     assert sms.delivered == [("sms:13900000000", "请确认工资是否到账")]
 
 
@@ -126,7 +127,7 @@ def test_a_department_is_told_in_its_console_inbox_and_on_every_contact(session)
     assert outbox.department_destinations(dept) == [inbox]
     dept.contacts = {"sms": ["13800000001"], "email": "zj@example.cn"}
     made = outbox.notify_department(session, dept, {"text": "x"}, None, now=OUTBOX_T0)
-    assert [m.destination for m in made] == [inbox, "sms:13800000001", "email:zj@example.cn"]
+    assert [m.destination for m in made] == [inbox, outbox.sms_destination("13800000001"), "email:zj@example.cn"]
     desk = outbox.notify_department(session, None, {"text": "x"}, None, now=OUTBOX_T0)
     assert [m.destination for m in desk] == [f"department:{outbox.dispatch_desk(session).id}"]
     session.rollback()

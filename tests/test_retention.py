@@ -6,6 +6,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from intake.conversation.draft import Draft
+from intake.delivery.outbox import sms_destination
+from intake.foundation.encryption import identity
 from intake.foundation.models import (
     Attachment,
     AuditEntry,
@@ -27,26 +30,27 @@ YEAR = timedelta(days=365)
 def chat_case(session, settings, phone: str, closed_ago: timedelta | None, age: timedelta) -> Complaint:
     """An SMS case filed `age` ago with its chat, a photo, a claim line and a text to the worker; closed
     `closed_ago` ago, or still in progress."""
-    complaint = new_case(session, settings, channel="sms", user=phone, phone=phone)
+    complaint = new_case(session, settings, channel="sms", user=identity(phone), phone=phone)
     filed = utcnow() - age
     complaint.created_at = filed
     complaint.complainant.id_number = "11010519491231002X"
     session.add_all([
-        InboundMessage(channel="sms", provider_message_id=f"m-{phone}-1", sender=phone,
+        InboundMessage(channel="sms", provider_message_id=f"m-{phone}-1", sender=identity(phone),
                        payload={"from": phone, "text": "老板欠我们三个人一万二"}, received_at=filed - timedelta(minutes=3)),
-        InboundMessage(channel="sms", provider_message_id=f"m-{phone}-2", sender=phone, payload={"text": "确认"},
+        InboundMessage(channel="sms", provider_message_id=f"m-{phone}-2", sender=identity(phone), payload={"text": "确认"},
                        reply="已收到", received_at=filed),
         Attachment(complaint_id=complaint.id, filename="iou.jpg", content_type="image/jpeg", size=3, sha256="0" * 64,
                    content=b"jpg"),
         ClaimLine(complaint_id=complaint.id, worker_name="张三", amount_claimed=4000, amount_paid=4000,
                   phone="13800000002"),
-        Outbox(complaint_id=complaint.id, destination=f"sms:{phone}", payload={"kind": "worker_closed", "text": "已销号"},
-               state="sent"),
+        Outbox(complaint_id=complaint.id, destination=sms_destination(phone), phone=phone,
+               payload={"kind": "worker_closed", "text": "已销号"}, state="sent"),
         Outbox(complaint_id=complaint.id, destination="department:1", payload={"kind": "new_case", "text": "新案件"},
                state="sent"),
-        Outbox(complaint_id=complaint.id, destination="sms:13800000002",  # the line's own 工资到手了吗
-               payload={"kind": "worker_confirm", "text": "张三您好"}, state="sent"),
-        Conversation(channel="sms", user_id=phone, state="idle", draft={"phone": phone}, updated_at=filed),
+        Outbox(complaint_id=complaint.id, destination=sms_destination("13800000002"), phone="13800000002",
+               payload={"kind": "worker_confirm", "text": "张三您好"}, state="sent"),  # the line's own 工资到手了吗
+        Conversation(channel="sms", user_id=identity(phone), state="idle", draft=Draft(phone=phone).to_json(),
+                     updated_at=filed),
     ])
     complaint.amount_recovered = 12000
     if closed_ago is None:
@@ -99,8 +103,8 @@ def test_only_cases_closed_longer_ago_than_the_period_are_anonymised(app, sessio
     before = figures(session)
     phones = {name: c.channel_user_id for name, c in cases.items()}
     untouched = {name: left_of(session, c.id, phones[name]) for name, c in cases.items()}
-    assert untouched["expired"] == {"photos": 1, "chat": 2, "conversations": 1,
-                                    "outbox": ["department:1", "sms:13800000002", "sms:13911110001"]}
+    assert untouched["expired"] == {"photos": 1, "chat": 2, "conversations": 1, "outbox": sorted(
+        ["department:1", sms_destination("13800000002"), sms_destination("13911110001")])}
 
     dry = invoke(app, "retention", "--dry-run")
     assert dry.exit_code == 0, dry.output
@@ -122,7 +126,7 @@ def test_only_cases_closed_longer_ago_than_the_period_are_anonymised(app, sessio
     for name in ("recent", "open"):
         assert left_of(session, cases[name].id, phones[name]) == untouched[name]
         kept = session.get(Complaint, cases[name].id)
-        assert kept.complainant.phone == phones[name] and kept.anonymised_at is None
+        assert identity(kept.complainant.phone) == phones[name] and kept.anonymised_at is None
 
     assert figures(session) == before
     (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "retention")).all()

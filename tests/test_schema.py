@@ -7,17 +7,33 @@ from alembic.script import ScriptDirectory
 
 from intake.foundation.db import make_engine
 from intake.foundation.models import Base
-from migrations import alembic_config, current_revision, head_revision, upgrade
+from migrations import alembic_config, current_revision, downgrade, head_revision, upgrade
 
 
 def test_single_head():
     assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
 
 
+def schema_diff(engine) -> list:
+    """What the database's schema lacks or has beyond the models'."""
+    with engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+
+
 def test_upgraded_database_matches_models(migrated):
     engine = make_engine(migrated)
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    diff = schema_diff(engine)
+    engine.dispose()
+    assert diff == []
+
+
+def test_migrating_all_the_way_down_and_up_again_leaves_the_schema_equal(scratch_database):
+    engine = make_engine(scratch_database)
+    upgrade(engine)
+    downgrade(engine, "base")
+    assert current_revision(engine) is None
+    upgrade(engine)
+    diff = schema_diff(engine)
     engine.dispose()
     assert diff == []
 

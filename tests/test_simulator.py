@@ -12,6 +12,7 @@ from handlers.runtime import services
 from intake.case.notices import tell_worker
 from intake.conversation import replies as R
 from intake.delivery.outbox import enqueue
+from intake.foundation.encryption import identity
 from intake.foundation.models import Complaint, Conversation, InboundMessage, Site, utcnow
 from tests.helpers import csrf_token
 
@@ -102,7 +103,7 @@ def test_sms_mode_uses_the_phone_and_never_asks_for_it(client, session):
 
     complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
     assert complaint.channel == "sms" and complaint.complainant.phone == "13812345678"
-    assert session.scalar(select(Conversation.user_id)) == "13812345678"
+    assert session.scalar(select(Conversation.user_id)) == identity("13812345678")
 
 
 def test_sms_mode_explains_how_to_connect_a_mainland_gateway(client):

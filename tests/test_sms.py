@@ -19,6 +19,7 @@ from handlers.cli.doctor import check_sms
 from handlers.runtime import services
 from intake.conversation import replies as R
 from intake.conversation.inbound import STATUS_CHANNEL
+from intake.foundation.encryption import identity
 from intake.foundation.models import Attachment, Complaint, Conversation, InboundMessage
 from intake.foundation.settings import SmsSettings, TwilioSettings
 from intake.runtime.worker import run_once
@@ -47,7 +48,7 @@ def app(configured_app):
 def test_a_signed_text_is_answered_with_twiml(client, session):
     assert twiml_reply(text_in(client, "兰山区阳光城工地，老板欠我们8个人三万五", "SM1")) == R.QUESTIONS["name"]
     stored = session.scalar(select(InboundMessage))
-    assert (stored.channel, stored.provider_message_id, stored.sender) == ("sms", "twilio:SM1", "13812345678")
+    assert (stored.channel, stored.provider_message_id, stored.sender) == ("sms", "twilio:SM1", identity("13812345678"))
 
 
 def test_forged_signature_is_refused_and_nothing_stored(client, session):

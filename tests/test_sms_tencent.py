@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from handlers.channels.tencent_sms import make_sender
+from intake.foundation.encryption import identity
 from intake.foundation.models import InboundMessage
 from intake.foundation.settings import TencentSettings
 from tests.helpers import (  # noqa: F401  (the test_ functions: the shared scenarios, collected here)
@@ -85,7 +86,7 @@ def test_a_single_reply_object_is_taken_and_its_repeat_recognised(sms_client, se
         response = push(sms_client, TENCENT, item)
         assert response.status_code == 200 and response.get_json() == TENCENT.ack
     assert count(session, InboundMessage, channel="sms") == 2
-    assert {m.sender for m in session.scalars(select(InboundMessage))} == {PHONE}
+    assert {m.sender for m in session.scalars(select(InboundMessage))} == {identity(PHONE)}
 
 
 def test_the_request_names_the_sms_application(api, make_settings):

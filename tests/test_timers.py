@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from intake.case import clocks, timers
 from intake.case.cases import MATERIAL_CLOCK, SUPERVISE_CLOCK, fire_confirm, fire_material, fire_supervision
 from intake.case.complaints import ROUTE_CLOCK
-from intake.delivery.outbox import dispatch_desk
+from intake.delivery.outbox import dispatch_desk, sms_destination
 from intake.enforcement import crosscheck
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import Event, Outbox, Timer
@@ -117,14 +117,14 @@ def test_yellow_at_75_percent_red_at_due_then_the_ladder(session, contacts):
             if r.payload["clock"] == "acknowledge"]
     yellow = [r for r in rows if r.payload["kind"] == "clock_warning"]
     inbox = f"department:{c.department_id}"
-    assert sorted(r.destination for r in yellow) == [inbox, "sms:13800000001", "wechat-template:oDEPT"]
+    assert sorted(r.destination for r in yellow) == [inbox, sms_destination("13800000001"), "wechat-template:oDEPT"]
     assert "黄牌预警" in yellow[0].payload["text"] and c.ticket_no in yellow[0].payload["text"]
     red = [r for r in rows if r.payload["kind"] == "clock_overdue"]
     assert len(red) == 3 and "红牌超期" in red[0].payload["text"]
     # 兰山区人社局 is also the county supervisor by default; the city office has only its console inbox.
     county, city = ([r for r in rows if r.payload["kind"] == "escalated" and r.payload["level"] == lvl]
                     for lvl in ("county", "city"))
-    assert sorted(r.destination for r in county) == [inbox, "sms:13800000001", "wechat-template:oDEPT"]
+    assert sorted(r.destination for r in county) == [inbox, sms_destination("13800000001"), "wechat-template:oDEPT"]
     office = department(session, "371300", "leading_group_office")
     assert [r.destination for r in city] == [f"department:{office.id}"]
 

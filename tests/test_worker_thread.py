@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from intake.case import cases
 from intake.conversation import replies as R
+from intake.delivery.outbox import sms_destination
 from intake.foundation.models import (
     Attachment,
     Complaint,
@@ -160,7 +161,7 @@ def test_staff_see_the_message_reply_and_the_workers_answer_comes_back_to_the_ca
     assert "工头说月底才给" in inbox  # the department's inbox notice quotes it
     act(client, complaint.ticket_no, "message", text="请把欠条拍照发过来")
     [sent] = outbox(session, complaint, "worker_message")
-    assert sent.destination == "sms:13912345678" and "请把欠条拍照发过来" in sent.payload["text"]
+    assert sent.destination == sms_destination("13912345678") and "请把欠条拍照发过来" in sent.payload["text"]
     assert "工人新留言" not in case_page(client, complaint.ticket_no).get_data(as_text=True)
     reply = chat.say("好的，明天拍", after=timedelta(hours=2))
     assert reply.text == R.FOLLOW_UP.format(ticket=complaint.ticket_no, department=complaint.department.name)

@@ -9,6 +9,7 @@ from intake.case import petitions
 from intake.case.cases import staff_of
 from intake.case.queue import OPEN, Filters, clock_views, co_step_views, inbox_destinations, queue_page, unanswered
 from intake.case.routing import PRIORITY_TEXT
+from intake.delivery.outbox import opened
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import Industry, Outbox, Status, utcnow
 from intake.foundation.validation import mask_phone
@@ -71,7 +72,7 @@ def index():
                            petitioned=petitions.counts(db(), [c.id for c in page.complaints]),
                            notices=notices, unread=unread, seen=current_user.account.inbox_seen_id,
                            counties=counties(db()), statuses=STATUS_LABELS, priorities=PRIORITY_TEXT,
-                           industries=[i.value for i in Industry], mask_phone=mask_phone,
+                           industries=[i.value for i in Industry], mask_phone=mask_phone, opened=opened,
                            bulk=[(a, FORMS[a].label) for a in BULK if scope().may(a)],
                            officers=staff_of(db(), scope().department_id),
                            first_args={k: v for k, v in request.args.items() if k != "after"}

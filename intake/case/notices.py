@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import enqueue, is_opted_out, notify_department
 from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.encryption import chat_user
 from intake.foundation.models import Channel, ClaimLine, CoHandling, Complaint, Department, Outbox
 from intake.foundation.settings import Settings
 from intake.foundation.texts import WORKER_TEXT, amount_text
@@ -25,14 +26,14 @@ PRIORITY_WORD = {"urgent": "紧急", "high": "高", "normal": "一般"}
 
 
 def worker_destinations(session: Session, complaint: Complaint) -> list[str]:
-    """Where to reach the worker, best first; SMS numbers that sent 退订 are left out."""
+    """Where to reach the worker, best first; SMS numbers that sent 退订 are left out. A text goes to the
+    complainant's phone: on an SMS complaint the number it came from, unless staff corrected it."""
     phone = complaint.complainant.phone
     found = []
     if complaint.channel == Channel.WECHAT.value and complaint.channel_user_id:
         found += [f"wechat:{complaint.channel_user_id}", f"wechat-template:{complaint.channel_user_id}"]
-    sms_user = complaint.channel_user_id if complaint.channel == Channel.SMS.value else phone
-    if sms_user and not is_opted_out(session, Channel.SMS.value, sms_user):
-        found.append(f"sms:{sms_user}")
+    if phone and not is_opted_out(session, Channel.SMS.value, chat_user(Channel.SMS.value, phone)):
+        found.append(f"sms:{phone}")
     return found
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from intake.case.cases import CaseContext, CaseError, asked_lines, confirm_payment, take_worker_message
 from intake.case.complaints import TICKET_DIGITS, NewComplaint, create_complaint, find_for_worker
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.encryption import lookup_hashes
+from intake.foundation.encryption import chat_user, lookup_hashes
 from intake.foundation.models import (
     Channel,
     ClaimLine,
@@ -110,10 +110,10 @@ def handle_message(session: Session, settings: Settings, channel: str, user_id: 
     """Handle one inbound message (or QR-scan event) and say what to answer; flushes, the caller commits.
 
     `site_scene` is a site's public token from a QR scan. `has_phone` means the channel knows the sender's
-    number (SMS), which is then never asked for.
+    number (SMS), which is then never asked for; the conversation is then keyed by the number's identity.
     """
     text = clean_text(text) if text is not None else None
-    conversation = _lock_conversation(session, channel, user_id, now)
+    conversation = _lock_conversation(session, channel, chat_user(channel, user_id), now)
     turn = _Turn(session, settings, conversation, normalise_phone(phone or "") if has_phone else None, now)
     reply = turn.run(text, site_scene, list(attachments))
     values = {"draft": turn.draft.to_json(), "updated_at": now, "state": turn.state,

@@ -4,12 +4,17 @@ On disk it is the same JSON object the dialogue always stored: a field is writte
 then (`to_json` leaves out what was never set, so {} and {"last_ticket": ...} stay just that); a field that
 was taken out (`drop`) goes again. Stored drafts of any age load with `from_json`: every key the dialogue has
 ever written is a field here, and an unknown key is ignored.
+
+What may hold a phone number the worker typed (the number given, a message kept over a pause or a question) is
+stored encrypted (`SEALED`) and read back in clear: the draft JSON never holds a number in clear.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import BaseModel
+
+from intake.foundation import encryption
 
 
 class Figure(BaseModel):
@@ -83,10 +88,10 @@ class Draft(BaseModel):
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Draft:
         """A draft from the stored JSON; its lists and objects are new, so editing it leaves `data` as it was."""
-        return cls.model_validate(data or {})
+        return cls.model_validate(sealed_mapped(data or {}, encryption.decrypt))
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True)
+        return sealed_mapped(self.model_dump(exclude_unset=True), encryption.encrypt)
 
     def told(self) -> dict[str, Any]:
         """What the worker has told: everything set but the texts, the question asked and the truncation mark."""
@@ -102,3 +107,35 @@ class Draft(BaseModel):
         value = getattr(self, name)
         self.drop(name)
         return value
+
+
+# Where a draft holds text that may carry a phone number: (the keys of the object, the field).
+SEALED = (((), "phone"), (("resume",), "pending"), (("pick",), "text"))
+
+
+def sealed_mapped(data: dict[str, Any], change: Callable[[str], str]) -> dict[str, Any]:
+    """The stored JSON with `change` applied to every sealed text in it (the objects on the way are copies)."""
+    data = dict(data)
+    for path, name in SEALED:
+        model: Any = data
+        for key in path:
+            if not isinstance(model.get(key), dict):
+                model = None
+                break
+            model[key] = dict(model[key])
+            model = model[key]
+        if model is not None and model.get(name):
+            model[name] = change(model[name])
+    return data
+
+
+def sealed_tokens(data: dict[str, Any] | None) -> list[str]:
+    """The ciphertexts in a stored draft (what key rotation looks at)."""
+    found: list[str] = []
+
+    def keep(token: str) -> str:
+        found.append(token)
+        return token
+
+    sealed_mapped(data or {}, keep)
+    return found

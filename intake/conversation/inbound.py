@@ -16,8 +16,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from intake.delivery.outbox import dispatch_desk, enqueue, notify_department
+from intake.delivery.outbox import dispatch_desk, enqueue, notify_department, sealed
 from intake.delivery.sms_templates import REPLY
+from intake.foundation.encryption import chat_user
 from intake.foundation.models import InboundMessage
 from intake.foundation.settings import Settings
 from intake.foundation.validation import clean_text, mask_numbers
@@ -76,6 +77,8 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
             reply_to: str | None = None) -> str | None:
     """Store the delivery, run the dialogue once and store its reply; a repeat gets the stored reply.
 
+    The sender is stored as the conversation has it (an SMS number as its identity, `chat_user`).
+
     `reply_to` ("sms:<number>") is for gateways that cannot answer in the HTTP response (mainland SMS): the
     reply is written to the outbox in the same transaction, so it goes out once per message id, or never
     without the delivery being stored.
@@ -85,23 +88,25 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
     text it reads): PostgreSQL cannot store a NUL.
     """
     inbound = replace(inbound, payload=cleaned_payload(inbound.payload))
-    row_id = first_delivery(session, inbound.channel, inbound.message_id, inbound.user_id, inbound.payload, now)
+    _check_ids(inbound.message_id, inbound.user_id)  # the number as sent, before it becomes its identity
+    who = chat_user(inbound.channel, inbound.user_id) if inbound.user_id else inbound.user_id
+    row_id = first_delivery(session, inbound.channel, inbound.message_id, who, inbound.payload, now)
     if row_id is None:
         sender, reply = session.execute(select(_INBOUND.c.sender, _INBOUND.c.reply).where(
             _INBOUND.c.channel == inbound.channel, _INBOUND.c.provider_message_id == inbound.message_id)).one()
-        if sender != inbound.user_id:
+        if sender != who:
             raise ForeignRepeat("this message id was delivered before, from another sender")
         return reply
     text = inbound.reply
     if text is None:
-        answer = handle_message(session, settings, inbound.channel, inbound.user_id, inbound.text, now=now,
+        answer = handle_message(session, settings, inbound.channel, who, inbound.text, now=now,
                                 site_scene=inbound.site_scene, has_phone=inbound.phone is not None,
                                 phone=inbound.phone, attachments=inbound.attachments)
         text = answer.text
         if inbound.truncated and text and TRUNCATED not in text:
             text = TRUNCATED + text
         if answer.human_requested:
-            _call_staff(session, inbound)
+            _call_staff(session, inbound, who)
     if reply_to and text:
         enqueue(session, reply_to, {"kind": REPLY, "text": text}, flush=False)
     session.execute(_STORE_REPLY, {"b_id": row_id, "b_reply": text})
@@ -111,11 +116,15 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
 def first_delivery(session: Session, channel: str, message_id: str, sender: str | None,
                    payload: dict[str, Any], now: datetime) -> int | None:
     """Insert the delivery's row; its id, or None when this (channel, id) was stored before."""
-    if not message_id or len(message_id) > ID_MAX or (sender is not None and len(sender) > ID_MAX):
-        raise BadDelivery(f"the message id and the sender must be 1 to {ID_MAX} characters")
+    _check_ids(message_id, sender)
     values = dict(channel=channel, provider_message_id=message_id, sender=sender, payload=payload,
                   received_at=now)
     return session.execute(_FIRST_DELIVERY[session.get_bind().dialect.name], values).scalar_one_or_none()
+
+
+def _check_ids(message_id: str, sender: str | None) -> None:
+    if not message_id or len(message_id) > ID_MAX or (sender is not None and len(sender) > ID_MAX):
+        raise BadDelivery(f"the message id and the sender must be 1 to {ID_MAX} characters")
 
 
 def record_status(session: Session, gateway: str, provider_message_id: str, status: str, now: datetime,
@@ -143,10 +152,11 @@ def cleaned_payload(value: Any) -> Any:
     return value
 
 
-def _call_staff(session: Session, inbound: Inbound) -> None:
-    """"人工": the dispatch desk is asked to call back (the worker was told so, and given the hotline)."""
-    who = inbound.phone or f"{inbound.channel} 用户 {inbound.user_id}"
+def _call_staff(session: Session, inbound: Inbound, who: str) -> None:
+    """"人工": the dispatch desk is asked to call back (the worker was told so, and given the hotline); the number
+    is in the text the desk reads, encrypted at rest."""
+    contact = inbound.phone or f"{inbound.channel} 用户 {inbound.user_id}"
     notify_department(session, dispatch_desk(session), {
-        "kind": "human_requested", "channel": inbound.channel, "user_id": inbound.user_id,
-        "text": f"有工人在{CHANNEL_NAMES.get(inbound.channel, inbound.channel)}请求人工帮助：{who}，请尽快联系。"},
+        "kind": "human_requested", "channel": inbound.channel, "user_id": who,
+        **sealed(f"有工人在{CHANNEL_NAMES.get(inbound.channel, inbound.channel)}请求人工帮助：{contact}，请尽快联系。")},
         complaint_id=None)

@@ -1,12 +1,14 @@
 """Every outbound message is an outbox row, written in the same transaction as the change that causes it.
 
-Destinations are "<scheme>:<address>" (sms:13800000000, wechat:<openid>, wechat-template:<openid>,
-email:a@b.cn, webhook:https://..., department:<id> for a department's console inbox). They are resolved to
-concrete addresses when the row is written, so backoff and dead-lettering apply to the endpoint that fails,
-and the row records who was told. Delivery (after FixMyStreet's send loop) claims one row at a time with
-FOR UPDATE SKIP LOCKED on PostgreSQL; a failure backs off every pending row of that destination, so one dead
-phone does not hold up the rest. After `max_attempts`, or at once on a permanent error, the row is dead and
-the payload's `fallbacks` are tried in order; when none is left, the city dispatch desk is alerted.
+Destinations are "<scheme>:<address>" (sms:13800000000, wechat:<openid>, wechat-template:<openid>, email:a@b.cn,
+webhook:https://..., department:<id> for a department's console inbox). They are resolved to concrete addresses when
+the row is written, so backoff and dead-lettering apply to the endpoint that fails, and the row records who was
+told. A phone number is stored as its identity (sms:#<hmac>, also in the fallbacks), the number itself encrypted in
+the row's `phone`; a text that gives staff a worker's number to call is stored masked, the whole text encrypted
+beside it (`sealed`): the outbox never holds a number in clear. Delivery (after FixMyStreet's send loop) claims one
+row at a time with FOR UPDATE SKIP LOCKED on PostgreSQL; a failure backs off every pending row of that destination,
+so one dead phone does not hold up the rest. After `max_attempts`, or at once on a permanent error, the row is dead
+and the payload's `fallbacks` are tried in order; when none is left, the city dispatch desk is alerted.
 """
 from __future__ import annotations
 
@@ -21,8 +23,10 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session
 
+from intake.foundation import encryption
+from intake.foundation.encryption import identity, is_identity
 from intake.foundation.models import Conversation, Department, Outbox
-from intake.foundation.validation import mask_phone
+from intake.foundation.validation import mask_numbers, mask_phone
 from intake.registry.directory import DISPATCH_DESK, city_department
 
 log = logging.getLogger(__name__)
@@ -35,6 +39,8 @@ CONTACT_SCHEMES = ("sms", "wechat", "email", "webhook")
 CONTACT_SCHEME_FOR = {"wechat": "wechat-template"}
 INBOX = "department"
 _MOBILE = re.compile(r"1\d{10}")
+# The payload key of a sealed text: the whole text, encrypted, beside its masked "text".
+SEALED_TEXT = "sealed_text"
 
 
 @dataclass(frozen=True)
@@ -88,14 +94,41 @@ def scheme(destination: str) -> str:
     return destination.split(":", 1)[0]
 
 
-def shown(destination: str) -> str:
-    """A destination as logs may show it: a worker's phone or WeChat id is personal data."""
-    kind, _, address = destination.partition(":")
+def address(row: Outbox) -> str:
+    """Where the row goes as its sender needs it: a text's number decrypted."""
+    kind, _, to = row.destination.partition(":")
+    return f"sms:{row.phone}" if kind == "sms" and is_identity(to) and row.phone else row.destination
+
+
+def sealed(text: str) -> dict[str, str]:
+    """A payload's text that names a worker's phone number (for staff to call back): masked for whatever reads the
+    row, and whole but encrypted for the sender and the console (`opened`)."""
+    return {"text": mask_numbers(text), SEALED_TEXT: encryption.encrypt(text)}
+
+
+def opened(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as it is sent and shown to staff: a sealed text opened into "text"."""
+    token = payload.get(SEALED_TEXT)
+    if not token:
+        return payload
+    return {key: value for key, value in payload.items() if key != SEALED_TEXT} | {"text": encryption.decrypt(token)}
+
+
+def sms_destination(number: str) -> str:
+    """The destination column of a text to this number."""
+    return f"sms:{identity(number)}"
+
+
+def shown(destination: str | Outbox) -> str:
+    """A destination (or a row's) as logs and pages may show it: a worker's phone or WeChat id is personal data."""
+    kind, _, address_ = (address(destination) if isinstance(destination, Outbox) else destination).partition(":")
+    if kind == "sms" and is_identity(address_):
+        return "sms:（号码已加密）"
     if kind == "sms":
-        return f"sms:{mask_phone(address)}"
+        return f"sms:{mask_phone(address_)}"
     if kind in ("wechat", "wechat-template", "email"):
-        return f"{kind}:{address[:3]}***"
-    return destination
+        return f"{kind}:{address_[:3]}***"
+    return f"{kind}:{address_}"
 
 
 def in_schemes(column: ColumnElement[str], schemes: Iterable[str]) -> ColumnElement[bool]:
@@ -113,17 +146,36 @@ def claim_first(session: Session, query: Select) -> Any:
 
 
 def enqueue(session: Session, destination: str, payload: dict[str, Any], complaint_id: int | None = None,
-            now: datetime | None = None, flush: bool = True) -> Outbox:
-    """One message; flush=False lets a batch (the timer worker) insert its rows together."""
+            now: datetime | None = None, flush: bool = True, phone: str | None = None) -> Outbox:
+    """One message; flush=False lets a batch (the timer worker) insert its rows together. `phone` is the number
+    behind an "sms:#..." destination or fallback that is already stored as its identity."""
     if ":" not in destination:
         raise ValueError(f"destination must be '<scheme>:<address>', got {destination!r}")
-    row = Outbox(destination=destination, payload=payload, complaint_id=complaint_id, state=PENDING, attempts=0)
+    (destination, *fallbacks), phone = _sealed([destination, *(payload.get("fallbacks") or [])], phone)
+    if fallbacks:
+        payload = {**payload, "fallbacks": fallbacks}
+    row = Outbox(destination=destination, phone=phone, payload=payload, complaint_id=complaint_id, state=PENDING,
+                 attempts=0)
     if now is not None:
         row.next_try_at = row.created_at = now
     session.add(row)
     if flush:
         session.flush()
     return row
+
+
+def _sealed(destinations: list[str], phone: str | None) -> tuple[list[str], str | None]:
+    """The destinations as stored, each SMS number as its identity, and the number: one a row, since a row and its
+    fallbacks reach one person."""
+    stored = []
+    for destination in destinations:
+        kind, _, to = destination.partition(":")
+        if kind == "sms" and not is_identity(to):
+            if phone not in (None, to):
+                raise ValueError("an outbox row and its fallbacks text one phone number at most")
+            phone, destination = to, sms_destination(to)
+        stored.append(destination)
+    return stored, phone
 
 
 def department_destinations(department: Department) -> list[str]:
@@ -186,14 +238,14 @@ def deliver(session: Session, row: Outbox, senders: Mapping[str, Sender], now: d
     sender = senders[scheme(row.destination)]
     try:
         _split(session, row, sender, now)
-        result = sender.send(row.destination, row.payload)
+        result = sender.send(address(row), opened(row.payload))
     except Exception as exc:  # an adapter bug or a network error the adapter did not catch: retry it
-        log.exception("sender for %s raised", shown(row.destination))
+        log.exception("sender for %s raised", shown(row))
         result = SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")
     row.attempts += 1
     if result.ok:
         row.state, row.sent_at, row.last_error, row.provider_id = SENT, now, None, result.provider_id
-        log.info("outbox %s sent to %s (provider id %s)", row.id, shown(row.destination), result.provider_id)
+        log.info("outbox %s sent to %s (provider id %s)", row.id, shown(row), result.provider_id)
         session.flush()
         return True
     row.last_error = result.error or "unknown error"
@@ -216,33 +268,34 @@ def _split(session: Session, row: Outbox, sender: Sender, now: datetime) -> None
     that went out. It happens in the delivery's transaction: a crash before the commit leaves the row whole."""
     if not hasattr(sender, "pieces"):
         return
-    first, *rest = sender.pieces(row.payload)
+    first, *rest = [{**piece, **sealed(piece["text"])} if SEALED_TEXT in row.payload else piece
+                    for piece in sender.pieces(opened(row.payload))]
     if rest:
         row.payload = first
         for piece in rest:
-            enqueue(session, row.destination, piece, row.complaint_id, now)
+            enqueue(session, row.destination, piece, row.complaint_id, now, phone=row.phone)
 
 
 def _give_up(session: Session, row: Outbox, now: datetime) -> None:
     fallbacks = list(row.payload.get("fallbacks") or [])
     if fallbacks:
         row.state = FAILED
-        fallback = enqueue(session, fallbacks[0], {**row.payload, "fallbacks": fallbacks[1:]}, row.complaint_id, now)
+        fallback = enqueue(session, fallbacks[0], {**row.payload, "fallbacks": fallbacks[1:]}, row.complaint_id, now,
+                           phone=row.phone)
         fallback.created_at = row.created_at  # a switched-off channel's wait runs from the notice, not anew
-        log.warning("outbox %s to %s failed (%s): falling back to %s", row.id, shown(row.destination),
-                    row.last_error, shown(fallbacks[0]))
+        log.warning("outbox %s to %s failed (%s): falling back to %s", row.id, shown(row), row.last_error,
+                    shown(fallback))
         return
     row.state = DEAD
     if row.payload.get("kind") == DEAD_LETTER:
         # An alert about a dead message that itself cannot be delivered: alerting again would loop.
-        log.error("outbox %s: alert to %s is undeliverable: %s", row.id, shown(row.destination), row.last_error)
+        log.error("outbox %s: alert to %s is undeliverable: %s", row.id, shown(row), row.last_error)
         return
-    log.error("outbox %s to %s is dead after %s attempts: %s", row.id, shown(row.destination), row.attempts,
-              row.last_error)
+    log.error("outbox %s to %s is dead after %s attempts: %s", row.id, shown(row), row.attempts, row.last_error)
     alert = {"kind": DEAD_LETTER, "outbox_id": row.id, "destination": row.destination,
              "error": row.last_error, "attempts": row.attempts,
              "ticket_no": row.payload.get("ticket_no"),
-             "text": f"消息无法送达：{shown(row.destination)}（已尝试 {row.attempts} 次，{row.last_error}），请人工联系。"}
+             "text": f"消息无法送达：{shown(row)}（已尝试 {row.attempts} 次，{row.last_error}），请人工联系。"}
     for target in department_destinations(dispatch_desk(session)):
         if target != row.destination:
             enqueue(session, target, alert, row.complaint_id, now)
@@ -265,6 +318,7 @@ def retry_dead(session: Session, outbox_id: int, now: datetime) -> Outbox | None
 
 
 def is_opted_out(session: Session, channel: str, user_id: str) -> bool:
-    """Whether notices to this user on this channel must not be sent (SMS 退订 until they write again)."""
+    """Whether notices to this user (as `Conversation.user_id` has it) on this channel must not be sent (SMS 退订
+    until they write again)."""
     return session.scalar(select(Conversation.opted_out_at.is_not(None)).where(
         Conversation.channel == channel, Conversation.user_id == user_id)) or False

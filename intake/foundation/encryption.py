@@ -9,6 +9,12 @@ Ciphertexts differ every time, so look-ups use an HMAC-SHA256 of the value under
 each data key; the hash key rotates with its data key, as a leaked one would let anyone test phone numbers.
 While a rotation runs a look-up matches the hash under any configured key (`lookup_hashes`).
 
+A chat user known only by a phone number (an SMS sender) is stored under an `identity`: an HMAC of the number
+under a key derived from the secret key for that purpose alone. It keys rows that are looked up on every message
+(the conversation, the inbound messages, the complaint's channel identity, the outbox destination) and that
+nothing else holds the number to re-key from, so it does not rotate with the data keys; where the number itself
+is needed (to send a text) it is kept encrypted beside it.
+
 The keys are process-wide: the composition root calls `configure` once from settings, and a column of type
 `EncryptedText` then reads and writes plain text in Python.
 """
@@ -28,6 +34,11 @@ from sqlalchemy import Text, TypeDecorator
 # Only when neither a data key nor a secret key is configured (a first local run): the data is then readable by
 # anyone who has this source, which the warning at start-up and `qingling doctor` say.
 DEVELOPMENT_SECRET = "qingling-development-only"
+IDENTITY_PURPOSE = "chat identity"
+# An identity starts with this mark, which no phone number, WeChat openid or earlier stored value does.
+IDENTITY_MARK = "#"
+# Channels whose users are known by their phone number, stored as an identity instead.
+PHONE_CHANNELS = frozenset({"sms"})
 
 
 class DataKeyError(RuntimeError):
@@ -38,6 +49,7 @@ class DataKeyError(RuntimeError):
 class DataKeys:
     fernets: tuple[Fernet, ...]  # the current key first, then older ones still read
     hash_keys: tuple[bytes, ...]
+    identity_key: bytes
     reader: MultiFernet  # all of `fernets`, built once: every decrypted column value goes through it
 
 
@@ -59,8 +71,9 @@ def purpose_key(secret_key: str, purpose: str) -> bytes:
     return _derive(secret_key.encode(), b"purpose " + purpose.encode())
 
 
-def configure(keys: Sequence[str]) -> None:
-    """Use these keys from now on: the first encrypts and hashes, every one decrypts and matches."""
+def configure(keys: Sequence[str], secret_key: str = "") -> None:
+    """Use these keys from now on: the first encrypts and hashes, every one decrypts and matches; identities are
+    keyed by `secret_key` (the development constant without one)."""
     global _keys
     if not keys:
         raise DataKeyError("no data key given")
@@ -72,7 +85,8 @@ def configure(keys: Sequence[str]) -> None:
             raise DataKeyError(f"data key {number} is not 32 bytes of urlsafe base64 (make one with "
                                "Fernet.generate_key())") from None
         hash_keys.append(_derive(base64.urlsafe_b64decode(key), b"lookup hash"))
-    _keys = DataKeys(tuple(fernets), tuple(hash_keys), MultiFernet(fernets))
+    _keys = DataKeys(tuple(fernets), tuple(hash_keys), purpose_key(secret_key or DEVELOPMENT_SECRET, IDENTITY_PURPOSE),
+                     MultiFernet(fernets))
 
 
 def current() -> DataKeys:
@@ -109,6 +123,20 @@ def lookup_hash(value: str) -> str:
 def lookup_hashes(value: str) -> list[str]:
     """The value's hash under every configured key: what a query matches while a rotation is under way."""
     return [hmac.new(key, value.encode(), hashlib.sha256).hexdigest() for key in current().hash_keys]
+
+
+def identity(value: str) -> str:
+    """A phone number as the key of the rows that stand for its owner: "#" and 64 hex digits, the same every time."""
+    return IDENTITY_MARK + hmac.new(current().identity_key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def is_identity(value: str) -> bool:
+    return value.startswith(IDENTITY_MARK)
+
+
+def chat_user(channel: str, user_id: str) -> str:
+    """The key a chat user's rows are stored under: an SMS sender's number as its identity, other ids as given."""
+    return identity(user_id) if channel in PHONE_CHANNELS and not is_identity(user_id) else user_id
 
 
 class EncryptedText(TypeDecorator):

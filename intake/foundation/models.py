@@ -339,7 +339,8 @@ class Complaint(Base):
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"), index=True)
     project_name: Mapped[str | None] = mapped_column(String(300))
     complainant_id: Mapped[int] = mapped_column(ForeignKey("complainants.id"), index=True)
-    # Indexed: a worker's next message finds their open cases by the channel identity they filed from.
+    # Indexed: a worker's next message finds their open cases by the channel identity they filed from (an SMS
+    # number as its identity, as the conversation has it).
     channel_user_id: Mapped[str | None] = mapped_column(String(128), index=True)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     free_text: Mapped[str] = mapped_column(Text, default="")
@@ -497,7 +498,8 @@ class Timer(Base):
 
 
 class InboundMessage(Base):
-    """Webhook deliveries, unique on the provider's id so a retried delivery is recognised, not re-run."""
+    """Webhook deliveries, unique on the provider's id so a retried delivery is recognised, not re-run. `sender`
+    is the chat user as `Conversation.user_id` has it."""
 
     __tablename__ = "inbound_messages"
     __table_args__ = (UniqueConstraint("channel", "provider_message_id"),)
@@ -519,7 +521,10 @@ class Outbox(Base):
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    # "sms:<identity>" for a text (intake.foundation.encryption.identity), the number itself in `phone`.
     destination: Mapped[str] = mapped_column(String(200))
+    # The one phone number the row or its fallbacks text, encrypted: what the SMS sender needs.
+    phone: Mapped[str | None] = mapped_column(EncryptedText)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -567,6 +572,7 @@ class Conversation(Base):
     """Where one worker's chat on one channel stands, so a dialogue survives restarts and several processes.
 
     Every handled message bumps the version; the bump is also the lock that serialises two messages at once.
+    An SMS user is their number's identity (intake.foundation.encryption.chat_user), never the number.
     """
 
     __tablename__ = "conversations"

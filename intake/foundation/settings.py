@@ -51,6 +51,8 @@ class UploadSettings:
     max_photo_bytes: int = 8 * 1024 * 1024
     max_request_bytes: int = 52 * 1024 * 1024
     max_request_pixels: int = 100_000_000
+    # Pixels one worker (their phone, or the case they add to) may have decoded in an hour, over all their posts.
+    max_worker_pixels_per_hour: int = 300_000_000
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.conversation.transcript import chat_messages
+from intake.delivery.outbox import sms_destination
 from intake.foundation.calendar import add_years
 from intake.foundation.models import (
     Attachment,
@@ -115,9 +116,9 @@ def _worker_addresses(complaint: Complaint) -> list[str]:
     """Every outbox destination that reaches this worker (intake.case.notices), whether or not they sent 退订 since,
     and the other workers of the case asked on their own claim lines."""
     user, phone = complaint.channel_user_id, complaint.complainant.phone
-    lines = [f"sms:{line.phone}" for line in complaint.claim_lines if line.phone]
-    return ([f"sms:{phone}"] * bool(phone) + [f"sms:{user}", f"wechat:{user}", f"wechat-template:{user}"] * bool(user)
-            + lines)
+    lines = [sms_destination(line.phone) for line in complaint.claim_lines if line.phone]
+    return ([sms_destination(phone)] * bool(phone)
+            + [f"sms:{user}", f"wechat:{user}", f"wechat-template:{user}"] * bool(user) + lines)
 
 
 def _forget_conversation(session: Session, complaint: Complaint, before: datetime) -> None:

@@ -18,6 +18,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from PIL import ExifTags, Image, ImageCms, ImageOps, UnidentifiedImageError
 
@@ -29,6 +30,7 @@ MAX_PIXELS = 50_000_000
 BOMB_PIXELS = 4_000_000
 BOMB_PIXELS_PER_BYTE = 400
 _SRGB = ImageCms.createProfile("sRGB")
+BUDGET_USED = "这一个小时里您传的照片太多了，这次没有保存。请过一个小时再传，或者先不传照片提交。"
 # Markup a browser or a PHP server would act on, matched on the lower-cased bytes (after a literal "<" the search
 # is several times faster than IGNORECASE). Each pattern is six bytes or more, so the compressed data of a genuine
 # photo matches by chance about once in a hundred thousand files.
@@ -55,12 +57,15 @@ class Photo:
 
 
 def check_photos(files: list[tuple[str, bytes]], max_bytes: int, max_pixels: int,
-                 keep_location: bool = False) -> list[Photo]:
+                 keep_location: bool = False, spend: Callable[[int], bool] = lambda pixels: True) -> list[Photo]:
     """Several photos of one submission, together at most `max_pixels`: counted from the headers before any is
-    decoded, so padding a small file that claims a huge picture cannot buy the decoding of many of them."""
+    decoded, so padding a small file that claims a huge picture cannot buy the decoding of many of them. `spend`
+    takes the total from the sender's budget (over several submissions), False when it is used up."""
     total = sum(_header(name, content, max_bytes)[1] for name, content in files)
     if total > max_pixels:
         raise EvidenceError("这些照片加起来太大了，请少选几张，或换小一点的照片")
+    if total and not spend(total):
+        raise EvidenceError(BUDGET_USED)
     return [check_photo(name, content, max_bytes, keep_location) for name, content in files]
 
 
