@@ -677,7 +677,8 @@ def test_the_workers_phone_receives_every_notice_through_templates(sms_client, s
     say(sms_client, provider, *CONVERSATION)
     complaint = session.scalar(select(Complaint))
     facts = {"reason": "不属于欠薪问题", "outcome": "已责令施工单位足额支付8人工资共35000元",
-             "needed": "欠条照片", "confirm_url": "https://qingling.test/c/eyJ0IjoiMjUwMTAxMTIzNDU2In0.abcdef"}
+             "needed": "欠条照片", "survivor": "250101000002",
+             "confirm_url": "https://qingling.test/c/eyJ0IjoiMjUwMTAxMTIzNDU2In0.abcdef"}
     expected = {}
     for kind in WORKER_TEXT:
         row = tell_worker(session, services(sms_app).settings, complaint, kind, utcnow(), **facts)

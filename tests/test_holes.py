@@ -478,10 +478,13 @@ def test_key_rotation_covers_what_outbox_rows_and_drafts_keep_encrypted(make_set
     assert typed_case.complainant.phone == typed
 
 
+BEFORE_IDENTITIES = "0021"  # the revision before 0022_chat_identities
+
+
 def test_the_migration_keys_stored_sms_numbers_by_their_identity_and_going_down_puts_them_back(
         make_settings, scratch_database):
     engine = make_engine(scratch_database)
-    upgrade(engine, "0016")
+    upgrade(engine, BEFORE_IDENTITIES)
     migrating = create_app(replace(make_settings(), database=replace(make_settings().database, url=scratch_database)))
     sessions = services(migrating).sessions
     with sessions.begin() as s:
@@ -516,7 +519,7 @@ def test_the_migration_keys_stored_sms_numbers_by_their_identity_and_going_down_
         assert Draft.from_json(draft).phone == "13700001234"
         assert Chat(s, services(migrating).settings, channel="sms", user=PHONE, phone=PHONE).say("查询").text.count(
             "250101000001") == 1  # the worker who texts again is still found
-    downgrade(engine, "0016")
+    downgrade(engine, BEFORE_IDENTITIES)
     with engine.connect() as conn:
         assert conn.execute(sa_text("SELECT user_id FROM conversations WHERE channel = 'sms'")).scalar() == PHONE
         assert conn.execute(sa_text("SELECT channel_user_id FROM complaints")).scalar() == PHONE

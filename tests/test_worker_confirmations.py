@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from intake.conversation import replies as R
+from intake.delivery.outbox import address, sms_destination
 from intake.foundation.models import AuditEntry, ClaimLine, Complaint, Event, EventKind, Outbox, Status, utcnow
 from tests.helpers import (
     Chat,
@@ -64,8 +65,8 @@ def resolved(app, session, settings, lanshan_site, staff):
 
 
 def questions(session, complaint) -> dict[str, Outbox]:
-    """The question each worker was sent, by destination."""
-    return {row.destination: row for row in outbox(session, complaint, "worker_confirm")}
+    """The question each worker was sent, by the address it goes to (a number is stored as its identity)."""
+    return {address(row): row for row in outbox(session, complaint, "worker_confirm")}
 
 
 def line_of(session, complaint, name) -> ClaimLine:
@@ -142,7 +143,7 @@ def test_a_no_reopens_the_case_for_staff_and_the_others_still_answer(app, sessio
     before = len(outbox(session, complaint, "worker_confirm"))
     act(staff, complaint.ticket_no, "resolve", outcome="王五的余款已补发", amount_recovered="12000", workers_paid="3")
     again = outbox(session, complaint, "worker_confirm")[before:]
-    assert {r.destination for r in again} == {f"sms:{COMPLAINANT}", "sms:13800000003"}
+    assert {address(r) for r in again} == {f"sms:{COMPLAINANT}", "sms:13800000003"}
 
 
 def test_closing_without_the_answers_waits_until_the_reminders_ran_out(app, session, settings, resolved, users):
@@ -157,7 +158,7 @@ def test_closing_without_the_answers_waits_until_the_reminders_ran_out(app, sess
         before = len(outbox(session, resolved, "worker_confirm"))
         worker_pass(app, utcnow() + timedelta(days=15 * n))  # past each round's working days, holidays or not
         again = outbox(session, resolved, "worker_confirm")[before:]
-        assert {r.destination for r in again} == {f"sms:{COMPLAINANT}", "sms:13800000003"}, n
+        assert {address(r) for r in again} == {f"sms:{COMPLAINANT}", "sms:13800000003"}, n
     assert line_of(session, resolved, "王五").reminders == limit
     [last] = [r for r in outbox(session, resolved) if r.payload["kind"] == EventKind.CONFIRMATION_REMINDED]
     assert "仍未确认" in last.payload["text"] and "张三、王五" in last.payload["text"]
@@ -217,7 +218,7 @@ def test_a_wechat_complainant_is_asked_on_wechat_and_answers_there(app, session,
     act(staff, case.ticket_no, "resolve", outcome="已付清", amount_recovered="12000", workers_paid="2")
     asked = questions(session, case)
     assert set(asked) == {"wechat:openid-9", "sms:13800000002"}
-    assert asked["wechat:openid-9"].payload["fallbacks"] == ["wechat-template:openid-9", f"sms:{COMPLAINANT}"]
+    assert asked["wechat:openid-9"].payload["fallbacks"] == ["wechat-template:openid-9", sms_destination(COMPLAINANT)]
     chat = Chat(session, settings, channel="wechat", user="openid-9")
     chat.now = utcnow()
     assert chat.say("已经到手").text == R.PAID_NOTED.format(ticket=case.ticket_no)

@@ -2,7 +2,7 @@
 worker's answer to 工资到手了吗 (asked, reminders, confirmed or disputed, when and how)
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-04 23:40:00
 """
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ import intake.foundation.encryption
 import intake.foundation.models
 
 revision = '0018'
-down_revision = '0023'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

@@ -2,8 +2,8 @@
 row lock on the complaint), numbered for the chains already written by walking their links; transfers to the
 police with their receipt and decision; 失信 listings drafted, then approved or rejected (the existing ones approved); the steps of a case's plan (一案一策); notices to clear an employer out of the construction market and their replies
 
-Revision ID: 0021
-Revises: 0016
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-04 23:40:00
 """
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 
 import intake.foundation.models
 
-revision = '0021'
+revision = '0019'
 down_revision = '0018'
 branch_labels = None
 depends_on = None

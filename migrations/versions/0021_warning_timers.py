@@ -3,8 +3,8 @@ complaint no longer required), one live warning per site and indicator (but publ
 contract amount (what the wage guarantee deposit due is a share of); poster scans per site and day, and
 inspectors' poster check-ins
 
-Revision ID: 0020
-Revises: 0016
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-04 23:40:00
 """
 import sqlalchemy as sa
@@ -12,8 +12,8 @@ from alembic import op
 
 import intake.foundation.models
 
-revision = '0020'
-down_revision = '0022'
+revision = '0021'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 

@@ -2,8 +2,8 @@
 that belong to a member unit's task instead of a complaint (timers.unit_task_id, complaint_id nullable), and 督查
 inspections with their rectification items, published red and yellow lists, petitions (上访) over cases
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-04 23:40:00
 """
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 import intake.foundation.models
 
-revision = '0022'
-down_revision = '0021'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

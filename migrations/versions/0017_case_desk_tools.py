@@ -1,7 +1,7 @@
 """case desk tools: each department's canned replies to workers (常用回复); a duplicate complaint's survivor;
 who added a staff document to a case and what it is; a site's 项目部 and 分包单位 (Art. 34)
 
-Revision ID: 0023
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-04 23:30:00
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 import intake.foundation.models
 
-revision = '0023'
+revision = '0017'
 down_revision = '0016'
 branch_labels = None
 depends_on = None

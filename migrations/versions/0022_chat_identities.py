@@ -7,8 +7,8 @@ request to the dispatch desk (masked beside it).
 Existing rows are converted under the keys the running command configured (`qingling db upgrade` goes through
 the app factory). Going down puts back every number that is still known (a complainant's or an outbox row's).
 
-Revision ID: 0019
-Revises: 0016
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-04 23:50:00
 """
 import sqlalchemy as sa
@@ -18,8 +18,8 @@ from intake.conversation.draft import sealed_mapped
 from intake.delivery.outbox import SEALED_TEXT, opened, sealed
 from intake.foundation import encryption
 
-revision = '0019'
-down_revision = '0020'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
