@@ -445,3 +445,23 @@ def test_a_backlog_file_with_a_bad_row_imports_nothing_and_says_where(app, sessi
     assert session.scalars(select(Complaint)).all() == []
     sheet.write_text("编号,日期\nA1,2025-03-02\n", encoding="utf-8")
     assert "不认识的表头：编号、日期" in invoke(app, "backlog", "import", str(sheet)).output
+
+
+def test_the_city_administrator_imports_backlog_from_the_console_and_a_bad_file_changes_nothing(
+        app, client, session, users):
+    login(client, users["admin"])
+    page = client.get("/console/backlog").get_data(as_text=True)
+    sheet = "原编号,收到日期,所在区县,承办部门,项目名称,人数,欠薪金额\nA1,2025-03-02,兰山区,住建局,阳光城,3,9000\n"
+    bad = client.post("/console/backlog", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(page), "file": (BytesIO(sheet.replace("兰山区", "火星区").encode()), "b.csv")})
+    assert "没有导入任何案件：第2行 [所在区县]" in flashed(client, bad)
+    assert session.scalars(select(Complaint)).all() == []
+    done = client.post("/console/backlog", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(page), "file": (BytesIO(sheet.encode()), "b.csv")})
+    assert "已导入 1 件" in flashed(client, done)
+    (imported,) = session.scalars(select(Complaint)).all()
+    assert (imported.channel, imported.amount) == ("backlog", 9000)
+    assert "backlog_import" in [e.action for e in session.scalars(select(AuditEntry))]
+    staff = app.test_client()
+    login(staff, users["county"])
+    assert staff.get("/console/backlog").status_code == 403
