@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fpdf import FPDF
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from intake.enforcement.evidence import verify
-from intake.foundation.models import Attachment, AuditEntry, CannedReply, Complaint, StaffUser, utcnow
+from intake.foundation.models import Attachment, AuditEntry, CannedReply, Complaint, DailyTally, StaffUser, utcnow
 from intake.registry.directory import department
 from tests.helpers import (
     act,
@@ -188,6 +188,13 @@ def test_a_bulk_action_with_nothing_ticked_or_no_action_changes_nothing(client, 
 # --- duplicates ---------------------------------------------------------------------------------------------
 
 
+def received_tally(session) -> int:
+    """Cases received as the figures count them (the daily tallies every figure reads)."""
+    session.expire_all()
+    return session.scalar(select(func.coalesce(func.sum(DailyTally.received), 0))
+                          .where(DailyTally.kind == "received"))
+
+
 def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_can_be_undone(
         app, client, session, settings, users, lanshan_site):
     survivor = routed(app, session, settings, lanshan_site)
@@ -197,8 +204,10 @@ def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_
     login(staff, users["staff"])
     login(head, users["head"])
 
+    assert received_tally(session) == 2
     done = act(staff, duplicate.ticket_no, "mark_duplicate", survivor=survivor.ticket_no, reason="同一人先网上后电话")
     assert "已标为重复投诉" in flashed(staff, done)
+    assert received_tally(session) == 1  # one matter, counted once in the 两个清零 figures
     marked = reload(session, duplicate)
     assert marked.duplicate_of_id == survivor.id and marked.next_due_at is None
     assert all(d["paused"] for d in marked.deadlines.values())
@@ -219,6 +228,7 @@ def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_
     assert back.duplicate_of_id is None and back.next_due_at is not None
     assert {c: d["paused"] for c, d in back.deadlines.items()} == {c: False for c in running}
     assert outbox(session, duplicate, "worker_separated") != []
+    assert received_tally(session) == 2
     steps = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.ticket_no == duplicate.ticket_no))]
     assert steps.count("case_action") == 2
     assert [e.kind for e in back.events][-1] == "duplicate_unmarked"
