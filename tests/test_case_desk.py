@@ -7,21 +7,23 @@ import html
 import io
 import re
 import subprocess
+from datetime import timedelta
 from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import pytest
 from fpdf import FPDF
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from intake.enforcement.evidence import verify
-from intake.foundation.models import Attachment, AuditEntry, CannedReply, Complaint, StaffUser
+from intake.foundation.models import Attachment, AuditEntry, CannedReply, Complaint, DailyTally, StaffUser, utcnow
 from intake.registry.directory import department
 from tests.helpers import (
     act,
     case_page,
     csrf_token,
     flashed,
+    invoke,
     jpeg,
     login,
     make_accounts,
@@ -186,6 +188,13 @@ def test_a_bulk_action_with_nothing_ticked_or_no_action_changes_nothing(client, 
 # --- duplicates ---------------------------------------------------------------------------------------------
 
 
+def received_tally(session) -> int:
+    """Cases received as the figures count them (the daily tallies every figure reads)."""
+    session.expire_all()
+    return session.scalar(select(func.coalesce(func.sum(DailyTally.received), 0))
+                          .where(DailyTally.kind == "received"))
+
+
 def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_can_be_undone(
         app, client, session, settings, users, lanshan_site):
     survivor = routed(app, session, settings, lanshan_site)
@@ -195,8 +204,10 @@ def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_
     login(staff, users["staff"])
     login(head, users["head"])
 
+    assert received_tally(session) == 2
     done = act(staff, duplicate.ticket_no, "mark_duplicate", survivor=survivor.ticket_no, reason="同一人先网上后电话")
     assert "已标为重复投诉" in flashed(staff, done)
+    assert received_tally(session) == 1  # one matter, counted once in the 两个清零 figures
     marked = reload(session, duplicate)
     assert marked.duplicate_of_id == survivor.id and marked.next_due_at is None
     assert all(d["paused"] for d in marked.deadlines.values())
@@ -217,6 +228,7 @@ def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_
     assert back.duplicate_of_id is None and back.next_due_at is not None
     assert {c: d["paused"] for c, d in back.deadlines.items()} == {c: False for c in running}
     assert outbox(session, duplicate, "worker_separated") != []
+    assert received_tally(session) == 2
     steps = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.ticket_no == duplicate.ticket_no))]
     assert steps.count("case_action") == 2
     assert [e.kind for e in back.events][-1] == "duplicate_unmarked"
@@ -379,3 +391,87 @@ def test_only_an_oral_complaint_has_a_record_and_only_its_holders_print_it(app, 
     login(outsider, users["other_staff"])
     assert outsider.get(f"/console/cases/{case.ticket_no}/oral-record.pdf").status_code == 404
     assert client.get(f"/console/cases/{case.ticket_no}/oral-record.pdf").status_code == 200
+
+
+# --- backlog and 摸排 import --------------------------------------------------------------------------------
+
+
+BACKLOG = """来源,原编号,收到日期,所在区县,承办部门,工人姓名,手机号,项目名称,欠薪单位,人数,欠薪金额,原状态,情况,发现人
+陈案,兰山2025-017,2025-03-02,兰山区,住建局,王五,13900001111,阳光城二期,临沂某劳务公司,12,360000,已受理,春节前欠薪至今未付,
+摸排,MP-0003,{recent},兰山,人社局,,,沂河路厂房,某建材厂,5,80000,,工人口头反映，未投诉,县人社局监察大队张三
+"""
+
+
+def test_backlog_and_survey_cases_come_in_with_their_dates_departments_and_overdue_clocks(
+        app, client, session, settings, users, tmp_path):
+    recent = (utcnow() - timedelta(days=1)).astimezone(ZoneInfo(settings.calendar.timezone)).date()
+    sheet = tmp_path / "backlog.csv"
+    sheet.write_text(BACKLOG.format(recent=recent.isoformat()), encoding="utf-8")
+    result = invoke(app, "backlog", "import", str(sheet))
+    assert result.exit_code == 0, result.output
+    assert "已导入 2 件" in result.output
+    old, found = session.scalars(select(Complaint).order_by(Complaint.id)).all()
+
+    assert (old.channel, old.status, old.department.name) == ("backlog", "routed", department(
+        session, "371302", "housing").name)
+    zone = ZoneInfo(settings.calendar.timezone)
+    assert old.created_at.astimezone(zone).date().isoformat() == "2025-03-02"
+    assert old.claim["imported"]["reference"] == "兰山2025-017" and old.claim["imported"]["state"] == "已受理"
+    assert old.next_due_at < utcnow()  # its clocks ran from 2025: overdue at once
+    overdue = [e for e in old.events if e.kind == "clock_overdue"]
+    assert overdue and all(e.data["imported"] for e in overdue)
+    assert outbox(session, old) == []  # no card and no message for an old case coming in
+    assert (found.channel, found.department.name, found.amount, found.workers) == (
+        "survey", department(session, "371302", "hrss").name, 80000, 5)
+    (handed_over,) = [e for e in found.events if e.kind == "routed"]
+    assert handed_over.actor == "system:import" and "发现人：县人社局监察大队张三" in handed_over.note
+
+    login(client, users["staff"])
+    page = case_page(client, old.ticket_no).get_data(as_text=True)
+    assert "陈案导入" in page and "原编号兰山2025-017" in page
+    county = app.test_client()
+    login(county, users["county"])
+    ledger = county.get("/console/ledger.csv?start=2025-01-01").data.decode("utf-8-sig")
+    header, *rows = list(csv.reader(io.StringIO(ledger)))
+    by_ticket = {r[header.index("投诉编号")]: r for r in rows}
+    assert by_ticket[old.ticket_no][header.index("来源渠道")] == "陈案导入"
+    assert by_ticket[found.ticket_no][header.index("来源渠道")] == "摸排发现"
+    assert by_ticket[old.ticket_no][header.index("收到时间")].startswith("2025-03-02")
+
+    again = invoke(app, "backlog", "import", str(sheet))
+    assert "已导入 0 件，之前已导入 2 件" in again.output
+    assert len(session.scalars(select(Complaint)).all()) == 2
+
+
+def test_a_backlog_file_with_a_bad_row_imports_nothing_and_says_where(app, session, tmp_path):
+    sheet = tmp_path / "backlog.csv"
+    sheet.write_text("原编号,收到日期,所在区县,承办部门,手机号,项目名称,人数\n"
+                     "A1,2025-03-02,兰山区,住建局,13900001111,阳光城,3\n"
+                     "A2,2025-13-40,火星区,税务局,12345,沂河路,三个\n"
+                     "A1,2025-03-02,兰山区,住建局,,阳光城,3\n", encoding="utf-8")
+    result = invoke(app, "backlog", "import", str(sheet))
+    assert result.exit_code == 1 and "没有导入任何案件" in result.output
+    assert "第3行 [收到日期]" in result.output and "第4行 [原编号]" in result.output
+    assert session.scalars(select(Complaint)).all() == []
+    sheet.write_text("编号,日期\nA1,2025-03-02\n", encoding="utf-8")
+    assert "不认识的表头：编号、日期" in invoke(app, "backlog", "import", str(sheet)).output
+
+
+def test_the_city_administrator_imports_backlog_from_the_console_and_a_bad_file_changes_nothing(
+        app, client, session, users):
+    login(client, users["admin"])
+    page = client.get("/console/backlog").get_data(as_text=True)
+    sheet = "原编号,收到日期,所在区县,承办部门,项目名称,人数,欠薪金额\nA1,2025-03-02,兰山区,住建局,阳光城,3,9000\n"
+    bad = client.post("/console/backlog", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(page), "file": (BytesIO(sheet.replace("兰山区", "火星区").encode()), "b.csv")})
+    assert "没有导入任何案件：第2行 [所在区县]" in flashed(client, bad)
+    assert session.scalars(select(Complaint)).all() == []
+    done = client.post("/console/backlog", content_type="multipart/form-data", data={
+        "csrf_token": csrf_token(page), "file": (BytesIO(sheet.encode()), "b.csv")})
+    assert "已导入 1 件" in flashed(client, done)
+    (imported,) = session.scalars(select(Complaint)).all()
+    assert (imported.channel, imported.amount) == ("backlog", 9000)
+    assert "backlog_import" in [e.action for e in session.scalars(select(AuditEntry))]
+    staff = app.test_client()
+    login(staff, users["county"])
+    assert staff.get("/console/backlog").status_code == 403

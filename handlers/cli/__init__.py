@@ -11,6 +11,7 @@ from flask.cli import ScriptInfo
 from intake.foundation.settings import SettingsError
 
 from .. import create_app
+from .backlog import backlog_group
 from .clients import clients_group
 from .database import db_group, directory_group
 from .demo import demo
@@ -42,6 +43,7 @@ def main(ctx: click.Context) -> None:
         ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False)
 
 
+main.add_command(backlog_group)
 main.add_command(clients_group)
 main.add_command(db_group)
 main.add_command(directory_group)

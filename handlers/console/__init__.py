@@ -7,6 +7,7 @@ is ever loaded. A case outside the scope is 404, an action the role lacks is 403
 from . import (  # noqa: F401 (routes)
     audit_log,
     auth,
+    backlog,
     case,
     dashboard,
     dead_letters,

@@ -10,5 +10,6 @@ STATUS_LABELS = {
     Status.RETURNED.value: "已退回", Status.REOPENED.value: "重新办理",
 }
 CHANNEL_LABELS = {Channel.WEB.value: "扫码/网页", Channel.WECHAT.value: "微信公众号", Channel.SMS.value: "短信",
-                  Channel.PHONE.value: "电话", Channel.WALK_IN.value: "来访", Channel.WARNING.value: "预警转案"}
+                  Channel.PHONE.value: "电话", Channel.WALK_IN.value: "来访", Channel.WARNING.value: "预警转案",
+                  Channel.BACKLOG.value: "陈案导入", Channel.SURVEY.value: "摸排发现"}
 INVESTMENT_TEXT = {k.value: v for k, v in INVESTMENT_LABELS.items()}

@@ -294,6 +294,27 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
     return started
 
 
+def start_clocks_from(session: Session, complaint: Complaint, status: Status | str, start: datetime, now: datetime,
+                      calendar: WorkingCalendar, settings: ClockSettings) -> list[str]:
+    """The clocks of a case that began before it reached this service (an imported backlog case), computed from
+    when it began. A deadline already past is recorded as overdue on the timeline, so the queue and the figures
+    count it late, but nobody is sent a card for it: an import of a few hundred old cases must not bury the
+    inboxes. Only the steps still ahead become timers."""
+    started = sorted(RUNNING.get(Status(status), frozenset()))
+    for clock in started:
+        steps = schedule(clock, complaint.priority, start, calendar, settings)
+        late = steps["due"] <= now
+        _set_clock(session, complaint, clock, start, steps, after=max(now, steps.get("overdue", now)) if late else now)
+        _with_schedule(complaint, clock, start, steps, settings)
+        if late:
+            rung = _rung("overdue", settings)
+            record(session, complaint, EventKind.CLOCK_OVERDUE, actor=ACTOR,
+                   data={"clock": clock, "level": rung.level, "card": rung.card, "due_at": steps["due"].isoformat(),
+                         "imported": True})
+    session.flush()
+    return started
+
+
 def pause_clocks(session: Session, complaint: Complaint, now: datetime, *, actor: str = ACTOR,
                  reason: str | None = None, duplicate: bool = False) -> int:
     """Stop the complaint's clocks (waiting for the worker's material, or a duplicate while another complaint

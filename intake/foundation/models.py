@@ -81,6 +81,8 @@ class Channel(StrEnum):
     WALK_IN = "walk_in"
     API = "api"
     WARNING = "warning"  # a proactive case opened from a key warning (intake.warnings)
+    BACKLOG = "backlog"  # 陈案积案: a case handled before this service, imported with its original date
+    SURVEY = "survey"  # 摸排: hidden arrears found in an inspection, imported as a case
 
 
 class Status(StrEnum):

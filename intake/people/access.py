@@ -40,7 +40,7 @@ ACTIONS: dict[Role, frozenset[str]] = {
     Role.STAFF: WORK,
     Role.HEAD: HEAD | {"export"},
     Role.COUNTY: SUPERVISE,
-    Role.ADMIN: SUPERVISE | {"audit", "users", "sites_import", "dead_letters"},
+    Role.ADMIN: SUPERVISE | {"audit", "users", "sites_import", "backlog_import", "dead_letters"},
 }
 # The dispatch desk re-routes returned cases by hand, calls the workers whose messages could not be delivered, and
 # records petitions (上访) as supervisors do.

@@ -2,7 +2,8 @@
 
 Each case adds one "received" row vector to the bucket of the day it was received (its unit: handling
 department, county, site industry and investment type) and, once closed, one "closed" vector to the bucket of
-the day it was closed. What it added is kept on its fact row (case_facts.tallied); when the case changes, the
+the day it was closed; a duplicate (marked so, its survivor carrying the matter) adds nothing while it is one, so
+the 两个清零 counts see one matter once. What it added is kept on its fact row (case_facts.tallied); when the case changes, the
 transaction recomputes its contribution as it commits and moves only the difference, so the tallies always
 equal a count over the cases themselves (`rebuild` recounts them from scratch, e.g. after a site's industry was
 corrected).
@@ -30,10 +31,11 @@ RECEIVED, CLOSED = "received", "closed"
 # Complaint attributes a tally depends on (columns, and the relationships that set them): a flush that changes
 # one of them, or writes an event of the case, recounts the case.
 TALLIED_ATTRIBUTES = ("status", "satisfied", "amount", "amount_recovered", "department_id", "department",
-                      "jurisdiction_code", "jurisdiction", "site_id", "site")
+                      "jurisdiction_code", "jurisdiction", "site_id", "site", "duplicate_of_id")
 # A case's unit as case_facts keeps it too, for the lists that count by site or employer (intake.supervision.figures).
 UNIT = ("received_day", "department_id", "county", "industry", "investment", "site_id", "is_open")
 BATCH = 5000
+_DUPLICATE = 16 + len(UNIT)  # the position of duplicate_of_id in a row of _facts_query
 _TOUCHED = "tallies.touched"
 _zone = ZoneInfo("Asia/Shanghai")
 T, F, C = DailyTally.__table__, CaseFacts, Complaint
@@ -79,7 +81,7 @@ def _facts_query(ids: Iterable[int]):
                    func.coalesce(Department.jurisdiction_code, C.jurisdiction_code, ""),
                    func.coalesce(Site.industry, ""), func.coalesce(Site.investment, ""), F.acknowledged_on_time,
                    F.accept_on_time, F.reply_on_time, F.closed_at, C.site_id, F.tallied,
-                   *(getattr(F, name) for name in UNIT))
+                   *(getattr(F, name) for name in UNIT), C.duplicate_of_id)
             .join(F, F.complaint_id == C.id).outerjoin(Site, Site.id == C.site_id)
             .outerjoin(Department, Department.id == C.department_id).where(C.id.in_(list(ids))))
 
@@ -88,11 +90,13 @@ def unit_of(row) -> tuple:
     """The case's unit as case_facts keeps it (UNIT): received day, department, county, industry, investment,
     site, open."""
     return (date.fromisoformat(_local_day(row[1])), row[6], row[7], row[8], row[9], row[14],
-            row[2] != Status.CLOSED.value)
+            row[2] != Status.CLOSED.value and row[_DUPLICATE] is None)
 
 
 def contribution(row) -> list[list]:
     """What one case adds to the tallies: [[kind, day, department, county, industry, investment, *counters]]."""
+    if row[_DUPLICATE] is not None:
+        return []
     (_id, created_at, status, satisfied, amount, recovered, department_id, county, industry, investment,
      ack, accept, reply, closed_at) = row[:14]
     unit = [department_id, county, industry, investment]
@@ -115,7 +119,7 @@ def refresh(connection: Connection, complaint_ids: Iterable[int]) -> int:
     for row in connection.execute(_facts_query(ids)):
         new, old = contribution(row), row[15] or []
         unit = unit_of(row)
-        if new == old and unit == tuple(row[16:]):
+        if new == old and unit == tuple(row[16:_DUPLICATE]):
             continue
         for sign, entries in ((-1, old), (1, new)):
             for entry in entries:
