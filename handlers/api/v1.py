@@ -19,7 +19,16 @@ from intake.case.clues import Clue, ClueSeenElsewhere, IdempotencyMismatch, exte
 from intake.case.complaints import NewComplaint
 from intake.case.queue import Filters, clock_views, co_step_views, parse_cursor, queue_page
 from intake.case.routing import RoutingError, collective_view
-from intake.foundation.models import Channel, Complaint, Department, ExternalRef, Jurisdiction, Site, utcnow
+from intake.foundation.models import (
+    Channel,
+    Complaint,
+    Department,
+    ExternalRef,
+    Jurisdiction,
+    Site,
+    SiteWarning,
+    utcnow,
+)
 from intake.foundation.texts import event_sentence, status_text
 from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import mask_phone
@@ -243,7 +252,7 @@ def _tickets(ids: list[int | None]) -> dict[int, str]:
         else {}
 
 
-def _warning(w, tickets: dict[int, str], model: type[schemas.WarningOut]) -> schemas.WarningOut:
+def _warning(w: SiteWarning, tickets: dict[int, str], model: type[schemas.WarningOut]) -> schemas.WarningOut:
     """The warning as a client system reads it: the workers' lines without the keys that name them."""
     fields = dict(
         id=w.id, site=schemas.SiteRef(code=w.site.code, name=w.site.name), county=w.site.jurisdiction_code,

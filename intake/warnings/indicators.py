@@ -212,7 +212,7 @@ def complaints_above_baseline(session: Session, today: Today) -> dict[int, dict[
             .where(Complaint.site_id.is_not(None), Complaint.channel != Channel.WARNING.value,
                    Complaint.created_at >= baseline_start)
             .group_by(Complaint.site_id)):
-        usual = Decimal(before) * config.baseline_window_days / config.baseline_days
+        usual = Decimal(before) * config.baseline_window_days / max(config.baseline_days, 1)
         if now_count >= config.baseline_min_complaints and now_count * 100 >= usual * config.baseline_percent:
             found[site_id] = {"recent": int(now_count), "usual": float(usual.quantize(Decimal("0.1"))),
                               "window_days": config.baseline_window_days}
@@ -248,7 +248,7 @@ def scans_spiking(session: Session, today: Today) -> dict[int, dict[str, Any]]:
             select(SiteScan.site_id, recent, func.sum(SiteScan.count) - recent)
             .where(SiteScan.day >= start - timedelta(days=config.scan_baseline_days), SiteScan.day <= today.day)
             .group_by(SiteScan.site_id)):
-        usual = Decimal(before) * config.scan_spike_days / config.scan_baseline_days
+        usual = Decimal(before) * config.scan_spike_days / max(config.scan_baseline_days, 1)
         if now_count >= config.scan_spike_min and now_count * 100 >= usual * config.scan_spike_percent:
             found[site_id] = {"scans": int(now_count), "usual_scans": float(usual.quantize(Decimal("0.1"))),
                               "scan_days": config.scan_spike_days}
