@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from handlers.runtime import services
+from intake.case.clocks import start_clocks_for
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.case.queue import co_step_views
 from intake.foundation.models import (
@@ -23,11 +24,13 @@ from intake.foundation.models import (
     RectificationItem,
     Site,
     StaffUser,
+    Status,
     Timer,
     UnitTask,
     UnitTaskAssignment,
 )
 from intake.foundation.settings import SettingsError, TargetSettings, UnitSettings
+from intake.foundation.transitions import transition
 from intake.people.access import AccessDenied, Scope
 from intake.people.staff import Role
 from intake.registry.directory import department
@@ -441,6 +444,22 @@ def test_a_reply_before_the_reminder_cancels_it(app, session, settings, routed_b
     assert f"department:{finance_id}" not in reminded and reminded  # 发改 has not replied: it is reminded
     assert session.scalars(select(Timer.state).where(Timer.clock.like(f"co_step:{finance_id}:%"))).all() == [
         "cancelled", "cancelled"]
+
+
+def test_a_closed_case_stops_its_co_handlers_clocks(app, session, settings, routed_back_then):
+    """Closed (销号) before 财政 replied: its reminders are cancelled, its clock no longer runs or counts late."""
+    case, finance = routed_back_then, department(session, "371302", "finance")
+    closed_at = REMINDED - timedelta(days=1)
+    for status in (Status.ACKNOWLEDGED, Status.ACCEPTED, Status.RESOLVED, Status.CLOSED):
+        transition(session, case, status, actor="staff:ls_staff")
+        start_clocks_for(session, case, status, closed_at, CAL, settings.clocks)
+    session.commit()
+    assert set(session.scalars(select(Timer.state).where(Timer.clock.like(f"co_step:{finance.id}:%")))) == {
+        "cancelled"}
+    views = co_step_views(session, [case.id], REPLY_DUE, CAL, UnitSettings(), department_id=finance.id)[case.id]
+    assert [(v.clock.state, v.clock.left) for v in views] == [("green", "案件已销号，不再计时")]
+    client = signed_in(app, co_handler_account(session, "371302", "finance", "ls_finance"))
+    assert case.ticket_no not in queue_table(client, "?overdue=1&status=all")
 
 
 # ---------------------------------------------------------------- task reminders

@@ -92,7 +92,8 @@ def _late(scope: Scope, now: datetime) -> ColumnElement[bool]:
         return late
     my_late_replies = select(CoHandling.complaint_id).where(
         CoHandling.department_id == scope.department_id, CoHandling.due_at < now, CoHandling.replied_at.is_(None))
-    return or_(and_(late, Complaint.department_id == scope.department_id), Complaint.id.in_(my_late_replies))
+    return or_(and_(late, Complaint.department_id == scope.department_id),
+               and_(Complaint.id.in_(my_late_replies), Complaint.status != Status.CLOSED.value))
 
 
 def parse_cursor(cursor: str) -> tuple[datetime | None, int] | None:
@@ -184,19 +185,23 @@ class CoStepView:
 def co_step_views(session: Session, complaint_ids: list[int], now: datetime, calendar: WorkingCalendar,
                   settings: UnitSettings, department_id: int | None = None) -> dict[int, list[CoStepView]]:
     """Per case, each co-handler's reply clock, soonest first; only `department_id`'s when given (a co-handler's
-    own queue). One query for a page of cases."""
+    own queue). A closed case's clocks have stopped (its timers were cancelled at 销号). One query for a page."""
     if not complaint_ids:
         return {}
-    query = (select(CoHandling, Department).join(Department, Department.id == CoHandling.department_id)
+    query = (select(CoHandling, Department, Complaint.status)
+             .join(Department, Department.id == CoHandling.department_id)
+             .join(Complaint, Complaint.id == CoHandling.complaint_id)
              .where(CoHandling.complaint_id.in_(complaint_ids), CoHandling.due_at.is_not(None))
              .order_by(CoHandling.due_at, Department.name))
     if department_id is not None:
         query = query.where(CoHandling.department_id == department_id)
     found: dict[int, list[CoStepView]] = {}
-    for co, unit in session.execute(query):
+    for co, unit, status in session.execute(query):
         if co.replied_at is not None:
             replied = co.replied_at.astimezone(calendar.timezone)
             view = ClockView("co_step", CLOCK_LABELS["co_step"], "green", co.due_at, f"已于{replied:%m-%d %H:%M}答复")
+        elif status == Status.CLOSED.value:
+            view = ClockView("co_step", CLOCK_LABELS["co_step"], "green", co.due_at, "案件已销号，不再计时")
         else:
             reminder = remind_at(co.due_at, calendar, settings)
             state = "red" if now >= co.due_at else "yellow" if reminder is not None and now >= reminder else "green"
