@@ -308,7 +308,7 @@ def test_a_co_handler_reads_its_case_and_records_only_its_own_steps(app, session
     act(finance, ticket, "co_reply", text="已督促建设单位拨付人工费")
     assert done.status_code == 303
     steps = session.scalars(select(Event).where(Event.complaint_id == government_case.id,
-                                                Event.kind.like("co\\_%", escape="\\"))).all()
+                                                Event.kind.like("co\\_%", escape="\\")).order_by(Event.id)).all()
     finance_id = department(session, "371302", "finance").id
     assert [(e.kind, e.actor, e.data.get("department_id")) for e in steps if e.kind != "co_handler_notified"] == [
         ("co_funds_released", "staff:ls_finance", finance_id), ("co_payment_status", "staff:ls_finance", finance_id),
