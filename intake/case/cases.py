@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import notify_department
 from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.chain import prime
 from intake.foundation.models import (
     Channel,
     ClaimLine,
@@ -91,7 +92,9 @@ def _required(text: str | None, what: str) -> str:
 
 
 def fire_route(session: Session, _timer: Timer, complaint: Complaint, fire: FireContext) -> None:
-    """The route timer: a new or returned case is routed by the worker, off the request path."""
+    """The route timer: a new or returned case is routed by the worker, off the request path. fire_due holds the
+    complaint's row lock, so its evidence chain's head is read without taking the lock again."""
+    prime(session, [complaint.id])
     route(session, complaint, CaseContext(fire.settings, fire.calendar, fire.now))
 
 

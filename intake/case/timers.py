@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import RetryPolicy, notify_department
@@ -50,7 +50,7 @@ class FireContext:
     now: datetime
     settings: Settings
     calendar: WorkingCalendar
-    batch: Sequence[tuple[Timer, Complaint | None]] = ()
+    batch: Sequence[tuple[Timer, Complaint]] = ()
     cache: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -76,19 +76,24 @@ def is_sticky(clock: str) -> bool:
     return clock in STICKY_CLOCKS
 
 
-def set_timer(session: Session, complaint: Complaint, clock: str, due_at: datetime, *,
-              started_at: datetime | None = None, flush: bool = True) -> Timer:
-    """A pending timer for the complaint's current version; started_at (default now) is when its clock began.
-
-    flush=False leaves the insert to the caller's one flush (a route sets a dozen clock timers at once)."""
+def set_timer(session: Session, complaint: Complaint, clock: str, due_at: datetime) -> Timer:
+    """A pending timer for the complaint's current version."""
     timer = Timer(complaint_id=complaint.id, clock=clock, due_at=due_at, version=complaint.version,
                   state=PENDING)
-    if started_at is not None:
-        timer.created_at = started_at
     session.add(timer)
-    if flush:
-        session.flush()
+    session.flush()
     return timer
+
+
+def add_timers(session: Session, complaint: Complaint, started_at: datetime, due: Iterable[tuple[str, datetime]],
+               state: str = PENDING) -> None:
+    """Timers (clock, due_at) for the complaint's current version whose clock began at started_at, in one INSERT
+    (a route sets sixteen at once; SQLite cannot batch ORM inserts that must return their ids). The rows are not
+    loaded into the session: later queries find them."""
+    rows = [{"complaint_id": complaint.id, "clock": clock, "due_at": due_at, "version": complaint.version,
+             "state": state, "attempts": 0, "created_at": started_at} for clock, due_at in due]
+    if rows:
+        session.execute(insert(Timer), rows)
 
 
 def cancel_timers(session: Session, complaint: Complaint, clocks: Iterable[str] | None = None) -> int:
@@ -109,22 +114,29 @@ def open_timers(session: Session, complaint_id: int) -> list[Timer]:
 
 
 def claim_due(session: Session, now: datetime, limit: int, clocks: Collection[str] | None = None,
-              exclude: Collection[str] = ()) -> list[Timer]:
-    """Due pending timers (only of `clocks` if given, none of `exclude`), oldest first, locked for this transaction.
+              exclude: Collection[str] = ()) -> list[tuple[Timer, Complaint]]:
+    """Due pending timers (only of `clocks` if given, none of `exclude`), oldest first, each with its complaint
+    fresh from the database, in one query; on PostgreSQL both rows locked for this transaction.
 
-    On PostgreSQL, FOR UPDATE SKIP LOCKED lets several workers share the work without waiting on or repeating
-    each other. SQLite has no row locks: the rows are read inside the write transaction, which is safe for
-    the one worker a SQLite deployment runs.
+    SKIP LOCKED lets several workers share the work without waiting on or repeating each other, and leaves a
+    complaint in the middle of a transition (its timers stay pending) for the next pass: the lock makes a
+    concurrent transition either commit before us (the timer is stale) or wait for us, and a worker never waits
+    while holding locks, so workers and transitions cannot deadlock. It is FOR NO KEY UPDATE (the worker changes
+    no key): a webhook adding a worker's message, photo or timer to the case (rows that reference it, so they
+    take KEY SHARE) never waits for a batch. SQLite has no row locks: the rows are read inside the write
+    transaction, which is safe for the one worker a SQLite deployment runs.
     """
-    query = select(Timer).where(Timer.state == PENDING, Timer.due_at <= now)
+    query = (select(Timer, Complaint).join(Complaint, Complaint.id == Timer.complaint_id)
+             .where(Timer.state == PENDING, Timer.due_at <= now))
     if clocks is not None:
         query = query.where(Timer.clock.in_(clocks))
     if exclude:
         query = query.where(Timer.clock.not_in(exclude))
-    query = query.order_by(Timer.due_at, Timer.id).limit(limit)
+    query = (query.order_by(Timer.due_at, Timer.id).limit(limit)
+             .execution_options(populate_existing=True))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+        query = query.with_for_update(skip_locked=True, key_share=True, of=(Timer.__table__, Complaint.__table__))
+    return [(timer, complaint) for timer, complaint in session.execute(query)]
 
 
 @dataclass
@@ -139,39 +151,27 @@ class FireResult:
         self.errors += state == ERROR
 
 
-def fire(session: Session, timer: Timer, firing: Firing, now: datetime) -> str:
-    """Fire one claimed timer inside the caller's transaction; returns the state it ends in.
-
-    The caller holds the complaint's row lock (see `fire_due`), so the version read here is the latest.
-    """
-    complaint = session.get(Complaint, timer.complaint_id, populate_existing=True)
-    state = _fire_loaded(session, timer, complaint, firing, _context(firing, now, [(timer, complaint)]))
-    session.flush()
-    return state
-
-
-def _context(firing: Firing, now: datetime, batch: Sequence[tuple[Timer, Complaint | None]]) -> FireContext:
+def _context(firing: Firing, now: datetime, batch: Sequence[tuple[Timer, Complaint]]) -> FireContext:
     return FireContext(now=now, settings=firing.settings, calendar=firing.calendar, batch=batch)
 
 
-def _fire_loaded(session: Session, timer: Timer, complaint: Complaint | None, firing: Firing,
+def _fire_loaded(session: Session, timer: Timer, complaint: Complaint, firing: Firing,
                  context: FireContext) -> str:
-    """`fire` for a complaint already loaded (and locked) by the caller; does not flush."""
-    timer.fired_at = context.now
-    if complaint is None or complaint.version != timer.version:
-        timer.state = STALE
-        return STALE
-    handler = firing.handlers.get(clock_name(timer.clock))
-    if handler is None:
+    """Fire one timer whose complaint the caller loaded (and locked); does not flush. The timer's row is
+    written once, after the handler (its state and time together)."""
+    if complaint.version != timer.version:
+        state = STALE
+    elif (handler := firing.handlers.get(clock_name(timer.clock))) is None:
         log.error("timer %s: no handler for clock %r in the worker's timer table", timer.id, timer.clock)
-        timer.state = ERROR
-        return ERROR
-    handler(session, timer, complaint, context)
-    timer.state = FIRED
-    return FIRED
+        state = ERROR
+    else:
+        handler(session, timer, complaint, context)
+        state = FIRED
+    timer.state, timer.fired_at = state, context.now
+    return state
 
 
-def _retry_later(session: Session, timer: Timer, complaint: Complaint | None, now: datetime,
+def _retry_later(session: Session, timer: Timer, complaint: Complaint, now: datetime,
                  retry: RetryPolicy | None, exc: Exception) -> None:
     """A failing handler (the database blinked, a directory row is missing) is retried with backoff; after the
     last attempt the timer stays in error and the dispatch desk is told, so no case silently stops moving."""
@@ -181,7 +181,7 @@ def _retry_later(session: Session, timer: Timer, complaint: Complaint | None, no
         timer.due_at = retry_at
     else:
         timer.state, timer.fired_at = ERROR, now
-        ticket = complaint.ticket_no if complaint is not None else timer.complaint_id
+        ticket = complaint.ticket_no
         notify_department(session, None, {
             "kind": "timer_failed", "timer_id": timer.id, "ticket_no": ticket,
             "text": f"案件{ticket}的自动处理（{timer.clock}）多次失败：{type(exc).__name__}，请人工处理。",
@@ -189,42 +189,22 @@ def _retry_later(session: Session, timer: Timer, complaint: Complaint | None, no
     session.flush()
 
 
-def _load_complaints(session: Session, ids: list[int]) -> dict[int, Complaint]:
-    """The batch's complaints in one query, fresh from the database (on PostgreSQL also locked).
-
-    The lock makes a concurrent transition either commit before us (the timer is stale) or wait for us.
-    SKIP LOCKED: a complaint in the middle of a transition is left for the next pass (its timers stay pending),
-    and a worker never waits while holding timer locks, so workers and transitions cannot deadlock. It is FOR
-    NO KEY UPDATE (the worker changes no key): a webhook adding a worker's message, photo or timer to the case
-    (rows that reference it, so they take KEY SHARE) never waits for a batch.
-    """
-    query = (select(Complaint).where(Complaint.id.in_(ids)).order_by(Complaint.id)
-             .execution_options(populate_existing=True))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, key_share=True)
-    return {c.id: c for c in session.scalars(query)}
-
-
 def fire_due(session: Session, now: datetime, limit: int, firing: Firing,
              between: Callable[[], None] | None = None, clocks: Collection[str] | None = None,
              exclude: Collection[str] = ()) -> FireResult:
     """Claim and fire up to `limit` due timers (of `clocks`, none of `exclude`) in the caller's transaction.
 
-    The batch runs in one savepoint with one flush at the end: the complaints are loaded (and locked) in one
-    query, handlers share a per-batch cache (`FireContext.cache`, e.g. the timeline history of every complaint
+    The batch runs in one savepoint with one flush at the end: the timers and their complaints are loaded (and
+    locked) in one query, handlers share a per-batch cache (`FireContext.cache`, e.g. the timeline history of every complaint
     of the batch, loaded at once) and their rows are inserted together. If anything in it raises, the
     savepoint rolls the whole batch back and it is run again one timer at a time, each in its own savepoint:
     a handler that raises then rolls back only its own effects and leaves its timer in state "error" (logged)
     instead of blocking every later pass. `between` runs after each timer.
     """
     result = FireResult()
-    claimed = claim_due(session, now, limit, clocks, exclude)
-    if not claimed:
+    batch = claim_due(session, now, limit, clocks, exclude)
+    if not batch:
         return result
-    complaints = _load_complaints(session, sorted({t.complaint_id for t in claimed}))
-    if session.get_bind().dialect.name == "postgresql":
-        claimed = [t for t in claimed if t.complaint_id in complaints]  # the others are left for the next pass
-    batch = [(t, complaints.get(t.complaint_id)) for t in claimed]
     try:
         with session.begin_nested():
             states = []
@@ -242,7 +222,7 @@ def fire_due(session: Session, now: datetime, limit: int, firing: Firing,
     return result
 
 
-def _fire_alone(session: Session, timer: Timer, complaint: Complaint | None, now: datetime,
+def _fire_alone(session: Session, timer: Timer, complaint: Complaint, now: datetime,
                 firing: Firing, between: Callable[[], None] | None) -> str:
     try:
         with session.begin_nested():

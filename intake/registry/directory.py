@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from intake.foundation.models import Department, Jurisdiction
 from intake.foundation.refcache import RefCache
@@ -155,5 +155,7 @@ def city_department(session: Session, kind: str) -> Department:
 
 
 def department(session: Session, jurisdiction_code: str, kind: str) -> Department | None:
-    return session.scalar(select(Department).where(Department.jurisdiction_code == jurisdiction_code,
-                                                   Department.kind == kind))
+    """The county's (or city's) department of a kind, with its jurisdiction (whose name routing and notices
+    show) in the same query."""
+    return session.scalar(select(Department).options(joinedload(Department.jurisdiction))
+                          .where(Department.jurisdiction_code == jurisdiction_code, Department.kind == kind))
