@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session
 
-from intake.foundation.models import Conversation, Department, Outbox
+from intake.foundation.models import Conversation, Department, Outbox, utcnow
 from intake.foundation.validation import mask_phone
 from intake.registry.directory import DISPATCH_DESK, city_department
 
@@ -114,12 +114,16 @@ def claim_first(session: Session, query: Select) -> Any:
 
 def enqueue(session: Session, destination: str, payload: dict[str, Any], complaint_id: int | None = None,
             now: datetime | None = None, flush: bool = True) -> Outbox:
-    """One message; flush=False lets a batch (the timer worker) insert its rows together."""
+    """One message; flush=False lets a batch (the timer worker) insert its rows together. A department's
+    console inbox row is delivered by being stored, so it is stored sent: the worker spends no transaction on it
+    (in a wave that was one delivery round per routed complaint)."""
     if ":" not in destination:
         raise ValueError(f"destination must be '<scheme>:<address>', got {destination!r}")
     row = Outbox(destination=destination, payload=payload, complaint_id=complaint_id, state=PENDING, attempts=0)
     if now is not None:
         row.next_try_at = row.created_at = now
+    if scheme(destination) == INBOX:
+        row.state, row.attempts, row.sent_at = SENT, 1, now or utcnow()
     session.add(row)
     if flush:
         session.flush()
