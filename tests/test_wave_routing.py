@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from handlers.runtime import services
-from intake.case import cases
+from intake.case import cases, clocks
 from intake.case.clocks import start_clocks_for
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.case.routing import collective_size, route_complaint
 from intake.case.timers import open_timers
-from intake.foundation.models import AuditEntry, CollectiveCase, Complaint, Event, EventKind, Site, Status
+from intake.foundation.models import AuditEntry, CollectiveCase, Complaint, Event, EventKind, Site, Status, Timer
 from intake.foundation.transitions import transition
 from intake.reading.extract import extract_claim
 from intake.runtime import worker
@@ -24,12 +24,15 @@ from intake.supervision.employers import RegisterError, set_credit_code
 from tests.helpers import (
     CAL,
     act,
+    at,
     auth,
     flashed,
     login,
     make_accounts,
     make_client,
+    outbox,
     reload,
+    routed_complaint,
     stored,
     submit,
     ticket_of,
@@ -172,6 +175,26 @@ def test_the_worker_routes_one_complaint_per_transaction(app, session, settings)
     assert seen == [0, 1, 2]
 
 
+def test_clock_timers_fire_one_per_transaction_on_sqlite(app, session, settings):
+    """SQLite has one writer: each clock timer commits before the next begins (another connection sees every
+    earlier one fired), so intake waits on one timer's work at most; PostgreSQL, whose row locks leave intake
+    free, fires them in one batch."""
+    ids = [routed_complaint(session, at(2025, 3, 3, 9)).id for _ in range(3)]
+    session.commit()
+    seen = []
+
+    def spy(s, timer, complaint, fire):
+        seen.append(session.scalar(select(func.count()).select_from(Timer)
+                                   .where(Timer.complaint_id.in_(ids), Timer.state == "fired")))
+        session.rollback()
+        clocks.fire_clock(s, timer, complaint, fire)
+
+    handlers = {**worker.TIMER_HANDLERS, **dict.fromkeys(clocks.CLOCKS, spy)}
+    worker.run_once(services(app).sessions, {}, CAL, settings, handlers=handlers)
+    one_by_one = session.get_bind().dialect.name == "sqlite"
+    assert len(seen) > 3 and seen == (list(range(len(seen))) if one_by_one else [0] * len(seen))
+
+
 def test_a_routes_clock_timers_are_inserted_in_one_statement(session, settings):
     complaint = file(session, "欠我三千", LANSHAN)
     route_complaint(session, complaint, settings, now())
@@ -254,3 +277,12 @@ def test_routing_a_complaint_costs_a_fixed_number_of_statements(app, client, ses
     assert {c.status for c in routed} == {Status.ROUTED.value} and len({c.collective_id for c in routed}) == 1
     per_route = (busy - idle) / len(tickets)
     assert per_route <= ROUTE_STATEMENTS[session.get_bind().dialect.name], per_route
+
+
+def test_a_departments_inbox_notice_needs_no_delivery_round(app, client, session, lanshan_site):
+    """Storing an inbox row delivers it: the worker spends no transaction on it (even one with no senders)."""
+    ticket_of(submit(client, f"/s/{lanshan_site.public_token}", workers="2", amount="6000"))
+    worker_pass(app)
+    [complaint] = stored(session)
+    inbox = [r for r in outbox(session, complaint) if r.destination == f"department:{complaint.department_id}"]
+    assert [(r.payload["kind"], r.state) for r in inbox] == [("new_case", "sent")]
