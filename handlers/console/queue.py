@@ -9,7 +9,7 @@ from intake.case.queue import OPEN, Filters, clock_views, inbox_destinations, qu
 from intake.case.routing import PRIORITY_TEXT
 from intake.foundation.models import Industry, Outbox, Status, utcnow
 from intake.foundation.validation import mask_phone
-from intake.registry.directory import counties
+from intake.registry.directory import county_refs
 
 from ..runtime import db, services
 from .blueprint import bp, scope, staff_view
@@ -56,7 +56,7 @@ def index():
     return render_template("console/queue.html", rows=rows, filters=filters, next_args=next_args,
                            unanswered=unanswered(db(), [c.id for c in page.complaints]),
                            notices=notices, unread=unread, seen=current_user.account.inbox_seen_id,
-                           counties=counties(db()), statuses=STATUS_LABELS, priorities=PRIORITY_TEXT,
+                           counties=county_refs(db()), statuses=STATUS_LABELS, priorities=PRIORITY_TEXT,
                            industries=[i.value for i in Industry], mask_phone=mask_phone,
                            first_args={k: v for k, v in request.args.items() if k != "after"}
                            if "after" in request.args else None)
