@@ -200,10 +200,17 @@ def fire_due(session: Session, now: datetime, limit: int, firing: Firing,
     savepoint rolls the whole batch back and it is run again one timer at a time, each in its own savepoint:
     a handler that raises then rolls back only its own effects and leaves its timer in state "error" (logged)
     instead of blocking every later pass. `between` runs after each timer.
+
+    A limit of one (a route, or any timer on SQLite) is the transaction's only work, so it needs no savepoint: a
+    handler that raises is raised as TimerFailed, the caller rolls the transaction back and counts the attempt in
+    a new one (`record_failure`).
     """
     result = FireResult()
     batch = claim_due(session, now, limit, clocks, exclude)
     if not batch:
+        return result
+    if limit == 1:
+        result.count(_fire_only(session, *batch[0], firing, now, between))
         return result
     try:
         with session.begin_nested():
@@ -220,6 +227,39 @@ def fire_due(session: Session, now: datetime, limit: int, firing: Firing,
     for state in states:
         result.count(state)
     return result
+
+
+class TimerFailed(Exception):
+    """A timer fired as its transaction's only work raised (the cause is chained): roll back, then
+    `record_failure` in a new transaction."""
+
+    def __init__(self, timer_id: int):
+        super().__init__(f"timer {timer_id} failed")
+        self.timer_id = timer_id
+
+
+def _fire_only(session: Session, timer: Timer, complaint: Complaint, firing: Firing, now: datetime,
+               between: Callable[[], None] | None) -> str:
+    try:
+        state = _fire_loaded(session, timer, complaint, firing, _context(firing, now, [(timer, complaint)]))
+        session.flush()
+    except Exception as exc:
+        raise TimerFailed(timer.id) from exc
+    if between is not None:
+        between()
+    return state
+
+
+def record_failure(session: Session, timer_id: int, firing: Firing, now: datetime, exc: BaseException) -> None:
+    """Count a failed attempt of a timer whose transaction was rolled back: it is retried later, or stays in error
+    and the dispatch desk is told (`_retry_later`). Nothing if another worker holds or already fired it."""
+    query = (select(Timer, Complaint).join(Complaint, Complaint.id == Timer.complaint_id)
+             .where(Timer.id == timer_id, Timer.state == PENDING))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, key_share=True, of=(Timer.__table__, Complaint.__table__))
+    found = session.execute(query).one_or_none()
+    if found is not None:
+        _retry_later(session, *found, now, firing.retry, exc)
 
 
 def _fire_alone(session: Session, timer: Timer, complaint: Complaint, now: datetime,

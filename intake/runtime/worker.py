@@ -87,8 +87,14 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
         digest.send_due(session, settings, calendar, now)
     for limit, only, exclude in _timer_rounds(sessions, config.batch_size):
         while True:
-            with sessions.begin() as session:
-                result = timers.fire_due(session, now, limit, firing, between=pause, clocks=only, exclude=exclude)
+            try:
+                with sessions.begin() as session:
+                    result = timers.fire_due(session, now, limit, firing, between=pause, clocks=only, exclude=exclude)
+            except timers.TimerFailed as failed:
+                log.error("%s", failed, exc_info=failed.__cause__)
+                with sessions.begin() as session:
+                    timers.record_failure(session, failed.timer_id, firing, now, failed.__cause__)
+                result = timers.FireResult(errors=1)
             report.fired += result.fired
             report.stale += result.stale
             report.errors += result.errors
