@@ -46,6 +46,7 @@ from werkzeug.serving import make_server
 from handlers.cli import main
 from handlers.cli.doctor import check_sms
 from handlers.cli.worker import senders_for
+from handlers.console.ledger import ledger_exporter
 from handlers.runtime import services
 from intake.case import cases, clocks, timers
 from intake.case.complaints import ROUTE_CLOCK, NewComplaint, create_complaint
@@ -195,6 +196,21 @@ def routed(app, session, settings, site, **kwargs) -> Complaint:
     worker_pass(app)
     session.expire_all()
     return session.get(Complaint, complaint.id)
+
+
+def exported(app, client, path: str, **args):
+    """A ledger export as staff get it: asked for by its old link, written by a worker pass, downloaded from
+    its page."""
+    asked = client.get(path, query_string=args)
+    assert asked.status_code == 303, asked.status_code
+    page = asked.headers["Location"]
+    assert "生成中" in client.get(page).get_data(as_text=True)
+    run_once(services(app).sessions, {}, CAL, services(app).settings, exporter=ledger_exporter(app))
+    link = re.search(r'href="(/console/exports/\d+/file)"', client.get(page).get_data(as_text=True))
+    assert link, "the export's page offers no download"
+    response = client.get(link.group(1))
+    assert response.status_code == 200, response.status_code
+    return response
 
 
 # ---------------------------------------------------------------- the console

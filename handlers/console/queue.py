@@ -14,7 +14,7 @@ from intake.foundation.actions import CaseAction
 from intake.foundation.models import Industry, Outbox, Status, utcnow
 from intake.foundation.validation import mask_phone
 from intake.people.access import case_for
-from intake.registry.directory import counties
+from intake.registry.directory import county_refs
 
 from ..runtime import db, services
 from .actions import FORMS
@@ -71,7 +71,7 @@ def index():
                            unanswered=unanswered(db(), [c.id for c in page.complaints]),
                            petitioned=petitions.counts(db(), [c.id for c in page.complaints]),
                            notices=notices, unread=unread, seen=current_user.account.inbox_seen_id,
-                           counties=counties(db()), statuses=STATUS_LABELS, priorities=PRIORITY_TEXT,
+                           counties=county_refs(db()), statuses=STATUS_LABELS, priorities=PRIORITY_TEXT,
                            industries=[i.value for i in Industry], mask_phone=mask_phone, opened=opened,
                            bulk=[(a, FORMS[a].label) for a in BULK if scope().may(a)],
                            officers=staff_of(db(), scope().department_id),

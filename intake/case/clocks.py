@@ -216,11 +216,9 @@ def _schedule_of(session: Session, complaint: Complaint, clock: str, start: date
     return schedule(clock, complaint.priority, start, calendar, settings, extension, pauses)
 
 
-def _set_clock(session: Session, complaint: Complaint, clock: str, start: datetime, steps: dict[str, datetime],
-               after: datetime | None = None) -> list[Timer]:
-    """The clock's timers, inserted at the caller's next flush."""
-    return [timers.set_timer(session, complaint, f"{clock}:{step}", at, started_at=start, flush=False)
-            for step, at in steps.items() if step != "due" and (after is None or at > after)]
+def _steps(clock: str, steps: dict[str, datetime], after: datetime | None = None) -> list[tuple[str, datetime]]:
+    """The clock's timers (timer clock, due at): one per step after `after`; "due" itself is the warning's end."""
+    return [(f"{clock}:{step}", at) for step, at in steps.items() if step != "due" and (after is None or at > after)]
 
 
 # --- deadlines on the complaint row ---------------------------------------------------------------------
@@ -265,7 +263,10 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
     """
     status = Status(transition_to)
     running, restart = RUNNING.get(status, frozenset()), RESTART.get(status, frozenset())
-    for timer in timers.open_timers(session, complaint.id):
+    every = list(session.scalars(select(Timer).where(Timer.complaint_id == complaint.id).order_by(Timer.id)))
+    for timer in every:
+        if timer.state not in (timers.PENDING, timers.PAUSED):
+            continue
         name = timers.clock_name(timer.clock)
         if timers.is_sticky(name):  # a deadline set by hand (挂牌督办): it runs until the case is closed
             if status is Status.CLOSED:
@@ -283,13 +284,14 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
     store_deadlines(complaint, {c: d for c, d in (complaint.deadlines or {}).items()
                                 if (c in running and c not in restart)
                                 or (timers.is_sticky(c) and status is not Status.CLOSED)})
-    ever = {timers.clock_name(c)
-            for c in session.scalars(select(Timer.clock).where(Timer.complaint_id == complaint.id))}
+    ever = {timers.clock_name(t.clock) for t in every}
     started = sorted(c for c in running if c in restart or c not in ever)
+    due = []
     for clock in started:
         steps = schedule(clock, complaint.priority, now, calendar, settings)
-        _set_clock(session, complaint, clock, now, steps)
+        due += _steps(clock, steps)
         _with_schedule(complaint, clock, now, steps, settings)
+    timers.add_timers(session, complaint, now, due)
     session.flush()
     return started
 
@@ -301,16 +303,18 @@ def start_clocks_from(session: Session, complaint: Complaint, status: Status | s
     count it late, but nobody is sent a card for it: an import of a few hundred old cases must not bury the
     inboxes. Only the steps still ahead become timers."""
     started = sorted(RUNNING.get(Status(status), frozenset()))
+    due = []
     for clock in started:
         steps = schedule(clock, complaint.priority, start, calendar, settings)
         late = steps["due"] <= now
-        _set_clock(session, complaint, clock, start, steps, after=max(now, steps.get("overdue", now)) if late else now)
+        due += _steps(clock, steps, after=max(now, steps.get("overdue", now)) if late else now)
         _with_schedule(complaint, clock, start, steps, settings)
         if late:
             rung = _rung("overdue", settings)
             record(session, complaint, EventKind.CLOCK_OVERDUE, actor=ACTOR,
                    data={"clock": clock, "level": rung.level, "card": rung.card, "due_at": steps["due"].isoformat(),
                          "imported": True})
+    timers.add_timers(session, complaint, start, due)
     session.flush()
     return started
 
@@ -368,8 +372,7 @@ def extend_clock(session: Session, complaint: Complaint, clock: str, days: int, 
     for timer in open_:
         timer.state = timers.CANCELLED
     steps = _schedule_of(session, complaint, clock, start, calendar, settings)
-    for timer in _set_clock(session, complaint, clock, start, steps, after=now):
-        timer.state = state
+    timers.add_timers(session, complaint, start, _steps(clock, steps, after=now), state)
     if clock in (complaint.deadlines or {}):
         _with_schedule(complaint, clock, start, steps, settings, paused=complaint.deadlines[clock].get("paused"))
     session.flush()
@@ -532,8 +535,7 @@ def fire_clock(session: Session, timer: Timer, complaint: Complaint, context: ti
                                                settings.clocks, extension, pauses))["due"]
     data: dict[str, Any] = {"clock": name, "level": rung.level, "card": rung.card, "due_at": due.isoformat(),
                             "timer_id": timer.id}
-    # transitions.record without its flush: the batch's events are inserted together.
-    session.add(Event(complaint_id=complaint.id, kind=rung.event_kind, actor=ACTOR, data=data))
+    record(session, complaint, rung.event_kind, actor=ACTOR, data=data, flush=False)
     target = context.cached(("clocks.level", rung.level, complaint.department_id, complaint.jurisdiction_code),
                             lambda: level_department(session, complaint, rung.level, settings.clocks))
     payload = {"kind": rung.event_kind, **data, "ticket_no": complaint.ticket_no,

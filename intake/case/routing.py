@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, insert, literal, or_, select
 from sqlalchemy.orm import Session
 
 from intake.foundation.models import (
     ClaimLine,
     CoHandling,
     CollectiveCase,
+    Complainant,
     Complaint,
     Department,
     Event,
@@ -94,9 +95,9 @@ def route_complaint(session: Session, complaint: Complaint, settings: Settings, 
     dept, rule, reason = _choose(session, complaint, settings)
     complaint.department = dept
     complaint.collective_key = collective_key(complaint.site_id, complaint.jurisdiction_code, complaint.claim)
-    # The status write comes first: on SQLite it takes the database's write lock before the collective look-up.
+    # Not flushed yet: the case row is written once with its collective, and the events together.
     transition(session, complaint, Status.ROUTED, actor=ACTOR, note=reason,
-               data={"rule": rule, "reason": reason, "department_id": dept.id})
+               data={"rule": rule, "reason": reason, "department_id": dept.id}, flush=False)
     case, joined = _link_collective(session, complaint, rules, now)
     size = collective_size(session, case.id) if case is not None else None
     headcount = size.workers if size else complaint.workers or 1
@@ -109,7 +110,7 @@ def route_complaint(session: Session, complaint: Complaint, settings: Settings, 
         complaint.priority = priority
         record(session, complaint, EventKind.PRIORITY_SET, actor=ACTOR,
                note=f"优先级定为{PRIORITY_TEXT[priority]}：" + "；".join(reasons),
-               data={"priority": priority, "reasons": list(reasons)})
+               data={"priority": priority, "reasons": list(reasons)}, flush=False)
     # A collective's alerts fire once: when it first reaches the threshold (or a lone complaint does).
     first_alert = collective and (case is None or case.flagged_at is None)
     raised = _flag_collective(session, case, joined, complaint, headcount, rules, now) if collective and case else ()
@@ -231,7 +232,7 @@ def _link_collective(session: Session, complaint: Complaint, rules: RoutingSetti
     """Link the complaint to the open complaints of its key within the window: the collective they already
     form, or a new one with the one (or few) still alone. Returns the case and the complaints linked now.
 
-    Two indexed look-ups on the key, whatever the county's volume; closed complaints are never pulled in. On
+    One indexed look-up on the key, whatever the county's volume; closed complaints are never pulled in. On
     PostgreSQL a transaction-level advisory lock on the key serialises two routers of one key (so they cannot
     both open a collective) without touching any row a new complaint's insert needs; SQLite has one writer.
     """
@@ -240,21 +241,11 @@ def _link_collective(session: Session, complaint: Complaint, rules: RoutingSetti
         return session.get(CollectiveCase, complaint.collective_id), []
     if key is None:
         return None, []
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
-    since = now - timedelta(days=rules.collective_window_days)
-    linkable = (Complaint.collective_key == key, Complaint.created_at >= since, Complaint.id != complaint.id,
-                Complaint.status.not_in((Status.RECEIVED.value, Status.CLOSED.value)))
-    linked_id = session.scalar(select(Complaint.collective_id).where(*linkable, Complaint.collective_id.is_not(None))
-                               .order_by(Complaint.created_at.desc()).limit(1))
-    alone = list(session.scalars(select(Complaint).where(*linkable, Complaint.collective_id.is_(None))
-                                 .order_by(Complaint.created_at, Complaint.id).limit(LOOSE_MAX)
-                                 .execution_options(populate_existing=True)))
-    if linked_id is None and not alone:
+    with session.no_autoflush:  # the look-up reads other complaints; this one's writes wait for link()
+        case, alone = _linkable(session, complaint, key, now - timedelta(days=rules.collective_window_days))
+    if case is None and not alone:
         return None, []
-    if linked_id is not None:
-        case = session.get(CollectiveCase, linked_id)
-    else:
+    if case is None:
         named = "".join(alone[0].claim["employer"].split()) if complaint.site_id is None else None
         case = CollectiveCase(site_id=complaint.site_id, employer=named, lead_department_id=alone[0].department_id)
         session.add(case)
@@ -264,20 +255,43 @@ def _link_collective(session: Session, complaint: Complaint, rules: RoutingSetti
     return case, joining
 
 
+def _linkable(session: Session, complaint: Complaint, key: str,
+              since: datetime) -> tuple[CollectiveCase | None, list[Complaint]]:
+    """The collective the key's open complaints in the window already form, and those still alone."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    linkable = (Complaint.collective_key == key, Complaint.created_at >= since, Complaint.id != complaint.id,
+                Complaint.status.not_in((Status.RECEIVED.value, Status.CLOSED.value)))
+    latest_linked = (select(Complaint.id).where(*linkable, Complaint.collective_id.is_not(None))
+                     .order_by(Complaint.created_at.desc()).limit(1).correlate(None).scalar_subquery())
+    # One query: the latest linked complaint with its collective (first), then those still alone.
+    found = session.execute(
+        select(Complaint, CollectiveCase).outerjoin(CollectiveCase, CollectiveCase.id == Complaint.collective_id)
+        .where(*linkable, or_(Complaint.collective_id.is_(None), Complaint.id == latest_linked))
+        .order_by(Complaint.collective_id.is_(None), Complaint.created_at, Complaint.id).limit(LOOSE_MAX)
+        .execution_options(populate_existing=True)).all()
+    return (found[0][1] if found else None), [c for c, linked in found if linked is None]
+
+
 def link(session: Session, case: CollectiveCase, joining: list[Complaint], *, actor: str, why: str = "") -> None:
-    """Put complaints into a collective case, each with a claim line for its worker and a timeline entry."""
+    """Put complaints into a collective case, each with a claim line for its worker (one written in the same
+    statement for those without) and a timeline entry."""
     lead = session.get(Department, case.lead_department_id) if case.lead_department_id else None
     where = why or ("同一工地" if case.site_id is not None else f"同一用工单位（{case.employer}）")
-    with_lines = set(session.scalars(select(ClaimLine.complaint_id)
-                                     .where(ClaimLine.complaint_id.in_([c.id for c in joining]))))
+    with session.no_autoflush:  # it reads what the complaints already hold; their writes go in one flush below
+        session.execute(insert(ClaimLine).from_select(
+            ["complaint_id", "worker_name", "amount_claimed", "amount_paid", "phone", "phone_hash"],
+            # the complainant's phone as stored: the same data key's token, and its lookup hash
+            select(Complaint.id, Complainant.name, Complaint.amount, literal(0), Complainant.phone,
+                   Complainant.phone_hash)
+            .join(Complainant, Complainant.id == Complaint.complainant_id)
+            .where(Complaint.id.in_([c.id for c in joining]),
+                   ~exists().where(ClaimLine.complaint_id == Complaint.id))))
     for c in joining:
         c.collective_id = case.id
-        if c.id not in with_lines:
-            session.add(ClaimLine(complaint_id=c.id, worker_name=c.complainant.name, amount_claimed=c.amount,
-                                  phone=c.complainant.phone))
         record(session, c, EventKind.COLLECTIVE_LINKED, actor=actor,
                note=f"与{where}的其他投诉合并为集体欠薪案件（编号{case.id}），牵头部门：{lead.name if lead else '待定'}",
-               data={"collective_id": case.id, "lead_department_id": case.lead_department_id})
+               data={"collective_id": case.id, "lead_department_id": case.lead_department_id}, flush=False)
     session.flush()
 
 
@@ -306,7 +320,7 @@ def merge(session: Session, complaint: Complaint, other: Complaint, *, actor: st
         c.collective_id = case.id
         record(session, c, EventKind.COLLECTIVE_MERGED, actor=actor,
                note=f"人工并入集体欠薪案件（编号{case.id}）。原因：{reason}",
-               data={"collective_id": case.id, "with": other.ticket_no, "reason": reason})
+               data={"collective_id": case.id, "with": other.ticket_no, "reason": reason}, flush=False)
     session.flush()
     return case
 
@@ -326,7 +340,8 @@ def split(session: Session, complaint: Complaint, *, actor: str, reason: str) ->
     for c in leaving:
         c.collective_id = None
         record(session, c, EventKind.COLLECTIVE_SPLIT, actor=actor,
-               note=f"移出集体欠薪案件（编号{case_id}）。原因：{reason}", data={"collective_id": case_id, "reason": reason})
+               note=f"移出集体欠薪案件（编号{case_id}）。原因：{reason}", data={"collective_id": case_id, "reason": reason},
+               flush=False)
     complaint.collective_key = None
     session.flush()
 
@@ -397,7 +412,7 @@ def _flag_collective(session: Session, case: CollectiveCase, joined: list[Compla
                 raised.append(c.id)
         record(session, c, EventKind.COLLECTIVE_FLAGGED, actor=ACTOR,
                note=f"集体欠薪：关联投诉共{headcount}人，达到{rules.collective_workers}人标准，优先级至少为高",
-               data=data)
+               data=data, flush=False)
     return tuple(raised)
 
 
@@ -413,7 +428,7 @@ def _supervise(session: Session, complaint: Complaint, case: CollectiveCase | No
         if not c.supervised:
             c.supervised = True
             record(session, c, EventKind.SUPERVISED, actor=ACTOR, note="挂牌督办：" + "；".join(major),
-                   data={"reasons": list(major)})
+                   data={"reasons": list(major)}, flush=False)
 
 
 def _notify_co_handlers(session: Session, complaint: Complaint, handler: Department, alert: bool,
@@ -446,5 +461,6 @@ def _notify_co_handlers(session: Session, complaint: Complaint, handler: Departm
             held.roles = sorted(set(held.roles) | set(dept_roles))
         record(session, complaint, EventKind.CO_HANDLER_NOTIFIED, actor=ACTOR,
                note=f"通知协办：{depts[dept_id].name}（{why}）",
-               data={"department_id": dept_id, "roles": dept_roles, "handler_department_id": handler.id})
+               data={"department_id": dept_id, "roles": dept_roles, "handler_department_id": handler.id},
+               flush=False)
     return tuple(CoHandler(department_id=d, roles=tuple(r)) for d, r in roles.items())

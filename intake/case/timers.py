@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import RetryPolicy, notify_department
@@ -52,7 +52,7 @@ class FireContext:
     now: datetime
     settings: Settings
     calendar: WorkingCalendar
-    batch: Sequence[tuple[Timer, Complaint | None]] = ()
+    batch: Sequence[tuple[Timer, Complaint]] = ()
     cache: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
@@ -84,19 +84,24 @@ def is_sticky(clock: str) -> bool:
     return clock in STICKY_CLOCKS
 
 
-def set_timer(session: Session, complaint: Complaint, clock: str, due_at: datetime, *,
-              started_at: datetime | None = None, flush: bool = True) -> Timer:
-    """A pending timer for the complaint's current version; started_at (default now) is when its clock began.
-
-    flush=False leaves the insert to the caller's one flush (a route sets a dozen clock timers at once)."""
+def set_timer(session: Session, complaint: Complaint, clock: str, due_at: datetime) -> Timer:
+    """A pending timer for the complaint's current version."""
     timer = Timer(complaint_id=complaint.id, clock=clock, due_at=due_at, version=complaint.version,
                   state=PENDING)
-    if started_at is not None:
-        timer.created_at = started_at
     session.add(timer)
-    if flush:
-        session.flush()
+    session.flush()
     return timer
+
+
+def add_timers(session: Session, complaint: Complaint, started_at: datetime, due: Iterable[tuple[str, datetime]],
+               state: str = PENDING) -> None:
+    """Timers (clock, due_at) for the complaint's current version whose clock began at started_at, in one INSERT
+    (a route sets sixteen at once; SQLite cannot batch ORM inserts that must return their ids). The rows are not
+    loaded into the session: later queries find them."""
+    rows = [{"complaint_id": complaint.id, "clock": clock, "due_at": due_at, "version": complaint.version,
+             "state": state, "attempts": 0, "created_at": started_at} for clock, due_at in due]
+    if rows:
+        session.execute(insert(Timer), rows)
 
 
 def cancel_timers(session: Session, complaint: Complaint, clocks: Iterable[str] | None = None) -> int:
@@ -117,22 +122,47 @@ def open_timers(session: Session, complaint_id: int) -> list[Timer]:
 
 
 def claim_due(session: Session, now: datetime, limit: int, clocks: Collection[str] | None = None,
-              exclude: Collection[str] = ()) -> list[Timer]:
-    """Due pending timers (only of `clocks` if given, none of `exclude`), oldest first, locked for this transaction.
+              exclude: Collection[str] = ()) -> list[tuple[Timer, Complaint | None]]:
+    """Due pending timers (only of `clocks` if given, none of `exclude`), oldest first, each with its complaint
+    fresh from the database, in one query; on PostgreSQL both rows locked for this transaction.
 
-    On PostgreSQL, FOR UPDATE SKIP LOCKED lets several workers share the work without waiting on or repeating
-    each other. SQLite has no row locks: the rows are read inside the write transaction, which is safe for
-    the one worker a SQLite deployment runs.
+    SKIP LOCKED lets several workers share the work without waiting on or repeating each other, and leaves a
+    complaint in the middle of a transition (its timers stay pending) for the next pass: the lock makes a
+    concurrent transition either commit before us (the timer is stale) or wait for us, and a worker never waits
+    while holding locks, so workers and transitions cannot deadlock. It is FOR NO KEY UPDATE (the worker changes
+    no key): a webhook adding a worker's message, photo or timer to the case (rows that reference it, so they
+    take KEY SHARE) never waits for a batch. SQLite has no row locks: the rows are read inside the write
+    transaction, which is safe for the one worker a SQLite deployment runs.
+
+    Timers of a member unit's task or of a warning have no complaint (PostgreSQL cannot lock the empty side of an
+    outer join): when no clocks are named they are claimed first, on their own, and complaints' timers fill the
+    rest of the limit.
     """
-    query = select(Timer).where(Timer.state == PENDING, Timer.due_at <= now)
+    found: list[tuple[Timer, Complaint | None]] = []
+    if clocks is None:
+        alone = _due(select(Timer), now, clocks, exclude).where(Timer.complaint_id.is_(None)).limit(limit)
+        found = [(timer, None) for timer in session.scalars(_locked(session, alone, (Timer.__table__,)))]
+    if len(found) < limit:
+        query = _due(select(Timer, Complaint).join(Complaint, Complaint.id == Timer.complaint_id), now, clocks,
+                     exclude).limit(limit - len(found))
+        found += [(timer, complaint) for timer, complaint
+                  in session.execute(_locked(session, query, (Timer.__table__, Complaint.__table__)))]
+    return found
+
+
+def _due(query: Select, now: datetime, clocks: Collection[str] | None, exclude: Collection[str]) -> Select:
+    query = query.where(Timer.state == PENDING, Timer.due_at <= now)
     if clocks is not None:
         query = query.where(Timer.clock.in_(clocks))
     if exclude:
         query = query.where(Timer.clock.not_in(exclude))
-    query = query.order_by(Timer.due_at, Timer.id).limit(limit)
+    return query.order_by(Timer.due_at, Timer.id).execution_options(populate_existing=True)
+
+
+def _locked(session: Session, query: Select, tables: tuple) -> Select:
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+        return query.with_for_update(skip_locked=True, key_share=True, of=tables)
+    return query
 
 
 @dataclass
@@ -147,37 +177,24 @@ class FireResult:
         self.errors += state == ERROR
 
 
-def fire(session: Session, timer: Timer, firing: Firing, now: datetime) -> str:
-    """Fire one claimed timer inside the caller's transaction; returns the state it ends in.
-
-    The caller holds the complaint's row lock (see `fire_due`), so the version read here is the latest.
-    """
-    complaint = (session.get(Complaint, timer.complaint_id, populate_existing=True)
-                 if timer.complaint_id is not None else None)
-    state = _fire_loaded(session, timer, complaint, firing, _context(firing, now, [(timer, complaint)]))
-    session.flush()
-    return state
-
-
 def _context(firing: Firing, now: datetime, batch: Sequence[tuple[Timer, Complaint | None]]) -> FireContext:
     return FireContext(now=now, settings=firing.settings, calendar=firing.calendar, batch=batch)
 
 
 def _fire_loaded(session: Session, timer: Timer, complaint: Complaint | None, firing: Firing,
                  context: FireContext) -> str:
-    """`fire` for a complaint already loaded (and locked) by the caller; does not flush."""
-    timer.fired_at = context.now
+    """Fire one timer whose complaint the caller loaded (and locked), or a task's or warning's timer (no
+    complaint); does not flush. The timer's row is written once, after the handler (its state and time together)."""
     if timer.complaint_id is not None and (complaint is None or complaint.version != timer.version):
-        timer.state = STALE
-        return STALE
-    handler = firing.handlers.get(clock_name(timer.clock))
-    if handler is None:
+        state = STALE
+    elif (handler := firing.handlers.get(clock_name(timer.clock))) is None:
         log.error("timer %s: no handler for clock %r in the worker's timer table", timer.id, timer.clock)
-        timer.state = ERROR
-        return ERROR
-    handler(session, timer, complaint, context)
-    timer.state = FIRED
-    return FIRED
+        state = ERROR
+    else:
+        handler(session, timer, complaint, context)
+        state = FIRED
+    timer.state, timer.fired_at = state, context.now
+    return state
 
 
 def _retry_later(session: Session, timer: Timer, complaint: Complaint | None, now: datetime,
@@ -204,42 +221,29 @@ def _retry_later(session: Session, timer: Timer, complaint: Complaint | None, no
     session.flush()
 
 
-def _load_complaints(session: Session, ids: list[int]) -> dict[int, Complaint]:
-    """The batch's complaints in one query, fresh from the database (on PostgreSQL also locked).
-
-    The lock makes a concurrent transition either commit before us (the timer is stale) or wait for us.
-    SKIP LOCKED: a complaint in the middle of a transition is left for the next pass (its timers stay pending),
-    and a worker never waits while holding timer locks, so workers and transitions cannot deadlock. It is FOR
-    NO KEY UPDATE (the worker changes no key): a webhook adding a worker's message, photo or timer to the case
-    (rows that reference it, so they take KEY SHARE) never waits for a batch.
-    """
-    query = (select(Complaint).where(Complaint.id.in_(ids)).order_by(Complaint.id)
-             .execution_options(populate_existing=True))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, key_share=True)
-    return {c.id: c for c in session.scalars(query)}
-
-
 def fire_due(session: Session, now: datetime, limit: int, firing: Firing,
              between: Callable[[], None] | None = None, clocks: Collection[str] | None = None,
              exclude: Collection[str] = ()) -> FireResult:
     """Claim and fire up to `limit` due timers (of `clocks`, none of `exclude`) in the caller's transaction.
 
-    The batch runs in one savepoint with one flush at the end: the complaints are loaded (and locked) in one
-    query, handlers share a per-batch cache (`FireContext.cache`, e.g. the timeline history of every complaint
+    The batch runs in one savepoint with one flush at the end: the timers and their complaints are loaded (and
+    locked) in one query, handlers share a per-batch cache (`FireContext.cache`, e.g. the timeline history of every complaint
     of the batch, loaded at once) and their rows are inserted together. If anything in it raises, the
     savepoint rolls the whole batch back and it is run again one timer at a time, each in its own savepoint:
     a handler that raises then rolls back only its own effects and leaves its timer in state "error" (logged)
     instead of blocking every later pass. `between` runs after each timer.
+
+    A limit of one (a route, or any timer on SQLite) is the transaction's only work, so it needs no savepoint: a
+    handler that raises is raised as TimerFailed, the caller rolls the transaction back and counts the attempt in
+    a new one (`record_failure`).
     """
     result = FireResult()
-    claimed = claim_due(session, now, limit, clocks, exclude)
-    if not claimed:
+    batch = claim_due(session, now, limit, clocks, exclude)
+    if not batch:
         return result
-    complaints = _load_complaints(session, sorted({t.complaint_id for t in claimed if t.complaint_id is not None}))
-    if session.get_bind().dialect.name == "postgresql":  # those whose complaint is locked wait for the next pass
-        claimed = [t for t in claimed if t.complaint_id is None or t.complaint_id in complaints]
-    batch = [(t, complaints.get(t.complaint_id) if t.complaint_id is not None else None) for t in claimed]
+    if limit == 1:
+        result.count(_fire_only(session, *batch[0], firing, now, between))
+        return result
     try:
         with session.begin_nested():
             states = []
@@ -255,6 +259,37 @@ def fire_due(session: Session, now: datetime, limit: int, firing: Firing,
     for state in states:
         result.count(state)
     return result
+
+
+class TimerFailed(Exception):
+    """A timer fired as its transaction's only work raised (the cause is chained): roll back, then
+    `record_failure` in a new transaction."""
+
+    def __init__(self, timer_id: int):
+        super().__init__(f"timer {timer_id} failed")
+        self.timer_id = timer_id
+
+
+def _fire_only(session: Session, timer: Timer, complaint: Complaint | None, firing: Firing, now: datetime,
+               between: Callable[[], None] | None) -> str:
+    try:
+        state = _fire_loaded(session, timer, complaint, firing, _context(firing, now, [(timer, complaint)]))
+        session.flush()
+    except Exception as exc:
+        raise TimerFailed(timer.id) from exc
+    if between is not None:
+        between()
+    return state
+
+
+def record_failure(session: Session, timer_id: int, firing: Firing, now: datetime, exc: BaseException) -> None:
+    """Count a failed attempt of a timer whose transaction was rolled back: it is retried later, or stays in error
+    and the dispatch desk is told (`_retry_later`). Nothing if another worker holds or already fired it."""
+    query = _locked(session, select(Timer).where(Timer.id == timer_id, Timer.state == PENDING), (Timer.__table__,))
+    timer = session.scalar(query)
+    if timer is not None:
+        complaint = session.get(Complaint, timer.complaint_id) if timer.complaint_id is not None else None
+        _retry_later(session, timer, complaint, now, firing.retry, exc)
 
 
 def _fire_alone(session: Session, timer: Timer, complaint: Complaint | None, now: datetime,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from intake.foundation import encryption
 from intake.foundation.encryption import identity, is_identity
-from intake.foundation.models import Conversation, Department, Outbox
+from intake.foundation.models import Conversation, Department, Outbox, utcnow
 from intake.foundation.validation import mask_numbers, mask_phone
 from intake.registry.directory import DISPATCH_DESK, city_department
 
@@ -148,7 +148,9 @@ def claim_first(session: Session, query: Select) -> Any:
 def enqueue(session: Session, destination: str, payload: dict[str, Any], complaint_id: int | None = None,
             now: datetime | None = None, flush: bool = True, phone: str | None = None) -> Outbox:
     """One message; flush=False lets a batch (the timer worker) insert its rows together. `phone` is the number
-    behind an "sms:#..." destination or fallback that is already stored as its identity."""
+    behind an "sms:#..." destination or fallback that is already stored as its identity. A department's console
+    inbox row is delivered by being stored, so it is stored sent: the worker spends no transaction on it (in a
+    wave that was one delivery round per routed complaint)."""
     if ":" not in destination:
         raise ValueError(f"destination must be '<scheme>:<address>', got {destination!r}")
     (destination, *fallbacks), phone = _sealed([destination, *(payload.get("fallbacks") or [])], phone)
@@ -158,6 +160,8 @@ def enqueue(session: Session, destination: str, payload: dict[str, Any], complai
                  attempts=0)
     if now is not None:
         row.next_try_at = row.created_at = now
+    if scheme(destination) == INBOX:
+        row.state, row.attempts, row.sent_at = SENT, 1, now or utcnow()
     session.add(row)
     if flush:
         session.flush()

@@ -570,6 +570,25 @@ class AuditEntry(Base):
     address: Mapped[str | None] = mapped_column(String(64))
 
 
+class ExportJob(Base):
+    """A ledger export asked for in the console and written by the worker, off the request path, to a file that
+    only its requester may download until it expires."""
+
+    __tablename__ = "export_jobs"
+    __table_args__ = (Index("ix_export_jobs_state_created_at", "state", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    rows: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+
+
 class Conversation(Base):
     """Where one worker's chat on one channel stands, so a dialogue survives restarts and several processes.
 

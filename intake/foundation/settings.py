@@ -110,6 +110,7 @@ class WorkerSettings:
     backoff_max_seconds: int = 3600
     unsendable_wait_minutes: int = 60
     item_delay_ms: int = 0
+    export_keep_hours: int = 24
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,10 @@ class TransitionError(ValueError):
 
 
 def transition(session: Session, complaint: Complaint, to: Status | str, *, actor: str,
-               kind: EventKind | None = None, note: str | None = None, data: dict | None = None) -> Event:
-    """Move the complaint to `to`; the event's kind is the new status unless the step has a kind of its own."""
+               kind: EventKind | None = None, note: str | None = None, data: dict | None = None,
+               flush: bool = True) -> Event:
+    """Move the complaint to `to`; the event's kind is the new status unless the step has a kind of its own.
+    flush=False leaves the writes to the caller's next flush (routing writes the case row once)."""
     to = Status(to)
     current = Status(complaint.status)
     if to not in ALLOWED[current]:
@@ -41,16 +43,19 @@ def transition(session: Session, complaint: Complaint, to: Status | str, *, acto
     complaint.status = to.value
     complaint.version += 1
     session.add(event)
-    session.flush()
+    if flush:
+        session.flush()
     return event
 
 
 def record(session: Session, complaint: Complaint, kind: EventKind, *, actor: str, note: str | None = None,
-           data: dict | None = None) -> Event:
-    """An event that changes no status (a contact made, a co-handler notified, a reminder sent)."""
+           data: dict | None = None, flush: bool = True) -> Event:
+    """An event that changes no status (a contact made, a co-handler notified, a reminder sent); flush=False
+    leaves its insert to the caller's next flush (a batch's events are inserted together)."""
     event = Event(complaint_id=complaint.id, kind=EventKind(kind), actor=actor, note=note, data=data or {})
     session.add(event)
-    session.flush()
+    if flush:
+        session.flush()
     return event
 
 

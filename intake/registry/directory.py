@@ -165,5 +165,7 @@ def without_phone(session: Session, kinds: Iterable[str]) -> list[Department]:
 
 
 def department(session: Session, jurisdiction_code: str, kind: str) -> Department | None:
-    return session.scalar(select(Department).where(Department.jurisdiction_code == jurisdiction_code,
-                                                   Department.kind == kind))
+    """The county's (or city's) department of a kind, with its jurisdiction (whose name routing and notices
+    show) in the same query."""
+    return session.scalar(select(Department).options(joinedload(Department.jurisdiction))
+                          .where(Department.jurisdiction_code == jurisdiction_code, Department.kind == kind))

@@ -1,12 +1,13 @@
-"""The worker loop: fire due timers (complaints' clocks, warnings' rectification deadlines), evaluate the warning
-indicators (once a day, and after new payroll records), deliver due outbox messages, then fetch evidence photos
-that providers hold. It owns its transactions.
+"""The worker loop: fire due timers (complaints' clocks, warnings' deadlines, member units' reminders), evaluate
+the warning indicators (once a day, and after new payroll records), deliver due outbox messages, fetch evidence
+photos that providers hold, then write the ledger exports staff asked for. It owns its transactions.
 
-Route timers are fired one per transaction: routing a complaint is the heaviest work a timer does, and on SQLite
-the worker must hold the write lock (on PostgreSQL the collective's advisory lock) no longer than one
-complaint's routing, so intake in a wave never waits on a batch. Other timers are fired in batches, one
-transaction a batch, so a crash mid-batch rolls the whole batch back and the next pass repeats none of its
-effects. Messages are delivered, and photos fetched, one transaction each: a
+Route timers are fired one per transaction: routing a complaint is the heaviest work a timer does, and the
+worker must hold the collective's advisory lock (on SQLite the write lock) no longer than one complaint's
+routing, so intake in a wave never waits on a batch. On PostgreSQL other timers are fired in batches, one
+transaction a batch (row locks leave intake free), so a crash mid-batch rolls the whole batch back and the next
+pass repeats none of its effects; on SQLite, whose one writer would keep intake waiting, each timer has a
+transaction of its own. Messages are delivered, and photos fetched, one transaction each: a
 crash can at worst resend the one message, or refetch the one photo, in flight. On PostgreSQL any number of
 workers on any number of machines share the work (SKIP LOCKED); on SQLite run one.
 """
@@ -29,6 +30,7 @@ from intake.enforcement import clearing, crosscheck, orders, plans, police
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
+from intake.supervision import exports
 from intake.units import digest, tasks
 from intake.warnings import ledger as warnings
 
@@ -62,19 +64,22 @@ class PassReport:
     sent: int = 0
     failed: int = 0
     fetched: int = 0
+    exported: int = 0
     warnings: warnings.PassCounts = field(default_factory=warnings.PassCounts)
 
     @property
     def idle(self) -> bool:
         return not (self.fired or self.stale or self.errors or self.sent or self.failed or self.fetched
-                    or self.warnings.any)
+                    or self.exported or self.warnings.any)
 
 
 def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
              settings: Settings, now: datetime | None = None, rng: random.Random | None = None,
              fetchers: Mapping[str, media.Fetcher] | None = None,
-             handlers: Mapping[str, timers.Handler] = TIMER_HANDLERS) -> PassReport:
-    """One pass: every timer due at `now` (default: the clock), then every message and photo fetch due at `now`.
+             handlers: Mapping[str, timers.Handler] = TIMER_HANDLERS,
+             exporter: exports.Exporter | None = None) -> PassReport:
+    """One pass: every timer due at `now` (default: the clock), then every message and photo fetch due at `now`,
+    then the ledger exports asked for (one file per transaction) and the deletion of expired ones.
 
     A message for a channel without a sender fails over to its fallbacks at once (every worker of a deployment
     has the same channels); with no senders at all, delivery is not this worker's job and is skipped. A photo
@@ -88,10 +93,16 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
     firing = timers.Firing(handlers, settings, calendar, policy)
     with sessions.begin() as session:
         digest.send_due(session, settings, calendar, now)
-    for limit, only, exclude in ((1, ALONE, ()), (config.batch_size, None, ALONE)):
+    for limit, only, exclude in _timer_rounds(sessions, config.batch_size):
         while True:
-            with sessions.begin() as session:
-                result = timers.fire_due(session, now, limit, firing, between=pause, clocks=only, exclude=exclude)
+            try:
+                with sessions.begin() as session:
+                    result = timers.fire_due(session, now, limit, firing, between=pause, clocks=only, exclude=exclude)
+            except timers.TimerFailed as failed:
+                log.error("%s", failed, exc_info=failed.__cause__)
+                with sessions.begin() as session:
+                    timers.record_failure(session, failed.timer_id, firing, now, failed.__cause__)
+                result = timers.FireResult(errors=1)
             report.fired += result.fired
             report.stale += result.stale
             report.errors += result.errors
@@ -122,7 +133,24 @@ def run_once(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sende
                 report.fetched += 1
 
         _one_at_a_time(sessions, lambda s: media.claim_next(s, now, fetchers), fetch, pause)
+    if exporter is not None:
+        def export(session: Session, job) -> None:
+            exporter.produce(session, job, now)
+            report.exported += 1
+
+        _one_at_a_time(sessions, exporter.claim_next, export, pause)
+        with sessions.begin() as session:
+            exporter.expire(session, now)
     return report
+
+
+def _timer_rounds(sessions: sessionmaker[Session],
+                  batch_size: int) -> tuple[tuple[int, frozenset[str] | None, frozenset[str]], ...]:
+    """(limit, clocks, excluded clocks) of each round of timers: routes alone, then batches of the rest. SQLite
+    has one writer, so there every timer has a transaction of its own: intake never waits on a batch."""
+    if sessions.kw["bind"].dialect.name == "sqlite":
+        return ((1, None, frozenset()),)
+    return ((1, ALONE, frozenset()), (batch_size, None, ALONE))
 
 
 def _one_at_a_time(sessions: sessionmaker[Session], claim: Callable[[Session], Any],
@@ -141,7 +169,7 @@ def _one_at_a_time(sessions: sessionmaker[Session], claim: Callable[[Session], A
 
 def run_forever(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Sender], calendar: WorkingCalendar,
                 settings: Settings, stop: threading.Event,
-                fetchers: Mapping[str, media.Fetcher] | None = None) -> None:
+                fetchers: Mapping[str, media.Fetcher] | None = None, exporter: exports.Exporter | None = None) -> None:
     """Pass after pass until `stop` is set; sleeps idle_seconds after a pass that found nothing to do.
 
     A pass that raises (the database went away) is logged and retried after the idle sleep, so a restart of
@@ -151,7 +179,7 @@ def run_forever(sessions: sessionmaker[Session], senders: Mapping[str, outbox.Se
              ", ".join(sorted(senders)) or "none", ", ".join(sorted(fetchers or ())) or "none")
     while not stop.is_set():
         try:
-            report = run_once(sessions, senders, calendar, settings, fetchers=fetchers)
+            report = run_once(sessions, senders, calendar, settings, fetchers=fetchers, exporter=exporter)
         except Exception:
             log.exception("worker pass failed")
             report = PassReport()
