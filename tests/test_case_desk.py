@@ -15,6 +15,7 @@ import pytest
 from fpdf import FPDF
 from sqlalchemy import func, select
 
+from intake.delivery.outbox import address
 from intake.enforcement.evidence import verify
 from intake.foundation.models import Attachment, AuditEntry, CannedReply, Complaint, DailyTally, StaffUser, utcnow
 from intake.registry.directory import department
@@ -212,7 +213,7 @@ def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_
     assert marked.duplicate_of_id == survivor.id and marked.next_due_at is None
     assert all(d["paused"] for d in marked.deadlines.values())
     (told,) = outbox(session, duplicate, "worker_duplicate")
-    assert told.destination == "sms:13912345678" and f"以后请用编号{survivor.ticket_no}查进度" in told.payload["text"]
+    assert address(told) == "sms:13912345678" and f"以后请用编号{survivor.ticket_no}查进度" in told.payload["text"]
     page = case_page(staff, duplicate.ticket_no).get_data(as_text=True)
     assert f"重复投诉，由 {survivor.ticket_no} 继续办理" in page and "材料已收到" not in page
     assert "重复投诉并入本案" in case_page(staff, survivor.ticket_no).get_data(as_text=True)

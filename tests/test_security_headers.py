@@ -103,6 +103,8 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
         "file_id": [task_file.id, 999999],
         "inspection_id": [inspection.id, 999999],
         "ranking_id": [ranking.id, 999999],
+        "code": [lanshan_site.code, "no-such-site"],
+        "job_id": [999999],
     }
     urls = get_urls(demo_app, values)
     assert all(urls.values()), [rule for rule, built in urls.items() if not built]

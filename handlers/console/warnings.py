@@ -40,7 +40,7 @@ def warning(warning_id: int):
                            statuses=ledger.STATUS_LABELS, events=ledger.EVENT_LABELS, figures=FIGURE_LABELS,
                            zone=services().calendar.timezone, local=ledger.local,
                            deadlines=ledger.deadlines(db(), found) if found.status in ledger.LIVE else [],
-                           verified=any(e.kind == "verified" for e in found.events))
+                           verified=ledger.is_verified(found))
 
 
 # A step on one warning: (the core's operation, the form field it reads, the audit name, what the user is told).

@@ -55,6 +55,7 @@ STATUS_LABELS = {OPEN: "待处置", ESCALATED: "已升级督办", CLEARED: "已�
 EVENT_LABELS = {"raised": "触发预警", "figures": "指标数据更新", "cleared_auto": "指标恢复，自动消除",
                 "cleared": "人工消除", "escalated": "逾期，升级督办", "case_opened": "转为案件",
                 "recorded": "登记舆情", "verified": "核查落实", "reported": "反馈上报，办结"}
+VERIFIED = "verified"  # a public-opinion warning's first answer, which its report-back must follow
 SYSTEM = "system:warnings"
 # A public-opinion warning (舆情) is recorded by staff, not raised by an indicator.
 PUBLIC_OPINION = "public_opinion"
@@ -139,7 +140,7 @@ def fire_deadline(session: Session, timer: Timer, _complaint: Complaint | None, 
     a warning or doing the step cancels the timer; one done while this timer was being claimed is left alone."""
     warning = timer.warning
     if warning is None or warning.status not in LIVE or (timer.clock == RECTIFY_CLOCK and warning.status != OPEN) \
-            or (timer.clock == VERIFY_CLOCK and any(e.kind == "verified" for e in warning.events)):
+            or (timer.clock == VERIFY_CLOCK and is_verified(warning)):
         return
     overdue = DEADLINE_TEXT[timer.clock]
     warning.status, warning.escalated_at = ESCALATED, fire.now
@@ -181,9 +182,9 @@ def record_opinion(session: Session, scope: Scope, site: Site, settings: Setting
 def verify_opinion(session: Session, scope: Scope, warning: SiteWarning, note: str, now: datetime) -> None:
     """核查落实: what staff found, on record; the verify clock stops."""
     note = _opinion_step(warning, note, "核查情况")
-    if any(e.kind == "verified" for e in warning.events):
+    if is_verified(warning):
         raise WarningError("该舆情已核查")
-    _log(session, warning, "verified", scope.actor, note, now)
+    _log(session, warning, VERIFIED, scope.actor, note, now)
     _cancel_timers(session, [warning.id], VERIFY_CLOCK)
     session.flush()
 
@@ -191,7 +192,7 @@ def verify_opinion(session: Session, scope: Scope, warning: SiteWarning, note: s
 def report_opinion(session: Session, scope: Scope, warning: SiteWarning, note: str, now: datetime) -> None:
     """反馈上报: what was reported back closes the warning (after it was verified) and stops its clocks."""
     note = _opinion_step(warning, note, "反馈上报内容")
-    if not any(e.kind == "verified" for e in warning.events):
+    if not is_verified(warning):
         raise WarningError("请先核查落实，再反馈上报")
     _close(session, warning, "reported", scope.actor, note, now)
     session.flush()
@@ -389,6 +390,10 @@ def _cancel_timers(session: Session, warning_ids: list[int], clock: str | None =
         query = (update(Timer).where(Timer.warning_id.in_(warning_ids[start:start + _CHUNK]), Timer.state == PENDING)
                  .values(state=CANCELLED))
         session.execute(query.where(Timer.clock == clock) if clock else query)
+
+
+def is_verified(warning: SiteWarning) -> bool:
+    return any(e.kind == VERIFIED for e in warning.events)
 
 
 def _log(session: Session, warning: SiteWarning, kind: str, actor: str, note: str | None, now: datetime) -> None:
