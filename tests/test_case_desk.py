@@ -23,6 +23,7 @@ from tests.helpers import (
     act,
     case_page,
     csrf_token,
+    exported,
     flashed,
     invoke,
     jpeg,
@@ -314,7 +315,7 @@ def test_a_staff_document_is_listed_served_in_scope_sealed_and_counted_in_the_le
 
     head = app.test_client()
     login(head, users["head"])
-    header, *rows = list(csv.reader(io.StringIO(head.get("/console/ledger.csv").data.decode("utf-8-sig"))))
+    header, *rows = list(csv.reader(io.StringIO(exported(app, head, "/console/ledger.csv").data.decode("utf-8-sig"))))
     (row,) = [r for r in rows if r[header.index("投诉编号")] == case.ticket_no]
     assert row[header.index("办案材料（份）")] == "2"
 
@@ -432,7 +433,7 @@ def test_backlog_and_survey_cases_come_in_with_their_dates_departments_and_overd
     assert "陈案导入" in page and "原编号兰山2025-017" in page
     county = app.test_client()
     login(county, users["county"])
-    ledger = county.get("/console/ledger.csv?start=2025-01-01").data.decode("utf-8-sig")
+    ledger = exported(app, county, "/console/ledger.csv", start="2025-01-01").data.decode("utf-8-sig")
     header, *rows = list(csv.reader(io.StringIO(ledger)))
     by_ticket = {r[header.index("投诉编号")]: r for r in rows}
     assert by_ticket[old.ticket_no][header.index("来源渠道")] == "陈案导入"

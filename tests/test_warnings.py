@@ -42,6 +42,7 @@ from tests.helpers import (
     auth,
     case_page,
     csrf_token,
+    exported,
     flashed,
     invoke,
     login,
@@ -581,7 +582,7 @@ def test_the_ledger_export_has_the_warnings_in_scope(app, client, session, site)
     worker_pass(app, NOW)
     users = make_accounts(session)
     login(client, users["county"])
-    response = client.get("/console/ledger.csv?sheet=warnings&start=2026-12-01&end=2026-12-31")
+    response = exported(app, client, "/console/ledger.csv", sheet="warnings", start="2026-12-01", end="2026-12-31")
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0][:7] == ["预警编号", "项目编号", "项目名称", "所在区县", "指标", "等级", "状态"]
     unpaid = next(r for r in rows[1:] if r[4] == "工人有考勤但两个月以上未发工资")
@@ -589,10 +590,11 @@ def test_the_ledger_export_has_the_warnings_in_scope(app, client, session, site)
     assert "估算欠薪（元）：7000" in unpaid[10] and "涉及工人明细 1 人" in unpaid[10] and A not in response.get_data(
         as_text=True)
     assert unpaid[11] == "2026-12-17 10:00"
-    earlier = client.get("/console/ledger.csv?sheet=warnings&start=2026-11-01&end=2026-11-30").get_data(as_text=True)
+    earlier = exported(app, client, "/console/ledger.csv", sheet="warnings", start="2026-11-01",
+                       end="2026-11-30").get_data(as_text=True)
     assert len(list(csv.reader(io.StringIO(earlier)))) == 1
-    book = load_workbook(io.BytesIO(client.get("/console/ledger.xlsx?start=2026-12-01&end=2026-12-31").data),
-                         read_only=True)
+    book = load_workbook(io.BytesIO(exported(app, client, "/console/ledger.xlsx", start="2026-12-01",
+                                             end="2026-12-31").data), read_only=True)
     assert book.sheetnames == ["台账", "工人明细", "预警"] and len(list(book["预警"].values)) == len(rows)
 
 

@@ -19,6 +19,7 @@ from tests.helpers import (
     case_page,
     confirm_link,
     csrf_token,
+    exported,
     flashed,
     login,
     make_accounts,
@@ -181,7 +182,7 @@ def test_the_ledgers_worker_sheet_shows_each_workers_answer(app, session, settin
     answer_by_sms(session, settings, "13800000003", "2")
     county = app.test_client()
     login(county, users["county"])
-    book = openpyxl.load_workbook(io.BytesIO(county.get("/console/ledger.xlsx").data))
+    book = openpyxl.load_workbook(io.BytesIO(exported(app, county, "/console/ledger.xlsx").data))
     header, *rows = [[c.value for c in row] for row in book["工人明细"].iter_rows()]
     mine = {row[header.index("工人姓名")]: dict(zip(header, row)) for row in rows
             if row[header.index("投诉编号")] == resolved.ticket_no}

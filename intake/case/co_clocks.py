@@ -40,10 +40,8 @@ def start(session: Session, complaint: Complaint, co: CoHandling, now: datetime,
         return
     co.due_at = Duration(settings.co_step_days, "wd").after(calendar, now)
     reminder = remind_at(co.due_at, calendar, settings)
-    if reminder is not None and reminder > now:
-        timers.set_timer(session, complaint, _clock(co.department_id, REMIND), reminder, started_at=now,
-                         flush=False)
-    timers.set_timer(session, complaint, _clock(co.department_id, OVERDUE), co.due_at, started_at=now, flush=False)
+    due = [(_clock(co.department_id, REMIND), reminder)] if reminder is not None and reminder > now else []
+    timers.add_timers(session, complaint, now, [*due, (_clock(co.department_id, OVERDUE), co.due_at)])
 
 
 def stop(session: Session, co: CoHandling, now: datetime) -> None:
