@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import figures  # noqa: E402
 from bench.bulk import copy_rows  # noqa: E402
-from intake import encryption  # noqa: E402
+from intake.foundation import encryption  # noqa: E402
 from intake.foundation.calendar import WorkingCalendar  # noqa: E402
 from intake.foundation.db import make_engine, recreate_postgres_database  # noqa: E402
 from intake.foundation.settings import Settings  # noqa: E402
