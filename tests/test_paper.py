@@ -5,6 +5,7 @@ import pytest
 
 from paper import Document, Fields, Heading, Paragraph, Signatures, Table, document_pdf
 from qr import find_cjk_font
+from tests.helpers import pdf_text
 
 
 @pytest.fixture(scope="module")
@@ -14,19 +15,13 @@ def font():
     return path
 
 
-def _text(tmp_path, data: bytes) -> str:
-    (tmp_path / "doc.pdf").write_bytes(data)
-    return subprocess.run(["pdftotext", "-layout", str(tmp_path / "doc.pdf"), "-"],
-                          capture_output=True, text=True, check=True).stdout
-
-
 def _pages(tmp_path, data: bytes) -> int:
     (tmp_path / "doc.pdf").write_bytes(data)
     info = subprocess.run(["pdfinfo", str(tmp_path / "doc.pdf")], capture_output=True, text=True, check=True).stdout
     return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
 
 
-def test_a_document_reads_back_as_chinese_text(tmp_path, font):
+def test_a_document_reads_back_as_chinese_text(font):
     doc = Document(
         title="劳动保障监察限期改正指令书", issuer="临沂市兰山区人力资源和社会保障局", reference="兰人社监令〔2026〕12号",
         blocks=[Heading("一、违法事实"),
@@ -37,7 +32,7 @@ def test_a_document_reads_back_as_chinese_text(tmp_path, font):
         footer="清零 · 临沂")
     data = document_pdf(doc, font)
     assert data.startswith(b"%PDF-")
-    text = _text(tmp_path, data)
+    text = pdf_text(data)
     for expected in ("劳动保障监察限期改正指令书", "兰人社监令〔2026〕12号", "一、违法事实", "QL-20261204-0001",
                      "张三", "8,500", "经办人", "当事人签收"):
         assert expected in text
@@ -50,7 +45,7 @@ def test_a_long_table_runs_over_pages_with_every_row(tmp_path, font):
     data = document_pdf(Document(title="欠薪台账", blocks=[Table(["姓名", "金额"], rows)]), font)
     pages = _pages(tmp_path, data)
     assert pages > 3
-    text = _text(tmp_path, data)
+    text = pdf_text(data)
     assert all(f"工人{i:03d}" in text for i in range(300))
     assert f"第{pages}页/共{pages}页" in text.replace(" ", "")
 

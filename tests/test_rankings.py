@@ -2,7 +2,6 @@
 通报批评 sent when the office publishes, the page and the PDF read back, and what others may not do."""
 from __future__ import annotations
 
-import subprocess
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from intake.registry.directory import department
 from intake.units import rankings as rk
 from intake.units import tasks as ts
 from intake.units.tasks import TaskError
-from tests.helpers import CAL, csrf_token, flashed, login, make_accounts
+from tests.helpers import CAL, csrf_token, flashed, login, make_accounts, pdf_text
 
 NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
 TIMEZONE = "Asia/Shanghai"
@@ -114,13 +113,6 @@ def test_weights_that_rank_nothing_are_refused_at_start():
         RankingSettings(red_min_score=50, yellow_below_score=60)
 
 
-def pdf_text(data: bytes, tmp_path) -> str:
-    path = tmp_path / "list.pdf"
-    path.write_bytes(data)
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
-
-
 def test_the_office_publishes_the_list_the_yellow_unit_is_criticised_and_all_read_it(app, client, session, figures,
                                                                                     tmp_path):
     users = make_accounts(session)
@@ -153,7 +145,7 @@ def test_the_office_publishes_the_list_the_yellow_unit_is_criticised_and_all_rea
 
     pdf = staff.get(f"{list_url}.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
-    text = pdf_text(pdf.data, tmp_path)
+    text = pdf_text(pdf.data)
     flat = text.replace(" ", "").replace("\n", "")
     for expected in ("2026年11月欠薪投诉办理红黄榜（部门）", "一、红榜", "二、黄榜", "三、通报批评", "四、全部排名",
                      department(session, "371302", "housing").name, "97.0", "39.0", "不排名"):
