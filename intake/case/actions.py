@@ -81,21 +81,23 @@ def _assign(session: Session, complaint: Complaint, ctx: CaseContext, scope: Sco
     return cases.assign(session, complaint, ctx, actor=scope.actor, officer=officer)
 
 
+def _other_case(session: Session, scope: Scope, ticket_no: str) -> Complaint:
+    """Another case named by its ticket, only if the scope may see it; any other is refused as if it did not
+    exist."""
+    found = case_for(session, scope, ticket_no)
+    if found is None:
+        raise CaseError("找不到这个投诉编号（不存在或不在权限范围内）")
+    return found
+
+
 def _merge(session: Session, complaint: Complaint, _ctx: CaseContext, scope: Scope, *, other: str,
            reason: str) -> Any:
-    """With `other` (a ticket number) only if the scope may see it; any other is refused as if it did not exist."""
-    other = case_for(session, scope, other)
-    if other is None:
-        raise CaseError("找不到这个投诉编号（不存在或不在权限范围内）")
-    return routing.merge(session, complaint, other, actor=scope.actor, reason=reason)
+    return routing.merge(session, complaint, _other_case(session, scope, other), actor=scope.actor, reason=reason)
 
 
 def _mark_duplicate(session: Session, complaint: Complaint, ctx: CaseContext, scope: Scope, *, survivor: str,
                     reason: str) -> Any:
-    """The survivor (a ticket number) only if the scope may see it; any other is refused as if it did not exist."""
-    found = case_for(session, scope, survivor)
-    if found is None:
-        raise CaseError("找不到这个投诉编号（不存在或不在权限范围内）")
+    found = _other_case(session, scope, survivor)
     return duplicates.mark_duplicate(session, complaint, found, ctx, actor=scope.actor, reason=reason)
 
 
