@@ -112,6 +112,36 @@ def receiving(handler: type[BaseHTTPRequestHandler]):
         server.server_close()
 
 
+@dataclass
+class Meanwhile:
+    """What another thread did while the test held a transaction open: finished (set when it returned), its
+    result, and what it raised."""
+    finished: threading.Event
+    result: Any = None
+    error: BaseException | None = None
+
+
+@contextlib.contextmanager
+def meanwhile(work: Callable[[], Any]):
+    """Run `work` on another thread during the with-block (e.g. a second writer while the test's transaction is
+    open) and wait for it on leaving; the test asserts whether it finished before the block let go."""
+    outcome = Meanwhile(threading.Event())
+
+    def run():
+        try:
+            outcome.result = work()
+        except BaseException as error:  # noqa: BLE001 - the test asserts it
+            outcome.error = error
+        outcome.finished.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield outcome
+    finally:
+        thread.join(timeout=30)
+
+
 class WebhookReceiver(BaseHTTPRequestHandler):
     """A department's or client's webhook system; the path picks the answer: /ok 204, /slow 200 after 1 s,
     /moved 302, otherwise /<status>."""

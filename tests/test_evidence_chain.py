@@ -17,7 +17,7 @@ from intake.foundation.chain import event_hash
 from intake.foundation.models import Attachment, Complaint, Event, EventKind, utcnow
 from intake.foundation.transitions import record
 from migrations import alembic_config, upgrade
-from tests.helpers import invoke, make_site, new_case, phone_photo, submit, ticket_of, worker_pass
+from tests.helpers import invoke, make_site, meanwhile, new_case, phone_photo, submit, ticket_of, worker_pass
 
 
 def _case_with_history(app, client, session) -> Complaint:
@@ -119,32 +119,34 @@ def test_events_rolled_back_with_a_savepoint_leave_no_head_behind(app, session, 
     assert invoke(app, "evidence", "verify", "--case", complaint.ticket_no).exit_code == 0
 
 
-def _postgresql_only(settings):
-    if not settings.database.url.startswith("postgresql"):
-        pytest.skip("row and advisory locks are PostgreSQL's; SQLite lets one writer in at a time")
+def _postgres(settings) -> bool:
+    return settings.database.url.startswith("postgresql")
 
 
-def _writer(app, steps: list[tuple[int, str]], barrier: threading.Barrier, errors: list[BaseException]) -> None:
-    """Record a step on each case in turn, meeting the other writer between the steps, then commit."""
+def _writer(app, steps: list[tuple[int, str]], barrier: threading.Barrier | None, errors: list[BaseException]) -> None:
+    """Record a step on each case in turn, meeting the other writer between the steps (when there is a barrier),
+    then commit."""
     try:
         with services(app).sessions() as s:
-            s.execute(text("SET LOCAL lock_timeout = '5s'"))
+            if barrier:
+                s.execute(text("SET LOCAL lock_timeout = '5s'"))
             for n, (complaint_id, note) in enumerate(steps):
-                if n:
+                if n and barrier:
                     barrier.wait(timeout=10)
                 record(s, s.get(Complaint, complaint_id), EventKind.NOTE_ADDED, actor="staff:1", note=note)
             s.commit()
     except BaseException as error:  # noqa: BLE001 - reported by the test
         errors.append(error)
-        barrier.abort()
+        if barrier:
+            barrier.abort()
 
 
 def test_two_writers_crossing_the_same_cases_take_turns_and_keep_both_chains(app, session, settings):
     """One writer adds to case X then Y, the other to Y then X, both open at once: with a lock on each complaint
-    taken at its first event PostgreSQL had to abort one of them as a deadlock; now both commit."""
-    _postgresql_only(settings)
+    taken at its first event PostgreSQL had to abort one of them as a deadlock; now both commit. SQLite lets one
+    writer in at a time, so there the second waits for the first (they cannot meet in between) and both commit."""
     x, y = new_case(session, settings), new_case(session, settings)
-    barrier, errors = threading.Barrier(2), []
+    barrier, errors = threading.Barrier(2) if _postgres(settings) else None, []
     writers = [threading.Thread(target=_writer, args=(app, steps, barrier, errors)) for steps in
                ([(x.id, "甲先联系X"), (y.id, "甲再联系Y")], [(y.id, "乙先联系Y"), (x.id, "乙再联系X")])]
     for writer in writers:
@@ -161,20 +163,29 @@ def test_two_writers_crossing_the_same_cases_take_turns_and_keep_both_chains(app
 
 
 def test_a_writer_adds_to_a_case_while_another_transaction_on_it_is_open(app, session, settings):
-    """The first writer's transaction stays open; the second, with a 500 ms lock_timeout, adds to the same case
-    and commits, and the first then chains its event after the second's (its id is the lower one)."""
-    _postgresql_only(settings)
+    """The first writer's transaction stays open. On PostgreSQL the second, with a 500 ms lock_timeout, adds to
+    the same case and commits, and the first then chains its event after the second's (its id is the lower one).
+    On SQLite the second waits for the first's commit and chains after it."""
+    postgres = _postgres(settings)
     complaint = new_case(session, settings)
     sessions = services(app).sessions
+
+    def second_writer() -> None:
+        with sessions() as second:
+            if postgres:
+                second.execute(text("SET LOCAL lock_timeout = '500ms'"))
+            record(second, second.get(Complaint, complaint.id), EventKind.NOTE_ADDED, actor="staff:2", note="后写")
+            second.commit()
+
     with sessions() as first:
         early = record(first, first.get(Complaint, complaint.id), EventKind.NOTE_ADDED, actor="staff:1", note="先写")
-        with sessions() as second:
-            second.execute(text("SET LOCAL lock_timeout = '500ms'"))
-            record(second, second.get(Complaint, complaint.id), EventKind.NOTE_ADDED, actor="staff:2", note="后写先交")
-            second.commit()
-        first.commit()
+        with meanwhile(second_writer) as second:
+            assert second.finished.wait(10 if postgres else 0.3) is postgres
+            first.commit()
+    assert second.error is None
     events = sorted(_events(session, complaint), key=lambda e: e.chain_index)
-    assert [e.note for e in events[1:]] == ["后写先交", "先写"] and events[2].id == early.id < events[1].id
+    assert [e.note for e in events[1:]] == (["后写", "先写"] if postgres else ["先写", "后写"])
+    assert min(e.id for e in events[1:]) == early.id
     assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
     assert invoke(app, "evidence", "verify", "--case", complaint.ticket_no).exit_code == 0
 
