@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Every benchmark and one table of figures, targets and pass/fail, kept in bench/RESULTS.md
-# (BENCH_ARGS=--quick for smaller sizes).
+# (BENCH_ARGS=--quick for smaller sizes; BENCH_ARGS="--only load webhooks" reruns some and keeps the others' rows).
 bench: $(STAMP)
 	scripts/system-packages --bench
 	$(BIN)/python -m pip install -q -e '.[test,bench]'

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,20 @@ def table(rows: list[figures.Figure], failures: dict[str, int]) -> list[str]:
     return lines
 
 
+def write_markdown(path: Path, summary: str, lines: list[str], only: set[str]) -> None:
+    """Write the table with the machine it ran on. A run of some benches (--only) keeps the other benches' rows
+    and the earlier runs' summaries from the file, so the file always holds the latest figure of every bench."""
+    runs, kept = [f"{summary}."], []
+    if only and path.exists():
+        old = path.read_text(encoding="utf-8").splitlines()
+        runs += [line for line in old if re.match(r"(full|quick) run, ", line)]
+        kept = [line for line in old if line.startswith("| ") and line.split("|")[1].strip() in set(BENCHES) - only]
+    header, rows = lines[:2], sorted(kept + lines[2:], key=lambda line: list(BENCHES).index(line.split("|")[1].strip()))
+    path.write_text("# Benchmark results\n\nWritten by `make bench` (bench/run_all.py); rerun it to refresh.\n\n"
+                    f"Machine: {machine()}.\n\n" + "\n\n".join(runs) + "\n\n" + "\n".join(header + rows) + "\n",
+                    encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (see BENCHES)")
@@ -95,9 +110,7 @@ def main() -> None:
                f"{', '.join(durations)}; {failed} failed")
     print(summary)
     if args.markdown:
-        Path(args.markdown).write_text(
-            "# Benchmark results\n\nWritten by `make bench` (bench/run_all.py); rerun it to refresh.\n\n"
-            f"Machine: {machine()}.\n\n{summary}.\n\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        write_markdown(Path(args.markdown), summary, lines, set(args.only or ()))
     sys.exit(1 if failed else 0)
 
 
