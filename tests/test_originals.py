@@ -29,6 +29,7 @@ from tests.helpers import (
     login,
     make_accounts,
     make_site,
+    pdf_text,
     phone_photo,
     submit,
     ticket_of,
@@ -179,8 +180,8 @@ def _verify(app, ticket: str):
     return invoke(app, "evidence", "verify", "--case", ticket)
 
 
-def test_verify_reports_a_tampered_original(app, session, filed):
-    ticket, _staff = filed
+def test_verify_reports_a_tampered_original(app, session, users, filed):
+    ticket, staff = filed
     photo, pdf, scan = files_of(session, ticket)
     assert _verify(app, ticket).exit_code == 0
     sealed = raw_originals(session)[photo.id]
@@ -190,6 +191,14 @@ def test_verify_reports_a_tampered_original(app, session, filed):
     result = _verify(app, ticket)
     assert result.exit_code == 1
     assert f"文件 {photo.id}（欠条.jpg）的原件无法解密" in result.output
+    refused = staff.get(f"/console/cases/{ticket}/photos/{photo.id}/original")
+    assert refused.status_code == 303 and "原件无法解密" in staff.get(refused.headers["Location"]).text
+    head = app.test_client()
+    login(head, users["head"])
+    archive, manifest = _dossier(head, f"/console/cases/{ticket}/dossier.zip")  # still exported, the loss told
+    assert next(f for f in manifest["files"] if f["attachment_id"] == photo.id)["original"] is None
+    assert any("原件无法解密" in finding for finding in manifest["chain_findings"])
+    assert "原件：未附" in pdf_text(archive.read("dossier.pdf"))
 
     forged = PHOTO.replace(b"HUAWEI", b"XIAOMI")  # a new original under the right key, its hash rewritten too
     session.execute(text("UPDATE attachments SET original = :raw, original_sha256 = :digest WHERE id = :id"),
