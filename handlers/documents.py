@@ -1,5 +1,6 @@
-"""A case's documents on paper: the order to pay as a PDF, the dossier as a ZIP (its PDF, every evidence file, a
-manifest with each file's SHA-256 beside the one the case's chain sealed, and SHA256SUMS for `sha256sum -c`).
+"""A case's documents on paper: the order to pay as a PDF, the dossier as a ZIP (its PDF, every evidence file and
+its original as received, a manifest with each one's SHA-256 beside the one the case's chain sealed, and SHA256SUMS
+for `sha256sum -c`).
 The content comes from intake.enforcement.dossier; this module only lays it out."""
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from datetime import datetime
 
 from flask import Response, make_response
 
-from intake.enforcement.dossier import Dossier, OrderPaper
+from intake.enforcement.dossier import Dossier, DossierFile, OrderPaper
 from paper import Document, Fields, Heading, Paragraph, Signatures, Table, document_pdf
 
 PDF_NAME, MANIFEST_NAME, SUMS_NAME = "dossier.pdf", "manifest.json", "SHA256SUMS"
@@ -52,7 +53,8 @@ def dossier_pdf(dossier: Dossier, font_path: str) -> bytes:
                in dossier.timeline], [1, 3, 3, 3, 4, 3]),
         Heading("五、证据文件"),
         *([Paragraph(f"{f.path}（原名 {f.filename}，{f.received}收到，存证序号 {f.chain_index or '—'}）\n"
-                     f"SHA-256：{f.sha256}") for f in dossier.files] or [Paragraph("没有证据文件。")]),
+                     f"SHA-256：{f.sha256}\n{_original_line(f)}") for f in dossier.files]
+          or [Paragraph("没有证据文件。")]),
         Heading("六、存证核验"),
         Paragraph(f"存证链末条哈希：{dossier.chain_head or '（无）'}"), Paragraph(f"核验结果：{findings}"),
     ]
@@ -61,23 +63,44 @@ def dossier_pdf(dossier: Dossier, font_path: str) -> bytes:
                                  footer=f"案件 {dossier.ticket_no}", blocks=blocks), font_path)
 
 
+def _original_line(file: DossierFile) -> str:
+    original = file.original
+    if original is None:
+        return "原件：未附（保存原件之前收到，或原件无法解密，见存证核验）"
+    if original.same_as_cleaned:
+        return "原件：与上述文件相同（收到时未作处理）"
+    return f"原件（收到时的原样，含照片元数据）：{original.path}\nSHA-256：{original.sha256}"
+
+
+def _manifest_original(file: DossierFile) -> dict | None:
+    original = file.original
+    if original is None:
+        return None
+    return {"path": original.path, "size": len(original.content or file.content), "sha256": original.sha256,
+            "sealed_sha256": original.sealed_sha256, "matches_chain": original.sha256 == original.sealed_sha256,
+            "same_as_cleaned": original.same_as_cleaned}
+
+
 def dossier_zip(dossier: Dossier, font_path: str, generated_at: datetime) -> bytes:
     pdf = dossier_pdf(dossier, font_path)
+    originals = [f.original for f in dossier.files if f.original is not None and not f.original.same_as_cleaned]
     manifest = {
         "ticket_no": dossier.ticket_no, "generated_at": generated_at.isoformat(), "chain_head": dossier.chain_head,
         "chain_findings": dossier.findings,
         "dossier": {"path": PDF_NAME, "sha256": hashlib.sha256(pdf).hexdigest()},
         "files": [{"path": f.path, "attachment_id": f.attachment_id, "filename": f.filename, "size": len(f.content),
                    "sha256": f.sha256, "sealed_sha256": f.sealed_sha256, "chain_index": f.chain_index,
-                   "matches_chain": f.sha256 == f.sealed_sha256} for f in dossier.files],
+                   "matches_chain": f.sha256 == f.sealed_sha256, "received_at": f.received_at,
+                   "original": _manifest_original(f)} for f in dossier.files],
     }
     sums = "".join(f"{digest}  {path}\n" for digest, path in
-                   [(manifest["dossier"]["sha256"], PDF_NAME), *((f.sha256, f.path) for f in dossier.files)])
+                   [(manifest["dossier"]["sha256"], PDF_NAME), *((f.sha256, f.path) for f in dossier.files),
+                    *((o.sha256, o.path) for o in originals)])
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(PDF_NAME, pdf)
-        for file in dossier.files:
-            archive.writestr(file.path, file.content)
+        for path, content in [*((f.path, f.content) for f in dossier.files), *((o.path, o.content) for o in originals)]:
+            archive.writestr(path, content)
         archive.writestr(MANIFEST_NAME, json.dumps(manifest, ensure_ascii=False, indent=2))
         archive.writestr(SUMS_NAME, sums)
     return buffer.getvalue()

@@ -100,7 +100,8 @@ def test_the_dossier_holds_every_file_with_the_hash_the_chain_sealed(app, sessio
         assert entry["matches_chain"] and entry["size"] == len(content)
     assert manifest["chain_head"] == max(events, key=lambda e: e.chain_index).hash and manifest["chain_findings"] == []
     sums = dict(reversed(line.split("  ")) for line in archive.read("SHA256SUMS").decode().splitlines())
-    assert sorted(sums) == sorted(["dossier.pdf", *(f["path"] for f in manifest["files"])])
+    originals = [f["original"]["path"] for f in manifest["files"]]
+    assert sorted(sums) == sorted(["dossier.pdf", *(f["path"] for f in manifest["files"]), *originals])
     assert all(hashlib.sha256(archive.read(path)).hexdigest() == digest for path, digest in sums.items())
     text = pdf_text(archive.read("dossier.pdf"))
     for words in ("案件卷宗", "王五", "临沂某建筑劳务公司", "责令限期支付", "内部：老板电话已核实", "欠条.jpg",

@@ -501,6 +501,8 @@ def test_a_fetched_photo_loses_its_location_and_camera_data(app, client, session
     photo = reloaded(session, pending)
     assert not Image.open(io.BytesIO(photo.content)).getexif() and b"HUAWEI" not in photo.content
     assert photo.sha256 == sha256(photo.content).hexdigest() and photo.size == len(photo.content)
+    assert photo.original == phone_photo() and photo.original_sha256 == sha256(phone_photo()).hexdigest()
+    assert photo.received_at is not None
 
 
 def test_a_failing_download_is_retried_until_the_photo_comes(app, client, session, wechat_servers):

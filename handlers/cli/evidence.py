@@ -14,8 +14,9 @@ def evidence_group() -> None:
     pass
 
 
-@evidence_group.command("verify", help="Recompute every case's hash chain (or one case's) and each file's SHA-256; "
-                                       "exit status 1 when anything no longer matches.")
+@evidence_group.command("verify", help="Recompute every case's hash chain (or one case's) and each file's SHA-256, "
+                                       "its original's too (decrypted with the data keys); exit status 1 when "
+                                       "anything no longer matches.")
 @click.option("--case", "ticket_no", metavar="TICKET", help="Only the case with this ticket number.")
 @with_appcontext
 def verify_command(ticket_no: str | None) -> None:

@@ -13,11 +13,13 @@ from intake.conversation.transcript import transcript
 from intake.enforcement.actions import NotOffered, offered, take
 from intake.enforcement.clearing import notices_of
 from intake.enforcement.crosscheck import case_hits
-from intake.enforcement.dossier import dossier, order_of, order_paper
+from intake.enforcement.dossier import EXTENSIONS, dossier, order_of, order_paper
+from intake.enforcement.evidence import original_of
 from intake.enforcement.orders import orders_of
 from intake.enforcement.plans import serious, steps_of
 from intake.enforcement.police import OUTCOMES, transfers_of
 from intake.foundation.actions import CaseAction
+from intake.foundation.encryption import DataKeyError
 from intake.foundation.models import utcnow
 from intake.foundation.texts import ANSWERED_VIA_TEXT, CONFIRMATION_TEXT, EVENT_LABELS, amount_text, when_text
 from intake.foundation.transitions import TransitionError
@@ -136,6 +138,28 @@ def photo(ticket_no: str, attachment_id: int):
     return response
 
 
+@bp.get("/cases/<ticket_no>/photos/<int:attachment_id>/original")
+@staff_view()
+def original(ticket_no: str, attachment_id: int):
+    """A file as it was received (a photo with its metadata: where the phone was), for staff who may see the case;
+    always downloaded, never shown in a page, and audited."""
+    found = attachment_for(db(), scope(), ticket_no, attachment_id)
+    try:
+        content = original_of(found) if found is not None else None
+    except DataKeyError:
+        flash("这个文件的原件无法解密（可能已被改动），请运行 qingling evidence verify 核验", "error")
+        return redirect(url_for("console.case", ticket_no=ticket_no), 303)
+    if content is None:
+        abort(404)
+    record("original_download", ticket_no, attachment_id=found.id, sha256=found.original_sha256)
+    db().commit()
+    extension = EXTENSIONS.get(found.content_type, "bin")
+    response = download(content, found.content_type if found.content_type in SERVED else "application/octet-stream",
+                        f"original-{found.id}.{extension}")
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
 def perform(complaint, action: CaseAction, fields, version: str) -> str | None:
     """One action on one case as staff take it, from the case page or the queue's bulk form: the role and the
     version the page showed are checked, the core's rule runs, the audit log gets its entry. Returns None when
@@ -178,7 +202,7 @@ def add_document(ticket_no: str):
             raise cases.CaseError("请选择要上传的文件")
         checked = check_document(upload.filename, upload.read(DOCUMENT_MAX_BYTES + 1))
         added = documents.add_document(db(), complaint, checked, kind=request.form.get("kind", ""),
-                                       actor=scope().actor)
+                                       actor=scope().actor, now=utcnow())
     except (EvidenceError, cases.CaseError) as exc:
         db().rollback()
         flash(str(exc), "error")

@@ -126,11 +126,10 @@ def _insert(session: Session, new: NewComplaint, ticket_no: str) -> Complaint:
 
 def attach_photos(session: Session, complaint: Complaint, photos: Iterable[Photo], now: datetime, *,
                   actor: str) -> None:
-    """Evidence on the case, each stored file sealed into the case's hash chain; a photo a provider holds
-    (`source`) is fetched by the worker from `now` on (and sealed then)."""
-    attachments = [Attachment(complaint_id=complaint.id, filename=photo.filename, content_type=photo.content_type,
-                              size=len(photo.content), sha256=photo.sha256, content=photo.content,
-                              source=photo.source, fetch_next_at=now if photo.source else None)
+    """Evidence on the case (the cleaned copy and the original, received `now`), each stored file sealed into the
+    case's hash chain; a photo a provider holds (`source`) is fetched by the worker from `now` on (and sealed then)."""
+    attachments = [Attachment(complaint_id=complaint.id, **photo.stored(), source=photo.source,
+                              received_at=now if photo.content else None, fetch_next_at=now if photo.source else None)
                    for photo in photos]
     session.add_all(attachments)
     session.flush()

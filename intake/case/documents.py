@@ -4,6 +4,8 @@ as attachments that name who added them, and sealed into the case's hash chain l
 `qingling evidence` proves them unchanged."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -24,17 +26,18 @@ KINDS = {
 PER_CASE = 50
 
 
-def add_document(session: Session, complaint: Complaint, document: Photo, *, kind: str, actor: str) -> Attachment:
-    """The checked file on the case as a staff document, its SHA-256 on the timeline."""
+def add_document(session: Session, complaint: Complaint, document: Photo, *, kind: str, actor: str,
+                 now: datetime) -> Attachment:
+    """The checked file on the case as a staff document (and its original, received `now`), their SHA-256 on the
+    timeline."""
     if kind not in KINDS:
         raise CaseError("请选择材料类别")
     count = session.scalar(select(func.count()).select_from(Attachment)
                            .where(Attachment.complaint_id == complaint.id, Attachment.added_by.is_not(None)))
     if count >= PER_CASE:
         raise CaseError(f"每个案件最多 {PER_CASE} 份工作人员上传的材料")
-    attachment = Attachment(complaint_id=complaint.id, filename=document.filename,
-                            content_type=document.content_type, size=len(document.content), sha256=document.sha256,
-                            content=document.content, added_by=actor, label=KINDS[kind])
+    attachment = Attachment(complaint_id=complaint.id, **document.stored(), received_at=now, added_by=actor,
+                            label=KINDS[kind])
     session.add(attachment)
     session.flush()
     record_evidence(session, complaint, attachment, actor=actor)

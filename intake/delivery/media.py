@@ -3,7 +3,8 @@
 A chat webhook must answer within seconds and makes no provider API call, so a photo sent in a chat is stored
 as an empty attachment with a `source` ("wechat-media:<MediaId>") and `fetch_next_at` set. The worker claims
 one due row at a time (like the outbox: SKIP LOCKED on PostgreSQL, one transaction each), fetches it with the
-`Fetcher` for its scheme, and keeps it only if `check_photo` accepts the bytes. Retryable failures back off
+`Fetcher` for its scheme, and keeps it only if `check_photo` accepts the bytes (the cleaned copy, and the bytes as
+fetched beside it as the original). Retryable failures back off
 with the outbox's RetryPolicy; a permanent failure, or the last attempt, puts an "evidence_lost" event on the
 complaint so staff ask the worker for the photo again (WeChat keeps temporary media for 3 days only).
 """
@@ -71,9 +72,9 @@ def fetch(session: Session, row: Attachment, fetchers: Mapping[str, Fetcher], no
         except EvidenceError as exc:  # an error page or a file that is no photo: fetching again gives the same
             result = FetchResult(ok=False, permanent=True, error=str(exc))
         else:
-            row.content, row.size, row.sha256, row.content_type = (photo.content, len(photo.content), photo.sha256,
-                                                                   photo.content_type)
-            row.fetch_next_at = row.fetch_error = None
+            for column, value in photo.stored().items():
+                setattr(row, column, value)
+            row.received_at, row.fetch_next_at, row.fetch_error = now, None, None
             log.info("attachment %s fetched from %s (%s bytes, declared %s)", row.id, row.source, row.size,
                      result.content_type)
             record_evidence(session, row.complaint, row, actor=ACTOR)

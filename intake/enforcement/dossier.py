@@ -1,9 +1,11 @@
 """A case's documents as plain data: the order to pay as served on the employer, and the dossier for arbitration,
 court or police (facts, claim lines, orders, timeline with each event's place and hash in the case's chain, and
-every stored file with the SHA-256 the chain sealed). handlers/ lays them out on paper and packs the ZIP.
+every stored file with the SHA-256 the chain sealed, its original as received beside it). handlers/ lays them out
+on paper and packs the ZIP.
 
 The order names the worker only when the complaint is not anonymous. The worker's own dossier holds what their
-status page shows (the timeline in the worker's words, no internal notes, no official's name) beside the files.
+status page shows (the timeline in the worker's words, no internal notes, no official's name) beside the files,
+originals included: they are the worker's own.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake.foundation.encryption import DataKeyError
 from intake.foundation.models import Attachment, Complaint, Event, EventKind, PaymentOrder
 from intake.foundation.texts import EVENT_LABELS, event_text, when_text
 from intake.people.actors import actor_names
@@ -22,7 +25,7 @@ from . import evidence
 from .orders import EXPIRED, PAID
 
 ORDER_STATES = {"served": "已送达，待支付", PAID: "已按期支付", EXPIRED: "逾期未支付"}
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
 NO_DEPARTMENT = "承办部门"
 
 
@@ -44,15 +47,32 @@ class OrderPaper:
 
 
 @dataclass(frozen=True)
+class Original:
+    """A file as it was received; `path` is the cleaned copy's when the two are the same (a PDF), and `content` is
+    then empty: the ZIP holds those bytes once."""
+
+    path: str
+    content: bytes
+    sha256: str  # of the original's bytes as exported
+    sealed_sha256: str | None  # as the case's chain registered it
+
+    @property
+    def same_as_cleaned(self) -> bool:
+        return not self.content
+
+
+@dataclass(frozen=True)
 class DossierFile:
     attachment_id: int
     path: str  # inside the ZIP
     filename: str  # as the worker or channel named it
-    received: str
+    received: str  # as people read it
+    received_at: str  # ISO 8601 in the deployment's time zone, for the manifest
     content: bytes
     sha256: str  # of the bytes exported
     sealed_sha256: str | None  # as the case's chain registered it
     chain_index: int | None
+    original: Original | None  # None: none kept (stored before originals were), or it no longer opens
 
 
 @dataclass(frozen=True)
@@ -152,9 +172,26 @@ def _place(event: Event) -> str:
 
 def _file(attachment: Attachment, sealed: Event | None, timezone: str) -> DossierFile:
     extension = EXTENSIONS.get(attachment.content_type, "bin")
+    path, received = f"files/{attachment.id}.{extension}", attachment.received_at or attachment.created_at
     return DossierFile(
-        attachment_id=attachment.id, path=f"files/{attachment.id}.{extension}", filename=attachment.filename,
-        received=when_text(attachment.created_at, timezone), content=attachment.content,
+        attachment_id=attachment.id, path=path, filename=attachment.filename, received=when_text(received, timezone),
+        received_at=received.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds"), content=attachment.content,
         sha256=hashlib.sha256(attachment.content).hexdigest(),
         sealed_sha256=sealed.data.get("sha256") if sealed else None,
-        chain_index=sealed.chain_index if sealed else None)
+        chain_index=sealed.chain_index if sealed else None,
+        original=_original(attachment, sealed, f"originals/{attachment.id}.{extension}", path))
+
+
+def _original(attachment: Attachment, sealed: Event | None, path: str, cleaned_path: str) -> Original | None:
+    """The original to export; one that does not open is left out (the chain's findings, printed in the dossier,
+    say so)."""
+    try:
+        content = evidence.original_of(attachment)
+    except DataKeyError:
+        return None
+    if content is None:
+        return None
+    same = content == attachment.content
+    return Original(path=cleaned_path if same else path, content=b"" if same else content,
+                    sha256=hashlib.sha256(content).hexdigest(),
+                    sealed_sha256=sealed.data.get("original_sha256") if sealed else None)

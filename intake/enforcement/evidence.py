@@ -3,7 +3,9 @@ and report every place where what is stored no longer matches what was sealed.
 
 The chain is walked by its links, not by row ids, so the order in which a batch's rows got their ids does not
 matter; a fork (two events naming the same predecessor), an event the walk never reaches, an edited event, an
-unsealed event after the chain began, or a file whose bytes or hash changed is each a finding.
+unsealed event after the chain began, or a file whose bytes or hash changed is each a finding. So is a file's
+original (kept sealed with the data key beside the cleaned copy) that no longer opens, whose bytes or hash changed,
+or whose time of receipt is not the one the chain registered.
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.foundation.chain import event_hash
+from intake.foundation.encryption import DataKeyError
 from intake.foundation.models import Attachment, Complaint, Event, EventKind
+from intake.foundation.transitions import received_text
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,16 @@ def _chain_findings(events: list[Event]) -> Iterator[str]:
                 yield f"事件 {event.id} 接不上存证链：它的前序事件已被删除或改动"
 
 
+def original_of(attachment: Attachment) -> bytes | None:
+    """The file as it was received: the sealed original opened, or the cleaned copy when the two are the same;
+    None when no original was kept (stored before originals were). DataKeyError when it does not open."""
+    if attachment.original_sha256 is None:
+        return None
+    return attachment.original if attachment.original is not None else attachment.content
+
+
 def _file_findings(complaint: Complaint, events: list[Event], files: list[Attachment]) -> Iterator[str]:
-    stored = {e.data.get("attachment_id"): e.data.get("sha256") for e in events
+    stored = {e.data.get("attachment_id"): e.data for e in events
               if e.kind == EventKind.EVIDENCE_STORED and e.hash is not None}
     present = {f.id for f in files}
     for attachment in files:
@@ -70,11 +82,30 @@ def _file_findings(complaint: Complaint, events: list[Event], files: list[Attach
         actual = hashlib.sha256(attachment.content).hexdigest()
         if actual != attachment.sha256:
             yield f"文件 {attachment.id}（{attachment.filename}）的内容与记录的 SHA-256 不符"
-        if attachment.id in stored and stored[attachment.id] != actual:
+        if attachment.id in stored and stored[attachment.id].get("sha256") != actual:
             yield f"文件 {attachment.id}（{attachment.filename}）与存证链中登记的 SHA-256 不符"
+        yield from _original_findings(attachment, stored.get(attachment.id, {}))
     if complaint.anonymised_at is None:
         for attachment_id in sorted(set(stored) - present):
             yield f"存证链登记的文件 {attachment_id} 已不存在"
+
+
+def _original_findings(attachment: Attachment, sealed: dict) -> Iterator[str]:
+    label = f"文件 {attachment.id}（{attachment.filename}）的原件"
+    if "original_sha256" not in sealed and attachment.original_sha256 is None:
+        return  # stored before originals were kept
+    try:
+        original = original_of(attachment)
+    except DataKeyError:
+        yield f"{label}无法解密：已被改动，或不是用已配置的数据密钥加密的"
+        return
+    actual = hashlib.sha256(original).hexdigest() if original is not None else None
+    if actual != attachment.original_sha256:
+        yield f"{label}与记录的 SHA-256 不符"
+    if "original_sha256" in sealed and sealed["original_sha256"] != actual:
+        yield f"{label}与存证链中登记的 SHA-256 不符"
+    if "received_at" in sealed and sealed["received_at"] != received_text(attachment.received_at):
+        yield f"{label}的收到时间与存证链中登记的不符"
 
 
 def verify(session: Session, ticket_no: str | None = None, batch_size: int = 200) -> Report:

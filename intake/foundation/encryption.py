@@ -29,7 +29,7 @@ from typing import Sequence
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Text, TypeDecorator
+from sqlalchemy import LargeBinary, Text, TypeDecorator
 
 # Only when neither a data key nor a secret key is configured (a first local run): the data is then readable by
 # anyone who has this source, which the warning at start-up and `qingling doctor` say.
@@ -101,16 +101,37 @@ def encrypt(value: str) -> str:
 
 def decrypt(token: str) -> str:
     try:
-        return current().reader.decrypt(token.encode("ascii")).decode()
-    except (InvalidToken, UnicodeEncodeError):
-        raise DataKeyError("a stored value cannot be decrypted with the configured data keys: "
-                           "QINGLING_PRIVACY_DATA_KEY (or a previous key) is not the one it was written with") from None
+        return _opened(token.encode("ascii")).decode()
+    except UnicodeEncodeError:
+        raise _undecryptable() from None
 
 
-def is_current(token: str) -> bool:
-    """Whether a stored value is encrypted under the current key (else `rotate` has work to do)."""
+def encrypt_bytes(value: bytes) -> bytes:
+    """A file sealed: the Fernet token with its base64 undone, a quarter smaller than the text form."""
+    return base64.urlsafe_b64decode(current().fernets[0].encrypt(value))
+
+
+def decrypt_bytes(sealed: bytes) -> bytes:
+    return _opened(base64.urlsafe_b64encode(sealed))
+
+
+def _opened(token: bytes) -> bytes:
     try:
-        current().fernets[0].decrypt(token.encode("ascii"))
+        return current().reader.decrypt(token)
+    except InvalidToken:
+        raise _undecryptable() from None
+
+
+def _undecryptable() -> DataKeyError:
+    return DataKeyError("a stored value cannot be decrypted with the configured data keys: "
+                        "QINGLING_PRIVACY_DATA_KEY (or a previous key) is not the one it was written with")
+
+
+def is_current(token: str | bytes) -> bool:
+    """Whether a stored value (a text token, or a sealed file's bytes) is encrypted under the current key (else
+    `rotate` has work to do)."""
+    try:
+        current().fernets[0].decrypt(token.encode("ascii") if isinstance(token, str) else base64.urlsafe_b64encode(token))
     except InvalidToken:
         return False
     return True
@@ -150,3 +171,16 @@ class EncryptedText(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else decrypt(value)
+
+
+class EncryptedBytes(TypeDecorator):
+    """Bytes in Python (a file as received), sealed with the data key in the database (`encrypt_bytes`)."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else encrypt_bytes(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else decrypt_bytes(value)

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
-from .encryption import EncryptedText, lookup_hash
+from .encryption import EncryptedBytes, EncryptedText, lookup_hash
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -463,6 +463,11 @@ class Attachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+    # The file as received, before cleaning, sealed with the data key; None when it is `content` byte for byte (a
+    # PDF) or not received yet. Deferred: only evidence checks, dossiers and a staff download read it.
+    original: Mapped[bytes | None] = mapped_column(EncryptedBytes, deferred=True)
+    original_sha256: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime | None]
     # A photo a provider holds ("wechat-media:<MediaId>"): the content is empty until the worker fetches it.
     # fetch_next_at is set only while a fetch is pending, so "fetches due" is a short range scan of its index.
     source: Mapped[str | None] = mapped_column(String(200))

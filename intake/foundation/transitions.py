@@ -5,6 +5,8 @@ kind is an EventKind: a string that is none (a typo) raises ValueError here rath
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlalchemy.orm import Session
 
 from .models import Attachment, Complaint, Event, EventKind, Status
@@ -60,7 +62,14 @@ def record(session: Session, complaint: Complaint, kind: EventKind, *, actor: st
 
 
 def record_evidence(session: Session, complaint: Complaint, attachment: Attachment, *, actor: str) -> Event:
-    """Put a stored file into the case's hash chain: an event naming it with its SHA-256 and size."""
-    return record(session, complaint, EventKind.EVIDENCE_STORED, actor=actor,
-                  data={"attachment_id": attachment.id, "sha256": attachment.sha256, "size": attachment.size,
-                        "filename": attachment.filename})
+    """Put a stored file into the case's hash chain: an event naming it with its SHA-256 and size, and its
+    original's SHA-256 and the time it was received, so neither copy can change unseen."""
+    data = {"attachment_id": attachment.id, "sha256": attachment.sha256, "size": attachment.size,
+            "filename": attachment.filename, "original_sha256": attachment.original_sha256,
+            "received_at": received_text(attachment.received_at)}
+    return record(session, complaint, EventKind.EVIDENCE_STORED, actor=actor, data=data)
+
+
+def received_text(at: datetime | None) -> str | None:
+    """A file's time of receipt as the chain seals it: UTC to the microsecond, the same from either database."""
+    return None if at is None else at.astimezone(timezone.utc).isoformat(timespec="microseconds")

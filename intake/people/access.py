@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from intake.foundation.actions import CaseAction
 from intake.foundation.models import ApiClient, Attachment, CoHandling, Complaint, Department, Site, StaffUser
+from intake.foundation.validation import ROW_ID_MAX
 from intake.registry.directory import DISPATCH_DESK
 
 from .staff import Role
@@ -169,7 +170,10 @@ def case_for(session: Session, scope: Scope, ticket_no: str) -> Complaint | None
 
 
 def attachment_for(session: Session, scope: Scope, ticket_no: str, attachment_id: int) -> Attachment | None:
-    """An evidence photo, only through a case the user may see."""
+    """An evidence photo, only through a case the user may see; an id no row can have is none (not a database
+    error)."""
+    if not 0 < attachment_id <= ROW_ID_MAX:
+        return None
     return session.scalar(select(Attachment).join(Complaint, Attachment.complaint_id == Complaint.id)
                           .where(scope.complaints(), Complaint.ticket_no == ticket_no,
                                  Attachment.id == attachment_id))

@@ -18,7 +18,7 @@ ACTION_LABELS = {
     "user_disabled": "停用账号", "user_enabled": "启用账号",
     "keys_rotated": "数据密钥轮换", "retention": "到期个人信息清除",
     "employer_listed": "列入失信名单", "employer_unlisted": "移出失信名单", "employer_code": "登记信用代码", "dead_letter_retry": "重发无法送达的消息",
-    "document": "下载文书", "dossier_export": "导出案卷",
+    "document": "下载文书", "dossier_export": "导出案卷", "original_download": "下载证据原件",
     "employer_listing_drafted": "申请列入失信名单", "employer_listing_rejected": "驳回列入失信名单申请",
 }
 

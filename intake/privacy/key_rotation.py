@@ -1,11 +1,13 @@
-"""Re-encrypt every stored phone and ID number under the current data key, and re-key their lookup hashes.
+"""Re-encrypt every stored phone and ID number, and every file's original, under the current data key, and re-key
+the numbers' lookup hashes.
 
 Run while the old key is still configured as a previous key, so every process reads both meanwhile. Rows go in id
 order, one transaction per batch: an interrupted run has lost at most one batch's work, and a re-run skips what is
 already under the current key. Old ciphertexts stay readable throughout.
 
 What is encrypted: the complainants' and claim lines' numbers (with their lookup hashes), the number an outbox row texts and a sealed
-text in its payload, and what a conversation's draft keeps sealed. Chat identities
+text in its payload, what a conversation's draft keeps sealed, and the originals of stored files (read a few at a
+time: each may be megabytes). Chat identities
 (intake.foundation.encryption.identity) are keyed by the secret key, not the data keys, so they stay as they are.
 """
 from __future__ import annotations
@@ -14,13 +16,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable
 
-from sqlalchemy import Table, Text, select, type_coerce, update
+from sqlalchemy import LargeBinary, Table, Text, select, true, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.conversation.draft import sealed_mapped, sealed_tokens
 from intake.delivery.outbox import SEALED_TEXT
 from intake.foundation import encryption
-from intake.foundation.models import ClaimLine, Complainant, Conversation, Outbox
+from intake.foundation.models import Attachment, ClaimLine, Complainant, Conversation, Outbox
 
 # Per table of people, each encrypted column -> the lookup hash kept beside it (None: looked up by nothing).
 ENCRYPTED = {
@@ -69,23 +71,34 @@ def _conversation(row) -> dict:
     return {"draft": sealed_mapped(row["draft"], lambda token: encryption.encrypt(encryption.decrypt(token)))}
 
 
+def _original(row) -> dict:
+    sealed = row["original"]
+    if encryption.is_current(sealed):
+        return {}
+    return {"original": type_coerce(encryption.encrypt_bytes(encryption.decrypt_bytes(sealed)), LargeBinary)}
+
+
 def _raw(token: str) -> Any:
     """A token written as it is: the column's type would encrypt it again."""
     return type_coerce(token, Text)
 
 
-def _ciphertext(table: Table, name: str) -> Any:
+def _ciphertext(table: Table, name: str, stored_as: Any = Text) -> Any:
     """An encrypted column as stored: the token, not the value the column type would decrypt."""
-    return type_coerce(table.c[name], Text).label(name)
+    return type_coerce(table.c[name], stored_as).label(name)
 
 
-_OUTBOX, _CONVERSATIONS = Outbox.__table__, Conversation.__table__
-# Each table with encrypted values: what to read of a row, and the changes the row needs.
-TABLES: tuple[tuple[Table, tuple[Any, ...], Callable[[Any], dict]], ...] = (
-    *((table, tuple(_ciphertext(table, name) for name in columns), partial(_rekeyed, columns=columns))
+_OUTBOX, _CONVERSATIONS, _ATTACHMENTS = Outbox.__table__, Conversation.__table__, Attachment.__table__
+ORIGINALS_PER_BATCH = 10
+# Each table with encrypted values: what to read of a row, the changes the row needs, which rows hold any, and at
+# most how many rows a batch reads.
+TABLES: tuple[tuple[Table, tuple[Any, ...], Callable[[Any], dict], Any, int | None], ...] = (
+    *((table, tuple(_ciphertext(table, name) for name in columns), partial(_rekeyed, columns=columns), true(), None)
       for table, columns in ENCRYPTED.items()),
-    (_OUTBOX, (_ciphertext(_OUTBOX, "phone"), _OUTBOX.c.payload), _outbox),
-    (_CONVERSATIONS, (_CONVERSATIONS.c.draft,), _conversation),
+    (_OUTBOX, (_ciphertext(_OUTBOX, "phone"), _OUTBOX.c.payload), _outbox, true(), None),
+    (_CONVERSATIONS, (_CONVERSATIONS.c.draft,), _conversation, true(), None),
+    (_ATTACHMENTS, (_ciphertext(_ATTACHMENTS, "original", LargeBinary),), _original,
+     _ATTACHMENTS.c.original.is_not(None), ORIGINALS_PER_BATCH),
 )
 
 
@@ -93,12 +106,13 @@ def rotate_keys(sessions: sessionmaker[Session], batch_size: int,
                 progress: Callable[[RotationReport], None] = lambda report: None) -> RotationReport:
     """A value that no configured key opens stops the run (DataKeyError) with its batch rolled back."""
     report = RotationReport()
-    for table, columns, changes in TABLES:
+    for table, columns, changes, holding, most in TABLES:
         last_id = 0
         while True:
             with sessions.begin() as session:
-                rows = session.execute(select(table.c.id, *columns).where(table.c.id > last_id)
-                                       .order_by(table.c.id).limit(batch_size).with_for_update()).all()
+                rows = session.execute(select(table.c.id, *columns).where(table.c.id > last_id, holding)
+                                       .order_by(table.c.id).limit(min(batch_size, most or batch_size))
+                                       .with_for_update()).all()
                 for row in rows:
                     found = changes(row._mapping)
                     if found:

@@ -1,8 +1,9 @@
 """Personal data is kept only so long: a case closed (销号) `[privacy] retention_years` ago loses its worker.
 
 What goes: the worker's name, phone and ID number, the free text and the worker's words in the claim, the names
-on the claim lines, the evidence photos, the chat messages around the case and the messages sent to the worker
-(their addresses are the worker's phone or WeChat id), and an idle conversation of that phone or WeChat user.
+on the claim lines, the evidence files (each cleaned copy with the original kept beside it in the same row), the
+chat messages around the case and the messages sent to the worker (their addresses are the worker's phone or
+WeChat id), and an idle conversation of that phone or WeChat user.
 What stays, for the ledger (台账) and its statistics: channel, place, site, department, workers, amounts owed and
 recovered, status, the timeline's dates and steps.
 

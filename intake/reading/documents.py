@@ -35,7 +35,7 @@ def check_document(filename: str, content: bytes, max_bytes: int = MAX_BYTES) ->
         return check_photo(filename, content, max_bytes)
     _check_pdf(label, content)
     safe_name = (filename or "document.pdf").replace("/", "_").replace("\\", "_")[-200:]
-    return Photo(filename=safe_name, content_type="application/pdf", content=content)
+    return Photo(filename=safe_name, content_type="application/pdf", content=content, original=content)
 
 
 def _check_pdf(label: str, content: bytes) -> None:

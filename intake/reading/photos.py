@@ -43,17 +43,28 @@ class EvidenceError(ValueError):
 
 @dataclass(frozen=True)
 class Photo:
-    """`source` names a photo a provider still holds ("wechat-media:<MediaId>"): the webhook may not download
-    it, so `content` stays empty until the worker fetches it (intake.delivery.media)."""
+    """`content` is the cleaned copy that is shown and served; `original` the file as it was received, kept as
+    evidence beside it (the metadata the cleaning dropped may matter in court). `source` names a photo a provider
+    still holds ("wechat-media:<MediaId>"): the webhook may not download it, so both stay empty until the worker
+    fetches it (intake.delivery.media)."""
 
     filename: str
     content_type: str
     content: bytes
     source: str | None = None
+    original: bytes = b""
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
+
+    def stored(self) -> dict:
+        """The attachment's columns for this file. The original is left out when it is the cleaned copy byte for
+        byte (a PDF, stored as received), so it is not kept twice; its SHA-256 is recorded either way."""
+        return {"filename": self.filename, "content_type": self.content_type, "size": len(self.content),
+                "sha256": self.sha256, "content": self.content,
+                "original": self.original if self.original != self.content else None,
+                "original_sha256": hashlib.sha256(self.original).hexdigest() if self.original else None}
 
 
 def check_photos(files: list[tuple[str, bytes]], max_bytes: int, max_pixels: int,
@@ -106,11 +117,11 @@ def check_photo(filename: str, content: bytes, max_bytes: int, keep_location: bo
     try:
         if kind == "PNG":
             _verify_png(content)
-        content = _without_metadata(content, kind, keep_location)
+        cleaned = _without_metadata(content, kind, keep_location)
     except (OSError, SyntaxError, ValueError, EOFError):
         raise EvidenceError(f"{label} 不完整或已损坏，请重新拍一张或重新选择") from None
     safe_name = (filename or "photo").replace("/", "_").replace("\\", "_")[-200:]
-    return Photo(filename=safe_name, content_type=ALLOWED[kind], content=content)
+    return Photo(filename=safe_name, content_type=ALLOWED[kind], content=cleaned, original=content)
 
 
 def _verify_png(content: bytes) -> None:
