@@ -1,5 +1,5 @@
 """Every stored file's original as it was received: sealed with the data key beside the cleaned copy, its SHA-256 and
-time of receipt sealed into the case's hash chain, in both dossiers, downloadable (audited) by staff who may see the
+time of receipt sealed into the case's hash chain, in both dossiers, downloadable (audited) by staff who hold the
 case, re-keyed by rotation and dropped with the case's files by retention."""
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from sqlalchemy import select, text
 
 from handlers import create_app
 from intake.foundation.encryption import encrypt_bytes
-from intake.foundation.models import Attachment, AuditEntry, Complaint, Event, EventKind, Status, utcnow
+from intake.foundation.models import Attachment, AuditEntry, CoHandling, Complaint, Event, EventKind, Status, utcnow
 from intake.foundation.settings import PrivacySettings
+from intake.registry.directory import department
 from tests.helpers import (
     CST,
     act,
@@ -117,6 +118,13 @@ def test_staff_who_see_the_case_download_an_original_audited_and_outsiders_do_no
         outsider = app.test_client()
         login(outsider, users[who])
         assert outsider.get(f"/console/cases/{ticket}/photos/{photo.id}/original").status_code == 404
+    complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
+    session.add(CoHandling(complaint_id=complaint.id, department_id=department(session, "371302", "hrss").id))
+    session.commit()
+    co_handler = app.test_client()
+    login(co_handler, users["other_staff"])  # reads the case as a co-handler, never takes the worker's files
+    assert "原件" not in case_page(co_handler, ticket).text
+    assert co_handler.get(f"/console/cases/{ticket}/photos/{photo.id}/original").status_code == 403
     for missing in (999999, 2 ** 31, 10 ** 20):  # beyond an INTEGER column: still a plain 404, for the copy too
         assert staff.get(f"/console/cases/{ticket}/photos/{missing}/original").status_code == 404
         assert staff.get(f"/console/cases/{ticket}/photos/{missing}").status_code == 404

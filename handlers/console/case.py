@@ -141,9 +141,12 @@ def photo(ticket_no: str, attachment_id: int):
 @bp.get("/cases/<ticket_no>/photos/<int:attachment_id>/original")
 @staff_view()
 def original(ticket_no: str, attachment_id: int):
-    """A file as it was received (a photo with its metadata: where the phone was), for staff who may see the case;
-    always downloaded, never shown in a page, and audited."""
+    """A file as it was received (a photo with its metadata: where the phone was), for the staff who hold the case
+    (like the dossier: a co-handler reads the case, never takes the worker's file); always downloaded, never shown
+    in a page, and audited."""
     found = attachment_for(db(), scope(), ticket_no, attachment_id)
+    if found is not None and not scope().holds(found.complaint):
+        abort(403)
     try:
         content = original_of(found) if found is not None else None
     except DataKeyError:
