@@ -234,6 +234,8 @@ class PrivacySettings:
     previous_data_keys: tuple[str, ...] = ()
     retention_years: int = 3
     batch_size: int = 500
+    # Days an inspector's poster check-in keeps its photo and GPS place (intake.privacy.retention).
+    check_in_photo_days: int = 180
 
 
 @dataclass(frozen=True)
