@@ -698,7 +698,7 @@ def opinion(**fields):
 
 def test_a_monitoring_system_pushes_public_opinion_once_per_reference(app, client, session, site):
     token = make_client(session, "yuqing", role="county_supervisor", county="371302")
-    response = client.post("/api/v1/warnings/opinion", json=opinion(), headers=auth(token))
+    response = client.post("/api/v1/warnings", json=opinion(), headers=auth(token))
     assert response.status_code == 201, response.json
     body = response.json
     assert response.headers["Location"] == f"/api/v1/warnings/{body['id']}"
@@ -708,9 +708,9 @@ def test_a_monitoring_system_pushes_public_opinion_once_per_reference(app, clien
     assert [d["label"] for d in body["deadlines"]] == ["核查时限", "反馈上报时限"]
     assert body["events"][0]["text"] == "登记舆情" and body["department"]["name"].endswith("住房和城乡建设局")
 
-    again = client.post("/api/v1/warnings/opinion", json=opinion(), headers=auth(token))
+    again = client.post("/api/v1/warnings", json=opinion(), headers=auth(token))
     assert (again.status_code, again.json["id"]) == (200, body["id"])
-    reused = client.post("/api/v1/warnings/opinion", json=opinion(summary="另一条"), headers=auth(token))
+    reused = client.post("/api/v1/warnings", json=opinion(summary="另一条"), headers=auth(token))
     assert reused.status_code == 422 and reused.json["errors"][0]["field"] == "reference"
     assert "另一条内容不同的舆情" in reused.json["errors"][0]["detail"]
     [warning] = session.scalars(select(SiteWarning)).all()
@@ -718,7 +718,7 @@ def test_a_monitoring_system_pushes_public_opinion_once_per_reference(app, clien
 
     # Another client's same reference is its own item; the staff console shows the pushed warning.
     other = make_client(session, "12345", role="county_supervisor", county="371302")
-    assert client.post("/api/v1/warnings/opinion", json=opinion(source="gathering"),
+    assert client.post("/api/v1/warnings", json=opinion(source="gathering"),
                        headers=auth(other)).status_code == 201
     users = make_accounts(session)
     login(client, users["staff"])
@@ -734,26 +734,26 @@ def test_a_monitoring_system_pushes_public_opinion_once_per_reference(app, clien
 def test_a_bad_opinion_push_is_a_422_naming_the_field_and_records_nothing(app, client, session, site, fields,
                                                                            field):
     token = make_client(session, "yuqing", role="county_supervisor", county="371302")
-    response = client.post("/api/v1/warnings/opinion", json=opinion(**fields), headers=auth(token))
+    response = client.post("/api/v1/warnings", json=opinion(**fields), headers=auth(token))
     assert response.status_code == 422 and field in [e["field"] for e in response.json["errors"]]
     assert session.scalars(select(SiteWarning)).all() == []
 
 
 def test_forged_and_out_of_scope_clients_push_no_opinion(app, client, session, site):
-    assert client.post("/api/v1/warnings/opinion", json=opinion()).status_code == 401
-    assert client.post("/api/v1/warnings/opinion", json=opinion(), headers=auth("forged-token")).status_code == 401
+    assert client.post("/api/v1/warnings", json=opinion()).status_code == 401
+    assert client.post("/api/v1/warnings", json=opinion(), headers=auth("forged-token")).status_code == 401
     far = make_client(session, "far", role="county_supervisor", county="371311")
-    response = client.post("/api/v1/warnings/opinion", json=opinion(), headers=auth(far))
+    response = client.post("/api/v1/warnings", json=opinion(), headers=auth(far))
     assert response.status_code == 422 and response.json["errors"][0]["field"] == "site_code"
     disabled = make_client(session, "gone", role="county_supervisor", county="371302")
     session.execute(update(ApiClient).where(ApiClient.name == "gone").values(active=False))
     session.commit()
-    assert client.post("/api/v1/warnings/opinion", json=opinion(), headers=auth(disabled)).status_code == 401
-    assert client.post("/api/v1/warnings/opinion", data="{", content_type="application/json",
+    assert client.post("/api/v1/warnings", json=opinion(), headers=auth(disabled)).status_code == 401
+    assert client.post("/api/v1/warnings", data="{", content_type="application/json",
                        headers=auth(far)).status_code == 400
     assert session.scalars(select(SiteWarning)).all() == []
     document = client.get("/api/v1/openapi.json").get_json()
-    assert set(document["paths"]["/api/v1/warnings/opinion"]["post"]["responses"]) >= {"200", "201", "401", "422"}
+    assert set(document["paths"]["/api/v1/warnings"]["post"]["responses"]) >= {"200", "201", "401", "422"}
     assert document["components"]["schemas"]["OpinionIn"]["additionalProperties"] is False
 
 

@@ -237,9 +237,9 @@ def get_warning(path: schemas.WarningPath) -> Response:
     return _json(_warning(found, _tickets([found.complaint_id]), schemas.WarningDetail))
 
 
-@api.operation("POST", "/warnings/opinion", summary="Report a public-opinion warning (舆情) at a site",
-               tag="warnings", ok={201: schemas.WarningDetail, 200: schemas.WarningDetail}, body=schemas.OpinionIn,
-               problems=("forbidden",), location_header=True)
+@api.operation("POST", "/warnings", summary="Report a public-opinion warning (舆情) at a site (the one kind a "
+               "client system raises)", tag="warnings", ok={201: schemas.WarningDetail, 200: schemas.WarningDetail},
+               body=schemas.OpinionIn, problems=("forbidden",), location_header=True)
 def push_opinion(body: schemas.OpinionIn) -> Response:
     """201 with the new warning; 200 with the first one for a reference sent before."""
     session, who = db(), _warnings_scope()
