@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -724,6 +725,23 @@ def test_a_monitoring_system_pushes_public_opinion_once_per_reference(app, clien
     login(client, users["staff"])
     page = client.get(f"/console/warnings/{body['id']}").get_data(as_text=True)
     assert "2026-12-17 08:30" in page and "https://v.douyin.com/x1" in page
+
+
+def test_two_pushes_of_one_reference_at_once_record_one_warning(app, session, site):
+    token = make_client(session, "yuqing", role="county_supervisor", county="371302")
+    statuses: list[int] = []
+
+    def push() -> None:
+        statuses.append(app.test_client().post("/api/v1/warnings", json=opinion(), headers=auth(token)).status_code)
+
+    threads = [threading.Thread(target=push) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 201]
+    assert len(session.scalars(select(SiteWarning)).all()) == 1
+    assert len(session.scalars(select(Timer)).all()) == 2  # one verify and one report-back clock
 
 
 @pytest.mark.parametrize(("fields", "field"), [
