@@ -201,6 +201,8 @@ def push_opinion(session: Session, scope: Scope, client: tuple[int, str], site: 
     except IntegrityError:
         first = session.scalar(select(SiteWarning).where(SiteWarning.client_id == client[0],
                                                          SiteWarning.client_ref == client[1]))
+        if first is None:
+            raise
     pushed = {"source": OPINION_SOURCES.get(fields["source"]), "link": (fields["link"] or "").strip() or None,
               "summary": (fields["summary"] or "").strip()}
     if first.site_id != site.id or any(first.figures.get(k) != v for k, v in pushed.items()):

@@ -3,10 +3,11 @@
 Three kinds, each with documented columns (Chinese headers, English aliases): the real-name roster (实名制), the
 monthly attendance, and the wage account statement (工资专用账户: labour-cost deposits 人工费拨付, payroll
 payouts 代发, wage guarantee deposits 工资保证金, and the owner's progress payments 工程款拨付 to the contractor,
-which the labour-cost deposits are measured against). Records are keyed (roster and attendance by worker and month, statement lines by the bank's serial
-number or a digest of the line), so importing the same records twice changes nothing. Any bad record rejects the
-whole import, each error named by row and column. Workers are named by the keyed hash of their ID number; only
-the roster holds the number itself, encrypted. Operations flush and never commit.
+which the labour-cost deposits are measured against). Records are keyed (roster and attendance by worker and
+month, statement lines by the bank's serial number or a digest of the line), so importing the same records
+twice changes nothing. Any bad record rejects the whole import, each error named by row and column. Workers are
+named by the keyed hash of their ID number; only the roster holds the number itself, encrypted. Operations
+flush and never commit.
 """
 from __future__ import annotations
 
