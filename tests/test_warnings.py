@@ -659,14 +659,16 @@ def test_labour_costs_short_of_the_progress_payments_fire_after_the_deposit_day_
 
     token = make_client(session, "bank", role="county_supervisor", county="371302")
     response = client.post("/api/v1/sites/W-1/payroll/account", headers=auth(token), json={"records": [
-        {"kind": "deposit", "day": "2026-12-18", "amount": 100_000, "payer": "临沂沂河置业有限公司", "ref": "L-1218"}]})
-    assert response.status_code == 200 and response.json["created"] == 1
+        {"kind": "deposit", "day": "2026-12-18", "amount": 100_000, "payer": "临沂沂河置业有限公司", "ref": "L-1218"},
+        {"kind": "progress", "day": "2027-01-05", "amount": 800_000, "payer": "临沂沂河置业有限公司", "ref": "P-0105"}]})
+    assert response.status_code == 200 and response.json["created"] == 2
     worker_pass(app, NOW + timedelta(days=1))
     [warning] = live(session, site, "labour_costs_short")
     assert (warning.status, warning.cleared_reason) == ("cleared", "指标恢复正常（动态清零）")
     assert session.scalars(select(Timer.state).where(Timer.warning_id == warning.id)).all() == ["cancelled"]
 
-    # January: December's 400,000 is due by the 15th as well; the console upload of a late deposit clears it.
+    # January: December's 400,000 is due by the 15th as well (January's 800,000 not before February 15th); the
+    # console upload of a late deposit clears it.
     january = datetime(2027, 1, 18, 2, 0, tzinfo=timezone.utc)
     worker_pass(app, january)
     [_, again] = live(session, site, "labour_costs_short")
