@@ -6,7 +6,8 @@
 Default size: 1,000 sites × 20 workers × 12 months. Target (issue): a full pass under 60 s at the full size.
 The baseline is one bare SQL aggregate over the same attendance and payouts (days and pay per site and
 month), in the same run, so the ratio says what the indicators cost beyond reading the data once.
-Every fourth site has a worker never paid, so the pass also raises warnings. The database is created afresh.
+Every fourth site has a worker never paid and deposits half the labour costs its monthly progress payment
+calls for, so the pass also raises warnings. The database is created afresh.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import argparse
 import sys
 import time
 from datetime import date, datetime, timezone
+from itertools import chain
 from pathlib import Path
 
 from sqlalchemy import text
@@ -34,6 +36,17 @@ from migrations import upgrade  # noqa: E402
 NOW = datetime(2026, 12, 28, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Shanghai, after every pay day
 MONTHS = [date(2025 + (11 + i) // 12, (11 + i) % 12 + 1, 1) for i in range(12)]  # 2025-12 .. 2026-11
 encryption.configure([encryption.derived_data_key(Settings().secret_key)])
+
+
+def progress_rows(sites: int, workers: int):
+    """The owner's monthly progress payment and the labour costs (20 %) it calls for, numbered after the payouts."""
+    n = sites * workers * len(MONTHS)
+    for s in range(1, sites + 1):
+        for month in MONTHS:
+            n += 2
+            yield (n - 1, s, "progress", month.replace(day=5).isoformat(), 1_000_000, None, f"P{n}")
+            yield (n, s, "deposit", month.replace(day=15).isoformat(), 100_000 if s % 4 == 0 else 200_000, None,
+                   f"L{n}")
 
 
 def load(url: str, sites: int, workers: int) -> None:
@@ -79,7 +92,7 @@ def load(url: str, sites: int, workers: int) -> None:
         ("roster_entries", ("id", "site_id", "name", "id_number", "id_number_hash", "id_number_masked",
                             "updated_at"), roster_rows()),
         ("attendance", ("id", "site_id", "worker_hash", "month", "days"), attendance_rows()),
-        ("wage_account_entries", ("id", "site_id", "kind", "day", "amount", "worker_hash", "ref"), payout_rows()),
+        ("wage_account_entries", ("id", "site_id", "kind", "day", "amount", "worker_hash", "ref"), chain(payout_rows(), progress_rows(sites, workers))),
     ], sequences={"sites_id_seq": sites})
     with engine.begin() as conn:
         conn.execute(text("ANALYZE"))

@@ -1,6 +1,8 @@
 """`qingling retention`: closed cases lose their worker after the retention period; the ledger's figures stay."""
 from __future__ import annotations
 
+import dataclasses
+import io
 from datetime import timedelta
 
 import pytest
@@ -18,11 +20,13 @@ from intake.foundation.models import (
     Event,
     InboundMessage,
     Outbox,
+    PosterCheckIn,
+    Site,
     Status,
     utcnow,
 )
 from intake.privacy.retention import REMOVED_TEXT, cutoff
-from tests.helpers import invoke, new_case
+from tests.helpers import csrf_token, flashed, invoke, login, make_accounts, new_case, phone_photo
 
 YEAR = timedelta(days=365)
 
@@ -144,3 +148,40 @@ def test_the_period_is_counted_in_calendar_years():
     now = utcnow().replace(year=2028, month=2, day=29)
     assert cutoff(now, 3) == now.replace(year=2025, day=28)
     assert cutoff(now.replace(day=1, month=3), 3) == now.replace(year=2025, month=3, day=1)
+
+
+def test_poster_check_in_photos_lose_their_bytes_and_place_after_the_period_and_the_check_in_stays(
+        configured_app, settings, session):
+    app = configured_app(privacy=dataclasses.replace(settings.privacy, check_in_photo_days=30))
+    client = app.test_client()
+    session.add(Site(code="P-1", name="沂河新城二期", jurisdiction_code="371302", public_token="tok_" + "p" * 20))
+    session.commit()
+    login(client, make_accounts(session)["staff"])
+    for note in ("大门口", "围挡东侧"):
+        page = client.get("/console/sites/P-1/poster-check").get_data(as_text=True)
+        assert "照片和位置 30 天后删除" in page
+        response = client.post("/console/sites/P-1/poster-check", data={
+            "csrf_token": csrf_token(page), "photo": (io.BytesIO(phone_photo()), "poster.jpg"), "note": note},
+            content_type="multipart/form-data")
+        assert "已记录张贴检查" in flashed(client, response)
+    old, recent = session.scalars(select(PosterCheckIn).order_by(PosterCheckIn.id)).all()
+    assert old.photo and old.latitude is not None
+    old.created_at = utcnow() - timedelta(days=31)
+    session.commit()
+
+    dry = invoke(app, "retention", "--dry-run")
+    assert "满 30 天的张贴检查照片 1 张" in dry.output and "未做任何修改" in dry.output
+    session.expire_all()
+    assert old.photo is not None
+    result = invoke(app, "retention")
+    assert result.exit_code == 0 and "已删除满 30 天的张贴检查照片 1 张（连同拍摄位置）" in result.output
+
+    session.expire_all()
+    assert (old.photo, old.content_type, old.latitude, old.longitude) == (None, None, None, None)
+    assert old.photo_removed_at is not None and (old.actor, old.note) == ("staff:ls_staff", "大门口")
+    assert recent.photo.startswith(b"\xff\xd8") and recent.latitude is not None
+    page = client.get("/console/sites/P-1/poster-check").get_data(as_text=True)
+    assert page.count("照片和位置已过保存期限删除") == 1 and "大门口" in page and "围挡东侧" in page
+    (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "retention")).all()
+    assert entry.detail == {"check_in_photo_days": 30, "check_in_photos": 1}
+    assert "照片 0 张" in invoke(app, "retention").output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from handlers.cli import main
 from handlers.runtime import services
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import (
+    ApiClient,
     Attendance,
     Complaint,
     Outbox,
@@ -28,7 +30,7 @@ from intake.foundation.models import (
     SiteWarning,
     Timer,
 )
-from intake.foundation.settings import WarningSettings
+from intake.foundation.settings import SettingsError, WarningSettings
 from intake.people.access import Scope
 from intake.people.staff import Role
 from intake.registry.directory import department
@@ -38,6 +40,8 @@ from intake.warnings import ledger
 from intake.warnings.payroll import PayrollError, import_file, import_records
 from tests.helpers import (
     CAL,
+    OPENID,
+    WECHAT,
     act,
     auth,
     case_page,
@@ -48,7 +52,9 @@ from tests.helpers import (
     login,
     make_accounts,
     make_client,
+    reply_text,
     routed,
+    wechat_post,
     worker_pass,
 )
 
@@ -618,6 +624,178 @@ def test_the_demo_makes_every_indicator_fire(configured_app, session):
     late_in_month = datetime.now(zone).replace(day=28, hour=10, minute=0, second=0, microsecond=0)
     worker_pass(demo_app, late_in_month.astimezone(timezone.utc))
     fired = Counter(session.scalars(select(SiteWarning.indicator).where(SiteWarning.status == "open")))
-    once = ("workers_unpaid", "paid_below_minimum", "attended_not_paid", "dishonest_employer", "guarantee_short")
+    once = ("workers_unpaid", "paid_below_minimum", "attended_not_paid", "dishonest_employer", "guarantee_short",
+            "labour_costs_short")
     assert {name: fired[name] for name in once} == dict.fromkeys(once, 1)
     assert fired["no_roster_update"] == 6  # the eight demo sites but the two with rosters
+
+
+ACCOUNT = ("类型,日期,金额,拨付单位\n工程款拨付,2026-11-05,\"1,000,000\",临沂沂河置业有限公司\n"
+           "人工费拨付,2026-11-20,150000,临沂沂河置业有限公司\n进度款,2026-12-02,400000元,临沂沂河置业有限公司\n")
+
+
+def test_labour_costs_short_of_the_progress_payments_fire_after_the_deposit_day_and_clear_when_caught_up(
+        configured_app, client, session, site, tmp_path):
+    app = configured_app(warnings=WarningSettings(labour_deposit_day=15, labour_share_building=25))
+    statement = tmp_path / "工资专用账户.csv"
+    statement.write_bytes(ACCOUNT.encode("gb18030"))
+    result = invoke(app, "payroll", "import", str(statement), "--site", "W-1", "--kind", "account")
+    assert result.exit_code == 0 and "新增 3 条" in result.output
+    bad = load(session, site, "account", "类型,日期,金额\n进度,2026-11-05,1000\n")
+    assert [str(e) for e in bad.errors] == [
+        "第2行 [类型] 类型“进度”无效，应为“人工费拨付”“工资代发”“工资保证金”或“工程款拨付”"]
+
+    worker_pass(app, NOW - timedelta(days=3))  # the 14th: November's labour costs are not due before the 15th
+    assert live(session, site, "labour_costs_short") == []
+    worker_pass(app, NOW)
+    [warning] = live(session, site, "labour_costs_short")
+    assert (warning.grade, warning.status, warning.due_at is not None) == ("key", "open", True)
+    assert warning.figures == {"progress_through": "2026-11", "progress_paid": 1_000_000, "labour_share": 25,
+                               "labour_due": 250_000, "labour_deposited": 150_000, "deposit_day": 15}
+    users = make_accounts(session)
+    login(client, users["county"])
+    detail = client.get(f"/console/warnings/{warning.id}").get_data(as_text=True)
+    assert "人工费用未按工程款比例按时拨付至工资专用账户" in detail and "250000" in detail and "150000" in detail
+
+    token = make_client(session, "bank", role="county_supervisor", county="371302")
+    response = client.post("/api/v1/sites/W-1/payroll/account", headers=auth(token), json={"records": [
+        {"kind": "deposit", "day": "2026-12-18", "amount": 100_000, "payer": "临沂沂河置业有限公司", "ref": "L-1218"},
+        {"kind": "progress", "day": "2027-01-05", "amount": 800_000, "payer": "临沂沂河置业有限公司", "ref": "P-0105"}]})
+    assert response.status_code == 200 and response.json["created"] == 2
+    worker_pass(app, NOW + timedelta(days=1))
+    [warning] = live(session, site, "labour_costs_short")
+    assert (warning.status, warning.cleared_reason) == ("cleared", "指标恢复正常（动态清零）")
+    assert session.scalars(select(Timer.state).where(Timer.warning_id == warning.id)).all() == ["cancelled"]
+
+    # January: December's 400,000 is due by the 15th as well (January's 800,000 not before February 15th); the
+    # console upload of a late deposit clears it.
+    january = datetime(2027, 1, 18, 2, 0, tzinfo=timezone.utc)
+    worker_pass(app, january)
+    [_, again] = live(session, site, "labour_costs_short")
+    assert (again.status, again.figures["progress_through"], again.figures["labour_due"],
+            again.figures["labour_deposited"]) == ("open", "2026-12", 350_000, 250_000)
+    page = client.get("/console/warnings").get_data(as_text=True)
+    assert "工程款拨付" in page
+    response = client.post("/console/payroll/import", data={
+        "csrf_token": csrf_token(page), "site": "W-1", "kind": "account",
+        "file": (io.BytesIO("类型,日期,金额\n人工费拨付,2027-01-18,100000\n".encode()), "a.csv")},
+        content_type="multipart/form-data")
+    assert "新增 1 条" in flashed(client, response)
+    worker_pass(app, january + timedelta(hours=1))
+    assert [w.status for w in live(session, site, "labour_costs_short")] == ["cleared", "cleared"]
+
+
+def test_labour_shares_are_per_industry_and_checked_at_start():
+    config = WarningSettings(labour_share_water=30, labour_share_other=5)
+    assert [config.labour_share(name) for name in ("WATER", "BUILDING", "OTHER")] == [30, 20, 5]
+    for wrong in ({"labour_deposit_day": 29}, {"labour_deposit_day": 0}, {"labour_share_municipal": 101}):
+        with pytest.raises(SettingsError):
+            WarningSettings(**wrong)
+
+
+def opinion(**fields):
+    return {"reference": "YQ-2026-0001", "site_code": "W-1", "source": "post",
+            "summary": "抖音帖文：沂河新城二期十几名工人讨薪", "url": "https://v.douyin.com/x1",
+            "happened_at": "2026-12-17T08:30:00+08:00", **fields}
+
+
+def test_a_monitoring_system_pushes_public_opinion_once_per_reference(app, client, session, site):
+    token = make_client(session, "yuqing", role="county_supervisor", county="371302")
+    response = client.post("/api/v1/warnings", json=opinion(), headers=auth(token))
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert response.headers["Location"] == f"/api/v1/warnings/{body['id']}"
+    assert (body["grade"], body["indicator_text"], body["status"]) == ("opinion", "舆情信息", "open")
+    assert body["figures"] == {"source": "网络帖文", "link": "https://v.douyin.com/x1",
+                               "summary": "抖音帖文：沂河新城二期十几名工人讨薪", "happened_at": "2026-12-17 08:30"}
+    assert [d["label"] for d in body["deadlines"]] == ["核查时限", "反馈上报时限"]
+    assert body["events"][0]["text"] == "登记舆情" and body["department"]["name"].endswith("住房和城乡建设局")
+
+    again = client.post("/api/v1/warnings", json=opinion(), headers=auth(token))
+    assert (again.status_code, again.json["id"]) == (200, body["id"])
+    reused = client.post("/api/v1/warnings", json=opinion(summary="另一条"), headers=auth(token))
+    assert reused.status_code == 422 and reused.json["errors"][0]["field"] == "reference"
+    assert "另一条内容不同的舆情" in reused.json["errors"][0]["detail"]
+    [warning] = session.scalars(select(SiteWarning)).all()
+    assert (warning.client_ref, warning.events[0].actor) == ("YQ-2026-0001", "api:yuqing")
+
+    # Another client's same reference is its own item; the staff console shows the pushed warning.
+    other = make_client(session, "12345", role="county_supervisor", county="371302")
+    assert client.post("/api/v1/warnings", json=opinion(source="gathering"),
+                       headers=auth(other)).status_code == 201
+    users = make_accounts(session)
+    login(client, users["staff"])
+    page = client.get(f"/console/warnings/{body['id']}").get_data(as_text=True)
+    assert "2026-12-17 08:30" in page and "https://v.douyin.com/x1" in page
+
+
+def test_two_pushes_of_one_reference_at_once_record_one_warning(app, session, site):
+    token = make_client(session, "yuqing", role="county_supervisor", county="371302")
+    statuses: list[int] = []
+
+    def push() -> None:
+        statuses.append(app.test_client().post("/api/v1/warnings", json=opinion(), headers=auth(token)).status_code)
+
+    threads = [threading.Thread(target=push) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 201]
+    assert len(session.scalars(select(SiteWarning)).all()) == 1
+    assert len(session.scalars(select(Timer)).all()) == 2  # one verify and one report-back clock
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"site_code": "NOPE"}, "site_code"), ({"source": "rumour"}, "source"), ({"summary": " \u0000 "}, "summary"),
+    ({"url": "javascript:alert(1)"}, "url"), ({"reference": "有 空格"}, "reference"), ({"reference": ""}, "reference"),
+    ({"happened_at": "2026-12-17T08:30:00"}, "happened_at"), ({"summary": "x" * 2001}, "summary"),
+    ({"extra": 1}, "extra")])
+def test_a_bad_opinion_push_is_a_422_naming_the_field_and_records_nothing(app, client, session, site, fields,
+                                                                           field):
+    token = make_client(session, "yuqing", role="county_supervisor", county="371302")
+    response = client.post("/api/v1/warnings", json=opinion(**fields), headers=auth(token))
+    assert response.status_code == 422 and field in [e["field"] for e in response.json["errors"]]
+    assert session.scalars(select(SiteWarning)).all() == []
+
+
+def test_forged_and_out_of_scope_clients_push_no_opinion(app, client, session, site):
+    assert client.post("/api/v1/warnings", json=opinion()).status_code == 401
+    assert client.post("/api/v1/warnings", json=opinion(), headers=auth("forged-token")).status_code == 401
+    far = make_client(session, "far", role="county_supervisor", county="371311")
+    response = client.post("/api/v1/warnings", json=opinion(), headers=auth(far))
+    assert response.status_code == 422 and response.json["errors"][0]["field"] == "site_code"
+    disabled = make_client(session, "gone", role="county_supervisor", county="371302")
+    session.execute(update(ApiClient).where(ApiClient.name == "gone").values(active=False))
+    session.commit()
+    assert client.post("/api/v1/warnings", json=opinion(), headers=auth(disabled)).status_code == 401
+    assert client.post("/api/v1/warnings", data="{", content_type="application/json",
+                       headers=auth(far)).status_code == 400
+    assert session.scalars(select(SiteWarning)).all() == []
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert set(document["paths"]["/api/v1/warnings"]["post"]["responses"]) >= {"200", "201", "401", "422"}
+    assert document["components"]["schemas"]["OpinionIn"]["additionalProperties"] is False
+
+
+def scan_xml(event: str, key: str, create_time: int, user: str = OPENID) -> str:
+    return (f"<xml><ToUserName><![CDATA[gh_account]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+            f"<CreateTime>{create_time}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+            f"<Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>")
+
+
+def test_scans_of_a_posters_wechat_code_count_for_its_site_and_day(configured_app, session, site):
+    client = configured_app(wechat=WECHAT).test_client()
+    t = 1_800_000_000
+    greeting = wechat_post(client, scan_xml("subscribe", f"qrscene_{site.public_token}", t - 60))
+    assert site.name in reply_text(greeting)  # the dialogue knows the site, as before
+    for xml in (scan_xml("subscribe", f"qrscene_{site.public_token}", t),  # a new follower scanning the poster
+                scan_xml("SCAN", site.public_token, t + 60),  # a follower scanning it again
+                scan_xml("SCAN", site.public_token, t + 60),  # WeChat's retry of the same event
+                scan_xml("SCAN", site.public_token, t + 90, user="oOther000000000000000000000"),
+                scan_xml("SCAN", "tok_unknown_site_0000000", t + 120),  # no such site
+                scan_xml("subscribe", "", t + 150, user="oPlain000000000000000000000")):  # a plain follow
+        assert wechat_post(client, xml).status_code == 200
+    today = datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    session.expire_all()
+    assert [(s.site_id, s.day, s.count) for s in session.scalars(select(SiteScan))] == [(site.id, today, 4)]
+    assert [c.name for c in SiteScan.__table__.columns] == ["id", "site_id", "day", "count"]  # nothing about who

@@ -33,6 +33,7 @@ from intake.foundation.validation import (
     normalise_id_number,
     normalise_phone,
 )
+from intake.warnings.ledger import OPINION_SOURCES
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
@@ -344,11 +345,27 @@ PayrollValue = Union[Annotated[str, BeforeValidator(_clean), Field(max_length=10
 class PayrollIn(Request):
     """A site's payroll records of one kind, pushed by a bank or a platform, keyed like the import file's columns
     (English names): roster name, id_number, phone, team, subcontractor, start_date, end_date; attendance
-    id_number, month, days, daily_wage, monthly_wage; account kind (deposit / payout / guarantee), day, amount, payer,
-    id_number, ref. The same records again change nothing."""
+    id_number, month, days, daily_wage, monthly_wage; account kind (deposit / payout / guarantee / progress: the
+    owner's progress payment), day, amount, payer, id_number, ref. The same records again change nothing."""
 
     records: Annotated[list[Annotated[dict[str, PayrollValue], Field(max_length=8)]],
                        Field(min_length=1, max_length=PAYROLL_BATCH, description="At most 200 a request: send more in batches")]
+
+
+class OpinionIn(Request):
+    """A public-opinion warning (舆情: a post, a report, a gathering at a site) found by another system, recorded
+    as staff record one: owned like a complaint at the site, with its verify and report-back clocks in hours
+    from now. The same reference again from the same client is the same warning (200), or a 422 if it says
+    something else."""
+
+    reference: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x21-\x7e]+$",
+                                    description="The client's own id of this item (1-100 visible ASCII characters)")]
+    site_code: Text(64, description="项目编号 of a site in the client's scope")
+    source: Literal[tuple(OPINION_SOURCES)] = Field(description="post 网络帖文, media 媒体报道, gathering 现场聚集, "
+                                                                "petition 信访, other 其他")
+    summary: Text(TEXT_MAX, description="What was posted or seen")
+    url: Annotated[str, Field(max_length=500, pattern=r"^https?://[\x21-\x7e]+$")] | None = None
+    happened_at: AwareDatetime | None = Field(None, description="When it was posted or began, if known")
 
 
 class ComplaintQuery(Query):

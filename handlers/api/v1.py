@@ -237,6 +237,35 @@ def get_warning(path: schemas.WarningPath) -> Response:
     return _json(_warning(found, _tickets([found.complaint_id]), schemas.WarningDetail))
 
 
+@api.operation("POST", "/warnings", summary="Report a public-opinion warning (舆情) at a site (the one kind a "
+               "client system raises)", tag="warnings", ok={201: schemas.WarningDetail, 200: schemas.WarningDetail},
+               body=schemas.OpinionIn, problems=("forbidden",), location_header=True)
+def push_opinion(body: schemas.OpinionIn) -> Response:
+    """201 with the new warning; 200 with the first one for a reference sent before."""
+    session, who = db(), _warnings_scope()
+    site = session.scalar(select(Site).where(Site.code == body.site_code, who.sites()))
+    if site is None:
+        raise _field_problem("site_code", "site_unknown", "没有这个项目编号（或不在权限范围内）")
+    try:
+        found, created = ledger.push_opinion(
+            session, who, (who.user_id, body.reference), site, services().settings, utcnow(), source=body.source,
+            link=body.url or "", summary=body.summary, happened_at=body.happened_at)
+    except ledger.OpinionMismatch as exc:
+        session.rollback()
+        raise _field_problem("reference", "reference_reused", str(exc)) from None
+    except ledger.WarningError as exc:
+        session.rollback()
+        raise problems.ApiProblem("validation", str(exc)) from None
+    if created:
+        audit(session, user_id=None, username=who.actor, action="opinion_record", address=request.remote_addr,
+              detail={"warning_id": found.id, "site": site.code, "reference": body.reference})
+    session.commit()
+    response = _json(_warning(found, {}, schemas.WarningDetail))
+    response.status_code = 201 if created else 200
+    response.headers["Location"] = f"{bp.url_prefix}/warnings/{found.id}"
+    return response
+
+
 def _warnings_scope():
     who = scope()
     try:

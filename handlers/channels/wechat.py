@@ -1,6 +1,9 @@
 """The WeChat official account: `GET /wechat` (server URL verification), `POST /wechat` (messages and events, in
 plaintext or safe mode), the outbound sender (customer-service text, template message) and the media fetcher.
 
+A scan of a site poster's WeChat QR code (a subscribe or SCAN event whose scene is the site's public token) is
+also one scan of the site for the day, as the poster's web link is (intake.warnings.posters.count_scan).
+
 Messages are deduplicated on MsgId, events (which have none) on FromUserName + CreateTime + Event: WeChat
 retries a delivery it got no answer for within 5 s. An image is recorded by its MediaId (and PicUrl, in the
 stored payload) only; downloading it is an API call, which is the worker's job (`WeChatMediaFetcher`), not the
@@ -27,6 +30,7 @@ from xml.parsers.expat import ExpatError
 
 import requests
 from flask import Response, abort, request
+from sqlalchemy import select
 from wechatpy import WeChatClient, parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import ClickEvent, ScanEvent, SubscribeEvent, SubscribeScanEvent
@@ -38,11 +42,13 @@ from wechatpy.utils import check_signature
 from intake.conversation.inbound import Inbound
 from intake.delivery.media import FetchResult
 from intake.delivery.outbox import SendResult
-from intake.foundation.models import Channel
+from intake.foundation.models import Channel, InboundMessage, utcnow
 from intake.foundation.settings import Settings
 from intake.reading.photos import Photo
+from intake.registry.sites import site_by_token
+from intake.warnings.posters import count_scan
 
-from ..runtime import services
+from ..runtime import db, services
 from .receive import take, webhook_blueprint
 
 TEXT_SCHEME = "wechat"
@@ -114,6 +120,8 @@ def receive():
     if message is None:
         abort(400, description="empty body")
     inbound = _inbound(message)
+    if inbound and inbound.site_scene:
+        _count_poster_scan(inbound)
     text = take(inbound) if inbound else None
     if not text:
         return Response("success", mimetype="text/plain")
@@ -121,6 +129,18 @@ def receive():
     if encrypted:
         reply = crypto.encrypt_message(reply, request.args["nonce"], request.args["timestamp"])
     return Response(reply, mimetype="application/xml")
+
+
+def _count_poster_scan(inbound: Inbound) -> None:
+    """A poster's WeChat QR code scanned (subscribe or SCAN; its scene is the site's public token): one scan of
+    the site for the local day, nothing about who, committed with the delivery and not counted again for WeChat's
+    retry of the same event (stored by then)."""
+    session = db()
+    site = site_by_token(session, inbound.site_scene)
+    if site is None or session.scalar(select(InboundMessage.id).where(
+            InboundMessage.channel == inbound.channel, InboundMessage.provider_message_id == inbound.message_id)):
+        return
+    count_scan(session, site, utcnow().astimezone(services().calendar.timezone).date())
 
 
 @cache

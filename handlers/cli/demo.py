@@ -44,8 +44,10 @@ def _demo_payroll(session, today: date) -> None:
     worker unpaid for months (key, can be made a case) and one paid below the minimum wage; DEMO-LS-002 has
     last month's attendance and no payroll; the sites without a roster miss their roster update; the general
     contractor of DEMO-GX-001 is on the 失信 list; DEMO-LS-002 (a contract of 3,500万) has stored no wage guarantee
-    deposit (工资保证金). The pay-day indicators fire once the pay day and its grace
-    have passed, the roster one after `[warnings] roster_update_day`."""
+    deposit (工资保证金), and its owner paid last month's progress payment (工程款) with a tenth of it as labour
+    costs (人工费), short of the building industry's share. The pay-day indicators fire once the pay day and its
+    grace have passed, the roster one after `[warnings] roster_update_day`, the labour-cost one after
+    `labour_deposit_day`."""
     month = today.replace(day=1)
     months = [(month - timedelta(days=1)).replace(day=1)]
     for _ in range(2):
@@ -66,6 +68,12 @@ def _demo_payroll(session, today: date) -> None:
     pay.append({"kind": "payout", "day": month.isoformat(), "amount": 500, "id_number": _resident_id(3),
                 "ref": f"DEMO-{month.isoformat()[:7]}-3"})
     import_records(session, site_by_code(session, "DEMO-LS-001"), "account", list(enumerate(pay, 1)))
+    school, last = site_by_code(session, "DEMO-LS-002"), months[-1]
+    import_records(session, school, "account", list(enumerate((
+        {"kind": "progress", "day": last.replace(day=8).isoformat(), "amount": 2_000_000, "payer": school.owner,
+         "ref": f"DEMO-{last.isoformat()[:7]}-P"},
+        {"kind": "deposit", "day": last.replace(day=12).isoformat(), "amount": 200_000, "payer": school.owner,
+         "ref": f"DEMO-{last.isoformat()[:7]}-L"}), 1)))
     contractor = site_by_code(session, "DEMO-GX-001").general_contractor
     found = employer(session, contractor)
     if found is None or not any(in_force(listing, today) for listing in found.listings):

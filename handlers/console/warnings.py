@@ -159,4 +159,5 @@ def poster_check(code: str):
     visits = db().scalars(select(PosterCheckIn).where(PosterCheckIn.site_id == site.id)
                           .order_by(PosterCheckIn.id.desc()).limit(20)).all()
     return render_template("console/poster_check.html", site=site, visits=visits, zone=services().calendar.timezone,
-                           local=ledger.local, names=actor_names(db(), (v.actor for v in visits)))
+                           local=ledger.local, names=actor_names(db(), (v.actor for v in visits)),
+                           keep_days=services().settings.privacy.check_in_photo_days)

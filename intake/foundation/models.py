@@ -944,7 +944,9 @@ class SiteWarning(Base):
                       Index("ix_site_warnings_status_due_at", "status", "due_at"),
                       # One live warning per site and indicator, however many workers evaluate at once.
                       Index("uq_site_warnings_live", "site_id", "indicator", unique=True,
-                            sqlite_where=text(WARNING_LIVE), postgresql_where=text(WARNING_LIVE)))
+                            sqlite_where=text(WARNING_LIVE), postgresql_where=text(WARNING_LIVE)),
+                      # A public-opinion warning a client system pushed, once per the client's own reference.
+                      UniqueConstraint("client_id", "client_ref", name="uq_site_warnings_client_ref"))
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
     indicator: Mapped[str] = mapped_column(String(30))
@@ -959,6 +961,8 @@ class SiteWarning(Base):
     cleared_at: Mapped[datetime | None]
     cleared_reason: Mapped[str | None] = mapped_column(Text)
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("api_clients.id"))
+    client_ref: Mapped[str | None] = mapped_column(String(100))
 
     site: Mapped[Site] = relationship()
     department: Mapped[Department | None] = relationship()
@@ -977,19 +981,22 @@ class SiteScan(Base):
 
 
 class PosterCheckIn(Base):
-    """An inspector saw the site's poster up (张贴在位): the photo, and for this one the EXIF time and place."""
+    """An inspector saw the site's poster up (张贴在位): the photo, and for this one the EXIF time and place. After
+    `[privacy] check_in_photo_days` the retention sweep drops the photo and the place (photo_removed_at); the
+    check-in itself stays."""
 
     __tablename__ = "poster_checkins"
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), index=True)
     actor: Mapped[str] = mapped_column(String(100))
-    photo: Mapped[bytes] = mapped_column(LargeBinary)
-    content_type: Mapped[str] = mapped_column(String(50))
+    photo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    content_type: Mapped[str | None] = mapped_column(String(50))
     taken_at: Mapped[datetime | None]
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    photo_removed_at: Mapped[datetime | None]
 
 
 class WarningEvent(Base):

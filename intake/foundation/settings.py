@@ -234,6 +234,8 @@ class PrivacySettings:
     previous_data_keys: tuple[str, ...] = ()
     retention_years: int = 3
     batch_size: int = 500
+    # Days an inspector's poster check-in keeps its photo and GPS place (intake.privacy.retention).
+    check_in_photo_days: int = 180
 
 
 @dataclass(frozen=True)
@@ -338,6 +340,27 @@ class WarningSettings:
     scan_baseline_days: int = 30
     scan_spike_min: int = 20
     scan_spike_percent: int = 500
+    # Labour costs (人工费用) due in the wage account by this day of each month for the progress payments made up to
+    # the month before, as a percent of them per industry (Industry's names); 0 leaves an industry unchecked.
+    labour_deposit_day: int = 20
+    labour_share_building: int = 20
+    labour_share_municipal: int = 15
+    labour_share_transport: int = 15
+    labour_share_water: int = 15
+    labour_share_other: int = 15
+
+    def __post_init__(self) -> None:
+        """A wrong value stops the start, not the worker's every pass."""
+        if not 1 <= self.labour_deposit_day <= 28:
+            raise SettingsError(f"warnings.labour_deposit_day must be 1 to 28 (every month has it), "
+                                f"not {self.labour_deposit_day}")
+        for f in dataclasses.fields(self):
+            if f.name.startswith("labour_share_") and not 0 <= getattr(self, f.name) <= 100:
+                raise SettingsError(f"warnings.{f.name} must be a percent from 0 to 100, not {getattr(self, f.name)}")
+
+    def labour_share(self, industry_name: str) -> int:
+        """The percent for an industry by its enum name (BUILDING ...); an unknown one counts as OTHER."""
+        return getattr(self, f"labour_share_{industry_name.lower()}", self.labour_share_other)
 
 
 @dataclass(frozen=True)

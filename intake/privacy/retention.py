@@ -9,13 +9,17 @@ recovered, status, the timeline's dates and steps.
 
 A case is done once (`anonymised_at`), so a re-run does nothing new; batches are their own transactions, each
 written to the audit log; a reopened case is not closed and so not touched.
+
+Inspectors' poster check-ins (intake.warnings.posters) keep the photo's EXIF place, so the photo and the place go
+`[privacy] check_in_photo_days` after the check-in; the check-in (site, inspector, times, note) stays, since it
+is what ended a poster's silence.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.conversation.transcript import chat_messages
@@ -30,6 +34,7 @@ from intake.foundation.models import (
     EventKind,
     InboundMessage,
     Outbox,
+    PosterCheckIn,
     Status,
 )
 from intake.foundation.transitions import record
@@ -81,6 +86,21 @@ def anonymise_due(sessions: sessionmaker[Session], now: datetime, years: int, ba
         report.cases, report.photos, report.messages = (report.cases + done.cases, report.photos + done.photos,
                                                         report.messages + done.messages)
         report.tickets += done.tickets
+
+
+def drop_check_in_photos(sessions: sessionmaker[Session], now: datetime, days: int, dry_run: bool = False) -> int:
+    """The photos and GPS places of poster check-ins made more than `days` ago, dropped in one statement (audited);
+    with `dry_run` counted only. A re-run finds none left."""
+    due = (PosterCheckIn.created_at < now - timedelta(days=days)) & PosterCheckIn.photo_removed_at.is_(None)
+    with sessions.begin() as session:
+        if dry_run:
+            return session.scalar(select(func.count()).select_from(PosterCheckIn).where(due))
+        done = session.execute(update(PosterCheckIn).where(due).values(
+            photo=None, content_type=None, latitude=None, longitude=None, photo_removed_at=now)).rowcount
+        if done:
+            audit(session, user_id=None, username=ACTOR, action="retention",
+                  detail={"check_in_photo_days": days, "check_in_photos": done})
+        return done
 
 
 def _anonymise(session: Session, complaint: Complaint, before: datetime, now: datetime, report: RetentionReport,

@@ -28,6 +28,7 @@ from intake.foundation.models import (
     Complaint,
     Employer,
     EmployerListing,
+    Industry,
     Jurisdiction,
     PosterCheckIn,
     RosterEntry,
@@ -38,7 +39,7 @@ from intake.foundation.models import (
 from intake.foundation.settings import WarningSettings
 from intake.supervision.employers import in_force_clause, normalise_name
 
-from .payroll import GUARANTEE, PAYOUT
+from .payroll import DEPOSIT, GUARANTEE, PAYOUT, PROGRESS
 
 GENERAL, KEY, OPINION = "general", "key", "opinion"
 GRADE_LABELS = {GENERAL: "一般性指标", KEY: "关键性指标", OPINION: "舆情信息"}
@@ -48,8 +49,12 @@ FIGURE_LABELS = {"month": "工资所属月份", "workers": "涉及人数", "days
                  "contract_amount": "合同价款（元）", "required": "应存工资保证金（元）",
                  "deposited": "已存工资保证金（元）", "recent": "近期投诉（件）", "usual": "按以往同期应有（件）",
                  "window_days": "统计天数", "source": "来源", "link": "链接", "summary": "内容摘要",
+                 "happened_at": "发生时间",
                  "last_scan": "最近一次扫码", "last_check_in": "最近一次张贴检查", "silent_days": "无扫码工作日数",
-                 "scans": "近期扫码（次）", "usual_scans": "按以往同期应有（次）", "scan_days": "统计天数"}
+                 "scans": "近期扫码（次）", "usual_scans": "按以往同期应有（次）", "scan_days": "统计天数",
+                 "progress_through": "工程款统计截至", "progress_paid": "已拨付工程款（元）",
+                 "labour_share": "人工费用比例（%）", "labour_due": "应拨人工费用（元）",
+                 "labour_deposited": "已拨人工费用（元）", "deposit_day": "每月拨付截止日"}
 # 劳社部发〔2008〕3号: a month's wage over 21.75 paid days gives the daily wage.
 MONTH_PAID_DAYS = Decimal("21.75")
 
@@ -198,6 +203,33 @@ def guarantee_short(session: Session, today: Today) -> dict[int, dict[str, Any]]
     return found
 
 
+def labour_costs_short(session: Session, today: Today) -> dict[int, dict[str, Any]]:
+    """Key: the owner's labour-cost deposits (人工费用拨付, 保障农民工工资支付条例 Art. 29) fall short of the
+    industry's `labour_share_*` percent of the progress payments (工程款拨付) made up to the end of last month, once
+    this month's `labour_deposit_day` has passed (before it, up to the end of the month before). Counted from the
+    first statement line, so a shortfall stays until the deposits catch up, whatever month it began in."""
+    config = today.config
+    cutoff = today.month if today.day.day > config.labour_deposit_day else _add_months(today.month, -1)
+    line = WageAccountEntry
+    progress = func.sum(case(((line.kind == PROGRESS) & (line.day < cutoff), line.amount), else_=0))
+    deposited = func.sum(case((line.kind == DEPOSIT, line.amount), else_=0))
+    found = {}
+    for site_id, industry, paid, put_in in session.execute(
+            select(line.site_id, Site.industry, progress, deposited).join(Site, Site.id == line.site_id)
+            .where(line.kind.in_((PROGRESS, DEPOSIT))).group_by(line.site_id, Site.industry)
+            .having(progress > 0)):
+        share = config.labour_share(_INDUSTRY_NAMES.get(industry, Industry.OTHER.name))
+        due = _yuan(Decimal(int(paid)) * share / 100)
+        if int(put_in) < due:
+            found[site_id] = {"progress_through": _add_months(cutoff, -1).isoformat()[:7], "progress_paid": int(paid),
+                              "labour_share": share, "labour_due": due, "labour_deposited": int(put_in),
+                              "deposit_day": config.labour_deposit_day}
+    return found
+
+
+_INDUSTRY_NAMES = {i.value: i.name for i in Industry}
+
+
 def complaints_above_baseline(session: Session, today: Today) -> dict[int, dict[str, Any]]:
     """General: more complaints at a site in the last `baseline_window_days` than its usual rate over the
     `baseline_days` before them allows (`baseline_percent` of it, and at least `baseline_min_complaints`): a group
@@ -279,6 +311,7 @@ INDICATORS: Mapping[str, Indicator] = {
     "workers_unpaid": Indicator(KEY, "工人有考勤但两个月以上未发工资", workers_unpaid),
     "dishonest_employer": Indicator(KEY, "建设、总包或分包单位在失信名单中", dishonest_employer),
     "guarantee_short": Indicator(KEY, "工资保证金未存储或低于应存数额", guarantee_short),
+    "labour_costs_short": Indicator(KEY, "人工费用未按工程款比例按时拨付至工资专用账户", labour_costs_short),
     "complaints_above_baseline": Indicator(GENERAL, "工地投诉明显高于以往", complaints_above_baseline),
     "poster_silent": Indicator(GENERAL, "维权二维码长期无人扫码，可能未张贴", poster_silent),
     "scans_spiking": Indicator(GENERAL, "维权二维码扫码突然增多", scans_spiking),

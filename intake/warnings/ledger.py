@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from intake.case.complaints import NewComplaint, create_complaint
@@ -70,6 +71,10 @@ _CHUNK = 5000
 
 class WarningError(ValueError):
     """A step on a warning that its state does not allow; the message is for staff."""
+
+
+class OpinionMismatch(WarningError):
+    """A client's reference was used before for a different public-opinion warning."""
 
 
 @dataclass
@@ -153,9 +158,12 @@ def fire_deadline(session: Session, timer: Timer, _complaint: Complaint | None, 
 
 
 def record_opinion(session: Session, scope: Scope, site: Site, settings: Settings, now: datetime, *, source: str,
-                   link: str, summary: str) -> SiteWarning:
-    """Staff record a public-opinion warning (舆情: a post, a report, a gathering at the site): owned like a
-    complaint at the site, with clocks in hours to verify and to report back."""
+                   link: str, summary: str, happened_at: datetime | None = None,
+                   client: tuple[int, str] | None = None) -> SiteWarning:
+    """Staff record a public-opinion warning (舆情: a post, a report, a gathering at the site), or a client system
+    pushes one (`client`: its id and its own reference, see `push_opinion`): owned like a complaint at the site,
+    with clocks in hours to verify and to report back, counted from now. `happened_at`: when the post appeared
+    or the gathering began, if known, shown on the deployment's wall clock."""
     summary, link = (summary or "").strip(), (link or "").strip()
     if source not in OPINION_SOURCES:
         raise WarningError("请选择舆情来源")
@@ -166,10 +174,13 @@ def record_opinion(session: Session, scope: Scope, site: Site, settings: Setting
     if link and (len(link) > 500 or not link.lower().startswith(("http://", "https://"))):
         raise WarningError("链接应以 http:// 或 https:// 开头，最多500个字符")
     config = settings.warnings
+    figures = {"source": OPINION_SOURCES[source], "link": link or None, "summary": summary}
+    if happened_at is not None:
+        figures["happened_at"] = local(happened_at, ZoneInfo(settings.calendar.timezone))
     warning = SiteWarning(site_id=site.id, indicator=PUBLIC_OPINION, grade=OPINION, status=OPEN,
-                          department=site_department(session, site, settings), opened_at=now,
-                          figures={"source": OPINION_SOURCES[source], "link": link or None, "summary": summary},
-                          due_at=now + timedelta(hours=config.opinion_report_hours), employers=_employers(session, site))
+                          department=site_department(session, site, settings), opened_at=now, figures=figures,
+                          due_at=now + timedelta(hours=config.opinion_report_hours), employers=_employers(session, site),
+                          client_id=client[0] if client else None, client_ref=client[1] if client else None)
     session.add(warning)
     _log(session, warning, "recorded", scope.actor, None, now)
     for clock, hours in ((VERIFY_CLOCK, config.opinion_verify_hours), (REPORT_CLOCK, config.opinion_report_hours)):
@@ -177,6 +188,26 @@ def record_opinion(session: Session, scope: Scope, site: Site, settings: Setting
                           state=PENDING, created_at=now))
     session.flush()
     return warning
+
+
+def push_opinion(session: Session, scope: Scope, client: tuple[int, str], site: Site, settings: Settings,
+                 now: datetime, **fields: Any) -> tuple[SiteWarning, bool]:
+    """A client system's public-opinion warning, once per its reference: (warning, created). The same reference
+    again returns the first warning if it says the same, else OpinionMismatch; two pushes racing on one
+    reference record one (the unique client reference decides)."""
+    try:
+        with session.begin_nested():
+            return record_opinion(session, scope, site, settings, now, client=client, **fields), True
+    except IntegrityError:
+        first = session.scalar(select(SiteWarning).where(SiteWarning.client_id == client[0],
+                                                         SiteWarning.client_ref == client[1]))
+        if first is None:
+            raise
+    pushed = {"source": OPINION_SOURCES.get(fields["source"]), "link": (fields["link"] or "").strip() or None,
+              "summary": (fields["summary"] or "").strip()}
+    if first.site_id != site.id or any(first.figures.get(k) != v for k, v in pushed.items()):
+        raise OpinionMismatch("该 reference 已用于另一条内容不同的舆情")
+    return first, False
 
 
 def verify_opinion(session: Session, scope: Scope, warning: SiteWarning, note: str, now: datetime) -> None:

@@ -1,11 +1,13 @@
 """The sites' payroll records, imported from a CSV / XLSX file or pushed by a bank or platform through the API.
 
 Three kinds, each with documented columns (Chinese headers, English aliases): the real-name roster (实名制), the
-monthly attendance, and the wage account statement (工资专用账户: labour-cost deposits 人工费拨付 and payroll
-payouts 代发). Records are keyed (roster and attendance by worker and month, statement lines by the bank's serial
-number or a digest of the line), so importing the same records twice changes nothing. Any bad record rejects the
-whole import, each error named by row and column. Workers are named by the keyed hash of their ID number; only
-the roster holds the number itself, encrypted. Operations flush and never commit.
+monthly attendance, and the wage account statement (工资专用账户: labour-cost deposits 人工费拨付, payroll
+payouts 代发, wage guarantee deposits 工资保证金, and the owner's progress payments 工程款拨付 to the contractor,
+which the labour-cost deposits are measured against). Records are keyed (roster and attendance by worker and
+month, statement lines by the bank's serial number or a digest of the line), so importing the same records
+twice changes nothing. Any bad record rejects the whole import, each error named by row and column. Workers are
+named by the keyed hash of their ID number; only the roster holds the number itself, encrypted. Operations
+flush and never commit.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ from intake.registry.sites import (
 )
 
 ROSTER, ATTENDANCE, ACCOUNT = "roster", "attendance", "account"
-DEPOSIT, PAYOUT, GUARANTEE = "deposit", "payout", "guarantee"
+DEPOSIT, PAYOUT, GUARANTEE, PROGRESS = "deposit", "payout", "guarantee", "progress"
 # The local day the indicators were last evaluated on, or a token after new records (intake.warnings.ledger).
 EVALUATED_KEY = "warnings.evaluated_on"
 
@@ -60,7 +62,9 @@ COLUMNS: Mapping[str, tuple[Column, ...]] = {
 KIND_LABELS = {ROSTER: "实名制花名册", ATTENDANCE: "考勤", ACCOUNT: "工资专用账户流水"}
 _ENTRY_KINDS = {"人工费拨付": DEPOSIT, "拨付": DEPOSIT, "人工费": DEPOSIT, "deposit": DEPOSIT,
                 "工资代发": PAYOUT, "代发": PAYOUT, "发放": PAYOUT, "payout": PAYOUT,
-                "工资保证金": GUARANTEE, "保证金": GUARANTEE, "guarantee": GUARANTEE}
+                "工资保证金": GUARANTEE, "保证金": GUARANTEE, "guarantee": GUARANTEE,
+                "工程款拨付": PROGRESS, "工程款": PROGRESS, "进度款": PROGRESS, "工程进度款": PROGRESS,
+                "progress": PROGRESS}
 _MONTH = re.compile(r"(\d{4})[-/.年](\d{1,2})月?(?:[-/.]\d{1,2}日?)?")
 
 
@@ -239,7 +243,7 @@ def _amount(raw: str) -> int:
 
 def _entry_kind(raw: str) -> str:
     return _ENTRY_KINDS.get(unicodedata.normalize("NFKC", raw).strip().lower()) or _fail(
-        f"类型“{shown(raw)}”无效，应为“人工费拨付”“工资代发”或“工资保证金”")
+        f"类型“{shown(raw)}”无效，应为“人工费拨付”“工资代发”“工资保证金”或“工程款拨付”")
 
 
 def _ref(raw: str) -> str:
