@@ -2,8 +2,8 @@
 a retried push records it once); a poster check-in's photo may be dropped by the retention sweep (photo and
 content type nullable, photo_removed_at)
 
-Revision ID: 0027
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-05 04:00:00
 """
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 import intake.foundation.models
 
-revision = '0027'
-down_revision = '0023'
+revision = '0025'
+down_revision = '0024'
 branch_labels = None
 depends_on = None
 
