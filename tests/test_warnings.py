@@ -52,6 +52,7 @@ from tests.helpers import (
     login,
     make_accounts,
     make_client,
+    meanwhile,
     reply_text,
     routed,
     wechat_post,
@@ -211,22 +212,29 @@ def test_two_workers_evaluating_at_once_raise_each_warning_once(app, settings, s
 
 def test_records_imported_while_the_indicators_run_are_evaluated_on_the_next_pass(app, settings, session, site,
                                                                                 monkeypatch):
-    """The payroll arrives (and commits) while a worker is evaluating with the records before it: that pass
-    must not mark the day done, or the warning it raised would stay up until tomorrow."""
-    if not settings.database.url.startswith("postgresql"):
-        pytest.skip("on SQLite the import waits for the evaluation's write lock")
+    """The payroll arrives while a worker is evaluating with the records before it: on PostgreSQL it commits while
+    the evaluation is open, and that pass must not mark the day done, or the warning it raised would stay up until
+    tomorrow; on SQLite it waits for the pass's commit and the day's mark must not hide it either."""
+    postgres = settings.database.url.startswith("postgresql")
     load(session, site, "roster", ROSTER)
     load(session, site, "attendance", f"身份证号,月份,出勤天数\n{A},2026-11,20\n")
-    evaluate = ledger.evaluate
+    evaluate, evaluated = ledger.evaluate, threading.Event()
+
+    def payout() -> None:
+        assert evaluated.wait(10)
+        with services(app).sessions() as bank:
+            load(bank, bank.get(Site, site.id), "account", f"类型,日期,金额,身份证号\n代发,2026-12-11,2200,{A}\n")
 
     def records_arrive_meanwhile(*args):
         counts = evaluate(*args)
-        with services(app).sessions() as bank:
-            load(bank, bank.get(Site, site.id), "account", f"类型,日期,金额,身份证号\n代发,2026-12-11,2200,{A}\n")
+        evaluated.set()
+        assert not postgres or bank.finished.wait(10)  # committed while this evaluation's transaction is open
         return counts
 
     monkeypatch.setattr(ledger, "evaluate", records_arrive_meanwhile)
-    worker_pass(app, NOW)
+    with meanwhile(payout) as bank:
+        worker_pass(app, NOW)
+    assert bank.error is None
     assert live(session, site, "attended_not_paid")[0].status == "open"
     monkeypatch.undo()
     worker_pass(app, NOW + timedelta(minutes=1))
