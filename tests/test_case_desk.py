@@ -211,8 +211,12 @@ def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_
     assert "已标为重复投诉" in flashed(staff, done)
     assert received_tally(session) == 1  # one matter, counted once in the 两个清零 figures
     marked = reload(session, duplicate)
-    assert marked.duplicate_of_id == survivor.id and marked.next_due_at is None
+    assert marked.duplicate_of_id == survivor.id and marked.next_due_at is None and marked.status == "duplicate"
     assert all(d["paused"] for d in marked.deadlines.values())
+    queue = staff.get("/console/").get_data(as_text=True)
+    assert f'class="ticket" href="/console/cases/{survivor.ticket_no}"' in queue
+    assert f'class="ticket" href="/console/cases/{duplicate.ticket_no}"' not in queue  # no longer an open case
+    assert "重复投诉" in case_page(staff, duplicate.ticket_no).get_data(as_text=True)
     (told,) = outbox(session, duplicate, "worker_duplicate")
     assert address(told) == "sms:13912345678" and f"以后请用编号{survivor.ticket_no}查进度" in told.payload["text"]
     page = case_page(staff, duplicate.ticket_no).get_data(as_text=True)
@@ -227,13 +231,58 @@ def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_
     undone = act(head, duplicate.ticket_no, "unmark_duplicate", reason="核实后是两个不同的班组")
     assert "已撤销重复标记" in flashed(head, undone)
     back = reload(session, duplicate)
-    assert back.duplicate_of_id is None and back.next_due_at is not None
+    assert back.duplicate_of_id is None and back.next_due_at is not None and back.status == "routed"
     assert {c: d["paused"] for c, d in back.deadlines.items()} == {c: False for c in running}
     assert outbox(session, duplicate, "worker_separated") != []
     assert received_tally(session) == 2
     steps = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.ticket_no == duplicate.ticket_no))]
     assert steps.count("case_action") == 2
-    assert [e.kind for e in back.events][-1] == "duplicate_unmarked"
+    assert [e.kind for e in back.events][-2:] == ["duplicate_unmarked", "clocks_resumed"]
+
+
+def test_a_double_click_marks_or_undoes_a_duplicate_once_and_the_second_is_refused(app, session, settings, users,
+                                                                                  lanshan_site):
+    survivor = routed(app, session, settings, lanshan_site)
+    duplicate = routed(app, session, settings, lanshan_site)
+    staff, head = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(head, users["head"])
+    shown = reload(session, duplicate).version
+    first = act(staff, duplicate.ticket_no, "mark_duplicate", shown, survivor=survivor.ticket_no, reason="重复")
+    assert "已标为重复投诉" in flashed(staff, first)
+    second = act(staff, duplicate.ticket_no, "mark_duplicate", shown, survivor=survivor.ticket_no, reason="重复")
+    assert second.status_code == 303 and "刚刚被其他人更新过" in flashed(staff, second)
+    assert len(outbox(session, duplicate, "worker_duplicate")) == 1
+    assert [e.kind for e in reload(session, duplicate).events].count("duplicate_marked") == 1
+
+    shown = reload(session, duplicate).version
+    first = act(head, duplicate.ticket_no, "unmark_duplicate", shown, reason="两个班组")
+    assert "已撤销重复标记" in flashed(head, first)
+    second = act(head, duplicate.ticket_no, "unmark_duplicate", shown, reason="两个班组")
+    assert "刚刚被其他人更新过" in flashed(head, second)
+    back = reload(session, duplicate)
+    assert back.status == "routed" and [e.kind for e in back.events].count("duplicate_unmarked") == 1
+    assert len(outbox(session, duplicate, "worker_separated")) == 1
+
+
+def test_a_duplicate_marked_after_acceptance_returns_to_accepted_with_its_clocks(app, session, settings, users,
+                                                                                lanshan_site):
+    survivor = routed(app, session, settings, lanshan_site)
+    duplicate = routed(app, session, settings, lanshan_site)
+    staff, head = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(head, users["head"])
+    act(staff, duplicate.ticket_no, "acknowledge")
+    act(staff, duplicate.ticket_no, "accept")
+    accepted = dict(reload(session, duplicate).deadlines)
+    assert reload(session, duplicate).status == "accepted"
+    act(staff, duplicate.ticket_no, "mark_duplicate", survivor=survivor.ticket_no, reason="重复")
+    page = case_page(staff, duplicate.ticket_no).get_data(as_text=True)
+    assert "/actions/resolve" not in page and "/actions/message" not in page  # final: nothing left to do on it
+    act(head, duplicate.ticket_no, "unmark_duplicate", reason="不是同一件事")
+    back = reload(session, duplicate)
+    assert back.status == "accepted" and set(back.deadlines) == set(accepted)
+    assert not any(d["paused"] for d in back.deadlines.values()) and back.next_due_at is not None
 
 
 @pytest.mark.parametrize("other, said", [
@@ -262,6 +311,25 @@ def test_a_complaint_of_another_worker_or_site_is_not_a_duplicate(app, client, s
     complaint = reload(session, case)
     assert complaint.duplicate_of_id is None and complaint.next_due_at is not None
     assert outbox(session, case, "worker_duplicate") == []
+
+
+# --- transfer (转办) ------------------------------------------------------------------------------------------
+
+
+def test_a_transfer_from_the_console_tells_the_worker_the_new_department_in_plain_words(app, session, users, case):
+    hrss = department(session, "371302", "hrss")
+    county = app.test_client()
+    login(county, users["county"])
+    done = act(county, case.ticket_no, "transfer", department_id=str(hrss.id), reason="属于劳动保障监察，内部分工")
+    assert "转办" in flashed(county, done)
+    assert reload(session, case).department_id == hrss.id
+    (told,) = outbox(session, case, "worker_transferred")
+    assert address(told) == "sms:13912345678"
+    assert told.payload["text"] == f"【清零】编号{case.ticket_no}已转给{hrss.name}办理，他们会尽快联系您。"
+    worker = app.test_client()
+    status = worker.post("/status", data={"csrf_token": csrf_token(worker.get("/status").text),
+                                          "ticket_no": case.ticket_no, "phone_last4": "5678"}).text
+    assert "已转给更合适的部门办理" in status and "内部分工" not in status
 
 
 # --- staff documents ----------------------------------------------------------------------------------------

@@ -97,6 +97,8 @@ class Status(StrEnum):
     CLOSED = "closed"
     RETURNED = "returned"
     REOPENED = "reopened"
+    # 重复投诉: final while it is one (its survivor carries the matter); undoing the mark restores the status it had.
+    DUPLICATE = "duplicate"
 
 
 class EventKind(StrEnum):

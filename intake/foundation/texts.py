@@ -40,6 +40,7 @@ STATUS_TEXT = {
     Status.CLOSED: "已结案",
     Status.RETURNED: "正在重新分派",
     Status.REOPENED: "已重新处理",
+    Status.DUPLICATE: "和您的另一件投诉是同一件事，合在一起办理",
 }
 
 # One worker's answer to 工资到手了吗 (ClaimLine.confirmation, None: not asked) and how it came, for staff.
