@@ -313,6 +313,44 @@ def test_a_complaint_of_another_worker_or_site_is_not_a_duplicate(app, client, s
     assert outbox(session, case, "worker_duplicate") == []
 
 
+# --- merges (并案) and their undoing ---------------------------------------------------------------------------
+
+
+def test_a_supervisor_undoes_a_merge_of_two_collectives_and_each_complaint_goes_back_where_it_was(
+        app, session, settings, users):
+    a, a2, b, b2 = (routed(app, session, settings, make_site(session, f"工地{n}", f"兰山区路{n}号"),
+                           phone=f"1380000000{n}") for n in range(4))
+    county, clerk = app.test_client(), app.test_client()
+    login(county, users["county"])
+    login(clerk, users["other_staff"])  # 兰山区人社局, which holds these cases
+    act(county, a.ticket_no, "merge_collective", other=a2.ticket_no, reason="同一包工头")
+    act(county, b.ticket_no, "merge_collective", other=b2.ticket_no, reason="同一劳务公司")
+    x, y = reload(session, a).collective_id, reload(session, b).collective_id
+    assert x != y and reload(session, a2).collective_id == x and reload(session, b2).collective_id == y
+    merged = act(county, a.ticket_no, "merge_collective", other=b.ticket_no, reason="包工头挂靠该劳务公司")
+    assert "共 4 件投诉" in flashed(county, merged)
+    assert {reload(session, c).collective_id for c in (a, a2, b, b2)} == {y}
+
+    assert "撤销并案" not in case_page(clerk, a.ticket_no).get_data(as_text=True)
+    assert act(clerk, a.ticket_no, "unmerge_collective", reason="查明不是").status_code == 403
+    assert {reload(session, c).collective_id for c in (a, a2, b, b2)} == {y}
+
+    undone = act(county, a2.ticket_no, "unmerge_collective", reason="查明包工头与劳务公司无关")
+    page = flashed(county, undone)
+    assert "已撤销并案" in page and "共 2 件投诉" in page
+    assert [reload(session, c).collective_id for c in (a, a2, b, b2)] == [x, x, y, y]
+    assert "共 2 件投诉" in case_page(county, b.ticket_no).get_data(as_text=True)
+    again = act(county, a2.ticket_no, "unmerge_collective", reason="再点一次")
+    assert "没有可以撤销的人工并案" in flashed(county, again)
+    assert [reload(session, c).collective_id for c in (a, a2, b, b2)] == [x, x, y, y]
+    steps = [d["step"] for d in session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "case_action"))]
+    assert steps.count("unmerge_collective") == 1
+    kinds = [e.kind for e in reload(session, a).events]
+    assert kinds[-1] == "collective_unmerged"
+    assert "/actions/unmerge_collective" not in case_page(county, a.ticket_no).get_data(as_text=True)
+    assert "/actions/split_collective" in case_page(county, a.ticket_no).get_data(as_text=True)
+
+
 # --- transfer (转办) ------------------------------------------------------------------------------------------
 
 

@@ -148,6 +148,8 @@ RULES: Mapping[CaseAction, Rule] = {
     A.MERGE_COLLECTIVE: Rule(OPEN - {Status.RECEIVED.value}, _merge),
     A.SPLIT_COLLECTIVE: Rule(OPEN, by_actor(routing.split, with_context=False),
                              when=lambda c, _p: c.collective_id is not None),
+    A.UNMERGE_COLLECTIVE: Rule(OPEN, by_actor(routing.unmerge, with_context=False),
+                               when=lambda c, _p: routing.last_merge(c) is not None),
     A.CO_FUNDS: Rule(OPEN, co_steps.funds_released),
     A.CO_PAYMENT_STATUS: Rule(OPEN, co_steps.payment_status),
     A.CO_REPLY: Rule(OPEN, co_steps.reply),

@@ -154,6 +154,7 @@ class EventKind(StrEnum):
     COLLECTIVE_FLAGGED = "collective_flagged"
     COLLECTIVE_MERGED = "collective_merged"
     COLLECTIVE_SPLIT = "collective_split"
+    COLLECTIVE_UNMERGED = "collective_unmerged"  # a manual merge undone (data: merge, the key of the merge undone)
     CO_HANDLER_NOTIFIED = "co_handler_notified"
     # 挂牌督办 (by routing's rules or by hand) and its deadline passing.
     SUPERVISED = "supervised"
