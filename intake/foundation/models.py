@@ -117,6 +117,7 @@ class EventKind(StrEnum):
     CLOSED = Status.CLOSED.value
     RETURNED = Status.RETURNED.value
     REOPENED = Status.REOPENED.value
+    DUPLICATE = Status.DUPLICATE.value  # the mark itself is written as DUPLICATE_MARKED, a kind of its own
     # Transitions with a kind of their own: 转办 (to routed), 立案 (to investigating); the first measures move a
     # case to in_progress, later ones are recorded without a status change.
     TRANSFERRED = "transferred"

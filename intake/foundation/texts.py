@@ -76,6 +76,7 @@ EVENT_LABELS = {
     EventKind.SUPERVISION_OVERDUE: "督办超期", EventKind.APPROVAL_REQUESTED: "提交申请",
     EventKind.APPROVAL_DECIDED: "审批", EventKind.WORKER_MESSAGED: "发消息给工人", EventKind.WORKER_WROTE: "工人留言", EventKind.NOTE_ADDED: "内部备注",
     EventKind.ASSIGNED: "承办人", EventKind.DUPLICATE_MARKED: "标为重复投诉",
+    EventKind.DUPLICATE: "重复投诉",
     EventKind.DUPLICATE_UNMARKED: "撤销重复标记", EventKind.DUPLICATE_JOINED: "重复投诉并入本案",
     EventKind.PAYMENT_CONFIRMED: "工人确认到手", EventKind.PAYMENT_DISPUTED: "工人反映未到手",
     EventKind.CONFIRMATION_REMINDED: "提醒工人确认",
