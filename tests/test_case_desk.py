@@ -16,7 +16,16 @@ from sqlalchemy import func, select
 
 from intake.delivery.outbox import address
 from intake.enforcement.evidence import verify
-from intake.foundation.models import Attachment, AuditEntry, CannedReply, Complaint, DailyTally, StaffUser, utcnow
+from intake.foundation.models import (
+    Attachment,
+    AuditEntry,
+    CannedReply,
+    Complaint,
+    DailyTally,
+    Finding,
+    StaffUser,
+    utcnow,
+)
 from intake.registry.directory import department
 from tests.helpers import (
     act,
@@ -504,15 +513,15 @@ BACKLOG = """来源,原编号,收到日期,所在区县,承办部门,工人姓�
 """
 
 
-def test_backlog_and_survey_cases_come_in_with_their_dates_departments_and_overdue_clocks(
+def test_backlog_rows_come_in_as_cases_with_their_dates_and_survey_rows_go_to_the_register_of_findings(
         app, client, session, settings, users, tmp_path):
     recent = (utcnow() - timedelta(days=1)).astimezone(ZoneInfo(settings.calendar.timezone)).date()
     sheet = tmp_path / "backlog.csv"
-    sheet.write_text(BACKLOG.format(recent=recent.isoformat()), encoding="utf-8")
+    sheet.write_bytes(BACKLOG.format(recent=recent.isoformat()).encode("gb18030"))  # as Excel saves it in China
     result = invoke(app, "backlog", "import", str(sheet))
     assert result.exit_code == 0, result.output
-    assert "已导入 2 件" in result.output
-    old, found = session.scalars(select(Complaint).order_by(Complaint.id)).all()
+    assert "已导入陈案 1 件，摸排线索 1 条" in result.output
+    (old,) = session.scalars(select(Complaint).order_by(Complaint.id)).all()  # the 摸排 row is no case
 
     assert (old.channel, old.status, old.department.name) == ("backlog", "routed", department(
         session, "371302", "housing").name)
@@ -523,26 +532,26 @@ def test_backlog_and_survey_cases_come_in_with_their_dates_departments_and_overd
     overdue = [e for e in old.events if e.kind == "clock_overdue"]
     assert overdue and all(e.data["imported"] for e in overdue)
     assert outbox(session, old) == []  # no card and no message for an old case coming in
-    assert (found.channel, found.department.name, found.amount, found.workers) == (
-        "survey", department(session, "371302", "hrss").name, 80000, 5)
-    (handed_over,) = [e for e in found.events if e.kind == "routed"]
-    assert handed_over.actor == "system:import" and "发现人：县人社局监察大队张三" in handed_over.note
+    (found,) = session.scalars(select(Finding)).all()
+    assert (found.jurisdiction_code, found.place, found.employer, found.amount, found.workers, found.found_on,
+            found.found_by, found.status) == ("371302", "沂河路厂房", "某建材厂", 80000, 5, recent,
+                                              "县人社局监察大队张三", "open")
 
     login(client, users["staff"])
     page = case_page(client, old.ticket_no).get_data(as_text=True)
     assert "陈案导入" in page and "原编号兰山2025-017" in page
+    assert "某建材厂" in client.get("/console/findings").get_data(as_text=True)
     county = app.test_client()
     login(county, users["county"])
     ledger = exported(app, county, "/console/ledger.csv", start="2025-01-01").data.decode("utf-8-sig")
     header, *rows = list(csv.reader(io.StringIO(ledger)))
     by_ticket = {r[header.index("投诉编号")]: r for r in rows}
     assert by_ticket[old.ticket_no][header.index("来源渠道")] == "陈案导入"
-    assert by_ticket[found.ticket_no][header.index("来源渠道")] == "摸排发现"
     assert by_ticket[old.ticket_no][header.index("收到时间")].startswith("2025-03-02")
 
     again = invoke(app, "backlog", "import", str(sheet))
-    assert "已导入 0 件，之前已导入 2 件" in again.output
-    assert len(session.scalars(select(Complaint)).all()) == 2
+    assert "已导入陈案 0 件，摸排线索 0 条，之前已导入 2 行" in again.output
+    assert len(session.scalars(select(Complaint)).all()) == 1 and len(session.scalars(select(Finding)).all()) == 1
 
 
 def test_a_backlog_file_with_a_bad_row_imports_nothing_and_says_where(app, session, tmp_path):
@@ -570,7 +579,7 @@ def test_the_city_administrator_imports_backlog_from_the_console_and_a_bad_file_
     assert session.scalars(select(Complaint)).all() == []
     done = client.post("/console/backlog", content_type="multipart/form-data", data={
         "csrf_token": csrf_token(page), "file": (BytesIO(sheet.encode()), "b.csv")})
-    assert "已导入 1 件" in flashed(client, done)
+    assert "已导入陈案 1 件" in flashed(client, done)
     (imported,) = session.scalars(select(Complaint)).all()
     assert (imported.channel, imported.amount) == ("backlog", 9000)
     assert "backlog_import" in [e.action for e in session.scalars(select(AuditEntry))]

@@ -1168,3 +1168,35 @@ class CannedReply(Base):
     text: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Finding(Base):
+    """摸排: hidden arrears found in an inspection, before any worker complained (intake.case.findings). A register
+    of its own, not a case: it becomes one (status "case", the complaint linked) or is closed as resolved on the
+    spot ("resolved", with the amount paid). `reference` is the original register's number of an imported row,
+    unique per county, so importing the same file again adds nothing."""
+
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "reference", name="uq_findings_county_reference"),
+                      Index("ix_findings_jurisdiction_code_status", "jurisdiction_code", "status"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    place: Mapped[str | None] = mapped_column(String(300))  # where, when the site is not registered
+    employer: Mapped[str] = mapped_column(String(300))
+    amount: Mapped[int | None] = mapped_column(BigInteger)  # estimated, yuan
+    workers: Mapped[int | None] = mapped_column(Integer)  # estimated
+    found_by: Mapped[str] = mapped_column(String(100))
+    found_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | case | resolved
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    amount_paid: Mapped[int | None] = mapped_column(BigInteger)  # resolved on the spot
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    closed_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    jurisdiction: Mapped[Jurisdiction] = relationship()
+    site: Mapped[Site | None] = relationship()
+    complaint: Mapped[Complaint | None] = relationship()
