@@ -24,6 +24,7 @@ from intake.foundation.models import (
     DailyTally,
     Finding,
     StaffUser,
+    Timer,
     utcnow,
 )
 from intake.registry.directory import department
@@ -292,6 +293,27 @@ def test_a_duplicate_marked_after_acceptance_returns_to_accepted_with_its_clocks
     back = reload(session, duplicate)
     assert back.status == "accepted" and set(back.deadlines) == set(accepted)
     assert not any(d["paused"] for d in back.deadlines.values()) and back.next_due_at is not None
+
+
+def test_a_supervised_duplicate_gets_its_supervision_deadline_back_when_the_mark_is_undone(
+        app, session, settings, users, lanshan_site):
+    survivor = routed(app, session, settings, lanshan_site)
+    duplicate = routed(app, session, settings, lanshan_site)
+    county = app.test_client()
+    login(county, users["county"])
+    due = (utcnow() + timedelta(days=30)).date().isoformat()
+    act(county, duplicate.ticket_no, "supervise", due=due, reason="涉及农民工较多")
+    act(county, duplicate.ticket_no, "mark_duplicate", survivor=survivor.ticket_no, reason="重复")
+
+    def supervision(complaint) -> list[bool]:
+        """Whether each pending 挂牌督办 timer would fire for the case as it is now (set for its version)."""
+        back = reload(session, complaint)
+        return [t.version == back.version for t in session.scalars(select(Timer).where(
+            Timer.complaint_id == complaint.id, Timer.clock == "supervise:due", Timer.state == "pending"))]
+
+    assert supervision(duplicate) == [False]  # a duplicate is not chased
+    act(county, duplicate.ticket_no, "unmark_duplicate", reason="不是同一件事")
+    assert supervision(duplicate) == [True]
 
 
 @pytest.mark.parametrize("other, said", [

@@ -14,6 +14,7 @@ from intake.foundation.transitions import record, transition
 from .cases import CaseContext, CaseError
 from .clocks import pause_clocks, resume_clocks
 from .notices import tell_worker
+from .timers import PENDING, clock_name, is_sticky, open_timers
 
 
 def _same_worker(one: Complaint, other: Complaint) -> bool:
@@ -74,5 +75,8 @@ def unmark_duplicate(session: Session, complaint: Complaint, ctx: CaseContext, *
                        note=f"不再是{survivor.ticket_no}的重复投诉：{reason}", data={"survivor": survivor.ticket_no})
     if marked.data.get("paused"):  # clocks already waiting for the worker's material before the mark keep waiting
         resume_clocks(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks, actor=actor, duplicate=True)
+    for timer in open_timers(session, complaint.id):  # 挂牌督办 and the other standing deadlines carry on
+        if timer.state == PENDING and is_sticky(clock_name(timer.clock)):
+            timer.version = complaint.version
     tell_worker(session, ctx.settings, complaint, "separated", ctx.now)
     return event
