@@ -128,6 +128,10 @@ def test_resolved_on_the_spot_records_the_amount_and_the_figures_and_ledger_coun
     first = findings(session)[0]
     assert (first.status, first.amount_paid, first.complaint_id) == ("resolved", 90000, None)
     assert audited(session).count("finding_resolved") == 1
+    admin = app.test_client()
+    login(admin, users["admin"])
+    log = admin.get("/console/audit").get_data(as_text=True)
+    assert "摸排线索当场解决" in log and "摸排线索立案" in log and "登记摸排线索" in log
 
     dashboard = client.get("/console/dashboard").get_data(as_text=True)
     line = dashboard.split('id="findings"')[1].split("</p>")[0]
