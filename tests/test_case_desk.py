@@ -16,7 +16,17 @@ from sqlalchemy import func, select
 
 from intake.delivery.outbox import address
 from intake.enforcement.evidence import verify
-from intake.foundation.models import Attachment, AuditEntry, CannedReply, Complaint, DailyTally, StaffUser, utcnow
+from intake.foundation.models import (
+    Attachment,
+    AuditEntry,
+    CannedReply,
+    Complaint,
+    DailyTally,
+    Finding,
+    StaffUser,
+    Timer,
+    utcnow,
+)
 from intake.registry.directory import department
 from tests.helpers import (
     act,
@@ -211,8 +221,12 @@ def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_
     assert "已标为重复投诉" in flashed(staff, done)
     assert received_tally(session) == 1  # one matter, counted once in the 两个清零 figures
     marked = reload(session, duplicate)
-    assert marked.duplicate_of_id == survivor.id and marked.next_due_at is None
+    assert marked.duplicate_of_id == survivor.id and marked.next_due_at is None and marked.status == "duplicate"
     assert all(d["paused"] for d in marked.deadlines.values())
+    queue = staff.get("/console/").get_data(as_text=True)
+    assert f'class="ticket" href="/console/cases/{survivor.ticket_no}"' in queue
+    assert f'class="ticket" href="/console/cases/{duplicate.ticket_no}"' not in queue  # no longer an open case
+    assert "重复投诉" in case_page(staff, duplicate.ticket_no).get_data(as_text=True)
     (told,) = outbox(session, duplicate, "worker_duplicate")
     assert address(told) == "sms:13912345678" and f"以后请用编号{survivor.ticket_no}查进度" in told.payload["text"]
     page = case_page(staff, duplicate.ticket_no).get_data(as_text=True)
@@ -227,13 +241,79 @@ def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_
     undone = act(head, duplicate.ticket_no, "unmark_duplicate", reason="核实后是两个不同的班组")
     assert "已撤销重复标记" in flashed(head, undone)
     back = reload(session, duplicate)
-    assert back.duplicate_of_id is None and back.next_due_at is not None
+    assert back.duplicate_of_id is None and back.next_due_at is not None and back.status == "routed"
     assert {c: d["paused"] for c, d in back.deadlines.items()} == {c: False for c in running}
     assert outbox(session, duplicate, "worker_separated") != []
     assert received_tally(session) == 2
     steps = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.ticket_no == duplicate.ticket_no))]
     assert steps.count("case_action") == 2
-    assert [e.kind for e in back.events][-1] == "duplicate_unmarked"
+    assert [e.kind for e in back.events][-2:] == ["duplicate_unmarked", "clocks_resumed"]
+
+
+def test_a_double_click_marks_or_undoes_a_duplicate_once_and_the_second_is_refused(app, session, settings, users,
+                                                                                  lanshan_site):
+    survivor = routed(app, session, settings, lanshan_site)
+    duplicate = routed(app, session, settings, lanshan_site)
+    staff, head = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(head, users["head"])
+    shown = reload(session, duplicate).version
+    first = act(staff, duplicate.ticket_no, "mark_duplicate", shown, survivor=survivor.ticket_no, reason="重复")
+    assert "已标为重复投诉" in flashed(staff, first)
+    second = act(staff, duplicate.ticket_no, "mark_duplicate", shown, survivor=survivor.ticket_no, reason="重复")
+    assert second.status_code == 303 and "刚刚被其他人更新过" in flashed(staff, second)
+    assert len(outbox(session, duplicate, "worker_duplicate")) == 1
+    assert [e.kind for e in reload(session, duplicate).events].count("duplicate_marked") == 1
+
+    shown = reload(session, duplicate).version
+    first = act(head, duplicate.ticket_no, "unmark_duplicate", shown, reason="两个班组")
+    assert "已撤销重复标记" in flashed(head, first)
+    second = act(head, duplicate.ticket_no, "unmark_duplicate", shown, reason="两个班组")
+    assert "刚刚被其他人更新过" in flashed(head, second)
+    back = reload(session, duplicate)
+    assert back.status == "routed" and [e.kind for e in back.events].count("duplicate_unmarked") == 1
+    assert len(outbox(session, duplicate, "worker_separated")) == 1
+
+
+def test_a_duplicate_marked_after_acceptance_returns_to_accepted_with_its_clocks(app, session, settings, users,
+                                                                                lanshan_site):
+    survivor = routed(app, session, settings, lanshan_site)
+    duplicate = routed(app, session, settings, lanshan_site)
+    staff, head = app.test_client(), app.test_client()
+    login(staff, users["staff"])
+    login(head, users["head"])
+    act(staff, duplicate.ticket_no, "acknowledge")
+    act(staff, duplicate.ticket_no, "accept")
+    accepted = dict(reload(session, duplicate).deadlines)
+    assert reload(session, duplicate).status == "accepted"
+    act(staff, duplicate.ticket_no, "mark_duplicate", survivor=survivor.ticket_no, reason="重复")
+    page = case_page(staff, duplicate.ticket_no).get_data(as_text=True)
+    assert "/actions/resolve" not in page and "/actions/message" not in page  # final: nothing left to do on it
+    act(head, duplicate.ticket_no, "unmark_duplicate", reason="不是同一件事")
+    back = reload(session, duplicate)
+    assert back.status == "accepted" and set(back.deadlines) == set(accepted)
+    assert not any(d["paused"] for d in back.deadlines.values()) and back.next_due_at is not None
+
+
+def test_a_supervised_duplicate_gets_its_supervision_deadline_back_when_the_mark_is_undone(
+        app, session, settings, users, lanshan_site):
+    survivor = routed(app, session, settings, lanshan_site)
+    duplicate = routed(app, session, settings, lanshan_site)
+    county = app.test_client()
+    login(county, users["county"])
+    due = (utcnow() + timedelta(days=30)).date().isoformat()
+    act(county, duplicate.ticket_no, "supervise", due=due, reason="涉及农民工较多")
+    act(county, duplicate.ticket_no, "mark_duplicate", survivor=survivor.ticket_no, reason="重复")
+
+    def supervision(complaint) -> list[bool]:
+        """Whether each pending 挂牌督办 timer would fire for the case as it is now (set for its version)."""
+        back = reload(session, complaint)
+        return [t.version == back.version for t in session.scalars(select(Timer).where(
+            Timer.complaint_id == complaint.id, Timer.clock == "supervise:due", Timer.state == "pending"))]
+
+    assert supervision(duplicate) == [False]  # a duplicate is not chased
+    act(county, duplicate.ticket_no, "unmark_duplicate", reason="不是同一件事")
+    assert supervision(duplicate) == [True]
 
 
 @pytest.mark.parametrize("other, said", [
@@ -262,6 +342,63 @@ def test_a_complaint_of_another_worker_or_site_is_not_a_duplicate(app, client, s
     complaint = reload(session, case)
     assert complaint.duplicate_of_id is None and complaint.next_due_at is not None
     assert outbox(session, case, "worker_duplicate") == []
+
+
+# --- merges (并案) and their undoing ---------------------------------------------------------------------------
+
+
+def test_a_supervisor_undoes_a_merge_of_two_collectives_and_each_complaint_goes_back_where_it_was(
+        app, session, settings, users):
+    a, a2, b, b2 = (routed(app, session, settings, make_site(session, f"工地{n}", f"兰山区路{n}号"),
+                           phone=f"1380000000{n}") for n in range(4))
+    county, clerk = app.test_client(), app.test_client()
+    login(county, users["county"])
+    login(clerk, users["other_staff"])  # 兰山区人社局, which holds these cases
+    act(county, a.ticket_no, "merge_collective", other=a2.ticket_no, reason="同一包工头")
+    act(county, b.ticket_no, "merge_collective", other=b2.ticket_no, reason="同一劳务公司")
+    x, y = reload(session, a).collective_id, reload(session, b).collective_id
+    assert x != y and reload(session, a2).collective_id == x and reload(session, b2).collective_id == y
+    merged = act(county, a.ticket_no, "merge_collective", other=b.ticket_no, reason="包工头挂靠该劳务公司")
+    assert "共 4 件投诉" in flashed(county, merged)
+    assert {reload(session, c).collective_id for c in (a, a2, b, b2)} == {y}
+
+    assert "撤销并案" not in case_page(clerk, a.ticket_no).get_data(as_text=True)
+    assert act(clerk, a.ticket_no, "unmerge_collective", reason="查明不是").status_code == 403
+    assert {reload(session, c).collective_id for c in (a, a2, b, b2)} == {y}
+
+    undone = act(county, a2.ticket_no, "unmerge_collective", reason="查明包工头与劳务公司无关")
+    page = flashed(county, undone)
+    assert "已撤销并案" in page and "共 2 件投诉" in page
+    assert [reload(session, c).collective_id for c in (a, a2, b, b2)] == [x, x, y, y]
+    assert "共 2 件投诉" in case_page(county, b.ticket_no).get_data(as_text=True)
+    again = act(county, a2.ticket_no, "unmerge_collective", reason="再点一次")
+    assert "没有可以撤销的人工并案" in flashed(county, again)
+    assert [reload(session, c).collective_id for c in (a, a2, b, b2)] == [x, x, y, y]
+    steps = [d["step"] for d in session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "case_action"))]
+    assert steps.count("unmerge_collective") == 1
+    kinds = [e.kind for e in reload(session, a).events]
+    assert kinds[-1] == "collective_unmerged"
+    assert "/actions/unmerge_collective" not in case_page(county, a.ticket_no).get_data(as_text=True)
+    assert "/actions/split_collective" in case_page(county, a.ticket_no).get_data(as_text=True)
+
+
+# --- transfer (转办) ------------------------------------------------------------------------------------------
+
+
+def test_a_transfer_from_the_console_tells_the_worker_the_new_department_in_plain_words(app, session, users, case):
+    hrss = department(session, "371302", "hrss")
+    county = app.test_client()
+    login(county, users["county"])
+    done = act(county, case.ticket_no, "transfer", department_id=str(hrss.id), reason="属于劳动保障监察，内部分工")
+    assert "转办" in flashed(county, done)
+    assert reload(session, case).department_id == hrss.id
+    (told,) = outbox(session, case, "worker_transferred")
+    assert address(told) == "sms:13912345678"
+    assert told.payload["text"] == f"【清零】编号{case.ticket_no}已转给{hrss.name}办理，他们会尽快联系您。"
+    worker = app.test_client()
+    status = worker.post("/status", data={"csrf_token": csrf_token(worker.get("/status").text),
+                                          "ticket_no": case.ticket_no, "phone_last4": "5678"}).text
+    assert "已转给更合适的部门办理" in status and "内部分工" not in status
 
 
 # --- staff documents ----------------------------------------------------------------------------------------
@@ -398,15 +535,15 @@ BACKLOG = """来源,原编号,收到日期,所在区县,承办部门,工人姓�
 """
 
 
-def test_backlog_and_survey_cases_come_in_with_their_dates_departments_and_overdue_clocks(
+def test_backlog_rows_come_in_as_cases_with_their_dates_and_survey_rows_go_to_the_register_of_findings(
         app, client, session, settings, users, tmp_path):
     recent = (utcnow() - timedelta(days=1)).astimezone(ZoneInfo(settings.calendar.timezone)).date()
     sheet = tmp_path / "backlog.csv"
-    sheet.write_text(BACKLOG.format(recent=recent.isoformat()), encoding="utf-8")
+    sheet.write_bytes(BACKLOG.format(recent=recent.isoformat()).encode("gb18030"))  # as Excel saves it in China
     result = invoke(app, "backlog", "import", str(sheet))
     assert result.exit_code == 0, result.output
-    assert "已导入 2 件" in result.output
-    old, found = session.scalars(select(Complaint).order_by(Complaint.id)).all()
+    assert "已导入陈案 1 件，摸排线索 1 条" in result.output
+    (old,) = session.scalars(select(Complaint).order_by(Complaint.id)).all()  # the 摸排 row is no case
 
     assert (old.channel, old.status, old.department.name) == ("backlog", "routed", department(
         session, "371302", "housing").name)
@@ -417,26 +554,26 @@ def test_backlog_and_survey_cases_come_in_with_their_dates_departments_and_overd
     overdue = [e for e in old.events if e.kind == "clock_overdue"]
     assert overdue and all(e.data["imported"] for e in overdue)
     assert outbox(session, old) == []  # no card and no message for an old case coming in
-    assert (found.channel, found.department.name, found.amount, found.workers) == (
-        "survey", department(session, "371302", "hrss").name, 80000, 5)
-    (handed_over,) = [e for e in found.events if e.kind == "routed"]
-    assert handed_over.actor == "system:import" and "发现人：县人社局监察大队张三" in handed_over.note
+    (found,) = session.scalars(select(Finding)).all()
+    assert (found.jurisdiction_code, found.place, found.employer, found.amount, found.workers, found.found_on,
+            found.found_by, found.status) == ("371302", "沂河路厂房", "某建材厂", 80000, 5, recent,
+                                              "县人社局监察大队张三", "open")
 
     login(client, users["staff"])
     page = case_page(client, old.ticket_no).get_data(as_text=True)
     assert "陈案导入" in page and "原编号兰山2025-017" in page
+    assert "某建材厂" in client.get("/console/findings").get_data(as_text=True)
     county = app.test_client()
     login(county, users["county"])
     ledger = exported(app, county, "/console/ledger.csv", start="2025-01-01").data.decode("utf-8-sig")
     header, *rows = list(csv.reader(io.StringIO(ledger)))
     by_ticket = {r[header.index("投诉编号")]: r for r in rows}
     assert by_ticket[old.ticket_no][header.index("来源渠道")] == "陈案导入"
-    assert by_ticket[found.ticket_no][header.index("来源渠道")] == "摸排发现"
     assert by_ticket[old.ticket_no][header.index("收到时间")].startswith("2025-03-02")
 
     again = invoke(app, "backlog", "import", str(sheet))
-    assert "已导入 0 件，之前已导入 2 件" in again.output
-    assert len(session.scalars(select(Complaint)).all()) == 2
+    assert "已导入陈案 0 件，摸排线索 0 条，之前已导入 2 行" in again.output
+    assert len(session.scalars(select(Complaint)).all()) == 1 and len(session.scalars(select(Finding)).all()) == 1
 
 
 def test_a_backlog_file_with_a_bad_row_imports_nothing_and_says_where(app, session, tmp_path):
@@ -464,7 +601,7 @@ def test_the_city_administrator_imports_backlog_from_the_console_and_a_bad_file_
     assert session.scalars(select(Complaint)).all() == []
     done = client.post("/console/backlog", content_type="multipart/form-data", data={
         "csrf_token": csrf_token(page), "file": (BytesIO(sheet.encode()), "b.csv")})
-    assert "已导入 1 件" in flashed(client, done)
+    assert "已导入陈案 1 件" in flashed(client, done)
     (imported,) = session.scalars(select(Complaint)).all()
     assert (imported.channel, imported.amount) == ("backlog", 9000)
     assert "backlog_import" in [e.action for e in session.scalars(select(AuditEntry))]

@@ -12,7 +12,8 @@ from intake.foundation.models import utcnow
 from ..runtime import services
 
 
-@click.group("backlog", help="Earlier cases (陈案积案) and hidden arrears found in 摸排, imported as complaints.")
+@click.group("backlog", help="Earlier cases (陈案积案), imported as complaints, and hidden arrears found in "
+                                        "摸排, imported into the register of findings.")
 def backlog_group() -> None:
     pass
 
@@ -34,6 +35,6 @@ def backlog_import(file: Path) -> None:
     if report.failed:
         click.echo("有错误，没有导入任何案件。请改正后重新导入。", err=True)
         raise click.exceptions.Exit(1)
-    click.echo(f"已导入 {len(report.created)} 件，之前已导入 {report.already} 件。")
+    click.echo(f"已导入陈案 {len(report.created)} 件，摸排线索 {report.findings} 条，之前已导入 {report.already} 行。")
     for ticket in report.created:
         click.echo(ticket)

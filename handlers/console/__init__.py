@@ -12,6 +12,7 @@ from . import (  # noqa: F401 (routes)
     dashboard,
     dead_letters,
     employers,
+    findings,
     ledger,
     oral_record,
     petitions,

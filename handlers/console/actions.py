@@ -189,6 +189,8 @@ FORMS: Mapping[CaseAction, Form] = {
     A.MERGE_COLLECTIVE: Form("并入集体欠薪案件", (Field("other", "同一集体的另一投诉编号", "text"),
                                             Field(REASON, "合并理由", "textarea"))),
     A.SPLIT_COLLECTIVE: Form("移出集体欠薪案件", (Field(REASON, "移出理由", "textarea"),), danger=True),
+    A.UNMERGE_COLLECTIVE: Form("撤销并案", (Field(REASON, "撤销理由", "textarea"),), danger=True,
+                               done="已撤销并案，各投诉已恢复到合并前的分组"),
     A.CO_FUNDS: Form("记录资金拨付（协办）", (Field("amount", "拨付金额（元）", "number"), Field("paid_on", "拨付日期", "date"),
                                       Field("to_whom", "拨付对象（如建设单位、总承包单位）")),
                      params=lambda v, _ctx: {"amount": _amount(v["amount"], "拨付金额"), "paid_on": _day(v["paid_on"]),

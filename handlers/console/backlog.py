@@ -1,5 +1,5 @@
 """陈案积案 and 摸排 import from the console, for the city administrator: the same import as `qingling backlog
-import` (intake.case.backlog), one upload, all rows or none."""
+import` (intake.case.backlog), one upload, all rows or none; 摸排 rows go to the register of findings."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -39,7 +39,9 @@ def backlog_import():
         problems = [report.file_error] if report.file_error else report.errors[:SHOWN_ERRORS]
         flash("有错误，没有导入任何案件：" + "；".join(problems), "error")
         return back
-    record("backlog_import", filename=upload.filename[:200], created=len(report.created), already=report.already)
+    record("backlog_import", filename=upload.filename[:200], created=len(report.created), findings=report.findings,
+           already=report.already)
     db().commit()
-    flash(f"已导入 {len(report.created)} 件，之前已导入 {report.already} 件。已派给各承办部门，待签收。", "ok")
+    flash(f"已导入陈案 {len(report.created)} 件（已派给各承办部门，待签收），摸排线索 {report.findings} 条"
+          f"（见摸排线索），之前已导入 {report.already} 行。", "ok")
     return back

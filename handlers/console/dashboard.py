@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from flask import render_template, request
 from sqlalchemy import select
 
+from intake.case import findings as finding_register
 from intake.foundation.models import Department, Industry, utcnow
 from intake.foundation.texts import when_text
 from intake.registry.directory import counties
@@ -91,7 +92,7 @@ def dashboard():
     }
     return render_template(
         "console/dashboard.html", filters=filters, args=filter_args(filters), found=found, charts=charts,
-        warnings=warnings.counts(db(), scope()),
+        warnings=warnings.counts(db(), scope()), findings=finding_register.totals(db(), scope(), filters.county),
         targets=figures.clear_targets(db(), scope(), filters, settings.targets, day, tz),
         supervised=figures.supervised(db(), scope(), filters, tz),
         collective=figures.collective_and_urgent(db(), scope(), filters, tz),

@@ -8,6 +8,7 @@ STATUS_LABELS = {
     Status.ACCEPTED.value: "已受理", Status.REJECTED.value: "不予受理", Status.IN_PROGRESS.value: "办理中",
     Status.INVESTIGATING.value: "立案调查", Status.RESOLVED.value: "已办结待确认", Status.CLOSED.value: "已销号",
     Status.RETURNED.value: "已退回", Status.REOPENED.value: "重新办理",
+    Status.DUPLICATE.value: "重复投诉",
 }
 CHANNEL_LABELS = {Channel.WEB.value: "扫码/网页", Channel.WECHAT.value: "微信公众号", Channel.SMS.value: "短信",
                   Channel.PHONE.value: "电话", Channel.WALK_IN.value: "来访", Channel.WARNING.value: "预警转案",

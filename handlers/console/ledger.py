@@ -14,6 +14,7 @@ from pathlib import Path
 
 from flask import Flask, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 
+from intake.case import findings
 from intake.foundation.models import utcnow
 from intake.foundation.texts import when_text
 from intake.supervision import exports, ledger, report
@@ -36,7 +37,9 @@ def ledger_exporter(app: Flask) -> exports.Exporter:
     return exports.Exporter(Path(app.instance_path) / "exports", LABELS, settings.calendar.timezone,
                             timedelta(hours=settings.worker.export_keep_hours),
                             extra={"ledger_warnings_csv": exports.Sheet("预警", warnings.LEDGER_HEADER,
-                                                                        warnings.ledger_rows)})
+                                                                        warnings.ledger_rows),
+                                   "ledger_findings_csv": exports.Sheet("摸排线索", findings.LEDGER_HEADER,
+                                                                        findings.ledger_rows)})
 
 
 def send_export(out, name: str, mimetype: str, what: str, rows: int, **detail):
@@ -63,7 +66,7 @@ def ledger_xlsx():
 @staff_view("export")
 def ledger_csv():
     sheet = request.args.get("sheet")
-    return _ask(f"ledger_{sheet}_csv" if sheet in ("lines", "warnings") else "ledger_csv", read_filters())
+    return _ask(f"ledger_{sheet}_csv" if sheet in ("lines", "warnings", "findings") else "ledger_csv", read_filters())
 
 
 @bp.post("/exports")

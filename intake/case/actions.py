@@ -33,7 +33,7 @@ def reaching(to: Status) -> frozenset[str]:
 
 
 # Stages of a case, each derived from the moves it allows.
-OPEN = frozenset(s.value for s in Status) - {Status.CLOSED.value}
+OPEN = frozenset(s.value for s in Status) - {Status.CLOSED.value, Status.DUPLICATE.value}
 WORKING = reaching(Status.RESOLVED)                       # accepted and not yet resolved: may be resolved
 HELD = reaching(Status.ACKNOWLEDGED) | reaching(Status.ACCEPTED) | WORKING  # a department holds it, unfinished
 RETURNABLE = reaching(Status.RETURNED)
@@ -122,7 +122,7 @@ RULES: Mapping[CaseAction, Rule] = {
     A.WAIT: Rule(OPEN, by_actor(cases.wait_for_worker),
                  when=lambda c, _p: bool(c.next_due_at) and not clocks_paused(c)),
     A.MATERIAL: Rule(OPEN, by_actor(cases.material_received),
-                     when=lambda c, _p: clocks_paused(c) and c.duplicate_of_id is None),
+                     when=lambda c, _p: clocks_paused(c)),
     A.MEASURES: Rule(WORKING, by_actor(cases.record_measures)),
     A.INVESTIGATE: Rule(reaching(Status.INVESTIGATING), by_actor(cases.open_investigation)),
     A.CLAIM_LINE: Rule(OPEN, by_actor(cases.add_claim_line, with_context=False)),
@@ -143,12 +143,13 @@ RULES: Mapping[CaseAction, Rule] = {
     A.ASSIGN: Rule(HELD, _assign),
     A.RELEASE: Rule(HELD, by_actor(cases.assign, officer=None), when=lambda c, _p: c.officer_id is not None),
     A.NOTE: Rule(frozenset(s.value for s in Status), by_actor(cases.add_note)),
-    A.MARK_DUPLICATE: Rule(HELD, _mark_duplicate, when=lambda c, _p: c.duplicate_of_id is None),
-    A.UNMARK_DUPLICATE: Rule(OPEN, by_actor(duplicates.unmark_duplicate),
-                             when=lambda c, _p: c.duplicate_of_id is not None),
+    A.MARK_DUPLICATE: Rule(reaching(Status.DUPLICATE), _mark_duplicate),
+    A.UNMARK_DUPLICATE: Rule(frozenset({Status.DUPLICATE.value}), by_actor(duplicates.unmark_duplicate)),
     A.MERGE_COLLECTIVE: Rule(OPEN - {Status.RECEIVED.value}, _merge),
     A.SPLIT_COLLECTIVE: Rule(OPEN, by_actor(routing.split, with_context=False),
                              when=lambda c, _p: c.collective_id is not None),
+    A.UNMERGE_COLLECTIVE: Rule(OPEN, by_actor(routing.unmerge, with_context=False),
+                               when=lambda c, _p: routing.last_merge(c) is not None),
     A.CO_FUNDS: Rule(OPEN, co_steps.funds_released),
     A.CO_PAYMENT_STATUS: Rule(OPEN, co_steps.payment_status),
     A.CO_REPLY: Rule(OPEN, co_steps.reply),

@@ -1,9 +1,11 @@
 """陈案积案 and 摸排: cases that existed before this service (a county's old register of unfinished arrears cases)
-and hidden arrears found in inspections, imported from a spreadsheet as complaints, so the 两个清零 figures and the
-ledger count them with every other case.
+and hidden arrears found in inspections, imported from one spreadsheet, so the 两个清零 figures and the ledger
+count them.
 
-Each row becomes a complaint of channel "backlog" or "survey", dated when it was first received, handed to its
-department (待签收) and marked as imported, with its clocks computed from that date (intake.case.clocks.
+A 摸排 row goes to the register of findings (intake.case.findings), not to the cases: its site (a registered site
+of that name in the county, else the name as the place), employer, estimates and finder, found on its date, open
+until staff make it a case or close it as resolved on the spot. Every other row becomes a complaint of channel
+"backlog", dated when it was first received, handed to its department (待签收) and marked as imported, with its clocks computed from that date (intake.case.clocks.
 start_clocks_from: overdue at once if the time has run out, without a card sent for it). The state it had in the
 old register is kept as a fact on the case, not replayed: replaying 签收 and 受理 at import time would count them
 as done on time. The worker is not messaged. A row names its original reference, so importing the same file again
@@ -18,10 +20,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.models import Channel, Complaint, Department, Status
+from intake.foundation.models import Channel, Complaint, Department, Finding, Site, Status
 from intake.foundation.settings import Settings
 from intake.foundation.transitions import transition
 from intake.foundation.validation import normalise_phone
@@ -30,11 +33,14 @@ from intake.registry.sites import SiteFileError, parse_date, plain, read_records
 
 from .clocks import start_clocks_from
 from .complaints import ROUTE_CLOCK, NewComplaint, create_complaint
+from .findings import add_finding, whole
 from .timers import cancel_timers
 
 ACTOR = "system:import"
 SOURCES = {"陈案": Channel.BACKLOG.value, "积案": Channel.BACKLOG.value, "陈案积案": Channel.BACKLOG.value,
            "摸排": Channel.SURVEY.value}
+# What a 摸排 row must name besides the columns every row needs: the register keeps who found whom.
+SURVEY_REQUIRED = {"欠薪单位": "employer", "发现人": "found_by"}
 # Header -> field; the starred ones are required.
 COLUMNS = {"来源": "source", "原编号": "reference*", "收到日期": "received*", "所在区县": "county*",
            "承办部门": "department", "工人姓名": "name", "手机号": "phone", "项目名称": "project*",
@@ -47,6 +53,7 @@ TEXT_MAX = 2000
 @dataclass
 class BacklogReport:
     created: list[str] = field(default_factory=list)  # the new tickets
+    findings: int = 0  # new 摸排 findings in the register
     already: int = 0  # rows imported before (same source and original reference)
     errors: list[str] = field(default_factory=list)
     file_error: str | None = None
@@ -62,12 +69,12 @@ class _RowError(ValueError):
         self.column = column
 
 
-def _whole(column: str, low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        digits = plain(text).replace(",", "").removesuffix("元").removesuffix("人")
-        if not digits.isdigit() or not low <= int(digits) <= high:
-            raise _RowError(column, f"“{shown(text)}”不是{low}到{high}之间的整数")
-        return int(digits)
+def _whole(column: str, low: int, high: int) -> Callable[[str | None], int | None]:
+    def parse(text: str | None) -> int | None:
+        try:
+            return whole(text, low, high)
+        except ValueError as exc:
+            raise _RowError(column, str(exc)) from None
     return parse
 
 
@@ -90,6 +97,9 @@ def _row(values: dict[str, str], session: Session, kinds: dict[str, str], today:
     for header, name in COLUMNS.items():
         if name.endswith("*") and not values.get(name.rstrip("*")):
             raise _RowError(header, "不能为空")
+    for header, name in SURVEY_REQUIRED.items() if source == Channel.SURVEY.value else ():
+        if not values.get(name):
+            raise _RowError(header, "摸排线索必填")
     try:
         received = parse_date(values["received"])
     except ValueError as exc:
@@ -108,14 +118,14 @@ def _row(values: dict[str, str], session: Session, kinds: dict[str, str], today:
         phone = normalise_phone(values["phone"])
         if phone is None:
             raise _RowError("手机号", f"“{shown(values['phone'])}”不是11位手机号")
-    for header, name in (("项目名称", "project"), ("欠薪单位", "employer"), ("情况", "text"), ("原状态", "state")):
-        if len(values.get(name) or "") > (300 if name != "text" else TEXT_MAX):
+    for header, name in (("项目名称", "project"), ("欠薪单位", "employer"), ("情况", "text"), ("原状态", "state"),
+                         ("发现人", "found_by")):
+        if len(values.get(name) or "") > {"text": TEXT_MAX, "found_by": 100}.get(name, 300):
             raise _RowError(header, "内容过长")
     return {"source": source, "reference": values["reference"][:100], "received": received, "county": county.code,
             "department": handler, "phone": phone, "name": values.get("name") or None,
             "project": values["project"], "employer": values.get("employer") or None,
-            "workers": _WORKERS(values["workers"]) if values.get("workers") else 1,
-            "amount": _AMOUNT(values["amount"]) if values.get("amount") else None,
+            "workers": _WORKERS(values.get("workers")), "amount": _AMOUNT(values.get("amount")),
             "state": values.get("state") or "", "text": values.get("text") or "", "found_by": values.get("found_by")}
 
 
@@ -168,9 +178,12 @@ def import_backlog(session: Session, filename: str, content: bytes, settings: Se
     if report.errors:
         return report
     for _number, row in rows:
+        if row["source"] == Channel.SURVEY.value:
+            _register(session, row, today, report)
+            continue
         complaint, created = create_complaint(session, NewComplaint(
             channel=row["source"], phone=row["phone"], name=row["name"], jurisdiction_code=row["county"],
-            project_name=row["project"], workers=row["workers"], amount=row["amount"], free_text=row["text"],
+            project_name=row["project"], workers=row["workers"] or 1, amount=row["amount"], free_text=row["text"],
             submission_key=hashlib.sha256(f"{row['source']}:{row['reference']}".encode()).hexdigest(),
             claim={"employer": row["employer"], "imported": {
                 "reference": row["reference"], "received_on": row["received"].isoformat(), "state": row["state"],
@@ -184,14 +197,27 @@ def import_backlog(session: Session, filename: str, content: bytes, settings: Se
     return report
 
 
+def _register(session: Session, row: dict[str, Any], today: date, report: BacklogReport) -> None:
+    """A 摸排 row into the register of findings, unless its county already has its original number."""
+    if session.scalar(select(Finding.id).where(Finding.jurisdiction_code == row["county"],
+                                               Finding.reference == row["reference"])) is not None:
+        report.already += 1
+        return
+    site = session.scalar(select(Site).where(Site.jurisdiction_code == row["county"], Site.name == row["project"])
+                          .order_by(Site.id).limit(1))
+    add_finding(session, county=row["county"], site=site, place=row["project"], employer=row["employer"],
+                amount=row["amount"], workers=row["workers"], found_by=row["found_by"], found_on=row["received"],
+                note=row["text"], actor=ACTOR, today=today, reference=row["reference"])
+    report.findings += 1
+
+
 def _hand_over(session: Session, complaint: Complaint, handler: Department, start: datetime, row: dict[str, Any],
                settings: Settings, calendar: WorkingCalendar, now: datetime) -> None:
     """Dated when first received, at its department, its clocks running from then."""
     cancel_timers(session, complaint, [ROUTE_CLOCK])
     complaint.created_at = start
     complaint.department_id = handler.id
-    what = "摸排发现" if row["source"] == Channel.SURVEY.value else "陈案导入"
-    note = "；".join(part for part in (f"{what}，原编号{row['reference']}", f"{row['received'].isoformat()}收到",
+    note = "；".join(part for part in (f"陈案导入，原编号{row['reference']}", f"{row['received'].isoformat()}收到",
                                        f"原状态：{row['state']}" if row["state"] else "",
                                        f"发现人：{row['found_by']}" if row["found_by"] else "") if part)
     transition(session, complaint, Status.ROUTED, actor=ACTOR, note=note, data={"imported": True})

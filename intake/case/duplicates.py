@@ -1,18 +1,20 @@
 """重复投诉: the same worker complaining twice about the same site (a web form and then a call, two messages a week
 apart) is one matter. Staff mark the later complaint a duplicate of the one that carries on (the survivor): the
-duplicate's clocks pause, so it neither warns nor goes overdue, and its worker is told the ticket to follow. The
-mark is undone by a head or supervisor (the clocks resume where they stopped). Both are timeline events, and the
-console's audit log records who did them."""
+duplicate moves to the final status `duplicate` (neither open nor handled in the figures, no action but the undo
+offered), its clocks stop, so it neither warns nor goes overdue, and its worker is told the ticket to follow. The
+mark is undone by a head or supervisor: the status it was marked in comes back and the clocks resume where they
+stopped. Both are transitions on the timeline, and the console's audit log records who did them."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from intake.foundation.models import Complaint, Event, EventKind, Status
-from intake.foundation.transitions import record
+from intake.foundation.transitions import record, transition
 
 from .cases import CaseContext, CaseError
 from .clocks import pause_clocks, resume_clocks
 from .notices import tell_worker
+from .timers import PENDING, clock_name, is_sticky, open_timers
 
 
 def _same_worker(one: Complaint, other: Complaint) -> bool:
@@ -56,8 +58,8 @@ def mark_duplicate(session: Session, complaint: Complaint, survivor: Complaint, 
     record(session, survivor, EventKind.DUPLICATE_JOINED, actor=actor, note=f"{complaint.ticket_no}：{reason}",
            data={"duplicate_ticket": complaint.ticket_no})
     tell_worker(session, ctx.settings, complaint, "duplicate", ctx.now, survivor=survivor.ticket_no)
-    return record(session, complaint, EventKind.DUPLICATE_MARKED, actor=actor,
-                  note=f"与{survivor.ticket_no}重复：{reason}", data={"survivor": survivor.ticket_no, "paused": paused})
+    return transition(session, complaint, Status.DUPLICATE, actor=actor, kind=EventKind.DUPLICATE_MARKED,
+                      note=f"与{survivor.ticket_no}重复：{reason}", data={"survivor": survivor.ticket_no, "paused": paused})
 
 
 def unmark_duplicate(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, reason: str) -> Event:
@@ -69,8 +71,12 @@ def unmark_duplicate(session: Session, complaint: Complaint, ctx: CaseContext, *
         raise CaseError("本案没有标为重复投诉")
     complaint.duplicate_of_id = None
     marked = next(e for e in reversed(complaint.events) if e.kind == EventKind.DUPLICATE_MARKED)
+    event = transition(session, complaint, marked.from_status, actor=actor, kind=EventKind.DUPLICATE_UNMARKED,
+                       note=f"不再是{survivor.ticket_no}的重复投诉：{reason}", data={"survivor": survivor.ticket_no})
     if marked.data.get("paused"):  # clocks already waiting for the worker's material before the mark keep waiting
         resume_clocks(session, complaint, ctx.now, ctx.calendar, ctx.settings.clocks, actor=actor, duplicate=True)
+    for timer in open_timers(session, complaint.id):  # 挂牌督办 and the other standing deadlines carry on
+        if timer.state == PENDING and is_sticky(clock_name(timer.clock)):
+            timer.version = complaint.version
     tell_worker(session, ctx.settings, complaint, "separated", ctx.now)
-    return record(session, complaint, EventKind.DUPLICATE_UNMARKED, actor=actor,
-                  note=f"不再是{survivor.ticket_no}的重复投诉：{reason}", data={"survivor": survivor.ticket_no})
+    return event

@@ -58,7 +58,7 @@ class ClockView:
 def _conditions(scope: Scope, filters: Filters, now: datetime) -> list:
     found = [scope.complaints()]
     if filters.status == OPEN:
-        found.append(Complaint.status != Status.CLOSED.value)
+        found += [Complaint.status != Status.CLOSED.value, Complaint.status != Status.DUPLICATE.value]
     elif filters.status != "all":
         found.append(Complaint.status == filters.status)
     if filters.priority:

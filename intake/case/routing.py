@@ -6,6 +6,7 @@ complaint's (final) priority and enqueues the co-handler notices listed in the d
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -316,13 +317,49 @@ def merge(session: Session, complaint: Complaint, other: Complaint, *, actor: st
     moving = [c for c in (complaint, other) if c.collective_id is None]
     for source in {c.collective_id for c in (complaint, other)} - {None, case.id}:
         moving += session.scalars(select(Complaint).where(Complaint.collective_id == source).order_by(Complaint.id))
+    # Where each moved complaint was, under one key for the whole merge, so that `unmerge` can put them all back.
+    origins, key = {str(c.id): c.collective_id for c in moving}, uuid.uuid4().hex
     for c in moving:
         c.collective_id = case.id
         record(session, c, EventKind.COLLECTIVE_MERGED, actor=actor,
                note=f"人工并入集体欠薪案件（编号{case.id}）。原因：{reason}",
-               data={"collective_id": case.id, "with": other.ticket_no, "reason": reason}, flush=False)
+               data={"collective_id": case.id, "with": other.ticket_no, "reason": reason, "merge": key,
+                     "origins": origins}, flush=False)
     session.flush()
     return case
+
+
+def last_merge(complaint: Complaint) -> Event | None:
+    """The complaint's latest manual merge, while it is not undone and the complaint still sits where it put it.
+    Only the latest can be undone, so a second click of the undo finds nothing to undo rather than an earlier
+    merge."""
+    merged = next((e for e in reversed(complaint.events) if e.kind == EventKind.COLLECTIVE_MERGED), None)
+    if merged is None or "merge" not in merged.data or complaint.collective_id != merged.data["collective_id"]:
+        return None
+    undone = any(e.kind == EventKind.COLLECTIVE_UNMERGED and e.data.get("merge") == merged.data["merge"]
+                 for e in complaint.events)
+    return None if undone else merged
+
+
+def unmerge(session: Session, complaint: Complaint, *, actor: str, reason: str) -> None:
+    """撤销并案: undo the complaint's latest manual merge. Every complaint that merge moved and that is still in
+    the collective it was moved to goes back to the collective it came from (or to none); one taken out or moved
+    on since stays where it is now. The collective's counts follow from its members."""
+    reason = _reason(reason, "撤销并案")
+    merged = last_merge(complaint)
+    if merged is None:
+        raise RoutingError("本案没有可以撤销的人工并案（已撤销，或已移出该集体案件）")
+    into, origins = merged.data["collective_id"], merged.data["origins"]
+    back = session.scalars(select(Complaint).where(Complaint.id.in_([int(i) for i in origins]),
+                                                   Complaint.collective_id == into).order_by(Complaint.id))
+    for c in back:
+        c.collective_id = origins[str(c.id)]
+        where = f"集体欠薪案件（编号{c.collective_id}）" if c.collective_id else "单独办理"
+        record(session, c, EventKind.COLLECTIVE_UNMERGED, actor=actor,
+               note=f"撤销并入集体欠薪案件（编号{into}），恢复{where}。原因：{reason}",
+               data={"merge": merged.data["merge"], "collective_id": into, "back_to": c.collective_id,
+                     "reason": reason}, flush=False)
+    session.flush()
 
 
 def split(session: Session, complaint: Complaint, *, actor: str, reason: str) -> None:

@@ -45,6 +45,7 @@ class CaseAction(str, enum.Enum):
     CLEARING_REPLY = "clearing_reply"        # 住建部门回复
     MERGE_COLLECTIVE = "merge_collective"    # 并入集体欠薪案件
     SPLIT_COLLECTIVE = "split_collective"    # 移出集体欠薪案件
+    UNMERGE_COLLECTIVE = "unmerge_collective"  # 撤销并案 (every complaint a merge moved goes back where it was)
     # A co-handler's own steps (发改, 财政, 国资 ... told of a case they do not hold).
     CO_FUNDS = "co_funds"                    # 资金拨付
     CO_PAYMENT_STATUS = "co_payment_status"  # 项目款支付情况

@@ -97,6 +97,8 @@ class Status(StrEnum):
     CLOSED = "closed"
     RETURNED = "returned"
     REOPENED = "reopened"
+    # 重复投诉: final while it is one (its survivor carries the matter); undoing the mark restores the status it had.
+    DUPLICATE = "duplicate"
 
 
 class EventKind(StrEnum):
@@ -115,6 +117,7 @@ class EventKind(StrEnum):
     CLOSED = Status.CLOSED.value
     RETURNED = Status.RETURNED.value
     REOPENED = Status.REOPENED.value
+    DUPLICATE = Status.DUPLICATE.value  # the mark itself is written as DUPLICATE_MARKED, a kind of its own
     # Transitions with a kind of their own: 转办 (to routed), 立案 (to investigating); the first measures move a
     # case to in_progress, later ones are recorded without a status change.
     TRANSFERRED = "transferred"
@@ -152,6 +155,7 @@ class EventKind(StrEnum):
     COLLECTIVE_FLAGGED = "collective_flagged"
     COLLECTIVE_MERGED = "collective_merged"
     COLLECTIVE_SPLIT = "collective_split"
+    COLLECTIVE_UNMERGED = "collective_unmerged"  # a manual merge undone (data: merge, the key of the merge undone)
     CO_HANDLER_NOTIFIED = "co_handler_notified"
     # 挂牌督办 (by routing's rules or by hand) and its deadline passing.
     SUPERVISED = "supervised"
@@ -1176,3 +1180,35 @@ class CannedReply(Base):
     text: Mapped[str] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Finding(Base):
+    """摸排: hidden arrears found in an inspection, before any worker complained (intake.case.findings). A register
+    of its own, not a case: it becomes one (status "case", the complaint linked) or is closed as resolved on the
+    spot ("resolved", with the amount paid). `reference` is the original register's number of an imported row,
+    unique per county, so importing the same file again adds nothing."""
+
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("jurisdiction_code", "reference", name="uq_findings_county_reference"),
+                      Index("ix_findings_jurisdiction_code_status", "jurisdiction_code", "status"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jurisdiction_code: Mapped[str] = mapped_column(ForeignKey("jurisdictions.code"))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"))
+    place: Mapped[str | None] = mapped_column(String(300))  # where, when the site is not registered
+    employer: Mapped[str] = mapped_column(String(300))
+    amount: Mapped[int | None] = mapped_column(BigInteger)  # estimated, yuan
+    workers: Mapped[int | None] = mapped_column(Integer)  # estimated
+    found_by: Mapped[str] = mapped_column(String(100))
+    found_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | case | resolved
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    amount_paid: Mapped[int | None] = mapped_column(BigInteger)  # resolved on the spot
+    closed_by: Mapped[str | None] = mapped_column(String(100))
+    closed_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    jurisdiction: Mapped[Jurisdiction] = relationship()
+    site: Mapped[Site | None] = relationship()
+    complaint: Mapped[Complaint | None] = relationship()

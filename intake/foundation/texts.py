@@ -40,6 +40,7 @@ STATUS_TEXT = {
     Status.CLOSED: "已结案",
     Status.RETURNED: "正在重新分派",
     Status.REOPENED: "已重新处理",
+    Status.DUPLICATE: "和您的另一件投诉是同一件事，合在一起办理",
 }
 
 # One worker's answer to 工资到手了吗 (ClaimLine.confirmation, None: not asked) and how it came, for staff.
@@ -75,12 +76,14 @@ EVENT_LABELS = {
     EventKind.SUPERVISION_OVERDUE: "督办超期", EventKind.APPROVAL_REQUESTED: "提交申请",
     EventKind.APPROVAL_DECIDED: "审批", EventKind.WORKER_MESSAGED: "发消息给工人", EventKind.WORKER_WROTE: "工人留言", EventKind.NOTE_ADDED: "内部备注",
     EventKind.ASSIGNED: "承办人", EventKind.DUPLICATE_MARKED: "标为重复投诉",
+    EventKind.DUPLICATE: "重复投诉",
     EventKind.DUPLICATE_UNMARKED: "撤销重复标记", EventKind.DUPLICATE_JOINED: "重复投诉并入本案",
     EventKind.PAYMENT_CONFIRMED: "工人确认到手", EventKind.PAYMENT_DISPUTED: "工人反映未到手",
     EventKind.CONFIRMATION_REMINDED: "提醒工人确认",
     EventKind.CLAIM_LINE_ADDED: "添加工人", EventKind.PAYMENT_RECORDED: "记录发放",
     EventKind.COLLECTIVE_LINKED: "关联集体案件", EventKind.COLLECTIVE_MERGED: "人工并入集体案件",
-    EventKind.COLLECTIVE_SPLIT: "移出集体案件", EventKind.CO_HANDLER_NOTIFIED: "通知协办",
+    EventKind.COLLECTIVE_SPLIT: "移出集体案件",
+    EventKind.COLLECTIVE_UNMERGED: "撤销并案", EventKind.CO_HANDLER_NOTIFIED: "通知协办",
     EventKind.CO_FUNDS_RELEASED: "协办：资金拨付", EventKind.CO_PAYMENT_STATUS: "协办：项目款支付情况",
     EventKind.CO_REPLIED: "协办答复", EventKind.CO_STEP_OVERDUE: "协办超期",
     EventKind.PETITIONED: "上访",

@@ -13,17 +13,24 @@ from .models import Attachment, Complaint, Event, EventKind, Status
 
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.RECEIVED: frozenset({Status.ROUTED}),
-    Status.ROUTED: frozenset({Status.ACKNOWLEDGED, Status.RETURNED, Status.ROUTED}),
-    Status.ACKNOWLEDGED: frozenset({Status.ACCEPTED, Status.REJECTED, Status.RETURNED, Status.ROUTED}),
-    Status.ACCEPTED: frozenset({Status.IN_PROGRESS, Status.INVESTIGATING, Status.RESOLVED, Status.ROUTED}),
+    Status.ROUTED: frozenset({Status.ACKNOWLEDGED, Status.RETURNED, Status.ROUTED, Status.DUPLICATE}),
+    Status.ACKNOWLEDGED: frozenset({Status.ACCEPTED, Status.REJECTED, Status.RETURNED, Status.ROUTED,
+                                    Status.DUPLICATE}),
+    Status.ACCEPTED: frozenset({Status.IN_PROGRESS, Status.INVESTIGATING, Status.RESOLVED, Status.ROUTED,
+                                Status.DUPLICATE}),
     Status.REJECTED: frozenset({Status.REOPENED, Status.CLOSED}),
-    Status.IN_PROGRESS: frozenset({Status.INVESTIGATING, Status.RESOLVED, Status.ROUTED}),
-    Status.INVESTIGATING: frozenset({Status.RESOLVED}),
+    Status.IN_PROGRESS: frozenset({Status.INVESTIGATING, Status.RESOLVED, Status.ROUTED, Status.DUPLICATE}),
+    Status.INVESTIGATING: frozenset({Status.RESOLVED, Status.DUPLICATE}),
     Status.RESOLVED: frozenset({Status.CLOSED, Status.REOPENED}),
     Status.CLOSED: frozenset({Status.REOPENED}),
     Status.RETURNED: frozenset({Status.ROUTED}),
-    Status.REOPENED: frozenset({Status.IN_PROGRESS, Status.RESOLVED}),
+    Status.REOPENED: frozenset({Status.IN_PROGRESS, Status.RESOLVED, Status.DUPLICATE}),
+    Status.DUPLICATE: frozenset(),
 }
+# Statuses that are left only by undoing the step that entered them: back to a status that may reach them (the
+# caller passes the one recorded when the step was taken). Kept out of ALLOWED so that no action derived from the
+# state machine (intake.case.actions) is offered there.
+UNDOABLE = frozenset({Status.DUPLICATE})
 
 
 class TransitionError(ValueError):
@@ -37,7 +44,7 @@ def transition(session: Session, complaint: Complaint, to: Status | str, *, acto
     flush=False leaves the writes to the caller's next flush (routing writes the case row once)."""
     to = Status(to)
     current = Status(complaint.status)
-    if to not in ALLOWED[current]:
+    if to not in ALLOWED[current] and not (current in UNDOABLE and current in ALLOWED[to]):
         raise TransitionError(f"complaint {complaint.ticket_no}: {current.value} -> {to.value} is not allowed")
     kind = EventKind(kind or to.value)
     event = Event(complaint_id=complaint.id, kind=kind, from_status=current.value, to_status=to.value,

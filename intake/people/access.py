@@ -29,13 +29,14 @@ WORK = frozenset({A.ACKNOWLEDGE, A.REQUEST_RETURN, A.CONTACT, A.WAIT, A.MATERIAL
                   A.REQUEST_EXTENSION, A.MEASURES, A.CLAIM_LINE, A.PAYMENT, A.INVESTIGATE, A.RESOLVE, A.MESSAGE, A.NOTE,
                   A.TAKE, A.ASSIGN, A.RELEASE, A.ORDER_PAID, A.POLICE_RECEIPT, A.POLICE_DECISION, A.PLAN_STEP_DONE,
                   A.CLEARING_REPLY, "reveal_phone", "intake", "warnings", A.MARK_DUPLICATE, "canned_replies",
-                  "documents"}) | frozenset(CO_STEPS)
+                  "documents", "findings"}) | frozenset(CO_STEPS)
 # Orders to pay, transfers to the police and the steps of a case's plan go out under the department head's name;
 # a head drafts a 失信 listing, a supervisor approves it ("blacklist"); a duplicate mark (any clerk's) is undone
 # by a head or supervisor.
 HEAD = WORK | {A.RETURN, A.DECIDE_EXTENSION, A.DECIDE_RETURN, A.REOPEN, A.ORDER_PAYMENT, A.POLICE_TRANSFER,
                A.PLAN_STEP, A.CLEARING_NOTICE, "blacklist_draft", A.UNMARK_DUPLICATE}
-SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, A.MERGE_COLLECTIVE, A.SPLIT_COLLECTIVE, "export",
+SUPERVISE = HEAD | {A.TRANSFER, A.SUPERVISE, A.CLOSE_OVERRIDE, A.MERGE_COLLECTIVE, A.SPLIT_COLLECTIVE,
+                    A.UNMERGE_COLLECTIVE, "export",
                     "blacklist", "payroll_import", "tasks", A.PETITION}
 ACTIONS: dict[Role, frozenset[str]] = {
     Role.STAFF: WORK,

@@ -20,6 +20,7 @@ ACTION_LABELS = {
     "employer_listed": "列入失信名单", "employer_unlisted": "移出失信名单", "employer_code": "登记信用代码", "dead_letter_retry": "重发无法送达的消息",
     "document": "下载文书", "dossier_export": "导出案卷", "original_download": "下载证据原件",
     "employer_listing_drafted": "申请列入失信名单", "employer_listing_rejected": "驳回列入失信名单申请",
+    "finding_added": "登记摸排线索", "finding_case": "摸排线索立案", "finding_resolved": "摸排线索当场解决",
 }
 
 

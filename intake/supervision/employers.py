@@ -69,7 +69,7 @@ def check_credit_code(code: str) -> str:
 
 def register(session: Session, scope: Scope, today: date, query: str = "", limit: int = 200) -> list[EmployerSummary]:
     """Employers of the complaints in scope, most complained-about first."""
-    open_ = func.count().filter(Complaint.status != Status.CLOSED.value)
+    open_ = func.count().filter(Complaint.status.not_in((Status.CLOSED.value, Status.DUPLICATE.value)))
     rows = session.execute(
         select(CaseFacts.employer, func.count(), open_, func.count(func.distinct(Complaint.site_id)),
                func.coalesce(func.sum(Complaint.amount), 0), func.max(Complaint.created_at))

@@ -33,7 +33,8 @@ PENDING, DONE, FAILED, EXPIRED = "pending", "done", "failed", "expired"
 # kind -> (what the audit log calls it, file name suffix, extension)
 KINDS = {"ledger_xlsx": ("ledger", "", ".xlsx"), "ledger_csv": ("ledger", "", ".csv"),
          "ledger_lines_csv": ("ledger_lines", "-工人明细", ".csv"),
-         "ledger_warnings_csv": ("ledger_warnings", "-预警", ".csv")}
+         "ledger_warnings_csv": ("ledger_warnings", "-预警", ".csv"),
+         "ledger_findings_csv": ("ledger_findings", "-摸排线索", ".csv")}
 _DATES = ("start", "end")
 
 

@@ -297,7 +297,8 @@ def clear_targets(session: Session, scope: Scope, filters: Filters, targets: Tar
 
 def _listed(session: Session, scope: Scope, filters: Filters, timezone: str, *extra) -> list[Complaint]:
     return list(session.scalars(
-        select(C).where(*conditions(scope, filters, timezone, dated=False), C.status != Status.CLOSED.value, *extra)
+        select(C).where(*conditions(scope, filters, timezone, dated=False), C.status != Status.CLOSED.value,
+               C.status != Status.DUPLICATE.value, *extra)
         .order_by(C.next_due_at.asc().nulls_last(), C.id).limit(LIST_MAX)
         .options(load_only(*LISTED), selectinload(C.site).load_only(Site.name),
                  selectinload(C.department).load_only(Department.name))))

@@ -49,7 +49,7 @@ def digest_of(session: Session, code: str, settings: Settings, now: datetime, ca
     """One county's digest at `now`: open cases, those past a running deadline, those due by Sunday night."""
     local = now.astimezone(calendar.timezone)
     week_end = datetime.combine(local.date() + timedelta(days=7 - local.isoweekday()), time.max, calendar.timezone)
-    open_case = (in_county(code), Complaint.status != Status.CLOSED.value)
+    open_case = (in_county(code), Complaint.status.not_in((Status.CLOSED.value, Status.DUPLICATE.value)))
     open_, late, due = session.execute(select(
         func.count(), func.count().filter(Complaint.next_due_at < now),
         func.count().filter(Complaint.next_due_at >= now, Complaint.next_due_at <= week_end)).where(*open_case)).one()
