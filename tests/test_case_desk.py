@@ -207,6 +207,12 @@ def received_tally(session) -> int:
                           .where(DailyTally.kind == "received"))
 
 
+def open311_status(client, complaint) -> tuple[str, str]:
+    """A case's status as an Open311 client reads it (the public face, no key)."""
+    [request] = client.get(f"/open311/v2/requests/{complaint.ticket_no}.json").get_json()
+    return request["status"], request["status_notes"]
+
+
 def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_can_be_undone(
         app, client, session, settings, users, lanshan_site):
     survivor = routed(app, session, settings, lanshan_site)
@@ -236,12 +242,14 @@ def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_
     status = worker.post("/status", data={"csrf_token": csrf_token(worker.get("/status").text),
                                           "ticket_no": duplicate.ticket_no, "phone_last4": "5678"}).text
     assert "合在一起办理" in status and "等待您补充材料" not in status
+    assert open311_status(worker, duplicate) == ("closed", "和您的另一件投诉是同一件事，合在一起办理")
 
     assert "撤销重复标记" not in page  # a clerk marks; a head or supervisor undoes
     undone = act(head, duplicate.ticket_no, "unmark_duplicate", reason="核实后是两个不同的班组")
     assert "已撤销重复标记" in flashed(head, undone)
     back = reload(session, duplicate)
     assert back.duplicate_of_id is None and back.next_due_at is not None and back.status == "routed"
+    assert open311_status(worker, duplicate)[0] == "open"
     assert {c: d["paused"] for c, d in back.deadlines.items()} == {c: False for c in running}
     assert outbox(session, duplicate, "worker_separated") != []
     assert received_tally(session) == 2

@@ -6,7 +6,8 @@ says, reading needs no key: a read without one gets the public face of a case on
 notes, agency, dates and the county), never the worker's words, name or contact, because a wage complaint is
 sensitive and an employer could read it too. A client's key (header `X-Api-Key`, `Authorization: Bearer`, or
 the `api_key` parameter) gives the scope it has on /api/v1: its cases in full. Filing a request needs a key. A
-request is "closed" once the case is closed (销号), "open" before; `expected_datetime` is the case's most urgent
+request is "closed" once the case is closed (销号) or ends as a duplicate of another (its status notes say so), "open"
+before; `expected_datetime` is the case's most urgent
 running deadline. `address_id` is our site code (项目编号), `address_string` the project as the worker named it.
 Every answer is JSON or XML after the URL's extension, errors too (also for a URL or method no route takes).
 """
@@ -46,6 +47,7 @@ DEFAULT_DAYS = 90  # GeoReport: without a date range, the last 90 days
 MAX_REQUESTS = 1000
 NO_CONTACT = "无联系方式"
 FORMATS = ("json", "xml")
+ENDED = (Status.CLOSED.value, Status.DUPLICATE.value)  # a request GeoReport calls "closed"
 
 
 class Open311Error(Exception):
@@ -258,9 +260,9 @@ def list_requests(fmt: str) -> Response:
         return _answer("service_requests", "request", [_request(c, reader) for c in page.complaints])
     query = _readable(None).where(Complaint.created_at >= start, Complaint.created_at < end)
     if status == "open":
-        query = query.where(Complaint.status != Status.CLOSED.value)
+        query = query.where(Complaint.status.not_in(ENDED))
     elif status != "all":
-        query = query.where(Complaint.status == Status.CLOSED.value)
+        query = query.where(Complaint.status.in_(ENDED))
     found = db().scalars(query.order_by(Complaint.created_at.desc(), Complaint.id.desc()).limit(MAX_REQUESTS))
     return _answer("service_requests", "request", [_request(c, None) for c in found])
 
@@ -303,7 +305,7 @@ def _request(c: Complaint, reader: Scope | None) -> dict[str, Any]:
     site, county = c.site, (c.site.jurisdiction if c.site else c.jurisdiction)
     public = {
         "service_request_id": c.ticket_no,
-        "status": "closed" if c.status == Status.CLOSED.value else "open",
+        "status": "closed" if c.status in ENDED else "open",
         "status_notes": status_text(c.status),
         "service_name": SERVICE["service_name"],
         "service_code": SERVICE_CODE,
