@@ -20,3 +20,10 @@ graceful_timeout = 30  # a restart lets requests in flight finish, then stops
 keepalive = 5  # behind a reverse proxy that reuses its connections
 max_requests = 5000  # a worker is replaced now and then, so memory an export touched goes back to the system
 max_requests_jitter = 500
+
+
+def worker_exit(server, worker):
+    """A worker that stops (a restart, max_requests) writes the QR form opens it counted and has not written."""
+    from handlers.public import write_scans
+
+    write_scans(worker.wsgi)

@@ -7,8 +7,12 @@ cookie, so trying ticket numbers shows nothing, and a shared link (WeChat's "sha
 """
 from __future__ import annotations
 
+import logging
+from functools import partial
+
 from flask import (
     Blueprint,
+    Flask,
     abort,
     current_app,
     make_response,
@@ -35,7 +39,7 @@ from intake.people.audit import audit
 from intake.registry.directory import counties
 from intake.registry.sites import site_by_token
 from intake.supervision.employers import credit_rows
-from intake.warnings.posters import count_scan
+from intake.warnings.posters import ScanTally
 
 from .documents import dossier_zip, download, order_pdf
 from .errors import MESSAGES, csrf_expired_page, when_unavailable
@@ -53,6 +57,7 @@ from .posters import poster_font
 from .runtime import case_context, db, services
 
 bp = Blueprint("public", __name__)
+log = logging.getLogger(__name__)
 RECEIPTS_KEPT = 10
 CONFIRMED_PAID = "谢谢您的确认，案件已结案。以后再遇到欠薪，随时扫码反映。"
 CONFIRMED_UNPAID = "已收到，案件已重新交给负责部门处理，他们会再联系您。"
@@ -109,10 +114,32 @@ def site_form(token: str):
     site = site_by_token(db(), token)
     if site is None:
         abort(404)
-    if request.method == "GET":  # the poster's QR link opened: counted for the site's day, nothing about who
-        count_scan(db(), site, utcnow().astimezone(services().calendar.timezone).date())
-        db().commit()
-    return _take(ComplaintForm(services().settings.uploads), site)
+    if request.method != "GET":
+        return _take(ComplaintForm(services().settings.uploads), site)
+    # The poster's QR link opened: counted for the site's day, nothing about who; written in batches, after a page.
+    due = scan_tally(current_app).add(site.id, utcnow().astimezone(services().calendar.timezone).date())
+    response = make_response(_take(ComplaintForm(services().settings.uploads), site))
+    if due:
+        response.call_on_close(partial(write_scans, current_app._get_current_object()))
+    return response
+
+
+def scan_tally(app: Flask) -> ScanTally:
+    """This process's count of QR form opens (made in the process that serves, after gunicorn's fork)."""
+    if "qingling_scans" not in app.extensions:
+        app.extensions["qingling_scans"] = ScanTally(services(app).settings.poster.scan_write_seconds)
+    return app.extensions["qingling_scans"]
+
+
+def write_scans(app: Flask) -> None:
+    """Write the counted opens in a short transaction of their own, once the page that found them due has been
+    sent (and when a gunicorn worker stops: gunicorn.conf.py). A failed write is logged and its counts dropped:
+    they are a trend for the warnings, and the page was served."""
+    try:
+        with services(app).sessions.begin() as session:
+            scan_tally(app).write(session)
+    except DBAPIError:
+        log.exception("QR form opens not written")
 
 
 @bp.route("/", methods=["GET", "POST"])
