@@ -36,7 +36,7 @@ from intake.enforcement.orders import orders_of
 from intake.foundation.models import ClaimLine, Complaint, Confirmation, Site, utcnow
 from intake.foundation.texts import event_text, status_text, when_text
 from intake.people.audit import audit
-from intake.registry.directory import counties
+from intake.registry.directory import county_refs
 from intake.registry.sites import site_by_token
 from intake.supervision.employers import credit_rows
 from intake.warnings.posters import ScanTally
@@ -146,7 +146,7 @@ def write_scans(app: Flask) -> None:
 @bp.route("/report", methods=["GET", "POST"])
 @_submit_limits
 def general_form():
-    known = counties(db())
+    known = county_refs(db())  # the chat's cached list (a minute; a directory load clears it), not a query per page
     _county_names.update((c.code, c.name) for c in known)
     return _take(GeneralComplaintForm(services().settings.uploads, known))
 
@@ -186,7 +186,7 @@ def _expired(error: CSRFError):
         site = site_by_token(db(), (request.view_args or {}).get("token", ""))
         if site is None:
             abort(404)
-    form = _as_typed(counties(db()) if site is None else [])
+    form = _as_typed(list(county_refs(db())) if site is None else [])
     return render_template("form.html", form=form, site=site, expired=True,
                            photos_dropped=bool(form.chosen_photos())), 400
 
