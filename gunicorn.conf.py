@@ -27,4 +27,5 @@ def worker_exit(server, worker):
     """A worker that stops (a restart, max_requests) writes the QR form opens it counted and has not written."""
     from handlers.public import write_scans
 
-    write_scans(worker.wsgi)
+    if getattr(worker, "wsgi", None) is not None:  # None when the app failed to load
+        write_scans(worker.wsgi)

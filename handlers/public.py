@@ -68,6 +68,7 @@ MESSAGE_SENT = "已转给负责部门，他们会看到您补充的内容。"
 # Tickets this browser has opened (ticket and phone digits, or the signed link): their pages take a message.
 OPENED_KEPT = 10
 FORMS = ("public.site_form", "public.general_form")
+SCANS = "qingling_scans"  # app.extensions key of this process's ScanTally
 # County names as last read, so the form can come back with the worker's choice while the database is down.
 _county_names: dict[str, str] = {}
 
@@ -126,18 +127,21 @@ def site_form(token: str):
 
 def scan_tally(app: Flask) -> ScanTally:
     """This process's count of QR form opens (made in the process that serves, after gunicorn's fork)."""
-    if "qingling_scans" not in app.extensions:
-        app.extensions["qingling_scans"] = ScanTally(services(app).settings.poster.scan_write_seconds)
-    return app.extensions["qingling_scans"]
+    if SCANS not in app.extensions:
+        app.extensions[SCANS] = ScanTally(services(app).settings.poster.scan_write_seconds)
+    return app.extensions[SCANS]
 
 
 def write_scans(app: Flask) -> None:
     """Write the counted opens in a short transaction of their own, once the page that found them due has been
     sent (and when a gunicorn worker stops: gunicorn.conf.py). A failed write is logged and its counts dropped:
     they are a trend for the warnings, and the page was served."""
+    tally = app.extensions.get(SCANS)
+    if tally is None:  # this process served no QR form page
+        return
     try:
         with services(app).sessions.begin() as session:
-            scan_tally(app).write(session)
+            tally.write(session)
     except DBAPIError:
         log.exception("QR form opens not written")
 

@@ -73,6 +73,7 @@ def test_the_page_itself_writes_nothing_and_a_stopping_gunicorn_worker_writes_wh
     assert writes == [] and counts(session) == []
 
     hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    hooks["worker_exit"](None, SimpleNamespace(wsgi=None))  # a worker whose app never loaded: nothing to write
     hooks["worker_exit"](None, SimpleNamespace(wsgi=app))  # what gunicorn calls as the worker stops
     hooks["worker_exit"](None, SimpleNamespace(wsgi=app))  # nothing left: nothing counted twice
     assert counts(session) == [(sites[0].id, today(), 100)]

@@ -37,8 +37,9 @@ class ScanTally:
     """Opens of the QR form page counted in the web process and written in one batch every `every` seconds, so
     the wave's hottest page writes nothing itself: the view after the interval writes the batch once its page
     is sent (and a process that stops writes what it holds). Several processes add to the same rows, so their
-    batches never conflict. A process that crashes loses at most the last `every` seconds of its counts: a
-    scan count is a trend for the indicators, never a record a worker relies on."""
+    batches never conflict. A process that crashes loses what it counted since its last batch (in a wave, a few
+    seconds' opens; when quiet, the few opens since then): a scan count is a trend for the indicators, never a
+    record a worker relies on."""
 
     def __init__(self, every: float):
         self.every = every
@@ -52,15 +53,14 @@ class ScanTally:
             self._pending[site_id, day] += 1
             return time.monotonic() - self._written >= self.every
 
-    def write(self, session: Session) -> int:
+    def write(self, session: Session) -> None:
         """Add what was counted to the day rows (flushed, for the caller to commit) and start afresh; in key
-        order, so two processes' batches take their row locks in the same order. Returns the opens written."""
+        order, so two processes' batches take their row locks in the same order."""
         with self._lock:
             pending, self._pending, self._written = self._pending, Counter(), time.monotonic()
         for (site_id, day), count in sorted(pending.items()):
             _add_scans(session, site_id, day, count)
         session.flush()
-        return sum(pending.values())
 
 
 def check_in(session: Session, scope: Scope, site: Site, photo: Photo, original: bytes, zone: ZoneInfo,
