@@ -2,9 +2,10 @@
 
 Sync workers: a chat turn or a form submit is a few milliseconds of CPU and database work, so a process per core
 (plus one to cover a request waiting on the database) keeps the cores busy without queueing behind each other.
-The timeout is the guard against a hung request, not a budget: webhooks answer in milliseconds, and the slowest
-request, a ledger export of 100,000 rows (about 30 s on two cores under load), must fit well inside it; the
-default 30 s killed it. Command-line options (`--bind`, `--workers`, `--timeout`) or GUNICORN_CMD_ARGS override
+The timeout is the guard against a hung request, not a budget: webhooks answer in milliseconds, a ledger export
+is written by the worker process (`qingling worker`) and only downloaded here, and the slowest requests left (a
+report, a case's dossier) take seconds. A worker that stops writes the QR form opens it counted (worker_exit).
+Command-line options (`--bind`, `--workers`, `--timeout`) or GUNICORN_CMD_ARGS override
 these; WEB_CONCURRENCY sets the worker count, as on most platforms.
 """
 import multiprocessing
@@ -20,3 +21,11 @@ graceful_timeout = 30  # a restart lets requests in flight finish, then stops
 keepalive = 5  # behind a reverse proxy that reuses its connections
 max_requests = 5000  # a worker is replaced now and then, so memory an export touched goes back to the system
 max_requests_jitter = 500
+
+
+def worker_exit(server, worker):
+    """A worker that stops (a restart, max_requests) writes the QR form opens it counted and has not written."""
+    from handlers.public import write_scans
+
+    if getattr(worker, "wsgi", None) is not None:  # None when the app failed to load
+        write_scans(worker.wsgi)

@@ -4,8 +4,8 @@
     python bench/load.py --seconds 15 --workers 30   # a quick run
 
 Simulated workers hold real conversations, a third each over WeChat (safe mode, signed and encrypted with
-wechatpy as WeChat does), SMS (Twilio-signed) and the web form (/report, with its CSRF token and submission
-key), each conversation from a new sender until it is confirmed with a ticket number. Now and then a message is
+wechatpy as WeChat does), SMS (Twilio-signed) and the web form (half from a site's poster, /s/<token>, half
+from the general link, /report; with its CSRF token and submission key), each conversation from a new sender until it is confirmed with a ticket number. Now and then a message is
 sent twice, as a provider retries, and must get the same answer. Meanwhile staff log in to the console, open
 the queue and acknowledge (签收) the cases the worker process (`qingling worker`) has routed to them.
 
@@ -49,7 +49,7 @@ from bench import figures  # noqa: E402
 from bench.harness import ROOT, SECRET_KEY, Requests, app_env, free_port, prepare_database, serve, sms_user, wechat_user  # noqa: E402
 from intake.foundation import encryption  # noqa: E402
 from intake.foundation.db import make_engine  # noqa: E402
-from intake.foundation.models import Complainant, Complaint, Status  # noqa: E402
+from intake.foundation.models import Complainant, Complaint, Site, Status  # noqa: E402
 from intake.people.staff import NewUser, create_user  # noqa: E402
 from intake.registry.directory import department  # noqa: E402
 from intake.runtime.sessions import make_session_factory  # noqa: E402
@@ -66,6 +66,7 @@ ACKNOWLEDGE = re.compile(r'action="/console/cases/(\d{12})/actions/acknowledge" 
                          r'<input type="hidden" name="csrf_token" value="([^"]+)">\s*'
                          r'<input type="hidden" name="version" value="(\d+)">')
 PASSWORD = "load-bench-pass-1"
+SITE_TOKEN = "load-site-" + "q" * 22
 RETRY_SHARE = 0.05  # messages a provider (or an impatient tap) sends twice
 CONVERSATIONS_MAX = 10_000  # per simulated worker: the count bound beside the time bound
 STAFF_ROUNDS_MAX = 10_000
@@ -159,20 +160,23 @@ def _reply(make: Requests, channel: str, body: str) -> str | None:
 
 
 async def web_form(client: Client, user: int, tally: Tally, think: float, rng: random.Random) -> None:
-    """The general link's form: open, fill in (think), submit, read the receipt."""
-    status, page = await client.call("web form page", "GET", "/report")
+    """A form: open, fill in (think), submit, read the receipt. Half the workers scan the site's poster (its QR
+    link, the site known), half use the general link (county and project typed)."""
+    kind, path = ("qr form", f"/s/{SITE_TOKEN}") if user % 2 else ("web form", "/report")
+    status, page = await client.call(f"{kind} page", "GET", path)
     if status != 200:
         return
     await asyncio.sleep(rng.uniform(0, 2 * think))
     phone = f"137{user:08d}"
     form = {"csrf_token": CSRF.search(page).group(1), "submission_key": SUBMISSION_KEY.search(page).group(1),
-            "county": "371302", "project_name": "阳光城三期工地", "name": "李四", "phone": phone,
-            "workers": "3", "amount": "20000", "months": "2", "free_text": "老板拖欠三个月工资不给", "consent": "y"}
-    status, location = await client.call("web form submit", "POST", "/report", expect=303, data=form)
+            "name": "李四", "phone": phone, "workers": "3", "amount": "20000", "months": "2",
+            "free_text": "老板拖欠三个月工资不给", "consent": "y",
+            **({} if user % 2 else {"county": "371302", "project_name": "阳光城三期工地"})}
+    status, location = await client.call(f"{kind} submit", "POST", path, expect=303, data=form)
     if status != 303:
         return
     if rng.random() < RETRY_SHARE:  # a second tap on 提交: the same submission key, the same ticket
-        again, second = await client.call("web form submit", "POST", "/report", expect=303, data=form)
+        again, second = await client.call(f"{kind} submit", "POST", path, expect=303, data=form)
         if again == 303 and second != location:
             tally.retry_mismatches.append(f"web {phone}: {location} then {second}")
     tally.confirmed[("web", phone)] = location.rsplit("/", 1)[-1]
@@ -299,9 +303,12 @@ def check_database(url: str, tally: Tally, wave_end: float) -> tuple[dict[str, i
 
 
 def prepare_staff(url: str, count: int) -> list[str]:
-    """Staff of 兰山区's labour inspection, where the wave's complaints are routed (county known, no site)."""
+    """Staff of 兰山区's labour inspection, where the wave's complaints are routed (county known, no site), and
+    the site whose poster half the web form's workers scan."""
     engine = make_engine(url)
     with make_session_factory(engine).begin() as session:
+        session.add(Site(code="LOAD-1", name="阳光城三期", jurisdiction_code="371302", industry="房屋建筑",
+                         investment="private", public_token=SITE_TOKEN))
         hrss = department(session, "371302", "hrss")
         names = [f"load-staff-{i}" for i in range(count)]
         for name in names:

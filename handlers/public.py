@@ -7,8 +7,12 @@ cookie, so trying ticket numbers shows nothing, and a shared link (WeChat's "sha
 """
 from __future__ import annotations
 
+import logging
+from functools import partial
+
 from flask import (
     Blueprint,
+    Flask,
     abort,
     current_app,
     make_response,
@@ -32,10 +36,10 @@ from intake.enforcement.orders import orders_of
 from intake.foundation.models import ClaimLine, Complaint, Confirmation, Site, utcnow
 from intake.foundation.texts import event_text, status_text, when_text
 from intake.people.audit import audit
-from intake.registry.directory import counties
+from intake.registry.directory import county_refs
 from intake.registry.sites import site_by_token
 from intake.supervision.employers import credit_rows
-from intake.warnings.posters import count_scan
+from intake.warnings.posters import ScanTally
 
 from .documents import dossier_zip, download, order_pdf
 from .errors import MESSAGES, csrf_expired_page, when_unavailable
@@ -53,6 +57,7 @@ from .posters import poster_font
 from .runtime import case_context, db, services
 
 bp = Blueprint("public", __name__)
+log = logging.getLogger(__name__)
 RECEIPTS_KEPT = 10
 CONFIRMED_PAID = "谢谢您的确认，案件已结案。以后再遇到欠薪，随时扫码反映。"
 CONFIRMED_UNPAID = "已收到，案件已重新交给负责部门处理，他们会再联系您。"
@@ -63,6 +68,7 @@ MESSAGE_SENT = "已转给负责部门，他们会看到您补充的内容。"
 # Tickets this browser has opened (ticket and phone digits, or the signed link): their pages take a message.
 OPENED_KEPT = 10
 FORMS = ("public.site_form", "public.general_form")
+SCANS = "qingling_scans"  # app.extensions key of this process's ScanTally
 # County names as last read, so the form can come back with the worker's choice while the database is down.
 _county_names: dict[str, str] = {}
 
@@ -109,17 +115,42 @@ def site_form(token: str):
     site = site_by_token(db(), token)
     if site is None:
         abort(404)
-    if request.method == "GET":  # the poster's QR link opened: counted for the site's day, nothing about who
-        count_scan(db(), site, utcnow().astimezone(services().calendar.timezone).date())
-        db().commit()
-    return _take(ComplaintForm(services().settings.uploads), site)
+    if request.method != "GET":
+        return _take(ComplaintForm(services().settings.uploads), site)
+    # The poster's QR link opened: counted for the site's day, nothing about who; written in batches, after a page.
+    due = scan_tally(current_app).add(site.id, utcnow().astimezone(services().calendar.timezone).date())
+    response = make_response(_take(ComplaintForm(services().settings.uploads), site))
+    if due:
+        response.call_on_close(partial(write_scans, current_app._get_current_object()))
+    return response
+
+
+def scan_tally(app: Flask) -> ScanTally:
+    """This process's count of QR form opens (made in the process that serves, after gunicorn's fork)."""
+    if SCANS not in app.extensions:
+        app.extensions[SCANS] = ScanTally(services(app).settings.poster.scan_write_seconds)
+    return app.extensions[SCANS]
+
+
+def write_scans(app: Flask) -> None:
+    """Write the counted opens in a short transaction of their own, once the page that found them due has been
+    sent (and when a gunicorn worker stops: gunicorn.conf.py). A failed write is logged and its counts dropped:
+    they are a trend for the warnings, and the page was served."""
+    tally = app.extensions.get(SCANS)
+    if tally is None:  # this process served no QR form page
+        return
+    try:
+        with services(app).sessions.begin() as session:
+            tally.write(session)
+    except DBAPIError:
+        log.exception("QR form opens not written")
 
 
 @bp.route("/", methods=["GET", "POST"])
 @bp.route("/report", methods=["GET", "POST"])
 @_submit_limits
 def general_form():
-    known = counties(db())
+    known = county_refs(db())  # the chat's cached list (a minute; a directory load clears it), not a query per page
     _county_names.update((c.code, c.name) for c in known)
     return _take(GeneralComplaintForm(services().settings.uploads, known))
 
@@ -159,7 +190,7 @@ def _expired(error: CSRFError):
         site = site_by_token(db(), (request.view_args or {}).get("token", ""))
         if site is None:
             abort(404)
-    form = _as_typed(counties(db()) if site is None else [])
+    form = _as_typed(list(county_refs(db())) if site is None else [])
     return render_template("form.html", form=form, site=site, expired=True,
                            photos_dropped=bool(form.chosen_photos())), 400
 

@@ -16,6 +16,7 @@ from PIL import ExifTags, Image
 from sqlalchemy import delete, select, text, update
 
 from handlers.cli import main
+from handlers.public import write_scans
 from handlers.runtime import services
 from intake.case.complaints import NewComplaint, create_complaint
 from intake.foundation.models import (
@@ -431,6 +432,8 @@ def test_public_opinion_is_recorded_verified_and_reported_back_on_hour_clocks_or
 def test_poster_scans_are_counted_and_a_silent_poster_fires_until_scanned_or_checked_in(app, client, session, site):
     for method in ("get", "get", "post"):
         getattr(client, method)(f"/s/{site.public_token}")
+    assert session.scalars(select(SiteScan)).all() == []  # counted in the web process, written in batches
+    write_scans(app)  # the batch: after a page once it is due, or as a gunicorn worker stops
     today = datetime.now(timezone.utc).astimezone(ZoneInfo("Asia/Shanghai")).date()
     assert [(s.day, s.count) for s in session.scalars(select(SiteScan))] == [(today, 2)]
     session.execute(delete(SiteScan))

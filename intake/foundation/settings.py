@@ -38,6 +38,7 @@ class DatabaseSettings:
 class PosterSettings:
     font_path: str = ""
     qr_target: str = "form"
+    scan_write_seconds: int = 10  # QR form opens are counted in the web process and written this often
     hotlines: tuple[tuple[str, str], ...] = (
         ("政务服务便民热线", "12345"),
         ("劳动保障监察投诉", "12333"),
