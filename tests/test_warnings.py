@@ -615,7 +615,7 @@ def test_the_ledger_export_has_the_warnings_in_scope(app, client, session, site)
     assert len(list(csv.reader(io.StringIO(earlier)))) == 1
     book = load_workbook(io.BytesIO(exported(app, client, "/console/ledger.xlsx", start="2026-12-01",
                                              end="2026-12-31").data), read_only=True)
-    assert book.sheetnames == ["台账", "工人明细", "预警"] and len(list(book["预警"].values)) == len(rows)
+    assert book.sheetnames == ["台账", "工人明细", "预警", "摸排线索"] and len(list(book["预警"].values)) == len(rows)
 
 
 def test_the_dashboard_counts_the_warnings_in_scope(app, client, session, site):
