@@ -479,8 +479,8 @@ class Attachment(Base):
 
 class Timer(Base):
     """A clock as a row; a case's fires only if the complaint is still at the version it was set for. A member
-    unit's task carries its reminders as timers too, and a warning its deadlines (version 0): no complaint then,
-    the task or the warning instead."""
+    unit's task and an inspection's rectification item carry their reminders as timers too, and a warning its
+    deadlines (version 0): no complaint then, the task, the item or the warning instead."""
 
     __tablename__ = "timers"
     __table_args__ = (Index("ix_timers_state_due_at", "state", "due_at"),)
@@ -488,6 +488,7 @@ class Timer(Base):
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     unit_task_id: Mapped[int | None] = mapped_column(ForeignKey("unit_tasks.id"), index=True)
     warning_id: Mapped[int | None] = mapped_column(ForeignKey("site_warnings.id"), index=True)
+    rectification_item_id: Mapped[int | None] = mapped_column(ForeignKey("rectification_items.id"), index=True)
     clock: Mapped[str] = mapped_column(String(30))
     due_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer)

@@ -277,7 +277,7 @@ class UnitSettings:
     """Member units' deadlines (intake.case.co_steps, intake.units.tasks): local policy, so configuration."""
 
     co_step_days: int = 5  # working days a co-handler has for its reply, from the day it is told
-    remind_days: int = 1  # working days before a co-handler's or a task's deadline that the unit is reminded
+    remind_days: int = 1  # working days before a co-handler's, a task's or a rectification item's deadline: reminded
 
     def __post_init__(self) -> None:
         if self.co_step_days < 1:
