@@ -136,6 +136,7 @@ class EventKind(StrEnum):
     # reminder sent to those who have not answered (data: line_ids, round).
     PAYMENT_CONFIRMED = "payment_confirmed"
     PAYMENT_DISPUTED = "payment_disputed"
+    SATISFACTION_RATED = "satisfaction_rated"  # the worker's grade of the closed case (data: satisfaction, via)
     CONFIRMATION_REMINDED = "confirmation_reminded"
     CLAIM_LINE_ADDED = "claim_line_added"
     PAYMENT_RECORDED = "payment_recorded"
@@ -352,7 +353,9 @@ class Complaint(Base):
     months: Mapped[int | None] = mapped_column(Integer)
     amount_recovered: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     workers_paid: Mapped[int | None] = mapped_column(Integer)
-    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)  # the money confirmed arrived (回访), or not
+    satisfaction: Mapped[str | None] = mapped_column(String(12))  # Satisfaction, the worker's grade once closed
+    satisfaction_at: Mapped[datetime | None]
     lookup_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lookup_locked_until: Mapped[datetime | None]
     priority: Mapped[str] = mapped_column(String(20), default=Priority.NORMAL.value)
@@ -397,6 +400,14 @@ class Confirmation(StrEnum):
     ASKED = "asked"
     CONFIRMED = "confirmed"
     DISPUTED = "disputed"
+
+
+class Satisfaction(StrEnum):
+    """The worker's grade of how the closed case was handled (Complaint.satisfaction; None: not given)."""
+
+    SATISFIED = "satisfied"  # 满意
+    BASIC = "basic"  # 基本满意
+    UNSATISFIED = "unsatisfied"  # 不满意
 
 
 class ClaimLine(Base):
@@ -777,6 +788,7 @@ class DailyTally(Base):
     closed: Mapped[int] = mapped_column(Integer, default=0)
     satisfied: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)
+    fully_satisfied: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     claimed: Mapped[int] = mapped_column(BigInteger, default=0)
     recovered: Mapped[int] = mapped_column(BigInteger, default=0)
 

@@ -11,8 +11,10 @@ Definitions (the on-time facts themselves are defined in intake.supervision.case
 - On-time rate of a clock = cases that met it / cases that met or missed it; cases where it still runs and
   is not overdue are in neither. 签收 is the acknowledge clock, 受理 the accept decision, 答复 the reply.
 - 响应率 (response) is the on-time acknowledgement rate, 按时办结率 the on-time reply rate (办结 in time).
-- Closure rate = closed (销号) / received. Satisfaction rate = workers who confirmed the money arrived
-  (complaints.satisfied true) / workers who answered.
+- Closure rate = closed (销号) / received. 满意率 = cases whose worker graded the closed case 满意 or 基本满意
+  (complaints.satisfaction) / cases graded at all; a case not graded (yet) is in neither. Whether the money
+  arrived (complaints.satisfied) is what closes a case, not a grade. The red and yellow lists value each grade
+  (intake.units.rankings).
 - Open = not closed; overdue now = open with a running deadline already past (complaints.next_due_at).
 - Money claimed is the complaints' amounts, recovered what the departments recorded.
 - Petitions (上访) are counted by the day they were made (not the case's), against the department and county that
@@ -76,8 +78,9 @@ class Tally:
     reply_met: int = 0
     reply_missed: int = 0
     closed: int = 0
-    satisfied: int = 0
-    answered: int = 0
+    satisfied: int = 0  # graded 满意 or 基本满意
+    answered: int = 0  # graded at all
+    fully_satisfied: int = 0  # graded 满意
     open: int = 0
     overdue: int = 0
     claimed: int = 0

@@ -1,6 +1,7 @@
 """The red and yellow lists (红黄榜): each month the office ranks counties or departments by the figures already
-kept for the cases received that month (intake.supervision.figures: 响应率, 按时办结率, 销号率, 满意率, and 超期率 =
-open cases past a running deadline now / open cases) and the unit's tasks due that month answered on time (任务按时率,
+kept for the cases received that month (intake.supervision.figures: 响应率, 按时办结率, 销号率, and 超期率 =
+open cases past a running deadline now / open cases), the workers' grades of their closed cases (满意度: the mean of
+the `[rankings] grade_*` value of each 满意 / 基本满意 / 不满意 given, out of 100) and the unit's tasks due that month answered on time (任务按时率,
 intake.units.tasks), publishes the list, and the units on the yellow list are
 criticised by name (通报批评) with their figures.
 
@@ -32,7 +33,7 @@ LEVELS = {"county": "区县", "department": "部门"}
 # Each figure: its label, and whether more is better.
 INDICATORS: dict[str, tuple[str, bool]] = {
     "ack_rate": ("响应率", True), "reply_rate": ("按时办结率", True), "closure_rate": ("销号率", True),
-    "satisfaction_rate": ("满意率", True), "overdue_rate": ("超期率", False), "task_rate": ("任务按时率", True)}
+    "satisfaction_rate": ("满意度", True), "overdue_rate": ("超期率", False), "task_rate": ("任务按时率", True)}
 RED, YELLOW = "red", "yellow"
 
 
@@ -66,9 +67,19 @@ def period_label(start: date) -> str:
     return f"{start.year}年{start.month}月"
 
 
-def rates_of(tally: Tally, task_rate: float | None = None) -> dict[str, float | None]:
+def graded_satisfaction(tally: Tally, settings: RankingSettings) -> float | None:
+    """The mean grade value of the workers' answers (0-1); None when no worker answered."""
+    if not tally.answered:
+        return None
+    basic, unsatisfied = tally.satisfied - tally.fully_satisfied, tally.answered - tally.satisfied
+    points = (settings.grade_satisfied * tally.fully_satisfied + settings.grade_basic * basic
+              + settings.grade_unsatisfied * unsatisfied)
+    return points / (100 * tally.answered)
+
+
+def rates_of(tally: Tally, settings: RankingSettings, task_rate: float | None = None) -> dict[str, float | None]:
     return {"ack_rate": tally.ack_rate, "reply_rate": tally.reply_rate, "closure_rate": tally.closure_rate,
-            "satisfaction_rate": tally.satisfaction_rate,
+            "satisfaction_rate": graded_satisfaction(tally, settings),
             "overdue_rate": tally.overdue / tally.open if tally.open else None, "task_rate": task_rate}
 
 
@@ -85,7 +96,7 @@ def rank(units: list[tuple[str, str | None, int | None, Tally, float | None]],
     their place on the red or yellow list."""
     entries = []
     for name, county, department_id, tally, task_rate in units:
-        rates = rates_of(tally, task_rate)
+        rates = rates_of(tally, settings, task_rate)
         value = score(rates, settings) if tally.received >= settings.min_cases else None
         entries.append(Entry(name, county, department_id, tally.received, tally.overdue, rates, value))
     entries.sort(key=lambda e: (e.score is None, -(e.score or 0), e.unit))
