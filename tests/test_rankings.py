@@ -2,12 +2,12 @@
 通报批评 sent when the office publishes, the page and the PDF read back, and what others may not do."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from intake.foundation.models import DailyTally, Outbox, RankingList, StaffUser, utcnow
+from intake.foundation.models import DailyTally, Outbox, Petition, RankingList, StaffUser, utcnow
 from intake.foundation.settings import RankingSettings, SettingsError, UnitSettings
 from intake.people.access import Scope
 from intake.registry.directory import department
@@ -36,13 +36,18 @@ def figures(session):
     人社 10 received, 5 acknowledged in time and 5 late, replies 2 in time and 6 late, 3 closed, 4 workers graded
         1 满意, 1 基本满意, 2 不满意, so 满意度 (100 + 80 + 0 + 0) / 400 = 0.45:
         20×0.5 + 30×0.25 + 30×0.3 + 10×0.45 + 10×1 = 41.0: the yellow list.
-    财政 2 received: too few to rank."""
+    财政 2 received: too few to rank.
+    One petition (上访) in November against a site 人社 owns, none in December."""
     november(session, "housing", received=10, ack_met=10, reply_met=8, closed=9, satisfied=4, answered=4,
              fully_satisfied=4)
     november(session, "ndrc", received=4, ack_met=4, reply_met=2, reply_missed=2, closed=2)
     november(session, "hrss", received=10, ack_met=5, ack_missed=5, reply_met=2, reply_missed=6, closed=3,
              satisfied=2, answered=4, fully_satisfied=1)
     november(session, "finance", received=2, ack_met=2, closed=2)
+    for day in (date(2026, 11, 20), date(2026, 12, 1)):
+        session.add(Petition(petitioned_at=datetime.combine(day, time(10), CAL.timezone), place="市信访局", people=8,
+                             who="李四等", department_id=department(session, "371302", "hrss").id,
+                             jurisdiction_code="371302", recorded_by="city_admin"))
     session.commit()
 
 
@@ -60,7 +65,7 @@ def test_the_departments_are_ranked_from_their_figures(session, figures):
         (names["finance"], None, "")]
     assert rk.criticism(entries[2], NOVEMBER[0]) == (
         f"【通报批评】{names['hrss']}列入2026年11月欠薪投诉办理黄榜：收到投诉10件，响应率50.0%，按时办结率25.0%，"
-        "销号率30.0%，满意度45.0%，超期率0.0%，任务按时率—，超期未办0件，综合得分41.0。请于5个工作日内报送整改情况。")
+        "销号率30.0%，满意度45.0%，超期率0.0%，任务按时率—，超期未办0件，上访1次，综合得分41.0。请于5个工作日内报送整改情况。")
     # What each grade is worth is configuration: 基本满意 at 60 makes 人社's 满意度 (100 + 60) / 400 = 0.4, 40.5 in all.
     stricter = rk.compute(session, scope_of(session, users["admin"]), "department", *NOVEMBER, utcnow(), TIMEZONE,
                           RankingSettings(grade_basic=60))

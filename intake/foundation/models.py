@@ -1148,13 +1148,15 @@ class RankingList(Base):
 
 
 class Petition(Base):
-    """A petition (上访) over a case: workers who went to a government office, when, where, how many. It names the
-    case's handling department and county at the time, which answer for it, and the figures count it."""
+    """A petition (上访) over a case, or against a site with no case named: workers who went to a government office,
+    when, where, how many. It names the department and county that answer for it (the case's handling ones at the
+    time; for a site, the department that owns the site and its county), and the figures count it."""
 
     __tablename__ = "petitions"
     __table_args__ = (Index("ix_petitions_petitioned_at", "petitioned_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     petitioned_at: Mapped[datetime]
     place: Mapped[str] = mapped_column(String(200))
     people: Mapped[int] = mapped_column(Integer)
@@ -1164,6 +1166,11 @@ class Petition(Base):
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
     recorded_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    complaint: Mapped[Complaint | None] = relationship()
+    site: Mapped[Site | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    jurisdiction: Mapped[Jurisdiction | None] = relationship()
 
 
 class CannedReply(Base):

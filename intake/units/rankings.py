@@ -5,6 +5,8 @@ the `[rankings] grade_*` value of each 满意 / 基本满意 / 不满意 given, 
 intake.units.tasks), publishes the list, and the units on the yellow list are
 criticised by name (通报批评) with their figures.
 
+Each unit's petitions (上访) of the month are listed with it, and named in its 通报批评.
+
 A unit's score is the weighted mean of its figures ([rankings] weights), 0-100; a figure with nothing to count
 (no case answered yet, say) is left out of its mean. Units with fewer than `min_cases` cases received are listed
 but not ranked. The red list is the best `list_size` scoring at least `red_min_score`; the yellow list the worst
@@ -47,6 +49,7 @@ class Entry:
     rates: dict[str, float | None]
     score: float | None  # None: too few cases to rank
     standing: str = ""  # red | yellow | ""
+    petitions: int = 0  # 上访 made in the month that the unit answers for (its cases', and its sites')
 
 
 def period(month: str, today: date) -> tuple[date, date]:
@@ -98,7 +101,8 @@ def rank(units: list[tuple[str, str | None, int | None, Tally, float | None]],
     for name, county, department_id, tally, task_rate in units:
         rates = rates_of(tally, settings, task_rate)
         value = score(rates, settings) if tally.received >= settings.min_cases else None
-        entries.append(Entry(name, county, department_id, tally.received, tally.overdue, rates, value))
+        entries.append(Entry(name, county, department_id, tally.received, tally.overdue, rates, value,
+                             petitions=tally.petitions))
     entries.sort(key=lambda e: (e.score is None, -(e.score or 0), e.unit))
     ranked = [e for e in entries if e.score is not None]
     red = {id(e) for e in ranked[:settings.list_size] if e.score >= settings.red_min_score}
@@ -148,7 +152,8 @@ def criticism(entry: Entry, start: date) -> str:
     """The 通报批评 of a unit on the yellow list, with its figures."""
     figures_text = "，".join(f"{label}{rate_text(entry.rates.get(key))}" for key, (label, _) in INDICATORS.items())
     return (f"【通报批评】{entry.unit}列入{period_label(start)}欠薪投诉办理黄榜：收到投诉{entry.received}件，"
-            f"{figures_text}，超期未办{entry.overdue}件，综合得分{entry.score}。请于5个工作日内报送整改情况。")
+            f"{figures_text}，超期未办{entry.overdue}件，上访{entry.petitions}次，综合得分{entry.score}。"
+            "请于5个工作日内报送整改情况。")
 
 
 def publish(session: Session, scope: Scope, level: str, start: date, end: date, now: datetime, timezone: str,

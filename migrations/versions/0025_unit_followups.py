@@ -1,7 +1,7 @@
 """member units' follow-ups: an inspection's rectification items carry their reminders as timers
 (timers.rectification_item_id); the worker's grade of a closed case (complaints.satisfaction, satisfaction_at),
 which the tallies' satisfied / answered now count (and fully_satisfied, the 满意 alone) instead of the payment
-confirmations
+confirmations; a petition against a site with no case (petitions.site_id, complaint_id optional)
 
 Revision ID: 0025
 Revises: 0023
@@ -64,9 +64,22 @@ def upgrade() -> None:
     with op.batch_alter_table('daily_tallies', schema=None) as batch_op:
         batch_op.add_column(sa.Column('fully_satisfied', sa.Integer(), server_default='0', nullable=False))
     _retally(grades_counted=True)
+    with op.batch_alter_table('petitions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('site_id', sa.Integer(), nullable=True))
+        batch_op.alter_column('complaint_id', existing_type=sa.Integer(), nullable=True)
+        batch_op.create_index(batch_op.f('ix_petitions_site_id'), ['site_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_petitions_site_id_sites'), 'sites', ['site_id'], ['id'])
+    op.execute("UPDATE petitions SET site_id = (SELECT site_id FROM complaints WHERE complaints.id = "
+               "petitions.complaint_id)")
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM petitions WHERE complaint_id IS NULL")
+    with op.batch_alter_table('petitions', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_petitions_site_id_sites'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_petitions_site_id'))
+        batch_op.alter_column('complaint_id', existing_type=sa.Integer(), nullable=False)
+        batch_op.drop_column('site_id')
     _retally(grades_counted=False)
     with op.batch_alter_table('daily_tallies', schema=None) as batch_op:
         batch_op.drop_column('fully_satisfied')
