@@ -15,7 +15,7 @@ from wtforms.validators import InputRequired, Length, Regexp, StopValidation, Va
 
 from intake.case.complaints import NewComplaint
 from intake.foundation.encryption import identity
-from intake.foundation.models import Channel, Jurisdiction
+from intake.foundation.models import Channel, Jurisdiction, Satisfaction
 from intake.foundation.settings import UploadSettings
 from intake.foundation.validation import clean_text, normalise_digits, normalise_id_number, normalise_phone
 from intake.reading.photos import EvidenceError, Photo, check_photos
@@ -214,9 +214,14 @@ class StatusForm(FlaskForm):
 
 
 class ConfirmForm(FlaskForm):
-    """The worker's answer to 工资到手了吗 on a resolved case, from the signed link only they received."""
+    """The worker's answer to 工资到手了吗 on a resolved case, or their grade of the closed case, from the signed
+    link only they received."""
 
     paid = HiddenField()
+    satisfaction = HiddenField()
 
     def answer(self) -> bool | None:
         return {"yes": True, "no": False}.get(self.paid.data)
+
+    def grade(self) -> Satisfaction | None:
+        return Satisfaction(self.satisfaction.data) if self.satisfaction.data in set(Satisfaction) else None

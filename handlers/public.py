@@ -65,6 +65,7 @@ LINE_PAID = "谢谢您的确认，已记下您的工资已经到手。"
 LINE_UNPAID = "已记下您的工资没收到或不够，已转给负责部门核实，他们会再联系您。"
 CHANGED_MEANWHILE = "案件刚刚有了新进展，请看下面最新的办理情况。"
 MESSAGE_SENT = "已转给负责部门，他们会看到您补充的内容。"
+GRADED = "谢谢您的评价，我们会继续改进。"
 # Tickets this browser has opened (ticket and phone digits, or the signed link): their pages take a message.
 OPENED_KEPT = 10
 FORMS = ("public.site_form", "public.general_form")
@@ -266,7 +267,8 @@ def _opened(complaint: Complaint) -> None:
 @limiter.limit(lambda: services().settings.ratelimit.status_per_address, methods=["POST"])
 def confirm(token: str):
     """回访 from the signed link in the worker's 办结 notice: the answer of the complainant, or of the one worker of
-    the case the link was made for (intake.case.cases.confirm_payment says what it changes)."""
+    the case the link was made for (intake.case.cases.confirm_payment says what it changes); once closed, the
+    complainant's grade of the case (intake.case.cases.rate) from the same link."""
     found = confirmed_complaint(db(), services().settings, token)
     if found is None:
         abort(404)
@@ -274,10 +276,14 @@ def confirm(token: str):
     _opened(complaint)
     complaint_id = complaint.id
     form = ConfirmForm()
-    if not form.validate_on_submit() or form.answer() is None:
+    grade = form.grade() if line is None else None
+    if not form.validate_on_submit() or form.answer() is None and grade is None:
         return _status_page(complaint, confirm=form, line=line)
     try:
-        cases.confirm_payment(db(), complaint, case_context(), paid=form.answer(), actor="worker:web", line=line)
+        if grade is not None:
+            cases.rate(db(), complaint, case_context(), satisfaction=grade, actor="worker:web")
+        else:
+            cases.confirm_payment(db(), complaint, case_context(), paid=form.answer(), actor="worker:web", line=line)
         db().commit()
     except cases.CaseError as exc:
         db().rollback()
@@ -285,9 +291,11 @@ def confirm(token: str):
     except StaleDataError:
         db().rollback()
         return _status_page(db().get(Complaint, complaint_id), notice=CHANGED_MEANWHILE)
+    if grade is not None:
+        return _status_page(complaint, notice=GRADED)
     if line is not None:
         return _status_page(complaint, notice=LINE_PAID if form.answer() else LINE_UNPAID)
-    return _status_page(complaint, notice=CONFIRMED_PAID if form.answer() else CONFIRMED_UNPAID)
+    return _status_page(complaint, confirm=form, notice=CONFIRMED_PAID if form.answer() else CONFIRMED_UNPAID)
 
 
 @bp.get("/d/<token>/dossier.zip")
@@ -330,7 +338,8 @@ def _audit_worker(complaint: Complaint, action: str, **detail) -> None:
 def _status_page(complaint: Complaint, *, form: StatusForm | None = None, confirm: ConfirmForm | None = None,
                  notice: str | None = None, message: WorkerMessageForm | None = None, line: ClaimLine | None = None):
     """The case as its worker sees it; the 工资到手了吗 buttons only on the signed link's page, and on one worker's
-    link only while their own answer is missing or a no; the links to their documents signed afresh for
+    link only while their own answer is missing or a no; on the complainant's link of a closed case not graded yet,
+    the three grades; the links to their documents signed afresh for
     DOCUMENTS_MAX_AGE_DAYS."""
     timezone = services().settings.calendar.timezone
     timeline = [(when_text(e.created_at, timezone), text) for e in reversed(complaint.events)
@@ -339,6 +348,7 @@ def _status_page(complaint: Complaint, *, form: StatusForm | None = None, confir
         asking = line.confirmation in (Confirmation.ASKED, Confirmation.DISPUTED) and complaint.status != "closed"
     else:
         asking = complaint.status == "resolved"
+    grading = confirm is not None and line is None and complaint.status == "closed" and complaint.satisfaction is None
     token = documents_token(services().settings, complaint)
     db().commit()  # the case's link reference, made on first use
     return _private(render_template("status.html", form=form or StatusForm(formdata=None), complaint=complaint,
@@ -346,6 +356,7 @@ def _status_page(complaint: Complaint, *, form: StatusForm | None = None, confir
                                     documents_days=DOCUMENTS_MAX_AGE_DAYS,
                                     notice=notice, status=status_text(complaint.status), timeline=timeline,
                                     confirm=confirm if asking else None, line=line,
+                                    grading=confirm if grading else None,
                                     message=None if complaint.status == "closed" else
                                     message or WorkerMessageForm(services().settings.uploads, formdata=None)))
 

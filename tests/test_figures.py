@@ -10,7 +10,7 @@ from sqlalchemy import select
 from handlers.runtime import services
 from intake.case import cases
 from intake.case.timers import PENDING
-from intake.foundation.models import CaseFacts, Complaint, Site, Timer, utcnow
+from intake.foundation.models import CaseFacts, Complaint, Satisfaction, Site, Timer, utcnow
 from intake.foundation.settings import TargetSettings
 from intake.people.access import Scope
 from intake.people.staff import Role
@@ -85,10 +85,15 @@ def test_closure_satisfaction_and_money_follow_the_workers_answer(app, session, 
     paid, unpaid, _open = three_cases(app, session, settings, lanshan_site)
     resolve_and_answer(app, session, paid, unpaid)
     session.commit()
+    total = figures(session, CITY, Filters(), utcnow(), TZ).total
+    # The money confirmed closes a case; 满意率 waits for the worker's grade of it.
+    assert (total.closed, total.satisfied, total.answered, total.satisfaction_rate) == (1, 0, 0, None)
+    cases.rate(session, paid, ctx(app), satisfaction=Satisfaction.BASIC, actor="worker:web")
+    session.commit()
     found = figures(session, CITY, Filters(), utcnow(), TZ)
     total = found.total
-    assert (total.closed, total.satisfied, total.answered) == (1, 1, 2)
-    assert total.closure_rate == 1 / 3 and total.satisfaction_rate == 0.5
+    assert (total.closed, total.satisfied, total.answered, total.fully_satisfied) == (1, 1, 1, 0)
+    assert total.closure_rate == 1 / 3 and total.satisfaction_rate == 1.0  # 基本满意 counts in 满意率
     assert (total.accept_met, total.accept_missed, total.reply_met) == (2, 0, 2)
     assert total.recovered == 18000 and total.open == 2
     (county,) = found.counties
@@ -201,11 +206,12 @@ def test_the_daily_tallies_always_equal_a_recount_of_the_cases(app, session, set
     def counted():
         session.expire_all()
         return sorted((t.kind, t.day, t.department_id, t.county, t.industry, t.investment, t.received, t.ack_met,
-                       t.ack_missed, t.closed, t.satisfied, t.answered, t.claimed, t.recovered)
+                       t.ack_missed, t.closed, t.satisfied, t.answered, t.claimed, t.recovered, t.fully_satisfied)
                       for t in session.scalars(select(DailyTally)) if t.received or t.closed)
 
     paid, unpaid, moved = three_cases(app, session, settings, lanshan_site)
     resolve_and_answer(app, session, paid, unpaid)
+    cases.rate(session, paid, ctx(app), satisfaction=Satisfaction.SATISFIED, actor="worker:sms")
     cases.transfer(session, moved, ctx(app), department=department(session, "371311", "hrss"), actor="staff:c",
                    reason="属地不对")
     cases.reopen(session, paid, ctx(app), actor="staff:c", reason="只发了一半")
@@ -213,6 +219,7 @@ def test_the_daily_tallies_always_equal_a_recount_of_the_cases(app, session, set
     live = counted()
     assert sum(row[6] for row in live if row[0] == "received") == 3
     assert {row[3] for row in live} == {"371302", "371311"}  # the transferred case moved county
+    assert [row[10:12] + row[14:] for row in live if row[10]] == [(1, 1, 1)]  # the grade, kept when reopened
     tallies.rebuild(session.connection())
     session.commit()
     assert counted() == live

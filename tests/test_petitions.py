@@ -1,5 +1,7 @@
-"""Petitions (上访): recorded on a case by supervisors or on a case opened for the petitioners, shown on the case
-page and in the queue, counted in the figures against the unit that held the case; bad input changes nothing."""
+"""Petitions (上访): recorded on a case by supervisors, on a case opened for the petitioners, or against a site
+(its open cases flagged, the department that owns it told), shown on the case page, in the queue, on the sites
+page and in the petitions list, counted in the figures against the unit that answers for it; bad input changes
+nothing."""
 from __future__ import annotations
 
 import re
@@ -7,10 +9,11 @@ from datetime import date
 
 from sqlalchemy import select
 
-from intake.foundation.models import Complaint, Petition, StaffUser, utcnow
+from intake.foundation.models import Complaint, EventKind, Outbox, Petition, Site, StaffUser, utcnow
 from intake.people.access import Scope
+from intake.registry.directory import department
 from intake.supervision.figures import Filters, figures
-from tests.helpers import act, csrf_token, flashed, login, make_accounts, routed
+from tests.helpers import act, csrf_token, flashed, login, make_accounts, reload, routed
 
 PETITION = {"petitioned_at": "2026-12-03T09:30", "place": "市信访局", "people": "12", "who": "张三等",
             "note": "反映工程款未结清"}
@@ -87,3 +90,50 @@ def test_petitioners_without_a_case_get_one_opened_and_others_are_refused(app, s
     assert refused.status_code == 422 and "范围内的区县" in refused.get_data(as_text=True)
     assert signed_in(app, users["staff"]).get("/console/petitions/new").status_code == 403
     assert len(session.scalars(select(Petition)).all()) == 2 and len(session.scalars(select(Complaint)).all()) == 2
+
+
+def test_a_group_visit_against_a_site_flags_its_open_cases_and_the_department_that_owns_it(
+        app, session, settings, lanshan_site):
+    users = make_accounts(session)
+    open_case = routed(app, session, settings, lanshan_site)
+    water = Site(code="LZ-1", name="罗庄水厂", jurisdiction_code="371311", industry="水利", investment="government",
+                 public_token="tok_" + "p" * 20)
+    session.add(water)
+    session.commit()
+    elsewhere = routed(app, session, settings, water, phone="13900000009")
+    admin = signed_in(app, users["admin"])
+    fields = {"csrf_token": csrf_token(admin.get("/console/petitions/new").get_data(as_text=True)), **PETITION}
+    for bad, message in (({"site": "NO-SUCH"}, "没有这个工地编号"),
+                         ({"site": "S-1", "ticket_no": elsewhere.ticket_no}, "这个案件不在所填的工地"),
+                         ({"site": "S-1", "people": "0"}, "上访人数应在1到")):
+        refused = admin.post("/console/petitions/new", data=fields | bad)
+        assert refused.status_code == 422 and message in refused.get_data(as_text=True)
+    assert session.scalars(select(Petition)).all() == []
+
+    done = admin.post("/console/petitions/new", data=fields | {"site": "S-1"})
+    assert done.status_code == 303 and done.headers["Location"].endswith("/console/petitions?site=S-1")
+    housing = department(session, "371302", "housing")  # 房屋建筑: the county's 住建 owns the site
+    listed = flashed(admin, done)
+    assert "已记录对工地 S-1 的上访" in listed and "阳光城三期（S-1）的上访" in listed
+    assert "针对工地" in listed and housing.name in listed and "张三等" in listed
+    petition = session.scalar(select(Petition))
+    assert (petition.complaint_id, petition.site_id, petition.department_id, petition.jurisdiction_code,
+            petition.people) == (None, lanshan_site.id, housing.id, "371302", 12)
+
+    county = signed_in(app, users["county"])
+    page = county.get(f"/console/cases/{open_case.ticket_no}").get_data(as_text=True)
+    assert "上访 1 次" in page and "工地“阳光城三期”有工人上访：2026-12-03 09:30在市信访局上访，12人（张三等）" in page
+    assert re.search(rf"{open_case.ticket_no}.*?上访 1</span>", county.get("/console/").get_data(as_text=True), re.S)
+    assert EventKind.PETITIONED not in {e.kind for e in reload(session, elsewhere).events}
+    told = session.scalars(select(Outbox).where(Outbox.payload["kind"].as_string() == "site_petition")).all()
+    assert f"department:{housing.id}" in {row.destination for row in told}
+    assert 'href="/console/petitions?site=S-1">上访 1 次' in county.get("/console/sites").get_data(as_text=True)
+    admin_scope = Scope.of(session.scalar(select(StaffUser).where(StaffUser.username == users["admin"])))
+    december = figures(session, admin_scope, Filters(start=date(2026, 12, 1), end=date(2026, 12, 31)), utcnow(),
+                       "Asia/Shanghai")
+    assert [(u.name, u.tally.petitions) for u in december.counties if u.tally.petitions] == [("兰山区", 1)]
+    assert [u.department_id for u in december.departments if u.tally.petitions] == [housing.id]
+
+    far = signed_in(app, users["far_county"])
+    assert far.get("/console/petitions?site=S-1").status_code == 404
+    assert "张三等" not in far.get("/console/petitions").get_data(as_text=True)

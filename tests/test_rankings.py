@@ -2,12 +2,12 @@
 通报批评 sent when the office publishes, the page and the PDF read back, and what others may not do."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from intake.foundation.models import DailyTally, Outbox, RankingList, StaffUser, utcnow
+from intake.foundation.models import DailyTally, Outbox, Petition, RankingList, StaffUser, utcnow
 from intake.foundation.settings import RankingSettings, SettingsError, UnitSettings
 from intake.people.access import Scope
 from intake.registry.directory import department
@@ -29,18 +29,25 @@ def november(session, kind: str, **counts):
 @pytest.fixture
 def figures(session):
     """兰山区's departments in November, by hand:
-    住建 10 received, all acknowledged in time, 8 replies all in time, 9 closed, 4 of 4 satisfied, none overdue:
+    住建 10 received, all acknowledged in time, 8 replies all in time, 9 closed, 4 workers graded 满意, none overdue:
         20×1 + 30×1 + 30×0.9 + 10×1 + 10×(1-0) = 97.0 of 100: the red list.
     发改 4 received, all acknowledged in time, replies 2 in time and 2 late, 2 closed, no worker answered yet:
         satisfaction is left out, so (20×1 + 30×0.5 + 30×0.5 + 10×1) / 90 = 66.7: neither list.
-    人社 10 received, 5 acknowledged in time and 5 late, replies 2 in time and 6 late, 3 closed, 1 of 4 satisfied:
-        20×0.5 + 30×0.25 + 30×0.3 + 10×0.25 + 10×1 = 39.0: the yellow list.
-    财政 2 received: too few to rank."""
-    november(session, "housing", received=10, ack_met=10, reply_met=8, closed=9, satisfied=4, answered=4)
+    人社 10 received, 5 acknowledged in time and 5 late, replies 2 in time and 6 late, 3 closed, 4 workers graded
+        1 满意, 1 基本满意, 2 不满意, so 满意度 (100 + 80 + 0 + 0) / 400 = 0.45:
+        20×0.5 + 30×0.25 + 30×0.3 + 10×0.45 + 10×1 = 41.0: the yellow list.
+    财政 2 received: too few to rank.
+    One petition (上访) in November against a site 人社 owns, none in December."""
+    november(session, "housing", received=10, ack_met=10, reply_met=8, closed=9, satisfied=4, answered=4,
+             fully_satisfied=4)
     november(session, "ndrc", received=4, ack_met=4, reply_met=2, reply_missed=2, closed=2)
     november(session, "hrss", received=10, ack_met=5, ack_missed=5, reply_met=2, reply_missed=6, closed=3,
-             satisfied=1, answered=4)
+             satisfied=2, answered=4, fully_satisfied=1)
     november(session, "finance", received=2, ack_met=2, closed=2)
+    for day in (date(2026, 11, 20), date(2026, 12, 1)):
+        session.add(Petition(petitioned_at=datetime.combine(day, time(10), CAL.timezone), place="市信访局", people=8,
+                             who="李四等", department_id=department(session, "371302", "hrss").id,
+                             jurisdiction_code="371302", recorded_by="city_admin"))
     session.commit()
 
 
@@ -54,11 +61,15 @@ def test_the_departments_are_ranked_from_their_figures(session, figures):
                          RankingSettings())
     names = {kind: department(session, "371302", kind).name for kind in ("housing", "ndrc", "hrss", "finance")}
     assert [(e.unit, e.score, e.standing) for e in entries] == [
-        (names["housing"], 97.0, "red"), (names["ndrc"], 66.7, ""), (names["hrss"], 39.0, "yellow"),
+        (names["housing"], 97.0, "red"), (names["ndrc"], 66.7, ""), (names["hrss"], 41.0, "yellow"),
         (names["finance"], None, "")]
     assert rk.criticism(entries[2], NOVEMBER[0]) == (
         f"【通报批评】{names['hrss']}列入2026年11月欠薪投诉办理黄榜：收到投诉10件，响应率50.0%，按时办结率25.0%，"
-        "销号率30.0%，满意率25.0%，超期率0.0%，任务按时率—，超期未办0件，综合得分39.0。请于5个工作日内报送整改情况。")
+        "销号率30.0%，满意度45.0%，超期率0.0%，任务按时率—，超期未办0件，上访1次，综合得分41.0。请于5个工作日内报送整改情况。")
+    # What each grade is worth is configuration: 基本满意 at 60 makes 人社's 满意度 (100 + 60) / 400 = 0.4, 40.5 in all.
+    stricter = rk.compute(session, scope_of(session, users["admin"]), "department", *NOVEMBER, utcnow(), TIMEZONE,
+                          RankingSettings(grade_basic=60))
+    assert [(e.rates["satisfaction_rate"], e.score) for e in stricter if e.unit == names["hrss"]] == [(0.4, 40.5)]
     # The rules are configuration: weigh only closing, and with a stricter bar nobody is on the red list.
     only_closing = RankingSettings(weight_ack_rate=0, weight_reply_rate=0, weight_satisfaction_rate=0,
                                    weight_overdue_rate=0, weight_task_rate=0, red_min_score=95, yellow_below_score=50)
@@ -69,7 +80,7 @@ def test_the_departments_are_ranked_from_their_figures(session, figures):
 
 def test_tasks_answered_on_time_count_in_the_score(session, figures):
     """住建 answered its November task on time, 人社 never did: with the task weight (10) their scores become
-    (97 + 10) / 110 = 97.3 and (39 + 0) / 110 = 35.5; a task due in December does not count in November."""
+    (97 + 10) / 110 = 97.3 and (41 + 0) / 110 = 37.3; a task due in December does not count in November."""
     users = make_accounts(session)
     admin = scope_of(session, users["admin"])
     housing, hrss = department(session, "371302", "housing").id, department(session, "371302", "hrss").id
@@ -83,7 +94,7 @@ def test_tasks_answered_on_time_count_in_the_score(session, figures):
     entries = {e.department_id: e for e in rk.compute(session, admin, "department", *NOVEMBER, utcnow(), TIMEZONE,
                                                       RankingSettings())}
     assert (entries[housing].rates["task_rate"], entries[housing].score) == (1.0, 97.3)
-    assert (entries[hrss].rates["task_rate"], entries[hrss].score) == (0.0, 35.5)
+    assert (entries[hrss].rates["task_rate"], entries[hrss].score) == (0.0, 37.3)
 
 
 def test_a_county_supervisor_ranks_only_the_countys_departments_and_not_counties(session, figures):
@@ -111,6 +122,8 @@ def test_weights_that_rank_nothing_are_refused_at_start():
                         weight_overdue_rate=0, weight_task_rate=0)
     with pytest.raises(SettingsError, match="yellow_below_score"):
         RankingSettings(red_min_score=50, yellow_below_score=60)
+    with pytest.raises(SettingsError, match="grade_basic"):
+        RankingSettings(grade_basic=120)
 
 
 def test_the_office_publishes_the_list_the_yellow_unit_is_criticised_and_all_read_it(app, client, session, figures,
@@ -119,7 +132,7 @@ def test_the_office_publishes_the_list_the_yellow_unit_is_criticised_and_all_rea
     hrss = department(session, "371302", "hrss")
     login(client, users["admin"])
     page = client.get("/console/rankings?level=department&month=2026-11").get_data(as_text=True)
-    assert "2026年11月欠薪投诉办理红黄榜（部门）" in page and "预览" in page and "39.0" in page
+    assert "2026年11月欠薪投诉办理红黄榜（部门）" in page and "预览" in page and "41.0" in page
     bad = client.get("/console/rankings?level=department&month=2026-13")
     assert bad.status_code == 200 and "月份格式" in bad.get_data(as_text=True)
     published = client.post("/console/rankings/publish", data={"csrf_token": csrf_token(page), "level": "department",
@@ -148,6 +161,6 @@ def test_the_office_publishes_the_list_the_yellow_unit_is_criticised_and_all_rea
     text = pdf_text(pdf.data)
     flat = text.replace(" ", "").replace("\n", "")
     for expected in ("2026年11月欠薪投诉办理红黄榜（部门）", "一、红榜", "二、黄榜", "三、通报批评", "四、全部排名",
-                     department(session, "371302", "housing").name, "97.0", "39.0", "不排名"):
+                     department(session, "371302", "housing").name, "97.0", "41.0", "不排名"):
         assert expected in flat, expected
     assert f"【通报批评】{hrss.name}列入2026年11月欠薪投诉办理黄榜" in flat

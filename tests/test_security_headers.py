@@ -152,7 +152,7 @@ def an_inspection(session, users: dict[str, str]):
     now = utcnow()
     found = inspections.record(session, admin, inspected_on=now.astimezone(CAL.timezone).date(), county="371302",
                                department_id=None, site_code="", inspectors="市治欠办", summary="", now=now,
-                               calendar=CAL, items=[inspections.NewItem("台账未更新", "county:371302",
+                               calendar=CAL, settings=UnitSettings(), items=[inspections.NewItem("台账未更新", "county:371302",
                                                                         (now + timedelta(days=7)).date())])
     session.commit()
     return found

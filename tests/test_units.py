@@ -513,7 +513,7 @@ def lanshan_inspection(session, people, site_code="LS-INSPECT"):
     session.flush()
     found = ins.record(session, people["admin"], inspected_on=date(2026, 12, 9), county="371302",
                        department_id=people["staff"].department_id, site_code=site_code, inspectors="市治欠办 王、李",
-                       summary="抽查农民工工资专用账户和实名制台账", now=INSPECTED, calendar=CAL, items=[
+                       summary="抽查农民工工资专用账户和实名制台账", now=INSPECTED, **CLOCK, items=[
                            ins.NewItem("工资专用账户未按月拨付", f"department:{people['staff'].department_id}",
                                        date(2026, 12, 15)),
                            ins.NewItem("欠薪台账未更新", "county:371302", date(2026, 12, 18))])
@@ -555,12 +555,51 @@ def test_an_inspections_items_are_answered_by_their_units_and_the_late_one_is_li
 ])
 def test_a_bad_inspection_is_refused_and_nothing_is_stored(session, people, change, message):
     given = dict(inspected_on=date(2026, 12, 9), county="371302", department_id=None, site_code="",
-                 inspectors="县治欠办", summary="", now=INSPECTED, calendar=CAL,
+                 inspectors="县治欠办", summary="", now=INSPECTED, **CLOCK,
                  items=[ins.NewItem("台账", "county:371302", date(2026, 12, 18))]) | change
     with pytest.raises(ts.TaskError, match=message):
         ins.record(session, people["county"], **given)  # a county supervisor: only its own county
     session.rollback()
     assert session.scalars(select(Inspection)).all() == [] and session.scalars(select(RectificationItem)).all() == []
+    assert session.scalars(select(Timer)).all() == []
+
+
+def test_an_items_unit_is_reminded_the_working_day_before_told_when_late_and_an_answer_stops_both(
+        app, session, people):
+    """住建's item is due Tuesday 12-15, the county's Friday 12-18 (both 17:30); 住建 answers on Monday after its
+    reminder, so it is never told it is late; the county (through 兰山区人社, its supervising department) is
+    reminded on Thursday and told on Friday evening, and its officers find the inspection from their inbox."""
+    inspection = lanshan_inspection(session, people)
+    account, _ = inspection.items
+    housing, hrss = f"department:{people['staff'].department_id}", f"department:{people['other_staff'].department_id}"
+    worker_pass(app, at(2026, 12, 14, 8, 29))
+    assert task_notices(session, "rectification_reminder") == []
+    worker_pass(app, at(2026, 12, 14, 8, 30))
+    reminded = task_notices(session, "rectification_reminder")
+    assert {r.destination for r in reminded if r.destination.startswith("department:")} == {housing}
+    assert reminded[0].payload["text"] == (
+        "【整改提醒】兰山区督查整改事项“工资专用账户未按月拨付”须于12月15日17:30前整改到位并报送，请及时办理。")
+
+    ins.answer(session, people["staff"], account, "已补拨11月人工费", at(2026, 12, 14, 10, 0))
+    session.commit()
+    worker_pass(app, at(2026, 12, 15, 17, 30))
+    assert task_notices(session, "rectification_overdue") == []
+    assert session.scalars(select(Timer.state).where(Timer.rectification_item_id == account.id)
+                           .order_by(Timer.due_at)).all() == ["fired", "cancelled"]
+
+    worker_pass(app, at(2026, 12, 17, 8, 30))
+    assert {r.destination for r in task_notices(session, "rectification_reminder")
+            if r.destination.startswith("department:")} == {housing, hrss}
+    worker_pass(app, at(2026, 12, 18, 17, 29))
+    assert task_notices(session, "rectification_overdue") == []
+    worker_pass(app, at(2026, 12, 18, 17, 30))
+    late = task_notices(session, "rectification_overdue")
+    assert {r.destination for r in late if r.destination.startswith("department:")} == {hrss}
+    inbox = signed_in(app, "ls_hrss").get("/console/").get_data(as_text=True)
+    assert (f'href="/console/inspections/{inspection.id}">【整改逾期】兰山区督查整改事项“欠薪台账未更新”已于12月18日17:30到期'
+            in inbox)
+    worker_pass(app, at(2026, 12, 21, 9, 0))
+    assert len(task_notices(session, "rectification_overdue")) == len(late)  # told once
 
 
 def test_in_the_console_a_supervisor_records_an_inspection_and_the_unit_answers_its_item(app, client, session):

@@ -203,7 +203,7 @@ def test_a_single_worker_answers_the_resolved_notice_by_sms(app, session, settin
     assert reply.text == R.PAID_CLOSED.format(ticket=case.ticket_no)
     complaint = reload(session, case)
     assert complaint.status == Status.CLOSED.value and complaint.satisfied is True
-    # Afterwards a "1" is no answer to anything any more: it does not reopen or file anything.
+    # Afterwards a "1" grades the closed case (满意), no payment answer: it does not reopen or file anything.
     assert answer_by_sms(session, settings, COMPLAINANT, "1").text != R.PAID_CLOSED.format(ticket=case.ticket_no)
     assert reload(session, case).status == Status.CLOSED.value
 

@@ -21,7 +21,14 @@ from intake.enforcement.police import OUTCOMES, transfers_of
 from intake.foundation.actions import CaseAction
 from intake.foundation.encryption import DataKeyError
 from intake.foundation.models import utcnow
-from intake.foundation.texts import ANSWERED_VIA_TEXT, CONFIRMATION_TEXT, EVENT_LABELS, amount_text, when_text
+from intake.foundation.texts import (
+    ANSWERED_VIA_TEXT,
+    CONFIRMATION_TEXT,
+    EVENT_LABELS,
+    SATISFACTION_TEXT,
+    amount_text,
+    when_text,
+)
 from intake.foundation.transitions import TransitionError
 from intake.foundation.validation import ROW_ID_MAX, mask_numbers, mask_phone
 from intake.people.access import attachment_for, case_for, departments_in_reach
@@ -86,7 +93,7 @@ def _page(complaint, *, revealed: bool = False):
         documents=documents.staff_documents(complaint), document_kinds=documents.KINDS,
         may_add_documents=scope().may_on(db(), complaint, "documents"),
         document_mb=DOCUMENT_MAX_BYTES // (1024 * 1024), mask_phone=mask_phone,
-        confirmations=CONFIRMATION_TEXT, answered_via=ANSWERED_VIA_TEXT,
+        confirmations=CONFIRMATION_TEXT, answered_via=ANSWERED_VIA_TEXT, grades=SATISFACTION_TEXT,
         orders=orders_of(db(), complaint),
         transfers=transfers_of(db(), complaint), outcomes=OUTCOMES, listed=case_hits(db(), complaint, today()),
         plan=steps_of(db(), complaint), serious=serious(complaint), now=now,

@@ -19,8 +19,9 @@ from .blueprint import bp, record, scope, staff_view
 from .dashboard import today
 
 STANDING = {rk.RED: "红榜", rk.YELLOW: "黄榜", "": ""}
-HEADER = ("名次", "单位", "收到投诉", *(label for label, _ in rk.INDICATORS.values()), "超期未办", "综合得分", "榜单")
-WIDTHS = (3, 14, 4, 5, 5, 5, 5, 5, 5, 4, 5, 4)  # the PDF's columns: the unit's name on one line
+HEADER = ("名次", "单位", "收到投诉", *(label for label, _ in rk.INDICATORS.values()), "超期未办", "上访", "综合得分",
+          "榜单")
+WIDTHS = (3, 15, 4, 5, 5, 5, 5, 5, 5, 4, 3, 5, 4)  # the PDF's columns: the unit's name on one line
 
 
 def _rows(entries: list[rk.Entry]) -> list[tuple]:
@@ -28,7 +29,7 @@ def _rows(entries: list[rk.Entry]) -> list[tuple]:
     rows = []
     for place, e in enumerate(entries, 1):
         rows.append((str(place) if e.score is not None else "—", e.unit, str(e.received),
-                     *(rate_text(e.rates.get(key)) for key in rk.INDICATORS), str(e.overdue),
+                     *(rate_text(e.rates.get(key)) for key in rk.INDICATORS), str(e.overdue), str(e.petitions),
                      "不排名" if e.score is None else f"{e.score:.1f}", STANDING[e.standing]))
     return rows
 

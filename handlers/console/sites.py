@@ -5,6 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from intake.case import petitions
 from intake.enforcement.crosscheck import listed_parties
 from intake.foundation.models import Site
 from intake.registry.sites import complaint_url, import_sites
@@ -37,7 +38,7 @@ def sites():
     for party in listed_parties(db(), [s.code for s in rows], today()):
         listed.setdefault(party.site_code, []).append(str(party.hit))
     return render_template("console/sites.html", sites=[(s, complaint_url(settings, s)) for s in rows], q=q,
-                           listed=listed,
+                           listed=listed, petitioned=petitions.per_site(db(), [s.id for s in rows]),
                            next_after=rows[-1].code if more else None, investments=INVESTMENT_TEXT,
                            may_import=scope().may("sites_import"))
 

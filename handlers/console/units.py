@@ -180,7 +180,7 @@ def inspection_record():
             db(), scope(), inspected_on=_day(form.get("inspected_on", ""), "督查日期"), county=form.get("county", ""),
             department_id=int(department) if department.isdigit() else None, site_code=form.get("site", ""),
             inspectors=form.get("inspectors", ""), summary=form.get("summary", ""), items=_items(form), now=utcnow(),
-            calendar=services().calendar)
+            calendar=services().calendar, settings=services().settings.units)
     except ts.TaskError as exc:
         db().rollback()
         flash(str(exc), "error")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import notify_department
@@ -23,11 +23,13 @@ from intake.foundation.models import (
     Department,
     Event,
     EventKind,
+    Satisfaction,
     StaffUser,
     Status,
     Timer,
 )
 from intake.foundation.settings import Settings
+from intake.foundation.texts import SATISFACTION_TEXT
 from intake.foundation.transitions import record, transition
 from intake.foundation.validation import AMOUNT_MAX, DAYS_MAX, ROW_ID_MAX, WORKERS_MAX, normalise_phone
 from intake.reading.photos import Photo
@@ -228,7 +230,7 @@ def resolve(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: 
                         + (f"，已付与诉求不同的：{short}" if short else "") + "。请先在工人明细中记录每人的发放")
     complaint.amount_recovered = amount_recovered
     complaint.workers_paid = workers_paid
-    complaint.satisfied = None
+    complaint.satisfied = complaint.satisfaction = complaint.satisfaction_at = None
     event = _move(session, complaint, Status.RESOLVED, ctx, actor=actor, note=outcome,
                   data={"amount_recovered": amount_recovered, "workers_paid": workers_paid})
     _ask_to_confirm(session, complaint, ctx, outcome)
@@ -339,7 +341,7 @@ def confirm_payment(session: Session, complaint: Complaint, ctx: CaseContext, *,
             ln.confirmation == Confirmation.CONFIRMED for ln in complaint.claim_lines):
         complaint.satisfied = True
         _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind=EventKind.CLOSED, note="每位工人都已确认工资到手")
-        tell_worker(session, ctx.settings, complaint, "closed", ctx.now)
+        _tell_closed(session, complaint, ctx)
     return event
 
 
@@ -350,11 +352,33 @@ def _confirm_alone(session: Session, complaint: Complaint, ctx: CaseContext, *, 
     complaint.satisfied = paid
     if paid:
         event = _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind=EventKind.CLOSED, note="工人确认工资已到手")
-        tell_worker(session, ctx.settings, complaint, "closed", ctx.now)
+        _tell_closed(session, complaint, ctx)
     else:
         event = _move(session, complaint, Status.REOPENED, ctx, actor=actor, kind=EventKind.REOPENED, note="工人反映工资未到手")
         tell_worker(session, ctx.settings, complaint, "reopened", ctx.now)
     return event
+
+
+def _tell_closed(session: Session, complaint: Complaint, ctx: CaseContext) -> None:
+    """销号 told to the worker, who is asked to grade how the case was handled (by reply, or on their link)."""
+    tell_worker(session, ctx.settings, complaint, "closed", ctx.now, confirm_url=confirm_url(ctx.settings, complaint))
+
+
+def rate(session: Session, complaint: Complaint, ctx: CaseContext, *, satisfaction: Satisfaction,
+         actor: str) -> Event:
+    """The worker grades a closed case 满意 / 基本满意 / 不满意, once per closure (a new 办结 asks again); the grade
+    is what the figures' 满意率 and the rankings count. The grade is set only where none is yet, in one statement,
+    so of two answers at once (a double tap) the second is refused."""
+    if complaint.status != Status.CLOSED.value:
+        raise CaseError("案件结案后才能评价")
+    taken = session.execute(update(Complaint).where(Complaint.id == complaint.id, Complaint.satisfaction.is_(None))
+                            .values(satisfaction=satisfaction.value, satisfaction_at=ctx.now))
+    if taken.rowcount != 1:
+        session.refresh(complaint, ["satisfaction"])
+        raise CaseError(f"您已经评价过了（{SATISFACTION_TEXT[complaint.satisfaction]}），谢谢。")
+    return record(session, complaint, EventKind.SATISFACTION_RATED, actor=actor,
+                  note=f"工人评价：{SATISFACTION_TEXT[satisfaction]}",
+                  data={"satisfaction": satisfaction.value, "via": actor.removeprefix("worker:")})
 
 
 def unconfirmed(complaint: Complaint, settings: Settings) -> tuple[list[ClaimLine], list[ClaimLine]]:
@@ -464,7 +488,7 @@ def close_by_override(session: Session, complaint: Complaint, ctx: CaseContext, 
         reason += f"（未确认：{'、'.join(ln.worker_name or '未留名' for ln in given_up)}）" if given_up else ""
     event = _move(session, complaint, Status.CLOSED, ctx, actor=actor, kind=EventKind.CLOSED, note=reason,
                   data=data)
-    tell_worker(session, ctx.settings, complaint, "closed", ctx.now)
+    _tell_closed(session, complaint, ctx)
     return event
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from intake.case.cases import CaseContext, CaseError, asked_lines, confirm_payment, take_worker_message
+from intake.case.cases import CaseContext, CaseError, asked_lines, confirm_payment, rate, take_worker_message
 from intake.case.complaints import TICKET_DIGITS, NewComplaint, create_complaint, find_for_worker
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.encryption import chat_user, lookup_hashes
@@ -37,6 +37,7 @@ from intake.foundation.models import (
     Confirmation,
     Conversation,
     Jurisdiction,
+    Satisfaction,
     Site,
     Status,
 )
@@ -71,6 +72,14 @@ ANONYMOUS_WORDS = {"匿名", "不留名", "不想留名", "不留"}
 # Answers to 工资到手了吗 (the 办结 notice says 回复1 / 回复2), read only while such a question waits.
 PAID_WORDS = {"1", "已收到", "收到", "收到了", "到手了", "已到手", "已经到手", "拿到了", "已经拿到"}
 UNPAID_WORDS = {"2", "没收到", "没有收到", "没到手", "还没到手", "还没有到手", "没拿到", "不够", "没收到或不够"}
+# Answers to 您对处理结果满意吗 (the 结案 notice says 回复1 / 2 / 3), read only while the worker's newest case is
+# closed (a second answer is told the first stands), and after any 工资到手了吗 waiting has had its answer.
+GRADE_WORDS = {
+    **dict.fromkeys(("1", "满意", "很满意", "非常满意", "挺满意", "满意了", "很好", "挺好", "非常好"), Satisfaction.SATISFIED),
+    **dict.fromkeys(("2", "基本满意", "比较满意", "还行", "还可以", "一般", "凑合", "还好", "马马虎虎", "一般般"),
+                    Satisfaction.BASIC),
+    **dict.fromkeys(("3", "不满意", "很不满意", "非常不满意", "不太满意", "差", "很差", "太差", "太差了", "不好", "不行"),
+                    Satisfaction.UNSATISFIED)}
 NEW_COMPLAINT_WORDS = {"新投诉", "我要再投诉", "再投诉", "新的投诉", "我要投诉", "投诉", "还有别的欠薪"}
 # A worker with several open cases is asked which one; the newest this many are offered.
 MAX_CHOICES = 5
@@ -392,6 +401,14 @@ class _Turn:
         closed = complaint.status == Status.CLOSED.value
         return self._say((replies.PAID_CLOSED if closed else replies.PAID_NOTED).format(ticket=complaint.ticket_no))
 
+    def _grade(self, complaint: Complaint, satisfaction: Satisfaction) -> Reply:
+        ctx = CaseContext(self.settings, _calendar(self.settings.calendar), self.now)
+        try:
+            rate(self.session, complaint, ctx, satisfaction=satisfaction, actor=f"worker:{self.conv.channel}")
+        except CaseError as exc:
+            return self._say(str(exc))
+        return self._say(replies.GRADED.format(ticket=complaint.ticket_no))
+
     # ------------------------------------------------------------------ states
 
     def _scanned(self, site: Site, text: str, photos: list[Photo], fresh: bool) -> Reply:
@@ -409,6 +426,10 @@ class _Turn:
             asked = self._asked()
             if asked is not None:
                 return self._answer(*asked, paid=word in PAID_WORDS)
+        if word in GRADE_WORDS and not photos:
+            newest = self._cases(open_only=False)[:1]
+            if newest and newest[0].status == Status.CLOSED.value:
+                return self._grade(newest[0], GRADE_WORDS[word])
         if last_ticket and word in CONFIRM_WORDS:
             return self._say(replies.ALREADY_SUBMITTED.format(ticket=last_ticket))
         if word in NEW_COMPLAINT_WORDS:

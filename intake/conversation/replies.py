@@ -55,6 +55,8 @@ CASE_CLOSED = "编号{ticket}的投诉已经销号办完了。有新的欠薪请
 PAID_NOTED = "谢谢您的确认，编号{ticket}已记下您的工资到手了。"
 PAID_CLOSED = "谢谢您的确认，编号{ticket}已结案。以后再遇到欠薪，随时发消息给我们。"
 UNPAID_NOTED = "已记下编号{ticket}您的工资没收到或不够，已转给{department}，他们会再联系您。"
+# The answer to 您对处理结果满意吗 (回复1 / 2 / 3 to the 结案 notice).
+GRADED = "谢谢您对编号{ticket}的评价，我们会继续改进。"
 
 TRUNCATED = "（消息太长，只保存了前面的部分）"
 PHOTOS_RECEIVED = "收到{count}张照片。"

@@ -19,7 +19,8 @@ NOTICE = "notice"  # the template of every notice kind that has none of its own
 # department's SMS contacts receive (new cases, co-handling, transfers, clocks, failures, calls for help).
 NOTICE_KINDS = (*(f"worker_{kind}" for kind in WORKER_TEXT), "new_case", "co_handler", "transferred",
                 "clock_warning", "clock_overdue", "escalated", "supervision_overdue", "timer_failed", "dead_letter",
-                "human_requested", "co_step_reminder", "co_step_overdue", "task_reminder", "task_overdue", "criticism")
+                "human_requested", "co_step_reminder", "co_step_overdue", "task_reminder", "task_overdue", "criticism",
+                "rectification_reminder", "rectification_overdue", "site_petition")
 # The gateway prints the approved signature itself; a text's own 【清零】 would show twice.
 _SIGNATURE = re.compile(r"^【[^】]{1,20}】")
 # Where a long text is best split: after a sentence, then after a clause.

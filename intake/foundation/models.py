@@ -139,6 +139,7 @@ class EventKind(StrEnum):
     # reminder sent to those who have not answered (data: line_ids, round).
     PAYMENT_CONFIRMED = "payment_confirmed"
     PAYMENT_DISPUTED = "payment_disputed"
+    SATISFACTION_RATED = "satisfaction_rated"  # the worker's grade of the closed case (data: satisfaction, via)
     CONFIRMATION_REMINDED = "confirmation_reminded"
     CLAIM_LINE_ADDED = "claim_line_added"
     PAYMENT_RECORDED = "payment_recorded"
@@ -356,7 +357,9 @@ class Complaint(Base):
     months: Mapped[int | None] = mapped_column(Integer)
     amount_recovered: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     workers_paid: Mapped[int | None] = mapped_column(Integer)
-    satisfied: Mapped[bool | None] = mapped_column(Boolean)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean)  # the money confirmed arrived (回访), or not
+    satisfaction: Mapped[str | None] = mapped_column(String(12))  # Satisfaction, the worker's grade once closed
+    satisfaction_at: Mapped[datetime | None]
     lookup_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lookup_locked_until: Mapped[datetime | None]
     priority: Mapped[str] = mapped_column(String(20), default=Priority.NORMAL.value)
@@ -401,6 +404,14 @@ class Confirmation(StrEnum):
     ASKED = "asked"
     CONFIRMED = "confirmed"
     DISPUTED = "disputed"
+
+
+class Satisfaction(StrEnum):
+    """The worker's grade of how the closed case was handled (Complaint.satisfaction; None: not given)."""
+
+    SATISFIED = "satisfied"  # 满意
+    BASIC = "basic"  # 基本满意
+    UNSATISFIED = "unsatisfied"  # 不满意
 
 
 class ClaimLine(Base):
@@ -488,8 +499,8 @@ class Attachment(Base):
 
 class Timer(Base):
     """A clock as a row; a case's fires only if the complaint is still at the version it was set for. A member
-    unit's task carries its reminders as timers too, and a warning its deadlines (version 0): no complaint then,
-    the task or the warning instead."""
+    unit's task and an inspection's rectification item carry their reminders as timers too, and a warning its
+    deadlines (version 0): no complaint then, the task, the item or the warning instead."""
 
     __tablename__ = "timers"
     __table_args__ = (Index("ix_timers_state_due_at", "state", "due_at"),)
@@ -497,6 +508,7 @@ class Timer(Base):
     complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
     unit_task_id: Mapped[int | None] = mapped_column(ForeignKey("unit_tasks.id"), index=True)
     warning_id: Mapped[int | None] = mapped_column(ForeignKey("site_warnings.id"), index=True)
+    rectification_item_id: Mapped[int | None] = mapped_column(ForeignKey("rectification_items.id"), index=True)
     clock: Mapped[str] = mapped_column(String(30))
     due_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer)
@@ -785,6 +797,7 @@ class DailyTally(Base):
     closed: Mapped[int] = mapped_column(Integer, default=0)
     satisfied: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)
+    fully_satisfied: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     claimed: Mapped[int] = mapped_column(BigInteger, default=0)
     recovered: Mapped[int] = mapped_column(BigInteger, default=0)
 
@@ -1151,13 +1164,15 @@ class RankingList(Base):
 
 
 class Petition(Base):
-    """A petition (上访) over a case: workers who went to a government office, when, where, how many. It names the
-    case's handling department and county at the time, which answer for it, and the figures count it."""
+    """A petition (上访) over a case, or against a site with no case named: workers who went to a government office,
+    when, where, how many. It names the department and county that answer for it (the case's handling ones at the
+    time; for a site, the department that owns the site and its county), and the figures count it."""
 
     __tablename__ = "petitions"
     __table_args__ = (Index("ix_petitions_petitioned_at", "petitioned_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id"), index=True)
+    complaint_id: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), index=True)
     petitioned_at: Mapped[datetime]
     place: Mapped[str] = mapped_column(String(200))
     people: Mapped[int] = mapped_column(Integer)
@@ -1167,6 +1182,11 @@ class Petition(Base):
     jurisdiction_code: Mapped[str | None] = mapped_column(ForeignKey("jurisdictions.code"))
     recorded_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    complaint: Mapped[Complaint | None] = relationship()
+    site: Mapped[Site | None] = relationship()
+    department: Mapped[Department | None] = relationship()
+    jurisdiction: Mapped[Jurisdiction | None] = relationship()
 
 
 class CannedReply(Base):

@@ -280,7 +280,7 @@ class UnitSettings:
     """Member units' deadlines (intake.case.co_steps, intake.units.tasks): local policy, so configuration."""
 
     co_step_days: int = 5  # working days a co-handler has for its reply, from the day it is told
-    remind_days: int = 1  # working days before a co-handler's or a task's deadline that the unit is reminded
+    remind_days: int = 1  # working days before a co-handler's, a task's or a rectification item's deadline: reminded
 
     def __post_init__(self) -> None:
         if self.co_step_days < 1:
@@ -298,13 +298,16 @@ class RankingSettings:
     weight_ack_rate: int = 20  # 响应率: acknowledged on time
     weight_reply_rate: int = 30  # 按时办结率
     weight_closure_rate: int = 30  # 销号率
-    weight_satisfaction_rate: int = 10  # 满意率
+    weight_satisfaction_rate: int = 10  # 满意度: the workers' grades, valued as below
     weight_overdue_rate: int = 10  # 超期率 (counted the other way: fewer overdue, more points)
     weight_task_rate: int = 10  # 任务按时率: member-unit tasks due in the month answered on time
     min_cases: int = 3
     red_min_score: int = 85  # the best `list_size` units scoring at least this are on the red list
     yellow_below_score: int = 60  # the worst `list_size` units scoring below this are on the yellow list
     list_size: int = 3
+    grade_satisfied: int = 100  # what one 满意 is worth out of 100
+    grade_basic: int = 80  # 基本满意
+    grade_unsatisfied: int = 0  # 不满意
 
     @property
     def weights(self) -> dict[str, int]:
@@ -318,6 +321,8 @@ class RankingSettings:
             raise SettingsError("rankings: need 0 <= yellow_below_score <= red_min_score <= 100")
         if self.list_size < 1 or self.min_cases < 1:
             raise SettingsError("rankings: list_size and min_cases must be at least 1")
+        if not 0 <= self.grade_unsatisfied <= self.grade_basic <= self.grade_satisfied <= 100:
+            raise SettingsError("rankings: need 0 <= grade_unsatisfied <= grade_basic <= grade_satisfied <= 100")
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from .models import Event, EventKind, Status
+from .models import Event, EventKind, Satisfaction, Status
 
 # What a worker is told at each step of their case (the keys are the notice kinds: worker_<key>).
 WORKER_TEXT = {
@@ -20,7 +20,8 @@ WORKER_TEXT = {
                "也可打开{confirm_url}确认。",
     # The complainant of such a case who is not one of its workers: each worker answers for themselves.
     "resolved_lines": "【清零】编号{ticket}已办结：{outcome}。每位工人会分别收到确认短信。",
-    "closed": "【清零】编号{ticket}已结案，感谢您的反映。",
+    "closed": "【清零】编号{ticket}已结案，感谢您的反映。您对处理结果满意吗？回复1满意 2基本满意 3不满意。"
+              "也可打开{confirm_url}评价。",
     "reopened": "【清零】编号{ticket}已重新处理，{department}会再联系您。",
     "message": "【清零】编号{ticket}，{department}：{message}",
     "transferred": "【清零】编号{ticket}已转给{department}办理，他们会尽快联系您。",
@@ -46,6 +47,8 @@ STATUS_TEXT = {
 # One worker's answer to 工资到手了吗 (ClaimLine.confirmation, None: not asked) and how it came, for staff.
 CONFIRMATION_TEXT = {None: "未询问", "asked": "待确认", "confirmed": "已到手", "disputed": "没收到或不够"}
 ANSWERED_VIA_TEXT = {"web": "确认链接", "sms": "短信", "wechat": "微信"}
+# The worker's grade of a closed case (Complaint.satisfaction), in their words and staff's.
+SATISFACTION_TEXT = {Satisfaction.SATISFIED: "满意", Satisfaction.BASIC: "基本满意", Satisfaction.UNSATISFIED: "不满意"}
 
 # Steps that change no status but that the worker should see; every other event without a status change
 # (reminders, escalations, co-handler notices, priority) is the offices' business and not shown.
@@ -61,6 +64,7 @@ EVENT_TEXT = {
     EventKind.DUPLICATE_UNMARKED: "恢复单独办理",
     EventKind.PAYMENT_CONFIRMED: "工人确认工资已到手",
     EventKind.PAYMENT_DISPUTED: "工人反映工资没收到或不够，已转给负责部门",
+    EventKind.SATISFACTION_RATED: "收到您对处理结果的评价",
 }
 
 
@@ -79,7 +83,7 @@ EVENT_LABELS = {
     EventKind.DUPLICATE: "重复投诉",
     EventKind.DUPLICATE_UNMARKED: "撤销重复标记", EventKind.DUPLICATE_JOINED: "重复投诉并入本案",
     EventKind.PAYMENT_CONFIRMED: "工人确认到手", EventKind.PAYMENT_DISPUTED: "工人反映未到手",
-    EventKind.CONFIRMATION_REMINDED: "提醒工人确认",
+    EventKind.CONFIRMATION_REMINDED: "提醒工人确认", EventKind.SATISFACTION_RATED: "工人评价",
     EventKind.CLAIM_LINE_ADDED: "添加工人", EventKind.PAYMENT_RECORDED: "记录发放",
     EventKind.COLLECTIVE_LINKED: "关联集体案件", EventKind.COLLECTIVE_MERGED: "人工并入集体案件",
     EventKind.COLLECTIVE_SPLIT: "移出集体案件",

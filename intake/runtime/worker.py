@@ -31,7 +31,7 @@ from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
 from intake.supervision import exports
-from intake.units import digest, tasks
+from intake.units import digest, inspections, tasks
 from intake.warnings import ledger as warnings
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ TIMER_HANDLERS: Mapping[str, timers.Handler] = {
     cases.CONFIRM_CLOCK: cases.fire_confirm,
     timers.CO_STEP_CLOCK: co_clocks.fire,
     tasks.TASK_CLOCK: tasks.fire_reminder,
+    inspections.ITEM_CLOCK: inspections.fire_reminder,
     **{clock: warnings.fire_deadline
        for clock in (warnings.RECTIFY_CLOCK, warnings.VERIFY_CLOCK, warnings.REPORT_CLOCK)},
     **{clock: clocks.fire_clock for clock in sorted(clocks.CLOCKS)},

@@ -11,12 +11,15 @@ Definitions (the on-time facts themselves are defined in intake.supervision.case
 - On-time rate of a clock = cases that met it / cases that met or missed it; cases where it still runs and
   is not overdue are in neither. 签收 is the acknowledge clock, 受理 the accept decision, 答复 the reply.
 - 响应率 (response) is the on-time acknowledgement rate, 按时办结率 the on-time reply rate (办结 in time).
-- Closure rate = closed (销号) / received. Satisfaction rate = workers who confirmed the money arrived
-  (complaints.satisfied true) / workers who answered.
+- Closure rate = closed (销号) / received. 满意率 = cases whose worker graded the closed case 满意 or 基本满意
+  (complaints.satisfaction) / cases graded at all; a case not graded (yet) is in neither. Whether the money
+  arrived (complaints.satisfied) is what closes a case, not a grade. The red and yellow lists value each grade
+  (intake.units.rankings).
 - Open = not closed; overdue now = open with a running deadline already past (complaints.next_due_at).
 - Money claimed is the complaints' amounts, recovered what the departments recorded.
 - Petitions (上访) are counted by the day they were made (not the case's), against the department and county that
-  held the case then.
+  held the case then, or, for a petition against a site with no case named, the department that owns the site
+  and the site's county.
 - 两个清零: every open case in scope and filters (whatever its date) counts against its target date:
   government-invested and SOE projects against `[targets] gov_soe_clear_by`, all others `all_clear_by`.
 """
@@ -76,8 +79,9 @@ class Tally:
     reply_met: int = 0
     reply_missed: int = 0
     closed: int = 0
-    satisfied: int = 0
-    answered: int = 0
+    satisfied: int = 0  # graded 满意 or 基本满意
+    answered: int = 0  # graded at all
+    fully_satisfied: int = 0  # graded 满意
     open: int = 0
     overdue: int = 0
     claimed: int = 0
@@ -240,7 +244,7 @@ def figures(session: Session, scope: Scope, filters: Filters, now: datetime, tim
 
 
 def _petitions(session: Session, scope: Scope, filters: Filters, timezone: str) -> dict[tuple[int, str], int]:
-    """Petitions made in the date range per (department, county) that held the case then, in scope and county."""
+    """Petitions made in the date range per (department, county) that answer for them, in scope and county."""
     found = [scope.units(P.department_id, P.jurisdiction_code)]
     if filters.start:
         found.append(P.petitioned_at >= day_bounds(filters.start, timezone))
@@ -252,7 +256,7 @@ def _petitions(session: Session, scope: Scope, filters: Filters, timezone: str) 
         found.append(P.department_id == filters.department_id)
     sites = _sites(filters)
     if sites is not None:
-        found.append(P.complaint_id.in_(select(C.id).where(C.site_id.in_(sites))))
+        found.append(or_(P.site_id.in_(sites), P.complaint_id.in_(select(C.id).where(C.site_id.in_(sites)))))
     return {(d or 0, county or ""): n for d, county, n in session.execute(
         select(P.department_id, P.jurisdiction_code, func.count()).where(*found)
         .group_by(P.department_id, P.jurisdiction_code)).all()}

@@ -31,7 +31,7 @@ from intake.foundation.models import (
     StaffUser,
     Status,
 )
-from intake.foundation.texts import ANSWERED_VIA_TEXT, CONFIRMATION_TEXT
+from intake.foundation.texts import ANSWERED_VIA_TEXT, CONFIRMATION_TEXT, SATISFACTION_TEXT
 from intake.foundation.validation import mask_phone
 from intake.people.access import Scope
 
@@ -42,7 +42,7 @@ HEADER = ("入账号", "投诉编号", "来源渠道", "收到时间", "投诉�
           "承办部门", "行业", "投资类型", "人数", "欠薪金额（元）", "欠薪月数", "状态", "受理日期", "不予受理日期",
           "不予受理理由", "立案日期", "当前期限", "签收", "首次联系", "受理决定", "办理答复", "处理措施", "追回金额（元）",
           "已发放人数", "办结日期", "告知方式", "工人确认", "销号日期", "销号人", "挂牌督办", "集体欠薪", "承办人",
-          "重复投诉（由此编号继续办理）", "办案材料（份）")
+          "重复投诉（由此编号继续办理）", "办案材料（份）", "工人评价")
 LINES_HEADER = ("入账号", "投诉编号", "工人姓名", "联系电话", "应发金额（元）", "已发金额（元）", "本人确认", "确认时间",
                 "确认方式", "提醒次数")
 ON_TIME = {True: "按时", False: "超期", None: ""}
@@ -97,7 +97,7 @@ def rows(session: Session, scope: Scope, filters: Filters, timezone: str, labels
                     f.rejected_at, f.investigated_at, c.next_due_at, f.acknowledged_on_time, f.contact_on_time,
                     f.accept_on_time, f.reply_on_time, c.amount_recovered, c.workers_paid, f.resolved_at,
                     c.satisfied, f.closed_at, c.supervised, c.collective_id, StaffUser.display_name,
-                    survivor.ticket_no, documents)
+                    survivor.ticket_no, documents, c.satisfaction)
              .select_from(c).join(Complainant, Complainant.id == c.complainant_id)
              .outerjoin(f, f.complaint_id == c.id)
              .outerjoin(Site, Site.id == c.site_id).outerjoin(Department, Department.id == c.department_id)
@@ -109,7 +109,8 @@ def rows(session: Session, scope: Scope, filters: Filters, timezone: str, labels
         for (cid, entry_no, ticket_no, channel, created_at, anonymous, name, phone, site, project, employer, county,
              department, industry, investment, workers, amount, months, status, accepted_at, rejected_at,
              investigated_at, next_due_at, ack, contact, accept, reply, recovered, workers_paid, resolved_at,
-             satisfied, closed_at, supervised, collective_id, officer, survivor_ticket, document_count) in batch:
+             satisfied, closed_at, supervised, collective_id, officer, survivor_ticket, document_count,
+             satisfaction) in batch:
             t = timeline[cid]
             channel_text = labels.channel.get(channel, channel)
             yield (entry_no or "", ticket_no, channel_text, _when(created_at, zone), "匿名" if anonymous else name or "",
@@ -122,7 +123,8 @@ def rows(session: Session, scope: Scope, filters: Filters, timezone: str, labels
                    "、".join(MEASURES.get(m, m) for m in t["measures"]), recovered, workers_paid,
                    _day(resolved_at, zone), channel_text if resolved_at else "", SATISFIED[satisfied],
                    _day(closed_at, zone), t.get("closed_by", "") if closed_at else "", "是" if supervised else "",
-                   "是" if collective_id else "", officer or "", survivor_ticket or "", document_count)
+                   "是" if collective_id else "", officer or "", survivor_ticket or "", document_count,
+                   SATISFACTION_TEXT.get(satisfaction, ""))
 
 
 def claim_lines(session: Session, scope: Scope, filters: Filters, timezone: str) -> Iterator[tuple]:

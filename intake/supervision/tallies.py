@@ -22,15 +22,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from intake.foundation.models import CaseFacts, Complaint, DailyTally, Department, Site, Status
+from intake.foundation.models import CaseFacts, Complaint, DailyTally, Department, Satisfaction, Site, Status
 
+# satisfied, answered, fully_satisfied: the workers' grades of closed cases (满意 or 基本满意, any grade, 满意).
 COUNTERS = ("received", "ack_met", "ack_missed", "accept_met", "accept_missed", "reply_met", "reply_missed",
-            "closed", "satisfied", "answered", "claimed", "recovered")
+            "closed", "satisfied", "answered", "claimed", "recovered", "fully_satisfied")
 BUCKET = ("kind", "day", "department_id", "county", "industry", "investment")
 RECEIVED, CLOSED = "received", "closed"
+SATISFIED = (Satisfaction.SATISFIED, Satisfaction.BASIC)  # what 满意率 counts
 # Complaint attributes a tally depends on (columns, and the relationships that set them): a flush that changes
 # one of them, or writes an event of the case, recounts the case.
-TALLIED_ATTRIBUTES = ("status", "satisfied", "amount", "amount_recovered", "department_id", "department",
+TALLIED_ATTRIBUTES = ("status", "satisfaction", "amount", "amount_recovered", "department_id", "department",
                       "jurisdiction_code", "jurisdiction", "site_id", "site", "duplicate_of_id")
 # A case's unit as case_facts keeps it too, for the lists that count by site or employer (intake.supervision.figures).
 UNIT = ("received_day", "department_id", "county", "industry", "investment", "site_id", "is_open")
@@ -76,7 +78,7 @@ def _local_day(moment) -> str:
 
 
 def _facts_query(ids: Iterable[int]):
-    return (select(C.id, C.created_at, C.status, C.satisfied, C.amount, C.amount_recovered,
+    return (select(C.id, C.created_at, C.status, C.satisfaction, C.amount, C.amount_recovered,
                    func.coalesce(C.department_id, 0),
                    func.coalesce(Department.jurisdiction_code, C.jurisdiction_code, ""),
                    func.coalesce(Site.industry, ""), func.coalesce(Site.investment, ""), F.acknowledged_on_time,
@@ -97,12 +99,13 @@ def contribution(row) -> list[list]:
     """What one case adds to the tallies: [[kind, day, department, county, industry, investment, *counters]]."""
     if row[_DUPLICATE] is not None:
         return []
-    (_id, created_at, status, satisfied, amount, recovered, department_id, county, industry, investment,
+    (_id, created_at, status, satisfaction, amount, recovered, department_id, county, industry, investment,
      ack, accept, reply, closed_at) = row[:14]
     unit = [department_id, county, industry, investment]
     closed = status == Status.CLOSED.value
     received = [1, ack is True, ack is False, accept is True, accept is False, reply is True, reply is False,
-                closed, satisfied is True, satisfied is not None, amount or 0, recovered or 0]
+                closed, satisfaction in SATISFIED, satisfaction is not None, amount or 0, recovered or 0,
+                satisfaction == Satisfaction.SATISFIED]
     found = [[RECEIVED, _local_day(created_at), *unit, *(int(v) for v in received)]]
     if closed and closed_at is not None:
         found.append([CLOSED, _local_day(closed_at), *unit, *(int(c == "closed") for c in COUNTERS)])

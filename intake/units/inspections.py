@@ -5,6 +5,10 @@ past its deadline is overdue, and the office lists those.
 
 Who records and follows: the roles with the "tasks" power, like tasks (intake.units.tasks), whose rules for units
 in reach, who answers for a unit and deadline states these share.
+
+An item's unit is reminded `[units] remind_days` working days before the item's deadline and told when it has
+passed, as a task's units are: two timer rows of the item ("rectification:remind", "rectification:overdue") that
+the worker fires, cancelled when the unit answers.
 """
 from __future__ import annotations
 
@@ -14,14 +18,20 @@ from datetime import date, datetime
 from sqlalchemy import select, true
 from sqlalchemy.orm import Session, selectinload
 
+from intake.case import timers
+from intake.case.co_clocks import remind_at
+from intake.delivery.outbox import notify_department
 from intake.foundation.calendar import WorkingCalendar
-from intake.foundation.models import Inspection, Jurisdiction, RectificationItem, Site
+from intake.foundation.models import Complaint, Inspection, Jurisdiction, RectificationItem, Site, Timer
+from intake.foundation.settings import UnitSettings
 from intake.people.access import Scope
 from intake.people.staff import Role
+from intake.registry.directory import department
 
-from .tasks import MAX_TEXT, TaskError, answerable, answers_for, check_units, deadline_state, unit_name
+from .tasks import MAX_TEXT, OVERDUE, REMIND, TaskError, answerable, answers_for, check_units, deadline_state, unit_name
 
 MAX_ITEMS = 20
+ITEM_CLOCK = "rectification"
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,8 @@ def _owner(session: Session, scope: Scope, owner: str) -> tuple[int | None, str 
 
 def record(session: Session, scope: Scope, *, inspected_on: date, county: str, department_id: int | None,
            site_code: str, inspectors: str, summary: str, items: list[NewItem], now: datetime,
-           calendar: WorkingCalendar) -> Inspection:
-    """An inspection and its rectification items, each due at the close of work on its day."""
+           calendar: WorkingCalendar, settings: UnitSettings) -> Inspection:
+    """An inspection and its rectification items, each due at the close of work on its day, and their reminders."""
     scope.require("tasks")
     today = now.astimezone(calendar.timezone).date()
     if inspected_on > today:
@@ -88,7 +98,31 @@ def record(session: Session, scope: Scope, *, inspected_on: date, county: str, d
             due_at=datetime.combine(item.due_on, calendar.periods[-1][1], calendar.timezone)))
     session.add(inspection)
     session.flush()
+    for item in inspection.items:
+        for step, when in ((REMIND, remind_at(item.due_at, calendar, settings)), (OVERDUE, item.due_at)):
+            if when is not None and when > now:
+                session.add(Timer(rectification_item_id=item.id, clock=f"{ITEM_CLOCK}:{step}", due_at=when,
+                                  version=0, state=timers.PENDING, created_at=now))
+    session.flush()
     return inspection
+
+
+def fire_reminder(session: Session, timer: Timer, _complaint: Complaint | None, context: timers.FireContext) -> None:
+    """Remind the item's unit before the deadline, or tell it the deadline has passed: a department in its console
+    inbox and contacts, a county through its supervising department. An answer cancels these timers."""
+    item = session.get(RectificationItem, timer.rectification_item_id)
+    when = item.due_at.astimezone(context.calendar.timezone).strftime("%m月%d日%H:%M")
+    county = item.inspection.jurisdiction.name
+    if timer.clock.split(":", 1)[1] == REMIND:
+        kind, text = ("rectification_reminder",
+                      f"【整改提醒】{county}督查整改事项“{item.finding[:40]}”须于{when}前整改到位并报送，请及时办理。")
+    else:
+        kind, text = ("rectification_overdue",
+                      f"【整改逾期】{county}督查整改事项“{item.finding[:40]}”已于{when}到期，本单位尚未报送整改情况，请尽快报送。")
+    unit = item.department or department(session, item.jurisdiction_code, context.settings.routing.supervisor_kind)
+    if unit is not None:
+        notify_department(session, unit, {"kind": kind, "inspection_id": item.inspection_id, "text": text}, None,
+                          context.now, flush=False)
 
 
 def _loaded(query):
@@ -164,6 +198,9 @@ def answer(session: Session, scope: Scope, item: RectificationItem, text: str, n
         raise TaskError("本单位已报送整改情况，不能重复报送")
     item.answer = _text(text, "整改情况", MAX_TEXT)
     item.answered_at, item.answered_by = now, scope.username
+    for timer in session.scalars(select(Timer).where(Timer.rectification_item_id == item.id,
+                                                     Timer.state == timers.PENDING)):
+        timer.state = timers.CANCELLED
     session.flush()
     return item
 

@@ -1,8 +1,11 @@
 """The red and yellow lists (红黄榜): each month the office ranks counties or departments by the figures already
-kept for the cases received that month (intake.supervision.figures: 响应率, 按时办结率, 销号率, 满意率, and 超期率 =
-open cases past a running deadline now / open cases) and the unit's tasks due that month answered on time (任务按时率,
+kept for the cases received that month (intake.supervision.figures: 响应率, 按时办结率, 销号率, and 超期率 =
+open cases past a running deadline now / open cases), the workers' grades of their closed cases (满意度: the mean of
+the `[rankings] grade_*` value of each 满意 / 基本满意 / 不满意 given, out of 100) and the unit's tasks due that month answered on time (任务按时率,
 intake.units.tasks), publishes the list, and the units on the yellow list are
 criticised by name (通报批评) with their figures.
+
+Each unit's petitions (上访) of the month are listed with it, and named in its 通报批评.
 
 A unit's score is the weighted mean of its figures ([rankings] weights), 0-100; a figure with nothing to count
 (no case answered yet, say) is left out of its mean. Units with fewer than `min_cases` cases received are listed
@@ -32,7 +35,7 @@ LEVELS = {"county": "区县", "department": "部门"}
 # Each figure: its label, and whether more is better.
 INDICATORS: dict[str, tuple[str, bool]] = {
     "ack_rate": ("响应率", True), "reply_rate": ("按时办结率", True), "closure_rate": ("销号率", True),
-    "satisfaction_rate": ("满意率", True), "overdue_rate": ("超期率", False), "task_rate": ("任务按时率", True)}
+    "satisfaction_rate": ("满意度", True), "overdue_rate": ("超期率", False), "task_rate": ("任务按时率", True)}
 RED, YELLOW = "red", "yellow"
 
 
@@ -46,6 +49,7 @@ class Entry:
     rates: dict[str, float | None]
     score: float | None  # None: too few cases to rank
     standing: str = ""  # red | yellow | ""
+    petitions: int = 0  # 上访 made in the month that the unit answers for (its cases', and its sites')
 
 
 def period(month: str, today: date) -> tuple[date, date]:
@@ -66,9 +70,19 @@ def period_label(start: date) -> str:
     return f"{start.year}年{start.month}月"
 
 
-def rates_of(tally: Tally, task_rate: float | None = None) -> dict[str, float | None]:
+def graded_satisfaction(tally: Tally, settings: RankingSettings) -> float | None:
+    """The mean grade value of the workers' answers (0-1); None when no worker answered."""
+    if not tally.answered:
+        return None
+    basic, unsatisfied = tally.satisfied - tally.fully_satisfied, tally.answered - tally.satisfied
+    points = (settings.grade_satisfied * tally.fully_satisfied + settings.grade_basic * basic
+              + settings.grade_unsatisfied * unsatisfied)
+    return points / (100 * tally.answered)
+
+
+def rates_of(tally: Tally, settings: RankingSettings, task_rate: float | None = None) -> dict[str, float | None]:
     return {"ack_rate": tally.ack_rate, "reply_rate": tally.reply_rate, "closure_rate": tally.closure_rate,
-            "satisfaction_rate": tally.satisfaction_rate,
+            "satisfaction_rate": graded_satisfaction(tally, settings),
             "overdue_rate": tally.overdue / tally.open if tally.open else None, "task_rate": task_rate}
 
 
@@ -85,9 +99,10 @@ def rank(units: list[tuple[str, str | None, int | None, Tally, float | None]],
     their place on the red or yellow list."""
     entries = []
     for name, county, department_id, tally, task_rate in units:
-        rates = rates_of(tally, task_rate)
+        rates = rates_of(tally, settings, task_rate)
         value = score(rates, settings) if tally.received >= settings.min_cases else None
-        entries.append(Entry(name, county, department_id, tally.received, tally.overdue, rates, value))
+        entries.append(Entry(name, county, department_id, tally.received, tally.overdue, rates, value,
+                             petitions=tally.petitions))
     entries.sort(key=lambda e: (e.score is None, -(e.score or 0), e.unit))
     ranked = [e for e in entries if e.score is not None]
     red = {id(e) for e in ranked[:settings.list_size] if e.score >= settings.red_min_score}
@@ -137,7 +152,8 @@ def criticism(entry: Entry, start: date) -> str:
     """The 通报批评 of a unit on the yellow list, with its figures."""
     figures_text = "，".join(f"{label}{rate_text(entry.rates.get(key))}" for key, (label, _) in INDICATORS.items())
     return (f"【通报批评】{entry.unit}列入{period_label(start)}欠薪投诉办理黄榜：收到投诉{entry.received}件，"
-            f"{figures_text}，超期未办{entry.overdue}件，综合得分{entry.score}。请于5个工作日内报送整改情况。")
+            f"{figures_text}，超期未办{entry.overdue}件，上访{entry.petitions}次，综合得分{entry.score}。"
+            "请于5个工作日内报送整改情况。")
 
 
 def publish(session: Session, scope: Scope, level: str, start: date, end: date, now: datetime, timezone: str,
