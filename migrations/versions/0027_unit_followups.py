@@ -3,8 +3,8 @@
 which the tallies' satisfied / answered now count (and fully_satisfied, the 满意 alone) instead of the payment
 confirmations; a petition against a site with no case (petitions.site_id, complaint_id optional)
 
-Revision ID: 0025
-Revises: 0023
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-05 04:00:00
 """
 import sqlalchemy as sa
@@ -12,8 +12,8 @@ from alembic import op
 
 import intake.foundation.models
 
-revision = '0025'
-down_revision = '0023'
+revision = '0027'
+down_revision = '0026'
 branch_labels = None
 depends_on = None
 
