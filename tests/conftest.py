@@ -26,7 +26,7 @@ from migrations import upgrade
 
 # helpers.py holds assertions (and the shared mainland SMS scenarios): pytest rewrites them as in a test module.
 pytest.register_assert_rewrite("tests.helpers")
-from tests.helpers import SECRET_KEY, FakeApi, QuietServer, WebhookReceiver, chromium, serving
+from tests.helpers import SECRET_KEY, FakeApi, QuietServer, WebhookReceiver, chromium, login, make_accounts, serving
 
 KEEP_TABLES = {"jurisdictions", "departments", "alembic_version"}
 
@@ -233,3 +233,17 @@ def sms_app(configured_app, provider, api):
 @pytest.fixture
 def sms_client(sms_app):
     return sms_app.test_client()
+
+
+@pytest.fixture
+def users(session) -> dict[str, str]:
+    """One console account per role around 兰山区 plus outsiders (tests.helpers.make_accounts)."""
+    return make_accounts(session)
+
+
+@pytest.fixture
+def staff(app, users):
+    """A test client signed in as 兰山区住建局's clerk, the holder of a routed 兰山区 case."""
+    client = app.test_client()
+    login(client, users["staff"])
+    return client

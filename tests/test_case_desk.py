@@ -37,7 +37,6 @@ from tests.helpers import (
     invoke,
     jpeg,
     login,
-    make_accounts,
     make_site,
     outbox,
     pdf_text,
@@ -45,11 +44,6 @@ from tests.helpers import (
     routed,
     worker_pass,
 )
-
-
-@pytest.fixture
-def users(session):
-    return make_accounts(session)
 
 
 @pytest.fixture
@@ -200,6 +194,20 @@ def test_a_bulk_action_with_nothing_ticked_or_no_action_changes_nothing(client, 
 # --- duplicates ---------------------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def filed_twice(app, session, settings, lanshan_site):
+    """The same worker's two routed complaints about one site (same phone, same site): the survivor and its
+    duplicate."""
+    return routed(app, session, settings, lanshan_site), routed(app, session, settings, lanshan_site)
+
+
+@pytest.fixture
+def head(app, users):
+    client = app.test_client()
+    login(client, users["head"])
+    return client
+
+
 def received_tally(session) -> int:
     """Cases received as the figures count them (the daily tallies every figure reads)."""
     session.expire_all()
@@ -214,13 +222,9 @@ def open311_status(client, complaint) -> tuple[str, str]:
 
 
 def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_can_be_undone(
-        app, client, session, settings, users, lanshan_site):
-    survivor = routed(app, session, settings, lanshan_site)
-    duplicate = routed(app, session, settings, lanshan_site)  # same phone, same site: the worker filed twice
+        app, session, staff, head, filed_twice):
+    survivor, duplicate = filed_twice
     running = dict(reload(session, duplicate).deadlines)
-    staff, head = app.test_client(), app.test_client()
-    login(staff, users["staff"])
-    login(head, users["head"])
 
     assert received_tally(session) == 2
     done = act(staff, duplicate.ticket_no, "mark_duplicate", survivor=survivor.ticket_no, reason="同一人先网上后电话")
@@ -258,13 +262,9 @@ def test_a_duplicate_stops_its_clocks_tells_the_worker_the_surviving_ticket_and_
     assert [e.kind for e in back.events][-2:] == ["duplicate_unmarked", "clocks_resumed"]
 
 
-def test_a_double_click_marks_or_undoes_a_duplicate_once_and_the_second_is_refused(app, session, settings, users,
-                                                                                  lanshan_site):
-    survivor = routed(app, session, settings, lanshan_site)
-    duplicate = routed(app, session, settings, lanshan_site)
-    staff, head = app.test_client(), app.test_client()
-    login(staff, users["staff"])
-    login(head, users["head"])
+def test_a_double_click_marks_or_undoes_a_duplicate_once_and_the_second_is_refused(session, staff, head,
+                                                                                  filed_twice):
+    survivor, duplicate = filed_twice
     shown = reload(session, duplicate).version
     first = act(staff, duplicate.ticket_no, "mark_duplicate", shown, survivor=survivor.ticket_no, reason="重复")
     assert "已标为重复投诉" in flashed(staff, first)
@@ -283,13 +283,8 @@ def test_a_double_click_marks_or_undoes_a_duplicate_once_and_the_second_is_refus
     assert len(outbox(session, duplicate, "worker_separated")) == 1
 
 
-def test_a_duplicate_marked_after_acceptance_returns_to_accepted_with_its_clocks(app, session, settings, users,
-                                                                                lanshan_site):
-    survivor = routed(app, session, settings, lanshan_site)
-    duplicate = routed(app, session, settings, lanshan_site)
-    staff, head = app.test_client(), app.test_client()
-    login(staff, users["staff"])
-    login(head, users["head"])
+def test_a_duplicate_marked_after_acceptance_returns_to_accepted_with_its_clocks(session, staff, head, filed_twice):
+    survivor, duplicate = filed_twice
     act(staff, duplicate.ticket_no, "acknowledge")
     act(staff, duplicate.ticket_no, "accept")
     accepted = dict(reload(session, duplicate).deadlines)
@@ -304,9 +299,8 @@ def test_a_duplicate_marked_after_acceptance_returns_to_accepted_with_its_clocks
 
 
 def test_a_supervised_duplicate_gets_its_supervision_deadline_back_when_the_mark_is_undone(
-        app, session, settings, users, lanshan_site):
-    survivor = routed(app, session, settings, lanshan_site)
-    duplicate = routed(app, session, settings, lanshan_site)
+        app, session, users, filed_twice):
+    survivor, duplicate = filed_twice
     county = app.test_client()
     login(county, users["county"])
     due = (utcnow() + timedelta(days=30)).date().isoformat()

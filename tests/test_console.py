@@ -33,18 +33,12 @@ from tests.helpers import (
     csrf_token,
     flashed,
     login,
-    make_accounts,
     make_site,
     outbox,
     reload,
     routed,
     worker_pass,
 )
-
-
-@pytest.fixture
-def users(session):
-    return make_accounts(session)
 
 
 @pytest.fixture

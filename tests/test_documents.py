@@ -22,18 +22,12 @@ from tests.helpers import (
     csrf_token,
     invoke,
     login,
-    make_accounts,
     pdf_text,
     phone_photo,
     submit,
     ticket_of,
     worker_pass,
 )
-
-
-@pytest.fixture
-def users(session):
-    return make_accounts(session)
 
 
 @pytest.fixture

@@ -32,18 +32,12 @@ from tests.helpers import (
     flashed,
     invoke,
     login,
-    make_accounts,
     make_client,
     outbox,
     reload,
     routed,
     worker_pass,
 )
-
-
-@pytest.fixture
-def users(session):
-    return make_accounts(session)
 
 
 @pytest.fixture

@@ -14,12 +14,7 @@ from sqlalchemy import select
 
 from intake.foundation.models import AuditEntry, Complaint, Finding, utcnow
 from intake.registry.directory import department
-from tests.helpers import csrf_token, exported, flashed, login, make_accounts, worker_pass
-
-
-@pytest.fixture
-def users(session):
-    return make_accounts(session)
+from tests.helpers import csrf_token, exported, flashed, login, worker_pass
 
 
 def enter(client, **changes):

@@ -28,7 +28,6 @@ from tests.helpers import (
     csrf_token,
     invoke,
     login,
-    make_accounts,
     make_site,
     pdf_text,
     phone_photo,
@@ -66,11 +65,6 @@ def upload(client, ticket: str, content: bytes, filename: str, kind: str = "inte
     token = csrf_token(case_page(client, ticket).text)
     return client.post(f"/console/cases/{ticket}/documents", content_type="multipart/form-data",
                        data={"csrf_token": token, "kind": kind, "document": (io.BytesIO(content), filename)})
-
-
-@pytest.fixture
-def users(session):
-    return make_accounts(session)
 
 
 @pytest.fixture

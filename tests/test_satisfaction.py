@@ -21,7 +21,6 @@ from tests.helpers import (
     exported,
     flashed,
     login,
-    make_accounts,
     outbox,
     reload,
     routed,
@@ -30,18 +29,6 @@ from tests.helpers import (
 
 COMPLAINANT = "13912345678"  # the phone tests.helpers.new_case files with
 CITY = Scope(user_id=0, username="t", role=Role.ADMIN, department_id=None, jurisdiction_code=None)
-
-
-@pytest.fixture
-def users(session):
-    return make_accounts(session)
-
-
-@pytest.fixture
-def staff(app, users):
-    client = app.test_client()
-    login(client, users["staff"])
-    return client
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from tests.helpers import (
     exported,
     flashed,
     login,
-    make_accounts,
     outbox,
     reload,
     routed,
@@ -32,18 +31,6 @@ from tests.helpers import (
 
 COMPLAINANT = "13912345678"  # the phone the routed case was filed with (tests.helpers.new_case)
 WORKERS = (("张三", COMPLAINANT, 4000), ("李四", "13800000002", 5000), ("王五", "13800000003", 3000))
-
-
-@pytest.fixture
-def users(session):
-    return make_accounts(session)
-
-
-@pytest.fixture
-def staff(app, users):
-    client = app.test_client()
-    login(client, users["staff"])
-    return client
 
 
 @pytest.fixture
