@@ -492,8 +492,9 @@ def test_the_migration_keys_stored_sms_numbers_by_their_identity_and_going_down_
         person = Complainant(phone=PHONE, name="张三")
         s.add(person)
         s.flush()
-        s.add_all([Complaint(ticket_no="250101000001", channel="sms", channel_user_id=PHONE, complainant_id=person.id),
-                   Conversation(channel="sms", user_id=PHONE, state="idle", draft={}),
+        s.execute(Complaint.__table__.insert(),  # Core, like Outbox below: later migrations add model columns
+                  {"ticket_no": "250101000001", "channel": "sms", "channel_user_id": PHONE, "complainant_id": person.id})
+        s.add_all([Conversation(channel="sms", user_id=PHONE, state="idle", draft={}),
                    Conversation(channel="wechat", user_id="openid-1", state="collecting",
                                 draft={"phone": "13700001234"}),
                    InboundMessage(channel="sms", provider_message_id="twilio:SM1", sender=PHONE, payload={})])
