@@ -132,7 +132,7 @@ def _case(session, workers, amount, months, lines=()):
 
 
 def _expired_order(session, complaint, amount):
-    session.add(PaymentOrder(complaint_id=complaint.id, employer="某公司", amount=amount, due_at=utcnow(),
+    session.add(PaymentOrder(complaint=complaint, employer="某公司", amount=amount, due_at=utcnow(),
                              compensation_percent=50, state=orders.EXPIRED, issued_by="staff:x"))
     session.flush()
 

@@ -113,7 +113,7 @@ def test_staff_who_see_the_case_download_an_original_audited_and_outsiders_do_no
         login(outsider, users[who])
         assert outsider.get(f"/console/cases/{ticket}/photos/{photo.id}/original").status_code == 404
     complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
-    session.add(CoHandling(complaint_id=complaint.id, department_id=department(session, "371302", "hrss").id))
+    session.add(CoHandling(complaint=complaint, department_id=department(session, "371302", "hrss").id))
     session.commit()
     co_handler = app.test_client()
     login(co_handler, users["other_staff"])  # reads the case as a co-handler, never takes the worker's files

@@ -78,7 +78,7 @@ def test_every_get_route_sends_the_security_headers(demo_app, session, settings,
     warning = SiteWarning(site_id=lanshan_site.id, indicator="no_roster_update", grade="general",
                           figures={"last_update": None})
     session.add_all([photo, warning])
-    order = PaymentOrder(complaint_id=complaint.id, employer="某劳务公司", amount=5000, due_at=utcnow(),
+    order = PaymentOrder(complaint=complaint, employer="某劳务公司", amount=5000, due_at=utcnow(),
                          compensation_percent=50, state="served", issued_by="staff:x")
     session.add(order)
     confirm_token = confirm_url(settings, complaint).rsplit("/", 1)[1]

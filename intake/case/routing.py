@@ -493,7 +493,7 @@ def _notify_co_handlers(session: Session, complaint: Complaint, handler: Departm
         why = "、".join(dict.fromkeys(ROLE_TEXT[r] for r in dept_roles))
         held = session.get(CoHandling, (complaint.id, dept_id))
         if held is None:
-            session.add(CoHandling(complaint_id=complaint.id, department_id=dept_id, roles=dept_roles))
+            session.add(CoHandling(complaint=complaint, department_id=dept_id, roles=dept_roles))
         else:
             held.roles = sorted(set(held.roles) | set(dept_roles))
         record(session, complaint, EventKind.CO_HANDLER_NOTIFIED, actor=ACTOR,

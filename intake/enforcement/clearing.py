@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.case.cases import CaseContext, CaseError
@@ -24,13 +23,11 @@ EMPLOYER_MAX = 300
 
 
 def open_notice(session: Session, complaint: Complaint) -> ClearingNotice | None:
-    return session.scalar(select(ClearingNotice).where(ClearingNotice.complaint_id == complaint.id,
-                                                       ClearingNotice.replied_at.is_(None)))
+    return next((n for n in complaint.clearing_notices if n.replied_at is None), None)
 
 
 def notices_of(session: Session, complaint: Complaint) -> list[ClearingNotice]:
-    return list(session.scalars(select(ClearingNotice).where(ClearingNotice.complaint_id == complaint.id)
-                                .order_by(ClearingNotice.id)))
+    return list(complaint.clearing_notices)
 
 
 def send_notice(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, employer: str,
@@ -47,7 +44,7 @@ def send_notice(session: Session, complaint: Complaint, ctx: CaseContext, *, act
     if housing is None:
         raise CaseError("找不到本案所在区县的住房城乡建设部门")
     due = ctx.now + timedelta(days=ctx.settings.enforcement.clearing_reply_days)
-    notice = ClearingNotice(complaint_id=complaint.id, department_id=housing.id, employer=employer,
+    notice = ClearingNotice(complaint=complaint, department_id=housing.id, employer=employer,
                             reason=reason[:2000], sent_by=actor, sent_at=ctx.now, reply_due_at=due)
     session.add(notice)
     session.flush()

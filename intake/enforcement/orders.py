@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.case.cases import CaseContext, CaseError
@@ -25,8 +24,7 @@ ACTOR = "system:enforcement"
 
 
 def orders_of(session: Session, complaint: Complaint) -> list[PaymentOrder]:
-    return list(session.scalars(select(PaymentOrder).where(PaymentOrder.complaint_id == complaint.id)
-                                .order_by(PaymentOrder.id)))
+    return list(complaint.payment_orders)
 
 
 def open_order(session: Session, complaint: Complaint) -> PaymentOrder | None:
@@ -58,7 +56,7 @@ def issue_order(session: Session, complaint: Complaint, ctx: CaseContext, *, act
                         f"{bounds.compensation_max_percent}% 之间")
     if open_order(session, complaint) is not None:
         raise CaseError("本案已有未到期的限期支付令，请先记录其结果")
-    order = PaymentOrder(complaint_id=complaint.id, employer=employer[:300], amount=amount, due_at=due,
+    order = PaymentOrder(complaint=complaint, employer=employer[:300], amount=amount, due_at=due,
                          compensation_percent=compensation_percent, state=SERVED, issued_by=actor,
                          issued_at=ctx.now)
     session.add(order)

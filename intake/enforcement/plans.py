@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.case.cases import CaseContext, CaseError
@@ -28,8 +27,7 @@ def serious(complaint: Complaint) -> bool:
 
 
 def steps_of(session: Session, complaint: Complaint) -> list[PlanStep]:
-    return list(session.scalars(select(PlanStep).where(PlanStep.complaint_id == complaint.id)
-                                .order_by(PlanStep.due_at, PlanStep.id)))
+    return sorted(complaint.plan_steps, key=lambda step: step.due_at)  # stable: steps due together in id order
 
 
 def _local(moment: datetime, calendar: WorkingCalendar) -> str:
@@ -47,7 +45,7 @@ def add_step(session: Session, complaint: Complaint, ctx: CaseContext, *, actor:
         raise CaseError(f"请填写责任人或责任单位（{OWNER_MAX}字以内）")
     if due <= ctx.now:
         raise CaseError("完成期限必须晚于现在")
-    step = PlanStep(complaint_id=complaint.id, what=what, owner=owner, due_at=due, added_by=actor, added_at=ctx.now)
+    step = PlanStep(complaint=complaint, what=what, owner=owner, due_at=due, added_by=actor, added_at=ctx.now)
     session.add(step)
     session.flush()
     set_timer(session, complaint, f"{PLAN_CLOCK}:{step.id}", due)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.case.cases import CaseContext, CaseError
@@ -26,13 +25,11 @@ POLICE_MAX = 200
 
 def open_transfer(session: Session, complaint: Complaint) -> PoliceTransfer | None:
     """The transfer still waiting for the police's decision, if any."""
-    return session.scalar(select(PoliceTransfer).where(PoliceTransfer.complaint_id == complaint.id,
-                                                       PoliceTransfer.outcome.is_(None)))
+    return next((t for t in complaint.police_transfers if t.outcome is None), None)
 
 
 def transfers_of(session: Session, complaint: Complaint) -> list[PoliceTransfer]:
-    return list(session.scalars(select(PoliceTransfer).where(PoliceTransfer.complaint_id == complaint.id)
-                                .order_by(PoliceTransfer.id)))
+    return list(complaint.police_transfers)
 
 
 def transfer_to_police(session: Session, complaint: Complaint, ctx: CaseContext, *, actor: str, police: str,
@@ -50,7 +47,7 @@ def transfer_to_police(session: Session, complaint: Complaint, ctx: CaseContext,
     if not check.eligible:
         raise CaseError("不符合移送公安的条件：" + "；".join(check.reasons))
     due = ctx.now + timedelta(hours=ctx.settings.enforcement.police_receipt_hours)
-    transfer = PoliceTransfer(complaint_id=complaint.id, police=police, transferred_by=actor,
+    transfer = PoliceTransfer(complaint=complaint, police=police, transferred_by=actor,
                               transferred_at=ctx.now, receipt_due_at=due)
     session.add(transfer)
     session.flush()

@@ -396,6 +396,16 @@ class Complaint(Base):
     events: Mapped[list[Event]] = relationship(order_by="Event.id", back_populates="complaint")
     attachments: Mapped[list[Attachment]] = relationship(order_by="Attachment.id", back_populates="complaint")
     claim_lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.id", back_populates="complaint")
+    # Enforcement's rows and the co-handlers, loaded once per case and session: the case page and the action rules
+    # read them many times.
+    payment_orders: Mapped[list[PaymentOrder]] = relationship(order_by="PaymentOrder.id", back_populates="complaint")
+    police_transfers: Mapped[list[PoliceTransfer]] = relationship(order_by="PoliceTransfer.id",
+                                                                  back_populates="complaint")
+    plan_steps: Mapped[list[PlanStep]] = relationship(order_by="PlanStep.id", back_populates="complaint")
+    clearing_notices: Mapped[list[ClearingNotice]] = relationship(order_by="ClearingNotice.id",
+                                                                  back_populates="complaint")
+    co_handlings: Mapped[list[CoHandling]] = relationship(order_by="CoHandling.department_id",
+                                                          back_populates="complaint")
 
 
 class Confirmation(StrEnum):
@@ -819,6 +829,8 @@ class PaymentOrder(Base):
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     settled_at: Mapped[datetime | None]
 
+    complaint: Mapped[Complaint] = relationship(back_populates="payment_orders")
+
 
 class PoliceTransfer(Base):
     """移送公安: a case handed to the police (Criminal Law Art. 276-1), the police's receipt (回执) and decision
@@ -838,6 +850,8 @@ class PoliceTransfer(Base):
     outcome_reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None]
 
+    complaint: Mapped[Complaint] = relationship(back_populates="police_transfers")
+
 
 class PlanStep(Base):
     """一案一策: one step of a serious case's plan, with who answers for it and by when (intake.enforcement.plans)."""
@@ -853,6 +867,8 @@ class PlanStep(Base):
     done_at: Mapped[datetime | None]
     done_by: Mapped[str | None] = mapped_column(String(100))
     done_note: Mapped[str | None] = mapped_column(Text)
+
+    complaint: Mapped[Complaint] = relationship(back_populates="plan_steps")
 
 
 class ClearingNotice(Base):
@@ -873,6 +889,7 @@ class ClearingNotice(Base):
     replied_by: Mapped[str | None] = mapped_column(String(100))
 
     department: Mapped[Department] = relationship()
+    complaint: Mapped[Complaint] = relationship(back_populates="clearing_notices")
 
 
 class ConsoleSession(Base):
@@ -1100,6 +1117,7 @@ class CoHandling(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime | None]
     replied_at: Mapped[datetime | None]
+    complaint: Mapped[Complaint] = relationship(back_populates="co_handlings")
 
 
 class Inspection(Base):

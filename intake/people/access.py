@@ -113,9 +113,9 @@ class Scope:
         already in scope: supervisors and the city hold every case they see."""
         return self.role in (Role.ADMIN, Role.COUNTY) or complaint.department_id == self.department_id
 
-    def co_handles(self, session: Session, complaint: Complaint) -> bool:
-        return self.department_id is not None and session.get(CoHandling, (complaint.id, self.department_id)) \
-            is not None
+    def co_handles(self, complaint: Complaint) -> bool:
+        return self.department_id is not None and any(co.department_id == self.department_id
+                                                      for co in complaint.co_handlings)
 
     def may_on(self, session: Session, complaint: Complaint, action: str) -> bool:
         """`may`, on this case: its holder takes the case's steps, a co-handler only its own (CO_STEPS), and a
@@ -123,7 +123,7 @@ class Scope:
         if not self.may(action):
             return False
         if action in CO_STEPS:
-            return self.co_handles(session, complaint)
+            return self.co_handles(complaint)
         return self.holds(complaint)
 
     def units(self, department_id: ColumnElement[int], county: ColumnElement[str]) -> ColumnElement[bool]:
