@@ -17,6 +17,8 @@ from intake.foundation.models import (
     Complaint,
     InboundMessage,
     Outbox,
+    PaymentOrder,
+    PlanStep,
     StaffUser,
     Status,
     utcnow,
@@ -561,3 +563,34 @@ def test_the_queue_page_costs_the_same_few_statements_however_many_cases_it_show
             event.remove(engine, "before_cursor_execute", count)
         assert all(ticket in page for ticket in shown)
         assert len(seen) <= QUEUE_STATEMENTS, len(seen)
+
+
+# A case page: the log-in, the case with its timeline, lines, attachments and site, the worker, the roster's
+# pre-filled lines, the enforcement rows and co-handlers (each loaded once, however many there are and however
+# many action rules read them), petitions, canned replies, officers. It took 34 before the enforcement rows and
+# co-handlers became relationships of the case.
+CASE_STATEMENTS = 27
+
+
+def test_a_case_page_reads_each_kind_of_row_once_however_many_there_are(app, client, session, settings, users):
+    login(client, users["other_staff"])  # 兰山区 人社, which the sites' cases go to
+    case = routed(app, session, settings, make_site(session, "沂河新城一期"))
+    engine, seen = services(app).engine, []
+
+    def count(*_args):
+        seen.append(1)
+
+    for _ in range(2):
+        seen.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            page = case_page(client, case.ticket_no).get_data(as_text=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert case.ticket_no in page and len(seen) <= CASE_STATEMENTS, len(seen)
+        for n in range(3):  # the second page shows three of each
+            case.payment_orders.append(PaymentOrder(employer=f"劳务公司{n}", amount=5000, due_at=utcnow(),
+                                                    compensation_percent=50, state="expired", issued_by="staff:x"))
+            case.plan_steps.append(PlanStep(what=f"第{n}步", owner="住建局", due_at=utcnow(), added_by="staff:x"))
+        session.commit()
+    assert page.count("劳务公司") >= 3 and page.count("住建局") >= 3
