@@ -18,6 +18,7 @@ from intake.foundation.settings import Settings
 from intake.foundation.transitions import transition
 from intake.registry.directory import department
 from intake.runtime.worker import TIMER_HANDLERS, run_once
+from intake.units.inspections import ITEM_CLOCK
 from intake.units.tasks import TASK_CLOCK
 from intake.warnings import ledger as warnings
 from tests.helpers import CAL, CLOCKS, CST, at, routed_complaint
@@ -255,7 +256,7 @@ def test_return_only_within_two_working_days(session):
 def test_the_worker_table_has_a_handler_for_every_clock_the_core_sets():
     assert set(TIMER_HANDLERS) == {*clocks.CLOCKS, ROUTE_CLOCK, SUPERVISE_CLOCK, timers.PAYMENT_ORDER_CLOCK,
                                    timers.POLICE_CLOCK, timers.PLAN_CLOCK, timers.CLEARING_CLOCK, MATERIAL_CLOCK,
-                                   timers.CONFIRM_CLOCK, timers.CO_STEP_CLOCK, TASK_CLOCK,
+                                   timers.CONFIRM_CLOCK, timers.CO_STEP_CLOCK, TASK_CLOCK, ITEM_CLOCK,
                                    warnings.RECTIFY_CLOCK, warnings.VERIFY_CLOCK, warnings.REPORT_CLOCK}
     # routing, then the 失信 check of the routed case (enforcement sits above case)
     assert TIMER_HANDLERS[ROUTE_CLOCK] is crosscheck.fire_route and TIMER_HANDLERS[SUPERVISE_CLOCK] is fire_supervision
