@@ -180,6 +180,8 @@ def _lock_conversation(session: Session, channel: str, user_id: str, now: dateti
 
 def _loaded_in_step(session: Session, conversation_id: int, values) -> None:
     """A Conversation this session had loaded (a caller's, a test's) shows what the row now holds, unmodified."""
+    if not session.identity_map:  # a webhook's fresh session
+        return
     loaded = session.identity_map.get(identity_key(Conversation, conversation_id))
     if loaded is not None:
         for key, value in values.items():
