@@ -1,8 +1,9 @@
 """Every chat delivery, on every channel: stored once under the provider's message id, answered once.
 
 The rule "every inbound webhook is idempotent on the provider's message id" lives here: the insert is the
-transaction's first statement (on PostgreSQL the first part of it: intake.conversation.rows) and the unique constraint on (channel, provider_message_id) decides (ON CONFLICT DO
-NOTHING), so a retry racing the first delivery waits for it and then reads its reply. Functions flush, never
+transaction's first statement (on PostgreSQL the first part of it, see intake.conversation.rows) and the unique
+constraint on (channel, provider_message_id) decides (ON CONFLICT DO NOTHING), so a retry racing the first delivery
+waits for it and then reads its reply. Functions flush, never
 commit: the webhook handler commits once and answers.
 """
 from __future__ import annotations
@@ -32,9 +33,6 @@ STATUS_CHANNEL = "sms-status"
 # "sent" does not overwrite "delivered". Unknown states rank lowest.
 STATUS_RANK = {"accepted": 1, "scheduled": 1, "queued": 1, "sending": 2, "sent": 3,
                "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5}
-
-_INBOUND = rows.INBOUND
-
 
 @dataclass(frozen=True)
 class Inbound:
@@ -81,10 +79,16 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
     inbound = replace(inbound, payload=cleaned_payload(inbound.payload))
     _check_ids(inbound.message_id, inbound.user_id)  # the number as sent, before it becomes its identity
     who = chat_user(inbound.channel, inbound.user_id) if inbound.user_id else inbound.user_id
-    _check_ids(inbound.message_id, who)
-    delivery = _delivery(inbound.channel, inbound.message_id, who, inbound.payload, now)
-    if inbound.reply is None:
-        opened = open_conversation(session, inbound.channel, who, now, delivery)
+    if inbound.reply is not None:
+        row_id = first_delivery(session, inbound.channel, inbound.message_id, who, inbound.payload, now)
+        if row_id is None:
+            return _stored_reply(session, inbound, who)
+        text = inbound.reply
+        session.execute(rows.STORE_REPLY, {"b_delivery": row_id, "b_reply": text})
+    else:
+        _check_ids(inbound.message_id, who)
+        opened = open_conversation(session, inbound.channel, who, now,
+                                   _delivery(inbound.channel, inbound.message_id, who, inbound.payload, now))
         if opened is None:
             return _stored_reply(session, inbound, who)
         conversation, row_id = opened
@@ -94,12 +98,6 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
         text = answer.text
         if answer.human_requested:
             _call_staff(session, inbound, who)
-    else:
-        row_id = session.execute(rows.FIRST_DELIVERY[session.get_bind().dialect.name], delivery).scalar_one_or_none()
-        if row_id is None:
-            return _stored_reply(session, inbound, who)
-        text = inbound.reply
-        session.execute(rows.STORE_REPLY, {"b_delivery": row_id, "b_reply": text})
     if reply_to and text:
         enqueue(session, reply_to, {"kind": REPLY, "text": text}, flush=False)
     return text
@@ -107,8 +105,9 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
 
 def _stored_reply(session: Session, inbound: Inbound, who: str | None) -> str | None:
     """A repeat's answer: the reply stored with the first delivery, to its own sender only."""
-    sender, reply = session.execute(select(_INBOUND.c.sender, _INBOUND.c.reply).where(
-        _INBOUND.c.channel == inbound.channel, _INBOUND.c.provider_message_id == inbound.message_id)).one()
+    table = rows.INBOUND
+    sender, reply = session.execute(select(table.c.sender, table.c.reply).where(
+        table.c.channel == inbound.channel, table.c.provider_message_id == inbound.message_id)).one()
     if sender != who:
         raise ForeignRepeat("this message id was delivered before, from another sender")
     return reply
