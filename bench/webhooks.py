@@ -79,12 +79,12 @@ def bench(url: str, label: str, connections: list[int], seconds: float, rounds: 
     app_port, floor_port = free_port(), free_port()
     floor_env = {"BARE_DB": floor_db(url, tmp), "BARE_SYNC": "full", "BARE_TWILIO_TOKEN": AUTH_TOKEN,
                  "BARE_PUBLIC_URL": f"http://127.0.0.1:{floor_port}"}
-    servers = [serve("handlers:create_app()", app_port, app_env(url, f"http://127.0.0.1:{app_port}")),
-               serve("bare_sms:app", floor_port, floor_env, chdir=FLOOR)]
     texts = Path(tmp) / "texts.txt"
     texts.write_text(FIRST + "\n", encoding="utf-8")
-    found = []
-    try:
+    found, servers = [], []
+    try:  # the app's server is stopped even when the floor's cannot start
+        servers.append(serve("handlers:create_app()", app_port, app_env(url, f"http://127.0.0.1:{app_port}")))
+        servers.append(serve("bare_sms:app", floor_port, floor_env, chdir=FLOOR))
         for conns in connections:
             load(floor_port, conns, WARM_UP_SECONDS, str(texts))
             load(app_port, conns, WARM_UP_SECONDS, str(texts))
