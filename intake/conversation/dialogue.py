@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from intake.case.cases import CaseContext, CaseError, asked_lines, confirm_payment, rate, take_worker_message
 from intake.case.complaints import TICKET_DIGITS, NewComplaint, create_complaint, find_for_worker
@@ -49,10 +49,10 @@ from intake.reading.photos import Photo
 from intake.registry.directory import county_refs
 from intake.registry.sites import site_refs
 
-from . import replies
+from . import replies, rows
 from .draft import Draft, Figure, KeptPhoto, Lookup, Pick, Resume
 
-IDLE = "idle"            # nothing in progress (a finished complaint leaves its ticket number in the draft)
+IDLE = rows.IDLE        # nothing in progress (a finished complaint leaves its ticket number in the draft)
 COLLECTING = "collecting"  # asking for the field in draft.asking
 CONFIRM = "confirm"      # the summary was shown; waiting for 确认 or a correction
 RESUME = "resume"        # the worker came back after a pause; asked whether to continue
@@ -121,53 +121,94 @@ def handle_message(session: Session, settings: Settings, channel: str, user_id: 
     `site_scene` is a site's public token from a QR scan. `has_phone` means the channel knows the sender's
     number (SMS), which is then never asked for; the conversation is then keyed by the number's identity.
     """
-    text = clean_text(text) if text is not None else None
-    conversation = _lock_conversation(session, channel, chat_user(channel, user_id), now)
-    turn = _Turn(session, settings, conversation, normalise_phone(phone or "") if has_phone else None, now)
-    reply = turn.run(text, site_scene, list(attachments))
-    values = {"draft": turn.draft.to_json(), "updated_at": now, "state": turn.state,
-              "opted_out_at": turn.opted_out_at}
-    session.execute(_SAVE, {"b_id": conversation.id, **values})
-    for key, value in values.items():  # the object matches the row again, and stays clean: nothing to flush
-        set_committed_value(conversation, key, value)
-    session.flush()
-    return reply
+    conversation, _ = open_conversation(session, channel, chat_user(channel, user_id), now)
+    return take_turn(session, settings, conversation, text, now=now, site_scene=site_scene, has_phone=has_phone,
+                     phone=phone, attachments=attachments)
 
 
-# The turn's outcome, written as plain SQL on the table: the ORM's flush (change tracking, autoflush before each
-# query of the turn, the unit of work) costs more than the statement. Built once, like _OPEN.
-_CONVERSATION = Conversation.__table__
-_SAVE = (update(_CONVERSATION).where(_CONVERSATION.c.id == bindparam("b_id"))
-         .values(draft=bindparam("draft"), updated_at=bindparam("updated_at"), state=bindparam("state"),
-                 opted_out_at=bindparam("opted_out_at")))
-
-
-
-def _opening(dialect: str):
-    """INSERT ... ON CONFLICT DO UPDATE that creates the conversation or bumps its version, and returns it."""
-    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(Conversation)
-    return (insert.values(channel=bindparam("b_channel"), user_id=bindparam("b_user_id"), state=IDLE,
-                          draft=bindparam("b_draft"), version=1, created_at=bindparam("b_now"),
-                          updated_at=bindparam("b_now"))
-            .on_conflict_do_update(index_elements=["channel", "user_id"],
-                                   set_={"version": Conversation.version + 1})
-            .returning(Conversation))
-
-
-# Built once per dialect: composing a statement costs more than running it here.
-_OPEN = {dialect: _opening(dialect) for dialect in ("postgresql", "sqlite")}
-
-
-def _lock_conversation(session: Session, channel: str, user_id: str, now: datetime) -> Conversation:
-    """The user's conversation, created or version-bumped by one upsert before it is read.
+def open_conversation(session: Session, channel: str, user_id: str, now: datetime,
+                      delivery: dict[str, Any] | None = None) -> tuple[Row, int | None] | None:
+    """The user's conversation as a row, created or version-bumped by one upsert before it is read.
 
     The bump is the lock: a row lock on PostgreSQL, the write lock on SQLite, held to the caller's commit, so a
     second message for the same user waits and then reads what the first one wrote. Two first messages at once
     meet on the unique constraint, where the second becomes the bump and waits: no savepoint, no retry.
+
+    With `delivery` (rows.FIRST_DELIVERY's parameters) the delivery is stored first, and the conversation is
+    opened only when it is new: then its row id comes back beside the conversation, else None (a repeat).
     """
-    return session.scalar(_OPEN[session.get_bind().dialect.name],
-                          {"b_channel": channel, "b_user_id": user_id, "b_draft": {}, "b_now": now},
-                          execution_options={"populate_existing": True})
+    dialect = session.get_bind().dialect.name
+    opening = {"b_channel": channel, "b_user_id": user_id, "b_draft": {}, "b_now": now}
+    delivery_id = None
+    if delivery is not None and dialect == "postgresql":
+        row = session.execute(rows.OPEN_FOR_DELIVERY, {**delivery, **opening}).one_or_none()
+        if row is None:
+            return None
+        delivery_id = row.delivery_id
+    else:
+        if delivery is not None:
+            delivery_id = session.execute(rows.FIRST_DELIVERY[dialect], delivery).scalar_one_or_none()
+            if delivery_id is None:
+                return None
+        row = session.execute(rows.OPEN[dialect], opening).one()
+    if session.identity_map:
+        _loaded_in_step(session, row.id, {key: row._mapping[key] for key in _COLUMNS})
+    return row, delivery_id
+
+
+def take_turn(session: Session, settings: Settings, conversation: Row, text: str | None, *, now: datetime,
+              site_scene: str | None = None, has_phone: bool = False, phone: str | None = None,
+              attachments: Iterable[Photo] = (), delivery_id: int | None = None, truncated: bool = False) -> Reply:
+    """One message against an opened conversation (see handle_message); the outcome is written back and, with
+    `delivery_id`, the reply stored on the delivery's row. `truncated`: the channel cut an over-long text, and
+    the worker is told that only its first part is kept."""
+    text = clean_text(text) if text is not None else None
+    turn = _Turn(session, settings, conversation, normalise_phone(phone or "") if has_phone else None, now)
+    reply = turn.run(text, site_scene, list(attachments))
+    if truncated and reply.text and replies.TRUNCATED not in reply.text:
+        reply = dataclasses.replace(reply, text=replies.TRUNCATED + reply.text)
+    values = {"draft": turn.draft.to_json(), "updated_at": now, "state": turn.state,
+              "opted_out_at": turn.opted_out_at}
+    saving = {"b_id": conversation.id, **values}
+    if delivery_id is None:
+        session.execute(rows.SAVE, saving)
+    elif session.get_bind().dialect.name == "postgresql":
+        session.execute(rows.SAVE_AND_REPLY, {**saving, "b_delivery": delivery_id, "b_reply": reply.text})
+    else:
+        session.execute(rows.SAVE, saving)
+        session.execute(rows.STORE_REPLY, {"b_delivery": delivery_id, "b_reply": reply.text})
+    if session.identity_map:
+        _loaded_in_step(session, conversation.id, values)
+    session.flush()
+    return reply
+
+
+_COLUMNS = tuple(rows.CONVERSATIONS.c.keys())
+
+
+def _loaded_in_step(session: Session, conversation_id: int, values: dict[str, Any]) -> None:
+    """A Conversation this session had loaded (a caller's, a test's) shows what the row now holds, unmodified."""
+    loaded = session.identity_map.get(identity_key(Conversation, conversation_id))
+    if loaded is not None:
+        for key, value in values.items():
+            set_committed_value(loaded, key, value)
+
+
+def _my_cases(by_phone: bool, open_only: bool):
+    """The ids of a worker's cases (see _Turn._cases), newest first, as a statement built once."""
+    complaints = Complaint.__table__
+    mine = and_(complaints.c.channel == bindparam("b_channel"), complaints.c.channel_user_id == bindparam("b_user_id"))
+    if by_phone:
+        mine = or_(mine, complaints.c.complainant_id.in_(select(Complainant.__table__.c.id).where(
+            Complainant.__table__.c.phone_hash.in_(bindparam("b_hashes", expanding=True)))))
+    query = select(complaints.c.id).where(mine)
+    if open_only:
+        query = query.where(complaints.c.status != Status.CLOSED.value)
+    return query.order_by(complaints.c.created_at.desc(), complaints.c.id.desc()).limit(MAX_CHOICES)
+
+
+_MY_CASES = {(by_phone, open_only): _my_cases(by_phone, open_only) for by_phone in (False, True)
+             for open_only in (False, True)}
 
 
 def _word(text: str) -> str:
@@ -181,17 +222,16 @@ def _figure(v: Value | None) -> Figure | None:
 
 
 class _Turn:
-    """One message against one conversation; `draft`, `state` and `opted_out_at` are copies written back at the
-    end, so the mapped object is never dirty and no query of the turn autoflushes it."""
+    """One message against one conversation (its row); `draft`, `state` and `opted_out_at` are copies the turn
+    edits and handle_message writes back at the end."""
 
-    def __init__(self, session: Session, settings: Settings, conversation: Conversation, phone: str | None,
+    def __init__(self, session: Session, settings: Settings, conversation: Row, phone: str | None,
                  now: datetime):
         self.session = session
         self.settings = settings
         self.conv = conversation
         self.channel_phone = phone
         self.now = now
-        # Read afresh from the JSON, so the object keeps what the row holds while the turn edits its draft.
         self.draft = Draft.from_json(conversation.draft)
         self.state = conversation.state
         self.opted_out_at = conversation.opted_out_at
@@ -281,16 +321,15 @@ class _Turn:
 
     def _cases(self, *, open_only: bool) -> list[Complaint]:
         """The worker's cases, newest first: filed from this channel identity, or with the phone the channel gives
-        (matched by its lookup hash, never the clear number)."""
-        mine = and_(Complaint.channel == self.conv.channel, Complaint.channel_user_id == self.conv.user_id)
-        if self.channel_phone:
-            mine = or_(mine, Complaint.complainant_id.in_(
-                select(Complainant.id).where(Complainant.phone_hash.in_(lookup_hashes(self.channel_phone)))))
-        query = select(Complaint).where(mine)
-        if open_only:
-            query = query.where(Complaint.status != Status.CLOSED.value)
-        return list(self.session.scalars(
-            query.order_by(Complaint.created_at.desc(), Complaint.id.desc()).limit(MAX_CHOICES)).all())
+        (matched by its lookup hash, never the clear number). Their ids come from one indexed query, so a sender
+        with no case (every new one) costs no more; only found cases are loaded."""
+        ids = self.session.execute(_MY_CASES[bool(self.channel_phone), open_only], {
+            "b_channel": self.conv.channel, "b_user_id": self.conv.user_id,
+            "b_hashes": lookup_hashes(self.channel_phone) if self.channel_phone else []}).scalars().all()
+        if not ids:
+            return []
+        found = {c.id: c for c in self.session.scalars(select(Complaint).where(Complaint.id.in_(ids)))}
+        return [found[i] for i in ids]
 
     def _lookup(self, ticket: str) -> Reply:
         """A case's status only to the phone it was filed with: the channel's own number, or its last 4 digits."""

@@ -1,8 +1,9 @@
 """Every chat delivery, on every channel: stored once under the provider's message id, answered once.
 
 The rule "every inbound webhook is idempotent on the provider's message id" lives here: the insert is the
-transaction's first statement and the unique constraint on (channel, provider_message_id) decides (ON CONFLICT DO
-NOTHING), so a retry racing the first delivery waits for it and then reads its reply. Functions flush, never
+transaction's first statement (on PostgreSQL the first part of it, see intake.conversation.rows) and the unique
+constraint on (channel, provider_message_id) decides (ON CONFLICT DO NOTHING), so a retry racing the first delivery
+waits for it and then reads its reply. Functions flush, never
 commit: the webhook handler commits once and answers.
 """
 from __future__ import annotations
@@ -11,9 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.delivery.outbox import dispatch_desk, enqueue, notify_department, sealed
@@ -24,8 +23,8 @@ from intake.foundation.settings import Settings
 from intake.foundation.validation import clean_text, mask_numbers
 from intake.reading.photos import Photo
 
-from .dialogue import handle_message
-from .replies import TRUNCATED
+from . import rows
+from .dialogue import open_conversation, take_turn
 
 CHANNEL_NAMES = {"wechat": "微信公众号", "sms": "短信"}
 # Delivery reports of outbound texts are kept as rows of this pseudo-channel, one per provider message id.
@@ -34,16 +33,6 @@ STATUS_CHANNEL = "sms-status"
 # "sent" does not overwrite "delivered". Unknown states rank lowest.
 STATUS_RANK = {"accepted": 1, "scheduled": 1, "queued": 1, "sending": 2, "sent": 3,
                "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5}
-
-# Statements built once per process: composing one costs more than running it on this request path. They are on
-# the table, not the mapped class, so the session runs them as plain SQL: the ORM's bulk-insert and
-# update-synchronisation steps cost more than the statements, and no object of this request holds these rows.
-_INBOUND = InboundMessage.__table__
-_FIRST_DELIVERY = {dialect: insert(_INBOUND).on_conflict_do_nothing(
-    index_elements=["channel", "provider_message_id"]).returning(_INBOUND.c.id)
-    for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
-_STORE_REPLY = update(_INBOUND).where(_INBOUND.c.id == bindparam("b_id")).values(reply=bindparam("b_reply"))
-
 
 @dataclass(frozen=True)
 class Inbound:
@@ -90,36 +79,53 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
     inbound = replace(inbound, payload=cleaned_payload(inbound.payload))
     _check_ids(inbound.message_id, inbound.user_id)  # the number as sent, before it becomes its identity
     who = chat_user(inbound.channel, inbound.user_id) if inbound.user_id else inbound.user_id
-    row_id = first_delivery(session, inbound.channel, inbound.message_id, who, inbound.payload, now)
-    if row_id is None:
-        sender, reply = session.execute(select(_INBOUND.c.sender, _INBOUND.c.reply).where(
-            _INBOUND.c.channel == inbound.channel, _INBOUND.c.provider_message_id == inbound.message_id)).one()
-        if sender != who:
-            raise ForeignRepeat("this message id was delivered before, from another sender")
-        return reply
-    text = inbound.reply
-    if text is None:
-        answer = handle_message(session, settings, inbound.channel, who, inbound.text, now=now,
-                                site_scene=inbound.site_scene, has_phone=inbound.phone is not None,
-                                phone=inbound.phone, attachments=inbound.attachments)
+    if inbound.reply is not None:
+        row_id = first_delivery(session, inbound.channel, inbound.message_id, who, inbound.payload, now)
+        if row_id is None:
+            return _stored_reply(session, inbound, who)
+        text = inbound.reply
+        session.execute(rows.STORE_REPLY, {"b_delivery": row_id, "b_reply": text})
+    else:
+        _check_ids(inbound.message_id, who)
+        opened = open_conversation(session, inbound.channel, who, now,
+                                   _delivery(inbound.channel, inbound.message_id, who, inbound.payload, now))
+        if opened is None:
+            return _stored_reply(session, inbound, who)
+        conversation, row_id = opened
+        answer = take_turn(session, settings, conversation, inbound.text, now=now, site_scene=inbound.site_scene,
+                           has_phone=inbound.phone is not None, phone=inbound.phone,
+                           attachments=inbound.attachments, delivery_id=row_id, truncated=inbound.truncated)
         text = answer.text
-        if inbound.truncated and text and TRUNCATED not in text:
-            text = TRUNCATED + text
         if answer.human_requested:
             _call_staff(session, inbound, who)
     if reply_to and text:
         enqueue(session, reply_to, {"kind": REPLY, "text": text}, flush=False)
-    session.execute(_STORE_REPLY, {"b_id": row_id, "b_reply": text})
     return text
+
+
+def _stored_reply(session: Session, inbound: Inbound, who: str | None) -> str | None:
+    """A repeat's answer: the reply stored with the first delivery, to its own sender only."""
+    table = rows.INBOUND
+    sender, reply = session.execute(select(table.c.sender, table.c.reply).where(
+        table.c.channel == inbound.channel, table.c.provider_message_id == inbound.message_id)).one()
+    if sender != who:
+        raise ForeignRepeat("this message id was delivered before, from another sender")
+    return reply
+
+
+def _delivery(channel: str, message_id: str, sender: str | None, payload: dict[str, Any],
+              now: datetime) -> dict[str, Any]:
+    """rows.FIRST_DELIVERY's parameters."""
+    return {"b_channel": channel, "b_message_id": message_id, "b_sender": sender, "b_payload": payload,
+            "b_now": now}
 
 
 def first_delivery(session: Session, channel: str, message_id: str, sender: str | None,
                    payload: dict[str, Any], now: datetime) -> int | None:
     """Insert the delivery's row; its id, or None when this (channel, id) was stored before."""
     _check_ids(message_id, sender)
-    values = dict(channel=channel, provider_message_id=message_id, sender=sender, payload=payload,
-                  received_at=now)
-    return session.execute(_FIRST_DELIVERY[session.get_bind().dialect.name], values).scalar_one_or_none()
+    return session.execute(rows.FIRST_DELIVERY[session.get_bind().dialect.name],
+                           _delivery(channel, message_id, sender, payload, now)).scalar_one_or_none()
 
 
 def _check_ids(message_id: str, sender: str | None) -> None:
