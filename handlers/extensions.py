@@ -26,6 +26,16 @@ login_manager.session_protection = "strong"  # a session cookie used from anothe
 login_manager.login_view = "console.login"
 login_manager.login_message = "请先登录"
 
+PROVIDER_WEBHOOKS: set[str] = set()  # blueprint names, filled by create_app
+
+
+@limiter.request_filter
+def _provider_webhook() -> bool:
+    """Providers sign their webhooks and send from a few addresses of their own, so no per-address limit applies:
+    filtered here, before Flask-Limiter looks for any limit (its `exempt` is checked only after, at a sixth of a
+    chat turn's Python calls)."""
+    return request.blueprint in PROVIDER_WEBHOOKS
+
 
 def spend_pixels(worker: str, pixels: int, per_hour: int) -> bool:
     """Take `pixels` from the worker's hourly budget of decoded photo pixels, kept in the rate limits' storage (so
