@@ -2,12 +2,25 @@
 acknowledge it, work it and resolve it with the buttons a department officer clicks."""
 from __future__ import annotations
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as until
 from selenium.webdriver.support.ui import WebDriverWait
 
 from intake.foundation.models import Status
 from tests.helpers import PASSWORD, SCREENSHOTS, console_login, make_accounts, reload, routed
+
+
+def gone(element):
+    """Wait condition: the element left the document. Like selenium's staleness_of, but Chromium may also answer
+    "Node with given id does not belong to the document" (a plain WebDriverException) while the page is replaced."""
+    def check(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:  # StaleElementReferenceException is one too
+            return True
+        return False
+    return check
 
 
 def click_action(driver, label: str, **fields):
@@ -22,7 +35,7 @@ def click_action(driver, label: str, **fields):
     else:
         button = driver.find_element(By.XPATH, f"//form[@class='one-click']/button[text()='{label}']")
     button.click()
-    WebDriverWait(driver, 15).until(until.staleness_of(button))  # the new page, not the last one's flash
+    WebDriverWait(driver, 15).until(gone(button))  # the new page, not the last one's flash
     WebDriverWait(driver, 15).until(until.presence_of_element_located((By.CSS_SELECTOR, ".flash")))
     return driver.find_element(By.CSS_SELECTOR, ".flash").text
 
