@@ -9,7 +9,7 @@ from sqlalchemy import select
 from intake.case import findings as reg
 from intake.foundation.models import Site
 from intake.foundation.models import utcnow as now
-from intake.registry.sites import parse_date
+from intake.registry.sites import parse_date, whole
 
 from ..runtime import db, services
 from .blueprint import bp, record, scope, staff_view
@@ -56,7 +56,7 @@ def finding_new():
         numbers = {}
         for name, label, high in (("amount", "估计金额", reg.AMOUNT_MAX), ("workers", "估计人数", reg.WORKERS_MAX)):
             try:
-                numbers[name] = reg.whole(form[name], 1, high)
+                numbers[name] = whole(form[name], 1, high)
             except ValueError as exc:
                 raise reg.FindingError(f"{label}{exc}") from None
         finding = reg.add_finding(db(), county=county, site=site, place=form["place"], employer=form["employer"],
@@ -82,7 +82,7 @@ def finding_step(finding_id: int, step: str):
             complaint = reg.open_case(db(), finding, actor=scope().actor, now=now())
         else:
             try:
-                paid = reg.whole(request.form.get("amount_paid"), 0, reg.AMOUNT_MAX)
+                paid = whole(request.form.get("amount_paid"), 0, reg.AMOUNT_MAX)
             except ValueError as exc:
                 raise reg.FindingError(f"当场支付金额{exc}") from None
             reg.resolve_on_spot(db(), finding, amount_paid=paid, actor=scope().actor, now=now())

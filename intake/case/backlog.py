@@ -29,11 +29,11 @@ from intake.foundation.settings import Settings
 from intake.foundation.transitions import transition
 from intake.foundation.validation import normalise_phone
 from intake.registry.directory import HRSS, department, find_jurisdiction, read_directory
-from intake.registry.sites import SiteFileError, parse_date, plain, read_records, shown
+from intake.registry.sites import SiteFileError, parse_date, plain, read_records, shown, whole
 
 from .clocks import start_clocks_from
 from .complaints import ROUTE_CLOCK, NewComplaint, create_complaint
-from .findings import add_finding, whole
+from .findings import add_finding
 from .timers import cancel_timers
 
 ACTOR = "system:import"

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session, joinedload
 
 from intake.foundation.models import Channel, Complaint, Finding, Jurisdiction, Site
 from intake.people.access import Role, Scope
-from intake.registry.sites import plain, shown
 
 from .complaints import NewComplaint, create_complaint
 
@@ -80,17 +79,6 @@ def findings_for(session: Session, scope: Scope, *, status: str = "", county: st
 
 def finding_for(session: Session, scope: Scope, finding_id: int) -> Finding | None:
     return session.scalar(select(Finding).where(Finding.id == finding_id, in_scope(scope)))
-
-
-def whole(raw: Any, low: int, high: int) -> int | None:
-    """An optional whole number as people type it (全角 digits, thousands commas, 元 or 人); None when blank,
-    ValueError (saying what was typed) when it is no whole number from low to high."""
-    digits = plain(str(raw or "")).replace(",", "").removesuffix("元").removesuffix("人")
-    if not digits:
-        return None
-    if not digits.isdigit() or not low <= int(digits) <= high:
-        raise ValueError(f"“{shown(raw)}”不是{low}到{high}之间的整数")
-    return int(digits)
 
 
 def add_finding(session: Session, *, county: str, site: Site | None, place: str, employer: str,

@@ -488,6 +488,17 @@ def shown(raw: Any) -> str:
     return text if len(text) <= 30 else text[:30] + "…"
 
 
+def whole(raw: Any, low: int, high: int) -> int | None:
+    """An optional whole number as people type it (全角 digits, thousands commas, 元 or 人); None when blank,
+    ValueError (saying what was typed) when it is no whole number from low to high."""
+    digits = plain(str(raw or "")).replace(",", "").removesuffix("元").removesuffix("人")
+    if not digits:
+        return None
+    if not digits.isdigit() or not low <= int(digits) <= high:
+        raise ValueError(f"“{shown(raw)}”不是{low}到{high}之间的整数")
+    return int(digits)
+
+
 def _fail(reason: str):
     raise ValueError(reason)
 
