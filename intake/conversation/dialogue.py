@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -32,7 +32,6 @@ from intake.foundation.encryption import chat_user, lookup_hashes
 from intake.foundation.models import (
     Channel,
     ClaimLine,
-    Complainant,
     Complaint,
     Confirmation,
     Conversation,
@@ -81,8 +80,6 @@ GRADE_WORDS = {
     **dict.fromkeys(("3", "不满意", "很不满意", "非常不满意", "不太满意", "差", "很差", "太差", "太差了", "不好", "不行"),
                     Satisfaction.UNSATISFIED)}
 NEW_COMPLAINT_WORDS = {"新投诉", "我要再投诉", "再投诉", "新的投诉", "我要投诉", "投诉", "还有别的欠薪"}
-# A worker with several open cases is asked which one; the newest this many are offered.
-MAX_CHOICES = 5
 # A status question in the worker's own words ("什么时候能拿到钱", "到哪一步了"); only short messages are read so,
 # a longer one is a claim that mentions money to come.
 STATUS_QUESTION_MAX = 20
@@ -127,7 +124,7 @@ def handle_message(session: Session, settings: Settings, channel: str, user_id: 
 
 
 def open_conversation(session: Session, channel: str, user_id: str, now: datetime,
-                      delivery: dict[str, Any] | None = None) -> tuple[Row, int | None] | None:
+                      delivery: dict[str, Any] | None = None, phone: str | None = None) -> tuple[Row, int | None] | None:
     """The user's conversation as a row, created or version-bumped by one upsert before it is read.
 
     The bump is the lock: a row lock on PostgreSQL, the write lock on SQLite, held to the caller's commit, so a
@@ -135,13 +132,18 @@ def open_conversation(session: Session, channel: str, user_id: str, now: datetim
     meet on the unique constraint, where the second becomes the bump and waits: no savepoint, no retry.
 
     With `delivery` (rows.FIRST_DELIVERY's parameters) the delivery is stored first, and the conversation is
-    opened only when it is new: then its row id comes back beside the conversation, else None (a repeat).
+    opened only when it is new: then its row id comes back beside the conversation, else None (a repeat). On
+    PostgreSQL the same statement reads the sender's open cases (`phone`: the number the channel gives, as
+    take_turn is given it), which take_turn uses for a conversation that statement created.
     """
     dialect = session.get_bind().dialect.name
     opening = {"b_channel": channel, "b_user_id": user_id, "b_draft": {}, "b_now": now}
     delivery_id = None
     if delivery is not None and dialect == "postgresql":
-        row = session.execute(rows.OPEN_FOR_DELIVERY, {**delivery, **opening}).one_or_none()
+        number = normalise_phone(phone) if phone is not None else ""
+        row = session.execute(rows.OPEN_FOR_DELIVERY[bool(number)],
+                              {**delivery, **opening, "b_hashes": lookup_hashes(number) if number else []}
+                              ).one_or_none()
         if row is None:
             return None
         delivery_id = row.delivery_id
@@ -194,23 +196,6 @@ def _loaded_in_step(session: Session, conversation_id: int, values: dict[str, An
             set_committed_value(loaded, key, value)
 
 
-def _my_cases(by_phone: bool, open_only: bool):
-    """The ids of a worker's cases (see _Turn._cases), newest first, as a statement built once."""
-    complaints = Complaint.__table__
-    mine = and_(complaints.c.channel == bindparam("b_channel"), complaints.c.channel_user_id == bindparam("b_user_id"))
-    if by_phone:
-        mine = or_(mine, complaints.c.complainant_id.in_(select(Complainant.__table__.c.id).where(
-            Complainant.__table__.c.phone_hash.in_(bindparam("b_hashes", expanding=True)))))
-    query = select(complaints.c.id).where(mine)
-    if open_only:
-        query = query.where(complaints.c.status != Status.CLOSED.value)
-    return query.order_by(complaints.c.created_at.desc(), complaints.c.id.desc()).limit(MAX_CHOICES)
-
-
-_MY_CASES = {(by_phone, open_only): _my_cases(by_phone, open_only) for by_phone in (False, True)
-             for open_only in (False, True)}
-
-
 def _word(text: str) -> str:
     """A message as a command word: half-width, no spaces or punctuation, lower case ("确认！", " ＴＤ")."""
     text = unicodedata.normalize("NFKC", text).strip()
@@ -235,6 +220,8 @@ class _Turn:
         self.draft = Draft.from_json(conversation.draft)
         self.state = conversation.state
         self.opted_out_at = conversation.opted_out_at
+        # The open cases read by the statement that created the conversation (see open_conversation), else None.
+        self.open_cases = conversation._mapping.get("open_cases") if conversation.version == 1 else None
         self.notes: list[str] = []
         self.risk_seen: set[str] = set()
 
@@ -323,9 +310,12 @@ class _Turn:
         """The worker's cases, newest first: filed from this channel identity, or with the phone the channel gives
         (matched by its lookup hash, never the clear number). Their ids come from one indexed query, so a sender
         with no case (every new one) costs no more; only found cases are loaded."""
-        ids = self.session.execute(_MY_CASES[bool(self.channel_phone), open_only], {
-            "b_channel": self.conv.channel, "b_user_id": self.conv.user_id,
-            "b_hashes": lookup_hashes(self.channel_phone) if self.channel_phone else []}).scalars().all()
+        if open_only and self.open_cases is not None:
+            ids, self.open_cases = self.open_cases, None  # read with the conversation; current until this turn writes
+        else:
+            ids = self.session.execute(rows.MY_CASES[bool(self.channel_phone), open_only], {
+                "b_channel": self.conv.channel, "b_user_id": self.conv.user_id,
+                "b_hashes": lookup_hashes(self.channel_phone) if self.channel_phone else []}).scalars().all()
         if not ids:
             return []
         found = {c.id: c for c in self.session.scalars(select(Complaint).where(Complaint.id.in_(ids)))}

@@ -88,7 +88,8 @@ def receive(session: Session, settings: Settings, inbound: Inbound, *, now: date
     else:
         _check_ids(inbound.message_id, who)
         opened = open_conversation(session, inbound.channel, who, now,
-                                   _delivery(inbound.channel, inbound.message_id, who, inbound.payload, now))
+                                   _delivery(inbound.channel, inbound.message_id, who, inbound.payload, now),
+                                   phone=inbound.phone)
         if opened is None:
             return _stored_reply(session, inbound, who)
         conversation, row_id = opened
