@@ -34,6 +34,7 @@ BENCHES = {
     "warnings": ("warnings.py", ["--url", "{url}", "--full"], ["--url", "{url}"]),
     "load": ("load.py", ["--url", "{url}"], ["--url", "{url}", "--seconds", "20", "--workers", "60"]),
     "routing": ("routing.py", ["--url", "{url}"], ["--url", "{url}", "--rounds", "10"]),
+    "writers": ("writers.py", [], ["--seconds", "2"]),
 }
 
 

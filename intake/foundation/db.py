@@ -15,6 +15,10 @@ LOCK_WAIT_SECONDS = 30
 # export, a migration) coarsely. A back-off from 0.5 ms had a waiter sleep past the release and left the lock
 # idle a third of the time between two busy processes (two writers holding it 1.4 ms each: 480 turns/s of 714).
 LOCK_POLL_SECONDS, LOCK_POLL_FAST_FOR, LOCK_POLL_SLOW_SECONDS = 0.0001, 0.05, 0.002
+# A writer that left the queue this recently waits this long before it queues again, so one that was polling
+# takes the lock first: without it the worker, routing back to back, took it again at once, and a web request
+# waited for seconds behind a wave's routes.
+LOCK_COURTESY_SECONDS = 0.0005
 RECYCLE_SECONDS = 1800  # below the usual idle timeouts of PostgreSQL proxies and firewalls
 PING_AFTER_IDLE_SECONDS = 0.25  # busy connections return within milliseconds; a ping costs ~0.2 ms
 _IDLE_SINCE = "qingling_idle_since"
@@ -75,8 +79,9 @@ class _QueuedConnection(sqlite3.Connection):
     found the lock taken sleeps while others take it again and again: seconds of waiting at worst, and a p99 of
     ~100 ms at 16 connections. The lock file is polled every LOCK_POLL_SECONDS while a turn is short (a chat
     turn holds it ~1.5 ms), so it is taken almost as soon as it is free, and less often after LOCK_POLL_FAST_FOR.
-    The SQLite lock and busy_timeout stay as they were, for every other connection to the file. An in-memory
-    database has no file.
+    A writer that takes it again right after leaving first gives way (LOCK_COURTESY_SECONDS). The SQLite lock
+    and busy_timeout stay as they were, for every other connection to the file. An in-memory database has no
+    file.
     """
 
     def __init__(self, database, *args, **kwargs):
@@ -85,6 +90,7 @@ class _QueuedConnection(sqlite3.Connection):
         self._lock_fd = None if path in ("", ":memory:") or path.startswith("file:") else \
             os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         self._queued = False
+        self._left_at = float("-inf")
 
     def queue(self) -> None:
         """Take the writers' lock, polling it; after LOCK_WAIT_SECONDS fail as SQLite would, so a stuck
@@ -92,6 +98,8 @@ class _QueuedConnection(sqlite3.Connection):
         if self._lock_fd is None or self._queued:
             return
         started = time.monotonic()
+        if started - self._left_at < LOCK_COURTESY_SECONDS:
+            time.sleep(LOCK_COURTESY_SECONDS)
         while True:
             try:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -107,6 +115,7 @@ class _QueuedConnection(sqlite3.Connection):
         if self._queued:
             self._queued = False
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            self._left_at = time.monotonic()
 
     def commit(self) -> None:
         try:
