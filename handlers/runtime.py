@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from intake.case.cases import CaseContext
 from intake.foundation.calendar import WorkingCalendar
+from intake.foundation.db import read_first
 from intake.foundation.models import utcnow
 from intake.foundation.settings import Settings
 
@@ -23,6 +24,11 @@ class Services:
     sessions: sessionmaker[Session]
     calendar: WorkingCalendar
 
+    def __post_init__(self) -> None:
+        self.reading = read_first(self.engine)
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 def services(app: Flask | None = None) -> Services:
@@ -30,9 +36,13 @@ def services(app: Flask | None = None) -> Services:
 
 
 def db() -> Session:
-    """The request's session; the handler commits once, teardown closes (and so rolls back what was not)."""
+    """The request's session; the handler commits once, teardown closes (and so rolls back what was not). A GET
+    or HEAD request's session reads first (intake.foundation.db.read_first): on SQLite a page does not hold the
+    writers' lock while it reads and renders."""
     if "db" not in g:
-        g.db = services().sessions()
+        svc = services()
+        reads = has_request_context() and request.method in SAFE_METHODS
+        g.db = svc.sessions(bind=svc.reading) if reads else svc.sessions()
     return g.db
 
 

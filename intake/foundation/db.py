@@ -22,6 +22,8 @@ LOCK_COURTESY_SECONDS = 0.0005
 RECYCLE_SECONDS = 1800  # below the usual idle timeouts of PostgreSQL proxies and firewalls
 PING_AFTER_IDLE_SECONDS = 0.25  # busy connections return within milliseconds; a ping costs ~0.2 ms
 _IDLE_SINCE = "qingling_idle_since"
+# Execution option of an engine whose SQLite transactions take the writers' lock only at their first write.
+READ_FIRST = "qingling_read_first"
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
@@ -30,6 +32,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
                                                                     "factory": _QueuedConnection})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _sqlite_begin_at_first_write)
         return engine
     # JIT compiling pays off for long analytic queries, not for pages of a few milliseconds: it added ~40 ms
     # to each of the dashboard's queries.
@@ -37,6 +40,15 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     event.listen(engine, "checkin", _note_idle)
     event.listen(engine, "checkout", functools.partial(_ping_after_idle, engine.dialect))
     return engine
+
+
+def read_first(engine: Engine) -> Engine:
+    """The engine for a request that mostly reads (a page): on SQLite its statements read without the writers'
+    lock, each at its own moment as PostgreSQL's READ COMMITTED reads, until the first statement that is not a
+    SELECT; that one begins the transaction (BEGIN IMMEDIATE) and everything from it on is atomic. So pages no
+    longer queue behind every write, and a page that writes (a link made on first use) still cannot fail on a
+    snapshot gone stale. On PostgreSQL nothing changes."""
+    return engine.execution_options(**{READ_FIRST: True})
 
 
 def _note_idle(_dbapi_connection, record) -> None:
@@ -63,10 +75,27 @@ def _sqlite_begin(connection) -> None:
     of its own whose RELEASE commits: an idempotency insert would then survive a rollback. IMMEDIATE waits
     (busy_timeout) for the lock instead of failing when another process wrote after our first read.
     """
+    if connection.get_execution_options().get(READ_FIRST):
+        return  # begun by _sqlite_begin_at_first_write, if it ever writes
     dbapi_connection = connection.connection.dbapi_connection
     dbapi_connection.queue()
     try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        dbapi_connection.leave()
+        raise
+
+
+def _sqlite_begin_at_first_write(connection, cursor, statement, *_args) -> None:
+    """A read-first transaction's first statement that is not a SELECT (a write, a SAVEPOINT) queues for the
+    writers' lock and begins the transaction before it runs (see read_first)."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection.in_transaction or not connection.get_execution_options().get(READ_FIRST) \
+            or statement.lstrip()[:6].upper() == "SELECT":
+        return
+    dbapi_connection.queue()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
     except BaseException:
         dbapi_connection.leave()
         raise
