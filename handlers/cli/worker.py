@@ -18,7 +18,9 @@ from werkzeug.serving import is_running_from_reloader
 
 from intake.case.clocks import recompute_if_changed
 from intake.delivery import outbox
+from intake.foundation.db import background
 from intake.foundation.settings import Settings
+from intake.runtime.sessions import make_session_factory
 from intake.runtime.worker import run_forever, run_once
 
 from ..channels.contacts import build_contact_senders
@@ -49,6 +51,12 @@ def senders_for(settings: Settings) -> dict[str, outbox.Sender]:
     return senders
 
 
+def worker_sessions(svc: Services):
+    """The worker's sessions: on SQLite a request waiting for the writers' lock goes before the worker's next
+    transaction (intake.foundation.db.background)."""
+    return make_session_factory(background(svc.engine))
+
+
 def prepare(svc: Services) -> None:
     """Bring open clocks in line with the calendar and limits in force."""
     with svc.sessions.begin() as session:
@@ -63,7 +71,8 @@ def worker_command(once: bool) -> None:
     prepare(svc)
     senders, fetchers, exporter = senders_for(svc.settings), build_fetchers(svc.settings), ledger_exporter(current_app)
     if once:
-        report = run_once(svc.sessions, senders, svc.calendar, svc.settings, fetchers=fetchers, exporter=exporter)
+        report = run_once(worker_sessions(svc), senders, svc.calendar, svc.settings, fetchers=fetchers,
+                          exporter=exporter)
         click.echo(f"本轮完成：触发 {report.fired} 个计时器，过期 {report.stale} 个，"
                    f"发送 {report.sent} 条消息，失败 {report.failed} 条，取回 {report.fetched} 张照片，"
                    f"生成 {report.exported} 份台账。")
@@ -77,7 +86,7 @@ def worker_command(once: bool) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     click.echo("工作进程已启动（Ctrl-C 或 SIGTERM 停止）。")
-    run_forever(svc.sessions, senders, svc.calendar, svc.settings, stop, fetchers, exporter)
+    run_forever(worker_sessions(svc), senders, svc.calendar, svc.settings, stop, fetchers, exporter)
     click.echo("工作进程已停止。")
 
 
@@ -90,7 +99,7 @@ def start_background_worker(app: Flask) -> tuple[threading.Thread, threading.Eve
     prepare(svc)
     stop = threading.Event()
     thread = threading.Thread(target=run_forever, name="qingling-worker", daemon=True,
-                              args=(svc.sessions, senders_for(svc.settings), svc.calendar, svc.settings, stop,
+                              args=(worker_sessions(svc), senders_for(svc.settings), svc.calendar, svc.settings, stop,
                                     build_fetchers(svc.settings), ledger_exporter(app)))
     thread.start()
     return thread, stop

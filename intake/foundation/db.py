@@ -24,6 +24,11 @@ PING_AFTER_IDLE_SECONDS = 0.25  # busy connections return within milliseconds; a
 _IDLE_SINCE = "qingling_idle_since"
 # Execution option of an engine whose SQLite transactions take the writers' lock only at their first write.
 READ_FIRST = "qingling_read_first"
+# Execution option of the worker's engine: on SQLite its transactions stand aside while a request waits for the
+# writers' lock, at most BACKGROUND_YIELD_SECONDS each, so a wave's routes never hold a worker's answer up for
+# long, nor does a wave stop routing.
+BACKGROUND = "qingling_background"
+BACKGROUND_YIELD_SECONDS = 0.25
 
 
 def make_engine(url: str, echo: bool = False) -> Engine:
@@ -51,6 +56,12 @@ def read_first(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_FIRST: True})
 
 
+def background(engine: Engine) -> Engine:
+    """The engine of the worker process: on SQLite a request waiting for the writers' lock goes first (see
+    BACKGROUND); on PostgreSQL nothing changes."""
+    return engine.execution_options(**{BACKGROUND: True})
+
+
 def _note_idle(_dbapi_connection, record) -> None:
     record.info[_IDLE_SINCE] = time.monotonic()
 
@@ -75,10 +86,11 @@ def _sqlite_begin(connection) -> None:
     of its own whose RELEASE commits: an idempotency insert would then survive a rollback. IMMEDIATE waits
     (busy_timeout) for the lock instead of failing when another process wrote after our first read.
     """
-    if connection.get_execution_options().get(READ_FIRST):
+    options = connection.get_execution_options()
+    if options.get(READ_FIRST):
         return  # begun by _sqlite_begin_at_first_write, if it ever writes
     dbapi_connection = connection.connection.dbapi_connection
-    dbapi_connection.queue()
+    dbapi_connection.queue(background=bool(options.get(BACKGROUND)))
     try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:
@@ -108,24 +120,52 @@ class _QueuedConnection(sqlite3.Connection):
     found the lock taken sleeps while others take it again and again: seconds of waiting at worst, and a p99 of
     ~100 ms at 16 connections. The lock file is polled every LOCK_POLL_SECONDS while a turn is short (a chat
     turn holds it ~1.5 ms), so it is taken almost as soon as it is free, and less often after LOCK_POLL_FAST_FOR.
-    A writer that takes it again right after leaving first gives way (LOCK_COURTESY_SECONDS). The SQLite lock
-    and busy_timeout stay as they were, for every other connection to the file. An in-memory database has no
-    file.
+    A writer that takes it again right after leaving first gives way (LOCK_COURTESY_SECONDS), and a background
+    writer (the worker) waits while a request does: a request holds a shared lock on a second file while it
+    queues, which the worker probes. The SQLite lock and busy_timeout stay as they were, for every other
+    connection to the file. An in-memory database has no file.
     """
 
     def __init__(self, database, *args, **kwargs):
         super().__init__(database, *args, **kwargs)
         path = os.fspath(database)
-        self._lock_fd = None if path in ("", ":memory:") or path.startswith("file:") else \
-            os.open(path + "-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        has_file = not (path in ("", ":memory:") or path.startswith("file:"))
+        self._lock_fd, self._waiting_fd = (
+            os.open(path + suffix, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644) if has_file else None
+            for suffix in ("-writer.lock", "-waiting.lock"))
         self._queued = False
         self._left_at = float("-inf")
 
-    def queue(self) -> None:
+    def queue(self, background: bool = False) -> None:
         """Take the writers' lock, polling it; after LOCK_WAIT_SECONDS fail as SQLite would, so a stuck
-        transaction elsewhere is an error here, never a hang."""
+        transaction elsewhere is an error here, never a hang. A `background` writer first stands aside."""
         if self._lock_fd is None or self._queued:
             return
+        if background:
+            self._stand_aside()
+        else:
+            fcntl.flock(self._waiting_fd, fcntl.LOCK_SH)  # "a request is waiting"; the probe holds it for no time
+        try:
+            self._take()
+        finally:
+            if not background:
+                fcntl.flock(self._waiting_fd, fcntl.LOCK_UN)
+        self._queued = True
+
+    def _stand_aside(self) -> None:
+        """Wait while a request queues for the writers' lock (it holds the waiting file shared), at most
+        BACKGROUND_YIELD_SECONDS."""
+        deadline = time.monotonic() + BACKGROUND_YIELD_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                fcntl.flock(self._waiting_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                time.sleep(LOCK_POLL_SECONDS)
+                continue
+            fcntl.flock(self._waiting_fd, fcntl.LOCK_UN)
+            return
+
+    def _take(self) -> None:
         started = time.monotonic()
         if started - self._left_at < LOCK_COURTESY_SECONDS:
             time.sleep(LOCK_COURTESY_SECONDS)
@@ -138,7 +178,6 @@ class _QueuedConnection(sqlite3.Connection):
                 if waited > LOCK_WAIT_SECONDS:
                     raise sqlite3.OperationalError("database is locked") from None
                 time.sleep(LOCK_POLL_SECONDS if waited < LOCK_POLL_FAST_FOR else LOCK_POLL_SLOW_SECONDS)
-        self._queued = True
 
     def leave(self) -> None:
         if self._queued:
@@ -163,9 +202,10 @@ class _QueuedConnection(sqlite3.Connection):
             super().close()
         finally:
             self.leave()
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            for fd in (self._lock_fd, self._waiting_fd):
+                if fd is not None:
+                    os.close(fd)
+            self._lock_fd = self._waiting_fd = None
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
