@@ -255,11 +255,12 @@ def stop_clock(session: Session, complaint: Complaint, clock: str) -> int:
 
 
 def start_clocks_for(session: Session, complaint: Complaint, transition_to: Status | str, now: datetime,
-                     calendar: WorkingCalendar, settings: ClockSettings) -> list[str]:
+                     calendar: WorkingCalendar, settings: ClockSettings, flush: bool = True) -> list[str]:
     """Bring the complaint's clocks in line with the status it just entered; returns the clocks started.
 
     A clock starts once per complaint (again only where RESTART says so): one that ran out, or that was met
-    early (first contact recorded), is not started afresh by a later transition.
+    early (first contact recorded), is not started afresh by a later transition. flush=False leaves the case
+    row's deadlines to the caller's next flush (a route writes the row once).
     """
     status = Status(transition_to)
     running, restart = RUNNING.get(status, frozenset()), RESTART.get(status, frozenset())
@@ -292,7 +293,8 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
         due += _steps(clock, steps)
         _with_schedule(complaint, clock, now, steps, settings)
     timers.add_timers(session, complaint, now, due)
-    session.flush()
+    if flush:
+        session.flush()
     return started
 
 

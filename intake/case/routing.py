@@ -7,7 +7,7 @@ complaint's (final) priority and enqueues the co-handler notices listed in the d
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, insert, literal, or_, select
@@ -65,6 +65,9 @@ class CoHandler:
 
     department_id: int
     roles: tuple[str, ...]
+    # The rows themselves, for the route's clocks and notices (the session keeps flushed rows only weakly).
+    handling: CoHandling = field(compare=False, repr=False)
+    department: Department = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,13 @@ class RoutingDecision:
     raised: tuple[int, ...]  # other linked complaints whose priority rose: their clocks may need resetting
 
 
-def route_complaint(session: Session, complaint: Complaint, settings: Settings, now: datetime) -> RoutingDecision:
+def route_complaint(session: Session, complaint: Complaint, settings: Settings, now: datetime,
+                    flush: bool = True) -> RoutingDecision:
     """Give a received (or returned) complaint to one department, link it to a collective case, set its priority.
 
     A returned complaint goes to the city's dispatch desk: the department that returned it said it is not
-    theirs, so a person decides next (see transfer()).
+    theirs, so a person decides next (see transfer()). flush=False leaves a first route's writes to the caller's
+    next flush (the worker writes the case row, its events and its notices once).
     """
     current = Status(complaint.status)
     if current not in ROUTABLE:
@@ -93,36 +98,38 @@ def route_complaint(session: Session, complaint: Complaint, settings: Settings, 
     if current is Status.RETURNED:
         return _reroute_returned(session, complaint)
     rules = settings.routing
-    dept, rule, reason = _choose(session, complaint, settings)
-    complaint.department = dept
-    complaint.collective_key = collective_key(complaint.site_id, complaint.jurisdiction_code, complaint.claim)
-    # Not flushed yet: the case row is written once with its collective, and the events together.
-    transition(session, complaint, Status.ROUTED, actor=ACTOR, note=reason,
-               data={"rule": rule, "reason": reason, "department_id": dept.id}, flush=False)
-    case, joined = _link_collective(session, complaint, rules, now)
-    size = collective_size(session, case.id) if case is not None else None
-    headcount = size.workers if size else complaint.workers or 1
-    total = size.amount if size else complaint.amount or 0
-    collective = headcount >= rules.collective_workers
-    flags = tuple(complaint.claim.get("risk_flags") or ())
+    with session.no_autoflush:  # nothing below reads what the route wrote before it: its writes go out together
+        dept, rule, reason = _choose(session, complaint, settings)
+        complaint.department = dept
+        complaint.collective_key = collective_key(complaint.site_id, complaint.jurisdiction_code, complaint.claim)
+        transition(session, complaint, Status.ROUTED, actor=ACTOR, note=reason,
+                   data={"rule": rule, "reason": reason, "department_id": dept.id}, flush=False)
+        case, joined = _link_collective(session, complaint, rules, now)
+        size = _size_with(session, case, joined) if case is not None else None
+        headcount = size.workers if size else complaint.workers or 1
+        total = size.amount if size else complaint.amount or 0
+        collective = headcount >= rules.collective_workers
+        flags = tuple(complaint.claim.get("risk_flags") or ())
 
-    priority, reasons = _priority(complaint, flags, headcount, collective, rules)
-    if RANK[priority] > RANK[complaint.priority]:
-        complaint.priority = priority
-        record(session, complaint, EventKind.PRIORITY_SET, actor=ACTOR,
-               note=f"优先级定为{PRIORITY_TEXT[priority]}：" + "；".join(reasons),
-               data={"priority": priority, "reasons": list(reasons)}, flush=False)
-    # A collective's alerts fire once: when it first reaches the threshold (or a lone complaint does).
-    first_alert = collective and (case is None or case.flagged_at is None)
-    raised = _flag_collective(session, case, joined, complaint, headcount, rules, now) if collective and case else ()
+        priority, reasons = _priority(complaint, flags, headcount, collective, rules)
+        if RANK[priority] > RANK[complaint.priority]:
+            complaint.priority = priority
+            record(session, complaint, EventKind.PRIORITY_SET, actor=ACTOR,
+                   note=f"优先级定为{PRIORITY_TEXT[priority]}：" + "；".join(reasons),
+                   data={"priority": priority, "reasons": list(reasons)}, flush=False)
+        # A collective's alerts fire once: when it first reaches the threshold (or a lone complaint does).
+        first_alert = collective and (case is None or case.flagged_at is None)
+        raised = (_flag_collective(session, case, joined, complaint, headcount, rules, now) if collective and case
+                  else ())
 
-    major = _major_reasons(complaint, flags, headcount, total, rules)
-    if major:
-        _supervise(session, complaint, case, major)
+        major = _major_reasons(complaint, flags, headcount, total, rules)
+        if major:
+            _supervise(session, complaint, case, joined, major)
 
-    high_risk = bool(major) or any(f in rules.urgent_flags or f in rules.high_flags for f in flags)
-    co_handlers = _notify_co_handlers(session, complaint, dept, first_alert or high_risk, rules)
-    session.flush()
+        high_risk = bool(major) or any(f in rules.urgent_flags or f in rules.high_flags for f in flags)
+        co_handlers = _notify_co_handlers(session, complaint, dept, first_alert or high_risk, rules)
+    if flush:
+        session.flush()
     return RoutingDecision(complaint_id=complaint.id, department_id=dept.id, rule=rule, reason=reason,
                            priority=complaint.priority, priority_reasons=reasons, supervised=complaint.supervised,
                            collective_id=complaint.collective_id, co_handlers=co_handlers, raised=raised)
@@ -221,6 +228,15 @@ def collective_view(session: Session, scope: Scope, complaint: Complaint) -> Col
     return CollectiveView(complaint.collective_id, collective_size(session, complaint.collective_id), members)
 
 
+def _size_with(session: Session, case: CollectiveCase, joined: list[Complaint]) -> CollectiveSize:
+    """The collective's size with the complaints linked now, whose rows are not written yet: its stored members
+    (none of them among `joined`, which were alone) plus those."""
+    stored = collective_size(session, case.id)
+    return CollectiveSize(complaints=stored.complaints + len(joined),
+                          workers=stored.workers + sum(1 if c.workers is None else c.workers for c in joined),
+                          amount=stored.amount + sum(c.amount or 0 for c in joined))
+
+
 def collective_size(session: Session, collective_id: int) -> CollectiveSize:
     count, workers, amount = session.execute(
         select(func.count(), func.coalesce(func.sum(func.coalesce(Complaint.workers, 1)), 0),
@@ -242,8 +258,7 @@ def _link_collective(session: Session, complaint: Complaint, rules: RoutingSetti
         return session.get(CollectiveCase, complaint.collective_id), []
     if key is None:
         return None, []
-    with session.no_autoflush:  # the look-up reads other complaints; this one's writes wait for link()
-        case, alone = _linkable(session, complaint, key, now - timedelta(days=rules.collective_window_days))
+    case, alone = _linkable(session, complaint, key, now - timedelta(days=rules.collective_window_days))
     if case is None and not alone:
         return None, []
     if case is None:
@@ -276,24 +291,23 @@ def _linkable(session: Session, complaint: Complaint, key: str,
 
 def link(session: Session, case: CollectiveCase, joining: list[Complaint], *, actor: str, why: str = "") -> None:
     """Put complaints into a collective case, each with a claim line for its worker (one written in the same
-    statement for those without) and a timeline entry."""
+    statement for those without) and a timeline entry; the complaints' rows and events wait for the caller's
+    flush (the route writes its case row once)."""
     lead = session.get(Department, case.lead_department_id) if case.lead_department_id else None
     where = why or ("同一工地" if case.site_id is not None else f"同一用工单位（{case.employer}）")
-    with session.no_autoflush:  # it reads what the complaints already hold; their writes go in one flush below
-        session.execute(insert(ClaimLine).from_select(
-            ["complaint_id", "worker_name", "amount_claimed", "amount_paid", "phone", "phone_hash"],
-            # the complainant's phone as stored: the same data key's token, and its lookup hash
-            select(Complaint.id, Complainant.name, Complaint.amount, literal(0), Complainant.phone,
-                   Complainant.phone_hash)
-            .join(Complainant, Complainant.id == Complaint.complainant_id)
-            .where(Complaint.id.in_([c.id for c in joining]),
-                   ~exists().where(ClaimLine.complaint_id == Complaint.id))))
+    session.execute(insert(ClaimLine).from_select(
+        ["complaint_id", "worker_name", "amount_claimed", "amount_paid", "phone", "phone_hash"],
+        # the complainant's phone as stored: the same data key's token, and its lookup hash
+        select(Complaint.id, Complainant.name, Complaint.amount, literal(0), Complainant.phone,
+               Complainant.phone_hash)
+        .join(Complainant, Complainant.id == Complaint.complainant_id)
+        .where(Complaint.id.in_([c.id for c in joining]),
+               ~exists().where(ClaimLine.complaint_id == Complaint.id))))
     for c in joining:
         c.collective_id = case.id
         record(session, c, EventKind.COLLECTIVE_LINKED, actor=actor,
                note=f"与{where}的其他投诉合并为集体欠薪案件（编号{case.id}），牵头部门：{lead.name if lead else '待定'}",
                data={"collective_id": case.id, "lead_department_id": case.lead_department_id}, flush=False)
-    session.flush()
 
 
 def merge(session: Session, complaint: Complaint, other: Complaint, *, actor: str, reason: str) -> CollectiveCase:
@@ -431,13 +445,16 @@ def _flag_collective(session: Session, case: CollectiveCase, joined: list[Compla
     the collective first reaches the threshold, afterwards only those joining it."""
     if case.flagged_at is None:
         case.flagged_at = now
+        session.flush()  # the members include those linked now
         group = list(session.scalars(select(Complaint).where(Complaint.collective_id == case.id,
                                                              Complaint.status != Status.CLOSED.value)))
     else:
         group = joined
     raised = []
+    # The complaint being routed was never in a collective before, so never flagged: only the others are looked up.
+    others = [c.id for c in group if c is not complaint]
     flagged = set(session.scalars(select(Event.complaint_id).where(
-        Event.complaint_id.in_([c.id for c in group]), Event.kind == EventKind.COLLECTIVE_FLAGGED)))
+        Event.complaint_id.in_(others), Event.kind == EventKind.COLLECTIVE_FLAGGED))) if others else set()
     for c in group:
         if c.id in flagged:
             continue
@@ -453,12 +470,14 @@ def _flag_collective(session: Session, case: CollectiveCase, joined: list[Compla
     return tuple(raised)
 
 
-def _supervise(session: Session, complaint: Complaint, case: CollectiveCase | None, major: tuple[str, ...]) -> None:
-    """挂牌督办 for the complaint and the open members of its collective not yet supervised."""
-    group = [complaint]
+def _supervise(session: Session, complaint: Complaint, case: CollectiveCase | None, joined: list[Complaint],
+               major: tuple[str, ...]) -> None:
+    """挂牌督办 for the complaint and the open members of its collective not yet supervised: those linked now
+    (open, and maybe not written yet), then the others as stored."""
+    group = [complaint, *(c for c in joined if c is not complaint)]
     if case is not None:
         group += session.scalars(select(Complaint).where(Complaint.collective_id == case.id,
-                                                         Complaint.id != complaint.id,
+                                                         Complaint.id.not_in([c.id for c in group]),
                                                          Complaint.status != Status.CLOSED.value,
                                                          Complaint.supervised.is_(False)))
     for c in group:
@@ -489,15 +508,16 @@ def _notify_co_handlers(session: Session, complaint: Complaint, handler: Departm
         if dept is not None and dept.id != handler.id:
             roles.setdefault(dept.id, []).append(role)
             depts[dept.id] = dept
+    found = []
     for dept_id, dept_roles in roles.items():
         why = "、".join(dict.fromkeys(ROLE_TEXT[r] for r in dept_roles))
-        held = session.get(CoHandling, (complaint.id, dept_id))
-        if held is None:
-            session.add(CoHandling(complaint=complaint, department_id=dept_id, roles=dept_roles))
-        else:
-            held.roles = sorted(set(held.roles) | set(dept_roles))
+        # A case is routed from `received` once (a returned one goes to the desk), so it has no co-handler yet.
+        handling = CoHandling(complaint=complaint, department_id=dept_id, roles=dept_roles)
+        session.add(handling)
         record(session, complaint, EventKind.CO_HANDLER_NOTIFIED, actor=ACTOR,
                note=f"通知协办：{depts[dept_id].name}（{why}）",
                data={"department_id": dept_id, "roles": dept_roles, "handler_department_id": handler.id},
                flush=False)
-    return tuple(CoHandler(department_id=d, roles=tuple(r)) for d, r in roles.items())
+        found.append(CoHandler(department_id=dept_id, roles=tuple(dept_roles), handling=handling,
+                               department=depts[dept_id]))
+    return tuple(found)
