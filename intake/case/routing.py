@@ -35,8 +35,10 @@ from intake.registry.directory import (
     DISPATCH_DESK,
     HRSS,
     LEADING_GROUP_OFFICE,
+    Departments,
     city_department,
     department,
+    departments,
     industry_department_kinds,
 )
 
@@ -51,6 +53,8 @@ PRIORITY_TEXT = {Priority.URGENT.value: "紧急", Priority.HIGH.value: "高", Pr
 RISK_TEXT = {"self_harm": "扬言自伤或极端行为", "mass_incident": "聚集或群体性事件风险",
              "petition_media": "扬言上访或媒体曝光"}
 INVESTMENT_TEXT = {Investment.GOVERNMENT.value: "政府投资项目", Investment.SOE.value: "国有企业项目"}
+# The county departments that co-handle a site's case by its investment type (their kind is their role).
+CO_HANDLER_KINDS = {Investment.GOVERNMENT.value: ("ndrc", "finance"), Investment.SOE.value: ("sasac",)}
 ROLE_TEXT = {"ndrc": "政府投资项目", "finance": "政府投资项目", "sasac": "国有企业项目",
              "supervisor": "集体或高风险案件督导", "leading_group_office": "集体或高风险案件督导"}
 
@@ -99,7 +103,8 @@ def route_complaint(session: Session, complaint: Complaint, settings: Settings, 
         return _reroute_returned(session, complaint)
     rules = settings.routing
     with session.no_autoflush:  # nothing below reads what the route wrote before it: its writes go out together
-        dept, rule, reason = _choose(session, complaint, settings)
+        units = _departments(session, complaint, settings)
+        dept, rule, reason = _choose(complaint, settings, units)
         complaint.department = dept
         complaint.collective_key = collective_key(complaint.site_id, complaint.jurisdiction_code, complaint.claim)
         transition(session, complaint, Status.ROUTED, actor=ACTOR, note=reason,
@@ -127,7 +132,7 @@ def route_complaint(session: Session, complaint: Complaint, settings: Settings, 
             _supervise(session, complaint, case, joined, major)
 
         high_risk = bool(major) or any(f in rules.urgent_flags or f in rules.high_flags for f in flags)
-        co_handlers = _notify_co_handlers(session, complaint, dept, first_alert or high_risk, rules)
+        co_handlers = _notify_co_handlers(session, complaint, dept, first_alert or high_risk, rules, units)
     if flush:
         session.flush()
     return RoutingDecision(complaint_id=complaint.id, department_id=dept.id, rule=rule, reason=reason,
@@ -168,26 +173,45 @@ def _reroute_returned(session: Session, complaint: Complaint) -> RoutingDecision
                            collective_id=complaint.collective_id, co_handlers=(), raised=())
 
 
-def _choose(session: Session, complaint: Complaint, settings: Settings) -> tuple[Department, str, str]:
+def _departments(session: Session, complaint: Complaint, settings: Settings) -> Departments:
+    """Every department the route may need, in one query: the county's handlers (the site's industry department,
+    labour inspection), its co-handlers (by the site's investment) and supervisors, the city's desk and office."""
+    site = complaint.site
+    kinds = {HRSS, settings.routing.supervisor_kind}
+    if site is not None:
+        kinds |= {industry_kind(site, settings), *CO_HANDLER_KINDS.get(site.investment, ())}
+    return departments(session, _county(complaint), kinds, (DISPATCH_DESK, LEADING_GROUP_OFFICE))
+
+
+def _county(complaint: Complaint) -> str | None:
+    site = complaint.site
+    return site.jurisdiction_code if site is not None else complaint.jurisdiction_code
+
+
+def _choose(complaint: Complaint, settings: Settings, units: Departments) -> tuple[Department, str, str]:
     """Site -> its county's industry department; county only -> its labour inspection; nothing -> dispatch desk."""
     site = complaint.site
     if site is not None:
-        dept = site_department(session, site, settings)
+        dept = units.of_county(industry_kind(site, settings)) or units.of_county(HRSS)
         if dept is not None:
             return dept, "site_industry", f"工地位于{site.jurisdiction.name}，行业为{site.industry} → {dept.name}"
-    code = site.jurisdiction_code if site is not None else complaint.jurisdiction_code
-    if code:
-        dept = department(session, code, HRSS)
+    if _county(complaint):
+        dept = units.of_county(HRSS)
         if dept is not None:
             return dept, "county", f"工地不明，所在区县为{dept.jurisdiction.name} → {dept.name}（劳动保障监察）"
-    desk = city_department(session, DISPATCH_DESK)
+    desk = units.of_city(DISPATCH_DESK)
     return desk, "dispatch_desk", f"工地和区县均不明 → {desk.name}人工分派"
+
+
+def industry_kind(site: Site, settings: Settings) -> str:
+    """The kind of department that leads for the site's industry (labour inspection when none is named)."""
+    return industry_department_kinds(settings.directory_file or None).get(site.industry, HRSS)
 
 
 def site_department(session: Session, site: Site, settings: Settings) -> Department | None:
     """The site's county's industry department, else its labour inspection: who owns what happens at a site."""
-    kind = industry_department_kinds(settings.directory_file or None).get(site.industry, HRSS)
-    return department(session, site.jurisdiction_code, kind) or department(session, site.jurisdiction_code, HRSS)
+    return (department(session, site.jurisdiction_code, industry_kind(site, settings))
+            or department(session, site.jurisdiction_code, HRSS))
 
 
 
@@ -488,20 +512,16 @@ def _supervise(session: Session, complaint: Complaint, case: CollectiveCase | No
 
 
 def _notify_co_handlers(session: Session, complaint: Complaint, handler: Department, alert: bool,
-                        rules: RoutingSettings) -> tuple[CoHandler, ...]:
+                        rules: RoutingSettings, units: Departments) -> tuple[CoHandler, ...]:
     """Record which departments must be told (发改/财政, 国资, supervisors) and give them the case to co-handle;
     the notification layer sends."""
     site = complaint.site
-    county = site.jurisdiction_code if site is not None else complaint.jurisdiction_code
-    wanted: list[tuple[Department | None, str]] = []
-    if site is not None and site.investment == Investment.GOVERNMENT.value:
-        wanted += [(department(session, county, "ndrc"), "ndrc"), (department(session, county, "finance"), "finance")]
-    if site is not None and site.investment == Investment.SOE.value:
-        wanted.append((department(session, county, "sasac"), "sasac"))
+    wanted: list[tuple[Department | None, str]] = [
+        (units.of_county(kind), kind) for kind in (CO_HANDLER_KINDS.get(site.investment, ()) if site else ())]
     if alert:
-        if county:
-            wanted.append((department(session, county, rules.supervisor_kind), "supervisor"))
-        wanted.append((city_department(session, LEADING_GROUP_OFFICE), "leading_group_office"))
+        if _county(complaint):
+            wanted.append((units.of_county(rules.supervisor_kind), "supervisor"))
+        wanted.append((units.of_city(LEADING_GROUP_OFFICE), "leading_group_office"))
     roles: dict[int, list[str]] = {}
     depts: dict[int, Department] = {}
     for dept, role in wanted:
