@@ -10,8 +10,20 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, insert, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    String,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, aliased
 
 from intake.foundation.models import (
     ClaimLine,
@@ -109,8 +121,7 @@ def route_complaint(session: Session, complaint: Complaint, settings: Settings, 
         complaint.collective_key = collective_key(complaint.site_id, complaint.jurisdiction_code, complaint.claim)
         transition(session, complaint, Status.ROUTED, actor=ACTOR, note=reason,
                    data={"rule": rule, "reason": reason, "department_id": dept.id}, flush=False)
-        case, joined = _link_collective(session, complaint, rules, now)
-        size = _size_with(session, case, joined) if case is not None else None
+        case, joined, size = _link_collective(session, complaint, rules, now)
         headcount = size.workers if size else complaint.workers or 1
         total = size.amount if size else complaint.amount or 0
         collective = headcount >= rules.collective_workers
@@ -252,26 +263,49 @@ def collective_view(session: Session, scope: Scope, complaint: Complaint) -> Col
     return CollectiveView(complaint.collective_id, collective_size(session, complaint.collective_id), members)
 
 
-def _size_with(session: Session, case: CollectiveCase, joined: list[Complaint]) -> CollectiveSize:
-    """The collective's size with the complaints linked now, whose rows are not written yet: its stored members
-    (none of them among `joined`, which were alone) plus those."""
-    stored = collective_size(session, case.id)
-    return CollectiveSize(complaints=stored.complaints + len(joined),
-                          workers=stored.workers + sum(1 if c.workers is None else c.workers for c in joined),
-                          amount=stored.amount + sum(c.amount or 0 for c in joined))
-
-
 def collective_size(session: Session, collective_id: int) -> CollectiveSize:
-    count, workers, amount = session.execute(
-        select(func.count(), func.coalesce(func.sum(func.coalesce(Complaint.workers, 1)), 0),
-               func.coalesce(func.sum(Complaint.amount), 0)).where(Complaint.collective_id == collective_id)).one()
-    return CollectiveSize(complaints=count, workers=workers, amount=amount)
+    return CollectiveSize(*session.execute(_SIZE, {"collective_id": collective_id}).one())
+
+
+def _size_columns(member: type[Complaint]) -> tuple[ColumnElement[int], ...]:
+    """A collective's complaints, workers (a complaint without a count is one) and amount, over its members."""
+    return (func.count(), func.coalesce(func.sum(func.coalesce(member.workers, 1)), 0),
+            func.coalesce(func.sum(member.amount), 0))
+
+
+def _size_of(collective: ColumnElement[int]) -> tuple[ScalarSelect, ...]:
+    """The collective's size as stored, one column a figure."""
+    member = aliased(Complaint)
+    return tuple(select(column).where(member.collective_id == collective).scalar_subquery()
+                 for column in _size_columns(member))
+
+
+def _linkable_query() -> Select:
+    """The key's open complaints in the window (but the one being routed): the latest one linked, with its
+    collective and that collective's size as stored, first; then those still alone."""
+    linkable = (Complaint.collective_key == bindparam("key"), Complaint.created_at >= bindparam("since"),
+                Complaint.id != bindparam("complaint_id"),
+                Complaint.status.not_in((Status.RECEIVED.value, Status.CLOSED.value)))
+    latest_linked = (select(Complaint.id).where(*linkable, Complaint.collective_id.is_not(None))
+                     .order_by(Complaint.created_at.desc()).limit(1).correlate(None).scalar_subquery())
+    return (select(Complaint, CollectiveCase, *_size_of(CollectiveCase.id))
+            .outerjoin(CollectiveCase, CollectiveCase.id == Complaint.collective_id)
+            .where(*linkable, or_(Complaint.collective_id.is_(None), Complaint.id == latest_linked))
+            .order_by(Complaint.collective_id.is_(None), Complaint.created_at, Complaint.id).limit(LOOSE_MAX)
+            .execution_options(populate_existing=True))
+
+
+# Built once: every route runs them.
+_SIZE = select(*_size_columns(Complaint)).where(Complaint.collective_id == bindparam("collective_id"))
+_LINKABLE = _linkable_query()
+_KEY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key", type_=String), 0)))
 
 
 def _link_collective(session: Session, complaint: Complaint, rules: RoutingSettings,
-                     now: datetime) -> tuple[CollectiveCase | None, list[Complaint]]:
+                     now: datetime) -> tuple[CollectiveCase | None, list[Complaint], CollectiveSize | None]:
     """Link the complaint to the open complaints of its key within the window: the collective they already
-    form, or a new one with the one (or few) still alone. Returns the case and the complaints linked now.
+    form, or a new one with the one (or few) still alone. Returns the case, the complaints linked now and the
+    collective's size with them (their rows are not written yet).
 
     One indexed look-up on the key, whatever the county's volume; closed complaints are never pulled in. On
     PostgreSQL a transaction-level advisory lock on the key serialises two routers of one key (so they cannot
@@ -279,12 +313,13 @@ def _link_collective(session: Session, complaint: Complaint, rules: RoutingSetti
     """
     key = complaint.collective_key
     if complaint.collective_id is not None:
-        return session.get(CollectiveCase, complaint.collective_id), []
+        return (session.get(CollectiveCase, complaint.collective_id), [],
+                collective_size(session, complaint.collective_id))
     if key is None:
-        return None, []
-    case, alone = _linkable(session, complaint, key, now - timedelta(days=rules.collective_window_days))
+        return None, [], None
+    case, alone, stored = _linkable(session, complaint, key, now - timedelta(days=rules.collective_window_days))
     if case is None and not alone:
-        return None, []
+        return None, [], None
     if case is None:
         named = "".join(alone[0].claim["employer"].split()) if complaint.site_id is None else None
         case = CollectiveCase(site_id=complaint.site_id, employer=named, lead_department_id=alone[0].department_id)
@@ -292,25 +327,23 @@ def _link_collective(session: Session, complaint: Complaint, rules: RoutingSetti
         session.flush()
     joining = [*alone, complaint]
     link(session, case, joining, actor=ACTOR)
-    return case, joining
+    # The members as stored (none of those joining, which were alone) and those joining.
+    return case, joining, CollectiveSize(
+        complaints=stored.complaints + len(joining),
+        workers=stored.workers + sum(1 if c.workers is None else c.workers for c in joining),
+        amount=stored.amount + sum(c.amount or 0 for c in joining))
 
 
 def _linkable(session: Session, complaint: Complaint, key: str,
-              since: datetime) -> tuple[CollectiveCase | None, list[Complaint]]:
-    """The collective the key's open complaints in the window already form, and those still alone."""
+              since: datetime) -> tuple[CollectiveCase | None, list[Complaint], CollectiveSize]:
+    """The collective the key's open complaints in the window already form (and its size as stored), and those
+    still alone."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
-    linkable = (Complaint.collective_key == key, Complaint.created_at >= since, Complaint.id != complaint.id,
-                Complaint.status.not_in((Status.RECEIVED.value, Status.CLOSED.value)))
-    latest_linked = (select(Complaint.id).where(*linkable, Complaint.collective_id.is_not(None))
-                     .order_by(Complaint.created_at.desc()).limit(1).correlate(None).scalar_subquery())
-    # One query: the latest linked complaint with its collective (first), then those still alone.
-    found = session.execute(
-        select(Complaint, CollectiveCase).outerjoin(CollectiveCase, CollectiveCase.id == Complaint.collective_id)
-        .where(*linkable, or_(Complaint.collective_id.is_(None), Complaint.id == latest_linked))
-        .order_by(Complaint.collective_id.is_(None), Complaint.created_at, Complaint.id).limit(LOOSE_MAX)
-        .execution_options(populate_existing=True)).all()
-    return (found[0][1] if found else None), [c for c, linked in found if linked is None]
+        session.execute(_KEY_LOCK, {"key": key})
+    found = session.execute(_LINKABLE, {"key": key, "since": since, "complaint_id": complaint.id}).all()
+    linked = found[0] if found and found[0][1] is not None else None
+    stored = CollectiveSize(*linked[2:]) if linked else CollectiveSize(0, 0, 0)
+    return (linked[1] if linked else None), [c for c, case, *_size in found if case is None], stored
 
 
 def link(session: Session, case: CollectiveCase, joining: list[Complaint], *, actor: str, why: str = "") -> None:
