@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,8 @@ CONFIG_KEY = "clock_configuration"
 EXTENSIBLE = {"reply": "reply_extension_max_days", "investigate": "investigate_extension_max_days"}
 # The timeline events a clock's schedule depends on, besides its start.
 HISTORY_KINDS = (EventKind.CLOCKS_PAUSED, EventKind.CLOCKS_RESUMED, EventKind.CLOCK_EXTENDED)
+# Every timer of a complaint (start_clocks_for runs after every transition), built once.
+_TIMERS = select(Timer).where(Timer.complaint_id == bindparam("complaint_id")).order_by(Timer.id)
 _DURATION = re.compile(r"\s*(\d+)\s*(m|h|wm|wh|wd)\s*")
 
 
@@ -264,7 +266,7 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
     """
     status = Status(transition_to)
     running, restart = RUNNING.get(status, frozenset()), RESTART.get(status, frozenset())
-    every = list(session.scalars(select(Timer).where(Timer.complaint_id == complaint.id).order_by(Timer.id)))
+    every = list(session.scalars(_TIMERS, {"complaint_id": complaint.id}))
     for timer in every:
         if timer.state not in (timers.PENDING, timers.PAUSED):
             continue

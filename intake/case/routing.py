@@ -296,8 +296,18 @@ def _linkable_query() -> Select:
 
 
 # Built once: every route runs them.
+_CLAIM_LINES = insert(ClaimLine.__table__).from_select(
+    ["complaint_id", "worker_name", "amount_claimed", "amount_paid", "phone", "phone_hash"],
+    # the complainant's phone as stored: the same data key's token, and its lookup hash
+    select(Complaint.id, Complainant.name, Complaint.amount, literal(0), Complainant.phone, Complainant.phone_hash)
+    .join(Complainant, Complainant.id == Complaint.complainant_id)
+    .where(Complaint.id.in_(bindparam("complaint_ids", expanding=True)),
+           ~exists().where(ClaimLine.complaint_id == Complaint.id)))
 _SIZE = select(*_size_columns(Complaint)).where(Complaint.collective_id == bindparam("collective_id"))
 _LINKABLE = _linkable_query()
+_UNSUPERVISED = select(Complaint).where(Complaint.collective_id == bindparam("collective_id"),
+                                       Complaint.id.not_in(bindparam("group", expanding=True)),
+                                       Complaint.status != Status.CLOSED.value, Complaint.supervised.is_(False))
 _KEY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key", type_=String), 0)))
 
 
@@ -352,14 +362,7 @@ def link(session: Session, case: CollectiveCase, joining: list[Complaint], *, ac
     flush (the route writes its case row once)."""
     lead = session.get(Department, case.lead_department_id) if case.lead_department_id else None
     where = why or ("同一工地" if case.site_id is not None else f"同一用工单位（{case.employer}）")
-    session.execute(insert(ClaimLine).from_select(
-        ["complaint_id", "worker_name", "amount_claimed", "amount_paid", "phone", "phone_hash"],
-        # the complainant's phone as stored: the same data key's token, and its lookup hash
-        select(Complaint.id, Complainant.name, Complaint.amount, literal(0), Complainant.phone,
-               Complainant.phone_hash)
-        .join(Complainant, Complainant.id == Complaint.complainant_id)
-        .where(Complaint.id.in_([c.id for c in joining]),
-               ~exists().where(ClaimLine.complaint_id == Complaint.id))))
+    session.execute(_CLAIM_LINES, {"complaint_ids": [c.id for c in joining]})
     for c in joining:
         c.collective_id = case.id
         record(session, c, EventKind.COLLECTIVE_LINKED, actor=actor,
@@ -533,10 +536,7 @@ def _supervise(session: Session, complaint: Complaint, case: CollectiveCase | No
     (open, and maybe not written yet), then the others as stored."""
     group = [complaint, *(c for c in joined if c is not complaint)]
     if case is not None:
-        group += session.scalars(select(Complaint).where(Complaint.collective_id == case.id,
-                                                         Complaint.id.not_in([c.id for c in group]),
-                                                         Complaint.status != Status.CLOSED.value,
-                                                         Complaint.supervised.is_(False)))
+        group += session.scalars(_UNSUPERVISED, {"collective_id": case.id, "group": [c.id for c in group]})
     for c in group:
         if not c.supervised:
             c.supervised = True

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from intake.case import cases
@@ -84,11 +84,7 @@ def case_hits(session: Session, complaint: Complaint, today: date) -> list[Hit]:
     normalised) on each row: a case none of whose parties is registered needs no more."""
     site = complaint.site
     parties = {normalise_name(getattr(site, attr)) for attr, _role in PARTIES} - {None} if site else set()
-    employer_of_case = (select(CaseFacts.employer).where(CaseFacts.complaint_id == complaint.id)
-                        .scalar_subquery())
-    rows = session.execute(select(Employer, employer_of_case)
-                           .where(or_(Employer.name == employer_of_case, Employer.name.in_(parties)))
-                           .options(selectinload(Employer.listings))).all()
+    rows = session.execute(_PARTIES, {"complaint_id": complaint.id, "parties": sorted(parties)}).all()
     listed = _in_force((e for e, _employer in rows), today)
     if not listed:
         return []
@@ -97,12 +93,25 @@ def case_hits(session: Session, complaint: Complaint, today: date) -> list[Hit]:
     return list(dict.fromkeys(hits))
 
 
+def _parties():
+    employer_of_case = select(CaseFacts.employer).where(CaseFacts.complaint_id == bindparam("complaint_id"))
+    return (select(Employer, employer_of_case.scalar_subquery())
+            .where(or_(Employer.name == employer_of_case.scalar_subquery(),
+                       Employer.name.in_(bindparam("parties", expanding=True))))
+            .options(selectinload(Employer.listings)))
+
+
+# Built once: every route runs them.
+_PARTIES = _parties()
+_NOTED = select(exists().where(Event.complaint_id == bindparam("complaint_id"),
+                               Event.kind == EventKind.EMPLOYER_LISTED))
+
+
 def fire_route(session: Session, timer: Timer, complaint: Complaint, fire: FireContext) -> None:
     """The route timer (intake.case.cases.fire_route), then the case's listed parties noted on it, once."""
     cases.fire_route(session, timer, complaint, fire)
     hits = case_hits(session, complaint, fire.now.astimezone(fire.calendar.timezone).date())
-    noted = exists().where(Event.complaint_id == complaint.id, Event.kind == EventKind.EMPLOYER_LISTED)
-    if hits and not session.scalar(select(noted)):
+    if hits and not session.scalar(_NOTED, {"complaint_id": complaint.id}):
         record(session, complaint, EventKind.EMPLOYER_LISTED, actor=ACTOR, note="；".join(map(str, hits)),
                data={"listed": [{"role": h.role, "employer": h.employer, "listing": h.listing,
                                  "ends_on": h.ends_on.isoformat()} for h in hits]})
