@@ -17,7 +17,6 @@ from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.models import (
     Channel,
     ClaimLine,
-    CoHandling,
     Complaint,
     Confirmation,
     Department,
@@ -104,16 +103,18 @@ def route(session: Session, complaint: Complaint, ctx: CaseContext) -> RoutingDe
     """Route a received or returned case, start its acknowledge clock, tell the departments; a worker who used
     the web form (or was entered by staff) gets the receipt by SMS too, chat users already have it."""
     first = complaint.status == Status.RECEIVED.value
-    decision = route_complaint(session, complaint, ctx.settings, ctx.now)
-    start_clocks_for(session, complaint, Status.ROUTED, ctx.now, ctx.calendar, ctx.settings.clocks)
-    for raised_id in decision.raised:  # linked into a collective case: their limits are now the shorter ones
-        reschedule_open(session, session.get(Complaint, raised_id), ctx.calendar, ctx.settings.clocks)
-    for co in decision.co_handlers:
-        co_clocks.start(session, complaint, session.get(CoHandling, (complaint.id, co.department_id)), ctx.now,
-                        ctx.calendar, ctx.settings.units)
-    tell_departments_of_routing(session, complaint, decision, ctx.now, ctx.calendar)
-    if first and complaint.channel not in SELF_SERVICE_CHANNELS:
-        tell_worker(session, ctx.settings, complaint, "received", ctx.now)
+    # What the route writes (the case row, its events, co-handlers, notices) goes out in the caller's next flush:
+    # nothing here reads it back, and one flush writes each table once.
+    with session.no_autoflush:
+        decision = route_complaint(session, complaint, ctx.settings, ctx.now, flush=False)
+        start_clocks_for(session, complaint, Status.ROUTED, ctx.now, ctx.calendar, ctx.settings.clocks, flush=False)
+        for raised_id in decision.raised:  # linked into a collective case: their limits are now the shorter ones
+            reschedule_open(session, session.get(Complaint, raised_id), ctx.calendar, ctx.settings.clocks)
+        for co in decision.co_handlers:
+            co_clocks.start(session, complaint, co.handling, ctx.now, ctx.calendar, ctx.settings.units)
+        tell_departments_of_routing(session, complaint, decision, ctx.now, ctx.calendar)
+        if first and complaint.channel not in SELF_SERVICE_CHANNELS:
+            tell_worker(session, ctx.settings, complaint, "received", ctx.now, flush=False)
     return decision
 
 

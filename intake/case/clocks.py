@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,8 @@ CONFIG_KEY = "clock_configuration"
 EXTENSIBLE = {"reply": "reply_extension_max_days", "investigate": "investigate_extension_max_days"}
 # The timeline events a clock's schedule depends on, besides its start.
 HISTORY_KINDS = (EventKind.CLOCKS_PAUSED, EventKind.CLOCKS_RESUMED, EventKind.CLOCK_EXTENDED)
+# Every timer of a complaint (start_clocks_for runs after every transition), built once.
+_TIMERS = select(Timer).where(Timer.complaint_id == bindparam("complaint_id")).order_by(Timer.id)
 _DURATION = re.compile(r"\s*(\d+)\s*(m|h|wm|wh|wd)\s*")
 
 
@@ -255,15 +257,16 @@ def stop_clock(session: Session, complaint: Complaint, clock: str) -> int:
 
 
 def start_clocks_for(session: Session, complaint: Complaint, transition_to: Status | str, now: datetime,
-                     calendar: WorkingCalendar, settings: ClockSettings) -> list[str]:
+                     calendar: WorkingCalendar, settings: ClockSettings, flush: bool = True) -> list[str]:
     """Bring the complaint's clocks in line with the status it just entered; returns the clocks started.
 
     A clock starts once per complaint (again only where RESTART says so): one that ran out, or that was met
-    early (first contact recorded), is not started afresh by a later transition.
+    early (first contact recorded), is not started afresh by a later transition. flush=False leaves the case
+    row's deadlines to the caller's next flush (a route writes the row once).
     """
     status = Status(transition_to)
     running, restart = RUNNING.get(status, frozenset()), RESTART.get(status, frozenset())
-    every = list(session.scalars(select(Timer).where(Timer.complaint_id == complaint.id).order_by(Timer.id)))
+    every = list(session.scalars(_TIMERS, {"complaint_id": complaint.id}))
     for timer in every:
         if timer.state not in (timers.PENDING, timers.PAUSED):
             continue
@@ -292,7 +295,8 @@ def start_clocks_for(session: Session, complaint: Complaint, transition_to: Stat
         due += _steps(clock, steps)
         _with_schedule(complaint, clock, now, steps, settings)
     timers.add_timers(session, complaint, now, due)
-    session.flush()
+    if flush:
+        session.flush()
     return started
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from intake.delivery.outbox import enqueue, is_opted_out, notify_department
 from intake.foundation.calendar import WorkingCalendar
 from intake.foundation.encryption import chat_user
-from intake.foundation.models import Channel, ClaimLine, CoHandling, Complaint, Department, Outbox
+from intake.foundation.models import Channel, ClaimLine, Complaint, Outbox
 from intake.foundation.settings import Settings
 from intake.foundation.texts import WORKER_TEXT, amount_text
 
@@ -53,9 +53,9 @@ def line_destinations(session: Session, complaint: Complaint, line: ClaimLine) -
 
 
 def tell_worker(session: Session, settings: Settings, complaint: Complaint, kind: str, now: datetime,
-                line: ClaimLine | None = None, **facts: str) -> Outbox | None:
+                line: ClaimLine | None = None, flush: bool = True, **facts: str) -> Outbox | None:
     """Enqueue one notice to the complainant, or to one worker of the case (`line`); the later destinations ride
-    along as fallbacks for the outbox."""
+    along as fallbacks for the outbox. flush=False leaves its insert to the caller's next flush."""
     destinations = (worker_destinations(session, complaint) if line is None
                     else line_destinations(session, complaint, line))
     if not destinations:
@@ -69,13 +69,13 @@ def tell_worker(session: Session, settings: Settings, complaint: Complaint, kind
         **{"reason": "", "outcome": "", "needed": "", "message": "", "name": "", "paid": "", **facts})
     payload = {"kind": f"worker_{kind}", "text": text, "ticket_no": complaint.ticket_no,
                "fallbacks": destinations[1:]}
-    return enqueue(session, destinations[0], payload, complaint.id, now)
+    return enqueue(session, destinations[0], payload, complaint.id, now, flush)
 
 
 def tell_departments_of_routing(session: Session, complaint: Complaint, decision: RoutingDecision,
                                 now: datetime, calendar: WorkingCalendar) -> None:
     """The handling department gets the new case; co-handlers and supervisors are told why they should know, and
-    by when their reply is due."""
+    by when their reply is due. The rows go out with the route's next flush."""
     where = _where(complaint)
     handler = complaint.department
     notify_department(session, handler, {
@@ -83,15 +83,15 @@ def tell_departments_of_routing(session: Session, complaint: Complaint, decision
         "text": NEW_CASE_TEXT.format(ticket=complaint.ticket_no, priority=PRIORITY_WORD[complaint.priority],
                                      where=where, workers=complaint.workers or 1,
                                      amount=amount_text(complaint.amount)),
-    }, complaint.id, now)
+    }, complaint.id, now, flush=False)
     for co in decision.co_handlers:
         roles = "、".join(dict.fromkeys(ROLE_TEXT.get(r, r) for r in co.roles))
         text = CO_HANDLER_TEXT.format(ticket=complaint.ticket_no, where=where, department=handler.name, roles=roles)
-        due = session.get(CoHandling, (complaint.id, co.department_id)).due_at
+        due = co.handling.due_at
         if due is not None:
             text += f"请于{due.astimezone(calendar.timezone):%m月%d日%H:%M}前提交协办答复。"
-        notify_department(session, session.get(Department, co.department_id), {
-            "kind": "co_handler", "ticket_no": complaint.ticket_no, "text": text}, complaint.id, now)
+        notify_department(session, co.department, {
+            "kind": "co_handler", "ticket_no": complaint.ticket_no, "text": text}, complaint.id, now, flush=False)
 
 
 def tell_department_of_transfer(session: Session, complaint: Complaint, reason: str, now: datetime) -> None:

@@ -7,11 +7,23 @@ complaint's (final) priority and enqueues the co-handler notices listed in the d
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, insert, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    String,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session, aliased
 
 from intake.foundation.models import (
     ClaimLine,
@@ -35,8 +47,10 @@ from intake.registry.directory import (
     DISPATCH_DESK,
     HRSS,
     LEADING_GROUP_OFFICE,
+    Departments,
     city_department,
     department,
+    departments,
     industry_department_kinds,
 )
 
@@ -51,6 +65,8 @@ PRIORITY_TEXT = {Priority.URGENT.value: "紧急", Priority.HIGH.value: "高", Pr
 RISK_TEXT = {"self_harm": "扬言自伤或极端行为", "mass_incident": "聚集或群体性事件风险",
              "petition_media": "扬言上访或媒体曝光"}
 INVESTMENT_TEXT = {Investment.GOVERNMENT.value: "政府投资项目", Investment.SOE.value: "国有企业项目"}
+# The county departments that co-handle a site's case by its investment type (their kind is their role).
+CO_HANDLER_KINDS = {Investment.GOVERNMENT.value: ("ndrc", "finance"), Investment.SOE.value: ("sasac",)}
 ROLE_TEXT = {"ndrc": "政府投资项目", "finance": "政府投资项目", "sasac": "国有企业项目",
              "supervisor": "集体或高风险案件督导", "leading_group_office": "集体或高风险案件督导"}
 
@@ -65,6 +81,9 @@ class CoHandler:
 
     department_id: int
     roles: tuple[str, ...]
+    # The rows themselves, for the route's clocks and notices (the session keeps flushed rows only weakly).
+    handling: CoHandling = field(compare=False, repr=False)
+    department: Department = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -81,11 +100,13 @@ class RoutingDecision:
     raised: tuple[int, ...]  # other linked complaints whose priority rose: their clocks may need resetting
 
 
-def route_complaint(session: Session, complaint: Complaint, settings: Settings, now: datetime) -> RoutingDecision:
+def route_complaint(session: Session, complaint: Complaint, settings: Settings, now: datetime,
+                    flush: bool = True) -> RoutingDecision:
     """Give a received (or returned) complaint to one department, link it to a collective case, set its priority.
 
     A returned complaint goes to the city's dispatch desk: the department that returned it said it is not
-    theirs, so a person decides next (see transfer()).
+    theirs, so a person decides next (see transfer()). flush=False leaves a first route's writes to the caller's
+    next flush (the worker writes the case row, its events and its notices once).
     """
     current = Status(complaint.status)
     if current not in ROUTABLE:
@@ -93,36 +114,38 @@ def route_complaint(session: Session, complaint: Complaint, settings: Settings, 
     if current is Status.RETURNED:
         return _reroute_returned(session, complaint)
     rules = settings.routing
-    dept, rule, reason = _choose(session, complaint, settings)
-    complaint.department = dept
-    complaint.collective_key = collective_key(complaint.site_id, complaint.jurisdiction_code, complaint.claim)
-    # Not flushed yet: the case row is written once with its collective, and the events together.
-    transition(session, complaint, Status.ROUTED, actor=ACTOR, note=reason,
-               data={"rule": rule, "reason": reason, "department_id": dept.id}, flush=False)
-    case, joined = _link_collective(session, complaint, rules, now)
-    size = collective_size(session, case.id) if case is not None else None
-    headcount = size.workers if size else complaint.workers or 1
-    total = size.amount if size else complaint.amount or 0
-    collective = headcount >= rules.collective_workers
-    flags = tuple(complaint.claim.get("risk_flags") or ())
+    with session.no_autoflush:  # nothing below reads what the route wrote before it: its writes go out together
+        units = _departments(session, complaint, settings)
+        dept, rule, reason = _choose(complaint, settings, units)
+        complaint.department = dept
+        complaint.collective_key = collective_key(complaint.site_id, complaint.jurisdiction_code, complaint.claim)
+        transition(session, complaint, Status.ROUTED, actor=ACTOR, note=reason,
+                   data={"rule": rule, "reason": reason, "department_id": dept.id}, flush=False)
+        case, joined, size = _link_collective(session, complaint, rules, now)
+        headcount = size.workers if size else complaint.workers or 1
+        total = size.amount if size else complaint.amount or 0
+        collective = headcount >= rules.collective_workers
+        flags = tuple(complaint.claim.get("risk_flags") or ())
 
-    priority, reasons = _priority(complaint, flags, headcount, collective, rules)
-    if RANK[priority] > RANK[complaint.priority]:
-        complaint.priority = priority
-        record(session, complaint, EventKind.PRIORITY_SET, actor=ACTOR,
-               note=f"优先级定为{PRIORITY_TEXT[priority]}：" + "；".join(reasons),
-               data={"priority": priority, "reasons": list(reasons)}, flush=False)
-    # A collective's alerts fire once: when it first reaches the threshold (or a lone complaint does).
-    first_alert = collective and (case is None or case.flagged_at is None)
-    raised = _flag_collective(session, case, joined, complaint, headcount, rules, now) if collective and case else ()
+        priority, reasons = _priority(complaint, flags, headcount, collective, rules)
+        if RANK[priority] > RANK[complaint.priority]:
+            complaint.priority = priority
+            record(session, complaint, EventKind.PRIORITY_SET, actor=ACTOR,
+                   note=f"优先级定为{PRIORITY_TEXT[priority]}：" + "；".join(reasons),
+                   data={"priority": priority, "reasons": list(reasons)}, flush=False)
+        # A collective's alerts fire once: when it first reaches the threshold (or a lone complaint does).
+        first_alert = collective and (case is None or case.flagged_at is None)
+        raised = (_flag_collective(session, case, joined, complaint, headcount, rules, now) if collective and case
+                  else ())
 
-    major = _major_reasons(complaint, flags, headcount, total, rules)
-    if major:
-        _supervise(session, complaint, case, major)
+        major = _major_reasons(complaint, flags, headcount, total, rules)
+        if major:
+            _supervise(session, complaint, case, joined, major)
 
-    high_risk = bool(major) or any(f in rules.urgent_flags or f in rules.high_flags for f in flags)
-    co_handlers = _notify_co_handlers(session, complaint, dept, first_alert or high_risk, rules)
-    session.flush()
+        high_risk = bool(major) or any(f in rules.urgent_flags or f in rules.high_flags for f in flags)
+        co_handlers = _notify_co_handlers(session, complaint, dept, first_alert or high_risk, rules, units)
+    if flush:
+        session.flush()
     return RoutingDecision(complaint_id=complaint.id, department_id=dept.id, rule=rule, reason=reason,
                            priority=complaint.priority, priority_reasons=reasons, supervised=complaint.supervised,
                            collective_id=complaint.collective_id, co_handlers=co_handlers, raised=raised)
@@ -161,26 +184,45 @@ def _reroute_returned(session: Session, complaint: Complaint) -> RoutingDecision
                            collective_id=complaint.collective_id, co_handlers=(), raised=())
 
 
-def _choose(session: Session, complaint: Complaint, settings: Settings) -> tuple[Department, str, str]:
+def _departments(session: Session, complaint: Complaint, settings: Settings) -> Departments:
+    """Every department the route may need, in one query: the county's handlers (the site's industry department,
+    labour inspection), its co-handlers (by the site's investment) and supervisors, the city's desk and office."""
+    site = complaint.site
+    kinds = {HRSS, settings.routing.supervisor_kind}
+    if site is not None:
+        kinds |= {industry_kind(site, settings), *CO_HANDLER_KINDS.get(site.investment, ())}
+    return departments(session, _county(complaint), kinds, (DISPATCH_DESK, LEADING_GROUP_OFFICE))
+
+
+def _county(complaint: Complaint) -> str | None:
+    site = complaint.site
+    return site.jurisdiction_code if site is not None else complaint.jurisdiction_code
+
+
+def _choose(complaint: Complaint, settings: Settings, units: Departments) -> tuple[Department, str, str]:
     """Site -> its county's industry department; county only -> its labour inspection; nothing -> dispatch desk."""
     site = complaint.site
     if site is not None:
-        dept = site_department(session, site, settings)
+        dept = units.of_county(industry_kind(site, settings)) or units.of_county(HRSS)
         if dept is not None:
             return dept, "site_industry", f"工地位于{site.jurisdiction.name}，行业为{site.industry} → {dept.name}"
-    code = site.jurisdiction_code if site is not None else complaint.jurisdiction_code
-    if code:
-        dept = department(session, code, HRSS)
+    if _county(complaint):
+        dept = units.of_county(HRSS)
         if dept is not None:
             return dept, "county", f"工地不明，所在区县为{dept.jurisdiction.name} → {dept.name}（劳动保障监察）"
-    desk = city_department(session, DISPATCH_DESK)
+    desk = units.of_city(DISPATCH_DESK)
     return desk, "dispatch_desk", f"工地和区县均不明 → {desk.name}人工分派"
+
+
+def industry_kind(site: Site, settings: Settings) -> str:
+    """The kind of department that leads for the site's industry (labour inspection when none is named)."""
+    return industry_department_kinds(settings.directory_file or None).get(site.industry, HRSS)
 
 
 def site_department(session: Session, site: Site, settings: Settings) -> Department | None:
     """The site's county's industry department, else its labour inspection: who owns what happens at a site."""
-    kind = industry_department_kinds(settings.directory_file or None).get(site.industry, HRSS)
-    return department(session, site.jurisdiction_code, kind) or department(session, site.jurisdiction_code, HRSS)
+    return (department(session, site.jurisdiction_code, industry_kind(site, settings))
+            or department(session, site.jurisdiction_code, HRSS))
 
 
 
@@ -222,16 +264,58 @@ def collective_view(session: Session, scope: Scope, complaint: Complaint) -> Col
 
 
 def collective_size(session: Session, collective_id: int) -> CollectiveSize:
-    count, workers, amount = session.execute(
-        select(func.count(), func.coalesce(func.sum(func.coalesce(Complaint.workers, 1)), 0),
-               func.coalesce(func.sum(Complaint.amount), 0)).where(Complaint.collective_id == collective_id)).one()
-    return CollectiveSize(complaints=count, workers=workers, amount=amount)
+    return CollectiveSize(*session.execute(_SIZE, {"collective_id": collective_id}).one())
+
+
+def _size_columns(member: type[Complaint]) -> tuple[ColumnElement[int], ...]:
+    """A collective's complaints, workers (a complaint without a count is one) and amount, over its members."""
+    return (func.count(), func.coalesce(func.sum(func.coalesce(member.workers, 1)), 0),
+            func.coalesce(func.sum(member.amount), 0))
+
+
+def _size_of(collective: ColumnElement[int]) -> tuple[ScalarSelect, ...]:
+    """The collective's size as stored, one column a figure."""
+    member = aliased(Complaint)
+    return tuple(select(column).where(member.collective_id == collective).scalar_subquery()
+                 for column in _size_columns(member))
+
+
+def _linkable_query() -> Select:
+    """The key's open complaints in the window (but the one being routed): the latest one linked, with its
+    collective and that collective's size as stored, first; then those still alone."""
+    linkable = (Complaint.collective_key == bindparam("key"), Complaint.created_at >= bindparam("since"),
+                Complaint.id != bindparam("complaint_id"),
+                Complaint.status.not_in((Status.RECEIVED.value, Status.CLOSED.value)))
+    latest_linked = (select(Complaint.id).where(*linkable, Complaint.collective_id.is_not(None))
+                     .order_by(Complaint.created_at.desc()).limit(1).correlate(None).scalar_subquery())
+    return (select(Complaint, CollectiveCase, *_size_of(CollectiveCase.id))
+            .outerjoin(CollectiveCase, CollectiveCase.id == Complaint.collective_id)
+            .where(*linkable, or_(Complaint.collective_id.is_(None), Complaint.id == latest_linked))
+            .order_by(Complaint.collective_id.is_(None), Complaint.created_at, Complaint.id).limit(LOOSE_MAX)
+            .execution_options(populate_existing=True))
+
+
+# Built once: every route runs them.
+_CLAIM_LINES = insert(ClaimLine.__table__).from_select(
+    ["complaint_id", "worker_name", "amount_claimed", "amount_paid", "phone", "phone_hash"],
+    # the complainant's phone as stored: the same data key's token, and its lookup hash
+    select(Complaint.id, Complainant.name, Complaint.amount, literal(0), Complainant.phone, Complainant.phone_hash)
+    .join(Complainant, Complainant.id == Complaint.complainant_id)
+    .where(Complaint.id.in_(bindparam("complaint_ids", expanding=True)),
+           ~exists().where(ClaimLine.complaint_id == Complaint.id)))
+_SIZE = select(*_size_columns(Complaint)).where(Complaint.collective_id == bindparam("collective_id"))
+_LINKABLE = _linkable_query()
+_UNSUPERVISED = select(Complaint).where(Complaint.collective_id == bindparam("collective_id"),
+                                       Complaint.id.not_in(bindparam("group", expanding=True)),
+                                       Complaint.status != Status.CLOSED.value, Complaint.supervised.is_(False))
+_KEY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key", type_=String), 0)))
 
 
 def _link_collective(session: Session, complaint: Complaint, rules: RoutingSettings,
-                     now: datetime) -> tuple[CollectiveCase | None, list[Complaint]]:
+                     now: datetime) -> tuple[CollectiveCase | None, list[Complaint], CollectiveSize | None]:
     """Link the complaint to the open complaints of its key within the window: the collective they already
-    form, or a new one with the one (or few) still alone. Returns the case and the complaints linked now.
+    form, or a new one with the one (or few) still alone. Returns the case, the complaints linked now and the
+    collective's size with them (their rows are not written yet).
 
     One indexed look-up on the key, whatever the county's volume; closed complaints are never pulled in. On
     PostgreSQL a transaction-level advisory lock on the key serialises two routers of one key (so they cannot
@@ -239,13 +323,13 @@ def _link_collective(session: Session, complaint: Complaint, rules: RoutingSetti
     """
     key = complaint.collective_key
     if complaint.collective_id is not None:
-        return session.get(CollectiveCase, complaint.collective_id), []
+        return (session.get(CollectiveCase, complaint.collective_id), [],
+                collective_size(session, complaint.collective_id))
     if key is None:
-        return None, []
-    with session.no_autoflush:  # the look-up reads other complaints; this one's writes wait for link()
-        case, alone = _linkable(session, complaint, key, now - timedelta(days=rules.collective_window_days))
+        return None, [], None
+    case, alone, stored = _linkable(session, complaint, key, now - timedelta(days=rules.collective_window_days))
     if case is None and not alone:
-        return None, []
+        return None, [], None
     if case is None:
         named = "".join(alone[0].claim["employer"].split()) if complaint.site_id is None else None
         case = CollectiveCase(site_id=complaint.site_id, employer=named, lead_department_id=alone[0].department_id)
@@ -253,47 +337,37 @@ def _link_collective(session: Session, complaint: Complaint, rules: RoutingSetti
         session.flush()
     joining = [*alone, complaint]
     link(session, case, joining, actor=ACTOR)
-    return case, joining
+    # The members as stored (none of those joining, which were alone) and those joining.
+    return case, joining, CollectiveSize(
+        complaints=stored.complaints + len(joining),
+        workers=stored.workers + sum(1 if c.workers is None else c.workers for c in joining),
+        amount=stored.amount + sum(c.amount or 0 for c in joining))
 
 
 def _linkable(session: Session, complaint: Complaint, key: str,
-              since: datetime) -> tuple[CollectiveCase | None, list[Complaint]]:
-    """The collective the key's open complaints in the window already form, and those still alone."""
+              since: datetime) -> tuple[CollectiveCase | None, list[Complaint], CollectiveSize]:
+    """The collective the key's open complaints in the window already form (and its size as stored), and those
+    still alone."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
-    linkable = (Complaint.collective_key == key, Complaint.created_at >= since, Complaint.id != complaint.id,
-                Complaint.status.not_in((Status.RECEIVED.value, Status.CLOSED.value)))
-    latest_linked = (select(Complaint.id).where(*linkable, Complaint.collective_id.is_not(None))
-                     .order_by(Complaint.created_at.desc()).limit(1).correlate(None).scalar_subquery())
-    # One query: the latest linked complaint with its collective (first), then those still alone.
-    found = session.execute(
-        select(Complaint, CollectiveCase).outerjoin(CollectiveCase, CollectiveCase.id == Complaint.collective_id)
-        .where(*linkable, or_(Complaint.collective_id.is_(None), Complaint.id == latest_linked))
-        .order_by(Complaint.collective_id.is_(None), Complaint.created_at, Complaint.id).limit(LOOSE_MAX)
-        .execution_options(populate_existing=True)).all()
-    return (found[0][1] if found else None), [c for c, linked in found if linked is None]
+        session.execute(_KEY_LOCK, {"key": key})
+    found = session.execute(_LINKABLE, {"key": key, "since": since, "complaint_id": complaint.id}).all()
+    linked = found[0] if found and found[0][1] is not None else None
+    stored = CollectiveSize(*linked[2:]) if linked else CollectiveSize(0, 0, 0)
+    return (linked[1] if linked else None), [c for c, case, *_size in found if case is None], stored
 
 
 def link(session: Session, case: CollectiveCase, joining: list[Complaint], *, actor: str, why: str = "") -> None:
     """Put complaints into a collective case, each with a claim line for its worker (one written in the same
-    statement for those without) and a timeline entry."""
+    statement for those without) and a timeline entry; the complaints' rows and events wait for the caller's
+    flush (the route writes its case row once)."""
     lead = session.get(Department, case.lead_department_id) if case.lead_department_id else None
     where = why or ("同一工地" if case.site_id is not None else f"同一用工单位（{case.employer}）")
-    with session.no_autoflush:  # it reads what the complaints already hold; their writes go in one flush below
-        session.execute(insert(ClaimLine).from_select(
-            ["complaint_id", "worker_name", "amount_claimed", "amount_paid", "phone", "phone_hash"],
-            # the complainant's phone as stored: the same data key's token, and its lookup hash
-            select(Complaint.id, Complainant.name, Complaint.amount, literal(0), Complainant.phone,
-                   Complainant.phone_hash)
-            .join(Complainant, Complainant.id == Complaint.complainant_id)
-            .where(Complaint.id.in_([c.id for c in joining]),
-                   ~exists().where(ClaimLine.complaint_id == Complaint.id))))
+    session.execute(_CLAIM_LINES, {"complaint_ids": [c.id for c in joining]})
     for c in joining:
         c.collective_id = case.id
         record(session, c, EventKind.COLLECTIVE_LINKED, actor=actor,
                note=f"与{where}的其他投诉合并为集体欠薪案件（编号{case.id}），牵头部门：{lead.name if lead else '待定'}",
                data={"collective_id": case.id, "lead_department_id": case.lead_department_id}, flush=False)
-    session.flush()
 
 
 def merge(session: Session, complaint: Complaint, other: Complaint, *, actor: str, reason: str) -> CollectiveCase:
@@ -431,13 +505,16 @@ def _flag_collective(session: Session, case: CollectiveCase, joined: list[Compla
     the collective first reaches the threshold, afterwards only those joining it."""
     if case.flagged_at is None:
         case.flagged_at = now
+        session.flush()  # the members include those linked now
         group = list(session.scalars(select(Complaint).where(Complaint.collective_id == case.id,
                                                              Complaint.status != Status.CLOSED.value)))
     else:
         group = joined
     raised = []
+    # The complaint being routed was never in a collective before, so never flagged: only the others are looked up.
+    others = [c.id for c in group if c is not complaint]
     flagged = set(session.scalars(select(Event.complaint_id).where(
-        Event.complaint_id.in_([c.id for c in group]), Event.kind == EventKind.COLLECTIVE_FLAGGED)))
+        Event.complaint_id.in_(others), Event.kind == EventKind.COLLECTIVE_FLAGGED))) if others else set()
     for c in group:
         if c.id in flagged:
             continue
@@ -453,14 +530,13 @@ def _flag_collective(session: Session, case: CollectiveCase, joined: list[Compla
     return tuple(raised)
 
 
-def _supervise(session: Session, complaint: Complaint, case: CollectiveCase | None, major: tuple[str, ...]) -> None:
-    """挂牌督办 for the complaint and the open members of its collective not yet supervised."""
-    group = [complaint]
+def _supervise(session: Session, complaint: Complaint, case: CollectiveCase | None, joined: list[Complaint],
+               major: tuple[str, ...]) -> None:
+    """挂牌督办 for the complaint and the open members of its collective not yet supervised: those linked now
+    (open, and maybe not written yet), then the others as stored."""
+    group = [complaint, *(c for c in joined if c is not complaint)]
     if case is not None:
-        group += session.scalars(select(Complaint).where(Complaint.collective_id == case.id,
-                                                         Complaint.id != complaint.id,
-                                                         Complaint.status != Status.CLOSED.value,
-                                                         Complaint.supervised.is_(False)))
+        group += session.scalars(_UNSUPERVISED, {"collective_id": case.id, "group": [c.id for c in group]})
     for c in group:
         if not c.supervised:
             c.supervised = True
@@ -469,35 +545,32 @@ def _supervise(session: Session, complaint: Complaint, case: CollectiveCase | No
 
 
 def _notify_co_handlers(session: Session, complaint: Complaint, handler: Department, alert: bool,
-                        rules: RoutingSettings) -> tuple[CoHandler, ...]:
+                        rules: RoutingSettings, units: Departments) -> tuple[CoHandler, ...]:
     """Record which departments must be told (发改/财政, 国资, supervisors) and give them the case to co-handle;
     the notification layer sends."""
     site = complaint.site
-    county = site.jurisdiction_code if site is not None else complaint.jurisdiction_code
-    wanted: list[tuple[Department | None, str]] = []
-    if site is not None and site.investment == Investment.GOVERNMENT.value:
-        wanted += [(department(session, county, "ndrc"), "ndrc"), (department(session, county, "finance"), "finance")]
-    if site is not None and site.investment == Investment.SOE.value:
-        wanted.append((department(session, county, "sasac"), "sasac"))
+    wanted: list[tuple[Department | None, str]] = [
+        (units.of_county(kind), kind) for kind in (CO_HANDLER_KINDS.get(site.investment, ()) if site else ())]
     if alert:
-        if county:
-            wanted.append((department(session, county, rules.supervisor_kind), "supervisor"))
-        wanted.append((city_department(session, LEADING_GROUP_OFFICE), "leading_group_office"))
+        if _county(complaint):
+            wanted.append((units.of_county(rules.supervisor_kind), "supervisor"))
+        wanted.append((units.of_city(LEADING_GROUP_OFFICE), "leading_group_office"))
     roles: dict[int, list[str]] = {}
     depts: dict[int, Department] = {}
     for dept, role in wanted:
         if dept is not None and dept.id != handler.id:
             roles.setdefault(dept.id, []).append(role)
             depts[dept.id] = dept
+    found = []
     for dept_id, dept_roles in roles.items():
         why = "、".join(dict.fromkeys(ROLE_TEXT[r] for r in dept_roles))
-        held = session.get(CoHandling, (complaint.id, dept_id))
-        if held is None:
-            session.add(CoHandling(complaint=complaint, department_id=dept_id, roles=dept_roles))
-        else:
-            held.roles = sorted(set(held.roles) | set(dept_roles))
+        # A case is routed from `received` once (a returned one goes to the desk), so it has no co-handler yet.
+        handling = CoHandling(complaint=complaint, department_id=dept_id, roles=dept_roles)
+        session.add(handling)
         record(session, complaint, EventKind.CO_HANDLER_NOTIFIED, actor=ACTOR,
                note=f"通知协办：{depts[dept_id].name}（{why}）",
                data={"department_id": dept_id, "roles": dept_roles, "handler_department_id": handler.id},
                flush=False)
-    return tuple(CoHandler(department_id=d, roles=tuple(r)) for d, r in roles.items())
+        found.append(CoHandler(department_id=dept_id, roles=tuple(dept_roles), handling=handling,
+                               department=depts[dept_id]))
+    return tuple(found)

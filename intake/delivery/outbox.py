@@ -12,6 +12,7 @@ and the payload's `fallbacks` are tried in order; when none is left, the city di
 """
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from intake.foundation import encryption
@@ -139,10 +140,12 @@ def in_schemes(column: ColumnElement[str], schemes: Iterable[str]) -> ColumnElem
 def claim_first(session: Session, query: Select) -> Any:
     """The first row of `query`, locked for this transaction. On PostgreSQL, rows another worker holds are
     skipped (SKIP LOCKED), so workers share the work without waiting; SQLite has no row locks and runs one."""
+    return session.scalar(_claiming(query, session.get_bind().dialect.name))
+
+
+def _claiming(query: Select, dialect: str) -> Select:
     query = query.limit(1)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return session.scalar(query)
+    return query.with_for_update(skip_locked=True) if dialect == "postgresql" else query
 
 
 def enqueue(session: Session, destination: str, payload: dict[str, Any], complaint_id: int | None = None,
@@ -209,13 +212,19 @@ def notify_department(session: Session, department: Department | None, payload: 
 
 def claim_next(session: Session, now: datetime, schemes: Iterable[str], skip: Iterable[str] = ()) -> Outbox | None:
     """The oldest deliverable row for a scheme we can send, skipping destinations that failed this pass."""
-    query = (select(Outbox).where(Outbox.state == PENDING, Outbox.next_try_at <= now,
-                                  in_schemes(Outbox.destination, schemes))
-             .order_by(Outbox.next_try_at, Outbox.id))
+    query = _deliverable(tuple(sorted(schemes)), session.get_bind().dialect.name)
     skip = list(skip)
     if skip:
         query = query.where(Outbox.destination.not_in(skip))
-    return claim_first(session, query)
+    return session.scalar(query, {"now": now})
+
+
+@functools.lru_cache(maxsize=16)
+def _deliverable(schemes: tuple[str, ...], dialect: str) -> Select:
+    """claim_next's statement for a worker's schemes, built once (every message delivered runs it)."""
+    return _claiming(select(Outbox).where(Outbox.state == PENDING, Outbox.next_try_at <= bindparam("now"),
+                                          in_schemes(Outbox.destination, schemes))
+                     .order_by(Outbox.next_try_at, Outbox.id), dialect)
 
 
 def claim_unsendable(session: Session, now: datetime, schemes: Iterable[str], wait: timedelta) -> Outbox | None:
@@ -324,5 +333,8 @@ def retry_dead(session: Session, outbox_id: int, now: datetime) -> Outbox | None
 def is_opted_out(session: Session, channel: str, user_id: str) -> bool:
     """Whether notices to this user (as `Conversation.user_id` has it) on this channel must not be sent (SMS 退订
     until they write again)."""
-    return session.scalar(select(Conversation.opted_out_at.is_not(None)).where(
-        Conversation.channel == channel, Conversation.user_id == user_id)) or False
+    return session.scalar(_OPTED_OUT, {"channel": channel, "user_id": user_id}) or False
+
+
+_OPTED_OUT = select(Conversation.opted_out_at.is_not(None)).where(
+    Conversation.channel == bindparam("channel"), Conversation.user_id == bindparam("user_id"))

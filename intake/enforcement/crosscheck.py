@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from intake.case import cases
@@ -53,7 +53,11 @@ def _listings(session: Session, names: Iterable[str | None], today: date) -> dic
     if not wanted:
         return {}
     found = session.scalars(select(Employer).where(Employer.name.in_(wanted)).options(selectinload(Employer.listings)))
-    listed = {e.name: [li for li in e.listings if in_force(li, today)] for e in found}
+    return _in_force(found, today)
+
+
+def _in_force(employers: Iterable[Employer], today: date) -> dict[str, list[EmployerListing]]:
+    listed = {e.name: [li for li in e.listings if in_force(li, today)] for e in employers}
     return {name: listings for name, listings in listed.items() if listings}
 
 
@@ -74,23 +78,40 @@ def listed_parties(session: Session, site_codes: Sequence[str], today: date) -> 
 
 
 def case_hits(session: Session, complaint: Complaint, today: date) -> list[Hit]:
-    """The case's parties on a listing in force: its employer, then its site's owner and general contractor."""
-    employer = session.scalar(select(CaseFacts.employer).where(CaseFacts.complaint_id == complaint.id))
+    """The case's parties on a listing in force: its employer, then its site's owner and general contractor.
+
+    One query finds the register's entries of the parties with the employer as the case's facts keep it (already
+    normalised) on each row: a case none of whose parties is registered needs no more."""
     site = complaint.site
-    names = [employer, *((getattr(site, attr) for attr, _role in PARTIES) if site else ())]
-    listed = _listings(session, names, today)
+    parties = {normalise_name(getattr(site, attr)) for attr, _role in PARTIES} - {None} if site else set()
+    rows = session.execute(_PARTIES, {"complaint_id": complaint.id, "parties": sorted(parties)}).all()
+    listed = _in_force((e for e, _employer in rows), today)
     if not listed:
         return []
+    employer = rows[0][1]
     hits = _hits(EMPLOYER_ROLE, employer, listed) + (_site_hits(site, listed) if site else [])
     return list(dict.fromkeys(hits))
+
+
+def _parties():
+    employer_of_case = select(CaseFacts.employer).where(CaseFacts.complaint_id == bindparam("complaint_id"))
+    return (select(Employer, employer_of_case.scalar_subquery())
+            .where(or_(Employer.name == employer_of_case.scalar_subquery(),
+                       Employer.name.in_(bindparam("parties", expanding=True))))
+            .options(selectinload(Employer.listings)))
+
+
+# Built once: every route runs them.
+_PARTIES = _parties()
+_NOTED = select(exists().where(Event.complaint_id == bindparam("complaint_id"),
+                               Event.kind == EventKind.EMPLOYER_LISTED))
 
 
 def fire_route(session: Session, timer: Timer, complaint: Complaint, fire: FireContext) -> None:
     """The route timer (intake.case.cases.fire_route), then the case's listed parties noted on it, once."""
     cases.fire_route(session, timer, complaint, fire)
     hits = case_hits(session, complaint, fire.now.astimezone(fire.calendar.timezone).date())
-    noted = exists().where(Event.complaint_id == complaint.id, Event.kind == EventKind.EMPLOYER_LISTED)
-    if hits and not session.scalar(select(noted)):
+    if hits and not session.scalar(_NOTED, {"complaint_id": complaint.id}):
         record(session, complaint, EventKind.EMPLOYER_LISTED, actor=ACTOR, note="；".join(map(str, hits)),
                data={"listed": [{"role": h.role, "employer": h.employer, "listing": h.listing,
                                  "ends_on": h.ends_on.isoformat()} for h in hits]})

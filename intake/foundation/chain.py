@@ -18,7 +18,7 @@ import json
 from datetime import timezone
 from itertools import groupby
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Integer, and_, bindparam, func, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import instance_state
@@ -70,7 +70,7 @@ def seal_pending(session: Session) -> None:
     case_ids = sorted({e.complaint_id for e in events})
     if session.get_bind().dialect.name == "postgresql":
         for case_id in case_ids:
-            session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCKS, case_id)))
+            session.execute(_LOCK, {"case_id": case_id})
     heads = _heads(session, case_ids)  # a statement of its own: it must see what the lock's last holder committed
     for case_id, chained in groupby(events, key=lambda e: e.complaint_id):
         index, head = heads.get(case_id, (0, None))
@@ -80,11 +80,20 @@ def seal_pending(session: Session) -> None:
             event.hash = head = event_hash(event)
 
 
+def _last_places():
+    last = (select(Event.complaint_id, func.max(Event.chain_index).label("chain_index"))
+            .where(Event.complaint_id.in_(bindparam("case_ids", expanding=True)), Event.chain_index.is_not(None))
+            .group_by(Event.complaint_id).subquery())
+    return select(Event.complaint_id, Event.chain_index, Event.hash).join(
+        last, and_(Event.complaint_id == last.c.complaint_id, Event.chain_index == last.c.chain_index))
+
+
+# Built once: every commit that wrote an event runs them.
+_LOCK = select(func.pg_advisory_xact_lock(CHAIN_LOCKS, bindparam("case_id", type_=Integer)))
+_HEADS = _last_places()
+
+
 def _heads(session: Session, case_ids: list[int]) -> dict[int, tuple[int, str]]:
     """Each case's last sealed place and hash, for the cases that have a chain."""
-    last = (select(Event.complaint_id, func.max(Event.chain_index).label("chain_index"))
-            .where(Event.complaint_id.in_(case_ids), Event.chain_index.is_not(None))
-            .group_by(Event.complaint_id).subquery())
-    rows = session.execute(select(Event.complaint_id, Event.chain_index, Event.hash).join(
-        last, and_(Event.complaint_id == last.c.complaint_id, Event.chain_index == last.c.chain_index)))
+    rows = session.execute(_HEADS, {"case_ids": case_ids})
     return {case_id: (index, hash_) for case_id, index, hash_ in rows}

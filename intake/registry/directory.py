@@ -14,8 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from intake.foundation.models import Department, Jurisdiction
 from intake.foundation.refcache import RefCache
@@ -31,6 +31,32 @@ _county_cache = RefCache(seconds=60.0)
 
 class DirectoryError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Departments:
+    """Some departments of one county and of the city, by kind, with their jurisdictions (see `departments`)."""
+
+    county: Mapping[str, Department]
+    city: Mapping[str, Department]
+
+    def of_county(self, kind: str) -> Department | None:
+        return self.county.get(kind)
+
+    def of_city(self, kind: str) -> Department:
+        """As city_department(): the directory must have it."""
+        if kind not in self.city:
+            raise DirectoryError(_NO_CITY_DEPARTMENT.format(kind=kind))
+        return self.city[kind]
+
+
+_NO_CITY_DEPARTMENT = "the directory has no city-level {kind} (load it with `qingling directory load`)"
+# Built once: composing it costs more than running it.
+_DEPARTMENTS = (select(Department).join(Department.jurisdiction).options(contains_eager(Department.jurisdiction))
+                .where(or_(and_(Department.jurisdiction_code == bindparam("county"),
+                                Department.kind.in_(bindparam("kinds", expanding=True))),
+                           and_(Jurisdiction.parent_code.is_(None),
+                                Department.kind.in_(bindparam("city_kinds", expanding=True))))))
 
 
 @dataclass(frozen=True)
@@ -150,8 +176,22 @@ def city_department(session: Session, kind: str) -> Department:
     found = session.scalar(select(Department).join(Jurisdiction)
                            .where(Jurisdiction.parent_code.is_(None), Department.kind == kind))
     if found is None:
-        raise DirectoryError(f"the directory has no city-level {kind} (load it with `qingling directory load`)")
+        raise DirectoryError(_NO_CITY_DEPARTMENT.format(kind=kind))
     return found
+
+
+def departments(session: Session, county: str | None, kinds: Iterable[str], city_kinds: Iterable[str]) -> Departments:
+    """The county's departments of `kinds` and the city's of `city_kinds`, in one query (a route needs up to five,
+    which took as many queries)."""
+    of_county: dict[str, Department] = {}
+    of_city: dict[str, Department] = {}
+    for row in session.scalars(_DEPARTMENTS, {"county": county, "kinds": sorted(kinds),
+                                              "city_kinds": sorted(city_kinds)}):
+        if row.jurisdiction_code == county:
+            of_county[row.kind] = row
+        if row.jurisdiction.parent_code is None:
+            of_city[row.kind] = row
+    return Departments(of_county, of_city)
 
 
 def without_phone(session: Session, kinds: Iterable[str]) -> list[Department]:

@@ -37,7 +37,7 @@ TALLIED_ATTRIBUTES = ("status", "satisfaction", "amount", "amount_recovered", "d
 # A case's unit as case_facts keeps it too, for the lists that count by site or employer (intake.supervision.figures).
 UNIT = ("received_day", "department_id", "county", "industry", "investment", "site_id", "is_open")
 BATCH = 5000
-_DUPLICATE = 16 + len(UNIT)  # the position of duplicate_of_id in a row of _facts_query
+_DUPLICATE = 16 + len(UNIT)  # the position of duplicate_of_id in a row of _FACTS
 _TOUCHED = "tallies.touched"
 _zone = ZoneInfo("Asia/Shanghai")
 T, F, C = DailyTally.__table__, CaseFacts, Complaint
@@ -77,15 +77,26 @@ def _local_day(moment) -> str:
     return moment.astimezone(_zone).date().isoformat()
 
 
-def _facts_query(ids: Iterable[int]):
-    return (select(C.id, C.created_at, C.status, C.satisfaction, C.amount, C.amount_recovered,
-                   func.coalesce(C.department_id, 0),
-                   func.coalesce(Department.jurisdiction_code, C.jurisdiction_code, ""),
-                   func.coalesce(Site.industry, ""), func.coalesce(Site.investment, ""), F.acknowledged_on_time,
-                   F.accept_on_time, F.reply_on_time, F.closed_at, C.site_id, F.tallied,
-                   *(getattr(F, name) for name in UNIT), C.duplicate_of_id)
-            .join(F, F.complaint_id == C.id).outerjoin(Site, Site.id == C.site_id)
-            .outerjoin(Department, Department.id == C.department_id).where(C.id.in_(list(ids))))
+# The cases' facts as a tally counts them; built once (every commit that changed a case runs it).
+_FACTS = (select(C.id, C.created_at, C.status, C.satisfaction, C.amount, C.amount_recovered,
+                 func.coalesce(C.department_id, 0),
+                 func.coalesce(Department.jurisdiction_code, C.jurisdiction_code, ""),
+                 func.coalesce(Site.industry, ""), func.coalesce(Site.investment, ""), F.acknowledged_on_time,
+                 F.accept_on_time, F.reply_on_time, F.closed_at, C.site_id, F.tallied,
+                 *(getattr(F, name) for name in UNIT), C.duplicate_of_id)
+          .join(F, F.complaint_id == C.id).outerjoin(Site, Site.id == C.site_id)
+          .outerjoin(Department, Department.id == C.department_id)
+          .where(C.id.in_(bindparam("b_ids", expanding=True))))
+
+
+def _upsert(dialect_insert):
+    """Add the rows' counters to their buckets, creating those not there yet."""
+    statement = dialect_insert(T)
+    return statement.on_conflict_do_update(index_elements=list(BUCKET),
+                                           set_={c: T.c[c] + statement.excluded[c] for c in COUNTERS})
+
+
+_UPSERT = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
 
 
 def unit_of(row) -> tuple:
@@ -119,7 +130,7 @@ def refresh(connection: Connection, complaint_ids: Iterable[int]) -> int:
         return 0
     deltas: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
     stored = []
-    for row in connection.execute(_facts_query(ids)):
+    for row in connection.execute(_FACTS, {"b_ids": ids}):
         new, old = contribution(row), row[15] or []
         unit = unit_of(row)
         if new == old and unit == tuple(row[16:_DUPLICATE]):
@@ -140,11 +151,8 @@ def _add(connection: Connection, deltas: dict[tuple, list[int]]) -> None:
     """Upsert the buckets in key order (two transactions touching the same buckets lock them in one order)."""
     rows = [{**dict(zip(BUCKET, (kind, date.fromisoformat(day), *unit))), **dict(zip(COUNTERS, vector))}
             for (kind, day, *unit), vector in sorted(deltas.items()) if any(vector)]
-    if not rows:
-        return
-    insert = (pg_insert if connection.dialect.name == "postgresql" else sqlite_insert)(T)
-    connection.execute(insert.on_conflict_do_update(
-        index_elements=list(BUCKET), set_={c: T.c[c] + insert.excluded[c] for c in COUNTERS}), rows)
+    if rows:
+        connection.execute(_UPSERT[connection.dialect.name], rows)
 
 
 def rebuild(connection: Connection) -> None:
