@@ -1,6 +1,7 @@
 """Load test: a wave of complaints on PostgreSQL, with staff working the queue and the worker running.
 
-    python bench/load.py                          # 200 simulated workers for 60 s
+    python bench/load.py                          # 200 simulated workers for 60 s, PostgreSQL
+    python bench/load.py --url sqlite             # the same wave on SQLite (a file of its own)
     python bench/load.py --seconds 15 --workers 30   # a quick run
 
 Simulated workers hold real conversations, a third each over WeChat (safe mode, signed and encrypted with
@@ -18,8 +19,9 @@ Checked against the database afterwards: every confirmed conversation has exactl
 ticket number the worker was told, and nothing else was stored; every complaint was routed by the worker.
 Baseline: each kind of request timed alone, one at a time, on the same servers before the wave; the table
 shows loaded p50 / p99 and loaded p50 / baseline p50.
-Targets (issue 15): p99 <= 1 s for every kind, the slowest WeChat answer < 3 s, zero server errors, zero lost or
-duplicated complaints, every complaint routed within 10 s of the wave's end (printed as the time it took).
+Targets (issue 15): p99 <= 1 s for every kind (on SQLite <= 2 s), the slowest WeChat answer < 3 s, zero server
+errors, zero lost or duplicated complaints, every complaint routed within 10 s of the wave's end (printed as the
+time it took). The SQLite wave's figures are the bench "load-sqlite".
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy import func, make_url, select  # noqa: E402
 
 from bench import figures  # noqa: E402
 from bench.harness import ROOT, SECRET_KEY, Requests, app_env, free_port, prepare_database, serve, sms_user, wechat_user  # noqa: E402
@@ -73,7 +75,7 @@ STAFF_ROUNDS_MAX = 10_000
 REQUEST_TIMEOUT = 30
 ROUTE_WAIT = 60  # seconds the worker gets after the wave to route what is left
 # Targets (issue 15): p99 of every kind, the slowest WeChat answer, the last complaint routed after the wave.
-P99_TARGET_MS, WECHAT_MAX_MS, ROUTED_WITHIN = 1000, 3000, 10
+P99_TARGET_MS, WECHAT_MAX_MS, ROUTED_WITHIN = {"postgresql": 1000, "sqlite": 2000}, 3000, 10
 UNLIMITED = "1000000 per minute"  # one machine sends everything from 127.0.0.1: per-address limits are off
 
 
@@ -332,8 +334,9 @@ def _percentile(samples: list[float], share: float) -> float:
 
 
 def report(tally: Tally, base_p50: dict[str, float], elapsed: float, checks: dict[str, int],
-           workers: int, staff: int, routed_after: float) -> list[figures.Figure]:
-    print(f"\n{workers} simulated workers and {staff} staff for {elapsed:.0f} s")
+           workers: int, staff: int, routed_after: float, dialect: str) -> list[figures.Figure]:
+    bench, p99_target = ("load" if dialect == "postgresql" else f"load-{dialect}"), P99_TARGET_MS[dialect]
+    print(f"\n{workers} simulated workers and {staff} staff for {elapsed:.0f} s ({dialect})")
     print(f"{'kind':22} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'alone p50':>10} {'ratio':>6}")
     found = []
     for kind, samples in sorted(tally.latencies.items()):
@@ -342,10 +345,10 @@ def report(tally: Tally, base_p50: dict[str, float], elapsed: float, checks: dic
         ratio = f"{p50 / (alone * 1000):6.1f}" if alone else "     -"
         print(f"{kind:22} {len(samples):8d} {len(samples) / elapsed:7.1f} {p50:8.1f} {p99:8.1f} "
               f"{alone * 1000 if alone else 0:10.1f} {ratio}")
-        found += [figures.Figure("load", f"{kind} p50", p50, "ms"),
-                  figures.Figure("load", f"{kind} p99", p99, "ms", "<=", P99_TARGET_MS)]
+        found += [figures.Figure(bench, f"{kind} p50", p50, "ms"),
+                  figures.Figure(bench, f"{kind} p99", p99, "ms", "<=", p99_target)]
         if kind == "wechat":
-            found.append(figures.Figure("load", "wechat max", max(samples) * 1000, "ms", "<", WECHAT_MAX_MS))
+            found.append(figures.Figure(bench, "wechat max", max(samples) * 1000, "ms", "<", WECHAT_MAX_MS))
             print(f"{'wechat max':22} {max(samples) * 1000:8.1f} ms (target < {WECHAT_MAX_MS} ms: WeChat retries at 5 s)")
     conversations = defaultdict(int)
     for channel, _ in tally.confirmed:
@@ -362,10 +365,10 @@ def report(tally: Tally, base_p50: dict[str, float], elapsed: float, checks: dic
         print("  e.g.", example)
     print(f"{'last complaint routed':40} {routed_after:8.1f} s after the wave  "
           f"{'pass' if routed_after <= ROUTED_WITHIN else 'FAIL'}")
-    found.append(figures.Figure("load", "last complaint routed after the wave", routed_after, "s", "<=",
+    found.append(figures.Figure(bench, "last complaint routed after the wave", routed_after, "s", "<=",
                                 ROUTED_WITHIN))
-    found.append(figures.Figure("load", "confirmed conversations", sum(conversations.values()), "", ">", 0))
-    found += [figures.Figure("load", name, count, "", *(("",) if name == "complaints stored" else ("==", 0)))
+    found.append(figures.Figure(bench, "confirmed conversations", sum(conversations.values()), "", ">", 0))
+    found += [figures.Figure(bench, name, count, "", *(("",) if name == "complaints stored" else ("==", 0)))
               for name, count in {**errors, **checks}.items()]
     return found
 
@@ -376,14 +379,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=200, help="simulated workers, one conversation at a time")
     parser.add_argument("--staff", type=int, default=4, help="staff working the queue in the console")
     parser.add_argument("--think", type=float, default=1.0, help="mean seconds between a worker's messages")
-    parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/qingling_load_bench")
+    parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/qingling_load_bench",
+                        help='the bench\'s own database; "sqlite" for a SQLite file of its own')
     figures.add_option(parser)
     args = parser.parse_args()
-    prepare_database(args.url)
-    staff = prepare_staff(args.url, max(1, args.staff))
+    with tempfile.TemporaryDirectory() as files:
+        url = f"sqlite:///{files}/load.db" if args.url == "sqlite" else args.url
+        run(args, url)
+
+
+def run(args: argparse.Namespace, url: str) -> None:
+    prepare_database(url)
+    staff = prepare_staff(url, max(1, args.staff))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**app_env(args.url, base), "QINGLING_RATELIMIT_SUBMIT_PER_ADDRESS": UNLIMITED,
+    env = {**app_env(url, base), "QINGLING_RATELIMIT_SUBMIT_PER_ADDRESS": UNLIMITED,
            "QINGLING_RATELIMIT_LOGIN_PER_ADDRESS": UNLIMITED, "QINGLING_RATELIMIT_STATUS_PER_ADDRESS": UNLIMITED}
     tally = Tally()
     with tempfile.TemporaryDirectory() as tmp:
@@ -393,7 +403,7 @@ def main() -> None:
         try:
             base_p50, elapsed = asyncio.run(wave(base, Requests(base), args.workers, staff, args.seconds,
                                                  args.think, tally))
-            checks, routed_after = check_database(args.url, tally, time.monotonic())
+            checks, routed_after = check_database(url, tally, time.monotonic())
             if worker.poll() is not None:
                 with open(log_path) as log:
                     print("the worker process stopped during the run:\n" + log.read()[-3000:])
@@ -406,7 +416,8 @@ def main() -> None:
                     process.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     process.kill()
-    figures.write(args.json, report(tally, base_p50, elapsed, checks, args.workers, len(staff), routed_after))
+    figures.write(args.json, report(tally, base_p50, elapsed, checks, args.workers, len(staff), routed_after,
+                                       make_url(url).get_backend_name()))
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ BENCHES = {
     "console": ("console.py", ["--url", "{url}"], ["--url", "{url}", "--complaints", "100000", "--ledger-rows", "10000"]),
     "warnings": ("warnings.py", ["--url", "{url}", "--full"], ["--url", "{url}"]),
     "load": ("load.py", ["--url", "{url}"], ["--url", "{url}", "--seconds", "20", "--workers", "60"]),
+    "load-sqlite": ("load.py", ["--url", "sqlite"], ["--url", "sqlite", "--seconds", "20", "--workers", "60"]),
     "routing": ("routing.py", ["--url", "{url}"], ["--url", "{url}", "--rounds", "10"]),
     "writers": ("writers.py", [], ["--seconds", "2"]),
 }
