@@ -139,9 +139,10 @@ def open_conversation(session: Session, channel: str, user_id: str, now: datetim
     dialect = session.get_bind().dialect.name
     opening = {"b_channel": channel, "b_user_id": user_id, "b_draft": {}, "b_now": now}
     delivery_id = None
+    connection = session.connection()  # plain statements, nothing of the session's to flush first: Core's path
     if delivery is not None and dialect == "postgresql":
         number = normalise_phone(phone) if phone is not None else ""
-        row = session.execute(rows.OPEN_FOR_DELIVERY[bool(number)],
+        row = connection.execute(rows.OPEN_FOR_DELIVERY[bool(number)],
                               {**delivery, **opening, "b_hashes": lookup_hashes(number) if number else []}
                               ).one_or_none()
         if row is None:
@@ -149,10 +150,10 @@ def open_conversation(session: Session, channel: str, user_id: str, now: datetim
         delivery_id = row.delivery_id
     else:
         if delivery is not None:
-            delivery_id = session.execute(rows.FIRST_DELIVERY[dialect], delivery).scalar_one_or_none()
+            delivery_id = connection.execute(rows.FIRST_DELIVERY[dialect], delivery).scalar_one_or_none()
             if delivery_id is None:
                 return None
-        row = session.execute(rows.OPEN[dialect], opening).one()
+        row = connection.execute(rows.OPEN[dialect], opening).one()
     if session.identity_map:
         _loaded_in_step(session, row.id, {key: row._mapping[key] for key in _COLUMNS})
     return row, delivery_id
@@ -172,13 +173,14 @@ def take_turn(session: Session, settings: Settings, conversation: Row, text: str
     values = {"draft": turn.draft.to_json(), "updated_at": now, "state": turn.state,
               "opted_out_at": turn.opted_out_at}
     saving = {"b_id": conversation.id, **values}
+    connection = session.connection()  # the turn's ORM changes are flushed below; these rows are the turn's own
     if delivery_id is None:
-        session.execute(rows.SAVE, saving)
+        connection.execute(rows.SAVE, saving)
     elif session.get_bind().dialect.name == "postgresql":
-        session.execute(rows.SAVE_AND_REPLY, {**saving, "b_delivery": delivery_id, "b_reply": reply.text})
+        connection.execute(rows.SAVE_AND_REPLY, {**saving, "b_delivery": delivery_id, "b_reply": reply.text})
     else:
-        session.execute(rows.SAVE, saving)
-        session.execute(rows.STORE_REPLY, {"b_delivery": delivery_id, "b_reply": reply.text})
+        connection.execute(rows.SAVE, saving)
+        connection.execute(rows.STORE_REPLY, {"b_delivery": delivery_id, "b_reply": reply.text})
     if session.identity_map:
         _loaded_in_step(session, conversation.id, values)
     session.flush()
