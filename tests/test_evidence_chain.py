@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, event, select, text, update
 
 from handlers import create_app
 from handlers.runtime import services
@@ -216,3 +216,25 @@ def test_the_migration_numbers_chains_sealed_before_it_by_their_links(make_setti
     result = invoke(app, "evidence", "verify", "--case", ticket)
     assert result.exit_code == 0, result.output
     engine.dispose()
+
+
+def test_a_complaint_filed_in_the_transaction_is_sealed_without_reading_any_chain(app, client, session,
+                                                                                 lanshan_site):
+    """Its chain starts in the transaction that files it, which no other writer can see: no chain lock, no heads
+    look-up, and still a chain that verifies from its first event."""
+    url = f"/s/{lanshan_site.public_token}"
+    ticket_of(submit(client, url, workers="2", amount="6000"))
+    engine, seen = services(app).engine, []
+
+    def note(_connection, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        ticket = ticket_of(submit(client, url, workers="3", amount="7000"))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert not [s for s in seen if "pg_advisory_xact_lock" in s or "max(events.chain_index)" in s], seen
+    complaint = session.scalar(select(Complaint).where(Complaint.ticket_no == ticket))
+    [received] = session.scalars(select(Event).where(Event.complaint_id == complaint.id)).all()
+    assert (received.chain_index, received.prev_hash, received.hash) == (1, None, event_hash(received))

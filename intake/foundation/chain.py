@@ -6,7 +6,8 @@ Events are sealed when the transaction that wrote them commits, not while it run
 every session of the factory, so no code path that writes an Event can forget it). The transaction's events are
 written first; then, as the very last step before COMMIT, the chains they join are locked in one sweep in case-id
 order (on PostgreSQL a transaction-level advisory lock per case; SQLite has one writer at a time anyway), their
-heads read and the new events given their places and hashes. No row of the complaint is locked, so a writer that
+heads read and the new events given their places and hashes (a case the transaction itself created has no
+chain yet and cannot be seen by another writer: it needs neither). No row of the complaint is locked, so a writer that
 adds to a case never waits for a chain; locks taken all at once, in one order, by a transaction that then waits
 for nothing else cannot close a cycle, so two writers crossing the same cases in opposite orders only take turns.
 A unique index on (complaint_id, chain_index) refuses a fork should two sealers ever meet.
@@ -23,10 +24,11 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import instance_state
 
-from .models import Event
+from .models import Complaint, Event
 
 CHAIN_LOCKS = 0x636861  # the first key of pg_advisory_xact_lock(int, int): the evidence chains' key space
 _PENDING = "qingling_chain_pending"
+_CREATED = "qingling_chain_created"  # the complaints this transaction inserted
 
 
 def event_hash(event: Event) -> str:
@@ -50,11 +52,15 @@ def _note_events(session: Session, _flush_context) -> None:
     new = [obj for obj in session.new if isinstance(obj, Event)]
     if new:
         session.info.setdefault(_PENDING, []).extend(new)
+    created = [obj for obj in session.new if isinstance(obj, Complaint)]
+    if created:
+        session.info.setdefault(_CREATED, []).extend(created)
 
 
 def _forget(session: Session, transaction) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+        session.info.pop(_CREATED, None)
 
 
 def seal_pending(session: Session) -> None:
@@ -67,11 +73,13 @@ def seal_pending(session: Session) -> None:
                     key=lambda e: (e.complaint_id, e.id))
     if not events:
         return
-    case_ids = sorted({e.complaint_id for e in events})
+    created = {c.id for c in session.info.pop(_CREATED, ()) if instance_state(c).persistent}
+    case_ids = sorted({e.complaint_id for e in events} - created)
     if session.get_bind().dialect.name == "postgresql":
         for case_id in case_ids:
             session.execute(_LOCK, {"case_id": case_id})
-    heads = _heads(session, case_ids)  # a statement of its own: it must see what the lock's last holder committed
+    # A statement of its own: it must see what the lock's last holder committed.
+    heads = _heads(session, case_ids) if case_ids else {}
     for case_id, chained in groupby(events, key=lambda e: e.complaint_id):
         index, head = heads.get(case_id, (0, None))
         for event in chained:
