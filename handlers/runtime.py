@@ -4,7 +4,7 @@ Kept apart from the composition root (handlers/__init__.py) so that no handler i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Engine
@@ -23,6 +23,7 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     calendar: WorkingCalendar
+    reading: Engine = field(init=False)  # the engine of pages' sessions (see db())
 
     def __post_init__(self) -> None:
         self.reading = read_first(self.engine)
